@@ -1,0 +1,96 @@
+/**
+ * The backend SPI: what a backend implements for Strata. Small parts, each with one job:
+ * a {@link DataSession} reads and writes rows, a {@link TransactionHandle} adds the transaction's
+ * lifetime, and the {@link Backend} ties them together with its capability flags.
+ *
+ * Rows crossing this boundary are plain objects keyed by entity property, holding logical values
+ * (`Date`, boolean, number, string, JSON value, `null`); every column is present. A backend never keeps
+ * a reference to a row it was given, and every row it returns belongs to the caller.
+ */
+import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
+import type { EntitySchema, Row } from "../schema/entity-schema.js";
+import type { ResolvedConfig } from "../config/storage-config.js";
+import type { Logger } from "../logger.js";
+
+/** A primary-key value. */
+export type Key = string | number;
+
+/** What a backend can do; the repository, transaction manager and migration runner branch on these. */
+export interface BackendCapabilities {
+  /** Nested transactions are savepoints. */
+  readonly supportsSavepoints: boolean;
+  /** Schema changes roll back with the transaction. */
+  readonly supportsTransactionalDdl: boolean;
+  /** Several processes may open the same data at once. */
+  readonly supportsMultipleConnections: boolean;
+  /** `sql()` is available in migrations. */
+  readonly supportsSql: boolean;
+  /** Data outlives the storage: a second storage on the same URL sees it. */
+  readonly persistent: boolean;
+}
+
+/** The default capability flags: a backend states only what it adds. */
+export const DEFAULT_CAPABILITIES: BackendCapabilities = {
+  supportsSavepoints: false,
+  supportsTransactionalDdl: false,
+  supportsMultipleConnections: false,
+  supportsSql: false,
+  persistent: false,
+};
+
+/** The outcome of a conditional update. */
+export type UpdateOutcome = { readonly row: Row } | "missing" | "conflict";
+
+/** Reads and writes on one table at a time. Each write is atomic on its own. */
+export interface DataSession {
+  findById(schema: EntitySchema, key: Key): Promise<Row | null>;
+  /** The rows found, in any order. */
+  findByIds(schema: EntitySchema, keys: readonly Key[]): Promise<Row[]>;
+  find(schema: EntitySchema, query: NormalizedQuery): Promise<Row[]>;
+  count(schema: EntitySchema, where: NormalizedWhere): Promise<number>;
+  /** Inserts a complete row; an `increment` key left null is generated. `IntegrityError` on a duplicate. */
+  insert(schema: EntitySchema, row: Row): Promise<Row>;
+  /**
+   * Inserts the row, or, when its key exists, replaces every column but the key and the create date.
+   * With `expectedVersion`, an existing row whose version differs is left alone and `"conflict"` returned.
+   * On the update path the backend sets the version column to the stored version + 1.
+   */
+  upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict">;
+  /** Upserts many rows without version checks (bulk path of `saveMany`). Returns them in input order. */
+  upsertMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]>;
+  /** Changes the given columns; sets version to stored + 1 when the entity is versioned. */
+  update(schema: EntitySchema, key: Key, changes: Row, expectedVersion?: number): Promise<UpdateOutcome>;
+  delete(schema: EntitySchema, key: Key): Promise<boolean>;
+  deleteMany(schema: EntitySchema, where: NormalizedWhere): Promise<number>;
+}
+
+/** A running transaction. Writers are serialized by the backend: `begin` waits for the previous one. */
+export interface TransactionHandle extends DataSession {
+  savepoint(name: string): Promise<void>;
+  rollbackToSavepoint(name: string): Promise<void>;
+  releaseSavepoint(name: string): Promise<void>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+export interface Backend {
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+  /** Reads and single writes outside any transaction. Reads never see uncommitted writes. */
+  readonly session: DataSession;
+  /** Starts a write transaction, waiting (up to the configured `timeoutMs`) for the current writer. */
+  begin(): Promise<TransactionHandle>;
+  /** Writes a consistent copy of the data to `targetPath`, which `createStorage` can open. */
+  backup(targetPath: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a backend factory is given. */
+export interface BackendContext {
+  readonly config: ResolvedConfig;
+  readonly schemas: readonly EntitySchema[];
+  readonly logger: Logger;
+}
+
+/** Creates and connects a backend. */
+export type BackendFactory = (context: BackendContext) => Promise<Backend>;

@@ -1,0 +1,165 @@
+/**
+ * The memory backend: the table engine, a single serialized writer, and nothing on disk.
+ * The file backend extends it with persistence ({@link MemoryBackend.persist}) and a directory lock.
+ */
+import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
+import type { Backend, BackendCapabilities, BackendContext, DataSession, Key, TransactionHandle, UpdateOutcome } from "../../backend/backend.js";
+import type { Change } from "../../engine/table-engine.js";
+import { MemoryDatabase, WriteSet } from "../../engine/table-engine.js";
+import { TransactionError, UnsupportedError } from "../../errors.js";
+import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
+import type { EntitySchema, Row } from "../../schema/entity-schema.js";
+import { AsyncMutex } from "../../util/async-mutex.js";
+
+export class MemoryBackend implements Backend {
+  readonly name: string = "memory";
+  readonly capabilities: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true };
+  readonly db = new MemoryDatabase();
+  readonly session: DataSession;
+  /** One writer at a time: transactions and single writes queue here (FIFO). */
+  protected readonly writer = new AsyncMutex();
+  protected readonly timeoutMs: number;
+
+  constructor(protected readonly context: BackendContext) {
+    this.timeoutMs = context.config.timeoutMs;
+    if (context.config.autoCreate) for (const schema of context.schemas) this.db.ensureTable(schema);
+    // Reads outside a transaction see committed rows only: a write set with no writes.
+    const committed = new WriteSet(this.db);
+    this.session = {
+      findById: async (schema, key) => committed.findById(schema, key),
+      findByIds: async (schema, keys) => findByIds(committed, schema, keys),
+      find: async (schema, query) => committed.find(schema, query),
+      count: async (schema, where) => committed.count(schema, where),
+      insert: (schema, row) => this.autocommit((ws) => ws.insert(schema, row)),
+      upsert: (schema, row, expectedVersion) => this.autocommit((ws) => ws.upsert(schema, row, expectedVersion)),
+      upsertMany: (schema, rows) => this.autocommit((ws) => ws.upsertMany(schema, rows)),
+      update: (schema, key, changes, expectedVersion) => this.autocommit((ws) => ws.update(schema, key, changes, expectedVersion)),
+      delete: (schema, key) => this.autocommit((ws) => ws.delete(schema, key)),
+      deleteMany: (schema, where) => this.autocommit((ws) => ws.deleteMany(schema, where)),
+    };
+  }
+
+  /** Makes committed changes durable before they become visible. The memory backend keeps nothing. */
+  protected async persist(_changes: Change[]): Promise<void> {}
+
+  protected acquireWriter(): Promise<() => void> {
+    return this.writer.acquire(
+      this.timeoutMs,
+      () => new TransactionError(`Waited ${this.timeoutMs} ms for the ${this.name} backend's writer (another transaction holds it)`),
+    );
+  }
+
+  private async commitWriteSet(ws: WriteSet): Promise<void> {
+    if (ws.isEmpty) return;
+    const changes = ws.changes();
+    await this.persist(changes);
+    this.db.apply(changes);
+  }
+
+  private async autocommit<T>(fn: (ws: WriteSet) => T): Promise<T> {
+    const release = await this.acquireWriter();
+    try {
+      const ws = new WriteSet(this.db);
+      const result = fn(ws);
+      await this.commitWriteSet(ws);
+      return result;
+    } finally {
+      release();
+    }
+  }
+
+  async begin(): Promise<TransactionHandle> {
+    const release = await this.acquireWriter();
+    return new MemoryTransaction(new WriteSet(this.db), (ws) => this.commitWriteSet(ws), release);
+  }
+
+  async backup(_targetPath: string): Promise<void> {
+    throw new UnsupportedError("The memory backend keeps no data to back up; use the file or sqlite backend for data you want to keep");
+  }
+
+  async close(): Promise<void> {}
+}
+
+function findByIds(ws: WriteSet, schema: EntitySchema, keys: readonly Key[]): Row[] {
+  const out: Row[] = [];
+  for (const key of keys) {
+    const row = ws.findById(schema, key);
+    if (row) out.push(row);
+  }
+  return out;
+}
+
+/** A transaction on the engine: its write set, applied at commit, while it holds the writer. */
+class MemoryTransaction implements TransactionHandle {
+  private done = false;
+
+  constructor(
+    private readonly ws: WriteSet,
+    private readonly commitChanges: (ws: WriteSet) => Promise<void>,
+    private readonly release: () => void,
+  ) {}
+
+  private open(): WriteSet {
+    if (this.done) throw new TransactionError("The transaction has already ended");
+    return this.ws;
+  }
+
+  async findById(schema: EntitySchema, key: Key): Promise<Row | null> {
+    return this.open().findById(schema, key);
+  }
+  async findByIds(schema: EntitySchema, keys: readonly Key[]): Promise<Row[]> {
+    return findByIds(this.open(), schema, keys);
+  }
+  async find(schema: EntitySchema, query: NormalizedQuery): Promise<Row[]> {
+    return this.open().find(schema, query);
+  }
+  async count(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
+    return this.open().count(schema, where);
+  }
+  async insert(schema: EntitySchema, row: Row): Promise<Row> {
+    return this.open().insert(schema, row);
+  }
+  async upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
+    return this.open().upsert(schema, row, expectedVersion);
+  }
+  async upsertMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]> {
+    return this.open().upsertMany(schema, rows);
+  }
+  async update(schema: EntitySchema, key: Key, changes: Row, expectedVersion?: number): Promise<UpdateOutcome> {
+    return this.open().update(schema, key, changes, expectedVersion);
+  }
+  async delete(schema: EntitySchema, key: Key): Promise<boolean> {
+    return this.open().delete(schema, key);
+  }
+  async deleteMany(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
+    return this.open().deleteMany(schema, where);
+  }
+  async savepoint(name: string): Promise<void> {
+    this.open().savepoint(name);
+  }
+  async rollbackToSavepoint(name: string): Promise<void> {
+    this.open().rollbackToSavepoint(name);
+  }
+  async releaseSavepoint(name: string): Promise<void> {
+    this.open().releaseSavepoint(name);
+  }
+  async commit(): Promise<void> {
+    const ws = this.open();
+    this.done = true;
+    try {
+      await this.commitChanges(ws);
+    } finally {
+      this.release();
+    }
+  }
+  async rollback(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.release();
+  }
+}
+
+/** The factory registered as `memory`. */
+export async function createMemoryBackend(context: BackendContext): Promise<Backend> {
+  return new MemoryBackend(context);
+}

@@ -1,0 +1,183 @@
+import * as path from "node:path";
+import { z } from "zod";
+import { ConfigError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { quietLogger } from "../logger.js";
+import { describeValue } from "../schema/row-values.js";
+import type { Migration } from "../migrations/migration.js";
+
+/** The embedded default: a SQLite file under `./data`. */
+export const DEFAULT_URL = "sqlite:./data/strata.db";
+
+/** Options accepted by `createStorage`. See API.md section 2. */
+export interface StorageConfig {
+  /** `memory:`, `file:./data`, `sqlite:./data/app.db`, `sqlite::memory:`, `postgres://user:pass@host:5432/db`. */
+  url?: string;
+  /** A built-in backend or one added with `registerBackend`. Overrides the URL's scheme. */
+  backend?: "memory" | "file" | "sqlite" | "postgres" | (string & {});
+  /** Directory (file backend) or database file (sqlite). */
+  path?: string;
+  /** Entity classes this storage serves. */
+  entities?: Function[];
+  /** A folder of migration files, or the migrations themselves. */
+  migrations?: string | Migration[];
+  /** Create missing tables from the entities on connect. @default true for memory, false otherwise */
+  autoCreate?: boolean;
+  /** Connections in the pool (postgres). @default 10 */
+  poolSize?: number;
+  /** How long to wait to connect, for a lock, or for a busy database. @default 5000 */
+  timeoutMs?: number;
+  backup?: { enabled: boolean; keep?: number; dir?: string };
+  cache?:
+    | false
+    | {
+        l1?: { max?: number; maxSizeBytes?: number; ttlMs?: number };
+        l2?: { type: "file"; dir: string; ttlMs?: number } | { type: "redis"; url: string; ttlMs?: number; prefix?: string };
+      };
+  sqlite?: { journalMode?: "wal" | "delete"; synchronous?: "normal" | "full"; busyTimeoutMs?: number };
+  file?: { fsync?: "always" | "never"; compactAfterBytes?: number };
+  logger?: Logger;
+}
+
+/** The configuration after validation and defaults, as backends see it. */
+export interface ResolvedConfig {
+  readonly backend: string;
+  /** The URL as given (or built from backend + path). */
+  readonly url: string;
+  /** The part of the URL after the scheme (a path for file/sqlite), or `path`. */
+  readonly path?: string;
+  readonly entities: readonly Function[];
+  readonly migrations?: string | readonly Migration[];
+  readonly autoCreate: boolean;
+  readonly poolSize: number;
+  readonly timeoutMs: number;
+  readonly backup: { readonly enabled: boolean; readonly keep: number; readonly dir?: string };
+  readonly cache: StorageConfig["cache"];
+  readonly sqlite: { readonly journalMode: "wal" | "delete"; readonly synchronous: "normal" | "full"; readonly busyTimeoutMs: number };
+  readonly file: { readonly fsync: "always" | "never"; readonly compactAfterBytes: number };
+  readonly logger: Logger;
+}
+
+const positiveInt = (what = "a positive integer") => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
+const nonNegativeInt = () => z.number({ error: "expected a non-negative integer" }).int({ error: "expected a non-negative integer" }).min(0, { error: "expected a non-negative integer" });
+const text = () => z.string({ error: "expected a string" }).min(1, { error: "expected a non-empty string" });
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `expected one of ${values.map((v) => JSON.stringify(v)).join(", ")}` });
+
+const loggerSchema = z.custom<Logger>(
+  (v) => typeof v === "object" && v !== null && ["debug", "info", "warn", "error"].every((k) => typeof (v as Record<string, unknown>)[k] === "function"),
+  { error: "expected an object with debug, info, warn and error functions" },
+);
+
+const configSchema = z.strictObject(
+  {
+    url: text().optional(),
+    backend: text().optional(),
+    path: text().optional(),
+    entities: z
+      .array(z.custom<Function>((v) => typeof v === "function", { error: "expected an entity class" }), { error: "expected an array of entity classes" })
+      .optional(),
+    migrations: z
+      .union([text(), z.array(z.custom<Migration>((v) => typeof v === "object" && v !== null, { error: "expected a migration from defineMigration()" }))], {
+        error: "expected a folder path or an array of migrations",
+      })
+      .optional(),
+    autoCreate: z.boolean({ error: "expected true or false" }).optional(),
+    poolSize: positiveInt().optional(),
+    timeoutMs: nonNegativeInt().optional(),
+    backup: z
+      .strictObject({ enabled: z.boolean({ error: "expected true or false" }), keep: positiveInt().optional(), dir: text().optional() }, { error: "expected an object" })
+      .optional(),
+    cache: z
+      .union(
+        [
+          z.literal(false),
+          z.strictObject({
+            l1: z
+              .strictObject({ max: positiveInt().optional(), maxSizeBytes: positiveInt().optional(), ttlMs: positiveInt().optional() }, { error: "expected an object" })
+              .optional(),
+            l2: z
+              .discriminatedUnion(
+                "type",
+                [
+                  z.strictObject({ type: z.literal("file"), dir: text(), ttlMs: positiveInt().optional() }),
+                  z.strictObject({ type: z.literal("redis"), url: text(), ttlMs: positiveInt().optional(), prefix: text().optional() }),
+                ],
+                { error: 'expected { type: "file", dir } or { type: "redis", url }' },
+              )
+              .optional(),
+          }),
+        ],
+        { error: "expected false or an object with l1 and/or l2" },
+      )
+      .optional(),
+    sqlite: z
+      .strictObject({ journalMode: oneOf(["wal", "delete"]).optional(), synchronous: oneOf(["normal", "full"]).optional(), busyTimeoutMs: nonNegativeInt().optional() }, { error: "expected an object" })
+      .optional(),
+    file: z
+      .strictObject({ fsync: oneOf(["always", "never"]).optional(), compactAfterBytes: positiveInt().optional() }, { error: "expected an object" })
+      .optional(),
+    logger: loggerSchema.optional(),
+  },
+  { error: "expected a configuration object or a URL string" },
+);
+
+/** Splits a URL into backend name and the rest. */
+export function parseUrl(url: string): { backend: string; path?: string } | undefined {
+  if (/^postgres(ql)?:\/\//i.test(url)) return { backend: "postgres" };
+  const match = /^([a-z][a-z0-9+.-]*):(.*)$/i.exec(url);
+  if (!match) return undefined;
+  const backend = match[1]!.toLowerCase();
+  const rest = match[2]!;
+  return rest === "" ? { backend } : { backend, path: rest };
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.length ? issue.path.map(String).join(".") : "(config)";
+  if (issue.code === "unrecognized_keys") return issue.keys.map((k) => `${where === "(config)" ? "" : `${where}.`}${k}: unknown option`).join("\n");
+  const got = "input" in issue ? `, got ${describeValue(issue.input)}` : "";
+  return `${where}: ${issue.message}${got}`;
+}
+
+/**
+ * Validates `input` and applies defaults. Throws one {@link ConfigError} listing every problem.
+ * `isKnownBackend` tells whether a backend name is built in or registered.
+ */
+export function resolveConfig(input: unknown, isKnownBackend: (name: string) => boolean): ResolvedConfig {
+  const raw = input === undefined ? { url: process.env["STRATA_URL"] || DEFAULT_URL } : typeof input === "string" ? { url: input } : input;
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap((i) => formatIssue(i).split("\n")));
+  const config = parsed.data;
+  const problems: string[] = [];
+  const url = config.url ?? (config.backend ? undefined : process.env["STRATA_URL"] || DEFAULT_URL);
+  const fromUrl = url ? parseUrl(url) : undefined;
+  if (url && !fromUrl) problems.push(`url: expected a URL such as "sqlite:./data/app.db", got the string ${JSON.stringify(url)}`);
+  const backend = config.backend ?? fromUrl?.backend;
+  if (backend && !isKnownBackend(backend)) {
+    problems.push(`${config.backend ? "backend" : "url"}: unknown backend "${backend}" (built in: memory, file, sqlite, postgres; others need registerBackend)`);
+  }
+  const location = config.path ?? fromUrl?.path;
+  if ((backend === "file" || backend === "sqlite") && !location) {
+    problems.push(`path: the ${backend} backend needs a path, e.g. "${backend === "file" ? "file:./data" : "sqlite:./data/app.db"}"`);
+  }
+  if (problems.length > 0 || !backend) throw new ConfigError(problems);
+  return {
+    backend,
+    url: url ?? `${backend}:${location ?? ""}`,
+    ...(location ? { path: location === ":memory:" ? location : path.resolve(location) } : {}),
+    entities: config.entities ?? [],
+    ...(config.migrations !== undefined ? { migrations: config.migrations } : {}),
+    autoCreate: config.autoCreate ?? backend === "memory",
+    poolSize: config.poolSize ?? 10,
+    timeoutMs: config.timeoutMs ?? 5000,
+    backup: { enabled: config.backup?.enabled ?? false, keep: config.backup?.keep ?? 3, ...(config.backup?.dir ? { dir: config.backup.dir } : {}) },
+    cache: config.cache,
+    sqlite: {
+      journalMode: config.sqlite?.journalMode ?? "wal",
+      synchronous: config.sqlite?.synchronous ?? "normal",
+      busyTimeoutMs: config.sqlite?.busyTimeoutMs ?? config.timeoutMs ?? 5000,
+    },
+    file: { fsync: config.file?.fsync ?? "always", compactAfterBytes: config.file?.compactAfterBytes ?? 8 * 1024 * 1024 },
+    logger: config.logger ?? quietLogger,
+  };
+}

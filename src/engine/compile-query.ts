@@ -1,0 +1,80 @@
+/** Turns normalized conditions and orderings into plain functions over rows, once per query. */
+import type { Condition, NormalizedWhere, OrderTerm } from "../query/query.js";
+import type { Row } from "../schema/entity-schema.js";
+import { comparatorFor, likeMatcher, valueKey } from "./compare-values.js";
+
+export type RowPredicate = (row: Row) => boolean;
+
+function compileCondition(condition: Condition): RowPredicate {
+  const p = condition.column.property;
+  const compare = comparatorFor(condition.column.type);
+  const v = condition.value;
+  const isNull = (x: unknown) => x === null || x === undefined;
+  switch (condition.op) {
+    case "isNull":
+      return (row) => isNull(row[p]);
+    case "notNull":
+      return (row) => !isNull(row[p]);
+    case "eq":
+      return (row) => !isNull(row[p]) && compare(row[p], v) === 0;
+    case "ne":
+      return (row) => isNull(row[p]) || compare(row[p], v) !== 0;
+    case "gt":
+      return (row) => !isNull(row[p]) && compare(row[p], v) > 0;
+    case "gte":
+      return (row) => !isNull(row[p]) && compare(row[p], v) >= 0;
+    case "lt":
+      return (row) => !isNull(row[p]) && compare(row[p], v) < 0;
+    case "lte":
+      return (row) => !isNull(row[p]) && compare(row[p], v) <= 0;
+    case "in": {
+      const set = new Set((v as unknown[]).map(valueKey));
+      const orNull = condition.orNull === true;
+      return (row) => (isNull(row[p]) ? orNull : set.has(valueKey(row[p])));
+    }
+    case "nin": {
+      const set = new Set((v as unknown[]).map(valueKey));
+      const nullOut = condition.orNull === true;
+      return (row) => (isNull(row[p]) ? !nullOut : !set.has(valueKey(row[p])));
+    }
+    case "like":
+    case "ilike": {
+      const match = likeMatcher(v as string, condition.op === "ilike");
+      return (row) => typeof row[p] === "string" && match(row[p]);
+    }
+  }
+}
+
+/** One predicate for an OR of AND-groups. */
+export function compileWhere(where: NormalizedWhere): RowPredicate {
+  const groups = where.map((group) => {
+    const tests = group.map(compileCondition);
+    if (tests.length === 0) return () => true;
+    if (tests.length === 1) return tests[0]!;
+    return (row: Row) => tests.every((t) => t(row));
+  });
+  if (groups.length === 0) return () => false;
+  if (groups.length === 1) return groups[0]!;
+  return (row) => groups.some((g) => g(row));
+}
+
+/** A row comparator: nulls first ascending and last descending, per term in order. */
+export function compileOrder(orderBy: readonly OrderTerm[]): (a: Row, b: Row) => number {
+  const terms = orderBy.map((t) => ({ p: t.column.property, sign: t.direction === "asc" ? 1 : -1, compare: comparatorFor(t.column.type) }));
+  return (a, b) => {
+    for (const { p, sign, compare } of terms) {
+      const x = a[p];
+      const y = b[p];
+      const xNull = x === null || x === undefined;
+      const yNull = y === null || y === undefined;
+      if (xNull || yNull) {
+        if (xNull && yNull) continue;
+        // null is the smallest value: first ascending, last descending.
+        return xNull ? -sign : sign;
+      }
+      const c = compare(x, y);
+      if (c !== 0) return c * sign;
+    }
+    return 0;
+  };
+}

@@ -1,0 +1,416 @@
+/**
+ * The in-memory table engine shared by the memory and file backends: tables with hash indexes,
+ * compiled predicates and orderings, and write sets that keep a transaction's changes private
+ * until commit. Everything here is synchronous; the backends add locking and persistence around it.
+ */
+import { IntegrityError, SchemaError, TransactionError } from "../errors.js";
+import type { Key, UpdateOutcome } from "../backend/backend.js";
+import type { Condition, NormalizedQuery, NormalizedWhere } from "../query/query.js";
+import type { EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
+import { makeRowCopier } from "../schema/row-values.js";
+import { valueKey } from "./compare-values.js";
+import { compileOrder, compileWhere } from "./compile-query.js";
+
+/** One committed change: `row` null means deleted. */
+export interface Change {
+  readonly table: string;
+  readonly key: Key;
+  readonly row: Row | null;
+}
+
+interface UniqueIndex {
+  readonly index: IndexSchema;
+  /** Composite value key -> owning primary key. Rows with a null in the index are not entered (SQL semantics). */
+  readonly owners: Map<string, Key>;
+}
+
+/** The composite key of a row's values in a unique index, or undefined when one is null. */
+function uniqueKey(index: IndexSchema, row: Row): string | undefined {
+  if (index.properties.length === 1) {
+    const v = row[index.properties[0]!];
+    return v === null || v === undefined ? undefined : `${typeof v}:${String(valueKey(v))}`;
+  }
+  const parts: string[] = [];
+  for (const p of index.properties) {
+    const v = row[p];
+    if (v === null || v === undefined) return undefined;
+    parts.push(`${typeof v}:${String(valueKey(v))}`);
+  }
+  return JSON.stringify(parts);
+}
+
+/** A table's committed rows and their indexes. Stored rows are never mutated, only replaced. */
+export class MemoryTable {
+  readonly rows = new Map<Key, Row>();
+  readonly copy: (row: Row) => Row;
+  private readonly uniques: UniqueIndex[];
+  /** Equality lookups on the first column of each declared index: value -> keys. */
+  private readonly lookups = new Map<string, Map<unknown, Set<Key>>>();
+  private nextId = 1;
+
+  constructor(readonly schema: EntitySchema) {
+    this.copy = makeRowCopier(schema);
+    this.uniques = schema.indexes.filter((i) => i.unique).map((index) => ({ index, owners: new Map() }));
+    for (const index of schema.indexes) {
+      const first = index.properties[0]!;
+      if (!this.lookups.has(first)) this.lookups.set(first, new Map());
+    }
+  }
+
+  /** Stores `row` (already validated and copied) under its key, maintaining indexes. */
+  put(row: Row): void {
+    const key = row[this.schema.primary.property] as Key;
+    const old = this.rows.get(key);
+    if (old) this.unindex(key, old);
+    this.rows.set(key, row);
+    for (const u of this.uniques) {
+      const k = uniqueKey(u.index, row);
+      if (k !== undefined) u.owners.set(k, key);
+    }
+    for (const [p, map] of this.lookups) {
+      const v = valueKey(row[p]);
+      let keys = map.get(v);
+      if (!keys) map.set(v, (keys = new Set()));
+      keys.add(key);
+    }
+    if (typeof key === "number" && key >= this.nextId) this.nextId = Math.floor(key) + 1;
+  }
+
+  remove(key: Key): void {
+    const old = this.rows.get(key);
+    if (!old) return;
+    this.unindex(key, old);
+    this.rows.delete(key);
+  }
+
+  private unindex(key: Key, row: Row): void {
+    for (const u of this.uniques) {
+      const k = uniqueKey(u.index, row);
+      if (k !== undefined && u.owners.get(k) === key) u.owners.delete(k);
+    }
+    for (const [p, map] of this.lookups) {
+      const v = valueKey(row[p]);
+      const keys = map.get(v);
+      if (keys) {
+        keys.delete(key);
+        if (keys.size === 0) map.delete(v);
+      }
+    }
+  }
+
+  /** The next `increment` key. Keys are never reused, even after a rollback (as SQL sequences). */
+  allocateId(): number {
+    return this.nextId++;
+  }
+
+  uniqueIndexes(): readonly UniqueIndex[] {
+    return this.uniques;
+  }
+
+  /** The committed row holding value key `k` in unique index number `i`. */
+  uniqueOwners(i: number, k: string): Key | undefined {
+    return this.uniques[i]?.owners.get(k);
+  }
+
+  /**
+   * The committed rows that may match an AND-group: narrowed by the primary key or an index when the
+   * group has an equality or `$in` on one, else every row.
+   */
+  candidates(group: readonly Condition[]): Iterable<Row> {
+    for (const c of group) {
+      if (c.op !== "eq" && c.op !== "in") continue;
+      const values = c.op === "eq" ? [c.value] : (c.value as unknown[]);
+      if (c.column.primary) {
+        const out: Row[] = [];
+        for (const v of values) {
+          const row = this.rows.get(v as Key);
+          if (row) out.push(row);
+        }
+        return out;
+      }
+      const map = this.lookups.get(c.column.property);
+      if (map && !(c.op === "in" && c.orNull)) {
+        const out: Row[] = [];
+        for (const v of values) {
+          const keys = map.get(valueKey(v));
+          if (keys) for (const k of keys) out.push(this.rows.get(k)!);
+        }
+        return out;
+      }
+    }
+    return this.rows.values();
+  }
+}
+
+/** All tables of one database. */
+export class MemoryDatabase {
+  readonly tables = new Map<string, MemoryTable>();
+
+  /** Creates the table of an entity unless it exists. */
+  ensureTable(schema: EntitySchema): MemoryTable {
+    if (!this.tables.has(schema.table)) this.tables.set(schema.table, new MemoryTable(schema));
+    return this.table(schema);
+  }
+
+  /** The table of an entity; a {@link SchemaError} when it was never created. */
+  table(schema: EntitySchema): MemoryTable {
+    const table = this.tables.get(schema.table);
+    if (!table) {
+      throw new SchemaError(
+        `Table "${schema.table}" of ${schema.entityName} does not exist: run the migrations that create it, or set autoCreate: true`,
+        { table: schema.table },
+      );
+    } else if (table.schema !== schema && table.schema.target !== schema.target) {
+      throw new SchemaError(`Table "${schema.table}" is used by both ${table.schema.entityName} and ${schema.entityName}`, {
+        table: schema.table,
+      });
+    }
+    return table;
+  }
+
+  apply(changes: Iterable<Change>): void {
+    for (const change of changes) {
+      const table = this.tables.get(change.table);
+      if (!table) continue;
+      if (change.row) table.put(change.row);
+      else table.remove(change.key);
+    }
+  }
+}
+
+const ABSENT = Symbol("absent");
+type Slot = Row | null | typeof ABSENT;
+
+/** One table's uncommitted rows inside a write set: key -> new row, or null for deleted. */
+class TableOverlay {
+  readonly rows = new Map<Key, Row | null>();
+  /** Unique values held by overlay rows, per unique index: value key -> primary key. */
+  readonly uniqueOwners: Map<string, Key>[];
+
+  constructor(readonly table: MemoryTable) {
+    this.uniqueOwners = table.uniqueIndexes().map(() => new Map());
+  }
+
+  get(key: Key): Slot {
+    return this.rows.has(key) ? this.rows.get(key)! : ABSENT;
+  }
+
+  set(key: Key, slot: Slot): void {
+    const old = this.get(key);
+    const uniques = this.table.uniqueIndexes();
+    if (old !== ABSENT && old !== null) {
+      uniques.forEach((u, i) => {
+        const k = uniqueKey(u.index, old);
+        if (k !== undefined && this.uniqueOwners[i]!.get(k) === key) this.uniqueOwners[i]!.delete(k);
+      });
+    }
+    if (slot === ABSENT) this.rows.delete(key);
+    else {
+      this.rows.set(key, slot);
+      if (slot !== null) {
+        uniques.forEach((u, i) => {
+          const k = uniqueKey(u.index, slot);
+          if (k !== undefined) this.uniqueOwners[i]!.set(k, key);
+        });
+      }
+    }
+  }
+}
+
+/**
+ * A transaction's private view of a {@link MemoryDatabase}: reads see committed rows overlaid with
+ * the transaction's own writes; nothing reaches the database before {@link WriteSet.changes} is applied.
+ * An undo log makes savepoints cheap: rolling back replays it backwards to the savepoint's mark.
+ */
+export class WriteSet {
+  private readonly overlays = new Map<string, TableOverlay>();
+  private readonly undo: Array<{ overlay: TableOverlay; key: Key; previous: Slot }> = [];
+  private readonly savepoints: Array<{ name: string; mark: number }> = [];
+
+  constructor(private readonly db: MemoryDatabase) {}
+
+  get isEmpty(): boolean {
+    return this.undo.length === 0;
+  }
+
+  private overlay(schema: EntitySchema): TableOverlay {
+    let overlay = this.overlays.get(schema.table);
+    if (!overlay) {
+      overlay = new TableOverlay(this.db.table(schema));
+      this.overlays.set(schema.table, overlay);
+    }
+    return overlay;
+  }
+
+  private write(overlay: TableOverlay, key: Key, row: Row | null): void {
+    this.undo.push({ overlay, key, previous: overlay.get(key) });
+    overlay.set(key, row);
+  }
+
+  /** The current row for `key` as this transaction sees it (a stored reference: copy before handing out). */
+  private current(schema: EntitySchema, key: Key): Row | undefined {
+    const overlay = this.overlays.get(schema.table);
+    if (overlay) {
+      const slot = overlay.get(key);
+      if (slot !== ABSENT) return slot ?? undefined;
+    }
+    return this.db.table(schema).rows.get(key);
+  }
+
+  findById(schema: EntitySchema, key: Key): Row | null {
+    const row = this.current(schema, key);
+    return row ? this.db.table(schema).copy(row) : null;
+  }
+
+  /** The rows matching `where`, uncopied and unordered. */
+  private matching(schema: EntitySchema, where: NormalizedWhere): Row[] {
+    const table = this.db.table(schema);
+    const overlay = this.overlays.get(schema.table);
+    const test = compileWhere(where);
+    const out: Row[] = [];
+    const seen = where.length > 1 ? new Set<Key>() : undefined;
+    const pk = schema.primary.property;
+    for (const group of where) {
+      for (const row of table.candidates(group)) {
+        const key = row[pk] as Key;
+        if (overlay && overlay.rows.has(key)) continue;
+        if (seen) {
+          if (seen.has(key)) continue;
+          seen.add(key);
+        }
+        if (test(row)) out.push(row);
+      }
+    }
+    if (overlay) for (const row of overlay.rows.values()) if (row && test(row)) out.push(row);
+    return out;
+  }
+
+  find(schema: EntitySchema, query: NormalizedQuery): Row[] {
+    const rows = this.matching(schema, query.where);
+    rows.sort(compileOrder(query.orderBy));
+    const end = query.limit === undefined ? undefined : query.offset + query.limit;
+    const page = query.offset > 0 || end !== undefined ? rows.slice(query.offset, end) : rows;
+    const copy = this.db.table(schema).copy;
+    return page.map(copy);
+  }
+
+  count(schema: EntitySchema, where: NormalizedWhere): number {
+    return this.matching(schema, where).length;
+  }
+
+  private checkUnique(schema: EntitySchema, row: Row, key: Key): void {
+    const table = this.db.table(schema);
+    const overlay = this.overlays.get(schema.table);
+    table.uniqueIndexes().forEach((u, i) => {
+      const k = uniqueKey(u.index, row);
+      if (k === undefined) return;
+      const owners = [table.uniqueOwners(i, k), overlay?.uniqueOwners[i]!.get(k)];
+      for (const owner of owners) {
+        if (owner === undefined || owner === key) continue;
+        // The committed owner may have been changed or deleted by this transaction: re-check it.
+        const holder = this.current(schema, owner);
+        if (holder && uniqueKey(u.index, holder) === k) {
+          throw new IntegrityError(
+            `${schema.entityName}: ${u.index.properties.join(", ")} must be unique; the value is already used (unique index "${u.index.name}" on table "${schema.table}")`,
+            { table: schema.table, field: u.index.properties[0]! },
+          );
+        }
+      }
+    });
+  }
+
+  insert(schema: EntitySchema, input: Row): Row {
+    const table = this.db.table(schema);
+    const row = table.copy(input);
+    const pk = schema.primary.property;
+    if ((row[pk] === null || row[pk] === undefined) && schema.primary.generated === "increment") row[pk] = table.allocateId();
+    const key = row[pk] as Key;
+    if (this.current(schema, key)) {
+      throw new IntegrityError(`${schema.entityName}: a row with ${pk} ${JSON.stringify(key)} already exists in table "${schema.table}"`, {
+        table: schema.table,
+        field: pk,
+      });
+    }
+    this.checkUnique(schema, row, key);
+    this.write(this.overlay(schema), key, row);
+    return table.copy(row);
+  }
+
+  upsert(schema: EntitySchema, input: Row, expectedVersion?: number): Row | "conflict" {
+    const key = input[schema.primary.property] as Key | null | undefined;
+    const existing = key === null || key === undefined ? undefined : this.current(schema, key);
+    if (!existing) return this.insert(schema, input);
+    const version = schema.version?.property;
+    if (version && expectedVersion !== undefined && existing[version] !== expectedVersion) return "conflict";
+    const table = this.db.table(schema);
+    const row = table.copy(input);
+    if (schema.createDate) row[schema.createDate.property] = existing[schema.createDate.property];
+    if (version) row[version] = (existing[version] as number) + 1;
+    this.checkUnique(schema, row, key!);
+    this.write(this.overlay(schema), key!, row);
+    return table.copy(row);
+  }
+
+  upsertMany(schema: EntitySchema, rows: readonly Row[]): Row[] {
+    return rows.map((r) => this.upsert(schema, r) as Row);
+  }
+
+  update(schema: EntitySchema, key: Key, changes: Row, expectedVersion?: number): UpdateOutcome {
+    const existing = this.current(schema, key);
+    if (!existing) return "missing";
+    const version = schema.version?.property;
+    if (version && expectedVersion !== undefined && existing[version] !== expectedVersion) return "conflict";
+    const table = this.db.table(schema);
+    const row = table.copy({ ...existing, ...changes });
+    if (version) row[version] = (existing[version] as number) + 1;
+    this.checkUnique(schema, row, key);
+    this.write(this.overlay(schema), key, row);
+    return { row: table.copy(row) };
+  }
+
+  delete(schema: EntitySchema, key: Key): boolean {
+    if (!this.current(schema, key)) return false;
+    this.write(this.overlay(schema), key, null);
+    return true;
+  }
+
+  deleteMany(schema: EntitySchema, where: NormalizedWhere): number {
+    const pk = schema.primary.property;
+    const rows = this.matching(schema, where);
+    const overlay = this.overlay(schema);
+    for (const row of rows) this.write(overlay, row[pk] as Key, null);
+    return rows.length;
+  }
+
+  savepoint(name: string): void {
+    this.savepoints.push({ name, mark: this.undo.length });
+  }
+
+  rollbackToSavepoint(name: string): void {
+    const i = this.findSavepoint(name);
+    const { mark } = this.savepoints[i]!;
+    while (this.undo.length > mark) {
+      const entry = this.undo.pop()!;
+      entry.overlay.set(entry.key, entry.previous);
+    }
+    this.savepoints.length = i + 1;
+  }
+
+  releaseSavepoint(name: string): void {
+    this.savepoints.length = this.findSavepoint(name);
+  }
+
+  private findSavepoint(name: string): number {
+    for (let i = this.savepoints.length - 1; i >= 0; i--) if (this.savepoints[i]!.name === name) return i;
+    throw new TransactionError(`No savepoint named "${name}"`);
+  }
+
+  /** The net changes of this transaction, in first-write order. */
+  changes(): Change[] {
+    const out: Change[] = [];
+    for (const [table, overlay] of this.overlays) {
+      for (const [key, row] of overlay.rows) out.push({ table, key, row });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Strata: repository-pattern persistence for TypeScript. One entity declaration (TypeORM decorators),
+ * the same behaviour in memory, in JSON files, on SQLite and on PostgreSQL.
+ */
+import "reflect-metadata";
+
+export { createStorage, Storage } from "./storage.js";
+export type { RepositoryClass, Transaction } from "./storage.js";
+export type { StorageConfig, ResolvedConfig } from "./config/storage-config.js";
+export { Repository } from "./repository/repository.js";
+export type { IRepository, BatchResult, SaveManyOptions, EntityClass } from "./repository/repository.js";
+export type { Query, Where, Operators, OrderBy } from "./query/query.js";
+export type { TransactionOptions, CommittedWrites } from "./transaction/transaction-manager.js";
+export { registerBackend } from "./backend/backend-registry.js";
+export { DEFAULT_CAPABILITIES } from "./backend/backend.js";
+export type {
+  Backend,
+  BackendCapabilities,
+  BackendContext,
+  BackendFactory,
+  DataSession,
+  Key,
+  TransactionHandle,
+  UpdateOutcome,
+} from "./backend/backend.js";
+export type { NormalizedQuery, NormalizedWhere, Condition, ConditionOp, OrderTerm } from "./query/query.js";
+export type { EntitySchema, ColumnSchema, IndexSchema, LogicalType, Row } from "./schema/entity-schema.js";
+export { readEntitySchema } from "./schema/read-entity-schema.js";
+export { MemoryDatabase, MemoryTable, WriteSet } from "./engine/table-engine.js";
+export type { Change } from "./engine/table-engine.js";
+export { defineMigration } from "./migrations/migration.js";
+export type { Migration } from "./migrations/migration.js";
+export type { MigrationContext, MigrationColumn } from "./migrations/migration-context.js";
+export type { Logger } from "./logger.js";
+export * from "./errors.js";

@@ -1,0 +1,134 @@
+import { QueryError } from "../errors.js";
+import type { ColumnSchema, EntitySchema } from "../schema/entity-schema.js";
+import { describeValue, valueProblem } from "../schema/row-values.js";
+import type { Condition, ConditionOp, NormalizedQuery, NormalizedWhere, OrderTerm } from "./query.js";
+
+const OPERATORS = new Set(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$like", "$ilike", "$isNull"]);
+const QUERY_KEYS = new Set(["where", "orderBy", "limit", "offset", "cache"]);
+
+function queryError(schema: EntitySchema, message: string, field?: string): never {
+  throw new QueryError(`${schema.entityName}: ${message}`, { table: schema.table, ...(field ? { field } : {}) });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Validates and normalizes a `where` (object or array of objects). */
+export function normalizeWhere(schema: EntitySchema, where: unknown): NormalizedWhere {
+  if (where === undefined) return [[]];
+  if (Array.isArray(where)) return where.map((w) => normalizeGroup(schema, w));
+  return [normalizeGroup(schema, where)];
+}
+
+function normalizeGroup(schema: EntitySchema, where: unknown): Condition[] {
+  if (!isPlainObject(where)) queryError(schema, `where must be an object or an array of objects, got ${describeValue(where)}`);
+  const conditions: Condition[] = [];
+  for (const [field, spec] of Object.entries(where)) {
+    const column = schema.columnsByProperty.get(field);
+    if (!column) queryError(schema, `"${field}" is not a column (in where)`, field);
+    if (spec === undefined) {
+      queryError(schema, `where.${field} is undefined; use null to match missing values, or leave the key out`, field);
+    }
+    if (isPlainObject(spec) && column.type !== "json") {
+      const keys = Object.keys(spec);
+      if (keys.length === 0) queryError(schema, `where.${field} has no operator`, field);
+      for (const op of keys) {
+        if (!OPERATORS.has(op)) queryError(schema, `where.${field}: unknown operator "${op}"`, field);
+        const value = spec[op];
+        if (value === undefined) queryError(schema, `where.${field}.${op} is undefined`, field);
+        conditions.push(operatorCondition(schema, column, op, value));
+      }
+    } else if (column.type === "json") {
+      if (spec === null) conditions.push({ column, op: "isNull" });
+      else if (isPlainObject(spec) && Object.keys(spec).length === 1 && typeof spec["$isNull"] === "boolean") {
+        conditions.push({ column, op: spec["$isNull"] ? "isNull" : "notNull" });
+      } else queryError(schema, `where.${field}: a json column can only be tested with null or $isNull`, field);
+    } else {
+      conditions.push(spec === null ? { column, op: "isNull" } : { column, op: "eq", value: scalar(schema, column, spec, field) });
+    }
+  }
+  return conditions;
+}
+
+function scalar(schema: EntitySchema, column: ColumnSchema, value: unknown, where: string): unknown {
+  const problem = valueProblem(column, value);
+  if (problem) queryError(schema, `where.${where}: ${problem}`, column.property);
+  return value;
+}
+
+function operatorCondition(schema: EntitySchema, column: ColumnSchema, op: string, value: unknown): Condition {
+  const where = `${column.property}.${op}`;
+  switch (op) {
+    case "$eq":
+    case "$ne":
+      if (value === null) return { column, op: op === "$eq" ? "isNull" : "notNull" };
+      return { column, op: op === "$eq" ? "eq" : "ne", value: scalar(schema, column, value, where) };
+    case "$gt":
+    case "$gte":
+    case "$lt":
+    case "$lte":
+      if (value === null) queryError(schema, `where.${where}: null cannot be compared; use $isNull`, column.property);
+      return { column, op: op.slice(1) as ConditionOp, value: scalar(schema, column, value, where) };
+    case "$in":
+    case "$nin": {
+      if (!Array.isArray(value)) queryError(schema, `where.${where}: expected an array, got ${describeValue(value)}`, column.property);
+      const values = value.filter((v) => v !== null).map((v) => scalar(schema, column, v, where));
+      return { column, op: op === "$in" ? "in" : "nin", value: values, orNull: value.length !== values.length };
+    }
+    case "$like":
+    case "$ilike":
+      if (column.type !== "string") queryError(schema, `where.${where}: ${op} needs a string column`, column.property);
+      if (typeof value !== "string") queryError(schema, `where.${where}: expected a string pattern, got ${describeValue(value)}`, column.property);
+      return { column, op: op === "$like" ? "like" : "ilike", value };
+    default: // $isNull
+      if (typeof value !== "boolean") queryError(schema, `where.${where}: expected true or false, got ${describeValue(value)}`, column.property);
+      return { column, op: value ? "isNull" : "notNull" };
+  }
+}
+
+function nonNegativeInteger(schema: EntitySchema, name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || (value as number) < 0) {
+    queryError(schema, `${name} must be a non-negative integer, got ${describeValue(value)}`);
+  }
+  return value as number;
+}
+
+/** Validates and normalizes a whole query; the primary key is appended to the ordering. */
+export function normalizeQuery(schema: EntitySchema, query: unknown): NormalizedQuery {
+  if (query === undefined || query === null) return { where: [[]], orderBy: [{ column: schema.primary, direction: "asc" }], offset: 0 };
+  if (!isPlainObject(query)) queryError(schema, `a query must be an object, got ${describeValue(query)}`);
+  for (const key of Object.keys(query)) {
+    if (!QUERY_KEYS.has(key)) queryError(schema, `unknown query option "${key}" (expected where, orderBy, limit, offset, cache)`);
+  }
+  const orderBy: OrderTerm[] = [];
+  const order = query["orderBy"];
+  if (order !== undefined) {
+    if (!isPlainObject(order)) queryError(schema, `orderBy must be an object such as { createdAt: "desc" }`);
+    for (const [field, direction] of Object.entries(order)) {
+      const column = schema.columnsByProperty.get(field);
+      if (!column) queryError(schema, `"${field}" is not a column (in orderBy)`, field);
+      if (column.type === "json") queryError(schema, `orderBy.${field}: a json column cannot be sorted`, field);
+      if (direction !== "asc" && direction !== "desc") {
+        queryError(schema, `orderBy.${field} must be "asc" or "desc", got ${describeValue(direction)}`, field);
+      }
+      orderBy.push({ column, direction });
+    }
+  }
+  if (!orderBy.some((t) => t.column.primary)) orderBy.push({ column: schema.primary, direction: "asc" });
+  const limit = nonNegativeInteger(schema, "limit", query["limit"]);
+  const cache = query["cache"];
+  if (cache !== undefined && typeof cache !== "boolean") {
+    const ttl = isPlainObject(cache) ? cache["ttlMs"] : undefined;
+    if (typeof ttl !== "number" || !(ttl > 0)) queryError(schema, `cache must be true, false or { ttlMs: <positive number> }`);
+  }
+  return {
+    where: normalizeWhere(schema, query["where"]),
+    orderBy,
+    ...(limit !== undefined ? { limit } : {}),
+    offset: nonNegativeInteger(schema, "offset", query["offset"]) ?? 0,
+  };
+}

@@ -1,0 +1,72 @@
+/** The public query language (API.md section 3) and its normalized form that backends compile. */
+import type { ColumnSchema } from "../schema/entity-schema.js";
+
+/** Comparison operators on one field. Keys inside one object are AND. */
+export interface Operators<V> {
+  $eq?: V | null;
+  /** Matches null too: `{ f: { $ne: "x" } }` returns rows where f is null. */
+  $ne?: V | null;
+  $gt?: V;
+  $gte?: V;
+  $lt?: V;
+  $lte?: V;
+  $in?: readonly (V | null)[];
+  /** Matches null too, unless the list contains null. */
+  $nin?: readonly (V | null)[];
+  /** `%` any run, `_` one character; case-sensitive. Never matches null. */
+  $like?: string;
+  /** As `$like`, ignoring the case of ASCII letters. */
+  $ilike?: string;
+  $isNull?: boolean;
+}
+
+/** Conditions on an entity's fields; keys are AND. A bare value means equality, `null` means "is null". */
+export type Where<T> = { [K in keyof T]?: T[K] | null | Operators<NonNullable<T[K]>> };
+
+/** Sort direction per field; key order is sort order. The primary key is always the last tie-breaker. */
+export type OrderBy<T> = { [K in keyof T]?: "asc" | "desc" };
+
+export interface Query<T> {
+  /** An object is AND of its keys; an array is OR of its elements (an empty array matches nothing). */
+  where?: Where<T> | Where<T>[];
+  orderBy?: OrderBy<T>;
+  limit?: number;
+  offset?: number;
+  /** Cache this query's result until a write to the table (or for `ttlMs`). */
+  cache?: boolean | { ttlMs: number };
+}
+
+/** The operators of a normalized condition. */
+export type ConditionOp =
+  | "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "in" | "nin" | "like" | "ilike" | "isNull" | "notNull";
+
+/**
+ * One normalized condition. `value` is a logical value (never null) for eq/ne/gt/gte/lt/lte, a string
+ * for like/ilike, an array of non-null values for in/nin, and absent for isNull/notNull.
+ * `orNull` on `in` means "or the field is null"; on `nin` it means "and the field is not null".
+ */
+export interface Condition {
+  readonly column: ColumnSchema;
+  readonly op: ConditionOp;
+  readonly value?: unknown;
+  readonly orNull?: boolean;
+}
+
+/** OR of AND-groups. `[[]]` matches every row; `[]` matches none. */
+export type NormalizedWhere = readonly (readonly Condition[])[];
+
+export interface OrderTerm {
+  readonly column: ColumnSchema;
+  readonly direction: "asc" | "desc";
+}
+
+export interface NormalizedQuery {
+  readonly where: NormalizedWhere;
+  /** Always ends with the primary key, so that pages never overlap or skip. */
+  readonly orderBy: readonly OrderTerm[];
+  readonly limit?: number;
+  readonly offset: number;
+}
+
+/** A where that matches every row. */
+export const MATCH_ALL: NormalizedWhere = [[]];

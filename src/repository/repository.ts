@@ -1,0 +1,379 @@
+/**
+ * `Repository<T, K>`: the per-entity API of API.md section 3. Subclass it per entity and add your own
+ * query methods; every method joins the caller's ambient transaction, validates its input before anything
+ * is written, and returns entities that share no object with storage.
+ */
+import { randomUUID } from "node:crypto";
+import type { DataSession, Key } from "../backend/backend.js";
+import { ConcurrencyError, NotFoundError, StorageError, ValidationError } from "../errors.js";
+import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
+import type { Query, Where } from "../query/query.js";
+import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
+import { checkValue, copyJson, describeValue, invalid } from "../schema/row-values.js";
+import type { StorageCore } from "../storage-core.js";
+import type { Storage } from "../storage.js";
+
+/** The outcome of `saveMany`. */
+export interface BatchResult {
+  total: number;
+  succeeded: number;
+  failed: number;
+  /** With `atomic: false`, each entity that failed and why. */
+  errors: { index: number; error: StorageError }[];
+}
+
+export interface SaveManyOptions {
+  /** Rows written per statement or step. @default 500 */
+  chunkSize?: number;
+  /** All or nothing: on the first failure nothing is written and the error is thrown. @default true */
+  atomic?: boolean;
+  /** Called after each chunk. */
+  onProgress?(done: number, total: number): void;
+}
+
+/** The public repository interface. */
+export interface IRepository<T extends object, K extends Key = Key> {
+  save(entity: T): Promise<T>;
+  insert(entity: T): Promise<T>;
+  update(id: K, patch: Partial<T>): Promise<T>;
+  delete(id: K): Promise<boolean>;
+  findById(id: K): Promise<T | null>;
+  findByIds(ids: readonly K[]): Promise<T[]>;
+  findOne(query: Query<T>): Promise<T | null>;
+  findAll(query?: Query<T>): Promise<T[]>;
+  count(where?: Where<T> | Where<T>[]): Promise<number>;
+  exists(id: K): Promise<boolean>;
+  saveMany(entities: readonly T[], options?: SaveManyOptions): Promise<BatchResult>;
+  deleteMany(where: Where<T> | Where<T>[]): Promise<number>;
+  iterate(query?: Query<T>, options?: { pageSize?: number }): AsyncIterable<T>;
+}
+
+/** An entity class. */
+export type EntityClass<T extends object = object> = abstract new (...args: never[]) => T;
+
+function isPlainData(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Thrown by saveMany with the position of the entity that failed. */
+function atIndex(error: unknown, index: number): unknown {
+  if (error instanceof StorageError) {
+    (error as { index?: number }).index = index;
+    error.message = `saveMany item ${index}: ${error.message}`;
+  }
+  return error;
+}
+
+export class Repository<T extends object, K extends Key = Key> implements IRepository<T, K> {
+  /** The entity's schema, read from its decorators. */
+  protected readonly schema: EntitySchema;
+  private readonly core: StorageCore;
+  private readonly prototype: object;
+  private readonly pk: ColumnSchema;
+
+  constructor(storage: Storage, entity: EntityClass<T>) {
+    this.core = (storage as unknown as { core: StorageCore }).core;
+    this.schema = this.core.schemaOf(entity as unknown as Function);
+    this.prototype = (entity as unknown as Function).prototype as object;
+    this.pk = this.schema.primary;
+  }
+
+  /** The session of the ambient transaction, else the backend's autocommit session. */
+  private session(): DataSession {
+    return this.core.transactions.current()?.handle ?? this.core.backend.session;
+  }
+
+  private toEntity(row: Row): T {
+    return Object.assign(Object.create(this.prototype) as T, row);
+  }
+
+  private checkKey(id: unknown): Key {
+    if (id === null || id === undefined) invalid(this.schema, this.pk.property, "the id is missing");
+    checkValue(this.schema, this.pk, id);
+    return id as Key;
+  }
+
+  private assertEntity(entity: unknown): asserts entity is Record<string, unknown> {
+    if (!isPlainData(entity)) {
+      throw new ValidationError(`${this.schema.entityName}: expected an entity object, got ${describeValue(entity)}`, { table: this.schema.table });
+    }
+    for (const key of Object.keys(entity)) {
+      if (!this.schema.columnsByProperty.has(key) && entity[key] !== undefined) {
+        invalid(this.schema, key, `"${key}" is not a column of ${this.schema.entityName}`);
+      }
+    }
+  }
+
+  /**
+   * Builds the complete row to write for a new or replaced entity: defaults, generated uuid,
+   * timestamps and the first version. Returns it with the version the caller read (if any).
+   */
+  private prepareRow(entity: Record<string, unknown>, now: Date): { row: Row; expectedVersion: number | undefined; generatedKey: boolean } {
+    const row: Row = {};
+    let generatedKey = false;
+    for (const column of this.schema.columns) {
+      let value = entity[column.property];
+      if (column.primary && (value === undefined || value === null)) {
+        if (column.generated === "uuid") value = randomUUID();
+        else if (column.generated === "increment") value = null;
+        else invalid(this.schema, column.property, "the primary key is missing (it is not generated)");
+        generatedKey = true;
+        row[column.property] = value;
+        continue;
+      }
+      if (column.role === "version") {
+        row[column.property] = 1;
+        continue;
+      }
+      if (column.role === "updateDate" || (column.role === "createDate" && (value === undefined || value === null))) {
+        row[column.property] = now;
+        continue;
+      }
+      if (value === undefined) value = column.default === undefined ? null : copyJson(column.default);
+      checkValue(this.schema, column, value);
+      row[column.property] = column.type === "json" ? copyJson(value) : value;
+    }
+    const version = this.schema.version ? entity[this.schema.version.property] : undefined;
+    if (version !== undefined && version !== null && !Number.isSafeInteger(version)) {
+      invalid(this.schema, this.schema.version!.property, `expected an integer version, got ${describeValue(version)}`);
+    }
+    return { row, expectedVersion: (version ?? undefined) as number | undefined, generatedKey };
+  }
+
+  private conflict(key: Key, expected: number | undefined): never {
+    throw new ConcurrencyError(
+      `${this.schema.entityName} ${JSON.stringify(key)} was changed by someone else since version ${expected} was read; read it again and retry`,
+      { table: this.schema.table, field: this.schema.version?.property, ...(expected !== undefined ? { version: expected } : {}) },
+    );
+  }
+
+  /** Inserts the entity, or replaces the stored one with the same primary key. Fields left undefined get their default (or null). */
+  async save(entity: T): Promise<T> {
+    this.assertEntity(entity);
+    const { row, expectedVersion, generatedKey } = this.prepareRow(entity, new Date());
+    const session = this.session();
+    let stored: Row;
+    if (generatedKey) stored = await session.insert(this.schema, row);
+    else {
+      const result = await session.upsert(this.schema, row, expectedVersion);
+      if (result === "conflict") this.conflict(row[this.pk.property] as Key, expectedVersion);
+      stored = result;
+    }
+    this.core.transactions.noteWrite(this.schema.table, stored[this.pk.property] as Key);
+    return this.toEntity(stored);
+  }
+
+  /** Inserts a new entity; `IntegrityError` when its key or a unique value exists. */
+  async insert(entity: T): Promise<T> {
+    this.assertEntity(entity);
+    const { row } = this.prepareRow(entity, new Date());
+    const stored = await this.session().insert(this.schema, row);
+    this.core.transactions.noteWrite(this.schema.table, stored[this.pk.property] as Key);
+    return this.toEntity(stored);
+  }
+
+  /**
+   * Changes the given fields of the stored entity. With a version in `patch`, the update happens only if
+   * the stored version still equals it (`ConcurrencyError` otherwise).
+   */
+  async update(id: K, patch: Partial<T>): Promise<T> {
+    const key = this.checkKey(id);
+    this.assertEntity(patch);
+    const changes: Row = {};
+    let expectedVersion: number | undefined;
+    for (const [property, value] of Object.entries(patch)) {
+      if (value === undefined) continue;
+      const column = this.schema.columnsByProperty.get(property)!;
+      if (column.primary) {
+        if (value !== key) invalid(this.schema, property, "the primary key cannot be changed by update");
+        continue;
+      }
+      if (column.role === "version") {
+        if (!Number.isSafeInteger(value)) invalid(this.schema, property, `expected an integer version, got ${describeValue(value)}`);
+        expectedVersion = value as number;
+        continue;
+      }
+      checkValue(this.schema, column, value);
+      changes[property] = column.type === "json" ? copyJson(value) : value;
+    }
+    if (this.schema.updateDate) changes[this.schema.updateDate.property] = new Date();
+    const outcome = await this.session().update(this.schema, key, changes, expectedVersion);
+    if (outcome === "missing") {
+      throw new NotFoundError(`${this.schema.entityName} ${JSON.stringify(key)} does not exist (table "${this.schema.table}")`, {
+        table: this.schema.table,
+      });
+    }
+    if (outcome === "conflict") this.conflict(key, expectedVersion);
+    this.core.transactions.noteWrite(this.schema.table, key);
+    return this.toEntity(outcome.row);
+  }
+
+  /** Deletes by primary key; `true` if a row was deleted. */
+  async delete(id: K): Promise<boolean> {
+    const key = this.checkKey(id);
+    const deleted = await this.session().delete(this.schema, key);
+    if (deleted) this.core.transactions.noteWrite(this.schema.table, key);
+    return deleted;
+  }
+
+  async findById(id: K): Promise<T | null> {
+    const key = this.checkKey(id);
+    const row = await this.session().findById(this.schema, key);
+    return row === null ? null : this.toEntity(row);
+  }
+
+  /** The entities found, in the order of `ids` (missing ones left out). */
+  async findByIds(ids: readonly K[]): Promise<T[]> {
+    if (!Array.isArray(ids)) invalid(this.schema, this.pk.property, `expected an array of ids, got ${describeValue(ids)}`);
+    const keys = [...new Set(ids.map((id) => this.checkKey(id)))];
+    if (keys.length === 0) return [];
+    const rows = await this.session().findByIds(this.schema, keys);
+    const byKey = new Map(rows.map((r) => [r[this.pk.property] as Key, r]));
+    const out: T[] = [];
+    const handedOut = new Set<Key>();
+    for (const id of ids) {
+      const row = byKey.get(id);
+      if (!row) continue;
+      // A repeated id gets its own copy: no two returned entities share an object.
+      out.push(this.toEntity(handedOut.has(id) ? this.schema.hasJson ? (copyJson(row) as Row) : { ...row } : row));
+      handedOut.add(id);
+    }
+    return out;
+  }
+
+  async findOne(query: Query<T>): Promise<T | null> {
+    const normalized = normalizeQuery(this.schema, query);
+    const rows = await this.session().find(this.schema, { ...normalized, limit: 1 });
+    return rows[0] ? this.toEntity(rows[0]) : null;
+  }
+
+  async findAll(query?: Query<T>): Promise<T[]> {
+    const rows = await this.session().find(this.schema, normalizeQuery(this.schema, query));
+    return rows.map((r) => this.toEntity(r));
+  }
+
+  async count(where?: Where<T> | Where<T>[]): Promise<number> {
+    return this.session().count(this.schema, normalizeWhere(this.schema, where));
+  }
+
+  async exists(id: K): Promise<boolean> {
+    return (await this.findById(id)) !== null;
+  }
+
+  /** Deletes every entity matching `where` (pass `{}` to delete all); returns how many. */
+  async deleteMany(where: Where<T> | Where<T>[]): Promise<number> {
+    if (where === undefined) {
+      throw new ValidationError(`${this.schema.entityName}: deleteMany needs a where; pass {} to delete every row`, { table: this.schema.table });
+    }
+    const normalized = normalizeWhere(this.schema, where);
+    const deleted = await this.session().deleteMany(this.schema, normalized);
+    if (deleted > 0) this.core.transactions.noteWrite(this.schema.table);
+    return deleted;
+  }
+
+  /**
+   * Saves many entities in chunks. Atomic (the default): every entity is validated first, then all are
+   * written in one transaction (a savepoint inside an ambient one); the first failure throws, naming the
+   * item, and nothing is written. With `atomic: false`, each chunk commits on its own and failures are
+   * reported per entity in `errors`.
+   */
+  async saveMany(entities: readonly T[], options: SaveManyOptions = {}): Promise<BatchResult> {
+    if (!Array.isArray(entities)) {
+      throw new ValidationError(`${this.schema.entityName}: saveMany expects an array, got ${describeValue(entities)}`, { table: this.schema.table });
+    }
+    const chunkSize = options.chunkSize ?? 500;
+    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) {
+      throw new ValidationError(`${this.schema.entityName}: saveMany chunkSize must be a positive integer, got ${describeValue(chunkSize)}`, {
+        table: this.schema.table,
+      });
+    }
+    const total = entities.length;
+    const result: BatchResult = { total, succeeded: 0, failed: 0, errors: [] };
+    const now = new Date();
+    const prepared: Array<ReturnType<Repository<T, K>["prepareRow"]> | undefined> = entities.map((entity, index) => {
+      try {
+        this.assertEntity(entity);
+        return this.prepareRow(entity, now);
+      } catch (error) {
+        if (options.atomic !== false) throw atIndex(error, index);
+        result.failed++;
+        result.errors.push({ index, error: error as StorageError });
+        return undefined;
+      }
+    });
+    const writeChunk = async (start: number, end: number) => {
+      const session = this.session();
+      const plain: Row[] = [];
+      for (let i = start; i < end; i++) {
+        const p = prepared[i];
+        if (!p) continue;
+        if (p.expectedVersion !== undefined) {
+          const r = await session.upsert(this.schema, p.row, p.expectedVersion).catch((e: unknown) => Promise.reject(atIndex(e, i)));
+          if (r === "conflict") {
+            try {
+              this.conflict(p.row[this.pk.property] as Key, p.expectedVersion);
+            } catch (e) {
+              throw atIndex(e, i);
+            }
+          }
+        } else plain.push(p.row);
+      }
+      if (plain.length > 0) await session.upsertMany(this.schema, plain);
+      this.core.transactions.noteWrite(this.schema.table);
+    };
+    if (options.atomic !== false) {
+      await this.core.transactions.run(async () => {
+        for (let start = 0; start < total; start += chunkSize) {
+          const end = Math.min(total, start + chunkSize);
+          await writeChunk(start, end);
+          result.succeeded = end;
+          options.onProgress?.(end, total);
+        }
+      });
+      return result;
+    }
+    for (let start = 0; start < total; start += chunkSize) {
+      const end = Math.min(total, start + chunkSize);
+      try {
+        await this.core.transactions.run(() => writeChunk(start, end));
+        for (let i = start; i < end; i++) if (prepared[i]) result.succeeded++;
+      } catch {
+        // Find the culprits: retry the chunk's entities one by one, each on its own.
+        for (let i = start; i < end; i++) {
+          if (!prepared[i]) continue;
+          try {
+            await this.core.transactions.run(() => writeChunk(i, i + 1));
+            result.succeeded++;
+          } catch (error) {
+            result.failed++;
+            result.errors.push({ index: i, error: error as StorageError });
+          }
+        }
+      }
+      options.onProgress?.(end, total);
+    }
+    result.errors.sort((a, b) => a.index - b.index);
+    return result;
+  }
+
+  /** Every match of `query`, fetched a page at a time (`pageSize`, default 500), in the query's order. */
+  async *iterate(query: Query<T> = {}, options: { pageSize?: number } = {}): AsyncIterable<T> {
+    const pageSize = options.pageSize ?? 500;
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+      throw new ValidationError(`${this.schema.entityName}: iterate pageSize must be a positive integer, got ${describeValue(pageSize)}`, {
+        table: this.schema.table,
+      });
+    }
+    const normalized = normalizeQuery(this.schema, query);
+    let offset = normalized.offset;
+    let remaining = normalized.limit ?? Infinity;
+    while (remaining > 0) {
+      const limit = Math.min(pageSize, remaining);
+      const rows = await this.session().find(this.schema, { ...normalized, offset, limit });
+      for (const row of rows) yield this.toEntity(row);
+      if (rows.length < limit) return;
+      offset += rows.length;
+      remaining -= rows.length;
+    }
+  }
+}

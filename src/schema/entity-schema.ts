@@ -1,0 +1,51 @@
+/** The backend-neutral description of an entity, read once from its TypeORM decorators. */
+
+/** The logical column types, identical on every backend. */
+export type LogicalType = "string" | "integer" | "number" | "boolean" | "datetime" | "json";
+
+/** What a column is for, beyond holding a value. */
+export type ColumnRole = "version" | "createDate" | "updateDate";
+
+export interface ColumnSchema {
+  /** The entity property. Queries, entities and errors use this name. */
+  readonly property: string;
+  /** The column name in the database (TypeORM's `name` option, else the property). */
+  readonly name: string;
+  readonly type: LogicalType;
+  readonly nullable: boolean;
+  /** A literal default applied when a new entity leaves the field `undefined`. */
+  readonly default?: unknown;
+  readonly unique: boolean;
+  readonly primary: boolean;
+  readonly generated?: "uuid" | "increment";
+  readonly role?: ColumnRole;
+}
+
+export interface IndexSchema {
+  readonly name: string;
+  /** Property names, in index order. */
+  readonly properties: readonly string[];
+  readonly unique: boolean;
+}
+
+export interface EntitySchema {
+  /** The entity class name, for messages. */
+  readonly entityName: string;
+  /** The table name. */
+  readonly table: string;
+  /** The entity class; rows come back as instances of it. */
+  readonly target: Function;
+  readonly columns: readonly ColumnSchema[];
+  readonly columnsByProperty: ReadonlyMap<string, ColumnSchema>;
+  readonly primary: ColumnSchema;
+  readonly version?: ColumnSchema;
+  readonly createDate?: ColumnSchema;
+  readonly updateDate?: ColumnSchema;
+  /** Declared indexes, including one per `unique: true` column. */
+  readonly indexes: readonly IndexSchema[];
+  /** True when some column is json: copies of rows must then be deep. */
+  readonly hasJson: boolean;
+}
+
+/** A stored row: property name to logical value (`Date`, boolean, number, string, JSON value or null). */
+export type Row = Record<string, unknown>;

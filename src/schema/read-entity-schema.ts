@@ -1,0 +1,250 @@
+import { getMetadataArgsStorage } from "typeorm";
+import { SchemaError } from "../errors.js";
+import type { ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "./entity-schema.js";
+
+/** TypeORM type names (lower-cased) onto Strata's logical types. */
+const TYPE_NAMES: ReadonlyMap<string, LogicalType> = new Map<string, LogicalType>([
+  ["string", "string"], ["varchar", "string"], ["text", "string"], ["char", "string"],
+  ["character varying", "string"], ["nvarchar", "string"], ["uuid", "string"],
+  ["int", "integer"], ["integer", "integer"], ["int2", "integer"], ["int4", "integer"], ["int8", "integer"],
+  ["smallint", "integer"], ["bigint", "integer"], ["tinyint", "integer"],
+  ["number", "number"], ["real", "number"], ["float", "number"], ["float4", "number"], ["float8", "number"],
+  ["double", "number"], ["double precision", "number"],
+  ["boolean", "boolean"], ["bool", "boolean"],
+  ["datetime", "datetime"], ["timestamp", "datetime"], ["timestamptz", "datetime"],
+  ["timestamp with time zone", "datetime"], ["timestamp without time zone", "datetime"], ["date", "datetime"],
+  ["simple-json", "json"], ["json", "json"], ["jsonb", "json"],
+]);
+
+/** Reflected design types (`design:type`) onto logical types. */
+const DESIGN_TYPES: ReadonlyMap<Function, LogicalType> = new Map<Function, LogicalType>([
+  [String, "string"], [Number, "number"], [Boolean, "boolean"], [Date, "datetime"],
+]);
+
+/** Column options Strata honours; any other option with a value is rejected rather than ignored. */
+const KNOWN_COLUMN_OPTIONS = new Set([
+  "type", "name", "nullable", "default", "unique", "primary", "length", "comment", "precision", "scale",
+]);
+
+const cache = new WeakMap<Function, EntitySchema>();
+
+/**
+ * Reads the TypeORM decorator metadata of `target` into an {@link EntitySchema}.
+ * Throws {@link SchemaError} naming the entity and property for anything unsupported.
+ */
+export function readEntitySchema(target: Function): EntitySchema {
+  const known = cache.get(target);
+  if (known) return known;
+  const schema = buildSchema(target);
+  cache.set(target, schema);
+  return schema;
+}
+
+function inheritanceChain(target: Function): Function[] {
+  const chain: Function[] = [];
+  for (let t: unknown = target; typeof t === "function" && t !== Function.prototype; t = Object.getPrototypeOf(t)) {
+    chain.push(t as Function);
+  }
+  return chain;
+}
+
+function buildSchema(target: Function): EntitySchema {
+  if (typeof target !== "function") {
+    throw new SchemaError(`Expected an entity class, got ${describe(target)}`);
+  }
+  const args = getMetadataArgsStorage();
+  const entityName = target.name || "(anonymous entity)";
+  const table = args.tables.find((t) => t.target === target);
+  if (!table) {
+    throw new SchemaError(`${entityName} is not an entity: add @Entity() to the class`, { table: entityName });
+  }
+  if (table.type !== "regular") {
+    throw new SchemaError(`${entityName}: table type "${table.type}" is not supported (only plain @Entity tables)`, {
+      table: entityName,
+    });
+  }
+  const tableName = table.name ?? entityName;
+  const chain = inheritanceChain(target);
+
+  const unsupported = (property: string, what: string): never => {
+    throw new SchemaError(`${entityName}.${property}: ${what} is not supported by Strata`, {
+      table: tableName,
+      field: property,
+    });
+  };
+  for (const r of args.filterRelations(chain)) unsupported(r.propertyName, `relation @${r.relationType}`);
+  for (const e of args.filterEmbeddeds(chain)) unsupported(e.propertyName, "an embedded column");
+  for (const r of args.filterRelationIds(chain)) unsupported(r.propertyName, "@RelationId");
+  if (args.filterChecks(chain).length > 0) unsupported("(class)", "@Check");
+  if (args.filterExclusions(chain).length > 0) unsupported("(class)", "@Exclusion");
+  if (args.findTree(chain)) unsupported("(class)", "@Tree");
+
+  const columns: ColumnSchema[] = [];
+  const seen = new Set<string>();
+  // Walk from the base class down so that a subclass redeclaring a property wins.
+  for (const arg of args.filterColumns(chain).slice().reverse()) {
+    if (seen.has(arg.propertyName)) {
+      const i = columns.findIndex((c) => c.property === arg.propertyName);
+      columns.splice(i, 1);
+    }
+    seen.add(arg.propertyName);
+    columns.push(readColumn(entityName, tableName, arg, args.findGenerated(chain, arg.propertyName)?.strategy));
+  }
+  const primaries = columns.filter((c) => c.primary);
+  if (primaries.length === 0) {
+    throw new SchemaError(`${entityName} has no primary column: add @PrimaryColumn() or @PrimaryGeneratedColumn()`, {
+      table: tableName,
+    });
+  }
+  if (primaries.length > 1) {
+    throw new SchemaError(
+      `${entityName}: composite primary keys (${primaries.map((c) => c.property).join(", ")}) are not supported`,
+      { table: tableName, field: primaries[1]?.property },
+    );
+  }
+  const primary = primaries[0]!;
+  const names = new Set<string>();
+  for (const c of columns) {
+    if (names.has(c.name)) {
+      throw new SchemaError(`${entityName}.${c.property}: column name "${c.name}" is used twice`, {
+        table: tableName,
+        field: c.property,
+      });
+    }
+    names.add(c.name);
+  }
+  const byProperty = new Map(columns.map((c) => [c.property, c]));
+  const one = (role: ColumnSchema["role"]): ColumnSchema | undefined => {
+    const found = columns.filter((c) => c.role === role);
+    if (found.length > 1) unsupported(found[1]!.property, `a second @${role} column`);
+    return found[0];
+  };
+
+  const indexes: IndexSchema[] = [];
+  const indexProperties = (columnsArg: unknown, where: string): string[] => {
+    let list: string[];
+    if (Array.isArray(columnsArg)) list = columnsArg.map(String);
+    else if (typeof columnsArg === "function") {
+      const picked = (columnsArg as (o: unknown) => unknown)(
+        new Proxy({}, { get: (_t, key) => String(key) }),
+      );
+      list = Array.isArray(picked) ? picked.map(String) : Object.keys(picked as object);
+    } else list = [];
+    for (const p of list) {
+      if (!byProperty.has(p)) unsupported(p, `${where} on a property that is not a column`);
+    }
+    return list;
+  };
+  for (const idx of args.filterIndices(chain)) {
+    // A property-level @Index() records the property in `columns` as a one-element array.
+    const properties = indexProperties(idx.columns, "@Index");
+    if (properties.length === 0) unsupported(idx.name ?? "(class)", "@Index without columns");
+    if (idx.where || idx.spatial || idx.fulltext) unsupported(properties[0]!, "a partial, spatial or fulltext @Index");
+    indexes.push({
+      name: idx.name ?? `idx_${tableName}_${properties.join("_")}`,
+      properties,
+      unique: idx.unique === true,
+    });
+  }
+  // `@Column({ unique: true })` also lands here, as a one-column unique constraint.
+  for (const u of args.filterUniques(chain)) {
+    const properties = indexProperties(u.columns, "@Unique");
+    if (properties.length === 1 && properties[0] === primary.property) continue;
+    const name = u.name ?? `uq_${tableName}_${properties.join("_")}`;
+    if (!indexes.some((i) => i.unique && i.properties.join() === properties.join())) {
+      indexes.push({ name, properties, unique: true });
+    }
+  }
+
+  return {
+    entityName,
+    table: tableName,
+    target,
+    columns,
+    columnsByProperty: byProperty,
+    primary,
+    version: one("version"),
+    createDate: one("createDate"),
+    updateDate: one("updateDate"),
+    indexes,
+    hasJson: columns.some((c) => c.type === "json"),
+  };
+}
+
+function readColumn(
+  entityName: string,
+  table: string,
+  arg: ReturnType<typeof getMetadataArgsStorage>["columns"][number],
+  generation: "uuid" | "increment" | "rowid" | undefined,
+): ColumnSchema {
+  const property = arg.propertyName;
+  const fail = (what: string): never => {
+    throw new SchemaError(`${entityName}.${property}: ${what}`, { table, field: property });
+  };
+  const options = arg.options as Record<string, unknown>;
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && !KNOWN_COLUMN_OPTIONS.has(key)) fail(`column option "${key}" is not supported by Strata`);
+  }
+  let role: ColumnSchema["role"];
+  switch (arg.mode) {
+    case "regular":
+      break;
+    case "version":
+    case "createDate":
+    case "updateDate":
+      role = arg.mode;
+      break;
+    default:
+      fail(`a ${arg.mode} column is not supported by Strata`);
+  }
+  let type: LogicalType | undefined;
+  const declared = options["type"];
+  if (typeof declared === "string") {
+    type = TYPE_NAMES.get(declared.toLowerCase());
+    if (!type) fail(`column type "${declared}" is not supported (use string, integer, number, boolean, datetime or json)`);
+  } else if (typeof declared === "function") {
+    type = DESIGN_TYPES.get(declared);
+    if (!type) {
+      // Unions (`number | null`), interfaces, `any` and arrays all reflect as Object or Array: guessing
+      // would store a number as json, so ask for the type instead.
+      fail(
+        `the TypeScript type reflects as ${declared.name || "an unknown type"}, which does not say how to store it; ` +
+          `give an explicit column type, e.g. @Column({ type: "integer", nullable: true }) or { type: "simple-json" }`,
+      );
+    }
+  }
+  if (role === "version") type = "integer";
+  if (role === "createDate" || role === "updateDate") type = "datetime";
+  if (generation === "increment") type = "integer";
+  if (generation === "uuid") type = "string";
+  if (generation === "rowid") return fail(`@PrimaryGeneratedColumn("rowid") is not supported; use "increment"`);
+  if (!type) {
+    fail(
+      "the column type is unknown (no decorator metadata: esbuild and tsx emit none); give an explicit column type, " +
+        'e.g. @Column({ type: "string" })',
+    );
+  }
+  const primary = options["primary"] === true;
+  const column: ColumnSchema = {
+    property,
+    name: typeof options["name"] === "string" ? options["name"] : property,
+    type: type!,
+    nullable: options["nullable"] === true && !primary,
+    unique: options["unique"] === true,
+    primary,
+    ...(options["default"] !== undefined ? { default: readDefault(options["default"], fail) } : {}),
+    ...(generation ? { generated: generation } : {}),
+    ...(role ? { role } : {}),
+  };
+  if (generation && !primary) fail("a generated column must be the primary column");
+  return column;
+}
+
+function readDefault(value: unknown, fail: (what: string) => never): unknown {
+  if (typeof value === "function") fail("a SQL-expression default is not supported; give a literal value");
+  return value;
+}
+
+function describe(value: unknown): string {
+  return value === null ? "null" : typeof value;
+}

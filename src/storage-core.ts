@@ -1,0 +1,25 @@
+/** What a storage's repositories share: the backend, the entity schemas and the transaction manager. */
+import type { Backend } from "./backend/backend.js";
+import type { ResolvedConfig } from "./config/storage-config.js";
+import { ConfigError } from "./errors.js";
+import type { EntitySchema } from "./schema/entity-schema.js";
+import type { TransactionManager } from "./transaction/transaction-manager.js";
+
+export class StorageCore {
+  constructor(
+    readonly config: ResolvedConfig,
+    readonly backend: Backend,
+    readonly schemas: ReadonlyMap<Function, EntitySchema>,
+    readonly transactions: TransactionManager,
+  ) {}
+
+  /** The schema of an entity this storage serves; a {@link ConfigError} for any other class. */
+  schemaOf(entity: Function): EntitySchema {
+    const schema = this.schemas.get(entity);
+    if (!schema) {
+      const name = typeof entity === "function" ? entity.name : String(entity);
+      throw new ConfigError([`entities: ${name || "this class"} is not among this storage's entities; add it to the entities of createStorage`]);
+    }
+    return schema;
+  }
+}

@@ -1,0 +1,121 @@
+/** `createStorage` and the `Storage` it returns (API.md section 2). */
+import { isKnownBackend, loadBackend } from "./backend/backend-registry.js";
+import type { Backend } from "./backend/backend.js";
+import type { StorageConfig } from "./config/storage-config.js";
+import { resolveConfig } from "./config/storage-config.js";
+import { ConfigError, ConnectionError, SchemaError, StorageError } from "./errors.js";
+import type { EntityClass } from "./repository/repository.js";
+import { Repository } from "./repository/repository.js";
+import type { EntitySchema } from "./schema/entity-schema.js";
+import { readEntitySchema } from "./schema/read-entity-schema.js";
+import { StorageCore } from "./storage-core.js";
+import type { CommittedWrites, TransactionOptions } from "./transaction/transaction-manager.js";
+import { TransactionManager } from "./transaction/transaction-manager.js";
+
+/** A repository class whose constructor takes the storage, as `class TaskRepository extends Repository<Task, string>`. */
+export type RepositoryClass<R extends Repository<object, never>> = new (storage: Storage) => R;
+
+/** What `storage.transaction`'s callback receives. */
+export interface Transaction {
+  /** The same repository as `storage.repository(cls)`: both join this transaction. */
+  repository<R extends Repository<object, never>>(repositoryClass: RepositoryClass<R>): R;
+  repository<T extends object>(entityClass: EntityClass<T>): Repository<T>;
+}
+
+/** An open storage: repositories, transactions, backup. */
+export class Storage {
+  /** @internal shared with repositories */
+  readonly core: StorageCore;
+  private readonly repositories = new Map<Function, Repository<object, never>>();
+  private connected = true;
+
+  /** @internal use {@link createStorage} */
+  constructor(core: StorageCore) {
+    this.core = core;
+  }
+
+  /** The backend's name: `"memory"`, `"file"`, `"sqlite"`, `"postgres"` or a registered one. */
+  get backend(): string {
+    return this.core.backend.name;
+  }
+
+  /** True until {@link Storage.close}. */
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /**
+   * The repository of a repository class or an entity class, one instance per class.
+   * @example const tasks = storage.repository(TaskRepository);
+   */
+  repository<R extends Repository<object, never>>(repositoryClass: RepositoryClass<R>): R;
+  repository<T extends object>(entityClass: EntityClass<T>): Repository<T>;
+  repository(cls: Function): Repository<object, never> {
+    let repo = this.repositories.get(cls);
+    if (!repo) {
+      if (typeof cls !== "function") throw new ConfigError([`repository: expected a repository or entity class, got ${typeof cls}`]);
+      repo =
+        cls.prototype instanceof Repository
+          ? new (cls as new (storage: Storage) => Repository<object, never>)(this)
+          : (new Repository(this, cls as EntityClass<object>) as Repository<object, never>);
+      this.repositories.set(cls, repo);
+    }
+    return repo;
+  }
+
+  /**
+   * Runs `fn` in a transaction: commits when it resolves, rolls back and rethrows when it throws.
+   * Every repository of this storage called inside joins it; a nested call is a savepoint.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    const tx: Transaction = { repository: ((cls: Function) => this.repository(cls as EntityClass<object>)) as Transaction["repository"] };
+    return this.core.transactions.run(() => fn(tx), options);
+  }
+
+  /** Hears of committed writes (tables and keys), after the outermost commit. */
+  onCommit(listener: (writes: CommittedWrites) => void): void {
+    this.core.transactions.afterCommit(listener);
+  }
+
+  /** Writes a consistent copy of the data to `targetPath`, which `createStorage` can open. */
+  backup(targetPath: string): Promise<void> {
+    return this.core.backend.backup(targetPath);
+  }
+
+  /** Closes the backend. Safe to call twice. */
+  async close(): Promise<void> {
+    if (!this.connected) return;
+    this.connected = false;
+    await this.core.backend.close();
+  }
+}
+
+/**
+ * Opens a storage. With no argument: `STRATA_URL`, else `sqlite:./data/strata.db`.
+ * @example
+ * const storage = await createStorage({ url: "sqlite:./data/app.db", entities: [Task], autoCreate: true });
+ */
+export async function createStorage(configOrUrl?: StorageConfig | string): Promise<Storage> {
+  const config = resolveConfig(configOrUrl, isKnownBackend);
+  const schemas = new Map<Function, EntitySchema>();
+  const tables = new Map<string, EntitySchema>();
+  for (const entity of config.entities) {
+    const schema = readEntitySchema(entity);
+    const twin = tables.get(schema.table);
+    if (twin && twin.target !== entity) {
+      throw new SchemaError(`${twin.entityName} and ${schema.entityName} both use table "${schema.table}"`, { table: schema.table });
+    }
+    tables.set(schema.table, schema);
+    schemas.set(entity, schema);
+  }
+  const factory = await loadBackend(config.backend);
+  let backend: Backend;
+  try {
+    backend = await factory({ config, schemas: [...schemas.values()], logger: config.logger });
+  } catch (error) {
+    if (error instanceof StorageError) throw error;
+    throw new ConnectionError(`Could not open the ${config.backend} backend: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+  const transactions = new TransactionManager(backend, config.logger);
+  return new Storage(new StorageCore(config, backend, schemas, transactions));
+}
