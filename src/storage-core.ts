@@ -6,6 +6,12 @@ import type { EntitySchema } from "./schema/entity-schema.js";
 import type { TransactionManager } from "./transaction/transaction-manager.js";
 
 export class StorageCore {
+  /**
+   * Bumped by the migration runner each time it applies or reverts a migration; cache keys include it,
+   * so no entry shaped by an older schema is ever served.
+   */
+  schemaVersion = 0;
+
   constructor(
     readonly config: ResolvedConfig,
     readonly backend: Backend,

@@ -1,0 +1,39 @@
+/**
+ * The benchmark harness: each case runs beside its anchor (the raw driver, raw lru-cache, TypeORM's own
+ * repository, ...) in the same process, interleaved, and the ratio case/anchor is what we judge.
+ * A case module in `bench/cases/` default-exports a function returning a {@link BenchGroup}.
+ */
+
+/** One case and the anchor it is measured against. */
+export interface BenchPair {
+  /** e.g. `"sqlite.findById"`; the same case may appear with several anchors. */
+  name: string;
+  /** What the anchor is, e.g. `"better-sqlite3 prepared get"`. */
+  anchor: string;
+  /** The ratio (case ops/s over anchor ops/s) the issue asks for, e.g. 0.5; a ratio of "at most" is `maxRatio`. */
+  minRatio?: number;
+  /** For flat-cost checks where the case must not be slower than the anchor by more than 1/ratio. */
+  run(): unknown;
+  anchorRun(): unknown;
+}
+
+/** A set of pairs sharing setup; `close` releases what the setup opened. */
+export interface BenchGroup {
+  pairs: BenchPair[];
+  /** Figures that are not ratios (e.g. rows per second on open), reported as they are. */
+  figures?: { name: string; value: number; unit: string }[];
+  close(): Promise<void>;
+}
+
+export type BenchModule = { default: () => Promise<BenchGroup> };
+
+/** One row of `bench/results.json`. */
+export interface BenchResult {
+  name: string;
+  opsPerSec: number;
+  anchor: string;
+  anchorOpsPerSec: number;
+  ratio: number;
+  minRatio?: number;
+  ok?: boolean;
+}
