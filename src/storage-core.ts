@@ -1,5 +1,6 @@
 /** What a storage's repositories share: the backend, the entity schemas and the transaction manager. */
 import type { Backend } from "./backend/backend.js";
+import type { CacheManager } from "./cache/cache-manager.js";
 import type { ResolvedConfig } from "./config/storage-config.js";
 import { ConfigError } from "./errors.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
@@ -11,6 +12,9 @@ export class StorageCore {
    * so no entry shaped by an older schema is ever served.
    */
   schemaVersion = 0;
+
+  /** The entity and query cache, when on; set by `createStorage` once the backend is open. */
+  cache: CacheManager | undefined = undefined;
 
   constructor(
     readonly config: ResolvedConfig,

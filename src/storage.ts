@@ -1,6 +1,8 @@
 /** `createStorage` and the `Storage` it returns (API.md section 2). */
 import { isKnownBackend, loadBackend } from "./backend/backend-registry.js";
 import type { Backend } from "./backend/backend.js";
+import type { StorageCache } from "./cache/cache-manager.js";
+import { CacheManager, DISABLED_CACHE } from "./cache/cache-manager.js";
 import type { StorageConfig } from "./config/storage-config.js";
 import { resolveConfig } from "./config/storage-config.js";
 import { ConfigError, ConnectionError, SchemaError, StorageError } from "./errors.js";
@@ -77,6 +79,14 @@ export class Storage {
     this.core.transactions.afterCommit(listener);
   }
 
+  /**
+   * The entity and query cache: `stats()` and `clear()` (API.md section 6).
+   * @example const { l1 } = storage.cache.stats();
+   */
+  get cache(): StorageCache {
+    return this.core.cache ?? DISABLED_CACHE;
+  }
+
   /** Writes a consistent copy of the data to `targetPath`, which `createStorage` can open. */
   backup(targetPath: string): Promise<void> {
     return this.core.backend.backup(targetPath);
@@ -86,6 +96,7 @@ export class Storage {
   async close(): Promise<void> {
     if (!this.connected) return;
     this.connected = false;
+    await this.core.cache?.close();
     await this.core.backend.close();
   }
 }
@@ -117,5 +128,12 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     throw new ConnectionError(`Could not open the ${config.backend} backend: ${(error as Error)?.message ?? String(error)}`, { cause: error });
   }
   const transactions = new TransactionManager(backend, config.logger);
-  return new Storage(new StorageCore(config, backend, schemas, transactions));
+  const core = new StorageCore(config, backend, schemas, transactions);
+  try {
+    core.cache = await CacheManager.open(core);
+  } catch (error) {
+    await backend.close().catch(() => {});
+    throw error;
+  }
+  return new Storage(core);
 }

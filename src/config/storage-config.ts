@@ -28,15 +28,31 @@ export interface StorageConfig {
   /** How long to wait to connect, for a lock, or for a busy database. @default 5000 */
   timeoutMs?: number;
   backup?: { enabled: boolean; keep?: number; dir?: string };
-  cache?:
-    | false
-    | {
-        l1?: { max?: number; maxSizeBytes?: number; ttlMs?: number };
-        l2?: { type: "file"; dir: string; ttlMs?: number } | { type: "redis"; url: string; ttlMs?: number; prefix?: string };
-      };
+  /**
+   * The entity and query cache (API.md section 6). `false` turns it off. When omitted, an L1 of 10,000
+   * entries (64 MB) is on for backends only this process can write (memory, file) and off for the shared
+   * ones (sqlite, postgres), where another process's writes would not reach it; give `cache` to turn it on
+   * there (with a Redis L2, every process on that Redis hears of every write). See `CacheConfig`.
+   */
+  cache?: false | CacheConfig;
   sqlite?: { journalMode?: "wal" | "delete"; synchronous?: "normal" | "full"; busyTimeoutMs?: number };
   file?: { fsync?: "always" | "never"; compactAfterBytes?: number };
   logger?: Logger;
+}
+
+/** Cache tiers. Each tier has its own `ttlMs`; entries live until evicted or invalidated when it is omitted. */
+export interface CacheConfig {
+  /** The in-process tier (lru-cache). `false` turns it off. @default { max: 10000, maxSizeBytes: 67108864 } */
+  l1?: false | { max?: number; maxSizeBytes?: number; ttlMs?: number };
+  /**
+   * The second tier: a directory of entry files (one process; `maxSizeBytes` defaults to 256 MB, the oldest
+   * entries are pruned beyond it) or Redis (shared by processes, which hear of each other's writes).
+   */
+  l2?:
+    | { type: "file"; dir: string; ttlMs?: number; maxSizeBytes?: number }
+    | { type: "redis"; url: string; ttlMs?: number; prefix?: string };
+  /** The clock TTLs are measured by, `{ now(): number }` in ms. For tests; @default performance */
+  clock?: { now(): number };
 }
 
 /** The configuration after validation and defaults, as backends see it. */
@@ -94,18 +110,25 @@ const configSchema = z.strictObject(
           z.literal(false),
           z.strictObject({
             l1: z
-              .strictObject({ max: positiveInt().optional(), maxSizeBytes: positiveInt().optional(), ttlMs: positiveInt().optional() }, { error: "expected an object" })
+              .union(
+                [
+                  z.literal(false),
+                  z.strictObject({ max: positiveInt().optional(), maxSizeBytes: positiveInt().optional(), ttlMs: positiveInt().optional() }),
+                ],
+                { error: "expected false or an object" },
+              )
               .optional(),
             l2: z
               .discriminatedUnion(
                 "type",
                 [
-                  z.strictObject({ type: z.literal("file"), dir: text(), ttlMs: positiveInt().optional() }),
+                  z.strictObject({ type: z.literal("file"), dir: text(), ttlMs: positiveInt().optional(), maxSizeBytes: positiveInt().optional() }),
                   z.strictObject({ type: z.literal("redis"), url: text(), ttlMs: positiveInt().optional(), prefix: text().optional() }),
                 ],
                 { error: 'expected { type: "file", dir } or { type: "redis", url }' },
               )
               .optional(),
+            clock: z.custom<{ now(): number }>((v) => typeof (v as { now?: unknown } | null)?.now === "function", { error: "expected an object with a now() method" }).optional(),
           }),
         ],
         { error: "expected false or an object with l1 and/or l2" },

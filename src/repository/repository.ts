@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { DataSession, Key } from "../backend/backend.js";
+import type { TableCache } from "../cache/table-cache.js";
 import { ConcurrencyError, NotFoundError, StorageError, ValidationError } from "../errors.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Query, Where } from "../query/query.js";
@@ -31,6 +32,12 @@ export interface SaveManyOptions {
   onProgress?(done: number, total: number): void;
 }
 
+/** Options of `count`. */
+export interface CountOptions {
+  /** Cache the count until the next write to the table, as `Query.cache`. */
+  cache?: boolean | { ttlMs: number };
+}
+
 /** The public repository interface. */
 export interface IRepository<T extends object, K extends Key = Key> {
   save(entity: T): Promise<T>;
@@ -41,7 +48,7 @@ export interface IRepository<T extends object, K extends Key = Key> {
   findByIds(ids: readonly K[]): Promise<T[]>;
   findOne(query: Query<T>): Promise<T | null>;
   findAll(query?: Query<T>): Promise<T[]>;
-  count(where?: Where<T> | Where<T>[]): Promise<number>;
+  count(where?: Where<T> | Where<T>[], options?: CountOptions): Promise<number>;
   exists(id: K): Promise<boolean>;
   saveMany(entities: readonly T[], options?: SaveManyOptions): Promise<BatchResult>;
   deleteMany(where: Where<T> | Where<T>[]): Promise<number>;
@@ -70,6 +77,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly core: StorageCore;
   private readonly prototype: object;
   private readonly pk: ColumnSchema;
+  private tableCache: TableCache | undefined;
 
   constructor(storage: Storage, entity: EntityClass<T>) {
     this.core = (storage as unknown as { core: StorageCore }).core;
@@ -82,6 +90,21 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private session(): DataSession {
     return this.core.transactions.current()?.handle ?? this.core.backend.session;
   }
+
+  // --- cache seams: reads outside a transaction go through the table's cache (src/cache/), when it is on.
+  /** Inside a transaction, reads bypass the cache: they must see the transaction's own writes. */
+  private cacheForRead(): TableCache | undefined {
+    const cache = this.core.cache;
+    if (cache === undefined || this.core.transactions.current() !== undefined) return undefined;
+    return (this.tableCache ??= cache.table(this.schema));
+  }
+
+  private queryCache(option: Query<T>["cache"]): { cache: TableCache; ttlMs: number | undefined } | undefined {
+    if (!option) return undefined;
+    const cache = this.cacheForRead();
+    return cache && { cache, ttlMs: option === true ? undefined : option.ttlMs };
+  }
+  // --- end of cache seams
 
   private toEntity(row: Row): T {
     return Object.assign(Object.create(this.prototype) as T, row);
@@ -218,6 +241,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
 
   async findById(id: K): Promise<T | null> {
     const key = this.checkKey(id);
+    const cache = this.cacheForRead();
+    if (cache) return cache.findById(key) as Promise<T | null>;
     const row = await this.session().findById(this.schema, key);
     return row === null ? null : this.toEntity(row);
   }
@@ -227,13 +252,18 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (!Array.isArray(ids)) invalid(this.schema, this.pk.property, `expected an array of ids, got ${describeValue(ids)}`);
     const keys = [...new Set(ids.map((id) => this.checkKey(id)))];
     if (keys.length === 0) return [];
-    const rows = await this.session().findByIds(this.schema, keys);
+    const cache = this.cacheForRead();
+    const rows = cache ? [...(await cache.findByIds(keys)).values()] : await this.session().findByIds(this.schema, keys);
     const byKey = new Map(rows.map((r) => [r[this.pk.property] as Key, r]));
     const out: T[] = [];
     const handedOut = new Set<Key>();
     for (const id of ids) {
       const row = byKey.get(id);
       if (!row) continue;
+      if (cache) {
+        out.push(cache.copyOut(row) as T);
+        continue;
+      }
       // A repeated id gets its own copy: no two returned entities share an object.
       out.push(this.toEntity(handedOut.has(id) ? this.schema.hasJson ? (copyJson(row) as Row) : { ...row } : row));
       handedOut.add(id);
@@ -242,18 +272,30 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   }
 
   async findOne(query: Query<T>): Promise<T | null> {
-    const normalized = normalizeQuery(this.schema, query);
-    const rows = await this.session().find(this.schema, { ...normalized, limit: 1 });
+    const normalized = { ...normalizeQuery(this.schema, query), limit: 1 };
+    const cached = this.queryCache(query?.cache);
+    if (cached) {
+      const found = await cached.cache.query("rows", normalized, cached.ttlMs, () => this.core.backend.session.find(this.schema, normalized));
+      return (found[0] as T | undefined) ?? null;
+    }
+    const rows = await this.session().find(this.schema, normalized);
     return rows[0] ? this.toEntity(rows[0]) : null;
   }
 
   async findAll(query?: Query<T>): Promise<T[]> {
-    const rows = await this.session().find(this.schema, normalizeQuery(this.schema, query));
+    const normalized = normalizeQuery(this.schema, query);
+    const cached = this.queryCache(query?.cache);
+    if (cached) return cached.cache.query("rows", normalized, cached.ttlMs, () => this.core.backend.session.find(this.schema, normalized)) as Promise<T[]>;
+    const rows = await this.session().find(this.schema, normalized);
     return rows.map((r) => this.toEntity(r));
   }
 
-  async count(where?: Where<T> | Where<T>[]): Promise<number> {
-    return this.session().count(this.schema, normalizeWhere(this.schema, where));
+  /** How many entities match `where`; `{ cache: true }` caches the count until the next write to the table. */
+  async count(where?: Where<T> | Where<T>[], options: CountOptions = {}): Promise<number> {
+    const normalized = normalizeWhere(this.schema, where);
+    const cached = this.queryCache(options.cache);
+    if (cached) return cached.cache.query("count", normalized, cached.ttlMs, () => this.core.backend.session.count(this.schema, normalized));
+    return this.session().count(this.schema, normalized);
   }
 
   async exists(id: K): Promise<boolean> {

@@ -1,0 +1,179 @@
+/**
+ * The storage's cache: the tiers, one {@link TableCache} per entity table, and coherence. Invalidation is
+ * driven by the transaction manager's after-commit listener, so a write reaches the cache only once it is
+ * committed (for autocommit writes, at once; for a transaction, after the outermost commit; never after a
+ * rollback), and, with Redis, reaches every other process on that Redis through publish/subscribe.
+ */
+import type { Backend, Key } from "../backend/backend.js";
+import type { CacheConfig, ResolvedConfig } from "../config/storage-config.js";
+import type { EntitySchema } from "../schema/entity-schema.js";
+import type { StorageCore } from "../storage-core.js";
+import type { CommittedWrites } from "../transaction/transaction-manager.js";
+import { FileL2Cache } from "./file-l2-cache.js";
+import type { Clock } from "./l1-cache.js";
+import { L1Cache } from "./l1-cache.js";
+import type { InvalidationMessage, L2Cache } from "./l2-cache.js";
+import { TableCache } from "./table-cache.js";
+
+/** Counters of `storage.cache.stats()`. */
+export interface CacheStats {
+  l1: { hits: number; misses: number; size: number; evictions: number };
+  l2: { hits: number; misses: number; errors: number };
+}
+
+/** `storage.cache`: what a user can see of and do with the cache. */
+export interface StorageCache {
+  /** Whether any tier is on. */
+  readonly enabled: boolean;
+  /**
+   * Hits, misses, entries and evictions of L1; hits, misses and failures of L2 (all zero for a tier that is off).
+   * @example const { l1 } = storage.cache.stats(); const hitRate = l1.hits / (l1.hits + l1.misses);
+   */
+  stats(): CacheStats;
+  /** Empties both tiers (L2: this storage's namespace); the counters keep counting. */
+  clear(): Promise<void>;
+}
+
+/** L1 when `cache` is omitted or gives no `l1`. */
+export const DEFAULT_L1 = { max: 10_000, maxSizeBytes: 64 * 1024 * 1024 } as const;
+
+const wallClock: Clock = { now: () => Date.now() };
+
+export class CacheManager implements StorageCache {
+  readonly enabled = true;
+  readonly l1: L1Cache | undefined;
+  l2: L2Cache | undefined;
+  private readonly tables = new Map<string, TableCache>();
+  private readonly bySchema = new Map<EntitySchema, TableCache>();
+  private closed = false;
+
+  private constructor(
+    readonly core: StorageCore,
+    private readonly config: CacheConfig,
+  ) {
+    const l1 = config.l1 === false ? undefined : { ...DEFAULT_L1, ...config.l1 };
+    this.l1 = l1 ? new L1Cache(config.clock ? { ...l1, clock: config.clock } : l1) : undefined;
+  }
+
+  /**
+   * Sets up the cache a storage's config asks for, or `undefined` when it is off: `cache: false`, or
+   * `cache` omitted on a backend that other processes may write to (they could not tell this cache).
+   */
+  static async open(core: StorageCore): Promise<CacheManager | undefined> {
+    const config = resolveCacheConfig(core.config, core.backend);
+    if (!config) return undefined;
+    const manager = new CacheManager(core, config);
+    await manager.openL2();
+    core.transactions.afterCommit((writes) => manager.committed(writes));
+    return manager;
+  }
+
+  private async openL2(): Promise<void> {
+    const l2 = this.config.l2;
+    if (!l2) return;
+    const logger = this.core.config.logger;
+    const clock = this.config.clock ?? wallClock;
+    if (l2.type === "file") {
+      this.l2 = new FileL2Cache({ dir: l2.dir, clock, logger, ...(l2.ttlMs !== undefined ? { ttlMs: l2.ttlMs } : {}), ...(l2.maxSizeBytes !== undefined ? { maxSizeBytes: l2.maxSizeBytes } : {}) });
+      return;
+    }
+    // Loaded here, not at the top: importing Strata must not load ioredis.
+    const { openRedisL2Cache } = await import("./redis-l2-cache.js");
+    this.l2 = await openRedisL2Cache({
+      url: l2.url,
+      clock,
+      logger,
+      ...(l2.ttlMs !== undefined ? { ttlMs: l2.ttlMs } : {}),
+      ...(l2.prefix !== undefined ? { prefix: l2.prefix } : {}),
+      onRemoteInvalidation: (message) => this.remoteInvalidation(message),
+    });
+  }
+
+  /** The cache of `schema`'s table, made on first use. */
+  table(schema: EntitySchema): TableCache {
+    let table = this.bySchema.get(schema);
+    if (!table) {
+      table = new TableCache(this, schema);
+      this.bySchema.set(schema, table);
+      this.tables.set(schema.table, table);
+    }
+    return table;
+  }
+
+  /** The after-commit listener: forget what the committed writes changed, here and in L2 (and so in other processes). */
+  private committed(writes: CommittedWrites): void {
+    if (this.closed) return;
+    const l2Keys: string[] = [];
+    const l2Tables: string[] = [];
+    const message: Array<readonly [string, readonly Key[] | "all"]> = [];
+    for (const [tableName, keys] of writes) {
+      message.push([tableName, keys === "all" ? "all" : [...keys]]);
+      const table = this.tableNamed(tableName);
+      if (!table) continue;
+      const prefixForAll = table.l2Prefix;
+      const dropped = table.invalidate(keys);
+      if (dropped === true) l2Tables.push(prefixForAll);
+      else l2Keys.push(...dropped);
+    }
+    // Migrations write tables no repository has opened yet: other processes may have them cached.
+    if (this.l2 && message.length > 0) void this.l2.invalidate(l2Keys, l2Tables, message);
+  }
+
+  /** Another process on the shared Redis wrote: drop our L1 copies (L2 was handled by the writer). */
+  private remoteInvalidation(message: InvalidationMessage | undefined): void {
+    if (this.closed) return;
+    if (message === undefined) {
+      this.l1?.clear();
+      for (const table of this.tables.values()) table.abandonFlights();
+      return;
+    }
+    for (const [tableName, keys] of message) this.tableNamed(tableName)?.invalidate(keys === "all" ? "all" : keys);
+  }
+
+  private tableNamed(name: string): TableCache | undefined {
+    const known = this.tables.get(name);
+    if (known) return known;
+    for (const schema of this.core.schemas.values()) if (schema.table === name) return this.table(schema);
+    return undefined;
+  }
+
+  /** Called by a table cache that saw `core.schemaVersion` move: nothing cached under the old schema is served. */
+  schemaChanged(): void {
+    this.l1?.clear();
+  }
+
+  stats(): CacheStats {
+    return {
+      l1: { hits: this.l1?.hits ?? 0, misses: this.l1?.misses ?? 0, size: this.l1?.size ?? 0, evictions: this.l1?.evictions ?? 0 },
+      l2: { hits: this.l2?.hits ?? 0, misses: this.l2?.misses ?? 0, errors: this.l2?.errors ?? 0 },
+    };
+  }
+
+  async clear(): Promise<void> {
+    for (const table of this.tables.values()) table.abandonFlights();
+    this.l1?.clear();
+    await this.l2?.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.l1?.clear();
+    await this.l2?.close();
+  }
+}
+
+/** The `storage.cache` of a storage whose cache is off. */
+export const DISABLED_CACHE: StorageCache = {
+  enabled: false,
+  stats: () => ({ l1: { hits: 0, misses: 0, size: 0, evictions: 0 }, l2: { hits: 0, misses: 0, errors: 0 } }),
+  clear: async () => {},
+};
+
+/** The cache config in effect, applying the default described on `StorageConfig.cache`. */
+export function resolveCacheConfig(config: ResolvedConfig, backend: Backend): CacheConfig | undefined {
+  if (config.cache === false) return undefined;
+  if (config.cache === undefined) return backend.capabilities.supportsMultipleConnections ? undefined : { l1: DEFAULT_L1 };
+  if (config.cache.l1 === false && !config.cache.l2) return undefined;
+  return config.cache;
+}

@@ -1,0 +1,221 @@
+/**
+ * The Redis tier: entries under a prefix with a TTL, shared by every process on that Redis, which also
+ * hear of each other's writes over a publish/subscribe channel and drop their L1 copies. ioredis is loaded
+ * with a dynamic import only when this tier is configured.
+ *
+ * Fills are guarded: each entry key has a version key (and each table one), bumped by every invalidation;
+ * a fill carries the versions seen when its read began and a Lua script stores it only if they are
+ * unchanged, so a process that read a row before another process's write cannot put the old row back.
+ */
+import { randomUUID } from "node:crypto";
+import type { Redis as RedisClient, RedisOptions } from "ioredis";
+import { ConfigError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { tablePartOf } from "./file-l2-cache.js";
+import type { Clock } from "./l1-cache.js";
+import type { InvalidationMessage, L2Cache, L2Read } from "./l2-cache.js";
+import { CircuitBreaker } from "./l2-cache.js";
+
+export interface RedisL2Options {
+  url: string;
+  /** @default 3600000 (one hour): entries in a shared Redis should not live forever */
+  ttlMs?: number;
+  /** @default "strata:" */
+  prefix?: string;
+  clock: Clock;
+  logger: Logger;
+  /** Called with another process's writes, and with `undefined` when messages may have been missed (reconnect). */
+  onRemoteInvalidation(message: InvalidationMessage | undefined): void;
+  retryMs?: number;
+  /** How long one command may take before the tier counts as down. @default 1000 */
+  commandTimeoutMs?: number;
+}
+
+type FillingClient = RedisClient & {
+  strataFill(entry: string, keyVersion: string, tableVersion: string, seenKey: string, seenTable: string, value: string, ttlMs: number): Promise<number>;
+};
+
+const FILL_SCRIPT = `
+if (redis.call('GET', KEYS[2]) or '') == ARGV[1] and (redis.call('GET', KEYS[3]) or '') == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+  return 1
+end
+return 0`;
+
+/** Version keys outlive entries by far: one expiring during a read could let an old fill through. */
+const VERSION_TTL_MS = 24 * 3600 * 1000;
+
+const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+
+/** Opens the Redis tier; a Redis that cannot be reached is reported once and retried in the background. */
+export async function openRedisL2Cache(options: RedisL2Options): Promise<RedisL2Cache> {
+  let Redis: typeof import("ioredis").Redis;
+  try {
+    ({ Redis } = await import("ioredis"));
+  } catch (error) {
+    throw new ConfigError(['cache.l2: the Redis tier needs the "ioredis" package; install it with npm install ioredis'], { cause: error });
+  }
+  const common: RedisOptions = {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (times) => Math.min(100 * times, 1000),
+  };
+  // Commands fail at once while disconnected (no offline queue), so a read falls back to the backend
+  // instead of waiting; the subscriber does queue, so that it subscribes as soon as Redis is reachable.
+  const client = new Redis(options.url, { ...common, enableOfflineQueue: false, commandTimeout: options.commandTimeoutMs ?? 1000 }) as FillingClient;
+  const subscriber = new Redis(options.url, { ...common, enableOfflineQueue: true });
+  client.defineCommand("strataFill", { numberOfKeys: 3, lua: FILL_SCRIPT });
+  const cache = new RedisL2Cache(client, subscriber, options);
+  await cache.start();
+  return cache;
+}
+
+export class RedisL2Cache implements L2Cache {
+  hits = 0;
+  misses = 0;
+  errors = 0;
+  private readonly prefix: string;
+  private readonly channel: string;
+  private readonly ttlMs: number;
+  private readonly source = randomUUID();
+  private readonly breaker: CircuitBreaker;
+  /** An invalidation could not reach Redis: its entries may be stale, so the namespace is flushed before use. */
+  private dirty = false;
+  private closed = false;
+
+  constructor(
+    private readonly client: FillingClient,
+    private readonly subscriber: RedisClient,
+    private readonly options: RedisL2Options,
+  ) {
+    this.prefix = options.prefix ?? "strata:";
+    this.channel = `${this.prefix}invalidations`;
+    this.ttlMs = options.ttlMs ?? 3600 * 1000;
+    this.breaker = new CircuitBreaker(`Redis (${redactUrl(options.url)})`, options.logger, options.clock, this, options.retryMs);
+    // ioredis reports connection trouble as events; the breaker reports it once, via the failed commands.
+    client.on("error", () => {});
+    subscriber.on("error", () => {});
+    subscriber.on("message", (channel: string, text: string) => {
+      if (channel !== this.channel) return;
+      try {
+        const parsed = JSON.parse(text) as { s: string; w: InvalidationMessage };
+        if (parsed.s !== this.source) options.onRemoteInvalidation(parsed.w);
+      } catch {
+        options.logger.warn(`Ignored a malformed message on the Redis channel ${this.channel}`);
+      }
+    });
+    let subscribedOnce = false;
+    subscriber.on("ready", () => {
+      // Messages published while we were disconnected are lost: drop every L1 copy instead of trusting it.
+      if (subscribedOnce) options.onRemoteInvalidation(undefined);
+      subscribedOnce = true;
+    });
+  }
+
+  /** Connects both clients; failure is not fatal (the circuit opens and ioredis keeps retrying). */
+  async start(): Promise<void> {
+    try {
+      await this.client.connect();
+    } catch (error) {
+      this.breaker.fail(error);
+    }
+    this.subscriber.connect().catch(() => {});
+    this.subscriber.subscribe(this.channel).catch(() => {});
+  }
+
+  async read(key: string): Promise<L2Read> {
+    if (this.breaker.isOpen || (this.dirty && !(await this.flushDirty()))) {
+      return { value: undefined, guard: undefined };
+    }
+    try {
+      const [value, keyVersion, tableVersion] = await this.client.mget(this.prefix + key, `${this.prefix}v:${key}`, `${this.prefix}t:${tablePartOf(key)}`);
+      this.breaker.succeed();
+      if (value === null || value === undefined) this.misses++;
+      else this.hits++;
+      return { value: value ?? undefined, guard: [keyVersion ?? "", tableVersion ?? ""] };
+    } catch (error) {
+      this.breaker.fail(error);
+      return { value: undefined, guard: undefined };
+    }
+  }
+
+  async write(key: string, value: string, guard: unknown): Promise<void> {
+    // No guard: the read that would have given one failed, so nothing proves the value is current.
+    if (!Array.isArray(guard) || this.breaker.isOpen || this.dirty) return;
+    try {
+      await this.client.strataFill(this.prefix + key, `${this.prefix}v:${key}`, `${this.prefix}t:${tablePartOf(key)}`, guard[0] as string, guard[1] as string, value, this.ttlMs);
+    } catch (error) {
+      this.breaker.fail(error);
+    }
+  }
+
+  async invalidate(keys: readonly string[], tablePrefixes: readonly string[], message: InvalidationMessage): Promise<void> {
+    try {
+      if (this.breaker.isOpen) throw new Error("the circuit is open");
+      const batch = this.client.multi();
+      for (const key of keys) {
+        batch.del(this.prefix + key);
+        batch.incr(`${this.prefix}v:${key}`);
+        batch.pexpire(`${this.prefix}v:${key}`, VERSION_TTL_MS);
+      }
+      for (const table of tablePrefixes) {
+        batch.incr(`${this.prefix}t:${table}`);
+        batch.pexpire(`${this.prefix}t:${table}`, VERSION_TTL_MS);
+      }
+      await batch.exec();
+      for (const table of tablePrefixes) await this.deleteMatching(`${escapeGlob(this.prefix + table)}*`);
+      await this.client.publish(this.channel, JSON.stringify({ s: this.source, w: message }));
+      this.breaker.succeed();
+    } catch (error) {
+      if (!this.breaker.isOpen) this.breaker.fail(error);
+      this.dirty = true;
+    }
+  }
+
+  async clear(): Promise<void> {
+    try {
+      await this.deleteMatching(`${escapeGlob(this.prefix)}e|*`);
+    } catch (error) {
+      this.breaker.fail(error);
+      this.dirty = true;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  /** @internal for tests: drops the command connection as a network failure would (ioredis reconnects). */
+  simulateDisconnect(): void {
+    this.client.disconnect(true);
+  }
+
+  private async deleteMatching(pattern: string): Promise<void> {
+    let cursor = "0";
+    do {
+      const [next, found] = await this.client.scan(cursor, "MATCH", pattern, "COUNT", 500);
+      if (found.length > 0) await this.client.del(...found);
+      cursor = next;
+    } while (cursor !== "0");
+  }
+
+  private async flushDirty(): Promise<boolean> {
+    try {
+      await this.deleteMatching(`${escapeGlob(this.prefix)}e|*`);
+      this.dirty = false;
+      this.breaker.succeed();
+      return true;
+    } catch (error) {
+      this.breaker.fail(error);
+      return false;
+    }
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}

@@ -1,0 +1,322 @@
+/**
+ * The cache of one table: entity reads through L1 -> L2 -> backend with single flight, cached queries
+ * keyed by the table's generation, and the invalidation of both. Everything per call is decided here at
+ * construction time (the key prefix, the copier, the codec), so that an L1 hit costs a map lookup and a copy.
+ */
+import type { Key } from "../backend/backend.js";
+import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
+import type { EntitySchema, Row } from "../schema/entity-schema.js";
+import { copyJson } from "../schema/row-values.js";
+import type { CacheManager } from "./cache-manager.js";
+import type { L1Value } from "./l1-cache.js";
+import { ABSENT } from "./l1-cache.js";
+
+/** A backend read in progress, shared by every concurrent miss of its key. */
+interface Flight<V> {
+  promise: Promise<V>;
+  /** Set when the key is invalidated while the read runs: its result must then not enter the cache. */
+  stale: boolean;
+}
+
+/** Copies a row the cache owns into a fresh entity: Dates cloned, json deep-copied, the rest by value. */
+function makeEntityCopier(schema: EntitySchema): (row: Row) => object {
+  const proto = schema.target.prototype as object;
+  const dates = schema.columns.filter((c) => c.type === "datetime").map((c) => c.property);
+  const jsons = schema.columns.filter((c) => c.type === "json").map((c) => c.property);
+  if (dates.length === 0 && jsons.length === 0) return (row) => Object.assign(Object.create(proto) as object, row);
+  return (row) => {
+    const out = Object.assign(Object.create(proto) as Record<string, unknown>, row);
+    for (const p of dates) {
+      const d = out[p];
+      if (d instanceof Date) out[p] = new Date(d.getTime());
+    }
+    for (const p of jsons) {
+      const v = out[p];
+      if (v !== null && typeof v === "object") out[p] = copyJson(v);
+    }
+    return out;
+  };
+}
+
+/** Rows in L2 are JSON arrays in column order, with datetimes as epoch ms. */
+function makeRowCodec(schema: EntitySchema): { encode(row: Row): string; decode(text: string): Row } {
+  const properties = schema.columns.map((c) => c.property);
+  const isDate = schema.columns.map((c) => c.type === "datetime");
+  return {
+    encode(row) {
+      const values = new Array<unknown>(properties.length);
+      for (let i = 0; i < properties.length; i++) {
+        const v = row[properties[i]!];
+        values[i] = isDate[i] && v instanceof Date ? v.getTime() : v;
+      }
+      return JSON.stringify(values);
+    },
+    decode(text) {
+      const values = JSON.parse(text) as unknown[];
+      const row: Row = {};
+      for (let i = 0; i < properties.length; i++) {
+        const v = values[i] ?? null;
+        row[properties[i]!] = isDate[i] && typeof v === "number" ? new Date(v) : v;
+      }
+      return row;
+    },
+  };
+}
+
+/** Writes a column as its property name, and keeps Dates distinct from strings that look like them. */
+function keyReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  if (key === "column") return (value as { property: string }).property;
+  const original = this[key];
+  return original instanceof Date ? { $date: original.getTime() } : value;
+}
+
+export class TableCache {
+  readonly schema: EntitySchema;
+  /** Copies a cached row out to the caller as an entity. */
+  readonly copyOut: (row: Row) => object;
+  private readonly codec: { encode(row: Row): string; decode(text: string): Row };
+  private readonly encodedTable: string;
+  /** Bumped by a bulk write: every entity key of the table changes at once. */
+  private epoch = 0;
+  /** Bumped by every write to the table: every cached query of the table changes at once. */
+  private generation = 0;
+  private schemaVersion = -1;
+  private l1EntityPrefix = "";
+  private l1QueryPrefix = "";
+  private l2TablePart = "";
+  private readonly entityFlights = new Map<string, Flight<Row | null>>();
+  private readonly queryFlights = new Map<string, Flight<readonly Row[] | number>>();
+
+  constructor(
+    private readonly manager: CacheManager,
+    schema: EntitySchema,
+  ) {
+    this.schema = schema;
+    this.copyOut = makeEntityCopier(schema);
+    this.codec = makeRowCodec(schema);
+    this.encodedTable = encodeURIComponent(schema.table);
+    this.rebuildPrefixes();
+  }
+
+  private rebuildPrefixes(): void {
+    this.schemaVersion = this.manager.core.schemaVersion;
+    const base = `${this.schemaVersion}|${this.encodedTable}|`;
+    this.l1EntityPrefix = `e|${base}${this.epoch}|`;
+    this.l1QueryPrefix = `q|${base}${this.generation}|`;
+    this.l2TablePart = `e|${base}`;
+  }
+
+  /** The L2 key prefix of this table's entities (up to the id). */
+  get l2Prefix(): string {
+    this.checkSchemaVersion();
+    return this.l2TablePart;
+  }
+
+  /** A migration changed the schema: keys move to the new version (the manager has cleared L1). */
+  private checkSchemaVersion(): void {
+    if (this.manager.core.schemaVersion !== this.schemaVersion) {
+      this.manager.schemaChanged();
+      this.rebuildPrefixes();
+    }
+  }
+
+  /** The entity with primary key `key`, from L1, else L2, else the backend (one read per key at a time). */
+  async findById(key: Key): Promise<object | null> {
+    if (this.manager.core.schemaVersion !== this.schemaVersion) this.checkSchemaVersion();
+    const l1Key = this.l1EntityPrefix + key;
+    const l1 = this.manager.l1;
+    if (l1) {
+      const hit = l1.get(l1Key);
+      if (hit !== undefined) return hit === ABSENT ? null : this.copyOut(hit as Row);
+    }
+    const row = await (this.entityFlights.get(l1Key) ?? this.startEntityFlight(l1Key, key)).promise;
+    return row === null ? null : this.copyOut(row);
+  }
+
+  /** The entities found for `keys` (distinct), keyed by id; misses go to the backend in one read. */
+  async findByIds(keys: readonly Key[]): Promise<Map<Key, Row>> {
+    this.checkSchemaVersion();
+    const l1 = this.manager.l1;
+    const found = new Map<Key, Row>();
+    const waits: Array<Promise<void>> = [];
+    const missing: Key[] = [];
+    for (const key of keys) {
+      const l1Key = this.l1EntityPrefix + key;
+      const hit = l1?.get(l1Key);
+      if (hit !== undefined) {
+        if (hit !== ABSENT) found.set(key, hit as Row);
+        continue;
+      }
+      const flight = this.entityFlights.get(l1Key);
+      if (flight) waits.push(flight.promise.then((row) => void (row && found.set(key, row))));
+      else missing.push(key);
+    }
+    if (missing.length > 0) waits.push(this.readMissing(missing, found));
+    await Promise.all(waits);
+    return found;
+  }
+
+  /** Reads keys nobody is reading: from L2 one by one (each promoted), the rest from the backend in one batch. */
+  private async readMissing(keys: readonly Key[], found: Map<Key, Row>): Promise<void> {
+    const flights = new Map<Key, Flight<Row | null> & { resolve(row: Row | null): void; reject(error: unknown): void; l1Key: string }>();
+    for (const key of keys) {
+      const l1Key = this.l1EntityPrefix + key;
+      let resolve!: (row: Row | null) => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<Row | null>((res, rej) => ((resolve = res), (reject = rej)));
+      promise.catch(() => {});
+      const flight = { promise, stale: false, resolve, reject, l1Key };
+      this.entityFlights.set(l1Key, flight);
+      flights.set(key, flight);
+    }
+    try {
+      const l2 = this.manager.l2;
+      const guards = new Map<Key, unknown>();
+      let toBackend: Key[] = [...keys];
+      if (l2) {
+        toBackend = [];
+        const reads = await Promise.all(keys.map((key) => l2.read(this.l2TablePart + key)));
+        keys.forEach((key, i) => {
+          const read = reads[i]!;
+          if (read.value === undefined) {
+            toBackend.push(key);
+            guards.set(key, read.guard);
+            return;
+          }
+          const row = this.codec.decode(read.value);
+          const flight = flights.get(key)!;
+          if (!flight.stale) this.manager.l1?.set(flight.l1Key, row);
+          found.set(key, row);
+          flight.resolve(row);
+        });
+      }
+      if (toBackend.length > 0) {
+        const rows = await this.manager.core.backend.session.findByIds(this.schema, toBackend);
+        const byKey = new Map(rows.map((r) => [r[this.schema.primary.property] as Key, r]));
+        for (const key of toBackend) {
+          const row = byKey.get(key) ?? null;
+          const flight = flights.get(key)!;
+          if (!flight.stale) this.fill(flight.l1Key, key, row, guards.get(key));
+          if (row) found.set(key, row);
+          flight.resolve(row);
+        }
+      }
+    } catch (error) {
+      for (const flight of flights.values()) flight.reject(error);
+      throw error;
+    } finally {
+      for (const flight of flights.values()) if (this.entityFlights.get(flight.l1Key) === flight) this.entityFlights.delete(flight.l1Key);
+    }
+  }
+
+  private startEntityFlight(l1Key: string, key: Key): Flight<Row | null> {
+    const flight: Flight<Row | null> = { promise: undefined as unknown as Promise<Row | null>, stale: false };
+    this.entityFlights.set(l1Key, flight);
+    flight.promise = this.readEntity(flight, l1Key, key).finally(() => {
+      if (this.entityFlights.get(l1Key) === flight) this.entityFlights.delete(l1Key);
+    });
+    return flight;
+  }
+
+  private async readEntity(flight: Flight<Row | null>, l1Key: string, key: Key): Promise<Row | null> {
+    const l2 = this.manager.l2;
+    let guard: unknown;
+    if (l2) {
+      const read = await l2.read(this.l2TablePart + key);
+      if (read.value !== undefined) {
+        const row = this.codec.decode(read.value);
+        if (!flight.stale) this.manager.l1?.set(l1Key, row);
+        return row;
+      }
+      guard = read.guard;
+    }
+    const row = await this.manager.core.backend.session.findById(this.schema, key);
+    // Re-check after the read: a write that committed meanwhile marked this flight stale, and the row we
+    // hold may predate it; the caller may still have it (its read began before the write), the cache not.
+    if (!flight.stale) this.fill(l1Key, key, row, guard);
+    return row;
+  }
+
+  private fill(l1Key: string, key: Key, row: Row | null, guard: unknown): void {
+    this.manager.l1?.set(l1Key, row ?? ABSENT);
+    // Absent rows are remembered in L1 only: L2 is shared, and a miss there is as cheap as a stored miss.
+    if (row !== null && this.manager.l2) void this.manager.l2.write(this.l2TablePart + key, this.codec.encode(row), guard);
+  }
+
+  /**
+   * A cached query: `findAll`/`findOne` rows or a `count`, under a key made of the normalized query and
+   * the table's generation, so that any write to the table makes every older entry unreachable. L1 only.
+   */
+  async query(kind: "rows", query: NormalizedQuery, ttlMs: number | undefined, load: () => Promise<Row[]>): Promise<object[]>;
+  async query(kind: "count", where: NormalizedWhere, ttlMs: number | undefined, load: () => Promise<number>): Promise<number>;
+  async query(kind: "rows" | "count", query: unknown, ttlMs: number | undefined, load: () => Promise<Row[] | number>): Promise<object[] | number> {
+    this.checkSchemaVersion();
+    const l1 = this.manager.l1;
+    if (!l1) return this.copyResult(await load());
+    const l1Key = `${this.l1QueryPrefix}${kind}|${JSON.stringify(query, keyReplacer)}`;
+    const hit = l1.get(l1Key) as readonly Row[] | number | undefined;
+    if (hit !== undefined) return this.copyResult(hit);
+    let flight = this.queryFlights.get(l1Key);
+    if (!flight) {
+      const started: Flight<readonly Row[] | number> = { promise: undefined as unknown as Promise<Row[] | number>, stale: false };
+      started.promise = load()
+        .then((result) => {
+          if (!started.stale) l1.set(l1Key, result as L1Value, ttlMs);
+          return result;
+        })
+        .finally(() => {
+          if (this.queryFlights.get(l1Key) === started) this.queryFlights.delete(l1Key);
+        });
+      this.queryFlights.set(l1Key, started);
+      flight = started;
+    }
+    return this.copyResult(await flight.promise);
+  }
+
+  private copyResult(result: readonly Row[] | number): object[] | number {
+    return typeof result === "number" ? result : result.map(this.copyOut);
+  }
+
+  /**
+   * Forgets what a committed write changed: the keys given (or, for `"all"`, every entity of the table)
+   * and every cached query of the table. Reads in flight for those keys finish but fill nothing.
+   * Returns the L2 keys to drop (or `true` for the whole table).
+   */
+  invalidate(keys: Iterable<Key> | "all"): string[] | true {
+    this.checkSchemaVersion();
+    this.generation++;
+    for (const flight of this.queryFlights.values()) flight.stale = true;
+    this.queryFlights.clear();
+    if (keys === "all") {
+      this.epoch++;
+      for (const flight of this.entityFlights.values()) flight.stale = true;
+      this.entityFlights.clear();
+      this.rebuildPrefixes();
+      return true;
+    }
+    this.rebuildPrefixes();
+    const l2Keys: string[] = [];
+    const l1 = this.manager.l1;
+    for (const key of keys) {
+      const l1Key = this.l1EntityPrefix + key;
+      l1?.delete(l1Key);
+      const flight = this.entityFlights.get(l1Key);
+      if (flight) {
+        flight.stale = true;
+        this.entityFlights.delete(l1Key);
+      }
+      l2Keys.push(this.l2TablePart + key);
+    }
+    return l2Keys;
+  }
+
+  /** Forgets everything in flight (after `clear()` or a schema change). */
+  abandonFlights(): void {
+    for (const flight of this.entityFlights.values()) flight.stale = true;
+    for (const flight of this.queryFlights.values()) flight.stale = true;
+    this.entityFlights.clear();
+    this.queryFlights.clear();
+    this.generation++;
+    this.rebuildPrefixes();
+  }
+}
