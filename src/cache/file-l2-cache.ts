@@ -51,6 +51,7 @@ export class FileL2Cache implements L2Cache {
   private bytes = 0;
   private readonly made = new Set<string>();
   private pruning = false;
+  private invalidating: Promise<void> | undefined;
   private readonly sized: Promise<void>;
 
   constructor(options: FileL2Options) {
@@ -68,6 +69,8 @@ export class FileL2Cache implements L2Cache {
   }
 
   async read(key: string): Promise<L2Read> {
+    // A write that has returned must be seen: wait for the removals its invalidation queued.
+    if (this.invalidating) await this.invalidating;
     const guard = this.epoch;
     if (this.breaker.isOpen) return { value: undefined, guard };
     let text: string;
@@ -108,19 +111,30 @@ export class FileL2Cache implements L2Cache {
 
   invalidate(keys: readonly string[], tablePrefixes: readonly string[], _message: InvalidationMessage): Promise<void> {
     this.epoch++;
-    return this.enqueue(async () => {
-      for (const key of keys) await fs.rm(this.fileOf(key), { force: true });
-      for (const prefix of tablePrefixes) await this.removeDir(path.join(this.dir, hash(prefix)));
+    return this.track(
+      this.enqueue(async () => {
+        for (const key of keys) await fs.rm(this.fileOf(key), { force: true });
+        for (const prefix of tablePrefixes) await this.removeDir(path.join(this.dir, hash(prefix)));
+      }),
+    );
+  }
+
+  /** Reads wait for `work` (and anything queued before it): until it is done, entries may be stale. */
+  private track(work: Promise<void>): Promise<void> {
+    this.invalidating = work;
+    void work.then(() => {
+      if (this.invalidating === work) this.invalidating = undefined;
     });
+    return work;
   }
 
   clear(): Promise<void> {
     this.epoch++;
-    return this.enqueue(async () => {
+    return this.track(this.enqueue(async () => {
       const names = await fs.readdir(this.dir).catch(() => [] as string[]);
       for (const name of names) if (name !== ".tmp") await this.removeDir(path.join(this.dir, name));
       this.bytes = 0;
-    });
+    }));
   }
 
   async close(): Promise<void> {

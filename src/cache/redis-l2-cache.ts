@@ -83,6 +83,7 @@ export class RedisL2Cache implements L2Cache {
   /** An invalidation could not reach Redis: its entries may be stale, so the namespace is flushed before use. */
   private dirty = false;
   private closed = false;
+  private invalidating: Promise<void> | undefined;
 
   constructor(
     private readonly client: FillingClient,
@@ -125,6 +126,8 @@ export class RedisL2Cache implements L2Cache {
   }
 
   async read(key: string): Promise<L2Read> {
+    // A write that has returned must be seen: wait for its invalidation (a bulk one deletes by SCAN).
+    if (this.invalidating) await this.invalidating;
     if (this.breaker.isOpen || (this.dirty && !(await this.flushDirty()))) {
       return { value: undefined, guard: undefined };
     }
@@ -150,8 +153,20 @@ export class RedisL2Cache implements L2Cache {
     }
   }
 
-  async invalidate(keys: readonly string[], tablePrefixes: readonly string[], message: InvalidationMessage): Promise<void> {
+  invalidate(keys: readonly string[], tablePrefixes: readonly string[], message: InvalidationMessage): Promise<void> {
+    const work = this.invalidateNow(keys, tablePrefixes, message);
+    this.invalidating = work;
+    void work.then(() => {
+      if (this.invalidating === work) this.invalidating = undefined;
+    });
+    return work;
+  }
+
+  private async invalidateNow(keys: readonly string[], tablePrefixes: readonly string[], message: InvalidationMessage): Promise<void> {
+    const previous = this.invalidating;
     try {
+      // Keep invalidations in order: a later one's publish must not overtake an earlier one's deletes.
+      if (previous) await previous;
       if (this.breaker.isOpen) throw new Error("the circuit is open");
       const batch = this.client.multi();
       for (const key of keys) {
