@@ -116,13 +116,23 @@ export class RedisL2Cache implements L2Cache {
 
   /** Connects both clients; failure is not fatal (the circuit opens and ioredis keeps retrying). */
   async start(): Promise<void> {
+    let reachable = true;
     try {
       await this.client.connect();
     } catch (error) {
+      reachable = false;
       this.breaker.fail(error);
     }
     this.subscriber.connect().catch(() => {});
-    this.subscriber.subscribe(this.channel).catch(() => {});
+    const subscribed = this.subscriber.subscribe(this.channel);
+    subscribed.catch(() => {});
+    // Once createStorage returns, other processes' writes must reach this L1: wait until we listen.
+    if (reachable) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)).unref());
+      await Promise.race([subscribed.then(() => {}, () => {}), timeout]);
+      clearTimeout(timer);
+    }
   }
 
   async read(key: string): Promise<L2Read> {

@@ -1,0 +1,148 @@
+import "reflect-metadata";
+import { afterEach, beforeAll, describe, expect, test } from "vitest";
+import type { CacheConfig, Storage } from "../../src/index.js";
+import { createStorage } from "../../src/index.js";
+import { FakeClock, Item, probe, recordingLogger, registerTestBackends, waitFor } from "./cache-test-kit.js";
+import { assertRedisReachable, deletePrefix, RedisProxy, redisUrl, servicesRequired, uniquePrefix } from "./redis-service.js";
+
+beforeAll(() => registerTestBackends());
+
+const opened: Storage[] = [];
+const prefixes: string[] = [];
+let seq = 0;
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
+  for (const p of prefixes.splice(0)) await deletePrefix(p);
+});
+
+const item = (id: string, extra: Partial<Item> = {}) => ({ id, name: `item ${id}`, quantity: 1, tags: ["t"], ...extra }) as Item;
+
+async function open(url: string, cache: CacheConfig, logger = recordingLogger()): Promise<Storage> {
+  const storage = await createStorage({ url, entities: [Item], autoCreate: true, cache, logger });
+  opened.push(storage);
+  return storage;
+}
+
+describe("memory: Redis L2 unreachable at start", () => {
+  test("reads and writes go on against the backend; one warning; errors counted", async () => {
+    const logger = recordingLogger();
+    const name = `redis-down-${++seq}`;
+    const storage = await open(`probe:${name}`, { l1: false, l2: { type: "redis", url: "redis://127.0.0.1:1", prefix: uniquePrefix() } }, logger);
+    const items = storage.repository(Item);
+    for (let i = 0; i < 5; i++) {
+      await items.save(item(`k${i}`, { name: "v1" }));
+      expect((await items.findById(`k${i}`))?.name).toBe("v1");
+      await items.update(`k${i}`, { name: "v2" });
+      expect((await items.findById(`k${i}`))?.name).toBe("v2");
+    }
+    expect(probe(name).reads.findById).toBe(10);
+    expect(storage.cache.stats().l2.errors).toBeGreaterThanOrEqual(1);
+    expect(logger.warnings.filter((w) => w.includes("Redis"))).toHaveLength(1);
+  });
+});
+
+const withRedis = redisUrl !== undefined || servicesRequired;
+
+describe.runIf(withRedis)("memory: Redis L2 cache", () => {
+  beforeAll(() => assertRedisReachable());
+
+  function redisCache(prefix: string, l1: CacheConfig["l1"] = {}, extra: Partial<Extract<NonNullable<CacheConfig["l2"]>, { type: "redis" }>> = {}): CacheConfig {
+    return { l1, l2: { type: "redis", url: redisUrl!, prefix, ...extra } };
+  }
+
+  test("an L2 hit serves another storage on the same Redis (L1 off), and is a fresh copy", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const data = `shared-${++seq}`;
+    const a = await open(`shared:${data}`, redisCache(prefix, false));
+    const b = await open(`shared:${data}`, redisCache(prefix, false));
+    await a.repository(Item).save(item("x", { tags: ["red"] }));
+    await a.repository(Item).findById("x"); // miss: read from the backend, stored in Redis
+    await waitFor(async () => (await b.repository(Item).findById("x")) !== null && b.cache.stats().l2.hits > 0, 2000, "b hits L2");
+    const got = (await b.repository(Item).findById("x"))!;
+    expect(got).toBeInstanceOf(Item);
+    expect(got.tags).toEqual(["red"]);
+    expect(got.createdAt).toBeInstanceOf(Date);
+    got.tags!.push("leak");
+    expect((await b.repository(Item).findById("x"))!.tags).toEqual(["red"]);
+  });
+
+  test("two storages on one Redis: a write in one is seen by the other within 100 ms (its L1 copy dropped)", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const data = `shared-${++seq}`;
+    const a = await open(`shared:${data}`, redisCache(prefix));
+    const b = await open(`shared:${data}`, redisCache(prefix));
+    const itemsA = a.repository(Item);
+    const itemsB = b.repository(Item);
+    await itemsA.save(item("x", { name: "v1" }));
+    await waitFor(async () => (await itemsB.findById("x"))?.name === "v1", 2000, "b reads v1");
+    expect((await itemsB.findById("x"))?.name).toBe("v1"); // now in b's L1
+    expect(b.cache.stats().l1.hits).toBeGreaterThan(0);
+    await itemsA.update("x", { name: "v2" });
+    await waitFor(async () => (await itemsB.findById("x"))?.name === "v2", 100, "b sees a's write");
+    await itemsB.update("x", { name: "v3" });
+    await waitFor(async () => (await itemsA.findById("x"))?.name === "v3", 100, "a sees b's write");
+    // A bulk write in one drops every cached entity of the table in the other.
+    await itemsB.findAll({ cache: true });
+    await itemsA.deleteMany({});
+    await waitFor(async () => (await itemsB.findById("x")) === null && (await itemsB.findAll({ cache: true })).length === 0, 100, "b sees a's bulk delete");
+  });
+
+  test("Redis going down mid-run: reads and writes go on, one warning, errors counted, and no stale entry is served once it is back", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const proxy = new RedisProxy(new URL(redisUrl!));
+    await proxy.up();
+    const clock = new FakeClock();
+    const logger = recordingLogger();
+    const name = `redis-mid-${++seq}`;
+    const storage = await open(`probe:${name}`, { l1: false, l2: { type: "redis", url: proxy.url, prefix }, clock }, logger);
+    const items = storage.repository(Item);
+    try {
+      await items.save(item("x", { name: "v1" }));
+      await items.findById("x");
+      await waitFor(async () => (await items.findById("x"))?.name === "v1" && storage.cache.stats().l2.hits > 0, 2000, "served from Redis");
+      await proxy.down();
+      for (let i = 0; i < 5; i++) {
+        expect((await items.findById("x"))?.name).toBe(i === 0 ? "v1" : "v2");
+        if (i === 0) await items.update("x", { name: "v2" }); // its invalidation cannot reach Redis
+      }
+      expect(storage.cache.stats().l2.errors).toBeGreaterThanOrEqual(1);
+      expect(logger.warnings.filter((w) => w.includes("Redis"))).toHaveLength(1);
+      await proxy.up();
+      const used = () => storage.cache.stats().l2.hits + storage.cache.stats().l2.misses;
+      const before = used();
+      await waitFor(
+        async () => {
+          clock.advance(2001); // past the circuit breaker's retry delay
+          expect((await items.findById("x"))?.name).toBe("v2");
+          return used() > before;
+        },
+        5000,
+        "Redis used again",
+      );
+      expect((await items.findById("x"))?.name).toBe("v2");
+    } finally {
+      await proxy.down();
+    }
+  });
+
+  test("a dropped connection is reported once and the storage keeps working", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const logger = recordingLogger();
+    const name = `redis-drop-${++seq}`;
+    const storage = await open(`probe:${name}`, redisCache(prefix, false), logger);
+    const items = storage.repository(Item);
+    await items.save(item("x"));
+    await items.findById("x");
+    const tier = storage.core.cache!.l2 as unknown as { simulateDisconnect(): void };
+    tier.simulateDisconnect();
+    for (let i = 0; i < 3; i++) expect((await items.findById("x"))?.id).toBe("x");
+    await items.update("x", { name: "after" });
+    expect((await items.findById("x"))?.name).toBe("after");
+    expect(logger.warnings.filter((w) => w.includes("Redis")).length).toBeLessThanOrEqual(1);
+  });
+});
+
