@@ -51,7 +51,7 @@ export class CacheManager implements StorageCache {
     readonly core: StorageCore,
     private readonly config: CacheConfig,
   ) {
-    const l1 = config.l1 === false ? undefined : { ...DEFAULT_L1, ...config.l1 };
+    const l1 = resolveL1(config.l1);
     this.l1 = l1 ? new L1Cache(config.clock ? { ...l1, clock: config.clock } : l1) : undefined;
   }
 
@@ -161,6 +161,17 @@ export class CacheManager implements StorageCache {
     this.l1?.clear();
     await this.l2?.close();
   }
+}
+
+/**
+ * The L1 bounds in effect. With neither bound given, the defaults; with only `maxSizeBytes`, bytes alone
+ * bound it (lru-cache preallocates slots for `max`, so a large count bound would itself cost memory);
+ * with only `max`, the default byte bound still applies.
+ */
+function resolveL1(l1: CacheConfig["l1"]): { max?: number; maxSizeBytes: number; ttlMs?: number } | undefined {
+  if (l1 === false) return undefined;
+  if (l1?.max === undefined && l1?.maxSizeBytes === undefined) return { ...DEFAULT_L1, ...l1 };
+  return { ...l1, maxSizeBytes: l1.maxSizeBytes ?? DEFAULT_L1.maxSizeBytes };
 }
 
 /** The `storage.cache` of a storage whose cache is off. */

@@ -18,7 +18,8 @@ export interface Clock {
 }
 
 export interface L1Options {
-  max: number;
+  /** No count bound when omitted (bytes alone bound the cache). */
+  max?: number;
   maxSizeBytes: number;
   ttlMs?: number;
   clock?: Clock;
@@ -60,7 +61,7 @@ export class L1Cache {
 
   constructor(options: L1Options) {
     this.lru = new LRUCache<string, L1Value>({
-      max: options.max,
+      ...(options.max !== undefined ? { max: options.max } : {}),
       maxSize: options.maxSizeBytes,
       sizeCalculation: (value, key) => ENTRY_OVERHEAD + key.length * 2 + (value === ABSENT ? 0 : estimateBytes(value)),
       ...(options.ttlMs !== undefined ? { ttl: options.ttlMs } : {}),

@@ -42,7 +42,10 @@ export interface StorageConfig {
 
 /** Cache tiers. Each tier has its own `ttlMs`; entries live until evicted or invalidated when it is omitted. */
 export interface CacheConfig {
-  /** The in-process tier (lru-cache). `false` turns it off. @default { max: 10000, maxSizeBytes: 67108864 } */
+  /**
+   * The in-process tier (lru-cache). `false` turns it off. Given only `maxSizeBytes`, bytes alone bound it;
+   * given only `max`, the default byte bound applies too. @default { max: 10000, maxSizeBytes: 67108864 }
+   */
   l1?: false | { max?: number; maxSizeBytes?: number; ttlMs?: number };
   /**
    * The second tier: a directory of entry files (one process; `maxSizeBytes` defaults to 256 MB, the oldest
