@@ -1,0 +1,106 @@
+import "reflect-metadata";
+import { spawn } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { createInterface } from "node:readline";
+import { afterEach, beforeAll, describe, expect, test } from "vitest";
+import type { Storage } from "../../src/index.js";
+import { createStorage } from "../../src/index.js";
+import { isKnownBackend } from "../../src/backend/backend-registry.js";
+import { PeerItem } from "../fixtures/cache-peer-entity.js";
+import { assertRedisReachable, deletePrefix, redisUrl, servicesRequired, uniquePrefix } from "./redis-service.js";
+import { waitFor } from "./cache-test-kit.js";
+
+/** A child process running test/fixtures/cache-peer.ts, one JSON command and answer per line. */
+class Peer {
+  private readonly answers: Array<(value: Record<string, unknown>) => void> = [];
+  private readonly child: ChildProcessWithoutNullStreams;
+  readonly ready: Promise<Record<string, unknown>>;
+
+  constructor(url: string, prefix: string) {
+    const script = path.resolve("dist/test/fixtures/cache-peer.js");
+    this.child = spawn(process.execPath, [script, url, redisUrl!, prefix]);
+    let stderr = "";
+    this.child.stderr.on("data", (chunk: Buffer) => void (stderr += chunk.toString()));
+    const lines = createInterface({ input: this.child.stdout });
+    lines.on("line", (line) => this.answers.shift()?.(JSON.parse(line) as Record<string, unknown>));
+    this.ready = new Promise((resolve, reject) => {
+      this.answers.push(resolve);
+      this.child.once("exit", (code) => reject(new Error(`the peer exited with ${code}: ${stderr}`)));
+    });
+  }
+
+  ask(command: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return new Promise((resolve) => {
+      this.answers.push(resolve);
+      this.child.stdin.write(`${JSON.stringify(command)}\n`);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    this.child.stdin.write(`${JSON.stringify({ op: "close" })}\n`);
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+    this.child.kill("SIGKILL");
+  }
+}
+
+// With the SQLite backend the two processes share one database and each sees the other's values; on
+// memory each has its own data, and what crosses is the invalidation: the other's L1 copy is dropped.
+const shared = isKnownBackend("sqlite");
+const backend = shared ? "sqlite" : "memory";
+
+describe.runIf(redisUrl !== undefined || servicesRequired)(`${backend}: Redis L2 across two processes`, () => {
+  beforeAll(() => assertRedisReachable());
+  let storage: Storage | undefined;
+  let peer: Peer | undefined;
+  let dir: string | undefined;
+  const prefix = uniquePrefix();
+  afterEach(async () => {
+    await peer?.close();
+    await storage?.close();
+    await deletePrefix(prefix);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a write in one process is seen by the other within 100 ms, both ways", async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "strata-peer-"));
+    const url = shared ? `sqlite:${path.join(dir, "peer.db")}` : "memory:";
+    storage = await createStorage({ url, entities: [PeerItem], autoCreate: true, cache: { l1: {}, l2: { type: "redis", url: redisUrl!, prefix } } });
+    const items = storage.repository(PeerItem);
+    await items.save({ id: "x", name: "v1" });
+    peer = new Peer(url, prefix);
+    await peer.ready;
+    if (!shared) await peer.ask({ op: "save", id: "x", name: "v1" });
+    // Both hold x in L1 now.
+    expect(await peer.ask({ op: "get", id: "x" })).toMatchObject({ name: "v1" });
+    expect((await items.findById("x"))?.name).toBe("v1");
+    const peerMisses = (await peer.ask({ op: "get", id: "x" }))["misses"] as number;
+    const ownMisses = storage.cache.stats().l1.misses;
+    expect((await items.findById("x"))?.name).toBe("v1");
+    expect(storage.cache.stats().l1.misses).toBe(ownMisses);
+
+    await peer.ask({ op: "save", id: "x", name: "v2" });
+    await waitFor(
+      async () => {
+        const found = await items.findById("x");
+        return shared ? found?.name === "v2" : storage!.cache.stats().l1.misses > ownMisses;
+      },
+      100,
+      "this process sees the peer's write",
+    );
+
+    await items.save({ id: "x", name: "v3" });
+    await waitFor(
+      async () => {
+        const answer = await peer!.ask({ op: "get", id: "x" });
+        return shared ? answer["name"] === "v3" : (answer["misses"] as number) > peerMisses;
+      },
+      100,
+      "the peer sees this process's write",
+    );
+  });
+});
