@@ -109,10 +109,13 @@ export class CacheManager implements StorageCache {
     for (const [tableName, keys] of writes) {
       message.push([tableName, keys === "all" ? "all" : [...keys]]);
       const table = this.tableNamed(tableName);
-      if (!table) continue;
-      const prefixForAll = table.l2Prefix;
+      if (!table) {
+        // Not an entity of this storage (a migration's table): other processes may cache it; drop it whole.
+        l2Tables.push(encodeURIComponent(tableName));
+        continue;
+      }
       const dropped = table.invalidate(keys);
-      if (dropped === true) l2Tables.push(prefixForAll);
+      if (dropped === true) l2Tables.push(table.l2Table);
       else l2Keys.push(...dropped);
     }
     // Migrations write tables no repository has opened yet: other processes may have them cached.

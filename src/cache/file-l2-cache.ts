@@ -26,12 +26,13 @@ export interface FileL2Options {
 const hash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 40);
 
 /**
- * The part of an L2 key naming its table: `e|<schema version>|<table, URI-encoded>|`, up to the id,
- * which may itself hold any character (see `TableCache`).
+ * The table an L2 key belongs to: keys are `e|<schema version>|<table, URI-encoded>|<id>` (the id may hold
+ * any character, the encoded table no `|`). A bulk write drops a table's entries of every schema version:
+ * a process still on an older version must not read rows a migration has since changed.
  */
-export function tablePartOf(key: string): string {
-  const third = key.indexOf("|", key.indexOf("|", key.indexOf("|") + 1) + 1);
-  return key.slice(0, third + 1);
+export function tableOfKey(key: string): string {
+  const second = key.indexOf("|", key.indexOf("|") + 1);
+  return key.slice(second + 1, key.indexOf("|", second + 1));
 }
 
 export class FileL2Cache implements L2Cache {
@@ -65,7 +66,7 @@ export class FileL2Cache implements L2Cache {
   }
 
   private fileOf(key: string): string {
-    return path.join(this.dir, hash(tablePartOf(key)), `${hash(key)}.entry`);
+    return path.join(this.dir, hash(tableOfKey(key)), `${hash(key)}.entry`);
   }
 
   async read(key: string): Promise<L2Read> {
@@ -109,12 +110,12 @@ export class FileL2Cache implements L2Cache {
     });
   }
 
-  invalidate(keys: readonly string[], tablePrefixes: readonly string[], _message: InvalidationMessage): Promise<void> {
+  invalidate(keys: readonly string[], tables: readonly string[], _message: InvalidationMessage): Promise<void> {
     this.epoch++;
     return this.track(
       this.enqueue(async () => {
         for (const key of keys) await fs.rm(this.fileOf(key), { force: true });
-        for (const prefix of tablePrefixes) await this.removeDir(path.join(this.dir, hash(prefix)));
+        for (const table of tables) await this.removeDir(path.join(this.dir, hash(table)));
       }),
     );
   }

@@ -28,10 +28,10 @@ export interface L2Cache {
   /** Stores `value` under `key` unless the key was invalidated since `guard` was read. */
   write(key: string, value: string, guard: unknown): Promise<void>;
   /**
-   * Drops `keys` and every entry under each of `tablePrefixes` (a bulk write), then tells the other
+   * Drops `keys` and every entry of each of `tables` (URI-encoded names; a bulk write), then tells the other
    * processes on the tier (`message`), if it can.
    */
-  invalidate(keys: readonly string[], tablePrefixes: readonly string[], message: InvalidationMessage): Promise<void>;
+  invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage): Promise<void>;
   /** Drops every entry of this storage's namespace. */
   clear(): Promise<void>;
   close(): Promise<void>;

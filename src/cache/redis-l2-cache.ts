@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { tablePartOf } from "./file-l2-cache.js";
+import { tableOfKey } from "./file-l2-cache.js";
 import type { Clock } from "./l1-cache.js";
 import type { InvalidationMessage, L2Cache, L2Read } from "./l2-cache.js";
 import { CircuitBreaker } from "./l2-cache.js";
@@ -142,7 +142,7 @@ export class RedisL2Cache implements L2Cache {
       return { value: undefined, guard: undefined };
     }
     try {
-      const [value, keyVersion, tableVersion] = await this.client.mget(this.prefix + key, `${this.prefix}v:${key}`, `${this.prefix}t:${tablePartOf(key)}`);
+      const [value, keyVersion, tableVersion] = await this.client.mget(this.prefix + key, `${this.prefix}v:${key}`, `${this.prefix}t:${tableOfKey(key)}`);
       this.breaker.succeed();
       if (value === null || value === undefined) this.misses++;
       else this.hits++;
@@ -157,14 +157,14 @@ export class RedisL2Cache implements L2Cache {
     // No guard: the read that would have given one failed, so nothing proves the value is current.
     if (!Array.isArray(guard) || this.breaker.isOpen || this.dirty) return;
     try {
-      await this.client.strataFill(this.prefix + key, `${this.prefix}v:${key}`, `${this.prefix}t:${tablePartOf(key)}`, guard[0] as string, guard[1] as string, value, this.ttlMs);
+      await this.client.strataFill(this.prefix + key, `${this.prefix}v:${key}`, `${this.prefix}t:${tableOfKey(key)}`, guard[0] as string, guard[1] as string, value, this.ttlMs);
     } catch (error) {
       this.breaker.fail(error);
     }
   }
 
-  invalidate(keys: readonly string[], tablePrefixes: readonly string[], message: InvalidationMessage): Promise<void> {
-    const work = this.invalidateNow(keys, tablePrefixes, message);
+  invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage): Promise<void> {
+    const work = this.invalidateNow(keys, tables, message);
     this.invalidating = work;
     void work.then(() => {
       if (this.invalidating === work) this.invalidating = undefined;
@@ -172,7 +172,7 @@ export class RedisL2Cache implements L2Cache {
     return work;
   }
 
-  private async invalidateNow(keys: readonly string[], tablePrefixes: readonly string[], message: InvalidationMessage): Promise<void> {
+  private async invalidateNow(keys: readonly string[], tables: readonly string[], message: InvalidationMessage): Promise<void> {
     const previous = this.invalidating;
     try {
       // Keep invalidations in order: a later one's publish must not overtake an earlier one's deletes.
@@ -184,12 +184,12 @@ export class RedisL2Cache implements L2Cache {
         batch.incr(`${this.prefix}v:${key}`);
         batch.pexpire(`${this.prefix}v:${key}`, VERSION_TTL_MS);
       }
-      for (const table of tablePrefixes) {
+      for (const table of tables) {
         batch.incr(`${this.prefix}t:${table}`);
         batch.pexpire(`${this.prefix}t:${table}`, VERSION_TTL_MS);
       }
       await batch.exec();
-      for (const table of tablePrefixes) await this.deleteMatching(`${escapeGlob(this.prefix + table)}*`);
+      for (const table of tables) await this.deleteMatching(`${escapeGlob(this.prefix)}e|*|${escapeGlob(table)}|*`);
       await this.client.publish(this.channel, JSON.stringify({ s: this.source, w: message }));
       this.breaker.succeed();
     } catch (error) {

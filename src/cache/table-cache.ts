@@ -106,10 +106,9 @@ export class TableCache {
     this.l2TablePart = `e|${base}`;
   }
 
-  /** The L2 key prefix of this table's entities (up to the id). */
-  get l2Prefix(): string {
-    this.checkSchemaVersion();
-    return this.l2TablePart;
+  /** The table's name as L2 keys hold it. */
+  get l2Table(): string {
+    return this.encodedTable;
   }
 
   /** A migration changed the schema: keys move to the new version (the manager has cleared L1). */
