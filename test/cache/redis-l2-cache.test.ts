@@ -105,6 +105,35 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     expect((await a.repository(Item).findById("x"))?.name).toBe("migrated");
   });
 
+  test("a fill that read before another process's invalidation is refused by Redis itself", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const { openRedisL2Cache } = await import("../../src/cache/redis-l2-cache.js");
+    const options = { url: redisUrl!, prefix, clock: { now: () => Date.now() }, logger: recordingLogger(), onRemoteInvalidation: () => {} };
+    const one = await openRedisL2Cache(options);
+    const two = await openRedisL2Cache(options);
+    try {
+      const key = "e|0|cache_items|x";
+      const stale = await one.read(key);
+      await two.invalidate([key], [], [["cache_items", ["x"]]]);
+      await one.write(key, '["old"]', stale.guard);
+      expect((await two.read(key)).value).toBeUndefined();
+      const fresh = await one.read(key);
+      await one.write(key, '["new"]', fresh.guard);
+      expect((await two.read(key)).value).toBe('["new"]');
+      // A bulk write (the whole table) refuses older fills too.
+      const other = "e|0|cache_items|y";
+      const before = await one.read(other);
+      await two.invalidate([], ["cache_items"], [["cache_items", "all"]]);
+      await one.write(other, '["old"]', before.guard);
+      expect((await two.read(other)).value).toBeUndefined();
+      expect((await two.read(key)).value).toBeUndefined(); // dropped by the bulk write
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
   test("Redis going down mid-run: reads and writes go on, one warning, errors counted, and no stale entry is served once it is back", async () => {
     const prefix = uniquePrefix();
     prefixes.push(prefix);
