@@ -84,6 +84,8 @@ export class RedisL2Cache implements L2Cache {
   private dirty = false;
   private closed = false;
   private invalidating: Promise<void> | undefined;
+  /** False only until the subscriber first connects, if Redis was reachable when the storage opened. */
+  private mayHaveMissedMessages = false;
 
   constructor(
     private readonly client: FillingClient,
@@ -106,11 +108,10 @@ export class RedisL2Cache implements L2Cache {
         options.logger.warn(`Ignored a malformed message on the Redis channel ${this.channel}`);
       }
     });
-    let subscribedOnce = false;
     subscriber.on("ready", () => {
-      // Messages published while we were disconnected are lost: drop every L1 copy instead of trusting it.
-      if (subscribedOnce) options.onRemoteInvalidation(undefined);
-      subscribedOnce = true;
+      // Messages published while we were not listening are lost: drop every L1 copy instead of trusting it.
+      if (this.mayHaveMissedMessages) options.onRemoteInvalidation(undefined);
+      this.mayHaveMissedMessages = true;
     });
   }
 
@@ -121,6 +122,8 @@ export class RedisL2Cache implements L2Cache {
       await this.client.connect();
     } catch (error) {
       reachable = false;
+      // The storage runs without hearing other processes' writes until Redis is reached.
+      this.mayHaveMissedMessages = true;
       this.breaker.fail(error);
     }
     this.subscriber.connect().catch(() => {});
@@ -136,6 +139,7 @@ export class RedisL2Cache implements L2Cache {
   }
 
   async read(key: string): Promise<L2Read> {
+    if (this.closed) return { value: undefined, guard: undefined };
     // A write that has returned must be seen: wait for its invalidation (a bulk one deletes by SCAN).
     if (this.invalidating) await this.invalidating;
     if (this.breaker.isOpen || (this.dirty && !(await this.flushDirty()))) {
@@ -155,7 +159,7 @@ export class RedisL2Cache implements L2Cache {
 
   async write(key: string, value: string, guard: unknown): Promise<void> {
     // No guard: the read that would have given one failed, so nothing proves the value is current.
-    if (!Array.isArray(guard) || this.breaker.isOpen || this.dirty) return;
+    if (!Array.isArray(guard) || this.breaker.isOpen || this.dirty || this.closed) return;
     try {
       await this.client.strataFill(this.prefix + key, `${this.prefix}v:${key}`, `${this.prefix}t:${tableOfKey(key)}`, guard[0] as string, guard[1] as string, value, this.ttlMs);
     } catch (error) {
@@ -164,6 +168,7 @@ export class RedisL2Cache implements L2Cache {
   }
 
   invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage): Promise<void> {
+    if (this.closed) return Promise.resolve();
     const work = this.invalidateNow(keys, tables, message);
     this.invalidating = work;
     void work.then(() => {
@@ -209,9 +214,11 @@ export class RedisL2Cache implements L2Cache {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Let queued invalidations reach Redis (other processes rely on them), then leave politely.
+    await this.invalidating;
     this.closed = true;
-    this.client.disconnect();
     this.subscriber.disconnect();
+    await this.client.quit().catch(() => this.client.disconnect());
   }
 
   /** @internal for tests: drops the command connection as a network failure would (ioredis reconnects). */
