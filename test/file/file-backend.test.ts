@@ -222,7 +222,7 @@ describe("file: recovery", () => {
     await closeStorage(s2); // compacts again
     // Simulate a crash mid-compaction: the notes snapshot is new, the other table's is from before, the journal full.
     const oddFile = path.join(dir, tableFileName("odd/../Table name ü"));
-    const oddText = fs.readFileSync(oddFile, "utf8").replace(/"seq": \d+/, '"seq": 2').replace(/,\n    \{"id":"y","code":"2"\}/, "");
+    const oddText = fs.readFileSync(oddFile, "utf8").replace(/"seq": \d+/, '"seq": 2').replace(/,\n {4}\{"id":"y","code":"2"\}/, "");
     fs.writeFileSync(oddFile, oddText);
     fs.writeFileSync(journalOf(), journal);
     const s3 = await openStorage();
@@ -285,7 +285,7 @@ describe("file: compaction", () => {
     const make = (title: string) => ({ title, body: null, rank: null, score: null, done: false, due: null, meta: null }) as Note;
     await notes.save(make("a"));
     const realWrite = fs.writeSync;
-    const spy = vi.spyOn(fs, "writeSync").mockImplementationOnce(((fd: number, data: Buffer, offset: number) => {
+    const spy = vi.spyOn(fs, "writeSync").mockImplementationOnce(((fd: number, data: unknown, offset: unknown) => {
       // Half the line reaches the file, then the disk is full.
       (realWrite as (...a: unknown[]) => number)(fd, data, offset, 10);
       throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
