@@ -371,3 +371,39 @@ describe("file: backup", () => {
     expect(await copy.repository(Note).count()).toBe(seq);
   });
 });
+
+describe("file: group commit", () => {
+  test("concurrent commits share flushes, and each returns only once its line is flushed", async () => {
+    const s = await openStorage();
+    const notes = s.repository(Note);
+    await notes.save({ title: "warm-up", body: null, rank: null, score: null, done: false, due: null, meta: null } as Note);
+    const flushed: number[] = [];
+    const realSync = fs.fdatasync;
+    const spy = vi.spyOn(fs, "fdatasync").mockImplementation(((fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
+      const size = fs.fstatSync(fd).size;
+      realSync(fd, (error) => {
+        if (!error) flushed.push(size);
+        callback(error);
+      });
+    }) as typeof fs.fdatasync);
+    const unflushedAtReturn: string[] = [];
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        notes.save({ title: `c${i}`, body: null, rank: null, score: null, done: false, due: null, meta: null } as Note).then(() => {
+          // Where this commit's line ends in the journal, against how far the last flush reached.
+          const text = fs.readFileSync(journalOf(), "utf8");
+          const end = Buffer.byteLength(text.slice(0, text.indexOf("\n", text.indexOf(`"title":"c${i}"`)) + 1));
+          if (end > Math.max(0, ...flushed)) unflushedAtReturn.push(`c${i}`);
+        }),
+      ),
+    );
+    spy.mockRestore();
+    expect(flushed.length).toBeGreaterThan(0);
+    expect(flushed.length).toBeLessThan(40);
+    // Every commit returned after a flush covering (at least) as many lines as had been written when it returned.
+    const lines = fs.readFileSync(journalOf(), "utf8").trim().split("\n");
+    expect(lines).toHaveLength(41);
+    expect(Math.max(...flushed)).toBe(fs.statSync(journalOf()).size);
+    expect(unflushedAtReturn).toEqual([]);
+  });
+});

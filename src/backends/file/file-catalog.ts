@@ -66,7 +66,7 @@ export function catalogTableOf(schema: EntitySchema, file: string): CatalogTable
   const nameOf = (property: string) => schema.columnsByProperty.get(property)?.name ?? property;
   return {
     file,
-    columns: schema.columns.map((c) => ({
+    columns: [schema.primary, ...schema.columns.filter((c) => c !== schema.primary)].map((c) => ({
       name: c.name,
       type: c.type,
       nullable: c.nullable,

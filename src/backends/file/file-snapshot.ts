@@ -35,7 +35,9 @@ export interface RowCodec {
 
 /** Builds the codec of a table once, so that encoding a row is a loop over precomputed columns. */
 export function makeRowCodec(schema: EntitySchema): RowCodec {
-  const columns = schema.columns.map((c) => ({ column: c, property: c.property, name: c.name, date: c.type === "datetime" }));
+  // The key first: a person reading a snapshot or a journal line finds the row's identity at the start.
+  const ordered = [schema.primary, ...schema.columns.filter((c) => c !== schema.primary)];
+  const columns = ordered.map((c) => ({ column: c, property: c.property, name: c.name, date: c.type === "datetime" }));
   return {
     encode(row) {
       const out: StoredRow = {};
