@@ -21,7 +21,7 @@ import type { Persisted } from "../memory/memory-backend.js";
 import { MemoryBackend } from "../memory/memory-backend.js";
 import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
 import type { Backend, BackendCapabilities, BackendContext, DataSession } from "../../backend/backend.js";
-import type { Change, MemoryTable, WriteSet } from "../../engine/table-engine.js";
+import type { Change, MemoryDatabase, MemoryTable, WriteSet } from "../../engine/table-engine.js";
 import { ConfigError, CorruptionError, StorageError, TransactionError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import type { Catalog, CatalogTable } from "./file-catalog.js";
@@ -31,12 +31,12 @@ import { FileJournal, JOURNAL_FILE, readJournal } from "./file-journal.js";
 import { DirectoryLock } from "./file-lock.js";
 import type { RowCodec } from "./file-snapshot.js";
 import { fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
-import { tableFileName } from "./table-file-name.js";
+import { isTableFileOf, tableFileName } from "./table-file-name.js";
 
 /** A loaded table's persistence state. */
 interface TableState {
   readonly name: string;
-  readonly entry: CatalogTable;
+  entry: CatalogTable;
   readonly codec: RowCodec;
   readonly table: MemoryTable;
   /** The journal sequence number its snapshot file includes. */
@@ -103,7 +103,7 @@ export class FileBackend extends MemoryBackend {
     }
     const entities = new Map(this.context.schemas.map((s) => [s.table, s]));
     for (const [name, entry] of Object.entries(this.catalog.tables)) {
-      if (entry.file !== tableFileName(name)) {
+      if (!isTableFileOf(name, entry.file)) {
         throw new CorruptionError(`${catalogFile}: table "${name}" names the file ${JSON.stringify(entry.file)}, expected "${tableFileName(name)}"`, { file: catalogFile, table: name });
       }
       this.loadTable(name, entry, entities.get(name));
@@ -113,6 +113,9 @@ export class FileBackend extends MemoryBackend {
     let seq = this.catalog.seq;
     for (const state of this.tables.values()) seq = Math.max(seq, state.seq);
     for (const entry of contents.entries) {
+      // Lines the catalog's snapshots already include (a crash came before the journal was emptied);
+      // after a schema change they may name tables that no longer exist.
+      if (entry.seq <= this.catalog.seq) continue;
       for (const op of entry.ops) this.replay(op, entry.seq, entry.line, journalFile);
       seq = Math.max(seq, entry.seq);
     }
@@ -250,16 +253,55 @@ export class FileBackend extends MemoryBackend {
     await this.journal.flush();
     const seq = this.journal.seq;
     if (this.context.config.backup.enabled) this.backupGeneration(seq);
-    const dirty = [...this.tables.values()].filter((s) => s.dirty);
-    for (const state of dirty) {
-      writeFileAtomic(this.file(state.entry.file), this.snapshotOf(state, seq), this.durable);
+    // Tables still under a schema change's generation name move back to their plain name; the catalog's
+    // rename switches to them, so their old files are removed only after it.
+    const moved: string[] = [];
+    const tables = { ...this.catalog.tables };
+    const rewrite = [...this.tables.values()].filter((s) => s.dirty || s.entry.file !== tableFileName(s.name));
+    for (const state of rewrite) {
+      const file = tableFileName(state.name);
+      writeFileAtomic(this.file(file), this.snapshotOf(state, seq), this.durable);
+      if (file !== state.entry.file) {
+        moved.push(state.entry.file);
+        tables[state.name] = { ...state.entry, file };
+      }
     }
-    this.writeCatalog({ ...this.catalog, seq });
+    this.writeCatalog({ ...this.catalog, seq, tables });
     this.journal.reset();
-    for (const state of dirty) {
+    for (const state of rewrite) {
       state.seq = seq;
       state.dirty = false;
+      state.entry = tables[state.name]!;
     }
+    for (const file of moved) fs.rmSync(this.file(file), { force: true });
+  }
+
+  /**
+   * Makes `database` (every table, in its new shape: the migration runner's shadow copy) the durable
+   * state of this directory, for schema changes. Call with the writer held, then swap the tables in.
+   * Crash-safe: the snapshots go to new generation file names, the catalog's rename is the switch, and
+   * the journal (whose lines the snapshots include) is emptied after it.
+   */
+  protected async checkpointSchema(database: MemoryDatabase): Promise<void> {
+    await this.journal.flush();
+    const seq = this.journal.seq;
+    const generation = (this.catalog.generation ?? 0) + 1;
+    if (this.context.config.backup.enabled) this.backupGeneration(seq);
+    const tables: Record<string, CatalogTable> = {};
+    const states: TableState[] = [];
+    for (const [name, table] of database.tables) {
+      const entry = catalogTableOf(table.schema, tableFileName(name, generation));
+      const state: TableState = { name, entry, codec: makeRowCodec(table.schema), table, seq, dirty: false };
+      writeFileAtomic(this.file(entry.file), this.snapshotOf(state, seq), this.durable);
+      tables[name] = entry;
+      states.push(state);
+    }
+    const old = Object.values(this.catalog.tables).map((t) => t.file);
+    this.writeCatalog({ format: CATALOG_FORMAT, seq, generation, tables });
+    this.journal.reset();
+    this.tables.clear();
+    for (const state of states) this.tables.set(state.name, state);
+    for (const file of old) fs.rmSync(this.file(file), { force: true });
   }
 
   private snapshotOf(state: TableState, seq: number): string {
@@ -275,8 +317,13 @@ export class FileBackend extends MemoryBackend {
     const temp = `${target}.tmp-${randomUUID()}`;
     fs.mkdirSync(temp, { recursive: true });
     try {
-      for (const state of this.tables.values()) writeFileAtomic(path.join(temp, state.entry.file), this.snapshotOf(state, seq), this.durable);
-      writeFileAtomic(path.join(temp, CATALOG_FILE), `${JSON.stringify({ ...this.catalog, seq }, null, 2)}\n`, this.durable);
+      const tables: Record<string, CatalogTable> = {};
+      for (const state of this.tables.values()) {
+        tables[state.name] = { ...state.entry, file: tableFileName(state.name) };
+        writeFileAtomic(path.join(temp, tables[state.name]!.file), this.snapshotOf(state, seq), this.durable);
+      }
+      const catalog: Catalog = { format: CATALOG_FORMAT, seq, ...(this.catalog.generation ? { generation: this.catalog.generation } : {}), tables };
+      writeFileAtomic(path.join(temp, CATALOG_FILE), `${JSON.stringify(catalog, null, 2)}\n`, this.durable);
       writeFileAtomic(path.join(temp, JOURNAL_FILE), "", this.durable);
       if (this.durable) fsyncDirectory(temp);
       if (fs.existsSync(target) && fs.readdirSync(target).length === 0) fs.rmdirSync(target);
@@ -328,7 +375,8 @@ export class FileBackend extends MemoryBackend {
       this.context.logger.warn(`Closing ${this.dir} while a transaction still holds the writer; its commit will fail`);
     }
     try {
-      if (release && this.journal.size > 0) {
+      const renamed = [...this.tables.values()].some((t) => t.entry.file !== tableFileName(t.name));
+      if (release && (this.journal.size > 0 || renamed)) {
         await this.compact().catch((error: unknown) => this.context.logger.error(`Compaction on close of ${this.dir} failed; the journal keeps every commit`, error));
       }
       await this.journal.flush().catch(() => {});

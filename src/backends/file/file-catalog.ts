@@ -8,9 +8,10 @@
  * {
  *   "format": 1,
  *   "seq": 42,                       // the last journal sequence number folded into the snapshots
+ *   "generation": 2,                 // bumped by each schema change (optional, 0 when absent)
  *   "tables": {
  *     "tasks": {
- *       "file": "tasks.table.json",  // tableFileName(name); never derived from data
+ *       "file": "tasks.table.json",  // tableFileName(name) or, after a schema change, tableFileName(name, generation)
  *       "columns": [                 // in column order; values in snapshots and the journal are keyed by "name"
  *         { "name": "id", "type": "string", "nullable": false, "primary": true, "generated": "uuid" },
  *         { "name": "due", "type": "datetime", "nullable": true },
@@ -21,8 +22,10 @@
  *   }
  * }
  * ```
- * Schema changes (migrations) edit `tables` and then checkpoint (write every snapshot in the new shape
- * and reset the journal), so the journal never holds rows of an older shape than the catalog describes.
+ * Schema changes (migrations) go through `FileBackend.checkpointSchema`: every table is written in its
+ * new shape under a new generation's file names, then the catalog is replaced (the moment the change
+ * takes effect), then the journal is emptied; so the journal never holds rows of an older shape than the
+ * catalog describes, and a crash at any step leaves either the old or the new schema whole.
  */
 import type { ColumnRole, ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "../../schema/entity-schema.js";
 
@@ -56,6 +59,7 @@ export interface CatalogTable {
 export interface Catalog {
   format: number;
   seq: number;
+  generation?: number;
   tables: Record<string, CatalogTable>;
 }
 
@@ -138,6 +142,7 @@ export function catalogProblem(value: unknown): string | undefined {
   const c = value as Partial<Catalog>;
   if (c.format !== CATALOG_FORMAT) return `unknown format ${JSON.stringify(c.format)} (this version of Strata reads format ${CATALOG_FORMAT})`;
   if (!Number.isSafeInteger(c.seq) || (c.seq as number) < 0) return `"seq" must be a non-negative integer`;
+  if (c.generation !== undefined && (!Number.isSafeInteger(c.generation) || c.generation < 0)) return `"generation" must be a non-negative integer`;
   if (typeof c.tables !== "object" || c.tables === null) return `"tables" must be an object`;
   for (const [name, t] of Object.entries(c.tables)) {
     if (typeof t?.file !== "string" || !Array.isArray(t.columns) || !Array.isArray(t.indexes)) return `table "${name}": expected file, columns and indexes`;
