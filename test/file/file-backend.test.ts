@@ -383,6 +383,20 @@ describe("file: backup", () => {
   });
 });
 
+describe("file: fsync never", () => {
+  test("commits are journaled without any flush and reopen intact", async () => {
+    const syncs = vi.spyOn(fs, "fdatasync");
+    const s = await openStorage({ file: { fsync: "never" } });
+    const notes = s.repository(Note);
+    for (const title of ["a", "b"]) await notes.save({ title, body: null, rank: null, score: null, done: false, due: null, meta: null } as Note);
+    expect((await notes.findAll()).map((n) => n.title)).toEqual(["a", "b"]);
+    expect(fs.readFileSync(journalOf(), "utf8").trim().split("\n")).toHaveLength(2);
+    expect(syncs).not.toHaveBeenCalled();
+    await closeStorage(s);
+    expect(await (await openStorage()).repository(Note).count()).toBe(2);
+  });
+});
+
 describe("file: group commit", () => {
   test("concurrent commits share flushes, and each returns only once its line is flushed", async () => {
     const s = await openStorage();

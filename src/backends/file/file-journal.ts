@@ -204,7 +204,7 @@ export class FileJournal {
 
   /** When some appended bytes are not yet flushed: a promise that settles once they are. */
   pendingFlush(): Promise<void> | undefined {
-    return this.written > this.synced ? this.flushedUpTo(this.written) : undefined;
+    return this.durable && this.written > this.synced ? this.flushedUpTo(this.written) : undefined;
   }
 
   /** Waits until every line appended so far is on disk. */
