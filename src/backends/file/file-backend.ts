@@ -73,7 +73,10 @@ export class FileBackend extends MemoryBackend {
     const dir = context.config.path;
     if (!dir) throw new ConfigError(['path: the file backend needs a directory, e.g. "file:./data"']);
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      if (!fs.existsSync(dir)) {
+        fs.mkdirSync(dir, { recursive: true });
+        if (context.config.file.fsync === "always") fsyncDirectory(path.dirname(dir));
+      }
     } catch (error) {
       throw new ConfigError([`path: cannot create the directory ${dir}: ${(error as Error).message}`], { file: dir, cause: error });
     }

@@ -13,10 +13,12 @@
  * failed flush poisons the journal: every later write fails, since what the OS holds is in doubt.
  */
 import fs from "node:fs";
+import * as path from "node:path";
 import { crc32 } from "node:zlib";
 import type { Key } from "../../backend/backend.js";
 import { ConnectionError, CorruptionError } from "../../errors.js";
 import type { StoredRow } from "./file-snapshot.js";
+import { fsyncDirectory } from "./file-snapshot.js";
 
 /** The journal file's name inside the data directory. */
 export const JOURNAL_FILE = "journal.ndjson";
@@ -148,12 +150,15 @@ export class FileJournal {
 
   /** Opens `file` for appending, first cutting it to `goodLength` (dropping a torn tail). */
   static open(file: string, goodLength: number, seq: number, durable: boolean): FileJournal {
+    const created = !fs.existsSync(file);
     const fd = fs.openSync(file, "a");
     try {
       if (fs.fstatSync(fd).size !== goodLength) {
         fs.ftruncateSync(fd, goodLength);
         if (durable) fs.fsyncSync(fd);
       }
+      // A new file's directory entry must be on disk too, or a power loss could take the whole journal.
+      if (created && durable) fsyncDirectory(path.dirname(file));
     } catch (error) {
       fs.closeSync(fd);
       throw error;
