@@ -383,6 +383,30 @@ describe("file: backup", () => {
   });
 });
 
+describe("file: failed flush", () => {
+  test("a failed fdatasync fails that commit; later writes and unflushed reads refuse until the storage is reopened", async () => {
+    const logger = { debug() {}, info() {}, warn() {}, error: vi.fn() };
+    const s = await openStorage({ logger });
+    const notes = s.repository(Note);
+    const make = (title: string) => ({ title, body: null, rank: null, score: null, done: false, due: null, meta: null }) as Note;
+    await notes.save(make("a"));
+    const spy = vi.spyOn(fs, "fdatasync").mockImplementationOnce(((_fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
+      setImmediate(() => callback(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })));
+    }) as typeof fs.fdatasync);
+    const failed = await notes.save(make("b")).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(StorageError);
+    expect((failed as Error).message).toMatch(/EIO/);
+    spy.mockRestore();
+    await expect(notes.save(make("c"))).rejects.toThrow(/reopen/);
+    await closeStorage(s);
+    expect(logger.error).toHaveBeenCalledWith(expect.stringContaining("Compaction on close"), expect.anything());
+    const titles = (await (await openStorage()).repository(Note).findAll()).map((n) => n.title);
+    // "b" was never acknowledged: it may or may not be there; "a" is, "c" is not.
+    expect(titles[0]).toBe("a");
+    expect(titles).not.toContain("c");
+  });
+});
+
 describe("file: fsync never", () => {
   test("commits are journaled without any flush and reopen intact", async () => {
     const syncs = vi.spyOn(fs, "fdatasync");

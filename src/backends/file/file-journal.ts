@@ -219,6 +219,9 @@ export class FileJournal {
   }
 
   private flushedUpTo(target: number): Promise<void> {
+    // After a failed flush the OS may report later flushes as fine although the lost pages never reached
+    // the disk (Linux clears the error once reported): nothing unflushed may be served any more.
+    if (this.failure !== undefined) return Promise.resolve().then(() => this.usable());
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ target, resolve, reject });
       this.startFlush();
