@@ -398,6 +398,7 @@ describe("file: failed flush", () => {
     expect((failed as Error).message).toMatch(/EIO/);
     spy.mockRestore();
     await expect(notes.save(make("c"))).rejects.toThrow(/reopen/);
+    await expect(notes.findAll()).rejects.toThrow(/reopen/);
     await closeStorage(s);
     expect(logger.error).toHaveBeenCalledWith(expect.stringContaining("Compaction on close"), expect.anything());
     const titles = (await (await openStorage()).repository(Note).findAll()).map((n) => n.title);
