@@ -54,6 +54,7 @@ export class FileBackend extends MemoryBackend {
   private readonly compactAfterBytes: number;
   private readonly tables = new Map<string, TableState>();
   private catalog: Catalog = { format: CATALOG_FORMAT, seq: 0, tables: {} };
+  /** Set by load(); undefined only while a failed open is being undone. */
   private journal!: FileJournal;
   private closed = false;
 
@@ -86,6 +87,7 @@ export class FileBackend extends MemoryBackend {
     try {
       backend.load(context.config.autoCreate);
     } catch (error) {
+      backend.journal?.close();
       lock.release();
       throw error;
     }
