@@ -157,6 +157,8 @@ export function writeFileAtomic(file: string, content: string, durable: boolean)
 
 /** Makes renames and creations in `dir` durable. */
 export function fsyncDirectory(dir: string): void {
+  // Windows cannot open a directory for fsync; NTFS journals its renames itself.
+  if (process.platform === "win32") return;
   const fd = fs.openSync(dir, "r");
   try {
     fs.fsyncSync(fd);
