@@ -146,11 +146,16 @@ export class RedisL2Cache implements L2Cache {
       return { value: undefined, guard: undefined };
     }
     try {
-      const [value, keyVersion, tableVersion] = await this.client.mget(this.prefix + key, `${this.prefix}v:${key}`, `${this.prefix}t:${tableOfKey(key)}`);
+      const value = await this.client.get(this.prefix + key);
       this.breaker.succeed();
-      if (value === null || value === undefined) this.misses++;
-      else this.hits++;
-      return { value: value ?? undefined, guard: [keyVersion ?? "", tableVersion ?? ""] };
+      if (value !== null) {
+        this.hits++;
+        return { value, guard: undefined };
+      }
+      this.misses++;
+      // Only a miss is filled, so only a miss needs the versions; read before the backend is, they date the fill.
+      const [keyVersion, tableVersion] = await this.client.mget(`${this.prefix}v:${key}`, `${this.prefix}t:${tableOfKey(key)}`);
+      return { value: undefined, guard: [keyVersion ?? "", tableVersion ?? ""] };
     } catch (error) {
       this.breaker.fail(error);
       return { value: undefined, guard: undefined };
