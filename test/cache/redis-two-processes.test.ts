@@ -117,5 +117,7 @@ describe.runIf(redisUrl !== undefined || servicesRequired)(`${backend}: Redis L2
       100,
       "the peer sees this process's write",
     );
+    // On memory each process keeps its own data: the peer's own row is what it reads once its copy is dropped.
+    expect(await peer.ask({ op: "get", id: "x" })).toMatchObject({ name: shared ? "v3" : "v2" });
   });
 });
