@@ -293,6 +293,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   /** How many entities match `where`; `{ cache: true }` caches the count until the next write to the table. */
   async count(where?: Where<T> | Where<T>[], options: CountOptions = {}): Promise<number> {
     const normalized = normalizeWhere(this.schema, where);
+    if (options.cache !== undefined) normalizeQuery(this.schema, { cache: options.cache }); // validated as Query.cache is
     const cached = this.queryCache(options.cache);
     if (cached) return cached.cache.query("count", normalized, cached.ttlMs, () => this.core.backend.session.count(this.schema, normalized));
     return this.session().count(this.schema, normalized);

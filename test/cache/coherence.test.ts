@@ -234,6 +234,13 @@ describe("memory: cache coherence", () => {
     expect(await items.count({ createdAt: { $gt: created } }, { cache: true })).toBe(0);
   });
 
+  test("a bad cache option is a QueryError", async () => {
+    const { storage } = await open();
+    const items = storage.repository(Item);
+    await expect(items.findAll({ cache: { ttlMs: -1 } })).rejects.toThrow(/cache must be/);
+    await expect(items.count({}, { cache: "yes" as never })).rejects.toThrow(/cache must be/);
+  });
+
   test("a query with cache: { ttlMs } is cached for that long", async () => {
     const { FakeClock } = await import("./cache-test-kit.js");
     const clock = new FakeClock();
