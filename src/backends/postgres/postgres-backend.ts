@@ -1,0 +1,1 @@
+export const createPostgresBackend = async (): Promise<never> => { throw new Error("todo"); };

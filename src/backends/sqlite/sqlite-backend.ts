@@ -1,0 +1,187 @@
+/**
+ * The SQLite backend (the embedded default) on better-sqlite3.
+ *
+ * - One writer connection, guarded by a FIFO {@link AsyncMutex}: a transaction holds it from
+ *   `BEGIN IMMEDIATE` to `COMMIT`/`ROLLBACK`, single writes hold it for one statement. `BEGIN IMMEDIATE`
+ *   takes SQLite's write lock at once, so several processes on one file queue on `busy_timeout` instead of
+ *   failing at commit, and a read-modify-write inside a transaction cannot lose an update.
+ * - Reads outside a transaction go to a second, read-only connection: in WAL mode it sees the last
+ *   committed state and never waits for the writer. A `:memory:` database cannot be opened twice, so there
+ *   reads outside a transaction take their turn on the writer mutex instead: they see committed data only,
+ *   waiting for a running transaction to end.
+ * - Values: `datetime` is INTEGER epoch milliseconds, `boolean` 0/1, `json` TEXT (see sqlite-dialect.ts).
+ */
+import { mkdirSync } from "node:fs";
+import * as path from "node:path";
+import Database from "better-sqlite3";
+import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
+import type { Backend, BackendCapabilities, BackendContext, TransactionHandle } from "../../backend/backend.js";
+import { ConnectionError, TransactionError } from "../../errors.js";
+import type { EntitySchema } from "../../schema/entity-schema.js";
+import { AsyncMutex } from "../../util/async-mutex.js";
+import { createTableStatements } from "../sql/sql-schema.js";
+import type { SqlRunner, WriteGate } from "../sql/sql-session.js";
+import { SqlSession, SqlTables } from "../sql/sql-session.js";
+import { SqlTransaction } from "../sql/sql-transaction.js";
+import { sqliteDialect } from "./sqlite-dialect.js";
+import { mapSqliteError, SqliteConnection } from "./sqlite-driver.js";
+
+export class SqliteBackend implements Backend {
+  readonly name = "sqlite";
+  readonly capabilities: BackendCapabilities;
+  readonly session: SqlSession;
+  private readonly tables = new SqlTables(sqliteDialect);
+  private readonly writerLock = new AsyncMutex();
+  private readonly file: string;
+  private readonly timeoutMs: number;
+  private readonly busyTimeoutMs: number;
+  private closed = false;
+
+  private constructor(
+    private readonly writer: SqliteConnection,
+    private readonly reader: SqliteConnection | undefined,
+    context: BackendContext,
+  ) {
+    this.file = context.config.path ?? ":memory:";
+    this.timeoutMs = context.config.timeoutMs;
+    this.busyTimeoutMs = context.config.sqlite.busyTimeoutMs;
+    const inMemory = reader === undefined;
+    this.capabilities = {
+      ...DEFAULT_CAPABILITIES,
+      supportsSavepoints: true,
+      supportsTransactionalDdl: true,
+      supportsMultipleConnections: !inMemory,
+      supportsSql: true,
+      persistent: !inMemory,
+    };
+    const reads: SqlRunner = reader ?? {
+      all: (text, params) => this.writerLock.run(() => writer.all(text, params), this.timeoutMs, () => this.writerTimeout()),
+      run: (text, params) => this.writerLock.run(() => writer.run(text, params), this.timeoutMs, () => this.writerTimeout()),
+    };
+    const writes: WriteGate = async (work, multiStatement) => {
+      const release = await this.acquireWriter();
+      try {
+        if (!multiStatement) return await work(writer);
+        writer.exec("BEGIN IMMEDIATE");
+        try {
+          const result = await work(writer);
+          writer.exec("COMMIT");
+          return result;
+        } catch (error) {
+          if (writer.db.inTransaction) writer.exec("ROLLBACK");
+          throw error;
+        }
+      } finally {
+        release();
+      }
+    };
+    this.session = new SqlSession({ tables: this.tables, reads, writes, mapError: (error, schema) => this.mapError(error, schema) });
+  }
+
+  /** Opens (creating when missing) the database file, applies the pragmas, and creates missing tables when asked. */
+  static open(context: BackendContext): SqliteBackend {
+    const { config } = context;
+    const file = config.path ?? ":memory:";
+    const inMemory = file === ":memory:";
+    const busy = config.sqlite.busyTimeoutMs;
+    let writerDb: Database.Database | undefined;
+    let readerDb: Database.Database | undefined;
+    try {
+      if (!inMemory) mkdirSync(path.dirname(file), { recursive: true });
+      writerDb = new Database(file, { timeout: busy });
+      writerDb.pragma(`busy_timeout = ${busy}`);
+      if (!inMemory) {
+        writerDb.pragma(`journal_mode = ${config.sqlite.journalMode === "wal" ? "WAL" : "DELETE"}`);
+        writerDb.pragma(`synchronous = ${config.sqlite.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      }
+      const writer = new SqliteConnection(writerDb);
+      if (config.autoCreate) createTables(writer, context.schemas);
+      if (!inMemory) {
+        readerDb = new Database(file, { readonly: true, fileMustExist: true, timeout: busy });
+        readerDb.pragma(`busy_timeout = ${busy}`);
+      }
+      return new SqliteBackend(writer, readerDb ? new SqliteConnection(readerDb) : undefined, context);
+    } catch (error) {
+      readerDb?.close();
+      writerDb?.close();
+      const mapped = mapSqliteError(error, undefined, file, busy);
+      if (mapped instanceof ConnectionError || mapped !== error) throw mapped;
+      throw new ConnectionError(`Could not open the SQLite database ${file}: ${(error as Error)?.message ?? String(error)}`, { file, cause: error });
+    }
+  }
+
+  private writerTimeout(): TransactionError {
+    return new TransactionError(`Waited ${this.timeoutMs} ms for the sqlite backend's writer (another transaction holds it)`);
+  }
+
+  private acquireWriter(): Promise<() => void> {
+    if (this.closed) return Promise.reject(new ConnectionError(`The SQLite database ${this.file} is closed`, { file: this.file }));
+    return this.writerLock.acquire(this.timeoutMs, () => this.writerTimeout());
+  }
+
+  private mapError(error: unknown, schema: EntitySchema | undefined): unknown {
+    return mapSqliteError(error, schema, this.file, this.busyTimeoutMs);
+  }
+
+  async begin(): Promise<TransactionHandle> {
+    const release = await this.acquireWriter();
+    const writer = this.writer;
+    try {
+      writer.exec("BEGIN IMMEDIATE");
+    } catch (error) {
+      release();
+      throw this.mapError(error, undefined);
+    }
+    const gate: WriteGate = (work) => work(writer);
+    const session = new SqlSession({ tables: this.tables, reads: writer, writes: gate, mapError: (error, schema) => this.mapError(error, schema) });
+    return new SqlTransaction(session, {
+      exec: async (sql) => writer.exec(sql),
+      finish: () => release(),
+      mapError: (error) => this.mapError(error, undefined),
+    });
+  }
+
+  /** An online backup (better-sqlite3's `backup`): a consistent copy while reads and writes go on. */
+  async backup(targetPath: string): Promise<void> {
+    const target = path.resolve(targetPath);
+    try {
+      mkdirSync(path.dirname(target), { recursive: true });
+      await this.writer.db.backup(target);
+    } catch (error) {
+      throw this.mapError(error, undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Let a running transaction finish first: closing under it would lose its writes.
+    const release = await this.writerLock.acquire();
+    this.closed = true;
+    try {
+      this.reader?.db.close();
+      this.writer.db.close();
+    } finally {
+      release();
+    }
+  }
+}
+
+/** Creates missing tables and indexes in one transaction (SQLite's DDL is transactional). */
+function createTables(writer: SqliteConnection, schemas: readonly EntitySchema[]): void {
+  if (schemas.length === 0) return;
+  writer.exec("BEGIN IMMEDIATE");
+  try {
+    for (const schema of schemas) {
+      for (const statement of createTableStatements(schema, sqliteDialect, "INTEGER PRIMARY KEY AUTOINCREMENT")) writer.exec(statement);
+    }
+    writer.exec("COMMIT");
+  } catch (error) {
+    writer.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/** The factory registered as `sqlite`. */
+export async function createSqliteBackend(context: BackendContext): Promise<Backend> {
+  return SqliteBackend.open(context);
+}
