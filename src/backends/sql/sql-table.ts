@@ -2,7 +2,8 @@
  * The fixed statements of one entity on one dialect, built once: the hot path (findById, findByIds, save,
  * insert, update, delete) runs these texts as prepared statements, never a query builder.
  */
-import type { ColumnSchema, EntitySchema } from "../../schema/entity-schema.js";
+import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
+import { makeRowCopier } from "../../schema/row-values.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
 import { selectList } from "./sql-query-compiler.js";
@@ -27,6 +28,13 @@ export class SqlTable {
   /** Columns written by {@link SqlTable.upsert} in parameter order (every column). */
   readonly insertColumns: readonly ColumnSchema[];
   readonly generatedColumns: readonly ColumnSchema[];
+  /**
+   * True when an upserted row is stored exactly as given (no version to bump, no create date to keep):
+   * bulk upserts then skip RETURNING, which costs SQLite as much as the insert itself.
+   */
+  readonly storesInputAsIs: boolean;
+  /** A copy of a row for the caller. */
+  readonly copy: (row: Row) => Row;
   private readonly updates = new Map<string, string>();
   private readonly multi = new Map<string, string>();
 
@@ -35,6 +43,8 @@ export class SqlTable {
     private readonly dialect: SqlDialect,
   ) {
     this.codec = makeRowCodec(schema, dialect);
+    this.storesInputAsIs = !schema.version && !schema.createDate;
+    this.copy = makeRowCopier(schema);
     const ph = dialect.placeholder;
     this.table = quoteIdentifier(schema.table);
     this.pk = schema.primary;
@@ -68,21 +78,26 @@ export class SqlTable {
   }
 
   /** `INSERT ... VALUES (...), ... RETURNING` for `rows` rows of `columns`, parameters from `first`. */
-  private insertText(columns: readonly ColumnSchema[], rows: number, conflict: string): string {
+  private insertText(columns: readonly ColumnSchema[], rows: number, conflict: string, returning = true): string {
     const ph = this.dialect.placeholder;
     const tuples: string[] = [];
     let n = 1;
     for (let r = 0; r < rows; r++) tuples.push(`(${columns.map(() => ph(n++)).join(", ")})`);
     const names = columns.map((c) => quoteIdentifier(c.name)).join(", ");
-    return `INSERT INTO ${this.table} (${names}) VALUES ${tuples.join(", ")}${conflict} RETURNING ${this.columns}`;
+    return `INSERT INTO ${this.table} (${names}) VALUES ${tuples.join(", ")}${conflict}${returning ? ` RETURNING ${this.columns}` : ""}`;
   }
 
-  /** A multi-row upsert of `rows` keyed rows, or a multi-row insert of rows with generated keys. */
+  /**
+   * A multi-row upsert of `rows` keyed rows (returning them unless {@link SqlTable.storesInputAsIs}),
+   * or a multi-row insert of rows with generated keys.
+   */
   multiRow(rows: number, generated: boolean): string {
     const key = `${generated ? "g" : "u"}${rows}`;
     let text = this.multi.get(key);
     if (!text) {
-      text = generated ? this.insertText(this.generatedColumns, rows, "") : this.insertText(this.insertColumns, rows, this.onConflict());
+      text = generated
+        ? this.insertText(this.generatedColumns, rows, "")
+        : this.insertText(this.insertColumns, rows, this.onConflict(), !this.storesInputAsIs);
       this.multi.set(key, text);
     }
     return text;
