@@ -102,6 +102,8 @@ export function sqlBackendCases(name: string, open: OpenSql): void {
         expect(await ids({ rank: { $nin: [] } })).toEqual(["a", "b", "c"]);
         expect(await ids({ rank: { $lt: 5 } })).toEqual(["a", "b"]);
         expect(await ids([{ rank: 1 }, { id: "c" }])).toEqual(["a", "c"]);
+        expect(await ids([{ rank: 1 }, {}])).toEqual(["a", "b", "c"]);
+        expect(await ids([])).toEqual([]);
         const many = Array.from({ length: 40_000 }, (_, i) => i + 10);
         expect(await ids({ rank: { $in: [...many, 2] } })).toEqual(["b"]);
         expect(await ids({ rank: { $nin: many } })).toEqual(["a", "b", "c"]);

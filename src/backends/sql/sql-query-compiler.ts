@@ -64,9 +64,10 @@ function compileCondition(c: Condition, dialect: SqlDialect, codec: RowCodec, pa
 
 function compileWhereInto(where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec, params: ParamList): string {
   if (where.length === 0) return " WHERE 1 = 0";
+  // An empty AND-group matches every row, whatever the other groups say.
+  if (where.some((group) => group.length === 0)) return "";
   const groups: string[] = [];
   for (const group of where) {
-    if (group.length === 0) return "";
     groups.push(group.map((c) => compileCondition(c, dialect, codec, params)).join(" AND "));
   }
   return groups.length === 1 ? ` WHERE ${groups[0]}` : ` WHERE (${groups.join(") OR (")})`;

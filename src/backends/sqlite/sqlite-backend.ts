@@ -6,12 +6,15 @@
  *   takes SQLite's write lock at once, so several processes on one file queue on `busy_timeout` instead of
  *   failing at commit, and a read-modify-write inside a transaction cannot lose an update.
  * - Reads outside a transaction go to a second, read-only connection: in WAL mode it sees the last
- *   committed state and never waits for the writer. A `:memory:` database cannot be opened twice, so there
- *   reads outside a transaction take their turn on the writer mutex instead: they see committed data only,
- *   waiting for a running transaction to end.
+ *   committed state and never waits for the writer. SQLite's own `:memory:` database cannot be opened
+ *   twice (and a shared-cache one makes readers wait on table locks), so `sqlite::memory:` is a private
+ *   temporary file (WAL, synchronous OFF) opened by both connections and deleted on close: the same
+ *   isolation as a file, nothing kept.
  * - Values: `datetime` is INTEGER epoch milliseconds, `boolean` 0/1, `json` TEXT (see sqlite-dialect.ts).
  */
-import { mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
@@ -39,13 +42,15 @@ export class SqliteBackend implements Backend {
 
   private constructor(
     private readonly writer: SqliteConnection,
-    private readonly reader: SqliteConnection | undefined,
+    private readonly reader: SqliteConnection,
     context: BackendContext,
+    /** The temporary file behind `sqlite::memory:`, deleted on close. */
+    private readonly temporary: string | undefined,
   ) {
-    this.file = context.config.path ?? ":memory:";
+    this.file = temporary ?? context.config.path ?? ":memory:";
     this.timeoutMs = context.config.timeoutMs;
     this.busyTimeoutMs = context.config.sqlite.busyTimeoutMs;
-    const inMemory = reader === undefined;
+    const inMemory = temporary !== undefined;
     this.capabilities = {
       ...DEFAULT_CAPABILITIES,
       supportsSavepoints: true,
@@ -54,10 +59,7 @@ export class SqliteBackend implements Backend {
       supportsSql: true,
       persistent: !inMemory,
     };
-    const reads: SqlRunner = reader ?? {
-      all: (text, params) => this.writerLock.run(() => writer.all(text, params), this.timeoutMs, () => this.writerTimeout()),
-      run: (text, params) => this.writerLock.run(() => writer.run(text, params), this.timeoutMs, () => this.writerTimeout()),
-    };
+    const reads: SqlRunner = reader;
     const writes: WriteGate = async (work, multiStatement) => {
       const release = await this.acquireWriter();
       try {
@@ -81,29 +83,26 @@ export class SqliteBackend implements Backend {
   /** Opens (creating when missing) the database file, applies the pragmas, and creates missing tables when asked. */
   static open(context: BackendContext): SqliteBackend {
     const { config } = context;
-    const file = config.path ?? ":memory:";
-    const inMemory = file === ":memory:";
+    const temporary = (config.path ?? ":memory:") === ":memory:" ? temporaryFile() : undefined;
+    const file = temporary ?? config.path!;
     const busy = config.sqlite.busyTimeoutMs;
     let writerDb: Database.Database | undefined;
     let readerDb: Database.Database | undefined;
     try {
-      if (!inMemory) mkdirSync(path.dirname(file), { recursive: true });
+      mkdirSync(path.dirname(file), { recursive: true });
       writerDb = new Database(file, { timeout: busy });
       writerDb.pragma(`busy_timeout = ${busy}`);
-      if (!inMemory) {
-        writerDb.pragma(`journal_mode = ${config.sqlite.journalMode === "wal" ? "WAL" : "DELETE"}`);
-        writerDb.pragma(`synchronous = ${config.sqlite.synchronous === "full" ? "FULL" : "NORMAL"}`);
-      }
+      writerDb.pragma(`journal_mode = ${temporary || config.sqlite.journalMode === "wal" ? "WAL" : "DELETE"}`);
+      writerDb.pragma(`synchronous = ${temporary ? "OFF" : config.sqlite.synchronous === "full" ? "FULL" : "NORMAL"}`);
       const writer = new SqliteConnection(writerDb);
       if (config.autoCreate) createTables(writer, context.schemas);
-      if (!inMemory) {
-        readerDb = new Database(file, { readonly: true, fileMustExist: true, timeout: busy });
-        readerDb.pragma(`busy_timeout = ${busy}`);
-      }
-      return new SqliteBackend(writer, readerDb ? new SqliteConnection(readerDb) : undefined, context);
+      readerDb = new Database(file, { readonly: true, fileMustExist: true, timeout: busy });
+      readerDb.pragma(`busy_timeout = ${busy}`);
+      return new SqliteBackend(writer, new SqliteConnection(readerDb), context, temporary);
     } catch (error) {
       readerDb?.close();
       writerDb?.close();
+      if (temporary) removeDatabaseFiles(temporary);
       const mapped = mapSqliteError(error, undefined, file, busy);
       if (mapped instanceof ConnectionError || mapped !== error) throw mapped;
       throw new ConnectionError(`Could not open the SQLite database ${file}: ${(error as Error)?.message ?? String(error)}`, { file, cause: error });
@@ -158,12 +157,23 @@ export class SqliteBackend implements Backend {
     const release = await this.writerLock.acquire();
     this.closed = true;
     try {
-      this.reader?.db.close();
+      this.reader.db.close();
       this.writer.db.close();
     } finally {
+      if (this.temporary) removeDatabaseFiles(this.temporary);
       release();
     }
   }
+}
+
+/** A new file name for a `sqlite::memory:` database, in the OS temporary directory. */
+function temporaryFile(): string {
+  return path.join(tmpdir(), `strata-memory-${process.pid}-${randomBytes(6).toString("hex")}.sqlite`);
+}
+
+/** Deletes a database file and its WAL companions. */
+function removeDatabaseFiles(file: string): void {
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(`${file}${suffix}`, { force: true });
 }
 
 /** Creates missing tables and indexes in one transaction (SQLite's DDL is transactional). */
