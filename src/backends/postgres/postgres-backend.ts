@@ -43,6 +43,11 @@ export class PostgresBackend implements Backend {
   private readonly names = new StatementNames();
   private closed = false;
 
+  /** True once {@link PostgresBackend.close} has begun. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   private constructor(
     private readonly pool: pg.Pool,
     private readonly server: ServerAddress,
@@ -76,8 +81,13 @@ export class PostgresBackend implements Backend {
     const { connectionString, options } = withLockTimeout(config.url, config.timeoutMs);
     const pool = new pg.Pool({ connectionString, options, max: config.poolSize, connectionTimeoutMillis: config.timeoutMs });
     // An idle connection dropped by the server must not crash the process; the next query reconnects.
-    pool.on("error", (error) => context.logger.warn(`PostgreSQL connection to ${server.host}:${server.port} failed while idle`, error));
+    // After close, pool.end() has let go of connections whose sockets may still be closing: stay quiet then.
+    const backendRef: { current?: PostgresBackend } = {};
+    pool.on("error", (error) => {
+      if (!backendRef.current?.isClosed) context.logger.warn(`PostgreSQL connection to ${server.host}:${server.port} failed while idle`, error);
+    });
     const backend = new PostgresBackend(pool, server);
+    backendRef.current = backend;
     try {
       await pool.query("SELECT 1");
       if (config.autoCreate) await backend.createTables(context.schemas);
