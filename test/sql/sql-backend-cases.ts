@@ -177,6 +177,22 @@ export function sqlBackendCases(name: string, open: OpenSql): void {
       }
     });
 
+    test("a generated key never collides with a key given explicitly before", async () => {
+      const storage = await open();
+      try {
+        const accounts = storage.repository(Account);
+        await accounts.save({ id: 5, email: "five@x", balance: 0 } as Account);
+        await accounts.saveMany([{ id: 9, email: "nine@x", balance: 0 } as Account]);
+        const generated = await accounts.insert({ email: "gen@x", balance: 0 } as Account);
+        expect(generated.id).toBeGreaterThan(9);
+        const next = await accounts.save({ email: "gen2@x", balance: 0 } as Account);
+        expect(next.id).toBeGreaterThan(generated.id);
+        expect(await accounts.count()).toBe(4);
+      } finally {
+        await storage.close();
+      }
+    });
+
     test("a nested transaction is a savepoint: its rollback keeps the outer writes", async () => {
       const storage = await open();
       try {

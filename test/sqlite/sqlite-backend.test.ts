@@ -60,7 +60,6 @@ describe("sqlite: connections and transactions", () => {
     const storage = await createStorage({ url: "sqlite::memory:", entities: [Thing], autoCreate: true });
     try {
       const things = storage.repository(Thing);
-      let read: Promise<Thing | null> | undefined;
       let inside!: () => void;
       const written = new Promise<void>((resolve) => (inside = resolve));
       const tx = storage.transaction(async () => {
@@ -70,7 +69,7 @@ describe("sqlite: connections and transactions", () => {
         throw new Error("roll back");
       });
       await written;
-      read = things.findById("m");
+      const read = things.findById("m");
       await expect(tx).rejects.toThrow("roll back");
       expect(await read).toBeNull();
       expect(storage.backend).toBe("sqlite");

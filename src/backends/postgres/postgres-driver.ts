@@ -92,6 +92,12 @@ export function mapPostgresError(error: unknown, schema: EntitySchema | undefine
     });
   }
   if (schema && code === "42P01") return missingTable(schema, error);
+  if (schema && (code === "22021" || code === "22P05")) {
+    return new ValidationError(`${schema.entityName}: PostgreSQL cannot store this text (it holds a NUL character, \\u0000) in table "${schema.table}"`, {
+      table: schema.table,
+      cause: error,
+    });
+  }
   if (code === "55P03") {
     return new LockError(`A PostgreSQL row or table lock was not granted within lock_timeout${schema ? ` (table "${schema.table}")` : ""}`, {
       ...(schema ? { table: schema.table } : {}),

@@ -33,6 +33,11 @@ export interface SqlDialect {
   ilike(expr: string, ph: string): string;
   /** Appended to a string column in comparisons and ORDER BY so strings order by code point. */
   readonly stringCollation: string;
+  /**
+   * SQL that moves the key generator of an `increment` column past an explicitly written key (bound as
+   * the only parameter), or undefined when the database does so itself (SQLite's AUTOINCREMENT).
+   */
+  advanceKeyGenerator?(table: string, column: string): string;
   /** `LIMIT`/`OFFSET` text for the given bound placeholders. */
   limitOffset(limitPh: string | undefined, offsetPh: string | undefined): string;
 }

@@ -114,7 +114,11 @@ export class SqlSession implements DataSession {
     const params: unknown[] = [];
     t.encodeInto(params, generated ? t.generatedColumns : t.insertColumns, row);
     try {
-      const rows = await this.writes((r) => Promise.resolve(r.all(generated ? t.insertGenerated! : t.insert, params, true)), false);
+      const rows = await this.writes(async (r) => {
+        const out = await r.all(generated ? t.insertGenerated! : t.insert, params, true);
+        if (!generated && t.advanceKeyGenerator) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
+        return out;
+      }, false);
       return t.codec.decode(rows[0]!);
     } catch (error) {
       throw this.mapError(error, schema);
@@ -129,7 +133,11 @@ export class SqlSession implements DataSession {
     const checked = expectedVersion !== undefined && t.upsertIfVersion !== undefined;
     if (checked) params.push(expectedVersion);
     try {
-      const rows = await this.writes((r) => Promise.resolve(r.all(checked ? t.upsertIfVersion! : t.upsert, params, true)), false);
+      const rows = await this.writes(async (r) => {
+        const out = await r.all(checked ? t.upsertIfVersion! : t.upsert, params, true);
+        if (t.advanceKeyGenerator && out.length > 0) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
+        return out;
+      }, false);
       // With a version check, no row back means the key exists at another version.
       return rows[0] ? t.codec.decode(rows[0]) : "conflict";
     } catch (error) {
@@ -181,8 +189,16 @@ export class SqlSession implements DataSession {
             for (let i = start; i < end; i++) out[i] = byKey.get(rows[i]![pk])!;
           }
         }
+        if (t.advanceKeyGenerator) {
+          let max: number | undefined;
+          for (const row of rows) {
+            const key = row[pk];
+            if (typeof key === "number" && (max === undefined || key > max)) max = key;
+          }
+          if (max !== undefined) await runner.all(t.advanceKeyGenerator, [max], true);
+        }
         return out;
-      }, segments.length > 1);
+      }, segments.length > 1 || t.advanceKeyGenerator !== undefined);
     } catch (error) {
       throw this.mapError(error, schema);
     }

@@ -35,6 +35,8 @@ export class SqlTable {
   readonly storesInputAsIs: boolean;
   /** A copy of a row for the caller. */
   readonly copy: (row: Row) => Row;
+  /** Run after writing explicit keys into an `increment` column, with the largest of them. */
+  readonly advanceKeyGenerator?: string;
   private readonly updates = new Map<string, string>();
   private readonly multi = new Map<string, string>();
 
@@ -57,7 +59,11 @@ export class SqlTable {
     this.insertColumns = schema.columns;
     this.generatedColumns = schema.columns.filter((c) => !c.primary);
     this.insert = this.insertText(this.insertColumns, 1, "");
-    if (this.pk.generated === "increment") this.insertGenerated = this.insertText(this.generatedColumns, 1, "");
+    if (this.pk.generated === "increment") {
+      this.insertGenerated = this.insertText(this.generatedColumns, 1, "");
+      const advance = dialect.advanceKeyGenerator?.(schema.table, this.pk.name);
+      if (advance) this.advanceKeyGenerator = advance;
+    }
     this.upsert = this.insertText(this.insertColumns, 1, this.onConflict());
     if (schema.version) {
       const versionPh = ph(this.insertColumns.length + 1);
