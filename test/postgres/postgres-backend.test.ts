@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ConnectionError, createStorage, LockError, UnsupportedError } from "../../src/index.js";
+import { ConnectionError, createStorage, LockError, UnsupportedError, ValidationError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
 import { sqlBackendCases } from "../sql/sql-backend-cases.js";
 import { PG_URL, PgTestDatabase, pgSkipReason } from "./pg-test-database.js";
@@ -38,6 +38,18 @@ describe.skipIf(skip !== undefined)("postgres", () => {
         const error = await storage.backup("/tmp/never").catch((e: unknown) => e);
         expect(error).toBeInstanceOf(UnsupportedError);
         expect((error as Error).message).toContain("pg_dump");
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("text holding NUL, which PostgreSQL cannot store, is a ValidationError naming the table", async () => {
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Thing], autoCreate: true });
+      try {
+        const error = await storage.repository(Thing).save({ id: "a", label: "x\u0000y" } as Thing).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ValidationError);
+        expect(error).toMatchObject({ table: "sql_things" });
+        expect(await storage.repository(Thing).count()).toBe(0);
       } finally {
         await storage.close();
       }
