@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ConnectionError, createStorage, LockError, UnsupportedError, ValidationError } from "../../src/index.js";
+import { ConnectionError, createStorage, IntegrityError, LockError, TransactionError, UnsupportedError, ValidationError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
 import { sqlBackendCases } from "../sql/sql-backend-cases.js";
 import { PG_URL, PgTestDatabase, pgSkipReason } from "./pg-test-database.js";
@@ -50,6 +50,29 @@ describe.skipIf(skip !== undefined)("postgres", () => {
         expect(error).toBeInstanceOf(ValidationError);
         expect(error).toMatchObject({ table: "sql_things" });
         expect(await storage.repository(Thing).count()).toBe(0);
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("after a failed statement a transaction refuses more work with a TransactionError, unless the failure was in a nested transaction", async () => {
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Thing], autoCreate: true });
+      try {
+        const things = storage.repository(Thing);
+        await things.insert({ id: "a" } as Thing);
+        const outcome = await storage
+          .transaction(async () => {
+            await things.insert({ id: "a" } as Thing).catch(() => undefined);
+            await things.save({ id: "b" } as Thing);
+          })
+          .catch((e: unknown) => e);
+        expect(outcome).toBeInstanceOf(TransactionError);
+        await storage.transaction(async () => {
+          const nested = await storage.transaction(() => things.insert({ id: "a" } as Thing)).catch((e: unknown) => e);
+          expect(nested).toBeInstanceOf(IntegrityError);
+          await things.save({ id: "c" } as Thing);
+        });
+        expect((await things.findAll()).map((t) => t.id)).toEqual(["a", "c"]);
       } finally {
         await storage.close();
       }

@@ -1,12 +1,12 @@
 import "reflect-metadata";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, test } from "vitest";
-import { createStorage, LockError } from "../../src/index.js";
+import { ConnectionError, createStorage, LockError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
 import { sqlBackendCases } from "../sql/sql-backend-cases.js";
 
@@ -144,6 +144,18 @@ describe("sqlite: connections and transactions", () => {
     } finally {
       await copy.close();
     }
+  });
+
+  test("a file that is not a SQLite database, or a path that cannot be created, is a ConnectionError naming it", async () => {
+    const garbage = freshFile();
+    writeFileSync(garbage, "this is not a database, just text that is long enough to fill a header page ".repeat(20));
+    const error = await createStorage({ url: `sqlite:${garbage}`, entities: [Thing], autoCreate: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as Error).message).toContain(garbage);
+    const blocked = path.join(garbage, "below-a-file", "db.sqlite");
+    const error2 = await createStorage({ url: `sqlite:${blocked}`, entities: [Thing] }).catch((e: unknown) => e);
+    expect(error2).toBeInstanceOf(ConnectionError);
+    expect((error2 as Error).message).toContain(blocked);
   });
 
   test("capabilities: file storage is persistent and multi-connection, :memory: is neither", async () => {

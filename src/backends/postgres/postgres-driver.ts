@@ -104,6 +104,13 @@ export function mapPostgresError(error: unknown, schema: EntitySchema | undefine
       cause: error,
     });
   }
+  if (code === "25P02") {
+    return new TransactionError(
+      "An earlier statement of this transaction failed, and PostgreSQL refuses every further statement until the transaction ends; " +
+        "to go on after an error inside a transaction, run the statement that may fail in a nested storage.transaction() (a savepoint)",
+      { ...(schema ? { table: schema.table } : {}), cause: error },
+    );
+  }
   if (code === "40P01" || code === "40001") {
     return new TransactionError(`PostgreSQL aborted the transaction (${message}); run it again`, { ...(schema ? { table: schema.table } : {}), cause: error });
   }

@@ -19,7 +19,7 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
 import type { Backend, BackendCapabilities, BackendContext, TransactionHandle } from "../../backend/backend.js";
-import { ConnectionError, TransactionError } from "../../errors.js";
+import { ConnectionError, StorageError, TransactionError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import { AsyncMutex } from "../../util/async-mutex.js";
 import { createTableStatements } from "../sql/sql-schema.js";
@@ -104,7 +104,8 @@ export class SqliteBackend implements Backend {
       writerDb?.close();
       if (temporary) removeDatabaseFiles(temporary);
       const mapped = mapSqliteError(error, undefined, file, busy);
-      if (mapped instanceof ConnectionError || mapped !== error) throw mapped;
+      // A specific Strata error (locked, not a database...) stands; anything else is a failure to open.
+      if (mapped instanceof StorageError && mapped.constructor !== StorageError) throw mapped;
       throw new ConnectionError(`Could not open the SQLite database ${file}: ${(error as Error)?.message ?? String(error)}`, { file, cause: error });
     }
   }
