@@ -4,6 +4,7 @@ import type { BackendFactory } from "./backend.js";
 
 const builtIn: Record<string, () => Promise<BackendFactory>> = {
   memory: async () => (await import("../backends/memory/memory-backend.js")).createMemoryBackend,
+  file: async () => (await import("../backends/file/file-backend.js")).createFileBackend,
   sqlite: async () => (await import("../backends/sqlite/sqlite-backend.js")).createSqliteBackend,
   // pg is loaded only here, when a postgres storage is opened.
   postgres: async () => (await import("../backends/postgres/postgres-backend.js")).createPostgresBackend,
