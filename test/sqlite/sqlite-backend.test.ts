@@ -95,6 +95,25 @@ describe("sqlite: connections and transactions", () => {
     }
   });
 
+  test("while another connection holds the write lock, the event loop runs on and the write goes through once it is released", async () => {
+    const file = freshFile();
+    const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true, sqlite: { busyTimeoutMs: 3000 } });
+    const other = new Database(file);
+    try {
+      other.exec("BEGIN IMMEDIATE");
+      other.prepare(`INSERT INTO sql_things (id) VALUES ('other')`).run();
+      const write = storage.repository(Thing).save({ id: "mine" } as Thing);
+      // A timer can only fire if the waiting write does not block the event loop.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      other.exec("COMMIT");
+      await write;
+      expect((await storage.repository(Thing).findAll()).map((t) => t.id)).toEqual(["mine", "other"]);
+    } finally {
+      other.close();
+      await storage.close();
+    }
+  });
+
   test("two processes incrementing one counter through transactions lose no update", async () => {
     const file = freshFile();
     const child = path.resolve("dist/test/fixtures/sql-counter-child.js");

@@ -3,8 +3,10 @@
  *
  * - One writer connection, guarded by a FIFO {@link AsyncMutex}: a transaction holds it from
  *   `BEGIN IMMEDIATE` to `COMMIT`/`ROLLBACK`, single writes hold it for one statement. `BEGIN IMMEDIATE`
- *   takes SQLite's write lock at once, so several processes on one file queue on `busy_timeout` instead of
- *   failing at commit, and a read-modify-write inside a transaction cannot lose an update.
+ *   takes SQLite's write lock at once, so several processes on one file queue for it (up to
+ *   `sqlite.busyTimeoutMs`, then a `LockError`) instead of failing at commit, and a read-modify-write inside
+ *   a transaction cannot lose an update. The wait is asynchronous (short synchronous `busy_timeout`
+ *   slices, retried with back-off), so the event loop keeps running while another process writes.
  * - Reads outside a transaction go to a second, read-only connection: in WAL mode it sees the last
  *   committed state and never waits for the writer. SQLite's own `:memory:` database cannot be opened
  *   twice (and a shared-cache one makes readers wait on table locks), so `sqlite::memory:` is a private
@@ -28,6 +30,9 @@ import { SqlSession, SqlTables } from "../sql/sql-session.js";
 import { SqlTransaction } from "../sql/sql-transaction.js";
 import { sqliteDialect } from "./sqlite-dialect.js";
 import { mapSqliteError, SqliteConnection } from "./sqlite-driver.js";
+
+/** The longest a single try of the writer blocks the event loop on another process's lock. */
+const BUSY_SLICE_MS = 10;
 
 export class SqliteBackend implements Backend {
   readonly name = "sqlite";
@@ -63,11 +68,13 @@ export class SqliteBackend implements Backend {
     const writes: WriteGate = async (work, multiStatement) => {
       const release = await this.acquireWriter();
       try {
-        if (!multiStatement) return await work(writer);
-        writer.exec("BEGIN IMMEDIATE");
+        // A statement refused as busy changed nothing, so retrying the single write is safe.
+        if (!multiStatement) return await this.whenNotBusy(() => work(writer));
+        await this.whenNotBusy(() => writer.exec("BEGIN IMMEDIATE"));
         try {
           const result = await work(writer);
-          writer.exec("COMMIT");
+          // A COMMIT refused as busy (journal mode delete, readers in other processes) leaves the transaction open to retry.
+          await this.whenNotBusy(() => writer.exec("COMMIT"));
           return result;
         } catch (error) {
           if (writer.db.inTransaction) writer.exec("ROLLBACK");
@@ -96,6 +103,8 @@ export class SqliteBackend implements Backend {
       writerDb.pragma(`synchronous = ${temporary ? "OFF" : config.sqlite.synchronous === "full" ? "FULL" : "NORMAL"}`);
       const writer = new SqliteConnection(writerDb);
       if (config.autoCreate) createTables(writer, context.schemas);
+      // From here on the writer waits for other processes in short slices (see whenNotBusy).
+      writerDb.pragma(`busy_timeout = ${Math.min(busy, BUSY_SLICE_MS)}`);
       readerDb = new Database(file, { readonly: true, fileMustExist: true, timeout: busy });
       readerDb.pragma(`busy_timeout = ${busy}`);
       return new SqliteBackend(writer, new SqliteConnection(readerDb), context, temporary);
@@ -107,6 +116,25 @@ export class SqliteBackend implements Backend {
       // A specific Strata error (locked, not a database...) stands; anything else is a failure to open.
       if (mapped instanceof StorageError && mapped.constructor !== StorageError) throw mapped;
       throw new ConnectionError(`Could not open the SQLite database ${file}: ${(error as Error)?.message ?? String(error)}`, { file, cause: error });
+    }
+  }
+
+  /**
+   * Runs `attempt`, retrying it while another connection holds the write lock, until
+   * `sqlite.busyTimeoutMs` has passed; each try blocks at most one busy_timeout slice.
+   */
+  private async whenNotBusy<T>(attempt: () => T | Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 25)) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const code = (error as { code?: unknown })?.code;
+        const busy = typeof code === "string" && code.startsWith("SQLITE_BUSY");
+        const left = deadline - Date.now();
+        if (!busy || left <= 0) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      }
     }
   }
 
@@ -127,7 +155,7 @@ export class SqliteBackend implements Backend {
     const release = await this.acquireWriter();
     const writer = this.writer;
     try {
-      writer.exec("BEGIN IMMEDIATE");
+      await this.whenNotBusy(() => writer.exec("BEGIN IMMEDIATE"));
     } catch (error) {
       release();
       throw this.mapError(error, undefined);
@@ -135,7 +163,7 @@ export class SqliteBackend implements Backend {
     const gate: WriteGate = (work) => work(writer);
     const session = new SqlSession({ tables: this.tables, reads: writer, writes: gate, mapError: (error, schema) => this.mapError(error, schema) });
     return new SqlTransaction(session, {
-      exec: async (sql) => writer.exec(sql),
+      exec: (sql) => this.whenNotBusy(() => writer.exec(sql)),
       finish: () => release(),
       mapError: (error) => this.mapError(error, undefined),
     });
