@@ -5,10 +5,10 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ConnectionError, createStorage, IntegrityError, LockError, TransactionError, UnsupportedError, ValidationError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
-import { sqlBackendCases } from "../sql/sql-backend-cases.js";
+import { backendSelected, sqlBackendCases } from "../sql/sql-backend-cases.js";
 import { PG_URL, PgTestDatabase, pgSkipReason } from "./pg-test-database.js";
 
-const skip = pgSkipReason();
+const skip = backendSelected("postgres") ? pgSkipReason() : "BACKENDS excludes postgres";
 let db: PgTestDatabase;
 if (!skip) {
   beforeAll(async () => {
@@ -19,7 +19,7 @@ if (!skip) {
   });
 }
 
-describe.skipIf(skip !== undefined)("postgres", () => {
+describe.skipIf(skip !== undefined || !backendSelected("postgres"))("postgres", () => {
   sqlBackendCases("postgres", async (options) => createStorage({ url: await db.freshSchemaUrl(), entities: [Thing, Counter, Account], autoCreate: true, ...options }));
 
   describe("postgres: connections and transactions", () => {

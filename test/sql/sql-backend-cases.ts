@@ -13,6 +13,12 @@ export type OpenSql = (options?: Partial<StorageConfig>) => Promise<Storage>;
 
 const thing = (id: string, fields: Partial<Thing> = {}): Thing => ({ id, label: null, rank: null, score: null, flag: null, at: null, data: null, ...fields });
 
+/** False when `BACKENDS=...` names other backends only (as the conformance suite does). */
+export function backendSelected(backend: string): boolean {
+  const only = (process.env["BACKENDS"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return only.length === 0 || only.includes(backend);
+}
+
 export function sqlBackendCases(name: string, open: OpenSql): void {
   describe(`${name}: values and queries`, () => {
     test("every logical type round-trips: ms Dates, booleans, json, exact doubles, safe integers, '' apart from null", async () => {

@@ -182,15 +182,15 @@ export class SqliteBackend implements Backend {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // Let a running transaction finish first: closing under it would lose its writes.
-    const release = await this.writerLock.acquire();
     this.closed = true;
+    // Let a running transaction finish first (closing under it rolls it back), but not forever.
+    const release = await this.writerLock.acquire(this.timeoutMs).catch(() => undefined);
     try {
       this.reader.db.close();
       this.writer.db.close();
     } finally {
       if (this.temporary) removeDatabaseFiles(this.temporary);
-      release();
+      release?.();
     }
   }
 }
