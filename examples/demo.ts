@@ -66,7 +66,7 @@ export async function runDemo(storage: Storage, log: (line: string) => void = co
 }
 
 async function main(): Promise<void> {
-  const url = process.env["STRATA_URL"] ?? "memory:";
+  const url = process.env["STRATA_URL"] ?? "sqlite:./data/strata.db";
   const storage = await createStorage({ url, entities: ENTITIES, autoCreate: true });
   console.log(`Strata demo on ${storage.backend} (${url})\n`);
   try {
