@@ -301,31 +301,58 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
         return undefined;
       }
     });
-    const writeChunk = async (start: number, end: number) => {
+    const writeRows = async (start: number, end: number) => {
       const session = this.session();
       const plain: Row[] = [];
       for (let i = start; i < end; i++) {
         const p = prepared[i];
         if (!p) continue;
-        if (p.expectedVersion !== undefined) {
-          const r = await session.upsert(this.schema, p.row, p.expectedVersion).catch((e: unknown) => Promise.reject(atIndex(e, i)));
-          if (r === "conflict") {
-            try {
-              this.conflict(p.row[this.pk.property] as Key, p.expectedVersion);
-            } catch (e) {
-              throw atIndex(e, i);
-            }
-          }
-        } else plain.push(p.row);
+        if (p.expectedVersion === undefined) plain.push(p.row);
+        else if ((await session.upsert(this.schema, p.row, p.expectedVersion)) === "conflict") {
+          this.conflict(p.row[this.pk.property] as Key, p.expectedVersion);
+        }
       }
       if (plain.length > 0) await session.upsertMany(this.schema, plain);
       this.core.transactions.noteWrite(this.schema.table);
     };
+    const transactions = this.core.transactions;
+    const canNest = this.core.backend.capabilities.supportsSavepoints;
+    /**
+     * Writes entities [start, end) in a transaction (a savepoint when nested). When the chunk fails, its
+     * entities are retried one by one, each in its own (sub)transaction, to find which ones fail:
+     * `onFailure` decides whether to go on (non-atomic) or throw (atomic).
+     */
+    const writeChunk = async (start: number, end: number, onFailure: (index: number, error: StorageError) => void) => {
+      try {
+        await transactions.run(() => writeRows(start, end));
+        return prepared.slice(start, end).filter(Boolean).length;
+      } catch (error) {
+        if (!(error instanceof StorageError) || end - start === 1) {
+          if (end - start === 1) onFailure(start, error as StorageError);
+          throw error;
+        }
+      }
+      let written = 0;
+      for (let i = start; i < end; i++) {
+        if (!prepared[i]) continue;
+        try {
+          await transactions.run(() => writeRows(i, i + 1));
+          written++;
+        } catch (error) {
+          onFailure(i, error as StorageError);
+        }
+      }
+      return written;
+    };
     if (options.atomic !== false) {
-      await this.core.transactions.run(async () => {
+      await transactions.run(async () => {
         for (let start = 0; start < total; start += chunkSize) {
           const end = Math.min(total, start + chunkSize);
-          await writeChunk(start, end);
+          if (canNest) {
+            await writeChunk(start, end, (index, error) => {
+              throw atIndex(error, index);
+            });
+          } else await writeRows(start, end);
           result.succeeded = end;
           options.onProgress?.(end, total);
         }
@@ -334,22 +361,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     }
     for (let start = 0; start < total; start += chunkSize) {
       const end = Math.min(total, start + chunkSize);
-      try {
-        await this.core.transactions.run(() => writeChunk(start, end));
-        for (let i = start; i < end; i++) if (prepared[i]) result.succeeded++;
-      } catch {
-        // Find the culprits: retry the chunk's entities one by one, each on its own.
-        for (let i = start; i < end; i++) {
-          if (!prepared[i]) continue;
-          try {
-            await this.core.transactions.run(() => writeChunk(i, i + 1));
-            result.succeeded++;
-          } catch (error) {
-            result.failed++;
-            result.errors.push({ index: i, error: error as StorageError });
-          }
-        }
-      }
+      result.succeeded += await writeChunk(start, end, (index, error) => {
+        result.failed++;
+        result.errors.push({ index, error });
+      }).catch(() => 0);
       options.onProgress?.(end, total);
     }
     result.errors.sort((a, b) => a.index - b.index);
