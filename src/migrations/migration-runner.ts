@@ -217,13 +217,7 @@ export class MigrationRunner {
 
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
     const { backend, config } = this.core;
-    // Fail before taking the lock when this backend cannot run migrations at all.
-    const probe = await backend.begin();
-    try {
-      editorOf(backend, probe);
-    } finally {
-      await probe.rollback();
-    }
+    // A backend that cannot run migrations at all fails in the first store.list(), under the lock.
     const release = await lockOf(backend).acquire(config.timeoutMs);
     try {
       return await fn();
