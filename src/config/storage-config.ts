@@ -88,29 +88,8 @@ const configSchema = z.strictObject(
     backup: z
       .strictObject({ enabled: z.boolean({ error: "expected true or false" }), keep: positiveInt().optional(), dir: text().optional() }, { error: "expected an object" })
       .optional(),
-    cache: z
-      .union(
-        [
-          z.literal(false),
-          z.strictObject({
-            l1: z
-              .strictObject({ max: positiveInt().optional(), maxSizeBytes: positiveInt().optional(), ttlMs: positiveInt().optional() }, { error: "expected an object" })
-              .optional(),
-            l2: z
-              .discriminatedUnion(
-                "type",
-                [
-                  z.strictObject({ type: z.literal("file"), dir: text(), ttlMs: positiveInt().optional() }),
-                  z.strictObject({ type: z.literal("redis"), url: text(), ttlMs: positiveInt().optional(), prefix: text().optional() }),
-                ],
-                { error: 'expected { type: "file", dir } or { type: "redis", url }' },
-              )
-              .optional(),
-          }),
-        ],
-        { error: "expected false or an object with l1 and/or l2" },
-      )
-      .optional(),
+    // Validated on its own (cacheSchema) so that a bad field inside is reported by its path, not as "not false".
+    cache: z.unknown().optional(),
     sqlite: z
       .strictObject({ journalMode: oneOf(["wal", "delete"]).optional(), synchronous: oneOf(["normal", "full"]).optional(), busyTimeoutMs: nonNegativeInt().optional() }, { error: "expected an object" })
       .optional(),
@@ -120,6 +99,25 @@ const configSchema = z.strictObject(
     logger: loggerSchema.optional(),
   },
   { error: "expected a configuration object or a URL string" },
+);
+
+const cacheSchema = z.strictObject(
+  {
+    l1: z
+      .strictObject({ max: positiveInt().optional(), maxSizeBytes: positiveInt().optional(), ttlMs: positiveInt().optional() }, { error: "expected an object" })
+      .optional(),
+    l2: z
+      .discriminatedUnion(
+        "type",
+        [
+          z.strictObject({ type: z.literal("file"), dir: text(), ttlMs: positiveInt().optional() }),
+          z.strictObject({ type: z.literal("redis"), url: text(), ttlMs: positiveInt().optional(), prefix: text().optional() }),
+        ],
+        { error: 'expected { type: "file", dir } or { type: "redis", url }' },
+      )
+      .optional(),
+  },
+  { error: "expected false or an object with l1 and/or l2" },
 );
 
 /** Splits a URL into backend name and the rest. */
@@ -146,8 +144,11 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 export function resolveConfig(input: unknown, isKnownBackend: (name: string) => boolean): ResolvedConfig {
   const raw = input === undefined ? { url: process.env["STRATA_URL"] || DEFAULT_URL } : typeof input === "string" ? { url: input } : input;
   const parsed = configSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap((i) => formatIssue(i).split("\n")));
-  const config = parsed.data;
+  const rawCache = (raw as { cache?: unknown } | null)?.cache;
+  const cache = rawCache === undefined || rawCache === false ? undefined : cacheSchema.safeParse(rawCache, { reportInput: true });
+  const issues = [...(parsed.success ? [] : parsed.error.issues), ...(cache && !cache.success ? cache.error.issues.map((i) => ({ ...i, path: ["cache", ...i.path] })) : [])];
+  if (!parsed.success || issues.length > 0) throw new ConfigError(issues.flatMap((i) => formatIssue(i as z.core.$ZodIssue).split("\n")));
+  const config = { ...parsed.data, cache: rawCache === false ? (false as const) : cache?.data };
   const problems: string[] = [];
   const url = config.url ?? (config.backend ? undefined : process.env["STRATA_URL"] || DEFAULT_URL);
   const fromUrl = url ? parseUrl(url) : undefined;

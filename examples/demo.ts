@@ -1,0 +1,73 @@
+/**
+ * `npm start`: a short tour of Strata over the example task board in entities/.
+ * Runs on STRATA_URL when set, else on the embedded default.
+ */
+import { ConcurrencyError, createStorage } from "../src/index.js";
+import type { Storage } from "../src/index.js";
+import { ENTITIES, Project, TaskRepository, User } from "../entities/index.js";
+
+/** The demo itself, on an open storage; `log` receives each line. Returns the lines for tests. */
+export async function runDemo(storage: Storage, log: (line: string) => void = console.log): Promise<string[]> {
+  const lines: string[] = [];
+  const say = (line: string) => {
+    lines.push(line);
+    log(line);
+  };
+  const users = storage.repository(User);
+  const projects = storage.repository(Project);
+  const tasks = storage.repository(TaskRepository);
+
+  // Idempotent: a second run on persistent storage starts from the same state.
+  await tasks.deleteMany({ projectId: "launch" });
+  await users.save({ id: "ada", email: "ada@example.com", name: "Ada" } as User);
+  await projects.save({ id: "launch", name: "Launch", ownerId: "ada" } as Project);
+  const titles: Array<[string, number]> = [["Write the README", 2], ["Fix the login bug", 5], ["Plan the party", 1], ["Review the budget", 3]];
+  const batch = await tasks.saveMany(titles.map(([title, priority]) => ({ projectId: "launch", title, priority }) as never));
+  say(`Saved ${batch.succeeded} tasks on the "${(await projects.findById("launch"))?.name}" board of ${(await users.findById("ada"))?.name}.`);
+
+  const open = await tasks.openByPriority("launch");
+  say(`Open tasks by priority: ${open.map((t) => `${t.title} (${t.priority})`).join(", ")}.`);
+
+  const top = open[0]!;
+  const started = await tasks.move(top, "doing");
+  say(`Moved "${started.title}" to ${started.status}; its version went from ${top.version} to ${started.version}.`);
+  try {
+    await tasks.move(top, "done");
+  } catch (error) {
+    if (!(error instanceof ConcurrencyError)) throw error;
+    say(`Moving it again from the stale copy was refused: ${error.constructor.name}.`);
+  }
+
+  const before = await tasks.count({ projectId: "launch" });
+  try {
+    await storage.transaction(async () => {
+      await tasks.save({ projectId: "launch", title: "Half-done import", priority: 0 } as never);
+      await tasks.deleteMany({ projectId: "launch", status: "open" });
+      throw new Error("the import failed");
+    });
+  } catch (error) {
+    say(`A transaction that saved 1 task and deleted ${before - 1} failed (${(error as Error).message}) and rolled back: still ${await tasks.count({ projectId: "launch" })} tasks.`);
+  }
+  const labelled = await tasks.update(open[1]!.id, { labels: ["urgent", "backend"] });
+  say(`Labels round-trip as JSON: ${JSON.stringify(labelled.labels)}; urgent-looking titles: ${(await tasks.findAll({ where: { title: { $ilike: "%BUG%" } } })).map((t) => t.title).join(", ")}.`);
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const url = process.env["STRATA_URL"] ?? "memory:";
+  const storage = await createStorage({ url, entities: ENTITIES, autoCreate: true });
+  console.log(`Strata demo on ${storage.backend} (${url})\n`);
+  try {
+    await runDemo(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
+// Run when executed directly (npm start), not when imported by a test.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,68 @@
+import { describe, expect, test } from "vitest";
+import { Column, Entity, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, VersionColumn, Index, DeleteDateColumn } from "typeorm";
+import { SchemaError, createStorage, readEntitySchema } from "../../src/index.js";
+
+@Entity("owners") class Owner { @PrimaryColumn({ type: "string" }) id: string; }
+@Entity("pets") class Pet { @PrimaryColumn({ type: "string" }) id: string; @ManyToOne(() => Owner) owner: Owner; }
+@Entity("untyped") class Untyped { @PrimaryColumn({ type: "string" }) id: string; @Column({ nullable: true }) maybe: number | null; }
+@Entity("weird") class Weird { @PrimaryColumn({ type: "string" }) id: string; @Column({ type: "decimal" }) amount: string; }
+@Entity("soft") class Soft { @PrimaryColumn({ type: "string" }) id: string; @DeleteDateColumn() deletedAt: Date; }
+@Entity("nokey") class NoKey { @Column({ type: "string" }) name: string; }
+class NotAnEntity { id: string; }
+@Entity("two_keys") class TwoKeys { @PrimaryColumn({ type: "string" }) a: string; @PrimaryColumn({ type: "string" }) b: string; }
+@Entity("enums") class Enums { @PrimaryColumn({ type: "string" }) id: string; @Column({ type: "string", enum: ["a", "b"] }) kind: string; }
+
+@Entity("full")
+@Index(["name", "rank"], { unique: true })
+class Full {
+  @PrimaryGeneratedColumn("increment") id: number;
+  @Column() name: string;
+  @Column({ type: "int", name: "rank_value" }) rank: number;
+  @Column({ type: "double precision" }) score: number;
+  @Column() active: boolean;
+  @Column({ type: "timestamp" }) at: Date;
+  @Column({ type: "jsonb" }) data: object;
+  @Column({ type: "varchar", unique: true }) slug: string;
+  @VersionColumn() version: number;
+}
+
+function schemaError(entity: Function): SchemaError {
+  try {
+    readEntitySchema(entity);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SchemaError);
+    return error as SchemaError;
+  }
+  throw new Error(`expected a SchemaError for ${entity.name}`);
+}
+
+describe("entity schemas from TypeORM decorators", () => {
+  test("types, names, keys, versions and indexes map onto the logical schema", () => {
+    const s = readEntitySchema(Full);
+    expect(s.table).toBe("full");
+    expect(s.primary.property).toBe("id");
+    expect(s.primary.generated).toBe("increment");
+    expect(Object.fromEntries(s.columns.map((c) => [c.property, c.type]))).toEqual({
+      id: "integer", name: "string", rank: "integer", score: "number", active: "boolean", at: "datetime", data: "json", slug: "string", version: "integer",
+    });
+    expect(s.columnsByProperty.get("rank")?.name).toBe("rank_value");
+    expect(s.version?.property).toBe("version");
+    expect(s.indexes.map((i) => [i.properties, i.unique])).toEqual(expect.arrayContaining([[["name", "rank"], true], [["slug"], true]]));
+  });
+
+  test("unsupported declarations are SchemaErrors naming entity and property", () => {
+    expect(schemaError(Pet).message).toMatch(/Pet\.owner: relation @many-to-one is not supported/);
+    expect(schemaError(Pet).field).toBe("owner");
+    expect(schemaError(Untyped).message).toMatch(/Untyped\.maybe: .*explicit column type/);
+    expect(schemaError(Weird).message).toMatch(/Weird\.amount: column type "decimal" is not supported/);
+    expect(schemaError(Soft).message).toMatch(/Soft\.deletedAt: a deleteDate column is not supported/);
+    expect(schemaError(NoKey).message).toMatch(/NoKey has no primary column/);
+    expect(schemaError(NotAnEntity).message).toMatch(/NotAnEntity is not an entity/);
+    expect(schemaError(TwoKeys).message).toMatch(/composite primary keys/);
+    expect(schemaError(Enums).message).toMatch(/Enums\.kind: column option "enum" is not supported/);
+  });
+
+  test("createStorage refuses an unsupported entity before opening anything", async () => {
+    await expect(createStorage({ url: "memory:", entities: [Pet] })).rejects.toThrow(SchemaError);
+  });
+});
