@@ -51,6 +51,8 @@ export type {
 export { loadMigrations, sha256 } from "./migrations/migration-loader.js";
 export type { LoadedMigration } from "./migrations/migration-loader.js";
 export { MIGRATIONS_TABLE } from "./migrations/applied-migration-store.js";
+export { copyStorage } from "./migrations/copy-storage.js";
+export type { CopyOptions, CopiedTable } from "./migrations/copy-storage.js";
 export { schemaOfTable, describeSchema } from "./schema/table-schema.js";
 export type { Logger } from "./logger.js";
 export * from "./errors.js";
