@@ -70,9 +70,11 @@ export async function diffSchema(schemas: readonly EntitySchema[], editor: Schem
     const actual = await editor.describeTable(schema.table);
     const t = JSON.stringify(schema.table);
     if (!actual) {
-      const columns = Object.fromEntries(wanted.columns.map((c) => [c.name, columnSpec(c, false)]));
-      const indexes = wantedIndexes.map((i) => ({ columns: i.columns, ...(i.unique ? { unique: true } : {}), name: i.name }));
-      up.push(`await m.createTable(${t}, ${literal(columns)}${indexes.length ? `, { indexes: ${literal(indexes)} }` : ""});`);
+      // The primary key first, then the columns as the entity reader lists them.
+      const ordered = [...wanted.columns.filter((c) => c.primary), ...wanted.columns.filter((c) => !c.primary)];
+      const columns = ordered.map((c) => `      ${JSON.stringify(c.name)}: ${literal(columnSpec(c, false))},`).join("\n");
+      const indexes = wantedIndexes.map((i) => `      ${literal({ columns: i.columns, ...(i.unique ? { unique: true } : {}), name: i.name })},`).join("\n");
+      up.push(`await m.createTable(${t}, {\n${columns}\n    }${indexes.length ? `, {\n      indexes: [\n${indexes.replace(/^/gm, "  ")}\n      ],\n    }` : ""});`);
       down.unshift(`await m.dropTable(${t});`);
       continue;
     }
