@@ -11,6 +11,7 @@ import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { schemaOfTable } from "../schema/table-schema.js";
 import type { Storage } from "../storage.js";
 import { editorOf } from "./applied-migration-store.js";
+import { LOCK_TABLE } from "./row-migration-lock.js";
 
 /** Options of {@link copyStorage}. */
 export interface CopyOptions {
@@ -94,6 +95,8 @@ export async function copyStorage(from: Storage, to: Storage, options: CopyOptio
   const tables: TableDescription[] = await withEditor(source, async (editor) => {
     const out: TableDescription[] = [];
     for (const name of await editor.listTables()) {
+      // The lock row belongs to the source's runners, not to its data.
+      if (name === LOCK_TABLE) continue;
       const description = await editor.describeTable(name);
       if (description) out.push(description);
     }

@@ -5,12 +5,13 @@
  * refused unless allowed, and a cross-process lock keeps two runners from applying a version twice.
  */
 import type { AppliedMigration, AppliedMigrationStore, Backend, MigrationLock } from "../backend/backend.js";
-import { LockError, MigrationError, StorageError, UnsupportedError } from "../errors.js";
+import { LockError, MigrationError, StorageError } from "../errors.js";
 import type { StorageCore } from "../storage-core.js";
 import { AsyncMutex } from "../util/async-mutex.js";
 import { editorOf, MIGRATIONS_TABLE, TableMigrationStore } from "./applied-migration-store.js";
 import type { LoadedMigration } from "./migration-loader.js";
 import { loadMigrations } from "./migration-loader.js";
+import { RowMigrationLock } from "./row-migration-lock.js";
 import { createMigrationContext } from "./schema-migration-context.js";
 
 /** Where a migration stands. */
@@ -76,13 +77,18 @@ export type MigrationEventName = "migrating" | "migrated" | "reverting" | "rever
 
 /** Runners with no cross-process lock of their own share one in-process mutex per backend. */
 const inProcessLocks = new WeakMap<Backend, AsyncMutex>();
+const rowLocks = new WeakMap<Backend, MigrationLock>();
 
+/**
+ * The backend's own lock; else, when several processes may open it, a lock row (`strata_migration_lock`);
+ * else an in-process mutex.
+ */
 function lockOf(backend: Backend): MigrationLock {
   if (backend.migrationLock) return backend.migrationLock;
   if (backend.capabilities.supportsMultipleConnections) {
-    throw new UnsupportedError(
-      `The ${backend.name} backend can be opened by several processes but has no migration lock (Backend.migrationLock): Strata will not risk two runners applying a migration twice`,
-    );
+    let lock = rowLocks.get(backend);
+    if (!lock) rowLocks.set(backend, (lock = new RowMigrationLock(backend)));
+    return lock;
   }
   let mutex = inProcessLocks.get(backend);
   if (!mutex) inProcessLocks.set(backend, (mutex = new AsyncMutex()));
