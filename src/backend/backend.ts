@@ -127,6 +127,8 @@ export interface SchemaEditor {
   describeTable(name: string): Promise<TableDescription | undefined>;
   /** Raw SQL with bound parameters; present on SQL backends only. */
   sql?(text: string, params: readonly unknown[]): Promise<unknown[]>;
+  /** The statements run so far (SQL backends), shown by dry runs. */
+  readonly statements?: readonly string[];
 }
 
 /** One applied migration, as recorded in `strata_migrations`. */

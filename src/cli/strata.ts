@@ -105,6 +105,7 @@ function printResults(results: MigrationResult[], json: boolean, verb: string): 
   for (const r of results) {
     const what = r.dryRun ? `Would ${r.direction === "up" ? "apply" : "revert"}` : r.direction === "up" ? "Applied" : "Reverted";
     out(`${what} ${r.version} ${r.name}${r.dryRun ? "" : ` (${r.durationMs} ms)`}`);
+    for (const statement of r.statements ?? []) out(`    ${statement};`);
   }
 }
 

@@ -61,6 +61,11 @@ export interface MigrationResult {
   readonly durationMs: number;
   readonly dryRun: boolean;
   readonly file?: string;
+  /**
+   * In a dry run on a SQL backend with transactional DDL: the statements the migration ran before the
+   * dry run rolled everything back.
+   */
+  readonly statements?: readonly string[];
 }
 
 /** What the runner's events carry. */
@@ -175,7 +180,7 @@ export class MigrationRunner {
       if (!options.allowOutOfOrder) checkOrder(status);
       if (options.to !== undefined) pending = pending.filter((s) => s.version <= options.to!);
       const plan = pending.map((s) => byVersion.get(s.version)!);
-      if (options.dryRun) return plan.map((m) => result(m, "up", 0, true));
+      if (options.dryRun) return this.rehearse(plan, "up");
       const out: MigrationResult[] = [];
       for (const m of plan) out.push(await this.apply(m, "up"));
       return out;
@@ -206,7 +211,7 @@ export class MigrationRunner {
           });
         }
       }
-      if (options.dryRun) return plan.map((m) => result(m, "down", 0, true));
+      if (options.dryRun) return this.rehearse(plan, "down");
       const out: MigrationResult[] = [];
       for (const m of plan) out.push(await this.apply(m, "down"));
       return out;
@@ -230,6 +235,46 @@ export class MigrationRunner {
     } finally {
       await release();
     }
+  }
+
+  /**
+   * A dry run. Where DDL is transactional, the plan runs for real in one transaction that is then rolled
+   * back, which shows that it would succeed and (on SQL backends) the statements it would run; elsewhere
+   * the plan is only listed.
+   */
+  private async rehearse(plan: readonly LoadedMigration[], direction: "up" | "down"): Promise<MigrationResult[]> {
+    const { backend } = this.core;
+    if (plan.length === 0 || !backend.capabilities.supportsTransactionalDdl) return plan.map((m) => result(m, direction, 0, true));
+    const out: MigrationResult[] = [];
+    const tx = await backend.begin();
+    try {
+      const editor = editorOf(backend, tx);
+      for (const m of plan) {
+        const before = editor.statements?.length ?? 0;
+        const started = performance.now();
+        try {
+          const m$ = createMigrationContext(backend.name, editor, tx, new Set());
+          if (direction === "up") {
+            await m.migration.up(m$);
+            await this.store.record(tx, { version: m.version, name: m.name, checksum: m.checksum, appliedAt: new Date(), durationMs: 0 });
+          } else {
+            await m.migration.down!(m$);
+            await this.store.remove(tx, m.version);
+          }
+        } catch (error) {
+          throw new MigrationError(`Dry run: ${label(m)} would fail (nothing was changed): ${error instanceof Error ? error.message : String(error)}`, {
+            version: m.version,
+            ...(m.file ? { file: m.file } : {}),
+            cause: error,
+          });
+        }
+        const statements = editor.statements?.slice(before);
+        out.push({ ...result(m, direction, Math.round(performance.now() - started), true), ...(statements ? { statements } : {}) });
+      }
+    } finally {
+      await tx.rollback();
+    }
+    return out;
   }
 
   private async apply(m: LoadedMigration, direction: "up" | "down"): Promise<MigrationResult> {

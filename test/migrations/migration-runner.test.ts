@@ -179,6 +179,11 @@ for (const backend of migrationBackends()) {
       await storage.migrations.up();
       expect((await storage.migrations.down({ dryRun: true })).map((r) => r.version)).toEqual([2]);
       expect(await states(storage)).toEqual(["1:applied", "2:applied"]);
+      write("0003-breaks.mjs", file(3, "breaks", `await m.dropTable("no_such_table");`));
+      if (storage.core.backend.capabilities.supportsTransactionalDdl) {
+        await expect(storage.migrations.up({ dryRun: true })).rejects.toThrow(/Dry run: migration 3 "breaks".*would fail.*no_such_table/);
+      }
+      expect(await states(storage)).toEqual(["1:applied", "2:applied", "3:pending"]);
     });
 
     test("down refuses, before reverting anything, when a migration has no down", async () => {
