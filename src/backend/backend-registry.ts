@@ -4,6 +4,7 @@ import type { BackendFactory } from "./backend.js";
 
 const builtIn: Record<string, () => Promise<BackendFactory>> = {
   memory: async () => (await import("../backends/memory/memory-backend.js")).createMemoryBackend,
+  file: async () => (await import("../backends/file/file-backend.js")).createFileBackend,
 };
 
 const registered = new Map<string, BackendFactory>();

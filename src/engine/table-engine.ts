@@ -42,26 +42,27 @@ function uniqueKey(index: IndexSchema, row: Row): string | undefined {
 
 /** A table's committed rows and their indexes. Stored rows are never mutated, only replaced. */
 export class MemoryTable {
-  readonly rows = new Map<Key, Row>();
+  // Not readonly: binding an entity to a migration's table reshapes the table in place (see become), so
+  // that whoever holds it (the file backend's table states) keeps a live reference.
+  rows = new Map<Key, Row>();
   /** Copies a row for a caller: only the columns the bound entity declares. */
-  readonly copy: (row: Row) => Row;
+  copy: (row: Row) => Row;
   /** Copies a row for storing: every column of the table. The same function as `copy` unless there are extras. */
-  readonly store: (row: Row) => Row;
+  store: (row: Row) => Row;
   /**
    * Columns a migration added that the bound entity does not declare: kept in stored rows (filled with
    * their default on insert, carried over on replace) but never handed to the entity.
    */
-  readonly extras: readonly ColumnSchema[];
-  private readonly uniques: UniqueIndex[];
+  extras: readonly ColumnSchema[];
+  private uniques: UniqueIndex[];
   /** Equality lookups on the first column of each declared index: value -> keys. */
-  private readonly lookups = new Map<string, Map<unknown, Set<Key>>>();
+  private lookups = new Map<string, Map<unknown, Set<Key>>>();
   private nextId = 1;
+  schema: EntitySchema;
 
   /** `visible`: the properties handed out, when the table holds more columns than its entity declares. */
-  constructor(
-    readonly schema: EntitySchema,
-    visible?: ReadonlySet<string>,
-  ) {
+  constructor(schema: EntitySchema, visible?: ReadonlySet<string>) {
+    this.schema = schema;
     this.store = makeRowCopier(schema);
     this.extras = visible ? schema.columns.filter((c) => !visible.has(c.property)) : [];
     this.copy = this.extras.length === 0 ? this.store : makePickingCopier(schema, visible!);
@@ -126,6 +127,18 @@ export class MemoryTable {
     table.nextId = this.nextId;
     for (const row of this.rows.values()) table.put(convert ? convert(row) : row);
     return table;
+  }
+
+  /** Takes over the shape and rows of `other` (built by {@link rebuild}), keeping this object's identity. */
+  become(other: MemoryTable): void {
+    this.rows = other.rows;
+    this.copy = other.copy;
+    this.store = other.store;
+    this.extras = other.extras;
+    this.uniques = other.uniques;
+    this.lookups = other.lookups;
+    this.nextId = other.nextId;
+    this.schema = other.schema;
   }
 
   /** The next `increment` key. Keys are never reused, even after a rollback (as SQL sequences). */
@@ -252,8 +265,8 @@ export class MemoryDatabase {
       },
       new Set(schema.columns.map((c) => c.property)),
     );
-    this.tables.set(schema.table, bound);
-    return bound;
+    table.become(bound);
+    return table;
   }
 
   apply(changes: Iterable<Change>): void {

@@ -300,6 +300,7 @@ for (const backend of migrationBackends()) {
       const [status] = await storage.migrations.status();
       expect(status?.state).toBe("applied");
       const changed = defineMigration({ version: 1, name: "one", up: async (m) => m.createTable("t2", { id: { type: "string", primary: true } }) });
+      await storage.close();
       const again = await open({ migrations: [changed] });
       if (storage.core.backend.capabilities.persistent) expect((await again.migrations.status())[0]?.state).toBe("changed");
     });

@@ -22,6 +22,15 @@ import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
 import { AsyncMutex } from "../../util/async-mutex.js";
 
+/**
+ * What {@link MemoryBackend.persist} may return: `durable` settles once the changes survive a crash.
+ * The writer is released before it is awaited, so commits queued behind this one can append meanwhile
+ * and share the next flush (group commit); the committing caller still hears back only once it settles.
+ */
+export interface Persisted {
+  readonly durable: Promise<void>;
+}
+
 export class MemoryBackend implements Backend {
   readonly name: string = "memory";
   /** Schema changes run on a shadow copy swapped in at commit: DDL is transactional here. */
@@ -49,9 +58,15 @@ export class MemoryBackend implements Backend {
   constructor(protected readonly context: BackendContext) {
     this.timeoutMs = context.config.timeoutMs;
     if (context.config.autoCreate) for (const schema of context.schemas) this.db.ensureTable(schema);
-    // Reads outside a transaction see committed rows only: a write set with no writes.
-    const committed = new WriteSet(this.db);
-    this.session = {
+    this.session = this.createSession(new WriteSet(this.db));
+  }
+
+  /**
+   * The session for reads and single writes outside a transaction. Reads see committed rows only:
+   * `committed` is a write set with no writes. A subclass may wrap it (the file backend waits for durability).
+   */
+  protected createSession(committed: WriteSet): DataSession {
+    return {
       findById: async (schema, key) => committed.findById(schema, key),
       findByIds: async (schema, keys) => findByIds(committed, schema, keys),
       find: async (schema, query) => committed.find(schema, query),
@@ -65,14 +80,17 @@ export class MemoryBackend implements Backend {
     };
   }
 
-  /** Makes committed changes durable before they become visible. The memory backend keeps nothing. */
-  protected async persist(_changes: Change[]): Promise<void> {}
+  /**
+   * Records committed changes, called while the writer is held and before they are applied to memory.
+   * A throw aborts the commit with nothing applied. The memory backend keeps nothing.
+   */
+  protected async persist(_changes: Change[]): Promise<Persisted | void> {}
 
   /**
    * Commits a transaction that changed the schema: `shadow` holds every table as the transaction left
    * it. A persistent subclass writes it durably (e.g. as a new snapshot) before calling this.
    */
-  protected async commitSchemaChange(shadow: ShadowDatabase): Promise<void> {
+  protected async commitSchemaChange(shadow: ShadowDatabase): Promise<Persisted | void> {
     shadow.commitTo(this.db);
   }
 
@@ -83,23 +101,27 @@ export class MemoryBackend implements Backend {
     );
   }
 
-  private async commitWriteSet(ws: WriteSet): Promise<void> {
+  private async commitWriteSet(ws: WriteSet): Promise<Persisted | void> {
     if (ws.isEmpty) return;
     const changes = ws.changes();
-    await this.persist(changes);
+    const persisted = await this.persist(changes);
     this.db.apply(changes);
+    return persisted;
   }
 
-  private async autocommit<T>(fn: (ws: WriteSet) => T): Promise<T> {
+  protected async autocommit<T>(fn: (ws: WriteSet) => T): Promise<T> {
     const release = await this.acquireWriter();
+    let persisted: Persisted | void;
+    let result: T;
     try {
       const ws = new WriteSet(this.db);
-      const result = fn(ws);
-      await this.commitWriteSet(ws);
-      return result;
+      result = fn(ws);
+      persisted = await this.commitWriteSet(ws);
     } finally {
       release();
     }
+    if (persisted) await persisted.durable;
+    return result;
   }
 
   async begin(): Promise<TransactionHandle> {
@@ -135,8 +157,8 @@ class MemoryTransaction implements TransactionHandle {
 
   constructor(
     private readonly db: MemoryDatabase,
-    private readonly commitChanges: (ws: WriteSet) => Promise<void>,
-    private readonly commitSchema: (shadow: ShadowDatabase) => Promise<void>,
+    private readonly commitChanges: (ws: WriteSet) => Promise<Persisted | void>,
+    private readonly commitSchema: (shadow: ShadowDatabase) => Promise<Persisted | void>,
     private readonly release: () => void,
   ) {
     this.ws = new WriteSet(db);
@@ -207,14 +229,16 @@ class MemoryTransaction implements TransactionHandle {
   async commit(): Promise<void> {
     const ws = this.open();
     this.done = true;
+    let persisted: Persisted | void;
     try {
       if (this.shadow) {
         this.foldWrites();
-        await this.commitSchema(this.shadow);
-      } else await this.commitChanges(ws);
+        persisted = await this.commitSchema(this.shadow);
+      } else persisted = await this.commitChanges(ws);
     } finally {
       this.release();
     }
+    if (persisted) await persisted.durable;
   }
   async rollback(): Promise<void> {
     if (this.done) return;

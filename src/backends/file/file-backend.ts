@@ -1,0 +1,415 @@
+/**
+ * The file backend: the memory backend's table engine (queries, indexes, write sets, savepoints) with
+ * persistence around it, in one directory a person can read:
+ *
+ * - `catalog.json`: tables, columns, types and indexes (see file-catalog.ts);
+ * - `<table>.table.json`: one snapshot per table, a row per line (see file-snapshot.ts);
+ * - `journal.ndjson`: one checksummed line per committed transaction since the snapshots (see file-journal.ts);
+ * - `strata.lock`: the pid holding the directory (see file-lock.ts);
+ * - `backups/generation-<seq>/` with `backup.enabled`: the last `keep` states before each compaction.
+ *
+ * Opening loads the snapshots and replays the journal. A commit appends its line and waits for the
+ * flush; reads outside a transaction first wait for pending flushes, so nothing is seen that a power
+ * loss could take back. When the journal has passed `compactAfterBytes`, the next commit first compacts
+ * (new snapshots via temp file + fsync + rename, directory fsync, then the journal is emptied); if that
+ * fails, that commit fails with the error, nothing of it is written, and the journal stays valid.
+ */
+import fs from "node:fs";
+import { randomUUID } from "node:crypto";
+import * as path from "node:path";
+import type { Persisted } from "../memory/memory-backend.js";
+import { MemoryBackend } from "../memory/memory-backend.js";
+import type { ShadowDatabase } from "../memory/memory-schema-editor.js";
+import { MigrationTable } from "../../schema/table-schema.js";
+import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
+import type { Backend, BackendCapabilities, BackendContext, DataSession } from "../../backend/backend.js";
+import type { Change, MemoryDatabase, MemoryTable, WriteSet } from "../../engine/table-engine.js";
+import { ConfigError, CorruptionError, StorageError, TransactionError } from "../../errors.js";
+import type { EntitySchema } from "../../schema/entity-schema.js";
+import type { Catalog, CatalogTable } from "./file-catalog.js";
+import { CATALOG_FILE, CATALOG_FORMAT, catalogMismatch, catalogProblem, catalogTableOf, schemaOfCatalogTable } from "./file-catalog.js";
+import type { JournalOp } from "./file-journal.js";
+import { FileJournal, JOURNAL_FILE, readJournal } from "./file-journal.js";
+import { DirectoryLock } from "./file-lock.js";
+import type { RowCodec } from "./file-snapshot.js";
+import { fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
+import { isTableFileOf, tableFileName } from "./table-file-name.js";
+
+/** A loaded table's persistence state. */
+interface TableState {
+  readonly name: string;
+  entry: CatalogTable;
+  readonly codec: RowCodec;
+  readonly table: MemoryTable;
+  /** The journal sequence number its snapshot file includes. */
+  seq: number;
+  /** Changed since its snapshot was written. */
+  dirty: boolean;
+}
+
+export class FileBackend extends MemoryBackend {
+  override readonly name: string = "file";
+  /** Schema changes commit through {@link FileBackend.checkpointSchema}: all or nothing, so DDL is transactional. */
+  override readonly capabilities: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true, supportsTransactionalDdl: true, persistent: true };
+  /** The data directory (absolute). */
+  readonly dir: string;
+  private readonly durable: boolean;
+  private readonly compactAfterBytes: number;
+  private readonly tables = new Map<string, TableState>();
+  private catalog: Catalog = { format: CATALOG_FORMAT, seq: 0, tables: {} };
+  /** Set by load(); undefined only while a failed open is being undone. */
+  private journal!: FileJournal;
+  private closed = false;
+
+  private constructor(
+    context: BackendContext,
+    private readonly lock: DirectoryLock,
+  ) {
+    // The base class would create empty tables; here they come from the directory (see load).
+    super({ ...context, config: { ...context.config, autoCreate: false } });
+    this.dir = context.config.path!;
+    this.durable = context.config.file.fsync === "always";
+    this.compactAfterBytes = context.config.file.compactAfterBytes;
+  }
+
+  /** Opens (creating if needed) the directory in `context.config.path`. */
+  static async open(context: BackendContext): Promise<FileBackend> {
+    const dir = context.config.path;
+    if (!dir) throw new ConfigError(['path: the file backend needs a directory, e.g. "file:./data"']);
+    try {
+      if (!fs.existsSync(dir)) {
+        fs.mkdirSync(dir, { recursive: true });
+        if (context.config.file.fsync === "always") fsyncDirectory(path.dirname(dir));
+      }
+    } catch (error) {
+      throw new ConfigError([`path: cannot create the directory ${dir}: ${(error as Error).message}`], { file: dir, cause: error });
+    }
+    if (!fs.statSync(dir).isDirectory()) throw new ConfigError([`path: ${dir} is a file; the file backend needs a directory`], { file: dir });
+    const lock = await DirectoryLock.acquire(dir, context.config.timeoutMs);
+    const backend = new FileBackend(context, lock);
+    try {
+      backend.load(context.config.autoCreate);
+    } catch (error) {
+      backend.journal?.close();
+      lock.release();
+      throw error;
+    }
+    return backend;
+  }
+
+  private file(name: string): string {
+    return inDirectory(this.dir, name);
+  }
+
+  private load(autoCreate: boolean): void {
+    const catalogFile = this.file(CATALOG_FILE);
+    if (fs.existsSync(catalogFile)) {
+      const value = readJsonFile(catalogFile);
+      const problem = catalogProblem(value);
+      if (problem) throw new CorruptionError(`${catalogFile}: ${problem}`, { file: catalogFile });
+      this.catalog = value as Catalog;
+    }
+    const entities = new Map(this.context.schemas.map((s) => [s.table, s]));
+    for (const [name, entry] of Object.entries(this.catalog.tables)) {
+      if (!isTableFileOf(name, entry.file)) {
+        throw new CorruptionError(`${catalogFile}: table "${name}" names the file ${JSON.stringify(entry.file)}, expected "${tableFileName(name)}"`, { file: catalogFile, table: name });
+      }
+      this.loadTable(name, entry, entities.get(name));
+    }
+    const journalFile = this.file(JOURNAL_FILE);
+    const contents = readJournal(journalFile);
+    let seq = this.catalog.seq;
+    for (const state of this.tables.values()) seq = Math.max(seq, state.seq);
+    for (const entry of contents.entries) {
+      // Lines the catalog's snapshots already include (a crash came before the journal was emptied);
+      // after a schema change they may name tables that no longer exist.
+      if (entry.seq <= this.catalog.seq) continue;
+      for (const op of entry.ops) this.replay(op, entry.seq, entry.line, journalFile);
+      seq = Math.max(seq, entry.seq);
+    }
+    if (contents.goodLength !== contents.length) {
+      this.context.logger.warn(`${journalFile}: discarded a torn last line (${contents.length - contents.goodLength} bytes) left by a crash while committing`);
+    }
+    this.journal = FileJournal.open(journalFile, contents.goodLength, seq, this.durable);
+    if (autoCreate) {
+      const missing = this.context.schemas.filter((s) => !this.catalog.tables[s.table]);
+      if (missing.length > 0) this.createTables(missing);
+    }
+  }
+
+  private loadTable(name: string, entry: CatalogTable, entity: EntitySchema | undefined): void {
+    let schema = entity;
+    const mismatch = entity && catalogMismatch(entity, entry);
+    if (!entity || mismatch) {
+      if (mismatch) this.context.logger.warn(`Table "${name}" as stored does not fit ${entity!.entityName} (${mismatch}); run the migration that changes it`);
+      // Not bound to any entity: an entity that uses it later binds to it, or gets a SchemaError naming the column.
+      schema = { ...schemaOfCatalogTable(name, entry, `the stored table "${name}" (columns differ from the entity: run migrations)`), target: MigrationTable };
+    }
+    const file = this.file(entry.file);
+    const snapshot = readSnapshot(file, name);
+    const table = this.db.ensureTable(schema!);
+    const codec = makeRowCodec(schema!);
+    snapshot.rows.forEach((stored, i) => table.put(codec.decode(stored, file, `row ${i + 1}`)));
+    this.tables.set(name, { name, entry, codec, table, seq: snapshot.seq, dirty: false });
+  }
+
+  private replay(op: JournalOp, seq: number, line: number, file: string): void {
+    const [tableName, key, stored] = Array.isArray(op) ? op : [];
+    const state = typeof tableName === "string" ? this.tables.get(tableName) : undefined;
+    if (!state || (typeof key !== "string" && typeof key !== "number")) {
+      throw new CorruptionError(`${file}:${line} changes ${state ? "a row without a key" : `the unknown table ${JSON.stringify(tableName)}`}`, { file });
+    }
+    // The snapshot already includes this line (a compaction was interrupted before emptying the journal).
+    if (seq <= state.seq) return;
+    if (stored === null) state.table.remove(key);
+    else state.table.put(state.codec.decode(stored, file, `line ${line}`));
+    state.dirty = true;
+  }
+
+  /** Adds tables to the catalog: empty snapshots first, then the catalog naming them. */
+  private createTables(schemas: readonly EntitySchema[]): void {
+    const tables = { ...this.catalog.tables };
+    for (const schema of schemas) {
+      const entry = catalogTableOf(schema, tableFileName(schema.table));
+      writeFileAtomic(this.file(entry.file), snapshotText(schema.table, 0, []), this.durable);
+      tables[schema.table] = entry;
+    }
+    this.writeCatalog({ ...this.catalog, tables });
+    for (const schema of schemas) {
+      const entry = tables[schema.table]!;
+      this.tables.set(schema.table, { name: schema.table, entry, codec: makeRowCodec(schema), table: this.db.ensureTable(schema), seq: 0, dirty: false });
+    }
+  }
+
+  private writeCatalog(catalog: Catalog): void {
+    writeFileAtomic(this.file(CATALOG_FILE), `${JSON.stringify(catalog, null, 2)}\n`, this.durable);
+    if (this.durable) fsyncDirectory(this.dir);
+    this.catalog = catalog;
+  }
+
+  protected override createSession(committed: WriteSet): DataSession {
+    const base = super.createSession(committed);
+    // A read waits for flushes in progress: it must not return a commit that a power loss could still take back.
+    const settled = () => this.journal?.pendingFlush();
+    return {
+      ...base,
+      findById: async (schema, key) => {
+        const wait = settled();
+        if (wait) await wait;
+        return base.findById(schema, key);
+      },
+      findByIds: async (schema, keys) => {
+        const wait = settled();
+        if (wait) await wait;
+        return base.findByIds(schema, keys);
+      },
+      find: async (schema, query) => {
+        const wait = settled();
+        if (wait) await wait;
+        return base.find(schema, query);
+      },
+      count: async (schema, where) => {
+        const wait = settled();
+        if (wait) await wait;
+        return base.count(schema, where);
+      },
+    };
+  }
+
+  protected override async persist(changes: Change[]): Promise<Persisted | void> {
+    if (this.closed) throw new TransactionError(`The file storage on ${this.dir} is closed`, { file: this.dir });
+    if (this.journal.size >= this.compactAfterBytes) await this.compactForCommit();
+    const ops: JournalOp[] = new Array(changes.length);
+    for (let i = 0; i < changes.length; i++) {
+      const change = changes[i]!;
+      const state = this.tables.get(change.table)!;
+      state.dirty = true;
+      ops[i] = [change.table, change.key, change.row ? state.codec.encode(change.row) : null];
+    }
+    let durable: Promise<void> | undefined;
+    try {
+      durable = this.journal.append(ops);
+    } catch (error) {
+      throw this.writeFailed(`append to ${this.journal.file}`, this.journal.file, error);
+    }
+    if (!durable) return;
+    return { durable: durable.catch((error: unknown) => Promise.reject(this.writeFailed(`flush ${this.journal.file}`, this.journal.file, error))) };
+  }
+
+  private writeFailed(what: string, file: string, error: unknown): StorageError {
+    if (error instanceof StorageError) return error;
+    const code = (error as NodeJS.ErrnoException)?.code;
+    const hint = code === "ENOSPC" ? " (the disk is full: free space and retry)" : "";
+    return new TransactionError(`Could not ${what}: ${(error as Error)?.message ?? String(error)}${hint}; the commit was not made`, { file, cause: error });
+  }
+
+  private async compactForCommit(): Promise<void> {
+    try {
+      await this.compact();
+    } catch (error) {
+      this.context.logger.error(`Compaction of ${this.dir} failed; the journal is intact and the next commit retries`, error);
+      if (error instanceof StorageError) throw error;
+      throw this.writeFailed(`compact ${this.dir} before this commit`, this.dir, error);
+    }
+  }
+
+  /**
+   * Folds the journal into the snapshots. Called with the writer held. Crash-safe at every step: each
+   * snapshot is replaced atomically and records the journal seq it includes, so a crash after some
+   * renames replays only the newer lines into the older snapshots; the journal is emptied last.
+   */
+  private async compact(): Promise<void> {
+    await this.journal.flush();
+    const seq = this.journal.seq;
+    if (this.context.config.backup.enabled) this.backupGeneration(seq);
+    // Tables still under a schema change's generation name move back to their plain name; the catalog's
+    // rename switches to them, so their old files are removed only after it.
+    const moved: string[] = [];
+    const tables = { ...this.catalog.tables };
+    const rewrite = [...this.tables.values()].filter((s) => s.dirty || s.entry.file !== tableFileName(s.name));
+    for (const state of rewrite) {
+      const file = tableFileName(state.name);
+      writeFileAtomic(this.file(file), this.snapshotOf(state, seq), this.durable);
+      if (file !== state.entry.file) {
+        moved.push(state.entry.file);
+        tables[state.name] = { ...state.entry, file };
+      }
+    }
+    this.writeCatalog({ ...this.catalog, seq, tables });
+    this.journal.reset();
+    for (const state of rewrite) {
+      state.seq = seq;
+      state.dirty = false;
+      state.entry = tables[state.name]!;
+    }
+    for (const file of moved) fs.rmSync(this.file(file), { force: true });
+  }
+
+  /**
+   * Makes `database` (every table, in its new shape: the migration runner's shadow copy) the durable
+   * state of this directory, for schema changes. Call with the writer held, then swap the tables in.
+   * Crash-safe: the snapshots go to new generation file names, the catalog's rename is the switch, and
+   * the journal (whose lines the snapshots include) is emptied after it.
+   */
+  protected async checkpointSchema(database: MemoryDatabase): Promise<void> {
+    await this.journal.flush();
+    const seq = this.journal.seq;
+    const generation = (this.catalog.generation ?? 0) + 1;
+    if (this.context.config.backup.enabled) this.backupGeneration(seq);
+    const tables: Record<string, CatalogTable> = {};
+    const states: TableState[] = [];
+    for (const [name, table] of database.tables) {
+      const entry = catalogTableOf(table.schema, tableFileName(name, generation));
+      const state: TableState = { name, entry, codec: makeRowCodec(table.schema), table, seq, dirty: false };
+      writeFileAtomic(this.file(entry.file), this.snapshotOf(state, seq), this.durable);
+      tables[name] = entry;
+      states.push(state);
+    }
+    const old = Object.values(this.catalog.tables).map((t) => t.file);
+    this.writeCatalog({ format: CATALOG_FORMAT, seq, generation, tables });
+    this.journal.reset();
+    this.tables.clear();
+    for (const state of states) this.tables.set(state.name, state);
+    for (const file of old) fs.rmSync(this.file(file), { force: true });
+  }
+
+  /** A migration's commit: the shadow database becomes the directory's state, then the live one. */
+  protected override async commitSchemaChange(shadow: ShadowDatabase): Promise<Persisted | void> {
+    if (this.closed) throw new TransactionError(`The file storage on ${this.dir} is closed`, { file: this.dir });
+    try {
+      await this.checkpointSchema(shadow);
+    } catch (error) {
+      throw this.writeFailed(`write the schema change to ${this.dir}`, this.dir, error);
+    }
+    return super.commitSchemaChange(shadow);
+  }
+
+  private snapshotOf(state: TableState, seq: number): string {
+    const rows = state.table.rows.values();
+    const encode = state.codec.encode;
+    return snapshotText(state.name, seq, (function* () {
+      for (const row of rows) yield encode(row);
+    })());
+  }
+
+  /** Writes the committed state as a fresh file-backend directory at `target` (which must not hold files). */
+  private writeCopy(target: string, seq: number): void {
+    const temp = `${target}.tmp-${randomUUID()}`;
+    fs.mkdirSync(temp, { recursive: true });
+    try {
+      const tables: Record<string, CatalogTable> = {};
+      for (const state of this.tables.values()) {
+        tables[state.name] = { ...state.entry, file: tableFileName(state.name) };
+        writeFileAtomic(path.join(temp, tables[state.name]!.file), this.snapshotOf(state, seq), this.durable);
+      }
+      const catalog: Catalog = { format: CATALOG_FORMAT, seq, ...(this.catalog.generation ? { generation: this.catalog.generation } : {}), tables };
+      writeFileAtomic(path.join(temp, CATALOG_FILE), `${JSON.stringify(catalog, null, 2)}\n`, this.durable);
+      writeFileAtomic(path.join(temp, JOURNAL_FILE), "", this.durable);
+      if (this.durable) fsyncDirectory(temp);
+      if (fs.existsSync(target) && fs.readdirSync(target).length === 0) fs.rmdirSync(target);
+      fs.renameSync(temp, target);
+      if (this.durable) fsyncDirectory(path.dirname(target));
+    } catch (error) {
+      fs.rmSync(temp, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Keeps the state before a compaction in the backup directory, and only the newest `keep` of them. */
+  private backupGeneration(seq: number): void {
+    const { dir, keep } = this.context.config.backup;
+    const root = dir ? path.resolve(dir) : this.file("backups");
+    fs.mkdirSync(root, { recursive: true });
+    const name = `generation-${String(seq).padStart(12, "0")}`;
+    if (!fs.existsSync(path.join(root, name))) this.writeCopy(path.join(root, name), seq);
+    const generations = fs.readdirSync(root).filter((f) => /^generation-\d{12}$/.test(f)).sort();
+    for (const old of generations.slice(0, Math.max(0, generations.length - keep))) fs.rmSync(path.join(root, old), { recursive: true, force: true });
+  }
+
+  override async backup(targetPath: string): Promise<void> {
+    if (typeof targetPath !== "string" || targetPath === "") throw new ConfigError(["backup: expected a target directory path"]);
+    const target = path.resolve(targetPath);
+    if (target === this.dir || target.startsWith(this.dir + path.sep)) {
+      throw new ConfigError([`backup: the target ${target} is inside the data directory ${this.dir}; choose another directory`]);
+    }
+    if (fs.existsSync(target) && (!fs.statSync(target).isDirectory() || fs.readdirSync(target).length > 0)) {
+      throw new ConfigError([`backup: ${target} already exists and is not an empty directory; choose a new path`], { file: target });
+    }
+    const release = await this.acquireWriter();
+    try {
+      await this.journal.flush();
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      this.writeCopy(target, this.journal.seq);
+    } finally {
+      release();
+    }
+  }
+
+  /** Compacts (so the snapshots show the data), then releases the directory. */
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    let release: (() => void) | undefined;
+    try {
+      release = await this.acquireWriter();
+    } catch {
+      this.context.logger.warn(`Closing ${this.dir} while a transaction still holds the writer; its commit will fail`);
+    }
+    try {
+      const renamed = [...this.tables.values()].some((t) => t.entry.file !== tableFileName(t.name));
+      if (release && (this.journal.size > 0 || renamed)) {
+        await this.compact().catch((error: unknown) => this.context.logger.error(`Compaction on close of ${this.dir} failed; the journal keeps every commit`, error));
+      }
+      await this.journal.flush().catch(() => {});
+    } finally {
+      this.closed = true;
+      this.journal.close();
+      this.lock.release();
+      release?.();
+    }
+  }
+}
+
+/** The factory registered as `file`. */
+export async function createFileBackend(context: BackendContext): Promise<Backend> {
+  return FileBackend.open(context);
+}

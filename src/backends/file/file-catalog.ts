@@ -1,0 +1,157 @@
+/**
+ * The schema catalog of a file-backend directory, `catalog.json`: which tables exist, their columns and
+ * types (so stored values decode exactly: a datetime string back to a `Date`, an integer stays an integer),
+ * their indexes, and the snapshot file of each.
+ *
+ * Format (version 1), pretty-printed:
+ * ```json
+ * {
+ *   "format": 1,
+ *   "seq": 42,                       // the last journal sequence number folded into the snapshots
+ *   "generation": 2,                 // bumped by each schema change (optional, 0 when absent)
+ *   "tables": {
+ *     "tasks": {
+ *       "file": "tasks.table.json",  // tableFileName(name) or, after a schema change, tableFileName(name, generation)
+ *       "columns": [                 // in column order; values in snapshots and the journal are keyed by "name"
+ *         { "name": "id", "type": "string", "nullable": false, "primary": true, "generated": "uuid" },
+ *         { "name": "due", "type": "datetime", "nullable": true },
+ *         { "name": "version", "type": "integer", "nullable": false, "role": "version" }
+ *       ],
+ *       "indexes": [{ "name": "idx_tasks_title", "columns": ["title"], "unique": true }]
+ *     }
+ *   }
+ * }
+ * ```
+ * Schema changes (migrations) go through `FileBackend.checkpointSchema`: every table is written in its
+ * new shape under a new generation's file names, then the catalog is replaced (the moment the change
+ * takes effect), then the journal is emptied; so the journal never holds rows of an older shape than the
+ * catalog describes, and a crash at any step leaves either the old or the new schema whole.
+ */
+import type { ColumnRole, ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "../../schema/entity-schema.js";
+
+/** The catalog file's name inside the data directory. */
+export const CATALOG_FILE = "catalog.json";
+export const CATALOG_FORMAT = 1;
+
+export interface CatalogColumn {
+  name: string;
+  type: LogicalType;
+  nullable: boolean;
+  primary?: boolean;
+  generated?: "uuid" | "increment";
+  unique?: boolean;
+  role?: ColumnRole;
+  default?: unknown;
+}
+
+export interface CatalogIndex {
+  name: string;
+  columns: string[];
+  unique: boolean;
+}
+
+export interface CatalogTable {
+  file: string;
+  columns: CatalogColumn[];
+  indexes: CatalogIndex[];
+}
+
+export interface Catalog {
+  format: number;
+  seq: number;
+  generation?: number;
+  tables: Record<string, CatalogTable>;
+}
+
+const TYPES: readonly LogicalType[] = ["string", "integer", "number", "boolean", "datetime", "json"];
+
+/** The catalog entry describing an entity's table. */
+export function catalogTableOf(schema: EntitySchema, file: string): CatalogTable {
+  const nameOf = (property: string) => schema.columnsByProperty.get(property)?.name ?? property;
+  return {
+    file,
+    columns: [schema.primary, ...schema.columns.filter((c) => c !== schema.primary)].map((c) => ({
+      name: c.name,
+      type: c.type,
+      nullable: c.nullable,
+      ...(c.primary ? { primary: true } : {}),
+      ...(c.generated ? { generated: c.generated } : {}),
+      ...(c.unique ? { unique: true } : {}),
+      ...(c.role ? { role: c.role } : {}),
+      ...(c.default !== undefined ? { default: c.default } : {}),
+    })),
+    indexes: schema.indexes.map((i) => ({ name: i.name, columns: i.properties.map(nameOf), unique: i.unique })),
+  };
+}
+
+/** Why the stored columns do not fit the entity (missing, extra or retyped columns), or undefined when they do. */
+export function catalogMismatch(schema: EntitySchema, entry: CatalogTable): string | undefined {
+  const stored = new Map(entry.columns.map((c) => [c.name, c]));
+  const problems: string[] = [];
+  for (const c of schema.columns) {
+    const s = stored.get(c.name);
+    if (!s) problems.push(`column "${c.name}" is not stored`);
+    else if (s.type !== c.type) problems.push(`column "${c.name}" is stored as ${s.type}, the entity says ${c.type}`);
+    stored.delete(c.name);
+  }
+  for (const name of stored.keys()) problems.push(`stored column "${name}" is not in the entity`);
+  const pk = entry.columns.find((c) => c.primary)?.name;
+  if (pk !== undefined && pk !== schema.primary.name) problems.push(`the stored primary key is "${pk}", the entity's is "${schema.primary.name}"`);
+  return problems.length ? problems.join("; ") : undefined;
+}
+
+/**
+ * A schema for a stored table that no entity of this storage describes as stored (a table of another
+ * program, or one whose entity changed and awaits a migration): its rows load and survive compaction,
+ * with properties named as the columns.
+ */
+export function schemaOfCatalogTable(table: string, entry: CatalogTable, label: string): EntitySchema {
+  const columns: ColumnSchema[] = entry.columns.map((c) => ({
+    property: c.name,
+    name: c.name,
+    type: c.type,
+    nullable: c.nullable,
+    unique: c.unique ?? false,
+    primary: c.primary ?? false,
+    ...(c.generated ? { generated: c.generated } : {}),
+    ...(c.role ? { role: c.role } : {}),
+    ...(c.default !== undefined ? { default: c.default } : {}),
+  }));
+  const primary = columns.find((c) => c.primary);
+  if (!primary) throw new Error(`table "${table}" has no primary column`);
+  const indexes: IndexSchema[] = entry.indexes.map((i) => ({ name: i.name, properties: i.columns, unique: i.unique }));
+  const target = { [label]: class {} }[label]!;
+  return {
+    entityName: label,
+    table,
+    target,
+    columns,
+    columnsByProperty: new Map(columns.map((c) => [c.property, c])),
+    primary,
+    ...(columns.find((c) => c.role === "version") ? { version: columns.find((c) => c.role === "version")! } : {}),
+    ...(columns.find((c) => c.role === "createDate") ? { createDate: columns.find((c) => c.role === "createDate")! } : {}),
+    ...(columns.find((c) => c.role === "updateDate") ? { updateDate: columns.find((c) => c.role === "updateDate")! } : {}),
+    indexes,
+    hasJson: columns.some((c) => c.type === "json"),
+  };
+}
+
+/** Checks the shape of a parsed catalog; returns the problem, or undefined when it is well formed. */
+export function catalogProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return "expected an object";
+  const c = value as Partial<Catalog>;
+  if (c.format !== CATALOG_FORMAT) return `unknown format ${JSON.stringify(c.format)} (this version of Strata reads format ${CATALOG_FORMAT})`;
+  if (!Number.isSafeInteger(c.seq) || (c.seq as number) < 0) return `"seq" must be a non-negative integer`;
+  if (c.generation !== undefined && (!Number.isSafeInteger(c.generation) || c.generation < 0)) return `"generation" must be a non-negative integer`;
+  if (typeof c.tables !== "object" || c.tables === null) return `"tables" must be an object`;
+  for (const [name, t] of Object.entries(c.tables)) {
+    if (typeof t?.file !== "string" || !Array.isArray(t.columns) || !Array.isArray(t.indexes)) return `table "${name}": expected file, columns and indexes`;
+    for (const col of t.columns) {
+      if (typeof col?.name !== "string" || !TYPES.includes(col.type) || typeof col.nullable !== "boolean") {
+        return `table "${name}": column ${JSON.stringify(col?.name)} needs a name, a type (${TYPES.join(", ")}) and nullable`;
+      }
+    }
+    if (t.columns.filter((col) => col.primary).length !== 1) return `table "${name}": expected exactly one primary column`;
+  }
+  return undefined;
+}

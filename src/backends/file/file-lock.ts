@@ -1,0 +1,140 @@
+/**
+ * The directory lock of the file backend: one process at a time. The lock file is created with
+ * `O_EXCL` and holds the owner's pid, start time and a random token; it stays for the storage's life.
+ * A lock whose pid no longer exists (the owner was killed) is taken over at once, so a restart after a
+ * crash is not delayed. Known limit: after a reboot a stale lock's pid may belong to another live process;
+ * the opener then waits `timeoutMs` and gets a `LockError` naming the pid and the file to remove.
+ */
+import fs from "node:fs";
+import { randomUUID } from "node:crypto";
+import * as path from "node:path";
+import { LockError } from "../../errors.js";
+
+/** The lock file's name inside the data directory. */
+export const LOCK_FILE = "strata.lock";
+
+/** What the lock file holds. */
+export interface LockOwner {
+  pid: number;
+  startedAt: string;
+  token: string;
+}
+
+const POLL_MS = 25;
+
+function readOwner(file: string): LockOwner | undefined {
+  try {
+    const owner = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<LockOwner>;
+    return typeof owner.pid === "number" && typeof owner.token === "string" ? (owner as LockOwner) : undefined;
+  } catch {
+    // Missing, or half-written by an owner that was killed between create and write.
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/** Creates `file` holding `content` if it does not exist; false if it does. */
+function createExclusive(file: string, content: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "wx");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+  try {
+    fs.writeSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/** A held directory lock. */
+export class DirectoryLock {
+  private released = false;
+
+  private constructor(
+    readonly file: string,
+    private readonly owner: LockOwner,
+  ) {}
+
+  /**
+   * Takes the lock of `dir`, waiting up to `timeoutMs` for a live holder to release it.
+   * @throws LockError naming the holder's pid when the wait runs out.
+   */
+  static async acquire(dir: string, timeoutMs: number): Promise<DirectoryLock> {
+    const file = path.join(dir, LOCK_FILE);
+    const owner: LockOwner = { pid: process.pid, startedAt: new Date().toISOString(), token: randomUUID() };
+    const content = `${JSON.stringify(owner, null, 2)}\n`;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (createExclusive(file, content)) return new DirectoryLock(file, owner);
+      const holder = readOwner(file);
+      if (holder ? !isAlive(holder.pid) : DirectoryLock.unreadableForLong(file)) {
+        DirectoryLock.takeOver(file, holder);
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        const who = holder ? `process ${holder.pid} (since ${holder.startedAt})` : "another process";
+        throw new LockError(
+          `The data directory ${dir} is in use by ${who}; the file backend admits one process at a time. ` +
+            `Close that storage, or remove ${file} if that process is gone.`,
+          { file },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  /** A lock file that stays unreadable (empty) for a second was left by an owner killed mid-create. */
+  private static unreadableForLong(file: string): boolean {
+    try {
+      return Date.now() - fs.statSync(file).mtimeMs > 1000;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Removes a stale lock. Two processes may find the same stale lock at once: each renames it to a
+   * private name first, and only the one whose renamed file still names the dead holder deletes it;
+   * a process that grabbed a fresh lock by mistake puts it back.
+   */
+  private static takeOver(file: string, stale: LockOwner | undefined): void {
+    const aside = `${file}.${process.pid}.${randomUUID()}.stale`;
+    try {
+      fs.renameSync(file, aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    const moved = readOwner(aside);
+    if (moved && (!stale || moved.token !== stale.token)) {
+      // Someone else took over and created a fresh lock in between: restore it unless yet another appeared.
+      try {
+        fs.linkSync(aside, file);
+      } catch {
+        /* a newer lock exists; ours was a lost race either way */
+      }
+    }
+    fs.rmSync(aside, { force: true });
+  }
+
+  /** Releases the lock, if this process still holds it. Safe to call twice. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (readOwner(this.file)?.token === this.owner.token) fs.rmSync(this.file, { force: true });
+  }
+}
