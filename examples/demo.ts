@@ -63,7 +63,7 @@ function migrationsFolder(): string {
 }
 
 async function main(): Promise<void> {
-  const url = process.env["STRATA_URL"] ?? "memory:";
+  const url = process.env["STRATA_URL"] ?? "sqlite:./data/strata.db";
   // The schema comes from the migrations (the same ones `strata migrate up` applies), not from autoCreate.
   const storage = await createStorage({ url, entities: ENTITIES, migrations: migrationsFolder(), autoCreate: false });
   console.log(`Strata demo on ${storage.backend} (${url})\n`);

@@ -5,13 +5,16 @@ import type { BackendFactory } from "./backend.js";
 const builtIn: Record<string, () => Promise<BackendFactory>> = {
   memory: async () => (await import("../backends/memory/memory-backend.js")).createMemoryBackend,
   file: async () => (await import("../backends/file/file-backend.js")).createFileBackend,
+  sqlite: async () => (await import("../backends/sqlite/sqlite-backend.js")).createSqliteBackend,
+  // pg is loaded only here, when a postgres storage is opened.
+  postgres: async () => (await import("../backends/postgres/postgres-backend.js")).createPostgresBackend,
 };
 
 const registered = new Map<string, BackendFactory>();
 
 /** True when `name` is built in or registered. */
 export function isKnownBackend(name: string): boolean {
-  return name in builtIn || registered.has(name);
+  return name in builtIn || name === "postgresql" || registered.has(name);
 }
 
 /**
@@ -30,6 +33,7 @@ export function registerBackend(name: string, factory: BackendFactory): void {
 
 /** The factory of a known backend. */
 export async function loadBackend(name: string): Promise<BackendFactory> {
+  if (name === "postgresql") name = "postgres";
   const own = registered.get(name);
   if (own) return own;
   const load = builtIn[name];

@@ -1,0 +1,105 @@
+/**
+ * SQLite cases of issue 3, each beside its anchor on the same file: findById against a raw prepared
+ * better-sqlite3 get and TypeORM's findOneBy, saveMany of 20,000 rows against raw prepared inserts in one
+ * transaction, and an autocommit save against a raw autocommit insert (WAL, synchronous=NORMAL).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import Database from "better-sqlite3";
+import { Column, DataSource, Entity, PrimaryColumn } from "typeorm";
+import { createStorage } from "../../src/index.js";
+import type { BenchGroup } from "../harness.js";
+
+@Entity("bench_sqlite_items")
+class SqliteItem {
+  @PrimaryColumn({ type: "integer" }) id: number;
+  @Column({ type: "varchar" }) name: string;
+  @Column({ type: "integer" }) quantity: number;
+  @Column({ type: "real" }) price: number;
+  @Column({ type: "boolean" }) active: boolean;
+  @Column({ type: "varchar", nullable: true }) note: string | null;
+}
+
+const ROWS = 10_000;
+const BATCH = 20_000;
+const item = (id: number) => ({ id, name: `item ${id}`, quantity: id % 17, price: id * 1.5, active: id % 2 === 0, note: null });
+
+export default async function sqliteBench(): Promise<BenchGroup> {
+  const dir = mkdtempSync(path.join(tmpdir(), "strata-bench-sqlite-"));
+  const file = path.join(dir, "bench.db");
+  const storage = await createStorage({ url: `sqlite:${file}`, entities: [SqliteItem], autoCreate: true });
+  const items = storage.repository(SqliteItem);
+  await items.saveMany(Array.from({ length: ROWS }, (_, i) => item(i)));
+
+  const raw = new Database(file);
+  raw.pragma("journal_mode = WAL");
+  raw.pragma("synchronous = NORMAL");
+  raw.exec(`CREATE TABLE raw_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, quantity INTEGER NOT NULL, price REAL NOT NULL, active INTEGER NOT NULL, note TEXT)`);
+  const get = raw.prepare(`SELECT id, name, quantity, price, active, note FROM bench_sqlite_items WHERE id = ?`);
+  const insert = raw.prepare(`INSERT INTO raw_items (id, name, quantity, price, active, note) VALUES (?, ?, ?, ?, ?, ?)`);
+  const insertAll = raw.transaction((from: number) => {
+    for (let id = from; id < from + BATCH; id++) {
+      const r = item(id);
+      insert.run(r.id, r.name, r.quantity, r.price, r.active ? 1 : 0, r.note);
+    }
+  });
+
+  const typeorm = new DataSource({ type: "better-sqlite3", database: file, entities: [SqliteItem], synchronize: false, logging: false });
+  await typeorm.initialize();
+  const typeormItems = typeorm.getRepository(SqliteItem);
+
+  let i = 0;
+  let nextMany = ROWS;
+  let nextRawMany = ROWS;
+  let nextOne = 10_000_000;
+  let nextRawOne = 10_000_000;
+  return {
+    pairs: [
+      {
+        name: "sqlite.findById",
+        anchor: "better-sqlite3 prepared get",
+        minRatio: 0.5,
+        run: () => items.findById(i++ % ROWS),
+        anchorRun: () => get.get(i++ % ROWS),
+      },
+      {
+        name: "sqlite.findById",
+        anchor: "TypeORM repository.findOneBy",
+        minRatio: 5,
+        run: () => items.findById(i++ % ROWS),
+        anchorRun: () => typeormItems.findOneBy({ id: i++ % ROWS }),
+      },
+      {
+        name: "sqlite.saveMany (20,000 rows)",
+        anchor: "raw prepared inserts in one transaction",
+        minRatio: 0.4,
+        run: () => {
+          const from = nextMany;
+          nextMany += BATCH;
+          return items.saveMany(Array.from({ length: BATCH }, (_, k) => item(from + k)));
+        },
+        anchorRun: () => {
+          insertAll(nextRawMany);
+          nextRawMany += BATCH;
+        },
+      },
+      {
+        name: "sqlite.save (one row, autocommit)",
+        anchor: "raw autocommit prepared insert",
+        minRatio: 0.5,
+        run: () => items.save(item(nextOne++)),
+        anchorRun: () => {
+          const r = item(nextRawOne++);
+          insert.run(r.id, r.name, r.quantity, r.price, r.active ? 1 : 0, r.note);
+        },
+      },
+    ],
+    close: async () => {
+      await typeorm.destroy();
+      raw.close();
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

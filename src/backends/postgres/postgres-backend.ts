@@ -1,0 +1,190 @@
+/**
+ * The PostgreSQL backend on a pg `Pool` (`poolSize` connections, `timeoutMs` to connect).
+ *
+ * - Reads and single writes outside a transaction run on any pooled connection, in autocommit.
+ * - A transaction holds one pooled connection from `BEGIN` to `COMMIT`/`ROLLBACK`, at READ COMMITTED.
+ *   Every row it reads (findById, findByIds, find) is read `FOR UPDATE`: a read-modify-write transaction
+ *   holds its rows until it ends, so concurrent ones (in this process or another) queue on the row
+ *   instead of losing an update. Consequences: a transaction that reads many rows locks them all; two
+ *   transactions reading the same rows in opposite orders can deadlock, which PostgreSQL breaks by
+ *   failing one with a `TransactionError` (run it again); `count` takes no lock, and rows inserted by
+ *   others after a `find` are not locked by it. A lock not granted within `timeoutMs` is a `LockError`.
+ * - Values: see postgres-dialect.ts (`text COLLATE "C"`, `bigint`, `double precision`, `timestamptz(3)`, `jsonb`).
+ */
+import pg from "pg";
+import type { PoolClient } from "pg";
+import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
+import type { Backend, BackendCapabilities, BackendContext, TransactionHandle } from "../../backend/backend.js";
+import { UnsupportedError } from "../../errors.js";
+import type { EntitySchema } from "../../schema/entity-schema.js";
+import { createTableStatements } from "../sql/sql-schema.js";
+import type { WriteGate } from "../sql/sql-session.js";
+import { SqlSession, SqlTables } from "../sql/sql-session.js";
+import { SqlTransaction } from "../sql/sql-transaction.js";
+import { postgresDialect } from "./postgres-dialect.js";
+import type { ServerAddress } from "./postgres-driver.js";
+import { mapPostgresError, PostgresRunner, serverAddress, StatementNames } from "./postgres-driver.js";
+
+/** The advisory lock that serializes autoCreate between processes starting at once. */
+const DDL_LOCK = 0x5374_7261;
+
+export class PostgresBackend implements Backend {
+  readonly name = "postgres";
+  readonly capabilities: BackendCapabilities = {
+    ...DEFAULT_CAPABILITIES,
+    supportsSavepoints: true,
+    supportsTransactionalDdl: true,
+    supportsMultipleConnections: true,
+    supportsSql: true,
+    persistent: true,
+  };
+  readonly session: SqlSession;
+  private readonly tables = new SqlTables(postgresDialect);
+  private readonly names = new StatementNames();
+  private closed = false;
+
+  /** True once {@link PostgresBackend.close} has begun. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly server: ServerAddress,
+  ) {
+    const reads = new PostgresRunner(pool, this.names);
+    const writes: WriteGate = async (work, multiStatement) => {
+      if (!multiStatement) return work(reads);
+      const client = await this.connect();
+      let broken = false;
+      try {
+        await client.query("BEGIN");
+        try {
+          const result = await work(new PostgresRunner(client, this.names));
+          await client.query("COMMIT");
+          return result;
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => (broken = true));
+          throw error;
+        }
+      } finally {
+        client.release(broken);
+      }
+    };
+    this.session = new SqlSession({ tables: this.tables, reads, writes, mapError: (error, schema) => this.mapError(error, schema) });
+  }
+
+  /** Connects (failing with a `ConnectionError` naming host and port) and creates missing tables when asked. */
+  static async open(context: BackendContext): Promise<PostgresBackend> {
+    const { config } = context;
+    const server = serverAddress(config.url);
+    const { connectionString, options } = withLockTimeout(config.url, config.timeoutMs);
+    const pool = new pg.Pool({ connectionString, options, max: config.poolSize, connectionTimeoutMillis: config.timeoutMs });
+    // An idle connection dropped by the server must not crash the process; the next query reconnects.
+    // After close, pool.end() has let go of connections whose sockets may still be closing: stay quiet then.
+    const backendRef: { current?: PostgresBackend } = {};
+    pool.on("error", (error) => {
+      if (!backendRef.current?.isClosed) context.logger.warn(`PostgreSQL connection to ${server.host}:${server.port} failed while idle`, error);
+    });
+    const backend = new PostgresBackend(pool, server);
+    backendRef.current = backend;
+    try {
+      await pool.query("SELECT 1");
+      if (config.autoCreate) await backend.createTables(context.schemas);
+      return backend;
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw backend.mapError(error, undefined);
+    }
+  }
+
+  private mapError(error: unknown, schema: EntitySchema | undefined): unknown {
+    return mapPostgresError(error, schema, this.server);
+  }
+
+  private async connect(): Promise<PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw this.mapError(error, undefined);
+    }
+  }
+
+  private async createTables(schemas: readonly EntitySchema[]): Promise<void> {
+    if (schemas.length === 0) return;
+    const client = await this.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query(`SELECT pg_advisory_xact_lock(${DDL_LOCK})`);
+      for (const schema of schemas) {
+        for (const statement of createTableStatements(schema, postgresDialect, "bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")) {
+          await client.query(statement);
+        }
+      }
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async begin(): Promise<TransactionHandle> {
+    const client = await this.connect();
+    try {
+      await client.query("BEGIN");
+    } catch (error) {
+      client.release(true);
+      throw this.mapError(error, undefined);
+    }
+    const runner = new PostgresRunner(client, this.names);
+    const gate: WriteGate = (work) => work(runner);
+    const session = new SqlSession({
+      tables: this.tables,
+      reads: runner,
+      writes: gate,
+      mapError: (error, schema) => this.mapError(error, schema),
+      lockSuffix: " FOR UPDATE",
+    });
+    return new SqlTransaction(session, {
+      exec: async (sql) => void (await client.query(sql)),
+      finish: (broken) => client.release(broken),
+      mapError: (error) => this.mapError(error, undefined),
+    });
+  }
+
+  async backup(_targetPath: string): Promise<void> {
+    throw new UnsupportedError(
+      `storage.backup() is not available on PostgreSQL; back up ${this.server.host}:${this.server.port}/${this.server.database} with pg_dump (e.g. pg_dump -Fc -f backup.dump "<url>") and restore it with pg_restore`,
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
+
+/**
+ * The URL without its `options` parameter, and those options plus `lock_timeout`, so that a row lock
+ * waits at most `timeoutMs` (a LockError rather than a hang). pg lets a URL's options replace the
+ * `options` setting, hence the split.
+ */
+function withLockTimeout(url: string, timeoutMs: number): { connectionString: string; options: string } {
+  const lockTimeout = `-c lock_timeout=${Math.trunc(timeoutMs)}`;
+  try {
+    const parsed = new URL(url);
+    const own = parsed.searchParams.get("options");
+    parsed.searchParams.delete("options");
+    return { connectionString: parsed.href, options: own ? `${own} ${lockTimeout}` : lockTimeout };
+  } catch {
+    return { connectionString: url, options: lockTimeout };
+  }
+}
+
+/** The factory registered as `postgres` (URLs `postgres://` and `postgresql://`). */
+export async function createPostgresBackend(context: BackendContext): Promise<Backend> {
+  return PostgresBackend.open(context);
+}

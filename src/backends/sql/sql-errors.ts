@@ -1,0 +1,28 @@
+/** Strata errors built from SQL driver errors, shared by the SQLite and PostgreSQL mappers. */
+import { IntegrityError, SchemaError, StorageError } from "../../errors.js";
+import type { EntitySchema } from "../../schema/entity-schema.js";
+
+/** A unique or primary-key violation on `schema`, naming the columns when the driver said which. */
+export function uniqueViolation(schema: EntitySchema, properties: readonly string[], cause: unknown): IntegrityError {
+  const what = properties.length > 0 ? properties.join(", ") : "a unique column";
+  const isKey = properties.length === 1 && properties[0] === schema.primary.property;
+  const message = isKey
+    ? `${schema.entityName}: a row with this ${schema.primary.property} already exists in table "${schema.table}"`
+    : `${schema.entityName}: ${what} must be unique; the value is already used in table "${schema.table}"`;
+  return new IntegrityError(message, { table: schema.table, ...(properties[0] ? { field: properties[0] } : {}), cause });
+}
+
+/** The table of `schema` does not exist and autoCreate did not create it. */
+export function missingTable(schema: EntitySchema, cause: unknown): SchemaError {
+  return new SchemaError(
+    `Table "${schema.table}" of ${schema.entityName} does not exist: run the migrations that create it, or set autoCreate: true`,
+    { table: schema.table, cause },
+  );
+}
+
+/** Any other driver failure, kept as `cause`. */
+export function driverFailure(backend: string, schema: EntitySchema | undefined, error: unknown): StorageError {
+  if (error instanceof StorageError) return error;
+  const message = (error as Error)?.message ?? String(error);
+  return new StorageError(`${backend}${schema ? ` (table "${schema.table}")` : ""}: ${message}`, { ...(schema ? { table: schema.table } : {}), cause: error });
+}

@@ -1,0 +1,34 @@
+/** Rows in and out of SQL: logical values to bound parameters, and selected arrays back to rows. */
+import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
+import type { SqlDialect, ValueCodec } from "./sql-dialect.js";
+
+export interface RowCodec {
+  /** Encodes one non-null logical value of `column`; null stays null. */
+  encodeValue(column: ColumnSchema, value: unknown): unknown;
+  /** A row selected as an array in schema column order, as a fresh row object. */
+  decode(values: readonly unknown[]): Row;
+}
+
+/** The codec of one entity on one dialect, decided once. */
+export function makeRowCodec(schema: EntitySchema, dialect: SqlDialect): RowCodec {
+  const properties = schema.columns.map((c) => c.property);
+  const decoders: Array<ValueCodec["decode"] | undefined> = schema.columns.map((c) => {
+    const codec = dialect.codecs[c.type];
+    return codec.decode === dialect.codecs.string.decode ? undefined : codec.decode;
+  });
+  const n = properties.length;
+  return {
+    encodeValue(column, value) {
+      return value === null || value === undefined ? null : dialect.codecs[column.type].encode(value);
+    },
+    decode(values) {
+      const row: Row = {};
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        const decode = decoders[i];
+        row[properties[i]!] = v === null || v === undefined ? null : decode ? decode(v) : v;
+      }
+      return row;
+    },
+  };
+}

@@ -1,0 +1,252 @@
+/**
+ * The {@link DataSession} of both SQL backends, over a {@link SqlRunner} that executes text with bound
+ * parameters on one connection (or a pool). The backend decides where reads go and how a write is made
+ * atomic; this class decides what SQL to run and turns results into rows.
+ */
+import type { DataSession, Key, UpdateOutcome } from "../../backend/backend.js";
+import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
+import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
+import type { SqlDialect } from "./sql-dialect.js";
+import { compileCount, compileDeleteMany, compileFind } from "./sql-query-compiler.js";
+import { SqlTable } from "./sql-table.js";
+
+/** Executes SQL on a connection. Rows come back as arrays in select-list order. */
+export interface SqlRunner {
+  /** Every row of a statement that returns rows. `prepared` marks a fixed hot-path text worth preparing once. */
+  all(text: string, params: readonly unknown[], prepared: boolean): unknown[][] | Promise<unknown[][]>;
+  /** The number of rows a statement changed. */
+  run(text: string, params: readonly unknown[], prepared: boolean): number | Promise<number>;
+}
+
+/**
+ * Runs one write: `work` gets the runner to use. `multiStatement` asks for atomicity across several
+ * statements (a transaction when the caller is not already in one).
+ */
+export type WriteGate = <T>(work: (runner: SqlRunner) => Promise<T>, multiStatement: boolean) => Promise<T>;
+
+/** Per-dialect translation of a driver error into a Strata error naming the table. */
+export type ErrorMapper = (error: unknown, schema: EntitySchema) => unknown;
+
+/** The statements of every entity on one dialect, built on first use. */
+export class SqlTables {
+  private readonly tables = new Map<EntitySchema, SqlTable>();
+  constructor(readonly dialect: SqlDialect) {}
+  get(schema: EntitySchema): SqlTable {
+    let table = this.tables.get(schema);
+    if (!table) this.tables.set(schema, (table = new SqlTable(schema, this.dialect)));
+    return table;
+  }
+}
+
+export interface SqlSessionOptions {
+  readonly tables: SqlTables;
+  readonly reads: SqlRunner;
+  readonly writes: WriteGate;
+  readonly mapError: ErrorMapper;
+  /** Appended to selects of rows (e.g. ` FOR UPDATE` inside a PostgreSQL write transaction). */
+  readonly lockSuffix?: string;
+}
+
+export class SqlSession implements DataSession {
+  private readonly tables: SqlTables;
+  private readonly dialect: SqlDialect;
+  private readonly reads: SqlRunner;
+  private readonly writes: WriteGate;
+  private readonly mapError: ErrorMapper;
+  private readonly lock: string;
+
+  constructor(options: SqlSessionOptions) {
+    this.tables = options.tables;
+    this.dialect = options.tables.dialect;
+    this.reads = options.reads;
+    this.writes = options.writes;
+    this.mapError = options.mapError;
+    this.lock = options.lockSuffix ?? "";
+  }
+
+  async findById(schema: EntitySchema, key: Key): Promise<Row | null> {
+    const t = this.tables.get(schema);
+    try {
+      const rows = await this.reads.all(this.lock ? t.selectById + this.lock : t.selectById, [key], true);
+      const first = rows[0];
+      return first ? t.codec.decode(first) : null;
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
+  }
+
+  async findByIds(schema: EntitySchema, keys: readonly Key[]): Promise<Row[]> {
+    if (keys.length === 0) return [];
+    const t = this.tables.get(schema);
+    try {
+      const rows = await this.reads.all(this.lock ? t.selectByIds + this.lock : t.selectByIds, [this.dialect.listParam(keys)], true);
+      return rows.map((r) => t.codec.decode(r));
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
+  }
+
+  async find(schema: EntitySchema, query: NormalizedQuery): Promise<Row[]> {
+    const t = this.tables.get(schema);
+    try {
+      const sql = compileFind(schema, query, this.dialect, t.codec, this.lock);
+      const rows = await this.reads.all(sql.text, sql.params, false);
+      return rows.map((r) => t.codec.decode(r));
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
+  }
+
+  async count(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
+    const t = this.tables.get(schema);
+    try {
+      const sql = compileCount(schema, where, this.dialect, t.codec);
+      const rows = await this.reads.all(sql.text, sql.params, false);
+      return Number(rows[0]?.[0] ?? 0);
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
+  }
+
+  async insert(schema: EntitySchema, row: Row): Promise<Row> {
+    const t = this.tables.get(schema);
+    const generated = t.insertGenerated !== undefined && (row[t.pk.property] === null || row[t.pk.property] === undefined);
+    const params: unknown[] = [];
+    t.encodeInto(params, generated ? t.generatedColumns : t.insertColumns, row);
+    try {
+      const rows = await this.writes(async (r) => {
+        const out = await r.all(generated ? t.insertGenerated! : t.insert, params, true);
+        if (!generated && t.advanceKeyGenerator) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
+        return out;
+      }, false);
+      return t.codec.decode(rows[0]!);
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
+  }
+
+  async upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
+    const t = this.tables.get(schema);
+    if (t.insertGenerated !== undefined && (row[t.pk.property] === null || row[t.pk.property] === undefined)) return this.insert(schema, row);
+    const params: unknown[] = [];
+    t.encodeInto(params, t.insertColumns, row);
+    const checked = expectedVersion !== undefined && t.upsertIfVersion !== undefined;
+    if (checked) params.push(expectedVersion);
+    try {
+      const rows = await this.writes(async (r) => {
+        const out = await r.all(checked ? t.upsertIfVersion! : t.upsert, params, true);
+        if (t.advanceKeyGenerator && out.length > 0) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
+        return out;
+      }, false);
+      // With a version check, no row back means the key exists at another version.
+      return rows[0] ? t.codec.decode(rows[0]) : "conflict";
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
+  }
+
+  async upsertMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]> {
+    if (rows.length === 0) return [];
+    const t = this.tables.get(schema);
+    const pk = t.pk.property;
+    const maxRows = Math.max(1, Math.min(500, Math.floor(this.dialect.maxParams / t.insertColumns.length)));
+    // Segments of consecutive rows written by one statement: all keyed (no key twice, since one
+    // statement cannot touch a row twice) or all with a key to generate.
+    const segments: Array<{ start: number; end: number; generated: boolean }> = [];
+    let seen = new Set<unknown>();
+    for (let i = 0; i < rows.length; i++) {
+      const key = rows[i]![pk];
+      const generated = t.insertGenerated !== undefined && (key === null || key === undefined);
+      const last = segments[segments.length - 1];
+      if (last && last.generated === generated && last.end - last.start < maxRows && (generated || !seen.has(key))) {
+        last.end = i + 1;
+      } else {
+        segments.push({ start: i, end: i + 1, generated });
+        seen = new Set();
+      }
+      if (!generated) seen.add(key);
+    }
+    try {
+      return await this.writes(async (runner) => {
+        const out: Row[] = new Array(rows.length);
+        for (const { start, end, generated } of segments) {
+          const columns = generated ? t.generatedColumns : t.insertColumns;
+          const params: unknown[] = [];
+          for (let i = start; i < end; i++) t.encodeInto(params, columns, rows[i]!);
+          const text = t.multiRow(end - start, generated);
+          if (!generated && t.storesInputAsIs) {
+            await runner.run(text, params, true);
+            for (let i = start; i < end; i++) out[i] = t.copy(rows[i]!);
+            continue;
+          }
+          const returned = (await runner.all(text, params, true)).map((r) => t.codec.decode(r));
+          if (generated) {
+            // Keys generated by one statement increase in VALUES order.
+            returned.sort((a, b) => (a[pk] as number) - (b[pk] as number));
+            for (let i = start; i < end; i++) out[i] = returned[i - start]!;
+          } else {
+            const byKey = new Map(returned.map((r) => [r[pk], r]));
+            for (let i = start; i < end; i++) out[i] = byKey.get(rows[i]![pk])!;
+          }
+        }
+        if (t.advanceKeyGenerator) {
+          let max: number | undefined;
+          for (const row of rows) {
+            const key = row[pk];
+            if (typeof key === "number" && (max === undefined || key > max)) max = key;
+          }
+          if (max !== undefined) await runner.all(t.advanceKeyGenerator, [max], true);
+        }
+        return out;
+      }, segments.length > 1 || t.advanceKeyGenerator !== undefined);
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
+  }
+
+  async update(schema: EntitySchema, key: Key, changes: Row, expectedVersion?: number): Promise<UpdateOutcome> {
+    const t = this.tables.get(schema);
+    const columns: ColumnSchema[] = [];
+    const params: unknown[] = [];
+    for (const property of Object.keys(changes)) {
+      const column = schema.columnsByProperty.get(property);
+      if (!column || column.primary || column.role === "version") continue;
+      columns.push(column);
+      params.push(t.codec.encodeValue(column, changes[property]));
+    }
+    params.push(key);
+    const checked = expectedVersion !== undefined && schema.version !== undefined;
+    if (checked) params.push(expectedVersion);
+    const text = t.update(columns, checked);
+    try {
+      return await this.writes(async (runner): Promise<UpdateOutcome> => {
+        const rows = await runner.all(text, params, true);
+        if (rows[0]) return { row: t.codec.decode(rows[0]) };
+        if (!checked) return "missing";
+        const exists = await runner.all(t.existsById, [key], true);
+        return exists.length > 0 ? "conflict" : "missing";
+      }, checked);
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
+  }
+
+  async delete(schema: EntitySchema, key: Key): Promise<boolean> {
+    const t = this.tables.get(schema);
+    try {
+      return (await this.writes((r) => Promise.resolve(r.run(t.deleteById, [key], true)), false)) > 0;
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
+  }
+
+  async deleteMany(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
+    const t = this.tables.get(schema);
+    try {
+      const sql = compileDeleteMany(schema, where, this.dialect, t.codec);
+      return await this.writes((r) => Promise.resolve(r.run(sql.text, sql.params, false)), false);
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
+  }
+}

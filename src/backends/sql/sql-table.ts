@@ -1,0 +1,133 @@
+/**
+ * The fixed statements of one entity on one dialect, built once: the hot path (findById, findByIds, save,
+ * insert, update, delete) runs these texts as prepared statements, never a query builder.
+ */
+import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
+import { makeRowCopier } from "../../schema/row-values.js";
+import type { SqlDialect } from "./sql-dialect.js";
+import { quoteIdentifier } from "./sql-dialect.js";
+import { selectList } from "./sql-query-compiler.js";
+import type { RowCodec } from "./sql-row-codec.js";
+import { makeRowCodec } from "./sql-row-codec.js";
+
+export class SqlTable {
+  readonly codec: RowCodec;
+  readonly table: string;
+  readonly pk: ColumnSchema;
+  readonly columns: string;
+  readonly selectById: string;
+  readonly selectByIds: string;
+  readonly existsById: string;
+  readonly deleteById: string;
+  readonly insert: string;
+  /** Insert leaving the `increment` key to the database; undefined when the key is not generated. */
+  readonly insertGenerated?: string;
+  readonly upsert: string;
+  /** As {@link SqlTable.upsert}, updating only when the stored version equals the last parameter. */
+  readonly upsertIfVersion?: string;
+  /** Columns written by {@link SqlTable.upsert} in parameter order (every column). */
+  readonly insertColumns: readonly ColumnSchema[];
+  readonly generatedColumns: readonly ColumnSchema[];
+  /**
+   * True when an upserted row is stored exactly as given (no version to bump, no create date to keep):
+   * bulk upserts then skip RETURNING, which costs SQLite as much as the insert itself.
+   */
+  readonly storesInputAsIs: boolean;
+  /** A copy of a row for the caller. */
+  readonly copy: (row: Row) => Row;
+  /** Run after writing explicit keys into an `increment` column, with the largest of them. */
+  readonly advanceKeyGenerator?: string;
+  private readonly updates = new Map<string, string>();
+  private readonly multi = new Map<string, string>();
+
+  constructor(
+    readonly schema: EntitySchema,
+    private readonly dialect: SqlDialect,
+  ) {
+    this.codec = makeRowCodec(schema, dialect);
+    this.storesInputAsIs = !schema.version && !schema.createDate;
+    this.copy = makeRowCopier(schema);
+    const ph = dialect.placeholder;
+    this.table = quoteIdentifier(schema.table);
+    this.pk = schema.primary;
+    const pk = quoteIdentifier(this.pk.name);
+    this.columns = selectList(schema);
+    this.selectById = `SELECT ${this.columns} FROM ${this.table} WHERE ${pk} = ${ph(1)}`;
+    this.selectByIds = `SELECT ${this.columns} FROM ${this.table} WHERE ${dialect.inList(pk, ph(1), this.pk)}`;
+    this.existsById = `SELECT 1 FROM ${this.table} WHERE ${pk} = ${ph(1)}`;
+    this.deleteById = `DELETE FROM ${this.table} WHERE ${pk} = ${ph(1)}`;
+    this.insertColumns = schema.columns;
+    this.generatedColumns = schema.columns.filter((c) => !c.primary);
+    this.insert = this.insertText(this.insertColumns, 1, "");
+    if (this.pk.generated === "increment") {
+      this.insertGenerated = this.insertText(this.generatedColumns, 1, "");
+      const advance = dialect.advanceKeyGenerator?.(schema.table, this.pk.name);
+      if (advance) this.advanceKeyGenerator = advance;
+    }
+    this.upsert = this.insertText(this.insertColumns, 1, this.onConflict());
+    if (schema.version) {
+      const versionPh = ph(this.insertColumns.length + 1);
+      this.upsertIfVersion = this.insertText(this.insertColumns, 1, `${this.onConflict()} WHERE ${this.table}.${quoteIdentifier(schema.version.name)} = ${versionPh}`);
+    }
+  }
+
+  private onConflict(): string {
+    const set: string[] = [];
+    for (const c of this.schema.columns) {
+      if (c.primary || c.role === "createDate") continue;
+      const col = quoteIdentifier(c.name);
+      set.push(c.role === "version" ? `${col} = ${this.table}.${col} + 1` : `${col} = excluded.${col}`);
+    }
+    const pk = quoteIdentifier(this.pk.name);
+    if (set.length === 0) set.push(`${pk} = ${this.table}.${pk}`);
+    return ` ON CONFLICT (${pk}) DO UPDATE SET ${set.join(", ")}`;
+  }
+
+  /** `INSERT ... VALUES (...), ... RETURNING` for `rows` rows of `columns`, parameters from `first`. */
+  private insertText(columns: readonly ColumnSchema[], rows: number, conflict: string, returning = true): string {
+    const ph = this.dialect.placeholder;
+    const tuples: string[] = [];
+    let n = 1;
+    for (let r = 0; r < rows; r++) tuples.push(`(${columns.map(() => ph(n++)).join(", ")})`);
+    const names = columns.map((c) => quoteIdentifier(c.name)).join(", ");
+    return `INSERT INTO ${this.table} (${names}) VALUES ${tuples.join(", ")}${conflict}${returning ? ` RETURNING ${this.columns}` : ""}`;
+  }
+
+  /**
+   * A multi-row upsert of `rows` keyed rows (returning them unless {@link SqlTable.storesInputAsIs}),
+   * or a multi-row insert of rows with generated keys.
+   */
+  multiRow(rows: number, generated: boolean): string {
+    const key = `${generated ? "g" : "u"}${rows}`;
+    let text = this.multi.get(key);
+    if (!text) {
+      text = generated
+        ? this.insertText(this.generatedColumns, rows, "")
+        : this.insertText(this.insertColumns, rows, this.onConflict(), !this.storesInputAsIs);
+      this.multi.set(key, text);
+    }
+    return text;
+  }
+
+  /** `UPDATE` of the given columns (and the version), by key, optionally only at an expected version. */
+  update(columns: readonly ColumnSchema[], ifVersion: boolean): string {
+    const key = `${ifVersion ? "v" : "-"}${columns.map((c) => c.property).join("\u0000")}`;
+    let text = this.updates.get(key);
+    if (text) return text;
+    const ph = this.dialect.placeholder;
+    let n = 1;
+    const set = columns.map((c) => `${quoteIdentifier(c.name)} = ${ph(n++)}`);
+    const version = this.schema.version ? quoteIdentifier(this.schema.version.name) : undefined;
+    if (version) set.push(`${version} = ${version} + 1`);
+    const pk = quoteIdentifier(this.pk.name);
+    if (set.length === 0) set.push(`${pk} = ${pk}`);
+    text = `UPDATE ${this.table} SET ${set.join(", ")} WHERE ${pk} = ${ph(n++)}${ifVersion && version ? ` AND ${version} = ${ph(n++)}` : ""} RETURNING ${this.columns}`;
+    this.updates.set(key, text);
+    return text;
+  }
+
+  /** Parameters of a complete row for `columns`, appended to `out`. */
+  encodeInto(out: unknown[], columns: readonly ColumnSchema[], row: Record<string, unknown>): void {
+    for (const c of columns) out.push(this.codec.encodeValue(c, row[c.property]));
+  }
+}

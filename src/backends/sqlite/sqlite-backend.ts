@@ -1,0 +1,226 @@
+/**
+ * The SQLite backend (the embedded default) on better-sqlite3.
+ *
+ * - One writer connection, guarded by a FIFO {@link AsyncMutex}: a transaction holds it from
+ *   `BEGIN IMMEDIATE` to `COMMIT`/`ROLLBACK`, single writes hold it for one statement. `BEGIN IMMEDIATE`
+ *   takes SQLite's write lock at once, so several processes on one file queue for it (up to
+ *   `sqlite.busyTimeoutMs`, then a `LockError`) instead of failing at commit, and a read-modify-write inside
+ *   a transaction cannot lose an update. The wait is asynchronous (short synchronous `busy_timeout`
+ *   slices, retried with back-off), so the event loop keeps running while another process writes.
+ * - Reads outside a transaction go to a second, read-only connection: in WAL mode it sees the last
+ *   committed state and never waits for the writer. SQLite's own `:memory:` database cannot be opened
+ *   twice (and a shared-cache one makes readers wait on table locks), so `sqlite::memory:` is a private
+ *   temporary file (WAL, synchronous OFF) opened by both connections and deleted on close: the same
+ *   isolation as a file, nothing kept.
+ * - Values: `datetime` is INTEGER epoch milliseconds, `boolean` 0/1, `json` TEXT (see sqlite-dialect.ts).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import Database from "better-sqlite3";
+import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
+import type { Backend, BackendCapabilities, BackendContext, TransactionHandle } from "../../backend/backend.js";
+import { ConnectionError, StorageError, TransactionError } from "../../errors.js";
+import type { EntitySchema } from "../../schema/entity-schema.js";
+import { AsyncMutex } from "../../util/async-mutex.js";
+import { createTableStatements } from "../sql/sql-schema.js";
+import type { SqlRunner, WriteGate } from "../sql/sql-session.js";
+import { SqlSession, SqlTables } from "../sql/sql-session.js";
+import { SqlTransaction } from "../sql/sql-transaction.js";
+import { sqliteDialect } from "./sqlite-dialect.js";
+import { mapSqliteError, SqliteConnection } from "./sqlite-driver.js";
+
+/** The longest a single try of the writer blocks the event loop on another process's lock. */
+const BUSY_SLICE_MS = 10;
+
+export class SqliteBackend implements Backend {
+  readonly name = "sqlite";
+  readonly capabilities: BackendCapabilities;
+  readonly session: SqlSession;
+  private readonly tables = new SqlTables(sqliteDialect);
+  private readonly writerLock = new AsyncMutex();
+  private readonly file: string;
+  private readonly timeoutMs: number;
+  private readonly busyTimeoutMs: number;
+  private closed = false;
+
+  private constructor(
+    private readonly writer: SqliteConnection,
+    private readonly reader: SqliteConnection,
+    context: BackendContext,
+    /** The temporary file behind `sqlite::memory:`, deleted on close. */
+    private readonly temporary: string | undefined,
+  ) {
+    this.file = temporary ?? context.config.path ?? ":memory:";
+    this.timeoutMs = context.config.timeoutMs;
+    this.busyTimeoutMs = context.config.sqlite.busyTimeoutMs;
+    const inMemory = temporary !== undefined;
+    this.capabilities = {
+      ...DEFAULT_CAPABILITIES,
+      supportsSavepoints: true,
+      supportsTransactionalDdl: true,
+      supportsMultipleConnections: !inMemory,
+      supportsSql: true,
+      persistent: !inMemory,
+    };
+    const reads: SqlRunner = reader;
+    const writes: WriteGate = async (work, multiStatement) => {
+      const release = await this.acquireWriter();
+      try {
+        // A statement refused as busy changed nothing, so retrying the single write is safe.
+        if (!multiStatement) return await this.whenNotBusy(() => work(writer));
+        await this.whenNotBusy(() => writer.exec("BEGIN IMMEDIATE"));
+        try {
+          const result = await work(writer);
+          // A COMMIT refused as busy (journal mode delete, readers in other processes) leaves the transaction open to retry.
+          await this.whenNotBusy(() => writer.exec("COMMIT"));
+          return result;
+        } catch (error) {
+          if (writer.db.inTransaction) writer.exec("ROLLBACK");
+          throw error;
+        }
+      } finally {
+        release();
+      }
+    };
+    this.session = new SqlSession({ tables: this.tables, reads, writes, mapError: (error, schema) => this.mapError(error, schema) });
+  }
+
+  /** Opens (creating when missing) the database file, applies the pragmas, and creates missing tables when asked. */
+  static open(context: BackendContext): SqliteBackend {
+    const { config } = context;
+    const temporary = (config.path ?? ":memory:") === ":memory:" ? temporaryFile() : undefined;
+    const file = temporary ?? config.path!;
+    const busy = config.sqlite.busyTimeoutMs;
+    let writerDb: Database.Database | undefined;
+    let readerDb: Database.Database | undefined;
+    try {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writerDb = new Database(file, { timeout: busy });
+      writerDb.pragma(`busy_timeout = ${busy}`);
+      writerDb.pragma(`journal_mode = ${temporary || config.sqlite.journalMode === "wal" ? "WAL" : "DELETE"}`);
+      writerDb.pragma(`synchronous = ${temporary ? "OFF" : config.sqlite.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      const writer = new SqliteConnection(writerDb);
+      if (config.autoCreate) createTables(writer, context.schemas);
+      // From here on the writer waits for other processes in short slices (see whenNotBusy).
+      writerDb.pragma(`busy_timeout = ${Math.min(busy, BUSY_SLICE_MS)}`);
+      readerDb = new Database(file, { readonly: true, fileMustExist: true, timeout: busy });
+      readerDb.pragma(`busy_timeout = ${busy}`);
+      return new SqliteBackend(writer, new SqliteConnection(readerDb), context, temporary);
+    } catch (error) {
+      readerDb?.close();
+      writerDb?.close();
+      if (temporary) removeDatabaseFiles(temporary);
+      const mapped = mapSqliteError(error, undefined, file, busy);
+      // A specific Strata error (locked, not a database...) stands; anything else is a failure to open.
+      if (mapped instanceof StorageError && mapped.constructor !== StorageError) throw mapped;
+      throw new ConnectionError(`Could not open the SQLite database ${file}: ${(error as Error)?.message ?? String(error)}`, { file, cause: error });
+    }
+  }
+
+  /**
+   * Runs `attempt`, retrying it while another connection holds the write lock, until
+   * `sqlite.busyTimeoutMs` has passed; each try blocks at most one busy_timeout slice.
+   */
+  private async whenNotBusy<T>(attempt: () => T | Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 25)) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const code = (error as { code?: unknown })?.code;
+        const busy = typeof code === "string" && code.startsWith("SQLITE_BUSY");
+        const left = deadline - Date.now();
+        if (!busy || left <= 0) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      }
+    }
+  }
+
+  private writerTimeout(): TransactionError {
+    return new TransactionError(`Waited ${this.timeoutMs} ms for the sqlite backend's writer (another transaction holds it)`);
+  }
+
+  private acquireWriter(): Promise<() => void> {
+    if (this.closed) return Promise.reject(new ConnectionError(`The SQLite database ${this.file} is closed`, { file: this.file }));
+    return this.writerLock.acquire(this.timeoutMs, () => this.writerTimeout());
+  }
+
+  private mapError(error: unknown, schema: EntitySchema | undefined): unknown {
+    return mapSqliteError(error, schema, this.file, this.busyTimeoutMs);
+  }
+
+  async begin(): Promise<TransactionHandle> {
+    const release = await this.acquireWriter();
+    const writer = this.writer;
+    try {
+      await this.whenNotBusy(() => writer.exec("BEGIN IMMEDIATE"));
+    } catch (error) {
+      release();
+      throw this.mapError(error, undefined);
+    }
+    const gate: WriteGate = (work) => work(writer);
+    const session = new SqlSession({ tables: this.tables, reads: writer, writes: gate, mapError: (error, schema) => this.mapError(error, schema) });
+    return new SqlTransaction(session, {
+      exec: (sql) => this.whenNotBusy(() => writer.exec(sql)),
+      finish: () => release(),
+      mapError: (error) => this.mapError(error, undefined),
+    });
+  }
+
+  /** An online backup (better-sqlite3's `backup`): a consistent copy while reads and writes go on. */
+  async backup(targetPath: string): Promise<void> {
+    const target = path.resolve(targetPath);
+    try {
+      mkdirSync(path.dirname(target), { recursive: true });
+      await this.writer.db.backup(target);
+    } catch (error) {
+      throw this.mapError(error, undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Let a running transaction finish first (closing under it rolls it back), but not forever.
+    const release = await this.writerLock.acquire(this.timeoutMs).catch(() => undefined);
+    try {
+      this.reader.db.close();
+      this.writer.db.close();
+    } finally {
+      if (this.temporary) removeDatabaseFiles(this.temporary);
+      release?.();
+    }
+  }
+}
+
+/** A new file name for a `sqlite::memory:` database, in the OS temporary directory. */
+function temporaryFile(): string {
+  return path.join(tmpdir(), `strata-memory-${process.pid}-${randomBytes(6).toString("hex")}.sqlite`);
+}
+
+/** Deletes a database file and its WAL companions. */
+function removeDatabaseFiles(file: string): void {
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(`${file}${suffix}`, { force: true });
+}
+
+/** Creates missing tables and indexes in one transaction (SQLite's DDL is transactional). */
+function createTables(writer: SqliteConnection, schemas: readonly EntitySchema[]): void {
+  if (schemas.length === 0) return;
+  writer.exec("BEGIN IMMEDIATE");
+  try {
+    for (const schema of schemas) {
+      for (const statement of createTableStatements(schema, sqliteDialect, "INTEGER PRIMARY KEY AUTOINCREMENT")) writer.exec(statement);
+    }
+    writer.exec("COMMIT");
+  } catch (error) {
+    writer.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/** The factory registered as `sqlite`. */
+export async function createSqliteBackend(context: BackendContext): Promise<Backend> {
+  return SqliteBackend.open(context);
+}

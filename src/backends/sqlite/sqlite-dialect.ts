@@ -1,0 +1,60 @@
+/**
+ * SQLite's side of the SQL dialect. Storage choices (documented in the README):
+ * `datetime` is an INTEGER of epoch milliseconds (exact, sorts and compares as time), `boolean` 0/1,
+ * `json` TEXT, `number` REAL, `integer` INTEGER, `string` TEXT with the default BINARY collation, which
+ * orders by code point because SQLite compares UTF-8 bytes.
+ */
+import type { ColumnSchema, LogicalType } from "../../schema/entity-schema.js";
+import type { SqlDialect, ValueCodec } from "../sql/sql-dialect.js";
+
+const same: ValueCodec = { encode: (v) => v, decode: (v) => v };
+
+const codecs: Record<LogicalType, ValueCodec> = {
+  string: same,
+  integer: same,
+  number: same,
+  boolean: { encode: (v) => (v ? 1 : 0), decode: (v) => v === 1 },
+  datetime: { encode: (v) => (v as Date).getTime(), decode: (v) => new Date(v as number) },
+  json: { encode: (v) => JSON.stringify(v), decode: (v) => JSON.parse(v as string) },
+};
+
+const types: Record<LogicalType, string> = {
+  string: "TEXT",
+  integer: "INTEGER",
+  number: "REAL",
+  boolean: "INTEGER",
+  datetime: "INTEGER",
+  json: "TEXT",
+};
+
+/**
+ * An API `$like` pattern as a GLOB pattern: GLOB is case-sensitive where LIKE is not, `%` becomes `*`,
+ * `_` becomes `?`, and GLOB's own special characters are put in brackets so that they stay literal.
+ */
+export function likeToGlob(pattern: string): string {
+  let out = "";
+  for (const ch of pattern) {
+    if (ch === "%") out += "*";
+    else if (ch === "_") out += "?";
+    else if (ch === "*" || ch === "?" || ch === "[") out += `[${ch}]`;
+    else out += ch;
+  }
+  return out;
+}
+
+export const sqliteDialect: SqlDialect = {
+  name: "sqlite",
+  maxParams: 32766,
+  placeholder: () => "?",
+  columnType: (column: ColumnSchema) => types[column.type],
+  codecs,
+  // One JSON array parameter expanded by json_each: any length, one placeholder, one cached statement.
+  inList: (expr, ph) => `${expr} IN (SELECT value FROM json_each(${ph}))`,
+  listParam: (encoded) => JSON.stringify(encoded),
+  like: (expr, ph) => `${expr} GLOB ${ph}`,
+  likeParam: likeToGlob,
+  // SQLite's LIKE without ESCAPE folds exactly the ASCII letters and treats only % and _ as special.
+  ilike: (expr, ph) => `${expr} LIKE ${ph}`,
+  stringCollation: "",
+  limitOffset: (limitPh, offsetPh) => (limitPh || offsetPh ? ` LIMIT ${limitPh ?? "-1"}${offsetPh ? ` OFFSET ${offsetPh}` : ""}` : ""),
+};

@@ -1,0 +1,80 @@
+/**
+ * better-sqlite3 under the SQL session: a connection with its prepared statements (prepared once per
+ * text, rows as arrays), and the translation of SQLite errors into Strata errors.
+ */
+import type BetterSqlite3 from "better-sqlite3";
+import { ConnectionError, LockError, StorageError, ValidationError } from "../../errors.js";
+import type { EntitySchema } from "../../schema/entity-schema.js";
+import { driverFailure, missingTable, uniqueViolation } from "../sql/sql-errors.js";
+import { propertiesOf } from "../sql/sql-schema.js";
+import type { SqlRunner } from "../sql/sql-session.js";
+
+/** Statements kept per connection; the fixed hot-path ones are a handful per entity, the rest are queries. */
+const MAX_CACHED_STATEMENTS = 1000;
+
+export class SqliteConnection implements SqlRunner {
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+
+  constructor(readonly db: BetterSqlite3.Database) {}
+
+  private statement(text: string): BetterSqlite3.Statement {
+    let statement = this.statements.get(text);
+    if (statement === undefined) {
+      statement = this.db.prepare(text);
+      if (statement.reader) statement.raw(true);
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.delete(this.statements.keys().next().value!);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  all(text: string, params: readonly unknown[]): unknown[][] {
+    return this.statement(text).all(params) as unknown[][];
+  }
+
+  run(text: string, params: readonly unknown[]): number {
+    return this.statement(text).run(params).changes;
+  }
+
+  exec(sql: string): void {
+    this.db.exec(sql);
+  }
+}
+
+/** The columns of "UNIQUE constraint failed: t.a, t.b". */
+function failedColumns(message: string): string[] {
+  const match = /constraint failed: (.+)$/.exec(message);
+  if (!match) return [];
+  return match[1]!.split(", ").map((part) => part.slice(part.lastIndexOf(".") + 1));
+}
+
+/** A SQLite driver error as a Strata error (naming the table when known); the driver error is the cause. */
+export function mapSqliteError(error: unknown, schema: EntitySchema | undefined, file: string, busyTimeoutMs: number): unknown {
+  if (error instanceof StorageError) return error;
+  const code = (error as { code?: unknown })?.code;
+  const message = (error as Error)?.message ?? "";
+  if (typeof code !== "string") return driverFailure("sqlite", schema, error);
+  if (schema && (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY")) {
+    return uniqueViolation(schema, propertiesOf(schema, failedColumns(message)), error);
+  }
+  if (schema && code === "SQLITE_CONSTRAINT_NOTNULL") {
+    const field = propertiesOf(schema, failedColumns(message))[0];
+    return new ValidationError(`${schema.entityName}${field ? `.${field}` : ""}: null is not allowed (table "${schema.table}")`, {
+      table: schema.table,
+      ...(field ? { field } : {}),
+      cause: error,
+    });
+  }
+  if (schema && message.startsWith("no such table")) return missingTable(schema, error);
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return new LockError(`The SQLite database ${file} stayed locked by another connection for longer than busy_timeout (${busyTimeoutMs} ms)`, {
+      file,
+      ...(schema ? { table: schema.table } : {}),
+      cause: error,
+    });
+  }
+  if (code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_READONLY")) {
+    return new ConnectionError(`Could not use the SQLite database ${file}: ${message}`, { file, cause: error });
+  }
+  return driverFailure("sqlite", schema, error);
+}

@@ -1,0 +1,168 @@
+import "reflect-metadata";
+import { execFile } from "node:child_process";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ConnectionError, createStorage, IntegrityError, LockError, TransactionError, UnsupportedError, ValidationError } from "../../src/index.js";
+import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
+import { backendSelected, sqlBackendCases } from "../sql/sql-backend-cases.js";
+import { PG_URL, PgTestDatabase, pgSkipReason } from "./pg-test-database.js";
+
+const skip = backendSelected("postgres") ? pgSkipReason() : "BACKENDS excludes postgres";
+let db: PgTestDatabase;
+if (!skip) {
+  beforeAll(async () => {
+    db = await PgTestDatabase.create(PG_URL!);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+}
+
+describe.skipIf(skip !== undefined || !backendSelected("postgres"))("postgres", () => {
+  sqlBackendCases("postgres", async (options) => createStorage({ url: await db.freshSchemaUrl(), entities: [Thing, Counter, Account], autoCreate: true, ...options }));
+
+  describe("postgres: connections and transactions", () => {
+    test("a refused connection is a ConnectionError naming host and port", async () => {
+      const error = await createStorage({ url: "postgres://postgres@127.0.0.1:1/none", entities: [Thing], timeoutMs: 2000 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectionError);
+      expect((error as Error).message).toContain("127.0.0.1:1");
+      expect((error as Error).cause).toBeDefined();
+    });
+
+    test("postgresql:// URLs open the postgres backend, and backup names pg_dump", async () => {
+      const storage = await createStorage({ url: (await db.freshSchemaUrl()).replace(/^postgres:/, "postgresql:"), entities: [Thing], autoCreate: true });
+      try {
+        expect(storage.backend).toBe("postgres");
+        await storage.repository(Thing).save({ id: "a", label: "x" } as Thing);
+        const error = await storage.backup("/tmp/never").catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(UnsupportedError);
+        expect((error as Error).message).toContain("pg_dump");
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("text holding NUL, which PostgreSQL cannot store, is a ValidationError naming the table", async () => {
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Thing], autoCreate: true });
+      try {
+        const error = await storage.repository(Thing).save({ id: "a", label: "x\u0000y" } as Thing).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ValidationError);
+        expect(error).toMatchObject({ table: "sql_things" });
+        expect(await storage.repository(Thing).count()).toBe(0);
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("after a failed statement a transaction refuses more work with a TransactionError, unless the failure was in a nested transaction", async () => {
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Thing], autoCreate: true });
+      try {
+        const things = storage.repository(Thing);
+        await things.insert({ id: "a" } as Thing);
+        const outcome = await storage
+          .transaction(async () => {
+            await things.insert({ id: "a" } as Thing).catch(() => undefined);
+            await things.save({ id: "b" } as Thing);
+          })
+          .catch((e: unknown) => e);
+        expect(outcome).toBeInstanceOf(TransactionError);
+        await storage.transaction(async () => {
+          const nested = await storage.transaction(() => things.insert({ id: "a" } as Thing)).catch((e: unknown) => e);
+          expect(nested).toBeInstanceOf(IntegrityError);
+          await things.save({ id: "c" } as Thing);
+        });
+        expect((await things.findAll()).map((t) => t.id)).toEqual(["a", "c"]);
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("reads outside a transaction never see its uncommitted rows", async () => {
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Thing], autoCreate: true });
+      try {
+        const things = storage.repository(Thing);
+        let inside!: () => void;
+        const written = new Promise<void>((resolve) => (inside = resolve));
+        let finish!: () => void;
+        const hold = new Promise<void>((resolve) => (finish = resolve));
+        const tx = storage.transaction(async () => {
+          await things.save({ id: "t", label: "uncommitted" } as Thing);
+          inside();
+          await hold;
+        });
+        await written;
+        expect(await things.findById("t")).toBeNull();
+        expect(await things.count()).toBe(0);
+        finish();
+        await tx;
+        expect((await things.findById("t"))!.label).toBe("uncommitted");
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("100 concurrent read-increment-write transactions end at +100, also split over two storages", async () => {
+      const url = await db.freshSchemaUrl();
+      const one = await createStorage({ url, entities: [Counter], autoCreate: true, poolSize: 5 });
+      const two = await createStorage({ url, entities: [Counter], poolSize: 5 });
+      try {
+        await one.repository(Counter).save({ name: "c", value: 0 });
+        const increment = (storage: typeof one) =>
+          storage.transaction(async () => {
+            const counters = storage.repository(Counter);
+            const c = await counters.findById("c");
+            await counters.save({ name: "c", value: c!.value + 1 });
+          });
+        await Promise.all(Array.from({ length: 100 }, () => increment(one)));
+        expect((await one.repository(Counter).findById("c"))!.value).toBe(100);
+        await Promise.all(Array.from({ length: 100 }, (_, i) => increment(i % 2 === 0 ? one : two)));
+        expect((await two.repository(Counter).findById("c"))!.value).toBe(200);
+      } finally {
+        await one.close();
+        await two.close();
+      }
+    });
+
+    test("a row lock held longer than timeoutMs is a LockError for the transaction waiting on it", async () => {
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Counter], autoCreate: true, timeoutMs: 300 });
+      try {
+        const counters = storage.repository(Counter);
+        await counters.save({ name: "c", value: 0 });
+        let locked!: () => void;
+        const holding = new Promise<void>((resolve) => (locked = resolve));
+        let finish!: () => void;
+        const hold = new Promise<void>((resolve) => (finish = resolve));
+        const first = storage.transaction(async () => {
+          await counters.findById("c");
+          locked();
+          await hold;
+        });
+        await holding;
+        const second = await storage.transaction(() => counters.findById("c")).catch((e: unknown) => e);
+        expect(second).toBeInstanceOf(LockError);
+        finish();
+        await first;
+        expect(await storage.transaction(() => counters.findById("c"))).toEqual({ name: "c", value: 0 });
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("two processes incrementing one counter through transactions lose no update", async () => {
+      const url = await db.freshSchemaUrl();
+      const setup = await createStorage({ url, entities: [Counter], autoCreate: true });
+      await setup.repository(Counter).save({ name: "c", value: 0 });
+      await setup.close();
+      const child = path.resolve("dist/test/fixtures/sql-counter-child.js");
+      const run = promisify(execFile);
+      await Promise.all([run(process.execPath, [child, url, "50"]), run(process.execPath, [child, url, "50"])]);
+      const storage = await createStorage({ url, entities: [Counter] });
+      try {
+        expect((await storage.repository(Counter).findById("c"))!.value).toBe(100);
+      } finally {
+        await storage.close();
+      }
+    });
+  });
+});

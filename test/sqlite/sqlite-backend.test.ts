@@ -1,0 +1,193 @@
+import "reflect-metadata";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, test } from "vitest";
+import { ConnectionError, createStorage, LockError } from "../../src/index.js";
+import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
+import { backendSelected, sqlBackendCases } from "../sql/sql-backend-cases.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "strata-sqlite-"));
+let n = 0;
+const freshFile = () => path.join(dir, `db${++n}.sqlite`);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
+  sqlBackendCases("sqlite (file)", (options) => createStorage({ url: `sqlite:${freshFile()}`, entities: [Thing, Counter, Account], autoCreate: true, ...options }));
+  sqlBackendCases("sqlite (:memory:)", (options) => createStorage({ url: "sqlite::memory:", entities: [Thing, Counter, Account], autoCreate: true, ...options }));
+
+  describe("sqlite: connections and transactions", () => {
+    test("WAL and synchronous are applied to the file, and reads never see another transaction's uncommitted rows", async () => {
+      const file = freshFile();
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true });
+      try {
+        const probe = new Database(file, { readonly: true });
+        expect(probe.pragma("journal_mode", { simple: true })).toBe("wal");
+        probe.close();
+        const things = storage.repository(Thing);
+        let inside!: () => void;
+        const written = new Promise<void>((resolve) => (inside = resolve));
+        let finish!: () => void;
+        const hold = new Promise<void>((resolve) => (finish = resolve));
+        const tx = storage.transaction(async () => {
+          await things.save({ id: "t", label: "uncommitted" } as Thing);
+          inside();
+          await hold;
+        });
+        await written;
+        expect(await things.findById("t")).toBeNull();
+        expect(await things.count()).toBe(0);
+        finish();
+        await tx;
+        expect((await things.findById("t"))!.label).toBe("uncommitted");
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("journalMode delete is honoured", async () => {
+      const file = freshFile();
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true, sqlite: { journalMode: "delete" } });
+      await storage.close();
+      const probe = new Database(file, { readonly: true });
+      expect(probe.pragma("journal_mode", { simple: true })).toBe("delete");
+      probe.close();
+    });
+
+    test(":memory: a read issued during a transaction that rolls back never returns its row", async () => {
+      const storage = await createStorage({ url: "sqlite::memory:", entities: [Thing], autoCreate: true });
+      try {
+        const things = storage.repository(Thing);
+        let inside!: () => void;
+        const written = new Promise<void>((resolve) => (inside = resolve));
+        const tx = storage.transaction(async () => {
+          await things.save({ id: "m", label: "x" } as Thing);
+          inside();
+          await new Promise((resolve) => setImmediate(resolve));
+          throw new Error("roll back");
+        });
+        await written;
+        const read = things.findById("m");
+        await expect(tx).rejects.toThrow("roll back");
+        expect(await read).toBeNull();
+        expect(storage.backend).toBe("sqlite");
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("a write blocked by another connection's lock beyond busy_timeout is a LockError", async () => {
+      const file = freshFile();
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true, sqlite: { busyTimeoutMs: 50 } });
+      const other = new Database(file);
+      try {
+        other.exec("BEGIN IMMEDIATE");
+        const error = await storage.repository(Thing).save({ id: "a" } as Thing).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(LockError);
+        other.exec("ROLLBACK");
+        await storage.repository(Thing).save({ id: "a" } as Thing);
+        expect(await storage.repository(Thing).count()).toBe(1);
+      } finally {
+        other.close();
+        await storage.close();
+      }
+    });
+
+    test("while another connection holds the write lock, the event loop runs on and the write goes through once it is released", async () => {
+      const file = freshFile();
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true, sqlite: { busyTimeoutMs: 3000 } });
+      const other = new Database(file);
+      try {
+        other.exec("BEGIN IMMEDIATE");
+        other.prepare(`INSERT INTO sql_things (id) VALUES ('other')`).run();
+        const write = storage.repository(Thing).save({ id: "mine" } as Thing);
+        // A timer can only fire if the waiting write does not block the event loop.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        other.exec("COMMIT");
+        await write;
+        expect((await storage.repository(Thing).findAll()).map((t) => t.id)).toEqual(["mine", "other"]);
+      } finally {
+        other.close();
+        await storage.close();
+      }
+    });
+
+    test("two processes incrementing one counter through transactions lose no update", async () => {
+      const file = freshFile();
+      const child = path.resolve("dist/test/fixtures/sql-counter-child.js");
+      const run = promisify(execFile);
+      const times = 100;
+      await Promise.all([run(process.execPath, [child, `sqlite:${file}`, String(times)]), run(process.execPath, [child, `sqlite:${file}`, String(times)])]);
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Counter] });
+      try {
+        expect((await storage.repository(Counter).findById("c"))!.value).toBe(2 * times);
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("100 concurrent read-increment-write transactions on one storage end at +100", async () => {
+      const storage = await createStorage({ url: `sqlite:${freshFile()}`, entities: [Counter], autoCreate: true });
+      try {
+        const counters = storage.repository(Counter);
+        await counters.save({ name: "c", value: 0 });
+        await Promise.all(
+          Array.from({ length: 100 }, () =>
+            storage.transaction(async () => {
+              const c = await counters.findById("c");
+              await counters.save({ name: "c", value: c!.value + 1 });
+            }),
+          ),
+        );
+        expect((await counters.findById("c"))!.value).toBe(100);
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("backup writes a copy that createStorage opens, while the source stays usable", async () => {
+      const source = await createStorage({ url: `sqlite:${freshFile()}`, entities: [Thing], autoCreate: true });
+      const target = path.join(dir, "backups", "copy.sqlite");
+      try {
+        await source.repository(Thing).saveMany([{ id: "a", label: "one" } as Thing, { id: "b", label: "two" } as Thing]);
+        await source.backup(target);
+        await source.repository(Thing).save({ id: "c" } as Thing);
+      } finally {
+        await source.close();
+      }
+      const copy = await createStorage({ url: `sqlite:${target}`, entities: [Thing] });
+      try {
+        expect((await copy.repository(Thing).findAll()).map((t) => t.label)).toEqual(["one", "two"]);
+      } finally {
+        await copy.close();
+      }
+    });
+
+    test("a file that is not a SQLite database, or a path that cannot be created, is a ConnectionError naming it", async () => {
+      const garbage = freshFile();
+      writeFileSync(garbage, "this is not a database, just text that is long enough to fill a header page ".repeat(20));
+      const error = await createStorage({ url: `sqlite:${garbage}`, entities: [Thing], autoCreate: true }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectionError);
+      expect((error as Error).message).toContain(garbage);
+      const blocked = path.join(garbage, "below-a-file", "db.sqlite");
+      const error2 = await createStorage({ url: `sqlite:${blocked}`, entities: [Thing] }).catch((e: unknown) => e);
+      expect(error2).toBeInstanceOf(ConnectionError);
+      expect((error2 as Error).message).toContain(blocked);
+    });
+
+    test("capabilities: file storage is persistent and multi-connection, :memory: is neither", async () => {
+      const file = await createStorage({ url: `sqlite:${freshFile()}`, entities: [] });
+      const memory = await createStorage({ url: "sqlite::memory:", entities: [] });
+      try {
+        expect(file.core.backend.capabilities).toMatchObject({ persistent: true, supportsMultipleConnections: true, supportsSavepoints: true, supportsSql: true });
+        expect(memory.core.backend.capabilities).toMatchObject({ persistent: false, supportsMultipleConnections: false, supportsSavepoints: true });
+      } finally {
+        await file.close();
+        await memory.close();
+      }
+    });
+  });
+});
