@@ -172,7 +172,8 @@ for (const backend of migrationBackends()) {
       expect(await states(storage)).toEqual(["1:pending", "2:pending"]);
       const tx = await storage.core.backend.begin();
       try {
-        expect(await tx.schema!().listTables()).toEqual([]);
+        // Only the runners' lock row may exist: no table of the migrations, no record.
+        expect((await tx.schema!().listTables()).filter((t) => t !== "strata_migration_lock")).toEqual([]);
       } finally {
         await tx.rollback();
       }

@@ -47,16 +47,23 @@ export function stringLiteral(value: string): string {
 }
 
 export class SqlSchemaEditor implements SchemaEditor {
+  /** Statements run, for dry runs and logs. */
+  readonly statements: string[] = [];
+
   constructor(
     private readonly dialect: SqlSchemaDialect,
     private readonly runner: SchemaRunner,
-    /** Statements run, for dry runs and logs. */
-    readonly statements: string[] = [],
+    /** Maps a driver error (a duplicate in a new unique index...) to a Strata error. */
+    private readonly mapError: (error: unknown) => unknown = (error) => error,
   ) {}
 
   private async exec(text: string, params: readonly unknown[] = []): Promise<void> {
     this.statements.push(text);
-    await this.runner.run(text, params, false);
+    try {
+      await this.runner.run(text, params, false);
+    } catch (error) {
+      throw this.mapError(error);
+    }
   }
 
   private async existing(name: string): Promise<TableDescription> {
@@ -172,10 +179,16 @@ export class SqlSchemaEditor implements SchemaEditor {
     return this.dialect.describeTable(this.runner, name);
   }
 
+  /** Rows (as arrays) for a statement that returns some; an empty list for one that does not. */
   async sql(text: string, params: readonly unknown[]): Promise<unknown[]> {
     this.statements.push(text);
-    const rows = await this.runner.all(text, params, false);
-    return rows;
+    try {
+      if (/^\s*(select|with|values|pragma|explain|show)\b/i.test(text) || /\breturning\b/i.test(text)) return await this.runner.all(text, params, false);
+      await this.runner.run(text, params, false);
+      return [];
+    } catch (error) {
+      throw this.mapError(error);
+    }
   }
 }
 
