@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ENTITIES, Task, User } from "../../entities/index.js";
 import { diffSchema, migrationFileText } from "../../src/cli/generate-migration.js";
 import type { Storage, StorageConfig } from "../../src/index.js";
-import { copyStorage, createStorage, MigrationError, readEntitySchema } from "../../src/index.js";
+import { copyStorage, createStorage, MigrationError, readEntitySchema, schemaOfTable } from "../../src/index.js";
 import { migrationBackends } from "./migration-backends.js";
 
 const DEMO_MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../migrations");
@@ -102,10 +102,25 @@ for (const from of backends) {
         const users = source.repository(User);
         for (let i = 0; i < 7; i++) await users.save({ id: `u${i}`, email: `u${i}@example.com`, name: `User ${i}` } as User);
         await source.repository(Task).save({ projectId: "p", title: "with labels", labels: ["a", "b"], dueAt: new Date(1_700_000_000_000) } as Task);
+        // A table with generated keys: after the copy, the target's next key follows the copied ones.
+        const counters = {
+          name: "counters",
+          columns: [
+            { name: "id", type: "integer" as const, nullable: false, primary: true, unique: false, generated: "increment" as const },
+            { name: "label", type: "string" as const, nullable: false, primary: false, unique: false },
+          ],
+          indexes: [],
+        };
+        const counterSchema = schemaOfTable(counters);
+        const setup = await source.core.backend.begin();
+        await setup.schema!().createTable(counters);
+        for (const label of ["a", "b", "c"]) await setup.insert(counterSchema, { id: null, label });
+        await setup.commit();
         const target = await open(to);
         const progress: string[] = [];
         const copied = await copyStorage(source, target, { batchSize: 3, onProgress: (p) => progress.push(`${p.table}:${p.copied}/${p.total}`) });
         expect(copied.map((c) => [c.table, c.rows])).toEqual([
+          ["counters", 3],
           ["projects", 0],
           ["strata_migrations", 4],
           ["tasks", 1],
@@ -118,6 +133,8 @@ for (const from of backends) {
         const task = (await target.repository(Task).findAll())[0]!;
         expect(task.labels).toEqual(["a", "b"]);
         expect(task.dueAt?.getTime()).toBe(1_700_000_000_000);
+        const next = await target.core.backend.session.insert(counterSchema, { id: null, label: "d" });
+        expect(next["id"]).toBe(4);
         await expect(copyStorage(source, target)).rejects.toThrow(MigrationError);
         await expect(copyStorage(source, target)).rejects.toThrow(/not empty.*--force/);
         await source.repository(User).delete("u0");
