@@ -4,7 +4,7 @@
  * embedded default to a server: `file:` to `sqlite:` to `postgres:`.
  */
 import { createHash } from "node:crypto";
-import type { Backend, Key, SchemaEditor, TableDescription } from "../backend/backend.js";
+import type { Backend, DataSession, Key, SchemaEditor, TableDescription } from "../backend/backend.js";
 import { MigrationError, StorageError } from "../errors.js";
 import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
@@ -47,12 +47,12 @@ async function withEditor<T>(backend: Backend, fn: (editor: SchemaEditor) => Pro
 }
 
 /** Reads a table's rows in key order, a page at a time. */
-async function* pages(backend: Backend, schema: EntitySchema, size: number): AsyncGenerator<Row[]> {
+async function* pages(session: DataSession, schema: EntitySchema, size: number): AsyncGenerator<Row[]> {
   const pk = schema.primary;
   let last: Key | undefined;
   for (;;) {
     const where: NormalizedWhere = last === undefined ? [[]] : [[{ column: pk, op: "gt", value: last }]];
-    const page = await backend.session.find(schema, { where, orderBy: [{ column: pk, direction: "asc" }], limit: size, offset: 0 });
+    const page = await session.find(schema, { where, orderBy: [{ column: pk, direction: "asc" }], limit: size, offset: 0 });
     if (page.length > 0) yield page;
     if (page.length < size) return;
     last = page[page.length - 1]![pk.property] as Key;
@@ -69,10 +69,10 @@ function canonical(value: unknown): unknown {
 }
 
 /** Row count and checksum of a table, reading it in key order. */
-async function fingerprint(backend: Backend, schema: EntitySchema, size: number): Promise<{ rows: number; checksum: string }> {
+async function fingerprint(session: DataSession, schema: EntitySchema, size: number): Promise<{ rows: number; checksum: string }> {
   const hash = createHash("sha256");
   let rows = 0;
-  for await (const page of pages(backend, schema, size)) {
+  for await (const page of pages(session, schema, size)) {
     for (const row of page) {
       const picked: Row = {};
       for (const c of schema.columns) picked[c.name] = row[c.property] ?? null;
@@ -92,63 +92,71 @@ export async function copyStorage(from: Storage, to: Storage, options: CopyOptio
   const size = options.batchSize ?? 500;
   const source = from.core.backend;
   const target = to.core.backend;
-  const tables: TableDescription[] = await withEditor(source, async (editor) => {
-    const out: TableDescription[] = [];
+  // The source is read in one transaction: a consistent state, and tables seen by column name (the
+  // schema editor's view) even where an entity renames its columns.
+  const reading = await source.begin();
+  try {
+    const editor = editorOf(source, reading);
+    const tables: TableDescription[] = [];
     for (const name of await editor.listTables()) {
       // The lock row belongs to the source's runners, not to its data.
       if (name === LOCK_TABLE) continue;
       const description = await editor.describeTable(name);
-      if (description) out.push(description);
+      if (description) tables.push(description);
     }
+    const existing = await withEditor(target, (e) => e.listTables());
+    if (existing.length > 0 && !options.force) {
+      throw new MigrationError(`The target (${to.backend}) is not empty: it has the tables ${existing.join(", ")}. Copy into an empty database, or pass --force to replace the tables the source also has`);
+    }
+    await withEditor(
+      target,
+      async (e) => {
+        for (const table of tables) {
+          if (existing.includes(table.name)) await e.dropTable(table.name);
+          await e.createTable(table);
+        }
+      },
+      true,
+    );
+    const out: CopiedTable[] = [];
+    for (const table of tables) out.push(await copyTable(table, reading, target, size, options));
+    // Caches keyed on the schema must not serve the target's old shape.
+    to.core.schemaVersion++;
+    for (const table of tables) to.core.transactions.noteWrite(table.name);
     return out;
-  });
-  const existing = await withEditor(target, (editor) => editor.listTables());
-  if (existing.length > 0 && !options.force) {
-    throw new MigrationError(`The target (${to.backend}) is not empty: it has the tables ${existing.join(", ")}. Copy into an empty database, or pass --force to replace the tables the source also has`);
+  } finally {
+    await reading.rollback();
   }
-  await withEditor(
-    target,
-    async (editor) => {
-      for (const table of tables) {
-        if (existing.includes(table.name)) await editor.dropTable(table.name);
-        await editor.createTable(table);
-      }
-    },
-    true,
-  );
-  const out: CopiedTable[] = [];
-  for (const table of tables) {
-    const schema = schemaOfTable(table);
-    const total = await source.session.count(schema, [[]]);
-    let copied = 0;
+}
+
+async function copyTable(table: TableDescription, reading: DataSession, target: Backend, size: number, options: CopyOptions): Promise<CopiedTable> {
+  const schema = schemaOfTable(table);
+  const total = await reading.count(schema, [[]]);
+  let copied = 0;
+  options.onProgress?.({ table: table.name, copied, total });
+  for await (const page of pages(reading, schema, size)) {
+    const tx = await target.begin();
+    try {
+      for (const row of page) await tx.insert(schema, row);
+      await tx.commit();
+    } catch (error) {
+      await tx.rollback().catch(() => {});
+      throw new MigrationError(`Copying table "${table.name}" failed after ${copied} of ${total} rows: ${error instanceof Error ? error.message : String(error)}`, {
+        table: table.name,
+        cause: error,
+        ...(error instanceof StorageError && error.field ? { field: error.field } : {}),
+      });
+    }
+    copied += page.length;
     options.onProgress?.({ table: table.name, copied, total });
-    for await (const page of pages(source, schema, size)) {
-      const tx = await target.begin();
-      try {
-        for (const row of page) await tx.insert(schema, row);
-        await tx.commit();
-      } catch (error) {
-        await tx.rollback().catch(() => {});
-        throw new MigrationError(`Copying table "${table.name}" failed after ${copied} of ${total} rows: ${error instanceof Error ? error.message : String(error)}`, {
-          table: table.name,
-          cause: error,
-          ...(error instanceof StorageError && error.field ? { field: error.field } : {}),
-        });
-      }
-      copied += page.length;
-      options.onProgress?.({ table: table.name, copied, total });
-    }
-    const [a, b] = await Promise.all([fingerprint(source, schema, size), fingerprint(target, schema, size)]);
-    if (a.rows !== b.rows || a.checksum !== b.checksum) {
-      throw new MigrationError(
-        `Verifying table "${table.name}" failed: the source has ${a.rows} rows (checksum ${a.checksum.slice(0, 12)}), the target ${b.rows} (checksum ${b.checksum.slice(0, 12)})`,
-        { table: table.name },
-      );
-    }
-    out.push({ table: table.name, rows: a.rows, checksum: a.checksum });
   }
-  // Caches keyed on the schema must not serve the target's old shape.
-  to.core.schemaVersion++;
-  for (const table of tables) to.core.transactions.noteWrite(table.name);
-  return out;
+  const a = await fingerprint(reading, schema, size);
+  const b = await fingerprint(target.session, schema, size);
+  if (a.rows !== b.rows || a.checksum !== b.checksum) {
+    throw new MigrationError(
+      `Verifying table "${table.name}" failed: the source has ${a.rows} rows (checksum ${a.checksum.slice(0, 12)}), the target ${b.rows} (checksum ${b.checksum.slice(0, 12)})`,
+      { table: table.name },
+    );
+  }
+  return { table: table.name, rows: a.rows, checksum: a.checksum };
 }

@@ -15,6 +15,12 @@ class Task {
   @Column({ type: "integer", default: 0 }) priority: number;
 }
 
+@Entity("events")
+class Event {
+  @PrimaryColumn({ type: "string" }) id: string;
+  @Column({ type: "string", name: "event_title" }) title: string;
+}
+
 /** A migration file's text: a plain object (the loader checks it as defineMigration would). */
 function file(version: number, name: string, up: string, down?: string): string {
   return `export default {\n  version: ${version},\n  name: ${JSON.stringify(name)},\n  async up(m) { ${up} },\n${down === undefined ? "" : `  async down(m) { ${down} },\n`}};\n`;
@@ -196,6 +202,30 @@ for (const backend of migrationBackends()) {
       expect(error).toBeInstanceOf(MigrationError);
       expect((error as MigrationError).file).toBe(path.join(dir, "0001-create-tasks.mjs"));
       expect(await states(storage)).toEqual(["1:applied", "2:applied"]);
+    });
+
+    test("an entity whose property differs from its column name: migrations see the column, the entity its property", async () => {
+      write("0001-create-events.mjs", file(1, "create-events", `await m.createTable("events", { id: { type: "string", primary: true }, event_title: { type: "string" } });`));
+      const storage = await open({ entities: [Event] });
+      await storage.migrations.up();
+      await storage.repository(Event).save({ id: "e1", title: "Launch" });
+      write("0002-shout.mjs", file(2, "shout", `await m.updateRows("events", (row) => ({ event_title: row.event_title.toUpperCase() })); await m.addColumn("events", "place", { type: "string", default: "online" });`));
+      await storage.migrations.up();
+      expect(await storage.repository(Event).findById("e1")).toEqual({ id: "e1", title: "LAUNCH" });
+      await storage.repository(Event).save({ id: "e2", title: "Party" });
+      write("0003-check.mjs", file(3, "check", `const seen = []; await m.updateRows("events", (row) => { seen.push(row.event_title + "@" + row.place); }); if (seen.join() !== "LAUNCH@online,Party@online") throw new Error(seen.join());`));
+      await storage.migrations.up();
+      expect(await states(storage)).toEqual(["1:applied", "2:applied", "3:applied"]);
+      await storage.repository(Event).save({ id: "e3", title: "After" });
+      if (storage.core.backend.capabilities.persistent) {
+        await storage.close();
+        const again = await open({ entities: [Event] });
+        expect(await again.repository(Event).findAll({ orderBy: { id: "asc" } })).toEqual([
+          { id: "e1", title: "LAUNCH" },
+          { id: "e2", title: "Party" },
+          { id: "e3", title: "After" },
+        ]);
+      }
     });
 
     test("the folder is read afresh at each call", async () => {

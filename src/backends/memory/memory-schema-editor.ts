@@ -7,7 +7,7 @@ import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "..
 import type { Change } from "../../engine/table-engine.js";
 import { MemoryDatabase, MemoryTable } from "../../engine/table-engine.js";
 import { IntegrityError, SchemaError, ValidationError } from "../../errors.js";
-import type { ColumnSchema, EntitySchema, IndexSchema } from "../../schema/entity-schema.js";
+import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../../schema/entity-schema.js";
 import { copyJson, valueProblem } from "../../schema/row-values.js";
 import { describeSchema, MigrationTable, schemaOfTable } from "../../schema/table-schema.js";
 
@@ -17,7 +17,12 @@ export class ShadowDatabase extends MemoryDatabase {
 
   constructor(base: MemoryDatabase) {
     super();
-    for (const [name, table] of base.tables) this.tables.set(name, table);
+    for (const [name, table] of base.tables) {
+      // A migration addresses columns by name: a table whose entity renames columns (TypeORM's `name`)
+      // is re-keyed by column name here; its entity binds to it again, by name, after the commit.
+      if (table.schema.columns.some((c) => c.property !== c.name)) this.adopt(name, byColumnName(table));
+      else this.tables.set(name, table);
+    }
   }
 
   /** The table, cloned first when it is still shared with the committed database. */
@@ -50,6 +55,19 @@ export class ShadowDatabase extends MemoryDatabase {
     target.tables.clear();
     for (const [name, table] of this.tables) target.tables.set(name, table);
   }
+}
+
+/** A copy of `table` whose rows are keyed by column name, unbound from its entity. */
+function byColumnName(table: MemoryTable): MemoryTable {
+  const schema = table.schema;
+  const columns = schema.columns.map((c) => ({ ...c, property: c.name }));
+  const nameOf = new Map(schema.columns.map((c) => [c.property, c.name]));
+  const indexes = schema.indexes.map((i) => ({ ...i, properties: i.properties.map((p) => nameOf.get(p) ?? p) }));
+  return table.rebuild(unbound(schema, { columns, indexes }), (row) => {
+    const out: Row = {};
+    for (const c of schema.columns) out[c.name] = row[c.property] === undefined ? null : row[c.property];
+    return out;
+  });
 }
 
 /** An altered table is unbound from its entity: the entity's next use checks it against the new shape. */
