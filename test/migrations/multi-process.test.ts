@@ -69,5 +69,25 @@ for (const backend of shared) {
         await storage.close();
       }
     });
+
+    test("a runner killed while it holds the lock does not keep it: the next one migrates at once", async () => {
+      const hang = path.join(dir, "0001-hangs.mjs");
+      writeFileSync(hang, `export default { version: 1, name: "hangs", async up(m) { await m.createTable("half", { id: { type: "integer", primary: true } }); process.stdout.write("started\\n"); await new Promise(() => setInterval(() => {}, 1000)); } };`);
+      const child = spawn(process.execPath, [CHILD, config.url!, dir], { stdio: ["ignore", "pipe", "pipe"] });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => d.toString().includes("started") && resolve());
+        child.on("exit", () => reject(new Error("the child ended before its migration started")));
+      });
+      child.kill("SIGKILL");
+      await new Promise((resolve) => child.on("close", resolve));
+      writeFileSync(hang, `export default { version: 1, name: "hangs", async up(m) { await m.createTable("half", { id: { type: "integer", primary: true } }); } };`);
+      // Far below the row lock's 30 s staleness: the dead holder is recognized, not waited out.
+      const storage = await createStorage({ ...config, migrations: dir, timeoutMs: 3000 });
+      try {
+        expect((await storage.migrations.up()).map((r) => r.version)).toEqual([1]);
+      } finally {
+        await storage.close();
+      }
+    });
   });
 }
