@@ -2,6 +2,9 @@
  * `npm start`: a short tour of Strata over the example task board in entities/.
  * Runs on STRATA_URL when set, else on the embedded default.
  */
+import { existsSync } from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { ConcurrencyError, createStorage } from "../src/index.js";
 import type { Storage } from "../src/index.js";
 import { ENTITIES, Project, TaskRepository, User } from "../entities/index.js";
@@ -65,10 +68,20 @@ export async function runDemo(storage: Storage, log: (line: string) => void = co
   return lines;
 }
 
+/** The demo's migrations folder: migrations/ at the repository root, from examples/ or dist/examples/. */
+function migrationsFolder(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return [path.resolve(here, "../migrations"), path.resolve(here, "../../migrations")].find((dir) => existsSync(dir))!;
+}
+
 async function main(): Promise<void> {
   const url = process.env["STRATA_URL"] ?? "sqlite:./data/strata.db";
-  const storage = await createStorage({ url, entities: ENTITIES, autoCreate: true });
+  // The schema comes from the migrations (the same ones `strata migrate up` applies), not from autoCreate.
+  const storage = await createStorage({ url, entities: ENTITIES, migrations: migrationsFolder(), autoCreate: false });
   console.log(`Strata demo on ${storage.backend} (${url})\n`);
+  for (const applied of await storage.migrations.up()) console.log(`Migrated: ${applied.version} ${applied.name}`);
+  for (const s of await storage.migrations.status()) console.log(`  ${String(s.version).padStart(4, "0")} ${s.name.padEnd(18)} ${s.state}`);
+  console.log("");
   try {
     await runDemo(storage);
   } finally {

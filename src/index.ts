@@ -21,6 +21,13 @@ export type {
   DataSession,
   Key,
   TransactionHandle,
+  SchemaEditor,
+  TableColumn,
+  TableIndex,
+  TableDescription,
+  AppliedMigration,
+  AppliedMigrationStore,
+  MigrationLock,
   UpdateOutcome,
 } from "./backend/backend.js";
 export type { NormalizedQuery, NormalizedWhere, Condition, ConditionOp, OrderTerm } from "./query/query.js";
@@ -31,6 +38,22 @@ export type { Change } from "./engine/table-engine.js";
 export { defineMigration } from "./migrations/migration.js";
 export type { Migration } from "./migrations/migration.js";
 export type { MigrationContext, MigrationColumn } from "./migrations/migration-context.js";
+export { MigrationRunner } from "./migrations/migration-runner.js";
+export type {
+  MigrationStatus,
+  MigrationState,
+  MigrationResult,
+  MigrationEvent,
+  MigrationEventName,
+  UpOptions,
+  DownOptions,
+} from "./migrations/migration-runner.js";
+export { loadMigrations, sha256 } from "./migrations/migration-loader.js";
+export type { LoadedMigration } from "./migrations/migration-loader.js";
+export { MIGRATIONS_TABLE } from "./migrations/applied-migration-store.js";
+export { copyStorage } from "./migrations/copy-storage.js";
+export type { CopyOptions, CopiedTable } from "./migrations/copy-storage.js";
+export { schemaOfTable, describeSchema } from "./schema/table-schema.js";
 export type { Logger } from "./logger.js";
 export type { StorageCache, CacheStats } from "./cache/cache-manager.js";
 export type { CacheConfig } from "./config/storage-config.js";

@@ -11,6 +11,7 @@ import { Repository } from "./repository/repository.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
 import { readEntitySchema } from "./schema/read-entity-schema.js";
 import { StorageCore } from "./storage-core.js";
+import { MigrationRunner } from "./migrations/migration-runner.js";
 import type { CommittedWrites, TransactionOptions } from "./transaction/transaction-manager.js";
 import { TransactionManager } from "./transaction/transaction-manager.js";
 
@@ -30,6 +31,7 @@ export class Storage {
   readonly core: StorageCore;
   private readonly repositories = new Map<Function, Repository<object, never>>();
   private connected = true;
+  private runner: MigrationRunner | undefined;
 
   /** @internal use {@link createStorage} */
   constructor(core: StorageCore) {
@@ -39,6 +41,14 @@ export class Storage {
   /** The backend's name: `"memory"`, `"file"`, `"sqlite"`, `"postgres"` or a registered one. */
   get backend(): string {
     return this.core.backend.name;
+  }
+
+  /**
+   * The migration runner of the configured `migrations` (API.md section 5).
+   * @example await storage.migrations.up();
+   */
+  get migrations(): MigrationRunner {
+    return (this.runner ??= new MigrationRunner(this.core));
   }
 
   /** True until {@link Storage.close}. */

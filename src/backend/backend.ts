@@ -8,7 +8,7 @@
  * a reference to a row it was given, and every row it returns belongs to the caller.
  */
 import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
-import type { EntitySchema, Row } from "../schema/entity-schema.js";
+import type { EntitySchema, LogicalType, Row } from "../schema/entity-schema.js";
 import type { ResolvedConfig } from "../config/storage-config.js";
 import type { Logger } from "../logger.js";
 
@@ -71,6 +71,94 @@ export interface TransactionHandle extends DataSession {
   releaseSavepoint(name: string): Promise<void>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
+  /**
+   * The schema editor of this transaction (migrations). Optional: a backend without it cannot run
+   * migrations, and the runner says so with an `UnsupportedError`. On a backend whose
+   * `supportsTransactionalDdl` is true, its changes commit and roll back with the transaction.
+   */
+  schema?(): SchemaEditor;
+}
+
+/** A column as a table holds it, named by its column name. */
+export interface TableColumn {
+  readonly name: string;
+  readonly type: LogicalType;
+  readonly nullable: boolean;
+  /** Given to existing rows when the column is added, and to new rows that leave it out. */
+  readonly default?: unknown;
+  readonly primary: boolean;
+  readonly unique: boolean;
+  readonly generated?: "uuid" | "increment";
+}
+
+/** An index as a table holds it. */
+export interface TableIndex {
+  readonly name: string;
+  /** Column names, in index order. */
+  readonly columns: readonly string[];
+  readonly unique: boolean;
+}
+
+/** What introspection tells of a table. */
+export interface TableDescription {
+  readonly name: string;
+  readonly columns: readonly TableColumn[];
+  readonly indexes: readonly TableIndex[];
+}
+
+/**
+ * Schema changes inside a transaction: the backend half of a migration's `m` API. Names are checked by
+ * the runner; a backend quotes them and never splices anything else into DDL. Each method throws a
+ * `SchemaError` naming the table (and column or index) when the object is missing or already there.
+ */
+export interface SchemaEditor {
+  createTable(table: TableDescription): Promise<void>;
+  dropTable(name: string): Promise<void>;
+  renameTable(from: string, to: string): Promise<void>;
+  /** Existing rows get `column.default` (or null). */
+  addColumn(table: string, column: TableColumn): Promise<void>;
+  dropColumn(table: string, name: string): Promise<void>;
+  renameColumn(table: string, from: string, to: string): Promise<void>;
+  createIndex(table: string, index: TableIndex): Promise<void>;
+  dropIndex(table: string, name: string): Promise<void>;
+  /** Every table, `strata_migrations` included, sorted by name. */
+  listTables(): Promise<string[]>;
+  /** The table's columns and indexes, or undefined when it does not exist. */
+  describeTable(name: string): Promise<TableDescription | undefined>;
+  /** Raw SQL with bound parameters; present on SQL backends only. */
+  sql?(text: string, params: readonly unknown[]): Promise<unknown[]>;
+  /** The statements run so far (SQL backends), shown by dry runs. */
+  readonly statements?: readonly string[];
+}
+
+/** One applied migration, as recorded in `strata_migrations`. */
+export interface AppliedMigration {
+  readonly version: number;
+  readonly name: string;
+  /** sha256 (hex) of the migration file's text. */
+  readonly checksum: string;
+  readonly appliedAt: Date;
+  readonly durationMs: number;
+}
+
+/**
+ * Where applied migrations are recorded. `record` and `remove` run in the migration's own transaction,
+ * so a migration and its record commit together. The runner's default keeps them in the table
+ * `strata_migrations` through the {@link SchemaEditor} and the data session; a backend may bring its own.
+ */
+export interface AppliedMigrationStore {
+  list(): Promise<AppliedMigration[]>;
+  record(tx: TransactionHandle, migration: AppliedMigration): Promise<void>;
+  remove(tx: TransactionHandle, version: number): Promise<void>;
+}
+
+/**
+ * The lock that keeps two runners (two processes) from migrating at once. `acquire` waits up to
+ * `timeoutMs`, then throws a `LockError`; the lock of a process that died must not stay held.
+ */
+export interface MigrationLock {
+  /** Resolves to the function that releases the lock. */
+  acquire(timeoutMs: number): Promise<() => Promise<void>>;
 }
 
 export interface Backend {
@@ -83,6 +171,13 @@ export interface Backend {
   /** Writes a consistent copy of the data to `targetPath`, which `createStorage` can open. */
   backup(targetPath: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * The cross-process migration lock. Optional: without it the runner uses an in-process mutex when
+   * `supportsMultipleConnections` is false, and refuses (`UnsupportedError`) when it is true.
+   */
+  readonly migrationLock?: MigrationLock;
+  /** Overrides the runner's default store of applied migrations (the `strata_migrations` table). */
+  readonly appliedMigrations?: AppliedMigrationStore;
 }
 
 /** What a backend factory is given. */

@@ -6,8 +6,9 @@
 import { IntegrityError, SchemaError, TransactionError } from "../errors.js";
 import type { Key, UpdateOutcome } from "../backend/backend.js";
 import type { Condition, NormalizedQuery, NormalizedWhere } from "../query/query.js";
-import type { EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
-import { makeRowCopier } from "../schema/row-values.js";
+import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
+import { copyJson, makeRowCopier } from "../schema/row-values.js";
+import { MigrationTable } from "../schema/table-schema.js";
 import { valueKey } from "./compare-values.js";
 import { compileOrder, compileWhere } from "./compile-query.js";
 
@@ -41,15 +42,30 @@ function uniqueKey(index: IndexSchema, row: Row): string | undefined {
 
 /** A table's committed rows and their indexes. Stored rows are never mutated, only replaced. */
 export class MemoryTable {
-  readonly rows = new Map<Key, Row>();
-  readonly copy: (row: Row) => Row;
-  private readonly uniques: UniqueIndex[];
+  // Not readonly: binding an entity to a migration's table reshapes the table in place (see become), so
+  // that whoever holds it (the file backend's table states) keeps a live reference.
+  rows = new Map<Key, Row>();
+  /** Copies a row for a caller: only the columns the bound entity declares. */
+  copy: (row: Row) => Row;
+  /** Copies a row for storing: every column of the table. The same function as `copy` unless there are extras. */
+  store: (row: Row) => Row;
+  /**
+   * Columns a migration added that the bound entity does not declare: kept in stored rows (filled with
+   * their default on insert, carried over on replace) but never handed to the entity.
+   */
+  extras: readonly ColumnSchema[];
+  private uniques: UniqueIndex[];
   /** Equality lookups on the first column of each declared index: value -> keys. */
-  private readonly lookups = new Map<string, Map<unknown, Set<Key>>>();
+  private lookups = new Map<string, Map<unknown, Set<Key>>>();
   private nextId = 1;
+  schema: EntitySchema;
 
-  constructor(readonly schema: EntitySchema) {
-    this.copy = makeRowCopier(schema);
+  /** `visible`: the properties handed out, when the table holds more columns than its entity declares. */
+  constructor(schema: EntitySchema, visible?: ReadonlySet<string>) {
+    this.schema = schema;
+    this.store = makeRowCopier(schema);
+    this.extras = visible ? schema.columns.filter((c) => !visible.has(c.property)) : [];
+    this.copy = this.extras.length === 0 ? this.store : makePickingCopier(schema, visible!);
     this.uniques = schema.indexes.filter((i) => i.unique).map((index) => ({ index, owners: new Map() }));
     for (const index of schema.indexes) {
       const first = index.properties[0]!;
@@ -96,6 +112,33 @@ export class MemoryTable {
         if (keys.size === 0) map.delete(v);
       }
     }
+  }
+
+  /** The properties handed out (undefined: all). */
+  get visible(): ReadonlySet<string> | undefined {
+    if (this.extras.length === 0) return undefined;
+    const extras = new Set(this.extras.map((c) => c.property));
+    return new Set(this.schema.columns.map((c) => c.property).filter((p) => !extras.has(p)));
+  }
+
+  /** A new table with this one's rows under a changed schema; `convert` reshapes each row. */
+  rebuild(schema: EntitySchema, convert?: (row: Row) => Row, visible?: ReadonlySet<string>): MemoryTable {
+    const table = new MemoryTable(schema, visible);
+    table.nextId = this.nextId;
+    for (const row of this.rows.values()) table.put(convert ? convert(row) : row);
+    return table;
+  }
+
+  /** Takes over the shape and rows of `other` (built by {@link rebuild}), keeping this object's identity. */
+  become(other: MemoryTable): void {
+    this.rows = other.rows;
+    this.copy = other.copy;
+    this.store = other.store;
+    this.extras = other.extras;
+    this.uniques = other.uniques;
+    this.lookups = other.lookups;
+    this.nextId = other.nextId;
+    this.schema = other.schema;
   }
 
   /** The next `increment` key. Keys are never reused, even after a rollback (as SQL sequences). */
@@ -155,16 +198,74 @@ export class MemoryDatabase {
   /** The table of an entity; a {@link SchemaError} when it was never created. */
   table(schema: EntitySchema): MemoryTable {
     const table = this.tables.get(schema.table);
+    if (table !== undefined && (table.schema === schema || table.schema.target === schema.target)) return table;
+    return this.bind(schema, table);
+  }
+
+  /**
+   * The slow path of {@link table}: an entity meets a table created or altered by a migration. The
+   * table must have every column the entity declares (by column name, with the same type); its rows are
+   * then re-keyed by the entity's properties, and columns the entity does not declare stay as extras.
+   */
+  private bind(schema: EntitySchema, table: MemoryTable | undefined): MemoryTable {
     if (!table) {
       throw new SchemaError(
         `Table "${schema.table}" of ${schema.entityName} does not exist: run the migrations that create it, or set autoCreate: true`,
         { table: schema.table },
       );
-    } else if (table.schema !== schema && table.schema.target !== schema.target) {
+    }
+    // A migration or introspection reading an entity's table by name.
+    if (schema.target === MigrationTable) return table;
+    if (table.schema.target !== MigrationTable) {
       throw new SchemaError(`Table "${schema.table}" is used by both ${table.schema.entityName} and ${schema.entityName}`, {
         table: schema.table,
       });
     }
+    const byName = new Map(table.schema.columns.map((c) => [c.name, c]));
+    for (const column of schema.columns) {
+      const found = byName.get(column.name);
+      if (!found) {
+        throw new SchemaError(
+          `Table "${schema.table}" has no column "${column.name}", which ${schema.entityName}.${column.property} declares: add it with a migration (m.addColumn)`,
+          { table: schema.table, field: column.property },
+        );
+      }
+      if (found.type !== column.type) {
+        throw new SchemaError(
+          `Column "${column.name}" of table "${schema.table}" holds ${found.type} values, but ${schema.entityName}.${column.property} declares ${column.type}`,
+          { table: schema.table, field: column.property },
+        );
+      }
+    }
+    const declared = new Set(schema.columns.map((c) => c.name));
+    const taken = new Set(schema.columns.map((c) => c.property));
+    const extras = table.schema.columns.filter((c) => !declared.has(c.name)).map((c) => ({ ...c, property: taken.has(c.name) ? `${c.name}$extra` : c.name }));
+    const columns = [...schema.columns, ...extras];
+    const propertyOf = new Map(columns.map((c) => [c.name, c.property]));
+    const indexes = [...schema.indexes];
+    for (const index of table.schema.indexes) {
+      if (indexes.some((i) => i.name === index.name)) continue;
+      const names = index.properties.map((p) => table.schema.columnsByProperty.get(p)?.name ?? p);
+      indexes.push({ ...index, properties: names.map((n) => propertyOf.get(n) ?? n) });
+    }
+    const merged: EntitySchema = {
+      ...schema,
+      columns,
+      columnsByProperty: new Map(columns.map((c) => [c.property, c])),
+      indexes,
+      hasJson: columns.some((c) => c.type === "json"),
+    };
+    const moves = table.schema.columns.map((c) => [c.property, propertyOf.get(c.name)!] as const);
+    const bound = table.rebuild(
+      merged,
+      (row) => {
+        const out: Row = {};
+        for (const [from, to] of moves) out[to] = row[from] === undefined ? null : row[from];
+        return out;
+      },
+      new Set(schema.columns.map((c) => c.property)),
+    );
+    table.become(bound);
     return table;
   }
 
@@ -176,6 +277,17 @@ export class MemoryDatabase {
       else table.remove(change.key);
     }
   }
+}
+
+/** A copier that hands out only the `visible` properties (a table with extra, undeclared columns). */
+function makePickingCopier(schema: EntitySchema, visible: ReadonlySet<string>): (row: Row) => Row {
+  const full = makeRowCopier(schema);
+  const hidden = schema.columns.filter((c) => !visible.has(c.property)).map((c) => c.property);
+  return (row) => {
+    const out = full(row);
+    for (const p of hidden) delete out[p];
+    return out;
+  };
 }
 
 const ABSENT = Symbol("absent");
@@ -227,7 +339,15 @@ export class WriteSet {
   private readonly undo: Array<{ overlay: TableOverlay; key: Key; previous: Slot }> = [];
   private readonly savepoints: Array<{ name: string; mark: number }> = [];
 
-  constructor(private readonly db: MemoryDatabase) {}
+  /** `raw`: hand out every stored column, extras included (a migration's view of its tables). */
+  constructor(
+    private readonly db: MemoryDatabase,
+    private readonly raw = false,
+  ) {}
+
+  private copier(table: MemoryTable): (row: Row) => Row {
+    return this.raw ? table.store : table.copy;
+  }
 
   get isEmpty(): boolean {
     return this.undo.length === 0;
@@ -259,7 +379,7 @@ export class WriteSet {
 
   findById(schema: EntitySchema, key: Key): Row | null {
     const row = this.current(schema, key);
-    return row ? this.db.table(schema).copy(row) : null;
+    return row ? (this.raw ? this.db.table(schema).store(row) : this.db.table(schema).copy(row)) : null;
   }
 
   /** The rows matching `where`, uncopied and unordered. */
@@ -290,8 +410,7 @@ export class WriteSet {
     rows.sort(compileOrder(query.orderBy));
     const end = query.limit === undefined ? undefined : query.offset + query.limit;
     const page = query.offset > 0 || end !== undefined ? rows.slice(query.offset, end) : rows;
-    const copy = this.db.table(schema).copy;
-    return page.map(copy);
+    return page.map(this.copier(this.db.table(schema)));
   }
 
   count(schema: EntitySchema, where: NormalizedWhere): number {
@@ -321,7 +440,8 @@ export class WriteSet {
 
   insert(schema: EntitySchema, input: Row): Row {
     const table = this.db.table(schema);
-    const row = table.copy(input);
+    const row = table.store(input);
+    for (const extra of table.extras) if (row[extra.property] === undefined) row[extra.property] = extra.default === undefined ? null : copyJson(extra.default);
     const pk = schema.primary.property;
     if ((row[pk] === null || row[pk] === undefined) && schema.primary.generated === "increment") row[pk] = table.allocateId();
     const key = row[pk] as Key;
@@ -333,7 +453,7 @@ export class WriteSet {
     }
     this.checkUnique(schema, row, key);
     this.write(this.overlay(schema), key, row);
-    return table.copy(row);
+    return this.copier(table)(row);
   }
 
   upsert(schema: EntitySchema, input: Row, expectedVersion?: number): Row | "conflict" {
@@ -343,12 +463,13 @@ export class WriteSet {
     const version = schema.version?.property;
     if (version && expectedVersion !== undefined && existing[version] !== expectedVersion) return "conflict";
     const table = this.db.table(schema);
-    const row = table.copy(input);
+    const row = table.store(input);
+    for (const extra of table.extras) if (row[extra.property] === undefined) row[extra.property] = existing[extra.property];
     if (schema.createDate) row[schema.createDate.property] = existing[schema.createDate.property];
     if (version) row[version] = (existing[version] as number) + 1;
     this.checkUnique(schema, row, key!);
     this.write(this.overlay(schema), key!, row);
-    return table.copy(row);
+    return this.copier(table)(row);
   }
 
   upsertMany(schema: EntitySchema, rows: readonly Row[]): Row[] {
@@ -361,11 +482,11 @@ export class WriteSet {
     const version = schema.version?.property;
     if (version && expectedVersion !== undefined && existing[version] !== expectedVersion) return "conflict";
     const table = this.db.table(schema);
-    const row = table.copy({ ...existing, ...changes });
+    const row = table.store({ ...existing, ...changes });
     if (version) row[version] = (existing[version] as number) + 1;
     this.checkUnique(schema, row, key);
     this.write(this.overlay(schema), key, row);
-    return { row: table.copy(row) };
+    return { row: this.copier(table)(row) };
   }
 
   delete(schema: EntitySchema, key: Key): boolean {

@@ -19,6 +19,8 @@ import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import type { Persisted } from "../memory/memory-backend.js";
 import { MemoryBackend } from "../memory/memory-backend.js";
+import type { ShadowDatabase } from "../memory/memory-schema-editor.js";
+import { MigrationTable } from "../../schema/table-schema.js";
 import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
 import type { Backend, BackendCapabilities, BackendContext, DataSession } from "../../backend/backend.js";
 import type { Change, MemoryDatabase, MemoryTable, WriteSet } from "../../engine/table-engine.js";
@@ -37,7 +39,8 @@ import { isTableFileOf, tableFileName } from "./table-file-name.js";
 interface TableState {
   readonly name: string;
   entry: CatalogTable;
-  readonly codec: RowCodec;
+  /** Encodes rows as stored; rebuilt by {@link codecOf} when an entity rebinds the table in place. */
+  codec: RowCodec;
   readonly table: MemoryTable;
   /** The journal sequence number its snapshot file includes. */
   seq: number;
@@ -47,7 +50,8 @@ interface TableState {
 
 export class FileBackend extends MemoryBackend {
   override readonly name: string = "file";
-  override readonly capabilities: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true, persistent: true };
+  /** Schema changes commit through {@link FileBackend.checkpointSchema}: all or nothing, so DDL is transactional. */
+  override readonly capabilities: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true, supportsTransactionalDdl: true, persistent: true };
   /** The data directory (absolute). */
   readonly dir: string;
   private readonly durable: boolean;
@@ -139,12 +143,13 @@ export class FileBackend extends MemoryBackend {
     const mismatch = entity && catalogMismatch(entity, entry);
     if (!entity || mismatch) {
       if (mismatch) this.context.logger.warn(`Table "${name}" as stored does not fit ${entity!.entityName} (${mismatch}); run the migration that changes it`);
-      schema = schemaOfCatalogTable(name, entry, `the stored table "${name}" (columns differ from the entity: run migrations)`);
+      // Not bound to any entity: an entity that uses it later binds to it, or gets a SchemaError naming the column.
+      schema = { ...schemaOfCatalogTable(name, entry, `the stored table "${name}" (columns differ from the entity: run migrations)`), target: MigrationTable };
     }
     const file = this.file(entry.file);
     const snapshot = readSnapshot(file, name);
     const table = this.db.ensureTable(schema!);
-    const codec = makeRowCodec(schema!);
+    const codec = trackedCodec(schema!);
     snapshot.rows.forEach((stored, i) => table.put(codec.decode(stored, file, `row ${i + 1}`)));
     this.tables.set(name, { name, entry, codec, table, seq: snapshot.seq, dirty: false });
   }
@@ -173,7 +178,7 @@ export class FileBackend extends MemoryBackend {
     this.writeCatalog({ ...this.catalog, tables });
     for (const schema of schemas) {
       const entry = tables[schema.table]!;
-      this.tables.set(schema.table, { name: schema.table, entry, codec: makeRowCodec(schema), table: this.db.ensureTable(schema), seq: 0, dirty: false });
+      this.tables.set(schema.table, { name: schema.table, entry, codec: trackedCodec(schema), table: this.db.ensureTable(schema), seq: 0, dirty: false });
     }
   }
 
@@ -220,7 +225,7 @@ export class FileBackend extends MemoryBackend {
       const change = changes[i]!;
       const state = this.tables.get(change.table)!;
       state.dirty = true;
-      ops[i] = [change.table, change.key, change.row ? state.codec.encode(change.row) : null];
+      ops[i] = [change.table, change.key, change.row ? codecOf(state).encode(change.row) : null];
     }
     let durable: Promise<void> | undefined;
     try {
@@ -296,7 +301,7 @@ export class FileBackend extends MemoryBackend {
     const states: TableState[] = [];
     for (const [name, table] of database.tables) {
       const entry = catalogTableOf(table.schema, tableFileName(name, generation));
-      const state: TableState = { name, entry, codec: makeRowCodec(table.schema), table, seq, dirty: false };
+      const state: TableState = { name, entry, codec: trackedCodec(table.schema), table, seq, dirty: false };
       writeFileAtomic(this.file(entry.file), this.snapshotOf(state, seq), this.durable);
       tables[name] = entry;
       states.push(state);
@@ -309,9 +314,20 @@ export class FileBackend extends MemoryBackend {
     for (const file of old) fs.rmSync(this.file(file), { force: true });
   }
 
+  /** A migration's commit: the shadow database becomes the directory's state, then the live one. */
+  protected override async commitSchemaChange(shadow: ShadowDatabase): Promise<Persisted | void> {
+    if (this.closed) throw new TransactionError(`The file storage on ${this.dir} is closed`, { file: this.dir });
+    try {
+      await this.checkpointSchema(shadow);
+    } catch (error) {
+      throw this.writeFailed(`write the schema change to ${this.dir}`, this.dir, error);
+    }
+    return super.commitSchemaChange(shadow);
+  }
+
   private snapshotOf(state: TableState, seq: number): string {
     const rows = state.table.rows.values();
-    const encode = state.codec.encode;
+    const encode = codecOf(state).encode;
     return snapshotText(state.name, seq, (function* () {
       for (const row of rows) yield encode(row);
     })());
@@ -392,6 +408,22 @@ export class FileBackend extends MemoryBackend {
       release?.();
     }
   }
+}
+
+/** The codecs' schemas: a table's codec is rebuilt when its schema object changed (an entity bound to it). */
+const codecSchemas = new WeakMap<RowCodec, EntitySchema>();
+
+/** The state's codec for the table's current schema (rows are keyed by the bound entity's properties). */
+function codecOf(state: TableState): RowCodec {
+  if (codecSchemas.get(state.codec) !== state.table.schema) state.codec = trackedCodec(state.table.schema);
+  return state.codec;
+}
+
+/** A row codec that remembers the schema it was made for. */
+function trackedCodec(schema: EntitySchema): RowCodec {
+  const codec = makeRowCodec(schema);
+  codecSchemas.set(codec, schema);
+  return codec;
 }
 
 /** The factory registered as `file`. */

@@ -3,10 +3,21 @@
  * The file backend extends it with persistence ({@link MemoryBackend.persist}) and a directory lock.
  */
 import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
-import type { Backend, BackendCapabilities, BackendContext, DataSession, Key, TransactionHandle, UpdateOutcome } from "../../backend/backend.js";
+import type {
+  Backend,
+  BackendCapabilities,
+  BackendContext,
+  DataSession,
+  Key,
+  MigrationLock,
+  SchemaEditor,
+  TransactionHandle,
+  UpdateOutcome,
+} from "../../backend/backend.js";
 import type { Change } from "../../engine/table-engine.js";
 import { MemoryDatabase, WriteSet } from "../../engine/table-engine.js";
-import { TransactionError, UnsupportedError } from "../../errors.js";
+import { LockError, TransactionError, UnsupportedError } from "../../errors.js";
+import { MemorySchemaEditor, ShadowDatabase } from "./memory-schema-editor.js";
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
 import { AsyncMutex } from "../../util/async-mutex.js";
@@ -22,12 +33,27 @@ export interface Persisted {
 
 export class MemoryBackend implements Backend {
   readonly name: string = "memory";
-  readonly capabilities: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true };
+  /** Schema changes run on a shadow copy swapped in at commit: DDL is transactional here. */
+  readonly capabilities: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true, supportsTransactionalDdl: true };
   readonly db = new MemoryDatabase();
   readonly session: DataSession;
   /** One writer at a time: transactions and single writes queue here (FIFO). */
   protected readonly writer = new AsyncMutex();
   protected readonly timeoutMs: number;
+  private readonly migrationMutex = new AsyncMutex();
+  /**
+   * One migration runner at a time, within this process: the data lives in this process only (the file
+   * backend's directory lock already keeps other processes out).
+   */
+  readonly migrationLock: MigrationLock = {
+    acquire: async (timeoutMs) => {
+      const release = await this.migrationMutex.acquire(
+        timeoutMs,
+        () => new LockError(`Waited ${timeoutMs} ms for the migration lock of the ${this.name} backend: another runner is migrating`),
+      );
+      return async () => release();
+    },
+  };
 
   constructor(protected readonly context: BackendContext) {
     this.timeoutMs = context.config.timeoutMs;
@@ -59,6 +85,14 @@ export class MemoryBackend implements Backend {
    * A throw aborts the commit with nothing applied. The memory backend keeps nothing.
    */
   protected async persist(_changes: Change[]): Promise<Persisted | void> {}
+
+  /**
+   * Commits a transaction that changed the schema: `shadow` holds every table as the transaction left
+   * it. A persistent subclass writes it durably (e.g. as a new snapshot) before calling this.
+   */
+  protected async commitSchemaChange(shadow: ShadowDatabase): Promise<Persisted | void> {
+    shadow.commitTo(this.db);
+  }
 
   protected acquireWriter(): Promise<() => void> {
     return this.writer.acquire(
@@ -92,7 +126,7 @@ export class MemoryBackend implements Backend {
 
   async begin(): Promise<TransactionHandle> {
     const release = await this.acquireWriter();
-    return new MemoryTransaction(new WriteSet(this.db), (ws) => this.commitWriteSet(ws), release);
+    return new MemoryTransaction(this.db, (ws) => this.commitWriteSet(ws), (shadow) => this.commitSchemaChange(shadow), release);
   }
 
   async backup(_targetPath: string): Promise<void> {
@@ -111,15 +145,42 @@ function findByIds(ws: WriteSet, schema: EntitySchema, keys: readonly Key[]): Ro
   return out;
 }
 
-/** A transaction on the engine: its write set, applied at commit, while it holds the writer. */
+/**
+ * A transaction on the engine: its write set, applied at commit, while it holds the writer. Once it asks
+ * for the schema editor, it works on a shadow database instead, swapped in whole at commit.
+ */
 class MemoryTransaction implements TransactionHandle {
   private done = false;
+  private ws: WriteSet;
+  private shadow: ShadowDatabase | undefined;
+  private editor: SchemaEditor | undefined;
 
   constructor(
-    private readonly ws: WriteSet,
+    private readonly db: MemoryDatabase,
     private readonly commitChanges: (ws: WriteSet) => Promise<Persisted | void>,
+    private readonly commitSchema: (shadow: ShadowDatabase) => Promise<Persisted | void>,
     private readonly release: () => void,
-  ) {}
+  ) {
+    this.ws = new WriteSet(db);
+  }
+
+  schema(): SchemaEditor {
+    this.open();
+    if (!this.editor) {
+      this.shadow = new ShadowDatabase(this.db);
+      this.foldWrites();
+      this.editor = new MemorySchemaEditor(this.shadow, () => this.foldWrites());
+    }
+    return this.editor;
+  }
+
+  /** Moves the row writes made so far into the shadow, so that the next DDL sees them. */
+  private foldWrites(): void {
+    const shadow = this.shadow!;
+    if (!this.ws.isEmpty) shadow.apply(this.ws.changes());
+    // A migration sees every column, including those its entity does not declare.
+    this.ws = new WriteSet(shadow, true);
+  }
 
   private open(): WriteSet {
     if (this.done) throw new TransactionError("The transaction has already ended");
@@ -170,7 +231,10 @@ class MemoryTransaction implements TransactionHandle {
     this.done = true;
     let persisted: Persisted | void;
     try {
-      persisted = await this.commitChanges(ws);
+      if (this.shadow) {
+        this.foldWrites();
+        persisted = await this.commitSchema(this.shadow);
+      } else persisted = await this.commitChanges(ws);
     } finally {
       this.release();
     }

@@ -21,6 +21,8 @@ import { createTableStatements } from "../sql/sql-schema.js";
 import type { WriteGate } from "../sql/sql-session.js";
 import { SqlSession, SqlTables } from "../sql/sql-session.js";
 import { SqlTransaction } from "../sql/sql-transaction.js";
+import { SqlSchemaEditor, postgresSchemaDialect } from "../sql/sql-schema-editor.js";
+import { PostgresMigrationLock } from "./postgres-migration-lock.js";
 import { postgresDialect } from "./postgres-dialect.js";
 import type { ServerAddress } from "./postgres-driver.js";
 import { mapPostgresError, PostgresRunner, serverAddress, StatementNames } from "./postgres-driver.js";
@@ -42,6 +44,8 @@ export class PostgresBackend implements Backend {
   private readonly tables = new SqlTables(postgresDialect);
   private readonly names = new StatementNames();
   private closed = false;
+  /** Migration runners across processes: a session advisory lock on a connection of its own. */
+  readonly migrationLock = new PostgresMigrationLock(() => this.connect());
 
   /** True once {@link PostgresBackend.close} has begun. */
   get isClosed(): boolean {
@@ -151,7 +155,7 @@ export class PostgresBackend implements Backend {
       exec: async (sql) => void (await client.query(sql)),
       finish: (broken) => client.release(broken),
       mapError: (error) => this.mapError(error, undefined),
-    });
+    }, () => new SqlSchemaEditor(postgresSchemaDialect, runner, (error) => this.mapError(error, undefined)));
   }
 
   async backup(_targetPath: string): Promise<void> {

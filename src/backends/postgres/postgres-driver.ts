@@ -6,7 +6,7 @@
 import type { Pool, PoolClient, QueryArrayConfig } from "pg";
 import { ConnectionError, LockError, StorageError, TransactionError, ValidationError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
-import { driverFailure, missingTable, uniqueViolation } from "../sql/sql-errors.js";
+import { driverFailure, missingTable, uniqueViolation, missingColumn } from "../sql/sql-errors.js";
 import { propertiesOf } from "../sql/sql-schema.js";
 import type { SqlRunner } from "../sql/sql-session.js";
 
@@ -92,6 +92,7 @@ export function mapPostgresError(error: unknown, schema: EntitySchema | undefine
     });
   }
   if (schema && code === "42P01") return missingTable(schema, error);
+  if (schema && code === "42703") return missingColumn(schema, /column (?:\w+\.)?"([^"]+)"/.exec((error as Error).message)?.[1], error);
   if (schema && (code === "22021" || code === "22P05")) {
     return new ValidationError(`${schema.entityName}: PostgreSQL cannot store this text (it holds a NUL character, \\u0000) in table "${schema.table}"`, {
       table: schema.table,

@@ -20,6 +20,19 @@ export function missingTable(schema: EntitySchema, cause: unknown): SchemaError 
   );
 }
 
+/**
+ * The table of `schema` lacks a column the entity declares (the schema moved on, or a migration is
+ * missing): a SchemaError naming both, whichever column the driver named.
+ */
+export function missingColumn(schema: EntitySchema, column: string | undefined, cause: unknown): SchemaError {
+  const declared = column === undefined ? undefined : schema.columns.find((c) => c.name === column);
+  const field = declared?.property ?? column;
+  return new SchemaError(
+    `Table "${schema.table}" has no column ${column === undefined ? "that" : `"${column}", which`} ${schema.entityName}${field ? `.${field}` : ""} declares: add it with a migration (m.addColumn)`,
+    { table: schema.table, ...(field ? { field } : {}), cause },
+  );
+}
+
 /** Any other driver failure, kept as `cause`. */
 export function driverFailure(backend: string, schema: EntitySchema | undefined, error: unknown): StorageError {
   if (error instanceof StorageError) return error;

@@ -1,5 +1,5 @@
 /** A SQL transaction as the SPI's {@link TransactionHandle}: a session on the transaction's connection. */
-import type { Key, TransactionHandle, UpdateOutcome } from "../../backend/backend.js";
+import type { Key, SchemaEditor, TransactionHandle, UpdateOutcome } from "../../backend/backend.js";
 import { TransactionError } from "../../errors.js";
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
@@ -17,11 +17,20 @@ export interface SqlTransactionConnection {
 
 export class SqlTransaction implements TransactionHandle {
   private done = false;
+  private editor: SchemaEditor | undefined;
 
   constructor(
     private readonly session: SqlSession,
     private readonly connection: SqlTransactionConnection,
+    /** Makes the schema editor on this transaction's connection (migrations), on first use. */
+    private readonly makeEditor?: () => SchemaEditor,
   ) {}
+
+  schema(): SchemaEditor {
+    this.open();
+    if (!this.makeEditor) throw new TransactionError("This transaction has no schema editor");
+    return (this.editor ??= this.makeEditor());
+  }
 
   private open(): SqlSession {
     if (this.done) throw new TransactionError("The transaction has already ended");

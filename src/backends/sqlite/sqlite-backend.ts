@@ -28,6 +28,7 @@ import { createTableStatements } from "../sql/sql-schema.js";
 import type { SqlRunner, WriteGate } from "../sql/sql-session.js";
 import { SqlSession, SqlTables } from "../sql/sql-session.js";
 import { SqlTransaction } from "../sql/sql-transaction.js";
+import { SqlSchemaEditor, sqliteSchemaDialect } from "../sql/sql-schema-editor.js";
 import { sqliteDialect } from "./sqlite-dialect.js";
 import { mapSqliteError, SqliteConnection } from "./sqlite-driver.js";
 
@@ -166,7 +167,7 @@ export class SqliteBackend implements Backend {
       exec: (sql) => this.whenNotBusy(() => writer.exec(sql)),
       finish: () => release(),
       mapError: (error) => this.mapError(error, undefined),
-    });
+    }, () => new SqlSchemaEditor(sqliteSchemaDialect, writer, (error) => this.mapError(error, undefined)));
   }
 
   /** An online backup (better-sqlite3's `backup`): a consistent copy while reads and writes go on. */

@@ -18,13 +18,18 @@ const codecs: Record<LogicalType, ValueCodec> = {
   json: { encode: (v) => JSON.stringify(v), decode: (v) => JSON.parse(v as string) },
 };
 
+/**
+ * Declared types name the logical type, so that introspection (migrations' generate, strata copy) reads
+ * it back; the storage is unchanged: BOOLEAN and DATETIME have NUMERIC affinity, which keeps 0/1 and
+ * epoch milliseconds as integers, and JSON_TEXT (it contains "TEXT") has TEXT affinity.
+ */
 const types: Record<LogicalType, string> = {
   string: "TEXT",
   integer: "INTEGER",
   number: "REAL",
-  boolean: "INTEGER",
-  datetime: "INTEGER",
-  json: "TEXT",
+  boolean: "BOOLEAN",
+  datetime: "DATETIME",
+  json: "JSON_TEXT",
 };
 
 /**

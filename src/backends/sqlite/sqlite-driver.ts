@@ -5,7 +5,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { ConnectionError, LockError, StorageError, ValidationError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
-import { driverFailure, missingTable, uniqueViolation } from "../sql/sql-errors.js";
+import { driverFailure, missingTable, uniqueViolation, missingColumn } from "../sql/sql-errors.js";
 import { propertiesOf } from "../sql/sql-schema.js";
 import type { SqlRunner } from "../sql/sql-session.js";
 
@@ -66,6 +66,7 @@ export function mapSqliteError(error: unknown, schema: EntitySchema | undefined,
     });
   }
   if (schema && message.startsWith("no such table")) return missingTable(schema, error);
+  if (schema && message.startsWith("no such column")) return missingColumn(schema, /no such column: (?:\w+\.)?"?([^"\s]+)"?/.exec(message)?.[1], error);
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
     return new LockError(`The SQLite database ${file} stayed locked by another connection for longer than busy_timeout (${busyTimeoutMs} ms)`, {
       file,

@@ -1,0 +1,251 @@
+/**
+ * Schema changes on the in-memory engine. A migration's transaction works on a {@link ShadowDatabase}:
+ * a private copy-on-write view of the tables, swapped in whole at commit and dropped on rollback, so
+ * memory (and the file backend built on it) get transactional DDL: a failing migration leaves nothing.
+ */
+import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../../backend/backend.js";
+import type { Change } from "../../engine/table-engine.js";
+import { MemoryDatabase, MemoryTable } from "../../engine/table-engine.js";
+import { IntegrityError, SchemaError, ValidationError } from "../../errors.js";
+import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../../schema/entity-schema.js";
+import { copyJson, valueProblem } from "../../schema/row-values.js";
+import { describeSchema, MigrationTable, schemaOfTable } from "../../schema/table-schema.js";
+
+/** A transaction's private view of a database's tables: tables are cloned on first change. */
+export class ShadowDatabase extends MemoryDatabase {
+  private readonly owned = new Set<MemoryTable>();
+
+  constructor(base: MemoryDatabase) {
+    super();
+    for (const [name, table] of base.tables) {
+      // A migration addresses columns by name: a table whose entity renames columns (TypeORM's `name`)
+      // is re-keyed by column name here; its entity binds to it again, by name, after the commit.
+      if (table.schema.columns.some((c) => c.property !== c.name)) this.adopt(name, byColumnName(table));
+      else this.tables.set(name, table);
+    }
+  }
+
+  /** The table, cloned first when it is still shared with the committed database. */
+  own(name: string): MemoryTable | undefined {
+    const table = this.tables.get(name);
+    if (!table || this.owned.has(table)) return table;
+    const copy = table.rebuild(table.schema, undefined, table.visible);
+    this.tables.set(name, copy);
+    this.owned.add(copy);
+    return copy;
+  }
+
+  /** Installs a table built in this transaction. */
+  adopt(name: string, table: MemoryTable): void {
+    this.tables.set(name, table);
+    this.owned.add(table);
+  }
+
+  override apply(changes: Iterable<Change>): void {
+    for (const change of changes) {
+      const table = this.own(change.table);
+      if (!table) continue;
+      if (change.row) table.put(change.row);
+      else table.remove(change.key);
+    }
+  }
+
+  /** Makes this view the committed state of `target`. */
+  commitTo(target: MemoryDatabase): void {
+    target.tables.clear();
+    for (const [name, table] of this.tables) target.tables.set(name, table);
+  }
+}
+
+/** A copy of `table` whose rows are keyed by column name, unbound from its entity. */
+function byColumnName(table: MemoryTable): MemoryTable {
+  const schema = table.schema;
+  const columns = schema.columns.map((c) => ({ ...c, property: c.name }));
+  const nameOf = new Map(schema.columns.map((c) => [c.property, c.name]));
+  const indexes = schema.indexes.map((i) => ({ ...i, properties: i.properties.map((p) => nameOf.get(p) ?? p) }));
+  return table.rebuild(unbound(schema, { columns, indexes }), (row) => {
+    const out: Row = {};
+    for (const c of schema.columns) out[c.name] = row[c.property] === undefined ? null : row[c.property];
+    return out;
+  });
+}
+
+/** An altered table is unbound from its entity: the entity's next use checks it against the new shape. */
+function unbound(schema: EntitySchema, changes: Partial<Pick<EntitySchema, "table" | "columns" | "indexes">>): EntitySchema {
+  const columns = changes.columns ?? schema.columns;
+  return {
+    ...schema,
+    ...changes,
+    entityName: changes.table ?? schema.table,
+    target: MigrationTable,
+    columns,
+    columnsByProperty: new Map(columns.map((c) => [c.property, c])),
+    primary: columns.find((c) => c.primary)!,
+    hasJson: columns.some((c) => c.type === "json"),
+  };
+}
+
+/**
+ * The memory engine's {@link SchemaEditor}. `beforeChange` lets the transaction fold its pending row
+ * writes into the shadow first, so that DDL sees them.
+ */
+export class MemorySchemaEditor implements SchemaEditor {
+  constructor(
+    private readonly db: ShadowDatabase,
+    private readonly beforeChange: () => void,
+  ) {}
+
+  private existing(name: string): MemoryTable {
+    this.beforeChange();
+    const table = this.db.own(name);
+    if (!table) throw new SchemaError(`Table "${name}" does not exist`, { table: name });
+    return table;
+  }
+
+  private column(table: MemoryTable, name: string): ColumnSchema {
+    const column = table.schema.columns.find((c) => c.name === name);
+    if (!column) throw new SchemaError(`Table "${table.schema.table}" has no column "${name}"`, { table: table.schema.table, field: name });
+    return column;
+  }
+
+  async createTable(description: TableDescription): Promise<void> {
+    this.beforeChange();
+    if (this.db.tables.has(description.name)) {
+      throw new SchemaError(`Table "${description.name}" already exists`, { table: description.name });
+    }
+    for (const c of description.columns) checkDefault(description.name, c);
+    this.db.adopt(description.name, new MemoryTable(schemaOfTable(description)));
+  }
+
+  async dropTable(name: string): Promise<void> {
+    this.existing(name);
+    this.db.tables.delete(name);
+  }
+
+  async renameTable(from: string, to: string): Promise<void> {
+    const table = this.existing(from);
+    if (this.db.tables.has(to)) throw new SchemaError(`Cannot rename table "${from}": table "${to}" already exists`, { table: to });
+    this.db.tables.delete(from);
+    this.db.adopt(to, table.rebuild(unbound(table.schema, { table: to }), undefined));
+  }
+
+  async addColumn(tableName: string, column: TableColumn): Promise<void> {
+    const table = this.existing(tableName);
+    if (table.schema.columns.some((c) => c.name === column.name)) {
+      throw new SchemaError(`Table "${tableName}" already has a column "${column.name}"`, { table: tableName, field: column.name });
+    }
+    if (column.primary) throw new SchemaError(`Cannot add primary column "${column.name}" to table "${tableName}": a table's primary key is set when it is created`, { table: tableName, field: column.name });
+    checkDefault(tableName, column);
+    if (!column.nullable && column.default === undefined && table.rows.size > 0) {
+      throw new SchemaError(`Column "${column.name}" added to table "${tableName}" is not nullable: give it a default for the ${table.rows.size} existing rows`, { table: tableName, field: column.name });
+    }
+    const property = table.schema.columnsByProperty.has(column.name) ? `${column.name}$added` : column.name;
+    const added: ColumnSchema = {
+      property,
+      name: column.name,
+      type: column.type,
+      nullable: column.nullable,
+      ...(column.default !== undefined ? { default: column.default } : {}),
+      unique: column.unique,
+      primary: false,
+      ...(column.generated ? { generated: column.generated } : {}),
+    };
+    const indexes: IndexSchema[] = column.unique ? [...table.schema.indexes, { name: `uq_${tableName}_${column.name}`, properties: [property], unique: true }] : [...table.schema.indexes];
+    const value = column.default === undefined ? null : column.default;
+    if (column.unique && value !== null && table.rows.size > 1) {
+      throw new IntegrityError(`Cannot add unique column "${column.name}" with a default to table "${tableName}": its ${table.rows.size} rows would share the value`, { table: tableName, field: column.name });
+    }
+    const schema = unbound(table.schema, { columns: [...table.schema.columns, added], indexes });
+    this.db.adopt(tableName, table.rebuild(schema, (row) => ({ ...row, [property]: copyJson(value) })));
+  }
+
+  async dropColumn(tableName: string, name: string): Promise<void> {
+    const table = this.existing(tableName);
+    const column = this.column(table, name);
+    if (column.primary) throw new SchemaError(`Cannot drop the primary column "${name}" of table "${tableName}"`, { table: tableName, field: name });
+    // As PostgreSQL does: indexes on the dropped column go with it.
+    const indexes = table.schema.indexes.filter((i) => !i.properties.includes(column.property));
+    const schema = unbound(table.schema, { columns: table.schema.columns.filter((c) => c !== column), indexes });
+    this.db.adopt(
+      tableName,
+      table.rebuild(schema, (row) => {
+        const out = { ...row };
+        delete out[column.property];
+        return out;
+      }),
+    );
+  }
+
+  async renameColumn(tableName: string, from: string, to: string): Promise<void> {
+    const table = this.existing(tableName);
+    const column = this.column(table, from);
+    if (table.schema.columns.some((c) => c.name === to)) {
+      throw new SchemaError(`Cannot rename column "${from}" of table "${tableName}": column "${to}" already exists`, { table: tableName, field: to });
+    }
+    const property = table.schema.columnsByProperty.has(to) ? `${to}$renamed` : to;
+    const columns = table.schema.columns.map((c) => (c === column ? { ...c, name: to, property } : c));
+    const indexes = table.schema.indexes.map((i) => ({ ...i, properties: i.properties.map((p) => (p === column.property ? property : p)) }));
+    this.db.adopt(
+      tableName,
+      table.rebuild(unbound(table.schema, { columns, indexes }), (row) => {
+        const out = { ...row, [property]: row[column.property] };
+        delete out[column.property];
+        return out;
+      }),
+    );
+  }
+
+  async createIndex(tableName: string, index: TableIndex): Promise<void> {
+    const table = this.existing(tableName);
+    if (this.indexNames().has(index.name)) throw new SchemaError(`An index named "${index.name}" already exists`, { table: tableName });
+    const properties = index.columns.map((name) => this.column(table, name).property);
+    if (index.unique) {
+      const seen = new Set<string>();
+      for (const row of table.rows.values()) {
+        const values = properties.map((p) => row[p]);
+        if (values.some((v) => v === null || v === undefined)) continue;
+        const key = JSON.stringify(values.map((v) => (v instanceof Date ? v.getTime() : v)));
+        if (seen.has(key)) {
+          throw new IntegrityError(`Cannot create unique index "${index.name}" on table "${tableName}": rows share the value ${key} in ${index.columns.join(", ")}`, { table: tableName, field: index.columns[0]! });
+        }
+        seen.add(key);
+      }
+    }
+    const schema = unbound(table.schema, { indexes: [...table.schema.indexes, { name: index.name, properties, unique: index.unique }] });
+    this.db.adopt(tableName, table.rebuild(schema));
+  }
+
+  async dropIndex(tableName: string, name: string): Promise<void> {
+    const table = this.existing(tableName);
+    if (!table.schema.indexes.some((i) => i.name === name)) throw new SchemaError(`Table "${tableName}" has no index "${name}"`, { table: tableName });
+    const schema = unbound(table.schema, { indexes: table.schema.indexes.filter((i) => i.name !== name) });
+    this.db.adopt(tableName, table.rebuild(schema));
+  }
+
+  async listTables(): Promise<string[]> {
+    return [...this.db.tables.keys()].sort();
+  }
+
+  async describeTable(name: string): Promise<TableDescription | undefined> {
+    const table = this.db.tables.get(name);
+    return table ? describeSchema(table.schema) : undefined;
+  }
+
+  private indexNames(): Set<string> {
+    const names = new Set<string>();
+    for (const table of this.db.tables.values()) for (const i of table.schema.indexes) names.add(i.name);
+    return names;
+  }
+}
+
+/** A non-nullable column needs a default (existing rows get it); a default must fit the column's type. */
+function checkDefault(table: string, column: TableColumn): void {
+  if (column.default === undefined || column.default === null) {
+    if (!column.nullable && !column.primary && column.generated === undefined && column.default === null) {
+      throw new SchemaError(`Column "${column.name}" of table "${table}" is not nullable, so its default cannot be null`, { table, field: column.name });
+    }
+    return;
+  }
+  const problem = valueProblem({ ...column, property: column.name }, column.default);
+  if (problem) throw new ValidationError(`The default of column "${column.name}" of table "${table}": ${problem}`, { table, field: column.name });
+}

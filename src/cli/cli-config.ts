@@ -1,0 +1,88 @@
+/**
+ * What the `strata` command runs on: the URL (`--url`, else `STRATA_URL`, else the config file's `url`),
+ * the migrations folder and the entities, read from `strata.config.js` or `strata.config.json` in the
+ * working directory (or `--config <file>`).
+ *
+ * @example strata.config.json
+ * { "url": "sqlite:./data/app.db", "migrations": "./dist/migrations", "entities": "./dist/entities/index.js" }
+ */
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { getMetadataArgsStorage } from "typeorm";
+import { ConfigError } from "../errors.js";
+
+/** The contents of `strata.config.{js,json}`. */
+export interface CliConfigFile {
+  /** The database, e.g. `sqlite:./data/app.db`. */
+  url?: string;
+  /** The migrations folder. @default "./migrations" */
+  migrations?: string;
+  /** A module (or modules) exporting the entity classes, for `generate`; a `.js` config may list the classes. */
+  entities?: string | string[] | Function[];
+}
+
+/** Settings after flags, environment and config file are combined. */
+export interface CliSettings {
+  readonly url: string | undefined;
+  readonly migrations: string;
+  readonly entities: Function[];
+  /** The config file read, if any. */
+  readonly configFile?: string;
+}
+
+/** Thrown for a usage mistake: the command exits with code 2. */
+export class UsageError extends Error {}
+
+async function readConfigFile(explicit: string | undefined, cwd: string): Promise<{ file: string; config: CliConfigFile } | undefined> {
+  const candidates = explicit ? [path.resolve(cwd, explicit)] : ["strata.config.js", "strata.config.mjs", "strata.config.json"].map((f) => path.join(cwd, f));
+  const file = candidates.find((f) => existsSync(f));
+  if (!file) {
+    if (explicit) throw new UsageError(`--config: no file ${candidates[0]}`);
+    return undefined;
+  }
+  let config: unknown;
+  try {
+    if (file.endsWith(".json")) config = JSON.parse(readFileSync(file, "utf8"));
+    else {
+      const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+      config = module.default ?? module;
+    }
+  } catch (error) {
+    throw new ConfigError([`${path.basename(file)}: ${(error as Error).message}`], { file, cause: error });
+  }
+  if (typeof config !== "object" || config === null) throw new ConfigError([`${path.basename(file)}: expected an object`], { file });
+  const known = new Set(["url", "migrations", "entities"]);
+  const unknown = Object.keys(config).filter((k) => !known.has(k));
+  if (unknown.length > 0) throw new ConfigError(unknown.map((k) => `${path.basename(file)}: ${k}: unknown option (expected url, migrations, entities)`), { file });
+  return { file, config: config as CliConfigFile };
+}
+
+/** The entity classes a module exports (its `ENTITIES` array if any, else every exported entity class). */
+async function entitiesOf(spec: string | Function, base: string): Promise<Function[]> {
+  if (typeof spec === "function") return [spec];
+  const file = path.resolve(base, spec);
+  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  if (Array.isArray(module["ENTITIES"])) return module["ENTITIES"] as Function[];
+  const tables = getMetadataArgsStorage().tables;
+  return Object.values(module).filter((v): v is Function => typeof v === "function" && tables.some((t) => t.target === v));
+}
+
+/** Combines `--url`, `STRATA_URL`, `--migrations` and the config file. */
+export async function resolveCliSettings(flags: { url?: string; config?: string; migrations?: string }, cwd = process.cwd()): Promise<CliSettings> {
+  const read = await readConfigFile(flags.config, cwd);
+  const config = read?.config ?? {};
+  const base = read ? path.dirname(read.file) : cwd;
+  const url = flags.url ?? (process.env["STRATA_URL"] || undefined) ?? config.url;
+  const migrations = flags.migrations ? path.resolve(cwd, flags.migrations) : path.resolve(base, config.migrations ?? "migrations");
+  const specs = config.entities === undefined ? [] : Array.isArray(config.entities) ? config.entities : [config.entities];
+  const entities: Function[] = [];
+  for (const spec of specs) {
+    try {
+      entities.push(...(await entitiesOf(spec, base)));
+    } catch (error) {
+      throw new ConfigError([`entities: cannot load ${String(spec)}: ${(error as Error).message}`], { cause: error });
+    }
+  }
+  return { url, migrations, entities, ...(read ? { configFile: read.file } : {}) };
+}

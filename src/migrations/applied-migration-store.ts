@@ -1,0 +1,79 @@
+/**
+ * The default store of applied migrations: the table `strata_migrations`, kept through the backend's
+ * own schema editor and data session, so it works on every backend that can run migrations at all.
+ */
+import type { AppliedMigration, AppliedMigrationStore, Backend, SchemaEditor, TableDescription, TransactionHandle } from "../backend/backend.js";
+import { UnsupportedError } from "../errors.js";
+import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
+import type { Row } from "../schema/entity-schema.js";
+import { schemaOfTable } from "../schema/table-schema.js";
+
+/** The table of applied migrations, on every backend. */
+export const MIGRATIONS_TABLE = "strata_migrations";
+
+export const MIGRATIONS_TABLE_DESCRIPTION: TableDescription = {
+  name: MIGRATIONS_TABLE,
+  columns: [
+    { name: "version", type: "integer", nullable: false, primary: true, unique: false },
+    { name: "name", type: "string", nullable: false, primary: false, unique: false },
+    { name: "checksum", type: "string", nullable: false, primary: false, unique: false },
+    { name: "applied_at", type: "datetime", nullable: false, primary: false, unique: false },
+    { name: "duration_ms", type: "integer", nullable: false, primary: false, unique: false },
+  ],
+  indexes: [],
+};
+
+const schema = schemaOfTable(MIGRATIONS_TABLE_DESCRIPTION);
+
+/** The schema editor of a transaction, or an {@link UnsupportedError} naming the backend. */
+export function editorOf(backend: Backend, tx: TransactionHandle): SchemaEditor {
+  if (typeof tx.schema !== "function") {
+    throw new UnsupportedError(
+      `The ${backend.name} backend cannot run migrations: its transactions have no schema editor (TransactionHandle.schema). Implement it, or manage this backend's schema yourself`,
+    );
+  }
+  return tx.schema();
+}
+
+/** Keeps applied migrations in `strata_migrations`, created on first use inside the caller's transaction. */
+export class TableMigrationStore implements AppliedMigrationStore {
+  constructor(private readonly backend: Backend) {}
+
+  async list(): Promise<AppliedMigration[]> {
+    const tx = await this.backend.begin();
+    try {
+      const editor = editorOf(this.backend, tx);
+      if (!(await editor.describeTable(MIGRATIONS_TABLE))) return [];
+      const rows = await tx.find(schema, normalizeQuery(schema, { orderBy: { version: "asc" } }));
+      return rows.map(toApplied);
+    } finally {
+      await tx.rollback();
+    }
+  }
+
+  async record(tx: TransactionHandle, migration: AppliedMigration): Promise<void> {
+    const editor = editorOf(this.backend, tx);
+    if (!(await editor.describeTable(MIGRATIONS_TABLE))) await editor.createTable(MIGRATIONS_TABLE_DESCRIPTION);
+    await tx.insert(schema, {
+      version: migration.version,
+      name: migration.name,
+      checksum: migration.checksum,
+      applied_at: migration.appliedAt,
+      duration_ms: migration.durationMs,
+    });
+  }
+
+  async remove(tx: TransactionHandle, version: number): Promise<void> {
+    await tx.deleteMany(schema, normalizeWhere(schema, { version }));
+  }
+}
+
+function toApplied(row: Row): AppliedMigration {
+  return {
+    version: row["version"] as number,
+    name: row["name"] as string,
+    checksum: row["checksum"] as string,
+    appliedAt: row["applied_at"] as Date,
+    durationMs: row["duration_ms"] as number,
+  };
+}
