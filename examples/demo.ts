@@ -77,7 +77,9 @@ function migrationsFolder(): string {
 async function main(): Promise<void> {
   const url = process.env["STRATA_URL"] ?? "sqlite:./data/strata.db";
   // The schema comes from the migrations (the same ones `strata migrate up` applies), not from autoCreate.
-  const storage = await createStorage({ url, entities: ENTITIES, migrations: migrationsFolder(), autoCreate: false });
+  // The demo is the only process on its data, so an L1 cache is safe on every backend (on sqlite and
+  // postgres it is off unless asked for, since other processes' writes could not reach it).
+  const storage = await createStorage({ url, entities: ENTITIES, migrations: migrationsFolder(), autoCreate: false, cache: {} });
   console.log(`Strata demo on ${storage.backend} (${url})\n`);
   for (const applied of await storage.migrations.up()) console.log(`Migrated: ${applied.version} ${applied.name}`);
   for (const s of await storage.migrations.status()) console.log(`  ${String(s.version).padStart(4, "0")} ${s.name.padEnd(18)} ${s.state}`);
