@@ -24,7 +24,8 @@ const codecs: Record<LogicalType, ValueCodec> = {
   json: { encode: (v) => JSON.stringify(v), decode: (v) => v },
 };
 
-const types: Record<LogicalType, string> = {
+/** Column types of the postgres dialect (the schema editor reads them back from pg_catalog). */
+export const POSTGRES_COLUMN_TYPES: Readonly<Record<LogicalType, string>> = {
   string: 'text COLLATE "C"',
   integer: "bigint",
   number: "double precision",
@@ -51,7 +52,7 @@ export const postgresDialect: SqlDialect = {
   name: "postgres",
   maxParams: 65535,
   placeholder: (n) => `$${n}`,
-  columnType: (column: ColumnSchema) => types[column.type],
+  columnType: (column: ColumnSchema) => POSTGRES_COLUMN_TYPES[column.type],
   codecs,
   // One array parameter: any length, one placeholder, one named prepared statement.
   inList: (expr, ph, column) => `${expr} = ANY(${ph}::${arrayTypes[column.type]})`,

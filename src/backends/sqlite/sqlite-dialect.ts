@@ -23,7 +23,7 @@ const codecs: Record<LogicalType, ValueCodec> = {
  * it back; the storage is unchanged: BOOLEAN and DATETIME have NUMERIC affinity, which keeps 0/1 and
  * epoch milliseconds as integers, and JSON_TEXT (it contains "TEXT") has TEXT affinity.
  */
-const types: Record<LogicalType, string> = {
+export const SQLITE_COLUMN_TYPES: Readonly<Record<LogicalType, string>> = {
   string: "TEXT",
   integer: "INTEGER",
   number: "REAL",
@@ -51,7 +51,7 @@ export const sqliteDialect: SqlDialect = {
   name: "sqlite",
   maxParams: 32766,
   placeholder: () => "?",
-  columnType: (column: ColumnSchema) => types[column.type],
+  columnType: (column: ColumnSchema) => SQLITE_COLUMN_TYPES[column.type],
   codecs,
   // One JSON array parameter expanded by json_each: any length, one placeholder, one cached statement.
   inList: (expr, ph) => `${expr} IN (SELECT value FROM json_each(${ph}))`,
