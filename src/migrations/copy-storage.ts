@@ -89,9 +89,19 @@ async function fingerprint(session: DataSession, schema: EntitySchema, size: num
  * target already has tables, unless `force`.
  */
 export async function copyStorage(from: Storage, to: Storage, options: CopyOptions = {}): Promise<CopiedTable[]> {
+  const copied = await copyBackend(from.core.backend, to.core.backend, options, to.backend);
+  // Caches keyed on the schema must not serve the target's old shape.
+  to.core.schemaVersion++;
+  for (const table of copied) to.core.transactions.noteWrite(table.table);
+  return copied;
+}
+
+/**
+ * The backend-level copy behind {@link copyStorage} (and the memory backend's `backup`): every table of
+ * `source`, read in one transaction, into `target`, verified table by table.
+ */
+export async function copyBackend(source: Backend, target: Backend, options: CopyOptions = {}, targetLabel = target.name): Promise<CopiedTable[]> {
   const size = options.batchSize ?? 500;
-  const source = from.core.backend;
-  const target = to.core.backend;
   // The source is read in one transaction: a consistent state, and tables seen by column name (the
   // schema editor's view) even where an entity renames its columns.
   const reading = await source.begin();
@@ -106,7 +116,7 @@ export async function copyStorage(from: Storage, to: Storage, options: CopyOptio
     }
     const existing = await withEditor(target, (e) => e.listTables());
     if (existing.length > 0 && !options.force) {
-      throw new MigrationError(`The target (${to.backend}) is not empty: it has the tables ${existing.join(", ")}. Copy into an empty database, or pass --force to replace the tables the source also has`);
+      throw new MigrationError(`The target (${targetLabel}) is not empty: it has the tables ${existing.join(", ")}. Copy into an empty database, or pass --force to replace the tables the source also has`);
     }
     await withEditor(
       target,
@@ -120,9 +130,6 @@ export async function copyStorage(from: Storage, to: Storage, options: CopyOptio
     );
     const out: CopiedTable[] = [];
     for (const table of tables) out.push(await copyTable(table, reading, target, size, options));
-    // Caches keyed on the schema must not serve the target's old shape.
-    to.core.schemaVersion++;
-    for (const table of tables) to.core.transactions.noteWrite(table.name);
     return out;
   } finally {
     await reading.rollback();

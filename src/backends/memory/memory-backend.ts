@@ -16,7 +16,9 @@ import type {
 } from "../../backend/backend.js";
 import type { Change } from "../../engine/table-engine.js";
 import { MemoryDatabase, WriteSet } from "../../engine/table-engine.js";
-import { LockError, TransactionError, UnsupportedError } from "../../errors.js";
+import * as path from "node:path";
+import type { ResolvedConfig } from "../../config/storage-config.js";
+import { ConfigError, LockError, TransactionError } from "../../errors.js";
 import { MemorySchemaEditor, ShadowDatabase } from "./memory-schema-editor.js";
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
@@ -129,8 +131,22 @@ export class MemoryBackend implements Backend {
     return new MemoryTransaction(this.db, (ws) => this.commitWriteSet(ws), (shadow) => this.commitSchemaChange(shadow), release);
   }
 
-  async backup(_targetPath: string): Promise<void> {
-    throw new UnsupportedError("The memory backend keeps no data to back up; use the file or sqlite backend for data you want to keep");
+  /**
+   * Writes the data as a file-backend directory (a new or empty one), which `createStorage("file:" + path)`
+   * opens: the only way a memory storage's data outlives it.
+   */
+  async backup(targetPath: string): Promise<void> {
+    if (typeof targetPath !== "string" || targetPath === "") throw new ConfigError(["backup: expected a target directory path"]);
+    // Loaded here: the file backend and the copier build on this module, not the other way round.
+    const [{ FileBackend }, { copyBackend }] = await Promise.all([import("../file/file-backend.js"), import("../../migrations/copy-storage.js")]);
+    const target = path.resolve(targetPath);
+    const config: ResolvedConfig = { ...this.context.config, backend: "file", url: `file:${target}`, path: target, autoCreate: false, cache: false };
+    const copy = await FileBackend.open({ config, schemas: [], logger: this.context.logger });
+    try {
+      await copyBackend(this, copy, {}, `the backup directory ${target}`);
+    } finally {
+      await copy.close();
+    }
   }
 
   async close(): Promise<void> {}
