@@ -78,30 +78,6 @@ describe.skipIf(skip !== undefined || !backendSelected("postgres"))("postgres", 
       }
     });
 
-    test("reads outside a transaction never see its uncommitted rows", async () => {
-      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Thing], autoCreate: true });
-      try {
-        const things = storage.repository(Thing);
-        let inside!: () => void;
-        const written = new Promise<void>((resolve) => (inside = resolve));
-        let finish!: () => void;
-        const hold = new Promise<void>((resolve) => (finish = resolve));
-        const tx = storage.transaction(async () => {
-          await things.save({ id: "t", label: "uncommitted" } as Thing);
-          inside();
-          await hold;
-        });
-        await written;
-        expect(await things.findById("t")).toBeNull();
-        expect(await things.count()).toBe(0);
-        finish();
-        await tx;
-        expect((await things.findById("t"))!.label).toBe("uncommitted");
-      } finally {
-        await storage.close();
-      }
-    });
-
     test("100 concurrent read-increment-write transactions end at +100, also split over two storages", async () => {
       const url = await db.freshSchemaUrl();
       const one = await createStorage({ url, entities: [Counter], autoCreate: true, poolSize: 5 });

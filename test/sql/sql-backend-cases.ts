@@ -199,6 +199,30 @@ export function sqlBackendCases(name: string, open: OpenSql): void {
       }
     });
 
+    test("reads outside a transaction never see its uncommitted rows", async () => {
+      const storage = await open();
+      try {
+        const things = storage.repository(Thing);
+        let inside!: () => void;
+        const written = new Promise<void>((resolve) => (inside = resolve));
+        let finish!: () => void;
+        const hold = new Promise<void>((resolve) => (finish = resolve));
+        const tx = storage.transaction(async () => {
+          await things.save(thing("t", { label: "uncommitted" }));
+          inside();
+          await hold;
+        });
+        await written;
+        expect(await things.findById("t")).toBeNull();
+        expect(await things.count()).toBe(0);
+        finish();
+        await tx;
+        expect((await things.findById("t"))!.label).toBe("uncommitted");
+      } finally {
+        await storage.close();
+      }
+    });
+
     test("a nested transaction is a savepoint: its rollback keeps the outer writes", async () => {
       const storage = await open();
       try {
