@@ -150,6 +150,16 @@ function repositoryTests(test: T, ctx: SuiteContext): void {
     assert.equal((await ctx.sequenced.findById(b.id))?.label, "b");
   });
 
+  test("a key given explicitly to an increment table is never generated again, also inside a transaction", async () => {
+    await ctx.storage.transaction(async () => {
+      const first = await ctx.sequenced.save(Object.assign(new ConfSequenced(), { label: "generated" }));
+      await ctx.sequenced.save(Object.assign(new ConfSequenced(), { id: first.id + 1, label: "explicit" }));
+      const next = await ctx.sequenced.save(Object.assign(new ConfSequenced(), { label: "generated again" }));
+      assert.ok(next.id > first.id + 1);
+    });
+    assert.equal(await ctx.sequenced.count(), 3);
+  });
+
   test("insert refuses an existing key with IntegrityError and changes nothing", async () => {
     await ctx.counters.insert({ id: "c", value: 1 });
     await rejectsWith(ctx.counters.insert({ id: "c", value: 2 }), IntegrityError);
@@ -246,6 +256,22 @@ function queryTests(test: T, ctx: SuiteContext): void {
     assert.deepEqual(names(await ctx.items.findAll({ where: { name: { $ilike: "ÉCLAIR" } } })), [], "É is not an ASCII letter");
     assert.deepEqual(names(await ctx.items.findAll({ where: { name: { $like: "_clair" } } })), ["éclair"], "_ matches one character");
     assert.deepEqual(names(await ctx.items.findAll({ where: { category: { $like: "%" } } })).includes("date"), false, "$like never matches null");
+  });
+
+  test("pattern characters other than % and _ are literal", async () => {
+    const texts = ["2024-01-05", "2024-02-01", "a.b", "axb", "a+b", "(x)", "[y]", "a\\b", "a*b", "a?b", "^$"];
+    for (const [k, s] of texts.entries()) await ctx.values.insert(value(`p${k}`, { s }));
+    const like = async (pattern: string) => (await ctx.values.findAll({ where: { s: { $like: pattern } }, orderBy: { s: "asc" } })).map((r) => r.s);
+    assert.deepEqual(await like("2024-01-%"), ["2024-01-05"]);
+    assert.deepEqual(await like("a.b"), ["a.b"]);
+    assert.deepEqual(await like("a+b"), ["a+b"]);
+    assert.deepEqual(await like("(x)"), ["(x)"]);
+    assert.deepEqual(await like("[y]"), ["[y]"]);
+    assert.deepEqual(await like("a\\b"), ["a\\b"]);
+    assert.deepEqual(await like("a*b"), ["a*b"]);
+    assert.deepEqual(await like("a?b"), ["a?b"]);
+    assert.deepEqual(await like("^$"), ["^$"]);
+    assert.deepEqual((await ctx.values.findAll({ where: { s: { $ilike: "A_B" } }, orderBy: { s: "asc" } })).map((r) => r.s), ["a*b", "a+b", "a.b", "a?b", "a\\b", "axb"]);
   });
 
   test("an array is OR of its elements; keys inside one object are AND; [] matches nothing", async () => {
@@ -390,6 +416,8 @@ function valueTests(test: T, ctx: SuiteContext): void {
       [{ b: 1 as unknown as boolean }, "b"],
       [{ d: "2024-01-01" as unknown as Date }, "d"],
       [{ d: new Date(Number.NaN) }, "d"],
+      [{ d: new Date("+010000-01-01T00:00:00Z") }, "d"],
+      [{ d: new Date("-000001-06-01T00:00:00Z") }, "d"],
       [{ s: 5 as unknown as string }, "s"],
       [{ j: { f: () => 1 } }, "j"],
       [{ j: new Map() }, "j"],

@@ -53,7 +53,7 @@ export function likeMatcher(pattern: string, ignoreAsciiCase: boolean): (text: s
   for (const ch of source) {
     if (ch === "%") regex += "[\\s\\S]*";
     else if (ch === "_") regex += "[\\s\\S]";
-    else regex += ch.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+    else regex += ch.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
   }
   const re = new RegExp(`${regex}$`, "u");
   return ignoreAsciiCase ? (text) => re.test(asciiLower(text)) : (text) => re.test(text);

@@ -146,6 +146,11 @@ export class MemoryTable {
     return this.nextId++;
   }
 
+  /** An explicit key written to an increment table: the generator must never hand it out (as SQLite and PostgreSQL do). */
+  reserveId(key: Key): void {
+    if (typeof key === "number" && key >= this.nextId) this.nextId = Math.floor(key) + 1;
+  }
+
   uniqueIndexes(): readonly UniqueIndex[] {
     return this.uniques;
   }
@@ -443,7 +448,10 @@ export class WriteSet {
     const row = table.store(input);
     for (const extra of table.extras) if (row[extra.property] === undefined) row[extra.property] = extra.default === undefined ? null : copyJson(extra.default);
     const pk = schema.primary.property;
-    if ((row[pk] === null || row[pk] === undefined) && schema.primary.generated === "increment") row[pk] = table.allocateId();
+    if (schema.primary.generated === "increment") {
+      if (row[pk] === null || row[pk] === undefined) row[pk] = table.allocateId();
+      else table.reserveId(row[pk] as Key);
+    }
     const key = row[pk] as Key;
     if (this.current(schema, key)) {
       throw new IntegrityError(`${schema.entityName}: a row with ${pk} ${JSON.stringify(key)} already exists in table "${schema.table}"`, {

@@ -10,7 +10,7 @@ import { ConcurrencyError, NotFoundError, StorageError, ValidationError } from "
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Query, Where } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
-import { checkValue, copyJson, describeValue, invalid } from "../schema/row-values.js";
+import { checkValue, copyJson, copyValue, describeValue, invalid } from "../schema/row-values.js";
 import type { StorageCore } from "../storage-core.js";
 import type { Storage } from "../storage.js";
 
@@ -152,7 +152,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
         row[column.property] = now;
         continue;
       }
-      if (value === undefined) value = column.default === undefined ? null : copyJson(column.default);
+      if (value === undefined) value = column.default === undefined ? null : copyValue(column, column.default);
       checkValue(this.schema, column, value);
       row[column.property] = column.type === "json" ? copyJson(value) : value;
     }

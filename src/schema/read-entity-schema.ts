@@ -1,6 +1,7 @@
 import { getMetadataArgsStorage } from "typeorm";
 import { SchemaError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "./entity-schema.js";
+import { valueProblem } from "./row-values.js";
 
 /** TypeORM type names (lower-cased) onto Strata's logical types. */
 const TYPE_NAMES: ReadonlyMap<string, LogicalType> = new Map<string, LogicalType>([
@@ -232,7 +233,7 @@ function readColumn(
     nullable: options["nullable"] === true && !primary,
     unique: options["unique"] === true,
     primary,
-    ...(options["default"] !== undefined ? { default: readDefault(options["default"], fail) } : {}),
+    ...(options["default"] !== undefined ? { default: readDefault(type!, options["default"], fail) } : {}),
     ...(generation ? { generated: generation } : {}),
     ...(role ? { role } : {}),
   };
@@ -240,8 +241,11 @@ function readColumn(
   return column;
 }
 
-function readDefault(value: unknown, fail: (what: string) => never): unknown {
+function readDefault(type: LogicalType, value: unknown, fail: (what: string) => never): unknown {
   if (typeof value === "function") fail("a SQL-expression default is not supported; give a literal value");
+  // A default of the wrong type would fail every save that relies on it: refuse it here, once.
+  const problem = value === null ? undefined : valueProblem({ type } as ColumnSchema, value);
+  if (problem) fail(`the default does not fit the column: ${problem}`);
   return value;
 }
 

@@ -1,6 +1,9 @@
 import { ValidationError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, Row } from "./entity-schema.js";
 
+const MIN_DATE_MS = Date.parse("0001-01-01T00:00:00.000Z");
+const MAX_DATE_MS = Date.parse("9999-12-31T23:59:59.999Z");
+
 /**
  * Checks that `value` fits `column`, returning the reason when it does not.
  * `null` and `undefined` are the caller's business (nullability depends on the operation).
@@ -18,9 +21,11 @@ export function valueProblem(column: ColumnSchema, value: unknown): string | und
     case "boolean":
       return typeof value === "boolean" ? undefined : `expected a boolean, got ${describeValue(value)}`;
     case "datetime":
-      return value instanceof Date && !Number.isNaN(value.getTime())
-        ? undefined
-        : `expected a valid Date, got ${describeValue(value)}`;
+      if (!(value instanceof Date) || Number.isNaN(value.getTime())) return `expected a valid Date, got ${describeValue(value)}`;
+      // Years 1-9999 on every backend (PostgreSQL cannot parse the expanded ISO years beyond them).
+      return value.getTime() < MIN_DATE_MS || value.getTime() > MAX_DATE_MS
+        ? `expected a Date from year 1 to year 9999, got ${value.toISOString()}`
+        : undefined;
     case "json":
       return jsonProblem(value, "");
   }
@@ -79,6 +84,13 @@ export function checkValue(schema: EntitySchema, column: ColumnSchema, value: un
   }
   const problem = valueProblem(column, value);
   if (problem) invalid(schema, column.property, problem);
+}
+
+/** A copy of a valid value of `column` that shares no object with it (Dates cloned, json deep-copied). */
+export function copyValue(column: ColumnSchema, value: unknown): unknown {
+  if (column.type === "json") return copyJson(value);
+  if (value instanceof Date) return new Date(value.getTime());
+  return value;
 }
 
 /** Deep-copies a JSON value (only plain data reaches here: it was validated on the way in). */

@@ -10,6 +10,8 @@ import { SchemaError, createStorage, readEntitySchema } from "../../src/index.js
 @Entity("nokey") class NoKey { @Column({ type: "string" }) name: string; }
 class NotAnEntity { id: string; }
 @Entity("two_keys") class TwoKeys { @PrimaryColumn({ type: "string" }) a: string; @PrimaryColumn({ type: "string" }) b: string; }
+@Entity("bad_default") class BadDefault { @PrimaryColumn({ type: "string" }) id: string; @Column({ type: "integer", default: "0" }) n: number; }
+@Entity("date_default") class DateDefault { @PrimaryColumn({ type: "string" }) id: string; @Column({ type: "datetime", default: new Date("2000-01-02T03:04:05.678Z") }) at: Date; }
 @Entity("enums") class Enums { @PrimaryColumn({ type: "string" }) id: string; @Column({ type: "string", enum: ["a", "b"] }) kind: string; }
 
 @Entity("full")
@@ -60,6 +62,18 @@ describe("entity schemas from TypeORM decorators", () => {
     expect(schemaError(NotAnEntity).message).toMatch(/NotAnEntity is not an entity/);
     expect(schemaError(TwoKeys).message).toMatch(/composite primary keys/);
     expect(schemaError(Enums).message).toMatch(/Enums\.kind: column option "enum" is not supported/);
+    expect(schemaError(BadDefault).message).toMatch(/BadDefault\.n: the default does not fit the column: expected an integer/);
+  });
+
+  test("a Date default applies as a fresh Date to each entity that leaves the field out", async () => {
+    const storage = await createStorage({ url: "memory:", entities: [DateDefault] });
+    const repo = storage.repository(DateDefault);
+    const a = await repo.save({ id: "a" } as DateDefault);
+    a.at.setTime(0);
+    const b = await repo.save({ id: "b" } as DateDefault);
+    expect(b.at.toISOString()).toBe("2000-01-02T03:04:05.678Z");
+    expect((await repo.findById("a"))!.at.toISOString()).toBe("2000-01-02T03:04:05.678Z");
+    await storage.close();
   });
 
   test("createStorage refuses an unsupported entity before opening anything", async () => {
