@@ -4,7 +4,9 @@
  * committed (for autocommit writes, at once; for a transaction, after the outermost commit; never after a
  * rollback), and, with Redis, reaches every other process on that Redis through publish/subscribe.
  */
+import { createHash } from "node:crypto";
 import type { Backend, Key } from "../backend/backend.js";
+import { TableMigrationStore } from "../migrations/applied-migration-store.js";
 import type { CacheConfig, ResolvedConfig } from "../config/storage-config.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
 import type { StorageCore } from "../storage-core.js";
@@ -39,6 +41,20 @@ export const DEFAULT_L1 = { max: 10_000, maxSizeBytes: 64 * 1024 * 1024 } as con
 
 const wallClock: Clock = { now: () => Date.now() };
 
+/** A short hash of the migrations applied to the storage's data ("m0" for none). */
+async function appliedMigrationsMark(core: StorageCore): Promise<string> {
+  let applied: readonly { version: number; checksum: string }[];
+  try {
+    applied = await (core.backend.appliedMigrations ?? new TableMigrationStore(core.backend)).list();
+  } catch {
+    // A backend without a schema editor has no migrations table to read.
+    return "m-";
+  }
+  if (applied.length === 0) return "m0";
+  const digest = createHash("sha256").update(applied.map((a) => `${a.version}:${a.checksum}`).join(",")).digest("base64url");
+  return `m${digest.slice(0, 10)}`;
+}
+
 export class CacheManager implements StorageCache {
   readonly enabled = true;
   readonly l1: L1Cache | undefined;
@@ -46,6 +62,12 @@ export class CacheManager implements StorageCache {
   private readonly tables = new Map<string, TableCache>();
   private readonly bySchema = new Map<EntitySchema, TableCache>();
   private closed = false;
+  /**
+   * The migrations applied (version and checksum) when this storage opened, hashed: part of every key,
+   * so that a process started after a migration - or on a shared L2, a peer still before it - never
+   * reads entries written under another schema. This process's own migrations bump `core.schemaVersion`.
+   */
+  appliedMark = "m0";
 
   private constructor(
     readonly core: StorageCore,
@@ -63,6 +85,7 @@ export class CacheManager implements StorageCache {
     const config = resolveCacheConfig(core.config, core.backend);
     if (!config) return undefined;
     const manager = new CacheManager(core, config);
+    manager.appliedMark = await appliedMigrationsMark(core);
     await manager.openL2();
     core.transactions.afterCommit((writes) => manager.committed(writes));
     return manager;

@@ -26,7 +26,7 @@ export interface FileL2Options {
 const hash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 40);
 
 /**
- * The table an L2 key belongs to: keys are `e|<schema version>|<table, URI-encoded>|<id>` (the id may hold
+ * The table an L2 key belongs to: keys are `e|<schema mark>|<table, URI-encoded>|<id>` (the id may hold
  * any character, the encoded table no `|`). A bulk write drops a table's entries of every schema version:
  * a process still on an older version must not read rows a migration has since changed.
  */

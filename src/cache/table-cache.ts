@@ -3,6 +3,7 @@
  * keyed by the table's generation, and the invalidation of both. Everything per call is decided here at
  * construction time (the key prefix, the copier, the codec), so that an L1 hit costs a map lookup and a copy.
  */
+import { createHash } from "node:crypto";
 import type { Key } from "../backend/backend.js";
 import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
@@ -38,8 +39,8 @@ function makeEntityCopier(schema: EntitySchema): (row: Row) => object {
   };
 }
 
-/** Rows in L2 are JSON arrays in column order, with datetimes as epoch ms. */
-function makeRowCodec(schema: EntitySchema): { encode(row: Row): string; decode(text: string): Row } {
+/** Rows in L2 are JSON arrays in column order, with datetimes as epoch ms; `decode` gives undefined for an entry of another shape. */
+function makeRowCodec(schema: EntitySchema): { encode(row: Row): string; decode(text: string): Row | undefined } {
   const properties = schema.columns.map((c) => c.property);
   const isDate = schema.columns.map((c) => c.type === "datetime");
   return {
@@ -52,7 +53,9 @@ function makeRowCodec(schema: EntitySchema): { encode(row: Row): string; decode(
       return JSON.stringify(values);
     },
     decode(text) {
-      const values = JSON.parse(text) as unknown[];
+      const values = JSON.parse(text) as unknown;
+      // Keys carry a hash of the shape, so this is a second line of defence: never hand out a misaligned row.
+      if (!Array.isArray(values) || values.length !== properties.length) return undefined;
       const row: Row = {};
       for (let i = 0; i < properties.length; i++) {
         const v = values[i] ?? null;
@@ -74,7 +77,9 @@ export class TableCache {
   readonly schema: EntitySchema;
   /** Copies a cached row out to the caller as an entity. */
   readonly copyOut: (row: Row) => object;
-  private readonly codec: { encode(row: Row): string; decode(text: string): Row };
+  private readonly codec: { encode(row: Row): string; decode(text: string): Row | undefined };
+  /** A hash of the entity's columns (names, types, order): entries written for another shape are never read. */
+  private readonly shape: string;
   private readonly encodedTable: string;
   /** Bumped by a bulk write: every entity key of the table changes at once. */
   private epoch = 0;
@@ -94,13 +99,16 @@ export class TableCache {
     this.schema = schema;
     this.copyOut = makeEntityCopier(schema);
     this.codec = makeRowCodec(schema);
+    this.shape = createHash("sha256").update(schema.columns.map((c) => `${c.property}:${c.name}:${c.type}`).join(",")).digest("base64url").slice(0, 8);
     this.encodedTable = encodeURIComponent(schema.table);
     this.rebuildPrefixes();
   }
 
   private rebuildPrefixes(): void {
     this.schemaVersion = this.manager.core.schemaVersion;
-    const base = `${this.schemaVersion}|${this.encodedTable}|`;
+    // The migrations applied when the storage opened (persistent, the same in every process on this data),
+    // this process's own migration count since, and the entity's shape.
+    const base = `${this.manager.appliedMark}.${this.schemaVersion}.${this.shape}|${this.encodedTable}|`;
     this.l1EntityPrefix = `e|${base}${this.epoch}|`;
     this.l1QueryPrefix = `q|${base}${this.generation}|`;
     this.l2TablePart = `e|${base}`;
@@ -177,12 +185,12 @@ export class TableCache {
         const reads = await Promise.all(keys.map((key) => l2.read(this.l2TablePart + key)));
         keys.forEach((key, i) => {
           const read = reads[i]!;
-          if (read.value === undefined) {
+          const row = read.value === undefined ? undefined : this.codec.decode(read.value);
+          if (row === undefined) {
             toBackend.push(key);
             guards.set(key, read.guard);
             return;
           }
-          const row = this.codec.decode(read.value);
           const flight = flights.get(key)!;
           if (!flight.stale) this.manager.l1?.set(flight.l1Key, row);
           found.set(key, row);
@@ -222,10 +230,10 @@ export class TableCache {
     let guard: unknown;
     if (l2) {
       const read = await l2.read(this.l2TablePart + key);
-      if (read.value !== undefined) {
-        const row = this.codec.decode(read.value);
-        if (!flight.stale) this.manager.l1?.set(l1Key, row);
-        return row;
+      const cached = read.value === undefined ? undefined : this.codec.decode(read.value);
+      if (cached !== undefined) {
+        if (!flight.stale) this.manager.l1?.set(l1Key, cached);
+        return cached;
       }
       guard = read.guard;
     }
