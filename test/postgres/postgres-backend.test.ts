@@ -78,6 +78,28 @@ describe.skipIf(skip !== undefined || !backendSelected("postgres"))("postgres", 
       }
     });
 
+    test("a transaction whose failed statement was caught, and that then ends, rejects: PostgreSQL rolled it back", async () => {
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Thing], autoCreate: true });
+      try {
+        const things = storage.repository(Thing);
+        await things.insert({ id: "dup" } as Thing);
+        const outcome = await storage
+          .transaction(async () => {
+            await things.save({ id: "written" } as Thing);
+            await things.insert({ id: "dup" } as Thing).catch(() => undefined);
+            return "done";
+          })
+          .catch((e: unknown) => e);
+        expect(outcome).toBeInstanceOf(TransactionError);
+        expect((outcome as Error).message).toMatch(/rolled back, not committed/);
+        expect(await things.findById("written")).toBeNull();
+        await things.save({ id: "after" } as Thing);
+        expect((await things.findAll()).map((t) => t.id)).toEqual(["after", "dup"]);
+      } finally {
+        await storage.close();
+      }
+    });
+
     test("100 concurrent read-increment-write transactions end at +100, also split over two storages", async () => {
       const url = await db.freshSchemaUrl();
       const one = await createStorage({ url, entities: [Counter], autoCreate: true, poolSize: 5 });

@@ -152,7 +152,7 @@ export class PostgresBackend implements Backend {
       lockSuffix: " FOR UPDATE",
     });
     return new SqlTransaction(session, {
-      exec: async (sql) => void (await client.query(sql)),
+      exec: async (sql) => (await client.query(sql)).command,
       finish: (broken) => client.release(broken),
       mapError: (error) => this.mapError(error, undefined),
     }, () => new SqlSchemaEditor(postgresSchemaDialect, runner, (error) => this.mapError(error, undefined)));

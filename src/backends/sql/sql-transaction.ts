@@ -8,7 +8,8 @@ import type { SqlSession } from "./sql-session.js";
 
 /** How a backend runs a statement without results on the transaction's connection, and lets go of it. */
 export interface SqlTransactionConnection {
-  exec(sql: string): Promise<void>;
+  /** Runs the statement; resolves to the server's command tag where the driver reports one. */
+  exec(sql: string): Promise<string | void>;
   /** Gives the connection back (to the pool, or the writer queue); `broken` when it is unusable. */
   finish(broken: boolean): void;
   /** Maps a driver error of a transaction statement. */
@@ -68,30 +69,37 @@ export class SqlTransaction implements TransactionHandle {
     return this.open().deleteMany(schema, where);
   }
 
-  private async exec(sql: string): Promise<void> {
+  private async exec(sql: string): Promise<string | void> {
     this.open();
     try {
-      await this.connection.exec(sql);
+      return await this.connection.exec(sql);
     } catch (error) {
       throw this.connection.mapError(error);
     }
   }
 
-  savepoint(name: string): Promise<void> {
-    return this.exec(`SAVEPOINT ${quoteIdentifier(name)}`);
+  async savepoint(name: string): Promise<void> {
+    await this.exec(`SAVEPOINT ${quoteIdentifier(name)}`);
   }
-  rollbackToSavepoint(name: string): Promise<void> {
-    return this.exec(`ROLLBACK TO SAVEPOINT ${quoteIdentifier(name)}`);
+  async rollbackToSavepoint(name: string): Promise<void> {
+    await this.exec(`ROLLBACK TO SAVEPOINT ${quoteIdentifier(name)}`);
   }
-  releaseSavepoint(name: string): Promise<void> {
-    return this.exec(`RELEASE SAVEPOINT ${quoteIdentifier(name)}`);
+  async releaseSavepoint(name: string): Promise<void> {
+    await this.exec(`RELEASE SAVEPOINT ${quoteIdentifier(name)}`);
   }
 
   /** Commits; on failure the transaction stays open so that the caller's rollback can end it. */
   async commit(): Promise<void> {
-    await this.exec("COMMIT");
+    const tag = await this.exec("COMMIT");
     this.done = true;
     this.connection.finish(false);
+    // PostgreSQL answers COMMIT of a transaction aborted by an earlier failed statement (one the callback
+    // caught) with the tag ROLLBACK and no error: every write is gone, and the caller must hear it.
+    if (tag === "ROLLBACK") {
+      throw new TransactionError(
+        "The transaction was rolled back, not committed: a statement inside it failed (and was caught), which aborts a PostgreSQL transaction. Put a write that may fail in a nested storage.transaction() (a savepoint)",
+      );
+    }
   }
 
   async rollback(): Promise<void> {
