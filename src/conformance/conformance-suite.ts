@@ -556,6 +556,26 @@ function transactionTests(test: T, ctx: SuiteContext): void {
     assert.deepEqual(rows.map((r) => [r.id, r.value]), [["inner2", 3], ["outer", 1]]);
   });
 
+  test("a write beside a failing nested transaction (in Promise.all) is kept", async () => {
+    if (!ctx.capabilities.supportsSavepoints) return;
+    let signal!: () => void;
+    const innerWrote = new Promise<void>((resolve) => (signal = resolve));
+    await ctx.storage.transaction(async () => {
+      const results = await Promise.allSettled([
+        ctx.storage.transaction(async () => {
+          await ctx.counters.insert({ id: "inner", value: 1 });
+          signal();
+          // Give the sibling time to issue its write while this savepoint is still open.
+          await new Promise((r) => setTimeout(r, 20));
+          throw new Error("inner fails");
+        }),
+        innerWrote.then(() => ctx.counters.insert({ id: "outer", value: 2 })),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ["rejected", "fulfilled"]);
+    });
+    assert.deepEqual((await ctx.counters.findAll()).map((c) => c.id), ["outer"]);
+  });
+
   test("100 concurrent read-increment-write transactions end at exactly +100", async () => {
     await ctx.counters.insert({ id: "n", value: 0 });
     await Promise.all(

@@ -88,7 +88,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
 
   /** The session of the ambient transaction, else the backend's autocommit session. */
   private session(): DataSession {
-    return this.core.transactions.current()?.handle ?? this.core.backend.session;
+    return this.core.transactions.current()?.session ?? this.core.backend.session;
   }
 
   // --- cache seams: reads outside a transaction go through the table's cache (src/cache/), when it is on.

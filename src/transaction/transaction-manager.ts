@@ -5,7 +5,7 @@
  * {@link TransactionManager.afterCommit} hear of writes only once they are committed.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { Backend, Key, TransactionHandle } from "../backend/backend.js";
+import type { Backend, DataSession, Key, TransactionHandle } from "../backend/backend.js";
 import { StorageError, TransactionError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { AsyncMutex } from "../util/async-mutex.js";
@@ -22,6 +22,12 @@ export interface TransactionOptions {
 /** The state of one (possibly nested) transaction scope. */
 export interface TransactionScope {
   readonly handle: TransactionHandle;
+  /**
+   * What repositories use in this scope: the handle, except that while a nested transaction (savepoint)
+   * opened under this scope is running, each call waits for it to end. Otherwise a write made beside a
+   * savepoint (in `Promise.all`) would land inside it and vanish with its rollback.
+   */
+  readonly session: DataSession;
   readonly parent?: TransactionScope;
   /** Shared by a transaction and its savepoints. */
   readonly writes: Map<string, Set<Key> | "all">;
@@ -31,6 +37,26 @@ export interface TransactionScope {
 }
 
 let savepointCounter = 0;
+
+/** The {@link TransactionScope.session} of a scope: `handle`, waiting for `savepoints` when one is open. */
+function scopeSession(handle: TransactionHandle, savepoints: AsyncMutex): DataSession {
+  const guard =
+    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      savepoints.isLocked ? savepoints.run(() => call(...args)) : call(...args);
+  return {
+    findById: guard((schema, key) => handle.findById(schema, key)),
+    findByIds: guard((schema, keys) => handle.findByIds(schema, keys)),
+    find: guard((schema, query) => handle.find(schema, query)),
+    count: guard((schema, where) => handle.count(schema, where)),
+    insert: guard((schema, row) => handle.insert(schema, row)),
+    upsert: guard((schema, row, expectedVersion?: number) => handle.upsert(schema, row, expectedVersion)),
+    upsertMany: guard((schema, rows) => handle.upsertMany(schema, rows)),
+    update: guard((schema, key, changes, expectedVersion?: number) => handle.update(schema, key, changes, expectedVersion)),
+    delete: guard((schema, key) => handle.delete(schema, key)),
+    deleteMany: guard((schema, where) => handle.deleteMany(schema, where)),
+  };
+}
 
 function recordWrite(writes: Map<string, Set<Key> | "all">, table: string, key: Key | undefined): void {
   const known = writes.get(table);
@@ -92,7 +118,8 @@ export class TransactionManager {
     const parent = this.current();
     if (parent) return this.runNested(parent, fn, options);
     const handle = await this.backend.begin();
-    const scope: TransactionScope = { handle, writes: new Map(), savepoints: new AsyncMutex(), ended: undefined };
+    const savepoints = new AsyncMutex();
+    const scope: TransactionScope = { handle, session: scopeSession(handle, savepoints), writes: new Map(), savepoints, ended: undefined };
     let result: T;
     try {
       result = await this.withTimeout(this.context.run(scope, fn), options, scope);
@@ -119,7 +146,8 @@ export class TransactionManager {
     }
     const release = await parent.savepoints.acquire();
     const name = `strata_sp_${++savepointCounter}`;
-    const scope: TransactionScope = { handle: parent.handle, parent, writes: parent.writes, savepoints: new AsyncMutex(), ended: undefined };
+    const savepoints = new AsyncMutex();
+    const scope: TransactionScope = { handle: parent.handle, session: scopeSession(parent.handle, savepoints), parent, writes: parent.writes, savepoints, ended: undefined };
     try {
       await parent.handle.savepoint(name);
       try {
