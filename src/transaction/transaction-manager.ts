@@ -124,8 +124,13 @@ export class TransactionManager {
     try {
       result = await this.withTimeout(this.context.run(scope, fn), options, scope);
     } catch (error) {
+      const timedOut = scope.ended !== undefined;
       scope.ended ??= "rolled back";
-      await handle.rollback().catch((rollbackError: unknown) => this.logger.error("Rollback failed", rollbackError));
+      const rollback = handle.rollback().catch((rollbackError: unknown) => this.logger.error("Rollback failed", rollbackError));
+      // A timed-out callback may still be using the connection (PostgreSQL queues the ROLLBACK behind a
+      // statement waiting for a row lock): answer the caller at its deadline; the rollback follows as soon
+      // as the connection is free, and nothing of the transaction commits meanwhile.
+      if (!timedOut) await rollback;
       throw error;
     }
     scope.ended = "committed";

@@ -100,6 +100,34 @@ describe.skipIf(skip !== undefined || !backendSelected("postgres"))("postgres", 
       }
     });
 
+    test("a transaction waiting on a row lock past its timeoutMs rejects at its deadline, not when the lock frees", async () => {
+      // lock_timeout follows the storage's timeoutMs: make it far longer than this test may take.
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Thing], autoCreate: true, timeoutMs: 600_000 });
+      try {
+        const things = storage.repository(Thing);
+        await things.insert({ id: "x" } as Thing);
+        let locked!: () => void;
+        const holding = new Promise<void>((resolve) => (locked = resolve));
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        const holder = storage.transaction(async () => {
+          await things.findById("x");
+          locked();
+          await gate;
+        });
+        await holding;
+        // The holder only lets go after this rejects: without a prompt timeout the test would hang.
+        const outcome = await storage.transaction(async () => void (await things.findById("x")), { timeoutMs: 100 }).catch((e: unknown) => e);
+        expect(outcome).toBeInstanceOf(TransactionError);
+        release();
+        await holder;
+        await things.update("x", { label: "after" } as Partial<Thing>);
+        expect((await things.findById("x"))!.label).toBe("after");
+      } finally {
+        await storage.close();
+      }
+    });
+
     test("100 concurrent read-increment-write transactions end at +100, also split over two storages", async () => {
       const url = await db.freshSchemaUrl();
       const one = await createStorage({ url, entities: [Counter], autoCreate: true, poolSize: 5 });
