@@ -82,6 +82,8 @@ export class RedisL2Cache implements L2Cache {
   private readonly breaker: CircuitBreaker;
   /** An invalidation could not reach Redis: its entries may be stale, so the namespace is flushed before use. */
   private dirty = false;
+  /** What the invalidations that failed named: their versions are bumped on recovery, so that no fill begun before them lands. */
+  private readonly missed = { keys: new Set<string>(), tables: new Set<string>() };
   private closed = false;
   private invalidating: Promise<void> | undefined;
   /** False only until the subscriber first connects, if Redis was reachable when the storage opened. */
@@ -102,8 +104,9 @@ export class RedisL2Cache implements L2Cache {
     subscriber.on("message", (channel: string, text: string) => {
       if (channel !== this.channel) return;
       try {
-        const parsed = JSON.parse(text) as { s: string; w: InvalidationMessage };
-        if (parsed.s !== this.source) options.onRemoteInvalidation(parsed.w);
+        // `w: null` is "everything may have changed": a peer recovering from an invalidation it could not send.
+        const parsed = JSON.parse(text) as { s: string; w: InvalidationMessage | null };
+        if (parsed.s !== this.source) options.onRemoteInvalidation(parsed.w ?? undefined);
       } catch {
         options.logger.warn(`Ignored a malformed message on the Redis channel ${this.channel}`);
       }
@@ -187,25 +190,34 @@ export class RedisL2Cache implements L2Cache {
     try {
       // Keep invalidations in order: a later one's publish must not overtake an earlier one's deletes.
       if (previous) await previous;
-      if (this.breaker.isOpen) throw new Error("the circuit is open");
-      const batch = this.client.multi();
-      for (const key of keys) {
-        batch.del(this.prefix + key);
-        batch.incr(`${this.prefix}v:${key}`);
-        batch.pexpire(`${this.prefix}v:${key}`, VERSION_TTL_MS);
-      }
-      for (const table of tables) {
-        batch.incr(`${this.prefix}t:${table}`);
-        batch.pexpire(`${this.prefix}t:${table}`, VERSION_TTL_MS);
-      }
-      await batch.exec();
+      // Tried even while the circuit is open: reads may skip a failing tier, but an invalidation is what
+      // keeps other processes correct (commands fail fast while Redis is unreachable).
+      if (this.dirty && !(await this.flushDirty())) throw new Error("Redis is still unreachable");
+      await this.bumpVersions(keys, tables);
       for (const table of tables) await this.deleteMatching(`${escapeGlob(this.prefix)}e|*|${escapeGlob(table)}|*`);
       await this.client.publish(this.channel, JSON.stringify({ s: this.source, w: message }));
       this.breaker.succeed();
     } catch (error) {
       if (!this.breaker.isOpen) this.breaker.fail(error);
+      for (const key of keys) this.missed.keys.add(key);
+      for (const table of tables) this.missed.tables.add(table);
       this.dirty = true;
     }
+  }
+
+  /** Deletes the keys' entries and bumps their versions and the tables', so that older fills are refused. */
+  private async bumpVersions(keys: Iterable<string>, tables: Iterable<string>): Promise<void> {
+    const batch = this.client.multi();
+    for (const key of keys) {
+      batch.del(this.prefix + key);
+      batch.incr(`${this.prefix}v:${key}`);
+      batch.pexpire(`${this.prefix}v:${key}`, VERSION_TTL_MS);
+    }
+    for (const table of tables) {
+      batch.incr(`${this.prefix}t:${table}`);
+      batch.pexpire(`${this.prefix}t:${table}`, VERSION_TTL_MS);
+    }
+    await batch.exec();
   }
 
   async clear(): Promise<void> {
@@ -240,9 +252,17 @@ export class RedisL2Cache implements L2Cache {
     } while (cursor !== "0");
   }
 
+  /**
+   * Recovers from invalidations that could not be sent: refuses fills begun before them, drops every entry
+   * of the namespace, and tells every other process to drop its whole L1 (it never heard of those writes).
+   */
   private async flushDirty(): Promise<boolean> {
     try {
+      await this.bumpVersions(this.missed.keys, this.missed.tables);
       await this.deleteMatching(`${escapeGlob(this.prefix)}e|*`);
+      await this.client.publish(this.channel, JSON.stringify({ s: this.source, w: null }));
+      this.missed.keys.clear();
+      this.missed.tables.clear();
       this.dirty = false;
       this.breaker.succeed();
       return true;

@@ -179,6 +179,46 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     }
   });
 
+  test("a write whose invalidation could not reach Redis still reaches other processes once Redis is back", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const proxy = new RedisProxy(new URL(redisUrl!));
+    await proxy.up();
+    const clock = new FakeClock();
+    const data = `outage-${++seq}`;
+    // a reaches Redis through a proxy we can cut; b directly, so b's subscription never drops.
+    const a = await open(`shared:${data}`, { l2: { type: "redis", url: proxy.url, prefix }, clock });
+    const b = await open(`shared:${data}`, redisCache(prefix));
+    const itemsA = a.repository(Item);
+    const itemsB = b.repository(Item);
+    try {
+      await itemsA.save(item("x", { name: "v1" }));
+      await waitFor(
+        async () => {
+          const hits = b.cache.stats().l1.hits;
+          return (await itemsB.findById("x"))?.name === "v1" && b.cache.stats().l1.hits > hits;
+        },
+        2000,
+        "b holds v1 in L1",
+      );
+      await proxy.down();
+      await itemsA.update("x", { name: "v2" }); // committed; its invalidation cannot be sent
+      expect((await itemsB.findById("x"))?.name).toBe("v1"); // b could not have heard of it yet
+      await proxy.up();
+      await waitFor(
+        async () => {
+          clock.advance(2001); // past a's circuit breaker retry delay
+          await itemsA.findById("y"); // a uses Redis again, and so recovers
+          return (await itemsB.findById("x"))?.name === "v2";
+        },
+        5000,
+        "b sees a's write once Redis is back",
+      );
+    } finally {
+      await proxy.down();
+    }
+  });
+
   test("a dropped connection is reported once and the storage keeps working", async () => {
     const prefix = uniquePrefix();
     prefixes.push(prefix);
