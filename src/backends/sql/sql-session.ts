@@ -133,6 +133,14 @@ export class SqlSession implements DataSession {
     const checked = expectedVersion !== undefined && t.upsertIfVersion !== undefined;
     if (checked) params.push(expectedVersion);
     try {
+      if (!checked && t.storesInputAsIs) {
+        // The row is stored exactly as given: skip RETURNING, which costs SQLite as much as the write.
+        await this.writes(async (r) => {
+          await r.run(t.upsertWithoutReturning, params, true);
+          if (t.advanceKeyGenerator) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
+        }, false);
+        return t.copy(row);
+      }
       const rows = await this.writes(async (r) => {
         const out = await r.all(checked ? t.upsertIfVersion! : t.upsert, params, true);
         if (t.advanceKeyGenerator && out.length > 0) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);

@@ -23,6 +23,8 @@ export class SqlTable {
   /** Insert leaving the `increment` key to the database; undefined when the key is not generated. */
   readonly insertGenerated?: string;
   readonly upsert: string;
+  /** {@link SqlTable.upsert} without RETURNING, for tables that store a row as given ({@link SqlTable.storesInputAsIs}). */
+  readonly upsertWithoutReturning: string;
   /** As {@link SqlTable.upsert}, updating only when the stored version equals the last parameter. */
   readonly upsertIfVersion?: string;
   /** Columns written by {@link SqlTable.upsert} in parameter order (every column). */
@@ -65,6 +67,7 @@ export class SqlTable {
       if (advance) this.advanceKeyGenerator = advance;
     }
     this.upsert = this.insertText(this.insertColumns, 1, this.onConflict());
+    this.upsertWithoutReturning = this.insertText(this.insertColumns, 1, this.onConflict(), false);
     if (schema.version) {
       const versionPh = ph(this.insertColumns.length + 1);
       this.upsertIfVersion = this.insertText(this.insertColumns, 1, `${this.onConflict()} WHERE ${this.table}.${quoteIdentifier(schema.version.name)} = ${versionPh}`);
