@@ -17,6 +17,19 @@ afterEach(async () => {
 
 const item = (id: string, extra: Partial<Item> = {}) => ({ id, name: `item ${id}`, quantity: 1, tags: ["t"], ...extra }) as Item;
 
+/** Waits until `storage` serves `id` with `name` from its L1 (a read that counts as an L1 hit). */
+async function holdsInL1(storage: Storage, id: string, name: string): Promise<void> {
+  const items = storage.repository(Item);
+  await waitFor(
+    async () => {
+      const hits = storage.cache.stats().l1.hits;
+      return (await items.findById(id))?.name === name && storage.cache.stats().l1.hits > hits;
+    },
+    2000,
+    `${id} held as ${name} in L1`,
+  );
+}
+
 async function open(url: string, cache: CacheConfig, logger = recordingLogger()): Promise<Storage> {
   const storage = await createStorage({ url, entities: [Item], autoCreate: true, cache, logger });
   opened.push(storage);
@@ -77,14 +90,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     const itemsB = b.repository(Item);
     await itemsA.save(item("x", { name: "v1" }));
     // Until a's invalidation message for its insert has arrived, b may drop its copy once more.
-    await waitFor(
-      async () => {
-        const hits = b.cache.stats().l1.hits;
-        return (await itemsB.findById("x"))?.name === "v1" && b.cache.stats().l1.hits > hits;
-      },
-      2000,
-      "b holds v1 in L1",
-    );
+    await holdsInL1(b, "x", "v1");
     await itemsA.update("x", { name: "v2" });
     await waitFor(async () => (await itemsB.findById("x"))?.name === "v2", 100, "b sees a's write");
     await itemsB.update("x", { name: "v3" });
@@ -193,14 +199,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     const itemsB = b.repository(Item);
     try {
       await itemsA.save(item("x", { name: "v1" }));
-      await waitFor(
-        async () => {
-          const hits = b.cache.stats().l1.hits;
-          return (await itemsB.findById("x"))?.name === "v1" && b.cache.stats().l1.hits > hits;
-        },
-        2000,
-        "b holds v1 in L1",
-      );
+      await holdsInL1(b, "x", "v1");
       await proxy.down();
       await itemsA.update("x", { name: "v2" }); // committed; its invalidation cannot be sent
       expect((await itemsB.findById("x"))?.name).toBe("v1"); // b could not have heard of it yet
