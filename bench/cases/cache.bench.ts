@@ -11,24 +11,15 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { LRUCache } from "lru-cache";
-import { Column, DataSource, Entity, PrimaryColumn } from "typeorm";
+import { DataSource } from "typeorm";
 import type { Backend, Row } from "../../src/index.js";
 import { createStorage, DEFAULT_CAPABILITIES, registerBackend } from "../../src/index.js";
 import { isKnownBackend } from "../../src/backend/backend-registry.js";
+import { SqlBenchItem, benchRow } from "../bench-items.js";
 import type { BenchGroup, BenchPair } from "../harness.js";
 
-@Entity("cache_bench_items")
-class CacheBenchItem {
-  @PrimaryColumn({ type: "integer" }) id: number;
-  @Column({ type: "varchar" }) name: string;
-  @Column({ type: "integer" }) quantity: number;
-  @Column({ type: "real" }) price: number;
-  @Column({ type: "boolean" }) active: boolean;
-  @Column({ type: "varchar", nullable: true }) note: string | null;
-}
-
 const ROWS = 1000;
-const row = (i: number) => ({ id: i, name: `item ${i}`, quantity: i % 17, price: i * 1.5, active: i % 2 === 0, note: null });
+const row = benchRow;
 
 /** Runs `fn` with a collected heap before and after; returns the growth in bytes. */
 async function heapGrowth(fn: () => Promise<void>): Promise<number> {
@@ -81,9 +72,9 @@ async function redisPair(closers: Array<() => Promise<void>>, notes: string[]): 
     return undefined;
   }
   const prefix = `strata-bench:${process.pid}:`;
-  const storage = await createStorage({ url: "memory:", entities: [CacheBenchItem], cache: { l1: false, l2: { type: "redis", url, prefix } } });
-  const items = storage.repository(CacheBenchItem);
-  await items.saveMany(Array.from({ length: ROWS }, (_, i) => row(i)) as CacheBenchItem[]);
+  const storage = await createStorage({ url: "memory:", entities: [SqlBenchItem], cache: { l1: false, l2: { type: "redis", url, prefix } } });
+  const items = storage.repository(SqlBenchItem);
+  await items.saveMany(Array.from({ length: ROWS }, (_, i) => row(i)) as SqlBenchItem[]);
   for (let i = 0; i < ROWS; i++) await items.findById(i); // fills Redis
   const anchorKey = `${prefix}anchor`;
   await raw.set(anchorKey, JSON.stringify(Object.values(row(1))));
@@ -109,22 +100,22 @@ export default async function cacheBench(): Promise<BenchGroup> {
   const backend = isKnownBackend("sqlite") ? "sqlite" : "memory";
   const storage = await createStorage({
     url: backend === "sqlite" ? "sqlite::memory:" : "memory:",
-    entities: [CacheBenchItem],
+    entities: [SqlBenchItem],
     autoCreate: true,
     cache: { l1: { max: 10_000 } },
   });
   closers.push(() => storage.close());
-  const items = storage.repository(CacheBenchItem);
-  await items.saveMany(Array.from({ length: ROWS }, (_, i) => row(i)) as CacheBenchItem[]);
+  const items = storage.repository(SqlBenchItem);
+  await items.saveMany(Array.from({ length: ROWS }, (_, i) => row(i)) as SqlBenchItem[]);
   for (let i = 0; i < ROWS; i++) await items.findById(i); // every later read is an L1 hit
 
   const lru = new LRUCache<number, Record<string, unknown>>({ max: 10_000 });
   for (let i = 0; i < ROWS; i++) lru.set(i, row(i));
 
-  const typeorm = new DataSource({ type: "better-sqlite3", database: ":memory:", entities: [CacheBenchItem], synchronize: true, logging: false });
+  const typeorm = new DataSource({ type: "better-sqlite3", database: ":memory:", entities: [SqlBenchItem], synchronize: true, logging: false });
   await typeorm.initialize();
   closers.push(() => typeorm.destroy());
-  const typeormItems = typeorm.getRepository(CacheBenchItem);
+  const typeormItems = typeorm.getRepository(SqlBenchItem);
   await typeormItems.insert(Array.from({ length: ROWS }, (_, i) => row(i)));
 
   let i = 0;
@@ -155,8 +146,8 @@ export default async function cacheBench(): Promise<BenchGroup> {
   const maxSizeBytes = 20 * 1024 * 1024;
   let held = 0;
   const growth = await heapGrowth(async () => {
-    const synthetic = await createStorage({ backend: "bench-synthetic", entities: [CacheBenchItem], cache: { l1: { maxSizeBytes } } });
-    const repo = synthetic.repository(CacheBenchItem);
+    const synthetic = await createStorage({ backend: "bench-synthetic", entities: [SqlBenchItem], cache: { l1: { maxSizeBytes } } });
+    const repo = synthetic.repository(SqlBenchItem);
     for (let k = 0; k < entities; k++) await repo.findById(k);
     held = synthetic.cache.stats().l1.size;
     // The storage stays open (and referenced) across the measurement.

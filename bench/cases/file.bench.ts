@@ -9,26 +9,16 @@
 import fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Column, Entity, PrimaryColumn } from "typeorm";
 import { createStorage } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
+import { BenchItem, benchRow } from "../bench-items.js";
 import type { BenchGroup } from "../harness.js";
 
-@Entity("bench_file_items")
-class FileItem {
-  @PrimaryColumn({ type: "integer" }) id: number;
-  @Column({ type: "string" }) name: string;
-  @Column({ type: "integer" }) quantity: number;
-  @Column({ type: "number" }) price: number;
-  @Column({ type: "boolean" }) active: boolean;
-  @Column({ type: "string", nullable: true }) note: string | null;
-}
-
-const item = (i: number): FileItem => ({ id: i, name: `item ${i}`, quantity: i % 17, price: i * 1.5, active: i % 2 === 0, note: null });
+const item = benchRow;
 
 async function filled(dir: string, rows: number, durable = true): Promise<Storage> {
-  const storage = await createStorage({ url: `file:${dir}`, entities: [FileItem], autoCreate: true, file: { fsync: durable ? "always" : "never" } });
-  const repo = storage.repository(FileItem);
+  const storage = await createStorage({ url: `file:${dir}`, entities: [BenchItem], autoCreate: true, file: { fsync: durable ? "always" : "never" } });
+  const repo = storage.repository(BenchItem);
   for (let start = 0; start < rows; start += 10_000) {
     await repo.saveMany(Array.from({ length: Math.min(10_000, rows - start) }, (_, i) => item(start + i)));
   }
@@ -44,21 +34,21 @@ export default async function fileBench(): Promise<BenchGroup> {
   const OPEN_ROWS = 100_000;
   await (await filled(at("open"), OPEN_ROWS, false)).close();
   const started = performance.now();
-  const reopened = await createStorage({ url: `file:${at("open")}`, entities: [FileItem] });
+  const reopened = await createStorage({ url: `file:${at("open")}`, entities: [BenchItem] });
   const openMs = performance.now() - started;
-  if ((await reopened.repository(FileItem).count()) !== OPEN_ROWS) throw new Error("file.open: rows missing after reopen");
+  if ((await reopened.repository(BenchItem).count()) !== OPEN_ROWS) throw new Error("file.open: rows missing after reopen");
   await reopened.close();
 
   const small = await filled(at("small"), 500);
   const large = await filled(at("large"), 50_000);
   const reads = await filled(at("reads"), 10_000);
-  const memory = await createStorage({ url: "memory:", entities: [FileItem] });
+  const memory = await createStorage({ url: "memory:", entities: [BenchItem] });
   opened.push(small, large, reads, memory);
-  await memory.repository(FileItem).saveMany(Array.from({ length: 10_000 }, (_, i) => item(i)));
-  const smallRepo = small.repository(FileItem);
-  const largeRepo = large.repository(FileItem);
-  const readRepo = reads.repository(FileItem);
-  const memoryRepo = memory.repository(FileItem);
+  await memory.repository(BenchItem).saveMany(Array.from({ length: 10_000 }, (_, i) => item(i)));
+  const smallRepo = small.repository(BenchItem);
+  const largeRepo = large.repository(BenchItem);
+  const readRepo = reads.repository(BenchItem);
+  const memoryRepo = memory.repository(BenchItem);
 
   // The anchor: what any durable append costs on this disk.
   const rawFd = fs.openSync(at("raw.log"), "a");

@@ -1,17 +1,7 @@
 /** memory.findById against its anchor: an awaited Map.get plus a shallow copy. */
-import { Column, Entity, PrimaryColumn } from "typeorm";
 import { createStorage } from "../../src/index.js";
+import { BenchItem, benchRow } from "../bench-items.js";
 import type { BenchGroup } from "../harness.js";
-
-@Entity("bench_items")
-class BenchItem {
-  @PrimaryColumn({ type: "integer" }) id: number;
-  @Column({ type: "string" }) name: string;
-  @Column({ type: "integer" }) quantity: number;
-  @Column({ type: "number" }) price: number;
-  @Column({ type: "boolean" }) active: boolean;
-  @Column({ type: "string", nullable: true }) note: string | null;
-}
 
 const ROWS = 10_000;
 
@@ -19,8 +9,8 @@ export default async function memoryBench(): Promise<BenchGroup> {
   const storage = await createStorage({ url: "memory:", entities: [BenchItem] });
   const items = storage.repository(BenchItem);
   const map = new Map<number, Record<string, unknown>>();
-  const rows = Array.from({ length: ROWS }, (_, i) => ({ id: i, name: `item ${i}`, quantity: i % 17, price: i * 1.5, active: i % 2 === 0, note: null }));
-  await items.saveMany(rows as BenchItem[]);
+  const rows = Array.from({ length: ROWS }, (_, i) => benchRow(i));
+  await items.saveMany(rows);
   for (const row of rows) map.set(row.id, row);
   let i = 0;
   return {

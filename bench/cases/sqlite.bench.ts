@@ -7,36 +7,27 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
-import { Column, DataSource, Entity, PrimaryColumn } from "typeorm";
+import { DataSource } from "typeorm";
 import { createStorage } from "../../src/index.js";
+import { SqlBenchItem, benchRow } from "../bench-items.js";
 import type { BenchGroup } from "../harness.js";
-
-@Entity("bench_sqlite_items")
-class SqliteItem {
-  @PrimaryColumn({ type: "integer" }) id: number;
-  @Column({ type: "varchar" }) name: string;
-  @Column({ type: "integer" }) quantity: number;
-  @Column({ type: "real" }) price: number;
-  @Column({ type: "boolean" }) active: boolean;
-  @Column({ type: "varchar", nullable: true }) note: string | null;
-}
 
 const ROWS = 10_000;
 const BATCH = 20_000;
-const item = (id: number) => ({ id, name: `item ${id}`, quantity: id % 17, price: id * 1.5, active: id % 2 === 0, note: null });
+const item = benchRow;
 
 export default async function sqliteBench(): Promise<BenchGroup> {
   const dir = mkdtempSync(path.join(tmpdir(), "strata-bench-sqlite-"));
   const file = path.join(dir, "bench.db");
-  const storage = await createStorage({ url: `sqlite:${file}`, entities: [SqliteItem], autoCreate: true });
-  const items = storage.repository(SqliteItem);
+  const storage = await createStorage({ url: `sqlite:${file}`, entities: [SqlBenchItem], autoCreate: true });
+  const items = storage.repository(SqlBenchItem);
   await items.saveMany(Array.from({ length: ROWS }, (_, i) => item(i)));
 
   const raw = new Database(file);
   raw.pragma("journal_mode = WAL");
   raw.pragma("synchronous = NORMAL");
   raw.exec(`CREATE TABLE raw_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, quantity INTEGER NOT NULL, price REAL NOT NULL, active INTEGER NOT NULL, note TEXT)`);
-  const get = raw.prepare(`SELECT id, name, quantity, price, active, note FROM bench_sqlite_items WHERE id = ?`);
+  const get = raw.prepare(`SELECT id, name, quantity, price, active, note FROM bench_sql_items WHERE id = ?`);
   const insert = raw.prepare(`INSERT INTO raw_items (id, name, quantity, price, active, note) VALUES (?, ?, ?, ?, ?, ?)`);
   const insertAll = raw.transaction((from: number) => {
     for (let id = from; id < from + BATCH; id++) {
@@ -45,9 +36,9 @@ export default async function sqliteBench(): Promise<BenchGroup> {
     }
   });
 
-  const typeorm = new DataSource({ type: "better-sqlite3", database: file, entities: [SqliteItem], synchronize: false, logging: false });
+  const typeorm = new DataSource({ type: "better-sqlite3", database: file, entities: [SqlBenchItem], synchronize: false, logging: false });
   await typeorm.initialize();
-  const typeormItems = typeorm.getRepository(SqliteItem);
+  const typeormItems = typeorm.getRepository(SqlBenchItem);
 
   let i = 0;
   let nextMany = ROWS;

@@ -116,10 +116,11 @@ export async function diffSchema(schemas: readonly EntitySchema[], editor: Schem
 /** The text of a migration file (`.mjs`/`.js`: a plain object the loader checks as `defineMigration` would). */
 export function migrationFileText(version: number, name: string, up: readonly string[], down: readonly string[], typescript = false): string {
   const body = (lines: readonly string[]) => (lines.length ? lines.map((l) => `    ${l}`).join("\n") : "    // ...");
-  if (typescript) {
-    return `import { defineMigration } from "stratastore";
-
-export default defineMigration({
+  const [head, open, close] = typescript
+    ? ['import { defineMigration } from "stratastore";\n', "export default defineMigration({", "});"]
+    : ['// @ts-check\n/** @type {import("stratastore").Migration} */', "export default {", "};"];
+  return `${head}
+${open}
   version: ${version},
   name: ${JSON.stringify(name)},
   async up(m) {
@@ -128,20 +129,6 @@ ${body(up)}
   async down(m) {
 ${body(down)}
   },
-});
-`;
-  }
-  return `// @ts-check
-/** @type {import("stratastore").Migration} */
-export default {
-  version: ${version},
-  name: ${JSON.stringify(name)},
-  async up(m) {
-${body(up)}
-  },
-  async down(m) {
-${body(down)}
-  },
-};
+${close}
 `;
 }
