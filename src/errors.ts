@@ -101,6 +101,15 @@ export class CorruptionError extends StorageError {
   override readonly code = "STRATA_CORRUPTION";
 }
 
+/**
+ * A limit of the backend or of the machine was reached: the disk is full, a value is too large for an
+ * index, a table does not fit in the heap, a query needs more parameters or a deeper expression than the
+ * backend allows and cannot be split. Nothing was written. The message names the limit and the table.
+ */
+export class CapacityError extends StorageError {
+  override readonly code = "STRATA_CAPACITY";
+}
+
 /** The backend does not support the operation (e.g. `sql()` on the memory backend). */
 export class UnsupportedError extends StorageError {
   override readonly code = "STRATA_UNSUPPORTED";
