@@ -169,13 +169,27 @@ describe("file: recovery", () => {
     expect(await s.repository(Note).count()).toBe(4);
   });
 
-  test("a last line failing its checksum is a torn tail too", async () => {
+  test("a complete last line failing its checksum is a CorruptionError naming file and line, not a torn tail", async () => {
     await writeThree();
     const lines = fs.readFileSync(journalOf(), "utf8").split("\n");
     lines[2] = lines[2]!.replace('"title":"c"', '"title":"C"');
-    fs.writeFileSync(journalOf(), lines.join("\n"));
-    const s = await openStorage();
-    expect((await s.repository(Note).findAll()).map((n) => n.title)).toEqual(["a", "b"]);
+    const damaged = lines.join("\n");
+    fs.writeFileSync(journalOf(), damaged);
+    const error = await openStorage().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect((error as CorruptionError).file).toBe(journalOf());
+    expect((error as Error).message).toContain(`${journalOf()}:3`);
+    expect(fs.readFileSync(journalOf(), "utf8")).toBe(damaged);
+  });
+
+  test("a whole last line whose newline was overwritten is a CorruptionError, not a torn tail", async () => {
+    await writeThree();
+    const good = fs.readFileSync(journalOf());
+    good[good.length - 1] = 0x20;
+    fs.writeFileSync(journalOf(), good);
+    const error = await openStorage().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect((error as Error).message).toContain(`${journalOf()}:3`);
   });
 
   test("a corrupted middle line is a CorruptionError naming file and line, and nothing is overwritten", async () => {

@@ -5,6 +5,10 @@
  * ```
  * `ops` are the transaction's net changes (a null row is a delete), rows keyed by column name;
  * `crc` is the CRC-32 of `"<seq> <ops text>"`, so a line is checked without re-serializing it.
+ * A line is UTF-8 and ends with `\n`, the only byte that ends one (JSON.stringify escapes it in strings);
+ * every other character a string may hold, U+2028, U+2029 and U+0085 included, stays raw inside the line.
+ * Recovery: bytes after the last `\n` are a torn tail (cut off with a warning); a complete line that fails
+ * its checksum is a `CorruptionError`, even as the last line, since it was written whole and acknowledged.
  *
  * Durability: a commit's line is written to the OS under the backend's writer (so lines never
  * interleave), then the writer is released and the commit waits for an `fdatasync` covering its line.
@@ -33,7 +37,9 @@ export interface JournalEntry {
   readonly line: number;
 }
 
-const LINE = /^\{"seq":(\d+),"crc":"([0-9a-f]{8})","ops":(.*)\}$/;
+// `s`: the ops text may hold every character JSON.stringify leaves raw in a string, U+2028 and U+2029
+// among them, which `.` alone does not match. Only \n ends a line: JSON.stringify always escapes it.
+const LINE = /^\{"seq":(\d+),"crc":"([0-9a-f]{8})","ops":(.*)\}$/s;
 
 function checksum(seq: number, opsText: string): string {
   return crc32(`${seq} ${opsText}`).toString(16).padStart(8, "0");
@@ -63,10 +69,12 @@ export interface JournalContents {
 }
 
 /**
- * Reads and checks the journal. Bad lines with no good line after them are a torn tail (a crash while
- * appending: none of them was acknowledged, since a commit returns only once its line is flushed), and
- * end the good part. A bad line followed by a good one, or sequence numbers out of order, is a
- * {@link CorruptionError} naming the line: dropping it would lose a transaction that was acknowledged.
+ * Reads and checks the journal. Bytes after the last newline are a torn tail (a crash while appending:
+ * every append writes its newline with the line, and none of those bytes was acknowledged, since a
+ * commit returns only once its whole line is flushed), and are to be cut off. A complete line (one that
+ * ends with a newline) that fails its checksum or is not a journal line was written whole, so it may be
+ * an acknowledged commit: a {@link CorruptionError} naming the line, wherever it is, the last line
+ * included. So is a tail that is a whole line but for a damaged newline, and sequence numbers out of order.
  */
 export function readJournal(file: string): JournalContents {
   let data: Buffer;
@@ -83,14 +91,24 @@ export function readJournal(file: string): JournalContents {
   while (start < data.length) {
     line++;
     const end = data.indexOf(10, start);
-    // A line without its newline is always torn: every append writes the newline with the line.
-    const entry = end < 0 ? undefined : parseLine(data.toString("utf8", start, end), line);
+    if (end < 0) {
+      // A crash cuts a line short but never writes a wrong byte: a whole line whose last byte is not the
+      // newline was damaged after it was written.
+      if (data.length - start > 1 && parseLine(data.toString("utf8", start, data.length - 1), line)) {
+        throw new CorruptionError(
+          `${file}:${line} is a whole journal line whose final newline was overwritten; Strata will not open this directory rather than guess. ` +
+            `Restore it from a backup, or put the newline back by hand.`,
+          { file },
+        );
+      }
+      return { entries, goodLength: start, length: data.length };
+    }
+    const entry = parseLine(data.toString("utf8", start, end), line);
     if (!entry) {
-      const next = end < 0 ? undefined : firstGoodLineAfter(data, end + 1, line + 1);
-      if (next === undefined) return { entries, goodLength: start, length: data.length };
       throw new CorruptionError(
-        `${file}:${line} fails its checksum or is not a journal line, and committed transactions follow it (line ${next}); ` +
-          `Strata will not open this directory rather than lose them. Restore it from a backup, or delete that line by hand if you accept losing that one transaction.`,
+        `${file}:${line} fails its checksum or is not a journal line. It is complete (it ends with a newline), so it was written whole and may be ` +
+          `an acknowledged transaction: Strata will not open this directory rather than lose it. Restore it from a backup, or delete that line by hand ` +
+          `if you accept losing that one transaction.`,
         { file },
       );
     }
@@ -102,19 +120,6 @@ export function readJournal(file: string): JournalContents {
     start = end + 1;
   }
   return { entries, goodLength: start, length: data.length };
-}
-
-/** The line number of the first good line at or after byte `from`, if any. */
-function firstGoodLineAfter(data: Buffer, from: number, line: number): number | undefined {
-  let start = from;
-  while (start < data.length) {
-    const end = data.indexOf(10, start);
-    if (end < 0) return undefined;
-    if (parseLine(data.toString("utf8", start, end), line)) return line;
-    start = end + 1;
-    line++;
-  }
-  return undefined;
 }
 
 interface SyncWaiter {
