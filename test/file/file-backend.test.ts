@@ -7,6 +7,7 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn, VersionCo
 import { CorruptionError, ConfigError, SchemaError, StorageError, createStorage } from "../../src/index.js";
 import type { Storage, StorageConfig } from "../../src/index.js";
 import { tableFileName } from "../../src/backends/file/table-file-name.js";
+import { sealJson } from "../../src/backends/file/file-snapshot.js";
 
 @Entity("notes")
 class Note {
@@ -54,6 +55,11 @@ async function closeStorage(storage: Storage): Promise<void> {
 }
 
 const journalOf = (at = dir) => path.join(at, "journal.ndjson");
+
+/** A sealed file's text edited by hand, with its "crc" set to match (as the CorruptionError of an edit says to). */
+function resealed(text: string): string {
+  return sealJson(text.slice(0, text.lastIndexOf(',\n  "crc": ')));
+}
 
 /** The directory's files as a kill would leave them (the lock aside). */
 function filesNow(): Map<string, Buffer> {
@@ -210,15 +216,16 @@ describe("file: recovery", () => {
     await s.repository(Note).save({ title: "a", body: null, rank: null, score: null, done: false, due: null, meta: null } as Note);
     await closeStorage(s);
     const file = path.join(dir, "notes.table.json");
-    const text = fs.readFileSync(file, "utf8").replace('"title":"a"', '"title":"a",,');
+    // Edited by hand, with the checksum updated as the CorruptionError of an edit says to.
+    const text = resealed(fs.readFileSync(file, "utf8").replace('"title":"a"', '"title":"a",,'));
     fs.writeFileSync(file, text);
     const error = await openStorage().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptionError);
     expect((error as CorruptionError).file).toBe(file);
-    expect((error as Error).message).toContain(`${file}:5`);
+    expect((error as Error).message).toContain(`${file}:6`);
     expect(fs.readFileSync(file, "utf8")).toBe(text);
     // The lock was released: once repaired, the directory opens.
-    fs.writeFileSync(file, text.replace('"a",,', '"a"'));
+    fs.writeFileSync(file, resealed(text.replace('"a",,', '"a"')));
     expect(await (await openStorage()).repository(Note).count()).toBe(1);
   });
 
@@ -227,7 +234,7 @@ describe("file: recovery", () => {
     await s.repository(Note).save({ title: "a", body: null, rank: 3, score: null, done: false, due: null, meta: null } as Note);
     await closeStorage(s);
     const file = path.join(dir, "notes.table.json");
-    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace('"rank":3', '"rank":"3"'));
+    fs.writeFileSync(file, resealed(fs.readFileSync(file, "utf8").replace('"rank":3', '"rank":"3"')));
     await expect(openStorage()).rejects.toThrow(/row 1 of table "notes", column "rank": expected an integer/);
   });
 
@@ -253,6 +260,136 @@ describe("file: recovery", () => {
     const s3 = await openStorage();
     expect((await s3.repository(Note).findAll()).map((n) => [n.title, n.version])).toEqual([["a2", 2], ["b", 1]]);
     expect((await s3.repository(OddTable).findAll()).map((o) => ({ ...o }))).toEqual([{ id: "x", code: "1" }, { id: "y", code: "2" }]);
+  });
+});
+
+describe("file: checksums and a missing catalog", () => {
+  const make = (title: string, rank: number | null = null) => ({ title, body: null, rank, score: null, done: false, due: null, meta: null }) as Note;
+  const notesFile = () => path.join(dir, tableFileName("notes"));
+
+  async function writeNotes(...titles: string[]): Promise<void> {
+    const s = await openStorage();
+    for (const [i, title] of titles.entries()) await s.repository(Note).save(make(title, i));
+    await closeStorage(s);
+  }
+
+  test("a snapshot whose id was changed to another row's id is a CorruptionError naming the file; nothing is overwritten", async () => {
+    await writeNotes("a", "b");
+    const text = fs.readFileSync(notesFile(), "utf8");
+    const changed = text.replace('{"id":2,', '{"id":1,');
+    expect(changed).not.toBe(text);
+    fs.writeFileSync(notesFile(), changed);
+    const error = await openStorage().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect((error as CorruptionError).file).toBe(notesFile());
+    expect((error as Error).message).toMatch(/fails its checksum/);
+    expect(fs.readFileSync(notesFile(), "utf8")).toBe(changed);
+  });
+
+  test("an edited value in a snapshot is a CorruptionError, and the message gives the checksum the content has", async () => {
+    await writeNotes("a", "b");
+    const changed = fs.readFileSync(notesFile(), "utf8").replace('"title":"b"', '"title":"c"');
+    fs.writeFileSync(notesFile(), changed);
+    const error = (await openStorage().catch((e: unknown) => e)) as CorruptionError;
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect(error.message).toContain(resealed(changed).match(/"crc": "([0-9a-f]{8})"/)![1]);
+  });
+
+  test("two rows with one primary key (a file edited and resealed, or written by v0.1) are a CorruptionError naming the row", async () => {
+    await writeNotes("a", "b");
+    fs.writeFileSync(notesFile(), resealed(fs.readFileSync(notesFile(), "utf8").replace('{"id":2,', '{"id":1,')));
+    const error = (await openStorage().catch((e: unknown) => e)) as CorruptionError;
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect(error.message).toContain(`${notesFile()}: row 2 of table "notes" repeats the primary key 1`);
+  });
+
+  test("a flipped column type or nullable flag in the catalog is a CorruptionError", async () => {
+    await writeNotes("a");
+    const catalog = path.join(dir, "catalog.json");
+    const text = fs.readFileSync(catalog, "utf8");
+    for (const [from, to] of [['"type": "integer"', '"type": "number"'], ['"nullable": true', '"nullable": false']] as const) {
+      expect(text).toContain(from);
+      fs.writeFileSync(catalog, text.replace(from, to));
+      const error = (await openStorage().catch((e: unknown) => e)) as CorruptionError;
+      expect(error).toBeInstanceOf(CorruptionError);
+      expect(error.file).toBe(catalog);
+    }
+    // A sealed catalog passed off as v0.1's format 1 is refused too.
+    fs.writeFileSync(catalog, resealed(text).replace('"format": 2', '"format": 1'));
+    await expect(openStorage()).rejects.toBeInstanceOf(CorruptionError);
+    fs.writeFileSync(catalog, text);
+    expect(await (await openStorage()).repository(Note).count()).toBe(1);
+  });
+
+  test("a directory written by v0.1 (no checksums) opens, and its next compaction writes the sealed format", async () => {
+    const v01Catalog = {
+      format: 1,
+      seq: 1,
+      tables: {
+        notes: {
+          file: "notes.table.json",
+          columns: [
+            { name: "id", type: "integer", nullable: false, primary: true, generated: "increment" },
+            { name: "title", type: "string", nullable: false },
+            { name: "body", type: "string", nullable: true },
+            { name: "rank", type: "integer", nullable: true },
+            { name: "score", type: "number", nullable: true },
+            { name: "done", type: "boolean", nullable: false },
+            { name: "due", type: "datetime", nullable: true },
+            { name: "meta", type: "json", nullable: true },
+            { name: "version", type: "integer", nullable: false, role: "version" },
+          ],
+          indexes: [],
+        },
+      },
+    };
+    fs.writeFileSync(path.join(dir, "catalog.json"), `${JSON.stringify(v01Catalog, null, 2)}\n`);
+    fs.writeFileSync(
+      notesFile(),
+      '{\n  "table": "notes",\n  "seq": 1,\n  "rows": [\n    {"id":1,"title":"old","body":null,"rank":1,"score":null,"done":false,"due":"2020-01-01T00:00:00.000Z","meta":{"k":[1]},"version":1}\n  ]\n}\n',
+    );
+    const s = await openStorage();
+    const notes = s.repository(Note);
+    expect(await notes.findById(1)).toMatchObject({ title: "old", due: new Date("2020-01-01T00:00:00.000Z"), meta: { k: [1] } });
+    await notes.save(make("new"));
+    await closeStorage(s);
+    for (const file of [path.join(dir, "catalog.json"), notesFile(), path.join(dir, tableFileName("odd/../Table name ü"))]) {
+      const written = JSON.parse(fs.readFileSync(file, "utf8"));
+      expect(written, file).toMatchObject({ format: 2, crc: expect.stringMatching(/^[0-9a-f]{8}$/) });
+    }
+    expect((await (await openStorage()).repository(Note).findAll()).map((n) => n.title)).toEqual(["old", "new"]);
+  });
+
+  test("a deleted catalog.json with table files present is a CorruptionError naming them, even with autoCreate, and nothing is overwritten", async () => {
+    await writeNotes("a", "b");
+    fs.rmSync(path.join(dir, "catalog.json"));
+    const before = fs.readFileSync(notesFile(), "utf8");
+    const error = (await openStorage({ autoCreate: true }).catch((e: unknown) => e)) as CorruptionError;
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect(error.file).toBe(path.join(dir, "catalog.json"));
+    expect(error.message).toContain(notesFile());
+    expect(fs.readFileSync(notesFile(), "utf8")).toBe(before);
+    expect(fs.existsSync(path.join(dir, "catalog.json"))).toBe(false);
+  });
+
+  test("a non-empty journal without a catalog is a CorruptionError naming it", async () => {
+    const s = await openStorage();
+    await s.repository(Note).save(make("a"));
+    const killed = filesNow();
+    await closeStorage(s);
+    restore(new Map([...killed].filter(([f]) => f === "journal.ndjson")));
+    const error = (await openStorage({ autoCreate: true }).catch((e: unknown) => e)) as CorruptionError;
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect(error.message).toContain(journalOf());
+  });
+
+  test("a first open killed between its empty snapshots and its catalog opens again as a new directory", async () => {
+    await openStorage();
+    const created = filesNow();
+    restore(new Map([...created].filter(([f]) => f !== "catalog.json")));
+    const s = await openStorage({ autoCreate: true });
+    await s.repository(Note).save(make("a"));
+    expect(await s.repository(Note).count()).toBe(1);
   });
 });
 

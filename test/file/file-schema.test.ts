@@ -8,7 +8,8 @@ import { Column, Entity, PrimaryColumn } from "typeorm";
 import { MemoryDatabase, MemoryTable, createStorage } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
 import type { FileBackend } from "../../src/backends/file/file-backend.js";
-import { schemaOfCatalogTable } from "../../src/backends/file/file-catalog.js";
+import { catalogText, schemaOfCatalogTable } from "../../src/backends/file/file-catalog.js";
+import { snapshotText } from "../../src/backends/file/file-snapshot.js";
 
 @Entity("notes")
 class Note {
@@ -118,12 +119,14 @@ describe("file: schema changes", () => {
     await s.repository(Note).save({ id: "a", title: "kept" });
     await s.close();
     const catalogFile = path.join(dir, "catalog.json");
-    const catalog = JSON.parse(fs.readFileSync(catalogFile, "utf8"));
+    const { crc: _seal, ...catalog } = JSON.parse(fs.readFileSync(catalogFile, "utf8"));
     catalog.tables.memos = { ...catalog.tables.notes, file: "memos.table.json" };
     delete catalog.tables.notes;
-    fs.writeFileSync(catalogFile, JSON.stringify(catalog));
-    fs.renameSync(path.join(dir, "notes.table.json"), path.join(dir, "memos.table.json"));
-    fs.writeFileSync(path.join(dir, "memos.table.json"), fs.readFileSync(path.join(dir, "memos.table.json"), "utf8").replace('"notes"', '"memos"'));
+    // Written as another program would, with valid seals.
+    fs.writeFileSync(catalogFile, catalogText(catalog));
+    const snapshot = JSON.parse(fs.readFileSync(path.join(dir, "notes.table.json"), "utf8"));
+    fs.rmSync(path.join(dir, "notes.table.json"));
+    fs.writeFileSync(path.join(dir, "memos.table.json"), snapshotText("memos", snapshot.seq, snapshot.rows));
     const warn = vi.fn();
     const again = await createStorage({ url: `file:${dir}`, entities: [Memo], timeoutMs: 0, logger: { debug() {}, info() {}, warn, error() {} } });
     try {

@@ -22,18 +22,18 @@ import { MemoryBackend } from "../memory/memory-backend.js";
 import type { ShadowDatabase } from "../memory/memory-schema-editor.js";
 import { MigrationTable } from "../../schema/table-schema.js";
 import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
-import type { Backend, BackendCapabilities, BackendContext, DataSession } from "../../backend/backend.js";
+import type { Backend, BackendCapabilities, BackendContext, DataSession, Key } from "../../backend/backend.js";
 import type { Change, MemoryDatabase, MemoryTable, WriteSet } from "../../engine/table-engine.js";
 import { ConfigError, CorruptionError, StorageError, TransactionError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import type { Catalog, CatalogTable } from "./file-catalog.js";
-import { CATALOG_FILE, CATALOG_FORMAT, catalogMismatch, catalogProblem, catalogTableOf, schemaOfCatalogTable } from "./file-catalog.js";
+import { CATALOG_FILE, CATALOG_FORMAT, catalogMismatch, catalogProblem, catalogTableOf, catalogText, schemaOfCatalogTable } from "./file-catalog.js";
 import type { JournalOp } from "./file-journal.js";
 import { FileJournal, JOURNAL_FILE, readJournal } from "./file-journal.js";
 import { DirectoryLock } from "./file-lock.js";
 import type { RowCodec } from "./file-snapshot.js";
 import { fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
-import { isTableFileOf, tableFileName } from "./table-file-name.js";
+import { TABLE_FILE_SUFFIX, isTableFileOf, tableFileName } from "./table-file-name.js";
 
 /** A loaded table's persistence state. */
 interface TableState {
@@ -46,6 +46,8 @@ interface TableState {
   seq: number;
   /** Changed since its snapshot was written. */
   dirty: boolean;
+  /** Its snapshot was written by v0.1 (no seal): the next compaction rewrites it. */
+  legacy: boolean;
 }
 
 export class FileBackend extends MemoryBackend {
@@ -105,10 +107,13 @@ export class FileBackend extends MemoryBackend {
   private load(autoCreate: boolean): void {
     const catalogFile = this.file(CATALOG_FILE);
     if (fs.existsSync(catalogFile)) {
-      const value = readJsonFile(catalogFile);
-      const problem = catalogProblem(value);
+      const { value, sealed } = readJsonFile(catalogFile);
+      const problem = catalogProblem(value, sealed);
       if (problem) throw new CorruptionError(`${catalogFile}: ${problem}`, { file: catalogFile });
-      this.catalog = value as Catalog;
+      const { crc: _seal, ...catalog } = value as Catalog & { crc?: string };
+      this.catalog = catalog;
+    } else {
+      this.refuseDataWithoutCatalog(catalogFile);
     }
     const entities = new Map(this.context.schemas.map((s) => [s.table, s]));
     for (const [name, entry] of Object.entries(this.catalog.tables)) {
@@ -138,6 +143,24 @@ export class FileBackend extends MemoryBackend {
     }
   }
 
+  /**
+   * A directory without a catalog is new, unless it holds data: snapshots with rows or a non-empty
+   * journal. Opening that as an empty database (and writing a catalog over it) would lose the tables.
+   */
+  private refuseDataWithoutCatalog(catalogFile: string): void {
+    const found: string[] = [];
+    for (const name of fs.readdirSync(this.dir).sort()) {
+      const file = this.file(name);
+      if (name === JOURNAL_FILE ? fs.statSync(file).size > 0 : name.endsWith(TABLE_FILE_SUFFIX) && !isEmptyNewSnapshot(file)) found.push(file);
+    }
+    if (found.length === 0) return;
+    throw new CorruptionError(
+      `${catalogFile} is missing, but the directory holds data: ${found.join(", ")}. Strata will not open it as an empty database, ` +
+        `which would overwrite them. Restore catalog.json from a backup (with backup.enabled, backups/generation-N/ holds one).`,
+      { file: catalogFile },
+    );
+  }
+
   private loadTable(name: string, entry: CatalogTable, entity: EntitySchema | undefined): void {
     let schema = entity;
     const mismatch = entity && catalogMismatch(entity, entry);
@@ -150,8 +173,17 @@ export class FileBackend extends MemoryBackend {
     const snapshot = readSnapshot(file, name);
     const table = this.db.ensureTable(schema!);
     const codec = trackedCodec(schema!);
-    snapshot.rows.forEach((stored, i) => table.put(codec.decode(stored, file, `row ${i + 1}`)));
-    this.tables.set(name, { name, entry, codec, table, seq: snapshot.seq, dirty: false });
+    const pk = schema!.primary.property;
+    const rows = snapshot.rows;
+    for (let i = 0; i < rows.length; i++) {
+      const row = codec.decode(rows[i], file, `row ${i + 1}`);
+      // The seal catches a changed byte; this catches a v0.1 file (no seal) edited into two rows with one key.
+      if (table.rows.has(row[pk] as Key)) {
+        throw new CorruptionError(`${file}: row ${i + 1} of table "${name}" repeats the primary key ${JSON.stringify(row[pk])} of an earlier row`, { file, table: name });
+      }
+      table.put(row);
+    }
+    this.tables.set(name, { name, entry, codec, table, seq: snapshot.seq, dirty: false, legacy: snapshot.legacy });
   }
 
   private replay(op: JournalOp, seq: number, line: number, file: string): void {
@@ -178,12 +210,14 @@ export class FileBackend extends MemoryBackend {
     this.writeCatalog({ ...this.catalog, tables });
     for (const schema of schemas) {
       const entry = tables[schema.table]!;
-      this.tables.set(schema.table, { name: schema.table, entry, codec: trackedCodec(schema), table: this.db.ensureTable(schema), seq: 0, dirty: false });
+      this.tables.set(schema.table, { name: schema.table, entry, codec: trackedCodec(schema), table: this.db.ensureTable(schema), seq: 0, dirty: false, legacy: false });
     }
   }
 
-  private writeCatalog(catalog: Catalog): void {
-    writeFileAtomic(this.file(CATALOG_FILE), `${JSON.stringify(catalog, null, 2)}\n`, this.durable);
+  private writeCatalog(written: Catalog): void {
+    // A catalog read from v0.1 says format 1; what is written now is always sealed.
+    const catalog = { ...written, format: CATALOG_FORMAT };
+    writeFileAtomic(this.file(CATALOG_FILE), catalogText(catalog), this.durable);
     if (this.durable) fsyncDirectory(this.dir);
     this.catalog = catalog;
   }
@@ -267,7 +301,7 @@ export class FileBackend extends MemoryBackend {
     // rename switches to them, so their old files are removed only after it.
     const moved: string[] = [];
     const tables = { ...this.catalog.tables };
-    const rewrite = [...this.tables.values()].filter((s) => s.dirty || s.entry.file !== tableFileName(s.name));
+    const rewrite = [...this.tables.values()].filter((s) => s.dirty || s.legacy || s.entry.file !== tableFileName(s.name));
     for (const state of rewrite) {
       const file = tableFileName(state.name);
       writeFileAtomic(this.file(file), this.snapshotOf(state, seq), this.durable);
@@ -281,6 +315,7 @@ export class FileBackend extends MemoryBackend {
     for (const state of rewrite) {
       state.seq = seq;
       state.dirty = false;
+      state.legacy = false;
       state.entry = tables[state.name]!;
     }
     for (const file of moved) fs.rmSync(this.file(file), { force: true });
@@ -301,7 +336,7 @@ export class FileBackend extends MemoryBackend {
     const states: TableState[] = [];
     for (const [name, table] of database.tables) {
       const entry = catalogTableOf(table.schema, tableFileName(name, generation));
-      const state: TableState = { name, entry, codec: trackedCodec(table.schema), table, seq, dirty: false };
+      const state: TableState = { name, entry, codec: trackedCodec(table.schema), table, seq, dirty: false, legacy: false };
       writeFileAtomic(this.file(entry.file), this.snapshotOf(state, seq), this.durable);
       tables[name] = entry;
       states.push(state);
@@ -344,7 +379,7 @@ export class FileBackend extends MemoryBackend {
         writeFileAtomic(path.join(temp, tables[state.name]!.file), this.snapshotOf(state, seq), this.durable);
       }
       const catalog: Catalog = { format: CATALOG_FORMAT, seq, ...(this.catalog.generation ? { generation: this.catalog.generation } : {}), tables };
-      writeFileAtomic(path.join(temp, CATALOG_FILE), `${JSON.stringify(catalog, null, 2)}\n`, this.durable);
+      writeFileAtomic(path.join(temp, CATALOG_FILE), catalogText(catalog), this.durable);
       writeFileAtomic(path.join(temp, JOURNAL_FILE), "", this.durable);
       if (this.durable) fsyncDirectory(temp);
       if (fs.existsSync(target) && fs.readdirSync(target).length === 0) fs.rmdirSync(target);
@@ -407,6 +442,17 @@ export class FileBackend extends MemoryBackend {
       this.lock.release();
       release?.();
     }
+  }
+}
+
+/** True for a snapshot with no rows at seq 0: what a first open writes before its catalog, nothing to lose. */
+function isEmptyNewSnapshot(file: string): boolean {
+  try {
+    const { value } = readJsonFile(file);
+    const v = value as { seq?: unknown; rows?: unknown };
+    return v.seq === 0 && Array.isArray(v.rows) && v.rows.length === 0;
+  } catch {
+    return false;
   }
 }
 

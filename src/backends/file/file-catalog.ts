@@ -3,10 +3,10 @@
  * types (so stored values decode exactly: a datetime string back to a `Date`, an integer stays an integer),
  * their indexes, and the snapshot file of each.
  *
- * Format (version 1), pretty-printed:
+ * Format (version 2), pretty-printed:
  * ```json
  * {
- *   "format": 1,
+ *   "format": 2,
  *   "seq": 42,                       // the last journal sequence number folded into the snapshots
  *   "generation": 2,                 // bumped by each schema change (optional, 0 when absent)
  *   "tables": {
@@ -19,19 +19,30 @@
  *       ],
  *       "indexes": [{ "name": "idx_tasks_title", "columns": ["title"], "unique": true }]
  *     }
- *   }
+ *   },
+ *   "crc": "0b8e7f4d"                 // always the last member: the CRC-32 of every byte before its ","
  * }
  * ```
+ * The `crc` seal (see file-snapshot.ts) makes a flipped byte (a type, a nullable flag, a file name) a
+ * `CorruptionError` on open. Format 1, written by v0.1, has no `crc`; it is still read, and the next
+ * write of the catalog (a compaction, a new table) replaces it with format 2.
+ *
+ * A directory that holds table snapshots with rows, or a non-empty journal, but no `catalog.json` is a
+ * `CorruptionError` naming those files: creating an empty catalog over them would empty the tables.
  * Schema changes (migrations) go through `FileBackend.checkpointSchema`: every table is written in its
  * new shape under a new generation's file names, then the catalog is replaced (the moment the change
  * takes effect), then the journal is emptied; so the journal never holds rows of an older shape than the
  * catalog describes, and a crash at any step leaves either the old or the new schema whole.
  */
 import type { ColumnRole, ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "../../schema/entity-schema.js";
+import { SEALED_FORMAT, hasExactly, sealedJsonText } from "./file-snapshot.js";
 
 /** The catalog file's name inside the data directory. */
 export const CATALOG_FILE = "catalog.json";
-export const CATALOG_FORMAT = 1;
+/** The format this version writes (sealed with a `crc`). */
+export const CATALOG_FORMAT = SEALED_FORMAT;
+/** The format v0.1 wrote (no `crc`), still read. */
+export const LEGACY_CATALOG_FORMAT = 1;
 
 export interface CatalogColumn {
   name: string;
@@ -136,11 +147,27 @@ export function schemaOfCatalogTable(table: string, entry: CatalogTable, label: 
   };
 }
 
-/** Checks the shape of a parsed catalog; returns the problem, or undefined when it is well formed. */
-export function catalogProblem(value: unknown): string | undefined {
+/** The sealed text of `catalog` (which must not hold a `crc` member). */
+export function catalogText(catalog: Catalog): string {
+  return sealedJsonText(catalog);
+}
+
+/**
+ * Checks the shape of a parsed catalog (`sealed`: its seal was present and matched); returns the problem,
+ * or undefined when it is well formed. A sealed catalog must say format 2, an unsealed one must be v0.1's
+ * format 1 with no `crc` member, so that no single damaged byte passes a sealed catalog off as unsealed.
+ */
+export function catalogProblem(value: unknown, sealed: boolean): string | undefined {
   if (typeof value !== "object" || value === null) return "expected an object";
-  const c = value as Partial<Catalog>;
-  if (c.format !== CATALOG_FORMAT) return `unknown format ${JSON.stringify(c.format)} (this version of Strata reads format ${CATALOG_FORMAT})`;
+  const c = value as Partial<Catalog> & { crc?: unknown };
+  const expected = sealed ? CATALOG_FORMAT : LEGACY_CATALOG_FORMAT;
+  if (c.format !== expected) {
+    return sealed || c.format === CATALOG_FORMAT || Object.hasOwn(value, "crc")
+      ? `format ${JSON.stringify(c.format)} with${sealed ? "" : "out"} a valid "crc" as the last member: the file was damaged or edited`
+      : `unknown format ${JSON.stringify(c.format)} (this version of Strata reads formats ${LEGACY_CATALOG_FORMAT} and ${CATALOG_FORMAT})`;
+  }
+  const members = ["format", "seq", "tables", ...(c.generation !== undefined ? ["generation"] : []), ...(sealed ? ["crc"] : [])];
+  if (!hasExactly(value, members)) return `expected exactly the members ${members.join(", ")}; the file was damaged or edited`;
   if (!Number.isSafeInteger(c.seq) || (c.seq as number) < 0) return `"seq" must be a non-negative integer`;
   if (c.generation !== undefined && (!Number.isSafeInteger(c.generation) || c.generation < 0)) return `"generation" must be a non-negative integer`;
   if (typeof c.tables !== "object" || c.tables === null) return `"tables" must be an object`;

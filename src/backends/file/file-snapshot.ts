@@ -5,21 +5,32 @@
  * row is a one-line diff; an indented row would be a dozen):
  * ```json
  * {
+ *   "format": 2,
  *   "table": "tasks",
  *   "seq": 42,
  *   "rows": [
  *     {"id":"a1","title":"Write docs","due":"2026-01-02T03:04:05.006Z","done":false},
  *     {"id":"b2","title":"","due":null,"done":true}
- *   ]
+ *   ],
+ *   "crc": "5f3c2a10"
  * }
  * ```
  * `seq` is the last journal sequence number the snapshot includes; replay skips older journal lines for
  * this table, which is what makes a compaction interrupted between two renames recoverable.
  * Values are keyed by column name; datetimes are ISO strings, decoded by the catalog's column types.
+ *
+ * `crc` seals the file (see {@link sealJson}): the CRC-32 of every byte before the `,` that precedes it,
+ * so a flipped byte anywhere (an id turned into another row's id, an edited value, a retyped column in
+ * the catalog, which is sealed the same way) is a `CorruptionError` on open, never data that silently
+ * changed. A file edited by hand needs its `crc` updated: the error gives the value the content has.
+ * Snapshots written by v0.1 have neither `format` nor `crc` (exactly the members table, seq, rows);
+ * they still load, and the next compaction rewrites them sealed. A single flipped byte cannot turn a
+ * sealed file into that shape: it would have to remove two members.
  */
 import fs from "node:fs";
 import * as path from "node:path";
-import { CorruptionError } from "../../errors.js";
+import { crc32 } from "node:zlib";
+import { CapacityError, CorruptionError } from "../../errors.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
 import { valueProblem } from "../../schema/row-values.js";
 
@@ -91,11 +102,70 @@ function lineOf(error: unknown, text: string): number | undefined {
   return line;
 }
 
-/** Parses a JSON file; a `CorruptionError` naming the file (and line) when it is not valid JSON. */
-export function readJsonFile(file: string): unknown {
-  const text = fs.readFileSync(file, "utf8");
+/** The format number of sealed snapshots and catalogs. */
+export const SEALED_FORMAT = 2;
+
+/** `,\n  "crc": "xxxxxxxx"\n}\n`: how every sealed file ends. */
+const SEAL = /^,\n {2}"crc": "([0-9a-f]{8})"\n\}\n$/;
+const SEAL_LENGTH = ',\n  "crc": "00000000"\n}\n'.length;
+
+function crcOf(data: string | Buffer): string {
+  return crc32(data).toString(16).padStart(8, "0");
+}
+
+/**
+ * Seals the text of a pretty-printed JSON object given without its closing `\n}`: appends a last member
+ * `"crc"`, the CRC-32 of the UTF-8 bytes before it, so a reader checks the bytes without re-serializing.
+ */
+export function sealJson(open: string): string {
+  return `${open},\n  "crc": "${crcOf(open)}"\n}\n`;
+}
+
+/** The text of `value` (a plain object without a `crc` member) as a sealed, pretty-printed JSON file. */
+export function sealedJsonText(value: object): string {
+  return sealJson(JSON.stringify(value, null, 2).slice(0, -2));
+}
+
+/** A parsed JSON file, and whether its seal was present and checked. */
+export interface JsonFile {
+  readonly value: unknown;
+  readonly sealed: boolean;
+}
+
+/** Reads a whole file; a file too large for one string is a `CapacityError` naming it. */
+function readText(file: string, data: Buffer): string {
   try {
-    return JSON.parse(text);
+    return data.toString("utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_STRING_TOO_LONG") throw error;
+    throw new CapacityError(`${file} (${data.length} bytes) is larger than the longest string this JavaScript engine can hold; the file backend cannot load it`, {
+      file,
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Parses a JSON file, checking its seal when it ends with one. A seal that does not match, or JSON that
+ * does not parse, is a `CorruptionError` naming the file (and line); a file without a seal is returned
+ * with `sealed: false`, for the caller to accept only in the exact shape v0.1 wrote.
+ */
+export function readJsonFile(file: string): JsonFile {
+  const data = fs.readFileSync(file);
+  const seal = data.length >= SEAL_LENGTH ? SEAL.exec(data.toString("latin1", data.length - SEAL_LENGTH)) : null;
+  if (seal) {
+    const actual = crcOf(data.subarray(0, data.length - SEAL_LENGTH));
+    if (actual !== seal[1]) {
+      throw new CorruptionError(
+        `${file} fails its checksum (its "crc" says ${seal[1]}, its content gives ${actual}): a byte of it changed after Strata wrote it. ` +
+          `Strata will not open this directory rather than load damaged data. Restore the file from a backup; if you edited it by hand on purpose, set "crc" to "${actual}".`,
+        { file },
+      );
+    }
+  }
+  const text = readText(file, data);
+  try {
+    return { value: JSON.parse(text), sealed: seal !== null };
   } catch (error) {
     const line = lineOf(error, text);
     throw new CorruptionError(
@@ -106,25 +176,49 @@ export function readJsonFile(file: string): unknown {
   }
 }
 
-/** Reads a table snapshot: its `seq` and stored rows. */
-export function readSnapshot(file: string, table: string): { seq: number; rows: unknown[] } {
+/** True when `value` is an object whose own members are exactly `names`. */
+export function hasExactly(value: object, names: readonly string[]): boolean {
+  const keys = Object.keys(value);
+  return keys.length === names.length && names.every((n) => Object.hasOwn(value, n));
+}
+
+const SEALED_SNAPSHOT = ["format", "table", "seq", "rows", "crc"] as const;
+const LEGACY_SNAPSHOT = ["table", "seq", "rows"] as const;
+
+/** A table snapshot as read: its `seq`, stored rows, and whether it was written by v0.1 (no seal). */
+export interface Snapshot {
+  readonly seq: number;
+  readonly rows: unknown[];
+  readonly legacy: boolean;
+}
+
+/** Reads and checks a table snapshot. */
+export function readSnapshot(file: string, table: string): Snapshot {
   if (!fs.existsSync(file)) {
     throw new CorruptionError(`${file}, the snapshot of table "${table}" listed in the catalog, is missing`, { file, table });
   }
-  const value = readJsonFile(file) as { table?: unknown; seq?: unknown; rows?: unknown };
-  if (typeof value !== "object" || value === null || !Array.isArray(value.rows) || !Number.isSafeInteger(value.seq)) {
-    throw new CorruptionError(`${file}: expected { "table", "seq", "rows": [...] }`, { file, table });
+  const { value, sealed } = readJsonFile(file);
+  const v = value as { format?: unknown; table?: unknown; seq?: unknown; rows?: unknown };
+  const shaped =
+    typeof value === "object" && value !== null && Array.isArray(v.rows) && Number.isSafeInteger(v.seq) && (v.seq as number) >= 0 &&
+    (sealed ? v.format === SEALED_FORMAT && hasExactly(value, SEALED_SNAPSHOT) : hasExactly(value, LEGACY_SNAPSHOT));
+  if (!shaped) {
+    throw new CorruptionError(
+      `${file}: expected { "format": ${SEALED_FORMAT}, "table", "seq", "rows": [...], "crc" } as the last member (or v0.1's { "table", "seq", "rows" }); ` +
+        `the file was damaged or edited`,
+      { file, table },
+    );
   }
-  if (value.table !== table) throw new CorruptionError(`${file} holds table ${JSON.stringify(value.table)}, expected "${table}"`, { file, table });
-  return { seq: value.seq as number, rows: value.rows };
+  if (v.table !== table) throw new CorruptionError(`${file} holds table ${JSON.stringify(v.table)}, expected "${table}"`, { file, table });
+  return { seq: v.seq as number, rows: v.rows as unknown[], legacy: !sealed };
 }
 
-/** The text of a snapshot. */
+/** The text of a snapshot, sealed. */
 export function snapshotText(table: string, seq: number, rows: Iterable<StoredRow>): string {
   const parts: string[] = [];
   for (const row of rows) parts.push(JSON.stringify(row));
   const body = parts.length ? `[\n    ${parts.join(",\n    ")}\n  ]` : "[]";
-  return `{\n  "table": ${JSON.stringify(table)},\n  "seq": ${seq},\n  "rows": ${body}\n}\n`;
+  return sealJson(`{\n  "format": ${SEALED_FORMAT},\n  "table": ${JSON.stringify(table)},\n  "seq": ${seq},\n  "rows": ${body}`);
 }
 
 /**
