@@ -32,7 +32,7 @@ import type { JournalOp } from "./file-journal.js";
 import { FileJournal, JOURNAL_FILE, readJournal } from "./file-journal.js";
 import { DirectoryLock } from "./file-lock.js";
 import type { RowCodec } from "./file-snapshot.js";
-import { fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
+import { diskFullError, fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
 import { TABLE_FILE_SUFFIX, isTableFileOf, tableFileName } from "./table-file-name.js";
 
 /** A loaded table's persistence state. */
@@ -273,9 +273,9 @@ export class FileBackend extends MemoryBackend {
 
   private writeFailed(what: string, file: string, error: unknown): StorageError {
     if (error instanceof StorageError) return error;
-    const code = (error as NodeJS.ErrnoException)?.code;
-    const hint = code === "ENOSPC" ? " (the disk is full: free space and retry)" : "";
-    return new TransactionError(`Could not ${what}: ${(error as Error)?.message ?? String(error)}${hint}; the commit was not made`, { file, cause: error });
+    const full = diskFullError(error, file, `${what} (the commit was not made)`);
+    if (full) return full;
+    return new TransactionError(`Could not ${what}: ${(error as Error)?.message ?? String(error)}; the commit was not made`, { file, cause: error });
   }
 
   private async compactForCommit(): Promise<void> {

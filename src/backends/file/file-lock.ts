@@ -9,6 +9,7 @@ import fs from "node:fs";
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { LockError } from "../../errors.js";
+import { diskFullError } from "./file-snapshot.js";
 
 /** The lock file's name inside the data directory. */
 export const LOCK_FILE = "strata.lock";
@@ -54,9 +55,13 @@ function createExclusive(file: string, content: string): boolean {
   try {
     fs.writeSync(fd, content);
     fs.fsyncSync(fd);
-  } finally {
+  } catch (error) {
+    // An empty lock file would keep the next opener waiting a second: remove it. A full disk is a limit, not a bug.
     fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw diskFullError(error, file, `write the lock file ${file}`) ?? error;
   }
+  fs.closeSync(fd);
   return true;
 }
 

@@ -221,10 +221,26 @@ export function snapshotText(table: string, seq: number, rows: Iterable<StoredRo
   return sealJson(`{\n  "format": ${SEALED_FORMAT},\n  "table": ${JSON.stringify(table)},\n  "seq": ${seq},\n  "rows": ${body}`);
 }
 
+/** The error codes of a full disk or an exhausted quota. */
+const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
+
+/**
+ * A `CapacityError` naming `file` when `error` says the disk (or the quota) is full, else undefined.
+ * `what` says what could not be done, e.g. "append to <file>".
+ */
+export function diskFullError(error: unknown, file: string, what: string): CapacityError | undefined {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === undefined || !DISK_FULL.has(code)) return undefined;
+  return new CapacityError(
+    `Could not ${what}: the disk is full (${code}${code === "EDQUOT" ? ", the quota is used up" : ""}); nothing of this write was kept. Free space and retry.`,
+    { file, cause: error },
+  );
+}
+
 /**
  * Writes `file` so that a crash leaves either the old or the new content: a temporary file, fsynced,
  * then renamed over it. The caller fsyncs the directory once after a batch of renames.
- * On failure the temporary file is removed and the old file is untouched.
+ * On failure the temporary file is removed and the old file is untouched; a full disk is a `CapacityError` naming `file`.
  */
 export function writeFileAtomic(file: string, content: string, durable: boolean): void {
   const temp = `${file}.tmp`;
@@ -245,7 +261,7 @@ export function writeFileAtomic(file: string, content: string, durable: boolean)
     } catch {
       /* the original error is what matters */
     }
-    throw error;
+    throw diskFullError(error, file, `write ${file}`) ?? error;
   }
 }
 
