@@ -16,6 +16,7 @@
  */
 import fs from "node:fs";
 import { randomUUID } from "node:crypto";
+import v8 from "node:v8";
 import * as path from "node:path";
 import type { Persisted } from "../memory/memory-backend.js";
 import { MemoryBackend } from "../memory/memory-backend.js";
@@ -24,7 +25,7 @@ import { MigrationTable } from "../../schema/table-schema.js";
 import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
 import type { Backend, BackendCapabilities, BackendContext, DataSession, Key } from "../../backend/backend.js";
 import type { Change, MemoryDatabase, MemoryTable, WriteSet } from "../../engine/table-engine.js";
-import { ConfigError, CorruptionError, StorageError, TransactionError } from "../../errors.js";
+import { CapacityError, ConfigError, CorruptionError, StorageError, TransactionError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import type { Catalog, CatalogTable } from "./file-catalog.js";
 import { CATALOG_FILE, CATALOG_FORMAT, catalogMismatch, catalogProblem, catalogTableOf, catalogText, schemaOfCatalogTable } from "./file-catalog.js";
@@ -34,6 +35,41 @@ import { DirectoryLock } from "./file-lock.js";
 import type { RowCodec } from "./file-snapshot.js";
 import { diskFullError, fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
 import { TABLE_FILE_SUFFIX, isTableFileOf, tableFileName } from "./table-file-name.js";
+
+/**
+ * Heap bytes that loading takes per byte of a snapshot or journal at its peak (the file's text, the parsed
+ * JSON and the decoded rows at once): 2.9 measured for a typical entity (a few strings, an integer, a date,
+ * a small json) by the smallest --max-old-space-size that opens it; once loaded, 2.3 (bench/heap-per-row.ts).
+ */
+const HEAP_BYTES_PER_FILE_BYTE = 3;
+/** V8's young generation (3 semi-spaces of 16 MiB on 64-bit): counted in heap_size_limit, but loaded rows live in the old space. */
+const YOUNG_GENERATION_BYTES = 48 * 2 ** 20;
+
+/** What opening may still load: the heap left under V8's limit, checked before each file is read. */
+class HeapBudget {
+  private readonly limit: number;
+  private readonly available: number;
+  private needed = 0;
+
+  constructor() {
+    const heap = v8.getHeapStatistics();
+    this.limit = heap.heap_size_limit - Math.min(YOUNG_GENERATION_BYTES, heap.heap_size_limit / 2);
+    this.available = this.limit - heap.used_heap_size;
+  }
+
+  /** @throws CapacityError naming `file` and the limit when loading it (after the files before it) would not fit. */
+  reserve(file: string, bytes: number, table?: string): void {
+    this.needed += bytes * HEAP_BYTES_PER_FILE_BYTE;
+    if (this.needed <= this.available) return;
+    const mb = (n: number) => `${Math.ceil(n / 2 ** 20)} MB`;
+    throw new CapacityError(
+      `${file} (${mb(bytes)}) does not fit in the heap: the file backend keeps every table in memory, and loading this directory up to ` +
+        `this file needs about ${mb(this.needed)} of heap (${HEAP_BYTES_PER_FILE_BYTE} bytes per byte of file), while ${mb(this.available)} ` +
+        `of the heap limit of ${mb(this.limit)} are free. Start node with a larger --max-old-space-size, or move this data to SQLite or PostgreSQL (strata copy).`,
+      { file, ...(table !== undefined ? { table } : {}) },
+    );
+  }
+}
 
 /** A loaded table's persistence state. */
 interface TableState {
@@ -116,13 +152,15 @@ export class FileBackend extends MemoryBackend {
       this.refuseDataWithoutCatalog(catalogFile);
     }
     const entities = new Map(this.context.schemas.map((s) => [s.table, s]));
+    const heap = new HeapBudget();
     for (const [name, entry] of Object.entries(this.catalog.tables)) {
       if (!isTableFileOf(name, entry.file)) {
         throw new CorruptionError(`${catalogFile}: table "${name}" names the file ${JSON.stringify(entry.file)}, expected "${tableFileName(name)}"`, { file: catalogFile, table: name });
       }
-      this.loadTable(name, entry, entities.get(name));
+      this.loadTable(name, entry, entities.get(name), heap);
     }
     const journalFile = this.file(JOURNAL_FILE);
+    if (fs.existsSync(journalFile)) heap.reserve(journalFile, fs.statSync(journalFile).size);
     const contents = readJournal(journalFile);
     let seq = this.catalog.seq;
     for (const state of this.tables.values()) seq = Math.max(seq, state.seq);
@@ -161,7 +199,7 @@ export class FileBackend extends MemoryBackend {
     );
   }
 
-  private loadTable(name: string, entry: CatalogTable, entity: EntitySchema | undefined): void {
+  private loadTable(name: string, entry: CatalogTable, entity: EntitySchema | undefined, heap: HeapBudget): void {
     let schema = entity;
     const mismatch = entity && catalogMismatch(entity, entry);
     if (!entity || mismatch) {
@@ -170,6 +208,7 @@ export class FileBackend extends MemoryBackend {
       schema = { ...schemaOfCatalogTable(name, entry, `the stored table "${name}" (columns differ from the entity: run migrations)`), target: MigrationTable };
     }
     const file = this.file(entry.file);
+    if (fs.existsSync(file)) heap.reserve(file, fs.statSync(file).size, name);
     const snapshot = readSnapshot(file, name);
     const table = this.db.ensureTable(schema!);
     const codec = trackedCodec(schema!);
