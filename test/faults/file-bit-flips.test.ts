@@ -150,7 +150,7 @@ describe("file: bytes flipped at random offsets", () => {
         copyDir(pristine, dir);
         const file = path.join(dir, name);
         const data = fs.readFileSync(file);
-        data[offset] ^= xor;
+        data[offset] = data[offset]! ^ xor;
         fs.writeFileSync(file, data);
         if (name === "strata.lock") fs.utimesSync(file, new Date(0), new Date(0));
         const opened = name.startsWith("backups") ? path.join(dir, backup) : dir;
