@@ -8,9 +8,11 @@
  * - `strata.lock`: the pid holding the directory (see file-lock.ts);
  * - `backups/generation-<seq>/` with `backup.enabled`: the last `keep` states before each compaction.
  *
- * Opening loads the snapshots and replays the journal. A commit appends its line and waits for the
- * flush; reads outside a transaction first wait for pending flushes, so nothing is seen that a power
- * loss could take back. When the journal has passed `compactAfterBytes`, the next commit first compacts
+ * Opening loads the snapshots and replays the journal, after checking that they fit in the heap (a
+ * `CapacityError` naming the file otherwise) and refusing snapshots or a journal left without their
+ * catalog (see file-catalog.ts); a full disk on any write is a `CapacityError` naming the file.
+ * A commit appends its line and waits for the flush; reads outside a transaction first wait for
+ * pending flushes, so nothing is seen that a power loss could take back. When the journal has passed `compactAfterBytes`, the next commit first compacts
  * (new snapshots via temp file + fsync + rename, directory fsync, then the journal is emptied); if that
  * fails, that commit fails with the error, nothing of it is written, and the journal stays valid.
  */
