@@ -316,6 +316,75 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
     }
   });
 
+  test("idle_in_transaction_session_timeout, then the callback just ends: the commit is a TransactionError, nothing written", async () => {
+    const { url, tag } = await taggedUrl("-c idle_in_transaction_session_timeout=300");
+    const storage = await createStorage({ url, entities: [Thing], autoCreate: true, logger: logger() });
+    try {
+      const things = storage.repository(Thing);
+      const inside = signal();
+      const proceed = signal();
+      const outcome = storage
+        .transaction(async () => {
+          await things.save({ id: "a" } as Thing);
+          inside.resolve();
+          await proceed.promise;
+        })
+        .catch((e: unknown) => e);
+      await inside.promise;
+      await gone(await oneBackend(tag, "state = 'idle in transaction'"));
+      figures.timedOut++;
+      proceed.resolve();
+      const error = await outcome;
+      expect(error).toBeInstanceOf(TransactionError);
+      expect((error as Error).message).toMatch(/idle_in_transaction_session_timeout/);
+      await stillWorks(storage, []);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test("terminations at random points of 40 transactions: each commits whole or rejects with a typed error and writes nothing", async () => {
+    const { url, tag } = await taggedUrl();
+    const storage = await createStorage({ url, entities: [Thing], autoCreate: true, poolSize: 2, logger: logger() });
+    try {
+      const things = storage.repository(Thing);
+      const outcomes: Array<{ i: number; committed: boolean; ambiguous: boolean }> = [];
+      let killed = 0;
+      for (let i = 0; i < 40; i++) {
+        const work = storage
+          .transaction(async () => {
+            for (let k = 0; k < 3; k++) {
+              await things.save({ id: `t${i}-${k}`, rank: k } as Thing);
+              await things.findById(`t${i}-${k}`);
+            }
+          })
+          .then(
+            () => ({ i, committed: true, ambiguous: false }),
+            (error: unknown) => {
+              expect([ConnectionError, TransactionError].some((c) => error instanceof c), String(error)).toBe(true);
+              return { i, committed: false, ambiguous: /during COMMIT/.test((error as Error).message) };
+            },
+          );
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 12)));
+        const victims = await backends(tag, "state <> 'idle'");
+        await terminate(victims.slice(0, 1));
+        killed += Math.min(1, victims.length);
+        outcomes.push(await work);
+      }
+      const stored = new Set((await things.findAll()).map((t) => t.id));
+      for (const { i, committed, ambiguous } of outcomes) {
+        const present = [0, 1, 2].filter((k) => stored.has(`t${i}-${k}`)).length;
+        if (ambiguous) expect([0, 3]).toContain(present);
+        else expect(present).toBe(committed ? 3 : 0);
+      }
+      expect(killed).toBeGreaterThan(0);
+      console.info(`random terminations: ${killed} of 40 transactions hit, ${outcomes.filter((o) => !o.committed).length} rejected, all whole or nothing`);
+      await stillWorks(storage, [...stored]);
+    } finally {
+      await storage.close();
+    }
+  });
+
   test("an idle pooled connection terminated: one line through the logger, and the pool hands out a live one", async () => {
     const { url, tag } = await taggedUrl();
     const log = logger();

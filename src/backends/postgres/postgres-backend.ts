@@ -183,10 +183,12 @@ export class PostgresBackend implements Backend {
     });
     return new SqlTransaction(session, {
       exec: async (sql) => {
+        // Lost before COMMIT was sent: it never reached the server, so the outcome is known (rolled back).
+        const lostBefore = client.lost !== undefined;
         try {
           return (await client.query(sql)).command;
         } catch (error) {
-          if (sql === "COMMIT" && isConnectionLoss(error)) throw this.lostAtCommit(error);
+          if (sql === "COMMIT" && !lostBefore && isConnectionLoss(error)) throw this.lostAtCommit(error);
           throw error;
         }
       },
