@@ -112,7 +112,8 @@ const LOST_MESSAGE = /Connection terminated|not queryable/i;
 /** True when `error` says the connection is gone (not that a statement failed on a live one). */
 export function isConnectionLoss(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
-  if (typeof code === "string" && (LOST_CODES.has(code) || code === "25P03" || (code.startsWith("08") && !CONNECT_CODES.has(code)))) return true;
+  // 08P01 (protocol violation, e.g. too many bind parameters) leaves the connection up: not a loss.
+  if (typeof code === "string" && (LOST_CODES.has(code) || code === "25P03" || (code.startsWith("08") && code !== "08P01" && !CONNECT_CODES.has(code)))) return true;
   return LOST_MESSAGE.test((error as Error)?.message ?? "");
 }
 
