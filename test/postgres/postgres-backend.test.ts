@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ConnectionError, createStorage, IntegrityError, LockError, TransactionError, UnsupportedError, ValidationError } from "../../src/index.js";
+import { CapacityError, ConnectionError, createStorage, IntegrityError, LockError, TransactionError, UnsupportedError, ValidationError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
 import { backendSelected, sqlBackendCases } from "../sql/sql-backend-cases.js";
 import { PG_URL, PgTestDatabase, pgSkipReason } from "./pg-test-database.js";
@@ -186,6 +186,56 @@ describe.skipIf(skip !== undefined || !backendSelected("postgres"))("postgres", 
       const storage = await createStorage({ url, entities: [Counter] });
       try {
         expect((await storage.repository(Counter).findById("c"))!.value).toBe(100);
+      } finally {
+        await storage.close();
+      }
+    });
+  });
+  describe("postgres: limits and data errors", () => {
+    /** Text that compresses poorly, so PostgreSQL's index sees about its full length. */
+    const noise = (length: number) => Array.from({ length: Math.ceil(length / 10) }, () => Math.random().toString(36).slice(2, 12)).join("").slice(0, length);
+
+    test("a 10 MB primary key is a CapacityError naming the table and the key field, and nothing is stored", async () => {
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Thing], autoCreate: true });
+      try {
+        const things = storage.repository(Thing);
+        const key = noise(10 * 1024 * 1024);
+        const error = await things.save({ id: key } as Thing).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(CapacityError);
+        expect(error).toMatchObject({ code: "STRATA_CAPACITY", table: "sql_things", field: "id" });
+        expect((error as Error).message).toMatch(/index/);
+        expect(await things.count()).toBe(0);
+        // Inside a transaction too, where it ends the transaction.
+        const inside = await storage.transaction(() => things.insert({ id: key } as Thing)).catch((e: unknown) => e);
+        expect(inside).toMatchObject({ code: "STRATA_CAPACITY", table: "sql_things", field: "id" });
+        expect(await things.count()).toBe(0);
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("a value too long for a unique index is a CapacityError naming the indexed field", async () => {
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Account], autoCreate: true });
+      try {
+        const accounts = storage.repository(Account);
+        const error = await accounts.save({ email: noise(20_000), balance: 1 } as Account).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(CapacityError);
+        expect(error).toMatchObject({ table: "sql_accounts", field: "email" });
+        expect(await accounts.count()).toBe(0);
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("json PostgreSQL rejects is a ValidationError naming the table and the json field", async () => {
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Thing], autoCreate: true });
+      try {
+        const things = storage.repository(Thing);
+        // A lone surrogate: JSON.stringify escapes it, and jsonb refuses the escape.
+        const error = await things.save({ id: "a", data: { text: "\ud800" } } as Thing).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ValidationError);
+        expect(error).toMatchObject({ table: "sql_things", field: "data" });
+        expect(await things.count()).toBe(0);
       } finally {
         await storage.close();
       }

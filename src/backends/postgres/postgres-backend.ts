@@ -12,10 +12,10 @@
  * - Values: see postgres-dialect.ts (`text COLLATE "C"`, `bigint`, `double precision`, `timestamptz(3)`, `jsonb`).
  */
 import pg from "pg";
-import type { PoolClient } from "pg";
 import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
 import type { Backend, BackendCapabilities, BackendContext, TransactionHandle } from "../../backend/backend.js";
-import { UnsupportedError } from "../../errors.js";
+import { ConnectionError, StorageError, UnsupportedError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import { createTableStatements } from "../sql/sql-schema.js";
 import type { WriteGate } from "../sql/sql-session.js";
@@ -25,7 +25,7 @@ import { SqlSchemaEditor, postgresSchemaDialect } from "../sql/sql-schema-editor
 import { PostgresMigrationLock } from "./postgres-migration-lock.js";
 import { postgresDialect } from "./postgres-dialect.js";
 import type { ServerAddress } from "./postgres-driver.js";
-import { mapPostgresError, PostgresRunner, serverAddress, StatementNames } from "./postgres-driver.js";
+import { HeldConnection, isConnectionLoss, mapPostgresError, PostgresRunner, serverAddress, StatementNames } from "./postgres-driver.js";
 
 /** The advisory lock that serializes autoCreate between processes starting at once. */
 const DDL_LOCK = 0x5374_7261;
@@ -45,7 +45,7 @@ export class PostgresBackend implements Backend {
   private readonly names = new StatementNames();
   private closed = false;
   /** Migration runners across processes: a session advisory lock on a connection of its own. */
-  readonly migrationLock = new PostgresMigrationLock(() => this.connect());
+  readonly migrationLock: PostgresMigrationLock;
 
   /** True once {@link PostgresBackend.close} has begun. */
   get isClosed(): boolean {
@@ -55,17 +55,31 @@ export class PostgresBackend implements Backend {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly server: ServerAddress,
+    private readonly logger: Logger,
+    /** Clients `BEGIN` may find dead before it gets a live one: every pooled one, then a new one. */
+    private readonly beginAttempts: number,
   ) {
+    this.migrationLock = new PostgresMigrationLock(
+      () =>
+        this.connect((error) =>
+          this.logger.warn(
+            `The connection holding the PostgreSQL migration lock to ${server.host}:${server.port} was lost (${oneLine(error)}); ` +
+              `another runner may start meanwhile, but each migration commits in one transaction with its record, so none is applied twice`,
+          ),
+        ),
+      (error) => this.mapError(error, undefined),
+    );
     const reads = new PostgresRunner(pool, this.names);
     const writes: WriteGate = async (work, multiStatement) => {
       if (!multiStatement) return work(reads);
-      const client = await this.connect();
+      const client = await this.connectInTransaction();
       let broken = false;
       try {
-        await client.query("BEGIN");
         try {
           const result = await work(new PostgresRunner(client, this.names));
-          await client.query("COMMIT");
+          await client.query("COMMIT").catch((error: unknown) => {
+            throw isConnectionLoss(error) ? this.lostAtCommit(error) : error;
+          });
           return result;
         } catch (error) {
           await client.query("ROLLBACK").catch(() => (broken = true));
@@ -84,13 +98,16 @@ export class PostgresBackend implements Backend {
     const server = serverAddress(config.url);
     const { connectionString, options } = withLockTimeout(config.url, config.timeoutMs);
     const pool = new pg.Pool({ connectionString, options, max: config.poolSize, connectionTimeoutMillis: config.timeoutMs });
-    // An idle connection dropped by the server must not crash the process; the next query reconnects.
-    // After close, pool.end() has let go of connections whose sockets may still be closing: stay quiet then.
+    // An idle connection dropped by the server must not crash the process; the pool has already removed it
+    // and the next query opens a new one. One line: pg attaches the whole Client to this error, which
+    // printed as a detail fills the log. After close, pool.end() has let go of connections whose sockets
+    // may still be closing: stay quiet then.
     const backendRef: { current?: PostgresBackend } = {};
     pool.on("error", (error) => {
-      if (!backendRef.current?.isClosed) context.logger.warn(`PostgreSQL connection to ${server.host}:${server.port} failed while idle`, error);
+      if (backendRef.current?.isClosed) return;
+      context.logger.warn(`An idle PostgreSQL connection to ${server.host}:${server.port} (database "${server.database}") failed and left the pool: ${oneLine(error)}`);
     });
-    const backend = new PostgresBackend(pool, server);
+    const backend = new PostgresBackend(pool, server, context.logger, config.poolSize + 1);
     backendRef.current = backend;
     try {
       await pool.query("SELECT 1");
@@ -106,11 +123,30 @@ export class PostgresBackend implements Backend {
     return mapPostgresError(error, schema, this.server);
   }
 
-  private async connect(): Promise<PoolClient> {
+  /** A client of its own, guarded while held (see {@link HeldConnection}); `onLost` hears if its connection ends. */
+  private async connect(onLost?: (error: Error) => void): Promise<HeldConnection> {
     try {
-      return await this.pool.connect();
+      return new HeldConnection(await this.pool.connect(), onLost);
     } catch (error) {
       throw this.mapError(error, undefined);
+    }
+  }
+
+  /**
+   * A client of its own with a transaction begun. An idle pooled client the server ended a moment ago
+   * (its notice not yet read) fails `BEGIN` as a lost connection: nothing was done on it yet, so it is
+   * destroyed and the next one tried, instead of failing the caller's transaction.
+   */
+  private async connectInTransaction(): Promise<HeldConnection> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connect();
+      try {
+        await client.query("BEGIN");
+        return client;
+      } catch (error) {
+        client.release(true);
+        if (attempt >= this.beginAttempts || !isConnectionLoss(error)) throw this.mapError(error, undefined);
+      }
     }
   }
 
@@ -135,13 +171,7 @@ export class PostgresBackend implements Backend {
   }
 
   async begin(): Promise<TransactionHandle> {
-    const client = await this.connect();
-    try {
-      await client.query("BEGIN");
-    } catch (error) {
-      client.release(true);
-      throw this.mapError(error, undefined);
-    }
+    const client = await this.connectInTransaction();
     const runner = new PostgresRunner(client, this.names);
     const gate: WriteGate = (work) => work(runner);
     const session = new SqlSession({
@@ -152,10 +182,32 @@ export class PostgresBackend implements Backend {
       lockSuffix: " FOR UPDATE",
     });
     return new SqlTransaction(session, {
-      exec: async (sql) => (await client.query(sql)).command,
+      exec: async (sql) => {
+        // Lost before COMMIT was sent: it never reached the server, so the outcome is known (rolled back).
+        const lostBefore = client.lost !== undefined;
+        try {
+          return (await client.query(sql)).command;
+        } catch (error) {
+          if (sql === "COMMIT" && !lostBefore && isConnectionLoss(error)) throw this.lostAtCommit(error);
+          throw error;
+        }
+      },
       finish: (broken) => client.release(broken),
       mapError: (error) => this.mapError(error, undefined),
     }, () => new SqlSchemaEditor(postgresSchemaDialect, runner, (error) => this.mapError(error, undefined)));
+  }
+
+  /**
+   * The connection ended while COMMIT ran. PostgreSQL makes a transaction durable before it answers, so
+   * unless the break fell between the two, it did not commit; the caller cannot tell which from here.
+   */
+  private lostAtCommit(error: unknown): ConnectionError {
+    const mapped = this.mapError(error, undefined);
+    const reason = mapped instanceof StorageError ? mapped.message : oneLine(error);
+    return new ConnectionError(
+      `${reason}. This happened during COMMIT: the transaction was not committed, unless the connection broke after the server committed it and before its answer arrived; check before repeating a write that must not happen twice`,
+      { cause: error },
+    );
   }
 
   async backup(_targetPath: string): Promise<void> {
@@ -186,6 +238,13 @@ function withLockTimeout(url: string, timeoutMs: number): { connectionString: st
   } catch {
     return { connectionString: url, options: lockTimeout };
   }
+}
+
+/** An error's message (and SQLSTATE) on one line, for the log. */
+function oneLine(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  const message = ((error as Error)?.message ?? String(error)).replace(/\s*\n\s*/g, " ");
+  return typeof code === "string" ? `${message} (${code})` : message;
 }
 
 /** The factory registered as `postgres` (URLs `postgres://` and `postgresql://`). */
