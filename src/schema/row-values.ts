@@ -68,24 +68,24 @@ export function valueProblem(column: ColumnSchema, value: unknown, stored = fals
         ? `expected a Date from year 1 to year 9999, got ${value.toISOString()}`
         : undefined;
     case "json":
-      return jsonProblem(value, "", stored ? Infinity : 0, []);
+      return jsonProblem(value, "", 0, [], !stored);
   }
 }
 
 /**
- * `depth`: the arrays and objects around `value` (Infinity skips the portability checks, for stored data).
- * `parents`: those containers, outermost first, to tell a cycle from a deep value once the limit is passed.
+ * `depth`: the arrays and objects around `value`; `parents`: those containers, outermost first, to tell a
+ * cycle from a deep value once the limit is passed. `portable`: check strings and depth too (not for stored data).
  */
-function jsonProblem(value: unknown, path: string, depth: number, parents: object[]): string | undefined {
+function jsonProblem(value: unknown, path: string, depth: number, parents: object[], portable: boolean): string | undefined {
   const at = path ? ` at ${path}` : "";
   if (value === null || typeof value === "boolean") return undefined;
   if (typeof value === "string") {
-    const problem = depth === Infinity ? undefined : stringProblem(value);
+    const problem = portable ? stringProblem(value) : undefined;
     return problem && `${problem}${at}`;
   }
   if (typeof value === "number") return Number.isFinite(value) ? undefined : `expected a JSON value, got ${value}${at}`;
   if (typeof value !== "object") return `expected a JSON value, got ${describeValue(value)}${at}`;
-  if (depth >= MAX_JSON_DEPTH) {
+  if (portable && depth >= MAX_JSON_DEPTH) {
     const cycle = parents.indexOf(value) >= 0 || parents.some((p, i) => parents.indexOf(p) !== i);
     // No path here: it would be a thousand levels long.
     return cycle
@@ -96,7 +96,7 @@ function jsonProblem(value: unknown, path: string, depth: number, parents: objec
   try {
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
-        const problem = jsonProblem(value[i], `${path}[${i}]`, depth + 1, parents);
+        const problem = jsonProblem(value[i], `${path}[${i}]`, depth + 1, parents, portable);
         if (problem) return problem;
       }
       return undefined;
@@ -107,9 +107,9 @@ function jsonProblem(value: unknown, path: string, depth: number, parents: objec
     }
     for (const [key, inner] of Object.entries(value)) {
       if (inner === undefined) continue;
-      const keyProblem = depth === Infinity ? undefined : stringProblem(key);
+      const keyProblem = portable ? stringProblem(key) : undefined;
       if (keyProblem) return `${keyProblem.replace("the string", "the object key")}${at}`;
-      const problem = jsonProblem(inner, `${path}.${key}`, depth + 1, parents);
+      const problem = jsonProblem(inner, `${path}.${key}`, depth + 1, parents, portable);
       if (problem) return problem;
     }
     return undefined;
