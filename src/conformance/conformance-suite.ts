@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import type { BackendCapabilities } from "../backend/backend.js";
 import {
+  CapacityError,
   ConcurrencyError,
   IntegrityError,
   NotFoundError,
@@ -429,6 +430,102 @@ function valueTests(test: T, ctx: SuiteContext): void {
       await rejectsWith(ctx.values.update("keep", fields), ValidationError, field);
     }
     assert.deepEqual({ ...(await ctx.values.findById("keep")) }, { ...value("keep", { i: 1 }) });
+  });
+
+  test("a string no backend can hold alike (lone surrogate, NUL) is a ValidationError naming the field, in keys, strings and json", async () => {
+    await ctx.values.insert(value("keep", { s: "kept", j: { k: "kept" } }));
+    for (const bad of ["\uD800", "a\uDC00b", "\uDBFF", "x\u0000y", "\u0000"]) {
+      const cases: Array<[ConfValue, string]> = [
+        [value(bad), "id"],
+        [value("keep", { s: bad }), "s"],
+        [value("keep", { j: bad }), "j"],
+        [value("keep", { j: { nested: [1, { deep: bad }] } }), "j"],
+        [value("keep", { j: { [bad]: 1 } }), "j"],
+        [value("keep", { j: [{ ok: 1 }, { [`k${bad}`]: { x: 1 } }] }), "j"],
+      ];
+      for (const [entity, field] of cases) {
+        const error = await rejectsWith(ctx.values.save(entity), ValidationError, field);
+        assert.equal(error.field, field);
+        assert.equal(error.table, "conf_values");
+        if (field !== "id") await rejectsWith(ctx.values.update("keep", { [field]: entity[field as "s"] }), ValidationError, field);
+      }
+      // A key that no backend can store is never found: looking it up is refused as any invalid key is.
+      await rejectsWith(ctx.values.findById(bad), ValidationError, "id");
+      await rejectsWith(ctx.values.findByIds(["keep", bad]), ValidationError, "id");
+      await rejectsWith(ctx.values.delete(bad), ValidationError, "id");
+      await rejectsWith(ctx.values.findAll({ where: { s: bad } }), QueryError, "s");
+      await rejectsWith(ctx.values.findAll({ where: { id: { $in: ["keep", bad] } } }), QueryError, "id");
+      await rejectsWith(ctx.values.count({ s: { $like: `%${bad}%` } }), QueryError, "s");
+    }
+    // Well-formed pairs, other control characters and line terminators are fine everywhere.
+    const fine = "\uD83D\uDE00 \u0001\u2028\u2029\u0085\r\n\uFFFF\uFFFE";
+    await ctx.values.insert(value(fine, { s: fine, j: { [fine]: [fine] } }));
+    const back = (await ctx.values.findById(fine))!;
+    assert.equal(back.s, fine);
+    assert.deepEqual(back.j, { [fine]: [fine] });
+    assert.equal(await ctx.values.count({ s: fine }), 1);
+    assert.deepEqual({ ...(await ctx.values.findById("keep")) }, { ...value("keep", { s: "kept", j: { k: "kept" } }) });
+    assert.equal(await ctx.values.count(), 2);
+  });
+
+  test("cyclic json and json nested past the depth limit are ValidationErrors naming the field; the limit itself round-trips", async () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic["self"] = cyclic;
+    const cyclicArray: unknown[] = [1];
+    cyclicArray.push([cyclicArray]);
+    const nest = (depth: number) => {
+      let v: unknown = "leaf";
+      for (let k = 0; k < depth; k++) v = k % 2 ? { k: v } : [v];
+      return v;
+    };
+    for (const [bad, mentions] of [[cyclic, "cyclic"], [cyclicArray, "cyclic"], [nest(1001), "1000 levels"], [nest(10_000), "1000 levels"]] as const) {
+      const error = await rejectsWith(ctx.values.save(value("deep", { j: bad })), ValidationError, mentions);
+      assert.equal(error.field, "j");
+    }
+    assert.equal(await ctx.values.count(), 0);
+    const deepest = nest(1000);
+    await ctx.values.insert(value("deep", { j: deepest }));
+    assert.deepEqual((await ctx.values.findById("deep"))!.j, deepest);
+  });
+
+  test("an own __proto__ key in json round-trips, and Object.prototype stays untouched", async () => {
+    const j = JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}, "list": [{"__proto__": [1]}]}') as Record<string, unknown>;
+    const saved = await ctx.values.save(value("proto", { j }));
+    for (const got of [saved.j, (await ctx.values.findById("proto"))!.j, (await ctx.values.findAll({ where: { id: "proto" } }))[0]!.j, (await ctx.values.findByIds(["proto", "proto"]))[1]!.j]) {
+      const o = got as Record<string, unknown>;
+      assert.ok(Object.hasOwn(o, "__proto__"), "the own __proto__ key is kept");
+      assert.equal(Object.getPrototypeOf(o), Object.prototype, "a returned object is an ordinary object");
+      assert.deepEqual(Object.getOwnPropertyDescriptor(o, "__proto__")?.value, { polluted: true });
+      assert.ok(Object.hasOwn((o["list"] as Array<Record<string, unknown>>)[0]!, "__proto__"));
+      assert.deepEqual(o, j);
+    }
+    assert.equal(({} as Record<string, unknown>)["polluted"], undefined, "Object.prototype is not polluted");
+    assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, "polluted"), false);
+  });
+
+  test("-0 is stored as 0 on every backend, in number and integer columns and inside json", async () => {
+    const saved = await ctx.values.save(value("zero", { i: -0, n: -0, j: { z: -0, list: [-0] } }));
+    const updated = await ctx.values.update("zero", { n: -0 });
+    for (const got of [saved, updated, (await ctx.values.findById("zero"))!]) {
+      assert.ok(Object.is(got.i, 0) && Object.is(got.n, 0), "-0 comes back as 0");
+      assert.ok(Object.is((got.j as { z: number }).z, 0) && Object.is((got.j as { list: number[] }).list[0], 0));
+    }
+    assert.equal(await ctx.values.count({ n: -0 }), 1);
+    assert.equal(await ctx.values.count({ n: 0 }), 1);
+  });
+
+  test("an increment key past Number.MAX_SAFE_INTEGER is a CapacityError naming table and column; no row gets an unsafe key", async () => {
+    await ctx.sequenced.save(Object.assign(new ConfSequenced(), { id: Number.MAX_SAFE_INTEGER - 1, label: "explicit" }));
+    const last = await ctx.sequenced.save(Object.assign(new ConfSequenced(), { label: "last safe" }));
+    assert.equal(last.id, Number.MAX_SAFE_INTEGER);
+    for (let k = 0; k < 2; k++) {
+      const error = await rejectsWith(ctx.sequenced.save(Object.assign(new ConfSequenced(), { label: "past" })), CapacityError, "MAX_SAFE_INTEGER");
+      assert.equal(error.table, "conf_sequenced");
+      assert.equal(error.field, "id");
+    }
+    await rejectsWith(ctx.sequenced.saveMany([Object.assign(new ConfSequenced(), { label: "past" })]), CapacityError, "conf_sequenced");
+    const rows = await ctx.sequenced.findAll();
+    assert.deepEqual(rows.map((r) => [r.id, r.label]), [[Number.MAX_SAFE_INTEGER - 1, "explicit"], [Number.MAX_SAFE_INTEGER, "last safe"]]);
   });
 
   test("null into a non-nullable column, unknown fields and missing keys are ValidationErrors", async () => {

@@ -13,11 +13,12 @@ type Cond = { field: Field; op: Op; value: unknown };
 type ModelRow = { id: string; s: string | null; i: number | null; n: number | null; b: boolean | null; d: number | null };
 
 const IDS = ["a", "b", "c", "d", "e", "f", "g", "h"];
-const STRINGS = ["", "a", "A", "ab", "aB", "b", "B", "a_", "%", "é", "\u{1F600}", "\uFF21"];
-const INTS = [-5, -1, 0, 1, 2, 7];
-const NUMS = [-2.5, -0.1, 0, 0.1, 1e3];
+// Line terminators, CR/LF, astral and the last BMP characters too: every one must store, compare and sort alike.
+const STRINGS = ["", "a", "A", "ab", "aB", "b", "B", "a_", "%", "é", "\u{1F600}", "\uFF21", "a\u2028", "\u2029", "a\r\nb", "\u0085", "\uFFFF"];
+const INTS = [-5, -1, 0, 1, 2, 7, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER];
+const NUMS = [-2.5, -0.1, 0, -0, 0.1, 1e3, 5e-324, -1.7976931348623157e308, 0.30000000000000004];
 const DATES = [0, 1_000, 86_400_000, 1_700_000_000_123];
-const PATTERNS = ["%", "a%", "A%", "%b", "_", "__", "a_", "%\u{1F600}%", "", "é"];
+const PATTERNS = ["%", "a%", "A%", "%b", "_", "__", "a_", "%\u{1F600}%", "", "é", "a%b", "%\u2028", "_\u2029", "\r%"];
 
 function cmpCodePoints(a: string, b: string): number {
   const x = [...a].map((c) => c.codePointAt(0)!);
@@ -77,6 +78,11 @@ function toWhere(c: Cond): Record<string, unknown> {
   return { [c.field]: { [`$${c.op}`]: value } };
 }
 
+/** Every backend stores -0 as 0 (README, Entities). */
+function unsignedZeros(row: ModelRow): ModelRow {
+  return { ...row, i: row.i === 0 ? 0 : row.i, n: row.n === 0 ? 0 : row.n };
+}
+
 function toModel(v: ConfValue): ModelRow {
   return { id: v.id, s: v.s, i: v.i, n: v.n, b: v.b, d: v.d ? v.d.getTime() : null };
 }
@@ -129,14 +135,14 @@ export function registerPropertyTests(test: (name: string, fn: () => Promise<voi
           if (c.kind === "save") {
             const d = c.row.d === null ? null : new Date(c.row.d);
             await repo.save(Object.assign(new ConfValue(), { id: c.id, ...c.row, d, j: null }));
-            model.set(c.id, { id: c.id, ...c.row });
+            model.set(c.id, unsignedZeros({ id: c.id, ...c.row }));
           } else if (c.kind === "update") {
             const patch = { [c.field]: c.field === "d" && c.row.d !== null ? new Date(c.row.d) : c.row[c.field] };
             const exists = model.has(c.id);
             try {
               const updated = await repo.update(c.id, patch);
               assert.ok(exists, `update of missing ${c.id} succeeded`);
-              model.set(c.id, { ...model.get(c.id)!, [c.field]: c.row[c.field] });
+              model.set(c.id, unsignedZeros({ ...model.get(c.id)!, [c.field]: c.row[c.field] }));
               assert.deepEqual(toModel(updated), model.get(c.id));
             } catch (error) {
               if (!(error instanceof NotFoundError) || exists) throw error;

@@ -8,7 +8,7 @@ import { SchemaError, UnsupportedError, ValidationError } from "../errors.js";
 import { normalizeWhere } from "../query/normalize-query.js";
 import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
-import { copyJson, describeValue, valueProblem } from "../schema/row-values.js";
+import { copyJson, describeValue, storedValue, valueProblem } from "../schema/row-values.js";
 import { checkIdentifier, schemaOfTable } from "../schema/table-schema.js";
 import type { MigrationColumn, MigrationContext } from "./migration-context.js";
 
@@ -80,7 +80,7 @@ export function createMigrationContext(backendName: string, editor: SchemaEditor
         const problem = valueProblem(column, value);
         if (problem) throw new ValidationError(`Table "${schema.table}", column "${column.name}": ${problem}`, { table: schema.table, field: column.name });
       }
-      out[column.property] = value;
+      out[column.property] = value === null ? null : storedValue(column, value);
     }
     return out;
   };

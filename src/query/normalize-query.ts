@@ -1,6 +1,6 @@
 import { QueryError } from "../errors.js";
 import type { ColumnSchema, EntitySchema } from "../schema/entity-schema.js";
-import { describeValue, valueProblem } from "../schema/row-values.js";
+import { describeValue, stringProblem, valueProblem } from "../schema/row-values.js";
 import type { Condition, ConditionOp, NormalizedQuery, NormalizedWhere, OrderTerm } from "./query.js";
 
 const OPERATORS = new Set(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$like", "$ilike", "$isNull"]);
@@ -79,10 +79,14 @@ function operatorCondition(schema: EntitySchema, column: ColumnSchema, op: strin
       return { column, op: op === "$in" ? "in" : "nin", value: values, orNull: value.length !== values.length };
     }
     case "$like":
-    case "$ilike":
+    case "$ilike": {
       if (column.type !== "string") queryError(schema, `where.${where}: ${op} needs a string column`, column.property);
       if (typeof value !== "string") queryError(schema, `where.${where}: expected a string pattern, got ${describeValue(value)}`, column.property);
+      // As for values: a pattern that no backend holds the same way would match differently on each.
+      const problem = stringProblem(value);
+      if (problem) queryError(schema, `where.${where}: ${problem}`, column.property);
       return { column, op: op === "$like" ? "like" : "ilike", value };
+    }
     default: // $isNull
       if (typeof value !== "boolean") queryError(schema, `where.${where}: expected true or false, got ${describeValue(value)}`, column.property);
       return { column, op: value ? "isNull" : "notNull" };

@@ -10,7 +10,7 @@ import { ConcurrencyError, NotFoundError, StorageError, ValidationError } from "
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Query, Where } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
-import { checkValue, copyJson, copyValue, describeValue, invalid } from "../schema/row-values.js";
+import { checkValue, copyJson, copyValue, describeValue, invalid, storedValue } from "../schema/row-values.js";
 import type { StorageCore } from "../storage-core.js";
 import type { Storage } from "../storage.js";
 
@@ -154,7 +154,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       }
       if (value === undefined) value = column.default === undefined ? null : copyValue(column, column.default);
       checkValue(this.schema, column, value);
-      row[column.property] = column.type === "json" ? copyJson(value) : value;
+      row[column.property] = storedValue(column, value);
     }
     const version = this.schema.version ? entity[this.schema.version.property] : undefined;
     if (version !== undefined && version !== null && !Number.isSafeInteger(version)) {
@@ -217,7 +217,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
         continue;
       }
       checkValue(this.schema, column, value);
-      changes[property] = column.type === "json" ? copyJson(value) : value;
+      changes[property] = storedValue(column, value);
     }
     if (this.schema.updateDate) changes[this.schema.updateDate.property] = new Date();
     const outcome = await this.session().update(this.schema, key, changes, expectedVersion);

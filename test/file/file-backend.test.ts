@@ -131,8 +131,10 @@ describe("file: path safety", () => {
   test("ids such as ../../etc/passwd are data, never paths", async () => {
     const s = await openStorage();
     const odd = s.repository(OddTable);
-    const ids = ["../../etc/passwd", "/abs/path", "..", "a\\b", "nul\u0000byte", "CON"];
+    const ids = ["../../etc/passwd", "/abs/path", "..", "a\\b", "CON"];
     for (const id of ids) await odd.save({ id, code: `c-${id}` });
+    // NUL is refused on every backend (PostgreSQL cannot store it), so it never reaches a file either.
+    await expect(odd.save({ id: "nul\u0000byte", code: "c" })).rejects.toMatchObject({ code: "STRATA_VALIDATION", field: "id" });
     await closeStorage(s);
     const s2 = await openStorage();
     for (const id of ids) expect(await s2.repository(OddTable).findById(id)).toEqual({ id, code: `c-${id}` });

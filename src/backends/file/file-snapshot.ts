@@ -77,7 +77,7 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
           continue;
         }
         if (c.date) v = typeof v === "string" ? new Date(v) : v;
-        const problem = valueProblem(c.column, v);
+        const problem = valueProblem(c.column, v, true);
         if (problem) {
           throw new CorruptionError(`${file}: ${where} of table "${schema.table}", column "${c.name}": ${problem}`, {
             file,

@@ -6,7 +6,7 @@
 import type { Pool, PoolClient, QueryArrayConfig, QueryResult } from "pg";
 import { CapacityError, ConnectionError, LockError, StorageError, TransactionError, ValidationError } from "../../errors.js";
 import type { EntitySchema, LogicalType } from "../../schema/entity-schema.js";
-import { driverFailure, missingTable, uniqueViolation, missingColumn } from "../sql/sql-errors.js";
+import { driverFailure, keyExhausted, missingTable, uniqueViolation, missingColumn } from "../sql/sql-errors.js";
 import { propertiesOf } from "../sql/sql-schema.js";
 import type { SqlRunner } from "../sql/sql-session.js";
 
@@ -226,6 +226,8 @@ export function mapPostgresError(error: unknown, schema: EntitySchema | undefine
       cause: error,
     });
   }
+  // sequence_generator_limit_exceeded: the MAXVALUE of POSTGRES_INCREMENT_PRIMARY_KEY.
+  if (schema && code === "2200H") return keyExhausted(schema, error);
   if (schema && code === "42P01") return missingTable(schema, error);
   if (schema && code === "42703") return missingColumn(schema, /column (?:\w+\.)?"([^"]+)"/.exec((error as Error).message)?.[1], error);
   if (schema && (code === "22021" || code === "22P05")) {

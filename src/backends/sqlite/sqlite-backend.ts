@@ -29,7 +29,7 @@ import type { SqlRunner, WriteGate } from "../sql/sql-session.js";
 import { SqlSession, SqlTables } from "../sql/sql-session.js";
 import { SqlTransaction } from "../sql/sql-transaction.js";
 import { SqlSchemaEditor, sqliteSchemaDialect } from "../sql/sql-schema-editor.js";
-import { sqliteDialect } from "./sqlite-dialect.js";
+import { SQLITE_INCREMENT_PRIMARY_KEY, sqliteDialect } from "./sqlite-dialect.js";
 import { mapSqliteError, SqliteConnection } from "./sqlite-driver.js";
 
 /** The longest a single try of the writer blocks the event loop on another process's lock. */
@@ -212,7 +212,7 @@ function createTables(writer: SqliteConnection, schemas: readonly EntitySchema[]
   writer.exec("BEGIN IMMEDIATE");
   try {
     for (const schema of schemas) {
-      for (const statement of createTableStatements(schema, sqliteDialect, "INTEGER PRIMARY KEY AUTOINCREMENT")) writer.exec(statement);
+      for (const statement of createTableStatements(schema, sqliteDialect, SQLITE_INCREMENT_PRIMARY_KEY)) writer.exec(statement);
     }
     writer.exec("COMMIT");
   } catch (error) {

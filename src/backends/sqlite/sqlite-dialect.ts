@@ -33,6 +33,13 @@ export const SQLITE_COLUMN_TYPES: Readonly<Record<LogicalType, string>> = {
 };
 
 /**
+ * The column definition of an `increment` primary key. The CHECK stops the key generator at
+ * Number.MAX_SAFE_INTEGER: past it a key read back into JavaScript would be rounded, and two rows would
+ * come back with one key. The driver error mapper turns its failure into a CapacityError.
+ */
+export const SQLITE_INCREMENT_PRIMARY_KEY = "INTEGER PRIMARY KEY AUTOINCREMENT CHECK (rowid <= 9007199254740991)";
+
+/**
  * An API `$like` pattern as a GLOB pattern: GLOB is case-sensitive where LIKE is not, `%` becomes `*`,
  * `_` becomes `?`, and GLOB's own special characters are put in brackets so that they stay literal.
  */

@@ -5,7 +5,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { ConnectionError, LockError, StorageError, ValidationError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
-import { driverFailure, missingTable, uniqueViolation, missingColumn } from "../sql/sql-errors.js";
+import { driverFailure, keyExhausted, missingTable, uniqueViolation, missingColumn } from "../sql/sql-errors.js";
 import { propertiesOf } from "../sql/sql-schema.js";
 import type { SqlRunner } from "../sql/sql-session.js";
 
@@ -65,6 +65,8 @@ export function mapSqliteError(error: unknown, schema: EntitySchema | undefined,
       cause: error,
     });
   }
+  // The CHECK of SQLITE_INCREMENT_PRIMARY_KEY: the generator passed Number.MAX_SAFE_INTEGER.
+  if (schema && code === "SQLITE_CONSTRAINT_CHECK" && message.includes("rowid <= 9007199254740991")) return keyExhausted(schema, error);
   if (schema && message.startsWith("no such table")) return missingTable(schema, error);
   if (schema && message.startsWith("no such column")) return missingColumn(schema, /no such column: (?:\w+\.)?"?([^"\s]+)"?/.exec(message)?.[1], error);
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
