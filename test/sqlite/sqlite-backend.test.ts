@@ -7,7 +7,8 @@ import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, test } from "vitest";
-import { ConnectionError, createStorage, LockError } from "../../src/index.js";
+import { mapSqliteError } from "../../src/backends/sqlite/sqlite-driver.js";
+import { CapacityError, ConnectionError, createStorage, LockError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
 import { backendSelected, sqlBackendCases } from "../sql/sql-backend-cases.js";
 
@@ -150,6 +151,27 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
         clearInterval(timer);
         holder.kill();
         await storage.close();
+      }
+    });
+
+    test("SQLite's length limit (SQLITE_TOOBIG) is a CapacityError naming it and the file, not a bare StorageError", () => {
+      const db = new Database(":memory:");
+      try {
+        const raw = (() => {
+          try {
+            db.prepare("SELECT zeroblob(2000000000)").get();
+          } catch (error) {
+            return error;
+          }
+        })();
+        expect((raw as { code?: string }).code).toBe("SQLITE_TOOBIG");
+        const mapped = mapSqliteError(raw, undefined, "/data/app.db", 1000);
+        expect(mapped).toBeInstanceOf(CapacityError);
+        expect((mapped as CapacityError).file).toBe("/data/app.db");
+        expect((mapped as Error).message).toContain("SQLITE_MAX_LENGTH");
+        expect((mapped as Error).cause).toBe(raw);
+      } finally {
+        db.close();
       }
     });
 
