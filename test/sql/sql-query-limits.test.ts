@@ -17,12 +17,15 @@ import { backendSelected } from "./sql-backend-cases.js";
 
 const ROWS = 1500;
 /** Ranks, labels and scores repeat with different periods, so OR groups over two columns overlap. */
+/** Doubles 2^62 apart by multiples of 4096: exact, and far from integers JSON.stringify spells exactly. */
+const bigDouble = (i: number) => 2 ** 62 + i * 4096;
 const makeRows = (count: number): Thing[] => Array.from({ length: count }, (_, i) => ({
   id: `t${i}`,
   label: i % 11 === 0 ? null : `l${i % 7}`,
   rank: i % 13 === 0 ? null : i % 500,
-  // Large integral doubles (JSON writes them without a decimal point) and ordinary fractions.
-  score: i % 2 === 0 ? (i + 1) * 1e15 + 0.5 * (i % 3) * 1e15 : i / 7,
+  // Large integral doubles, which JSON writes as integers that are not their exact value
+  // (2 ** 62 is "4611686018427388000"), and ordinary fractions.
+  score: i % 2 === 0 ? bigDouble(i) : i / 7,
   flag: i % 3 === 0,
   at: new Date(Date.UTC(2024, 0, 1) + i * 60_000),
   data: { i },
@@ -67,7 +70,7 @@ function queryLimitCases(name: string, open: () => Promise<Storage>): void {
     });
 
     test("$in and $nin with 70,000 values, on strings, integers and large doubles, answer as memory does", async () => {
-      const scores = Array.from({ length: 70_000 }, (_, i) => (i + 1) * 1e15);
+      const scores = Array.from({ length: 70_000 }, (_, i) => bigDouble(i * 3));
       const wheres: Where<Thing>[] = [
         { id: { $in: distinct70k } },
         { id: { $nin: distinct70k.slice(100) } },
@@ -93,7 +96,7 @@ function queryLimitCases(name: string, open: () => Promise<Storage>): void {
 
     test("70,000 OR groups of one equality each (one parameter per group) answer as memory does", async () => {
       const byId: Where<Thing>[] = distinct70k.map((id) => ({ id }));
-      const mixed: Where<Thing>[] = [...Array.from({ length: 70_000 }, (_, i) => ({ score: (i + 1) * 1e15 })), { label: null }, { rank: { $gt: 495 } }];
+      const mixed: Where<Thing>[] = [...Array.from({ length: 70_000 }, (_, i) => ({ score: bigDouble(i * 3) })), { label: null }, { rank: { $gt: 495 } }];
       for (const where of [byId, mixed]) {
         const expected = await memory.repository(Thing).findAll({ where });
         expect(expected.length).toBeGreaterThan(0);
