@@ -1,12 +1,14 @@
 import "reflect-metadata";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, test } from "vitest";
-import { ConnectionError, createStorage, LockError } from "../../src/index.js";
+import { mapSqliteError } from "../../src/backends/sqlite/sqlite-driver.js";
+import { CapacityError, ConnectionError, createStorage, LockError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
 import { backendSelected, sqlBackendCases } from "../sql/sql-backend-cases.js";
 
@@ -14,6 +16,16 @@ const dir = mkdtempSync(path.join(tmpdir(), "strata-sqlite-"));
 let n = 0;
 const freshFile = () => path.join(dir, `db${++n}.sqlite`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A child process holding `BEGIN EXCLUSIVE` on `file` (test/fixtures/sqlite-lock-holder.ts) until released. */
+async function lockHolder(file: string): Promise<{ pid: number; release(): void; kill(): void; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [path.resolve("dist/test/fixtures/sqlite-lock-holder.js"), file], { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const lines = createInterface({ input: child.stdout! });
+  const first = await Promise.race([new Promise<string>((resolve) => lines.once("line", resolve)), exited.then((code) => `exited ${code}`)]);
+  if (first !== "locked") throw new Error(`the lock holder did not take the lock: ${first}`);
+  return { pid: child.pid!, release: () => child.stdin!.write("release\n"), kill: () => child.kill("SIGKILL"), exited };
+}
 
 describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
   sqlBackendCases("sqlite (file)", (options) => createStorage({ url: `sqlite:${freshFile()}`, entities: [Thing, Counter, Account], autoCreate: true, ...options }));
@@ -96,6 +108,70 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
       } finally {
         other.close();
         await storage.close();
+      }
+    });
+
+    test("journal mode delete: a read waiting for another process's exclusive lock leaves the event loop running and returns once it is released", async () => {
+      const file = freshFile();
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true, sqlite: { journalMode: "delete", busyTimeoutMs: 10_000 } });
+      const holder = await lockHolder(file);
+      let ticks = 0;
+      const timer = setInterval(() => {
+        // The holder is told to commit only by this timer: a read that blocked the event loop would never see it.
+        if (++ticks === 5) holder.release();
+      }, 5);
+      try {
+        const found = await storage.repository(Thing).findById(`held-by-${holder.pid}`);
+        expect(ticks).toBeGreaterThanOrEqual(5);
+        expect(found?.id).toBe(`held-by-${holder.pid}`);
+        expect(await holder.exited).toBe(0);
+      } finally {
+        clearInterval(timer);
+        holder.kill();
+        await storage.close();
+      }
+    });
+
+    test("journal mode delete: a read locked out beyond busyTimeoutMs is a LockError naming the file, and the event loop ran meanwhile", async () => {
+      const file = freshFile();
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true, sqlite: { journalMode: "delete", busyTimeoutMs: 300 } });
+      await storage.repository(Thing).save({ id: "before" } as Thing);
+      const holder = await lockHolder(file);
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 5);
+      try {
+        const error = await storage.repository(Thing).count().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(LockError);
+        expect((error as LockError).file).toBe(file);
+        expect(ticks).toBeGreaterThan(0);
+        holder.release();
+        expect(await holder.exited).toBe(0);
+        expect(await storage.repository(Thing).count()).toBe(2);
+      } finally {
+        clearInterval(timer);
+        holder.kill();
+        await storage.close();
+      }
+    });
+
+    test("SQLite's length limit (SQLITE_TOOBIG) is a CapacityError naming it and the file, not a bare StorageError", () => {
+      const db = new Database(":memory:");
+      try {
+        const raw = (() => {
+          try {
+            db.prepare("SELECT zeroblob(2000000000)").get();
+          } catch (error) {
+            return error;
+          }
+        })();
+        expect((raw as { code?: string }).code).toBe("SQLITE_TOOBIG");
+        const mapped = mapSqliteError(raw, undefined, "/data/app.db", 1000);
+        expect(mapped).toBeInstanceOf(CapacityError);
+        expect((mapped as CapacityError).file).toBe("/data/app.db");
+        expect((mapped as Error).message).toContain("SQLITE_MAX_LENGTH");
+        expect((mapped as Error).cause).toBe(raw);
+      } finally {
+        db.close();
       }
     });
 

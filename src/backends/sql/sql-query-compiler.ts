@@ -5,7 +5,8 @@
  * descending, strings by code point, and the primary key is the last tie-breaker (normalization adds it).
  */
 import type { Condition, NormalizedQuery, NormalizedWhere } from "../../query/query.js";
-import type { EntitySchema } from "../../schema/entity-schema.js";
+import { QueryError } from "../../errors.js";
+import type { ColumnSchema, EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
 import type { RowCodec } from "./sql-row-codec.js";
@@ -62,15 +63,81 @@ function compileCondition(c: Condition, dialect: SqlDialect, codec: RowCodec, pa
   }
 }
 
+/**
+ * Up to this many operands are joined as a flat chain, exactly as a handful always were; longer lists
+ * become a balanced tree of such chains. SQLite parses `a OR b OR c ...` into a tree as deep as the chain
+ * and refuses one deeper than SQLITE_MAX_EXPR_DEPTH (1000): balanced, 5,000 OR groups are a tree about
+ * 64 + log2(5000 / 64) deep. Both databases flatten nested ORs (ANDs) again when planning.
+ */
+const FLAT_CHAIN = 64;
+
+/** `parts` joined by `op` (" OR " or " AND "), each part parenthesized when `wrap`. */
+function joinBalanced(parts: readonly string[], op: string, wrap: boolean): string {
+  if (parts.length <= FLAT_CHAIN) return wrap ? `(${parts.join(`)${op}(`)})` : parts.join(op);
+  const middle = Math.ceil(parts.length / 2);
+  return `(${joinBalanced(parts.slice(0, middle), op, wrap)})${op}(${joinBalanced(parts.slice(middle), op, wrap)})`;
+}
+
+/** Fewer OR groups than this are compiled one by one, so small queries keep their text and plans. */
+const MERGE_FROM_GROUPS = FLAT_CHAIN;
+
+/**
+ * A long OR of single equalities (or `$in`, or `null`) on one column, e.g. `ids.map((id) => ({ id }))`,
+ * as one `in` condition: one list parameter instead of one per group, so it never meets the parameter
+ * limit, and one index probe per value. Other groups are kept as they are; the OR's meaning is unchanged.
+ */
+function mergeEqualityGroups(where: NormalizedWhere): NormalizedWhere {
+  if (where.length < MERGE_FROM_GROUPS) return where;
+  const byColumn = new Map<ColumnSchema, { values: unknown[]; orNull: boolean; groups: number }>();
+  for (const group of where) {
+    const c = group.length === 1 ? group[0]! : undefined;
+    if (!c || !(c.op === "eq" || c.op === "isNull" || (c.op === "in" && (c.value as unknown[]).length > 0))) continue;
+    let merged = byColumn.get(c.column);
+    if (!merged) byColumn.set(c.column, (merged = { values: [], orNull: false, groups: 0 }));
+    merged.groups++;
+    if (c.op === "eq") merged.values.push(c.value);
+    else if (c.op === "isNull") merged.orNull = true;
+    else {
+      for (const v of c.value as unknown[]) merged.values.push(v);
+      if (c.orNull) merged.orNull = true;
+    }
+  }
+  const out: (readonly Condition[])[] = [];
+  for (const group of where) {
+    const c = group.length === 1 ? group[0]! : undefined;
+    const merged = c ? byColumn.get(c.column) : undefined;
+    if (!merged || merged.groups < 2 || !(c!.op === "eq" || c!.op === "isNull" || c!.op === "in")) out.push(group);
+  }
+  for (const [column, merged] of byColumn) {
+    if (merged.groups < 2) continue;
+    if (merged.values.length === 0) out.push([{ column, op: "isNull" }]);
+    else out.push([{ column, op: "in", value: merged.values, ...(merged.orNull ? { orNull: true } : {}) }]);
+  }
+  return out;
+}
+
 function compileWhereInto(where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec, params: ParamList): string {
   if (where.length === 0) return " WHERE 1 = 0";
   // An empty AND-group matches every row, whatever the other groups say.
   if (where.some((group) => group.length === 0)) return "";
   const groups: string[] = [];
-  for (const group of where) {
-    groups.push(group.map((c) => compileCondition(c, dialect, codec, params)).join(" AND "));
+  for (const group of mergeEqualityGroups(where)) {
+    groups.push(joinBalanced(group.map((c) => compileCondition(c, dialect, codec, params)), " AND ", false));
   }
-  return groups.length === 1 ? ` WHERE ${groups[0]}` : ` WHERE (${groups.join(") OR (")})`;
+  return groups.length === 1 ? ` WHERE ${groups[0]}` : ` WHERE ${joinBalanced(groups, " OR ", true)}`;
+}
+
+/**
+ * Throws before anything runs when a statement would bind more parameters than the database accepts
+ * (SQLite 32,766, PostgreSQL 65,535): PostgreSQL would otherwise fail with a misleading protocol error.
+ */
+function checkParams(schema: EntitySchema, params: readonly unknown[], dialect: SqlDialect): void {
+  if (params.length <= dialect.maxParams) return;
+  throw new QueryError(
+    `${schema.entityName}: the query on table "${schema.table}" needs ${params.length} bound parameters, more than ${dialect.name} allows in one statement (${dialect.maxParams}): ` +
+      `use $in lists (one parameter each, whatever their length) or split the where`,
+    { table: schema.table },
+  );
 }
 
 /** The `WHERE` clause (with a leading space, or empty when every row matches). */
@@ -97,6 +164,7 @@ export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialec
     .join(", ");
   const limitPh = query.limit !== undefined ? params.add(query.limit) : undefined;
   const offsetPh = query.offset > 0 ? params.add(query.offset) : undefined;
+  checkParams(schema, params.values, dialect);
   const text = `SELECT ${selectList(schema)} FROM ${quoteIdentifier(schema.table)}${where} ORDER BY ${order}${dialect.limitOffset(limitPh, offsetPh)}${suffix}`;
   return { text, params: params.values };
 }
@@ -104,11 +172,43 @@ export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialec
 /** `SELECT COUNT(*)` of the rows matching `where`. */
 export function compileCount(schema: EntitySchema, where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec): CompiledSql {
   const compiled = compileWhere(where, dialect, codec);
+  checkParams(schema, compiled.params, dialect);
   return { text: `SELECT COUNT(*) FROM ${quoteIdentifier(schema.table)}${compiled.text}`, params: compiled.params };
 }
 
-/** `DELETE` of the rows matching `where`. */
-export function compileDeleteMany(schema: EntitySchema, where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec): CompiledSql {
-  const compiled = compileWhere(where, dialect, codec);
-  return { text: `DELETE FROM ${quoteIdentifier(schema.table)}${compiled.text}`, params: compiled.params };
+/** Parameters per statement when a deleteMany must be split. */
+const DELETE_SLICE_PARAMS = 1000;
+
+/**
+ * `DELETE` of the rows matching `where`, as one statement or, when the where binds more parameters than
+ * one statement may, as several over consecutive slices of its OR groups. Run in one transaction, the
+ * slices delete exactly the rows the whole where matches, and their counts add up (a row deleted by one
+ * slice is gone for the next).
+ */
+export function compileDeleteMany(schema: EntitySchema, where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec): CompiledSql[] {
+  const table = quoteIdentifier(schema.table);
+  const whole = compileWhere(where, dialect, codec);
+  if (whole.params.length <= dialect.maxParams) return [{ text: `DELETE FROM ${table}${whole.text}`, params: whole.params }];
+  // Slices well below the limit: SQLite's prepare time grows with the square of a statement's parameters.
+  const sliceLimit = Math.min(dialect.maxParams, DELETE_SLICE_PARAMS);
+  const merged = mergeEqualityGroups(where);
+  const statements: CompiledSql[] = [];
+  let slice: (readonly Condition[])[] = [];
+  let sliceParams = 0;
+  const flush = () => {
+    const compiled = compileWhere(slice, dialect, codec);
+    statements.push({ text: `DELETE FROM ${table}${compiled.text}`, params: compiled.params });
+    slice = [];
+    sliceParams = 0;
+  };
+  for (const group of merged) {
+    // Every condition but isNull/notNull and an empty list binds exactly one parameter.
+    const needed = group.filter((c) => c.op !== "isNull" && c.op !== "notNull" && !(Array.isArray(c.value) && c.value.length === 0)).length;
+    if (needed > dialect.maxParams) checkParams(schema, new Array(needed), dialect);
+    if (slice.length > 0 && sliceParams + needed > sliceLimit) flush();
+    slice.push(group);
+    sliceParams += needed;
+  }
+  if (slice.length > 0) flush();
+  return statements;
 }

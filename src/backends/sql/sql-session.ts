@@ -251,8 +251,12 @@ export class SqlSession implements DataSession {
   async deleteMany(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
     const t = this.tables.get(schema);
     try {
-      const sql = compileDeleteMany(schema, where, this.dialect, t.codec);
-      return await this.writes((r) => Promise.resolve(r.run(sql.text, sql.params, false)), false);
+      const statements = compileDeleteMany(schema, where, this.dialect, t.codec);
+      return await this.writes(async (r) => {
+        let deleted = 0;
+        for (const sql of statements) deleted += await r.run(sql.text, sql.params, false);
+        return deleted;
+      }, statements.length > 1);
     } catch (error) {
       throw this.mapError(error, schema);
     }

@@ -8,7 +8,8 @@
  *   a transaction cannot lose an update. The wait is asynchronous (short synchronous `busy_timeout`
  *   slices, retried with back-off), so the event loop keeps running while another process writes.
  * - Reads outside a transaction go to a second, read-only connection: in WAL mode it sees the last
- *   committed state and never waits for the writer. SQLite's own `:memory:` database cannot be opened
+ *   committed state and never waits for the writer. In journal mode delete another process's write locks
+ *   readers out; a read then waits asynchronously as the writer does. SQLite's own `:memory:` database cannot be opened
  *   twice (and a shared-cache one makes readers wait on table locks), so `sqlite::memory:` is a private
  *   temporary file (WAL, synchronous OFF) opened by both connections and deleted on close: the same
  *   isolation as a file, nothing kept.
@@ -65,7 +66,26 @@ export class SqliteBackend implements Backend {
       supportsSql: true,
       persistent: !inMemory,
     };
-    const reads: SqlRunner = reader;
+    // A read refused as busy (journal mode delete while another process writes) waits as the writer does;
+    // the first try is the plain synchronous call, so reads that are not refused cost nothing more.
+    const reads: SqlRunner = {
+      all: (text, params) => {
+        try {
+          return reader.all(text, params);
+        } catch (error) {
+          if (!isBusy(error)) throw error;
+          return this.whenNotBusy(() => reader.all(text, params));
+        }
+      },
+      run: (text, params) => {
+        try {
+          return reader.run(text, params);
+        } catch (error) {
+          if (!isBusy(error)) throw error;
+          return this.whenNotBusy(() => reader.run(text, params));
+        }
+      },
+    };
     const writes: WriteGate = async (work, multiStatement) => {
       const release = await this.acquireWriter();
       try {
@@ -106,8 +126,8 @@ export class SqliteBackend implements Backend {
       if (config.autoCreate) createTables(writer, context.schemas);
       // From here on the writer waits for other processes in short slices (see whenNotBusy).
       writerDb.pragma(`busy_timeout = ${Math.min(busy, BUSY_SLICE_MS)}`);
-      readerDb = new Database(file, { readonly: true, fileMustExist: true, timeout: busy });
-      readerDb.pragma(`busy_timeout = ${busy}`);
+      // The reader waits in the same short slices: a long busy_timeout would block the event loop.
+      readerDb = new Database(file, { readonly: true, fileMustExist: true, timeout: Math.min(busy, BUSY_SLICE_MS) });
       return new SqliteBackend(writer, new SqliteConnection(readerDb), context, temporary);
     } catch (error) {
       readerDb?.close();
@@ -130,10 +150,8 @@ export class SqliteBackend implements Backend {
       try {
         return await attempt();
       } catch (error) {
-        const code = (error as { code?: unknown })?.code;
-        const busy = typeof code === "string" && code.startsWith("SQLITE_BUSY");
         const left = deadline - Date.now();
-        if (!busy || left <= 0) throw error;
+        if (!isBusy(error) || left <= 0) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
       }
     }
@@ -194,6 +212,12 @@ export class SqliteBackend implements Backend {
       release?.();
     }
   }
+}
+
+/** SQLite refused because another connection holds a lock: retrying later may succeed. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
 }
 
 /** A new file name for a `sqlite::memory:` database, in the OS temporary directory. */

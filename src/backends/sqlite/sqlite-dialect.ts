@@ -61,7 +61,10 @@ export const sqliteDialect: SqlDialect = {
   columnType: (column: ColumnSchema) => SQLITE_COLUMN_TYPES[column.type],
   codecs,
   // One JSON array parameter expanded by json_each: any length, one placeholder, one cached statement.
-  inList: (expr, ph) => `${expr} IN (SELECT value FROM json_each(${ph}))`,
+  // JSON.stringify writes a large integral double (1e18) without a decimal point, which json_each reads
+  // as an INTEGER that compares unequal to the REAL stored: CAST makes it the same double again.
+  inList: (expr, ph, column) =>
+    column.type === "number" ? `${expr} IN (SELECT CAST(value AS REAL) FROM json_each(${ph}))` : `${expr} IN (SELECT value FROM json_each(${ph}))`,
   listParam: (encoded) => JSON.stringify(encoded),
   like: (expr, ph) => `${expr} GLOB ${ph}`,
   likeParam: likeToGlob,

@@ -3,7 +3,7 @@
  * text, rows as arrays), and the translation of SQLite errors into Strata errors.
  */
 import type BetterSqlite3 from "better-sqlite3";
-import { ConnectionError, LockError, StorageError, ValidationError } from "../../errors.js";
+import { CapacityError, ConnectionError, LockError, StorageError, ValidationError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import { driverFailure, keyExhausted, missingTable, uniqueViolation, missingColumn } from "../sql/sql-errors.js";
 import { propertiesOf } from "../sql/sql-schema.js";
@@ -75,6 +75,19 @@ export function mapSqliteError(error: unknown, schema: EntitySchema | undefined,
       ...(schema ? { table: schema.table } : {}),
       cause: error,
     });
+  }
+  if (code === "SQLITE_FULL" || code === "SQLITE_IOERR_WRITE" && /disk|full|space/i.test(message)) {
+    // SQLite rolled the statement (or the transaction) back: nothing of this write is stored.
+    return new CapacityError(
+      `The disk holding the SQLite database ${file} is full${schema ? ` (writing table "${schema.table}")` : ""}: nothing of this write was stored; free some space and retry`,
+      { file, ...(schema ? { table: schema.table } : {}), cause: error },
+    );
+  }
+  if (code === "SQLITE_TOOBIG") {
+    return new CapacityError(
+      `SQLite refused a value as too big (SQLITE_MAX_LENGTH, about 1 GB per string or row)${schema ? ` in table "${schema.table}"` : ""}: nothing was stored`,
+      { file, ...(schema ? { table: schema.table } : {}), cause: error },
+    );
   }
   if (code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_READONLY")) {
     return new ConnectionError(`Could not use the SQLite database ${file}: ${message}`, { file, cause: error });
