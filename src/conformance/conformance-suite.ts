@@ -405,6 +405,10 @@ function valueTests(test: T, ctx: SuiteContext): void {
     const [a, b] = await ctx.values.findByIds(["iso", "iso"]);
     (a!.j as { list: number[] }).list.push(9);
     assert.deepEqual(b!.j, { list: [1] });
+    // A repeated id gets its own copy of every value, Dates included, and each stays a Date.
+    assert.ok(a!.d instanceof Date && b!.d instanceof Date, "findByIds([id, id]) returns Dates");
+    a!.d!.setTime(5);
+    assert.equal(b!.d!.getTime(), 0);
   });
 
   test("values of the wrong type are ValidationErrors naming the field, and nothing is written", async () => {
