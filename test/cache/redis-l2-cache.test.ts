@@ -121,7 +121,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     const prefix = uniquePrefix();
     prefixes.push(prefix);
     const { openRedisL2Cache } = await import("../../src/cache/redis-l2-cache.js");
-    const options = { url: redisUrl!, prefix, clock: { now: () => Date.now() }, logger: recordingLogger(), onRemoteInvalidation: () => {} };
+    const options = { url: redisUrl!, prefix, clock: { now: () => Date.now() }, logger: recordingLogger(), onRemoteInvalidation: () => {}, sharedData: false, onBusChange: () => {} };
     const one = await openRedisL2Cache(options);
     const two = await openRedisL2Cache(options);
     try {
