@@ -275,9 +275,16 @@ export class RedisL2Cache implements L2Cache {
       // Tried even while the circuit is open: reads may skip a failing tier, but an invalidation is what
       // keeps other processes correct (commands fail fast while Redis is unreachable).
       if (this.dirty && !(await this.flushDirty())) throw new Error("Redis is still unreachable");
-      await this.bumpVersions(keys, tables);
-      for (const table of tables) await this.deleteMatching(`${escapeGlob(this.prefix)}e|*|${escapeGlob(table)}|*`);
-      await this.client.publish(this.channel, JSON.stringify({ s: this.source, w: message }));
+      const announcement = JSON.stringify({ s: this.source, w: message });
+      if (tables.length === 0) {
+        // Rows by key: the publish runs in the same transaction as the deletes, so that peers hear of the
+        // commit one round trip sooner, and still never before its entries are gone.
+        await this.bumpVersions(keys, tables, announcement);
+      } else {
+        await this.bumpVersions(keys, tables);
+        for (const table of tables) await this.deleteMatching(`${escapeGlob(this.prefix)}e|*|${escapeGlob(table)}|*`);
+        await this.client.publish(this.channel, announcement);
+      }
       this.breaker.succeed();
     } catch (error) {
       if (!this.breaker.isOpen) this.breaker.fail(error);
@@ -287,8 +294,11 @@ export class RedisL2Cache implements L2Cache {
     }
   }
 
-  /** Deletes the keys' entries and bumps their versions and the tables', so that older fills are refused. */
-  private async bumpVersions(keys: Iterable<string>, tables: Iterable<string>): Promise<void> {
+  /**
+   * Deletes the keys' entries and bumps their versions and the tables', so that older fills are refused;
+   * then, in the same transaction, publishes `announcement` if given.
+   */
+  private async bumpVersions(keys: Iterable<string>, tables: Iterable<string>, announcement?: string): Promise<void> {
     const batch = this.client.multi();
     for (const key of keys) {
       batch.del(this.prefix + key);
@@ -299,7 +309,11 @@ export class RedisL2Cache implements L2Cache {
       batch.incr(`${this.prefix}t:${table}`);
       batch.pexpire(`${this.prefix}t:${table}`, VERSION_TTL_MS);
     }
-    await batch.exec();
+    if (announcement !== undefined) batch.publish(this.channel, announcement);
+    const results = await batch.exec();
+    // A transaction that Redis refused or aborted reports it in its results rather than by rejecting.
+    const failed = results?.find(([error]) => error !== null)?.[0];
+    if (!results || failed) throw failed ?? new Error("the Redis transaction was aborted");
   }
 
   async clear(): Promise<void> {
