@@ -245,6 +245,38 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     }
   });
 
+  test("shared data: a read begun before the subscription was lost and ended after it came back fills nothing", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const proxy = new RedisProxy(new URL(redisUrl!));
+    await proxy.up();
+    const data = `inflight-${++seq}`;
+    const a = await open(`shared:${data}@a`, { l1: {}, l2: { type: "redis", url: proxy.url, prefix } });
+    const b = await open(`shared:${data}`, redisCache(prefix));
+    const tier = a.core.cache!.l2 as unknown as { busUp: boolean };
+    try {
+      await b.repository(Item).save(item("x", { name: "v1" }));
+      await holdsInL1(a, "x", "v1"); // b's message about its save has arrived: nothing else will mark the read stale
+      await a.cache.clear();
+      let open!: () => void;
+      probe(`${data}@a`).gate = new Promise<void>((resolve) => (open = resolve));
+      const arrived = probe(`${data}@a`).nextArrival();
+      const racing = a.repository(Item).findById("x"); // reads v1 from the backend, then waits at the gate
+      await arrived;
+      probe(`${data}@a`).gate = undefined;
+      await proxy.down();
+      await waitFor(() => !tier.busUp, 2000, "a loses the subscription");
+      await b.repository(Item).update("x", { name: "v2" }); // a cannot hear of it
+      await proxy.up();
+      await waitFor(() => tier.busUp, 5000, "a subscribes again");
+      open();
+      expect((await racing)?.name).toBe("v1"); // it began before the write: fair for that caller
+      for (let i = 0; i < 3; i++) expect((await a.repository(Item).findById("x"))?.name).toBe("v2");
+    } finally {
+      await proxy.down();
+    }
+  });
+
   test("data only this process writes (memory): L1 keeps serving while Redis is down", async () => {
     const prefix = uniquePrefix();
     prefixes.push(prefix);
