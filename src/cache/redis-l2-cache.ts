@@ -115,6 +115,7 @@ export class RedisL2Cache implements L2Cache {
   private busEpoch = 0;
   private pingPending = false;
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly heartbeatMs: number;
   private firstBus: (() => void) | undefined;
 
   constructor(
@@ -151,8 +152,8 @@ export class RedisL2Cache implements L2Cache {
     subscriber.on("close", () => this.busLost());
     // Make good on unsent invalidations as soon as Redis is back, not at this process's next read or write.
     client.on("ready", () => void (this.dirty && this.flushDirty()));
-    const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-    this.heartbeat = setInterval(() => this.beat(), heartbeatMs);
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
     this.heartbeat.unref();
   }
 
@@ -187,6 +188,8 @@ export class RedisL2Cache implements L2Cache {
     if (!this.options.sharedData || !this.busUp) return;
     if (this.pingPending) {
       // Unanswered for a whole interval: the connection may be gone without a close (a partition sends none).
+      // Said here, since no command may fail to report it (the breaker reports failures that close connections).
+      this.options.logger.warn(`The Redis subscription on ${this.channel} did not answer for ${this.heartbeatMs} ms; the in-process cache is bypassed until it is back`);
       this.busLost();
       this.subscriber.disconnect(true);
       return;

@@ -225,7 +225,8 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     await proxy.up();
     const data = `partition-${++seq}`;
     // a reaches Redis through a proxy that goes silent; b directly, so b's commits reach Redis.
-    const a = await open(`shared:${data}`, { l1: {}, l2: { type: "redis", url: proxy.url, prefix, heartbeatMs: 100 } });
+    const logger = recordingLogger();
+    const a = await open(`shared:${data}`, { l1: {}, l2: { type: "redis", url: proxy.url, prefix, heartbeatMs: 100 } }, logger);
     const b = await open(`shared:${data}`, redisCache(prefix));
     const itemsA = a.repository(Item);
     try {
@@ -236,6 +237,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
       // The README's bound is 2 x heartbeatMs (200 ms); the deadline leaves room for a loaded machine.
       await waitFor(async () => (await itemsA.findById("x"))?.name === "v2", 3000, "a sees b's commit despite the partition");
       for (let i = 0; i < 5; i++) expect((await itemsA.findById("x"))?.name).toBe("v2");
+      expect(logger.warnings.some((w) => w.includes("did not answer for 100 ms"))).toBe(true);
       proxy.thaw();
       await holdsInL1(a, "x", "v2"); // the bus is back: L1 is trusted again...
       await b.repository(Item).update("x", { name: "v3" });

@@ -43,6 +43,11 @@ export class OwnRedisServer {
   port = 0;
   private child: ChildProcess | undefined;
 
+  /** Started and not killed since. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
