@@ -39,7 +39,8 @@ process.once("exit", () => {
 });
 
 export class OwnRedisServer {
-  readonly dir = mkdtempSync(path.join(tmpdir(), "strata-redis-"));
+  /** Made at the first start, so that a suite skipped by a filter leaves nothing behind. */
+  private dir: string | undefined;
   port = 0;
   private child: ChildProcess | undefined;
 
@@ -55,6 +56,7 @@ export class OwnRedisServer {
   /** Starts it (on the same port as before, after a kill) and waits until it answers. */
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
+    this.dir ??= mkdtempSync(path.join(tmpdir(), "strata-redis-"));
     const child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"], {
       stdio: "ignore",
     });
@@ -92,6 +94,7 @@ export class OwnRedisServer {
   /** Kills it and removes its directory. Safe to call twice. */
   async stop(): Promise<void> {
     await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
   }
 }
