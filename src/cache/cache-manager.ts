@@ -58,6 +58,12 @@ async function appliedMigrationsMark(core: StorageCore): Promise<string> {
 export class CacheManager implements StorageCache {
   readonly enabled = true;
   readonly l1: L1Cache | undefined;
+  /**
+   * L1 while it may be served from and filled: `undefined` while a shared backend's invalidation bus (the
+   * Redis subscription) is down, since another process's commit could then go unheard. Read on every lookup,
+   * so the check costs what reading `l1` did.
+   */
+  trustedL1: L1Cache | undefined;
   l2: L2Cache | undefined;
   private readonly tables = new Map<string, TableCache>();
   private readonly bySchema = new Map<EntitySchema, TableCache>();
@@ -75,6 +81,7 @@ export class CacheManager implements StorageCache {
   ) {
     const l1 = resolveL1(config.l1);
     this.l1 = l1 ? new L1Cache(config.clock ? { ...l1, clock: config.clock } : l1) : undefined;
+    this.trustedL1 = this.l1;
   }
 
   /**
@@ -102,14 +109,33 @@ export class CacheManager implements StorageCache {
     }
     // Loaded here, not at the top: importing Strata must not load ioredis.
     const { openRedisL2Cache } = await import("./redis-l2-cache.js");
+    // Decided once: on data only this process writes (memory, file, SQLite in memory), the bus carries
+    // nothing L1 needs, and L1 stays as fast and as full as it is without Redis.
+    const sharedData = this.core.backend.capabilities.supportsMultipleConnections;
+    if (sharedData) this.trustedL1 = undefined; // until the bus is up
     this.l2 = await openRedisL2Cache({
       url: l2.url,
       clock,
       logger,
       ...(l2.ttlMs !== undefined ? { ttlMs: l2.ttlMs } : {}),
       ...(l2.prefix !== undefined ? { prefix: l2.prefix } : {}),
+      ...(l2.heartbeatMs !== undefined ? { heartbeatMs: l2.heartbeatMs } : {}),
+      sharedData,
       onRemoteInvalidation: (message) => this.remoteInvalidation(message),
+      onBusChange: (up) => sharedData && this.busChanged(up),
     });
+  }
+
+  /**
+   * The invalidation bus went down or came back. Down: whatever L1 holds may already be stale and nothing
+   * would tell us, so drop it and serve without it. Back: invalidations sent meanwhile are lost, so start
+   * from an empty L1. Either way, reads in flight must not fill it with what they read before.
+   */
+  private busChanged(up: boolean): void {
+    if (this.closed) return;
+    this.l1?.clear();
+    for (const table of this.tables.values()) table.abandonFlights();
+    this.trustedL1 = up ? this.l1 : undefined;
   }
 
   /** The cache of `schema`'s table, made on first use. */

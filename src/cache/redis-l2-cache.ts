@@ -6,6 +6,13 @@
  * Fills are guarded: each entry key has a version key (and each table one), bumped by every invalidation;
  * a fill carries the versions seen when its read began and a Lua script stores it only if they are
  * unchanged, so a process that read a row before another process's write cannot put the old row back.
+ *
+ * The subscription is the invalidation bus. On a backend other processes write to (`sharedData`), L1 is
+ * trusted only while the bus is up: it is reported lost when its connection closes, or when a heartbeat
+ * PING on it goes unanswered for a whole `heartbeatMs` (a silent partition closes nothing), and back once
+ * the channel is subscribed again. Losing it also makes L2 suspect (a peer may have committed while neither
+ * could reach Redis, and that peer may never come back to repair it): the namespace's entries are dropped
+ * before L2 is read again.
  */
 import { randomUUID } from "node:crypto";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
@@ -24,8 +31,14 @@ export interface RedisL2Options {
   prefix?: string;
   clock: Clock;
   logger: Logger;
-  /** Called with another process's writes, and with `undefined` when messages may have been missed (reconnect). */
+  /** Called with another process's writes, and with `undefined` when a peer says everything may have changed. */
   onRemoteInvalidation(message: InvalidationMessage | undefined): void;
+  /** Other processes may write the data (a shared backend): without the bus, neither L1 nor L2 can be trusted. */
+  sharedData: boolean;
+  /** Called with `false` when the bus is lost, and with `true` once it is subscribed again (or for the first time). */
+  onBusChange(up: boolean): void;
+  /** How often the bus is checked with a PING; one unanswered for this long counts as lost. @default 1000 */
+  heartbeatMs?: number;
   retryMs?: number;
   /** How long one command may take before the tier counts as down. @default 1000 */
   commandTimeoutMs?: number;
@@ -41,6 +54,9 @@ if (redis.call('GET', KEYS[2]) or '') == ARGV[1] and (redis.call('GET', KEYS[3])
   return 1
 end
 return 0`;
+
+/** How often the bus is checked, and how long a check may go unanswered. */
+export const DEFAULT_HEARTBEAT_MS = 1000;
 
 /** Version keys outlive entries by far: one expiring during a read could let an old fill through. */
 const VERSION_TTL_MS = 24 * 3600 * 1000;
@@ -63,7 +79,9 @@ export async function openRedisL2Cache(options: RedisL2Options): Promise<RedisL2
   };
   // Commands fail at once while disconnected (no offline queue), so a read falls back to the backend
   // instead of waiting; the subscriber does queue, so that it subscribes as soon as Redis is reachable.
-  const client = new Redis(options.url, { ...common, enableOfflineQueue: false, commandTimeout: options.commandTimeoutMs ?? 1000 }) as FillingClient;
+  // A command that failed when its connection closed must not be sent again behind our back after the
+  // reconnect: a fill carrying versions read before an outage could land after the recovery's flush.
+  const client = new Redis(options.url, { ...common, enableOfflineQueue: false, autoResendUnfulfilledCommands: false, commandTimeout: options.commandTimeoutMs ?? 1000 }) as FillingClient;
   const subscriber = new Redis(options.url, { ...common, enableOfflineQueue: true });
   client.defineCommand("strataFill", { numberOfKeys: 3, lua: FILL_SCRIPT });
   const cache = new RedisL2Cache(client, subscriber, options);
@@ -80,14 +98,25 @@ export class RedisL2Cache implements L2Cache {
   private readonly ttlMs: number;
   private readonly source = randomUUID();
   private readonly breaker: CircuitBreaker;
-  /** An invalidation could not reach Redis: its entries may be stale, so the namespace is flushed before use. */
+  /** Entries may be stale (an invalidation could not reach Redis, or the bus was lost): the namespace is flushed before use. */
   private dirty = false;
+  /** Bumped whenever `dirty` is set, so that a flush that began earlier does not clear it. */
+  private dirtyMark = 0;
+  /** An invalidation (or a clear) of this process could not be sent: the flush also tells every peer to drop its L1. */
+  private unsent = false;
+  private flushing: Promise<boolean> | undefined;
   /** What the invalidations that failed named: their versions are bumped on recovery, so that no fill begun before them lands. */
   private readonly missed = { keys: new Set<string>(), tables: new Set<string>() };
   private closed = false;
   private invalidating: Promise<void> | undefined;
-  /** False only until the subscriber first connects, if Redis was reachable when the storage opened. */
-  private mayHaveMissedMessages = false;
+  /** Subscribed and answering: every message published since the subscription reaches this process. */
+  private busUp = false;
+  /** Bumped on every loss of the bus, so that a subscribe or PING answer from an older connection counts for nothing. */
+  private busEpoch = 0;
+  private pingPending = false;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly heartbeatMs: number;
+  private firstBus: (() => void) | undefined;
 
   constructor(
     private readonly client: FillingClient,
@@ -111,11 +140,66 @@ export class RedisL2Cache implements L2Cache {
         options.logger.warn(`Ignored a malformed message on the Redis channel ${this.channel}`);
       }
     });
+    // ioredis resubscribes on its own after a reconnect; subscribing here too gives a reply that tells when
+    // the channel is heard again. Messages published in between are lost: the manager drops L1 on `true`.
     subscriber.on("ready", () => {
-      // Messages published while we were not listening are lost: drop every L1 copy instead of trusting it.
-      if (this.mayHaveMissedMessages) options.onRemoteInvalidation(undefined);
-      this.mayHaveMissedMessages = true;
+      const epoch = this.busEpoch;
+      subscriber.subscribe(this.channel).then(
+        () => epoch === this.busEpoch && this.busRestored(),
+        () => {},
+      );
     });
+    subscriber.on("close", () => this.busLost());
+    // Make good on unsent invalidations as soon as Redis is back, not at this process's next read or write.
+    client.on("ready", () => void (this.dirty && this.flushDirty()));
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private busRestored(): void {
+    if (this.busUp || this.closed) return;
+    this.busUp = true;
+    this.pingPending = false;
+    this.firstBus?.();
+    this.options.onBusChange(true);
+  }
+
+  private busLost(): void {
+    if (!this.busUp || this.closed) return;
+    this.busUp = false;
+    this.busEpoch++;
+    this.pingPending = false;
+    if (this.options.sharedData) this.markDirty(false);
+    this.options.onBusChange(false);
+  }
+
+  private markDirty(unsent: boolean): void {
+    this.dirty = true;
+    this.dirtyMark++;
+    if (unsent) this.unsent = true;
+  }
+
+  /** The heartbeat: repairs what is dirty, and checks that the bus still answers. */
+  private beat(): void {
+    if (this.closed) return;
+    if (this.dirty && !this.breaker.isOpen) void this.flushDirty();
+    // Only L1 trust depends on the bus, and only where other processes write.
+    if (!this.options.sharedData || !this.busUp) return;
+    if (this.pingPending) {
+      // Unanswered for a whole interval: the connection may be gone without a close (a partition sends none).
+      // Said here, since no command may fail to report it (the breaker reports failures that close connections).
+      this.options.logger.warn(`The Redis subscription on ${this.channel} did not answer for ${this.heartbeatMs} ms; the in-process cache is bypassed until it is back`);
+      this.busLost();
+      this.subscriber.disconnect(true);
+      return;
+    }
+    this.pingPending = true;
+    const epoch = this.busEpoch;
+    this.subscriber.ping().then(
+      () => void (epoch === this.busEpoch && (this.pingPending = false)),
+      () => {},
+    );
   }
 
   /** Connects both clients; failure is not fatal (the circuit opens and ioredis keeps retrying). */
@@ -125,20 +209,21 @@ export class RedisL2Cache implements L2Cache {
       await this.client.connect();
     } catch (error) {
       reachable = false;
-      // The storage runs without hearing other processes' writes until Redis is reached.
-      this.mayHaveMissedMessages = true;
+      // Peers may have committed while none of us could reach Redis: L2 is flushed once it is reachable.
+      if (this.options.sharedData) this.markDirty(false);
       this.breaker.fail(error);
     }
+    const subscribed = new Promise<void>((resolve) => (this.firstBus = resolve));
     this.subscriber.connect().catch(() => {});
-    const subscribed = this.subscriber.subscribe(this.channel);
-    subscribed.catch(() => {});
-    // Once createStorage returns, other processes' writes must reach this L1: wait until we listen.
+    // Until the bus is up the manager serves no L1 on shared data; wait a little for it, so that a storage
+    // opened with Redis reachable starts with its L1 on.
     if (reachable) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)).unref());
-      await Promise.race([subscribed.then(() => {}, () => {}), timeout]);
+      await Promise.race([subscribed, timeout]);
       clearTimeout(timer);
     }
+    this.firstBus = undefined;
   }
 
   async read(key: string): Promise<L2Read> {
@@ -193,20 +278,30 @@ export class RedisL2Cache implements L2Cache {
       // Tried even while the circuit is open: reads may skip a failing tier, but an invalidation is what
       // keeps other processes correct (commands fail fast while Redis is unreachable).
       if (this.dirty && !(await this.flushDirty())) throw new Error("Redis is still unreachable");
-      await this.bumpVersions(keys, tables);
-      for (const table of tables) await this.deleteMatching(`${escapeGlob(this.prefix)}e|*|${escapeGlob(table)}|*`);
-      await this.client.publish(this.channel, JSON.stringify({ s: this.source, w: message }));
+      const announcement = JSON.stringify({ s: this.source, w: message });
+      if (tables.length === 0) {
+        // Rows by key: the publish runs in the same transaction as the deletes, so that peers hear of the
+        // commit one round trip sooner, and still never before its entries are gone.
+        await this.bumpVersions(keys, tables, announcement);
+      } else {
+        await this.bumpVersions(keys, tables);
+        for (const table of tables) await this.deleteMatching(`${escapeGlob(this.prefix)}e|*|${escapeGlob(table)}|*`);
+        await this.client.publish(this.channel, announcement);
+      }
       this.breaker.succeed();
     } catch (error) {
       if (!this.breaker.isOpen) this.breaker.fail(error);
       for (const key of keys) this.missed.keys.add(key);
       for (const table of tables) this.missed.tables.add(table);
-      this.dirty = true;
+      this.markDirty(true);
     }
   }
 
-  /** Deletes the keys' entries and bumps their versions and the tables', so that older fills are refused. */
-  private async bumpVersions(keys: Iterable<string>, tables: Iterable<string>): Promise<void> {
+  /**
+   * Deletes the keys' entries and bumps their versions and the tables', so that older fills are refused;
+   * then, in the same transaction, publishes `announcement` if given.
+   */
+  private async bumpVersions(keys: Iterable<string>, tables: Iterable<string>, announcement?: string): Promise<void> {
     const batch = this.client.multi();
     for (const key of keys) {
       batch.del(this.prefix + key);
@@ -217,7 +312,11 @@ export class RedisL2Cache implements L2Cache {
       batch.incr(`${this.prefix}t:${table}`);
       batch.pexpire(`${this.prefix}t:${table}`, VERSION_TTL_MS);
     }
-    await batch.exec();
+    if (announcement !== undefined) batch.publish(this.channel, announcement);
+    const results = await batch.exec();
+    // A transaction that Redis refused or aborted reports it in its results rather than by rejecting.
+    const failed = results?.find(([error]) => error !== null)?.[0];
+    if (!results || failed) throw failed ?? new Error("the Redis transaction was aborted");
   }
 
   async clear(): Promise<void> {
@@ -225,7 +324,7 @@ export class RedisL2Cache implements L2Cache {
       await this.deleteMatching(`${escapeGlob(this.prefix)}e|*`);
     } catch (error) {
       this.breaker.fail(error);
-      this.dirty = true;
+      this.markDirty(true);
     }
   }
 
@@ -234,6 +333,7 @@ export class RedisL2Cache implements L2Cache {
     // Let queued invalidations reach Redis (other processes rely on them), then leave politely.
     await this.invalidating;
     this.closed = true;
+    clearInterval(this.heartbeat);
     this.subscriber.disconnect();
     await this.client.quit().catch(() => this.client.disconnect());
   }
@@ -252,20 +352,35 @@ export class RedisL2Cache implements L2Cache {
     } while (cursor !== "0");
   }
 
+  /** Recovers from a time without Redis (one recovery at a time; callers share it). */
+  private flushDirty(): Promise<boolean> {
+    this.flushing ??= this.flushNow().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
   /**
-   * Recovers from invalidations that could not be sent: refuses fills begun before them, drops every entry
-   * of the namespace, and tells every other process to drop its whole L1 (it never heard of those writes).
+   * Refuses fills begun before the invalidations that could not be sent, drops every entry of the namespace
+   * (some may predate a commit nobody could announce), and, if this process failed to send invalidations,
+   * tells every other process to drop its whole L1 (it never heard of those writes).
    */
-  private async flushDirty(): Promise<boolean> {
+  private async flushNow(): Promise<boolean> {
+    const mark = this.dirtyMark;
+    const unsent = this.unsent;
+    const keys = [...this.missed.keys];
+    const tables = [...this.missed.tables];
     try {
-      await this.bumpVersions(this.missed.keys, this.missed.tables);
+      await this.bumpVersions(keys, tables);
       await this.deleteMatching(`${escapeGlob(this.prefix)}e|*`);
-      await this.client.publish(this.channel, JSON.stringify({ s: this.source, w: null }));
-      this.missed.keys.clear();
-      this.missed.tables.clear();
-      this.dirty = false;
+      if (unsent) await this.client.publish(this.channel, JSON.stringify({ s: this.source, w: null }));
+      for (const key of keys) this.missed.keys.delete(key);
+      for (const table of tables) this.missed.tables.delete(table);
+      // Something else failed meanwhile: it needs a flush of its own.
+      if (mark === this.dirtyMark) {
+        this.dirty = false;
+        this.unsent = false;
+      }
       this.breaker.succeed();
-      return true;
+      return !this.dirty;
     } catch (error) {
       this.breaker.fail(error);
       return false;

@@ -131,7 +131,7 @@ export class TableCache {
   async findById(key: Key): Promise<object | null> {
     if (this.manager.core.schemaVersion !== this.schemaVersion) this.checkSchemaVersion();
     const l1Key = this.l1EntityPrefix + key;
-    const l1 = this.manager.l1;
+    const l1 = this.manager.trustedL1;
     if (l1) {
       const hit = l1.get(l1Key);
       if (hit !== undefined) return hit === ABSENT ? null : this.copyOut(hit as Row);
@@ -143,7 +143,7 @@ export class TableCache {
   /** The entities found for `keys` (distinct), keyed by id; misses go to the backend in one read. */
   async findByIds(keys: readonly Key[]): Promise<Map<Key, Row>> {
     this.checkSchemaVersion();
-    const l1 = this.manager.l1;
+    const l1 = this.manager.trustedL1;
     const found = new Map<Key, Row>();
     const waits: Array<Promise<void>> = [];
     const missing: Key[] = [];
@@ -192,7 +192,7 @@ export class TableCache {
             return;
           }
           const flight = flights.get(key)!;
-          if (!flight.stale) this.manager.l1?.set(flight.l1Key, row);
+          if (!flight.stale) this.manager.trustedL1?.set(flight.l1Key, row);
           found.set(key, row);
           flight.resolve(row);
         });
@@ -232,7 +232,7 @@ export class TableCache {
       const read = await l2.read(this.l2TablePart + key);
       const cached = read.value === undefined ? undefined : this.codec.decode(read.value);
       if (cached !== undefined) {
-        if (!flight.stale) this.manager.l1?.set(l1Key, cached);
+        if (!flight.stale) this.manager.trustedL1?.set(l1Key, cached);
         return cached;
       }
       guard = read.guard;
@@ -245,7 +245,7 @@ export class TableCache {
   }
 
   private fill(l1Key: string, key: Key, row: Row | null, guard: unknown): void {
-    this.manager.l1?.set(l1Key, row ?? ABSENT);
+    this.manager.trustedL1?.set(l1Key, row ?? ABSENT);
     // Absent rows are remembered in L1 only: L2 is shared, and a miss there is as cheap as a stored miss.
     if (row !== null && this.manager.l2) void this.manager.l2.write(this.l2TablePart + key, this.codec.encode(row), guard);
   }
@@ -258,7 +258,7 @@ export class TableCache {
   async query(kind: "count", where: NormalizedWhere, ttlMs: number | undefined, load: () => Promise<number>): Promise<number>;
   async query(kind: "rows" | "count", query: unknown, ttlMs: number | undefined, load: () => Promise<Row[] | number>): Promise<object[] | number> {
     this.checkSchemaVersion();
-    const l1 = this.manager.l1;
+    const l1 = this.manager.trustedL1;
     if (!l1) return this.copyResult(await load());
     const l1Key = `${this.l1QueryPrefix}${kind}|${JSON.stringify(query, keyReplacer)}`;
     const hit = l1.get(l1Key) as readonly Row[] | number | undefined;

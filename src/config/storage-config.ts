@@ -53,7 +53,18 @@ export interface CacheConfig {
    */
   l2?:
     | { type: "file"; dir: string; ttlMs?: number; maxSizeBytes?: number }
-    | { type: "redis"; url: string; ttlMs?: number; prefix?: string };
+    | {
+        type: "redis";
+        url: string;
+        ttlMs?: number;
+        prefix?: string;
+        /**
+         * How often the subscription that carries other processes' invalidations is checked (a PING); one
+         * unanswered for this long counts as lost, and L1 is then bypassed on `sqlite`/`postgres` until it is back.
+         * A peer's commit is seen within twice this even when the network drops packets silently. @default 1000
+         */
+        heartbeatMs?: number;
+      };
   /** The clock TTLs are measured by, `{ now(): number }` in ms. For tests; @default performance */
   clock?: { now(): number };
 }
@@ -132,7 +143,7 @@ const cacheSchema = z.strictObject(
         "type",
         [
           z.strictObject({ type: z.literal("file"), dir: text(), ttlMs: positiveInt().optional(), maxSizeBytes: positiveInt().optional() }),
-          z.strictObject({ type: z.literal("redis"), url: text(), ttlMs: positiveInt().optional(), prefix: text().optional() }),
+          z.strictObject({ type: z.literal("redis"), url: text(), ttlMs: positiveInt().optional(), prefix: text().optional(), heartbeatMs: positiveInt().optional() }),
         ],
         { error: 'expected { type: "file", dir } or { type: "redis", url }' },
       )

@@ -72,7 +72,8 @@ function wrapSession(inner: DataSession, probe: Probe): DataSession {
 
 /**
  * `probe:<name>`: a memory backend whose autocommit reads are counted (and can be held) by `probe(name)`.
- * `shared:<name>`: every storage opened on the same name shares one in-memory data set.
+ * `shared:<name>`: every storage opened on the same name shares one in-memory data set; `shared:<name>@<label>`
+ * shares the data set of `<name>`, its reads counted (and held) by `probe("<name>@<label>")`.
  */
 export function registerTestBackends(): void {
   registerBackend("probe", async (context: BackendContext): Promise<Backend> => {
@@ -82,17 +83,24 @@ export function registerTestBackends(): void {
     return { name: "probe", capabilities: inner.capabilities, session: wrapSession(inner.session, probe), begin: () => inner.begin(), backup: (p) => inner.backup(p), close: () => inner.close() };
   });
   registerBackend("shared", async (context: BackendContext): Promise<Backend> => {
-    const name = path.basename(context.config.path ?? "default");
+    const label = path.basename(context.config.path ?? "default");
+    const name = label.split("@")[0]!;
     let inner = shared.get(name);
     if (!inner) {
       inner = new MemoryBackend(context);
       shared.set(name, inner);
     }
     const backend = inner;
+    let session = backend.session;
+    if (label !== name) {
+      const probe = new Probe();
+      probes.set(label, probe);
+      session = wrapSession(session, probe);
+    }
     return {
       name: "shared",
       capabilities: { ...backend.capabilities, supportsMultipleConnections: true },
-      session: backend.session,
+      session,
       begin: () => backend.begin(),
       backup: (p) => backend.backup(p),
       close: async () => {},

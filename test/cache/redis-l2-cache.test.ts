@@ -121,7 +121,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     const prefix = uniquePrefix();
     prefixes.push(prefix);
     const { openRedisL2Cache } = await import("../../src/cache/redis-l2-cache.js");
-    const options = { url: redisUrl!, prefix, clock: { now: () => Date.now() }, logger: recordingLogger(), onRemoteInvalidation: () => {} };
+    const options = { url: redisUrl!, prefix, clock: { now: () => Date.now() }, logger: recordingLogger(), onRemoteInvalidation: () => {}, sharedData: false, onBusChange: () => {} };
     const one = await openRedisL2Cache(options);
     const two = await openRedisL2Cache(options);
     try {
@@ -213,6 +213,93 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
         5000,
         "b sees a's write once Redis is back",
       );
+    } finally {
+      await proxy.down();
+    }
+  });
+
+  test("shared data: a peer's commit is seen despite a silent partition of the subscription (heartbeat), and L1 is used again after it", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const proxy = new RedisProxy(new URL(redisUrl!));
+    await proxy.up();
+    const data = `partition-${++seq}`;
+    // a reaches Redis through a proxy that goes silent; b directly, so b's commits reach Redis.
+    const logger = recordingLogger();
+    const a = await open(`shared:${data}`, { l1: {}, l2: { type: "redis", url: proxy.url, prefix, heartbeatMs: 100 } }, logger);
+    const b = await open(`shared:${data}`, redisCache(prefix));
+    const itemsA = a.repository(Item);
+    try {
+      await b.repository(Item).save(item("x", { name: "v1" }));
+      await holdsInL1(a, "x", "v1");
+      proxy.freeze();
+      await b.repository(Item).update("x", { name: "v2" }); // published; a hears nothing, and no socket closes
+      // The README's bound is 2 x heartbeatMs (200 ms); the deadline leaves room for a loaded machine.
+      await waitFor(async () => (await itemsA.findById("x"))?.name === "v2", 3000, "a sees b's commit despite the partition");
+      for (let i = 0; i < 5; i++) expect((await itemsA.findById("x"))?.name).toBe("v2");
+      expect(logger.warnings.some((w) => w.includes("did not answer for 100 ms"))).toBe(true);
+      proxy.thaw();
+      await holdsInL1(a, "x", "v2"); // the bus is back: L1 is trusted again...
+      await b.repository(Item).update("x", { name: "v3" });
+      await waitFor(async () => (await itemsA.findById("x"))?.name === "v3", 1000, "a hears b's commits again"); // ...and invalidated again
+    } finally {
+      await proxy.down();
+    }
+  });
+
+  test("shared data: a read begun before the subscription was lost and ended after it came back fills nothing", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const proxy = new RedisProxy(new URL(redisUrl!));
+    await proxy.up();
+    const data = `inflight-${++seq}`;
+    const a = await open(`shared:${data}@a`, { l1: {}, l2: { type: "redis", url: proxy.url, prefix } });
+    const b = await open(`shared:${data}`, redisCache(prefix));
+    const tier = a.core.cache!.l2 as unknown as { busUp: boolean };
+    try {
+      await b.repository(Item).save(item("x", { name: "v1" }));
+      await holdsInL1(a, "x", "v1"); // b's message about its save has arrived: nothing else will mark the read stale
+      await a.cache.clear();
+      let open!: () => void;
+      probe(`${data}@a`).gate = new Promise<void>((resolve) => (open = resolve));
+      const arrived = probe(`${data}@a`).nextArrival();
+      const racing = a.repository(Item).findById("x"); // reads v1 from the backend, then waits at the gate
+      await arrived;
+      probe(`${data}@a`).gate = undefined;
+      await proxy.down();
+      await waitFor(() => !tier.busUp, 2000, "a loses the subscription");
+      await b.repository(Item).update("x", { name: "v2" }); // a cannot hear of it
+      await proxy.up();
+      await waitFor(() => tier.busUp, 5000, "a subscribes again");
+      open();
+      expect((await racing)?.name).toBe("v1"); // it began before the write: fair for that caller
+      for (let i = 0; i < 3; i++) expect((await a.repository(Item).findById("x"))?.name).toBe("v2");
+    } finally {
+      await proxy.down();
+    }
+  });
+
+  test("data only this process writes (memory): L1 keeps serving while Redis is down", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const proxy = new RedisProxy(new URL(redisUrl!));
+    await proxy.up();
+    const name = `single-${++seq}`;
+    const storage = await open(`probe:${name}`, { l1: {}, l2: { type: "redis", url: proxy.url, prefix } });
+    const items = storage.repository(Item);
+    try {
+      await items.save(item("x", { name: "v1" }));
+      await holdsInL1(storage, "x", "v1");
+      await proxy.down();
+      const tier = storage.core.cache!.l2 as unknown as { busUp: boolean };
+      await waitFor(() => !tier.busUp, 2000, "the subscription is lost");
+      const reads = probe(name).reads.findById;
+      const { hits } = storage.cache.stats().l1;
+      for (let i = 0; i < 5; i++) expect((await items.findById("x"))?.name).toBe("v1");
+      expect(storage.cache.stats().l1.hits).toBe(hits + 5);
+      expect(probe(name).reads.findById).toBe(reads);
+      await items.update("x", { name: "v2" });
+      expect((await items.findById("x"))?.name).toBe("v2");
     } finally {
       await proxy.down();
     }

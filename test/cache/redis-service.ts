@@ -52,6 +52,8 @@ export async function deletePrefix(prefix: string): Promise<void> {
 export class RedisProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  /** While set, bytes are dropped both ways and new connections refused, but nothing is closed: a silent partition. */
+  private frozen = false;
   port = 0;
 
   constructor(private readonly target: URL) {}
@@ -65,13 +67,18 @@ export class RedisProxy {
 
   async up(): Promise<void> {
     const server = net.createServer((client) => {
+      if (this.frozen) {
+        client.destroy();
+        return;
+      }
       const upstream = net.connect(Number(this.target.port || 6379), this.target.hostname);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on("error", () => {});
         s.on("close", () => this.sockets.delete(s));
       }
-      client.pipe(upstream).pipe(client);
+      client.on("data", (chunk: Buffer) => void (this.frozen || upstream.write(chunk)));
+      upstream.on("data", (chunk: Buffer) => void (this.frozen || client.write(chunk)));
       client.on("close", () => upstream.destroy());
       upstream.on("close", () => client.destroy());
     });
@@ -81,6 +88,16 @@ export class RedisProxy {
     });
     this.port = (server.address() as net.AddressInfo).port;
     this.server = server;
+  }
+
+  /** Drops every byte from now on without closing anything, as a network partition would (no FIN, no RST). */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** Ends a {@link freeze}: connections opened since then work (the frozen ones have lost bytes for good). */
+  thaw(): void {
+    this.frozen = false;
   }
 
   /** Refuses new connections and cuts the open ones, as a Redis going down would. */

@@ -1,57 +1,20 @@
 import "reflect-metadata";
-import { spawn } from "node:child_process";
-import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { createInterface } from "node:readline";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { Storage } from "../../src/index.js";
 import { createStorage } from "../../src/index.js";
 import { PeerItem } from "../fixtures/cache-peer-entity.js";
 import { assertRedisReachable, deletePrefix, redisUrl, servicesRequired, uniquePrefix } from "./redis-service.js";
 import { waitFor } from "./cache-test-kit.js";
-
-/** A child process running test/fixtures/cache-peer.ts, one JSON command and answer per line. */
-class Peer {
-  private readonly answers: Array<(value: Record<string, unknown>) => void> = [];
-  private readonly child: ChildProcessWithoutNullStreams;
-  readonly ready: Promise<Record<string, unknown>>;
-
-  constructor(url: string, prefix: string) {
-    const script = path.resolve("dist/test/fixtures/cache-peer.js");
-    this.child = spawn(process.execPath, [script, url, redisUrl!, prefix]);
-    let stderr = "";
-    this.child.stderr.on("data", (chunk: Buffer) => void (stderr += chunk.toString()));
-    const lines = createInterface({ input: this.child.stdout });
-    lines.on("line", (line) => this.answers.shift()?.(JSON.parse(line) as Record<string, unknown>));
-    this.ready = new Promise((resolve, reject) => {
-      this.answers.push(resolve);
-      this.child.once("exit", (code) => reject(new Error(`the peer exited with ${code}: ${stderr}`)));
-    });
-  }
-
-  ask(command: Record<string, unknown>): Promise<Record<string, unknown>> {
-    return new Promise((resolve) => {
-      this.answers.push(resolve);
-      this.child.stdin.write(`${JSON.stringify(command)}\n`);
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once("exit", resolve));
-    this.child.stdin.write(`${JSON.stringify({ op: "close" })}\n`);
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
-    this.child.kill("SIGKILL");
-  }
-}
+import { CachePeer } from "../support/cache-peer-process.js";
 
 // The two processes share one SQLite database and one Redis; each holds the row in its L1 before the other writes.
 describe.runIf(redisUrl !== undefined || servicesRequired)("sqlite: Redis L2 across two processes", () => {
   beforeAll(() => assertRedisReachable());
   let storage: Storage | undefined;
-  let peer: Peer | undefined;
+  let peer: CachePeer | undefined;
   let dir: string | undefined;
   const prefix = uniquePrefix();
   afterEach(async () => {
@@ -67,7 +30,7 @@ describe.runIf(redisUrl !== undefined || servicesRequired)("sqlite: Redis L2 acr
     storage = await createStorage({ url, entities: [PeerItem], autoCreate: true, cache: { l1: {}, l2: { type: "redis", url: redisUrl!, prefix } } });
     const items = storage.repository(PeerItem);
     await items.save({ id: "x", name: "v1" });
-    peer = new Peer(url, prefix);
+    peer = new CachePeer(url, redisUrl!, prefix);
     await peer.ready;
     // Both come to hold x in L1 (an invalidation of the setup's writes may still drop a copy once).
     const misses = () => storage!.cache.stats().l1.misses;
