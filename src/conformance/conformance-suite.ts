@@ -247,6 +247,16 @@ function queryTests(test: T, ctx: SuiteContext): void {
     assert.deepEqual(sorted(await ctx.items.findAll({ where: { category: { $in: ["pastry", null] } } })), ["date", "éclair"]);
   });
 
+  test("a value repeated in $in or $nin returns each row once (primary key, indexed and plain columns)", async () => {
+    await seedForQueries(ctx);
+    const apple = (await ctx.items.findOne({ where: { name: "apple" } }))!;
+    assert.deepEqual(names(await ctx.items.findAll({ where: { id: { $in: [apple.id, apple.id] } } })), ["apple"]);
+    assert.deepEqual(sorted(await ctx.items.findAll({ where: { category: { $in: ["fruit", "fruit", "pastry"] } } })), ["Banana", "apple", "éclair"]);
+    assert.deepEqual(names(await ctx.items.findAll({ where: { quantity: { $in: [5, 5] } } })), ["apple"]);
+    assert.equal(await ctx.items.count({ category: { $in: ["fruit", "fruit"] } }), 2);
+    assert.deepEqual(sorted(await ctx.items.findAll({ where: { category: { $nin: ["fruit", "fruit", "odd", null] } } })), ["carrot", "éclair"]);
+  });
+
   test("$like is case-sensitive with % and _; $ilike folds ASCII letters only", async () => {
     await seedForQueries(ctx);
     assert.deepEqual(names(await ctx.items.findAll({ where: { name: { $like: "B%" } } })), ["Banana"]);

@@ -76,7 +76,7 @@ function operatorCondition(schema: EntitySchema, column: ColumnSchema, op: strin
     case "$nin": {
       if (!Array.isArray(value)) queryError(schema, `where.${where}: expected an array, got ${describeValue(value)}`, column.property);
       const values = value.filter((v) => v !== null).map((v) => scalar(schema, column, v, where));
-      return { column, op: op === "$in" ? "in" : "nin", value: values, orNull: value.length !== values.length };
+      return { column, op: op === "$in" ? "in" : "nin", value: distinct(values), orNull: value.length !== values.length };
     }
     case "$like":
     case "$ilike": {
@@ -135,4 +135,18 @@ export function normalizeQuery(schema: EntitySchema, query: unknown): Normalized
     ...(limit !== undefined ? { limit } : {}),
     offset: nonNegativeInteger(schema, "offset", query["offset"]) ?? 0,
   };
+}
+
+/**
+ * The values of an `$in`/`$nin` list without repeats (Dates by instant). A repeated value must not return a
+ * row twice: an index lookup per value would, where SQL's IN would not.
+ */
+function distinct(values: unknown[]): unknown[] {
+  const seen = new Set<unknown>();
+  return values.filter((v) => {
+    const key = v instanceof Date ? v.getTime() : v;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
