@@ -80,7 +80,8 @@ if (persistent.length === 0) {
 }
 
 for (const backend of persistent) {
-  describe(`${backend.name}: strata CLI end to end`, () => {
+  // A dozen CLI processes per test, each loading TypeORM: on a loaded 2-core machine that can pass 30 s.
+  describe(`${backend.name}: strata CLI end to end`, { timeout: 120_000 }, () => {
     let dir: string;
     let url: string;
     const cleanups: Array<() => Promise<void>> = [];
