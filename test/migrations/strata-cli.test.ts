@@ -80,8 +80,7 @@ if (persistent.length === 0) {
 }
 
 for (const backend of persistent) {
-  // A dozen CLI processes per test, each loading TypeORM: on a loaded 2-core machine that can pass 30 s.
-  describe(`${backend.name}: strata CLI end to end`, { timeout: 120_000 }, () => {
+  describe(`${backend.name}: strata CLI end to end`, () => {
     let dir: string;
     let url: string;
     const cleanups: Array<() => Promise<void>> = [];
