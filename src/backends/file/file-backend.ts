@@ -39,15 +39,19 @@ import { diskFullError, fsyncDirectory, inDirectory, makeRowCodec, readJsonFile,
 import { TABLE_FILE_SUFFIX, isTableFileOf, tableFileName } from "./table-file-name.js";
 
 /**
- * Heap bytes that loading takes per byte of a snapshot or journal at its peak (the file's text, the parsed
- * JSON and the decoded rows at once): 2.9 measured for a typical entity (a few strings, an integer, a date,
- * a small json) by the smallest --max-old-space-size that opens it; once loaded, 2.3 (bench/heap-per-row.ts).
+ * Heap that loading takes at its peak (the file's text, the parsed JSON and the decoded rows at once), as
+ * bytes per byte of a snapshot or journal plus bytes per row: fitted to the smallest --max-old-space-size
+ * that opens a table of a typical entity (217 bytes per row on disk, about 600 of heap; bench/heap-per-row.ts)
+ * and one of rows of a key, a boolean and a small integer (34 bytes on disk, about 135 of heap: a per-byte
+ * factor alone underestimates such rows fourfold, test/file/file-heap.test.ts): 2.5 per byte and 48 per row,
+ * rounded up for a margin.
  */
 const HEAP_BYTES_PER_FILE_BYTE = 3;
+const HEAP_BYTES_PER_ROW = 64;
 /** V8's young generation (3 semi-spaces of 16 MiB on 64-bit): counted in heap_size_limit, but loaded rows live in the old space. */
 const YOUNG_GENERATION_BYTES = 48 * 2 ** 20;
 
-/** What opening may still load: the heap left under V8's limit, checked before each file is read. */
+/** What opening may still load: the heap left under V8's limit, checked before each file is parsed. */
 class HeapBudget {
   private readonly limit: number;
   private readonly available: number;
@@ -59,18 +63,37 @@ class HeapBudget {
     this.available = this.limit - heap.used_heap_size;
   }
 
-  /** @throws CapacityError naming `file` and the limit when loading it (after the files before it) would not fit. */
-  reserve(file: string, bytes: number, table?: string): void {
+  /** Counts the text of `file` (`bytes` long) in, before it is read. */
+  reserveBytes(file: string, bytes: number, table?: string): void {
     this.needed += bytes * HEAP_BYTES_PER_FILE_BYTE;
+    this.check(file, table);
+  }
+
+  /** Counts the objects of `rows` rows of `file` in, before they are parsed. */
+  reserveRows(file: string, rows: number, table?: string): void {
+    this.needed += rows * HEAP_BYTES_PER_ROW;
+    this.check(file, table);
+  }
+
+  /** @throws CapacityError naming `file` and the limit when loading it (after the files before it) would not fit. */
+  private check(file: string, table: string | undefined): void {
     if (this.needed <= this.available) return;
     const mb = (n: number) => `${Math.ceil(n / 2 ** 20)} MB`;
     throw new CapacityError(
-      `${file} (${mb(bytes)}) does not fit in the heap: the file backend keeps every table in memory, and loading this directory up to ` +
-        `this file needs about ${mb(this.needed)} of heap (${HEAP_BYTES_PER_FILE_BYTE} bytes per byte of file), while ${mb(this.available)} ` +
+      `${file} does not fit in the heap: the file backend keeps every table in memory, and loading this directory up to this file needs ` +
+        `about ${mb(this.needed)} of heap (${HEAP_BYTES_PER_FILE_BYTE} bytes per byte of file and ${HEAP_BYTES_PER_ROW} per row), while ${mb(this.available)} ` +
         `of the heap limit of ${mb(this.limit)} are free. Start node with a larger --max-old-space-size, or move this data to SQLite or PostgreSQL (strata copy).`,
       { file, ...(table !== undefined ? { table } : {}) },
     );
   }
+}
+
+/** How many times `pattern` occurs in `data`. */
+function occurrences(data: Buffer, pattern: number | string): number {
+  const step = typeof pattern === "number" ? 1 : pattern.length;
+  let count = 0;
+  for (let at = data.indexOf(pattern); at >= 0; at = data.indexOf(pattern, at + step)) count++;
+  return count;
 }
 
 /** A loaded table's persistence state. */
@@ -162,8 +185,9 @@ export class FileBackend extends MemoryBackend {
       this.loadTable(name, entry, entities.get(name), heap);
     }
     const journalFile = this.file(JOURNAL_FILE);
-    if (fs.existsSync(journalFile)) heap.reserve(journalFile, fs.statSync(journalFile).size);
-    const contents = readJournal(journalFile);
+    if (fs.existsSync(journalFile)) heap.reserveBytes(journalFile, fs.statSync(journalFile).size);
+    // Rows: every op but a line's first follows the `],[` that ends the op before it (json values may add a few: an overestimate).
+    const contents = readJournal(journalFile, (data) => heap.reserveRows(journalFile, occurrences(data, 10) + occurrences(data, "],[")));
     let seq = this.catalog.seq;
     for (const state of this.tables.values()) seq = Math.max(seq, state.seq);
     for (const entry of contents.entries) {
@@ -210,8 +234,9 @@ export class FileBackend extends MemoryBackend {
       schema = { ...schemaOfCatalogTable(name, entry, `the stored table "${name}" (columns differ from the entity: run migrations)`), target: MigrationTable };
     }
     const file = this.file(entry.file);
-    if (fs.existsSync(file)) heap.reserve(file, fs.statSync(file).size, name);
-    const snapshot = readSnapshot(file, name);
+    if (fs.existsSync(file)) heap.reserveBytes(file, fs.statSync(file).size, name);
+    // A snapshot holds one row per line.
+    const snapshot = readSnapshot(file, name, (data) => heap.reserveRows(file, occurrences(data, 10), name));
     const table = this.db.ensureTable(schema!);
     const codec = trackedCodec(schema!);
     const pk = schema!.primary.property;

@@ -149,9 +149,11 @@ function readText(file: string, data: Buffer): string {
  * Parses a JSON file, checking its seal when it ends with one. A seal that does not match, or JSON that
  * does not parse, is a `CorruptionError` naming the file (and line); a file without a seal is returned
  * with `sealed: false`, for the caller to accept only in the exact shape v0.1 wrote.
+ * `beforeParse` sees the bytes once read, before they become objects (the heap check counts rows in them).
  */
-export function readJsonFile(file: string): JsonFile {
+export function readJsonFile(file: string, beforeParse?: (data: Buffer) => void): JsonFile {
   const data = fs.readFileSync(file);
+  beforeParse?.(data);
   const seal = data.length >= SEAL_LENGTH ? SEAL.exec(data.toString("latin1", data.length - SEAL_LENGTH)) : null;
   if (seal) {
     const actual = crcOf(data.subarray(0, data.length - SEAL_LENGTH));
@@ -192,12 +194,12 @@ export interface Snapshot {
   readonly legacy: boolean;
 }
 
-/** Reads and checks a table snapshot. */
-export function readSnapshot(file: string, table: string): Snapshot {
+/** Reads and checks a table snapshot; `beforeParse` as in {@link readJsonFile}. */
+export function readSnapshot(file: string, table: string, beforeParse?: (data: Buffer) => void): Snapshot {
   if (!fs.existsSync(file)) {
     throw new CorruptionError(`${file}, the snapshot of table "${table}" listed in the catalog, is missing`, { file, table });
   }
-  const { value, sealed } = readJsonFile(file);
+  const { value, sealed } = readJsonFile(file, beforeParse);
   const v = value as { format?: unknown; table?: unknown; seq?: unknown; rows?: unknown };
   const shaped =
     typeof value === "object" && value !== null && Array.isArray(v.rows) && Number.isSafeInteger(v.seq) && (v.seq as number) >= 0 &&
