@@ -334,7 +334,22 @@ export class FileBackend extends MemoryBackend {
       throw this.writeFailed(`append to ${this.journal.file}`, this.journal.file, error);
     }
     if (!durable) return;
-    return { durable: durable.catch((error: unknown) => Promise.reject(this.writeFailed(`flush ${this.journal.file}`, this.journal.file, error))) };
+    return { durable: durable.catch((error: unknown) => Promise.reject(this.flushFailed(error))) };
+  }
+
+  /**
+   * A failed flush of a commit's line. Unlike a failed append, the line is in the file, so the commit may
+   * come back on reopen: saying it "was not made" would be false. The journal is poisoned from here on.
+   */
+  private flushFailed(error: unknown): StorageError {
+    if (error instanceof StorageError) return error;
+    const file = this.journal.file;
+    return new TransactionError(
+      `Could not flush ${file} (${(error as Error)?.message ?? String(error)}): this commit may or may not be on disk, and this storage ` +
+        `refuses every later write. Close it and open the directory again: reopening keeps every commit acknowledged before, and ` +
+        `shows whether this one was kept.`,
+      { file, cause: error },
+    );
   }
 
   private writeFailed(what: string, file: string, error: unknown): StorageError {
