@@ -40,7 +40,7 @@ export type StoredRow = Record<string, unknown>;
 /** Converts rows between the engine (property -> logical value) and disk (column name -> JSON value). */
 export interface RowCodec {
   encode(row: Row): StoredRow;
-  /** @throws CorruptionError naming `file` and `where` when a value does not fit its column. */
+  /** @throws CorruptionError naming `file` and `where` when a value does not fit its column, or a member is no column. */
   decode(stored: unknown, file: string, where: string): Row;
 }
 
@@ -49,6 +49,7 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
   // The key first: a person reading a snapshot or a journal line finds the row's identity at the start.
   const ordered = [schema.primary, ...schema.columns.filter((c) => c !== schema.primary)];
   const columns = ordered.map((c) => ({ column: c, property: c.property, name: c.name, date: c.type === "datetime" }));
+  const names = new Set(ordered.map((c) => c.name));
   return {
     encode(row) {
       const out: StoredRow = {};
@@ -63,8 +64,10 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
         throw new CorruptionError(`${file}: ${where} of table "${schema.table}" is not an object`, { file, table: schema.table });
       }
       const out: Row = {};
+      let present = 0;
       for (const c of columns) {
         let v = (stored as StoredRow)[c.name];
+        if (v !== undefined) present++;
         if (v === undefined || v === null) {
           if (!c.column.nullable) {
             throw new CorruptionError(`${file}: ${where} of table "${schema.table}" has no value for the non-nullable column "${c.name}"`, {
@@ -86,6 +89,15 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
           });
         }
         out[c.property] = v;
+      }
+      // A member no column reads would vanish at the next compaction: a column name mistyped in an edit
+      // (a nullable column then silently reads null), or flipped in a v0.1 file, which has no seal.
+      if (present !== Object.keys(stored).length) {
+        const member = Object.keys(stored).find((k) => !names.has(k));
+        throw new CorruptionError(`${file}: ${where} of table "${schema.table}" has the member ${JSON.stringify(member)}, which is no column of the table`, {
+          file,
+          table: schema.table,
+        });
       }
       return out;
     },
