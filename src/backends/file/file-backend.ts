@@ -280,10 +280,16 @@ export class FileBackend extends MemoryBackend {
     }
   }
 
-  private writeCatalog(written: Catalog): void {
+  /** Replaces the catalog; `notWritten` runs when the old one stays (writeFileAtomic failed before its rename). */
+  private writeCatalog(written: Catalog, notWritten?: () => void): void {
     // A catalog read from v0.1 says format 1; what is written now is always sealed.
     const catalog = { ...written, format: CATALOG_FORMAT };
-    writeFileAtomic(this.file(CATALOG_FILE), catalogText(catalog), this.durable);
+    try {
+      writeFileAtomic(this.file(CATALOG_FILE), catalogText(catalog), this.durable);
+    } catch (error) {
+      notWritten?.();
+      throw error;
+    }
     if (this.durable) fsyncDirectory(this.dir);
     this.catalog = catalog;
   }
@@ -415,15 +421,24 @@ export class FileBackend extends MemoryBackend {
     if (this.context.config.backup.enabled) this.backupGeneration(seq);
     const tables: Record<string, CatalogTable> = {};
     const states: TableState[] = [];
-    for (const [name, table] of database.tables) {
-      const entry = catalogTableOf(table.schema, tableFileName(name, generation));
-      const state: TableState = { name, entry, codec: trackedCodec(table.schema), table, seq, dirty: false, legacy: false };
-      writeFileAtomic(this.file(entry.file), this.snapshotOf(state, seq), this.durable);
-      tables[name] = entry;
-      states.push(state);
+    // Until the catalog names them the new files are only space taken, which on a full disk a retry needs.
+    const removeNew = () => {
+      for (const state of states) fs.rmSync(this.file(state.entry.file), { force: true });
+    };
+    try {
+      for (const [name, table] of database.tables) {
+        const entry = catalogTableOf(table.schema, tableFileName(name, generation));
+        const state: TableState = { name, entry, codec: trackedCodec(table.schema), table, seq, dirty: false, legacy: false };
+        states.push(state);
+        writeFileAtomic(this.file(entry.file), this.snapshotOf(state, seq), this.durable);
+        tables[name] = entry;
+      }
+    } catch (error) {
+      removeNew();
+      throw error;
     }
     const old = Object.values(this.catalog.tables).map((t) => t.file);
-    this.writeCatalog({ format: CATALOG_FORMAT, seq, generation, tables });
+    this.writeCatalog({ format: CATALOG_FORMAT, seq, generation, tables }, removeNew);
     this.journal.reset();
     this.tables.clear();
     for (const state of states) this.tables.set(state.name, state);
