@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { Column, Entity, PrimaryColumn } from "typeorm";
-import { MemoryDatabase, MemoryTable, createStorage } from "../../src/index.js";
+import { CapacityError, MemoryDatabase, MemoryTable, createStorage } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
 import type { FileBackend } from "../../src/backends/file/file-backend.js";
 import { catalogText, schemaOfCatalogTable } from "../../src/backends/file/file-catalog.js";
@@ -109,6 +109,35 @@ describe("file: schema changes", () => {
     const again = await open([Note]);
     try {
       expect(await again.repository(Note).findAll()).toEqual([{ id: "a", title: "first" }]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  test("a schema change failing on a full disk is a CapacityError naming the file, and leaves none of its new files behind", async () => {
+    const s = await open([Note], true);
+    await s.repository(Note).save({ id: "a", title: "first" });
+    const before = fs.readdirSync(dir).sort();
+    const realRename = fs.renameSync;
+    vi.spyOn(fs, "renameSync").mockImplementation((from, to) => {
+      if (String(to).endsWith("catalog.json")) throw Object.assign(new Error("ENOSPC: no space left on device, rename"), { code: "ENOSPC" });
+      realRename(from, to);
+    });
+    const error = await checkpoint(s, renamedDatabase(s)).catch((e: unknown) => e);
+    vi.restoreAllMocks();
+    expect(error).toBeInstanceOf(CapacityError);
+    expect((error as CapacityError).file).toBe(path.join(dir, "catalog.json"));
+    // On a full disk, half a generation's snapshots left behind would keep the space taken.
+    expect(fs.readdirSync(dir).sort()).toEqual(before);
+    try {
+      expect(await s.repository(Note).findAll()).toEqual([{ id: "a", title: "first" }]);
+      await s.repository(Note).save({ id: "b", title: "second" });
+    } finally {
+      await s.close();
+    }
+    const again = await open([Note]);
+    try {
+      expect(await again.repository(Note).count()).toBe(2);
     } finally {
       await again.close();
     }

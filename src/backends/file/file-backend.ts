@@ -39,15 +39,19 @@ import { diskFullError, fsyncDirectory, inDirectory, makeRowCodec, readJsonFile,
 import { TABLE_FILE_SUFFIX, isTableFileOf, tableFileName } from "./table-file-name.js";
 
 /**
- * Heap bytes that loading takes per byte of a snapshot or journal at its peak (the file's text, the parsed
- * JSON and the decoded rows at once): 2.9 measured for a typical entity (a few strings, an integer, a date,
- * a small json) by the smallest --max-old-space-size that opens it; once loaded, 2.3 (bench/heap-per-row.ts).
+ * Heap that loading takes at its peak (the file's text, the parsed JSON and the decoded rows at once), as
+ * bytes per byte of a snapshot or journal plus bytes per row: fitted to the smallest --max-old-space-size
+ * that opens a table of a typical entity (217 bytes per row on disk, about 600 of heap; bench/heap-per-row.ts)
+ * and one of rows of a key, a boolean and a small integer (34 bytes on disk, about 135 of heap: a per-byte
+ * factor alone underestimates such rows fourfold, test/file/file-heap.test.ts): 2.5 per byte and 48 per row,
+ * rounded up for a margin.
  */
 const HEAP_BYTES_PER_FILE_BYTE = 3;
+const HEAP_BYTES_PER_ROW = 64;
 /** V8's young generation (3 semi-spaces of 16 MiB on 64-bit): counted in heap_size_limit, but loaded rows live in the old space. */
 const YOUNG_GENERATION_BYTES = 48 * 2 ** 20;
 
-/** What opening may still load: the heap left under V8's limit, checked before each file is read. */
+/** What opening may still load: the heap left under V8's limit, checked before each file is parsed. */
 class HeapBudget {
   private readonly limit: number;
   private readonly available: number;
@@ -59,18 +63,37 @@ class HeapBudget {
     this.available = this.limit - heap.used_heap_size;
   }
 
-  /** @throws CapacityError naming `file` and the limit when loading it (after the files before it) would not fit. */
-  reserve(file: string, bytes: number, table?: string): void {
+  /** Counts the text of `file` (`bytes` long) in, before it is read. */
+  reserveBytes(file: string, bytes: number, table?: string): void {
     this.needed += bytes * HEAP_BYTES_PER_FILE_BYTE;
+    this.check(file, table);
+  }
+
+  /** Counts the objects of `rows` rows of `file` in, before they are parsed. */
+  reserveRows(file: string, rows: number, table?: string): void {
+    this.needed += rows * HEAP_BYTES_PER_ROW;
+    this.check(file, table);
+  }
+
+  /** @throws CapacityError naming `file` and the limit when loading it (after the files before it) would not fit. */
+  private check(file: string, table: string | undefined): void {
     if (this.needed <= this.available) return;
     const mb = (n: number) => `${Math.ceil(n / 2 ** 20)} MB`;
     throw new CapacityError(
-      `${file} (${mb(bytes)}) does not fit in the heap: the file backend keeps every table in memory, and loading this directory up to ` +
-        `this file needs about ${mb(this.needed)} of heap (${HEAP_BYTES_PER_FILE_BYTE} bytes per byte of file), while ${mb(this.available)} ` +
+      `${file} does not fit in the heap: the file backend keeps every table in memory, and loading this directory up to this file needs ` +
+        `about ${mb(this.needed)} of heap (${HEAP_BYTES_PER_FILE_BYTE} bytes per byte of file and ${HEAP_BYTES_PER_ROW} per row), while ${mb(this.available)} ` +
         `of the heap limit of ${mb(this.limit)} are free. Start node with a larger --max-old-space-size, or move this data to SQLite or PostgreSQL (strata copy).`,
       { file, ...(table !== undefined ? { table } : {}) },
     );
   }
+}
+
+/** How many times `pattern` occurs in `data`. */
+function occurrences(data: Buffer, pattern: number | string): number {
+  const step = typeof pattern === "number" ? 1 : pattern.length;
+  let count = 0;
+  for (let at = data.indexOf(pattern); at >= 0; at = data.indexOf(pattern, at + step)) count++;
+  return count;
 }
 
 /** A loaded table's persistence state. */
@@ -162,8 +185,9 @@ export class FileBackend extends MemoryBackend {
       this.loadTable(name, entry, entities.get(name), heap);
     }
     const journalFile = this.file(JOURNAL_FILE);
-    if (fs.existsSync(journalFile)) heap.reserve(journalFile, fs.statSync(journalFile).size);
-    const contents = readJournal(journalFile);
+    if (fs.existsSync(journalFile)) heap.reserveBytes(journalFile, fs.statSync(journalFile).size);
+    // Rows: every op but a line's first follows the `],[` that ends the op before it (json values may add a few: an overestimate).
+    const contents = readJournal(journalFile, (data) => heap.reserveRows(journalFile, occurrences(data, 10) + occurrences(data, "],[")));
     let seq = this.catalog.seq;
     for (const state of this.tables.values()) seq = Math.max(seq, state.seq);
     for (const entry of contents.entries) {
@@ -210,8 +234,9 @@ export class FileBackend extends MemoryBackend {
       schema = { ...schemaOfCatalogTable(name, entry, `the stored table "${name}" (columns differ from the entity: run migrations)`), target: MigrationTable };
     }
     const file = this.file(entry.file);
-    if (fs.existsSync(file)) heap.reserve(file, fs.statSync(file).size, name);
-    const snapshot = readSnapshot(file, name);
+    if (fs.existsSync(file)) heap.reserveBytes(file, fs.statSync(file).size, name);
+    // A snapshot holds one row per line.
+    const snapshot = readSnapshot(file, name, (data) => heap.reserveRows(file, occurrences(data, 10), name));
     const table = this.db.ensureTable(schema!);
     const codec = trackedCodec(schema!);
     const pk = schema!.primary.property;
@@ -255,10 +280,16 @@ export class FileBackend extends MemoryBackend {
     }
   }
 
-  private writeCatalog(written: Catalog): void {
+  /** Replaces the catalog; `notWritten` runs when the old one stays (writeFileAtomic failed before its rename). */
+  private writeCatalog(written: Catalog, notWritten?: () => void): void {
     // A catalog read from v0.1 says format 1; what is written now is always sealed.
     const catalog = { ...written, format: CATALOG_FORMAT };
-    writeFileAtomic(this.file(CATALOG_FILE), catalogText(catalog), this.durable);
+    try {
+      writeFileAtomic(this.file(CATALOG_FILE), catalogText(catalog), this.durable);
+    } catch (error) {
+      notWritten?.();
+      throw error;
+    }
     if (this.durable) fsyncDirectory(this.dir);
     this.catalog = catalog;
   }
@@ -309,7 +340,22 @@ export class FileBackend extends MemoryBackend {
       throw this.writeFailed(`append to ${this.journal.file}`, this.journal.file, error);
     }
     if (!durable) return;
-    return { durable: durable.catch((error: unknown) => Promise.reject(this.writeFailed(`flush ${this.journal.file}`, this.journal.file, error))) };
+    return { durable: durable.catch((error: unknown) => Promise.reject(this.flushFailed(error))) };
+  }
+
+  /**
+   * A failed flush of a commit's line. Unlike a failed append, the line is in the file, so the commit may
+   * come back on reopen: saying it "was not made" would be false. The journal is poisoned from here on.
+   */
+  private flushFailed(error: unknown): StorageError {
+    if (error instanceof StorageError) return error;
+    const file = this.journal.file;
+    return new TransactionError(
+      `Could not flush ${file} (${(error as Error)?.message ?? String(error)}): this commit may or may not be on disk, and this storage ` +
+        `refuses every later write. Close it and open the directory again: reopening keeps every commit acknowledged before, and ` +
+        `shows whether this one was kept.`,
+      { file, cause: error },
+    );
   }
 
   private writeFailed(what: string, file: string, error: unknown): StorageError {
@@ -375,15 +421,24 @@ export class FileBackend extends MemoryBackend {
     if (this.context.config.backup.enabled) this.backupGeneration(seq);
     const tables: Record<string, CatalogTable> = {};
     const states: TableState[] = [];
-    for (const [name, table] of database.tables) {
-      const entry = catalogTableOf(table.schema, tableFileName(name, generation));
-      const state: TableState = { name, entry, codec: trackedCodec(table.schema), table, seq, dirty: false, legacy: false };
-      writeFileAtomic(this.file(entry.file), this.snapshotOf(state, seq), this.durable);
-      tables[name] = entry;
-      states.push(state);
+    // Until the catalog names them the new files are only space taken, which on a full disk a retry needs.
+    const removeNew = () => {
+      for (const state of states) fs.rmSync(this.file(state.entry.file), { force: true });
+    };
+    try {
+      for (const [name, table] of database.tables) {
+        const entry = catalogTableOf(table.schema, tableFileName(name, generation));
+        const state: TableState = { name, entry, codec: trackedCodec(table.schema), table, seq, dirty: false, legacy: false };
+        states.push(state);
+        writeFileAtomic(this.file(entry.file), this.snapshotOf(state, seq), this.durable);
+        tables[name] = entry;
+      }
+    } catch (error) {
+      removeNew();
+      throw error;
     }
     const old = Object.values(this.catalog.tables).map((t) => t.file);
-    this.writeCatalog({ format: CATALOG_FORMAT, seq, generation, tables });
+    this.writeCatalog({ format: CATALOG_FORMAT, seq, generation, tables }, removeNew);
     this.journal.reset();
     this.tables.clear();
     for (const state of states) this.tables.set(state.name, state);

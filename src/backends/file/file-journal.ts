@@ -75,8 +75,9 @@ export interface JournalContents {
  * ends with a newline) that fails its checksum or is not a journal line was written whole, so it may be
  * an acknowledged commit: a {@link CorruptionError} naming the line, wherever it is, the last line
  * included. So is a tail that is a whole line but for a damaged newline, and sequence numbers out of order.
+ * `beforeParse` sees the bytes once read, before any line is parsed (the heap check counts rows in them).
  */
-export function readJournal(file: string): JournalContents {
+export function readJournal(file: string, beforeParse?: (data: Buffer) => void): JournalContents {
   let data: Buffer;
   try {
     data = fs.readFileSync(file);
@@ -84,6 +85,7 @@ export function readJournal(file: string): JournalContents {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { entries: [], goodLength: 0, length: 0 };
     throw error;
   }
+  beforeParse?.(data);
   const entries: JournalEntry[] = [];
   let start = 0;
   let line = 0;

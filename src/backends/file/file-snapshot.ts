@@ -40,7 +40,7 @@ export type StoredRow = Record<string, unknown>;
 /** Converts rows between the engine (property -> logical value) and disk (column name -> JSON value). */
 export interface RowCodec {
   encode(row: Row): StoredRow;
-  /** @throws CorruptionError naming `file` and `where` when a value does not fit its column. */
+  /** @throws CorruptionError naming `file` and `where` when a value does not fit its column, or a member is no column. */
   decode(stored: unknown, file: string, where: string): Row;
 }
 
@@ -49,6 +49,7 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
   // The key first: a person reading a snapshot or a journal line finds the row's identity at the start.
   const ordered = [schema.primary, ...schema.columns.filter((c) => c !== schema.primary)];
   const columns = ordered.map((c) => ({ column: c, property: c.property, name: c.name, date: c.type === "datetime" }));
+  const names = new Set(ordered.map((c) => c.name));
   return {
     encode(row) {
       const out: StoredRow = {};
@@ -63,8 +64,10 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
         throw new CorruptionError(`${file}: ${where} of table "${schema.table}" is not an object`, { file, table: schema.table });
       }
       const out: Row = {};
+      let present = 0;
       for (const c of columns) {
         let v = (stored as StoredRow)[c.name];
+        if (v !== undefined) present++;
         if (v === undefined || v === null) {
           if (!c.column.nullable) {
             throw new CorruptionError(`${file}: ${where} of table "${schema.table}" has no value for the non-nullable column "${c.name}"`, {
@@ -86,6 +89,15 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
           });
         }
         out[c.property] = v;
+      }
+      // A member no column reads would vanish at the next compaction: a column name mistyped in an edit
+      // (a nullable column then silently reads null), or flipped in a v0.1 file, which has no seal.
+      if (present !== Object.keys(stored).length) {
+        const member = Object.keys(stored).find((k) => !names.has(k));
+        throw new CorruptionError(`${file}: ${where} of table "${schema.table}" has the member ${JSON.stringify(member)}, which is no column of the table`, {
+          file,
+          table: schema.table,
+        });
       }
       return out;
     },
@@ -149,9 +161,11 @@ function readText(file: string, data: Buffer): string {
  * Parses a JSON file, checking its seal when it ends with one. A seal that does not match, or JSON that
  * does not parse, is a `CorruptionError` naming the file (and line); a file without a seal is returned
  * with `sealed: false`, for the caller to accept only in the exact shape v0.1 wrote.
+ * `beforeParse` sees the bytes once read, before they become objects (the heap check counts rows in them).
  */
-export function readJsonFile(file: string): JsonFile {
+export function readJsonFile(file: string, beforeParse?: (data: Buffer) => void): JsonFile {
   const data = fs.readFileSync(file);
+  beforeParse?.(data);
   const seal = data.length >= SEAL_LENGTH ? SEAL.exec(data.toString("latin1", data.length - SEAL_LENGTH)) : null;
   if (seal) {
     const actual = crcOf(data.subarray(0, data.length - SEAL_LENGTH));
@@ -192,12 +206,12 @@ export interface Snapshot {
   readonly legacy: boolean;
 }
 
-/** Reads and checks a table snapshot. */
-export function readSnapshot(file: string, table: string): Snapshot {
+/** Reads and checks a table snapshot; `beforeParse` as in {@link readJsonFile}. */
+export function readSnapshot(file: string, table: string, beforeParse?: (data: Buffer) => void): Snapshot {
   if (!fs.existsSync(file)) {
     throw new CorruptionError(`${file}, the snapshot of table "${table}" listed in the catalog, is missing`, { file, table });
   }
-  const { value, sealed } = readJsonFile(file);
+  const { value, sealed } = readJsonFile(file, beforeParse);
   const v = value as { format?: unknown; table?: unknown; seq?: unknown; rows?: unknown };
   const shaped =
     typeof value === "object" && value !== null && Array.isArray(v.rows) && Number.isSafeInteger(v.seq) && (v.seq as number) >= 0 &&
