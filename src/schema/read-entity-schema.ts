@@ -104,6 +104,14 @@ function buildSchema(target: Function): EntitySchema {
     );
   }
   const primary = primaries[0]!;
+  // Keys are strings or numbers everywhere (Key): a Date, boolean or json key would be compared by identity
+  // in the memory engine and by value in SQL, so equal keys would make one row on SQLite and two in memory.
+  if (primary.type !== "string" && primary.type !== "integer" && primary.type !== "number") {
+    throw new SchemaError(`${entityName}.${primary.property}: a primary key of type ${primary.type} is not supported; use a string, integer or number column`, {
+      table: tableName,
+      field: primary.property,
+    });
+  }
   const names = new Set<string>();
   for (const c of columns) {
     if (names.has(c.name)) {

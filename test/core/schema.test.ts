@@ -12,6 +12,8 @@ class NotAnEntity { id: string; }
 @Entity("two_keys") class TwoKeys { @PrimaryColumn({ type: "string" }) a: string; @PrimaryColumn({ type: "string" }) b: string; }
 @Entity("bad_default") class BadDefault { @PrimaryColumn({ type: "string" }) id: string; @Column({ type: "integer", default: "0" }) n: number; }
 @Entity("date_default") class DateDefault { @PrimaryColumn({ type: "string" }) id: string; @Column({ type: "datetime", default: new Date("2000-01-02T03:04:05.678Z") }) at: Date; }
+@Entity("date_key") class DateKey { @PrimaryColumn({ type: "datetime" }) at: Date; }
+@Entity("bool_key") class BoolKey { @PrimaryColumn({ type: "boolean" }) on: boolean; }
 @Entity("enums") class Enums { @PrimaryColumn({ type: "string" }) id: string; @Column({ type: "string", enum: ["a", "b"] }) kind: string; }
 
 @Entity("full")
@@ -61,6 +63,8 @@ describe("entity schemas from TypeORM decorators", () => {
     expect(schemaError(NoKey).message).toMatch(/NoKey has no primary column/);
     expect(schemaError(NotAnEntity).message).toMatch(/NotAnEntity is not an entity/);
     expect(schemaError(TwoKeys).message).toMatch(/composite primary keys/);
+    expect(schemaError(DateKey).message).toMatch(/DateKey\.at: a primary key of type datetime is not supported/);
+    expect(schemaError(BoolKey).field).toBe("on");
     expect(schemaError(Enums).message).toMatch(/Enums\.kind: column option "enum" is not supported/);
     expect(schemaError(BadDefault).message).toMatch(/BadDefault\.n: the default does not fit the column: expected an integer/);
   });
