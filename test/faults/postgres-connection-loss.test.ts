@@ -462,4 +462,83 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
     figures.survived++;
     figures.terminated++;
   });
+
+  test.each(["down", "up"] as const)(
+    "the lock connection lost while %s() runs a migration, a second runner takes the lock: the migration takes effect once",
+    async (direction) => {
+      const { url, tag } = await taggedUrl();
+      const inside = signal();
+      const proceed = signal();
+      let first = true;
+      /** Waits inside the first runner's migration transaction, after its UPDATE took the row's lock. */
+      const pause = async (): Promise<void> => {
+        if (!first) return;
+        first = false;
+        inside.resolve();
+        await proceed.promise;
+      };
+      const migrations = [
+        defineMigration({
+          version: 1,
+          name: "ledger",
+          async up(m) {
+            await m.sql("CREATE TABLE ledger (id text PRIMARY KEY, n integer NOT NULL)");
+            await m.sql("INSERT INTO ledger VALUES ('x', 1)");
+          },
+        }),
+        defineMigration({
+          version: 2,
+          name: "add-100",
+          async up(m) {
+            await m.sql("UPDATE ledger SET n = n + 100");
+            if (direction === "up") await pause();
+          },
+          async down(m) {
+            await m.sql("UPDATE ledger SET n = n - 100");
+            if (direction === "down") await pause();
+          },
+        }),
+      ];
+      const log = logger();
+      const a = await createStorage({ url, entities: [Thing], autoCreate: true, migrations: direction === "down" ? migrations : migrations.slice(0, 1), logger: log });
+      const tagB = `${tag}_b`;
+      const b = await createStorage({ url: url.replace(tag, tagB), migrations, timeoutMs: 20_000, logger: logger() });
+      try {
+        await a.migrations.up();
+        if (direction === "up") {
+          // Runner a now knows of migration 2 as well (a fresh storage: migrations are configured at creation).
+          await a.close();
+        }
+        const runnerA = direction === "up" ? await createStorage({ url, migrations, logger: log }) : a;
+        try {
+          const outcomeA = runnerA.migrations[direction]().catch((e: unknown) => e);
+          await inside.promise;
+          const holder = await admin.query<{ pid: number }>(
+            `SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND a.datname = $1 AND a.application_name = $2`,
+            [db.name, tag],
+          );
+          expect(holder.rows).toHaveLength(1);
+          await terminate([holder.rows[0]!.pid]);
+          await gone(holder.rows[0]!.pid);
+          // Runner b takes the free lock, reads the applied list (a has not committed) and runs the same
+          // migration, whose UPDATE waits for a's row lock.
+          const outcomeB = b.migrations[direction]().catch((e: unknown) => e);
+          await oneBackend(tagB, "wait_event_type = 'Lock'");
+          proceed.resolve();
+          expect(await outcomeA).toEqual([expect.objectContaining({ version: 2, direction })]);
+          const errorB = await outcomeB;
+          expect(errorB).toBeInstanceOf(MigrationError);
+          expect(errorB).toMatchObject({ version: 2 });
+          const { rows } = await admin.query<{ n: number }>(`SELECT n FROM ${new URL(url).searchParams.get("options")!.split("=")[1]}.ledger`);
+          expect(rows).toEqual([{ n: direction === "up" ? 101 : 1 }]);
+          expect((await b.migrations.status()).map((s) => s.state)).toEqual(direction === "up" ? ["applied", "applied"] : ["applied", "pending"]);
+        } finally {
+          if (runnerA !== a) await runnerA.close();
+        }
+      } finally {
+        if (direction === "down") await a.close();
+        await b.close();
+      }
+    },
+  );
 });
