@@ -541,4 +541,37 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
       }
     },
   );
+
+  test("a transaction timing out during saveMany's first chunk: none of its chunks is written, also those it sends after the rollback", async () => {
+    const { url, tag } = await taggedUrl();
+    const storage = await createStorage({ url, entities: [Thing], autoCreate: true, logger: logger() });
+    const setup = new pg.Client({ connectionString: url.replace(tag, `${tag}_setup`) });
+    await setup.connect();
+    try {
+      // In this test's own schema: inserting a row labelled "slow" sleeps, which holds the first chunk past the timeout.
+      await setup.query(`CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$`);
+      await setup.query(`CREATE TRIGGER slow_insert BEFORE INSERT ON sql_things FOR EACH ROW WHEN (NEW.label = 'slow') EXECUTE FUNCTION slow_insert()`);
+      const things = storage.repository(Thing);
+      // One chunk of saveMany, which upsertMany writes as two statements (500 rows a statement).
+      const rows = Array.from({ length: 600 }, (_, i) => ({ id: `r${String(i).padStart(3, "0")}`, label: i === 0 ? "slow" : "tx" }) as Thing);
+      let saving: Promise<unknown> | undefined;
+      const outcome = await storage
+        .transaction(
+          async () => {
+            saving = things.saveMany(rows, { chunkSize: 1000 });
+            await saving;
+          },
+          { timeoutMs: 300 },
+        )
+        .catch((e: unknown) => e);
+      expect(outcome).toBeInstanceOf(TransactionError);
+      // The callback's saveMany goes on after the timeout: its second statement is refused, not sent after the ROLLBACK.
+      expect(await saving!.catch((e: unknown) => e)).toBeInstanceOf(TransactionError);
+      expect(await things.count()).toBe(0);
+      await stillWorks(storage, []);
+    } finally {
+      await setup.end();
+      await storage.close();
+    }
+  });
 });

@@ -186,7 +186,7 @@ export class PostgresBackend implements Backend {
         // Lost before COMMIT was sent: it never reached the server, so the outcome is known (rolled back).
         const lostBefore = client.lost !== undefined;
         try {
-          return (await client.query(sql)).command;
+          return (await (sql === "COMMIT" || sql === "ROLLBACK" ? client.end(sql) : client.query(sql))).command;
         } catch (error) {
           if (sql === "COMMIT" && !lostBefore && isConnectionLoss(error)) throw this.lostAtCommit(error);
           throw error;

@@ -30,6 +30,8 @@ export class StatementNames {
  */
 export class HeldConnection {
   private lostWith: Error | undefined;
+  /** True once the transaction's COMMIT or ROLLBACK was sent (see {@link HeldConnection.end}). */
+  private ended = false;
   private readonly onError = (error: Error): void => {
     if (this.lostWith) return;
     this.lostWith = error;
@@ -52,7 +54,19 @@ export class HeldConnection {
   /** Runs a statement; once the connection is lost, fails with the error that ended it. */
   async query(statement: string | QueryArrayConfig, values?: unknown[]): Promise<QueryResult> {
     if (this.lostWith) throw this.lostWith;
+    if (this.ended) {
+      // A multi-statement write that was mid-way when its transaction timed out and rolled back: pg would
+      // send its next statement after the ROLLBACK, in autocommit, or inside the next holder's transaction.
+      throw new TransactionError("The transaction has already ended (committed or rolled back): a statement issued after its end was not run");
+    }
     return (await this.client.query(statement as string, values)) as QueryResult;
+  }
+
+  /** Sends the transaction's `COMMIT` or `ROLLBACK`; from then on {@link HeldConnection.query} refuses statements. */
+  async end(statement: "COMMIT" | "ROLLBACK"): Promise<QueryResult> {
+    if (this.lostWith) throw this.lostWith;
+    this.ended = true;
+    return this.client.query(statement);
   }
 
   /** Gives the client back to the pool, or destroys it when it is `broken` or its connection was lost. */
