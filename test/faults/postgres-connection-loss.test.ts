@@ -574,4 +574,38 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
       await storage.close();
     }
   });
+
+  test("terminated inside a nested transaction (a savepoint) whose failure the callback catches: the outer transaction rejects, nothing written", async () => {
+    const { url, tag } = await taggedUrl();
+    const storage = await createStorage({ url, entities: [Thing], autoCreate: true, logger: logger() });
+    try {
+      const things = storage.repository(Thing);
+      const inside = signal();
+      const proceed = signal();
+      let inner: unknown;
+      const outcome = storage
+        .transaction(async () => {
+          await things.save({ id: "outer" } as Thing);
+          inner = await storage
+            .transaction(async () => {
+              await things.save({ id: "inner" } as Thing);
+              inside.resolve();
+              await proceed.promise;
+              await things.save({ id: "inner-2" } as Thing);
+            })
+            .catch((e: unknown) => e);
+          // Going on after a failed savepoint is the documented way to survive a failed statement.
+          await things.save({ id: "outer-2" } as Thing);
+        })
+        .catch((e: unknown) => e);
+      await inside.promise;
+      await terminate([await oneBackend(tag, "state = 'idle in transaction'")]);
+      proceed.resolve();
+      expect(await outcome).toBeInstanceOf(ConnectionError);
+      expect(inner).toBeInstanceOf(ConnectionError);
+      await stillWorks(storage, []);
+    } finally {
+      await storage.close();
+    }
+  });
 });
