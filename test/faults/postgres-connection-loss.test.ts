@@ -246,7 +246,7 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
     }
   });
 
-  test("terminated while holding the migration lock: the run finishes once, a warning is logged, the lock is free again", async () => {
+  test("terminated while holding the migration lock: the run commits nothing more (MigrationError, rolled back), a warning is logged, the lock is free again", async () => {
     const { url, tag } = await taggedUrl();
     const log = logger();
     const inside = signal();
@@ -274,11 +274,17 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
       await terminate([holder.rows[0]!.pid]);
       await gone(holder.rows[0]!.pid);
       proceed.resolve();
-      expect((await outcome).map((r) => r.version)).toEqual([1]);
+      const error = await outcome.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MigrationError);
+      expect((error as Error).cause).toBeInstanceOf(ConnectionError);
+      expect((error as Error).message).toMatch(/rolled back/);
       expect(log.warnings.map((w) => String(w[0]))).toEqual([expect.stringMatching(/migration lock .* was lost/)]);
+      const schema = new URL(url).searchParams.get("options")!.split("=")[1];
+      const { rows } = await admin.query("SELECT 1 FROM pg_tables WHERE tablename = 'made_by_migration' AND schemaname = $1", [schema]);
+      expect(rows).toEqual([]);
       const second = await createStorage({ url, migrations, timeoutMs: 2000, logger: logger() });
       try {
-        expect(await second.migrations.up()).toEqual([]);
+        expect((await second.migrations.up()).map((r) => r.version)).toEqual([1]);
       } finally {
         await second.close();
       }
@@ -464,7 +470,7 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
   });
 
   test.each(["down", "up"] as const)(
-    "the lock connection lost while %s() runs a migration, a second runner takes the lock: the migration takes effect once",
+    "the lock connection lost while %s() runs a migration, a second runner takes the lock: the first rolls back, the migration takes effect once",
     async (direction) => {
       const { url, tag } = await taggedUrl();
       const inside = signal();
@@ -525,10 +531,11 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
           const outcomeB = b.migrations[direction]().catch((e: unknown) => e);
           await oneBackend(tagB, "wait_event_type = 'Lock'");
           proceed.resolve();
-          expect(await outcomeA).toEqual([expect.objectContaining({ version: 2, direction })]);
-          const errorB = await outcomeB;
-          expect(errorB).toBeInstanceOf(MigrationError);
-          expect(errorB).toMatchObject({ version: 2 });
+          const errorA = await outcomeA;
+          expect(errorA).toBeInstanceOf(MigrationError);
+          expect(errorA).toMatchObject({ version: 2 });
+          expect((errorA as Error).cause).toBeInstanceOf(ConnectionError);
+          expect(await outcomeB).toEqual([expect.objectContaining({ version: 2, direction })]);
           const { rows } = await admin.query<{ n: number }>(`SELECT n FROM ${new URL(url).searchParams.get("options")!.split("=")[1]}.ledger`);
           expect(rows).toEqual([{ n: direction === "up" ? 101 : 1 }]);
           expect((await b.migrations.status()).map((s) => s.state)).toEqual(direction === "up" ? ["applied", "applied"] : ["applied", "pending"]);
@@ -604,6 +611,38 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
       expect(await outcome).toBeInstanceOf(ConnectionError);
       expect(inner).toBeInstanceOf(ConnectionError);
       await stillWorks(storage, []);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test("down() of a migration whose record another runner removed meanwhile fails and rolls back: it is never reverted twice", async () => {
+    const { url } = await taggedUrl();
+    const schema = new URL(url).searchParams.get("options")!.split("=")[1]!;
+    const migrations = [
+      defineMigration({
+        version: 1,
+        name: "ledger",
+        async up(m) {
+          await m.sql("CREATE TABLE ledger (id text PRIMARY KEY, n integer NOT NULL)");
+          await m.sql("INSERT INTO ledger VALUES ('x', 1)");
+        },
+        async down(m) {
+          await m.sql("UPDATE ledger SET n = n - 1");
+          // What a second runner, that read the same list of applied migrations, commits meanwhile.
+          await admin.query(`DELETE FROM "${schema}".strata_migrations WHERE version = 1`);
+        },
+      }),
+    ];
+    const storage = await createStorage({ url, migrations, logger: logger() });
+    try {
+      await storage.migrations.up();
+      const error = await storage.migrations.down().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MigrationError);
+      expect(error).toMatchObject({ version: 1 });
+      expect((error as Error).message).toMatch(/another runner reverted it/);
+      const { rows } = await admin.query(`SELECT n FROM "${schema}".ledger`);
+      expect(rows).toEqual([{ n: 1 }]);
     } finally {
       await storage.close();
     }

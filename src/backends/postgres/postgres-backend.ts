@@ -64,7 +64,7 @@ export class PostgresBackend implements Backend {
         this.connect((error) =>
           this.logger.warn(
             `The connection holding the PostgreSQL migration lock to ${server.host}:${server.port} was lost (${oneLine(error)}); ` +
-              `another runner may start meanwhile, but each migration commits in one transaction with its record, so none is applied twice`,
+              `the run commits no further migration, since another runner may take the lock meanwhile`,
           ),
         ),
       (error) => this.mapError(error, undefined),
