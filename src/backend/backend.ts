@@ -159,6 +159,11 @@ export interface AppliedMigrationStore {
 export interface MigrationLock {
   /** Resolves to the function that releases the lock. */
   acquire(timeoutMs: number): Promise<() => Promise<void>>;
+  /**
+   * The error that ended the lock this process holds, once it is lost (a lock bound to a connection the
+   * server ended): another runner may hold it now, so the runner commits no further migration.
+   */
+  lost?(): Error | undefined;
 }
 
 export interface Backend {

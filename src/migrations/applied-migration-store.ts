@@ -3,7 +3,7 @@
  * own schema editor and data session, so it works on every backend that can run migrations at all.
  */
 import type { AppliedMigration, AppliedMigrationStore, Backend, SchemaEditor, TableDescription, TransactionHandle } from "../backend/backend.js";
-import { UnsupportedError } from "../errors.js";
+import { MigrationError, UnsupportedError } from "../errors.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Row } from "../schema/entity-schema.js";
 import { schemaOfTable } from "../schema/table-schema.js";
@@ -64,7 +64,12 @@ export class TableMigrationStore implements AppliedMigrationStore {
   }
 
   async remove(tx: TransactionHandle, version: number): Promise<void> {
-    await tx.deleteMany(schema, normalizeWhere(schema, { version }));
+    // No record to remove means another runner reverted this migration after our list() (a runner whose
+    // lock was lost meanwhile): its down() has just run a second time in this transaction, which must
+    // roll back. The delete waits on that runner's uncommitted delete, so this sees its outcome.
+    if ((await tx.deleteMany(schema, normalizeWhere(schema, { version }))) === 0) {
+      throw new MigrationError(`Migration ${version} is no longer recorded as applied: another runner reverted it meanwhile`, { version });
+    }
   }
 }
 

@@ -113,6 +113,8 @@ function label(m: { version: number; name: string; file?: string }): string {
 export class MigrationRunner {
   private readonly listeners = new Map<MigrationEventName, Array<(event: MigrationEvent) => void>>();
   private readonly store: AppliedMigrationStore;
+  /** The lock of the run under way, if any. */
+  private lock: MigrationLock | undefined;
 
   /** @internal use `storage.migrations` */
   constructor(private readonly core: StorageCore) {
@@ -229,10 +231,13 @@ export class MigrationRunner {
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
     const { backend, config } = this.core;
     // A backend that cannot run migrations at all fails in the first store.list(), under the lock.
-    const release = await lockOf(backend).acquire(config.timeoutMs);
+    const lock = lockOf(backend);
+    const release = await lock.acquire(config.timeoutMs);
+    this.lock = lock;
     try {
       return await fn();
     } finally {
+      this.lock = undefined;
       await release();
     }
   }
@@ -294,6 +299,9 @@ export class MigrationRunner {
         await m.migration.down!(m$);
         await this.store.remove(tx, m.version);
       }
+      // Without the lock another runner may be running this very migration, or reverting the one it needs.
+      const lockLost = this.lock?.lost?.();
+      if (lockLost) throw lockLost;
       await tx.commit();
     } catch (error) {
       await tx.rollback().catch(() => {});

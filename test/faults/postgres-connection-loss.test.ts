@@ -246,7 +246,7 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
     }
   });
 
-  test("terminated while holding the migration lock: the run finishes once, a warning is logged, the lock is free again", async () => {
+  test("terminated while holding the migration lock: the run commits nothing more (MigrationError, rolled back), a warning is logged, the lock is free again", async () => {
     const { url, tag } = await taggedUrl();
     const log = logger();
     const inside = signal();
@@ -274,11 +274,17 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
       await terminate([holder.rows[0]!.pid]);
       await gone(holder.rows[0]!.pid);
       proceed.resolve();
-      expect((await outcome).map((r) => r.version)).toEqual([1]);
+      const error = await outcome.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MigrationError);
+      expect((error as Error).cause).toBeInstanceOf(ConnectionError);
+      expect((error as Error).message).toMatch(/rolled back/);
       expect(log.warnings.map((w) => String(w[0]))).toEqual([expect.stringMatching(/migration lock .* was lost/)]);
+      const schema = new URL(url).searchParams.get("options")!.split("=")[1];
+      const { rows } = await admin.query("SELECT 1 FROM pg_tables WHERE tablename = 'made_by_migration' AND schemaname = $1", [schema]);
+      expect(rows).toEqual([]);
       const second = await createStorage({ url, migrations, timeoutMs: 2000, logger: logger() });
       try {
-        expect(await second.migrations.up()).toEqual([]);
+        expect((await second.migrations.up()).map((r) => r.version)).toEqual([1]);
       } finally {
         await second.close();
       }
@@ -461,5 +467,184 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
     expect(stdout.trim().split("\n")).toEqual(["rejected ConnectionError", "stored after"]);
     figures.survived++;
     figures.terminated++;
+  });
+
+  test.each(["down", "up"] as const)(
+    "the lock connection lost while %s() runs a migration, a second runner takes the lock: the first rolls back, the migration takes effect once",
+    async (direction) => {
+      const { url, tag } = await taggedUrl();
+      const inside = signal();
+      const proceed = signal();
+      let first = true;
+      /** Waits inside the first runner's migration transaction, after its UPDATE took the row's lock. */
+      const pause = async (): Promise<void> => {
+        if (!first) return;
+        first = false;
+        inside.resolve();
+        await proceed.promise;
+      };
+      const migrations = [
+        defineMigration({
+          version: 1,
+          name: "ledger",
+          async up(m) {
+            await m.sql("CREATE TABLE ledger (id text PRIMARY KEY, n integer NOT NULL)");
+            await m.sql("INSERT INTO ledger VALUES ('x', 1)");
+          },
+        }),
+        defineMigration({
+          version: 2,
+          name: "add-100",
+          async up(m) {
+            await m.sql("UPDATE ledger SET n = n + 100");
+            if (direction === "up") await pause();
+          },
+          async down(m) {
+            await m.sql("UPDATE ledger SET n = n - 100");
+            if (direction === "down") await pause();
+          },
+        }),
+      ];
+      const log = logger();
+      const a = await createStorage({ url, entities: [Thing], autoCreate: true, migrations: direction === "down" ? migrations : migrations.slice(0, 1), logger: log });
+      const tagB = `${tag}_b`;
+      const b = await createStorage({ url: url.replace(tag, tagB), migrations, timeoutMs: 20_000, logger: logger() });
+      try {
+        await a.migrations.up();
+        if (direction === "up") {
+          // Runner a now knows of migration 2 as well (a fresh storage: migrations are configured at creation).
+          await a.close();
+        }
+        const runnerA = direction === "up" ? await createStorage({ url, migrations, logger: log }) : a;
+        try {
+          const outcomeA = runnerA.migrations[direction]().catch((e: unknown) => e);
+          await inside.promise;
+          const holder = await admin.query<{ pid: number }>(
+            `SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND a.datname = $1 AND a.application_name = $2`,
+            [db.name, tag],
+          );
+          expect(holder.rows).toHaveLength(1);
+          await terminate([holder.rows[0]!.pid]);
+          await gone(holder.rows[0]!.pid);
+          // Runner b takes the free lock, reads the applied list (a has not committed) and runs the same
+          // migration, whose UPDATE waits for a's row lock.
+          const outcomeB = b.migrations[direction]().catch((e: unknown) => e);
+          await oneBackend(tagB, "wait_event_type = 'Lock'");
+          proceed.resolve();
+          const errorA = await outcomeA;
+          expect(errorA).toBeInstanceOf(MigrationError);
+          expect(errorA).toMatchObject({ version: 2 });
+          expect((errorA as Error).cause).toBeInstanceOf(ConnectionError);
+          expect(await outcomeB).toEqual([expect.objectContaining({ version: 2, direction })]);
+          const { rows } = await admin.query<{ n: number }>(`SELECT n FROM ${new URL(url).searchParams.get("options")!.split("=")[1]}.ledger`);
+          expect(rows).toEqual([{ n: direction === "up" ? 101 : 1 }]);
+          expect((await b.migrations.status()).map((s) => s.state)).toEqual(direction === "up" ? ["applied", "applied"] : ["applied", "pending"]);
+        } finally {
+          if (runnerA !== a) await runnerA.close();
+        }
+      } finally {
+        if (direction === "down") await a.close();
+        await b.close();
+      }
+    },
+  );
+
+  test("a transaction timing out during saveMany's first chunk: none of its chunks is written, also those it sends after the rollback", async () => {
+    const { url, tag } = await taggedUrl();
+    const storage = await createStorage({ url, entities: [Thing], autoCreate: true, logger: logger() });
+    const setup = new pg.Client({ connectionString: url.replace(tag, `${tag}_setup`) });
+    await setup.connect();
+    try {
+      // In this test's own schema: inserting a row labelled "slow" sleeps, which holds the first chunk past the timeout.
+      await setup.query(`CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$`);
+      await setup.query(`CREATE TRIGGER slow_insert BEFORE INSERT ON sql_things FOR EACH ROW WHEN (NEW.label = 'slow') EXECUTE FUNCTION slow_insert()`);
+      const things = storage.repository(Thing);
+      // One chunk of saveMany, which upsertMany writes as two statements (500 rows a statement).
+      const rows = Array.from({ length: 600 }, (_, i) => ({ id: `r${String(i).padStart(3, "0")}`, label: i === 0 ? "slow" : "tx" }) as Thing);
+      let saving: Promise<unknown> | undefined;
+      const outcome = await storage
+        .transaction(
+          async () => {
+            saving = things.saveMany(rows, { chunkSize: 1000 });
+            await saving;
+          },
+          { timeoutMs: 300 },
+        )
+        .catch((e: unknown) => e);
+      expect(outcome).toBeInstanceOf(TransactionError);
+      // The callback's saveMany goes on after the timeout: its second statement is refused, not sent after the ROLLBACK.
+      expect(await saving!.catch((e: unknown) => e)).toBeInstanceOf(TransactionError);
+      expect(await things.count()).toBe(0);
+      await stillWorks(storage, []);
+    } finally {
+      await setup.end();
+      await storage.close();
+    }
+  });
+
+  test("terminated inside a nested transaction (a savepoint) whose failure the callback catches: the outer transaction rejects, nothing written", async () => {
+    const { url, tag } = await taggedUrl();
+    const storage = await createStorage({ url, entities: [Thing], autoCreate: true, logger: logger() });
+    try {
+      const things = storage.repository(Thing);
+      const inside = signal();
+      const proceed = signal();
+      let inner: unknown;
+      const outcome = storage
+        .transaction(async () => {
+          await things.save({ id: "outer" } as Thing);
+          inner = await storage
+            .transaction(async () => {
+              await things.save({ id: "inner" } as Thing);
+              inside.resolve();
+              await proceed.promise;
+              await things.save({ id: "inner-2" } as Thing);
+            })
+            .catch((e: unknown) => e);
+          // Going on after a failed savepoint is the documented way to survive a failed statement.
+          await things.save({ id: "outer-2" } as Thing);
+        })
+        .catch((e: unknown) => e);
+      await inside.promise;
+      await terminate([await oneBackend(tag, "state = 'idle in transaction'")]);
+      proceed.resolve();
+      expect(await outcome).toBeInstanceOf(ConnectionError);
+      expect(inner).toBeInstanceOf(ConnectionError);
+      await stillWorks(storage, []);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test("down() of a migration whose record another runner removed meanwhile fails and rolls back: it is never reverted twice", async () => {
+    const { url } = await taggedUrl();
+    const schema = new URL(url).searchParams.get("options")!.split("=")[1]!;
+    const migrations = [
+      defineMigration({
+        version: 1,
+        name: "ledger",
+        async up(m) {
+          await m.sql("CREATE TABLE ledger (id text PRIMARY KEY, n integer NOT NULL)");
+          await m.sql("INSERT INTO ledger VALUES ('x', 1)");
+        },
+        async down(m) {
+          await m.sql("UPDATE ledger SET n = n - 1");
+          // What a second runner, that read the same list of applied migrations, commits meanwhile.
+          await admin.query(`DELETE FROM "${schema}".strata_migrations WHERE version = 1`);
+        },
+      }),
+    ];
+    const storage = await createStorage({ url, migrations, logger: logger() });
+    try {
+      await storage.migrations.up();
+      const error = await storage.migrations.down().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MigrationError);
+      expect(error).toMatchObject({ version: 1 });
+      expect((error as Error).message).toMatch(/another runner reverted it/);
+      const { rows } = await admin.query(`SELECT n FROM "${schema}".ledger`);
+      expect(rows).toEqual([{ n: 1 }]);
+    } finally {
+      await storage.close();
+    }
   });
 });

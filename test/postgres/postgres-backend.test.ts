@@ -2,6 +2,7 @@ import "reflect-metadata";
 import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { CapacityError, ConnectionError, createStorage, IntegrityError, LockError, TransactionError, UnsupportedError, ValidationError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
@@ -223,6 +224,54 @@ describe.skipIf(skip !== undefined || !backendSelected("postgres"))("postgres", 
         expect(error).toMatchObject({ table: "sql_accounts", field: "email" });
         expect(await accounts.count()).toBe(0);
       } finally {
+        await storage.close();
+      }
+    });
+
+    test("NUL in json is a ValidationError naming the json field, not the text columns", async () => {
+      const storage = await createStorage({ url: await db.freshSchemaUrl(), entities: [Thing], autoCreate: true });
+      try {
+        const things = storage.repository(Thing);
+        const error = await things.save({ id: "a", data: { text: "a\u0000b" } } as Thing).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ValidationError);
+        expect(error).toMatchObject({ table: "sql_things", field: "data" });
+        expect((error as Error).message).toMatch(/^Thing\.data:/);
+        expect(await things.count()).toBe(0);
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("check and foreign-key constraints of the user's own: ValidationError and IntegrityError naming table and field", async () => {
+      const url = await db.freshSchemaUrl();
+      const storage = await createStorage({ url, entities: [Thing], autoCreate: true });
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const things = storage.repository(Thing);
+        await client.query("ALTER TABLE sql_things ADD CHECK (rank >= 0)");
+        await client.query("ALTER TABLE sql_things ADD CONSTRAINT label_short CHECK (length(label) < 5)");
+        await client.query("CREATE TABLE parent (id text PRIMARY KEY, thing text REFERENCES sql_things (id))");
+        await client.query("ALTER TABLE sql_things ADD CONSTRAINT thing_flag FOREIGN KEY (label) REFERENCES parent (id)");
+        const check = await things.save({ id: "a", rank: -1 } as Thing).catch((e: unknown) => e);
+        expect(check).toBeInstanceOf(ValidationError);
+        expect(check).toMatchObject({ table: "sql_things", field: "rank" });
+        expect((check as Error).message).toContain("sql_things_rank_check");
+        const named = await things.save({ id: "a", label: "too long" } as Thing).catch((e: unknown) => e);
+        expect(named).toBeInstanceOf(ValidationError);
+        expect(named).toMatchObject({ table: "sql_things" });
+        expect((named as Error).message).toContain("label_short");
+        const missing = await things.save({ id: "a", label: "x" } as Thing).catch((e: unknown) => e);
+        expect(missing).toBeInstanceOf(IntegrityError);
+        expect(missing).toMatchObject({ table: "sql_things", field: "label" });
+        await things.save({ id: "p" } as Thing);
+        await client.query("INSERT INTO parent VALUES ('z', 'p')");
+        const referenced = await storage.transaction(() => things.delete("p")).catch((e: unknown) => e);
+        expect(referenced).toBeInstanceOf(IntegrityError);
+        expect(referenced).toMatchObject({ table: "sql_things", field: "id" });
+        expect((await things.findAll()).map((t) => t.id)).toEqual(["p"]);
+      } finally {
+        await client.end();
         await storage.close();
       }
     });

@@ -64,7 +64,7 @@ export class PostgresBackend implements Backend {
         this.connect((error) =>
           this.logger.warn(
             `The connection holding the PostgreSQL migration lock to ${server.host}:${server.port} was lost (${oneLine(error)}); ` +
-              `another runner may start meanwhile, but each migration commits in one transaction with its record, so none is applied twice`,
+              `the run commits no further migration, since another runner may take the lock meanwhile`,
           ),
         ),
       (error) => this.mapError(error, undefined),
@@ -186,7 +186,7 @@ export class PostgresBackend implements Backend {
         // Lost before COMMIT was sent: it never reached the server, so the outcome is known (rolled back).
         const lostBefore = client.lost !== undefined;
         try {
-          return (await client.query(sql)).command;
+          return (await (sql === "COMMIT" || sql === "ROLLBACK" ? client.end(sql) : client.query(sql))).command;
         } catch (error) {
           if (sql === "COMMIT" && !lostBefore && isConnectionLoss(error)) throw this.lostAtCommit(error);
           throw error;

@@ -4,7 +4,7 @@
  * the pool; and the translation of PostgreSQL errors into Strata errors, by SQLSTATE, in one place.
  */
 import type { Pool, PoolClient, QueryArrayConfig, QueryResult } from "pg";
-import { CapacityError, ConnectionError, LockError, StorageError, TransactionError, ValidationError } from "../../errors.js";
+import { CapacityError, ConnectionError, IntegrityError, LockError, StorageError, TransactionError, ValidationError } from "../../errors.js";
 import type { EntitySchema, LogicalType } from "../../schema/entity-schema.js";
 import { driverFailure, keyExhausted, missingTable, uniqueViolation, missingColumn } from "../sql/sql-errors.js";
 import { propertiesOf } from "../sql/sql-schema.js";
@@ -30,6 +30,8 @@ export class StatementNames {
  */
 export class HeldConnection {
   private lostWith: Error | undefined;
+  /** True once the transaction's COMMIT or ROLLBACK was sent (see {@link HeldConnection.end}). */
+  private ended = false;
   private readonly onError = (error: Error): void => {
     if (this.lostWith) return;
     this.lostWith = error;
@@ -52,7 +54,19 @@ export class HeldConnection {
   /** Runs a statement; once the connection is lost, fails with the error that ended it. */
   async query(statement: string | QueryArrayConfig, values?: unknown[]): Promise<QueryResult> {
     if (this.lostWith) throw this.lostWith;
+    if (this.ended) {
+      // A multi-statement write that was mid-way when its transaction timed out and rolled back: pg would
+      // send its next statement after the ROLLBACK, in autocommit, or inside the next holder's transaction.
+      throw new TransactionError("The transaction has already ended (committed or rolled back): a statement issued after its end was not run");
+    }
     return (await this.client.query(statement as string, values)) as QueryResult;
+  }
+
+  /** Sends the transaction's `COMMIT` or `ROLLBACK`; from then on {@link HeldConnection.query} refuses statements. */
+  async end(statement: "COMMIT" | "ROLLBACK"): Promise<QueryResult> {
+    if (this.lostWith) throw this.lostWith;
+    this.ended = true;
+    return this.client.query(statement);
   }
 
   /** Gives the client back to the pool, or destroys it when it is `broken` or its connection was lost. */
@@ -139,8 +153,9 @@ function fieldsOf(schema: EntitySchema, error: { column?: unknown; constraint?: 
     if (constraint === `${schema.table}_pkey`) return [schema.primary.property];
     const declared = schema.indexes.find((i) => i.name === constraint);
     if (declared) return [...declared.properties];
-    const unique = schema.columns.find((c) => constraint === `${schema.table}_${c.name}_key`);
-    if (unique) return [unique.property];
+    // PostgreSQL's default names of a one-column unique and check constraint.
+    const column = schema.columns.find((c) => constraint === `${schema.table}_${c.name}_key` || constraint === `${schema.table}_${c.name}_check`);
+    if (column) return [column.property];
   }
   if (type === undefined) return [];
   const indexed = new Set<string>([schema.primary.property, ...schema.indexes.flatMap((i) => i.properties)]);
@@ -228,10 +243,28 @@ export function mapPostgresError(error: unknown, schema: EntitySchema | undefine
   }
   // sequence_generator_limit_exceeded: the MAXVALUE of POSTGRES_INCREMENT_PRIMARY_KEY.
   if (schema && code === "2200H") return keyExhausted(schema, error);
+  if (schema && code === "23514") {
+    // A check constraint of the user's own (Strata declares none): the value is refused, so a ValidationError.
+    const fields = fieldsOf(schema, error as object, undefined);
+    return new ValidationError(`${subject(schema, fields)} in table "${schema.table}": the value is refused by a check constraint, nothing was written: ${message}`, {
+      ...about(schema, fields),
+      cause: error,
+    });
+  }
+  if (schema && typeof code === "string" && code.startsWith("23")) {
+    // 23503 foreign key (its detail names the columns), 23P01 exclusion, 23001 restrict: constraints between rows.
+    const detail = (error as { detail?: unknown }).detail;
+    const fields = propertiesOf(schema, detailColumns(detail));
+    return new IntegrityError(`${subject(schema, fields)} in table "${schema.table}": ${message}${typeof detail === "string" ? ` (${detail})` : ""}; nothing was written`, {
+      ...about(schema, fields),
+      cause: error,
+    });
+  }
   if (schema && code === "42P01") return missingTable(schema, error);
   if (schema && code === "42703") return missingColumn(schema, /column (?:\w+\.)?"([^"]+)"/.exec((error as Error).message)?.[1], error);
   if (schema && (code === "22021" || code === "22P05")) {
-    const fields = fieldsOf(schema, error as object, /json/i.test(message) ? "json" : "string");
+    // 22P05 is jsonb refusing the escape \u0000 (its message names no type; its context says "JSON data").
+    const fields = fieldsOf(schema, error as object, code === "22P05" || /json/i.test(message) ? "json" : "string");
     return new ValidationError(`${subject(schema, fields)}: PostgreSQL cannot store this text (it holds a NUL character, \\u0000) in table "${schema.table}"`, {
       ...about(schema, fields),
       cause: error,

@@ -4,7 +4,8 @@
  * never leaves it held. A waiter polls `pg_try_advisory_lock` until `timeoutMs`, then `LockError`.
  *
  * The connection is guarded while held (the backend's `HeldConnection`): if the server ends it mid-run,
- * the process goes on, the lock is gone with the session, and releasing it just destroys the client.
+ * the process goes on but the lock is gone with the session, so {@link PostgresMigrationLock.lost} tells
+ * the runner to commit no further migration; releasing it just destroys the client.
  */
 import type { MigrationLock } from "../../backend/backend.js";
 import { LockError } from "../../errors.js";
@@ -18,9 +19,14 @@ export interface AdvisoryLockClient {
   query(text: string, params?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
   /** Back to the pool, or destroyed when `destroy` or when its connection was lost. */
   release(destroy?: boolean): void;
+  /** The error that ended its connection, if it ended while held. */
+  readonly lost?: Error | undefined;
 }
 
 export class PostgresMigrationLock implements MigrationLock {
+  /** The client holding the lock for this process's run, while it does. */
+  private held: AdvisoryLockClient | undefined;
+
   constructor(
     private readonly connect: () => Promise<AdvisoryLockClient>,
     /** Turns a driver error into a Strata error. */
@@ -57,7 +63,9 @@ export class PostgresMigrationLock implements MigrationLock {
       throw error;
     }
     const held = client;
+    this.held = held;
     return async () => {
+      if (this.held === held) this.held = undefined;
       try {
         await held.query("SELECT pg_advisory_unlock($1::bigint)", [MIGRATION_LOCK_KEY]);
         held.release();
@@ -66,5 +74,12 @@ export class PostgresMigrationLock implements MigrationLock {
         held.release(true);
       }
     };
+  }
+
+  lost(): Error | undefined {
+    const lost = this.held?.lost;
+    if (lost === undefined) return undefined;
+    const mapped = this.mapError(lost);
+    return mapped instanceof Error ? mapped : lost;
   }
 }
