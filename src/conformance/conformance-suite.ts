@@ -405,6 +405,8 @@ function valueTests(test: T, ctx: SuiteContext): void {
     const [a, b] = await ctx.values.findByIds(["iso", "iso"]);
     (a!.j as { list: number[] }).list.push(9);
     assert.deepEqual(b!.j, { list: [1] });
+    // The copy for a repeated id keeps every column's type: a Date of its own, not a json copy of one ({}).
+    assert.ok(b!.d instanceof Date && b!.d.getTime() === 0 && b!.d !== a!.d, "a repeated id's Date stays a Date");
   });
 
   test("values of the wrong type are ValidationErrors naming the field, and nothing is written", async () => {

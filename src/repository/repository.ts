@@ -10,7 +10,7 @@ import { ConcurrencyError, NotFoundError, StorageError, ValidationError } from "
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Query, Where } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
-import { checkValue, copyJson, copyValue, describeValue, invalid, storedValue } from "../schema/row-values.js";
+import { checkValue, copyValue, describeValue, invalid, makeRowCopier, storedValue } from "../schema/row-values.js";
 import type { StorageCore } from "../storage-core.js";
 import type { Storage } from "../storage.js";
 
@@ -77,6 +77,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly core: StorageCore;
   private readonly prototype: object;
   private readonly pk: ColumnSchema;
+  /** Copies a row for a repeated id of `findByIds`: Dates cloned, json deep-copied, decided once for the schema. */
+  private readonly copyRow: (row: Row) => Row;
   private tableCache: TableCache | undefined;
 
   constructor(storage: Storage, entity: EntityClass<T>) {
@@ -84,6 +86,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     this.schema = this.core.schemaOf(entity as unknown as Function);
     this.prototype = (entity as unknown as Function).prototype as object;
     this.pk = this.schema.primary;
+    this.copyRow = makeRowCopier(this.schema);
   }
 
   /** The session of the ambient transaction, else the backend's autocommit session. */
@@ -265,7 +268,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
         continue;
       }
       // A repeated id gets its own copy: no two returned entities share an object.
-      out.push(this.toEntity(handedOut.has(id) ? this.schema.hasJson ? (copyJson(row) as Row) : { ...row } : row));
+      out.push(this.toEntity(handedOut.has(id) ? this.copyRow(row) : row));
       handedOut.add(id);
     }
     return out;
