@@ -142,7 +142,8 @@ export class MemoryTable {
   }
 
   /**
-   * The next `increment` key. Keys are never reused, even after a rollback (as SQL sequences). Past
+   * The next `increment` key. Keys are never reused, even after a rollback (as PostgreSQL sequences; SQLite's
+   * AUTOINCREMENT rolls its counter back with the transaction). Past
    * Number.MAX_SAFE_INTEGER a key would no longer be exact (two rows could get one key): a CapacityError.
    */
   allocateId(): number {
