@@ -1,4 +1,4 @@
-import { ValidationError } from "../errors.js";
+import { CapacityError, ValidationError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, Row } from "./entity-schema.js";
 
 const MIN_DATE_MS = Date.parse("0001-01-01T00:00:00.000Z");
@@ -117,6 +117,18 @@ function jsonProblem(value: unknown, path: string, depth: number, parents: objec
   } finally {
     parents.pop();
   }
+}
+
+/**
+ * The `increment` key generator of `schema` would pass Number.MAX_SAFE_INTEGER (where the memory engine stops
+ * and Strata's SQL DDL stops the backend's): one message for every backend.
+ */
+export function keyExhausted(schema: EntitySchema, cause?: unknown): CapacityError {
+  const key = schema.primary.property;
+  return new CapacityError(
+    `${schema.entityName}: the increment key ${key} of table "${schema.table}" is exhausted: the next key would pass Number.MAX_SAFE_INTEGER (2^53 - 1), past which JavaScript numbers are not exact`,
+    { table: schema.table, field: key, cause },
+  );
 }
 
 /** A short description of a value for error messages. */
