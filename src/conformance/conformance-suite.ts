@@ -443,6 +443,9 @@ function valueTests(test: T, ctx: SuiteContext): void {
       assert.equal(error.field, field);
       await rejectsWith(ctx.values.update("keep", fields), ValidationError, field);
     }
+    // A json problem names where it is inside the value.
+    await rejectsWith(ctx.values.save(value("keep", { j: { list: [1, { deep: Number.NaN }] } })), ValidationError, "got NaN at .list[1].deep");
+    await rejectsWith(ctx.values.save(value("keep", { j: [{ ok: "\u0000" }] })), ValidationError, "(\\u0000 at index 0), which PostgreSQL cannot store at [0].ok");
     assert.deepEqual({ ...(await ctx.values.findById("keep")) }, { ...value("keep", { i: 1 }) });
   });
 

@@ -3,11 +3,11 @@
  * compiled predicates and orderings, and write sets that keep a transaction's changes private
  * until commit. Everything here is synchronous; the backends add locking and persistence around it.
  */
-import { CapacityError, IntegrityError, SchemaError, TransactionError } from "../errors.js";
+import { IntegrityError, SchemaError, TransactionError } from "../errors.js";
 import type { Key, UpdateOutcome } from "../backend/backend.js";
 import type { Condition, NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
-import { copyJson, makeRowCopier } from "../schema/row-values.js";
+import { copyJson, keyExhausted, makeRowCopier } from "../schema/row-values.js";
 import { MigrationTable } from "../schema/table-schema.js";
 import { valueKey } from "./compare-values.js";
 import { compileOrder, compileWhere } from "./compile-query.js";
@@ -142,17 +142,12 @@ export class MemoryTable {
   }
 
   /**
-   * The next `increment` key. Keys are never reused, even after a rollback (as SQL sequences). Past
+   * The next `increment` key. Keys are never reused, even after a rollback (as PostgreSQL sequences; SQLite's
+   * AUTOINCREMENT rolls its counter back with the transaction). Past
    * Number.MAX_SAFE_INTEGER a key would no longer be exact (two rows could get one key): a CapacityError.
    */
   allocateId(): number {
-    if (!Number.isSafeInteger(this.nextId)) {
-      const { schema } = this;
-      throw new CapacityError(
-        `${schema.entityName}: the increment key ${schema.primary.property} of table "${schema.table}" is exhausted: the next key would pass Number.MAX_SAFE_INTEGER (2^53 - 1), past which JavaScript numbers are not exact`,
-        { table: schema.table, field: schema.primary.property },
-      );
-    }
+    if (!Number.isSafeInteger(this.nextId)) throw keyExhausted(this.schema);
     return this.nextId++;
   }
 

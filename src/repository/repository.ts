@@ -77,6 +77,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly core: StorageCore;
   private readonly prototype: object;
   private readonly pk: ColumnSchema;
+  /** Copies a row for a repeated id of `findByIds`: Dates cloned, json deep-copied, decided once for the schema. */
   private readonly copyRow: (row: Row) => Row;
   private tableCache: TableCache | undefined;
 

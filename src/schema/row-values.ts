@@ -1,4 +1,4 @@
-import { ValidationError } from "../errors.js";
+import { CapacityError, ValidationError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, Row } from "./entity-schema.js";
 
 const MIN_DATE_MS = Date.parse("0001-01-01T00:00:00.000Z");
@@ -19,8 +19,9 @@ const isWellFormed = (text: string): boolean => (text as string & { isWellFormed
  * Why a string cannot be stored the same on every backend, or undefined. A lone UTF-16 surrogate is
  * replaced by U+FFFD in SQLite and PostgreSQL (two different keys would become one), and PostgreSQL
  * refuses NUL in text and jsonb. It runs for every string written or looked up, so it is two native
- * scans: measured ~30 ns more than the type check alone, for a uuid as for 1 KB of text (a Unicode regex
- * test costs as much on a uuid but ~1 us per KB).
+ * scans: measured ~30 ns more than the type check alone for a uuid or 1 KB of Latin-1 text (V8 knows a
+ * one-byte string holds no surrogate), ~2 us per KB of text with other characters; a regex or a charCodeAt
+ * loop was slower in both cases.
  */
 export function stringProblem(text: string): string | undefined {
   if (!isWellFormed(text)) {
@@ -68,55 +69,78 @@ export function valueProblem(column: ColumnSchema, value: unknown, stored = fals
       return value.getTime() < MIN_DATE_MS || value.getTime() > MAX_DATE_MS
         ? `expected a Date from year 1 to year 9999, got ${value.toISOString()}`
         : undefined;
-    case "json":
-      return jsonProblem(value, "", 0, [], !stored);
+    case "json": {
+      const problem = jsonProblem(value, 0, [], !stored);
+      return problem && (problem.path ? `${problem.message} at ${problem.path}` : problem.message);
+    }
   }
+}
+
+/** What is wrong with a json value, and where (`[2].a`); no path past the depth limit (it would be a thousand levels long). */
+interface JsonProblem {
+  message: string;
+  path: string | undefined;
 }
 
 /**
  * `depth`: the arrays and objects around `value`; `parents`: those containers, outermost first, to tell a
  * cycle from a deep value once the limit is passed. `portable`: check strings and depth too (not for stored data).
+ * The path is built on the way out, once a problem is found: building it for every value walked cost more
+ * than the checks themselves.
  */
-function jsonProblem(value: unknown, path: string, depth: number, parents: object[], portable: boolean): string | undefined {
-  const at = path ? ` at ${path}` : "";
+function jsonProblem(value: unknown, depth: number, parents: object[], portable: boolean): JsonProblem | undefined {
   if (value === null || typeof value === "boolean") return undefined;
   if (typeof value === "string") {
     const problem = portable ? stringProblem(value) : undefined;
-    return problem && `${problem}${at}`;
+    return problem === undefined ? undefined : { message: problem, path: "" };
   }
-  if (typeof value === "number") return Number.isFinite(value) ? undefined : `expected a JSON value, got ${value}${at}`;
-  if (typeof value !== "object") return `expected a JSON value, got ${describeValue(value)}${at}`;
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : { message: `expected a JSON value, got ${value}`, path: "" };
+  if (typeof value !== "object") return { message: `expected a JSON value, got ${describeValue(value)}`, path: "" };
   if (portable && depth >= MAX_JSON_DEPTH) {
     const cycle = parents.indexOf(value) >= 0 || parents.some((p, i) => parents.indexOf(p) !== i);
-    // No path here: it would be a thousand levels long.
-    return cycle
+    const message = cycle
       ? "the json value is cyclic (an array or object contains itself): JSON cannot hold a cycle"
       : `the json value is nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects (the limit every backend can store and read back)`;
+    return { message, path: undefined };
   }
+  // Popped only when nothing is found: a problem ends the whole walk.
   parents.push(value);
-  try {
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) {
-        const problem = jsonProblem(value[i], `${path}[${i}]`, depth + 1, parents, portable);
-        if (problem) return problem;
-      }
-      return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = jsonProblem(value[i], depth + 1, parents, portable);
+      if (problem) return within(problem, `[${i}]`);
     }
+  } else {
     const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      return `expected a JSON value, got ${describeValue(value)}${at}`;
-    }
-    for (const [key, inner] of Object.entries(value)) {
+    if (proto !== Object.prototype && proto !== null) return { message: `expected a JSON value, got ${describeValue(value)}`, path: "" };
+    for (const key of Object.keys(value)) {
+      const inner = (value as Record<string, unknown>)[key];
       if (inner === undefined) continue;
       const keyProblem = portable ? stringProblem(key) : undefined;
-      if (keyProblem) return `${keyProblem.replace("the string", "the object key")}${at}`;
-      const problem = jsonProblem(inner, `${path}.${key}`, depth + 1, parents, portable);
-      if (problem) return problem;
+      if (keyProblem) return { message: keyProblem.replace("the string", "the object key"), path: "" };
+      const problem = jsonProblem(inner, depth + 1, parents, portable);
+      if (problem) return within(problem, `.${key}`);
     }
-    return undefined;
-  } finally {
-    parents.pop();
   }
+  parents.pop();
+  return undefined;
+}
+
+function within(problem: JsonProblem, step: string): JsonProblem {
+  if (problem.path !== undefined) problem.path = step + problem.path;
+  return problem;
+}
+
+/**
+ * The `increment` key generator of `schema` would pass Number.MAX_SAFE_INTEGER (where the memory engine stops
+ * and Strata's SQL DDL stops the backend's): one message for every backend.
+ */
+export function keyExhausted(schema: EntitySchema, cause?: unknown): CapacityError {
+  const key = schema.primary.property;
+  return new CapacityError(
+    `${schema.entityName}: the increment key ${key} of table "${schema.table}" is exhausted: the next key would pass Number.MAX_SAFE_INTEGER (2^53 - 1), past which JavaScript numbers are not exact`,
+    { table: schema.table, field: key, cause },
+  );
 }
 
 /** A short description of a value for error messages. */

@@ -1,5 +1,5 @@
 /** Strata errors built from SQL driver errors, shared by the SQLite and PostgreSQL mappers. */
-import { CapacityError, IntegrityError, SchemaError, StorageError } from "../../errors.js";
+import { IntegrityError, SchemaError, StorageError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 
 /** A unique or primary-key violation on `schema`, naming the columns when the driver said which. */
@@ -33,14 +33,7 @@ export function missingColumn(schema: EntitySchema, column: string | undefined, 
   );
 }
 
-/** The `increment` key generator of `schema` reached Number.MAX_SAFE_INTEGER (the limit Strata's DDL sets it). */
-export function keyExhausted(schema: EntitySchema, cause: unknown): CapacityError {
-  const key = schema.primary.property;
-  return new CapacityError(
-    `${schema.entityName}: the increment key ${key} of table "${schema.table}" is exhausted: the next key would pass Number.MAX_SAFE_INTEGER (2^53 - 1), past which JavaScript numbers are not exact`,
-    { table: schema.table, field: key, cause },
-  );
-}
+export { keyExhausted } from "../../schema/row-values.js";
 
 /** Any other driver failure, kept as `cause`. */
 export function driverFailure(backend: string, schema: EntitySchema | undefined, error: unknown): StorageError {
