@@ -76,6 +76,10 @@ export async function openRedisL2Cache(options: RedisL2Options): Promise<RedisL2
     connectTimeout: 2000,
     maxRetriesPerRequest: 0,
     retryStrategy: (times) => Math.min(100 * times, 1000),
+    // How long disconnect() waits for the socket to close before destroying it: a socket to a Redis that is
+    // gone or silent never closes, and the default (2 s) timer kept node alive that long after close(), and
+    // delayed the reconnect after a heartbeat that found the bus silent. Nothing is left to flush by then.
+    disconnectTimeout: 0,
   };
   // Commands fail at once while disconnected (no offline queue), so a read falls back to the backend
   // instead of waiting; the subscriber does queue, so that it subscribes as soon as Redis is reachable.

@@ -14,6 +14,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { waitFor } from "../cache/cache-test-kit.js";
 import { CachePeer } from "../support/cache-peer-process.js";
+import { runFixture } from "../support/fixture-child.js";
 import { OwnRedisServer, redisServerSkipReason } from "../support/redis-server.js";
 
 const pgUrl = process.env["STRATA_PG_URL"];
@@ -237,5 +238,38 @@ describe.skipIf(skipReason !== undefined).each(backends)("%s: Redis killed betwe
       a = await spawnPeer();
       await expectRecovery(cycle + 200);
     }
+  });
+});
+
+describe.skipIf(skipReason !== undefined)("close() while Redis is gone", () => {
+  const redis = new OwnRedisServer();
+  let dir: string | undefined;
+
+  afterAll(async () => {
+    redis.resume();
+    await redis.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Opens a storage in a child, lets `takeAway` cut Redis off, closes it: what still keeps that process alive. */
+  const leftAfterClose = async (name: string, takeAway: () => Promise<void> | void): Promise<unknown> => {
+    dir ??= mkdtempSync(path.join(tmpdir(), "strata-close-"));
+    const child = runFixture("cache-close-child.js", [`sqlite:${path.join(dir, `${name}.db`)}`, redis.url, `close-${name}:`]);
+    try {
+      await child.waitFor(/^open$/);
+      await takeAway();
+      child.child.stdin.write("close\n");
+      return JSON.parse(await child.waitFor(/^\{/));
+    } finally {
+      await child.kill();
+    }
+  };
+
+  test("killed or silent: no socket or timer of the Redis tier keeps node alive after close()", async () => {
+    await redis.start();
+    expect(await leftAfterClose("killed", () => redis.kill())).toEqual({ resources: [] });
+    await redis.start();
+    expect(await leftAfterClose("silent", () => redis.pause())).toEqual({ resources: [] });
+    redis.resume();
   });
 });
