@@ -13,6 +13,8 @@ import * as path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { waitFor } from "../cache/cache-test-kit.js";
+import { createStorage } from "../../src/index.js";
+import { PeerItem } from "../fixtures/cache-peer-entity.js";
 import { CachePeer } from "../support/cache-peer-process.js";
 import { runFixture } from "../support/fixture-child.js";
 import { OwnRedisServer, redisServerSkipReason } from "../support/redis-server.js";
@@ -264,6 +266,28 @@ describe.skipIf(skipReason !== undefined)("close() while Redis is gone", () => {
       await child.kill();
     }
   };
+
+  test("a silent Redis: writes queue no backlog of command timeouts for the next read (or close) to wait out", async () => {
+    await redis.start();
+    dir ??= mkdtempSync(path.join(tmpdir(), "strata-close-"));
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const storage = await createStorage({ url: `sqlite:${path.join(dir, "backlog.db")}`, entities: [PeerItem], autoCreate: true, cache: { l1: {}, l2: { type: "redis", url: redis.url, prefix: "backlog:" } }, logger: quiet });
+    const items = storage.repository(PeerItem);
+    try {
+      await items.save({ id: "x", name: "before" });
+      redis.pause();
+      const writes = 20;
+      for (let i = 0; i < writes; i++) await items.save({ id: "x", name: `silent-${i}` });
+      // Each invalidation used to wait out its own 1 s command timeout, one after another, and a read waits
+      // for those before it: 20 s here. Once one has failed, the rest are recorded for the recovery instead.
+      const started = performance.now();
+      expect((await items.findById("x"))?.name).toBe(`silent-${writes - 1}`);
+      expect(performance.now() - started).toBeLessThan((writes * 1000) / 4);
+    } finally {
+      redis.resume();
+      await storage.close();
+    }
+  });
 
   test("killed or silent: no socket or timer of the Redis tier keeps node alive after close()", async () => {
     await redis.start();
