@@ -267,8 +267,12 @@ describe.skipIf(skipReason !== undefined)("close() while Redis is gone", () => {
     }
   };
 
+  // Started only when not running: a second start on the same port would orphan the first server.
+  beforeEach(async () => {
+    if (!redis.running) await redis.start();
+  });
+
   test("a silent Redis: writes queue no backlog of command timeouts for the next read (or close) to wait out", async () => {
-    await redis.start();
     dir ??= mkdtempSync(path.join(tmpdir(), "strata-close-"));
     const quiet = { debug() {}, info() {}, warn() {}, error() {} };
     const storage = await createStorage({ url: `sqlite:${path.join(dir, "backlog.db")}`, entities: [PeerItem], autoCreate: true, cache: { l1: {}, l2: { type: "redis", url: redis.url, prefix: "backlog:" } }, logger: quiet });
@@ -290,7 +294,6 @@ describe.skipIf(skipReason !== undefined)("close() while Redis is gone", () => {
   });
 
   test("killed or silent: no socket or timer of the Redis tier keeps node alive after close()", async () => {
-    await redis.start();
     expect(await leftAfterClose("killed", () => redis.kill())).toEqual({ resources: [] });
     await redis.start();
     expect(await leftAfterClose("silent", () => redis.pause())).toEqual({ resources: [] });
