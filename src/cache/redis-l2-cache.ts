@@ -76,6 +76,10 @@ export async function openRedisL2Cache(options: RedisL2Options): Promise<RedisL2
     connectTimeout: 2000,
     maxRetriesPerRequest: 0,
     retryStrategy: (times) => Math.min(100 * times, 1000),
+    // How long disconnect() waits for the socket to close before destroying it: a socket to a Redis that is
+    // gone or silent never closes, and the default (2 s) timer kept node alive that long after close(), and
+    // delayed the reconnect after a heartbeat that found the bus silent. Nothing is left to flush by then.
+    disconnectTimeout: 0,
   };
   // Commands fail at once while disconnected (no offline queue), so a read falls back to the backend
   // instead of waiting; the subscriber does queue, so that it subscribes as soon as Redis is reachable.
@@ -276,7 +280,10 @@ export class RedisL2Cache implements L2Cache {
       // Keep invalidations in order: a later one's publish must not overtake an earlier one's deletes.
       if (previous) await previous;
       // Tried even while the circuit is open: reads may skip a failing tier, but an invalidation is what
-      // keeps other processes correct (commands fail fast while Redis is unreachable).
+      // keeps other processes correct. Not once Redis has failed us and the circuit is still open: a silent
+      // Redis makes each command wait out its timeout, and every read waits for the invalidations before it.
+      // Recorded instead; the recovery's flush makes it good (the heartbeat tries once the circuit closes).
+      if (this.dirty && this.breaker.isOpen) throw new Error("Redis is still unreachable");
       if (this.dirty && !(await this.flushDirty())) throw new Error("Redis is still unreachable");
       const announcement = JSON.stringify({ s: this.source, w: message });
       if (tables.length === 0) {

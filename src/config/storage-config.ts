@@ -90,6 +90,9 @@ export interface ResolvedConfig {
 
 const positiveInt = (what = "a positive integer") => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
 const nonNegativeInt = () => z.number({ error: "expected a non-negative integer" }).int({ error: "expected a non-negative integer" }).min(0, { error: "expected a non-negative integer" });
+/** The longest delay a Node timer keeps: a longer one is silently cut to 1 ms (a heartbeat would then fire nonstop). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const timerMs = () => positiveInt(`a positive integer of ms, at most ${MAX_TIMER_MS}`).max(MAX_TIMER_MS, { error: `expected a positive integer of ms, at most ${MAX_TIMER_MS}` });
 const text = () => z.string({ error: "expected a string" }).min(1, { error: "expected a non-empty string" });
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `expected one of ${values.map((v) => JSON.stringify(v)).join(", ")}` });
@@ -143,7 +146,7 @@ const cacheSchema = z.strictObject(
         "type",
         [
           z.strictObject({ type: z.literal("file"), dir: text(), ttlMs: positiveInt().optional(), maxSizeBytes: positiveInt().optional() }),
-          z.strictObject({ type: z.literal("redis"), url: text(), ttlMs: positiveInt().optional(), prefix: text().optional(), heartbeatMs: positiveInt().optional() }),
+          z.strictObject({ type: z.literal("redis"), url: text(), ttlMs: positiveInt().optional(), prefix: text().optional(), heartbeatMs: timerMs().optional() }),
         ],
         { error: 'expected { type: "file", dir } or { type: "redis", url }' },
       )

@@ -37,6 +37,20 @@ describe("createStorage configuration", () => {
     expect(error.code).toBe("STRATA_CONFIG");
   });
 
+  test("cache.l2.heartbeatMs must be a positive integer a timer can wait (a longer one would fire every 1 ms)", async () => {
+    for (const [heartbeatMs, given] of [
+      [0, "the number 0"],
+      [-5, "the number -5"],
+      [1.5, "the number 1.5"],
+      ["1000", 'the string "1000"'],
+      [2 ** 31, "the number 2147483648"],
+      [1e12, "the number 1000000000000"],
+    ] as const) {
+      const error = await configError({ url: "memory:", entities: [Task], cache: { l2: { type: "redis", url: "redis://127.0.0.1:1", heartbeatMs } } });
+      expect(error.issues).toEqual([expect.stringMatching(new RegExp(`^cache\\.l2\\.heartbeatMs: expected .*, got ${given.replace(/[.]/g, "\\.")}$`))]);
+    }
+  });
+
   test("URL forms choose the backend", async () => {
     const storage = await createStorage({ url: "memory:", entities: [Task] });
     expect(storage.backend).toBe("memory");

@@ -13,7 +13,10 @@ import * as path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { waitFor } from "../cache/cache-test-kit.js";
+import { createStorage } from "../../src/index.js";
+import { PeerItem } from "../fixtures/cache-peer-entity.js";
 import { CachePeer } from "../support/cache-peer-process.js";
+import { runFixture } from "../support/fixture-child.js";
 import { OwnRedisServer, redisServerSkipReason } from "../support/redis-server.js";
 
 const pgUrl = process.env["STRATA_PG_URL"];
@@ -237,5 +240,63 @@ describe.skipIf(skipReason !== undefined).each(backends)("%s: Redis killed betwe
       a = await spawnPeer();
       await expectRecovery(cycle + 200);
     }
+  });
+});
+
+describe.skipIf(skipReason !== undefined)("close() while Redis is gone", () => {
+  const redis = new OwnRedisServer();
+  let dir: string | undefined;
+
+  afterAll(async () => {
+    redis.resume();
+    await redis.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Opens a storage in a child, lets `takeAway` cut Redis off, closes it: what still keeps that process alive. */
+  const leftAfterClose = async (name: string, takeAway: () => Promise<void> | void): Promise<unknown> => {
+    dir ??= mkdtempSync(path.join(tmpdir(), "strata-close-"));
+    const child = runFixture("cache-close-child.js", [`sqlite:${path.join(dir, `${name}.db`)}`, redis.url, `close-${name}:`]);
+    try {
+      await child.waitFor(/^open$/);
+      await takeAway();
+      child.child.stdin.write("close\n");
+      return JSON.parse(await child.waitFor(/^\{/));
+    } finally {
+      await child.kill();
+    }
+  };
+
+  // Started only when not running: a second start on the same port would orphan the first server.
+  beforeEach(async () => {
+    if (!redis.running) await redis.start();
+  });
+
+  test("a silent Redis: writes queue no backlog of command timeouts for the next read (or close) to wait out", async () => {
+    dir ??= mkdtempSync(path.join(tmpdir(), "strata-close-"));
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const storage = await createStorage({ url: `sqlite:${path.join(dir, "backlog.db")}`, entities: [PeerItem], autoCreate: true, cache: { l1: {}, l2: { type: "redis", url: redis.url, prefix: "backlog:" } }, logger: quiet });
+    const items = storage.repository(PeerItem);
+    try {
+      await items.save({ id: "x", name: "before" });
+      redis.pause();
+      const writes = 20;
+      for (let i = 0; i < writes; i++) await items.save({ id: "x", name: `silent-${i}` });
+      // Each invalidation used to wait out its own 1 s command timeout, one after another, and a read waits
+      // for those before it: 20 s here. Once one has failed, the rest are recorded for the recovery instead.
+      const started = performance.now();
+      expect((await items.findById("x"))?.name).toBe(`silent-${writes - 1}`);
+      expect(performance.now() - started).toBeLessThan((writes * 1000) / 4);
+    } finally {
+      redis.resume();
+      await storage.close();
+    }
+  });
+
+  test("killed or silent: no socket or timer of the Redis tier keeps node alive after close()", async () => {
+    expect(await leftAfterClose("killed", () => redis.kill())).toEqual({ resources: [] });
+    await redis.start();
+    expect(await leftAfterClose("silent", () => redis.pause())).toEqual({ resources: [] });
+    redis.resume();
   });
 });

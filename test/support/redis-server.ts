@@ -81,6 +81,16 @@ export class OwnRedisServer {
     }
   }
 
+  /** SIGSTOP: its connections stay open and answer nothing, as in a silent partition (`resume()` ends it). */
+  pause(): void {
+    this.child?.kill("SIGSTOP");
+  }
+
+  /** SIGCONT after `pause()`. */
+  resume(): void {
+    this.child?.kill("SIGCONT");
+  }
+
   /** SIGKILL, and wait until it is gone. */
   async kill(): Promise<void> {
     const child = this.child;
