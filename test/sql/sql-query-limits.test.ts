@@ -105,6 +105,21 @@ function queryLimitCases(name: string, open: () => Promise<Storage>): void {
       }
     }, 120_000); // the memory backend tests each row against 70,000 groups
 
+    test("a long OR of equalities with $in: [null] or $in: [] groups on the same column answers as memory does", async () => {
+      const equalities = Array.from({ length: 100 }, (_, i) => ({ rank: 1000 + i }));
+      const wheres: Where<Thing>[][] = [
+        [...equalities, { rank: { $in: [null] } }],
+        [...equalities, { rank: { $in: [] } }, { rank: 3 }],
+        [...equalities.map((_, i) => ({ label: `x${i}` })), { label: { $in: [null] } }, { label: { $in: [] } }],
+      ];
+      for (const where of wheres) {
+        const expected = await memory.repository(Thing).findAll({ where });
+        expect(expected.length).toBeGreaterThan(0);
+        expect(sortedIds(await sql.repository(Thing).findAll({ where }))).toEqual(sortedIds(expected));
+        expect(await sql.repository(Thing).count(where)).toBe(expected.length);
+      }
+    });
+
     test("a where that needs more parameters than one statement binds is a QueryError naming the limit and the table", async () => {
       for (const attempt of [() => sql.repository(Thing).findAll({ where: fortyThousandGroups }), () => sql.repository(Thing).count(fortyThousandGroups)]) {
         const error = await attempt().catch((e: unknown) => e);
