@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, test } from "vitest";
 import { mapSqliteError } from "../../src/backends/sqlite/sqlite-driver.js";
-import { CapacityError, ConnectionError, createStorage, LockError } from "../../src/index.js";
+import { CapacityError, ConnectionError, createStorage, LockError, StorageError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
 import { backendSelected, sqlBackendCases } from "../sql/sql-backend-cases.js";
 
@@ -32,6 +32,36 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
   sqlBackendCases("sqlite (:memory:)", (options) => createStorage({ url: "sqlite::memory:", entities: [Thing, Counter, Account], autoCreate: true, ...options }));
 
   describe("sqlite: connections and transactions", () => {
+    test("a transaction SQLite ends on its own (as after a full disk) stores nothing written after it, nor any savepoint's writes", async () => {
+      const file = freshFile();
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true });
+      try {
+        // RAISE(ROLLBACK) ends the whole transaction inside SQLite, as SQLITE_FULL and I/O errors may.
+        const db = new Database(file);
+        db.exec(`CREATE TRIGGER boom BEFORE INSERT ON sql_things WHEN NEW.label = 'boom' BEGIN SELECT RAISE(ROLLBACK, 'boom'); END`);
+        db.close();
+        const things = storage.repository(Thing);
+        const failed = await storage
+          .transaction(async () => {
+            await things.save({ id: "a", label: "before" } as Thing);
+            await things.save({ id: "b", label: "boom" } as Thing).catch(() => undefined);
+            // Without a transaction left, these would be stored in autocommit, or by the savepoint's RELEASE.
+            await things.save({ id: "c", label: "after" } as Thing).catch(() => undefined);
+            await storage.transaction(() => things.save({ id: "d", label: "nested" } as Thing)).catch(() => undefined);
+          })
+          .catch((e: unknown) => e);
+        expect(failed).toBeInstanceOf(StorageError);
+        // An atomic saveMany whose chunk SQLite rolls back is not retried item by item outside the transaction.
+        const batch = ["x1", "x2", "boom", "x4"].map((label, i) => ({ id: `m${i}`, label }) as Thing);
+        expect(await things.saveMany(batch, { chunkSize: 2 }).catch((e: unknown) => e)).toBeInstanceOf(StorageError);
+        expect(await things.findAll()).toEqual([]);
+        await things.save({ id: "e", label: "later" } as Thing);
+        expect((await things.findAll()).map((t) => t.id)).toEqual(["e"]);
+      } finally {
+        await storage.close();
+      }
+    });
+
     test("WAL mode is applied to the file", async () => {
       const file = freshFile();
       const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true });
