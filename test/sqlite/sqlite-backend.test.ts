@@ -205,6 +205,15 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
       }
     });
 
+    test("an I/O error (SQLITE_IOERR_WRITE, which SQLite words 'disk I/O error') is not reported as a full disk", () => {
+      const raw = new Database.SqliteError("disk I/O error", "SQLITE_IOERR_WRITE");
+      const mapped = mapSqliteError(raw, undefined, "/data/app.db", 1000);
+      expect(mapped).not.toBeInstanceOf(CapacityError);
+      expect(mapped).toBeInstanceOf(StorageError);
+      expect((mapped as Error).cause).toBe(raw);
+      expect(mapSqliteError(new Database.SqliteError("database or disk is full", "SQLITE_FULL"), undefined, "/data/app.db", 1000)).toBeInstanceOf(CapacityError);
+    });
+
     test("two processes incrementing one counter through transactions lose no update", async () => {
       const file = freshFile();
       const child = path.resolve("dist/test/fixtures/sql-counter-child.js");
