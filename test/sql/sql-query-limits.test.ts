@@ -94,16 +94,24 @@ function queryLimitCases(name: string, open: () => Promise<Storage>): void {
       expect(await sql.repository(Thing).count(fiveThousandGroups)).toBe(await memory.repository(Thing).count(fiveThousandGroups));
     });
 
-    test("70,000 OR groups of one equality each (one parameter per group) answer as memory does", async () => {
-      const byId: Where<Thing>[] = distinct70k.map((id) => ({ id }));
-      const mixed: Where<Thing>[] = [...Array.from({ length: 70_000 }, (_, i) => ({ score: bigDouble(i * 3) })), { label: null }, { rank: { $gt: 495 } }];
-      for (const where of [byId, mixed]) {
-        const expected = await memory.repository(Thing).findAll({ where });
+    test("70,000 OR groups of one equality each (one parameter per group) answer as a filter of the rows does", async () => {
+      // The expected rows come from a plain filter: the memory backend would test each row against 70,000 groups.
+      const scores = Array.from({ length: 70_000 }, (_, i) => bigDouble(i * 3));
+      const scoreSet = new Set(scores);
+      const cases: Array<[Where<Thing>[], (t: Thing) => boolean]> = [
+        [distinct70k.map((id) => ({ id })), () => true],
+        [
+          [...scores.map((score) => ({ score })), { label: null }, { rank: { $gt: 495 } }],
+          (t) => scoreSet.has(t.score!) || t.label === null || (t.rank !== null && t.rank > 495),
+        ],
+      ];
+      for (const [where, matches] of cases) {
+        const expected = rows.filter(matches).map((t) => t.id).sort();
         expect(expected.length).toBeGreaterThan(0);
-        expect(sortedIds(await sql.repository(Thing).findAll({ where }))).toEqual(sortedIds(expected));
+        expect(sortedIds(await sql.repository(Thing).findAll({ where }))).toEqual(expected);
         expect(await sql.repository(Thing).count(where)).toBe(expected.length);
       }
-    }, 120_000); // the memory backend tests each row against 70,000 groups
+    });
 
     test("a long OR of equalities with $in: [null] or $in: [] groups on the same column answers as memory does", async () => {
       const equalities = Array.from({ length: 100 }, (_, i) => ({ rank: 1000 + i }));
