@@ -205,6 +205,27 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
       }
     });
 
+    test("a deleteMany split into many statements that fails in a late one deletes nothing, in a transaction or not", async () => {
+      const file = freshFile();
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true });
+      try {
+        const things = storage.repository(Thing);
+        await things.saveMany(Array.from({ length: 200 }, (_, i) => ({ id: `t${i}`, label: "l" }) as Thing));
+        const db = new Database(file);
+        db.exec(`CREATE TRIGGER keep BEFORE DELETE ON sql_things WHEN OLD.id = 't150' BEGIN SELECT RAISE(ABORT, 'kept'); END`);
+        db.close();
+        // 40,000 groups of two parameters: more than one statement binds, so about 80 statements; t150 first comes up in the 60th.
+        const where = Array.from({ length: 40_000 }, (_, i) => ({ id: `t${Math.floor(i / 200)}`, label: { $ne: "zz" } }));
+        expect(await things.deleteMany(where).catch((e: unknown) => e)).toBeInstanceOf(StorageError);
+        expect(await things.count()).toBe(200);
+        const inTransaction = await storage.transaction(() => things.deleteMany(where)).catch((e: unknown) => e);
+        expect(inTransaction).toBeInstanceOf(StorageError);
+        expect(await things.count()).toBe(200);
+      } finally {
+        await storage.close();
+      }
+    });
+
     test("an I/O error (SQLITE_IOERR_WRITE, which SQLite words 'disk I/O error') is not reported as a full disk", () => {
       const raw = new Database.SqliteError("disk I/O error", "SQLITE_IOERR_WRITE");
       const mapped = mapSqliteError(raw, undefined, "/data/app.db", 1000);
