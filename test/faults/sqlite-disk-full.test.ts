@@ -9,7 +9,7 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, test } from "vitest";
 import type { Storage } from "../../src/index.js";
 import { CapacityError, createStorage } from "../../src/index.js";
-import { Thing } from "../fixtures/sql-entities.js";
+import { Counter, Thing } from "../fixtures/sql-entities.js";
 import { backendSelected } from "../sql/sql-backend-cases.js";
 import type { Tmpfs } from "../support/tmpfs.js";
 import { fillDisk, mountTmpfs, tmpfsSkipReason } from "../support/tmpfs.js";
@@ -95,6 +95,31 @@ describe.skipIf(skip !== undefined)("sqlite: disk full", () => {
         probe.close();
       } finally {
         await storage?.close();
+      }
+    });
+
+    test(`journal mode ${journalMode}: an atomic saveMany that meets a full disk in a later chunk is a CapacityError and stores none of its rows`, async () => {
+      mounted = mountTmpfs(2 * 1024 * 1024);
+      const file = path.join(mounted.dir, "db.sqlite");
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true, sqlite: { journalMode } });
+      try {
+        const things = storage.repository(Thing);
+        const kept = Array.from({ length: 20 }, (_, i) => ({ id: `a${i}`, label: payload(i) }) as Thing);
+        await things.saveMany(kept);
+        fillDisk(mounted.dir);
+        // Each chunk a savepoint: SQLite may end the whole transaction on SQLITE_FULL, savepoints included.
+        const batch = Array.from({ length: 600 }, (_, i) => ({ id: `b${i}`, label: payload(i) }) as Thing);
+        const error = await things.saveMany(batch, { chunkSize: 100 }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(CapacityError);
+        expect((error as CapacityError).file).toBe(file);
+        expect((await things.findAll()).map((t) => t.id).sort()).toEqual(kept.map((t) => t.id).sort());
+        // Creating a new table on open meets the same full disk: the CapacityError, not "cannot rollback".
+        const opened = await createStorage({ url: `sqlite:${file}`, entities: [Thing, Counter], autoCreate: true, sqlite: { journalMode } }).catch((e: unknown) => e);
+        if (!(opened instanceof Error)) await (opened as Storage).close();
+        expect(opened).toBeInstanceOf(CapacityError);
+        expect((opened as CapacityError).file).toBe(file);
+      } finally {
+        await storage.close();
       }
     });
   }

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, test } from "vitest";
 import { mapSqliteError } from "../../src/backends/sqlite/sqlite-driver.js";
-import { CapacityError, ConnectionError, createStorage, LockError } from "../../src/index.js";
+import { CapacityError, ConnectionError, createStorage, LockError, StorageError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
 import { backendSelected, sqlBackendCases } from "../sql/sql-backend-cases.js";
 
@@ -32,6 +32,36 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
   sqlBackendCases("sqlite (:memory:)", (options) => createStorage({ url: "sqlite::memory:", entities: [Thing, Counter, Account], autoCreate: true, ...options }));
 
   describe("sqlite: connections and transactions", () => {
+    test("a transaction SQLite ends on its own (as after a full disk) stores nothing written after it, nor any savepoint's writes", async () => {
+      const file = freshFile();
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true });
+      try {
+        // RAISE(ROLLBACK) ends the whole transaction inside SQLite, as SQLITE_FULL and I/O errors may.
+        const db = new Database(file);
+        db.exec(`CREATE TRIGGER boom BEFORE INSERT ON sql_things WHEN NEW.label = 'boom' BEGIN SELECT RAISE(ROLLBACK, 'boom'); END`);
+        db.close();
+        const things = storage.repository(Thing);
+        const failed = await storage
+          .transaction(async () => {
+            await things.save({ id: "a", label: "before" } as Thing);
+            await things.save({ id: "b", label: "boom" } as Thing).catch(() => undefined);
+            // Without a transaction left, these would be stored in autocommit, or by the savepoint's RELEASE.
+            await things.save({ id: "c", label: "after" } as Thing).catch(() => undefined);
+            await storage.transaction(() => things.save({ id: "d", label: "nested" } as Thing)).catch(() => undefined);
+          })
+          .catch((e: unknown) => e);
+        expect(failed).toBeInstanceOf(StorageError);
+        // An atomic saveMany whose chunk SQLite rolls back is not retried item by item outside the transaction.
+        const batch = ["x1", "x2", "boom", "x4"].map((label, i) => ({ id: `m${i}`, label }) as Thing);
+        expect(await things.saveMany(batch, { chunkSize: 2 }).catch((e: unknown) => e)).toBeInstanceOf(StorageError);
+        expect(await things.findAll()).toEqual([]);
+        await things.save({ id: "e", label: "later" } as Thing);
+        expect((await things.findAll()).map((t) => t.id)).toEqual(["e"]);
+      } finally {
+        await storage.close();
+      }
+    });
+
     test("WAL mode is applied to the file", async () => {
       const file = freshFile();
       const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true });
@@ -173,6 +203,36 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
       } finally {
         db.close();
       }
+    });
+
+    test("a deleteMany split into many statements that fails in a late one deletes nothing, in a transaction or not", async () => {
+      const file = freshFile();
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true });
+      try {
+        const things = storage.repository(Thing);
+        await things.saveMany(Array.from({ length: 200 }, (_, i) => ({ id: `t${i}`, label: "l" }) as Thing));
+        const db = new Database(file);
+        db.exec(`CREATE TRIGGER keep BEFORE DELETE ON sql_things WHEN OLD.id = 't150' BEGIN SELECT RAISE(ABORT, 'kept'); END`);
+        db.close();
+        // 40,000 groups of two parameters: more than one statement binds, so about 80 statements; t150 first comes up in the 60th.
+        const where = Array.from({ length: 40_000 }, (_, i) => ({ id: `t${Math.floor(i / 200)}`, label: { $ne: "zz" } }));
+        expect(await things.deleteMany(where).catch((e: unknown) => e)).toBeInstanceOf(StorageError);
+        expect(await things.count()).toBe(200);
+        const inTransaction = await storage.transaction(() => things.deleteMany(where)).catch((e: unknown) => e);
+        expect(inTransaction).toBeInstanceOf(StorageError);
+        expect(await things.count()).toBe(200);
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("an I/O error (SQLITE_IOERR_WRITE, which SQLite words 'disk I/O error') is not reported as a full disk", () => {
+      const raw = new Database.SqliteError("disk I/O error", "SQLITE_IOERR_WRITE");
+      const mapped = mapSqliteError(raw, undefined, "/data/app.db", 1000);
+      expect(mapped).not.toBeInstanceOf(CapacityError);
+      expect(mapped).toBeInstanceOf(StorageError);
+      expect((mapped as Error).cause).toBe(raw);
+      expect(mapSqliteError(new Database.SqliteError("database or disk is full", "SQLITE_FULL"), undefined, "/data/app.db", 1000)).toBeInstanceOf(CapacityError);
     });
 
     test("two processes incrementing one counter through transactions lose no update", async () => {

@@ -90,8 +90,8 @@ function mergeEqualityGroups(where: NormalizedWhere): NormalizedWhere {
   if (where.length < MERGE_FROM_GROUPS) return where;
   const byColumn = new Map<ColumnSchema, { values: unknown[]; orNull: boolean; groups: number }>();
   for (const group of where) {
-    const c = group.length === 1 ? group[0]! : undefined;
-    if (!c || !(c.op === "eq" || c.op === "isNull" || (c.op === "in" && (c.value as unknown[]).length > 0))) continue;
+    const c = mergeable(group);
+    if (!c) continue;
     let merged = byColumn.get(c.column);
     if (!merged) byColumn.set(c.column, (merged = { values: [], orNull: false, groups: 0 }));
     merged.groups++;
@@ -104,16 +104,20 @@ function mergeEqualityGroups(where: NormalizedWhere): NormalizedWhere {
   }
   const out: (readonly Condition[])[] = [];
   for (const group of where) {
-    const c = group.length === 1 ? group[0]! : undefined;
-    const merged = c ? byColumn.get(c.column) : undefined;
-    if (!merged || merged.groups < 2 || !(c!.op === "eq" || c!.op === "isNull" || c!.op === "in")) out.push(group);
+    const c = mergeable(group);
+    if (!c || byColumn.get(c.column)!.groups < 2) out.push(group);
   }
   for (const [column, merged] of byColumn) {
-    if (merged.groups < 2) continue;
-    if (merged.values.length === 0) out.push([{ column, op: "isNull" }]);
-    else out.push([{ column, op: "in", value: merged.values, ...(merged.orNull ? { orNull: true } : {}) }]);
+    // An empty list compiles to `IS NULL` or to no match, as `$in: [null]` and `$in: []` do.
+    if (merged.groups >= 2) out.push([{ column, op: "in", value: merged.values, orNull: merged.orNull }]);
   }
   return out;
+}
+
+/** The one condition of `group` when it is an equality, `$in` or `null` test that can join an `in` list. */
+function mergeable(group: readonly Condition[]): Condition | undefined {
+  const c = group.length === 1 ? group[0]! : undefined;
+  return c && (c.op === "eq" || c.op === "isNull" || c.op === "in") ? c : undefined;
 }
 
 function compileWhereInto(where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec, params: ParamList): string {

@@ -179,10 +179,29 @@ export class SqliteBackend implements Backend {
       release();
       throw this.mapError(error, undefined);
     }
-    const gate: WriteGate = (work) => work(writer);
+    // SQLite ends the whole transaction on its own after some failures (disk full, I/O error, RAISE(ROLLBACK)).
+    // Left alone, the connection would then run the caller's next writes in autocommit, or start a new
+    // transaction at the next SAVEPOINT, and store them although the transaction fails: every later
+    // statement is refused with the failure that ended it instead.
+    let endedBy: unknown;
+    const ended = () => endedBy ?? new TransactionError("SQLite ended this transaction on its own: nothing of it is stored");
+    const gate: WriteGate = async (work) => {
+      if (!writer.db.inTransaction) throw ended();
+      try {
+        return await work(writer);
+      } catch (error) {
+        if (!writer.db.inTransaction) endedBy ??= error;
+        throw error;
+      }
+    };
     const session = new SqlSession({ tables: this.tables, reads: writer, writes: gate, mapError: (error, schema) => this.mapError(error, schema) });
     return new SqlTransaction(session, {
-      exec: (sql) => this.whenNotBusy(() => writer.exec(sql)),
+      exec: (sql) => {
+        if (writer.db.inTransaction) return this.whenNotBusy(() => writer.exec(sql));
+        // Nothing is left to roll back or release; anything else would run outside the transaction.
+        if (sql.startsWith("ROLLBACK") || sql.startsWith("RELEASE")) return Promise.resolve();
+        return Promise.reject(ended());
+      },
       finish: () => release(),
       mapError: (error) => this.mapError(error, undefined),
     }, () => new SqlSchemaEditor(sqliteSchemaDialect, writer, (error) => this.mapError(error, undefined)));
@@ -240,7 +259,8 @@ function createTables(writer: SqliteConnection, schemas: readonly EntitySchema[]
     }
     writer.exec("COMMIT");
   } catch (error) {
-    writer.exec("ROLLBACK");
+    // A full disk ends the transaction already, and "cannot rollback" would hide why.
+    if (writer.db.inTransaction) writer.exec("ROLLBACK");
     throw error;
   }
 }

@@ -76,7 +76,9 @@ export function mapSqliteError(error: unknown, schema: EntitySchema | undefined,
       cause: error,
     });
   }
-  if (code === "SQLITE_FULL" || code === "SQLITE_IOERR_WRITE" && /disk|full|space/i.test(message)) {
+  // Only SQLITE_FULL: the unix VFS reports ENOSPC as SQLITE_FULL, and every SQLITE_IOERR reads "disk I/O
+  // error", so an I/O error (EIO of a failing disk) is not a full disk and must not say "free some space".
+  if (code === "SQLITE_FULL") {
     // SQLite rolled the statement (or the transaction) back: nothing of this write is stored.
     return new CapacityError(
       `The disk holding the SQLite database ${file} is full${schema ? ` (writing table "${schema.table}")` : ""}: nothing of this write was stored; free some space and retry`,
