@@ -68,23 +68,17 @@ export class SqliteBackend implements Backend {
     };
     // A read refused as busy (journal mode delete while another process writes) waits as the writer does;
     // the first try is the plain synchronous call, so reads that are not refused cost nothing more.
+    const read = <T>(attempt: () => T): T | Promise<T> => {
+      try {
+        return attempt();
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        return this.whenNotBusy(attempt);
+      }
+    };
     const reads: SqlRunner = {
-      all: (text, params) => {
-        try {
-          return reader.all(text, params);
-        } catch (error) {
-          if (!isBusy(error)) throw error;
-          return this.whenNotBusy(() => reader.all(text, params));
-        }
-      },
-      run: (text, params) => {
-        try {
-          return reader.run(text, params);
-        } catch (error) {
-          if (!isBusy(error)) throw error;
-          return this.whenNotBusy(() => reader.run(text, params));
-        }
-      },
+      all: (text, params) => read(() => reader.all(text, params)),
+      run: (text, params) => read(() => reader.run(text, params)),
     };
     const writes: WriteGate = async (work, multiStatement) => {
       const release = await this.acquireWriter();
