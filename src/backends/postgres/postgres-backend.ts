@@ -14,6 +14,7 @@
 import pg from "pg";
 import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
 import type { Backend, BackendCapabilities, BackendContext, TransactionHandle } from "../../backend/backend.js";
+import type { QueryResult } from "pg";
 import { ConnectionError, StorageError, UnsupportedError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
@@ -77,12 +78,10 @@ export class PostgresBackend implements Backend {
       try {
         try {
           const result = await work(new PostgresRunner(client, this.names));
-          await client.query("COMMIT").catch((error: unknown) => {
-            throw isConnectionLoss(error) ? this.lostAtCommit(error) : error;
-          });
+          await this.commit(client);
           return result;
         } catch (error) {
-          await client.query("ROLLBACK").catch(() => (broken = true));
+          await client.end("ROLLBACK").catch(() => (broken = true));
           throw error;
         }
       } finally {
@@ -183,18 +182,26 @@ export class PostgresBackend implements Backend {
     });
     return new SqlTransaction(session, {
       exec: async (sql) => {
-        // Lost before COMMIT was sent: it never reached the server, so the outcome is known (rolled back).
-        const lostBefore = client.lost !== undefined;
-        try {
-          return (await (sql === "COMMIT" || sql === "ROLLBACK" ? client.end(sql) : client.query(sql))).command;
-        } catch (error) {
-          if (sql === "COMMIT" && !lostBefore && isConnectionLoss(error)) throw this.lostAtCommit(error);
-          throw error;
-        }
+        if (sql === "COMMIT") return (await this.commit(client)).command;
+        return (await (sql === "ROLLBACK" ? client.end(sql) : client.query(sql))).command;
       },
       finish: (broken) => client.release(broken),
       mapError: (error) => this.mapError(error, undefined),
     }, () => new SqlSchemaEditor(postgresSchemaDialect, runner, (error) => this.mapError(error, undefined)));
+  }
+
+  /**
+   * Sends COMMIT (after which the connection takes no statement of this transaction). A connection lost
+   * before it was sent is the plain loss: COMMIT never reached the server, so nothing was committed.
+   * Lost while it ran, the outcome is in doubt, and the error says so.
+   */
+  private async commit(client: HeldConnection): Promise<QueryResult> {
+    const lostBefore = client.lost !== undefined;
+    try {
+      return await client.end("COMMIT");
+    } catch (error) {
+      throw !lostBefore && isConnectionLoss(error) ? this.lostAtCommit(error) : error;
+    }
   }
 
   /**
