@@ -11,8 +11,8 @@ export { Repository } from "./repository/repository.js";
 export type { IRepository, BatchResult, SaveManyOptions, CountOptions, EntityClass } from "./repository/repository.js";
 export type { Query, Where, Operators, OrderBy } from "./query/query.js";
 export type { TransactionOptions, CommittedWrites } from "./transaction/transaction-manager.js";
-export { registerBackend } from "./backend/backend-registry.js";
-export { DEFAULT_CAPABILITIES } from "./backend/backend.js";
+export { registerBackend } from "./spi/backend-registry.js";
+export { DEFAULT_CAPABILITIES } from "./spi/index.js";
 export type {
   Backend,
   BackendCapabilities,
@@ -29,7 +29,7 @@ export type {
   AppliedMigrationStore,
   MigrationLock,
   UpdateOutcome,
-} from "./backend/backend.js";
+} from "./spi/index.js";
 export type { NormalizedQuery, NormalizedWhere, Condition, ConditionOp, OrderTerm } from "./query/query.js";
 export type { EntitySchema, ColumnSchema, IndexSchema, LogicalType, Row } from "./schema/entity-schema.js";
 export { readEntitySchema } from "./schema/read-entity-schema.js";

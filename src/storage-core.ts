@@ -1,5 +1,5 @@
 /** What a storage's repositories share: the backend, the entity schemas and the transaction manager. */
-import type { Backend } from "./backend/backend.js";
+import type { Backend } from "./spi/index.js";
 import type { CacheManager } from "./cache/cache-manager.js";
 import type { ResolvedConfig } from "./config/storage-config.js";
 import { ConfigError } from "./errors.js";

@@ -1,6 +1,6 @@
-/** `createStorage` and the `Storage` it returns (API.md section 2). */
-import { isKnownBackend, loadBackend } from "./backend/backend-registry.js";
-import type { Backend } from "./backend/backend.js";
+/** `createStorage` and the `Storage` it returns (README, "Quick start" and "Backends"). */
+import { isKnownBackend, loadBackend } from "./spi/backend-registry.js";
+import type { Backend } from "./spi/index.js";
 import type { StorageCache } from "./cache/cache-manager.js";
 import { CacheManager, DISABLED_CACHE } from "./cache/cache-manager.js";
 import type { StorageConfig } from "./config/storage-config.js";
@@ -44,7 +44,7 @@ export class Storage {
   }
 
   /**
-   * The migration runner of the configured `migrations` (API.md section 5).
+   * The migration runner of the configured `migrations` (README, "Migrations").
    * @example await storage.migrations.up();
    */
   get migrations(): MigrationRunner {
@@ -90,7 +90,7 @@ export class Storage {
   }
 
   /**
-   * The entity and query cache: `stats()` and `clear()` (API.md section 6).
+   * The entity and query cache: `stats()` and `clear()` (README, "Cache").
    * @example const { l1 } = storage.cache.stats();
    */
   get cache(): StorageCache {

@@ -14,7 +14,7 @@ import { LRUCache } from "lru-cache";
 import { DataSource } from "typeorm";
 import type { Backend, Row } from "../../src/index.js";
 import { createStorage, DEFAULT_CAPABILITIES, registerBackend } from "../../src/index.js";
-import { isKnownBackend } from "../../src/backend/backend-registry.js";
+import { isKnownBackend } from "../../src/spi/backend-registry.js";
 import { SqlBenchItem, benchRow } from "../bench-items.js";
 import type { BenchGroup, BenchPair } from "../harness.js";
 

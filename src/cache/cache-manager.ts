@@ -5,7 +5,7 @@
  * rollback), and, with Redis, reaches every other process on that Redis through publish/subscribe.
  */
 import { createHash } from "node:crypto";
-import type { Backend, Key } from "../backend/backend.js";
+import type { Backend, Key } from "../spi/index.js";
 import { TableMigrationStore } from "../migrations/applied-migration-store.js";
 import type { CacheConfig, ResolvedConfig } from "../config/storage-config.js";
 import type { EntitySchema } from "../schema/entity-schema.js";

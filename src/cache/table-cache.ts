@@ -4,7 +4,7 @@
  * construction time (the key prefix, the copier, the codec), so that an L1 hit costs a map lookup and a copy.
  */
 import { createHash } from "node:crypto";
-import type { Key } from "../backend/backend.js";
+import type { Key } from "../spi/index.js";
 import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { copyJson } from "../schema/row-values.js";

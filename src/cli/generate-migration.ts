@@ -4,7 +4,7 @@
  * only what the `m` API can express is compared, so that an unchanged schema yields no difference at all
  * (TypeORM's spurious diffs, #9394, come from comparing dialect details).
  */
-import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../backend/backend.js";
+import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../spi/index.js";
 import { MIGRATIONS_TABLE } from "../migrations/applied-migration-store.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
 import { describeSchema } from "../schema/table-schema.js";

@@ -9,7 +9,7 @@ import type { Migration } from "../migrations/migration.js";
 /** The embedded default: a SQLite file under `./data`. */
 export const DEFAULT_URL = "sqlite:./data/strata.db";
 
-/** Options accepted by `createStorage`. See API.md section 2. */
+/** Options accepted by `createStorage` (README, "Backends" and "Cache"). */
 export interface StorageConfig {
   /** `memory:`, `file:./data`, `sqlite:./data/app.db`, `sqlite::memory:`, `postgres://user:pass@host:5432/db`. */
   url?: string;
@@ -29,7 +29,7 @@ export interface StorageConfig {
   timeoutMs?: number;
   backup?: { enabled: boolean; keep?: number; dir?: string };
   /**
-   * The entity and query cache (API.md section 6). `false` turns it off. When omitted, an L1 of 10,000
+   * The entity and query cache (README, "Cache"). `false` turns it off. When omitted, an L1 of 10,000
    * entries (64 MB) is on for backends only this process can write (memory, file) and off for the shared
    * ones (sqlite, postgres), where another process's writes would not reach it; give `cache` to turn it on
    * there (with a Redis L2, every process on that Redis hears of every write). See `CacheConfig`.

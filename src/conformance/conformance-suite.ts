@@ -1,5 +1,5 @@
 /**
- * The conformance suite: every behaviour of API.md sections 3 and 4, run against one backend.
+ * The conformance suite: every behaviour of repositories and transactions (README, "Repositories", "Queries", "Transactions"), run against one backend.
  * Test functions are injected (vitest, jest, node:test...) and assertions use node:assert, so the
  * author of a backend added with `registerBackend` can run the same suite:
  *
@@ -12,7 +12,7 @@
  * });
  */
 import assert from "node:assert/strict";
-import type { BackendCapabilities } from "../backend/backend.js";
+import type { BackendCapabilities } from "../spi/index.js";
 import {
   CapacityError,
   ConcurrencyError,

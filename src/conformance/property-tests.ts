@@ -33,10 +33,11 @@ function cmp(a: unknown, b: unknown): number {
   return (a as number) - (b as number);
 }
 
-function likeToRegExp(pattern: string, fold: boolean): RegExp {
+/** `$like` as a regular expression; `$ilike` folds both sides with {@link lowerAscii} first. */
+function likeToRegExp(pattern: string): RegExp {
   let src = "";
   for (const ch of pattern) src += ch === "%" ? ".*" : ch === "_" ? "." : ch.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return new RegExp(`^${src}$`, fold ? "su" : "su");
+  return new RegExp(`^${src}$`, "su");
 }
 const lowerAscii = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
@@ -64,9 +65,9 @@ function modelMatch(row: ModelRow, c: Cond): boolean {
     case "nin":
       return v === null || !(c.value as unknown[]).some((x) => cmp(v, x) === 0);
     case "like":
-      return typeof v === "string" && likeToRegExp(c.value as string, false).test(v);
+      return typeof v === "string" && likeToRegExp(c.value as string).test(v);
     case "ilike":
-      return typeof v === "string" && likeToRegExp(lowerAscii(c.value as string), true).test(lowerAscii(v));
+      return typeof v === "string" && likeToRegExp(lowerAscii(c.value as string)).test(lowerAscii(v));
   }
 }
 

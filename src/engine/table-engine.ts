@@ -4,7 +4,7 @@
  * until commit. Everything here is synchronous; the backends add locking and persistence around it.
  */
 import { IntegrityError, SchemaError, TransactionError } from "../errors.js";
-import type { Key, UpdateOutcome } from "../backend/backend.js";
+import type { Key, UpdateOutcome } from "../spi/index.js";
 import type { Condition, NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
 import { copyJson, keyExhausted, makeRowCopier } from "../schema/row-values.js";

@@ -2,7 +2,7 @@
  * The default store of applied migrations: the table `strata_migrations`, kept through the backend's
  * own schema editor and data session, so it works on every backend that can run migrations at all.
  */
-import type { AppliedMigration, AppliedMigrationStore, Backend, SchemaEditor, TableDescription, TransactionHandle } from "../backend/backend.js";
+import type { AppliedMigration, AppliedMigrationStore, Backend, SchemaEditor, TableDescription, TransactionHandle } from "../spi/index.js";
 import { MigrationError, UnsupportedError } from "../errors.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Row } from "../schema/entity-schema.js";

@@ -4,7 +4,7 @@
  * embedded default to a server: `file:` to `sqlite:` to `postgres:`.
  */
 import { createHash } from "node:crypto";
-import type { Backend, DataSession, Key, SchemaEditor, TableDescription } from "../backend/backend.js";
+import type { Backend, DataSession, Key, SchemaEditor, TableDescription } from "../spi/index.js";
 import { MigrationError, StorageError } from "../errors.js";
 import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";

@@ -1,4 +1,4 @@
-/** The neutral schema and data API a migration's `up`/`down` receives (API.md section 5). */
+/** The neutral schema and data API a migration's `up`/`down` receives (docs/migrations.md). */
 import type { LogicalType } from "../schema/entity-schema.js";
 
 /** A column in a migration. */

@@ -2,10 +2,10 @@
  * Loads migrations from a folder (or takes a list given in code), checks them, and orders them by version.
  *
  * A folder holds files named `<version>-<name>.<ext>`, e.g. `0002-add-task-priority.mjs`, each
- * default-exporting `defineMigration({...})`. Node loads `.js`, `.mjs` and `.cjs` files; a `.ts` file is
- * loaded only when a compiled `.js` of the same name sits beside it is absent AND the running process
- * can import TypeScript (a loader such as tsx or vitest): otherwise compile the folder and point the
- * storage at the compiled one (`dist/migrations`). The folder is read afresh at each call.
+ * default-exporting `defineMigration({...})`. Node loads `.js`, `.mjs` and `.cjs` files. A `.ts` file is
+ * loaded only when no compiled file of the same name sits beside it and the running process can import
+ * TypeScript (a loader such as tsx or vitest); otherwise compile the folder and point the storage at the
+ * compiled one (`dist/migrations`). The folder is read afresh at each call.
  */
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";

@@ -1,10 +1,10 @@
 /**
- * The migration runner, `storage.migrations` (API.md section 5). Small like umzug's (a three-method store
+ * The migration runner, `storage.migrations` (docs/migrations.md). Small like umzug's (a three-method store
  * of applied versions, typed events), but each migration commits in one transaction with its record
  * (kysely's migrator), applied checksums are compared before anything runs, out-of-order migrations are
  * refused unless allowed, and a cross-process lock keeps two runners from applying a version twice.
  */
-import type { AppliedMigration, AppliedMigrationStore, Backend, MigrationLock } from "../backend/backend.js";
+import type { AppliedMigration, AppliedMigrationStore, Backend, MigrationLock } from "../spi/index.js";
 import { LockError, MigrationError, StorageError } from "../errors.js";
 import type { StorageCore } from "../storage-core.js";
 import { AsyncMutex } from "../util/async-mutex.js";

@@ -1,4 +1,4 @@
-/** A versioned migration (API.md section 5). */
+/** A versioned migration (README, "Migrations"; docs/migrations.md). */
 import { MigrationError } from "../errors.js";
 import type { MigrationContext } from "./migration-context.js";
 

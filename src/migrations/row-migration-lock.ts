@@ -9,7 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { Backend, MigrationLock, TableDescription } from "../backend/backend.js";
+import type { Backend, MigrationLock, TableDescription } from "../spi/index.js";
 import { LockError } from "../errors.js";
 import { normalizeWhere } from "../query/normalize-query.js";
 import type { Row } from "../schema/entity-schema.js";

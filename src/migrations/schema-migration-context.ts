@@ -3,7 +3,7 @@
  * transaction, so that every change it makes commits (or rolls back) with its record.
  */
 import { randomUUID } from "node:crypto";
-import type { Key, SchemaEditor, TableColumn, TableIndex, TransactionHandle } from "../backend/backend.js";
+import type { Key, SchemaEditor, TableColumn, TableIndex, TransactionHandle } from "../spi/index.js";
 import { SchemaError, UnsupportedError, ValidationError } from "../errors.js";
 import { normalizeWhere } from "../query/normalize-query.js";
 import type { NormalizedWhere } from "../query/query.js";

@@ -1,4 +1,4 @@
-/** The public query language (API.md section 3) and its normalized form that backends compile. */
+/** The public query language (README, "Queries") and its normalized form that backends compile. */
 import type { ColumnSchema } from "../schema/entity-schema.js";
 
 /** Comparison operators on one field. Keys inside one object are AND. */
@@ -67,6 +67,3 @@ export interface NormalizedQuery {
   readonly limit?: number;
   readonly offset: number;
 }
-
-/** A where that matches every row. */
-export const MATCH_ALL: NormalizedWhere = [[]];

@@ -1,10 +1,10 @@
 /**
- * `Repository<T, K>`: the per-entity API of API.md section 3. Subclass it per entity and add your own
+ * `Repository<T, K>`: the per-entity API (README, "Repositories" and "Queries"). Subclass it per entity and add your own
  * query methods; every method joins the caller's ambient transaction, validates its input before anything
  * is written, and returns entities that share no object with storage.
  */
 import { randomUUID } from "node:crypto";
-import type { DataSession, Key } from "../backend/backend.js";
+import type { DataSession, Key } from "../spi/index.js";
 import type { TableCache } from "../cache/table-cache.js";
 import { ConcurrencyError, NotFoundError, StorageError, ValidationError } from "../errors.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";

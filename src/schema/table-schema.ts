@@ -3,7 +3,7 @@
  * and this module turns a {@link TableDescription} into the neutral {@link EntitySchema} that the data
  * SPI takes (each property named after its column), and back.
  */
-import type { TableColumn, TableDescription, TableIndex } from "../backend/backend.js";
+import type { TableColumn, TableDescription, TableIndex } from "../spi/index.js";
 import { SchemaError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, IndexSchema } from "./entity-schema.js";
 

@@ -5,7 +5,7 @@
  * {@link TransactionManager.afterCommit} hear of writes only once they are committed.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { Backend, DataSession, Key, TransactionHandle } from "../backend/backend.js";
+import type { Backend, DataSession, Key, TransactionHandle } from "../spi/index.js";
 import { StorageError, TransactionError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { AsyncMutex } from "../util/async-mutex.js";

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { isKnownBackend } from "../../src/backend/backend-registry.js";
+import { isKnownBackend } from "../../src/spi/backend-registry.js";
 import type { StorageConfig } from "../../src/index.js";
 
 export interface MigrationBackend {

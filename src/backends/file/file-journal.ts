@@ -19,7 +19,7 @@
 import fs from "node:fs";
 import * as path from "node:path";
 import { crc32 } from "node:zlib";
-import type { Key } from "../../backend/backend.js";
+import type { Key } from "../../spi/index.js";
 import { ConnectionError, CorruptionError } from "../../errors.js";
 import type { StoredRow } from "./file-snapshot.js";
 import { fsyncDirectory } from "./file-snapshot.js";

@@ -2,7 +2,7 @@
  * The memory backend: the table engine, a single serialized writer, and nothing on disk.
  * The file backend extends it with persistence ({@link MemoryBackend.persist}) and a directory lock.
  */
-import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
+import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
 import type {
   Backend,
   BackendCapabilities,
@@ -13,7 +13,7 @@ import type {
   SchemaEditor,
   TransactionHandle,
   UpdateOutcome,
-} from "../../backend/backend.js";
+} from "../../spi/index.js";
 import type { Change } from "../../engine/table-engine.js";
 import { MemoryDatabase, WriteSet } from "../../engine/table-engine.js";
 import * as path from "node:path";

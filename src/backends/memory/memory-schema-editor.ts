@@ -3,7 +3,7 @@
  * a private copy-on-write view of the tables, swapped in whole at commit and dropped on rollback, so
  * memory (and the file backend built on it) get transactional DDL: a failing migration leaves nothing.
  */
-import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../../backend/backend.js";
+import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../../spi/index.js";
 import type { Change } from "../../engine/table-engine.js";
 import { MemoryDatabase, MemoryTable } from "../../engine/table-engine.js";
 import { IntegrityError, SchemaError, ValidationError } from "../../errors.js";

@@ -12,8 +12,8 @@
  * - Values: see postgres-dialect.ts (`text COLLATE "C"`, `bigint`, `double precision`, `timestamptz(3)`, `jsonb`).
  */
 import pg from "pg";
-import { DEFAULT_CAPABILITIES } from "../../backend/backend.js";
-import type { Backend, BackendCapabilities, BackendContext, TransactionHandle } from "../../backend/backend.js";
+import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
+import type { Backend, BackendCapabilities, BackendContext, TransactionHandle } from "../../spi/index.js";
 import type { QueryResult } from "pg";
 import { ConnectionError, StorageError, UnsupportedError } from "../../errors.js";
 import type { Logger } from "../../logger.js";

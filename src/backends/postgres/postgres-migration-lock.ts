@@ -7,7 +7,7 @@
  * the process goes on but the lock is gone with the session, so {@link PostgresMigrationLock.lost} tells
  * the runner to commit no further migration; releasing it just destroys the client.
  */
-import type { MigrationLock } from "../../backend/backend.js";
+import type { MigrationLock } from "../../spi/index.js";
 import { LockError } from "../../errors.js";
 import { isConnectionLoss } from "./postgres-driver.js";
 

@@ -1,5 +1,5 @@
 /**
- * Compiles normalized queries (API.md section 3) to SQL text and bound parameters. Identifiers come from
+ * Compiles normalized queries (src/query/query.ts) to SQL text and bound parameters. Identifiers come from
  * the entity schema, quoted; every value is a parameter. The semantics match the memory engine:
  * `ne`/`nin` match null, comparisons and patterns never do, nulls sort first ascending and last
  * descending, strings by code point, and the primary key is the last tie-breaker (normalization adds it).

@@ -8,7 +8,7 @@
  * boolean, or a string with every quote doubled, produced from the logical value by
  * {@link SqlSchemaDialect.literal}; nothing else is ever spliced in.
  */
-import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../../backend/backend.js";
+import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../../spi/index.js";
 import { SchemaError } from "../../errors.js";
 import type { LogicalType } from "../../schema/entity-schema.js";
 import { POSTGRES_COLUMN_TYPES, POSTGRES_INCREMENT_PRIMARY_KEY } from "../postgres/postgres-dialect.js";

@@ -3,7 +3,7 @@
  * parameters on one connection (or a pool). The backend decides where reads go and how a write is made
  * atomic; this class decides what SQL to run and turns results into rows.
  */
-import type { DataSession, Key, UpdateOutcome } from "../../backend/backend.js";
+import type { DataSession, Key, UpdateOutcome } from "../../spi/index.js";
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";

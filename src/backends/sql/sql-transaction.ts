@@ -1,5 +1,5 @@
 /** A SQL transaction as the SPI's {@link TransactionHandle}: a session on the transaction's connection. */
-import type { Key, SchemaEditor, TransactionHandle, UpdateOutcome } from "../../backend/backend.js";
+import type { Key, SchemaEditor, TransactionHandle, UpdateOutcome } from "../../spi/index.js";
 import { TransactionError } from "../../errors.js";
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";

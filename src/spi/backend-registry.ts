@@ -1,6 +1,6 @@
 /** Backends by name: the built-in ones load lazily, so importing Strata loads no database client. */
 import { ConfigError } from "../errors.js";
-import type { BackendFactory } from "./backend.js";
+import type { BackendFactory } from "./index.js";
 
 const builtIn: Record<string, () => Promise<BackendFactory>> = {
   memory: async () => (await import("../backends/memory/memory-backend.js")).createMemoryBackend,
@@ -41,7 +41,3 @@ export async function loadBackend(name: string): Promise<BackendFactory> {
   return load();
 }
 
-/** Lets a later module add a built-in backend loader (used by the SQL and file backends). */
-export function addBuiltInBackend(name: string, load: () => Promise<BackendFactory>): void {
-  builtIn[name] = load;
-}
