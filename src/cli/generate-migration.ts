@@ -8,6 +8,7 @@ import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "..
 import { MIGRATIONS_TABLE } from "../migrations/applied-migration-store.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
 import { describeSchema } from "../schema/table-schema.js";
+import { impliedUniqueIndexName } from "../schema/entity-schema.js";
 
 /** The statements of a generated migration; both lists are empty when nothing differs. */
 export interface SchemaDiff {
@@ -52,7 +53,7 @@ const sameIndex = (a: TableIndex, b: TableIndex) => a.unique === b.unique && a.c
 function indexesOf(table: TableDescription): TableIndex[] {
   const out = [...table.indexes];
   for (const c of table.columns) {
-    const implied = { name: `uq_${table.name}_${c.name}`, columns: [c.name], unique: true };
+    const implied = { name: impliedUniqueIndexName(table.name, [c.name]), columns: [c.name], unique: true };
     if (c.unique && !c.primary && !out.some((i) => sameIndex(i, implied))) out.push(implied);
   }
   return out;

@@ -15,6 +15,7 @@ import { normalizeWhere } from "../query/normalize-query.js";
 import type { Row } from "../schema/entity-schema.js";
 import { schemaOfTable } from "../schema/table-schema.js";
 import { editorOf } from "./applied-migration-store.js";
+import { processAlive } from "../util/process-alive.js";
 
 /** The table of the migration lock row. */
 export const LOCK_TABLE = "strata_migration_lock";
@@ -32,17 +33,6 @@ const LOCK_TABLE_DESCRIPTION: TableDescription = {
 };
 
 const schema = schemaOfTable(LOCK_TABLE_DESCRIPTION);
-
-/** True when a process with this id exists on this machine. */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, it just is not ours to signal.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 export interface RowMigrationLockOptions {
   /** A heartbeat older than this frees the lock. @default 30000 */

@@ -11,15 +11,15 @@ import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { copyJson, describeValue, storedValue, valueProblem } from "../schema/row-values.js";
 import { checkIdentifier, schemaOfTable } from "../schema/table-schema.js";
 import type { MigrationColumn, MigrationContext } from "./migration-context.js";
+import { isLogicalType, LOGICAL_TYPES } from "../schema/entity-schema.js";
 
 /** Rows read and rewritten at a time by `updateRows`. */
 const BATCH_SIZE = 500;
-const TYPES = new Set(["string", "integer", "number", "boolean", "datetime", "json"]);
 
 function toTableColumn(table: string, name: string, column: MigrationColumn): TableColumn {
   checkIdentifier(name, "Column name", table);
-  if (typeof column !== "object" || column === null || !TYPES.has(column.type)) {
-    throw new SchemaError(`Column "${name}" of table "${table}": type must be one of ${[...TYPES].join(", ")}, got ${describeValue(column?.type)}`, {
+  if (typeof column !== "object" || column === null || !isLogicalType(column.type)) {
+    throw new SchemaError(`Column "${name}" of table "${table}": type must be one of ${LOGICAL_TYPES.join(", ")}, got ${describeValue(column?.type)}`, {
       table,
       field: name,
     });

@@ -1,7 +1,21 @@
 /** The backend-neutral description of an entity, read once from its TypeORM decorators. */
 
 /** The logical column types, identical on every backend. */
-export type LogicalType = "string" | "integer" | "number" | "boolean" | "datetime" | "json";
+export const LOGICAL_TYPES = ["string", "integer", "number", "boolean", "datetime", "json"] as const;
+export type LogicalType = (typeof LOGICAL_TYPES)[number];
+
+/** True for one of the {@link LOGICAL_TYPES}. */
+export function isLogicalType(type: unknown): type is LogicalType {
+  return (LOGICAL_TYPES as readonly unknown[]).includes(type);
+}
+
+/**
+ * The name of the unique index a `unique` column (or an unnamed `@Unique`) implies: the same on every
+ * backend, so migrations and introspection agree on it.
+ */
+export function impliedUniqueIndexName(table: string, columns: readonly string[]): string {
+  return `uq_${table}_${columns.join("_")}`;
+}
 
 /** What a column is for, beyond holding a value. */
 export type ColumnRole = "version" | "createDate" | "updateDate";

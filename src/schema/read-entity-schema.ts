@@ -2,6 +2,7 @@ import { getMetadataArgsStorage } from "typeorm";
 import { SchemaError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "./entity-schema.js";
 import { valueProblem } from "./row-values.js";
+import { impliedUniqueIndexName } from "./entity-schema.js";
 
 /** TypeORM type names (lower-cased) onto Strata's logical types. */
 const TYPE_NAMES: ReadonlyMap<string, LogicalType> = new Map<string, LogicalType>([
@@ -159,7 +160,7 @@ function buildSchema(target: Function): EntitySchema {
   for (const u of args.filterUniques(chain)) {
     const properties = indexProperties(u.columns, "@Unique");
     if (properties.length === 1 && properties[0] === primary.property) continue;
-    const name = u.name ?? `uq_${tableName}_${properties.join("_")}`;
+    const name = u.name ?? impliedUniqueIndexName(tableName, properties);
     if (!indexes.some((i) => i.unique && i.properties.join() === properties.join())) {
       indexes.push({ name, properties, unique: true });
     }

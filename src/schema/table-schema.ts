@@ -6,6 +6,7 @@
 import type { TableColumn, TableDescription, TableIndex } from "../spi/index.js";
 import { SchemaError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, IndexSchema } from "./entity-schema.js";
+import { impliedUniqueIndexName } from "./entity-schema.js";
 
 /**
  * The `target` of every schema built from a table description: a table whose schema has this target is
@@ -46,7 +47,7 @@ export function schemaOfTable(table: TableDescription): EntitySchema {
   const indexes: IndexSchema[] = table.indexes.map((i) => ({ name: i.name, properties: [...i.columns], unique: i.unique }));
   for (const c of table.columns) {
     if (c.unique && !c.primary && !indexes.some((i) => i.unique && i.properties.length === 1 && i.properties[0] === c.name)) {
-      indexes.push({ name: `uq_${table.name}_${c.name}`, properties: [c.name], unique: true });
+      indexes.push({ name: impliedUniqueIndexName(table.name, [c.name]), properties: [c.name], unique: true });
     }
   }
   return {

@@ -9,6 +9,7 @@ import type { Backend, DataSession, Key, TransactionHandle } from "../spi/index.
 import { StorageError, TransactionError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { AsyncMutex } from "../util/async-mutex.js";
+import { forwardSession } from "../spi/forward-session.js";
 
 /** Tables written, with the keys written in each (`"all"` when a bulk write touched unknown keys). */
 export type CommittedWrites = ReadonlyMap<string, ReadonlySet<Key> | "all">;
@@ -40,22 +41,10 @@ let savepointCounter = 0;
 
 /** The {@link TransactionScope.session} of a scope: `handle`, waiting for `savepoints` when one is open. */
 function scopeSession(handle: TransactionHandle, savepoints: AsyncMutex): DataSession {
-  const guard =
-    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
-    (...args: A): Promise<R> =>
-      savepoints.isLocked ? savepoints.run(() => call(...args)) : call(...args);
-  return {
-    findById: guard((schema, key) => handle.findById(schema, key)),
-    findByIds: guard((schema, keys) => handle.findByIds(schema, keys)),
-    find: guard((schema, query) => handle.find(schema, query)),
-    count: guard((schema, where) => handle.count(schema, where)),
-    insert: guard((schema, row) => handle.insert(schema, row)),
-    upsert: guard((schema, row, expectedVersion?: number) => handle.upsert(schema, row, expectedVersion)),
-    upsertMany: guard((schema, rows) => handle.upsertMany(schema, rows)),
-    update: guard((schema, key, changes, expectedVersion?: number) => handle.update(schema, key, changes, expectedVersion)),
-    delete: guard((schema, key) => handle.delete(schema, key)),
-    deleteMany: guard((schema, where) => handle.deleteMany(schema, where)),
-  };
+  return forwardSession(
+    () => handle,
+    (call) => (savepoints.isLocked ? savepoints.run(call) : call()),
+  );
 }
 
 function recordWrite(writes: Map<string, Set<Key> | "all">, table: string, key: Key | undefined): void {

@@ -35,6 +35,7 @@
  * catalog describes, and a crash at any step leaves either the old or the new schema whole.
  */
 import type { ColumnRole, ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "../../schema/entity-schema.js";
+import { isLogicalType, LOGICAL_TYPES } from "../../schema/entity-schema.js";
 import { SEALED_FORMAT, hasExactly, sealedJsonText } from "./file-snapshot.js";
 
 /** The catalog file's name inside the data directory. */
@@ -73,8 +74,6 @@ export interface Catalog {
   generation?: number;
   tables: Record<string, CatalogTable>;
 }
-
-const TYPES: readonly LogicalType[] = ["string", "integer", "number", "boolean", "datetime", "json"];
 
 /** The catalog entry describing an entity's table. */
 export function catalogTableOf(schema: EntitySchema, file: string): CatalogTable {
@@ -174,8 +173,8 @@ export function catalogProblem(value: unknown, sealed: boolean): string | undefi
   for (const [name, t] of Object.entries(c.tables)) {
     if (typeof t?.file !== "string" || !Array.isArray(t.columns) || !Array.isArray(t.indexes)) return `table "${name}": expected file, columns and indexes`;
     for (const col of t.columns) {
-      if (typeof col?.name !== "string" || !TYPES.includes(col.type) || typeof col.nullable !== "boolean") {
-        return `table "${name}": column ${JSON.stringify(col?.name)} needs a name, a type (${TYPES.join(", ")}) and nullable`;
+      if (typeof col?.name !== "string" || !isLogicalType(col.type) || typeof col.nullable !== "boolean") {
+        return `table "${name}": column ${JSON.stringify(col?.name)} needs a name, a type (${LOGICAL_TYPES.join(", ")}) and nullable`;
       }
     }
     if (t.columns.filter((col) => col.primary).length !== 1) return `table "${name}": expected exactly one primary column`;

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { LockError } from "../../errors.js";
 import { diskFullError } from "./file-snapshot.js";
+import { processAlive } from "../../util/process-alive.js";
 
 /** The lock file's name inside the data directory. */
 export const LOCK_FILE = "strata.lock";
@@ -30,16 +31,6 @@ function readOwner(file: string): LockOwner | undefined {
   } catch {
     // Missing, or half-written by an owner that was killed between create and write.
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code !== "ESRCH";
   }
 }
 
@@ -86,7 +77,7 @@ export class DirectoryLock {
     for (;;) {
       if (createExclusive(file, content)) return new DirectoryLock(file, owner);
       const holder = readOwner(file);
-      if (holder ? !isAlive(holder.pid) : DirectoryLock.unreadableForLong(file)) {
+      if (holder ? !processAlive(holder.pid) : DirectoryLock.unreadableForLong(file)) {
         DirectoryLock.takeOver(file, holder);
         continue;
       }

@@ -10,6 +10,7 @@ import { IntegrityError, SchemaError, ValidationError } from "../../errors.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../../schema/entity-schema.js";
 import { copyJson, valueProblem } from "../../schema/row-values.js";
 import { describeSchema, MigrationTable, schemaOfTable } from "../../schema/table-schema.js";
+import { impliedUniqueIndexName } from "../../schema/entity-schema.js";
 
 /** A transaction's private view of a database's tables: tables are cloned on first change. */
 export class ShadowDatabase extends MemoryDatabase {
@@ -150,7 +151,7 @@ export class MemorySchemaEditor implements SchemaEditor {
       primary: false,
       ...(column.generated ? { generated: column.generated } : {}),
     };
-    const indexes: IndexSchema[] = column.unique ? [...table.schema.indexes, { name: `uq_${tableName}_${column.name}`, properties: [property], unique: true }] : [...table.schema.indexes];
+    const indexes: IndexSchema[] = column.unique ? [...table.schema.indexes, { name: impliedUniqueIndexName(tableName, [column.name]), properties: [property], unique: true }] : [...table.schema.indexes];
     const value = column.default === undefined ? null : column.default;
     if (column.unique && value !== null && table.rows.size > 1) {
       throw new IntegrityError(`Cannot add unique column "${column.name}" with a default to table "${tableName}": its ${table.rows.size} rows would share the value`, { table: tableName, field: column.name });

@@ -13,6 +13,7 @@ import { SchemaError } from "../../errors.js";
 import type { LogicalType } from "../../schema/entity-schema.js";
 import { POSTGRES_COLUMN_TYPES, POSTGRES_INCREMENT_PRIMARY_KEY } from "../postgres/postgres-dialect.js";
 import { SQLITE_COLUMN_TYPES, SQLITE_INCREMENT_PRIMARY_KEY } from "../sqlite/sqlite-dialect.js";
+import { impliedUniqueIndexName } from "../../schema/entity-schema.js";
 
 /** Runs statements on one connection; rows come back as arrays in select-list order. */
 export interface SchemaRunner {
@@ -103,7 +104,7 @@ export class SqlSchemaEditor implements SchemaEditor {
     const indexes = [...table.indexes];
     for (const c of table.columns) {
       if (c.unique && !c.primary && !indexes.some((i) => i.unique && i.columns.length === 1 && i.columns[0] === c.name)) {
-        indexes.push({ name: `uq_${table.name}_${c.name}`, columns: [c.name], unique: true });
+        indexes.push({ name: impliedUniqueIndexName(table.name, [c.name]), columns: [c.name], unique: true });
       }
     }
     for (const index of indexes) await this.exec(this.indexStatement(table.name, index));
@@ -137,7 +138,7 @@ export class SqlSchemaEditor implements SchemaEditor {
       }
     }
     await this.exec(`ALTER TABLE ${quoteName(table)} ADD COLUMN ${this.columnDefinition(table, { ...column, unique: false })}`);
-    if (column.unique) await this.exec(this.indexStatement(table, { name: `uq_${table}_${column.name}`, columns: [column.name], unique: true }));
+    if (column.unique) await this.exec(this.indexStatement(table, { name: impliedUniqueIndexName(table, [column.name]), columns: [column.name], unique: true }));
   }
 
   async dropColumn(table: string, name: string): Promise<void> {
