@@ -23,6 +23,15 @@ export class StorageCore {
     readonly transactions: TransactionManager,
   ) {}
 
+  /**
+   * The schema of `tables` changed (a migration, a copy): no cache entry shaped by the old schema may be
+   * served again, so the version bumps (every key changes) and each table's entries are dropped.
+   */
+  schemaChanged(tables: Iterable<string>): void {
+    this.schemaVersion++;
+    for (const table of tables) this.transactions.noteWrite(table);
+  }
+
   /** The schema of an entity this storage serves; a {@link ConfigError} for any other class. */
   schemaOf(entity: Function): EntitySchema {
     const schema = this.schemas.get(entity);

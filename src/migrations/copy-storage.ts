@@ -90,9 +90,7 @@ async function fingerprint(session: DataSession, schema: EntitySchema, size: num
  */
 export async function copyStorage(from: Storage, to: Storage, options: CopyOptions = {}): Promise<CopiedTable[]> {
   const copied = await copyBackend(from.core.backend, to.core.backend, options, to.backend);
-  // Caches keyed on the schema must not serve the target's old shape.
-  to.core.schemaVersion++;
-  for (const table of copied) to.core.transactions.noteWrite(table.table);
+  to.core.schemaChanged(copied.map((table) => table.table));
   return copied;
 }
 

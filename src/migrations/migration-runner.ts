@@ -318,9 +318,7 @@ export class MigrationRunner {
       });
     }
     const durationMs = Math.round(performance.now() - started);
-    // Entries shaped by the old schema must never be served again: bump, then drop each touched table.
-    this.core.schemaVersion++;
-    for (const table of touched) this.core.transactions.noteWrite(table);
+    this.core.schemaChanged(touched);
     this.emit(direction === "up" ? "migrated" : "reverted", { ...event, durationMs });
     return result(m, direction, durationMs, false);
   }
