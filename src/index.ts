@@ -51,8 +51,8 @@ export type {
 export { loadMigrations, sha256 } from "./migrations/migration-loader.js";
 export type { LoadedMigration } from "./migrations/migration-loader.js";
 export { MIGRATIONS_TABLE } from "./migrations/applied-migration-store.js";
-export { copyStorage } from "./migrations/copy-storage.js";
-export type { CopyOptions, CopiedTable } from "./migrations/copy-storage.js";
+export { copyStorage } from "./copy/copy-storage.js";
+export type { CopyOptions, CopiedTable } from "./copy/copy-backend.js";
 export { schemaOfTable, describeSchema } from "./schema/table-schema.js";
 export type { Logger } from "./logger.js";
 export type { StorageCache, CacheStats } from "./cache/cache-manager.js";

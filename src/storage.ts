@@ -11,6 +11,7 @@ import { Repository } from "./repository/repository.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
 import { readEntitySchema } from "./schema/read-entity-schema.js";
 import { StorageCore } from "./storage-core.js";
+import { backupToDirectory } from "./copy/backup-to-directory.js";
 import { MigrationRunner } from "./migrations/migration-runner.js";
 import type { CommittedWrites, TransactionOptions } from "./transaction/transaction-manager.js";
 import { TransactionManager } from "./transaction/transaction-manager.js";
@@ -132,7 +133,12 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
   const factory = await loadBackend(config.backend);
   let backend: Backend;
   try {
-    backend = await factory({ config, schemas: [...schemas.values()], logger: config.logger });
+    backend = await factory({
+      config,
+      schemas: [...schemas.values()],
+      logger: config.logger,
+      backupToDirectory: (source, targetPath) => backupToDirectory(source, targetPath, config),
+    });
   } catch (error) {
     if (error instanceof StorageError) throw error;
     throw new ConnectionError(`Could not open the ${config.backend} backend: ${(error as Error)?.message ?? String(error)}`, { cause: error });

@@ -23,7 +23,7 @@ import * as path from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import "reflect-metadata";
 import { editorOf } from "../migrations/applied-migration-store.js";
-import { copyStorage } from "../migrations/copy-storage.js";
+import { copyStorage } from "../copy/copy-storage.js";
 import type { MigrationResult, MigrationStatus } from "../migrations/migration-runner.js";
 import { readEntitySchema } from "../schema/read-entity-schema.js";
 import { createStorage } from "../storage.js";

@@ -23,7 +23,13 @@ export interface Backend {
   readonly session: DataSession;
   /** Starts a write transaction, waiting (up to the configured `timeoutMs`) for the current writer. */
   begin(): Promise<TransactionHandle>;
-  /** Writes a consistent copy of the data to `targetPath`, which `createStorage` can open. */
+  /**
+   * Writes a consistent copy of the data to `targetPath`, which `createStorage` can open. A backend with
+   * files of its own copies them (file, SQLite); one with nothing on disk (memory) calls
+   * {@link BackendContext.backupToDirectory}, which writes a file-backend directory: the copy lives in
+   * `src/copy/`, handed down by `createStorage`, so no backend imports another backend or the copier.
+   * One that cannot back up throws an `UnsupportedError` saying what to use instead (PostgreSQL: pg_dump).
+   */
   backup(targetPath: string): Promise<void>;
   close(): Promise<void>;
   /**
@@ -40,6 +46,12 @@ export interface BackendContext {
   readonly config: ResolvedConfig;
   readonly schemas: readonly EntitySchema[];
   readonly logger: Logger;
+  /**
+   * Writes every table of `source` as a new file-backend directory at `targetPath` (the copy module's
+   * `backupToDirectory`, with this storage's settings): the backup of a backend with nothing on disk.
+   * Given by `createStorage`; absent when a backend is built some other way.
+   */
+  readonly backupToDirectory?: (source: Backend, targetPath: string) => Promise<void>;
 }
 
 /** Creates and connects a backend. */

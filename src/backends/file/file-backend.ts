@@ -1,6 +1,6 @@
 /**
- * The file backend: the memory backend's table engine (queries, indexes, write sets, savepoints) with
- * persistence around it, in one directory a person can read:
+ * The file backend: the table engine (queries, indexes, write sets, savepoints) and its writer, from
+ * {@link EngineBackend}, with persistence around it, in one directory a person can read:
  *
  * - `catalog.json`: tables, columns, types and indexes (see file-catalog.ts);
  * - `<table>.table.json`: one snapshot per table, a row per line (see file-snapshot.ts);
@@ -20,9 +20,8 @@ import fs from "node:fs";
 import { randomUUID } from "node:crypto";
 import v8 from "node:v8";
 import * as path from "node:path";
-import type { Persisted } from "../memory/memory-backend.js";
-import { MemoryBackend } from "../memory/memory-backend.js";
-import type { ShadowDatabase } from "../memory/memory-schema-editor.js";
+import type { Persisted } from "../engine-backend.js";
+import { EngineBackend } from "../engine-backend.js";
 import { MigrationTable } from "../../schema/table-schema.js";
 import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
 import type { Backend, BackendCapabilities, BackendContext, DataSession, Key } from "../../spi/index.js";
@@ -111,10 +110,10 @@ interface TableState {
   legacy: boolean;
 }
 
-export class FileBackend extends MemoryBackend {
-  override readonly name: string = "file";
+export class FileBackend extends EngineBackend {
+  readonly name: string = "file";
   /** Schema changes commit through {@link FileBackend.checkpointSchema}: all or nothing, so DDL is transactional. */
-  override readonly capabilities: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true, supportsTransactionalDdl: true, persistent: true };
+  readonly capabilities: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true, supportsTransactionalDdl: true, persistent: true };
   /** The data directory (absolute). */
   readonly dir: string;
   private readonly durable: boolean;
@@ -129,8 +128,8 @@ export class FileBackend extends MemoryBackend {
     context: BackendContext,
     private readonly lock: DirectoryLock,
   ) {
-    // The base class would create empty tables; here they come from the directory (see load).
-    super({ ...context, config: { ...context.config, autoCreate: false } });
+    // Tables come from the directory (see load), and autoCreate adds the missing ones to it.
+    super(context);
     this.dir = context.config.path!;
     this.durable = context.config.file.fsync === "always";
     this.compactAfterBytes = context.config.file.compactAfterBytes;
@@ -445,15 +444,14 @@ export class FileBackend extends MemoryBackend {
     for (const file of old) fs.rmSync(this.file(file), { force: true });
   }
 
-  /** A migration's commit: the shadow database becomes the directory's state, then the live one. */
-  protected override async commitSchemaChange(shadow: ShadowDatabase): Promise<Persisted | void> {
+  /** A migration's commit: the shadow database becomes the directory's state (then the base swaps it in as the live one). */
+  protected override async persistSchema(shadow: MemoryDatabase): Promise<Persisted | void> {
     if (this.closed) throw new TransactionError(`The file storage on ${this.dir} is closed`, { file: this.dir });
     try {
       await this.checkpointSchema(shadow);
     } catch (error) {
       throw this.writeFailed(`write the schema change to ${this.dir}`, this.dir, error);
     }
-    return super.commitSchemaChange(shadow);
   }
 
   private snapshotOf(state: TableState, seq: number): string {
@@ -498,7 +496,7 @@ export class FileBackend extends MemoryBackend {
     for (const old of generations.slice(0, Math.max(0, generations.length - keep))) fs.rmSync(path.join(root, old), { recursive: true, force: true });
   }
 
-  override async backup(targetPath: string): Promise<void> {
+  async backup(targetPath: string): Promise<void> {
     if (typeof targetPath !== "string" || targetPath === "") throw new ConfigError(["backup: expected a target directory path"]);
     const target = path.resolve(targetPath);
     if (target === this.dir || target.startsWith(this.dir + path.sep)) {

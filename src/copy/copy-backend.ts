@@ -1,7 +1,8 @@
 /**
- * `strata copy`: every table of one backend (the migration history included) into another, in batches,
- * then verified table by table (row count and a checksum of the rows in key order). The path from the
- * embedded default to a server: `file:` to `sqlite:` to `postgres:`.
+ * The copier behind `strata copy`, `copyStorage` and the memory backend's backup: every table of one
+ * backend (the migration history included) into another, in batches, then verified table by table (row
+ * count and a checksum of the rows in key order). The path from the embedded default to a server:
+ * `file:` to `sqlite:` to `postgres:`.
  */
 import { createHash } from "node:crypto";
 import type { Backend, DataSession, Key, SchemaEditor, TableDescription } from "../spi/index.js";
@@ -9,11 +10,10 @@ import { MigrationError, StorageError } from "../errors.js";
 import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { schemaOfTable } from "../schema/table-schema.js";
-import type { Storage } from "../storage.js";
-import { editorOf } from "./applied-migration-store.js";
-import { LOCK_TABLE } from "./row-migration-lock.js";
+import { editorOf } from "../migrations/applied-migration-store.js";
+import { LOCK_TABLE } from "../migrations/row-migration-lock.js";
 
-/** Options of {@link copyStorage}. */
+/** Options of {@link copyBackend} (and `copyStorage`). */
 export interface CopyOptions {
   /** Copy into a target that already has tables: those the source also has are dropped first. @default false */
   force?: boolean;
@@ -85,18 +85,9 @@ async function fingerprint(session: DataSession, schema: EntitySchema, size: num
 }
 
 /**
- * Copies every table of `from` into `to` and verifies the copy. Refuses (a `MigrationError`) when the
- * target already has tables, unless `force`.
- */
-export async function copyStorage(from: Storage, to: Storage, options: CopyOptions = {}): Promise<CopiedTable[]> {
-  const copied = await copyBackend(from.core.backend, to.core.backend, options, to.backend);
-  to.core.schemaChanged(copied.map((table) => table.table));
-  return copied;
-}
-
-/**
- * The backend-level copy behind {@link copyStorage} (and the memory backend's `backup`): every table of
- * `source`, read in one transaction, into `target`, verified table by table.
+ * The backend-level copy behind `copyStorage` and `backupToDirectory`: every table of `source`, read in
+ * one transaction, into `target`, verified table by table. Refuses (a `MigrationError`) when the target
+ * already has tables, unless `force`.
  */
 export async function copyBackend(source: Backend, target: Backend, options: CopyOptions = {}, targetLabel = target.name): Promise<CopiedTable[]> {
   const size = options.batchSize ?? 500;

@@ -1,16 +1,16 @@
 /**
  * Schema changes on the in-memory engine. A migration's transaction works on a {@link ShadowDatabase}:
  * a private copy-on-write view of the tables, swapped in whole at commit and dropped on rollback, so
- * memory (and the file backend built on it) get transactional DDL: a failing migration leaves nothing.
+ * the backends on the engine (memory and file) get transactional DDL: a failing migration leaves nothing.
  */
-import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../../spi/index.js";
-import type { Change } from "../../engine/table-engine.js";
-import { MemoryDatabase, MemoryTable } from "../../engine/table-engine.js";
-import { IntegrityError, SchemaError, ValidationError } from "../../errors.js";
-import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../../schema/entity-schema.js";
-import { copyJson, valueProblem } from "../../schema/row-values.js";
-import { describeSchema, MigrationTable, schemaOfTable } from "../../schema/table-schema.js";
-import { impliedUniqueIndexName } from "../../schema/entity-schema.js";
+import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../spi/index.js";
+import type { Change } from "./table-engine.js";
+import { MemoryDatabase, MemoryTable } from "./table-engine.js";
+import { IntegrityError, SchemaError, ValidationError } from "../errors.js";
+import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
+import { copyJson, valueProblem } from "../schema/row-values.js";
+import { describeSchema, MigrationTable, schemaOfTable } from "../schema/table-schema.js";
+import { impliedUniqueIndexName } from "../schema/entity-schema.js";
 
 /** A transaction's private view of a database's tables: tables are cloned on first change. */
 export class ShadowDatabase extends MemoryDatabase {

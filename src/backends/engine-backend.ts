@@ -1,0 +1,254 @@
+/**
+ * The base of the backends built on the in-memory table engine (src/engine/): the memory backend and the
+ * file backend. It owns what both share: the engine's database, one serialized writer, autocommit of
+ * single writes, the committed-read session, transactions over write sets (and a shadow database once a
+ * migration asks for the schema editor), and the in-process migration lock. A subclass adds only what is
+ * its own: where tables come from, and the persist hooks ({@link EngineBackend.persist},
+ * {@link EngineBackend.persistSchema}) that make a commit durable before it is applied to memory.
+ */
+import { AsyncMutex } from "../util/async-mutex.js";
+import type {
+  Backend,
+  BackendCapabilities,
+  BackendContext,
+  DataSession,
+  Key,
+  MigrationLock,
+  SchemaEditor,
+  TransactionHandle,
+  UpdateOutcome,
+} from "../spi/index.js";
+import type { Change } from "../engine/table-engine.js";
+import { MemoryDatabase, WriteSet } from "../engine/table-engine.js";
+import { MemorySchemaEditor, ShadowDatabase } from "../engine/memory-schema-editor.js";
+import { LockError, TransactionError } from "../errors.js";
+import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
+import type { EntitySchema, Row } from "../schema/entity-schema.js";
+
+/**
+ * What a persist hook may return: `durable` settles once the changes survive a crash.
+ * The writer is released before it is awaited, so commits queued behind this one can append meanwhile
+ * and share the next flush (group commit); the committing caller still hears back only once it settles.
+ */
+export interface Persisted {
+  readonly durable: Promise<void>;
+}
+
+export abstract class EngineBackend implements Backend {
+  abstract readonly name: string;
+  abstract readonly capabilities: BackendCapabilities;
+  /** The committed tables. A subclass fills it (the memory backend from its entities, the file backend from disk). */
+  readonly db = new MemoryDatabase();
+  readonly session: DataSession;
+  /** One writer at a time: transactions and single writes queue here (FIFO). */
+  protected readonly writer = new AsyncMutex();
+  protected readonly timeoutMs: number;
+  private readonly migrationMutex = new AsyncMutex();
+  /**
+   * One migration runner at a time, within this process: the data lives in this process only (the file
+   * backend's directory lock already keeps other processes out).
+   */
+  readonly migrationLock: MigrationLock = {
+    acquire: async (timeoutMs) => {
+      const release = await this.migrationMutex.acquire(
+        timeoutMs,
+        () => new LockError(`Waited ${timeoutMs} ms for the migration lock of the ${this.name} backend: another runner is migrating`),
+      );
+      return async () => release();
+    },
+  };
+
+  constructor(protected readonly context: BackendContext) {
+    this.timeoutMs = context.config.timeoutMs;
+    this.session = this.createSession(new WriteSet(this.db));
+  }
+
+  abstract backup(targetPath: string): Promise<void>;
+
+  /**
+   * The session for reads and single writes outside a transaction. Reads see committed rows only:
+   * `committed` is a write set with no writes. A subclass may wrap it (the file backend waits for durability).
+   * Called from this constructor, before a subclass's fields are set: an override reads them lazily.
+   */
+  protected createSession(committed: WriteSet): DataSession {
+    return {
+      findById: async (schema, key) => committed.findById(schema, key),
+      findByIds: async (schema, keys) => findByIds(committed, schema, keys),
+      find: async (schema, query) => committed.find(schema, query),
+      count: async (schema, where) => committed.count(schema, where),
+      insert: (schema, row) => this.autocommit((ws) => ws.insert(schema, row)),
+      upsert: (schema, row, expectedVersion) => this.autocommit((ws) => ws.upsert(schema, row, expectedVersion)),
+      upsertMany: (schema, rows) => this.autocommit((ws) => ws.upsertMany(schema, rows)),
+      update: (schema, key, changes, expectedVersion) => this.autocommit((ws) => ws.update(schema, key, changes, expectedVersion)),
+      delete: (schema, key) => this.autocommit((ws) => ws.delete(schema, key)),
+      deleteMany: (schema, where) => this.autocommit((ws) => ws.deleteMany(schema, where)),
+    };
+  }
+
+  /**
+   * Records committed changes, called while the writer is held and before they are applied to memory.
+   * A throw aborts the commit with nothing applied. By default nothing is kept (the memory backend).
+   */
+  protected async persist(_changes: Change[]): Promise<Persisted | void> {}
+
+  /**
+   * Records a transaction that changed the schema, called while the writer is held and before `database`
+   * (every table as the transaction left it) replaces the committed tables. A throw aborts the commit
+   * with nothing applied. By default nothing is kept (the memory backend).
+   */
+  protected async persistSchema(_database: MemoryDatabase): Promise<Persisted | void> {}
+
+  protected acquireWriter(): Promise<() => void> {
+    return this.writer.acquire(
+      this.timeoutMs,
+      () => new TransactionError(`Waited ${this.timeoutMs} ms for the ${this.name} backend's writer (another transaction holds it)`),
+    );
+  }
+
+  private async commitWriteSet(ws: WriteSet): Promise<Persisted | void> {
+    if (ws.isEmpty) return;
+    const changes = ws.changes();
+    const persisted = await this.persist(changes);
+    this.db.apply(changes);
+    return persisted;
+  }
+
+  private async commitSchemaChange(shadow: ShadowDatabase): Promise<Persisted | void> {
+    const persisted = await this.persistSchema(shadow);
+    shadow.commitTo(this.db);
+    return persisted;
+  }
+
+  protected async autocommit<T>(fn: (ws: WriteSet) => T): Promise<T> {
+    const release = await this.acquireWriter();
+    let persisted: Persisted | void;
+    let result: T;
+    try {
+      const ws = new WriteSet(this.db);
+      result = fn(ws);
+      persisted = await this.commitWriteSet(ws);
+    } finally {
+      release();
+    }
+    if (persisted) await persisted.durable;
+    return result;
+  }
+
+  async begin(): Promise<TransactionHandle> {
+    const release = await this.acquireWriter();
+    return new EngineTransaction(this.db, (ws) => this.commitWriteSet(ws), (shadow) => this.commitSchemaChange(shadow), release);
+  }
+
+  async close(): Promise<void> {}
+}
+
+function findByIds(ws: WriteSet, schema: EntitySchema, keys: readonly Key[]): Row[] {
+  const out: Row[] = [];
+  for (const key of keys) {
+    const row = ws.findById(schema, key);
+    if (row) out.push(row);
+  }
+  return out;
+}
+
+/**
+ * A transaction on the engine: its write set, applied at commit, while it holds the writer. Once it asks
+ * for the schema editor, it works on a shadow database instead, swapped in whole at commit.
+ */
+class EngineTransaction implements TransactionHandle {
+  private done = false;
+  private ws: WriteSet;
+  private shadow: ShadowDatabase | undefined;
+  private editor: SchemaEditor | undefined;
+
+  constructor(
+    private readonly db: MemoryDatabase,
+    private readonly commitChanges: (ws: WriteSet) => Promise<Persisted | void>,
+    private readonly commitSchema: (shadow: ShadowDatabase) => Promise<Persisted | void>,
+    private readonly release: () => void,
+  ) {
+    this.ws = new WriteSet(db);
+  }
+
+  schema(): SchemaEditor {
+    this.open();
+    if (!this.editor) {
+      this.shadow = new ShadowDatabase(this.db);
+      this.foldWrites();
+      this.editor = new MemorySchemaEditor(this.shadow, () => this.foldWrites());
+    }
+    return this.editor;
+  }
+
+  /** Moves the row writes made so far into the shadow, so that the next DDL sees them. */
+  private foldWrites(): void {
+    const shadow = this.shadow!;
+    if (!this.ws.isEmpty) shadow.apply(this.ws.changes());
+    // A migration sees every column, including those its entity does not declare.
+    this.ws = new WriteSet(shadow, true);
+  }
+
+  private open(): WriteSet {
+    if (this.done) throw new TransactionError("The transaction has already ended");
+    return this.ws;
+  }
+
+  async findById(schema: EntitySchema, key: Key): Promise<Row | null> {
+    return this.open().findById(schema, key);
+  }
+  async findByIds(schema: EntitySchema, keys: readonly Key[]): Promise<Row[]> {
+    return findByIds(this.open(), schema, keys);
+  }
+  async find(schema: EntitySchema, query: NormalizedQuery): Promise<Row[]> {
+    return this.open().find(schema, query);
+  }
+  async count(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
+    return this.open().count(schema, where);
+  }
+  async insert(schema: EntitySchema, row: Row): Promise<Row> {
+    return this.open().insert(schema, row);
+  }
+  async upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
+    return this.open().upsert(schema, row, expectedVersion);
+  }
+  async upsertMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]> {
+    return this.open().upsertMany(schema, rows);
+  }
+  async update(schema: EntitySchema, key: Key, changes: Row, expectedVersion?: number): Promise<UpdateOutcome> {
+    return this.open().update(schema, key, changes, expectedVersion);
+  }
+  async delete(schema: EntitySchema, key: Key): Promise<boolean> {
+    return this.open().delete(schema, key);
+  }
+  async deleteMany(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
+    return this.open().deleteMany(schema, where);
+  }
+  async savepoint(name: string): Promise<void> {
+    this.open().savepoint(name);
+  }
+  async rollbackToSavepoint(name: string): Promise<void> {
+    this.open().rollbackToSavepoint(name);
+  }
+  async releaseSavepoint(name: string): Promise<void> {
+    this.open().releaseSavepoint(name);
+  }
+  async commit(): Promise<void> {
+    const ws = this.open();
+    this.done = true;
+    let persisted: Persisted | void;
+    try {
+      if (this.shadow) {
+        this.foldWrites();
+        persisted = await this.commitSchema(this.shadow);
+      } else persisted = await this.commitChanges(ws);
+    } finally {
+      this.release();
+    }
+    if (persisted) await persisted.durable;
+  }
+  async rollback(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.release();
+  }
+}

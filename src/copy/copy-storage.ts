@@ -1,0 +1,16 @@
+/** `copyStorage`: the public face of the copier (`strata copy` runs it), storage to storage. */
+import type { Storage } from "../storage.js";
+import type { CopiedTable, CopyOptions } from "./copy-backend.js";
+import { copyBackend } from "./copy-backend.js";
+
+/**
+ * Copies every table of `from` into `to` and verifies the copy. Refuses (a `MigrationError`) when the
+ * target already has tables, unless `force`.
+ * @example const copied = await copyStorage(fileStorage, sqliteStorage, { batchSize: 1000 });
+ */
+export async function copyStorage(from: Storage, to: Storage, options: CopyOptions = {}): Promise<CopiedTable[]> {
+  const copied = await copyBackend(from.core.backend, to.core.backend, options, to.backend);
+  // The target's tables were dropped and created: nothing its cache holds of them may be served again.
+  to.core.schemaChanged(copied.map((table) => table.table));
+  return copied;
+}
