@@ -24,6 +24,7 @@ import type { Persisted } from "../engine-backend.js";
 import { EngineBackend } from "../engine-backend.js";
 import { MigrationTable } from "../../schema/table-schema.js";
 import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
+import { forwardSession, READ_METHODS } from "../../spi/forward-session.js";
 import type { Backend, BackendCapabilities, BackendContext, DataSession, Key } from "../../spi/index.js";
 import type { Change, MemoryDatabase, MemoryTable, WriteSet } from "../../engine/table-engine.js";
 import { CapacityError, ConfigError, CorruptionError, StorageError, TransactionError } from "../../errors.js";
@@ -296,30 +297,15 @@ export class FileBackend extends EngineBackend {
   protected override createSession(committed: WriteSet): DataSession {
     const base = super.createSession(committed);
     // A read waits for flushes in progress: it must not return a commit that a power loss could still take back.
-    const settled = () => this.journal?.pendingFlush();
-    return {
-      ...base,
-      findById: async (schema, key) => {
-        const wait = settled();
-        if (wait) await wait;
-        return base.findById(schema, key);
+    // The journal is read at each call: this runs from the base constructor, before load() opens it.
+    return forwardSession(
+      () => base,
+      (call) => {
+        const wait = this.journal?.pendingFlush();
+        return wait ? wait.then(call) : call();
       },
-      findByIds: async (schema, keys) => {
-        const wait = settled();
-        if (wait) await wait;
-        return base.findByIds(schema, keys);
-      },
-      find: async (schema, query) => {
-        const wait = settled();
-        if (wait) await wait;
-        return base.find(schema, query);
-      },
-      count: async (schema, where) => {
-        const wait = settled();
-        if (wait) await wait;
-        return base.count(schema, where);
-      },
-    };
+      READ_METHODS,
+    );
   }
 
   protected override async persist(changes: Change[]): Promise<Persisted | void> {
