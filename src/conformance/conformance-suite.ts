@@ -98,8 +98,8 @@ class SuiteContext {
   get values() {
     return this.storage.repository(ConfValue);
   }
-  get capabilities(): BackendCapabilities {
-    return this.storage.core.backend.capabilities;
+  get capabilities(): Readonly<BackendCapabilities> {
+    return this.storage.capabilities;
   }
 }
 

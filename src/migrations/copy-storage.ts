@@ -10,6 +10,7 @@ import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { schemaOfTable } from "../schema/table-schema.js";
 import type { Storage } from "../storage.js";
+import { coreOf } from "../storage-core.js";
 import { editorOf } from "./applied-migration-store.js";
 import { LOCK_TABLE } from "./row-migration-lock.js";
 
@@ -89,8 +90,9 @@ async function fingerprint(session: DataSession, schema: EntitySchema, size: num
  * target already has tables, unless `force`.
  */
 export async function copyStorage(from: Storage, to: Storage, options: CopyOptions = {}): Promise<CopiedTable[]> {
-  const copied = await copyBackend(from.core.backend, to.core.backend, options, to.backend);
-  to.core.schemaChanged(copied.map((table) => table.table));
+  const target = coreOf(to);
+  const copied = await copyBackend(coreOf(from).backend, target.backend, options, to.backend);
+  target.schemaChanged(copied.map((table) => table.table));
   return copied;
 }
 

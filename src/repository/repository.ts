@@ -12,6 +12,7 @@ import type { Query, Where } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
 import { checkValue, copyValue, describeValue, invalid, makeRowCopier, storedValue } from "../schema/row-values.js";
 import type { StorageCore } from "../storage-core.js";
+import { coreOf } from "../storage-core.js";
 import type { Storage } from "../storage.js";
 
 /** The outcome of `saveMany`. */
@@ -82,7 +83,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private tableCache: TableCache | undefined;
 
   constructor(storage: Storage, entity: EntityClass<T>) {
-    this.core = (storage as unknown as { core: StorageCore }).core;
+    this.core = coreOf(storage);
     this.schema = this.core.schemaOf(entity as unknown as Function);
     this.prototype = (entity as unknown as Function).prototype as object;
     this.pk = this.schema.primary;
