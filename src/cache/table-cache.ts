@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import type { Key } from "../spi/index.js";
 import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
-import { copyJson } from "../schema/row-values.js";
+import { makeRowCopier } from "../schema/row-values.js";
 import type { CacheManager } from "./cache-manager.js";
 import type { L1Value } from "./l1-cache.js";
 import { ABSENT } from "./l1-cache.js";
@@ -17,26 +17,6 @@ interface Flight<V> {
   promise: Promise<V>;
   /** Set when the key is invalidated while the read runs: its result must then not enter the cache. */
   stale: boolean;
-}
-
-/** Copies a row the cache owns into a fresh entity: Dates cloned, json deep-copied, the rest by value. */
-function makeEntityCopier(schema: EntitySchema): (row: Row) => object {
-  const proto = schema.target.prototype as object;
-  const dates = schema.columns.filter((c) => c.type === "datetime").map((c) => c.property);
-  const jsons = schema.columns.filter((c) => c.type === "json").map((c) => c.property);
-  if (dates.length === 0 && jsons.length === 0) return (row) => Object.assign(Object.create(proto) as object, row);
-  return (row) => {
-    const out = Object.assign(Object.create(proto) as Record<string, unknown>, row);
-    for (const p of dates) {
-      const d = out[p];
-      if (d instanceof Date) out[p] = new Date(d.getTime());
-    }
-    for (const p of jsons) {
-      const v = out[p];
-      if (v !== null && typeof v === "object") out[p] = copyJson(v);
-    }
-    return out;
-  };
 }
 
 /** Rows in L2 are JSON arrays in column order, with datetimes as epoch ms; `decode` gives undefined for an entry of another shape. */
@@ -97,7 +77,7 @@ export class TableCache {
     schema: EntitySchema,
   ) {
     this.schema = schema;
-    this.copyOut = makeEntityCopier(schema);
+    this.copyOut = makeRowCopier(schema, schema.target.prototype as object);
     this.codec = makeRowCodec(schema);
     this.shape = createHash("sha256").update(schema.columns.map((c) => `${c.property}:${c.name}:${c.type}`).join(",")).digest("base64url").slice(0, 8);
     this.encodedTable = encodeURIComponent(schema.table);
