@@ -64,6 +64,16 @@ for (const backend of backends) {
       expect((await diff(storage)).up).toHaveLength(1);
     });
 
+    test("storage.migrations.diff() compares the storage's own entities with the schema, and changes nothing", async () => {
+      storage = await createStorage({ ...config, entities: ENTITIES, migrations: DEMO_MIGRATIONS, autoCreate: false });
+      const empty = await storage.migrations.diff();
+      expect(empty).toEqual(await diff(storage));
+      expect(empty.up.filter((s) => s.startsWith("await m.createTable"))).toHaveLength(3);
+      expect(await storage.migrations.diff()).toEqual(empty);
+      await storage.migrations.up();
+      expect(await storage.migrations.diff()).toEqual({ up: [], down: [], warnings: [] });
+    });
+
     test("an empty database needs every table; a changed type is a warning, not a statement", async () => {
       storage = await createStorage({ ...config, entities: ENTITIES, migrations: dir, autoCreate: false });
       const empty = await diff(storage);
