@@ -8,7 +8,7 @@
  * (`Date`, boolean, number, string, JSON value, `null`); every column is present. A backend never keeps
  * a reference to a row it was given, and every row it returns belongs to the caller.
  */
-import type { ResolvedConfig } from "../config/storage-config.js";
+import type { ResolvedConfig } from "../config/resolved-config.js";
 import type { Logger } from "../logger.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
 import type { BackendCapabilities } from "./capabilities.js";
