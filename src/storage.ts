@@ -1,11 +1,10 @@
 /** `createStorage` and the `Storage` it returns (README, "Quick start" and "Backends"). */
-import { isKnownBackend, loadBackend } from "./spi/backend-registry.js";
-import type { Backend, BackendFactory } from "./spi/index.js";
+import { isKnownBackend, openBackend } from "./spi/backend-registry.js";
 import type { StorageCache } from "./cache/cache-manager.js";
 import { CacheManager, DISABLED_CACHE } from "./cache/cache-manager.js";
-import type { ResolvedConfig, StorageConfig } from "./config/storage-config.js";
-import { backendShapeProblem, resolveConfig } from "./config/storage-config.js";
-import { ConfigError, ConnectionError, SchemaError, StorageError } from "./errors.js";
+import type { StorageConfig } from "./config/storage-config.js";
+import { resolveConfig } from "./config/storage-config.js";
+import { ConfigError, SchemaError } from "./errors.js";
 import type { EntityClass } from "./repository/repository.js";
 import { Repository } from "./repository/repository.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
@@ -139,23 +138,4 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     throw error;
   }
   return new Storage(core);
-}
-
-/** The backend of a storage: the instance given, or the one the given (or registered) factory opens. */
-async function openBackend(config: ResolvedConfig, given: BackendFactory | Backend | undefined, schemas: EntitySchema[]): Promise<Backend> {
-  if (given !== undefined && typeof given !== "function") return given;
-  const factory = given ?? (await loadBackend(config.backend));
-  let backend: Backend;
-  try {
-    backend = await factory({ config, schemas, logger: config.logger });
-  } catch (error) {
-    if (error instanceof StorageError) throw error;
-    throw new ConnectionError(`Could not open the ${config.backend} backend: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-  }
-  // A factory's result is checked as a backend given as an object is: the storage relies on these members.
-  const problem = backendShapeProblem(backend);
-  if (problem) {
-    throw new ConfigError([`backend: the factory of the ${config.backend} backend returned no Backend: ${problem}`]);
-  }
-  return backend;
 }

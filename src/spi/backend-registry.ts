@@ -1,6 +1,9 @@
 /** Backends by name: the built-in ones load lazily, so importing Strata loads no database client. */
-import { ConfigError } from "../errors.js";
-import type { BackendFactory } from "./index.js";
+import type { ResolvedConfig } from "../config/resolved-config.js";
+import { backendShapeProblem } from "../config/storage-config.js";
+import { ConfigError, ConnectionError, StorageError } from "../errors.js";
+import type { EntitySchema } from "../schema/entity-schema.js";
+import type { Backend, BackendFactory } from "./index.js";
 
 const builtIn: Record<string, () => Promise<BackendFactory>> = {
   memory: async () => (await import("../backends/memory/memory-backend.js")).createMemoryBackend,
@@ -41,3 +44,28 @@ export async function loadBackend(name: string): Promise<BackendFactory> {
   return load();
 }
 
+
+/**
+ * Opens the backend of a configuration: the instance given (as it is), or what the given factory, else the
+ * factory registered under `config.backend`, opens. A factory's failure other than a `StorageError` is a
+ * `ConnectionError`; a factory that returns no Backend is a `ConfigError` naming `backend`.
+ */
+export async function openBackend(
+  config: ResolvedConfig,
+  given: BackendFactory | Backend | undefined,
+  schemas: readonly EntitySchema[],
+): Promise<Backend> {
+  if (given !== undefined && typeof given !== "function") return given;
+  const factory = given ?? (await loadBackend(config.backend));
+  let backend: Backend;
+  try {
+    backend = await factory({ config, schemas, logger: config.logger });
+  } catch (error) {
+    if (error instanceof StorageError) throw error;
+    throw new ConnectionError(`Could not open the ${config.backend} backend: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+  // A factory's result is checked as a backend given as an object is: the storage relies on these members.
+  const problem = backendShapeProblem(backend);
+  if (problem) throw new ConfigError([`backend: the factory of the ${config.backend} backend returned no Backend: ${problem}`]);
+  return backend;
+}
