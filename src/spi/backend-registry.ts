@@ -1,4 +1,8 @@
-/** Backends by name: the built-in ones load lazily, so importing Strata loads no database client. */
+/**
+ * Backends by name: the built-in ones load lazily, so importing Strata loads no database client. The
+ * registry is a convenience for URLs (`mystore:...`) and names in config files: a backend can also be
+ * given to `createStorage` directly, as a factory or an instance, without registering anything.
+ */
 import type { ResolvedConfig } from "../config/resolved-config.js";
 import { backendShapeProblem } from "../config/storage-config.js";
 import { ConfigError, ConnectionError, StorageError } from "../errors.js";
@@ -22,8 +26,9 @@ export function isKnownBackend(name: string): boolean {
 
 /**
  * Adds a backend under a new name; `createStorage({ backend: name })` or a URL `name:...` then uses it.
- * Run the conformance suite (`stratastore/conformance`) against it.
- * @example registerBackend("mystore", async (context) => new MyStoreBackend(context));
+ * The registry is global to the process; passing the factory itself (`createStorage({ backend: myStore(options) })`)
+ * needs no name. Run the conformance suites (`stratastore/conformance`) against it.
+ * @example registerBackend("mystore", myStore({ region: "eu" }));
  */
 export function registerBackend(name: string, factory: BackendFactory): void {
   if (typeof name !== "string" || !/^[a-z][a-z0-9-]*$/.test(name)) {
@@ -34,7 +39,7 @@ export function registerBackend(name: string, factory: BackendFactory): void {
   registered.set(name, factory);
 }
 
-/** The factory of a known backend. */
+/** The factory of a known backend; a `ConfigError` for an unknown name. */
 export async function loadBackend(name: string): Promise<BackendFactory> {
   if (name === "postgresql") name = "postgres";
   const own = registered.get(name);
