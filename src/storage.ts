@@ -111,9 +111,13 @@ export class Storage {
 }
 
 /**
- * Opens a storage. With no argument: `STRATA_URL`, else `sqlite:./data/strata.db`.
+ * Opens a storage. With no argument: `STRATA_URL`, else `sqlite:./data/strata.db`. The backend is chosen
+ * by the URL's scheme or the `backend` option: a name, a `BackendFactory` or an open `Backend`.
  * @example
  * const storage = await createStorage({ url: "sqlite:./data/app.db", entities: [Task], autoCreate: true });
+ * @example
+ * // A third-party backend, as a factory of its own typed options:
+ * const storage = await createStorage({ backend: myStore({ region: "eu" }), entities: [Task], autoCreate: true });
  */
 export async function createStorage(configOrUrl?: StorageConfig | string): Promise<Storage> {
   const { backendSource, ...config } = resolveConfig(configOrUrl, isKnownBackend);
