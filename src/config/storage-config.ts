@@ -22,7 +22,7 @@ export interface StorageConfig {
   /**
    * The backend, given one of three ways:
    * - a name: a built-in backend or one added with `registerBackend`. Overrides the URL's scheme.
-   * - a {@link BackendFactory}: a function of the {@link BackendContext} that opens a backend, as a
+   * - a {@link BackendFactory}: a function of the `BackendContext` that opens a backend, as a
    *   third-party package returns it from a function of its own typed options. `createStorage` calls it
    *   once; `url` and `path`, when given, are passed through to it untouched by the registry.
    * - an open {@link Backend}: used as it is. It was opened without this storage's configuration, so

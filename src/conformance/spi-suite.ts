@@ -422,7 +422,7 @@ function transactionTests(test: T, ctx: SpiContext): void {
     assert.equal((await ctx.session.findById(counters, "n"))?.["value"], runs);
   });
 
-  test("a transaction's writes commit together with its single-write neighbours, none lost", async () => {
+  test("a single write beside an open transaction waits or goes through, and neither is lost", async () => {
     await Promise.all([
       inTransaction(ctx.backend, async (tx) => {
         await tx.insert(counters, { id: "tx1", value: 1 });
