@@ -1,11 +1,11 @@
 /** `createStorage` and the `Storage` it returns (README, "Quick start" and "Backends"). */
-import { isKnownBackend, loadBackend } from "./spi/backend-registry.js";
-import type { Backend, BackendCapabilities } from "./spi/index.js";
+import { isKnownBackend, openBackend } from "./spi/backend-registry.js";
+import type { BackendCapabilities } from "./spi/index.js";
 import type { StorageCache } from "./cache/cache-manager.js";
 import { CacheManager, DISABLED_CACHE } from "./cache/cache-manager.js";
 import type { StorageConfig } from "./config/storage-config.js";
 import { resolveConfig } from "./config/storage-config.js";
-import { ConfigError, ConnectionError, SchemaError, StorageError } from "./errors.js";
+import { ConfigError, SchemaError } from "./errors.js";
 import type { EntityClass } from "./repository/repository.js";
 import { Repository } from "./repository/repository.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
@@ -132,12 +132,16 @@ export class Storage {
 }
 
 /**
- * Opens a storage. With no argument: `STRATA_URL`, else `sqlite:./data/strata.db`.
+ * Opens a storage. With no argument: `STRATA_URL`, else `sqlite:./data/strata.db`. The backend is chosen
+ * by the URL's scheme or the `backend` option: a name, a `BackendFactory` or an open `Backend`.
  * @example
  * const storage = await createStorage({ url: "sqlite:./data/app.db", entities: [Task], autoCreate: true });
+ * @example
+ * // A third-party backend, as a factory of its own typed options:
+ * const storage = await createStorage({ backend: myStore({ region: "eu" }), entities: [Task], autoCreate: true });
  */
 export async function createStorage(configOrUrl?: StorageConfig | string): Promise<Storage> {
-  const config = resolveConfig(configOrUrl, isKnownBackend);
+  const { backendSource, ...config } = resolveConfig(configOrUrl, isKnownBackend);
   const schemas = new Map<Function, EntitySchema>();
   const tables = new Map<string, EntitySchema>();
   for (const entity of config.entities) {
@@ -149,14 +153,7 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     tables.set(schema.table, schema);
     schemas.set(entity, schema);
   }
-  const factory = await loadBackend(config.backend);
-  let backend: Backend;
-  try {
-    backend = await factory({ config, schemas: [...schemas.values()], logger: config.logger });
-  } catch (error) {
-    if (error instanceof StorageError) throw error;
-    throw new ConnectionError(`Could not open the ${config.backend} backend: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-  }
+  const backend = await openBackend(config, backendSource, [...schemas.values()]);
   const transactions = new TransactionManager(backend, config.logger);
   const core = new StorageCore(config, backend, schemas, transactions);
   try {
