@@ -139,11 +139,13 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
   }
   const transactions = new TransactionManager(backend, config.logger);
   const core = new StorageCore(config, backend, schemas, transactions);
+  const storage = new Storage(core);
   try {
-    core.cache = await CacheManager.open(core);
+    // The runner reads the applied migrations for the cache's keys: the cache never reads them itself.
+    core.cache = await CacheManager.open(core, () => storage.migrations.appliedFingerprint());
   } catch (error) {
     await backend.close().catch(() => {});
     throw error;
   }
-  return new Storage(core);
+  return storage;
 }
