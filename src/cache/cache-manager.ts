@@ -1,8 +1,10 @@
 /**
- * The storage's cache: the tiers, one {@link TableCache} per entity table, and coherence. Invalidation is
- * driven by the transaction manager's after-commit listener, so a write reaches the cache only once it is
- * committed (for autocommit writes, at once; for a transaction, after the outermost commit; never after a
- * rollback), and, with Redis, reaches every other process on that Redis through publish/subscribe.
+ * The storage's cache, in bentocache's shape: L1 (`l1/`), the remote tier (`l2/`: a store driver, file or
+ * Redis, behind one `RemoteTier`), the invalidation bus (`bus/`), the keys (`keys.ts`), one
+ * {@link TableCache} per entity table, and coherence. Invalidation is driven by the transaction manager's
+ * after-commit listener, so a write reaches the cache only once it is committed (for autocommit writes, at
+ * once; for a transaction, after the outermost commit; never after a rollback), and, with Redis, reaches
+ * every other process on that Redis through the bus.
  */
 import type { Backend, DataSession, Key } from "../spi/index.js";
 import type { CacheConfig, ResolvedConfig } from "../config/storage-config.js";
@@ -67,6 +69,7 @@ export class CacheManager implements StorageCache, TableCacheContext {
    * so the check costs what reading `l1` did.
    */
   trustedL1: L1Cache | undefined;
+  /** The second tier, when configured. */
   l2: RemoteTier | undefined;
   private readonly tables = new Map<string, TableCache>();
   private readonly bySchema = new Map<EntitySchema, TableCache>();

@@ -111,10 +111,10 @@ export class TableCache {
     this.copyOut = makeEntityCopier(schema);
     this.codec = makeRowCodec(schema);
     this.keys = new TableKeys(schema);
-    this.rebuildPrefixes();
+    this.rebuildKeys();
   }
 
-  private rebuildPrefixes(): void {
+  private rebuildKeys(): void {
     this.schemaVersion = this.context.schemaVersion;
     this.keys.rebuild(this.context.appliedMark, this.schemaVersion, this.epoch, this.generation);
   }
@@ -128,7 +128,7 @@ export class TableCache {
   private checkSchemaVersion(): void {
     if (this.context.schemaVersion !== this.schemaVersion) {
       this.context.schemaChanged();
-      this.rebuildPrefixes();
+      this.rebuildKeys();
     }
   }
 
@@ -303,10 +303,10 @@ export class TableCache {
       this.epoch++;
       for (const flight of this.entityFlights.values()) flight.stale = true;
       this.entityFlights.clear();
-      this.rebuildPrefixes();
+      this.rebuildKeys();
       return true;
     }
-    this.rebuildPrefixes();
+    this.rebuildKeys();
     const l2Keys: string[] = [];
     const l1 = this.context.l1;
     for (const key of keys) {
@@ -329,6 +329,6 @@ export class TableCache {
     this.entityFlights.clear();
     this.queryFlights.clear();
     this.generation++;
-    this.rebuildPrefixes();
+    this.rebuildKeys();
   }
 }
