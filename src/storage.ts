@@ -156,11 +156,13 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
   const backend = await openBackend(config, backendSource, [...schemas.values()]);
   const transactions = new TransactionManager(backend, config.logger);
   const core = new StorageCore(config, backend, schemas, transactions);
+  const storage = openStorage(core);
   try {
-    core.cache = await CacheManager.open(core);
+    // The runner reads the applied migrations for the cache's keys: the cache never reads them itself.
+    core.cache = await CacheManager.open(core, () => storage.migrations.appliedFingerprint());
   } catch (error) {
     await backend.close().catch(() => {});
     throw error;
   }
-  return openStorage(core);
+  return storage;
 }

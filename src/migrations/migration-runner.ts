@@ -4,6 +4,7 @@
  * (kysely's migrator), applied checksums are compared before anything runs, out-of-order migrations are
  * refused unless allowed, and a cross-process lock keeps two runners from applying a version twice.
  */
+import { createHash } from "node:crypto";
 import type { AppliedMigration, AppliedMigrationStore, Backend, MigrationLock } from "../spi/index.js";
 import { LockError, MigrationError, StorageError } from "../errors.js";
 import type { StorageCore } from "../storage-core.js";
@@ -199,6 +200,24 @@ export class MigrationRunner {
   }
 
   /** Applies pending migrations in version order, each in one transaction with its record. */
+  /**
+   * @internal A short hash of the migrations applied to the data ("m0" for none, "m-" for a backend with no
+   * migrations table to read), handed to the cache when the storage opens: every cache key carries it, so
+   * that a process never reads entries written under another schema (see `CacheManager.appliedMark`).
+   */
+  async appliedFingerprint(): Promise<string> {
+    let applied: readonly AppliedMigration[];
+    try {
+      applied = await this.store.list();
+    } catch {
+      // A backend without a schema editor has no migrations table to read.
+      return "m-";
+    }
+    if (applied.length === 0) return "m0";
+    const digest = createHash("sha256").update(applied.map((a) => `${a.version}:${a.checksum}`).join(",")).digest("base64url");
+    return `m${digest.slice(0, 10)}`;
+  }
+
   async up(options: UpOptions = {}): Promise<MigrationResult[]> {
     if (options.to !== undefined && !(Number.isSafeInteger(options.to) && options.to >= 0)) {
       throw new MigrationError(`up: "to" must be a version (a non-negative integer), got ${String(options.to)}`);
