@@ -33,8 +33,6 @@ export type {
 export type { NormalizedQuery, NormalizedWhere, Condition, ConditionOp, OrderTerm } from "./query/query.js";
 export type { EntitySchema, ColumnSchema, IndexSchema, LogicalType, Row } from "./schema/entity-schema.js";
 export { readEntitySchema } from "./schema/read-entity-schema.js";
-export { MemoryDatabase, MemoryTable, WriteSet } from "./engine/table-engine.js";
-export type { Change } from "./engine/table-engine.js";
 export { defineMigration } from "./migrations/migration.js";
 export type { Migration } from "./migrations/migration.js";
 export type { MigrationContext, MigrationColumn } from "./migrations/migration-context.js";
@@ -48,6 +46,7 @@ export type {
   UpOptions,
   DownOptions,
 } from "./migrations/migration-runner.js";
+export type { SchemaDiff } from "./migrations/diff-schema.js";
 export { loadMigrations, sha256 } from "./migrations/migration-loader.js";
 export type { LoadedMigration } from "./migrations/migration-loader.js";
 export { MIGRATIONS_TABLE } from "./migrations/applied-migration-store.js";

@@ -6,6 +6,28 @@ import { ConfigError } from "./errors.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
 import type { TransactionManager } from "./transaction/transaction-manager.js";
 
+/**
+ * The core of each open storage, reachable only through {@link coreOf}: `Storage` keeps it out of its public
+ * type, so users (and the conformance suite) see only the public API, while the repository, the migration
+ * runner, the copy and the CLI's internals reach the backend and the transaction manager.
+ */
+const cores = new WeakMap<object, StorageCore>();
+
+/** @internal Ties `storage` to its core; called once, by the `Storage` constructor. */
+export function bindCore(storage: object, core: StorageCore): void {
+  cores.set(storage, core);
+}
+
+/**
+ * @internal The core of a storage. Not exported from the package: code inside `src/` (and tests) use it to
+ * reach the backend; a {@link ConfigError} for anything that is not an open `Storage`.
+ */
+export function coreOf(storage: object): StorageCore {
+  const core = cores.get(storage);
+  if (!core) throw new ConfigError([`expected a Storage from createStorage, got ${storage === null ? "null" : typeof storage}`]);
+  return core;
+}
+
 export class StorageCore {
   /**
    * Bumped by the migration runner each time it applies or reverts a migration; cache keys include it,

@@ -1,18 +1,19 @@
 /** `createStorage` and the `Storage` it returns (README, "Quick start" and "Backends"). */
-import { isKnownBackend, loadBackend } from "./spi/backend-registry.js";
-import type { Backend } from "./spi/index.js";
+import { isKnownBackend, openBackend } from "./spi/backend-registry.js";
+import type { BackendCapabilities } from "./spi/index.js";
 import type { StorageCache } from "./cache/cache-manager.js";
 import { CacheManager, DISABLED_CACHE } from "./cache/cache-manager.js";
 import type { StorageConfig } from "./config/storage-config.js";
 import { resolveConfig } from "./config/storage-config.js";
-import { ConfigError, ConnectionError, SchemaError, StorageError } from "./errors.js";
+import { ConfigError, SchemaError } from "./errors.js";
 import type { EntityClass } from "./repository/repository.js";
 import { Repository } from "./repository/repository.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
 import { readEntitySchema } from "./schema/read-entity-schema.js";
-import { StorageCore } from "./storage-core.js";
+import { bindCore, StorageCore } from "./storage-core.js";
 import { backupToDirectory } from "./copy/backup-to-directory.js";
-import { MigrationRunner } from "./migrations/migration-runner.js";
+import type { MigrationRunner } from "./migrations/migration-runner.js";
+import { createMigrationRunner } from "./migrations/migration-runner.js";
 import type { CommittedWrites, TransactionOptions } from "./transaction/transaction-manager.js";
 import { TransactionManager } from "./transaction/transaction-manager.js";
 
@@ -26,22 +27,41 @@ export interface Transaction {
   repository<T extends object>(entityClass: EntityClass<T>): Repository<T>;
 }
 
-/** An open storage: repositories, transactions, backup. */
+/** Set by the class's static block: {@link createStorage} builds a `Storage` through it (the constructor is private). */
+let openStorage: (core: StorageCore) => Storage;
+
+/**
+ * An open storage: repositories, transactions, backup. Its core (backend, schemas, transaction manager) is
+ * sealed: it is not part of this type, and only Strata's own modules reach it (`coreOf` in `storage-core.ts`).
+ */
 export class Storage {
-  /** @internal shared with repositories */
-  readonly core: StorageCore;
+  readonly #core: StorageCore;
   private readonly repositories = new Map<Function, Repository<object, never>>();
   private connected = true;
   private runner: MigrationRunner | undefined;
 
-  /** @internal use {@link createStorage} */
-  constructor(core: StorageCore) {
-    this.core = core;
+  static {
+    openStorage = (core) => new Storage(core);
+  }
+
+  /** Use {@link createStorage}. */
+  private constructor(core: StorageCore) {
+    this.#core = core;
+    bindCore(this, core);
   }
 
   /** The backend's name: `"memory"`, `"file"`, `"sqlite"`, `"postgres"` or a registered one. */
   get backend(): string {
-    return this.core.backend.name;
+    return this.#core.backend.name;
+  }
+
+  /**
+   * What the backend supports (read-only): savepoints, transactional DDL, several connections, SQL,
+   * persistence. Tests and tools branch on these flags, never on the backend's class.
+   * @example if (storage.capabilities.supportsSavepoints) { ... }
+   */
+  get capabilities(): Readonly<BackendCapabilities> {
+    return this.#core.backend.capabilities;
   }
 
   /**
@@ -49,7 +69,7 @@ export class Storage {
    * @example await storage.migrations.up();
    */
   get migrations(): MigrationRunner {
-    return (this.runner ??= new MigrationRunner(this.core));
+    return (this.runner ??= createMigrationRunner(this.#core));
   }
 
   /** True until {@link Storage.close}. */
@@ -82,12 +102,12 @@ export class Storage {
    */
   transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T> {
     const tx: Transaction = { repository: ((cls: Function) => this.repository(cls as EntityClass<object>)) as Transaction["repository"] };
-    return this.core.transactions.run(() => fn(tx), options);
+    return this.#core.transactions.run(() => fn(tx), options);
   }
 
   /** Hears of committed writes (tables and keys), after the outermost commit. */
   onCommit(listener: (writes: CommittedWrites) => void): void {
-    this.core.transactions.afterCommit(listener);
+    this.#core.transactions.afterCommit(listener);
   }
 
   /**
@@ -95,30 +115,34 @@ export class Storage {
    * @example const { l1 } = storage.cache.stats();
    */
   get cache(): StorageCache {
-    return this.core.cache ?? DISABLED_CACHE;
+    return this.#core.cache ?? DISABLED_CACHE;
   }
 
   /** Writes a consistent copy of the data to `targetPath`, which `createStorage` can open. */
   backup(targetPath: string): Promise<void> {
-    return this.core.backend.backup(targetPath);
+    return this.#core.backend.backup(targetPath);
   }
 
   /** Closes the backend. Safe to call twice. */
   async close(): Promise<void> {
     if (!this.connected) return;
     this.connected = false;
-    await this.core.cache?.close();
-    await this.core.backend.close();
+    await this.#core.cache?.close();
+    await this.#core.backend.close();
   }
 }
 
 /**
- * Opens a storage. With no argument: `STRATA_URL`, else `sqlite:./data/strata.db`.
+ * Opens a storage. With no argument: `STRATA_URL`, else `sqlite:./data/strata.db`. The backend is chosen
+ * by the URL's scheme or the `backend` option: a name, a `BackendFactory` or an open `Backend`.
  * @example
  * const storage = await createStorage({ url: "sqlite:./data/app.db", entities: [Task], autoCreate: true });
+ * @example
+ * // A third-party backend, as a factory of its own typed options:
+ * const storage = await createStorage({ backend: myStore({ region: "eu" }), entities: [Task], autoCreate: true });
  */
 export async function createStorage(configOrUrl?: StorageConfig | string): Promise<Storage> {
-  const config = resolveConfig(configOrUrl, isKnownBackend);
+  const { backendSource, ...config } = resolveConfig(configOrUrl, isKnownBackend);
   const schemas = new Map<Function, EntitySchema>();
   const tables = new Map<string, EntitySchema>();
   for (const entity of config.entities) {
@@ -130,26 +154,18 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     tables.set(schema.table, schema);
     schemas.set(entity, schema);
   }
-  const factory = await loadBackend(config.backend);
-  let backend: Backend;
-  try {
-    backend = await factory({
-      config,
-      schemas: [...schemas.values()],
-      logger: config.logger,
-      backupToDirectory: (source, targetPath) => backupToDirectory(source, targetPath, config),
-    });
-  } catch (error) {
-    if (error instanceof StorageError) throw error;
-    throw new ConnectionError(`Could not open the ${config.backend} backend: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-  }
+  const backend = await openBackend(config, backendSource, [...schemas.values()], {
+    backupToDirectory: (source, targetPath) => backupToDirectory(source, targetPath, config),
+  });
   const transactions = new TransactionManager(backend, config.logger);
   const core = new StorageCore(config, backend, schemas, transactions);
+  const storage = openStorage(core);
   try {
-    core.cache = await CacheManager.open(core);
+    // The runner reads the applied migrations for the cache's keys: the cache never reads them itself.
+    core.cache = await CacheManager.open(core, () => storage.migrations.appliedFingerprint());
   } catch (error) {
     await backend.close().catch(() => {});
     throw error;
   }
-  return new Storage(core);
+  return storage;
 }

@@ -1,20 +1,22 @@
 /**
- * The storage's cache: the tiers, one {@link TableCache} per entity table, and coherence. Invalidation is
- * driven by the transaction manager's after-commit listener, so a write reaches the cache only once it is
- * committed (for autocommit writes, at once; for a transaction, after the outermost commit; never after a
- * rollback), and, with Redis, reaches every other process on that Redis through publish/subscribe.
+ * The storage's cache, in bentocache's shape: L1 (`l1/`), the remote tier (`l2/`: a store driver, file or
+ * Redis, behind one `RemoteTier`), the invalidation bus (`bus/`), the keys (`keys.ts`), one
+ * {@link TableCache} per entity table, and coherence. Invalidation is driven by the transaction manager's
+ * after-commit listener, so a write reaches the cache only once it is committed (for autocommit writes, at
+ * once; for a transaction, after the outermost commit; never after a rollback), and, with Redis, reaches
+ * every other process on that Redis through the bus.
  */
-import { createHash } from "node:crypto";
-import type { Backend, Key } from "../spi/index.js";
-import { TableMigrationStore } from "../migrations/applied-migration-store.js";
+import type { Backend, DataSession, Key } from "../spi/index.js";
 import type { CacheConfig, ResolvedConfig } from "../config/storage-config.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
-import type { StorageCore } from "../storage-core.js";
 import type { CommittedWrites } from "../transaction/transaction-manager.js";
-import { FileL2Cache } from "./file-l2-cache.js";
-import type { Clock } from "./l1-cache.js";
-import { L1Cache } from "./l1-cache.js";
-import type { InvalidationMessage, L2Cache } from "./l2-cache.js";
+import type { InvalidationMessage } from "./bus/invalidation-bus.js";
+import { wallClock } from "./clock.js";
+import { encodeTableName } from "./keys.js";
+import { L1Cache } from "./l1/l1-cache.js";
+import { FileL2Store } from "./l2/file-l2-store.js";
+import { RemoteTier } from "./l2/remote-tier.js";
+import type { TableCacheContext } from "./table-cache.js";
 import { TableCache } from "./table-cache.js";
 
 /** Counters of `storage.cache.stats()`. */
@@ -39,23 +41,26 @@ export interface StorageCache {
 /** L1 when `cache` is omitted or gives no `l1`. */
 export const DEFAULT_L1 = { max: 10_000, maxSizeBytes: 64 * 1024 * 1024 } as const;
 
-const wallClock: Clock = { now: () => Date.now() };
-
-/** A short hash of the migrations applied to the storage's data ("m0" for none). */
-async function appliedMigrationsMark(core: StorageCore): Promise<string> {
-  let applied: readonly { version: number; checksum: string }[];
-  try {
-    applied = await (core.backend.appliedMigrations ?? new TableMigrationStore(core.backend)).list();
-  } catch {
-    // A backend without a schema editor has no migrations table to read.
-    return "m-";
-  }
-  if (applied.length === 0) return "m0";
-  const digest = createHash("sha256").update(applied.map((a) => `${a.version}:${a.checksum}`).join(",")).digest("base64url");
-  return `m${digest.slice(0, 10)}`;
+/**
+ * What the cache needs of the storage that opens it (the storage's core is one): its config, backend and
+ * entities, its after-commit listeners, and the schema version its migrations bump.
+ */
+export interface CacheHost {
+  readonly config: ResolvedConfig;
+  readonly backend: Backend;
+  readonly schemas: ReadonlyMap<Function, EntitySchema>;
+  readonly transactions: { afterCommit(listener: (writes: CommittedWrites) => void): void };
+  /** Bumped by each migration this process applies or reverts. */
+  readonly schemaVersion: number;
 }
 
-export class CacheManager implements StorageCache {
+/**
+ * The fingerprint of the migrations applied to the storage's data, asked for once when the cache opens (the
+ * migration runner computes it: the cache knows nothing of how migrations are recorded).
+ */
+export type MigrationsFingerprint = () => Promise<string>;
+
+export class CacheManager implements StorageCache, TableCacheContext {
   readonly enabled = true;
   readonly l1: L1Cache | undefined;
   /**
@@ -64,19 +69,20 @@ export class CacheManager implements StorageCache {
    * so the check costs what reading `l1` did.
    */
   trustedL1: L1Cache | undefined;
-  l2: L2Cache | undefined;
+  /** The second tier, when configured. */
+  l2: RemoteTier | undefined;
   private readonly tables = new Map<string, TableCache>();
   private readonly bySchema = new Map<EntitySchema, TableCache>();
   private closed = false;
   /**
    * The migrations applied (version and checksum) when this storage opened, hashed: part of every key,
    * so that a process started after a migration - or on a shared L2, a peer still before it - never
-   * reads entries written under another schema. This process's own migrations bump `core.schemaVersion`.
+   * reads entries written under another schema. This process's own migrations bump `host.schemaVersion`.
    */
   appliedMark = "m0";
 
   private constructor(
-    readonly core: StorageCore,
+    private readonly host: CacheHost,
     private readonly config: CacheConfig,
   ) {
     const l1 = resolveL1(config.l1);
@@ -88,32 +94,43 @@ export class CacheManager implements StorageCache {
    * Sets up the cache a storage's config asks for, or `undefined` when it is off: `cache: false`, or
    * `cache` omitted on a backend that other processes may write to (they could not tell this cache).
    */
-  static async open(core: StorageCore): Promise<CacheManager | undefined> {
-    const config = resolveCacheConfig(core.config, core.backend);
+  static async open(host: CacheHost, migrationsFingerprint: MigrationsFingerprint): Promise<CacheManager | undefined> {
+    const config = resolveCacheConfig(host.config, host.backend);
     if (!config) return undefined;
-    const manager = new CacheManager(core, config);
-    manager.appliedMark = await appliedMigrationsMark(core);
+    const manager = new CacheManager(host, config);
+    manager.appliedMark = await migrationsFingerprint();
     await manager.openL2();
-    core.transactions.afterCommit((writes) => manager.committed(writes));
+    host.transactions.afterCommit((writes) => manager.committed(writes));
     return manager;
+  }
+
+  /** @see TableCacheContext.schemaVersion */
+  get schemaVersion(): number {
+    return this.host.schemaVersion;
+  }
+
+  /** @see TableCacheContext.loader */
+  get loader(): DataSession {
+    return this.host.backend.session;
   }
 
   private async openL2(): Promise<void> {
     const l2 = this.config.l2;
     if (!l2) return;
-    const logger = this.core.config.logger;
+    const logger = this.host.config.logger;
     const clock = this.config.clock ?? wallClock;
     if (l2.type === "file") {
-      this.l2 = new FileL2Cache({ dir: l2.dir, clock, logger, ...(l2.ttlMs !== undefined ? { ttlMs: l2.ttlMs } : {}), ...(l2.maxSizeBytes !== undefined ? { maxSizeBytes: l2.maxSizeBytes } : {}) });
+      const store = new FileL2Store({ dir: l2.dir, clock, ...(l2.ttlMs !== undefined ? { ttlMs: l2.ttlMs } : {}), ...(l2.maxSizeBytes !== undefined ? { maxSizeBytes: l2.maxSizeBytes } : {}) });
+      this.l2 = new RemoteTier(store, { clock, logger });
       return;
     }
     // Loaded here, not at the top: importing Strata must not load ioredis.
-    const { openRedisL2Cache } = await import("./redis-l2-cache.js");
+    const { openRedisTier } = await import("./l2/redis-tier.js");
     // Decided once: on data only this process writes (memory, file, SQLite in memory), the bus carries
     // nothing L1 needs, and L1 stays as fast and as full as it is without Redis.
-    const sharedData = this.core.backend.capabilities.supportsMultipleConnections;
+    const sharedData = this.host.backend.capabilities.supportsMultipleConnections;
     if (sharedData) this.trustedL1 = undefined; // until the bus is up
-    this.l2 = await openRedisL2Cache({
+    this.l2 = await openRedisTier({
       url: l2.url,
       clock,
       logger,
@@ -160,7 +177,7 @@ export class CacheManager implements StorageCache {
       const table = this.tableNamed(tableName);
       if (!table) {
         // Not an entity of this storage (a migration's table): other processes may cache it; drop it whole.
-        l2Tables.push(encodeURIComponent(tableName));
+        l2Tables.push(encodeTableName(tableName));
         continue;
       }
       const dropped = table.invalidate(keys);
@@ -185,11 +202,11 @@ export class CacheManager implements StorageCache {
   private tableNamed(name: string): TableCache | undefined {
     const known = this.tables.get(name);
     if (known) return known;
-    for (const schema of this.core.schemas.values()) if (schema.table === name) return this.table(schema);
+    for (const schema of this.host.schemas.values()) if (schema.table === name) return this.table(schema);
     return undefined;
   }
 
-  /** Called by a table cache that saw `core.schemaVersion` move: nothing cached under the old schema is served. */
+  /** @see TableCacheContext.schemaChanged */
   schemaChanged(): void {
     this.l1?.clear();
   }

@@ -3,40 +3,43 @@
  * keyed by the table's generation, and the invalidation of both. Everything per call is decided here at
  * construction time (the key prefix, the copier, the codec), so that an L1 hit costs a map lookup and a copy.
  */
-import { createHash } from "node:crypto";
-import type { Key } from "../spi/index.js";
+import type { DataSession, Key } from "../spi/index.js";
 import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
-import { copyJson } from "../schema/row-values.js";
-import type { CacheManager } from "./cache-manager.js";
-import type { L1Value } from "./l1-cache.js";
-import { ABSENT } from "./l1-cache.js";
+import { makeRowCopier } from "../schema/row-values.js";
+import { TableKeys } from "./keys.js";
+import type { L1Cache, L1Value } from "./l1/l1-cache.js";
+import { ABSENT } from "./l1/l1-cache.js";
+import type { RemoteTier } from "./l2/remote-tier.js";
+
+/**
+ * What a table cache reads through: the tiers, what its keys are built from, and the backend reads that
+ * fill a miss. The storage's `CacheManager` is one; a test can hand a table cache a plain object.
+ */
+export interface TableCacheContext {
+  /** L1 itself: invalidations drop its entries even while it is not trusted. */
+  readonly l1: L1Cache | undefined;
+  /**
+   * L1 while it may be served from and filled: `undefined` while the invalidation bus is down on shared
+   * data, since another process's commit could then go unheard. Read on every lookup.
+   */
+  readonly trustedL1: L1Cache | undefined;
+  readonly l2: RemoteTier | undefined;
+  /** The migrations applied when the storage opened, hashed (see `TableKeys.rebuild`). */
+  readonly appliedMark: string;
+  /** Bumped by each migration this process applies or reverts; read on every lookup. */
+  readonly schemaVersion: number;
+  /** Called by a table cache that saw `schemaVersion` move: nothing cached under the old schema is served. */
+  schemaChanged(): void;
+  /** Where a miss is read from. */
+  readonly loader: Pick<DataSession, "findById" | "findByIds">;
+}
 
 /** A backend read in progress, shared by every concurrent miss of its key. */
 interface Flight<V> {
   promise: Promise<V>;
   /** Set when the key is invalidated while the read runs: its result must then not enter the cache. */
   stale: boolean;
-}
-
-/** Copies a row the cache owns into a fresh entity: Dates cloned, json deep-copied, the rest by value. */
-function makeEntityCopier(schema: EntitySchema): (row: Row) => object {
-  const proto = schema.target.prototype as object;
-  const dates = schema.columns.filter((c) => c.type === "datetime").map((c) => c.property);
-  const jsons = schema.columns.filter((c) => c.type === "json").map((c) => c.property);
-  if (dates.length === 0 && jsons.length === 0) return (row) => Object.assign(Object.create(proto) as object, row);
-  return (row) => {
-    const out = Object.assign(Object.create(proto) as Record<string, unknown>, row);
-    for (const p of dates) {
-      const d = out[p];
-      if (d instanceof Date) out[p] = new Date(d.getTime());
-    }
-    for (const p of jsons) {
-      const v = out[p];
-      if (v !== null && typeof v === "object") out[p] = copyJson(v);
-    }
-    return out;
-  };
 }
 
 /** Rows in L2 are JSON arrays in column order, with datetimes as epoch ms; `decode` gives undefined for an entry of another shape. */
@@ -66,72 +69,54 @@ function makeRowCodec(schema: EntitySchema): { encode(row: Row): string; decode(
   };
 }
 
-/** Writes a column as its property name, and keeps Dates distinct from strings that look like them. */
-function keyReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
-  if (key === "column") return (value as { property: string }).property;
-  const original = this[key];
-  return original instanceof Date ? { $date: original.getTime() } : value;
-}
-
 export class TableCache {
   readonly schema: EntitySchema;
   /** Copies a cached row out to the caller as an entity. */
   readonly copyOut: (row: Row) => object;
   private readonly codec: { encode(row: Row): string; decode(text: string): Row | undefined };
-  /** A hash of the entity's columns (names, types, order): entries written for another shape are never read. */
-  private readonly shape: string;
-  private readonly encodedTable: string;
+  private readonly keys: TableKeys;
   /** Bumped by a bulk write: every entity key of the table changes at once. */
   private epoch = 0;
   /** Bumped by every write to the table: every cached query of the table changes at once. */
   private generation = 0;
   private schemaVersion = -1;
-  private l1EntityPrefix = "";
-  private l1QueryPrefix = "";
-  private l2TablePart = "";
   private readonly entityFlights = new Map<string, Flight<Row | null>>();
   private readonly queryFlights = new Map<string, Flight<readonly Row[] | number>>();
 
   constructor(
-    private readonly manager: CacheManager,
+    private readonly context: TableCacheContext,
     schema: EntitySchema,
   ) {
     this.schema = schema;
-    this.copyOut = makeEntityCopier(schema);
+    this.copyOut = makeRowCopier(schema, schema.target.prototype as object);
     this.codec = makeRowCodec(schema);
-    this.shape = createHash("sha256").update(schema.columns.map((c) => `${c.property}:${c.name}:${c.type}`).join(",")).digest("base64url").slice(0, 8);
-    this.encodedTable = encodeURIComponent(schema.table);
-    this.rebuildPrefixes();
+    this.keys = new TableKeys(schema);
+    this.rebuildKeys();
   }
 
-  private rebuildPrefixes(): void {
-    this.schemaVersion = this.manager.core.schemaVersion;
-    // The migrations applied when the storage opened (persistent, the same in every process on this data),
-    // this process's own migration count since, and the entity's shape.
-    const base = `${this.manager.appliedMark}.${this.schemaVersion}.${this.shape}|${this.encodedTable}|`;
-    this.l1EntityPrefix = `e|${base}${this.epoch}|`;
-    this.l1QueryPrefix = `q|${base}${this.generation}|`;
-    this.l2TablePart = `e|${base}`;
+  private rebuildKeys(): void {
+    this.schemaVersion = this.context.schemaVersion;
+    this.keys.rebuild(this.context.appliedMark, this.schemaVersion, this.epoch, this.generation);
   }
 
   /** The table's name as L2 keys hold it. */
   get l2Table(): string {
-    return this.encodedTable;
+    return this.keys.table;
   }
 
-  /** A migration changed the schema: keys move to the new version (the manager has cleared L1). */
+  /** A migration changed the schema: keys move to the new version (the context has cleared L1). */
   private checkSchemaVersion(): void {
-    if (this.manager.core.schemaVersion !== this.schemaVersion) {
-      this.manager.schemaChanged();
-      this.rebuildPrefixes();
+    if (this.context.schemaVersion !== this.schemaVersion) {
+      this.context.schemaChanged();
+      this.rebuildKeys();
     }
   }
 
   /** The entity with primary key `key`, from L1, else L2, else the backend (one read per key at a time). */
   async findById(key: Key): Promise<object | null> {
-    if (this.manager.core.schemaVersion !== this.schemaVersion) this.checkSchemaVersion();
-    const l1Key = this.l1EntityPrefix + key;
-    const l1 = this.manager.trustedL1;
+    if (this.context.schemaVersion !== this.schemaVersion) this.checkSchemaVersion();
+    const l1Key = this.keys.entity(key);
+    const l1 = this.context.trustedL1;
     if (l1) {
       const hit = l1.get(l1Key);
       if (hit !== undefined) return hit === ABSENT ? null : this.copyOut(hit as Row);
@@ -143,12 +128,12 @@ export class TableCache {
   /** The entities found for `keys` (distinct), keyed by id; misses go to the backend in one read. */
   async findByIds(keys: readonly Key[]): Promise<Map<Key, Row>> {
     this.checkSchemaVersion();
-    const l1 = this.manager.trustedL1;
+    const l1 = this.context.trustedL1;
     const found = new Map<Key, Row>();
     const waits: Array<Promise<void>> = [];
     const missing: Key[] = [];
     for (const key of keys) {
-      const l1Key = this.l1EntityPrefix + key;
+      const l1Key = this.keys.entity(key);
       const hit = l1?.get(l1Key);
       if (hit !== undefined) {
         if (hit !== ABSENT) found.set(key, hit as Row);
@@ -167,7 +152,7 @@ export class TableCache {
   private async readMissing(keys: readonly Key[], found: Map<Key, Row>): Promise<void> {
     const flights = new Map<Key, Flight<Row | null> & { resolve(row: Row | null): void; reject(error: unknown): void; l1Key: string }>();
     for (const key of keys) {
-      const l1Key = this.l1EntityPrefix + key;
+      const l1Key = this.keys.entity(key);
       let resolve!: (row: Row | null) => void;
       let reject!: (error: unknown) => void;
       const promise = new Promise<Row | null>((res, rej) => ((resolve = res), (reject = rej)));
@@ -177,12 +162,12 @@ export class TableCache {
       flights.set(key, flight);
     }
     try {
-      const l2 = this.manager.l2;
+      const l2 = this.context.l2;
       const guards = new Map<Key, unknown>();
       let toBackend: Key[] = [...keys];
       if (l2) {
         toBackend = [];
-        const reads = await Promise.all(keys.map((key) => l2.read(this.l2TablePart + key)));
+        const reads = await Promise.all(keys.map((key) => l2.read(this.keys.l2Entity(key))));
         keys.forEach((key, i) => {
           const read = reads[i]!;
           const row = read.value === undefined ? undefined : this.codec.decode(read.value);
@@ -192,13 +177,13 @@ export class TableCache {
             return;
           }
           const flight = flights.get(key)!;
-          if (!flight.stale) this.manager.trustedL1?.set(flight.l1Key, row);
+          if (!flight.stale) this.context.trustedL1?.set(flight.l1Key, row);
           found.set(key, row);
           flight.resolve(row);
         });
       }
       if (toBackend.length > 0) {
-        const rows = await this.manager.core.backend.session.findByIds(this.schema, toBackend);
+        const rows = await this.context.loader.findByIds(this.schema, toBackend);
         const byKey = new Map(rows.map((r) => [r[this.schema.primary.property] as Key, r]));
         for (const key of toBackend) {
           const row = byKey.get(key) ?? null;
@@ -226,18 +211,18 @@ export class TableCache {
   }
 
   private async readEntity(flight: Flight<Row | null>, l1Key: string, key: Key): Promise<Row | null> {
-    const l2 = this.manager.l2;
+    const l2 = this.context.l2;
     let guard: unknown;
     if (l2) {
-      const read = await l2.read(this.l2TablePart + key);
+      const read = await l2.read(this.keys.l2Entity(key));
       const cached = read.value === undefined ? undefined : this.codec.decode(read.value);
       if (cached !== undefined) {
-        if (!flight.stale) this.manager.trustedL1?.set(l1Key, cached);
+        if (!flight.stale) this.context.trustedL1?.set(l1Key, cached);
         return cached;
       }
       guard = read.guard;
     }
-    const row = await this.manager.core.backend.session.findById(this.schema, key);
+    const row = await this.context.loader.findById(this.schema, key);
     // Re-check after the read: a write that committed meanwhile marked this flight stale, and the row we
     // hold may predate it; the caller may still have it (its read began before the write), the cache not.
     if (!flight.stale) this.fill(l1Key, key, row, guard);
@@ -245,9 +230,9 @@ export class TableCache {
   }
 
   private fill(l1Key: string, key: Key, row: Row | null, guard: unknown): void {
-    this.manager.trustedL1?.set(l1Key, row ?? ABSENT);
+    this.context.trustedL1?.set(l1Key, row ?? ABSENT);
     // Absent rows are remembered in L1 only: L2 is shared, and a miss there is as cheap as a stored miss.
-    if (row !== null && this.manager.l2) void this.manager.l2.write(this.l2TablePart + key, this.codec.encode(row), guard);
+    if (row !== null && this.context.l2) void this.context.l2.write(this.keys.l2Entity(key), this.codec.encode(row), guard);
   }
 
   /**
@@ -258,9 +243,9 @@ export class TableCache {
   async query(kind: "count", where: NormalizedWhere, ttlMs: number | undefined, load: () => Promise<number>): Promise<number>;
   async query(kind: "rows" | "count", query: unknown, ttlMs: number | undefined, load: () => Promise<Row[] | number>): Promise<object[] | number> {
     this.checkSchemaVersion();
-    const l1 = this.manager.trustedL1;
+    const l1 = this.context.trustedL1;
     if (!l1) return this.copyResult(await load());
-    const l1Key = `${this.l1QueryPrefix}${kind}|${JSON.stringify(query, keyReplacer)}`;
+    const l1Key = this.keys.query(kind, query);
     const hit = l1.get(l1Key) as readonly Row[] | number | undefined;
     if (hit !== undefined) return this.copyResult(hit);
     let flight = this.queryFlights.get(l1Key);
@@ -298,21 +283,21 @@ export class TableCache {
       this.epoch++;
       for (const flight of this.entityFlights.values()) flight.stale = true;
       this.entityFlights.clear();
-      this.rebuildPrefixes();
+      this.rebuildKeys();
       return true;
     }
-    this.rebuildPrefixes();
+    this.rebuildKeys();
     const l2Keys: string[] = [];
-    const l1 = this.manager.l1;
+    const l1 = this.context.l1;
     for (const key of keys) {
-      const l1Key = this.l1EntityPrefix + key;
+      const l1Key = this.keys.entity(key);
       l1?.delete(l1Key);
       const flight = this.entityFlights.get(l1Key);
       if (flight) {
         flight.stale = true;
         this.entityFlights.delete(l1Key);
       }
-      l2Keys.push(this.l2TablePart + key);
+      l2Keys.push(this.keys.l2Entity(key));
     }
     return l2Keys;
   }
@@ -324,6 +309,6 @@ export class TableCache {
     this.entityFlights.clear();
     this.queryFlights.clear();
     this.generation++;
-    this.rebuildPrefixes();
+    this.rebuildKeys();
   }
 }

@@ -5,6 +5,12 @@ import type { Logger } from "../logger.js";
 import { quietLogger } from "../logger.js";
 import { describeValue } from "../schema/row-values.js";
 import type { Migration } from "../migrations/migration.js";
+import type { Backend, BackendFactory } from "../spi/backend.js";
+import type { CacheConfig } from "./cache-config.js";
+import type { ResolvedConfig } from "./resolved-config.js";
+
+export type { CacheConfig } from "./cache-config.js";
+export type { ResolvedConfig } from "./resolved-config.js";
 
 /** The embedded default: a SQLite file under `./data`. */
 export const DEFAULT_URL = "sqlite:./data/strata.db";
@@ -13,8 +19,26 @@ export const DEFAULT_URL = "sqlite:./data/strata.db";
 export interface StorageConfig {
   /** `memory:`, `file:./data`, `sqlite:./data/app.db`, `sqlite::memory:`, `postgres://user:pass@host:5432/db`. */
   url?: string;
-  /** A built-in backend or one added with `registerBackend`. Overrides the URL's scheme. */
-  backend?: "memory" | "file" | "sqlite" | "postgres" | (string & {});
+  /**
+   * The backend, given one of three ways:
+   * - a name: a built-in backend or one added with `registerBackend`. Overrides the URL's scheme.
+   * - a {@link BackendFactory}: a function of the `BackendContext` that opens a backend, as a
+   *   third-party package returns it from a function of its own typed options. `createStorage` calls it
+   *   once; `url` and `path`, when given, are passed through to it untouched by the registry.
+   * - an open {@link Backend}: used as it is. It was opened without this storage's configuration, so
+   *   `autoCreate` does not reach it: its tables exist already or come from migrations. The storage owns
+   *   it from then on and closes it in `close()`.
+   *
+   * A function is taken as a factory; an object must have `name`, `capabilities`, `session`, `begin` and
+   * `close`, or `createStorage` throws a `ConfigError` naming `backend`.
+   * @example
+   * // A third-party backend with its own typed options:
+   * const storage = await createStorage({ backend: myStore({ region: "eu" }), entities: [Task] });
+   * @example
+   * // A backend by name, with the location in `path`:
+   * const storage = await createStorage({ backend: "sqlite", path: "./data/app.db", entities: [Task] });
+   */
+  backend?: "memory" | "file" | "sqlite" | "postgres" | (string & {}) | BackendFactory | Backend;
   /** Directory (file backend) or database file (sqlite). */
   path?: string;
   /** Entity classes this storage serves. */
@@ -40,54 +64,6 @@ export interface StorageConfig {
   logger?: Logger;
 }
 
-/** Cache tiers. Each tier has its own `ttlMs`; entries live until evicted or invalidated when it is omitted. */
-export interface CacheConfig {
-  /**
-   * The in-process tier (lru-cache). `false` turns it off. Given only `maxSizeBytes`, bytes alone bound it;
-   * given only `max`, the default byte bound applies too. @default { max: 10000, maxSizeBytes: 67108864 }
-   */
-  l1?: false | { max?: number; maxSizeBytes?: number; ttlMs?: number };
-  /**
-   * The second tier: a directory of entry files (one process; `maxSizeBytes` defaults to 256 MB, the oldest
-   * entries are pruned beyond it) or Redis (shared by processes, which hear of each other's writes).
-   */
-  l2?:
-    | { type: "file"; dir: string; ttlMs?: number; maxSizeBytes?: number }
-    | {
-        type: "redis";
-        url: string;
-        ttlMs?: number;
-        prefix?: string;
-        /**
-         * How often the subscription that carries other processes' invalidations is checked (a PING); one
-         * unanswered for this long counts as lost, and L1 is then bypassed on `sqlite`/`postgres` until it is back.
-         * A peer's commit is seen within twice this even when the network drops packets silently. @default 1000
-         */
-        heartbeatMs?: number;
-      };
-  /** The clock TTLs are measured by, `{ now(): number }` in ms. For tests; @default performance */
-  clock?: { now(): number };
-}
-
-/** The configuration after validation and defaults, as backends see it. */
-export interface ResolvedConfig {
-  readonly backend: string;
-  /** The URL as given (or built from backend + path). */
-  readonly url: string;
-  /** The part of the URL after the scheme (a path for file/sqlite), or `path`. */
-  readonly path?: string;
-  readonly entities: readonly Function[];
-  readonly migrations?: string | readonly Migration[];
-  readonly autoCreate: boolean;
-  readonly poolSize: number;
-  readonly timeoutMs: number;
-  readonly backup: { readonly enabled: boolean; readonly keep: number; readonly dir?: string };
-  readonly cache: StorageConfig["cache"];
-  readonly sqlite: { readonly journalMode: "wal" | "delete"; readonly synchronous: "normal" | "full"; readonly busyTimeoutMs: number };
-  readonly file: { readonly fsync: "always" | "never"; readonly compactAfterBytes: number };
-  readonly logger: Logger;
-}
-
 const positiveInt = (what = "a positive integer") => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
 const nonNegativeInt = () => z.number({ error: "expected a non-negative integer" }).int({ error: "expected a non-negative integer" }).min(0, { error: "expected a non-negative integer" });
 /** The longest delay a Node timer keeps: a longer one is silently cut to 1 ms (a heartbeat would then fire nonstop). */
@@ -102,10 +78,45 @@ const loggerSchema = z.custom<Logger>(
   { error: "expected an object with debug, info, warn and error functions" },
 );
 
+/** The members `createStorage` needs of a backend given as an object. */
+const BACKEND_MEMBERS = [
+  ["name", "string"],
+  ["capabilities", "object"],
+  ["session", "object"],
+  ["begin", "function"],
+  ["close", "function"],
+] as const;
+
+/** The members a backend given as an object lacks (or has of the wrong type), by name. */
+function missingBackendMembers(value: object): string[] {
+  const record = value as Record<string, unknown>;
+  return BACKEND_MEMBERS.filter(([key, type]) => typeof record[key] !== type || record[key] === null).map(([key]) => key);
+}
+
+/** Why `value` cannot serve as a {@link Backend}, or undefined when it has every member `createStorage` needs. */
+export function backendShapeProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return `expected a Backend object, got ${describeValue(value)}`;
+  const missing = missingBackendMembers(value);
+  return missing.length === 0 ? undefined : `expected a Backend (an object with name, capabilities, session, begin and close); missing or mistyped: ${missing.join(", ")}`;
+}
+
+/** A backend name, a factory (any function) or an object shaped like a {@link Backend}. */
+const backendSchema = z.custom<string | BackendFactory | Backend>(
+  (v) => (typeof v === "string" && v.length > 0) || typeof v === "function" || (typeof v === "object" && v !== null && backendShapeProblem(v) === undefined),
+  {
+    error: (issue) => {
+      const v = issue.input;
+      if (typeof v === "string") return "expected a non-empty string";
+      if (typeof v === "object" && v !== null) return backendShapeProblem(v);
+      return "expected a backend name, a BackendFactory function or a Backend object";
+    },
+  },
+);
+
 const configSchema = z.strictObject(
   {
     url: text().optional(),
-    backend: text().optional(),
+    backend: backendSchema.optional(),
     path: text().optional(),
     entities: z
       .array(z.custom<Function>((v) => typeof v === "function", { error: "expected an entity class" }), { error: "expected an array of entity classes" })
@@ -156,6 +167,11 @@ const cacheSchema = z.strictObject(
   { error: "expected false or an object with l1 and/or l2" },
 );
 
+/** The name a backend given as a factory or an instance goes by before it is open. */
+function labelOf(given: BackendFactory | Backend, scheme: string | undefined): string {
+  return typeof given === "function" ? (scheme ?? "custom") : given.name;
+}
+
 /** Splits a URL into backend name and the rest. */
 export function parseUrl(url: string): { backend: string; path?: string } | undefined {
   if (/^postgres(ql)?:\/\//i.test(url)) return { backend: "postgres" };
@@ -173,11 +189,17 @@ function formatIssue(issue: z.core.$ZodIssue): string {
   return `${where}: ${issue.message}${got}`;
 }
 
+/** {@link resolveConfig}'s result: the configuration, and the backend when it was given as code. */
+export interface ResolvedStorageConfig extends ResolvedConfig {
+  /** The backend given as a factory or an open instance (the `backend` option), used instead of the registry. */
+  readonly backendSource?: BackendFactory | Backend;
+}
+
 /**
  * Validates `input` and applies defaults. Throws one {@link ConfigError} listing every problem.
  * `isKnownBackend` tells whether a backend name is built in or registered.
  */
-export function resolveConfig(input: unknown, isKnownBackend: (name: string) => boolean): ResolvedConfig {
+export function resolveConfig(input: unknown, isKnownBackend: (name: string) => boolean): ResolvedStorageConfig {
   const raw = input === undefined ? { url: process.env["STRATA_URL"] || DEFAULT_URL } : typeof input === "string" ? { url: input } : input;
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   const rawCache = (raw as { cache?: unknown } | null)?.cache;
@@ -189,17 +211,20 @@ export function resolveConfig(input: unknown, isKnownBackend: (name: string) => 
   const url = config.url ?? (config.backend ? undefined : process.env["STRATA_URL"] || DEFAULT_URL);
   const fromUrl = url ? parseUrl(url) : undefined;
   if (url && !fromUrl) problems.push(`url: expected a URL such as "sqlite:./data/app.db", got the string ${JSON.stringify(url)}`);
-  const backend = config.backend ?? fromUrl?.backend;
-  if (backend && !isKnownBackend(backend)) {
+  // A factory or an instance brings its own code: the registry is not asked, and the name is only a label.
+  const given = typeof config.backend === "string" ? undefined : config.backend;
+  const backend = typeof config.backend === "string" ? config.backend : given ? labelOf(given, fromUrl?.backend) : fromUrl?.backend;
+  if (!given && backend && !isKnownBackend(backend)) {
     problems.push(`${config.backend ? "backend" : "url"}: unknown backend "${backend}" (built in: memory, file, sqlite, postgres; others need registerBackend)`);
   }
   const location = config.path ?? fromUrl?.path;
-  if ((backend === "file" || backend === "sqlite") && !location) {
+  if (!given && (backend === "file" || backend === "sqlite") && !location) {
     problems.push(`path: the ${backend} backend needs a path, e.g. "${backend === "file" ? "file:./data" : "sqlite:./data/app.db"}"`);
   }
   if (problems.length > 0 || !backend) throw new ConfigError(problems);
   return {
     backend,
+    ...(given ? { backendSource: given } : {}),
     url: url ?? `${backend}:${location ?? ""}`,
     ...(location ? { path: location === ":memory:" ? location : path.resolve(location) } : {}),
     entities: config.entities ?? [],

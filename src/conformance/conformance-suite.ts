@@ -1,14 +1,15 @@
 /**
  * The conformance suite: every behaviour of repositories and transactions (README, "Repositories", "Queries", "Transactions"), run against one backend.
  * Test functions are injected (vitest, jest, node:test...) and assertions use node:assert, so the
- * author of a backend added with `registerBackend` can run the same suite:
+ * author of a backend (given to `createStorage` as a factory or instance, or added with `registerBackend`)
+ * can run the same suite, beside the SPI-level one (`runSpiSuite`):
  *
  * @example
  * import { describe, test, beforeAll, afterAll, beforeEach } from "vitest";
  * import { runConformanceSuite } from "stratastore/conformance";
  * runConformanceSuite({ describe, test, beforeAll, afterAll, beforeEach }, {
  *   name: "mystore",
- *   open: (entities) => createStorage({ backend: "mystore", entities, autoCreate: true }),
+ *   open: (entities) => createStorage({ backend: myStore({ region: "eu" }), entities, autoCreate: true }),
  * });
  */
 import assert from "node:assert/strict";
@@ -98,8 +99,8 @@ class SuiteContext {
   get values() {
     return this.storage.repository(ConfValue);
   }
-  get capabilities(): BackendCapabilities {
-    return this.storage.core.backend.capabilities;
+  get capabilities(): Readonly<BackendCapabilities> {
+    return this.storage.capabilities;
   }
 }
 

@@ -4,7 +4,7 @@
  * so that the memory backend needs neither the file backend nor the copier.
  */
 import * as path from "node:path";
-import type { ResolvedConfig } from "../config/storage-config.js";
+import type { ResolvedConfig } from "../config/resolved-config.js";
 import { ConfigError } from "../errors.js";
 import { loadBackend } from "../spi/backend-registry.js";
 import type { Backend } from "../spi/index.js";

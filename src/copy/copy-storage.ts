@@ -1,5 +1,6 @@
 /** `copyStorage`: the public face of the copier (`strata copy` runs it), storage to storage. */
 import type { Storage } from "../storage.js";
+import { coreOf } from "../storage-core.js";
 import type { CopiedTable, CopyOptions } from "./copy-backend.js";
 import { copyBackend } from "./copy-backend.js";
 
@@ -9,8 +10,9 @@ import { copyBackend } from "./copy-backend.js";
  * @example const copied = await copyStorage(fileStorage, sqliteStorage, { batchSize: 1000 });
  */
 export async function copyStorage(from: Storage, to: Storage, options: CopyOptions = {}): Promise<CopiedTable[]> {
-  const copied = await copyBackend(from.core.backend, to.core.backend, options, to.backend);
+  const target = coreOf(to);
+  const copied = await copyBackend(coreOf(from).backend, target.backend, options, to.backend);
   // The target's tables were dropped and created: nothing its cache holds of them may be served again.
-  to.core.schemaChanged(copied.map((table) => table.table));
+  target.schemaChanged(copied.map((table) => table.table));
   return copied;
 }

@@ -10,7 +10,7 @@ import { IntegrityError, SchemaError, ValidationError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
 import { copyJson, valueProblem } from "../schema/row-values.js";
 import { describeSchema, MigrationTable, schemaOfTable } from "../schema/table-schema.js";
-import { impliedUniqueIndexName } from "../schema/entity-schema.js";
+import { buildEntitySchema, impliedUniqueIndexName } from "../schema/entity-schema.js";
 
 /** A transaction's private view of a database's tables: tables are cloned on first change. */
 export class ShadowDatabase extends MemoryDatabase {
@@ -73,17 +73,8 @@ function byColumnName(table: MemoryTable): MemoryTable {
 
 /** An altered table is unbound from its entity: the entity's next use checks it against the new shape. */
 function unbound(schema: EntitySchema, changes: Partial<Pick<EntitySchema, "table" | "columns" | "indexes">>): EntitySchema {
-  const columns = changes.columns ?? schema.columns;
-  return {
-    ...schema,
-    ...changes,
-    entityName: changes.table ?? schema.table,
-    target: MigrationTable,
-    columns,
-    columnsByProperty: new Map(columns.map((c) => [c.property, c])),
-    primary: columns.find((c) => c.primary)!,
-    hasJson: columns.some((c) => c.type === "json"),
-  };
+  const table = changes.table ?? schema.table;
+  return buildEntitySchema({ entityName: table, table, target: MigrationTable, columns: changes.columns ?? schema.columns, indexes: changes.indexes ?? schema.indexes });
 }
 
 /**

@@ -7,6 +7,7 @@ import { IntegrityError, SchemaError, TransactionError } from "../errors.js";
 import type { Key, UpdateOutcome } from "../spi/index.js";
 import type { Condition, NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
+import { buildEntitySchema } from "../schema/entity-schema.js";
 import { copyJson, keyExhausted, makeRowCopier } from "../schema/row-values.js";
 import { MigrationTable } from "../schema/table-schema.js";
 import { valueKey } from "./compare-values.js";
@@ -258,13 +259,7 @@ export class MemoryDatabase {
       const names = index.properties.map((p) => table.schema.columnsByProperty.get(p)?.name ?? p);
       indexes.push({ ...index, properties: names.map((n) => propertyOf.get(n) ?? n) });
     }
-    const merged: EntitySchema = {
-      ...schema,
-      columns,
-      columnsByProperty: new Map(columns.map((c) => [c.property, c])),
-      indexes,
-      hasJson: columns.some((c) => c.type === "json"),
-    };
+    const merged = buildEntitySchema({ entityName: schema.entityName, table: schema.table, target: schema.target, columns, indexes });
     const moves = table.schema.columns.map((c) => [c.property, propertyOf.get(c.name)!] as const);
     const bound = table.rebuild(
       merged,

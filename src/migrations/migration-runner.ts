@@ -4,11 +4,14 @@
  * (kysely's migrator), applied checksums are compared before anything runs, out-of-order migrations are
  * refused unless allowed, and a cross-process lock keeps two runners from applying a version twice.
  */
+import { createHash } from "node:crypto";
 import type { AppliedMigration, AppliedMigrationStore, Backend, MigrationLock } from "../spi/index.js";
 import { LockError, MigrationError, StorageError } from "../errors.js";
 import type { StorageCore } from "../storage-core.js";
 import { AsyncMutex } from "../util/async-mutex.js";
 import { editorOf, MIGRATIONS_TABLE, TableMigrationStore } from "./applied-migration-store.js";
+import type { SchemaDiff } from "./diff-schema.js";
+import { diffSchema } from "./diff-schema.js";
 import type { LoadedMigration } from "./migration-loader.js";
 import { loadMigrations } from "./migration-loader.js";
 import { RowMigrationLock } from "./row-migration-lock.js";
@@ -110,14 +113,26 @@ function label(m: { version: number; name: string; file?: string }): string {
   return `migration ${m.version} "${m.name}"${m.file ? ` (${m.file})` : ""}`;
 }
 
+/** Set by the class's static block: `Storage` builds its runner through it (the constructor is private). */
+let newRunner: (core: StorageCore) => MigrationRunner;
+
+/** @internal The runner of a storage's core; `storage.migrations` is the public way to it. */
+export function createMigrationRunner(core: StorageCore): MigrationRunner {
+  return newRunner(core);
+}
+
 export class MigrationRunner {
   private readonly listeners = new Map<MigrationEventName, Array<(event: MigrationEvent) => void>>();
   private readonly store: AppliedMigrationStore;
   /** The lock of the run under way, if any. */
   private lock: MigrationLock | undefined;
 
-  /** @internal use `storage.migrations` */
-  constructor(private readonly core: StorageCore) {
+  static {
+    newRunner = (core) => new MigrationRunner(core);
+  }
+
+  /** Use `storage.migrations`. */
+  private constructor(private readonly core: StorageCore) {
     this.store = core.backend.appliedMigrations ?? new TableMigrationStore(core.backend);
   }
 
@@ -168,7 +183,41 @@ export class MigrationRunner {
     return status;
   }
 
+  /**
+   * The difference between this storage's entities and the database schema, as the statements of a
+   * migration (what `strata migrate generate` writes); both lists are empty when nothing differs. Reads
+   * the schema in a transaction that is rolled back: nothing is changed.
+   * @example const { up, down, warnings } = await storage.migrations.diff();
+   */
+  async diff(): Promise<SchemaDiff> {
+    const { backend, schemas } = this.core;
+    const tx = await backend.begin();
+    try {
+      return await diffSchema([...schemas.values()], editorOf(backend, tx));
+    } finally {
+      await tx.rollback();
+    }
+  }
+
   /** Applies pending migrations in version order, each in one transaction with its record. */
+  /**
+   * @internal A short hash of the migrations applied to the data ("m0" for none, "m-" for a backend with no
+   * migrations table to read), handed to the cache when the storage opens: every cache key carries it, so
+   * that a process never reads entries written under another schema (see `CacheManager.appliedMark`).
+   */
+  async appliedFingerprint(): Promise<string> {
+    let applied: readonly AppliedMigration[];
+    try {
+      applied = await this.store.list();
+    } catch {
+      // A backend without a schema editor has no migrations table to read.
+      return "m-";
+    }
+    if (applied.length === 0) return "m0";
+    const digest = createHash("sha256").update(applied.map((a) => `${a.version}:${a.checksum}`).join(",")).digest("base64url");
+    return `m${digest.slice(0, 10)}`;
+  }
+
   async up(options: UpOptions = {}): Promise<MigrationResult[]> {
     if (options.to !== undefined && !(Number.isSafeInteger(options.to) && options.to >= 0)) {
       throw new MigrationError(`up: "to" must be a version (a non-negative integer), got ${String(options.to)}`);

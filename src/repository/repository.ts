@@ -6,31 +6,18 @@
 import { randomUUID } from "node:crypto";
 import type { DataSession, Key } from "../spi/index.js";
 import type { TableCache } from "../cache/table-cache.js";
-import { ConcurrencyError, NotFoundError, StorageError, ValidationError } from "../errors.js";
+import { ConcurrencyError, NotFoundError, ValidationError } from "../errors.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Query, Where } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
 import { checkValue, copyValue, describeValue, invalid, makeRowCopier, storedValue } from "../schema/row-values.js";
 import type { StorageCore } from "../storage-core.js";
+import { coreOf } from "../storage-core.js";
 import type { Storage } from "../storage.js";
+import type { BatchResult, PreparedRow, SaveManyOptions } from "./batch-writer.js";
+import { BatchWriter } from "./batch-writer.js";
 
-/** The outcome of `saveMany`. */
-export interface BatchResult {
-  total: number;
-  succeeded: number;
-  failed: number;
-  /** With `atomic: false`, each entity that failed and why. */
-  errors: { index: number; error: StorageError }[];
-}
-
-export interface SaveManyOptions {
-  /** Rows written per statement or step. @default 500 */
-  chunkSize?: number;
-  /** All or nothing: on the first failure nothing is written and the error is thrown. @default true */
-  atomic?: boolean;
-  /** Called after each chunk. */
-  onProgress?(done: number, total: number): void;
-}
+export type { BatchResult, SaveManyOptions } from "./batch-writer.js";
 
 /** Options of `count`. */
 export interface CountOptions {
@@ -62,31 +49,34 @@ function isPlainData(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Thrown by saveMany with the position of the entity that failed. */
-function atIndex(error: unknown, index: number): unknown {
-  if (error instanceof StorageError) {
-    (error as { index?: number }).index = index;
-    error.message = `saveMany item ${index}: ${error.message}`;
-  }
-  return error;
-}
-
 export class Repository<T extends object, K extends Key = Key> implements IRepository<T, K> {
   /** The entity's schema, read from its decorators. */
   protected readonly schema: EntitySchema;
   private readonly core: StorageCore;
   private readonly prototype: object;
   private readonly pk: ColumnSchema;
-  /** Copies a row for a repeated id of `findByIds`: Dates cloned, json deep-copied, decided once for the schema. */
-  private readonly copyRow: (row: Row) => Row;
+  /** A fresh entity for a repeated id of `findByIds`: Dates cloned, json deep-copied, decided once for the schema. */
+  private readonly copyEntity: (row: Row) => Row;
   private tableCache: TableCache | undefined;
+  private readonly batches: BatchWriter;
 
   constructor(storage: Storage, entity: EntityClass<T>) {
-    this.core = (storage as unknown as { core: StorageCore }).core;
+    this.core = coreOf(storage);
     this.schema = this.core.schemaOf(entity as unknown as Function);
     this.prototype = (entity as unknown as Function).prototype as object;
     this.pk = this.schema.primary;
-    this.copyRow = makeRowCopier(this.schema);
+    this.copyEntity = makeRowCopier(this.schema, this.prototype);
+    this.batches = new BatchWriter({
+      schema: this.schema,
+      transactions: this.core.transactions,
+      supportsSavepoints: this.core.backend.capabilities.supportsSavepoints,
+      session: () => this.session(),
+      prepare: (entity, now) => {
+        this.assertEntity(entity);
+        return this.prepareRow(entity, now);
+      },
+      conflict: (key, expected) => this.conflict(key, expected),
+    });
   }
 
   /** The session of the ambient transaction, else the backend's autocommit session. */
@@ -134,7 +124,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * Builds the complete row to write for a new or replaced entity: defaults, generated uuid,
    * timestamps and the first version. Returns it with the version the caller read (if any).
    */
-  private prepareRow(entity: Record<string, unknown>, now: Date): { row: Row; expectedVersion: number | undefined; generatedKey: boolean } {
+  private prepareRow(entity: Record<string, unknown>, now: Date): PreparedRow {
     const row: Row = {};
     let generatedKey = false;
     for (const column of this.schema.columns) {
@@ -268,7 +258,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
         continue;
       }
       // A repeated id gets its own copy (Dates and json included): no two returned entities share an object.
-      out.push(this.toEntity(handedOut.has(id) ? this.copyRow(row) : row));
+      out.push(handedOut.has(id) ? (this.copyEntity(row) as T) : this.toEntity(row));
       handedOut.add(id);
     }
     return out;
@@ -323,98 +313,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * item, and nothing is written. With `atomic: false`, each chunk commits on its own and failures are
    * reported per entity in `errors`.
    */
-  async saveMany(entities: readonly T[], options: SaveManyOptions = {}): Promise<BatchResult> {
-    if (!Array.isArray(entities)) {
-      throw new ValidationError(`${this.schema.entityName}: saveMany expects an array, got ${describeValue(entities)}`, { table: this.schema.table });
-    }
-    const chunkSize = options.chunkSize ?? 500;
-    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) {
-      throw new ValidationError(`${this.schema.entityName}: saveMany chunkSize must be a positive integer, got ${describeValue(chunkSize)}`, {
-        table: this.schema.table,
-      });
-    }
-    const total = entities.length;
-    const result: BatchResult = { total, succeeded: 0, failed: 0, errors: [] };
-    const now = new Date();
-    const prepared: Array<ReturnType<Repository<T, K>["prepareRow"]> | undefined> = entities.map((entity, index) => {
-      try {
-        this.assertEntity(entity);
-        return this.prepareRow(entity, now);
-      } catch (error) {
-        if (options.atomic !== false) throw atIndex(error, index);
-        result.failed++;
-        result.errors.push({ index, error: error as StorageError });
-        return undefined;
-      }
-    });
-    const writeRows = async (start: number, end: number) => {
-      const session = this.session();
-      const plain: Row[] = [];
-      for (let i = start; i < end; i++) {
-        const p = prepared[i];
-        if (!p) continue;
-        if (p.expectedVersion === undefined) plain.push(p.row);
-        else if ((await session.upsert(this.schema, p.row, p.expectedVersion)) === "conflict") {
-          this.conflict(p.row[this.pk.property] as Key, p.expectedVersion);
-        }
-      }
-      if (plain.length > 0) await session.upsertMany(this.schema, plain);
-      this.core.transactions.noteWrite(this.schema.table);
-    };
-    const transactions = this.core.transactions;
-    const canNest = this.core.backend.capabilities.supportsSavepoints;
-    /**
-     * Writes entities [start, end) in a transaction (a savepoint when nested). When the chunk fails, its
-     * entities are retried one by one, each in its own (sub)transaction, to find which ones fail:
-     * `onFailure` decides whether to go on (non-atomic) or throw (atomic).
-     */
-    const writeChunk = async (start: number, end: number, onFailure: (index: number, error: StorageError) => void) => {
-      try {
-        await transactions.run(() => writeRows(start, end));
-        return prepared.slice(start, end).filter(Boolean).length;
-      } catch (error) {
-        if (!(error instanceof StorageError) || end - start === 1) {
-          if (end - start === 1) onFailure(start, error as StorageError);
-          throw error;
-        }
-      }
-      let written = 0;
-      for (let i = start; i < end; i++) {
-        if (!prepared[i]) continue;
-        try {
-          await transactions.run(() => writeRows(i, i + 1));
-          written++;
-        } catch (error) {
-          onFailure(i, error as StorageError);
-        }
-      }
-      return written;
-    };
-    if (options.atomic !== false) {
-      await transactions.run(async () => {
-        for (let start = 0; start < total; start += chunkSize) {
-          const end = Math.min(total, start + chunkSize);
-          if (canNest) {
-            await writeChunk(start, end, (index, error) => {
-              throw atIndex(error, index);
-            });
-          } else await writeRows(start, end);
-          result.succeeded = end;
-          options.onProgress?.(end, total);
-        }
-      });
-      return result;
-    }
-    for (let start = 0; start < total; start += chunkSize) {
-      const end = Math.min(total, start + chunkSize);
-      result.succeeded += await writeChunk(start, end, (index, error) => {
-        result.failed++;
-        result.errors.push({ index, error });
-      }).catch(() => 0);
-      options.onProgress?.(end, total);
-    }
-    result.errors.sort((a, b) => a.index - b.index);
-    return result;
+  saveMany(entities: readonly T[], options: SaveManyOptions = {}): Promise<BatchResult> {
+    return this.batches.saveMany(entities, options);
   }
 
   /** Every match of `query`, fetched a page at a time (`pageSize`, default 500), in the query's order. */

@@ -1,4 +1,5 @@
 /** The backend-neutral description of an entity, read once from its TypeORM decorators. */
+import { SchemaError } from "../errors.js";
 
 /** The logical column types, identical on every backend. */
 export const LOGICAL_TYPES = ["string", "integer", "number", "boolean", "datetime", "json"] as const;
@@ -59,6 +60,43 @@ export interface EntitySchema {
   readonly indexes: readonly IndexSchema[];
   /** True when some column is json: copies of rows must then be deep. */
   readonly hasJson: boolean;
+}
+
+/** What an {@link EntitySchema} is made of; {@link buildEntitySchema} derives the rest. */
+export interface EntitySchemaParts {
+  readonly entityName: string;
+  readonly table: string;
+  readonly target: Function;
+  readonly columns: readonly ColumnSchema[];
+  readonly indexes: readonly IndexSchema[];
+}
+
+/**
+ * The one way to make an {@link EntitySchema}, whether from an entity's decorators, a table description, the
+ * file backend's catalog or a table reshaped by a migration: the lookups (`columnsByProperty`, `primary`, the
+ * columns of each role, `hasJson`) are derived from the columns, so they can never disagree with them.
+ * The caller checks what its source allows (one primary column, one column per role); here the first wins.
+ */
+export function buildEntitySchema(parts: EntitySchemaParts): EntitySchema {
+  const { columns } = parts;
+  const primary = columns.find((c) => c.primary);
+  if (!primary) throw new SchemaError(`Table "${parts.table}" has no primary column`, { table: parts.table });
+  const version = columns.find((c) => c.role === "version");
+  const createDate = columns.find((c) => c.role === "createDate");
+  const updateDate = columns.find((c) => c.role === "updateDate");
+  return {
+    entityName: parts.entityName,
+    table: parts.table,
+    target: parts.target,
+    columns,
+    columnsByProperty: new Map(columns.map((c) => [c.property, c])),
+    primary,
+    ...(version ? { version } : {}),
+    ...(createDate ? { createDate } : {}),
+    ...(updateDate ? { updateDate } : {}),
+    indexes: parts.indexes,
+    hasJson: columns.some((c) => c.type === "json"),
+  };
 }
 
 /** A stored row: property name to logical value (`Date`, boolean, number, string, JSON value or null). */

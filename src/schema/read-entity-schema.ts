@@ -1,8 +1,8 @@
 import { getMetadataArgsStorage } from "typeorm";
 import { SchemaError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "./entity-schema.js";
+import { buildEntitySchema, impliedUniqueIndexName } from "./entity-schema.js";
 import { valueProblem } from "./row-values.js";
-import { impliedUniqueIndexName } from "./entity-schema.js";
 
 /** TypeORM type names (lower-cased) onto Strata's logical types. */
 const TYPE_NAMES: ReadonlyMap<string, LogicalType> = new Map<string, LogicalType>([
@@ -124,10 +124,9 @@ function buildSchema(target: Function): EntitySchema {
     names.add(c.name);
   }
   const byProperty = new Map(columns.map((c) => [c.property, c]));
-  const one = (role: ColumnSchema["role"]): ColumnSchema | undefined => {
+  const onlyOne = (role: ColumnSchema["role"]): void => {
     const found = columns.filter((c) => c.role === role);
     if (found.length > 1) unsupported(found[1]!.property, `a second @${role} column`);
-    return found[0];
   };
 
   const indexes: IndexSchema[] = [];
@@ -166,19 +165,9 @@ function buildSchema(target: Function): EntitySchema {
     }
   }
 
-  return {
-    entityName,
-    table: tableName,
-    target,
-    columns,
-    columnsByProperty: byProperty,
-    primary,
-    version: one("version"),
-    createDate: one("createDate"),
-    updateDate: one("updateDate"),
-    indexes,
-    hasJson: columns.some((c) => c.type === "json"),
-  };
+  // Refused here, with the entity's names: the builder would take the first of each.
+  for (const role of ["version", "createDate", "updateDate"] as const) onlyOne(role);
+  return buildEntitySchema({ entityName, table: tableName, target, columns, indexes });
 }
 
 function readColumn(

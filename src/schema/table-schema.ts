@@ -6,7 +6,7 @@
 import type { TableColumn, TableDescription, TableIndex } from "../spi/index.js";
 import { SchemaError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, IndexSchema } from "./entity-schema.js";
-import { impliedUniqueIndexName } from "./entity-schema.js";
+import { buildEntitySchema, impliedUniqueIndexName } from "./entity-schema.js";
 
 /**
  * The `target` of every schema built from a table description: a table whose schema has this target is
@@ -50,16 +50,7 @@ export function schemaOfTable(table: TableDescription): EntitySchema {
       indexes.push({ name: impliedUniqueIndexName(table.name, [c.name]), properties: [c.name], unique: true });
     }
   }
-  return {
-    entityName: table.name,
-    table: table.name,
-    target: MigrationTable,
-    columns,
-    columnsByProperty: new Map(columns.map((c) => [c.property, c])),
-    primary: columns.find((c) => c.primary)!,
-    indexes,
-    hasJson: columns.some((c) => c.type === "json"),
-  };
+  return buildEntitySchema({ entityName: table.name, table: table.name, target: MigrationTable, columns, indexes });
 }
 
 /** The description of a table as an entity (or a table schema) declares it, by column names. */

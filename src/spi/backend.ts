@@ -6,9 +6,14 @@
  *
  * Rows crossing this boundary are plain objects keyed by entity property, holding logical values
  * (`Date`, boolean, number, string, JSON value, `null`); every column is present. A backend never keeps
- * a reference to a row it was given, and every row it returns belongs to the caller.
+ * a reference to a row it was given, and every row it returns belongs to the caller. The row contract
+ * and the query semantics a backend must honour are written out in data-session.ts.
+ *
+ * A backend reaches `createStorage` three ways: by name (built in, or added with `registerBackend`),
+ * as a {@link BackendFactory}, or as an open {@link Backend} instance (the `backend` option). The
+ * conformance suites (`stratastore/conformance`: `runConformanceSuite`, `runSpiSuite`) check one.
  */
-import type { ResolvedConfig } from "../config/storage-config.js";
+import type { ResolvedConfig } from "../config/resolved-config.js";
 import type { Logger } from "../logger.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
 import type { BackendCapabilities } from "./capabilities.js";
@@ -16,12 +21,37 @@ import type { DataSession } from "./data-session.js";
 import type { AppliedMigrationStore, MigrationLock } from "./migration-store.js";
 import type { TransactionHandle } from "./transaction-handle.js";
 
+/**
+ * An open backend. `createStorage` checks that an object given as `backend` has `name`,
+ * `capabilities`, `session`, `begin` and `close`; the storage owns it from then on.
+ * @example
+ * class MyStoreBackend implements Backend {
+ *   readonly name = "mystore";
+ *   readonly capabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true };
+ *   readonly session: DataSession = new MyStoreSession(this.client);
+ *   constructor(private readonly client: MyStoreClient) {}
+ *   async begin(): Promise<TransactionHandle> { return new MyStoreTransaction(await this.client.begin()); }
+ *   async backup(targetPath: string): Promise<void> { await this.client.snapshot(targetPath); }
+ *   async close(): Promise<void> { await this.client.end(); }
+ * }
+ */
 export interface Backend {
+  /** The backend's name, as `storage.backend` and error messages show it: `"memory"`, `"sqlite"`, `"mystore"`... */
   readonly name: string;
+  /** What it can do; spread `DEFAULT_CAPABILITIES` and set what it adds. */
   readonly capabilities: BackendCapabilities;
-  /** Reads and single writes outside any transaction. Reads never see uncommitted writes. */
+  /**
+   * Reads and single writes outside any transaction (autocommit). Reads see committed rows only and never
+   * wait for an open transaction; each write is atomic on its own and is visible once it resolves.
+   */
   readonly session: DataSession;
-  /** Starts a write transaction, waiting (up to the configured `timeoutMs`) for the current writer. */
+  /**
+   * Starts a write transaction. A backend must guarantee no lost update between concurrent transactions
+   * (see {@link TransactionHandle}): one that cannot isolate them otherwise waits here for the running
+   * one to end, up to the configured `timeoutMs`, then fails (a `TransactionError`, or a `LockError` when
+   * another process holds the store: memory, file, SQLite); one whose store isolates them (PostgreSQL, rows read `FOR UPDATE`) starts at once, and waits
+   * on the rows instead.
+   */
   begin(): Promise<TransactionHandle>;
   /**
    * Writes a consistent copy of the data to `targetPath`, which `createStorage` can open. A backend with
@@ -31,10 +61,15 @@ export interface Backend {
    * One that cannot back up throws an `UnsupportedError` saying what to use instead (PostgreSQL: pg_dump).
    */
   backup(targetPath: string): Promise<void>;
+  /**
+   * Releases connections, locks, timers and files. Called once, by `storage.close()`; no method is
+   * called after it.
+   */
   close(): Promise<void>;
   /**
    * The cross-process migration lock. Optional: without it the runner uses an in-process mutex when
-   * `supportsMultipleConnections` is false, and refuses (`UnsupportedError`) when it is true.
+   * `supportsMultipleConnections` is false, and a lock row in the table `strata_migration_lock` (through
+   * the schema editor and the data session) when it is true.
    */
   readonly migrationLock?: MigrationLock;
   /** Overrides the runner's default store of applied migrations (the `strata_migrations` table). */
@@ -43,16 +78,38 @@ export interface Backend {
 
 /** What a backend factory is given. */
 export interface BackendContext {
+  /**
+   * The storage's configuration after validation and defaults: `url`, `path`, `timeoutMs`, `poolSize`,
+   * `autoCreate`... A third-party backend takes its own options as arguments of the function that makes
+   * its factory, not from here.
+   */
   readonly config: ResolvedConfig;
+  /**
+   * The schemas of the storage's entities. When `config.autoCreate` is true, the factory creates the
+   * tables of those that are missing (and leaves existing ones as they are) before it resolves.
+   */
   readonly schemas: readonly EntitySchema[];
+  /** Where the backend logs (retries, recoveries, slow locks); `config.logger`. */
   readonly logger: Logger;
   /**
    * Writes every table of `source` as a new file-backend directory at `targetPath` (the copy module's
    * `backupToDirectory`, with this storage's settings): the backup of a backend with nothing on disk.
-   * Given by `createStorage`; absent when a backend is built some other way.
+   * Given by `createStorage` (and the conformance suite's `openBackend`); absent when a backend is built
+   * some other way.
    */
   readonly backupToDirectory?: (source: Backend, targetPath: string) => Promise<void>;
 }
 
-/** Creates and connects a backend. */
+/**
+ * Creates and connects a backend: a function of the {@link BackendContext}, called once by
+ * `createStorage`. A failure other than a Strata error becomes a `ConnectionError`. A third-party
+ * package exports a function of its own typed options that returns one (kysely's dialect style); it is
+ * given to `createStorage` as `backend`, or registered under a name with `registerBackend`.
+ * @example
+ * export interface MyStoreOptions { region: string; poolSize?: number }
+ * export function myStore(options: MyStoreOptions): BackendFactory {
+ *   return async (context) => MyStoreBackend.connect(options, context);
+ * }
+ * const storage = await createStorage({ backend: myStore({ region: "eu" }), entities: [Task], autoCreate: true });
+ */
 export type BackendFactory = (context: BackendContext) => Promise<Backend>;

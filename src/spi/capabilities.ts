@@ -2,17 +2,30 @@
  * What a backend can do. The repository, the transaction manager and the migration runner branch on
  * these flags, never on the backend's class.
  */
-/** What a backend can do; the repository, transaction manager and migration runner branch on these. */
+
+/**
+ * What a backend can do; the repository, the transaction manager and the migration runner branch on
+ * these. A backend spreads {@link DEFAULT_CAPABILITIES} and states only what it adds.
+ * @example readonly capabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true };
+ */
 export interface BackendCapabilities {
-  /** Nested transactions are savepoints. */
+  /**
+   * Nested transactions are savepoints (`TransactionHandle.savepoint` and its two siblings work). Without
+   * it, a nested `storage.transaction()` is a `TransactionError`.
+   * @default false
+   */
   readonly supportsSavepoints: boolean;
-  /** Schema changes roll back with the transaction. */
+  /** Schema changes roll back with the transaction: a failing migration leaves nothing behind. @default false */
   readonly supportsTransactionalDdl: boolean;
-  /** Several processes may open the same data at once. */
+  /**
+   * Several processes may open the same data at once. The cache then stays off unless configured (another
+   * process's writes would not reach it), and the migration runner needs a cross-process lock: the
+   * backend's `migrationLock`, else a lock row in `strata_migration_lock`. @default false
+   */
   readonly supportsMultipleConnections: boolean;
-  /** `sql()` is available in migrations. */
+  /** `SchemaEditor.sql()` is available, so `m.sql()` works in migrations. @default false */
   readonly supportsSql: boolean;
-  /** Data outlives the storage: a second storage on the same URL sees it. */
+  /** Data outlives the storage: a second storage on the same URL sees it. @default false */
   readonly persistent: boolean;
 }
 

@@ -1,34 +1,111 @@
 /**
- * Reading and writing rows: the part of the SPI every backend implements.
+ * Reading and writing rows: the part of the SPI every backend implements, outside a transaction
+ * (`Backend.session`) and inside one (`TransactionHandle`).
+ *
+ * ## The row contract
+ * A row is a plain object keyed by entity *property* (`schema.columns[i].property`, not the column name),
+ * holding logical values: `string`, `number` (integer columns hold safe integers), `boolean`, `Date`
+ * (millisecond precision), a JSON value (`json` columns: objects, arrays, strings, numbers, booleans,
+ * null, with own `__proto__` keys kept as data), or `null`. Every column is present in a row given to
+ * `insert`/`upsert` and in every row returned; `""` stays distinct from `null`. The repository has already
+ * validated each value against its column, filled defaults, the version (1 on insert), the create and
+ * update dates and generated uuid keys: a backend stores what it is given. A backend never keeps a
+ * reference to a row (or a `Date`, or a JSON value inside it) it was given, and every row it returns,
+ * nested values included, belongs to the caller, who may change it.
+ *
+ * ## Query semantics ({@link DataSession.find}, {@link DataSession.count}, {@link DataSession.deleteMany})
+ * Queries arrive normalized and validated (`NormalizedQuery`, `NormalizedWhere`): field names are columns,
+ * values fit their column, `$in`/`$nin` lists hold no null and no repeated value. Every backend answers
+ * them alike, as the memory engine and the SQL compiler do:
+ * - **where** is an OR of AND-groups: `[]` matches no row, a group `[]` matches every row, and a row that
+ *   matches several groups is returned (and counted, and deleted) once.
+ * - **eq, gt, gte, lt, lte** compare non-null values of the column's type and never match null.
+ *   Strings compare by Unicode code point (SQLite's BINARY, PostgreSQL's `COLLATE "C"`), not by UTF-16
+ *   code unit: a character above U+FFFF sorts after U+E000-U+FFFF. Dates compare by instant, booleans
+ *   as false < true.
+ * - **ne** matches null too (`ne "x"` is "null or not x").
+ * - **in** matches a listed value; with `orNull`, null too. An empty list matches nothing (or only
+ *   null, with `orNull`).
+ * - **nin** matches every non-listed value *and null*; with `orNull` (the user listed null), null does
+ *   not match. An empty list matches every row (every non-null one, with `orNull`).
+ * - **like** (string columns): `%` matches any run of characters, `_` exactly one character (one code
+ *   point); every other character is literal (no escape character); case-sensitive; the whole value
+ *   must match; never matches null.
+ * - **ilike**: as `like`, folding the 26 ASCII letters only: `"É"` does not match `"é"`. (PostgreSQL's
+ *   `ILIKE` and `lower()` fold every Unicode letter, so a SQL dialect folds `A-Z` itself.)
+ * - **isNull / notNull** test for null; they are the only tests a `json` column gets.
+ * - **orderBy**: each term in order; null is the smallest value: first ascending, last descending.
+ *   Strings by code point. Normalization always ends the ordering with the primary key (ascending unless
+ *   the user ordered by it), so that the order is total and pages never overlap or skip.
+ * - **limit / offset** apply after ordering: skip `offset` rows, return at most `limit` (0 returns none).
+ * - **count** is the number of rows `find` would return without limit and offset.
  */
 import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 
-/** A primary-key value. */
+/** A primary-key value: a string (string and uuid keys) or a safe integer (integer and increment keys). */
 export type Key = string | number;
 
-/** The outcome of a conditional update. */
+/**
+ * The outcome of {@link DataSession.update}: the stored row after the update, `"missing"` when no row has
+ * the key, or `"conflict"` when `expectedVersion` was given and differs from the stored version.
+ */
 export type UpdateOutcome = { readonly row: Row } | "missing" | "conflict";
 
-/** Reads and writes on one table at a time. Each write is atomic on its own. */
+/**
+ * Reads and writes on one table at a time (the `schema` argument names it). Each write is atomic on its
+ * own: it happens whole or not at all. Outside a transaction, reads see committed rows only and never
+ * wait for an open transaction; inside one, reads see the transaction's own writes.
+ *
+ * Errors a backend throws (all from Strata's errors module, with the table in their context):
+ * `IntegrityError` when a write would duplicate a primary key or a unique index's value (nulls never
+ * collide), with nothing changed; `CapacityError` when an increment key would pass
+ * `Number.MAX_SAFE_INTEGER`; `TransactionError` when called on a transaction that has ended;
+ * `ConnectionError` or `LockError` when the store cannot be reached or locked in time. A backend does not
+ * throw `NotFoundError` or `ConcurrencyError`: it reports `"missing"` and `"conflict"`, and the repository
+ * turns them into errors.
+ */
 export interface DataSession {
+  /** The row whose primary key is `key`, or null. */
   findById(schema: EntitySchema, key: Key): Promise<Row | null>;
-  /** The rows found, in any order. */
+  /**
+   * The rows whose keys are among `keys`, in any order; keys without a row are skipped, and `[]` returns
+   * `[]`. A key given twice may return its row once or twice: the repository orders the rows by `keys`
+   * and repeats them itself.
+   */
   findByIds(schema: EntitySchema, keys: readonly Key[]): Promise<Row[]>;
+  /** The rows matching `query.where`, ordered, then paged by `offset` and `limit` (module doc: query semantics). */
   find(schema: EntitySchema, query: NormalizedQuery): Promise<Row[]>;
+  /** How many rows match `where` (module doc: query semantics). */
   count(schema: EntitySchema, where: NormalizedWhere): Promise<number>;
-  /** Inserts a complete row; an `increment` key left null is generated. `IntegrityError` on a duplicate. */
+  /**
+   * Inserts a complete row and returns it as stored. An `increment` primary key left null is generated:
+   * greater than every key the table holds or has held (deleted and explicitly given keys included), as
+   * SQLite's AUTOINCREMENT and a PostgreSQL identity column do.
+   * `IntegrityError` on a duplicate key or unique value; `CapacityError` past `Number.MAX_SAFE_INTEGER`.
+   */
   insert(schema: EntitySchema, row: Row): Promise<Row>;
   /**
-   * Inserts the row, or, when its key exists, replaces every column but the key and the create date.
-   * With `expectedVersion`, an existing row whose version differs is left alone and `"conflict"` returned.
-   * On the update path the backend sets the version column to the stored version + 1.
+   * Inserts the row when no row has its key (as {@link DataSession.insert}), else replaces every column but
+   * the key and the create date (which keeps its stored value), setting the version column, when the
+   * entity has one, to the stored version + 1 whatever the row says. With `expectedVersion`, an existing
+   * row whose version differs is left alone and `"conflict"` returned. Returns the row as stored.
    */
   upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict">;
-  /** Upserts many rows without version checks (bulk path of `saveMany`). Returns them in input order. */
+  /**
+   * Upserts many rows without version checks (the bulk path of `saveMany`), as one atomic write, and
+   * returns them as stored, in input order. A failure (`IntegrityError`) writes none of them.
+   */
   upsertMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]>;
-  /** Changes the given columns; sets version to stored + 1 when the entity is versioned. */
+  /**
+   * Changes the given columns (`changes` is keyed by property and holds only the columns to change) and
+   * returns the whole row as stored. Sets the version to the stored version + 1 when the entity has one.
+   * `"missing"` when no row has the key; `"conflict"` when `expectedVersion` is given and differs.
+   * `IntegrityError` when a changed unique value is taken by another row (a row may keep its own).
+   */
   update(schema: EntitySchema, key: Key, changes: Row, expectedVersion?: number): Promise<UpdateOutcome>;
+  /** Deletes the row with `key`; true when there was one. */
   delete(schema: EntitySchema, key: Key): Promise<boolean>;
+  /** Deletes every row matching `where`, atomically, and returns how many (module doc: query semantics). */
   deleteMany(schema: EntitySchema, where: NormalizedWhere): Promise<number>;
 }

@@ -3,11 +3,15 @@ import type { TransactionHandle } from "./transaction-handle.js";
 
 /** One applied migration, as recorded in `strata_migrations`. */
 export interface AppliedMigration {
+  /** The migration's version (a positive integer). */
   readonly version: number;
+  /** The migration's name, e.g. `"add-task-priority"`. */
   readonly name: string;
   /** sha256 (hex) of the migration file's text. */
   readonly checksum: string;
+  /** When it was applied. */
   readonly appliedAt: Date;
+  /** How long its `up` took. */
   readonly durationMs: number;
 }
 
@@ -17,8 +21,11 @@ export interface AppliedMigration {
  * `strata_migrations` through the {@link SchemaEditor} and the data session; a backend may bring its own.
  */
 export interface AppliedMigrationStore {
+  /** Every applied migration, by ascending version; `[]` before the first (the store may not exist yet). */
   list(): Promise<AppliedMigration[]>;
+  /** Records `migration` as applied, inside `tx`: it is kept only if `tx` commits. */
   record(tx: TransactionHandle, migration: AppliedMigration): Promise<void>;
+  /** Forgets the migration `version` (it was reverted), inside `tx`: it is forgotten only if `tx` commits. */
   remove(tx: TransactionHandle, version: number): Promise<void>;
 }
 
@@ -27,7 +34,10 @@ export interface AppliedMigrationStore {
  * `timeoutMs`, then throws a `LockError`; the lock of a process that died must not stay held.
  */
 export interface MigrationLock {
-  /** Resolves to the function that releases the lock. */
+  /**
+   * Waits for the lock up to `timeoutMs`, then throws a `LockError`; resolves to the function that
+   * releases it (called once, also when the migrations failed).
+   */
   acquire(timeoutMs: number): Promise<() => Promise<void>>;
   /**
    * The error that ended the lock this process holds, once it is lost (a lock bound to a connection the

@@ -3,52 +3,81 @@ import type { LogicalType } from "../schema/entity-schema.js";
 
 /** A column as a table holds it, named by its column name. */
 export interface TableColumn {
+  /** The column name (a plain identifier: letters, digits and underscores). */
   readonly name: string;
+  /** The logical type; a backend maps it to its own storage type and back, losslessly. */
   readonly type: LogicalType;
+  /** Whether the column accepts null. */
   readonly nullable: boolean;
   /** Given to existing rows when the column is added, and to new rows that leave it out. */
   readonly default?: unknown;
+  /** The table's one primary-key column. */
   readonly primary: boolean;
+  /** A unique column: no two rows share a non-null value (nulls never collide). */
   readonly unique: boolean;
+  /** How the key is generated: `uuid` by the repository, `increment` by the backend (see `DataSession.insert`). */
   readonly generated?: "uuid" | "increment";
 }
 
 /** An index as a table holds it. */
 export interface TableIndex {
+  /** The index name, unique in the whole database (as SQL index names are), not only in its table. */
   readonly name: string;
   /** Column names, in index order. */
   readonly columns: readonly string[];
+  /** A unique index: no two rows share its columns' values (a row with a null among them never collides). */
   readonly unique: boolean;
 }
 
 /** What introspection tells of a table. */
 export interface TableDescription {
+  /** The table name. */
   readonly name: string;
+  /** Its columns, in table order. */
   readonly columns: readonly TableColumn[];
+  /**
+   * Its indexes. The index a unique column implies may be listed (named as `impliedUniqueIndexName`
+   * names it) or left out: readers derive it from the column's `unique` flag either way.
+   */
   readonly indexes: readonly TableIndex[];
 }
 
 /**
- * Schema changes inside a transaction: the backend half of a migration's `m` API. Names are checked by
- * the runner; a backend quotes them and never splices anything else into DDL. Each method throws a
- * `SchemaError` naming the table (and column or index) when the object is missing or already there.
+ * Schema changes inside a transaction (`TransactionHandle.schema()`): the backend half of a migration's
+ * `m` API, also used by the migration runner's default store of applied migrations. Names are checked by
+ * the runner (plain identifiers); a backend quotes them and never splices anything else into DDL. Each
+ * method throws a `SchemaError` naming the table (and column or index) when the object it changes is
+ * missing or already there. Data written earlier in the same transaction is visible to each change, and
+ * each change to the data methods that follow it. With `supportsTransactionalDdl`, every change commits
+ * and rolls back with the transaction; without it, a change may be kept although the transaction rolls back.
  */
 export interface SchemaEditor {
+  /** Creates a table with its columns and indexes (an `increment` primary key gets its generator). */
   createTable(table: TableDescription): Promise<void>;
+  /** Drops a table, its rows and its indexes. */
   dropTable(name: string): Promise<void>;
+  /** Renames a table, keeping its rows, columns and indexes. */
   renameTable(from: string, to: string): Promise<void>;
-  /** Existing rows get `column.default` (or null). */
+  /**
+   * Adds a column; existing rows get `column.default` (or null). A non-nullable column without a default
+   * on a table with rows is a `SchemaError`; a unique column whose default several rows would share is an
+   * `IntegrityError`. A primary column cannot be added (a table's key is set when it is created).
+   */
   addColumn(table: string, column: TableColumn): Promise<void>;
+  /** Drops a column and the indexes that use it; the primary column cannot be dropped. */
   dropColumn(table: string, name: string): Promise<void>;
+  /** Renames a column, keeping its values and the indexes that use it. */
   renameColumn(table: string, from: string, to: string): Promise<void>;
+  /** Creates an index; a unique one over rows that already share a value is an `IntegrityError`. */
   createIndex(table: string, index: TableIndex): Promise<void>;
+  /** Drops the index `name` of `table`. */
   dropIndex(table: string, name: string): Promise<void>;
-  /** Every table, `strata_migrations` included, sorted by name. */
+  /** Every table, `strata_migrations` included (a backend's own bookkeeping tables excluded), sorted by name. */
   listTables(): Promise<string[]>;
   /** The table's columns and indexes, or undefined when it does not exist. */
   describeTable(name: string): Promise<TableDescription | undefined>;
-  /** Raw SQL with bound parameters; present on SQL backends only. */
+  /** Raw SQL with bound parameters, resolving to the rows it selects (none for other statements); SQL backends only (`supportsSql`). */
   sql?(text: string, params: readonly unknown[]): Promise<unknown[]>;
-  /** The statements run so far (SQL backends), shown by dry runs. */
+  /** The statements run so far (SQL backends), which a dry run shows. */
   readonly statements?: readonly string[];
 }

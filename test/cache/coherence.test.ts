@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { Storage } from "../../src/index.js";
 import { createStorage } from "../../src/index.js";
 import { Counter, Item, probe, registerTestBackends } from "./cache-test-kit.js";
+import { coreOf } from "../../src/storage-core.js";
 
 beforeAll(() => registerTestBackends());
 
@@ -261,7 +262,7 @@ describe("memory: cache coherence", () => {
     const items = storage.repository(Item);
     await items.save(item("x"));
     await items.findById("x");
-    storage.core.schemaVersion++;
+    coreOf(storage).schemaVersion++;
     await items.findById("x");
     expect(probe(name).reads.findById).toBe(2);
   });

@@ -4,6 +4,7 @@ import type { CacheConfig, Storage } from "../../src/index.js";
 import { createStorage } from "../../src/index.js";
 import { FakeClock, Item, probe, recordingLogger, registerTestBackends, waitFor } from "./cache-test-kit.js";
 import { assertRedisReachable, deletePrefix, RedisProxy, redisUrl, servicesRequired, uniquePrefix } from "./redis-service.js";
+import { coreOf } from "../../src/storage-core.js";
 
 beforeAll(() => registerTestBackends());
 
@@ -110,9 +111,9 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     await a.repository(Item).save(item("x", { name: "before" }));
     await waitFor(async () => (await b.repository(Item).findById("x"))?.name === "before" && b.cache.stats().l2.hits > 0, 2000, "b reads x from L2");
     // What the migration runner does: rewrite rows behind the repositories, bump the version, note the tables.
-    await a.core.backend.session.update(a.core.schemaOf(Item), "x", { name: "migrated" });
-    a.core.schemaVersion++;
-    a.core.transactions.noteWrite("cache_items");
+    await coreOf(a).backend.session.update(coreOf(a).schemaOf(Item), "x", { name: "migrated" });
+    coreOf(a).schemaVersion++;
+    coreOf(a).transactions.noteWrite("cache_items");
     await waitFor(async () => (await b.repository(Item).findById("x"))?.name === "migrated", 100, "b sees the migrated row");
     expect((await a.repository(Item).findById("x"))?.name).toBe("migrated");
   });
@@ -120,7 +121,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   test("a fill that read before another process's invalidation is refused by Redis itself", async () => {
     const prefix = uniquePrefix();
     prefixes.push(prefix);
-    const { openRedisL2Cache } = await import("../../src/cache/redis-l2-cache.js");
+    const { openRedisTier: openRedisL2Cache } = await import("../../src/cache/l2/redis-tier.js");
     const options = { url: redisUrl!, prefix, clock: { now: () => Date.now() }, logger: recordingLogger(), onRemoteInvalidation: () => {}, sharedData: false, onBusChange: () => {} };
     const one = await openRedisL2Cache(options);
     const two = await openRedisL2Cache(options);
@@ -255,7 +256,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     const data = `inflight-${++seq}`;
     const a = await open(`shared:${data}@a`, { l1: {}, l2: { type: "redis", url: proxy.url, prefix } });
     const b = await open(`shared:${data}`, redisCache(prefix));
-    const tier = a.core.cache!.l2 as unknown as { busUp: boolean };
+    const tier = coreOf(a).cache!.l2!.bus as unknown as { busUp: boolean };
     try {
       await b.repository(Item).save(item("x", { name: "v1" }));
       await holdsInL1(a, "x", "v1"); // b's message about its save has arrived: nothing else will mark the read stale
@@ -291,7 +292,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
       await items.save(item("x", { name: "v1" }));
       await holdsInL1(storage, "x", "v1");
       await proxy.down();
-      const tier = storage.core.cache!.l2 as unknown as { busUp: boolean };
+      const tier = coreOf(storage).cache!.l2!.bus as unknown as { busUp: boolean };
       await waitFor(() => !tier.busUp, 2000, "the subscription is lost");
       const reads = probe(name).reads.findById;
       const { hits } = storage.cache.stats().l1;
@@ -314,7 +315,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     const items = storage.repository(Item);
     await items.save(item("x"));
     await items.findById("x");
-    const tier = storage.core.cache!.l2 as unknown as { simulateDisconnect(): void };
+    const tier = coreOf(storage).cache!.l2!.store as unknown as { simulateDisconnect(): void };
     tier.simulateDisconnect();
     for (let i = 0; i < 3; i++) expect((await items.findById("x"))?.id).toBe("x");
     await items.update("x", { name: "after" });

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { MigrationError, StorageError, createStorage, defineMigration } from "../../src/index.js";
+import { MigrationError, StorageError, createStorage, defineMigration, readEntitySchema } from "../../src/index.js";
+import { openBackend } from "../../src/conformance/index.js";
 import { Project, Task, TaskRepository, User } from "../../entities/index.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "strata-memory-backup-"));
@@ -58,5 +59,18 @@ describe("memory: backup", () => {
     expect(error).toBeInstanceOf(StorageError);
     expect((error as Error).message).toContain(file);
     await storage.close();
+  });
+
+  test("a memory backend opened bare, as the SPI suite opens it, backs up too: the copy module comes with its context", async () => {
+    const users = readEntitySchema(User);
+    const backend = await openBackend({ url: "memory:", autoCreate: true }, [users]);
+    const createdAt = new Date(Date.UTC(2031, 0, 2, 3, 4, 5, 6));
+    await backend.session.insert(users, { id: "b", email: "b@example.com", name: "Bare", createdAt });
+    const target = path.join(work, "bare");
+    await backend.backup(target);
+    await backend.close();
+    const copy = await createStorage({ url: `file:${target}`, entities: [User] });
+    expect((await copy.repository(User).findAll()).map((u) => ({ ...u }))).toEqual([{ id: "b", email: "b@example.com", name: "Bare", createdAt }]);
+    await copy.close();
   });
 });

@@ -7,6 +7,10 @@ describe("README examples", () => {
     expect(await runReadmeExample("quickstart")).toEqual([JSON.stringify(["Ship", "Write docs"])]);
   });
 
+  test("a backend given as a factory of typed options serves the storage", async () => {
+    expect(await runReadmeExample("backend-factory")).toEqual(["traced-memory hello", "open with 1 table(s) close"]);
+  });
+
   test("the demo runs and tells its story", async () => {
     const { runDemo } = await import("../../examples/demo.js");
     const { createStorage } = await import("../../src/index.js");

@@ -11,6 +11,7 @@ import type { Storage } from "../../src/index.js";
 import type { FileBackend } from "../../src/backends/file/file-backend.js";
 import { catalogText, schemaOfCatalogTable } from "../../src/backends/file/file-catalog.js";
 import { snapshotText } from "../../src/backends/file/file-snapshot.js";
+import { coreOf } from "../../src/storage-core.js";
 
 @Entity("notes")
 class Note {
@@ -38,7 +39,7 @@ const open = (entities: Function[], autoCreate = false) => createStorage({ url: 
 
 /** "notes" renamed to "memos" with a new nullable datetime column, as a migration's shadow database would hold it. */
 function renamedDatabase(storage: Storage): MemoryDatabase {
-  const backend = storage.core.backend as FileBackend;
+  const backend = coreOf(storage).backend as FileBackend;
   const schema = schemaOfCatalogTable(
     "memos",
     {
@@ -60,7 +61,7 @@ function renamedDatabase(storage: Storage): MemoryDatabase {
 }
 
 async function checkpoint(storage: Storage, database: MemoryDatabase): Promise<void> {
-  const backend = storage.core.backend as unknown as { checkpointSchema(db: MemoryDatabase): Promise<void>; db: MemoryDatabase };
+  const backend = coreOf(storage).backend as unknown as { checkpointSchema(db: MemoryDatabase): Promise<void>; db: MemoryDatabase };
   await backend.checkpointSchema(database);
   backend.db.tables.clear();
   for (const [name, table] of database.tables) backend.db.tables.set(name, table);

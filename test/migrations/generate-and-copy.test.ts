@@ -4,15 +4,17 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ENTITIES, Task, User } from "../../entities/index.js";
-import { diffSchema, migrationFileText } from "../../src/cli/generate-migration.js";
+import { migrationFileText } from "../../src/cli/migration-file.js";
+import { diffSchema } from "../../src/migrations/diff-schema.js";
 import type { Storage, StorageConfig } from "../../src/index.js";
 import { copyStorage, createStorage, MigrationError, readEntitySchema, schemaOfTable } from "../../src/index.js";
 import { migrationBackends } from "./migration-backends.js";
+import { coreOf } from "../../src/storage-core.js";
 
 const DEMO_MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../migrations");
 
 async function diff(storage: Storage) {
-  const tx = await storage.core.backend.begin();
+  const tx = await coreOf(storage).backend.begin();
   try {
     return await diffSchema(ENTITIES.map(readEntitySchema), tx.schema!());
   } finally {
@@ -60,6 +62,16 @@ for (const backend of backends) {
       // And the generated down() reverts it.
       await storage.migrations.down();
       expect((await diff(storage)).up).toHaveLength(1);
+    });
+
+    test("storage.migrations.diff() compares the storage's own entities with the schema, and changes nothing", async () => {
+      storage = await createStorage({ ...config, entities: ENTITIES, migrations: DEMO_MIGRATIONS, autoCreate: false });
+      const empty = await storage.migrations.diff();
+      expect(empty).toEqual(await diff(storage));
+      expect(empty.up.filter((s) => s.startsWith("await m.createTable"))).toHaveLength(3);
+      expect(await storage.migrations.diff()).toEqual(empty);
+      await storage.migrations.up();
+      expect(await storage.migrations.diff()).toEqual({ up: [], down: [], warnings: [] });
     });
 
     test("an empty database needs every table; a changed type is a warning, not a statement", async () => {
@@ -112,7 +124,7 @@ for (const from of backends) {
           indexes: [],
         };
         const counterSchema = schemaOfTable(counters);
-        const setup = await source.core.backend.begin();
+        const setup = await coreOf(source).backend.begin();
         await setup.schema!().createTable(counters);
         for (const label of ["a", "b", "c"]) await setup.insert(counterSchema, { id: null, label });
         await setup.commit();
@@ -133,7 +145,7 @@ for (const from of backends) {
         const task = (await target.repository(Task).findAll())[0]!;
         expect(task.labels).toEqual(["a", "b"]);
         expect(task.dueAt?.getTime()).toBe(1_700_000_000_000);
-        const next = await target.core.backend.session.insert(counterSchema, { id: null, label: "d" });
+        const next = await coreOf(target).backend.session.insert(counterSchema, { id: null, label: "d" });
         expect(next["id"]).toBe(4);
         await expect(copyStorage(source, target)).rejects.toThrow(MigrationError);
         await expect(copyStorage(source, target)).rejects.toThrow(/not empty.*--force/);

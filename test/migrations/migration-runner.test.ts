@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { Storage } from "../../src/index.js";
 import { createStorage, defineMigration, LockError, MigrationError, SchemaError, UnsupportedError } from "../../src/index.js";
 import { migrationBackends } from "./migration-backends.js";
+import { coreOf } from "../../src/storage-core.js";
 
 @Entity("tasks")
 class Task {
@@ -122,7 +123,7 @@ for (const backend of migrationBackends()) {
       expect((error as MigrationError).message).toContain("0003-breaks.mjs");
       expect((error as MigrationError).message).toContain("boom");
       expect(await states(storage)).toEqual(["1:applied", "2:applied", "3:pending"]);
-      const tx = await storage.core.backend.begin();
+      const tx = await coreOf(storage).backend.begin();
       try {
         expect(await tx.schema!().listTables()).not.toContain("audit");
       } finally {
@@ -176,7 +177,7 @@ for (const backend of migrationBackends()) {
         [2, "seed-tasks", true],
       ]);
       expect(await states(storage)).toEqual(["1:pending", "2:pending"]);
-      const tx = await storage.core.backend.begin();
+      const tx = await coreOf(storage).backend.begin();
       try {
         // Only the runners' lock row may exist: no table of the migrations, no record.
         expect((await tx.schema!().listTables()).filter((t) => t !== "strata_migration_lock")).toEqual([]);
@@ -187,7 +188,7 @@ for (const backend of migrationBackends()) {
       expect((await storage.migrations.down({ dryRun: true })).map((r) => r.version)).toEqual([2]);
       expect(await states(storage)).toEqual(["1:applied", "2:applied"]);
       write("0003-breaks.mjs", file(3, "breaks", `await m.dropTable("no_such_table");`));
-      if (storage.core.backend.capabilities.supportsTransactionalDdl) {
+      if (coreOf(storage).backend.capabilities.supportsTransactionalDdl) {
         await expect(storage.migrations.up({ dryRun: true })).rejects.toThrow(/Dry run: migration 3 "breaks".*would fail.*no_such_table/);
       }
       expect(await states(storage)).toEqual(["1:applied", "2:applied", "3:pending"]);
@@ -217,7 +218,7 @@ for (const backend of migrationBackends()) {
       await storage.migrations.up();
       expect(await states(storage)).toEqual(["1:applied", "2:applied", "3:applied"]);
       await storage.repository(Event).save({ id: "e3", title: "After" });
-      if (storage.core.backend.capabilities.persistent) {
+      if (coreOf(storage).backend.capabilities.persistent) {
         await storage.close();
         const again = await open({ entities: [Event] });
         expect(await again.repository(Event).findAll({ orderBy: { id: "asc" } })).toEqual([
@@ -244,11 +245,11 @@ for (const backend of migrationBackends()) {
       for (const e of ["migrating", "migrated", "reverting", "reverted"] as const) storage.migrations.on(e, (ev) => events.push(`${e}:${ev.version}`));
       const written: string[] = [];
       storage.onCommit((writes) => written.push(...writes.keys()));
-      const before = storage.core.schemaVersion;
+      const before = coreOf(storage).schemaVersion;
       await storage.migrations.up();
       await storage.migrations.down();
       expect(events).toEqual(["migrating:1", "migrated:1", "migrating:2", "migrated:2", "reverting:2", "reverted:2"]);
-      expect(storage.core.schemaVersion).toBe(before + 3);
+      expect(coreOf(storage).schemaVersion).toBe(before + 3);
       expect(written).toContain("tasks");
       expect(written).toContain("strata_migrations");
     });
@@ -266,7 +267,7 @@ for (const backend of migrationBackends()) {
     test("m.sql is for SQL backends only; a failing statement names the migration", async () => {
       write("0001-raw.mjs", file(1, "raw", `await m.sql("SELECT 1");`));
       const storage = await open();
-      const sqlBackend = storage.core.backend.capabilities.supportsSql;
+      const sqlBackend = coreOf(storage).backend.capabilities.supportsSql;
       if (sqlBackend) {
         await storage.migrations.up();
         expect(await states(storage)).toEqual(["1:applied"]);
@@ -286,7 +287,7 @@ for (const backend of migrationBackends()) {
       write("0003-drop.mjs", file(3, "drop", `await m.dropColumn("people", "nickname"); await m.renameTable("people", "persons");`));
       const storage = await open();
       await storage.migrations.up({ to: 2 });
-      const tx = await storage.core.backend.begin();
+      const tx = await coreOf(storage).backend.begin();
       try {
         const people = await tx.schema!().describeTable("people");
         expect(people?.columns.map((c) => c.name).sort()).toEqual(["email", "id", "nickname"]);
@@ -295,7 +296,7 @@ for (const backend of migrationBackends()) {
         await tx.rollback();
       }
       await storage.migrations.up();
-      const tx2 = await storage.core.backend.begin();
+      const tx2 = await coreOf(storage).backend.begin();
       try {
         expect(await tx2.schema!().describeTable("people")).toBeUndefined();
         expect((await tx2.schema!().describeTable("persons"))?.columns.map((c) => c.name).sort()).toEqual(["email", "id"]);
@@ -333,7 +334,7 @@ for (const backend of migrationBackends()) {
       const changed = defineMigration({ version: 1, name: "one", up: async (m) => m.createTable("t2", { id: { type: "string", primary: true } }) });
       await storage.close();
       const again = await open({ migrations: [changed] });
-      if (storage.core.backend.capabilities.persistent) expect((await again.migrations.status())[0]?.state).toBe("changed");
+      if (coreOf(storage).backend.capabilities.persistent) expect((await again.migrations.status())[0]?.state).toBe("changed");
     });
 
     test("a second runner waits for the lock, then gives up with a LockError", async () => {

@@ -11,6 +11,7 @@ import { mapSqliteError } from "../../src/backends/sqlite/sqlite-driver.js";
 import { CapacityError, ConnectionError, createStorage, LockError, StorageError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
 import { backendSelected, sqlBackendCases } from "../sql/sql-backend-cases.js";
+import { coreOf } from "../../src/storage-core.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "strata-sqlite-"));
 let n = 0;
@@ -302,8 +303,8 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
       const file = await createStorage({ url: `sqlite:${freshFile()}`, entities: [] });
       const memory = await createStorage({ url: "sqlite::memory:", entities: [] });
       try {
-        expect(file.core.backend.capabilities).toMatchObject({ persistent: true, supportsMultipleConnections: true, supportsSavepoints: true, supportsSql: true });
-        expect(memory.core.backend.capabilities).toMatchObject({ persistent: false, supportsMultipleConnections: false, supportsSavepoints: true });
+        expect(coreOf(file).backend.capabilities).toMatchObject({ persistent: true, supportsMultipleConnections: true, supportsSavepoints: true, supportsSql: true });
+        expect(coreOf(memory).backend.capabilities).toMatchObject({ persistent: false, supportsMultipleConnections: false, supportsSavepoints: true });
       } finally {
         await file.close();
         await memory.close();

@@ -14,7 +14,7 @@ export async function runReadmeExample(name: string): Promise<string[]> {
   const dir = path.join(root, "test", "generated");
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `readme-${name}.ts`);
-  writeFileSync(file, match[1]!.replaceAll('from "stratastore"', 'from "../../src/index.js"'));
+  writeFileSync(file, match[1]!.replaceAll('from "stratastore"', 'from "../../src/index.js"').replaceAll('from "stratastore/conformance"', 'from "../../src/conformance/index.js"'));
   const lines: string[] = [];
   const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void lines.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ")));
   try {

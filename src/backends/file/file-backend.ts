@@ -231,7 +231,7 @@ export class FileBackend extends EngineBackend {
     if (!entity || mismatch) {
       if (mismatch) this.context.logger.warn(`Table "${name}" as stored does not fit ${entity!.entityName} (${mismatch}); run the migration that changes it`);
       // Not bound to any entity: an entity that uses it later binds to it, or gets a SchemaError naming the column.
-      schema = { ...schemaOfCatalogTable(name, entry, `the stored table "${name}" (columns differ from the entity: run migrations)`), target: MigrationTable };
+      schema = schemaOfCatalogTable(name, entry, `the stored table "${name}" (columns differ from the entity: run migrations)`, MigrationTable);
     }
     const file = this.file(entry.file);
     if (fs.existsSync(file)) heap.reserveBytes(file, fs.statSync(file).size, name);

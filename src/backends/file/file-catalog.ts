@@ -35,7 +35,7 @@
  * catalog describes, and a crash at any step leaves either the old or the new schema whole.
  */
 import type { ColumnRole, ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "../../schema/entity-schema.js";
-import { isLogicalType, LOGICAL_TYPES } from "../../schema/entity-schema.js";
+import { buildEntitySchema, isLogicalType, LOGICAL_TYPES } from "../../schema/entity-schema.js";
 import { SEALED_FORMAT, hasExactly, sealedJsonText } from "./file-snapshot.js";
 
 /** The catalog file's name inside the data directory. */
@@ -113,9 +113,9 @@ export function catalogMismatch(schema: EntitySchema, entry: CatalogTable): stri
 /**
  * A schema for a stored table that no entity of this storage describes as stored (a table of another
  * program, or one whose entity changed and awaits a migration): its rows load and survive compaction,
- * with properties named as the columns.
+ * with properties named as the columns. `target`: the class it stands for (default: a fresh class named `label`).
  */
-export function schemaOfCatalogTable(table: string, entry: CatalogTable, label: string): EntitySchema {
+export function schemaOfCatalogTable(table: string, entry: CatalogTable, label: string, target?: Function): EntitySchema {
   const columns: ColumnSchema[] = entry.columns.map((c) => ({
     property: c.name,
     name: c.name,
@@ -127,23 +127,9 @@ export function schemaOfCatalogTable(table: string, entry: CatalogTable, label: 
     ...(c.role ? { role: c.role } : {}),
     ...(c.default !== undefined ? { default: c.default } : {}),
   }));
-  const primary = columns.find((c) => c.primary);
-  if (!primary) throw new Error(`table "${table}" has no primary column`);
+  if (!columns.some((c) => c.primary)) throw new Error(`table "${table}" has no primary column`);
   const indexes: IndexSchema[] = entry.indexes.map((i) => ({ name: i.name, properties: i.columns, unique: i.unique }));
-  const target = { [label]: class {} }[label]!;
-  return {
-    entityName: label,
-    table,
-    target,
-    columns,
-    columnsByProperty: new Map(columns.map((c) => [c.property, c])),
-    primary,
-    ...(columns.find((c) => c.role === "version") ? { version: columns.find((c) => c.role === "version")! } : {}),
-    ...(columns.find((c) => c.role === "createDate") ? { createDate: columns.find((c) => c.role === "createDate")! } : {}),
-    ...(columns.find((c) => c.role === "updateDate") ? { updateDate: columns.find((c) => c.role === "updateDate")! } : {}),
-    indexes,
-    hasJson: columns.some((c) => c.type === "json"),
-  };
+  return buildEntitySchema({ entityName: label, table, target: target ?? { [label]: class {} }[label]!, columns, indexes });
 }
 
 /** The sealed text of `catalog` (which must not hold a `crc` member). */

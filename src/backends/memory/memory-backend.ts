@@ -27,7 +27,9 @@ export class MemoryBackend extends EngineBackend {
   async backup(targetPath: string): Promise<void> {
     const backupToDirectory = this.context.backupToDirectory;
     if (!backupToDirectory) {
-      throw new UnsupportedError(`This memory backend was built without createStorage, which gives it the means to back up (BackendContext.backupToDirectory)`);
+      throw new UnsupportedError(
+        `This memory backend was built without BackendContext.backupToDirectory, its means to back up: open it with createStorage (or openBackend from stratastore/conformance), which give it`,
+      );
     }
     await backupToDirectory(this, targetPath);
   }

@@ -3,15 +3,16 @@
  * id, which could be any string) under a sub-directory per table, so that a bulk write drops a table's
  * entries with one directory removal. Entries are written atomically (temp file + rename), carry their
  * expiry, and the oldest are pruned when the directory grows past `maxSizeBytes`. One process only:
- * other processes are not told of invalidations (use the Redis tier for that).
+ * other processes are not told of invalidations (use the Redis tier for that). Counting, the circuit breaker
+ * and falling back to the backend are the `RemoteTier`'s.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import type { Logger } from "../logger.js";
-import type { Clock } from "./l1-cache.js";
-import type { InvalidationMessage, L2Cache, L2Read } from "./l2-cache.js";
-import { CircuitBreaker } from "./l2-cache.js";
+import type { InvalidationMessage } from "../bus/invalidation-bus.js";
+import type { Clock } from "../clock.js";
+import { tableOfKey } from "../keys.js";
+import type { L2Read, L2Store } from "./l2-store.js";
 
 export interface FileL2Options {
   dir: string;
@@ -19,32 +20,17 @@ export interface FileL2Options {
   /** @default 268435456 (256 MB) */
   maxSizeBytes?: number;
   clock: Clock;
-  logger: Logger;
-  retryMs?: number;
 }
 
 const hash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 40);
 
-/**
- * The table an L2 key belongs to: keys are `e|<schema mark>|<table, URI-encoded>|<id>` (the id may hold
- * any character, the encoded table no `|`). A bulk write drops a table's entries of every schema version:
- * a process still on an older version must not read rows a migration has since changed.
- */
-export function tableOfKey(key: string): string {
-  const second = key.indexOf("|", key.indexOf("|") + 1);
-  return key.slice(second + 1, key.indexOf("|", second + 1));
-}
-
-export class FileL2Cache implements L2Cache {
-  hits = 0;
-  misses = 0;
-  errors = 0;
+export class FileL2Store implements L2Store {
+  readonly description: string;
   private readonly dir: string;
   private readonly tmpDir: string;
   private readonly ttlMs: number | undefined;
   private readonly maxSizeBytes: number;
   private readonly clock: Clock;
-  private readonly breaker: CircuitBreaker;
   /** Writes and invalidations run one after another, so a removal always lands after the write it follows. */
   private queue: Promise<void> = Promise.resolve();
   /** Bumped by every invalidation; a fill that read an older value is not written. */
@@ -52,7 +38,6 @@ export class FileL2Cache implements L2Cache {
   private bytes = 0;
   private readonly made = new Set<string>();
   private pruning = false;
-  private invalidating: Promise<void> | undefined;
   private readonly sized: Promise<void>;
 
   constructor(options: FileL2Options) {
@@ -61,7 +46,7 @@ export class FileL2Cache implements L2Cache {
     this.ttlMs = options.ttlMs;
     this.maxSizeBytes = options.maxSizeBytes ?? 256 * 1024 * 1024;
     this.clock = options.clock;
-    this.breaker = new CircuitBreaker(`file (${this.dir})`, options.logger, options.clock, this, options.retryMs);
+    this.description = `file (${this.dir})`;
     this.sized = this.measure().catch(() => {});
   }
 
@@ -70,32 +55,26 @@ export class FileL2Cache implements L2Cache {
   }
 
   async read(key: string): Promise<L2Read> {
-    // A write that has returned must be seen: wait for the removals its invalidation queued.
-    if (this.invalidating) await this.invalidating;
     const guard = this.epoch;
-    if (this.breaker.isOpen) return { value: undefined, guard };
     let text: string;
     try {
       text = await fs.readFile(this.fileOf(key), "utf8");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.breaker.fail(error);
-      this.misses++;
-      return { value: undefined, guard };
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { value: undefined, guard };
+      throw error;
     }
     // Line 1: the key (JSON), line 2: expiry (0 = none), then the value. The key guards against hash collisions.
     const first = text.indexOf("\n");
     const second = text.indexOf("\n", first + 1);
     const expires = Number(text.slice(first + 1, second));
     if (first < 0 || second < 0 || text.slice(0, first) !== JSON.stringify(key) || (expires !== 0 && expires <= this.clock.now())) {
-      this.misses++;
       return { value: undefined, guard };
     }
-    this.hits++;
     return { value: text.slice(second + 1), guard };
   }
 
   write(key: string, value: string, guard: unknown): Promise<void> {
-    if (guard !== this.epoch || this.breaker.isOpen) return Promise.resolve();
+    if (guard !== this.epoch) return Promise.resolve();
     return this.enqueue(async () => {
       if (guard !== this.epoch) return;
       const file = this.fileOf(key);
@@ -110,32 +89,34 @@ export class FileL2Cache implements L2Cache {
     });
   }
 
+  /** No other process reads this directory: there is nobody to tell of `_message`. */
   invalidate(keys: readonly string[], tables: readonly string[], _message: InvalidationMessage): Promise<void> {
     this.epoch++;
-    return this.track(
-      this.enqueue(async () => {
-        for (const key of keys) await fs.rm(this.fileOf(key), { force: true });
-        for (const table of tables) await this.removeDir(path.join(this.dir, hash(table)));
-      }),
-    );
+    return this.enqueue(async () => {
+      for (const key of keys) await fs.rm(this.fileOf(key), { force: true });
+      for (const table of tables) await this.removeDir(path.join(this.dir, hash(table)));
+    });
   }
 
-  /** Reads wait for `work` (and anything queued before it): until it is done, entries may be stale. */
-  private track(work: Promise<void>): Promise<void> {
-    this.invalidating = work;
-    void work.then(() => {
-      if (this.invalidating === work) this.invalidating = undefined;
-    });
-    return work;
+  /** Every older fill is refused already (the epoch moved with each invalidation): dropping every entry is enough. */
+  repair(): Promise<void> {
+    return this.clear();
   }
 
   clear(): Promise<void> {
     this.epoch++;
-    return this.track(this.enqueue(async () => {
-      const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+    return this.enqueue(async () => {
+      let names: string[];
+      try {
+        names = await fs.readdir(this.dir);
+      } catch (error) {
+        // Never written to: nothing to clear. Any other failure must not pass for a cleared directory.
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw error;
+      }
       for (const name of names) if (name !== ".tmp") await this.removeDir(path.join(this.dir, name));
       this.bytes = 0;
-    }));
+    });
   }
 
   async close(): Promise<void> {
@@ -143,12 +124,10 @@ export class FileL2Cache implements L2Cache {
     await this.sized;
   }
 
+  /** Runs `op` after everything queued before it; the returned promise rejects if `op` fails, the queue goes on. */
   private enqueue(op: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(op).then(
-      () => this.breaker.succeed(),
-      (error: unknown) => this.breaker.fail(error),
-    );
-    this.queue = run;
+    const run = this.queue.then(op);
+    this.queue = run.catch(() => {});
     return run;
   }
 

@@ -1,11 +1,12 @@
 /**
- * `strata migrate generate`: the difference between the entities and the introspected schema, as the
- * statements of a migration file. Indexes are compared by their columns and uniqueness, not by name, and
- * only what the `m` API can express is compared, so that an unchanged schema yields no difference at all
- * (TypeORM's spurious diffs, #9394, come from comparing dialect details).
+ * The engine of `storage.migrations.diff()` and `strata migrate generate`: the difference between the
+ * entities and the introspected schema, as the statements of a migration file. Indexes are compared by
+ * their columns and uniqueness, not by name, and only what the `m` API can express is compared, so that an
+ * unchanged schema yields no difference at all (TypeORM's spurious diffs, #9394, come from comparing
+ * dialect details).
  */
 import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../spi/index.js";
-import { MIGRATIONS_TABLE } from "../migrations/applied-migration-store.js";
+import { MIGRATIONS_TABLE } from "./applied-migration-store.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
 import { describeSchema } from "../schema/table-schema.js";
 import { impliedUniqueIndexName } from "../schema/entity-schema.js";
@@ -112,24 +113,4 @@ export async function diffSchema(schemas: readonly EntitySchema[], editor: Schem
     }
   }
   return { up, down, warnings };
-}
-
-/** The text of a migration file (`.mjs`/`.js`: a plain object the loader checks as `defineMigration` would). */
-export function migrationFileText(version: number, name: string, up: readonly string[], down: readonly string[], typescript = false): string {
-  const body = (lines: readonly string[]) => (lines.length ? lines.map((l) => `    ${l}`).join("\n") : "    // ...");
-  const [head, open, close] = typescript
-    ? ['import { defineMigration } from "stratastore";\n', "export default defineMigration({", "});"]
-    : ['// @ts-check\n/** @type {import("stratastore").Migration} */', "export default {", "};"];
-  return `${head}
-${open}
-  version: ${version},
-  name: ${JSON.stringify(name)},
-  async up(m) {
-${body(up)}
-  },
-  async down(m) {
-${body(down)}
-  },
-${close}
-`;
 }

@@ -4,18 +4,14 @@
  * the table cache copies them out (see `TableCache`).
  */
 import { LRUCache } from "lru-cache";
-import type { Row } from "../schema/entity-schema.js";
+import type { Row } from "../../schema/entity-schema.js";
+import type { Clock } from "../clock.js";
 
 /** Marks "the backend has no such row", so that repeated misses of an absent key stay cheap. */
 export const ABSENT: unique symbol = Symbol("strata.absent");
 
 /** What L1 holds: a row, a query's rows, a count, or {@link ABSENT}. */
 export type L1Value = Row | readonly Row[] | number | typeof ABSENT;
-
-/** A source of the current time in ms, injectable so that TTL tests need no real waiting. */
-export interface Clock {
-  now(): number;
-}
 
 export interface L1Options {
   /** No count bound when omitted (bytes alone bound the cache). */

@@ -1,0 +1,92 @@
+/**
+ * The cache keys: the one module that builds them and the one that reads them back. Every key names the
+ * schema it was written under, so that no entry shaped by another schema is ever read:
+ *
+ * - L1 entity: `e|<schema mark>|<table>|<epoch>|<id>`
+ * - L1 query:  `q|<schema mark>|<table>|<generation>|<rows or count>|<normalized query as JSON>`
+ * - L2 entity: `e|<schema mark>|<table>|<id>` (no epoch: a bulk write drops the table's L2 entries instead)
+ *
+ * where the schema mark is `<applied migrations>.<schema version>.<shape>`, `<table>` is URI-encoded (so it
+ * holds no `|`) and the id may hold any character (so it comes last). The epoch (bumped by a bulk write) and
+ * the generation (bumped by every write) make older L1 entries unreachable without visiting them.
+ */
+import { createHash } from "node:crypto";
+import type { EntitySchema } from "../schema/entity-schema.js";
+import type { Key } from "../spi/index.js";
+
+/** A table's name as keys hold it. */
+export function encodeTableName(table: string): string {
+  return encodeURIComponent(table);
+}
+
+/**
+ * The table an L2 key belongs to. A bulk write drops a table's entries of every schema version:
+ * a process still on an older version must not read rows a migration has since changed.
+ */
+export function tableOfKey(key: string): string {
+  const second = key.indexOf("|", key.indexOf("|") + 1);
+  return key.slice(second + 1, key.indexOf("|", second + 1));
+}
+
+/** Makes `text` match itself only in a glob pattern (Redis `SCAN MATCH`). */
+const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+
+/**
+ * A glob (as Redis `SCAN MATCH` reads it) matching the L2 entity keys under `prefix`: those of `table`
+ * (encoded, as {@link encodeTableName} gives it) of any schema version, or with no table, all of them.
+ */
+export function entityKeysGlob(prefix: string, table?: string): string {
+  return table === undefined ? `${escapeGlob(prefix)}e|*` : `${escapeGlob(prefix)}e|*|${escapeGlob(table)}|*`;
+}
+
+/** Writes a column as its property name, and keeps Dates distinct from strings that look like them. */
+function keyReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  if (key === "column") return (value as { property: string }).property;
+  const original = this[key];
+  return original instanceof Date ? { $date: original.getTime() } : value;
+}
+
+/**
+ * The keys of one table. The prefixes are rebuilt only when what they hold changes (a write, a migration),
+ * so that a lookup costs one string concatenation.
+ */
+export class TableKeys {
+  /** The table's name as keys hold it. */
+  readonly table: string;
+  /** A hash of the entity's columns (names, types, order): entries written for another shape are never read. */
+  private readonly shape: string;
+  private entityPrefix = "";
+  private queryPrefix = "";
+  private l2Prefix = "";
+
+  constructor(schema: EntitySchema) {
+    this.shape = createHash("sha256").update(schema.columns.map((c) => `${c.property}:${c.name}:${c.type}`).join(",")).digest("base64url").slice(0, 8);
+    this.table = encodeTableName(schema.table);
+  }
+
+  /**
+   * Moves every key to `appliedMark` (the migrations applied when the storage opened: persistent, the same in
+   * every process on this data), `schemaVersion` (this process's own migrations since), `epoch` and `generation`.
+   */
+  rebuild(appliedMark: string, schemaVersion: number, epoch: number, generation: number): void {
+    const base = `${appliedMark}.${schemaVersion}.${this.shape}|${this.table}|`;
+    this.entityPrefix = `e|${base}${epoch}|`;
+    this.queryPrefix = `q|${base}${generation}|`;
+    this.l2Prefix = `e|${base}`;
+  }
+
+  /** The L1 key of the entity `id`. */
+  entity(id: Key): string {
+    return this.entityPrefix + id;
+  }
+
+  /** The L2 key of the entity `id`. */
+  l2Entity(id: Key): string {
+    return this.l2Prefix + id;
+  }
+
+  /** The L1 key of a cached query: `kind` and the normalized query or where clause. */
+  query(kind: "rows" | "count", query: unknown): string {
+    return `${this.queryPrefix}${kind}|${JSON.stringify(query, keyReplacer)}`;
+  }
+}

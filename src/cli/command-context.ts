@@ -1,0 +1,51 @@
+/** What every `strata` command reads from the command line: the global flags, the settings, an open storage. */
+import type { Command } from "commander";
+import { InvalidArgumentError } from "commander";
+import { createStorage } from "../storage.js";
+import type { Storage } from "../storage.js";
+import { resolveCliSettings, UsageError } from "./cli-config.js";
+import type { CliSettings } from "./cli-config.js";
+
+/** The options of the `strata` program itself, read by every command. */
+interface GlobalFlags {
+  url?: string;
+  config?: string;
+  migrations?: string;
+  json?: boolean;
+}
+
+/** Parses a `--to`/`--steps`/`--batch-size` value: a non-negative integer. */
+export function version(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError("expected a version number (a non-negative integer)");
+  return n;
+}
+
+/** The settings of `command`: its global flags, the environment and the config file. */
+export function settingsOf(command: Command): Promise<CliSettings> {
+  const flags = command.optsWithGlobals<GlobalFlags>();
+  return resolveCliSettings(flags);
+}
+
+/** True with `--json`. */
+export function jsonOf(command: Command): boolean {
+  return command.optsWithGlobals<GlobalFlags>().json === true;
+}
+
+/** Opens the storage at `url` (else the settings' url) with the settings' entities and migrations. */
+export async function open(settings: CliSettings, url = settings.url): Promise<Storage> {
+  if (!url) throw new UsageError("No database: pass --url, set STRATA_URL, or put url in strata.config.json");
+  // Never create tables from the entities here: the schema is the migrations' business.
+  return createStorage({ url, entities: settings.entities, migrations: settings.migrations, autoCreate: false });
+}
+
+/** Runs `fn` with the storage of the settings, closed afterwards whatever happens. */
+export async function withStorage<T>(command: Command, fn: (storage: Storage, settings: CliSettings) => Promise<T>): Promise<T> {
+  const settings = await settingsOf(command);
+  const storage = await open(settings);
+  try {
+    return await fn(storage, settings);
+  } finally {
+    await storage.close();
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The batch writer behind `Repository.saveMany`: validates every entity first, then writes them in chunks,
+ * one transaction (or savepoint) per chunk, and when a chunk fails retries its entities one by one to name
+ * the ones that fail. What it needs from the repository (row preparation, the session, the conflict error)
+ * is handed in once, at construction.
+ */
+import type { DataSession, Key } from "../spi/index.js";
+import { StorageError, ValidationError } from "../errors.js";
+import type { EntitySchema, Row } from "../schema/entity-schema.js";
+import { describeValue } from "../schema/row-values.js";
+import type { TransactionManager } from "../transaction/transaction-manager.js";
+
+/** The outcome of `saveMany`. */
+export interface BatchResult {
+  total: number;
+  succeeded: number;
+  failed: number;
+  /** With `atomic: false`, each entity that failed and why. */
+  errors: { index: number; error: StorageError }[];
+}
+
+/** Options of `saveMany`. */
+export interface SaveManyOptions {
+  /** Rows written per statement or step. @default 500 */
+  chunkSize?: number;
+  /** All or nothing: on the first failure nothing is written and the error is thrown. @default true */
+  atomic?: boolean;
+  /** Called after each chunk. */
+  onProgress?(done: number, total: number): void;
+}
+
+/** An entity validated and turned into the complete row to write, with the version its caller read (if any). */
+export interface PreparedRow {
+  readonly row: Row;
+  readonly expectedVersion: number | undefined;
+  readonly generatedKey: boolean;
+}
+
+/** What the batch writer takes from its repository. */
+export interface BatchWriterParts {
+  readonly schema: EntitySchema;
+  readonly transactions: TransactionManager;
+  /** Chunks are savepoints inside the batch's transaction only where the backend has them. */
+  readonly supportsSavepoints: boolean;
+  /** The session of the ambient transaction, else the autocommit one. */
+  session(): DataSession;
+  /** Validates an entity and builds its row; throws a {@link StorageError} when it is invalid. */
+  prepare(entity: unknown, now: Date): PreparedRow;
+  /** Throws the `ConcurrencyError` of a version that changed since it was read. */
+  conflict(key: Key, expected: number | undefined): never;
+}
+
+/** Thrown by saveMany with the position of the entity that failed. */
+function atIndex(error: unknown, index: number): unknown {
+  if (error instanceof StorageError) {
+    (error as { index?: number }).index = index;
+    error.message = `saveMany item ${index}: ${error.message}`;
+  }
+  return error;
+}
+
+/** `saveMany` of one repository. */
+export class BatchWriter {
+  constructor(private readonly parts: BatchWriterParts) {}
+
+  /** See `Repository.saveMany`. */
+  async saveMany(entities: readonly unknown[], options: SaveManyOptions = {}): Promise<BatchResult> {
+    const { schema, transactions } = this.parts;
+    if (!Array.isArray(entities)) {
+      throw new ValidationError(`${schema.entityName}: saveMany expects an array, got ${describeValue(entities)}`, { table: schema.table });
+    }
+    const chunkSize = options.chunkSize ?? 500;
+    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) {
+      throw new ValidationError(`${schema.entityName}: saveMany chunkSize must be a positive integer, got ${describeValue(chunkSize)}`, {
+        table: schema.table,
+      });
+    }
+    const total = entities.length;
+    const result: BatchResult = { total, succeeded: 0, failed: 0, errors: [] };
+    const now = new Date();
+    const prepared: Array<PreparedRow | undefined> = entities.map((entity, index) => {
+      try {
+        return this.parts.prepare(entity, now);
+      } catch (error) {
+        if (options.atomic !== false) throw atIndex(error, index);
+        result.failed++;
+        result.errors.push({ index, error: error as StorageError });
+        return undefined;
+      }
+    });
+    const writeRows = async (start: number, end: number) => {
+      const session = this.parts.session();
+      const plain: Row[] = [];
+      for (let i = start; i < end; i++) {
+        const p = prepared[i];
+        if (!p) continue;
+        if (p.expectedVersion === undefined) plain.push(p.row);
+        else if ((await session.upsert(schema, p.row, p.expectedVersion)) === "conflict") {
+          this.parts.conflict(p.row[schema.primary.property] as Key, p.expectedVersion);
+        }
+      }
+      if (plain.length > 0) await session.upsertMany(schema, plain);
+      transactions.noteWrite(schema.table);
+    };
+    const canNest = this.parts.supportsSavepoints;
+    /**
+     * Writes entities [start, end) in a transaction (a savepoint when nested). When the chunk fails, its
+     * entities are retried one by one, each in its own (sub)transaction, to find which ones fail:
+     * `onFailure` decides whether to go on (non-atomic) or throw (atomic).
+     */
+    const writeChunk = async (start: number, end: number, onFailure: (index: number, error: StorageError) => void) => {
+      try {
+        await transactions.run(() => writeRows(start, end));
+        return prepared.slice(start, end).filter(Boolean).length;
+      } catch (error) {
+        if (!(error instanceof StorageError) || end - start === 1) {
+          if (end - start === 1) onFailure(start, error as StorageError);
+          throw error;
+        }
+      }
+      let written = 0;
+      for (let i = start; i < end; i++) {
+        if (!prepared[i]) continue;
+        try {
+          await transactions.run(() => writeRows(i, i + 1));
+          written++;
+        } catch (error) {
+          onFailure(i, error as StorageError);
+        }
+      }
+      return written;
+    };
+    if (options.atomic !== false) {
+      await transactions.run(async () => {
+        for (let start = 0; start < total; start += chunkSize) {
+          const end = Math.min(total, start + chunkSize);
+          if (canNest) {
+            await writeChunk(start, end, (index, error) => {
+              throw atIndex(error, index);
+            });
+          } else await writeRows(start, end);
+          result.succeeded = end;
+          options.onProgress?.(end, total);
+        }
+      });
+      return result;
+    }
+    for (let start = 0; start < total; start += chunkSize) {
+      const end = Math.min(total, start + chunkSize);
+      result.succeeded += await writeChunk(start, end, (index, error) => {
+        result.failed++;
+        result.errors.push({ index, error });
+      }).catch(() => 0);
+      options.onProgress?.(end, total);
+    }
+    result.errors.sort((a, b) => a.index - b.index);
+    return result;
+  }
+}
