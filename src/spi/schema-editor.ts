@@ -30,8 +30,10 @@ export interface TableDescription {
 
 /**
  * Schema changes inside a transaction: the backend half of a migration's `m` API. Names are checked by
- * the runner; a backend quotes them and never splices anything else into DDL. Each method throws a
- * `SchemaError` naming the table (and column or index) when the object is missing or already there.
+ * the runner; a backend quotes them and never splices anything else into DDL. The caller (the migration
+ * context) checks before each change that the tables, columns and indexes it needs exist and those it
+ * creates do not, and throws the `SchemaError`: an editor only makes the change, and called on a missing
+ * or duplicate object it may fail with its database's own error instead.
  */
 export interface SchemaEditor {
   createTable(table: TableDescription): Promise<void>;
