@@ -79,7 +79,9 @@ function unbound(schema: EntitySchema, changes: Partial<Pick<EntitySchema, "tabl
 
 /**
  * The memory engine's {@link SchemaEditor}. `beforeChange` lets the transaction fold its pending row
- * writes into the shadow first, so that DDL sees them.
+ * writes into the shadow first, so that DDL sees them. The migration context has checked the tables,
+ * columns and indexes a change needs (or must not find) before a method runs; the lookups below keep
+ * a SchemaError (rather than a TypeError) for a caller that did not.
  */
 export class MemorySchemaEditor implements SchemaEditor {
   constructor(
@@ -102,9 +104,6 @@ export class MemorySchemaEditor implements SchemaEditor {
 
   async createTable(description: TableDescription): Promise<void> {
     this.beforeChange();
-    if (this.db.tables.has(description.name)) {
-      throw new SchemaError(`Table "${description.name}" already exists`, { table: description.name });
-    }
     for (const c of description.columns) checkDefault(description.name, c);
     this.db.adopt(description.name, new MemoryTable(schemaOfTable(description)));
   }
@@ -116,17 +115,12 @@ export class MemorySchemaEditor implements SchemaEditor {
 
   async renameTable(from: string, to: string): Promise<void> {
     const table = this.existing(from);
-    if (this.db.tables.has(to)) throw new SchemaError(`Cannot rename table "${from}": table "${to}" already exists`, { table: to });
     this.db.tables.delete(from);
     this.db.adopt(to, table.rebuild(unbound(table.schema, { table: to }), undefined));
   }
 
   async addColumn(tableName: string, column: TableColumn): Promise<void> {
     const table = this.existing(tableName);
-    if (table.schema.columns.some((c) => c.name === column.name)) {
-      throw new SchemaError(`Table "${tableName}" already has a column "${column.name}"`, { table: tableName, field: column.name });
-    }
-    if (column.primary) throw new SchemaError(`Cannot add primary column "${column.name}" to table "${tableName}": a table's primary key is set when it is created`, { table: tableName, field: column.name });
     checkDefault(tableName, column);
     if (!column.nullable && column.default === undefined && table.rows.size > 0) {
       throw new SchemaError(`Column "${column.name}" added to table "${tableName}" is not nullable: give it a default for the ${table.rows.size} existing rows`, { table: tableName, field: column.name });
@@ -154,7 +148,6 @@ export class MemorySchemaEditor implements SchemaEditor {
   async dropColumn(tableName: string, name: string): Promise<void> {
     const table = this.existing(tableName);
     const column = this.column(table, name);
-    if (column.primary) throw new SchemaError(`Cannot drop the primary column "${name}" of table "${tableName}"`, { table: tableName, field: name });
     // As PostgreSQL does: indexes on the dropped column go with it.
     const indexes = table.schema.indexes.filter((i) => !i.properties.includes(column.property));
     const schema = unbound(table.schema, { columns: table.schema.columns.filter((c) => c !== column), indexes });
@@ -171,9 +164,6 @@ export class MemorySchemaEditor implements SchemaEditor {
   async renameColumn(tableName: string, from: string, to: string): Promise<void> {
     const table = this.existing(tableName);
     const column = this.column(table, from);
-    if (table.schema.columns.some((c) => c.name === to)) {
-      throw new SchemaError(`Cannot rename column "${from}" of table "${tableName}": column "${to}" already exists`, { table: tableName, field: to });
-    }
     const property = table.schema.columnsByProperty.has(to) ? `${to}$renamed` : to;
     const columns = table.schema.columns.map((c) => (c === column ? { ...c, name: to, property } : c));
     const indexes = table.schema.indexes.map((i) => ({ ...i, properties: i.properties.map((p) => (p === column.property ? property : p)) }));
@@ -209,7 +199,6 @@ export class MemorySchemaEditor implements SchemaEditor {
 
   async dropIndex(tableName: string, name: string): Promise<void> {
     const table = this.existing(tableName);
-    if (!table.schema.indexes.some((i) => i.name === name)) throw new SchemaError(`Table "${tableName}" has no index "${name}"`, { table: tableName });
     const schema = unbound(table.schema, { indexes: table.schema.indexes.filter((i) => i.name !== name) });
     this.db.adopt(tableName, table.rebuild(schema));
   }

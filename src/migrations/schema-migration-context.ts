@@ -3,7 +3,7 @@
  * transaction, so that every change it makes commits (or rolls back) with its record.
  */
 import { randomUUID } from "node:crypto";
-import type { Key, SchemaEditor, TableColumn, TableIndex, TransactionHandle } from "../spi/index.js";
+import type { Key, SchemaEditor, TableColumn, TableDescription, TableIndex, TransactionHandle } from "../spi/index.js";
 import { SchemaError, UnsupportedError, ValidationError } from "../errors.js";
 import { normalizeWhere } from "../query/normalize-query.js";
 import type { NormalizedWhere } from "../query/query.js";
@@ -51,11 +51,24 @@ function toIndex(table: string, columns: string[], options: { unique?: boolean; 
  * Builds `m` for one migration. `touched` collects the tables it changed (for cache invalidation).
  */
 export function createMigrationContext(backendName: string, editor: SchemaEditor, tx: TransactionHandle, touched: Set<string>): MigrationContext {
-  const tableSchema = async (table: string): Promise<EntitySchema> => {
-    checkIdentifier(table, "Table name");
+  // The checks of the tables, columns and indexes a change needs (or must not find) are made here, once
+  // for every backend, before the editor runs: the editors only make the change.
+  const existing = async (table: string): Promise<TableDescription> => {
     const description = await editor.describeTable(table);
     if (!description) throw new SchemaError(`Table "${table}" does not exist`, { table });
-    return schemaOfTable(description);
+    return description;
+  };
+  const absent = async (table: string, message: string): Promise<void> => {
+    if (await editor.describeTable(table)) throw new SchemaError(message, { table });
+  };
+  const columnOf = (table: TableDescription, name: string): TableColumn => {
+    const column = table.columns.find((c) => c.name === name);
+    if (!column) throw new SchemaError(`Table "${table.name}" has no column "${name}"`, { table: table.name, field: name });
+    return column;
+  };
+  const tableSchema = async (table: string): Promise<EntitySchema> => {
+    checkIdentifier(table, "Table name");
+    return schemaOfTable(await existing(table));
   };
   const checkRow = (schema: EntitySchema, row: Row, fill: boolean): Row => {
     const out: Row = {};
@@ -91,38 +104,66 @@ export function createMigrationContext(backendName: string, editor: SchemaEditor
       checkIdentifier(name, "Table name");
       const list = Object.entries(columns ?? {}).map(([c, column]) => toTableColumn(name, c, column));
       const indexes = (options.indexes ?? []).map((i) => toIndex(name, i.columns, i));
+      await absent(name, `Table "${name}" already exists`);
       await editor.createTable({ name, columns: list, indexes });
       touched.add(name);
     },
     async dropTable(name) {
-      await editor.dropTable(checkIdentifier(name, "Table name"));
+      await existing(checkIdentifier(name, "Table name"));
+      await editor.dropTable(name);
       touched.add(name);
     },
     async renameTable(from, to) {
-      await editor.renameTable(checkIdentifier(from, "Table name"), checkIdentifier(to, "Table name"));
+      checkIdentifier(from, "Table name");
+      checkIdentifier(to, "Table name");
+      await existing(from);
+      await absent(to, `Cannot rename table "${from}": table "${to}" already exists`);
+      await editor.renameTable(from, to);
       touched.add(from).add(to);
     },
     async addColumn(table, name, column) {
       checkIdentifier(table, "Table name");
-      await editor.addColumn(table, toTableColumn(table, name, column));
+      const added = toTableColumn(table, name, column);
+      const described = await existing(table);
+      if (described.columns.some((c) => c.name === added.name)) {
+        throw new SchemaError(`Table "${table}" already has a column "${added.name}"`, { table, field: added.name });
+      }
+      if (added.primary) throw new SchemaError(`Cannot add primary column "${added.name}" to table "${table}": a table's primary key is set when it is created`, { table, field: added.name });
+      await editor.addColumn(table, added);
       touched.add(table);
     },
     async dropColumn(table, name) {
-      await editor.dropColumn(checkIdentifier(table, "Table name"), checkIdentifier(name, "Column name", table));
+      checkIdentifier(table, "Table name");
+      checkIdentifier(name, "Column name", table);
+      if (columnOf(await existing(table), name).primary) throw new SchemaError(`Cannot drop the primary column "${name}" of table "${table}"`, { table, field: name });
+      await editor.dropColumn(table, name);
       touched.add(table);
     },
     async renameColumn(table, from, to) {
       checkIdentifier(table, "Table name");
-      await editor.renameColumn(table, checkIdentifier(from, "Column name", table), checkIdentifier(to, "Column name", table));
+      checkIdentifier(from, "Column name", table);
+      checkIdentifier(to, "Column name", table);
+      const described = await existing(table);
+      columnOf(described, from);
+      if (described.columns.some((c) => c.name === to)) {
+        throw new SchemaError(`Cannot rename column "${from}" of table "${table}": column "${to}" already exists`, { table, field: to });
+      }
+      await editor.renameColumn(table, from, to);
       touched.add(table);
     },
     async createIndex(table, columns, options) {
       checkIdentifier(table, "Table name");
-      await editor.createIndex(table, toIndex(table, columns, options));
+      const index = toIndex(table, columns, options);
+      const described = await existing(table);
+      for (const c of index.columns) columnOf(described, c);
+      await editor.createIndex(table, index);
       touched.add(table);
     },
     async dropIndex(table, name) {
-      await editor.dropIndex(checkIdentifier(table, "Table name"), checkIdentifier(name, "Index name", table));
+      checkIdentifier(table, "Table name");
+      checkIdentifier(name, "Index name", table);
+      if (!(await existing(table)).indexes.some((i) => i.name === name)) throw new SchemaError(`Table "${table}" has no index "${name}"`, { table });
+      await editor.dropIndex(table, name);
       touched.add(table);
     },
     async updateRows(table, fn, where) {

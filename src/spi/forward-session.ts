@@ -25,7 +25,7 @@ const ALL_METHODS = [...READ_METHODS, ...WRITE_METHODS];
 /**
  * A session whose methods in `methods` (default: all ten) call `target()`'s through `around`; the
  * others call `target()`'s directly. `target` is read at each call, so it may throw (an ended
- * transaction) or change.
+ * transaction) or change; what it throws comes back as a rejected promise, as from an async method.
  * @example forwardSession(() => this.open(), (call) => call())
  */
 export function forwardSession(
@@ -35,8 +35,13 @@ export function forwardSession(
 ): DataSession {
   const session: Record<string, unknown> = {};
   for (const method of ALL_METHODS) {
-    const forward = (...args: unknown[]): Promise<unknown> =>
-      (target()[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+    const forward = (...args: unknown[]): Promise<unknown> => {
+      try {
+        return (target()[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
     session[method] = methods.includes(method) ? (...args: unknown[]) => around(() => forward(...args)) : forward;
   }
   return session as unknown as DataSession;

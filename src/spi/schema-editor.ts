@@ -45,11 +45,13 @@ export interface TableDescription {
 /**
  * Schema changes inside a transaction (`TransactionHandle.schema()`): the backend half of a migration's
  * `m` API, also used by the migration runner's default store of applied migrations. Names are checked by
- * the runner (plain identifiers); a backend quotes them and never splices anything else into DDL. Each
- * method throws a `SchemaError` naming the table (and column or index) when the object it changes is
- * missing or already there. Data written earlier in the same transaction is visible to each change, and
- * each change to the data methods that follow it. With `supportsTransactionalDdl`, every change commits
- * and rolls back with the transaction; without it, a change may be kept although the transaction rolls back.
+ * the runner (plain identifiers); a backend quotes them and never splices anything else into DDL. The
+ * caller (the migration context) checks before each change that the tables, columns and indexes it needs
+ * exist and those it creates do not, and throws the `SchemaError` naming them: an editor only makes the
+ * change, and called on a missing or duplicate object it may fail with its database's own error instead.
+ * Data written earlier in the same transaction is visible to each change, and each change to the data
+ * methods that follow it. With `supportsTransactionalDdl`, every change commits and rolls back with the
+ * transaction; without it, a change may be kept although the transaction rolls back.
  */
 export interface SchemaEditor {
   /** Creates a table with its columns and indexes (an `increment` primary key gets its generator). */

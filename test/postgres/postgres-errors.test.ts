@@ -5,7 +5,7 @@
  */
 import "reflect-metadata";
 import { describe, expect, test } from "vitest";
-import { mapPostgresError } from "../../src/backends/postgres/postgres-driver.js";
+import { mapPostgresError } from "../../src/backends/postgres/postgres-errors.js";
 import { CapacityError, ConnectionError, readEntitySchema, StorageError, TransactionError, ValidationError } from "../../src/index.js";
 import { Account, Thing } from "../fixtures/sql-entities.js";
 

@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, test } from "vitest";
-import { mapSqliteError } from "../../src/backends/sqlite/sqlite-driver.js";
+import { mapSqliteError } from "../../src/backends/sqlite/sqlite-errors.js";
 import { CapacityError, ConnectionError, createStorage, LockError, StorageError } from "../../src/index.js";
 import { Account, Counter, Thing } from "../fixtures/sql-entities.js";
 import { backendSelected, sqlBackendCases } from "../sql/sql-backend-cases.js";

@@ -1,300 +1,246 @@
 /**
- * pg under the SQL session: a runner over a pool or one client that sends the hot-path texts as named
- * prepared statements (parsed once per connection), rows as arrays; a guard for clients checked out of
- * the pool; and the translation of PostgreSQL errors into Strata errors, by SQLSTATE, in one place.
+ * The PostgreSQL driver on a pg `Pool` (`poolSize` connections, `timeoutMs` to connect): the connections,
+ * write gate and transactions the {@link SqlBackend} skeleton runs on.
+ *
+ * - Reads and single writes outside a transaction run on any pooled connection, in autocommit.
+ * - A transaction holds one pooled connection from `BEGIN` to `COMMIT`/`ROLLBACK`, at READ COMMITTED.
+ *   Every row it reads (findById, findByIds, find) is read `FOR UPDATE`: a read-modify-write transaction
+ *   holds its rows until it ends, so concurrent ones (in this process or another) queue on the row
+ *   instead of losing an update. Consequences: a transaction that reads many rows locks them all; two
+ *   transactions reading the same rows in opposite orders can deadlock, which PostgreSQL breaks by
+ *   failing one with a `TransactionError` (run it again); `count` takes no lock, and rows inserted by
+ *   others after a `find` are not locked by it. A lock not granted within `timeoutMs` is a `LockError`.
+ * - Values: see postgres-dialect.ts (`text COLLATE "C"`, `bigint`, `double precision`, `timestamptz(3)`, `jsonb`).
  */
-import type { Pool, PoolClient, QueryArrayConfig, QueryResult } from "pg";
-import { CapacityError, ConnectionError, IntegrityError, LockError, StorageError, TransactionError, ValidationError } from "../../errors.js";
-import type { EntitySchema, LogicalType } from "../../schema/entity-schema.js";
-import { driverFailure, keyExhausted, missingTable, uniqueViolation, missingColumn } from "../sql/sql-errors.js";
-import { propertiesOf } from "../sql/sql-schema.js";
-import type { SqlRunner } from "../sql/sql-session.js";
+import pg from "pg";
+import type { QueryResult } from "pg";
+import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
+import type { BackendCapabilities, BackendContext } from "../../spi/index.js";
+import { ConnectionError, StorageError, UnsupportedError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import type { EntitySchema } from "../../schema/entity-schema.js";
+import type { SqlDriver } from "../sql/sql-backend.js";
+import type { WriteGate } from "../sql/sql-runner.js";
+import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
+import { HeldConnection, PostgresRunner, StatementNames } from "./postgres-connection.js";
+import type { ServerAddress } from "./postgres-errors.js";
+import { isConnectionLoss, mapPostgresError, serverAddress } from "./postgres-errors.js";
+import { PostgresMigrationLock } from "./postgres-migration-lock.js";
 
-/** Names of prepared statements by text, shared by every connection of a backend. */
-export class StatementNames {
-  private readonly names = new Map<string, string>();
-  of(text: string): string {
-    let name = this.names.get(text);
-    if (name === undefined) this.names.set(text, (name = `strata_${this.names.size + 1}`));
-    return name;
+/** The advisory lock that serializes autoCreate between processes starting at once. */
+const DDL_LOCK = 0x5374_7261;
+
+export class PostgresDriver implements SqlDriver {
+  readonly capabilities: BackendCapabilities = {
+    ...DEFAULT_CAPABILITIES,
+    supportsSavepoints: true,
+    supportsTransactionalDdl: true,
+    supportsMultipleConnections: true,
+    supportsSql: true,
+    persistent: true,
+  };
+  readonly reads: PostgresRunner;
+  readonly writes: WriteGate;
+  private readonly names = new StatementNames();
+  private closed = false;
+  /** Migration runners across processes: a session advisory lock on a connection of its own. */
+  readonly migrationLock: PostgresMigrationLock;
+
+  /** True once {@link PostgresDriver.close} has begun. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly server: ServerAddress,
+    private readonly logger: Logger,
+    /** Clients `BEGIN` may find dead before it gets a live one: every pooled one, then a new one. */
+    private readonly beginAttempts: number,
+  ) {
+    this.migrationLock = new PostgresMigrationLock(
+      () =>
+        this.connect((error) =>
+          this.logger.warn(
+            `The connection holding the PostgreSQL migration lock to ${server.host}:${server.port} was lost (${oneLine(error)}); ` +
+              `the run commits no further migration, since another runner may take the lock meanwhile`,
+          ),
+        ),
+      (error) => this.mapError(error, undefined),
+    );
+    const reads = (this.reads = new PostgresRunner(pool, this.names));
+    this.writes = async (work, multiStatement) => {
+      if (!multiStatement) return work(reads);
+      const client = await this.connectInTransaction();
+      let broken = false;
+      try {
+        try {
+          const result = await work(new PostgresRunner(client, this.names));
+          await this.commit(client);
+          return result;
+        } catch (error) {
+          await client.end("ROLLBACK").catch(() => (broken = true));
+          throw error;
+        }
+      } finally {
+        client.release(broken);
+      }
+    };
+  }
+
+  /**
+   * Connects (failing with a `ConnectionError` naming host and port) and runs `createTables` (autoCreate's
+   * statements) in one transaction, serialized with other processes starting at once.
+   */
+  static async open(context: BackendContext, createTables: readonly string[]): Promise<PostgresDriver> {
+    const { config } = context;
+    const server = serverAddress(config.url);
+    const { connectionString, options } = withLockTimeout(config.url, config.timeoutMs);
+    const pool = new pg.Pool({ connectionString, options, max: config.poolSize, connectionTimeoutMillis: config.timeoutMs });
+    // An idle connection dropped by the server must not crash the process; the pool has already removed it
+    // and the next query opens a new one. One line: pg attaches the whole Client to this error, which
+    // printed as a detail fills the log. After close, pool.end() has let go of connections whose sockets
+    // may still be closing: stay quiet then.
+    const backendRef: { current?: PostgresDriver } = {};
+    pool.on("error", (error) => {
+      if (backendRef.current?.isClosed) return;
+      context.logger.warn(`An idle PostgreSQL connection to ${server.host}:${server.port} (database "${server.database}") failed and left the pool: ${oneLine(error)}`);
+    });
+    const backend = new PostgresDriver(pool, server, context.logger, config.poolSize + 1);
+    backendRef.current = backend;
+    try {
+      await pool.query("SELECT 1");
+      await backend.runInTransaction(createTables);
+      return backend;
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw backend.mapError(error, undefined);
+    }
+  }
+
+  mapError(error: unknown, schema: EntitySchema | undefined): unknown {
+    return mapPostgresError(error, schema, this.server);
+  }
+
+  /** A client of its own, guarded while held (see {@link HeldConnection}); `onLost` hears if its connection ends. */
+  private async connect(onLost?: (error: Error) => void): Promise<HeldConnection> {
+    try {
+      return new HeldConnection(await this.pool.connect(), onLost);
+    } catch (error) {
+      throw this.mapError(error, undefined);
+    }
+  }
+
+  /**
+   * A client of its own with a transaction begun. An idle pooled client the server ended a moment ago
+   * (its notice not yet read) fails `BEGIN` as a lost connection: nothing was done on it yet, so it is
+   * destroyed and the next one tried, instead of failing the caller's transaction.
+   */
+  private async connectInTransaction(): Promise<HeldConnection> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connect();
+      try {
+        await client.query("BEGIN");
+        return client;
+      } catch (error) {
+        client.release(true);
+        if (attempt >= this.beginAttempts || !isConnectionLoss(error)) throw this.mapError(error, undefined);
+      }
+    }
+  }
+
+  /** Runs `statements` (autoCreate's) in one transaction, holding the advisory lock that serializes them between processes. */
+  private async runInTransaction(statements: readonly string[]): Promise<void> {
+    if (statements.length === 0) return;
+    const client = await this.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query(`SELECT pg_advisory_xact_lock(${DDL_LOCK})`);
+      for (const statement of statements) await client.query(statement);
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async begin(): Promise<SqlTransactionConnection> {
+    const client = await this.connectInTransaction();
+    const runner = new PostgresRunner(client, this.names);
+    return {
+      runner,
+      writes: (work) => work(runner),
+      exec: async (sql) => {
+        if (sql === "COMMIT") return (await this.commit(client)).command;
+        return (await (sql === "ROLLBACK" ? client.end(sql) : client.query(sql))).command;
+      },
+      finish: (broken) => client.release(broken),
+      mapError: (error) => this.mapError(error, undefined),
+    };
+  }
+
+  /**
+   * Sends COMMIT (after which the connection takes no statement of this transaction). A connection lost
+   * before it was sent is the plain loss: COMMIT never reached the server, so nothing was committed.
+   * Lost while it ran, the outcome is in doubt, and the error says so.
+   */
+  private async commit(client: HeldConnection): Promise<QueryResult> {
+    const lostBefore = client.lost !== undefined;
+    try {
+      return await client.end("COMMIT");
+    } catch (error) {
+      throw !lostBefore && isConnectionLoss(error) ? this.lostAtCommit(error) : error;
+    }
+  }
+
+  /**
+   * The connection ended while COMMIT ran. PostgreSQL makes a transaction durable before it answers, so
+   * unless the break fell between the two, it did not commit; the caller cannot tell which from here.
+   */
+  private lostAtCommit(error: unknown): ConnectionError {
+    const mapped = this.mapError(error, undefined);
+    const reason = mapped instanceof StorageError ? mapped.message : oneLine(error);
+    return new ConnectionError(
+      `${reason}. This happened during COMMIT: the transaction was not committed, unless the connection broke after the server committed it and before its answer arrived; check before repeating a write that must not happen twice`,
+      { cause: error },
+    );
+  }
+
+  async backup(_targetPath: string): Promise<void> {
+    throw new UnsupportedError(
+      `storage.backup() is not available on PostgreSQL; back up ${this.server.host}:${this.server.port}/${this.server.database} with pg_dump (e.g. pg_dump -Fc -f backup.dump "<url>") and restore it with pg_restore`,
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
   }
 }
 
 /**
- * A client checked out of the pool for a transaction, a multi-statement write, a migration or the
- * migration lock. pg emits `error` on a client whose connection ends (the server terminated it, a
- * session timeout, the network); the pool listens only while the client is idle, and an `error` with no
- * listener is an uncaught exception that ends the process. So while checked out the failure is kept
- * here: every later query fails with it at once, and {@link HeldConnection.release} destroys the client
- * instead of handing it to the next caller.
+ * The URL without its `options` parameter, and those options plus `lock_timeout`, so that a row lock
+ * waits at most `timeoutMs` (a LockError rather than a hang). pg lets a URL's options replace the
+ * `options` setting, hence the split.
  */
-export class HeldConnection {
-  private lostWith: Error | undefined;
-  /** True once the transaction's COMMIT or ROLLBACK was sent (see {@link HeldConnection.end}). */
-  private ended = false;
-  private readonly onError = (error: Error): void => {
-    if (this.lostWith) return;
-    this.lostWith = error;
-    this.onLost?.(error);
-  };
-
-  constructor(
-    private readonly client: PoolClient,
-    /** Told once, when the connection is lost while held. */
-    private readonly onLost?: (error: Error) => void,
-  ) {
-    client.on("error", this.onError);
-  }
-
-  /** The error that ended the connection while it was held, if any. */
-  get lost(): Error | undefined {
-    return this.lostWith;
-  }
-
-  /** Runs a statement; once the connection is lost, fails with the error that ended it. */
-  async query(statement: string | QueryArrayConfig, values?: unknown[]): Promise<QueryResult> {
-    if (this.lostWith) throw this.lostWith;
-    if (this.ended) {
-      // A multi-statement write that was mid-way when its transaction timed out and rolled back: pg would
-      // send its next statement after the ROLLBACK, in autocommit, or inside the next holder's transaction.
-      throw new TransactionError("The transaction has already ended (committed or rolled back): a statement issued after its end was not run");
-    }
-    return (await this.client.query(statement as string, values)) as QueryResult;
-  }
-
-  /** Sends the transaction's `COMMIT` or `ROLLBACK`; from then on {@link HeldConnection.query} refuses statements. */
-  async end(statement: "COMMIT" | "ROLLBACK"): Promise<QueryResult> {
-    if (this.lostWith) throw this.lostWith;
-    this.ended = true;
-    return this.client.query(statement);
-  }
-
-  /** Gives the client back to the pool, or destroys it when it is `broken` or its connection was lost. */
-  release(broken = false): void {
-    const destroy = broken || this.lostWith !== undefined;
-    // A destroyed client may still report its socket closing: keep listening so that stays quiet.
-    if (!destroy) this.client.removeListener("error", this.onError);
-    this.client.release(destroy ? (this.lostWith ?? true) : undefined);
-  }
-}
-
-/** Runs statements on a pool (each on any free connection) or on one held connection (a transaction). */
-export class PostgresRunner implements SqlRunner {
-  constructor(
-    private readonly target: Pool | HeldConnection,
-    private readonly names: StatementNames,
-  ) {}
-
-  private config(text: string, params: readonly unknown[], prepared: boolean): QueryArrayConfig {
-    const values = params as unknown[];
-    return prepared ? { name: this.names.of(text), text, values, rowMode: "array" } : { text, values, rowMode: "array" };
-  }
-
-  async all(text: string, params: readonly unknown[], prepared: boolean): Promise<unknown[][]> {
-    return (await this.target.query(this.config(text, params, prepared))).rows;
-  }
-
-  async run(text: string, params: readonly unknown[], prepared: boolean): Promise<number> {
-    return (await this.target.query(this.config(text, params, prepared))).rowCount ?? 0;
-  }
-}
-
-/** Where the server is, for messages. */
-export interface ServerAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly database: string;
-}
-
-/** Host, port and database of a postgres URL (without the password). */
-export function serverAddress(url: string): ServerAddress {
+function withLockTimeout(url: string, timeoutMs: number): { connectionString: string; options: string } {
+  const lockTimeout = `-c lock_timeout=${Math.trunc(timeoutMs)}`;
   try {
     const parsed = new URL(url);
-    return { host: parsed.hostname || "localhost", port: Number(parsed.port || 5432), database: decodeURIComponent(parsed.pathname.slice(1)) };
+    const own = parsed.searchParams.get("options");
+    parsed.searchParams.delete("options");
+    return { connectionString: parsed.href, options: own ? `${own} ${lockTimeout}` : lockTimeout };
   } catch {
-    return { host: "localhost", port: 5432, database: "" };
+    return { connectionString: url, options: lockTimeout };
   }
 }
 
-/** Codes of a connection that could not be made (class 08 and 28 also). */
-const CONNECT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "3D000", "57P03", "53300", "08001", "08004"]);
-/** Codes of a connection that was lost while in use: the server ended it (57P01 admin_shutdown, 57P02 crash_shutdown, 57P05 idle_session_timeout), or the socket broke. */
-const LOST_CODES = new Set(["57P01", "57P02", "57P05", "ECONNRESET", "EPIPE"]);
-/** pg's own words for a connection that ended under a query, or that already had. */
-const LOST_MESSAGE = /Connection terminated|not queryable/i;
-
-/** True when `error` says the connection is gone (not that a statement failed on a live one). */
-export function isConnectionLoss(error: unknown): boolean {
+/** An error's message (and SQLSTATE) on one line, for the log. */
+function oneLine(error: unknown): string {
   const code = (error as { code?: unknown })?.code;
-  // 08P01 (protocol violation, e.g. too many bind parameters) leaves the connection up: not a loss.
-  if (typeof code === "string" && (LOST_CODES.has(code) || code === "25P03" || (code.startsWith("08") && code !== "08P01" && !CONNECT_CODES.has(code)))) return true;
-  return LOST_MESSAGE.test((error as Error)?.message ?? "");
-}
-
-/** pg type names in data-exception messages, and the logical type whose columns they are stored in. */
-const TYPE_NAMES: ReadonlyArray<[RegExp, LogicalType]> = [
-  [/type jsonb?\b|JSON/, "json"],
-  [/type (bigint|integer|smallint)\b/, "integer"],
-  [/type (double precision|real|numeric)\b/, "number"],
-  [/type timestamp|date\/time/, "datetime"],
-  [/type boolean\b/, "boolean"],
-];
-
-/**
- * The entity fields a PostgreSQL error is about. PostgreSQL names the column of a NOT NULL violation, the
- * index of an index-size failure (sometimes), and only the type of a bad value: then the field is the one
- * column of that type, or of the indexed string and json columns, when there is exactly one.
- */
-function fieldsOf(schema: EntitySchema, error: { column?: unknown; constraint?: unknown; message?: unknown }, type: LogicalType | "indexed" | undefined): string[] {
-  if (typeof error.column === "string") return propertiesOf(schema, [error.column]);
-  const constraint = typeof error.constraint === "string" ? error.constraint : /for index "([^"]+)"/.exec(String(error.message))?.[1];
-  if (constraint !== undefined) {
-    // PostgreSQL's names for the primary key and a unique constraint; Strata's own for declared indexes.
-    if (constraint === `${schema.table}_pkey`) return [schema.primary.property];
-    const declared = schema.indexes.find((i) => i.name === constraint);
-    if (declared) return [...declared.properties];
-    // PostgreSQL's default names of a one-column unique and check constraint.
-    const column = schema.columns.find((c) => constraint === `${schema.table}_${c.name}_key` || constraint === `${schema.table}_${c.name}_check`);
-    if (column) return [column.property];
-  }
-  if (type === undefined) return [];
-  const indexed = new Set<string>([schema.primary.property, ...schema.indexes.flatMap((i) => i.properties)]);
-  return schema.columns
-    .filter((c) => (type === "indexed" ? indexed.has(c.property) && (c.type === "string" || c.type === "json") : c.type === type))
-    .map((c) => c.property);
-}
-
-/** `{ table, field }` of an error about `fields` of `schema`, the field only when it is certain. */
-function about(schema: EntitySchema | undefined, fields: readonly string[]): { table?: string; field?: string } {
-  if (!schema) return {};
-  return { table: schema.table, ...(fields.length === 1 ? { field: fields[0] } : {}) };
-}
-
-/** `Thing.label` or `Thing (one of a, b)` for messages. */
-function subject(schema: EntitySchema, fields: readonly string[]): string {
-  if (fields.length === 1) return `${schema.entityName}.${fields[0]}`;
-  return fields.length > 1 ? `${schema.entityName} (one of ${fields.join(", ")})` : schema.entityName;
-}
-
-/** The columns of a unique violation's detail, `Key (a, b)=(1, 2) already exists.` */
-function detailColumns(detail: unknown): string[] {
-  if (typeof detail !== "string") return [];
-  const match = /^Key \((.+?)\)=/.exec(detail);
-  return match ? match[1]!.split(", ").map((c) => c.replace(/^"|"$/g, "")) : [];
-}
-
-/** A PostgreSQL driver error as a Strata error naming the table (and column when known); the driver error is the cause. */
-export function mapPostgresError(error: unknown, schema: EntitySchema | undefined, server: ServerAddress): unknown {
-  if (error instanceof StorageError) return error;
-  const code = (error as { code?: unknown })?.code;
-  const message = (error as Error)?.message ?? String(error);
-  const where = `${server.host}:${server.port}`;
-  const context = schema ? { table: schema.table } : {};
-  if (code === "25P03") {
-    return new TransactionError(
-      `The transaction stayed idle longer than PostgreSQL's idle_in_transaction_session_timeout, so the server ended its connection and nothing of it was committed: ` +
-        `keep awaits on other work out of transactions, or raise the setting (${message})`,
-      { ...context, cause: error },
-    );
-  }
-  if (isConnectionLoss(error)) {
-    return new ConnectionError(
-      `The connection to PostgreSQL at ${where} (database "${server.database}") was lost${schema ? ` during work on table "${schema.table}"` : ""}: ${message}. ` +
-        `Work of an open transaction on it was rolled back; the storage goes on with new connections`,
-      { ...context, cause: error },
-    );
-  }
-  if (typeof code === "string" && (CONNECT_CODES.has(code) || code.startsWith("08") || code.startsWith("28"))) {
-    return new ConnectionError(`Could not connect to PostgreSQL at ${where} (database "${server.database}"): ${message}`, { cause: error });
-  }
-  if (/timeout exceeded when trying to connect/i.test(message)) {
-    return new ConnectionError(`No PostgreSQL connection from ${where} in time (every pooled connection busy, or the server unreachable): ${message}`, { cause: error });
-  }
-  if (typeof code === "string" && code.startsWith("54")) {
-    // 54000 program_limit_exceeded is, in practice, a value too large for an index entry (a btree entry holds
-    // about 2.7 kB, any index row 8 kB): a limit of PostgreSQL's index, not a wrong value, so CapacityError.
-    const fields = schema ? fieldsOf(schema, error as object, code === "54000" && /index row/.test(message) ? "indexed" : undefined) : [];
-    const what = /index row/.test(message)
-      ? `a value too large for a PostgreSQL index entry (at most about 2.7 kB in a btree index; keep indexed and key values short, or index a hash of them)`
-      : `a PostgreSQL limit`;
-    return new CapacityError(`${schema ? `${subject(schema, fields)} in table "${schema.table}"` : "PostgreSQL"}: ${what} was exceeded, nothing was written: ${message}`, {
-      ...about(schema, fields),
-      cause: error,
-    });
-  }
-  if (typeof code === "string" && code.startsWith("53")) {
-    // 53100 disk_full, 53200 out_of_memory, 53400 configuration_limit_exceeded (53300 is a connection error above).
-    return new CapacityError(`PostgreSQL at ${where} ran out of a resource${schema ? ` while writing table "${schema.table}"` : ""} (SQLSTATE ${code}), nothing was written: ${message}`, {
-      ...context,
-      cause: error,
-    });
-  }
-  if (schema && code === "23505") {
-    return uniqueViolation(schema, propertiesOf(schema, detailColumns((error as { detail?: unknown }).detail)), error);
-  }
-  if (schema && code === "23502") {
-    const column = (error as { column?: unknown }).column;
-    const field = typeof column === "string" ? propertiesOf(schema, [column])[0] : undefined;
-    return new ValidationError(`${schema.entityName}${field ? `.${field}` : ""}: null is not allowed (table "${schema.table}")`, {
-      table: schema.table,
-      ...(field ? { field } : {}),
-      cause: error,
-    });
-  }
-  // sequence_generator_limit_exceeded: the MAXVALUE of POSTGRES_INCREMENT_PRIMARY_KEY.
-  if (schema && code === "2200H") return keyExhausted(schema, error);
-  if (schema && code === "23514") {
-    // A check constraint of the user's own (Strata declares none): the value is refused, so a ValidationError.
-    const fields = fieldsOf(schema, error as object, undefined);
-    return new ValidationError(`${subject(schema, fields)} in table "${schema.table}": the value is refused by a check constraint, nothing was written: ${message}`, {
-      ...about(schema, fields),
-      cause: error,
-    });
-  }
-  if (schema && typeof code === "string" && code.startsWith("23")) {
-    // 23503 foreign key (its detail names the columns), 23P01 exclusion, 23001 restrict: constraints between rows.
-    const detail = (error as { detail?: unknown }).detail;
-    const fields = propertiesOf(schema, detailColumns(detail));
-    return new IntegrityError(`${subject(schema, fields)} in table "${schema.table}": ${message}${typeof detail === "string" ? ` (${detail})` : ""}; nothing was written`, {
-      ...about(schema, fields),
-      cause: error,
-    });
-  }
-  if (schema && code === "42P01") return missingTable(schema, error);
-  if (schema && code === "42703") return missingColumn(schema, /column (?:\w+\.)?"([^"]+)"/.exec((error as Error).message)?.[1], error);
-  if (schema && (code === "22021" || code === "22P05")) {
-    // 22P05 is jsonb refusing the escape \u0000 (its message names no type; its context says "JSON data").
-    const fields = fieldsOf(schema, error as object, code === "22P05" || /json/i.test(message) ? "json" : "string");
-    return new ValidationError(`${subject(schema, fields)}: PostgreSQL cannot store this text (it holds a NUL character, \\u0000) in table "${schema.table}"`, {
-      ...about(schema, fields),
-      cause: error,
-    });
-  }
-  if (typeof code === "string" && code.startsWith("22")) {
-    // A data exception: PostgreSQL names the type of the bad value (json, bigint, ...), rarely its column.
-    const type = TYPE_NAMES.find(([pattern]) => pattern.test(message))?.[1];
-    const fields = schema ? fieldsOf(schema, error as object, type) : [];
-    const detail = (error as { detail?: unknown }).detail;
-    return new ValidationError(
-      `${schema ? `${subject(schema, fields)} in table "${schema.table}"` : "PostgreSQL"}: the value cannot be stored (SQLSTATE ${code}): ${message}${typeof detail === "string" ? ` (${detail})` : ""}`,
-      { ...about(schema, fields), cause: error },
-    );
-  }
-  if (code === "55P03") {
-    return new LockError(`A PostgreSQL row or table lock was not granted within lock_timeout${schema ? ` (table "${schema.table}")` : ""}`, {
-      ...(schema ? { table: schema.table } : {}),
-      cause: error,
-    });
-  }
-  if (code === "25P02") {
-    return new TransactionError(
-      "An earlier statement of this transaction failed, and PostgreSQL refuses every further statement until the transaction ends; " +
-        "to go on after an error inside a transaction, run the statement that may fail in a nested storage.transaction() (a savepoint)",
-      { ...(schema ? { table: schema.table } : {}), cause: error },
-    );
-  }
-  if (code === "40P01" || code === "40001") {
-    return new TransactionError(`PostgreSQL aborted the transaction (${message}); run it again`, { ...(schema ? { table: schema.table } : {}), cause: error });
-  }
-  return driverFailure("postgres", schema, error);
+  const message = ((error as Error)?.message ?? String(error)).replace(/\s*\n\s*/g, " ");
+  return typeof code === "string" ? `${message} (${code})` : message;
 }

@@ -9,7 +9,7 @@
  */
 import type { MigrationLock } from "../../spi/index.js";
 import { LockError } from "../../errors.js";
-import { isConnectionLoss } from "./postgres-driver.js";
+import { isConnectionLoss } from "./postgres-errors.js";
 
 /** The advisory lock key of migration runners ("strata-migrate" folded to a bigint). */
 export const MIGRATION_LOCK_KEY = "7302958112736440001";

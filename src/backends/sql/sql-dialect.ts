@@ -1,9 +1,14 @@
 /**
- * What differs between the SQL databases Strata speaks to, as data and small functions: quoting,
- * placeholders, column types, list parameters, pattern matching, ordering and limits. Everything else in
- * `src/backends/sql/` is shared and reads the dialect.
+ * What differs between the SQL databases Strata speaks to, as data and small functions, in one object per
+ * database: the compiler's hooks (placeholders, list parameters, pattern matching, ordering, limits), the
+ * column types and value codecs, the DDL that is not standard (an auto-increment key, literals), and an
+ * introspector that reads tables back from the catalog. Everything else in `src/backends/sql/` is shared
+ * and reads the dialect; it never imports a concrete one. README.md in this folder lists every part a new
+ * dialect supplies.
  */
-import type { ColumnSchema, LogicalType } from "../../schema/entity-schema.js";
+import type { TableDescription } from "../../spi/index.js";
+import type { LogicalType } from "../../schema/entity-schema.js";
+import type { SqlRunner } from "./sql-runner.js";
 
 /** Turns a logical value (never null) into what the driver binds, and a stored value back. */
 export interface ValueCodec {
@@ -11,18 +16,31 @@ export interface ValueCodec {
   decode(value: unknown): unknown;
 }
 
+/** Reads tables back from the database's catalog (migrations' `describeTable`, `strata copy`, generate). */
+export interface SqlIntrospector {
+  /** Every table of the current schema, `strata_migrations` included, sorted by name. */
+  listTables(run: SqlRunner): Promise<string[]>;
+  /** The table's columns (logical types, defaults as logical values) and indexes, or undefined when missing. */
+  describeTable(run: SqlRunner, name: string): Promise<TableDescription | undefined>;
+}
+
+/**
+ * One SQL database's dialect. The query compiler, the fixed statements of each entity, the DDL and the
+ * schema editor are written once, in `src/backends/sql/`, against this interface.
+ */
 export interface SqlDialect {
-  readonly name: "sqlite" | "postgres";
+  /** The backend's name, as in messages ("more than sqlite allows"). */
+  readonly name: string;
+  /** The database's own name, as messages spell it ("SQLite", "PostgreSQL"). */
+  readonly label: string;
+
+  // Query compiler hooks.
   /** Bound parameters one statement may carry (SQLite 32766, PostgreSQL 65535). */
   readonly maxParams: number;
   /** The placeholder of the `n`th parameter (1-based). */
   placeholder(n: number): string;
-  /** The column's type in `CREATE TABLE`, without nullability. */
-  columnType(column: ColumnSchema): string;
-  /** How logical values of each type are stored. */
-  readonly codecs: Readonly<Record<LogicalType, ValueCodec>>;
   /** `expr` matches one of the values bound as the single list parameter `ph` (see {@link SqlDialect.listParam}). */
-  inList(expr: string, ph: string, column: ColumnSchema): string;
+  inList(expr: string, ph: string, column: { readonly type: LogicalType }): string;
   /** Encoded values as one parameter: a list never needs more than one placeholder, whatever its length. */
   listParam(encoded: readonly unknown[]): unknown;
   /** Case-sensitive `%`/`_` match of `expr` against the parameter `ph`, no other character special. */
@@ -33,16 +51,38 @@ export interface SqlDialect {
   ilike(expr: string, ph: string): string;
   /** Appended to a string column in comparisons and ORDER BY so strings order by code point. */
   readonly stringCollation: string;
+  /** `LIMIT`/`OFFSET` text for the given bound placeholders. */
+  limitOffset(limitPh: string | undefined, offsetPh: string | undefined): string;
+  /**
+   * Appended to selects of rows inside a write transaction (PostgreSQL's ` FOR UPDATE`), or "" where the
+   * transaction already excludes other writers (SQLite's `BEGIN IMMEDIATE`).
+   */
+  readonly transactionRowLock: string;
+
+  // Types.
+  /** The column type in DDL for each logical type, without nullability. */
+  readonly columnTypes: Readonly<Record<LogicalType, string>>;
+  /** How logical values of each type are stored. */
+  readonly codecs: Readonly<Record<LogicalType, ValueCodec>>;
+
+  // DDL.
+  /** The whole column definition of an `increment` primary key (type, key, generator and its bound). */
+  readonly incrementPrimaryKey: string;
   /**
    * SQL that moves the key generator of an `increment` column past an explicitly written key (bound as
    * the only parameter), or undefined when the database does so itself (SQLite's AUTOINCREMENT).
    */
   advanceKeyGenerator?(table: string, column: string): string;
-  /** `LIMIT`/`OFFSET` text for the given bound placeholders. */
-  limitOffset(limitPh: string | undefined, offsetPh: string | undefined): string;
+  /** A column default as a SQL literal (DDL takes no parameters); throws when the value does not fit the type. */
+  literal(type: LogicalType, value: unknown): string;
+  /** True when `ALTER TABLE ... ADD COLUMN` accepts NOT NULL without a default on an empty table. */
+  readonly canSetNotNull: boolean;
+
+  // Introspection.
+  readonly introspector: SqlIntrospector;
 }
 
-/** A double-quoted identifier. Names come only from entity metadata; a quote inside is doubled. */
+/** A double-quoted identifier. Names come only from entity metadata or checked migration names; a quote inside is doubled. */
 export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }

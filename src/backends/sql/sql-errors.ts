@@ -1,4 +1,4 @@
-/** Strata errors built from SQL driver errors, shared by the SQLite and PostgreSQL mappers. */
+/** Strata errors built from SQL driver errors, shared by every dialect's error mapper (`<name>-errors.ts`). */
 import { IntegrityError, SchemaError, StorageError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 
@@ -34,6 +34,11 @@ export function missingColumn(schema: EntitySchema, column: string | undefined, 
 }
 
 export { keyExhausted } from "../../schema/row-values.js";
+
+/** Entity properties of the columns named `names` (database column names), for error messages. */
+export function propertiesOf(schema: EntitySchema, names: readonly string[]): string[] {
+  return names.map((n) => schema.columns.find((c) => c.name === n)?.property ?? n);
+}
 
 /** Any other driver failure, kept as `cause`. */
 export function driverFailure(backend: string, schema: EntitySchema | undefined, error: unknown): StorageError {

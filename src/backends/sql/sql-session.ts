@@ -1,5 +1,5 @@
 /**
- * The {@link DataSession} of both SQL backends, over a {@link SqlRunner} that executes text with bound
+ * The {@link DataSession} of every SQL backend, over a {@link SqlRunner} that executes text with bound
  * parameters on one connection (or a pool). The backend decides where reads go and how a write is made
  * atomic; this class decides what SQL to run and turns results into rows.
  */
@@ -8,21 +8,8 @@ import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { compileCount, compileDeleteMany, compileFind } from "./sql-query-compiler.js";
+import type { SqlRunner, WriteGate } from "./sql-runner.js";
 import { SqlTable } from "./sql-table.js";
-
-/** Executes SQL on a connection. Rows come back as arrays in select-list order. */
-export interface SqlRunner {
-  /** Every row of a statement that returns rows. `prepared` marks a fixed hot-path text worth preparing once. */
-  all(text: string, params: readonly unknown[], prepared: boolean): unknown[][] | Promise<unknown[][]>;
-  /** The number of rows a statement changed. */
-  run(text: string, params: readonly unknown[], prepared: boolean): number | Promise<number>;
-}
-
-/**
- * Runs one write: `work` gets the runner to use. `multiStatement` asks for atomicity across several
- * statements (a transaction when the caller is not already in one).
- */
-export type WriteGate = <T>(work: (runner: SqlRunner) => Promise<T>, multiStatement: boolean) => Promise<T>;
 
 /** Per-dialect translation of a driver error into a Strata error naming the table. */
 export type ErrorMapper = (error: unknown, schema: EntitySchema) => unknown;
@@ -43,8 +30,8 @@ export interface SqlSessionOptions {
   readonly reads: SqlRunner;
   readonly writes: WriteGate;
   readonly mapError: ErrorMapper;
-  /** Appended to selects of rows (e.g. ` FOR UPDATE` inside a PostgreSQL write transaction). */
-  readonly lockSuffix?: string;
+  /** True inside a write transaction: selects of rows then carry the dialect's {@link SqlDialect.transactionRowLock}. */
+  readonly inTransaction?: boolean;
 }
 
 export class SqlSession implements DataSession {
@@ -61,7 +48,7 @@ export class SqlSession implements DataSession {
     this.reads = options.reads;
     this.writes = options.writes;
     this.mapError = options.mapError;
-    this.lock = options.lockSuffix ?? "";
+    this.lock = options.inTransaction ? this.dialect.transactionRowLock : "";
   }
 
   async findById(schema: EntitySchema, key: Key): Promise<Row | null> {

@@ -4,8 +4,10 @@
  * `json` TEXT, `number` REAL, `integer` INTEGER, `string` TEXT with the default BINARY collation, which
  * orders by code point because SQLite compares UTF-8 bytes.
  */
-import type { ColumnSchema, LogicalType } from "../../schema/entity-schema.js";
+import type { LogicalType } from "../../schema/entity-schema.js";
 import type { SqlDialect, ValueCodec } from "../sql/sql-dialect.js";
+import { plainLiteral } from "../sql/sql-literals.js";
+import { sqliteIntrospector } from "./sqlite-introspector.js";
 
 const same: ValueCodec = { encode: (v) => v, decode: (v) => v };
 
@@ -23,7 +25,7 @@ const codecs: Record<LogicalType, ValueCodec> = {
  * it back; the storage is unchanged: BOOLEAN and DATETIME have NUMERIC affinity, which keeps 0/1 and
  * epoch milliseconds as integers, and JSON_TEXT (it contains "TEXT") has TEXT affinity.
  */
-export const SQLITE_COLUMN_TYPES: Readonly<Record<LogicalType, string>> = {
+const columnTypes: Readonly<Record<LogicalType, string>> = {
   string: "TEXT",
   integer: "INTEGER",
   number: "REAL",
@@ -37,7 +39,7 @@ export const SQLITE_COLUMN_TYPES: Readonly<Record<LogicalType, string>> = {
  * Number.MAX_SAFE_INTEGER: past it a key read back into JavaScript would be rounded, and two rows would
  * come back with one key. The driver error mapper turns its failure into a CapacityError.
  */
-export const SQLITE_INCREMENT_PRIMARY_KEY = "INTEGER PRIMARY KEY AUTOINCREMENT CHECK (rowid <= 9007199254740991)";
+const INCREMENT_PRIMARY_KEY = "INTEGER PRIMARY KEY AUTOINCREMENT CHECK (rowid <= 9007199254740991)";
 
 /**
  * An API `$like` pattern as a GLOB pattern: GLOB is case-sensitive where LIKE is not, `%` becomes `*`,
@@ -56,10 +58,9 @@ export function likeToGlob(pattern: string): string {
 
 export const sqliteDialect: SqlDialect = {
   name: "sqlite",
+  label: "SQLite",
   maxParams: 32766,
   placeholder: () => "?",
-  columnType: (column: ColumnSchema) => SQLITE_COLUMN_TYPES[column.type],
-  codecs,
   // One JSON array parameter expanded by json_each: any length, one placeholder, one cached statement.
   // JSON.stringify writes a large integral double (1e18) without a decimal point, which json_each reads
   // as an INTEGER that compares unequal to the REAL stored: CAST makes it the same double again.
@@ -72,4 +73,13 @@ export const sqliteDialect: SqlDialect = {
   ilike: (expr, ph) => `${expr} LIKE ${ph}`,
   stringCollation: "",
   limitOffset: (limitPh, offsetPh) => (limitPh || offsetPh ? ` LIMIT ${limitPh ?? "-1"}${offsetPh ? ` OFFSET ${offsetPh}` : ""}` : ""),
+  // BEGIN IMMEDIATE already holds the database's write lock for the whole transaction.
+  transactionRowLock: "",
+  columnTypes,
+  codecs,
+  incrementPrimaryKey: INCREMENT_PRIMARY_KEY,
+  // AUTOINCREMENT moves past an explicitly written key by itself: no advanceKeyGenerator.
+  literal: (type, value) => plainLiteral(type, value, (d) => String(d.getTime()), (b) => (b ? "1" : "0")),
+  canSetNotNull: false,
+  introspector: sqliteIntrospector,
 };

@@ -1,98 +1,252 @@
 /**
- * better-sqlite3 under the SQL session: a connection with its prepared statements (prepared once per
- * text, rows as arrays), and the translation of SQLite errors into Strata errors.
+ * The SQLite driver (the embedded default backend) on better-sqlite3: its connections, the write gate and
+ * transactions the {@link SqlBackend} skeleton runs on.
+ *
+ * - One writer connection, guarded by a FIFO {@link AsyncMutex}: a transaction holds it from
+ *   `BEGIN IMMEDIATE` to `COMMIT`/`ROLLBACK`, single writes hold it for one statement. `BEGIN IMMEDIATE`
+ *   takes SQLite's write lock at once, so several processes on one file queue for it (up to
+ *   `sqlite.busyTimeoutMs`, then a `LockError`) instead of failing at commit, and a read-modify-write inside
+ *   a transaction cannot lose an update. The wait is asynchronous (short synchronous `busy_timeout`
+ *   slices, retried with back-off), so the event loop keeps running while another process writes.
+ * - Reads outside a transaction go to a second, read-only connection: in WAL mode it sees the last
+ *   committed state and never waits for the writer. In journal mode delete another process's write locks
+ *   readers out; a read then waits asynchronously as the writer does. SQLite's own `:memory:` database cannot be opened
+ *   twice (and a shared-cache one makes readers wait on table locks), so `sqlite::memory:` is a private
+ *   temporary file (WAL, synchronous OFF) opened by both connections and deleted on close: the same
+ *   isolation as a file, nothing kept.
+ * - Values: `datetime` is INTEGER epoch milliseconds, `boolean` 0/1, `json` TEXT (see sqlite-dialect.ts).
  */
-import type BetterSqlite3 from "better-sqlite3";
-import { CapacityError, ConnectionError, LockError, StorageError, ValidationError } from "../../errors.js";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import Database from "better-sqlite3";
+import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
+import type { BackendCapabilities, BackendContext } from "../../spi/index.js";
+import { ConnectionError, StorageError, TransactionError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
-import { driverFailure, keyExhausted, missingTable, uniqueViolation, missingColumn } from "../sql/sql-errors.js";
-import { propertiesOf } from "../sql/sql-schema.js";
-import type { SqlRunner } from "../sql/sql-session.js";
+import { AsyncMutex } from "../../util/async-mutex.js";
+import type { SqlDriver } from "../sql/sql-backend.js";
+import type { SqlRunner, WriteGate } from "../sql/sql-runner.js";
+import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
+import { SqliteConnection } from "./sqlite-connection.js";
+import { isBusy, mapSqliteError } from "./sqlite-errors.js";
 
-/** Statements kept per connection; the fixed hot-path ones are a handful per entity, the rest are queries. */
-const MAX_CACHED_STATEMENTS = 1000;
+/** The longest a single try of the writer blocks the event loop on another process's lock. */
+const BUSY_SLICE_MS = 10;
 
-export class SqliteConnection implements SqlRunner {
-  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+export class SqliteDriver implements SqlDriver {
+  readonly capabilities: BackendCapabilities;
+  readonly reads: SqlRunner;
+  readonly writes: WriteGate;
+  private readonly writerLock = new AsyncMutex();
+  private readonly file: string;
+  private readonly timeoutMs: number;
+  private readonly busyTimeoutMs: number;
+  private closed = false;
 
-  constructor(readonly db: BetterSqlite3.Database) {}
+  private constructor(
+    private readonly writer: SqliteConnection,
+    private readonly reader: SqliteConnection,
+    context: BackendContext,
+    /** The temporary file behind `sqlite::memory:`, deleted on close. */
+    private readonly temporary: string | undefined,
+  ) {
+    this.file = temporary ?? context.config.path ?? ":memory:";
+    this.timeoutMs = context.config.timeoutMs;
+    this.busyTimeoutMs = context.config.sqlite.busyTimeoutMs;
+    const inMemory = temporary !== undefined;
+    this.capabilities = {
+      ...DEFAULT_CAPABILITIES,
+      supportsSavepoints: true,
+      supportsTransactionalDdl: true,
+      supportsMultipleConnections: !inMemory,
+      supportsSql: true,
+      persistent: !inMemory,
+    };
+    // A read refused as busy (journal mode delete while another process writes) waits as the writer does;
+    // the first try is the plain synchronous call, so reads that are not refused cost nothing more.
+    const read = <T>(attempt: () => T): T | Promise<T> => {
+      try {
+        return attempt();
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        return this.whenNotBusy(attempt);
+      }
+    };
+    this.reads = {
+      all: (text, params) => read(() => reader.all(text, params)),
+      run: (text, params) => read(() => reader.run(text, params)),
+    };
+    this.writes = async (work, multiStatement) => {
+      const release = await this.acquireWriter();
+      try {
+        // A statement refused as busy changed nothing, so retrying the single write is safe.
+        if (!multiStatement) return await this.whenNotBusy(() => work(writer));
+        await this.whenNotBusy(() => writer.exec("BEGIN IMMEDIATE"));
+        try {
+          const result = await work(writer);
+          // A COMMIT refused as busy (journal mode delete, readers in other processes) leaves the transaction open to retry.
+          await this.whenNotBusy(() => writer.exec("COMMIT"));
+          return result;
+        } catch (error) {
+          if (writer.db.inTransaction) writer.exec("ROLLBACK");
+          throw error;
+        }
+      } finally {
+        release();
+      }
+    };
+  }
 
-  private statement(text: string): BetterSqlite3.Statement {
-    let statement = this.statements.get(text);
-    if (statement === undefined) {
-      statement = this.db.prepare(text);
-      if (statement.reader) statement.raw(true);
-      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.delete(this.statements.keys().next().value!);
-      this.statements.set(text, statement);
+  /**
+   * Opens (creating when missing) the database file, applies the pragmas, and runs `createTables`
+   * (autoCreate's statements) in one transaction, before the writer's busy wait is cut into slices.
+   */
+  static open(context: BackendContext, createTables: readonly string[]): SqliteDriver {
+    const { config } = context;
+    const temporary = (config.path ?? ":memory:") === ":memory:" ? temporaryFile() : undefined;
+    const file = temporary ?? config.path!;
+    const busy = config.sqlite.busyTimeoutMs;
+    let writerDb: Database.Database | undefined;
+    let readerDb: Database.Database | undefined;
+    try {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writerDb = new Database(file, { timeout: busy });
+      writerDb.pragma(`busy_timeout = ${busy}`);
+      writerDb.pragma(`journal_mode = ${temporary || config.sqlite.journalMode === "wal" ? "WAL" : "DELETE"}`);
+      writerDb.pragma(`synchronous = ${temporary ? "OFF" : config.sqlite.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      const writer = new SqliteConnection(writerDb);
+      runInTransaction(writer, createTables);
+      // From here on the writer waits for other processes in short slices (see whenNotBusy).
+      writerDb.pragma(`busy_timeout = ${Math.min(busy, BUSY_SLICE_MS)}`);
+      // The reader waits in the same short slices: a long busy_timeout would block the event loop.
+      readerDb = new Database(file, { readonly: true, fileMustExist: true, timeout: Math.min(busy, BUSY_SLICE_MS) });
+      return new SqliteDriver(writer, new SqliteConnection(readerDb), context, temporary);
+    } catch (error) {
+      readerDb?.close();
+      writerDb?.close();
+      if (temporary) removeDatabaseFiles(temporary);
+      const mapped = mapSqliteError(error, undefined, file, busy);
+      // A specific Strata error (locked, not a database...) stands; anything else is a failure to open.
+      if (mapped instanceof StorageError && mapped.constructor !== StorageError) throw mapped;
+      throw new ConnectionError(`Could not open the SQLite database ${file}: ${(error as Error)?.message ?? String(error)}`, { file, cause: error });
     }
-    return statement;
   }
 
-  all(text: string, params: readonly unknown[]): unknown[][] {
-    return this.statement(text).all(params) as unknown[][];
+  /**
+   * Runs `attempt`, retrying it while another connection holds the write lock, until
+   * `sqlite.busyTimeoutMs` has passed; each try blocks at most one busy_timeout slice.
+   */
+  private async whenNotBusy<T>(attempt: () => T | Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 25)) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const left = deadline - Date.now();
+        if (!isBusy(error) || left <= 0) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      }
+    }
   }
 
-  run(text: string, params: readonly unknown[]): number {
-    return this.statement(text).run(params).changes;
+  private writerTimeout(): TransactionError {
+    return new TransactionError(`Waited ${this.timeoutMs} ms for the sqlite backend's writer (another transaction holds it)`);
   }
 
-  exec(sql: string): void {
-    this.db.exec(sql);
+  private acquireWriter(): Promise<() => void> {
+    if (this.closed) return Promise.reject(new ConnectionError(`The SQLite database ${this.file} is closed`, { file: this.file }));
+    return this.writerLock.acquire(this.timeoutMs, () => this.writerTimeout());
+  }
+
+  mapError(error: unknown, schema: EntitySchema | undefined): unknown {
+    return mapSqliteError(error, schema, this.file, this.busyTimeoutMs);
+  }
+
+  async begin(): Promise<SqlTransactionConnection> {
+    const release = await this.acquireWriter();
+    const writer = this.writer;
+    try {
+      await this.whenNotBusy(() => writer.exec("BEGIN IMMEDIATE"));
+    } catch (error) {
+      release();
+      throw this.mapError(error, undefined);
+    }
+    // SQLite ends the whole transaction on its own after some failures (disk full, I/O error, RAISE(ROLLBACK)).
+    // Left alone, the connection would then run the caller's next writes in autocommit, or start a new
+    // transaction at the next SAVEPOINT, and store them although the transaction fails: every later
+    // statement is refused with the failure that ended it instead.
+    let endedBy: unknown;
+    const ended = () => endedBy ?? new TransactionError("SQLite ended this transaction on its own: nothing of it is stored");
+    return {
+      runner: writer,
+      writes: async (work) => {
+        if (!writer.db.inTransaction) throw ended();
+        try {
+          return await work(writer);
+        } catch (error) {
+          if (!writer.db.inTransaction) endedBy ??= error;
+          throw error;
+        }
+      },
+      exec: (sql) => {
+        if (writer.db.inTransaction) return this.whenNotBusy(() => writer.exec(sql));
+        // Nothing is left to roll back or release; anything else would run outside the transaction.
+        if (sql.startsWith("ROLLBACK") || sql.startsWith("RELEASE")) return Promise.resolve();
+        return Promise.reject(ended());
+      },
+      finish: () => release(),
+      mapError: (error) => this.mapError(error, undefined),
+    };
+  }
+
+  /** An online backup (better-sqlite3's `backup`): a consistent copy while reads and writes go on. */
+  async backup(targetPath: string): Promise<void> {
+    const target = path.resolve(targetPath);
+    try {
+      mkdirSync(path.dirname(target), { recursive: true });
+      await this.writer.db.backup(target);
+    } catch (error) {
+      throw this.mapError(error, undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Let a running transaction finish first (closing under it rolls it back), but not forever.
+    const release = await this.writerLock.acquire(this.timeoutMs).catch(() => undefined);
+    try {
+      this.reader.db.close();
+      this.writer.db.close();
+    } finally {
+      if (this.temporary) removeDatabaseFiles(this.temporary);
+      release?.();
+    }
   }
 }
 
-/** The columns of "UNIQUE constraint failed: t.a, t.b". */
-function failedColumns(message: string): string[] {
-  const match = /constraint failed: (.+)$/.exec(message);
-  if (!match) return [];
-  return match[1]!.split(", ").map((part) => part.slice(part.lastIndexOf(".") + 1));
+/** A new file name for a `sqlite::memory:` database, in the OS temporary directory. */
+function temporaryFile(): string {
+  return path.join(tmpdir(), `strata-memory-${process.pid}-${randomBytes(6).toString("hex")}.sqlite`);
 }
 
-/** A SQLite driver error as a Strata error (naming the table when known); the driver error is the cause. */
-export function mapSqliteError(error: unknown, schema: EntitySchema | undefined, file: string, busyTimeoutMs: number): unknown {
-  if (error instanceof StorageError) return error;
-  const code = (error as { code?: unknown })?.code;
-  const message = (error as Error)?.message ?? "";
-  if (typeof code !== "string") return driverFailure("sqlite", schema, error);
-  if (schema && (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY")) {
-    return uniqueViolation(schema, propertiesOf(schema, failedColumns(message)), error);
+/** Deletes a database file and its WAL companions. */
+function removeDatabaseFiles(file: string): void {
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(`${file}${suffix}`, { force: true });
+}
+
+/** Runs `statements` (autoCreate's) in one transaction: SQLite's DDL is transactional. */
+function runInTransaction(writer: SqliteConnection, statements: readonly string[]): void {
+  if (statements.length === 0) return;
+  writer.exec("BEGIN IMMEDIATE");
+  try {
+    for (const statement of statements) writer.exec(statement);
+    writer.exec("COMMIT");
+  } catch (error) {
+    // A full disk ends the transaction already, and "cannot rollback" would hide why.
+    if (writer.db.inTransaction) writer.exec("ROLLBACK");
+    throw error;
   }
-  if (schema && code === "SQLITE_CONSTRAINT_NOTNULL") {
-    const field = propertiesOf(schema, failedColumns(message))[0];
-    return new ValidationError(`${schema.entityName}${field ? `.${field}` : ""}: null is not allowed (table "${schema.table}")`, {
-      table: schema.table,
-      ...(field ? { field } : {}),
-      cause: error,
-    });
-  }
-  // The CHECK of SQLITE_INCREMENT_PRIMARY_KEY: the generator passed Number.MAX_SAFE_INTEGER.
-  if (schema && code === "SQLITE_CONSTRAINT_CHECK" && message.includes("rowid <= 9007199254740991")) return keyExhausted(schema, error);
-  if (schema && message.startsWith("no such table")) return missingTable(schema, error);
-  if (schema && message.startsWith("no such column")) return missingColumn(schema, /no such column: (?:\w+\.)?"?([^"\s]+)"?/.exec(message)?.[1], error);
-  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
-    return new LockError(`The SQLite database ${file} stayed locked by another connection for longer than busy_timeout (${busyTimeoutMs} ms)`, {
-      file,
-      ...(schema ? { table: schema.table } : {}),
-      cause: error,
-    });
-  }
-  // Only SQLITE_FULL: the unix VFS reports ENOSPC as SQLITE_FULL, and every SQLITE_IOERR reads "disk I/O
-  // error", so an I/O error (EIO of a failing disk) is not a full disk and must not say "free some space".
-  if (code === "SQLITE_FULL") {
-    // SQLite rolled the statement (or the transaction) back: nothing of this write is stored.
-    return new CapacityError(
-      `The disk holding the SQLite database ${file} is full${schema ? ` (writing table "${schema.table}")` : ""}: nothing of this write was stored; free some space and retry`,
-      { file, ...(schema ? { table: schema.table } : {}), cause: error },
-    );
-  }
-  if (code === "SQLITE_TOOBIG") {
-    return new CapacityError(
-      `SQLite refused a value as too big (SQLITE_MAX_LENGTH, about 1 GB per string or row)${schema ? ` in table "${schema.table}"` : ""}: nothing was stored`,
-      { file, ...(schema ? { table: schema.table } : {}), cause: error },
-    );
-  }
-  if (code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_READONLY")) {
-    return new ConnectionError(`Could not use the SQLite database ${file}: ${message}`, { file, cause: error });
-  }
-  return driverFailure("sqlite", schema, error);
 }

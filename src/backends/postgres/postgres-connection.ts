@@ -1,0 +1,97 @@
+/**
+ * pg under the SQL session: a runner over a pool or one client that sends the hot-path texts as named
+ * prepared statements (parsed once per connection), rows as arrays; and a guard for clients checked out of
+ * the pool.
+ */
+import type { Pool, PoolClient, QueryArrayConfig, QueryResult } from "pg";
+import { TransactionError } from "../../errors.js";
+import type { SqlRunner } from "../sql/sql-runner.js";
+
+/** Names of prepared statements by text, shared by every connection of a backend. */
+export class StatementNames {
+  private readonly names = new Map<string, string>();
+  of(text: string): string {
+    let name = this.names.get(text);
+    if (name === undefined) this.names.set(text, (name = `strata_${this.names.size + 1}`));
+    return name;
+  }
+}
+
+/**
+ * A client checked out of the pool for a transaction, a multi-statement write, a migration or the
+ * migration lock. pg emits `error` on a client whose connection ends (the server terminated it, a
+ * session timeout, the network); the pool listens only while the client is idle, and an `error` with no
+ * listener is an uncaught exception that ends the process. So while checked out the failure is kept
+ * here: every later query fails with it at once, and {@link HeldConnection.release} destroys the client
+ * instead of handing it to the next caller.
+ */
+export class HeldConnection {
+  private lostWith: Error | undefined;
+  /** True once the transaction's COMMIT or ROLLBACK was sent (see {@link HeldConnection.end}). */
+  private ended = false;
+  private readonly onError = (error: Error): void => {
+    if (this.lostWith) return;
+    this.lostWith = error;
+    this.onLost?.(error);
+  };
+
+  constructor(
+    private readonly client: PoolClient,
+    /** Told once, when the connection is lost while held. */
+    private readonly onLost?: (error: Error) => void,
+  ) {
+    client.on("error", this.onError);
+  }
+
+  /** The error that ended the connection while it was held, if any. */
+  get lost(): Error | undefined {
+    return this.lostWith;
+  }
+
+  /** Runs a statement; once the connection is lost, fails with the error that ended it. */
+  async query(statement: string | QueryArrayConfig, values?: unknown[]): Promise<QueryResult> {
+    if (this.lostWith) throw this.lostWith;
+    if (this.ended) {
+      // A multi-statement write that was mid-way when its transaction timed out and rolled back: pg would
+      // send its next statement after the ROLLBACK, in autocommit, or inside the next holder's transaction.
+      throw new TransactionError("The transaction has already ended (committed or rolled back): a statement issued after its end was not run");
+    }
+    return (await this.client.query(statement as string, values)) as QueryResult;
+  }
+
+  /** Sends the transaction's `COMMIT` or `ROLLBACK`; from then on {@link HeldConnection.query} refuses statements. */
+  async end(statement: "COMMIT" | "ROLLBACK"): Promise<QueryResult> {
+    if (this.lostWith) throw this.lostWith;
+    this.ended = true;
+    return this.client.query(statement);
+  }
+
+  /** Gives the client back to the pool, or destroys it when it is `broken` or its connection was lost. */
+  release(broken = false): void {
+    const destroy = broken || this.lostWith !== undefined;
+    // A destroyed client may still report its socket closing: keep listening so that stays quiet.
+    if (!destroy) this.client.removeListener("error", this.onError);
+    this.client.release(destroy ? (this.lostWith ?? true) : undefined);
+  }
+}
+
+/** Runs statements on a pool (each on any free connection) or on one held connection (a transaction). */
+export class PostgresRunner implements SqlRunner {
+  constructor(
+    private readonly target: Pool | HeldConnection,
+    private readonly names: StatementNames,
+  ) {}
+
+  private config(text: string, params: readonly unknown[], prepared: boolean): QueryArrayConfig {
+    const values = params as unknown[];
+    return prepared ? { name: this.names.of(text), text, values, rowMode: "array" } : { text, values, rowMode: "array" };
+  }
+
+  async all(text: string, params: readonly unknown[], prepared: boolean): Promise<unknown[][]> {
+    return (await this.target.query(this.config(text, params, prepared))).rows;
+  }
+
+  async run(text: string, params: readonly unknown[], prepared: boolean): Promise<number> {
+    return (await this.target.query(this.config(text, params, prepared))).rowCount ?? 0;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * PostgreSQL's catalog read back as table descriptions: `pg_class`, `pg_attribute`, `pg_attrdef` and
+ * `pg_index` of the current schema. Column types are read with `format_type` and mapped back to the
+ * logical types of postgres-dialect.ts; an identity (or serial) primary key is an `increment` key.
+ */
+import type { TableColumn, TableIndex } from "../../spi/index.js";
+import type { LogicalType } from "../../schema/entity-schema.js";
+import type { SqlIntrospector } from "../sql/sql-dialect.js";
+import { parsePlainDefault, unquote } from "../sql/sql-literals.js";
+
+function postgresTypeOf(formatted: string): LogicalType {
+  const t = formatted.toLowerCase();
+  if (t.startsWith("json")) return "json";
+  if (t === "boolean") return "boolean";
+  if (t.startsWith("timestamp") || t === "date") return "datetime";
+  if (t === "bigint" || t === "integer" || t === "smallint") return "integer";
+  if (t === "double precision" || t === "real" || t.startsWith("numeric")) return "number";
+  return "string";
+}
+
+/** A stored default (`pg_get_expr` text) back as a logical value; datetimes are quoted timestamps. */
+export function parsePostgresDefault(type: LogicalType, text: string | null): unknown {
+  return parsePlainDefault(type, text, (t) => {
+    const s = unquote(t);
+    const d = s === undefined ? undefined : new Date(s);
+    return d && !Number.isNaN(d.getTime()) ? d : undefined;
+  });
+}
+
+export const postgresIntrospector: SqlIntrospector = {
+  async listTables(run) {
+    const rows = await run.all(`SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname`, [], false);
+    return rows.map((r) => String(r[0]));
+  },
+  async describeTable(run, name) {
+    const found = await run.all(`SELECT c.oid FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND c.relname = $1`, [name], false);
+    if (found.length === 0) return undefined;
+    const oid = found[0]![0];
+    const cols = await run.all(
+      `SELECT a.attname, format_type(a.atttypid, NULL), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity,
+              EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY(i.indkey))
+         FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+      [oid],
+      false,
+    );
+    const idx = await run.all(
+      `SELECT ic.relname, i.indisunique, array_to_json(ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n))::text
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+        WHERE i.indrelid = $1 AND NOT i.indisprimary ORDER BY ic.relname`,
+      [oid],
+      false,
+    );
+    const columns: TableColumn[] = cols.map(([attname, type, notnull, dflt, identity, primary]) => {
+      const logical = postgresTypeOf(String(type));
+      const isPrimary = primary === true;
+      const increment = isPrimary && (identity === "d" || identity === "a" || /^nextval\(/.test(String(dflt ?? "")));
+      const fallback = increment ? undefined : parsePostgresDefault(logical, (dflt as string | null) ?? null);
+      return {
+        name: String(attname),
+        type: logical,
+        nullable: !isPrimary && notnull !== true,
+        ...(fallback !== undefined ? { default: fallback } : {}),
+        primary: isPrimary,
+        unique: false,
+        ...(increment ? { generated: "increment" as const } : {}),
+      };
+    });
+    const indexes: TableIndex[] = idx.map(([relname, unique, columnsJson]) => ({
+      name: String(relname),
+      columns: JSON.parse(String(columnsJson)) as string[],
+      unique: unique === true,
+    }));
+    return { name, columns, indexes };
+  },
+};

@@ -1,0 +1,68 @@
+/**
+ * The skeleton every SQL backend is built from: a {@link SqlDialect} (what SQL to write) and a
+ * {@link SqlDriver} (where it runs). The skeleton wires the session outside transactions, `begin()` (a
+ * session on the transaction's connection, its schema editor, its savepoints and end); autoCreate's
+ * statements come from `autoCreateStatements` (sql-table-statements.ts), which a driver runs in one
+ * transaction while it opens. A driver only holds connections, runs statements and maps its errors.
+ */
+import type { Backend, BackendCapabilities, MigrationLock, TransactionHandle } from "../../spi/index.js";
+import type { EntitySchema } from "../../schema/entity-schema.js";
+import type { SqlDialect } from "./sql-dialect.js";
+import type { SqlRunner, WriteGate } from "./sql-runner.js";
+import { SqlSchemaEditor } from "./sql-schema-editor.js";
+import { SqlSession, SqlTables } from "./sql-session.js";
+import type { SqlTransactionConnection } from "./sql-transaction.js";
+import { sqlTransaction } from "./sql-transaction.js";
+
+/** One database's connections, as the {@link SqlBackend} skeleton uses them. */
+export interface SqlDriver {
+  readonly capabilities: BackendCapabilities;
+  /** Runs reads outside a transaction (a pool, or a read-only connection). */
+  readonly reads: SqlRunner;
+  /** Runs writes outside a transaction: single statements in autocommit, several in a transaction of their own. */
+  readonly writes: WriteGate;
+  /** Begins a write transaction on a connection of its own (waiting, up to `timeoutMs`, where writers queue). */
+  begin(): Promise<SqlTransactionConnection>;
+  /** A driver error as a Strata error, naming the entity's table when `schema` is given. */
+  mapError(error: unknown, schema: EntitySchema | undefined): unknown;
+  /** See {@link Backend.backup}. */
+  backup(targetPath: string): Promise<void>;
+  /** Ends every connection (letting a running transaction finish first where the database needs it). */
+  close(): Promise<void>;
+  /** See {@link Backend.migrationLock}. */
+  readonly migrationLock?: MigrationLock;
+}
+
+export class SqlBackend implements Backend {
+  readonly capabilities: BackendCapabilities;
+  readonly session: SqlSession;
+  readonly migrationLock?: MigrationLock;
+  private readonly tables: SqlTables;
+  private readonly mapError: (error: unknown, schema: EntitySchema | undefined) => unknown;
+
+  constructor(
+    readonly name: string,
+    private readonly dialect: SqlDialect,
+    private readonly driver: SqlDriver,
+  ) {
+    this.capabilities = driver.capabilities;
+    if (driver.migrationLock) this.migrationLock = driver.migrationLock;
+    this.tables = new SqlTables(dialect);
+    this.mapError = (error, schema) => driver.mapError(error, schema);
+    this.session = new SqlSession({ tables: this.tables, reads: driver.reads, writes: driver.writes, mapError: this.mapError });
+  }
+
+  async begin(): Promise<TransactionHandle> {
+    const connection = await this.driver.begin();
+    const session = new SqlSession({ tables: this.tables, reads: connection.runner, writes: connection.writes, mapError: this.mapError, inTransaction: true });
+    return sqlTransaction(session, connection, () => new SqlSchemaEditor(this.dialect, connection.runner, (error) => this.mapError(error, undefined)));
+  }
+
+  backup(targetPath: string): Promise<void> {
+    return this.driver.backup(targetPath);
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * The SQL query compiler on its own, for each dialect: the exact text and parameters emitted for each
+ * operator, ordering, limit and offset, `$in` lists, long ORs (merged into one list, or balanced), and the
+ * QueryError past a database's parameter limit. No database runs here: the conformance suite checks that
+ * the same queries return the memory backend's rows.
+ */
+import { describe, expect, test } from "vitest";
+import { QueryError } from "../../src/index.js";
+import { compileCount, compileDeleteMany, compileFind } from "../../src/backends/sql/sql-query-compiler.js";
+import type { SqlDialect } from "../../src/backends/sql/sql-dialect.js";
+import { makeRowCodec } from "../../src/backends/sql/sql-row-codec.js";
+import { postgresDialect } from "../../src/backends/postgres/postgres-dialect.js";
+import { sqliteDialect } from "../../src/backends/sqlite/sqlite-dialect.js";
+import { normalizeQuery, normalizeWhere } from "../../src/query/normalize-query.js";
+import { schemaOfTable } from "../../src/schema/table-schema.js";
+
+const schema = schemaOfTable({
+  name: "things",
+  columns: [
+    { name: "id", type: "string", nullable: false, primary: true, unique: false },
+    { name: "label", type: "string", nullable: true, primary: false, unique: false },
+    { name: "rank", type: "integer", nullable: true, primary: false, unique: false },
+    { name: "score", type: "number", nullable: true, primary: false, unique: false },
+    { name: "flag", type: "boolean", nullable: true, primary: false, unique: false },
+    { name: "at", type: "datetime", nullable: true, primary: false, unique: false },
+    { name: "data", type: "json", nullable: true, primary: false, unique: false },
+  ],
+  indexes: [],
+});
+const SELECT = `SELECT "id", "label", "rank", "score", "flag", "at", "data" FROM "things"`;
+const AT = new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6));
+
+/** What differs between the dialects in the expected text, spelled once per dialect. */
+interface Expected {
+  readonly dialect: SqlDialect;
+  /** The placeholder of the n-th parameter. */
+  readonly p: (n: number) => string;
+  /** A string column as compared and ordered. */
+  readonly s: (column: string) => string;
+  /** `column` in the list bound as parameter `ph`. */
+  readonly list: (column: string, ph: string, type: string) => string;
+  /** A list of encoded values as bound. */
+  readonly listValue: (values: unknown[]) => unknown;
+  readonly like: (ph: string) => string;
+  readonly likeParam: string;
+  readonly ilike: (ph: string) => string;
+  readonly limit: (limit?: string, offset?: string) => string;
+  readonly encodedAt: unknown;
+  readonly encodedTrue: unknown;
+  readonly maxParams: number;
+}
+
+const sqlite: Expected = {
+  dialect: sqliteDialect,
+  p: () => "?",
+  s: (column) => `"${column}"`,
+  list: (column, ph, type) => (type === "number" ? `"${column}" IN (SELECT CAST(value AS REAL) FROM json_each(${ph}))` : `"${column}" IN (SELECT value FROM json_each(${ph}))`),
+  listValue: (values) => JSON.stringify(values),
+  like: (ph) => `"label" GLOB ${ph}`,
+  // GLOB's own special characters stay literal in brackets; % and _ become * and ?.
+  likeParam: "a*[*][?]?",
+  ilike: (ph) => `"label" LIKE ${ph}`,
+  limit: (limit, offset) => (limit || offset ? ` LIMIT ${limit ?? "-1"}${offset ? ` OFFSET ${offset}` : ""}` : ""),
+  encodedAt: AT.getTime(),
+  encodedTrue: 1,
+  maxParams: 32766,
+};
+
+const postgres: Expected = {
+  dialect: postgresDialect,
+  p: (n) => `$${n}`,
+  s: (column) => `"${column}" COLLATE "C"`,
+  list: (column, ph, type) => `"${column}" = ANY(${ph}::${{ string: "text[]", integer: "bigint[]", number: "float8[]" }[type]})`,
+  listValue: (values) => values,
+  like: (ph) => `"label" LIKE ${ph} ESCAPE ''`,
+  likeParam: "a%*?_",
+  ilike: (ph) => `translate("label", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') LIKE translate(${ph}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') ESCAPE ''`,
+  limit: (limit, offset) => `${limit ? ` LIMIT ${limit}` : ""}${offset ? ` OFFSET ${offset}` : ""}`,
+  encodedAt: AT.toISOString(),
+  encodedTrue: true,
+  maxParams: 65535,
+};
+
+for (const x of [sqlite, postgres]) {
+  const { dialect, p, s } = x;
+  const codec = makeRowCodec(schema, dialect);
+  const find = (query: unknown, suffix?: string) => compileFind(schema, normalizeQuery(schema, query), dialect, codec, suffix);
+  const where = (w: unknown) => compileCount(schema, normalizeWhere(schema, w), dialect, codec);
+  const ORDER = ` ORDER BY ${s("id")} ASC NULLS FIRST`;
+
+  describe(`${dialect.name}: SQL query compiler`, () => {
+    test("no where selects every row, ordered by the primary key", () => {
+      expect(find({})).toEqual({ text: `${SELECT}${ORDER}`, params: [] });
+    });
+
+    test("an empty OR matches nothing; an empty AND-group matches everything", () => {
+      expect(where([])).toEqual({ text: `SELECT COUNT(*) FROM "things" WHERE 1 = 0`, params: [] });
+      expect(where([{ rank: 1 }, {}])).toEqual({ text: `SELECT COUNT(*) FROM "things"`, params: [] });
+    });
+
+    test("comparisons: strings collated by code point, values encoded for the column", () => {
+      expect(where({ label: "a" })).toEqual({ text: `SELECT COUNT(*) FROM "things" WHERE ${s("label")} = ${p(1)}`, params: ["a"] });
+      expect(where({ rank: { $gt: 1, $gte: 2, $lt: 9, $lte: 8 } })).toEqual({
+        text: `SELECT COUNT(*) FROM "things" WHERE "rank" > ${p(1)} AND "rank" >= ${p(2)} AND "rank" < ${p(3)} AND "rank" <= ${p(4)}`,
+        params: [1, 2, 9, 8],
+      });
+      expect(where({ at: { $lt: AT }, flag: true })).toEqual({
+        text: `SELECT COUNT(*) FROM "things" WHERE "at" < ${p(1)} AND "flag" = ${p(2)}`,
+        params: [x.encodedAt, x.encodedTrue],
+      });
+    });
+
+    test("$ne matches null; null and $isNull test for null", () => {
+      expect(where({ rank: { $ne: 3 } })).toEqual({ text: `SELECT COUNT(*) FROM "things" WHERE ("rank" IS NULL OR "rank" <> ${p(1)})`, params: [3] });
+      expect(where({ rank: null, label: { $isNull: false } })).toEqual({ text: `SELECT COUNT(*) FROM "things" WHERE "rank" IS NULL AND "label" IS NOT NULL`, params: [] });
+    });
+
+    test("$in and $nin bind one list parameter whatever their length; null in the list tests for null", () => {
+      expect(where({ rank: { $in: [1, 2, 3] } })).toEqual({ text: `SELECT COUNT(*) FROM "things" WHERE ${x.list("rank", p(1), "integer")}`, params: [x.listValue([1, 2, 3])] });
+      expect(where({ score: { $in: [1.5, null] } })).toEqual({
+        text: `SELECT COUNT(*) FROM "things" WHERE (${x.list("score", p(1), "number")} OR "score" IS NULL)`,
+        params: [x.listValue([1.5])],
+      });
+      expect(where({ label: { $nin: ["a"] } })).toEqual({ text: `SELECT COUNT(*) FROM "things" WHERE ("label" IS NULL OR NOT (${x.list("label", p(1), "string")}))`, params: [x.listValue(["a"])] });
+      expect(where({ label: { $nin: ["a", null] } })).toEqual({
+        text: `SELECT COUNT(*) FROM "things" WHERE ("label" IS NOT NULL AND NOT (${x.list("label", p(1), "string")}))`,
+        params: [x.listValue(["a"])],
+      });
+    });
+
+    test("empty lists: $in [] matches nothing, $nin [] everything, with null only null", () => {
+      expect(where({ rank: { $in: [] } }).text).toBe(`SELECT COUNT(*) FROM "things" WHERE 1 = 0`);
+      expect(where({ rank: { $nin: [] } }).text).toBe(`SELECT COUNT(*) FROM "things" WHERE 1 = 1`);
+      expect(where({ rank: { $in: [null] } }).text).toBe(`SELECT COUNT(*) FROM "things" WHERE "rank" IS NULL`);
+      expect(where({ rank: { $nin: [null] } }).text).toBe(`SELECT COUNT(*) FROM "things" WHERE "rank" IS NOT NULL`);
+    });
+
+    test("$like is case-sensitive with only % and _ special; $ilike folds ASCII letters", () => {
+      expect(where({ label: { $like: "a%*?_" } })).toEqual({ text: `SELECT COUNT(*) FROM "things" WHERE ${x.like(p(1))}`, params: [x.likeParam] });
+      expect(where({ label: { $ilike: "A%" } })).toEqual({ text: `SELECT COUNT(*) FROM "things" WHERE ${x.ilike(p(1))}`, params: ["A%"] });
+    });
+
+    test("ordering: nulls first ascending, last descending, the primary key last", () => {
+      expect(find({ orderBy: { rank: "desc", label: "asc" } }).text).toBe(
+        `${SELECT} ORDER BY "rank" DESC NULLS LAST, ${s("label")} ASC NULLS FIRST, ${s("id")} ASC NULLS FIRST`,
+      );
+      expect(find({ orderBy: { id: "desc" } }).text).toBe(`${SELECT} ORDER BY ${s("id")} DESC NULLS LAST`);
+    });
+
+    test("limit and offset are bound after the where's parameters", () => {
+      expect(find({ where: { rank: 1 }, limit: 10, offset: 20 })).toEqual({
+        text: `${SELECT} WHERE "rank" = ${p(1)}${ORDER}${x.limit(p(2), p(3))}`,
+        params: [1, 10, 20],
+      });
+      expect(find({ limit: 5 })).toEqual({ text: `${SELECT}${ORDER}${x.limit(p(1))}`, params: [5] });
+      expect(find({ offset: 7 })).toEqual({ text: `${SELECT}${ORDER}${x.limit(undefined, p(1))}`, params: [7] });
+      expect(find({ offset: 0 })).toEqual({ text: `${SELECT}${ORDER}`, params: [] });
+    });
+
+    test("the suffix (a row lock) follows limit and offset", () => {
+      expect(find({ limit: 1 }, " FOR UPDATE").text).toBe(`${SELECT}${ORDER}${x.limit(p(1))} FOR UPDATE`);
+    });
+
+    test("a few OR groups stay a flat chain, each group in parentheses", () => {
+      expect(where([{ rank: 1 }, { label: "b", flag: true }])).toEqual({
+        text: `SELECT COUNT(*) FROM "things" WHERE ("rank" = ${p(1)}) OR (${s("label")} = ${p(2)} AND "flag" = ${p(3)})`,
+        params: [1, "b", x.encodedTrue],
+      });
+    });
+
+    test("64 or more single equalities on one column merge into one list; fewer are kept", () => {
+      const ids = Array.from({ length: 64 }, (_, i) => `t${i}`);
+      expect(where(ids.map((id) => ({ id })))).toEqual({ text: `SELECT COUNT(*) FROM "things" WHERE ${x.list("id", p(1), "string")}`, params: [x.listValue(ids)] });
+      // $in groups and null join the list; a group on two fields stays apart.
+      const mixed = [...ids.slice(0, 62).map((id) => ({ id })), { id: { $in: ["u1", "u2"] } }, { rank: null }, { rank: 5 }, { label: "x", rank: 1 }];
+      expect(where(mixed)).toEqual({
+        text: `SELECT COUNT(*) FROM "things" WHERE (${s("label")} = ${p(1)} AND "rank" = ${p(2)}) OR (${x.list("id", p(3), "string")}) OR ((${x.list("rank", p(4), "integer")} OR "rank" IS NULL))`,
+        params: ["x", 1, x.listValue([...ids.slice(0, 62), "u1", "u2"]), x.listValue([5])],
+      });
+      const few = where(ids.slice(0, 63).map((id) => ({ id })));
+      expect(few.params).toEqual(ids.slice(0, 63));
+      expect(few.text).toBe(`SELECT COUNT(*) FROM "things" WHERE (${ids.slice(0, 63).map((_, i) => `${s("id")} = ${p(i + 1)}`).join(") OR (")})`);
+    });
+
+    test("more than 64 OR groups become a balanced tree of flat chains", () => {
+      const groups = Array.from({ length: 65 }, (_, i) => ({ rank: { $gt: i }, label: { $isNull: true } }));
+      const part = (from: number, to: number) => `(${Array.from({ length: to - from }, (_, i) => `"rank" > ${p(from + i + 1)} AND "label" IS NULL`).join(") OR (")})`;
+      expect(where(groups)).toEqual({
+        text: `SELECT COUNT(*) FROM "things" WHERE (${part(0, 33)}) OR (${part(33, 65)})`,
+        params: Array.from({ length: 65 }, (_, i) => i),
+      });
+    });
+
+    test("a statement past the parameter limit is a QueryError naming table and limit, before anything runs", () => {
+      const tooMany = Array.from({ length: x.maxParams + 1 }, (_, i) => ({ rank: { $gt: i } }));
+      const expected = `things: the query on table "things" needs ${x.maxParams + 1} bound parameters, more than ${dialect.name} allows in one statement (${x.maxParams}): use $in lists (one parameter each, whatever their length) or split the where`;
+      expect(() => find({ where: tooMany })).toThrow(new QueryError(expected, { table: "things" }));
+      expect(() => where(tooMany)).toThrow(new QueryError(expected, { table: "things" }));
+      // At the limit exactly, it compiles; limit and offset count too.
+      expect(find({ where: tooMany.slice(0, x.maxParams) }).params).toHaveLength(x.maxParams);
+      expect(() => find({ where: tooMany.slice(0, x.maxParams), limit: 1 })).toThrow(QueryError);
+    });
+
+    test("deleteMany past the limit is split into slices of at most 1000 parameters over whole OR groups", () => {
+      const groups = Array.from({ length: x.maxParams + 1 }, (_, i) => ({ rank: { $gt: i } }));
+      const statements = compileDeleteMany(schema, normalizeWhere(schema, groups), dialect, codec);
+      expect(statements).toHaveLength(Math.ceil((x.maxParams + 1) / 1000));
+      expect(statements.flatMap((st) => st.params)).toEqual(groups.map((_, i) => i));
+      for (const st of statements) {
+        expect(st.params.length).toBeLessThanOrEqual(1000);
+        expect(st.text).toMatch(/^DELETE FROM "things" WHERE \(+"rank" > /);
+        expect(st.text).toContain(`("rank" > ${p(1)}) OR ("rank" > ${p(2)})`);
+        // Each slice binds its own parameters from the first placeholder on, one per group.
+        expect(st.text.split(`"rank" > `).length - 1).toBe(st.params.length);
+      }
+      expect(compileDeleteMany(schema, normalizeWhere(schema, { rank: 1 }), dialect, codec)).toEqual([{ text: `DELETE FROM "things" WHERE "rank" = ${p(1)}`, params: [1] }]);
+    });
+  });
+}
