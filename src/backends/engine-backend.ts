@@ -39,6 +39,7 @@ export abstract class EngineBackend implements Backend {
   abstract readonly capabilities: BackendCapabilities;
   /** The committed tables. A subclass fills it (the memory backend from its entities, the file backend from disk). */
   readonly db = new MemoryDatabase();
+  /** Committed reads and autocommitted single writes: see {@link EngineBackend.createSession}. */
   readonly session: DataSession;
   /** One writer at a time: transactions and single writes queue here (FIFO). */
   protected readonly writer = new AsyncMutex();
@@ -63,6 +64,7 @@ export abstract class EngineBackend implements Backend {
     this.session = this.createSession(new WriteSet(this.db));
   }
 
+  /** Each backend's own: the file backend copies its directory, the memory backend goes through the copy module. */
   abstract backup(targetPath: string): Promise<void>;
 
   /**
@@ -98,6 +100,7 @@ export abstract class EngineBackend implements Backend {
    */
   protected async persistSchema(_database: MemoryDatabase): Promise<Persisted | void> {}
 
+  /** Waits (up to `timeoutMs`) for the single writer; resolves to its release. */
   protected acquireWriter(): Promise<() => void> {
     return this.writer.acquire(
       this.timeoutMs,
@@ -119,6 +122,7 @@ export abstract class EngineBackend implements Backend {
     return persisted;
   }
 
+  /** Runs one write alone under the writer and commits it: what the session's writes outside a transaction do. */
   protected async autocommit<T>(fn: (ws: WriteSet) => T): Promise<T> {
     const release = await this.acquireWriter();
     let persisted: Persisted | void;
@@ -134,11 +138,13 @@ export abstract class EngineBackend implements Backend {
     return result;
   }
 
+  /** Waits for the writer and holds it until the transaction ends: one writer at a time, so no update is lost. */
   async begin(): Promise<TransactionHandle> {
     const release = await this.acquireWriter();
     return new EngineTransaction(this.db, (ws) => this.commitWriteSet(ws), (shadow) => this.commitSchemaChange(shadow), release);
   }
 
+  /** Nothing to release here; the file backend compacts and unlocks its directory. */
   async close(): Promise<void> {}
 }
 
