@@ -1,20 +1,12 @@
 /** `createStorage({ backend })` given a factory or an open instance, besides a name. */
 import { describe, expect, test } from "vitest";
 import type { Backend, BackendContext, BackendFactory } from "../../src/index.js";
-import { ConfigError, ConnectionError, createStorage, readEntitySchema } from "../../src/index.js";
+import { ConnectionError, createStorage, readEntitySchema } from "../../src/index.js";
 import { ConfCounter, openBackend } from "../../src/conformance/index.js";
 import { Task } from "../../entities/index.js";
 import { countingStore } from "../fixtures/counting-backend.js";
+import { configError } from "../support/config-error.js";
 
-async function configError(input: unknown): Promise<ConfigError> {
-  try {
-    await createStorage(input as never);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("the backend option", () => {
   test("a factory of typed options is called once with the context, and its backend serves the storage", async () => {

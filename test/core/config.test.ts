@@ -1,16 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { ConfigError, createStorage, registerBackend } from "../../src/index.js";
 import { Task } from "../../entities/index.js";
+import { configError } from "../support/config-error.js";
 
-async function configError(input: unknown): Promise<ConfigError> {
-  try {
-    await createStorage(input as never);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("createStorage configuration", () => {
   test("every invalid field is listed in one ConfigError, with its path and what was given", async () => {
