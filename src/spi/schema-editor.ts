@@ -63,10 +63,14 @@ export interface SchemaEditor {
   /**
    * Adds a column; existing rows get `column.default` (or null). A non-nullable column without a default
    * on a table with rows is a `SchemaError`; a unique column whose default several rows would share is an
-   * `IntegrityError`. A primary column cannot be added (a table's key is set when it is created).
+   * `IntegrityError`. The caller never adds a primary column (the migration context refuses it: a table's
+   * key is set when it is created), so an editor need not check.
    */
   addColumn(table: string, column: TableColumn): Promise<void>;
-  /** Drops a column and the indexes that use it; the primary column cannot be dropped. */
+  /**
+   * Drops a column and the indexes that use it. The caller never drops the primary column (the migration
+   * context refuses it), so an editor need not check.
+   */
   dropColumn(table: string, name: string): Promise<void>;
   /** Renames a column, keeping its values and the indexes that use it. */
   renameColumn(table: string, from: string, to: string): Promise<void>;

@@ -101,20 +101,20 @@ export class PostgresDriver implements SqlDriver {
     // and the next query opens a new one. One line: pg attaches the whole Client to this error, which
     // printed as a detail fills the log. After close, pool.end() has let go of connections whose sockets
     // may still be closing: stay quiet then.
-    const backendRef: { current?: PostgresDriver } = {};
+    const driverRef: { current?: PostgresDriver } = {};
     pool.on("error", (error) => {
-      if (backendRef.current?.isClosed) return;
+      if (driverRef.current?.isClosed) return;
       context.logger.warn(`An idle PostgreSQL connection to ${server.host}:${server.port} (database "${server.database}") failed and left the pool: ${oneLine(error)}`);
     });
-    const backend = new PostgresDriver(pool, server, context.logger, config.poolSize + 1);
-    backendRef.current = backend;
+    const driver = new PostgresDriver(pool, server, context.logger, config.poolSize + 1);
+    driverRef.current = driver;
     try {
       await pool.query("SELECT 1");
-      await backend.runInTransaction(createTables);
-      return backend;
+      await driver.runInTransaction(createTables);
+      return driver;
     } catch (error) {
       await pool.end().catch(() => {});
-      throw backend.mapError(error, undefined);
+      throw driver.mapError(error, undefined);
     }
   }
 

@@ -3,9 +3,9 @@
  * whole run. The server drops it when that connection ends, so a runner that crashed (or was killed)
  * never leaves it held. A waiter polls `pg_try_advisory_lock` until `timeoutMs`, then `LockError`.
  *
- * The connection is guarded while held (the backend's `HeldConnection`): if the server ends it mid-run,
- * the process goes on but the lock is gone with the session, so {@link PostgresMigrationLock.lost} tells
- * the runner to commit no further migration; releasing it just destroys the client.
+ * The connection is guarded while held (`HeldConnection`, postgres-connection.ts): if the server ends it
+ * mid-run, the process goes on but the lock is gone with the session, so {@link PostgresMigrationLock.lost}
+ * tells the runner to commit no further migration; releasing it just destroys the client.
  */
 import type { MigrationLock } from "../../spi/index.js";
 import { LockError } from "../../errors.js";

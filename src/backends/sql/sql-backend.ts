@@ -12,7 +12,7 @@ import type { SqlRunner, WriteGate } from "./sql-runner.js";
 import { SqlSchemaEditor } from "./sql-schema-editor.js";
 import { SqlSession, SqlTables } from "./sql-session.js";
 import type { SqlTransactionConnection } from "./sql-transaction.js";
-import { sqlTransaction } from "./sql-transaction.js";
+import { SqlTransaction } from "./sql-transaction.js";
 
 /** One database's connections, as the {@link SqlBackend} skeleton uses them. */
 export interface SqlDriver {
@@ -55,7 +55,7 @@ export class SqlBackend implements Backend {
   async begin(): Promise<TransactionHandle> {
     const connection = await this.driver.begin();
     const session = new SqlSession({ tables: this.tables, reads: connection.runner, writes: connection.writes, mapError: this.mapError, inTransaction: true });
-    return sqlTransaction(session, connection, () => new SqlSchemaEditor(this.dialect, connection.runner, (error) => this.mapError(error, undefined)));
+    return new SqlTransaction(session, connection, () => new SqlSchemaEditor(this.dialect, connection.runner, (error) => this.mapError(error, undefined)));
   }
 
   backup(targetPath: string): Promise<void> {

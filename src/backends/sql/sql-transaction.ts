@@ -1,7 +1,8 @@
 /** A SQL transaction as the SPI's {@link TransactionHandle}: a session on the transaction's connection. */
-import type { SchemaEditor, TransactionHandle } from "../../spi/index.js";
-import { forwardSession } from "../../spi/forward-session.js";
+import type { Key, SchemaEditor, TransactionHandle, UpdateOutcome } from "../../spi/index.js";
 import { TransactionError } from "../../errors.js";
+import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
+import type { EntitySchema, Row } from "../../schema/entity-schema.js";
 import { quoteIdentifier } from "./sql-dialect.js";
 import type { SqlRunner, WriteGate } from "./sql-runner.js";
 import type { SqlSession } from "./sql-session.js";
@@ -23,68 +24,106 @@ export interface SqlTransactionConnection {
 /**
  * The handle of a begun transaction: `session` runs its reads and writes (refused once it has ended),
  * `connection` its savepoints and end, `makeEditor` its schema editor (migrations), made on first use.
+ * A class with its methods on the prototype, not an object of closures: a transaction is a hot path, and
+ * `begin()` allocates nothing per method.
  */
-export function sqlTransaction(session: SqlSession, connection: SqlTransactionConnection, makeEditor?: () => SchemaEditor): TransactionHandle {
-  let done = false;
-  let editor: SchemaEditor | undefined;
-  const open = (): SqlSession => {
-    if (done) throw new TransactionError("The transaction has already ended");
-    return session;
-  };
-  const exec = async (sql: string): Promise<string | void> => {
-    open();
+export class SqlTransaction implements TransactionHandle {
+  private done = false;
+  private editor: SchemaEditor | undefined;
+
+  constructor(
+    private readonly session: SqlSession,
+    private readonly connection: SqlTransactionConnection,
+    private readonly makeEditor?: () => SchemaEditor,
+  ) {}
+
+  /** The refusal of a call on an ended transaction, as a rejected promise (as from an async method). */
+  private ended(): Promise<never> {
+    return Promise.reject(new TransactionError("The transaction has already ended"));
+  }
+
+  // Each data method goes straight to the session once the check that the transaction is open passes.
+  findById(schema: EntitySchema, key: Key): Promise<Row | null> {
+    return this.done ? this.ended() : this.session.findById(schema, key);
+  }
+  findByIds(schema: EntitySchema, keys: readonly Key[]): Promise<Row[]> {
+    return this.done ? this.ended() : this.session.findByIds(schema, keys);
+  }
+  find(schema: EntitySchema, query: NormalizedQuery): Promise<Row[]> {
+    return this.done ? this.ended() : this.session.find(schema, query);
+  }
+  count(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
+    return this.done ? this.ended() : this.session.count(schema, where);
+  }
+  insert(schema: EntitySchema, row: Row): Promise<Row> {
+    return this.done ? this.ended() : this.session.insert(schema, row);
+  }
+  upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
+    return this.done ? this.ended() : this.session.upsert(schema, row, expectedVersion);
+  }
+  upsertMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]> {
+    return this.done ? this.ended() : this.session.upsertMany(schema, rows);
+  }
+  update(schema: EntitySchema, key: Key, changes: Row, expectedVersion?: number): Promise<UpdateOutcome> {
+    return this.done ? this.ended() : this.session.update(schema, key, changes, expectedVersion);
+  }
+  delete(schema: EntitySchema, key: Key): Promise<boolean> {
+    return this.done ? this.ended() : this.session.delete(schema, key);
+  }
+  deleteMany(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
+    return this.done ? this.ended() : this.session.deleteMany(schema, where);
+  }
+
+  schema(): SchemaEditor {
+    if (this.done) throw new TransactionError("The transaction has already ended");
+    if (!this.makeEditor) throw new TransactionError("This transaction has no schema editor");
+    return (this.editor ??= this.makeEditor());
+  }
+
+  private async exec(sql: string): Promise<string | void> {
+    if (this.done) return this.ended();
     try {
-      return await connection.exec(sql);
+      return await this.connection.exec(sql);
     } catch (error) {
-      throw connection.mapError(error);
+      throw this.connection.mapError(error);
     }
-  };
-  return {
-    // No method needs more than the check in open(): every call goes straight to the session.
-    ...forwardSession(open, (call) => call(), []),
+  }
 
-    schema(): SchemaEditor {
-      open();
-      if (!makeEditor) throw new TransactionError("This transaction has no schema editor");
-      return (editor ??= makeEditor());
-    },
+  async savepoint(name: string): Promise<void> {
+    await this.exec(`SAVEPOINT ${quoteIdentifier(name)}`);
+  }
+  async rollbackToSavepoint(name: string): Promise<void> {
+    await this.exec(`ROLLBACK TO SAVEPOINT ${quoteIdentifier(name)}`);
+  }
+  async releaseSavepoint(name: string): Promise<void> {
+    await this.exec(`RELEASE SAVEPOINT ${quoteIdentifier(name)}`);
+  }
 
-    async savepoint(name: string): Promise<void> {
-      await exec(`SAVEPOINT ${quoteIdentifier(name)}`);
-    },
-    async rollbackToSavepoint(name: string): Promise<void> {
-      await exec(`ROLLBACK TO SAVEPOINT ${quoteIdentifier(name)}`);
-    },
-    async releaseSavepoint(name: string): Promise<void> {
-      await exec(`RELEASE SAVEPOINT ${quoteIdentifier(name)}`);
-    },
+  /** Commits; on failure the transaction stays open so that the caller's rollback can end it. */
+  async commit(): Promise<void> {
+    const tag = await this.exec("COMMIT");
+    this.done = true;
+    this.connection.finish(false);
+    // PostgreSQL answers COMMIT of a transaction aborted by an earlier failed statement (one the callback
+    // caught) with the tag ROLLBACK and no error: every write is gone, and the caller must hear it.
+    if (tag === "ROLLBACK") {
+      throw new TransactionError(
+        "The transaction was rolled back, not committed: a statement inside it failed (and was caught), which aborts a PostgreSQL transaction. Put a write that may fail in a nested storage.transaction() (a savepoint)",
+      );
+    }
+  }
 
-    /** Commits; on failure the transaction stays open so that the caller's rollback can end it. */
-    async commit(): Promise<void> {
-      const tag = await exec("COMMIT");
-      done = true;
-      connection.finish(false);
-      // PostgreSQL answers COMMIT of a transaction aborted by an earlier failed statement (one the callback
-      // caught) with the tag ROLLBACK and no error: every write is gone, and the caller must hear it.
-      if (tag === "ROLLBACK") {
-        throw new TransactionError(
-          "The transaction was rolled back, not committed: a statement inside it failed (and was caught), which aborts a PostgreSQL transaction. Put a write that may fail in a nested storage.transaction() (a savepoint)",
-        );
-      }
-    },
-
-    async rollback(): Promise<void> {
-      if (done) return;
-      done = true;
-      let broken = false;
-      try {
-        await connection.exec("ROLLBACK");
-      } catch {
-        // The connection lost the transaction (e.g. it failed to commit): it is unusable for the next one.
-        broken = true;
-      } finally {
-        connection.finish(broken);
-      }
-    },
-  };
+  async rollback(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    let broken = false;
+    try {
+      await this.connection.exec("ROLLBACK");
+    } catch {
+      // The connection lost the transaction (e.g. it failed to commit): it is unusable for the next one.
+      broken = true;
+    } finally {
+      this.connection.finish(broken);
+    }
+  }
 }
