@@ -87,9 +87,16 @@ async function fingerprint(session: DataSession, schema: EntitySchema, size: num
 /**
  * The backend-level copy behind `copyStorage` and `backupToDirectory`: every table of `source`, read in
  * one transaction, into `target`, verified table by table. Refuses (a `MigrationError`) when the target
- * already has tables, unless `force`.
+ * already has tables, unless `force`. `replacing` hears of the target's tables just before they are
+ * dropped and created: from then on, even if the copy fails, what a cache held of them is stale.
  */
-export async function copyBackend(source: Backend, target: Backend, options: CopyOptions = {}, targetLabel = target.name): Promise<CopiedTable[]> {
+export async function copyBackend(
+  source: Backend,
+  target: Backend,
+  options: CopyOptions = {},
+  targetLabel = target.name,
+  replacing?: (tables: readonly string[]) => void,
+): Promise<CopiedTable[]> {
   const size = options.batchSize ?? 500;
   // The source is read in one transaction: a consistent state, and tables seen by column name (the
   // schema editor's view) even where an entity renames its columns.
@@ -107,6 +114,7 @@ export async function copyBackend(source: Backend, target: Backend, options: Cop
     if (existing.length > 0 && !options.force) {
       throw new MigrationError(`The target (${targetLabel}) is not empty: it has the tables ${existing.join(", ")}. Copy into an empty database, or pass --force to replace the tables the source also has`);
     }
+    replacing?.(tables.map((table) => table.name));
     await withEditor(
       target,
       async (e) => {
