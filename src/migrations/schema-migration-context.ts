@@ -63,7 +63,8 @@ function toIndex(table: string, columns: string[], options: { unique?: boolean; 
  */
 export function createMigrationContext(backendName: string, editor: SchemaEditor, tx: TransactionHandle, touched: Set<string>): MigrationContext {
   // The checks of the tables, columns and indexes a change needs (or must not find) are made here, once
-  // for every backend, before the editor runs: the editors only make the change.
+  // for every backend, before the editor runs: the editors only make the change (the engine's editor keeps
+  // its own guards for callers of the SPI without this context, with these same errors).
   const existing = async (table: string): Promise<TableDescription> => {
     const description = await editor.describeTable(table);
     if (!description) throw tableMissingError(table);
