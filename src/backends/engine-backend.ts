@@ -1,12 +1,13 @@
 /**
  * The base of the backends built on the in-memory table engine (src/engine/): the memory backend and the
- * file backend. It owns what both share: the engine's database, one serialized writer, autocommit of
- * single writes, the committed-read session, transactions over write sets (and a shadow database once a
- * migration asks for the schema editor), and the in-process migration lock. A subclass adds only what is
+ * file backend. It owns what both share: the engine's database and capabilities, one serialized writer,
+ * autocommit of single writes, the committed-read session, transactions over write sets (and a shadow
+ * database once a migration asks for the schema editor), and the in-process migration lock. A subclass adds only what is
  * its own: where tables come from, and the persist hooks ({@link EngineBackend.persist},
  * {@link EngineBackend.persistSchema}) that make a commit durable before it is applied to memory.
  */
 import { AsyncMutex } from "../util/async-mutex.js";
+import { DEFAULT_CAPABILITIES } from "../spi/index.js";
 import type {
   Backend,
   BackendCapabilities,
@@ -34,9 +35,16 @@ export interface Persisted {
   readonly durable: Promise<void>;
 }
 
+/**
+ * What every backend on the engine can do: savepoints (on its write sets) and transactional DDL (schema
+ * changes run on a shadow database swapped in at commit). A subclass spreads it and adds its own.
+ */
+export const ENGINE_CAPABILITIES: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true, supportsTransactionalDdl: true };
+
 export abstract class EngineBackend implements Backend {
   abstract readonly name: string;
-  abstract readonly capabilities: BackendCapabilities;
+  /** {@link ENGINE_CAPABILITIES}; the file backend adds `persistent`. */
+  readonly capabilities: BackendCapabilities = { ...ENGINE_CAPABILITIES };
   /** The committed tables. A subclass fills it (the memory backend from its entities, the file backend from disk). */
   readonly db = new MemoryDatabase();
   /** Committed reads and autocommitted single writes: see {@link EngineBackend.createSession}. */

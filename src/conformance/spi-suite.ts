@@ -27,7 +27,7 @@ import { readEntitySchema } from "../schema/read-entity-schema.js";
 import { schemaOfTable } from "../schema/table-schema.js";
 import { isKnownBackend, openBackend as openConfiguredBackend } from "../spi/backend-registry.js";
 import { backupToDirectory } from "../copy/backup-to-directory.js";
-import type { Backend, DataSession, TableDescription, TransactionHandle } from "../spi/index.js";
+import type { Backend, DataSession, SchemaEditor, TableDescription, TransactionHandle } from "../spi/index.js";
 import { createStorage } from "../storage.js";
 import { ConfCounter, ConfItem, ConfSequenced, ConfValue } from "./conformance-entities.js";
 import type { TestApi } from "./conformance-suite.js";
@@ -570,6 +570,33 @@ function schemaEditorTests(test: T, ctx: SpiContext): void {
       assert.equal((await editor.listTables()).includes(renamed), false);
     });
     assert.equal(await describe(renamed), undefined);
+  });
+
+  test("createTable or renameTable onto an existing table fails, and that table keeps its rows", async () => {
+    const name = tableName();
+    const other = tableName();
+    const ran = await withEditor(async (tx) => {
+      await tx.schema!().createTable(notesTable(name));
+      await tx.schema!().createTable(notesTable(other));
+    });
+    if (!ran) return;
+    const schema = schemaOfTable((await describe(name))!);
+    await ctx.session.insert(schema, { id: "a", title: "kept", rank: 1 });
+    // The migration context checks this before calling the editor; the copier and the applied-migration
+    // store call it directly, and must never replace a table they did not see.
+    const changes: Array<[string, (editor: SchemaEditor) => Promise<void>]> = [
+      ["createTable", (editor) => editor.createTable({ ...notesTable(name), indexes: [] })],
+      ["renameTable", (editor) => editor.renameTable(other, name)],
+    ];
+    for (const [what, change] of changes) {
+      await assert.rejects(
+        withEditor((tx) => change(tx.schema!())),
+        `${what} onto the existing table ${name} is refused`,
+      );
+    }
+    assert.deepEqual(columnNames(await describe(name)), ["id", "rank", "title"]);
+    assert.deepEqual(await ctx.session.findById(schema, "a"), { id: "a", title: "kept", rank: 1 });
+    assert.ok(await describe(other), `${other} is still there`);
   });
 
   test("with supportsTransactionalDdl, a rollback undoes a schema change", async () => {

@@ -6,7 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import type { Backend, DataSession, Key, SchemaEditor, TableDescription } from "../spi/index.js";
-import { MigrationError, StorageError } from "../errors.js";
+import { ConfigError, MigrationError, StorageError } from "../errors.js";
+import { describeValue } from "../schema/row-values.js";
 import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { schemaOfTable } from "../schema/table-schema.js";
@@ -17,7 +18,7 @@ import { LOCK_TABLE } from "../migrations/row-migration-lock.js";
 export interface CopyOptions {
   /** Copy into a target that already has tables: those the source also has are dropped first. @default false */
   force?: boolean;
-  /** Rows per batch (and per target transaction). @default 500 */
+  /** Rows per batch (and per target transaction): a positive integer. @default 500 */
   batchSize?: number;
   /** Hears of each batch copied. */
   onProgress?: (progress: { table: string; copied: number; total: number }) => void;
@@ -87,10 +88,17 @@ async function fingerprint(session: DataSession, schema: EntitySchema, size: num
 /**
  * The backend-level copy behind `copyStorage` and `backupToDirectory`: every table of `source`, read in
  * one transaction, into `target`, verified table by table. Refuses (a `MigrationError`) when the target
- * already has tables, unless `force`.
+ * already has tables, unless `force`. `replacing` hears of the target's tables just before they are
+ * dropped and created: from then on, even if the copy fails, what a cache held of them is stale.
  */
-export async function copyBackend(source: Backend, target: Backend, options: CopyOptions = {}, targetLabel = target.name): Promise<CopiedTable[]> {
-  const size = options.batchSize ?? 500;
+export async function copyBackend(
+  source: Backend,
+  target: Backend,
+  options: CopyOptions = {},
+  targetLabel = target.name,
+  replacing?: (tables: readonly string[]) => void,
+): Promise<CopiedTable[]> {
+  const size = batchSizeOf(options);
   // The source is read in one transaction: a consistent state, and tables seen by column name (the
   // schema editor's view) even where an entity renames its columns.
   const reading = await source.begin();
@@ -107,6 +115,7 @@ export async function copyBackend(source: Backend, target: Backend, options: Cop
     if (existing.length > 0 && !options.force) {
       throw new MigrationError(`The target (${targetLabel}) is not empty: it has the tables ${existing.join(", ")}. Copy into an empty database, or pass --force to replace the tables the source also has`);
     }
+    replacing?.(tables.map((table) => table.name));
     await withEditor(
       target,
       async (e) => {
@@ -123,6 +132,19 @@ export async function copyBackend(source: Backend, target: Backend, options: Cop
   } finally {
     await reading.rollback();
   }
+}
+
+/**
+ * The rows per batch, a positive integer. Anything else pages wrongly (a fraction reads one short page
+ * and stops, on both sides of the checksum; 0 or NaN never ends a page; Infinity is no SQL LIMIT), so it
+ * is refused before anything is copied.
+ */
+function batchSizeOf(options: CopyOptions): number {
+  const size = options.batchSize ?? 500;
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new ConfigError([`copy: batchSize must be a positive integer (rows per batch), got ${describeValue(size)}`]);
+  }
+  return size;
 }
 
 async function copyTable(table: TableDescription, reading: DataSession, target: Backend, size: number, options: CopyOptions): Promise<CopiedTable> {

@@ -6,13 +6,18 @@ import { copyBackend } from "./copy-backend.js";
 
 /**
  * Copies every table of `from` into `to` and verifies the copy. Refuses (a `MigrationError`) when the
- * target already has tables, unless `force`.
+ * target already has tables, unless `force`. A copy that fails after replacing the target's tables leaves
+ * them partly filled (copy again with `force`); the target's cache forgets them either way.
  * @example const copied = await copyStorage(fileStorage, sqliteStorage, { batchSize: 1000 });
  */
 export async function copyStorage(from: Storage, to: Storage, options: CopyOptions = {}): Promise<CopiedTable[]> {
   const target = coreOf(to);
-  const copied = await copyBackend(coreOf(from).backend, target.backend, options, to.backend);
-  // The target's tables were dropped and created: nothing its cache holds of them may be served again.
-  target.schemaChanged(copied.map((table) => table.table));
-  return copied;
+  let replaced: readonly string[] = [];
+  try {
+    return await copyBackend(coreOf(from).backend, target.backend, options, to.backend, (tables) => (replaced = tables));
+  } finally {
+    // The target's tables were dropped and created, then filled (or, after a failure, partly): nothing its
+    // cache holds of them may be served again.
+    if (replaced.length > 0) target.schemaChanged(replaced);
+  }
 }

@@ -11,6 +11,17 @@ import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/ent
 import { copyJson, valueProblem } from "../schema/row-values.js";
 import { describeSchema, MigrationTable, schemaOfTable } from "../schema/table-schema.js";
 import { buildEntitySchema, impliedUniqueIndexName } from "../schema/entity-schema.js";
+import {
+  columnExistsError,
+  columnMissingError,
+  indexMissingError,
+  primaryColumnAddedError,
+  primaryColumnDroppedError,
+  renameColumnExistsError,
+  renameTableExistsError,
+  tableExistsError,
+  tableMissingError,
+} from "../schema/schema-change-errors.js";
 
 /** A transaction's private view of a database's tables: tables are cloned on first change. */
 export class ShadowDatabase extends MemoryDatabase {
@@ -80,8 +91,11 @@ function unbound(schema: EntitySchema, changes: Partial<Pick<EntitySchema, "tabl
 /**
  * The memory engine's {@link SchemaEditor}. `beforeChange` lets the transaction fold its pending row
  * writes into the shadow first, so that DDL sees them. The migration context has checked the tables,
- * columns and indexes a change needs (or must not find) before a method runs; the lookups below keep
- * a SchemaError (rather than a TypeError) for a caller that did not.
+ * columns and indexes a change needs (or must not find) before a method runs. The checks below are
+ * this engine's own, as a SQL database has its own: callers of the SPI without the context (the copier,
+ * the applied-migration store, a third party) must get a SchemaError, not a TypeError, nor a table
+ * silently replaced (create or rename onto an existing one) or broken (two columns of one name, two
+ * primary keys or none).
  */
 export class MemorySchemaEditor implements SchemaEditor {
   constructor(
@@ -92,18 +106,19 @@ export class MemorySchemaEditor implements SchemaEditor {
   private existing(name: string): MemoryTable {
     this.beforeChange();
     const table = this.db.own(name);
-    if (!table) throw new SchemaError(`Table "${name}" does not exist`, { table: name });
+    if (!table) throw tableMissingError(name);
     return table;
   }
 
   private column(table: MemoryTable, name: string): ColumnSchema {
     const column = table.schema.columns.find((c) => c.name === name);
-    if (!column) throw new SchemaError(`Table "${table.schema.table}" has no column "${name}"`, { table: table.schema.table, field: name });
+    if (!column) throw columnMissingError(table.schema.table, name);
     return column;
   }
 
   async createTable(description: TableDescription): Promise<void> {
     this.beforeChange();
+    if (this.db.tables.has(description.name)) throw tableExistsError(description.name);
     for (const c of description.columns) checkDefault(description.name, c);
     this.db.adopt(description.name, new MemoryTable(schemaOfTable(description)));
   }
@@ -115,12 +130,15 @@ export class MemorySchemaEditor implements SchemaEditor {
 
   async renameTable(from: string, to: string): Promise<void> {
     const table = this.existing(from);
+    if (this.db.tables.has(to)) throw renameTableExistsError(from, to);
     this.db.tables.delete(from);
     this.db.adopt(to, table.rebuild(unbound(table.schema, { table: to }), undefined));
   }
 
   async addColumn(tableName: string, column: TableColumn): Promise<void> {
     const table = this.existing(tableName);
+    if (table.schema.columns.some((c) => c.name === column.name)) throw columnExistsError(tableName, column.name);
+    if (column.primary) throw primaryColumnAddedError(tableName, column.name);
     checkDefault(tableName, column);
     if (!column.nullable && column.default === undefined && table.rows.size > 0) {
       throw new SchemaError(`Column "${column.name}" added to table "${tableName}" is not nullable: give it a default for the ${table.rows.size} existing rows`, { table: tableName, field: column.name });
@@ -148,6 +166,7 @@ export class MemorySchemaEditor implements SchemaEditor {
   async dropColumn(tableName: string, name: string): Promise<void> {
     const table = this.existing(tableName);
     const column = this.column(table, name);
+    if (column.primary) throw primaryColumnDroppedError(tableName, name);
     // As PostgreSQL does: indexes on the dropped column go with it.
     const indexes = table.schema.indexes.filter((i) => !i.properties.includes(column.property));
     const schema = unbound(table.schema, { columns: table.schema.columns.filter((c) => c !== column), indexes });
@@ -164,6 +183,7 @@ export class MemorySchemaEditor implements SchemaEditor {
   async renameColumn(tableName: string, from: string, to: string): Promise<void> {
     const table = this.existing(tableName);
     const column = this.column(table, from);
+    if (table.schema.columns.some((c) => c.name === to)) throw renameColumnExistsError(tableName, from, to);
     const property = table.schema.columnsByProperty.has(to) ? `${to}$renamed` : to;
     const columns = table.schema.columns.map((c) => (c === column ? { ...c, name: to, property } : c));
     const indexes = table.schema.indexes.map((i) => ({ ...i, properties: i.properties.map((p) => (p === column.property ? property : p)) }));
@@ -199,6 +219,7 @@ export class MemorySchemaEditor implements SchemaEditor {
 
   async dropIndex(tableName: string, name: string): Promise<void> {
     const table = this.existing(tableName);
+    if (!table.schema.indexes.some((i) => i.name === name)) throw indexMissingError(tableName, name);
     const schema = unbound(table.schema, { indexes: table.schema.indexes.filter((i) => i.name !== name) });
     this.db.adopt(tableName, table.rebuild(schema));
   }

@@ -12,6 +12,17 @@ import { copyJson, describeValue, storedValue, valueProblem } from "../schema/ro
 import { checkIdentifier, schemaOfTable } from "../schema/table-schema.js";
 import type { MigrationColumn, MigrationContext } from "./migration-context.js";
 import { isLogicalType, LOGICAL_TYPES } from "../schema/entity-schema.js";
+import {
+  columnExistsError,
+  columnMissingError,
+  indexMissingError,
+  primaryColumnAddedError,
+  primaryColumnDroppedError,
+  renameColumnExistsError,
+  renameTableExistsError,
+  tableExistsError,
+  tableMissingError,
+} from "../schema/schema-change-errors.js";
 
 /** Rows read and rewritten at a time by `updateRows`. */
 const BATCH_SIZE = 500;
@@ -52,18 +63,19 @@ function toIndex(table: string, columns: string[], options: { unique?: boolean; 
  */
 export function createMigrationContext(backendName: string, editor: SchemaEditor, tx: TransactionHandle, touched: Set<string>): MigrationContext {
   // The checks of the tables, columns and indexes a change needs (or must not find) are made here, once
-  // for every backend, before the editor runs: the editors only make the change.
+  // for every backend, before the editor runs: the editors only make the change (the engine's editor keeps
+  // its own guards for callers of the SPI without this context, with these same errors).
   const existing = async (table: string): Promise<TableDescription> => {
     const description = await editor.describeTable(table);
-    if (!description) throw new SchemaError(`Table "${table}" does not exist`, { table });
+    if (!description) throw tableMissingError(table);
     return description;
   };
-  const absent = async (table: string, message: string): Promise<void> => {
-    if (await editor.describeTable(table)) throw new SchemaError(message, { table });
+  const absent = async (table: string, error: () => SchemaError): Promise<void> => {
+    if (await editor.describeTable(table)) throw error();
   };
   const columnOf = (table: TableDescription, name: string): TableColumn => {
     const column = table.columns.find((c) => c.name === name);
-    if (!column) throw new SchemaError(`Table "${table.name}" has no column "${name}"`, { table: table.name, field: name });
+    if (!column) throw columnMissingError(table.name, name);
     return column;
   };
   const tableSchema = async (table: string): Promise<EntitySchema> => {
@@ -104,7 +116,7 @@ export function createMigrationContext(backendName: string, editor: SchemaEditor
       checkIdentifier(name, "Table name");
       const list = Object.entries(columns ?? {}).map(([c, column]) => toTableColumn(name, c, column));
       const indexes = (options.indexes ?? []).map((i) => toIndex(name, i.columns, i));
-      await absent(name, `Table "${name}" already exists`);
+      await absent(name, () => tableExistsError(name));
       await editor.createTable({ name, columns: list, indexes });
       touched.add(name);
     },
@@ -117,7 +129,7 @@ export function createMigrationContext(backendName: string, editor: SchemaEditor
       checkIdentifier(from, "Table name");
       checkIdentifier(to, "Table name");
       await existing(from);
-      await absent(to, `Cannot rename table "${from}": table "${to}" already exists`);
+      await absent(to, () => renameTableExistsError(from, to));
       await editor.renameTable(from, to);
       touched.add(from).add(to);
     },
@@ -125,17 +137,15 @@ export function createMigrationContext(backendName: string, editor: SchemaEditor
       checkIdentifier(table, "Table name");
       const added = toTableColumn(table, name, column);
       const described = await existing(table);
-      if (described.columns.some((c) => c.name === added.name)) {
-        throw new SchemaError(`Table "${table}" already has a column "${added.name}"`, { table, field: added.name });
-      }
-      if (added.primary) throw new SchemaError(`Cannot add primary column "${added.name}" to table "${table}": a table's primary key is set when it is created`, { table, field: added.name });
+      if (described.columns.some((c) => c.name === added.name)) throw columnExistsError(table, added.name);
+      if (added.primary) throw primaryColumnAddedError(table, added.name);
       await editor.addColumn(table, added);
       touched.add(table);
     },
     async dropColumn(table, name) {
       checkIdentifier(table, "Table name");
       checkIdentifier(name, "Column name", table);
-      if (columnOf(await existing(table), name).primary) throw new SchemaError(`Cannot drop the primary column "${name}" of table "${table}"`, { table, field: name });
+      if (columnOf(await existing(table), name).primary) throw primaryColumnDroppedError(table, name);
       await editor.dropColumn(table, name);
       touched.add(table);
     },
@@ -145,9 +155,7 @@ export function createMigrationContext(backendName: string, editor: SchemaEditor
       checkIdentifier(to, "Column name", table);
       const described = await existing(table);
       columnOf(described, from);
-      if (described.columns.some((c) => c.name === to)) {
-        throw new SchemaError(`Cannot rename column "${from}" of table "${table}": column "${to}" already exists`, { table, field: to });
-      }
+      if (described.columns.some((c) => c.name === to)) throw renameColumnExistsError(table, from, to);
       await editor.renameColumn(table, from, to);
       touched.add(table);
     },
@@ -162,7 +170,7 @@ export function createMigrationContext(backendName: string, editor: SchemaEditor
     async dropIndex(table, name) {
       checkIdentifier(table, "Table name");
       checkIdentifier(name, "Index name", table);
-      if (!(await existing(table)).indexes.some((i) => i.name === name)) throw new SchemaError(`Table "${table}" has no index "${name}"`, { table });
+      if (!(await existing(table)).indexes.some((i) => i.name === name)) throw indexMissingError(table, name);
       await editor.dropIndex(table, name);
       touched.add(table);
     },

@@ -48,7 +48,8 @@ export interface TableDescription {
  * the runner (plain identifiers); a backend quotes them and never splices anything else into DDL. The
  * caller (the migration context) checks before each change that the tables, columns and indexes it needs
  * exist and those it creates do not, and throws the `SchemaError` naming them: an editor only makes the
- * change, and called on a missing or duplicate object it may fail with its database's own error instead.
+ * change. Called on a missing or duplicate object (by the copier, the applied-migration store, or code of
+ * its own) it fails with its database's own error: never does it replace an existing table or column.
  * Data written earlier in the same transaction is visible to each change, and each change to the data
  * methods that follow it. With `supportsTransactionalDdl`, every change commits and rolls back with the
  * transaction; without it, a change may be kept although the transaction rolls back.

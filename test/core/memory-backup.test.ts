@@ -1,8 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { MigrationError, StorageError, createStorage, defineMigration, readEntitySchema } from "../../src/index.js";
+import { MigrationError, StorageError, UnsupportedError, createStorage, defineMigration, readEntitySchema } from "../../src/index.js";
+import { createMemoryBackend } from "../../src/backends/memory/memory-backend.js";
+import { resolveConfig } from "../../src/config/storage-config.js";
+import { isKnownBackend } from "../../src/spi/backend-registry.js";
 import { openBackend } from "../../src/conformance/index.js";
 import { Project, Task, TaskRepository, User } from "../../entities/index.js";
 
@@ -72,5 +75,16 @@ describe("memory: backup", () => {
     const copy = await createStorage({ url: `file:${target}`, entities: [User] });
     expect((await copy.repository(User).findAll()).map((u) => ({ ...u }))).toEqual([{ id: "b", email: "b@example.com", name: "Bare", createdAt }]);
     await copy.close();
+  });
+
+  test("a memory backend built without BackendContext.backupToDirectory says how to get it, and writes nothing", async () => {
+    const { backendSource: _source, ...config } = resolveConfig({ url: "memory:" }, isKnownBackend);
+    const backend = await createMemoryBackend({ config, schemas: [readEntitySchema(User)], logger: config.logger });
+    const target = path.join(work, "never");
+    const error = await backend.backup(target).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnsupportedError);
+    expect((error as Error).message).toMatch(/without BackendContext\.backupToDirectory.*createStorage/);
+    expect(existsSync(target)).toBe(false);
+    await backend.close();
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The checks a migration's schema change makes before its backend runs it (a table, column or index that
  * must exist, or must not): one SchemaError, with the same message and fields, on every backend. They are
- * made once, by the migration context; the SQL and memory editors only make the change.
+ * made once, by the migration context, before the editor runs (the memory engine's editor keeps the same
+ * errors as its own guards: test/engine/memory-schema-editor.test.ts).
  */
 import "reflect-metadata";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";

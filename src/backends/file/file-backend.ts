@@ -21,9 +21,8 @@ import { randomUUID } from "node:crypto";
 import v8 from "node:v8";
 import * as path from "node:path";
 import type { Persisted } from "../engine-backend.js";
-import { EngineBackend } from "../engine-backend.js";
+import { ENGINE_CAPABILITIES, EngineBackend } from "../engine-backend.js";
 import { MigrationTable } from "../../schema/table-schema.js";
-import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
 import { forwardSession, READ_METHODS } from "../../spi/forward-session.js";
 import type { Backend, BackendCapabilities, BackendContext, DataSession, Key } from "../../spi/index.js";
 import type { Change, MemoryDatabase, MemoryTable, WriteSet } from "../../engine/table-engine.js";
@@ -114,7 +113,7 @@ interface TableState {
 export class FileBackend extends EngineBackend {
   readonly name: string = "file";
   /** Schema changes commit through {@link FileBackend.checkpointSchema}: all or nothing, so DDL is transactional. */
-  readonly capabilities: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true, supportsTransactionalDdl: true, persistent: true };
+  override readonly capabilities: BackendCapabilities = { ...ENGINE_CAPABILITIES, persistent: true };
   /** The data directory (absolute). */
   readonly dir: string;
   private readonly durable: boolean;

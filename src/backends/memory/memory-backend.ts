@@ -3,15 +3,12 @@
  * {@link EngineBackend}), and nothing on disk. What is its own: tables created from the entities, and a
  * backup that goes through the copy module handed over by `createStorage`.
  */
-import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
-import type { Backend, BackendCapabilities, BackendContext } from "../../spi/index.js";
+import type { Backend, BackendContext } from "../../spi/index.js";
 import { UnsupportedError } from "../../errors.js";
 import { EngineBackend } from "../engine-backend.js";
 
 export class MemoryBackend extends EngineBackend {
   readonly name: string = "memory";
-  /** Schema changes run on a shadow copy swapped in at commit: DDL is transactional here. */
-  readonly capabilities: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true, supportsTransactionalDdl: true };
 
   constructor(context: BackendContext) {
     super(context);
