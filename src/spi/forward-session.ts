@@ -1,9 +1,9 @@
 /**
  * A {@link DataSession} that forwards each call to another one, through one function that may wait,
  * check or translate first: the transaction manager waits for an open savepoint, the file backend waits
- * for a flush in progress. One place instead of a ten-method wrapper in each. It makes ten closures per
- * call: where a wrapper is made per transaction and needs nothing but a check, a class with the ten
- * methods on its prototype costs less (the SQL transaction, sql-transaction.ts).
+ * for a flush in progress. One place instead of a ten-method wrapper in each. The ten methods live on one
+ * prototype, so making a forwarding session (once per transaction scope) allocates one small object, not
+ * ten closures.
  */
 import type { DataSession } from "./data-session.js";
 
@@ -21,29 +21,46 @@ export const WRITE_METHODS = [
   "delete",
   "deleteMany",
 ] as const satisfies readonly (keyof DataSession)[];
-const ALL_METHODS = [...READ_METHODS, ...WRITE_METHODS];
+const ALL_METHODS: readonly (keyof DataSession)[] = [...READ_METHODS, ...WRITE_METHODS];
+
+/** `target()[method](...args)`, with what `target` throws handed back as a rejected promise. */
+function forward(target: () => DataSession, method: keyof DataSession, args: unknown[]): Promise<unknown> {
+  try {
+    return (target()[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+class ForwardingSession {
+  constructor(
+    readonly target: () => DataSession,
+    readonly around: AroundCall,
+    readonly wrapped: ReadonlySet<keyof DataSession>,
+  ) {}
+}
+for (const method of ALL_METHODS) {
+  Object.defineProperty(ForwardingSession.prototype, method, {
+    value(this: ForwardingSession, ...args: unknown[]): Promise<unknown> {
+      if (!this.wrapped.has(method)) return forward(this.target, method, args);
+      return this.around(() => forward(this.target, method, args));
+    },
+  });
+}
+
+const ALL = new Set(ALL_METHODS);
 
 /**
  * A session whose methods in `methods` (default: all ten) call `target()`'s through `around`; the
  * others call `target()`'s directly. `target` is read at each call, so it may throw (an ended
  * transaction) or change; what it throws comes back as a rejected promise, as from an async method.
- * @example forwardSession(() => this.open(), (call) => call())
+ * @example forwardSession(() => handle, (call) => (mutex.isLocked ? mutex.run(call) : call()))
  */
 export function forwardSession(
   target: () => DataSession,
   around: AroundCall,
   methods: readonly (keyof DataSession)[] = ALL_METHODS,
 ): DataSession {
-  const session: Record<string, unknown> = {};
-  for (const method of ALL_METHODS) {
-    const forward = (...args: unknown[]): Promise<unknown> => {
-      try {
-        return (target()[method] as (...a: unknown[]) => Promise<unknown>)(...args);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    };
-    session[method] = methods.includes(method) ? (...args: unknown[]) => around(() => forward(...args)) : forward;
-  }
-  return session as unknown as DataSession;
+  const wrapped = methods === ALL_METHODS ? ALL : new Set(methods);
+  return new ForwardingSession(target, around, wrapped) as unknown as DataSession;
 }

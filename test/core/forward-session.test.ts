@@ -47,4 +47,13 @@ describe("forwardSession", () => {
     }).not.toThrow();
     await expect(promise).rejects.toBe(ended);
   });
+
+  test("sessions share their methods: making one per transaction scope allocates no closures", () => {
+    const target = recordingSession([]);
+    const a = forwardSession(() => target, (call) => call());
+    const b = forwardSession(() => target, (call) => call(), READ_METHODS);
+    expect(a.findById).toBe(b.findById);
+    expect(a.deleteMany).toBe(b.deleteMany);
+    expect(Object.keys(a)).not.toContain("findById");
+  });
 });
