@@ -24,8 +24,26 @@ export function bindCore(storage: object, core: StorageCore): void {
  */
 export function coreOf(storage: object): StorageCore {
   const core = cores.get(storage);
-  if (!core) throw new ConfigError([`expected a Storage from createStorage, got ${storage === null ? "null" : typeof storage}`]);
+  if (!core) throw new ConfigError([`expected a Storage from createStorage, got ${describeNonStorage(storage)}`]);
   return core;
+}
+
+/**
+ * What was passed instead of a storage. A `Storage` this module did not bind comes from another copy of the
+ * package (two versions installed side by side, or one bundled): say so, since "got object" would not help.
+ */
+function describeNonStorage(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  let name: unknown;
+  try {
+    name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  } catch {
+    // A proxy or an exotic object: it is not a storage either way.
+  }
+  return name === "Storage"
+    ? "a Storage of another copy of stratastore (two copies of the package are loaded: `npm ls stratastore` lists them; keep one)"
+    : "object";
 }
 
 export class StorageCore {
