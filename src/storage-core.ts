@@ -6,11 +6,7 @@ import { ConfigError } from "./errors.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
 import type { TransactionManager } from "./transaction/transaction-manager.js";
 
-/**
- * The core of each open storage, reachable only through {@link coreOf}: `Storage` keeps it out of its public
- * type, so users (and the conformance suite) see only the public API, while the repository, the migration
- * runner, the copy and the CLI's internals reach the backend and the transaction manager.
- */
+/** Each open storage's core, set once by its constructor (weakly held: a dropped storage drops its entry). */
 const cores = new WeakMap<object, StorageCore>();
 
 /** @internal Ties `storage` to its core; called once, by the `Storage` constructor. */
@@ -46,6 +42,11 @@ function describeNonStorage(value: unknown): string {
     : "object";
 }
 
+/**
+ * The core of each open storage, reachable only through {@link coreOf}: `Storage` keeps it out of its public
+ * type, so users (and the conformance suite) see only the public API, while the repository, the migration
+ * runner and the copy reach the backend and the transaction manager.
+ */
 export class StorageCore {
   /**
    * Bumped by the migration runner each time it applies or reverts a migration; cache keys include it,
