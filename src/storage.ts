@@ -98,6 +98,11 @@ export class Storage {
     let repo = this.repositories.get(cls);
     if (!repo) {
       if (typeof cls !== "function") throw new ConfigError([`repository: expected a repository or entity class, got ${typeof cls}`]);
+      if (!(cls.prototype instanceof Repository) && !this.#core.schemas.has(cls) && extendsForeignRepository(cls)) {
+        throw new ConfigError([
+          `repository: ${cls.name} extends the Repository of another copy of stratastore (two copies of the package are loaded: \`npm ls stratastore\` lists them; keep one)`,
+        ]);
+      }
       repo =
         cls.prototype instanceof Repository
           ? new (cls as new (storage: Storage) => Repository<object, never>)(this)
@@ -141,6 +146,14 @@ export class Storage {
     await this.#core.cache?.close();
     await this.#core.backend.close();
   }
+}
+
+/** True when `cls` extends a class named `Repository` that is not this copy's: a second copy of the package. */
+function extendsForeignRepository(cls: Function): boolean {
+  for (let proto: unknown = Object.getPrototypeOf(cls); typeof proto === "function"; proto = Object.getPrototypeOf(proto)) {
+    if (proto.name === "Repository" && proto !== Repository) return true;
+  }
+  return false;
 }
 
 /**

@@ -82,6 +82,18 @@ describe("sealed core", () => {
     expect(() => new api.Repository({} as unknown as Storage, SealedNote)).toThrow(/got object$/);
   });
 
+  test("storage.repository() of a repository class of another copy of the package says so, not 'not among the entities'", async () => {
+    storage = await createStorage({ url: "memory:", entities: [SealedNote] });
+    const OtherCopy = { Repository: class Repository {} }.Repository;
+    class NoteRepository extends OtherCopy {}
+    const s = storage;
+    expect(() => s.repository(NoteRepository as unknown as typeof SealedNote)).toThrow(api.ConfigError);
+    expect(() => s.repository(NoteRepository as unknown as typeof SealedNote)).toThrow(/NoteRepository extends the Repository of another copy of stratastore/);
+    // An entity class that is simply not configured still gets the usual message.
+    class Stranger {}
+    expect(() => s.repository(Stranger)).toThrow(/Stranger is not among this storage's entities/);
+  });
+
   test("the migration runner exposes no internals: the applied-migrations fingerprint is the cache's, not a public method", async () => {
     storage = await createStorage({ url: "memory:", entities: [SealedNote] });
     expect((storage.migrations as unknown as Record<string, unknown>)["appliedFingerprint"]).toBeUndefined();
