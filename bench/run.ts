@@ -3,8 +3,9 @@
  * interleaved with its anchor in this process, and writes bench/results.json plus a table.
  *
  * bench/results.json is the last recorded run, overwritten by each run, and labelled as such: when it ran
- * (`recordedAt`), on what (`machine`), which case files (`cases` of BENCH, else all). The README's ratios
- * are copied from such a run; they are measurements, not a target the file is checked against.
+ * (`recordedAt`), on what (`machine`), which case files (`ran`: those BENCH picked, else "all"). A BENCH
+ * that picks no case file is an error and leaves the file as it is. The README's ratios are copied from
+ * such a run; they are measurements, not a target the file is checked against.
  */
 import "reflect-metadata";
 import { readdirSync, writeFileSync } from "node:fs";
@@ -40,6 +41,11 @@ async function main(): Promise<void> {
     .filter((f) => f.endsWith(".bench.js"))
     .filter((f) => !only || only.some((o) => f.startsWith(`${o}.`)))
     .sort();
+  if (files.length === 0) {
+    // Writing an empty run would replace the last recorded one with nothing.
+    const groups = readdirSync(casesDir).filter((f) => f.endsWith(".bench.js")).map((f) => f.slice(0, -".bench.js".length));
+    throw new Error(`BENCH=${process.env["BENCH"] ?? ""} picks no case file (the groups: ${groups.join(", ")}); bench/results.json is left as it was`);
+  }
   const results: BenchResult[] = [];
   const figures: { name: string; value: number; unit: string }[] = [];
   for (const file of files) {

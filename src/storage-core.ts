@@ -6,11 +6,7 @@ import { ConfigError } from "./errors.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
 import type { TransactionManager } from "./transaction/transaction-manager.js";
 
-/**
- * The core of each open storage, reachable only through {@link coreOf}: `Storage` keeps it out of its public
- * type, so users (and the conformance suite) see only the public API, while the repository, the migration
- * runner, the copy and the CLI's internals reach the backend and the transaction manager.
- */
+/** Each open storage's core, set once by its constructor (weakly held: a dropped storage drops its entry). */
 const cores = new WeakMap<object, StorageCore>();
 
 /** @internal Ties `storage` to its core; called once, by the `Storage` constructor. */
@@ -24,10 +20,33 @@ export function bindCore(storage: object, core: StorageCore): void {
  */
 export function coreOf(storage: object): StorageCore {
   const core = cores.get(storage);
-  if (!core) throw new ConfigError([`expected a Storage from createStorage, got ${storage === null ? "null" : typeof storage}`]);
+  if (!core) throw new ConfigError([`expected a Storage from createStorage, got ${describeNonStorage(storage)}`]);
   return core;
 }
 
+/**
+ * What was passed instead of a storage. A `Storage` this module did not bind comes from another copy of the
+ * package (two versions installed side by side, or one bundled): say so, since "got object" would not help.
+ */
+function describeNonStorage(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  let name: unknown;
+  try {
+    name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  } catch {
+    // A proxy or an exotic object: it is not a storage either way.
+  }
+  return name === "Storage"
+    ? "a Storage of another copy of stratastore (two copies of the package are loaded: `npm ls stratastore` lists them; keep one)"
+    : "object";
+}
+
+/**
+ * The core of each open storage, reachable only through {@link coreOf}: `Storage` keeps it out of its public
+ * type, so users (and the conformance suite) see only the public API, while the repository, the migration
+ * runner and the copy reach the backend and the transaction manager.
+ */
 export class StorageCore {
   /**
    * Bumped by the migration runner each time it applies or reverts a migration; cache keys include it,

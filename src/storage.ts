@@ -12,6 +12,7 @@ import type { EntitySchema } from "./schema/entity-schema.js";
 import { readEntitySchema } from "./schema/read-entity-schema.js";
 import { bindCore, StorageCore } from "./storage-core.js";
 import { backupToDirectory } from "./copy/backup-to-directory.js";
+import { appliedFingerprint, appliedStoreOf } from "./migrations/applied-migration-store.js";
 import type { MigrationRunner } from "./migrations/migration-runner.js";
 import { createMigrationRunner } from "./migrations/migration-runner.js";
 import type { CommittedWrites, TransactionOptions } from "./transaction/transaction-manager.js";
@@ -31,22 +32,32 @@ export interface Transaction {
 let openStorage: (core: StorageCore) => Storage;
 
 /**
+ * Handed to the constructor by {@link openStorage} only: `private` binds TypeScript callers, this binds
+ * JavaScript ones too, so no core but one `createStorage` built is ever tied to a storage.
+ */
+const SEAL = Symbol("Storage");
+
+/**
  * An open storage: repositories, transactions, backup. Its core (backend, schemas, transaction manager) is
  * sealed: it is not part of this type, and only Strata's own modules reach it (`coreOf` in `storage-core.ts`).
  */
 export class Storage {
   readonly #core: StorageCore;
+  readonly #capabilities: Readonly<BackendCapabilities>;
   private readonly repositories = new Map<Function, Repository<object, never>>();
   private connected = true;
   private runner: MigrationRunner | undefined;
 
   static {
-    openStorage = (core) => new Storage(core);
+    openStorage = (core) => new Storage(core, SEAL);
   }
 
-  /** Use {@link createStorage}. */
-  private constructor(core: StorageCore) {
+  /** Use {@link createStorage}; a {@link ConfigError} otherwise. */
+  private constructor(core: StorageCore, seal: symbol) {
+    if (seal !== SEAL) throw new ConfigError(["new Storage(): open a storage with createStorage()"]);
     this.#core = core;
+    // A frozen copy: a caller writing to it cannot change what the backend declares to the rest of Strata.
+    this.#capabilities = Object.freeze({ ...core.backend.capabilities });
     bindCore(this, core);
   }
 
@@ -61,7 +72,7 @@ export class Storage {
    * @example if (storage.capabilities.supportsSavepoints) { ... }
    */
   get capabilities(): Readonly<BackendCapabilities> {
-    return this.#core.backend.capabilities;
+    return this.#capabilities;
   }
 
   /**
@@ -87,6 +98,11 @@ export class Storage {
     let repo = this.repositories.get(cls);
     if (!repo) {
       if (typeof cls !== "function") throw new ConfigError([`repository: expected a repository or entity class, got ${typeof cls}`]);
+      if (!(cls.prototype instanceof Repository) && !this.#core.schemas.has(cls) && extendsForeignRepository(cls)) {
+        throw new ConfigError([
+          `repository: ${cls.name} extends the Repository of another copy of stratastore (two copies of the package are loaded: \`npm ls stratastore\` lists them; keep one)`,
+        ]);
+      }
       repo =
         cls.prototype instanceof Repository
           ? new (cls as new (storage: Storage) => Repository<object, never>)(this)
@@ -132,6 +148,14 @@ export class Storage {
   }
 }
 
+/** True when `cls` extends a class named `Repository` that is not this copy's: a second copy of the package. */
+function extendsForeignRepository(cls: Function): boolean {
+  for (let proto: unknown = Object.getPrototypeOf(cls); typeof proto === "function"; proto = Object.getPrototypeOf(proto)) {
+    if (proto.name === "Repository" && proto !== Repository) return true;
+  }
+  return false;
+}
+
 /**
  * Opens a storage. With no argument: `STRATA_URL`, else `sqlite:./data/strata.db`. The backend is chosen
  * by the URL's scheme or the `backend` option: a name, a `BackendFactory` or an open `Backend`.
@@ -161,8 +185,8 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
   const core = new StorageCore(config, backend, schemas, transactions);
   const storage = openStorage(core);
   try {
-    // The runner reads the applied migrations for the cache's keys: the cache never reads them itself.
-    core.cache = await CacheManager.open(core, () => storage.migrations.appliedFingerprint());
+    // The migrations module reads the applied migrations for the cache's keys: the cache never imports it.
+    core.cache = await CacheManager.open(core, () => appliedFingerprint(appliedStoreOf(backend)));
   } catch (error) {
     await backend.close().catch(() => {});
     throw error;

@@ -56,7 +56,7 @@ export interface CacheHost {
 
 /**
  * The fingerprint of the migrations applied to the storage's data, asked for once when the cache opens (the
- * migration runner computes it: the cache knows nothing of how migrations are recorded).
+ * migrations module computes it, `appliedFingerprint`: the cache knows nothing of how migrations are recorded).
  */
 export type MigrationsFingerprint = () => Promise<string>;
 

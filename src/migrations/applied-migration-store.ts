@@ -2,6 +2,7 @@
  * The default store of applied migrations: the table `strata_migrations`, kept through the backend's
  * own schema editor and data session, so it works on every backend that can run migrations at all.
  */
+import { createHash } from "node:crypto";
 import type { AppliedMigration, AppliedMigrationStore, Backend, SchemaEditor, TableDescription, TransactionHandle } from "../spi/index.js";
 import { MigrationError, UnsupportedError } from "../errors.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
@@ -33,6 +34,30 @@ export function editorOf(backend: Backend, tx: TransactionHandle): SchemaEditor 
     );
   }
   return tx.schema();
+}
+
+/** Where a backend keeps its applied migrations: its own store, else the table `strata_migrations`. */
+export function appliedStoreOf(backend: Backend): AppliedMigrationStore {
+  return backend.appliedMigrations ?? new TableMigrationStore(backend);
+}
+
+/**
+ * A short hash of the migrations applied to the data ("m0" for none, "m-" for a backend with no migrations
+ * table to read), handed to the cache when the storage opens: every cache key carries it, so that a process
+ * never reads entries written under another schema (see `CacheManager.appliedMark`). A function of the
+ * migrations module, not a member of `storage.migrations`: it is no part of the public API.
+ */
+export async function appliedFingerprint(store: AppliedMigrationStore): Promise<string> {
+  let applied: readonly AppliedMigration[];
+  try {
+    applied = await store.list();
+  } catch {
+    // A backend without a schema editor has no migrations table to read.
+    return "m-";
+  }
+  if (applied.length === 0) return "m0";
+  const digest = createHash("sha256").update(applied.map((a) => `${a.version}:${a.checksum}`).join(",")).digest("base64url");
+  return `m${digest.slice(0, 10)}`;
 }
 
 /** Keeps applied migrations in `strata_migrations`, created on first use inside the caller's transaction. */

@@ -4,12 +4,11 @@
  * (kysely's migrator), applied checksums are compared before anything runs, out-of-order migrations are
  * refused unless allowed, and a cross-process lock keeps two runners from applying a version twice.
  */
-import { createHash } from "node:crypto";
 import type { AppliedMigration, AppliedMigrationStore, Backend, MigrationLock } from "../spi/index.js";
-import { LockError, MigrationError, StorageError } from "../errors.js";
+import { ConfigError, LockError, MigrationError, StorageError } from "../errors.js";
 import type { StorageCore } from "../storage-core.js";
 import { AsyncMutex } from "../util/async-mutex.js";
-import { editorOf, MIGRATIONS_TABLE, TableMigrationStore } from "./applied-migration-store.js";
+import { appliedStoreOf, editorOf, MIGRATIONS_TABLE } from "./applied-migration-store.js";
 import type { SchemaDiff } from "./diff-schema.js";
 import { diffSchema } from "./diff-schema.js";
 import type { LoadedMigration } from "./migration-loader.js";
@@ -116,6 +115,9 @@ function label(m: { version: number; name: string; file?: string }): string {
 /** Set by the class's static block: `Storage` builds its runner through it (the constructor is private). */
 let newRunner: (core: StorageCore) => MigrationRunner;
 
+/** Handed to the constructor by {@link newRunner} only, so that JavaScript callers cannot build a runner either. */
+const SEAL = Symbol("MigrationRunner");
+
 /** @internal The runner of a storage's core; `storage.migrations` is the public way to it. */
 export function createMigrationRunner(core: StorageCore): MigrationRunner {
   return newRunner(core);
@@ -128,12 +130,16 @@ export class MigrationRunner {
   private lock: MigrationLock | undefined;
 
   static {
-    newRunner = (core) => new MigrationRunner(core);
+    newRunner = (core) => new MigrationRunner(core, SEAL);
   }
 
-  /** Use `storage.migrations`. */
-  private constructor(private readonly core: StorageCore) {
-    this.store = core.backend.appliedMigrations ?? new TableMigrationStore(core.backend);
+  /** Use `storage.migrations`; a `ConfigError` otherwise. */
+  private constructor(
+    private readonly core: StorageCore,
+    seal: symbol,
+  ) {
+    if (seal !== SEAL) throw new ConfigError(["new MigrationRunner(): use storage.migrations"]);
+    this.store = appliedStoreOf(core.backend);
   }
 
   /**
@@ -200,24 +206,6 @@ export class MigrationRunner {
   }
 
   /** Applies pending migrations in version order, each in one transaction with its record. */
-  /**
-   * @internal A short hash of the migrations applied to the data ("m0" for none, "m-" for a backend with no
-   * migrations table to read), handed to the cache when the storage opens: every cache key carries it, so
-   * that a process never reads entries written under another schema (see `CacheManager.appliedMark`).
-   */
-  async appliedFingerprint(): Promise<string> {
-    let applied: readonly AppliedMigration[];
-    try {
-      applied = await this.store.list();
-    } catch {
-      // A backend without a schema editor has no migrations table to read.
-      return "m-";
-    }
-    if (applied.length === 0) return "m0";
-    const digest = createHash("sha256").update(applied.map((a) => `${a.version}:${a.checksum}`).join(",")).digest("base64url");
-    return `m${digest.slice(0, 10)}`;
-  }
-
   async up(options: UpOptions = {}): Promise<MigrationResult[]> {
     if (options.to !== undefined && !(Number.isSafeInteger(options.to) && options.to >= 0)) {
       throw new MigrationError(`up: "to" must be a version (a non-negative integer), got ${String(options.to)}`);
