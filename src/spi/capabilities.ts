@@ -30,10 +30,10 @@ export interface BackendCapabilities {
 }
 
 /** The default capability flags: a backend states only what it adds. */
-export const DEFAULT_CAPABILITIES: BackendCapabilities = {
+export const DEFAULT_CAPABILITIES: BackendCapabilities = Object.freeze({
   supportsSavepoints: false,
   supportsTransactionalDdl: false,
   supportsMultipleConnections: false,
   supportsSql: false,
   persistent: false,
-};
+});

@@ -99,3 +99,13 @@ describe("sealed core", () => {
     expect((storage.migrations as unknown as Record<string, unknown>)["appliedFingerprint"]).toBeUndefined();
   });
 });
+
+describe("DEFAULT_CAPABILITIES", () => {
+  test("cannot be changed by a caller, so every backend that spreads it starts from the same flags", async () => {
+    const { DEFAULT_CAPABILITIES } = await import("../../src/index.js");
+    expect(() => {
+      (DEFAULT_CAPABILITIES as { supportsSql: boolean }).supportsSql = true;
+    }).toThrow(TypeError);
+    expect(DEFAULT_CAPABILITIES.supportsSql).toBe(false);
+  });
+});
