@@ -16,7 +16,10 @@ export interface ResolvedConfig {
   readonly backend: string;
   /** The URL as given (or built from backend + path). */
   readonly url: string;
-  /** The part of the URL after the scheme (a path for file/sqlite), or `path`. */
+  /**
+   * The part of the URL after the scheme (a path for file/sqlite), or `path`: made absolute for a backend
+   * chosen by name, passed as given to one given as a factory.
+   */
   readonly path?: string;
   readonly entities: readonly Function[];
   readonly migrations?: string | readonly Migration[];

@@ -24,13 +24,13 @@ export interface StorageConfig {
    * - a name: a built-in backend or one added with `registerBackend`. Overrides the URL's scheme.
    * - a {@link BackendFactory}: a function of the `BackendContext` that opens a backend, as a
    *   third-party package returns it from a function of its own typed options. `createStorage` calls it
-   *   once; `url` and `path`, when given, are passed through to it untouched by the registry.
+   *   once, and waits for it up to `timeoutMs`; `url` and `path`, when given, are passed to it as given.
    * - an open {@link Backend}: used as it is. It was opened without this storage's configuration, so
    *   `autoCreate` does not reach it: its tables exist already or come from migrations. The storage owns
-   *   it from then on and closes it in `close()`.
+   *   it from then on and closes it in `close()`; giving the same instance to a second storage is a `ConfigError`.
    *
-   * A function is taken as a factory; an object must have `name`, `capabilities`, `session`, `begin` and
-   * `close`, or `createStorage` throws a `ConfigError` naming `backend`.
+   * A function is taken as a factory; an object must have `name`, `capabilities`, `session` (with the ten
+   * `DataSession` methods), `begin`, `backup` and `close`, or `createStorage` throws a `ConfigError` naming `backend`.
    * @example
    * // A third-party backend with its own typed options:
    * const storage = await createStorage({ backend: myStore({ region: "eu" }), entities: [Task] });
@@ -78,26 +78,37 @@ const loggerSchema = z.custom<Logger>(
   { error: "expected an object with debug, info, warn and error functions" },
 );
 
-/** The members `createStorage` needs of a backend given as an object. */
+/** The members `createStorage` needs of a backend given as an object (every required member of `Backend`). */
 const BACKEND_MEMBERS = [
   ["name", "string"],
   ["capabilities", "object"],
   ["session", "object"],
   ["begin", "function"],
+  ["backup", "function"],
   ["close", "function"],
 ] as const;
 
-/** The members a backend given as an object lacks (or has of the wrong type), by name. */
+/** The methods of a `DataSession`, checked on `session` so that a half session fails here, not at its first call. */
+const SESSION_METHODS = ["findById", "findByIds", "find", "count", "insert", "upsert", "upsertMany", "update", "delete", "deleteMany"] as const;
+
+/** The members a backend given as an object lacks (or has of the wrong type), by name (`session.find` for its session's). */
 function missingBackendMembers(value: object): string[] {
   const record = value as Record<string, unknown>;
-  return BACKEND_MEMBERS.filter(([key, type]) => typeof record[key] !== type || record[key] === null).map(([key]) => key);
+  const missing: string[] = BACKEND_MEMBERS.filter(([key, type]) => typeof record[key] !== type || record[key] === null).map(([key]) => key);
+  const session = record["session"];
+  if (typeof session === "object" && session !== null) {
+    for (const method of SESSION_METHODS) if (typeof (session as Record<string, unknown>)[method] !== "function") missing.push(`session.${method}`);
+  }
+  return missing;
 }
 
 /** Why `value` cannot serve as a {@link Backend}, or undefined when it has every member `createStorage` needs. */
 export function backendShapeProblem(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null) return `expected a Backend object, got ${describeValue(value)}`;
   const missing = missingBackendMembers(value);
-  return missing.length === 0 ? undefined : `expected a Backend (an object with name, capabilities, session, begin and close); missing or mistyped: ${missing.join(", ")}`;
+  return missing.length === 0
+    ? undefined
+    : `expected a Backend (an object with name, capabilities, session, begin, backup and close); missing or mistyped: ${missing.join(", ")}`;
 }
 
 /** A backend name, a factory (any function) or an object shaped like a {@link Backend}. */
@@ -226,7 +237,8 @@ export function resolveConfig(input: unknown, isKnownBackend: (name: string) => 
     backend,
     ...(given ? { backendSource: given } : {}),
     url: url ?? `${backend}:${location ?? ""}`,
-    ...(location ? { path: location === ":memory:" ? location : path.resolve(location) } : {}),
+    // A backend of the caller's own code gets its location as given (a URL's rest may be `//host/db`, no file path).
+    ...(location ? { path: given || location === ":memory:" ? location : path.resolve(location) } : {}),
     entities: config.entities ?? [],
     ...(config.migrations !== undefined ? { migrations: config.migrations } : {}),
     autoCreate: config.autoCreate ?? backend === "memory",
