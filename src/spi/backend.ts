@@ -29,8 +29,9 @@ import type { TransactionHandle } from "./transaction-handle.js";
  * class MyStoreBackend implements Backend {
  *   readonly name = "mystore";
  *   readonly capabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true };
- *   readonly session: DataSession = new MyStoreSession(this.client);
- *   constructor(private readonly client: MyStoreClient) {}
+ *   readonly session: DataSession;
+ *   // Set in the constructor: a field initializer runs before `client` is assigned (ES2022 class fields).
+ *   constructor(private readonly client: MyStoreClient) { this.session = new MyStoreSession(client); }
  *   async begin(): Promise<TransactionHandle> { return new MyStoreTransaction(await this.client.begin()); }
  *   async backup(targetPath: string): Promise<void> { await this.client.snapshot(targetPath); }
  *   async close(): Promise<void> { await this.client.end(); }
