@@ -29,7 +29,7 @@ export interface StorageConfig {
    *   `autoCreate` does not reach it: its tables exist already or come from migrations. The storage owns
    *   it from then on and closes it in `close()`; giving the same instance to a second storage is a `ConfigError`.
    *
-   * A function is taken as a factory; an object must have `name`, `capabilities`, `session` (with the ten
+   * A function other than a class is taken as a factory; an object must have `name`, `capabilities`, `session` (with the ten
    * `DataSession` methods), `begin`, `backup` and `close`, or `createStorage` throws a `ConfigError` naming `backend`.
    * @example
    * // A third-party backend with its own typed options:
@@ -111,13 +111,22 @@ export function backendShapeProblem(value: unknown): string | undefined {
     : `expected a Backend (an object with name, capabilities, session, begin, backup and close); missing or mistyped: ${missing.join(", ")}`;
 }
 
-/** A backend name, a factory (any function) or an object shaped like a {@link Backend}. */
+/** True for a class: calling it as a factory would throw "cannot be invoked without 'new'". */
+function isClass(value: unknown): boolean {
+  return typeof value === "function" && /^class[\s{]/.test(Function.prototype.toString.call(value));
+}
+
+/** A backend name, a factory (any function but a class) or an object shaped like a {@link Backend}. */
 const backendSchema = z.custom<string | BackendFactory | Backend>(
-  (v) => (typeof v === "string" && v.length > 0) || typeof v === "function" || (typeof v === "object" && v !== null && backendShapeProblem(v) === undefined),
+  (v) =>
+    (typeof v === "string" && v.length > 0) ||
+    (typeof v === "function" && !isClass(v)) ||
+    (typeof v === "object" && v !== null && backendShapeProblem(v) === undefined),
   {
     error: (issue) => {
       const v = issue.input;
       if (typeof v === "string") return "expected a non-empty string";
+      if (isClass(v)) return `expected a BackendFactory or an open Backend, not the class ${(v as Function).name || "(anonymous)"} itself: give an instance, or a function of the context that opens one`;
       if (typeof v === "object" && v !== null) return backendShapeProblem(v);
       return "expected a backend name, a BackendFactory function or a Backend object";
     },

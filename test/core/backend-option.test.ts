@@ -99,6 +99,12 @@ describe("the backend option", () => {
     await inner.close();
   });
 
+  test("a Backend class given in place of a factory or an instance is a ConfigError, not a ConnectionError from calling it", async () => {
+    class MyStoreBackend {}
+    const error = await configError({ backend: MyStoreBackend as never });
+    expect(error.issues).toEqual([expect.stringMatching(/^backend: expected a BackendFactory or an open Backend, not the class MyStoreBackend itself: give an instance/)]);
+  });
+
   test("a factory's result that is not a Backend is closed when it has a close", async () => {
     let closed = 0;
     const error = await configError({ backend: async () => ({ name: "half", close: async () => void closed++ }) as unknown as Backend });
