@@ -89,6 +89,9 @@ export async function openBackend(
   return backend;
 }
 
+/** The longest delay a Node timer keeps: a longer one fires after 1 ms (a TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** `opening`, or a `ConnectionError` once `config.timeoutMs` has passed; a backend opened after that is closed. */
 function withinTimeout(opening: Promise<Backend>, config: ResolvedConfig): Promise<Backend> {
   return new Promise<Backend>((resolve, reject) => {
@@ -96,7 +99,7 @@ function withinTimeout(opening: Promise<Backend>, config: ResolvedConfig): Promi
     const timer = setTimeout(() => {
       late = true;
       reject(new ConnectionError(`Could not open the ${config.backend} backend: its factory did not resolve within ${config.timeoutMs} ms (timeoutMs)`));
-    }, config.timeoutMs);
+    }, Math.min(config.timeoutMs, MAX_TIMER_MS));
     opening.then(
       (backend) => {
         clearTimeout(timer);

@@ -131,6 +131,12 @@ describe("the backend option", () => {
     expect(closed).toBe(true);
   });
 
+  test("a timeoutMs beyond a Node timer's range does not fail the factory at once", async () => {
+    const storage = await createStorage({ backend: countingStore({ counts: new Map() }), timeoutMs: 2 ** 32 });
+    expect(storage.backend).toBe("counting");
+    await storage.close();
+  });
+
   test("one instance serves one storage: a second createStorage given it is a ConfigError, before or after the first closes", async () => {
     const instance = await openBackend({ url: "memory:", autoCreate: true }, [readEntitySchema(Task)]);
     const first = await createStorage({ backend: instance, entities: [Task] });
