@@ -49,7 +49,7 @@ export interface StorageConfig {
   autoCreate?: boolean;
   /** Connections in the pool (postgres). @default 10 */
   poolSize?: number;
-  /** How long to wait to connect, for a lock, or for a busy database. @default 5000 */
+  /** How long to wait to connect, for a lock, or for a busy database, in ms (at most 2^31-1, a Node timer's range). @default 5000 */
   timeoutMs?: number;
   backup?: { enabled: boolean; keep?: number; dir?: string };
   /**
@@ -148,7 +148,8 @@ const configSchema = z.strictObject(
       .optional(),
     autoCreate: z.boolean({ error: "expected true or false" }).optional(),
     poolSize: positiveInt().optional(),
-    timeoutMs: nonNegativeInt().optional(),
+    // Every wait it bounds is a Node timer, which fires at once past MAX_TIMER_MS.
+    timeoutMs: nonNegativeInt().max(MAX_TIMER_MS, { error: `expected a non-negative integer of ms, at most ${MAX_TIMER_MS}` }).optional(),
     backup: z
       .strictObject({ enabled: z.boolean({ error: "expected true or false" }), keep: positiveInt().optional(), dir: text().optional() }, { error: "expected an object" })
       .optional(),

@@ -89,9 +89,6 @@ export async function openBackend(
   return backend;
 }
 
-/** The longest delay a Node timer keeps: a longer one fires after 1 ms (a TimeoutOverflowWarning). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** `opening`, or a `ConnectionError` once `config.timeoutMs` has passed; a backend opened after that is closed. */
 function withinTimeout(opening: Promise<Backend>, config: ResolvedConfig): Promise<Backend> {
   return new Promise<Backend>((resolve, reject) => {
@@ -99,7 +96,7 @@ function withinTimeout(opening: Promise<Backend>, config: ResolvedConfig): Promi
     const timer = setTimeout(() => {
       late = true;
       reject(new ConnectionError(`Could not open the ${config.backend} backend: its factory did not resolve within ${config.timeoutMs} ms (timeoutMs)`));
-    }, Math.min(config.timeoutMs, MAX_TIMER_MS));
+    }, config.timeoutMs);
     opening.then(
       (backend) => {
         clearTimeout(timer);

@@ -131,8 +131,11 @@ describe("the backend option", () => {
     expect(closed).toBe(true);
   });
 
-  test("a timeoutMs beyond a Node timer's range does not fail the factory at once", async () => {
-    const storage = await createStorage({ backend: countingStore({ counts: new Map() }), timeoutMs: 2 ** 32 });
+  test("a timeoutMs beyond a Node timer's range is a ConfigError: the timer would fire at once, failing every wait it bounds", async () => {
+    expect((await configError({ backend: countingStore({ counts: new Map() }), timeoutMs: 2 ** 32 })).issues).toEqual([
+      "timeoutMs: expected a non-negative integer of ms, at most 2147483647, got the number 4294967296",
+    ]);
+    const storage = await createStorage({ backend: countingStore({ counts: new Map() }), timeoutMs: 2 ** 31 - 1 });
     expect(storage.backend).toBe("counting");
     await storage.close();
   });
