@@ -28,6 +28,12 @@ export interface Transaction {
   repository<T extends object>(entityClass: EntityClass<T>): Repository<T>;
 }
 
+/**
+ * The Backend instances given to `createStorage` (the `backend` option): a storage owns its instance and
+ * closes it, so a second storage on the same instance would use it after that close (and close it twice).
+ */
+const ownedInstances = new WeakSet<object>();
+
 /** Set by the class's static block: {@link createStorage} builds a `Storage` through it (the constructor is private). */
 let openStorage: (core: StorageCore) => Storage;
 
@@ -177,6 +183,15 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     }
     tables.set(schema.table, schema);
     schemas.set(entity, schema);
+  }
+  // Checked and taken in the same synchronous stretch, so two createStorage calls cannot both take it.
+  if (typeof backendSource === "object") {
+    if (ownedInstances.has(backendSource)) {
+      throw new ConfigError([
+        `backend: this ${backendSource.name} Backend instance was given to another storage, which owns it and closes it; give each storage its own instance, or a BackendFactory that opens one per storage`,
+      ]);
+    }
+    ownedInstances.add(backendSource);
   }
   const backend = await openBackend(config, backendSource, [...schemas.values()], {
     backupToDirectory: (source, targetPath) => backupToDirectory(source, targetPath, config),

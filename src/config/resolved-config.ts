@@ -16,16 +16,29 @@ export interface ResolvedConfig {
   readonly backend: string;
   /** The URL as given (or built from backend + path). */
   readonly url: string;
-  /** The part of the URL after the scheme (a path for file/sqlite), or `path`. */
+  /**
+   * The part of the URL after the scheme (a path for file/sqlite), or `path`: made absolute for a backend
+   * chosen by name, passed as given to one given as a factory.
+   */
   readonly path?: string;
+  /** The entity classes (their schemas are the context's `schemas`). */
   readonly entities: readonly Function[];
+  /** A folder of migration files, or the migrations themselves; the migration runner reads it, not the backend. */
   readonly migrations?: string | readonly Migration[];
+  /** Create the entities' missing tables when opening. @default true for memory, false otherwise */
   readonly autoCreate: boolean;
+  /** Connections in the pool, for a backend that pools. @default 10 */
   readonly poolSize: number;
+  /** How long to wait to connect, for a lock, or for a busy store, in ms. @default 5000 */
   readonly timeoutMs: number;
+  /** Backup generations a backend keeps of its own files (the file backend: before each compaction): on or off, how many, where. */
   readonly backup: { readonly enabled: boolean; readonly keep: number; readonly dir?: string };
+  /** The cache as configured (`false`: off; undefined: the default for the backend's capabilities). Strata runs it, not the backend. */
   readonly cache: false | CacheConfig | undefined;
+  /** The SQLite backend's own options, with defaults; other backends ignore them. */
   readonly sqlite: { readonly journalMode: "wal" | "delete"; readonly synchronous: "normal" | "full"; readonly busyTimeoutMs: number };
+  /** The file backend's own options, with defaults; other backends ignore them. */
   readonly file: { readonly fsync: "always" | "never"; readonly compactAfterBytes: number };
+  /** Where to log; the context's `logger`. @default a logger that drops everything */
   readonly logger: Logger;
 }

@@ -24,13 +24,13 @@ export interface StorageConfig {
    * - a name: a built-in backend or one added with `registerBackend`. Overrides the URL's scheme.
    * - a {@link BackendFactory}: a function of the `BackendContext` that opens a backend, as a
    *   third-party package returns it from a function of its own typed options. `createStorage` calls it
-   *   once; `url` and `path`, when given, are passed through to it untouched by the registry.
+   *   once, and waits for it up to `timeoutMs`; `url` and `path`, when given, are passed to it as given.
    * - an open {@link Backend}: used as it is. It was opened without this storage's configuration, so
    *   `autoCreate` does not reach it: its tables exist already or come from migrations. The storage owns
-   *   it from then on and closes it in `close()`.
+   *   it from then on and closes it in `close()`; giving the same instance to a second storage is a `ConfigError`.
    *
-   * A function is taken as a factory; an object must have `name`, `capabilities`, `session`, `begin` and
-   * `close`, or `createStorage` throws a `ConfigError` naming `backend`.
+   * A function other than a class is taken as a factory; an object must have `name`, `capabilities`, `session` (with the ten
+   * `DataSession` methods), `begin`, `backup` and `close`, or `createStorage` throws a `ConfigError` naming `backend`.
    * @example
    * // A third-party backend with its own typed options:
    * const storage = await createStorage({ backend: myStore({ region: "eu" }), entities: [Task] });
@@ -49,7 +49,7 @@ export interface StorageConfig {
   autoCreate?: boolean;
   /** Connections in the pool (postgres). @default 10 */
   poolSize?: number;
-  /** How long to wait to connect, for a lock, or for a busy database. @default 5000 */
+  /** How long to wait to connect, for a lock, or for a busy database, in ms (at most 2^31-1, a Node timer's range). @default 5000 */
   timeoutMs?: number;
   backup?: { enabled: boolean; keep?: number; dir?: string };
   /**
@@ -78,35 +78,55 @@ const loggerSchema = z.custom<Logger>(
   { error: "expected an object with debug, info, warn and error functions" },
 );
 
-/** The members `createStorage` needs of a backend given as an object. */
+/** The members `createStorage` needs of a backend given as an object (every required member of `Backend`). */
 const BACKEND_MEMBERS = [
   ["name", "string"],
   ["capabilities", "object"],
   ["session", "object"],
   ["begin", "function"],
+  ["backup", "function"],
   ["close", "function"],
 ] as const;
 
-/** The members a backend given as an object lacks (or has of the wrong type), by name. */
+/** The methods of a `DataSession`, checked on `session` so that a half session fails here, not at its first call. */
+const SESSION_METHODS = ["findById", "findByIds", "find", "count", "insert", "upsert", "upsertMany", "update", "delete", "deleteMany"] as const;
+
+/** The members a backend given as an object lacks (or has of the wrong type), by name (`session.find` for its session's). */
 function missingBackendMembers(value: object): string[] {
   const record = value as Record<string, unknown>;
-  return BACKEND_MEMBERS.filter(([key, type]) => typeof record[key] !== type || record[key] === null).map(([key]) => key);
+  const missing: string[] = BACKEND_MEMBERS.filter(([key, type]) => typeof record[key] !== type || record[key] === null).map(([key]) => key);
+  const session = record["session"];
+  if (typeof session === "object" && session !== null) {
+    for (const method of SESSION_METHODS) if (typeof (session as Record<string, unknown>)[method] !== "function") missing.push(`session.${method}`);
+  }
+  return missing;
 }
 
 /** Why `value` cannot serve as a {@link Backend}, or undefined when it has every member `createStorage` needs. */
 export function backendShapeProblem(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null) return `expected a Backend object, got ${describeValue(value)}`;
   const missing = missingBackendMembers(value);
-  return missing.length === 0 ? undefined : `expected a Backend (an object with name, capabilities, session, begin and close); missing or mistyped: ${missing.join(", ")}`;
+  return missing.length === 0
+    ? undefined
+    : `expected a Backend (an object with name, capabilities, session, begin, backup and close); missing or mistyped: ${missing.join(", ")}`;
 }
 
-/** A backend name, a factory (any function) or an object shaped like a {@link Backend}. */
+/** True for a class: calling it as a factory would throw "cannot be invoked without 'new'". */
+function isClass(value: unknown): boolean {
+  return typeof value === "function" && /^class[\s{]/.test(Function.prototype.toString.call(value));
+}
+
+/** A backend name, a factory (any function but a class) or an object shaped like a {@link Backend}. */
 const backendSchema = z.custom<string | BackendFactory | Backend>(
-  (v) => (typeof v === "string" && v.length > 0) || typeof v === "function" || (typeof v === "object" && v !== null && backendShapeProblem(v) === undefined),
+  (v) =>
+    (typeof v === "string" && v.length > 0) ||
+    (typeof v === "function" && !isClass(v)) ||
+    (typeof v === "object" && v !== null && backendShapeProblem(v) === undefined),
   {
     error: (issue) => {
       const v = issue.input;
       if (typeof v === "string") return "expected a non-empty string";
+      if (isClass(v)) return `expected a BackendFactory or an open Backend, not the class ${(v as Function).name || "(anonymous)"} itself: give an instance, or a function of the context that opens one`;
       if (typeof v === "object" && v !== null) return backendShapeProblem(v);
       return "expected a backend name, a BackendFactory function or a Backend object";
     },
@@ -128,7 +148,8 @@ const configSchema = z.strictObject(
       .optional(),
     autoCreate: z.boolean({ error: "expected true or false" }).optional(),
     poolSize: positiveInt().optional(),
-    timeoutMs: nonNegativeInt().optional(),
+    // Every wait it bounds is a Node timer, which fires at once past MAX_TIMER_MS.
+    timeoutMs: nonNegativeInt().max(MAX_TIMER_MS, { error: `expected a non-negative integer of ms, at most ${MAX_TIMER_MS}` }).optional(),
     backup: z
       .strictObject({ enabled: z.boolean({ error: "expected true or false" }), keep: positiveInt().optional(), dir: text().optional() }, { error: "expected an object" })
       .optional(),
@@ -226,7 +247,8 @@ export function resolveConfig(input: unknown, isKnownBackend: (name: string) => 
     backend,
     ...(given ? { backendSource: given } : {}),
     url: url ?? `${backend}:${location ?? ""}`,
-    ...(location ? { path: location === ":memory:" ? location : path.resolve(location) } : {}),
+    // A backend of the caller's own code gets its location as given (a URL's rest may be `//host/db`, no file path).
+    ...(location ? { path: given || location === ":memory:" ? location : path.resolve(location) } : {}),
     entities: config.entities ?? [],
     ...(config.migrations !== undefined ? { migrations: config.migrations } : {}),
     autoCreate: config.autoCreate ?? backend === "memory",

@@ -18,7 +18,7 @@
 import assert from "node:assert/strict";
 import type { StorageConfig } from "../config/storage-config.js";
 import { resolveConfig } from "../config/storage-config.js";
-import { IntegrityError, LockError, StorageError, TransactionError } from "../errors.js";
+import { IntegrityError, LockError, SchemaError, StorageError, TransactionError } from "../errors.js";
 import { MIGRATIONS_TABLE } from "../migrations/applied-migration-store.js";
 import { defineMigration } from "../migrations/migration.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
@@ -168,6 +168,27 @@ function dataSessionTests(test: T, ctx: SpiContext): void {
     assert.deepEqual(back, row);
     await ctx.session.insert(values, valueRow("nulls"));
     assert.deepEqual(await ctx.session.findById(values, "nulls"), valueRow("nulls"));
+  });
+
+  test("a table that does not exist is a SchemaError naming it, from reads and writes alike", async () => {
+    const missing = schemaOfTable({ name: "conf_missing", columns: [{ name: "id", type: "string", nullable: false, primary: true, unique: true }], indexes: [] });
+    const where = normalizeWhere(missing, {});
+    const calls: Array<() => Promise<unknown>> = [
+      () => ctx.session.findById(missing, "a"),
+      () => ctx.session.find(missing, normalizeQuery(missing, {})),
+      () => ctx.session.count(missing, where),
+      () => ctx.session.insert(missing, { id: "a" }),
+      () => ctx.session.upsertMany(missing, [{ id: "a" }]),
+      () => ctx.session.deleteMany(missing, where),
+    ];
+    for (const call of calls) {
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof SchemaError, `expected SchemaError, got ${(error as Error)?.constructor?.name}: ${(error as Error)?.message}`);
+      assert.equal(error.table, "conf_missing");
+    }
   });
 
   test("insert of an existing key or a duplicate unique value is an IntegrityError and changes nothing", async () => {

@@ -88,6 +88,8 @@ export class BatchWriter {
         return undefined;
       }
     });
+    /** The entity whose own write (a versioned upsert) was under way when writeRows last threw, else -1. */
+    let failedAt = -1;
     const writeRows = async (start: number, end: number) => {
       const session = this.parts.session();
       const plain: Row[] = [];
@@ -95,12 +97,40 @@ export class BatchWriter {
         const p = prepared[i];
         if (!p) continue;
         if (p.expectedVersion === undefined) plain.push(p.row);
-        else if ((await session.upsert(schema, p.row, p.expectedVersion)) === "conflict") {
-          this.parts.conflict(p.row[schema.primary.property] as Key, p.expectedVersion);
+        else {
+          failedAt = i;
+          if ((await session.upsert(schema, p.row, p.expectedVersion)) === "conflict") {
+            this.parts.conflict(p.row[schema.primary.property] as Key, p.expectedVersion);
+          }
         }
       }
+      failedAt = -1;
       if (plain.length > 0) await session.upsertMany(schema, plain);
       transactions.noteWrite(schema.table);
+    };
+    /**
+     * An atomic chunk where savepoints are missing: on a failure, the entity that caused it is found by
+     * writing the chunk's unversioned rows again one at a time, in the same transaction. That is safe
+     * because a failed upsertMany writes none of its rows, and the whole transaction rolls back anyway.
+     */
+    const writeRowsNamingFailure = async (start: number, end: number) => {
+      try {
+        await writeRows(start, end);
+      } catch (error) {
+        if (!(error instanceof StorageError)) throw error;
+        if (failedAt >= 0) throw atIndex(error, failedAt);
+        const session = this.parts.session();
+        for (let i = start; i < end; i++) {
+          const p = prepared[i];
+          if (!p || p.expectedVersion !== undefined) continue;
+          try {
+            await session.upsertMany(schema, [p.row]);
+          } catch (single) {
+            throw atIndex(single, i);
+          }
+        }
+        throw error;
+      }
     };
     const canNest = this.parts.supportsSavepoints;
     /**
@@ -138,7 +168,7 @@ export class BatchWriter {
             await writeChunk(start, end, (index, error) => {
               throw atIndex(error, index);
             });
-          } else await writeRows(start, end);
+          } else await writeRowsNamingFailure(start, end);
           result.succeeded = end;
           options.onProgress?.(end, total);
         }

@@ -19,9 +19,14 @@ const builtIn: Record<string, () => Promise<BackendFactory>> = {
 
 const registered = new Map<string, BackendFactory>();
 
+/** True for a built-in name: own keys only, so that `constructor` or `__proto__` is no backend. */
+function isBuiltIn(name: string): boolean {
+  return Object.hasOwn(builtIn, name) || name === "postgresql";
+}
+
 /** True when `name` is built in or registered. */
 export function isKnownBackend(name: string): boolean {
-  return name in builtIn || name === "postgresql" || registered.has(name);
+  return isBuiltIn(name) || registered.has(name);
 }
 
 /**
@@ -34,7 +39,7 @@ export function registerBackend(name: string, factory: BackendFactory): void {
   if (typeof name !== "string" || !/^[a-z][a-z0-9-]*$/.test(name)) {
     throw new ConfigError([`backend: a backend name must be lower-case letters, digits and dashes, got ${JSON.stringify(name)}`]);
   }
-  if (name in builtIn || name === "postgresql") throw new ConfigError([`backend: "${name}" is a built-in backend and cannot be replaced`]);
+  if (isBuiltIn(name)) throw new ConfigError([`backend: "${name}" is a built-in backend and cannot be replaced`]);
   if (typeof factory !== "function") throw new ConfigError([`backend: the factory for "${name}" must be a function`]);
   registered.set(name, factory);
 }
@@ -44,7 +49,7 @@ export async function loadBackend(name: string): Promise<BackendFactory> {
   if (name === "postgresql") name = "postgres";
   const own = registered.get(name);
   if (own) return own;
-  const load = builtIn[name];
+  const load = Object.hasOwn(builtIn, name) ? builtIn[name] : undefined;
   if (!load) throw new ConfigError([`backend: unknown backend "${name}"`]);
   return load();
 }
@@ -53,8 +58,10 @@ export async function loadBackend(name: string): Promise<BackendFactory> {
 /**
  * Opens the backend of a configuration: the instance given (as it is), or what the given factory, else the
  * factory registered under `config.backend`, opens. A factory's failure other than a `StorageError` is a
- * `ConnectionError`; a factory that returns no Backend is a `ConfigError` naming `backend`. `means` are the
- * context's tools from above the SPI (the copy module's `backupToDirectory`), given by the caller.
+ * `ConnectionError`; so is a factory given as code (`given`) that has not resolved within `config.timeoutMs`
+ * (the backend it resolves to later is closed); a registered one is awaited without a bound, as before. A factory that returns no Backend
+ * is a `ConfigError` naming `backend` (what it returned is closed when it can be). `means` are the context's
+ * tools from above the SPI (the copy module's `backupToDirectory`), given by the caller.
  */
 export async function openBackend(
   config: ResolvedConfig,
@@ -66,13 +73,46 @@ export async function openBackend(
   const factory = given ?? (await loadBackend(config.backend));
   let backend: Backend;
   try {
-    backend = await factory({ ...means, config, schemas, logger: config.logger });
+    const opening = Promise.resolve().then(() => factory({ ...means, config, schemas, logger: config.logger }));
+    // The built-in factories bound their own waits by timeoutMs; a given one may never settle.
+    backend = given !== undefined && config.timeoutMs > 0 ? await withinTimeout(opening, config) : await opening;
   } catch (error) {
     if (error instanceof StorageError) throw error;
     throw new ConnectionError(`Could not open the ${config.backend} backend: ${(error as Error)?.message ?? String(error)}`, { cause: error });
   }
   // A factory's result is checked as a backend given as an object is: the storage relies on these members.
   const problem = backendShapeProblem(backend);
-  if (problem) throw new ConfigError([`backend: the factory of the ${config.backend} backend returned no Backend: ${problem}`]);
+  if (problem) {
+    await closeQuietly(backend);
+    throw new ConfigError([`backend: the factory of the ${config.backend} backend returned no Backend: ${problem}`]);
+  }
   return backend;
+}
+
+/** `opening`, or a `ConnectionError` once `config.timeoutMs` has passed; a backend opened after that is closed. */
+function withinTimeout(opening: Promise<Backend>, config: ResolvedConfig): Promise<Backend> {
+  return new Promise<Backend>((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new ConnectionError(`Could not open the ${config.backend} backend: its factory did not resolve within ${config.timeoutMs} ms (timeoutMs)`));
+    }, config.timeoutMs);
+    opening.then(
+      (backend) => {
+        clearTimeout(timer);
+        if (late) void closeQuietly(backend);
+        else resolve(backend);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (!late) reject(error as Error);
+      },
+    );
+  });
+}
+
+/** Closes what a factory returned, when it has a `close`, ignoring its failure: the caller reports another error. */
+async function closeQuietly(value: unknown): Promise<void> {
+  const close = (value as { close?: unknown } | null | undefined)?.close;
+  if (typeof close === "function") await Promise.resolve().then(() => close.call(value)).catch(() => {});
 }

@@ -22,14 +22,16 @@ import type { AppliedMigrationStore, MigrationLock } from "./migration-store.js"
 import type { TransactionHandle } from "./transaction-handle.js";
 
 /**
- * An open backend. `createStorage` checks that an object given as `backend` has `name`,
- * `capabilities`, `session`, `begin` and `close`; the storage owns it from then on.
+ * An open backend. `createStorage` checks that an object given as `backend` (or returned by a factory) has
+ * `name`, `capabilities`, `session` (with its ten methods), `begin`, `backup` and `close`; the storage owns it
+ * from then on, and a second storage given the same instance is a `ConfigError`.
  * @example
  * class MyStoreBackend implements Backend {
  *   readonly name = "mystore";
  *   readonly capabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true };
- *   readonly session: DataSession = new MyStoreSession(this.client);
- *   constructor(private readonly client: MyStoreClient) {}
+ *   readonly session: DataSession;
+ *   // Set in the constructor: a field initializer runs before `client` is assigned (ES2022 class fields).
+ *   constructor(private readonly client: MyStoreClient) { this.session = new MyStoreSession(client); }
  *   async begin(): Promise<TransactionHandle> { return new MyStoreTransaction(await this.client.begin()); }
  *   async backup(targetPath: string): Promise<void> { await this.client.snapshot(targetPath); }
  *   async close(): Promise<void> { await this.client.end(); }
@@ -102,9 +104,11 @@ export interface BackendContext {
 
 /**
  * Creates and connects a backend: a function of the {@link BackendContext}, called once by
- * `createStorage`. A failure other than a Strata error becomes a `ConnectionError`. A third-party
- * package exports a function of its own typed options that returns one (kysely's dialect style); it is
- * given to `createStorage` as `backend`, or registered under a name with `registerBackend`.
+ * `createStorage`. A failure other than a Strata error becomes a `ConnectionError`, and so does a
+ * factory given as `backend` that has not resolved within `config.timeoutMs` (unless it is 0); a result
+ * that is not a {@link Backend} is a `ConfigError` naming `backend`. A third-party package exports a
+ * function of its own typed options that returns one (kysely's dialect style); it is given to
+ * `createStorage` as `backend`, or registered under a name with `registerBackend`.
  * @example
  * export interface MyStoreOptions { region: string; poolSize?: number }
  * export function myStore(options: MyStoreOptions): BackendFactory {

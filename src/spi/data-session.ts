@@ -60,8 +60,10 @@ export type UpdateOutcome = { readonly row: Row } | "missing" | "conflict";
  * Errors a backend throws (all from Strata's errors module, with the table in their context):
  * `IntegrityError` when a write would duplicate a primary key or a unique index's value (nulls never
  * collide), with nothing changed; `CapacityError` when an increment key would pass
- * `Number.MAX_SAFE_INTEGER`; `TransactionError` when called on a transaction that has ended;
- * `ConnectionError` or `LockError` when the store cannot be reached or locked in time. A backend does not
+ * `Number.MAX_SAFE_INTEGER` (its `field` the key's property, its message saying `Number.MAX_SAFE_INTEGER`,
+ * as the conformance suite checks); `SchemaError` when the schema's table does not exist (its message
+ * saying to run the migrations that create it or set `autoCreate`); `TransactionError` when called on a
+ * transaction that has ended; `ConnectionError` or `LockError` when the store cannot be reached or locked in time. A backend does not
  * throw `NotFoundError` or `ConcurrencyError`: it reports `"missing"` and `"conflict"`, and the repository
  * turns them into errors.
  */

@@ -41,7 +41,8 @@ describe("package: a consumer app built from npm pack", () => {
     writeFileSync(
       path.join(app, "main.ts"),
       `import { Entity, Column, PrimaryColumn } from "typeorm";
-import { createStorage, Repository, IntegrityError, type Storage, type Query } from "stratastore";
+import { createStorage, Repository, IntegrityError, DEFAULT_CAPABILITIES, type Storage, type Query, type Backend, type BackendFactory } from "stratastore";
+import { openBackend, runSpiSuite, type SpiTarget } from "stratastore/conformance";
 
 @Entity("notes")
 class Note {
@@ -59,10 +60,23 @@ await notes.save(new Note("n1", "hello"));
 try { await notes.insert(new Note("n1", "again")); } catch (e) { if (!(e instanceof IntegrityError)) throw e; }
 console.log(JSON.stringify((await notes.byText("hello")).map((n) => n.id)));
 await storage.close();
+// The README's "Writing a backend": a factory of typed options, built on the SPI types and stratastore/conformance.
+function renamed(options: { name: string }): BackendFactory {
+  return async (context): Promise<Backend> => {
+    const inner = await openBackend({ url: "memory:", autoCreate: context.config.autoCreate }, context.schemas);
+    return { ...inner, name: options.name, capabilities: { ...DEFAULT_CAPABILITIES, ...inner.capabilities }, session: inner.session, begin: () => inner.begin(), backup: (p) => inner.backup(p), close: () => inner.close() };
+  };
+}
+const target: SpiTarget = { name: "renamed", open: (schemas) => openBackend({ backend: renamed({ name: "renamed" }), autoCreate: true }, schemas) };
+if (typeof runSpiSuite !== "function" || typeof target.open !== "function") throw new Error("stratastore/conformance is incomplete");
+const own = await createStorage({ backend: renamed({ name: "renamed" }), entities: [Note], autoCreate: true });
+await own.repository(Note).save(new Note("n2", "mine"));
+console.log(own.backend, (await own.repository(Note).findById("n2"))?.text);
+await own.close();
 `,
     );
     execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", app], { cwd: app, encoding: "utf8" });
     const out = execFileSync(process.execPath, [path.join(app, "out/main.js")], { cwd: app, encoding: "utf8" });
-    expect(out.trim()).toBe('["n1"]');
+    expect(out.trim().split("\n")).toEqual(['["n1"]', "renamed mine"]);
   }, 60_000);
 });
