@@ -56,7 +56,14 @@ function makeRowCodec(schema: EntitySchema): { encode(row: Row): string; decode(
       return JSON.stringify(values);
     },
     decode(text) {
-      const values = JSON.parse(text) as unknown;
+      let values: unknown;
+      try {
+        values = JSON.parse(text);
+      } catch {
+        // A damaged entry (or one some other program wrote under our prefix) is a miss, as a failing tier is:
+        // the backend answers, and a cache never fails a read.
+        return undefined;
+      }
       // Keys carry a hash of the shape, so this is a second line of defence: never hand out a misaligned row.
       if (!Array.isArray(values) || values.length !== properties.length) return undefined;
       const row: Row = {};

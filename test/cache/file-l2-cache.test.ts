@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -165,5 +165,21 @@ describe("memory: file L2 cache", () => {
     expect(probe(name).reads.findById).toBe(reads); // served from L2
     expect(storage.cache.stats().l2.errors).toBe(0);
     expect(logger.warnings).toEqual([]);
+  });
+  test("an entry that is not a row (damaged, or written by something else) is a miss, never a failed read", async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "strata-l2-"));
+    const { storage, name } = await open({ l1: false, l2: { type: "file", dir } });
+    const items = storage.repository(Item);
+    await items.save(item("x", { name: "v1" }));
+    await items.findById("x");
+    await waitFor(() => entryFiles(dir).length === 1, 5000, "the L2 entry is written");
+    const [file] = entryFiles(dir);
+    const [keyLine, expiry] = readFileSync(file!, "utf8").split("\n");
+    for (const damaged of ['["x","v1"', "not json", "null", '{"id":"x"}']) {
+      writeFileSync(file!, `${keyLine}\n${expiry}\n${damaged}`);
+      const reads = probe(name).reads.findById;
+      expect((await items.findById("x"))?.name).toBe("v1");
+      expect(probe(name).reads.findById).toBe(reads + 1); // read from the backend instead
+    }
   });
 });
