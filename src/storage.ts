@@ -13,7 +13,7 @@ import { readEntitySchema } from "./schema/read-entity-schema.js";
 import { bindCore, StorageCore } from "./storage-core.js";
 import { backupToDirectory } from "./copy/backup-to-directory.js";
 import type { MigrationRunner } from "./migrations/migration-runner.js";
-import { createMigrationRunner } from "./migrations/migration-runner.js";
+import { appliedMigrationsFingerprint, createMigrationRunner } from "./migrations/migration-runner.js";
 import type { CommittedWrites, TransactionOptions } from "./transaction/transaction-manager.js";
 import { TransactionManager } from "./transaction/transaction-manager.js";
 
@@ -162,7 +162,7 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
   const storage = openStorage(core);
   try {
     // The runner reads the applied migrations for the cache's keys: the cache never reads them itself.
-    core.cache = await CacheManager.open(core, () => storage.migrations.appliedFingerprint());
+    core.cache = await CacheManager.open(core, () => appliedMigrationsFingerprint(storage.migrations));
   } catch (error) {
     await backend.close().catch(() => {});
     throw error;

@@ -116,6 +116,14 @@ function label(m: { version: number; name: string; file?: string }): string {
 /** Set by the class's static block: `Storage` builds its runner through it (the constructor is private). */
 let newRunner: (core: StorageCore) => MigrationRunner;
 
+/** Set by the class's static block: the fingerprint is the cache's, not part of the public runner. */
+let fingerprintOf: (runner: MigrationRunner) => Promise<string>;
+
+/** @internal The fingerprint of the migrations applied to `runner`'s data, for the cache's keys (`createStorage` hands it in). */
+export function appliedMigrationsFingerprint(runner: MigrationRunner): Promise<string> {
+  return fingerprintOf(runner);
+}
+
 /** @internal The runner of a storage's core; `storage.migrations` is the public way to it. */
 export function createMigrationRunner(core: StorageCore): MigrationRunner {
   return newRunner(core);
@@ -129,6 +137,7 @@ export class MigrationRunner {
 
   static {
     newRunner = (core) => new MigrationRunner(core);
+    fingerprintOf = (runner) => runner.#appliedFingerprint();
   }
 
   /** Use `storage.migrations`. */
@@ -199,13 +208,13 @@ export class MigrationRunner {
     }
   }
 
-  /** Applies pending migrations in version order, each in one transaction with its record. */
   /**
-   * @internal A short hash of the migrations applied to the data ("m0" for none, "m-" for a backend with no
-   * migrations table to read), handed to the cache when the storage opens: every cache key carries it, so
-   * that a process never reads entries written under another schema (see `CacheManager.appliedMark`).
+   * A short hash of the migrations applied to the data ("m0" for none, "m-" for a backend with no migrations
+   * table to read), handed to the cache when the storage opens (through {@link appliedMigrationsFingerprint}:
+   * not a member of the public runner): every cache key carries it, so that a process never reads entries
+   * written under another schema (see `CacheManager.appliedMark`).
    */
-  async appliedFingerprint(): Promise<string> {
+  async #appliedFingerprint(): Promise<string> {
     let applied: readonly AppliedMigration[];
     try {
       applied = await this.store.list();
@@ -218,6 +227,7 @@ export class MigrationRunner {
     return `m${digest.slice(0, 10)}`;
   }
 
+  /** Applies pending migrations in version order, each in one transaction with its record. */
   async up(options: UpOptions = {}): Promise<MigrationResult[]> {
     if (options.to !== undefined && !(Number.isSafeInteger(options.to) && options.to >= 0)) {
       throw new MigrationError(`up: "to" must be a version (a non-negative integer), got ${String(options.to)}`);
