@@ -167,4 +167,21 @@ describe("remote tier", () => {
     await tier.write("k", "filled on the strength of a failed read", failed.guard);
     expect(store.entries.has("k")).toBe(false);
   });
+  test("a clear while the store is dirty and skipped waits for nothing: the repair drops every entry instead", async () => {
+    const { store, clock, tier } = open(1000);
+    store.entries.set("a", "stale");
+    store.failing = true;
+    await tier.invalidate(["a"], [], [["t", ["a"]]]); // lost: the store is dirty, the circuit open
+    store.failing = false;
+    store.clearHold = new Promise<void>(() => {}); // a silent store: a command sent now waits out its timeout
+    const cleared = tier.clear();
+    const read = await Promise.race([tier.read("a"), new Promise((resolve) => setTimeout(() => resolve("waited"), 50))]);
+    expect(read).toEqual({ value: undefined, guard: undefined });
+    expect(store.calls).toEqual(["invalidate a"]);
+    await cleared;
+    store.clearHold = undefined;
+    clock.advance(1001);
+    expect((await tier.read("a")).value).toBeUndefined(); // repaired first
+    expect(store.repairs).toHaveLength(1);
+  });
 });
