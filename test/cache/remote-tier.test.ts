@@ -184,4 +184,20 @@ describe("remote tier", () => {
     expect((await tier.read("a")).value).toBeUndefined(); // repaired first
     expect(store.repairs).toHaveLength(1);
   });
+  test("a clear while the store is skipped (a failed read) waits for nothing, and the store is repaired before use", async () => {
+    const { store, clock, tier } = open(1000);
+    store.entries.set("a", "cleared");
+    store.failing = true;
+    await tier.read("a"); // fails: the circuit opens
+    store.failing = false;
+    store.clearHold = new Promise<void>(() => {});
+    const cleared = tier.clear();
+    const read = await Promise.race([tier.read("a"), new Promise((resolve) => setTimeout(() => resolve("waited"), 50))]);
+    expect(read).toEqual({ value: undefined, guard: undefined });
+    await cleared;
+    store.clearHold = undefined;
+    clock.advance(1001);
+    expect((await tier.read("a")).value).toBeUndefined();
+    expect(store.repairs).toEqual([{ keys: [], tables: [], announce: false }]);
+  });
 });

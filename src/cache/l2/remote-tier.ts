@@ -117,9 +117,13 @@ export class RemoteTier {
   /** Drops every entry of this storage's namespace. */
   clear(): Promise<void> {
     return this.inOrder(async () => {
-      // Reads wait for a clear as for an invalidation, so the same rule: a store that failed us and is still
-      // skipped is not made to wait out a timeout per command. Its repair drops every entry, as this would.
-      if (this.dirty && this.breaker.isOpen) return;
+      // Reads wait for a clear as for an invalidation: a store that failed us and is still skipped is not made
+      // to wait out a timeout per command (a silent Redis would hold every read that long). Marked suspect
+      // instead: nothing is read from it until its repair, which drops every entry, as this would have.
+      if (this.breaker.isOpen) {
+        this.markDirty(false);
+        return;
+      }
       try {
         await this.store.clear();
       } catch (error) {
