@@ -111,6 +111,11 @@ export class TableCache {
     return this.keys.table;
   }
 
+  /** The key space of this table's L2 entries (see `TableKeys.space`), as announced with a write. */
+  get l2Space(): string {
+    return this.keys.space;
+  }
+
   /** A migration changed the schema: keys move to the new version (the context has cleared L1). */
   private checkSchemaVersion(): void {
     if (this.context.schemaVersion !== this.schemaVersion) {

@@ -103,7 +103,7 @@ export class FileL2Store implements L2Store {
   }
 
   /** No other process reads this directory: there is nobody to tell of `_message`. */
-  invalidate(keys: readonly string[], tables: readonly string[], _message: InvalidationMessage): Promise<void> {
+  invalidate(keys: readonly string[], tables: readonly string[], _message: InvalidationMessage | undefined): Promise<void> {
     this.epoch++;
     return this.enqueue(async () => {
       for (const key of keys) await fs.rm(this.fileOf(key), { force: true });

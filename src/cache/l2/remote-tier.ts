@@ -91,9 +91,9 @@ export class RemoteTier {
 
   /**
    * Drops `keys` and every entry of each of `tables` (encoded names; a bulk write), then tells the other
-   * processes on the bus (`message`), if there is one.
+   * processes on the bus (`message`), if there is one; `undefined`: a peer's write that every process has heard.
    */
-  invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage): Promise<void> {
+  invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage | undefined): Promise<void> {
     if (this.closed) return Promise.resolve();
     return this.inOrder(async () => {
       // Tried even while the circuit is open: reads may skip a failing store, but an invalidation is what
