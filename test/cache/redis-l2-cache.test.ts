@@ -139,10 +139,10 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   test("a fill that read before another process's invalidation is refused by Redis itself", async () => {
     const prefix = uniquePrefix();
     prefixes.push(prefix);
-    const { openRedisTier: openRedisL2Cache } = await import("../../src/cache/l2/redis-tier.js");
+    const { openRedisTier } = await import("../../src/cache/l2/redis-tier.js");
     const options = { url: redisUrl!, prefix, clock: { now: () => Date.now() }, logger: recordingLogger(), onRemoteInvalidation: () => {}, sharedData: false, onBusChange: () => {} };
-    const one = await openRedisL2Cache(options);
-    const two = await openRedisL2Cache(options);
+    const one = await openRedisTier(options);
+    const two = await openRedisTier(options);
     try {
       const key = "e|0|cache_items|x";
       const stale = await one.read(key);
