@@ -171,16 +171,18 @@ export class CacheManager implements StorageCache, TableCacheContext {
     if (this.closed) return;
     const l2Keys: string[] = [];
     const l2Tables: string[] = [];
-    const message: Array<readonly [string, readonly Key[] | "all"]> = [];
+    const message: Array<readonly [string, readonly Key[] | "all", string?]> = [];
     for (const [tableName, keys] of writes) {
-      message.push([tableName, keys === "all" ? "all" : [...keys]]);
       const table = this.tableNamed(tableName);
       if (!table) {
         // Not an entity of this storage (a migration's table): other processes may cache it; drop it whole.
+        message.push([tableName, keys === "all" ? "all" : [...keys]]);
         l2Tables.push(encodeTableName(tableName));
         continue;
       }
       const dropped = table.invalidate(keys);
+      // The space is read after invalidate(), which moves the keys to a new schema version if one was applied.
+      message.push(keys === "all" ? [tableName, "all"] : [tableName, [...keys], table.l2Space]);
       if (dropped === true) l2Tables.push(table.l2Table);
       else l2Keys.push(...dropped);
     }
@@ -188,7 +190,13 @@ export class CacheManager implements StorageCache, TableCacheContext {
     if (this.l2 && message.length > 0) void this.l2.invalidate(l2Keys, l2Tables, message);
   }
 
-  /** Another process on the shared Redis wrote: drop our L1 copies (L2 was handled by the writer). */
+  /**
+   * Another process on the shared Redis wrote: drop our L1 copies. L2 was handled by the writer, for the keys
+   * of its own key space: where ours differs (a migration ran in one of us since the other opened), our
+   * entries of those keys are ours to drop. A bulk write's deletes already reach every space. (A space no
+   * running process holds any more is reached by nobody: its entries stay until their TTL, and a process
+   * opened later on the same space could read them. Closing that needs the writer to know every space.)
+   */
   private remoteInvalidation(message: InvalidationMessage | undefined): void {
     if (this.closed) return;
     if (message === undefined) {
@@ -196,7 +204,16 @@ export class CacheManager implements StorageCache, TableCacheContext {
       for (const table of this.tables.values()) table.abandonFlights();
       return;
     }
-    for (const [tableName, keys] of message) this.tableNamed(tableName)?.invalidate(keys === "all" ? "all" : keys);
+    let ownKeys: string[] | undefined;
+    for (const [tableName, keys, space] of message) {
+      const table = this.tableNamed(tableName);
+      if (!table) continue;
+      const dropped = table.invalidate(keys === "all" ? "all" : keys);
+      // No space: a writer from before spaces were announced; ours may differ, so drop ours to be safe.
+      if (dropped !== true && space !== table.l2Space) (ownKeys ??= []).push(...dropped);
+    }
+    // Not announced again: every peer heard the writer, and drops its own.
+    if (ownKeys && this.l2) void this.l2.invalidate(ownKeys, [], undefined);
   }
 
   private tableNamed(name: string): TableCache | undefined {

@@ -58,6 +58,11 @@ export class TableKeys {
   private entityPrefix = "";
   private queryPrefix = "";
   private l2Prefix = "";
+  /**
+   * What sets this table's L2 keys apart from another process's keys of the same table: the schema mark.
+   * Two processes whose spaces differ never read each other's entries, nor delete them by key.
+   */
+  space = "";
 
   constructor(schema: EntitySchema) {
     this.shape = createHash("sha256").update(schema.columns.map((c) => `${c.property}:${c.name}:${c.type}`).join(",")).digest("base64url").slice(0, 8);
@@ -69,7 +74,8 @@ export class TableKeys {
    * every process on this data), `schemaVersion` (this process's own migrations since), `epoch` and `generation`.
    */
   rebuild(appliedMark: string, schemaVersion: number, epoch: number, generation: number): void {
-    const base = `${appliedMark}.${schemaVersion}.${this.shape}|${this.table}|`;
+    this.space = `${appliedMark}.${schemaVersion}.${this.shape}`;
+    const base = `${this.space}|${this.table}|`;
     this.entityPrefix = `e|${base}${epoch}|`;
     this.queryPrefix = `q|${base}${generation}|`;
     this.l2Prefix = `e|${base}`;

@@ -56,7 +56,14 @@ function makeRowCodec(schema: EntitySchema): { encode(row: Row): string; decode(
       return JSON.stringify(values);
     },
     decode(text) {
-      const values = JSON.parse(text) as unknown;
+      let values: unknown;
+      try {
+        values = JSON.parse(text);
+      } catch {
+        // A damaged entry (or one some other program wrote under our prefix) is a miss, as a failing tier is:
+        // the backend answers, and a cache never fails a read.
+        return undefined;
+      }
       // Keys carry a hash of the shape, so this is a second line of defence: never hand out a misaligned row.
       if (!Array.isArray(values) || values.length !== properties.length) return undefined;
       const row: Row = {};
@@ -102,6 +109,11 @@ export class TableCache {
   /** The table's name as L2 keys hold it. */
   get l2Table(): string {
     return this.keys.table;
+  }
+
+  /** The key space of this table's L2 entries (see `TableKeys.space`), as announced with a write. */
+  get l2Space(): string {
+    return this.keys.space;
   }
 
   /** A migration changed the schema: keys move to the new version (the context has cleared L1). */

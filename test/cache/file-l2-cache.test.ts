@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -118,5 +118,68 @@ describe("memory: file L2 cache", () => {
     }
     await waitFor(() => storage.cache.stats().l2.errors > 0, 5000, "the failure is counted");
     expect(logger.warnings.filter((w) => w.includes("cache tier failed"))).toHaveLength(1);
+  });
+  test("a removal that failed is never made good by serving the old entry once the directory is back", async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "strata-l2-"));
+    const clock = new FakeClock();
+    const { storage } = await open({ l1: false, l2: { type: "file", dir }, clock });
+    const items = storage.repository(Item);
+    await items.save(item("x", { name: "v1" }));
+    await items.findById("x");
+    await waitFor(() => entryFiles(dir).length === 1, 5000, "the L2 entry is written");
+    // The directory is away (a file in its place: every removal under it fails) while x is updated ...
+    renameSync(dir, `${dir}.away`);
+    writeFileSync(dir, "not a directory");
+    await items.update("x", { name: "v2" });
+    expect((await items.findById("x"))?.name).toBe("v2");
+    // ... and back, old entry and all, once the circuit has closed.
+    rmSync(dir);
+    renameSync(`${dir}.away`, dir);
+    clock.advance(10_000);
+    expect((await items.findById("x"))?.name).toBe("v2");
+    expect((await items.findById("x"))?.name).toBe("v2");
+  });
+
+  test("the directory removed while the storage runs: entries are written again, the tier is not left failing", async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "strata-l2-"));
+    const clock = new FakeClock();
+    const { storage, name, logger } = await open({ l1: false, l2: { type: "file", dir }, clock });
+    const items = storage.repository(Item);
+    await items.save(item("x"));
+    await items.findById("x");
+    await waitFor(() => entryFiles(dir).length === 1, 5000, "the L2 entry is written");
+    rmSync(dir, { recursive: true, force: true }); // a cleanup job, or a tmpfs emptied
+    await items.save(item("y"));
+    await items.findById("y");
+    const written = () => {
+      try {
+        return entryFiles(dir).length === 1;
+      } catch {
+        return false; // the directory is not there yet
+      }
+    };
+    await waitFor(written, 5000, "the entry is written again");
+    clock.advance(10_000);
+    const reads = probe(name).reads.findById;
+    expect((await items.findById("y"))?.id).toBe("y");
+    expect(probe(name).reads.findById).toBe(reads); // served from L2
+    expect(storage.cache.stats().l2.errors).toBe(0);
+    expect(logger.warnings).toEqual([]);
+  });
+  test("an entry that is not a row (damaged, or written by something else) is a miss, never a failed read", async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "strata-l2-"));
+    const { storage, name } = await open({ l1: false, l2: { type: "file", dir } });
+    const items = storage.repository(Item);
+    await items.save(item("x", { name: "v1" }));
+    await items.findById("x");
+    await waitFor(() => entryFiles(dir).length === 1, 5000, "the L2 entry is written");
+    const [file] = entryFiles(dir);
+    const [keyLine, expiry] = readFileSync(file!, "utf8").split("\n");
+    for (const damaged of ['["x","v1"', "not json", "null", '{"id":"x"}']) {
+      writeFileSync(file!, `${keyLine}\n${expiry}\n${damaged}`);
+      const reads = probe(name).reads.findById;
+      expect((await items.findById("x"))?.name).toBe("v1");
+      expect(probe(name).reads.findById).toBe(reads + 1); // read from the backend instead
+    }
   });
 });

@@ -40,7 +40,10 @@ describe("cache keys", () => {
       expect(other.entity("x")).not.toBe(base.entity("x"));
       expect(other.l2Entity("x")).not.toBe(base.l2Entity("x"));
       expect(other.query("count", {})).not.toBe(base.query("count", {}));
+      expect(other.space).not.toBe(base.space); // announced with a write: a peer on another space drops its own keys
     }
+    expect(base.l2Entity("x")).toBe(`e|${base.space}|${base.table}|x`);
+    expect(keysOf(Item, "m0", 0, 3, 5).space).toBe(base.space); // writes do not move it
   });
 
   test("a bulk write's epoch moves L1 entity keys only; a write's generation moves query keys only; L2 keys move with neither", () => {

@@ -118,13 +118,31 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     expect((await a.repository(Item).findById("x"))?.name).toBe("migrated");
   });
 
+  test("after a migration, a write by a peer on the older schema version is not hidden by this storage's L2 entry of the newer one", async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const data = `shared-${++seq}`;
+    const migrated = await open(`shared:${data}`, redisCache(prefix, false));
+    const before = await open(`shared:${data}`, redisCache(prefix, false)); // a process still running since before the migration
+    await before.repository(Item).save(item("x", { name: "v1" }));
+    // The migration runs in `migrated` (what the runner does: bump the version, drop the touched tables).
+    coreOf(migrated).schemaChanged(["cache_items"]);
+    // Each fills L2 under its own schema version's key.
+    await waitFor(async () => (await migrated.repository(Item).findById("x"))?.name === "v1" && migrated.cache.stats().l2.hits > 0, 2000, "migrated reads x from L2");
+    await waitFor(async () => (await before.repository(Item).findById("x"))?.name === "v1" && before.cache.stats().l2.hits > 0, 2000, "before reads x from L2");
+    await before.repository(Item).update("x", { name: "v2" });
+    await waitFor(async () => (await migrated.repository(Item).findById("x"))?.name === "v2", 2000, "migrated sees the peer's write");
+    await migrated.repository(Item).update("x", { name: "v3" });
+    await waitFor(async () => (await before.repository(Item).findById("x"))?.name === "v3", 2000, "before sees the peer's write");
+  });
+
   test("a fill that read before another process's invalidation is refused by Redis itself", async () => {
     const prefix = uniquePrefix();
     prefixes.push(prefix);
-    const { openRedisTier: openRedisL2Cache } = await import("../../src/cache/l2/redis-tier.js");
+    const { openRedisTier } = await import("../../src/cache/l2/redis-tier.js");
     const options = { url: redisUrl!, prefix, clock: { now: () => Date.now() }, logger: recordingLogger(), onRemoteInvalidation: () => {}, sharedData: false, onBusChange: () => {} };
-    const one = await openRedisL2Cache(options);
-    const two = await openRedisL2Cache(options);
+    const one = await openRedisTier(options);
+    const two = await openRedisTier(options);
     try {
       const key = "e|0|cache_items|x";
       const stale = await one.read(key);

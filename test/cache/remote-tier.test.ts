@@ -15,6 +15,8 @@ class ScriptedStore implements L2Store {
   failing = false;
   /** When set, invalidations wait for it. */
   hold: Promise<void> | undefined;
+  /** When set, clears wait for it. */
+  clearHold: Promise<void> | undefined;
   readonly calls: string[] = [];
   readonly repairs: Array<{ keys: readonly string[]; tables: readonly string[]; announce: boolean }> = [];
   private version = 0;
@@ -50,6 +52,7 @@ class ScriptedStore implements L2Store {
   }
 
   async clear(): Promise<void> {
+    if (this.clearHold) await this.clearHold;
     this.check("clear");
     this.entries.clear();
   }
@@ -135,6 +138,65 @@ describe("remote tier", () => {
     const { store, tier } = open();
     store.entries.set("a", "maybe stale");
     tier.suspect();
+    expect((await tier.read("a")).value).toBeUndefined();
+    expect(store.repairs).toEqual([{ keys: [], tables: [], announce: false }]);
+  });
+  test("a clear keeps its place among the invalidations, and reads wait for it: no entry it drops is read meanwhile", async () => {
+    const { store, tier } = open();
+    store.entries.set("a", "old");
+    let release!: () => void;
+    store.clearHold = new Promise<void>((resolve) => (release = resolve));
+    const cleared = tier.clear();
+    const invalidation = tier.invalidate(["b"], [], [["t", ["b"]]]);
+    const read = tier.read("a");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(store.calls).toEqual([]);
+    release();
+    expect((await read).value).toBeUndefined();
+    await Promise.all([cleared, invalidation]);
+    expect(store.calls).toEqual(["clear", "invalidate b", "read a"]);
+  });
+
+  test("a read that fails counts as an error, not a miss, and allows no fill", async () => {
+    const { store, clock, tier } = open(1000);
+    store.failing = true;
+    const failed = await tier.read("k");
+    expect({ hits: tier.hits, misses: tier.misses, errors: tier.errors }).toEqual({ hits: 0, misses: 0, errors: 1 });
+    store.failing = false;
+    clock.advance(1001);
+    await tier.write("k", "filled on the strength of a failed read", failed.guard);
+    expect(store.entries.has("k")).toBe(false);
+  });
+  test("a clear while the store is dirty and skipped waits for nothing: the repair drops every entry instead", async () => {
+    const { store, clock, tier } = open(1000);
+    store.entries.set("a", "stale");
+    store.failing = true;
+    await tier.invalidate(["a"], [], [["t", ["a"]]]); // lost: the store is dirty, the circuit open
+    store.failing = false;
+    store.clearHold = new Promise<void>(() => {}); // a silent store: a command sent now waits out its timeout
+    const cleared = tier.clear();
+    const read = await Promise.race([tier.read("a"), new Promise((resolve) => setTimeout(() => resolve("waited"), 50))]);
+    expect(read).toEqual({ value: undefined, guard: undefined });
+    expect(store.calls).toEqual(["invalidate a"]);
+    await cleared;
+    store.clearHold = undefined;
+    clock.advance(1001);
+    expect((await tier.read("a")).value).toBeUndefined(); // repaired first
+    expect(store.repairs).toHaveLength(1);
+  });
+  test("a clear while the store is skipped (a failed read) waits for nothing, and the store is repaired before use", async () => {
+    const { store, clock, tier } = open(1000);
+    store.entries.set("a", "cleared");
+    store.failing = true;
+    await tier.read("a"); // fails: the circuit opens
+    store.failing = false;
+    store.clearHold = new Promise<void>(() => {});
+    const cleared = tier.clear();
+    const read = await Promise.race([tier.read("a"), new Promise((resolve) => setTimeout(() => resolve("waited"), 50))]);
+    expect(read).toEqual({ value: undefined, guard: undefined });
+    await cleared;
+    store.clearHold = undefined;
+    clock.advance(1001);
     expect((await tier.read("a")).value).toBeUndefined();
     expect(store.repairs).toEqual([{ keys: [], tables: [], announce: false }]);
   });

@@ -51,4 +51,13 @@ describe("architecture", () => {
       expect(Object.keys(strata)).not.toContain(name);
     }
   });
+  test("the public migration runner carries nothing of the cache's: the fingerprint reaches it through createStorage", async () => {
+    const storage = await strata.createStorage({ url: "memory:", entities: [] });
+    try {
+      const members = Object.getOwnPropertyNames(Object.getPrototypeOf(storage.migrations));
+      expect(members.filter((name) => /fingerprint/i.test(name))).toEqual([]);
+    } finally {
+      await storage.close();
+    }
+  });
 });

@@ -5,8 +5,13 @@
  * that a peer never hears of a write before that write's entries are gone.
  */
 
-/** Writes announced to other processes: table to keys, or `"all"` for a bulk write. */
-export type InvalidationMessage = ReadonlyArray<readonly [table: string, keys: readonly (string | number)[] | "all"]>;
+/**
+ * Writes announced to other processes: table to keys, or `"all"` for a bulk write. With keys, the writer's key
+ * space of the table (see `TableKeys.space`): a peer whose space differs (another schema version: a migration ran
+ * in between, or in one of them) drops its own L2 entries of those keys, which the writer's deletes never reach.
+ * A peer from before the space was sent reads the first two elements only.
+ */
+export type InvalidationMessage = ReadonlyArray<readonly [table: string, keys: readonly (string | number)[] | "all", space?: string]>;
 
 export interface InvalidationBus {
   /** Where announcements are published. */

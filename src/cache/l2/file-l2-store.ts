@@ -79,18 +79,31 @@ export class FileL2Store implements L2Store {
       if (guard !== this.epoch) return;
       const file = this.fileOf(key);
       const body = `${JSON.stringify(key)}\n${this.ttlMs === undefined ? 0 : this.clock.now() + this.ttlMs}\n${value}`;
-      await this.ensureDir(this.tmpDir);
-      await this.ensureDir(path.dirname(file));
-      const temp = path.join(this.tmpDir, randomBytes(8).toString("hex"));
-      await fs.writeFile(temp, body);
-      await fs.rename(temp, file);
+      try {
+        await this.writeEntry(file, body);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+        // A directory made earlier is gone (removed behind our back: a cleanup job, an emptied tmpfs). Without
+        // forgetting it, ensureDir would never make it again, and every later write would fail the same way.
+        this.made.clear();
+        await this.writeEntry(file, body);
+      }
       this.bytes += Buffer.byteLength(body);
       if (this.bytes > this.maxSizeBytes) await this.prune();
     });
   }
 
+  /** Writes `body` to `file` atomically: a temp file, then a rename. */
+  private async writeEntry(file: string, body: string): Promise<void> {
+    await this.ensureDir(this.tmpDir);
+    await this.ensureDir(path.dirname(file));
+    const temp = path.join(this.tmpDir, randomBytes(8).toString("hex"));
+    await fs.writeFile(temp, body);
+    await fs.rename(temp, file);
+  }
+
   /** No other process reads this directory: there is nobody to tell of `_message`. */
-  invalidate(keys: readonly string[], tables: readonly string[], _message: InvalidationMessage): Promise<void> {
+  invalidate(keys: readonly string[], tables: readonly string[], _message: InvalidationMessage | undefined): Promise<void> {
     this.epoch++;
     return this.enqueue(async () => {
       for (const key of keys) await fs.rm(this.fileOf(key), { force: true });

@@ -30,9 +30,9 @@ export interface L2Store {
   write(key: string, value: string, guard: unknown): Promise<void>;
   /**
    * Drops `keys` and every entry of each of `tables` (encoded names; a bulk write) and refuses older fills
-   * of them; a store shared by processes then announces `message` on its bus.
+   * of them; a store shared by processes then announces `message` on its bus, unless it is `undefined`.
    */
-  invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage): Promise<void>;
+  invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage | undefined): Promise<void>;
   /**
    * Makes the store trustworthy again after invalidations were lost: refuses fills begun before the
    * invalidations of `keys` and `tables` that failed, drops every entry, and with `announce`, tells every

@@ -68,8 +68,8 @@ export class RedisL2Store implements L2Store {
     await this.client.strataFill(this.prefix + key, `${this.prefix}v:${key}`, `${this.prefix}t:${tableOfKey(key)}`, guard[0] as string, guard[1] as string, value, this.ttlMs);
   }
 
-  async invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage): Promise<void> {
-    const announcement = this.bus.encode(message);
+  async invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage | undefined): Promise<void> {
+    const announcement = message === undefined ? undefined : this.bus.encode(message);
     if (tables.length === 0) {
       // Rows by key: the publish runs in the same transaction as the deletes, so that peers hear of the
       // commit one round trip sooner, and still never before its entries are gone.
@@ -78,7 +78,7 @@ export class RedisL2Store implements L2Store {
     }
     await this.bumpVersions(keys, tables);
     for (const table of tables) await this.deleteMatching(entityKeysGlob(this.prefix, table));
-    await this.client.publish(this.bus.channel, announcement);
+    if (announcement !== undefined) await this.client.publish(this.bus.channel, announcement);
   }
 
   /**

@@ -91,9 +91,9 @@ export class RemoteTier {
 
   /**
    * Drops `keys` and every entry of each of `tables` (encoded names; a bulk write), then tells the other
-   * processes on the bus (`message`), if there is one.
+   * processes on the bus (`message`), if there is one; `undefined`: a peer's write that every process has heard.
    */
-  invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage): Promise<void> {
+  invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage | undefined): Promise<void> {
     if (this.closed) return Promise.resolve();
     return this.inOrder(async () => {
       // Tried even while the circuit is open: reads may skip a failing store, but an invalidation is what
@@ -117,6 +117,13 @@ export class RemoteTier {
   /** Drops every entry of this storage's namespace. */
   clear(): Promise<void> {
     return this.inOrder(async () => {
+      // Reads wait for a clear as for an invalidation: a store that failed us and is still skipped is not made
+      // to wait out a timeout per command (a silent Redis would hold every read that long). Marked suspect
+      // instead: nothing is read from it until its repair, which drops every entry, as this would have.
+      if (this.breaker.isOpen) {
+        this.markDirty(false);
+        return;
+      }
       try {
         await this.store.clear();
       } catch (error) {
