@@ -5,6 +5,8 @@
  * - L1 entity: `e|<schema mark>|<table>|<epoch>|<id>`
  * - L1 query:  `q|<schema mark>|<table>|<generation>|<rows or count>|<normalized query as JSON>`
  * - L2 entity: `e|<schema mark>|<table>|<id>` (no epoch: a bulk write drops the table's L2 entries instead)
+ * - Redis version of an L2 entity key: `<prefix>v:<L2 entity key>`; of a table: `<prefix>t:<table>` (see
+ *   `RedisL2Store`: bumped by invalidations, they refuse fills begun before them)
  *
  * where the schema mark is `<applied migrations>.<schema version>.<shape>`, `<table>` is URI-encoded (so it
  * holds no `|`) and the id may hold any character (so it comes last). The epoch (bumped by a bulk write) and
@@ -37,6 +39,22 @@ const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
  */
 export function entityKeysGlob(prefix: string, table?: string): string {
   return table === undefined ? `${escapeGlob(prefix)}e|*` : `${escapeGlob(prefix)}e|*|${escapeGlob(table)}|*`;
+}
+
+/**
+ * The Redis key of the version of the L2 entity key `key` under `prefix`, bumped by each invalidation of it.
+ * Redis data outlives a deploy: the format is what processes of every version read, so it never changes.
+ */
+export function keyVersionKey(prefix: string, key: string): string {
+  return `${prefix}v:${key}`;
+}
+
+/**
+ * The Redis key of the version of `table` (encoded, as {@link encodeTableName} gives it) under `prefix`,
+ * bumped by each bulk invalidation of it. Its format never changes, as {@link keyVersionKey}'s.
+ */
+export function tableVersionKey(prefix: string, table: string): string {
+  return `${prefix}t:${table}`;
 }
 
 /** Writes a column as its property name, and keeps Dates distinct from strings that look like them. */

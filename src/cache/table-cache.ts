@@ -13,18 +13,28 @@ import { ABSENT } from "./l1/l1-cache.js";
 import type { RemoteTier } from "./l2/remote-tier.js";
 
 /**
+ * What a table cache uses of L1: lookups (counted), fills and drops. `L1Cache` is one; the members are
+ * called directly on it, so that narrowing the type costs an L1 hit nothing.
+ */
+export type TableCacheL1 = Pick<L1Cache, "get" | "set" | "delete">;
+
+/** What a table cache uses of L2: reads and guarded fills. `RemoteTier` is one; invalidation is the manager's. */
+export type TableCacheL2 = Pick<RemoteTier, "read" | "write">;
+
+/**
  * What a table cache reads through: the tiers, what its keys are built from, and the backend reads that
  * fill a miss. The storage's `CacheManager` is one; a test can hand a table cache a plain object.
  */
 export interface TableCacheContext {
   /** L1 itself: invalidations drop its entries even while it is not trusted. */
-  readonly l1: L1Cache | undefined;
+  readonly l1: TableCacheL1 | undefined;
   /**
    * L1 while it may be served from and filled: `undefined` while the invalidation bus is down on shared
    * data, since another process's commit could then go unheard. Read on every lookup.
    */
-  readonly trustedL1: L1Cache | undefined;
-  readonly l2: RemoteTier | undefined;
+  readonly trustedL1: TableCacheL1 | undefined;
+  /** The second tier, when configured: read on a miss of L1, filled after a read of the backend. */
+  readonly l2: TableCacheL2 | undefined;
   /** The migrations applied when the storage opened, hashed (see `TableKeys.rebuild`). */
   readonly appliedMark: string;
   /** Bumped by each migration this process applies or reverts; read on every lookup. */

@@ -2,7 +2,7 @@
 import "reflect-metadata";
 import { describe, expect, test } from "vitest";
 import { Column, Entity, PrimaryColumn } from "typeorm";
-import { encodeTableName, entityKeysGlob, TableKeys, tableOfKey } from "../../src/cache/keys.js";
+import { encodeTableName, entityKeysGlob, keyVersionKey, TableKeys, tableOfKey, tableVersionKey } from "../../src/cache/keys.js";
 import { readEntitySchema } from "../../src/schema/read-entity-schema.js";
 import { Item } from "./cache-test-kit.js";
 
@@ -87,5 +87,10 @@ describe("cache keys", () => {
     // encodeURIComponent leaves * in a table name: it must match only itself.
     expect(matches(entityKeysGlob("p:", "a*"), "p:e|m0.0.s|a*|1")).toBe(true);
     expect(matches(entityKeysGlob("p:", "a*"), "p:e|m0.0.s|aXYZ|1")).toBe(false);
+  });
+
+  test("the Redis version keys keep the format that Redis data written by earlier releases uses", () => {
+    expect(keyVersionKey("strata:", "e|m0.0.abcdefgh|cache_items|a|b")).toBe("strata:v:e|m0.0.abcdefgh|cache_items|a|b");
+    expect(tableVersionKey("strata:", "odd%7Cname*%5Bx%5D")).toBe("strata:t:odd%7Cname*%5Bx%5D");
   });
 });

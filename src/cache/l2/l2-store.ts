@@ -1,8 +1,14 @@
 /**
  * The second tier's store driver, as bentocache's L2 drivers: a plain store of text entries under string
  * keys that answers or throws. It counts nothing, logs nothing and never falls back: the `RemoteTier` in
- * front of it does all of that once for every store. A new L2 (say, memcached) implements this and a small
- * `open` that wires it to a `RemoteTier`, as `openRedisTier` does.
+ * front of it does all of that once for every store.
+ *
+ * The tiers are a closed set today, not plugins. A new L2 (say, memcached) takes four edits: this interface
+ * implemented (one `l2/<name>-l2-store.ts`); a variant of `CacheConfig["l2"]` (`src/config/cache-config.ts`)
+ * and of its schema (`cache.l2` in `src/config/storage-config.ts`, whose error message lists the types); and
+ * a branch on `l2.type` in `CacheManager.openL2`, which wraps the store in a `RemoteTier` (inline, as for
+ * the file store, or through an `open` function as `openRedisTier`, when the tier has a client to load
+ * lazily or a bus to wire). The README's "Cache" section documents the config.
  *
  * Where it goes beyond a plain get/set/delete: fills are guarded. A read that misses hands back a guard, and
  * a write carrying it is dropped if the key was invalidated since, by any process sharing the store; without
@@ -41,5 +47,9 @@ export interface L2Store {
   repair(keys: readonly string[], tables: readonly string[], announce: boolean): Promise<void>;
   /** Drops every entry of this storage's namespace. */
   clear(): Promise<void>;
+  /**
+   * Lets go of the store once the `RemoteTier` has let its queued invalidations finish: waits for the store's
+   * own pending work, then releases what it holds (connections). Called once, by `RemoteTier.close`.
+   */
   close(): Promise<void>;
 }

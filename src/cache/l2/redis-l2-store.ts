@@ -9,7 +9,7 @@
  */
 import type { Redis as RedisClient } from "ioredis";
 import type { InvalidationBus, InvalidationMessage } from "../bus/invalidation-bus.js";
-import { entityKeysGlob, tableOfKey } from "../keys.js";
+import { entityKeysGlob, keyVersionKey, tableOfKey, tableVersionKey } from "../keys.js";
 import type { L2Read, L2Store } from "./l2-store.js";
 
 /** The command client, with the fill script defined on it (see {@link FILL_SCRIPT}). */
@@ -59,13 +59,13 @@ export class RedisL2Store implements L2Store {
     const value = await this.client.get(this.prefix + key);
     if (value !== null) return { value, guard: undefined };
     // Only a miss is filled, so only a miss needs the versions; read before the backend is, they date the fill.
-    const [keyVersion, tableVersion] = await this.client.mget(`${this.prefix}v:${key}`, `${this.prefix}t:${tableOfKey(key)}`);
+    const [keyVersion, tableVersion] = await this.client.mget(keyVersionKey(this.prefix, key), tableVersionKey(this.prefix, tableOfKey(key)));
     return { value: undefined, guard: [keyVersion ?? "", tableVersion ?? ""] };
   }
 
   async write(key: string, value: string, guard: unknown): Promise<void> {
     if (!Array.isArray(guard)) return;
-    await this.client.strataFill(this.prefix + key, `${this.prefix}v:${key}`, `${this.prefix}t:${tableOfKey(key)}`, guard[0] as string, guard[1] as string, value, this.ttlMs);
+    await this.client.strataFill(this.prefix + key, keyVersionKey(this.prefix, key), tableVersionKey(this.prefix, tableOfKey(key)), guard[0] as string, guard[1] as string, value, this.ttlMs);
   }
 
   async invalidate(keys: readonly string[], tables: readonly string[], message: InvalidationMessage | undefined): Promise<void> {
@@ -88,13 +88,15 @@ export class RedisL2Store implements L2Store {
   private async bumpVersions(keys: Iterable<string>, tables: Iterable<string>, announcement?: string): Promise<void> {
     const batch = this.client.multi();
     for (const key of keys) {
+      const version = keyVersionKey(this.prefix, key);
       batch.del(this.prefix + key);
-      batch.incr(`${this.prefix}v:${key}`);
-      batch.pexpire(`${this.prefix}v:${key}`, VERSION_TTL_MS);
+      batch.incr(version);
+      batch.pexpire(version, VERSION_TTL_MS);
     }
     for (const table of tables) {
-      batch.incr(`${this.prefix}t:${table}`);
-      batch.pexpire(`${this.prefix}t:${table}`, VERSION_TTL_MS);
+      const version = tableVersionKey(this.prefix, table);
+      batch.incr(version);
+      batch.pexpire(version, VERSION_TTL_MS);
     }
     if (announcement !== undefined) batch.publish(this.bus.channel, announcement);
     const results = await batch.exec();
