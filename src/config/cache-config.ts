@@ -24,6 +24,10 @@ export interface CacheConfig {
          */
         heartbeatMs?: number;
       };
-  /** The clock TTLs are measured by, `{ now(): number }` in ms. For tests; @default performance */
+  /**
+   * The clock TTLs (and the L2 circuit breaker's retry delay) are measured by, `{ now(): number }` in ms; for
+   * tests. When omitted, each tier keeps its own: L1 lru-cache's (`performance.now()`, monotonic), L2
+   * `Date.now()` (a file entry's expiry is a point in time that must mean the same after a restart).
+   */
   clock?: { now(): number };
 }

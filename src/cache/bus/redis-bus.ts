@@ -28,6 +28,10 @@ export interface RedisBusOptions {
   onChange(up: boolean): void;
 }
 
+/**
+ * The bus over a Redis subscriber connection of its own (a subscribed connection can send no other command):
+ * see the module comment. Made by `openRedisTier`, which hands its channel and encoding to the `RedisL2Store`.
+ */
 export class RedisBus implements InvalidationBus {
   readonly channel: string;
   /** Subscribed and answering: every message published since the subscription reaches this process. */

@@ -24,6 +24,10 @@ export interface FileL2Options {
 
 const hash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 40);
 
+/**
+ * The file store (`cache.l2: { type: "file", dir }`): see the module comment. Guards are an in-process epoch,
+ * since no other process writes the directory.
+ */
 export class FileL2Store implements L2Store {
   readonly description: string;
   private readonly dir: string;

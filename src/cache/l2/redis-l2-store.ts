@@ -39,6 +39,10 @@ export interface RedisL2StoreOptions {
   bus: InvalidationBus;
 }
 
+/**
+ * The Redis store (`cache.l2: { type: "redis", url }`): see the module comment. Guards are the pair of
+ * versions (the key's, its table's) read on a miss; made by `openRedisTier`, which owns its client.
+ */
 export class RedisL2Store implements L2Store {
   readonly description: string;
   private readonly prefix: string;
@@ -122,11 +126,6 @@ export class RedisL2Store implements L2Store {
 
   async close(): Promise<void> {
     await this.client.quit().catch(() => this.client.disconnect());
-  }
-
-  /** @internal for tests: drops the command connection as a network failure would (ioredis reconnects). */
-  simulateDisconnect(): void {
-    this.client.disconnect(true);
   }
 
   private async deleteMatching(pattern: string): Promise<void> {

@@ -28,11 +28,17 @@ export interface RemoteTierOptions {
 /** What a read answers when the store is skipped or fails: a miss that allows no fill. */
 const SKIPPED: L2Read = Object.freeze({ value: undefined, guard: undefined });
 
+/** The remote tier of one storage (see the module comment), made when `cache.l2` is set: by the cache manager, or by `openRedisTier`. */
 export class RemoteTier {
+  /** Reads the store answered with an entry (`storage.cache.stats().l2.hits`). */
   hits = 0;
+  /** Reads the store answered without one. A read skipped (circuit open, store dirty) or failed counts as neither. */
   misses = 0;
+  /** Failures of the store (reads, writes, invalidations, repairs, connecting), counted by the circuit breaker (`stats().l2.errors`). */
   errors = 0;
+  /** The store driver behind this tier, closed with it. */
   readonly store: L2Store;
+  /** The bus the store announces this process's writes on (Redis), closed with the tier; none for a store only this process uses. */
   readonly bus: InvalidationBus | undefined;
   private readonly breaker: CircuitBreaker;
   /** Entries may be stale (an invalidation was lost, or the bus was): the store is repaired before use. */
