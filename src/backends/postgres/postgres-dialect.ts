@@ -6,11 +6,8 @@
 import type { LogicalType } from "../../schema/entity-schema.js";
 import type { SqlDialect, ValueCodec } from "../sql/sql-dialect.js";
 import { quoteIdentifier } from "../sql/sql-dialect.js";
-import { plainLiteral, stringLiteral } from "../sql/sql-literals.js";
+import { plainLiteral, quotedText, stringLiteral } from "../sql/sql-literals.js";
 import { postgresIntrospector } from "./postgres-introspector.js";
-
-/** A string literal's content: names come from entity metadata, a quote inside is doubled anyway. */
-const quoteLiteral = (text: string) => text.replace(/'/g, "''");
 
 const same: ValueCodec = { encode: (v) => v, decode: (v) => v };
 
@@ -80,7 +77,7 @@ export const postgresDialect: SqlDialect = {
   // An identity column's sequence does not move when a key is given: without this, a later generated key
   // could collide with it. setval only ever raises the sequence here.
   advanceKeyGenerator: (table, column) =>
-    `SELECT setval(s, $1::bigint) FROM (SELECT pg_get_serial_sequence('${quoteLiteral(quoteIdentifier(table))}', '${quoteLiteral(column)}')::regclass AS s) x ` +
+    `SELECT setval(s, $1::bigint) FROM (SELECT pg_get_serial_sequence(${quotedText(quoteIdentifier(table))}, ${quotedText(column)})::regclass AS s) x ` +
     `WHERE COALESCE(pg_sequence_last_value(s), 0) < $1::bigint`,
   literal: (type, value) =>
     plainLiteral(

@@ -16,7 +16,7 @@ import pg from "pg";
 import type { QueryResult } from "pg";
 import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
 import type { BackendCapabilities, BackendContext } from "../../spi/index.js";
-import { ConnectionError, StorageError, UnsupportedError } from "../../errors.js";
+import { ConnectionError, StorageError, TransactionError, UnsupportedError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDriver } from "../sql/sql-backend.js";
@@ -29,6 +29,10 @@ import { PostgresMigrationLock } from "./postgres-migration-lock.js";
 
 /** The advisory lock that serializes autoCreate between processes starting at once. */
 const DDL_LOCK = 0x5374_7261;
+
+/** The error of a COMMIT that PostgreSQL answered with the tag ROLLBACK (see `begin`). */
+const ROLLED_BACK_AT_COMMIT =
+  "The transaction was rolled back, not committed: a statement inside it failed (and was caught), which aborts a PostgreSQL transaction. Put a write that may fail in a nested storage.transaction() (a savepoint)";
 
 export class PostgresDriver implements SqlDriver {
   readonly capabilities: BackendCapabilities = {
@@ -173,11 +177,12 @@ export class PostgresDriver implements SqlDriver {
       runner,
       writes: (work) => work(runner),
       exec: async (sql) => {
-        if (sql === "COMMIT") return (await this.commit(client)).command;
-        return (await (sql === "ROLLBACK" ? client.end(sql) : client.query(sql))).command;
+        await (sql === "ROLLBACK" ? client.end(sql) : client.query(sql));
       },
+      // PostgreSQL answers COMMIT of a transaction aborted by an earlier failed statement (one the callback
+      // caught) with the tag ROLLBACK and no error: every write is gone.
+      commit: async () => ((await this.commit(client)).command === "ROLLBACK" ? new TransactionError(ROLLED_BACK_AT_COMMIT) : undefined),
       finish: (broken) => client.release(broken),
-      mapError: (error) => this.mapError(error, undefined),
     };
   }
 

@@ -19,7 +19,7 @@ function postgresTypeOf(formatted: string): LogicalType {
 }
 
 /** A stored default (`pg_get_expr` text) back as a logical value; datetimes are quoted timestamps. */
-export function parsePostgresDefault(type: LogicalType, text: string | null): unknown {
+function parsePostgresDefault(type: LogicalType, text: string | null): unknown {
   return parsePlainDefault(type, text, (t) => {
     const s = unquote(t);
     const d = s === undefined ? undefined : new Date(s);

@@ -34,28 +34,33 @@ export interface SqlDriver {
 }
 
 export class SqlBackend implements Backend {
+  /** The dialect's {@link SqlDialect.name}. */
+  readonly name: string;
   readonly capabilities: BackendCapabilities;
   readonly session: SqlSession;
   readonly migrationLock?: MigrationLock;
   private readonly tables: SqlTables;
   private readonly mapError: (error: unknown, schema: EntitySchema | undefined) => unknown;
+  /** Maps an error of a transaction's own statements (savepoints, its end) and of its schema editor: no table to name. */
+  private readonly mapTransactionError: (error: unknown) => unknown;
 
   constructor(
-    readonly name: string,
     private readonly dialect: SqlDialect,
     private readonly driver: SqlDriver,
   ) {
+    this.name = dialect.name;
     this.capabilities = driver.capabilities;
     if (driver.migrationLock) this.migrationLock = driver.migrationLock;
     this.tables = new SqlTables(dialect);
     this.mapError = (error, schema) => driver.mapError(error, schema);
+    this.mapTransactionError = (error) => driver.mapError(error, undefined);
     this.session = new SqlSession({ tables: this.tables, reads: driver.reads, writes: driver.writes, mapError: this.mapError });
   }
 
   async begin(): Promise<TransactionHandle> {
     const connection = await this.driver.begin();
     const session = new SqlSession({ tables: this.tables, reads: connection.runner, writes: connection.writes, mapError: this.mapError, inTransaction: true });
-    return new SqlTransaction(session, connection, () => new SqlSchemaEditor(this.dialect, connection.runner, (error) => this.mapError(error, undefined)));
+    return new SqlTransaction(session, connection, this.mapTransactionError, () => new SqlSchemaEditor(this.dialect, connection.runner, this.mapTransactionError));
   }
 
   backup(targetPath: string): Promise<void> {

@@ -27,9 +27,22 @@ export interface SqlIntrospector {
 /**
  * One SQL database's dialect. The query compiler, the fixed statements of each entity, the DDL and the
  * schema editor are written once, in `src/backends/sql/`, against this interface.
+ *
+ * Its members, by purpose (in this order below):
+ * - naming: `name`, `label`;
+ * - query compiler hooks: `maxParams`, `placeholder`, `inList`, `listParam`, `like`, `likeParam`, `ilike`,
+ *   `stringCollation`, `limitOffset`, `transactionRowLock`;
+ * - types: `columnTypes`, `codecs`;
+ * - DDL: `incrementPrimaryKey`, `advanceKeyGenerator`, `literal`, `canSetNotNull`;
+ * - introspection: `introspector`.
+ *
+ * The members stay flat rather than in sub-objects (`dialect.query`, `dialect.ddl`...): the query compiler
+ * and the session read the compiler hooks on every call (each `find`, `count`, `findByIds`), where a nested
+ * object would add a property load per use on a hot path; types and DDL are read when an entity's
+ * statements are built and by migrations.
  */
 export interface SqlDialect {
-  /** The backend's name, as in messages ("more than sqlite allows"). */
+  /** The backend's name (and so the `SqlBackend`'s `name`), as in messages ("more than sqlite allows"). */
   readonly name: string;
   /** The database's own name, as messages spell it ("SQLite", "PostgreSQL"). */
   readonly label: string;

@@ -6,10 +6,15 @@
 import { SchemaError } from "../../errors.js";
 import type { LogicalType } from "../../schema/entity-schema.js";
 
-/** A string as a SQL literal, every single quote doubled. */
+/** A string as a SQL literal, every single quote doubled, whatever it holds (a name in a catalog query). */
+export function quotedText(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** A column default string as a SQL literal, every single quote doubled; refuses a NUL, which no dialect stores. */
 export function stringLiteral(value: string): string {
   if (value.includes("\u0000")) throw new SchemaError("A column default cannot contain a NUL character");
-  return `'${value.replace(/'/g, "''")}'`;
+  return quotedText(value);
 }
 
 /** A logical value as a literal of `type`; dates and booleans as the dialect spells them. Throws when the value does not fit. */

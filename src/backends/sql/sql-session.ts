@@ -14,9 +14,14 @@ import { SqlTable } from "./sql-table.js";
 /** Per-dialect translation of a driver error into a Strata error naming the table. */
 export type ErrorMapper = (error: unknown, schema: EntitySchema) => unknown;
 
-/** The statements of every entity on one dialect, built on first use. */
+/**
+ * The statements of every entity on one dialect, built on first use. Keyed weakly by the schema object:
+ * the migration context makes a new schema object for each `updateRows`/`insertRows` call, and a plain
+ * map would keep the statements of every one of them for as long as the backend is open. Nothing
+ * iterates the tables, so a `WeakMap` loses nothing.
+ */
 export class SqlTables {
-  private readonly tables = new Map<EntitySchema, SqlTable>();
+  private readonly tables = new WeakMap<EntitySchema, SqlTable>();
   constructor(readonly dialect: SqlDialect) {}
   get(schema: EntitySchema): SqlTable {
     let table = this.tables.get(schema);

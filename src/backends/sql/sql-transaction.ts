@@ -13,12 +13,16 @@ export interface SqlTransactionConnection {
   readonly runner: SqlRunner;
   /** Runs its writes (checking first, where the database may end a transaction on its own, that it has not). */
   readonly writes: WriteGate;
-  /** Runs a statement without results; resolves to the server's command tag where the driver reports one. */
-  exec(sql: string): Promise<string | void>;
+  /** Runs a statement without results (a savepoint's, `ROLLBACK`). */
+  exec(sql: string): Promise<void>;
+  /**
+   * Sends `COMMIT`. Resolves to the error the caller must get when the database ended the transaction
+   * without committing it and without an error (PostgreSQL's answer to COMMIT of an aborted transaction),
+   * else to undefined. It is thrown only once the connection is given back: the transaction has ended.
+   */
+  commit(): Promise<Error | undefined>;
   /** Gives the connection back (to the pool, or the writer queue); `broken` when it is unusable. */
   finish(broken: boolean): void;
-  /** Maps a driver error of a transaction statement. */
-  mapError(error: unknown): unknown;
 }
 
 /**
@@ -34,6 +38,8 @@ export class SqlTransaction implements TransactionHandle {
   constructor(
     private readonly session: SqlSession,
     private readonly connection: SqlTransactionConnection,
+    /** The driver's mapping of an error of the transaction's own statements (savepoints, COMMIT). */
+    private readonly mapError: (error: unknown) => unknown,
     private readonly makeEditor?: () => SchemaEditor,
   ) {}
 
@@ -80,12 +86,12 @@ export class SqlTransaction implements TransactionHandle {
     return (this.editor ??= this.makeEditor());
   }
 
-  private async exec(sql: string): Promise<string | void> {
+  private async exec(sql: string): Promise<void> {
     if (this.done) return this.ended();
     try {
-      return await this.connection.exec(sql);
+      await this.connection.exec(sql);
     } catch (error) {
-      throw this.connection.mapError(error);
+      throw this.mapError(error);
     }
   }
 
@@ -101,16 +107,17 @@ export class SqlTransaction implements TransactionHandle {
 
   /** Commits; on failure the transaction stays open so that the caller's rollback can end it. */
   async commit(): Promise<void> {
-    const tag = await this.exec("COMMIT");
+    if (this.done) return this.ended();
+    let notCommitted: Error | undefined;
+    try {
+      notCommitted = await this.connection.commit();
+    } catch (error) {
+      throw this.mapError(error);
+    }
     this.done = true;
     this.connection.finish(false);
-    // PostgreSQL answers COMMIT of a transaction aborted by an earlier failed statement (one the callback
-    // caught) with the tag ROLLBACK and no error: every write is gone, and the caller must hear it.
-    if (tag === "ROLLBACK") {
-      throw new TransactionError(
-        "The transaction was rolled back, not committed: a statement inside it failed (and was caught), which aborts a PostgreSQL transaction. Put a write that may fail in a nested storage.transaction() (a savepoint)",
-      );
-    }
+    // Every write is gone although COMMIT did not fail: the caller must hear it.
+    if (notCommitted) throw notCommitted;
   }
 
   async rollback(): Promise<void> {

@@ -179,6 +179,12 @@ export class SqliteDriver implements SqlDriver {
     // statement is refused with the failure that ended it instead.
     let endedBy: unknown;
     const ended = () => endedBy ?? new TransactionError("SQLite ended this transaction on its own: nothing of it is stored");
+    const exec = (sql: string): Promise<void> => {
+      if (writer.db.inTransaction) return this.whenNotBusy(() => writer.exec(sql));
+      // Nothing is left to roll back or release; anything else would run outside the transaction.
+      if (sql.startsWith("ROLLBACK") || sql.startsWith("RELEASE")) return Promise.resolve();
+      return Promise.reject(ended());
+    };
     return {
       runner: writer,
       writes: async (work) => {
@@ -190,14 +196,13 @@ export class SqliteDriver implements SqlDriver {
           throw error;
         }
       },
-      exec: (sql) => {
-        if (writer.db.inTransaction) return this.whenNotBusy(() => writer.exec(sql));
-        // Nothing is left to roll back or release; anything else would run outside the transaction.
-        if (sql.startsWith("ROLLBACK") || sql.startsWith("RELEASE")) return Promise.resolve();
-        return Promise.reject(ended());
+      exec,
+      // SQLite either commits or fails COMMIT with an error.
+      commit: async () => {
+        await exec("COMMIT");
+        return undefined;
       },
       finish: () => release(),
-      mapError: (error) => this.mapError(error, undefined),
     };
   }
 

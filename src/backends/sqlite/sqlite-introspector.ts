@@ -19,7 +19,7 @@ function sqliteTypeOf(declared: string): LogicalType {
 }
 
 /** A stored default (catalog text) back as a logical value; datetimes are epoch milliseconds. */
-export function parseSqliteDefault(type: LogicalType, text: string | null): unknown {
+function parseSqliteDefault(type: LogicalType, text: string | null): unknown {
   return parsePlainDefault(type, text, (t) => (/^-?\d+$/.test(t) ? new Date(Number(t)) : undefined));
 }
 
