@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: runs every case module in bench/cases (or those named in BENCH=memory,sqlite), each case
- * interleaved with its anchor in this process, and writes bench/results.json plus a table.
+ * `npm run bench`: runs every case module in bench/cases (or those named in BENCH=memory,sqlite), each in a
+ * process of its own (so that one file's heap, such as the L1 test's million entities, does not slow the
+ * cases after it) and each case interleaved with its anchor, and writes bench/results.json plus a table.
  *
  * bench/results.json is the last recorded run, overwritten by each run, and labelled as such: when it ran
  * (`recordedAt`), on what (`machine`), which case files (`ran`: those BENCH picked, else "all"). A BENCH
@@ -8,6 +9,7 @@
  * such a run; they are measurements, not a target the file is checked against.
  */
 import "reflect-metadata";
+import { spawnSync } from "node:child_process";
 import { readdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -35,6 +37,34 @@ async function measure(run: () => unknown, anchorRun: () => unknown): Promise<[n
   return [totals[0]! / 3, totals[1]! / 3];
 }
 
+type Figure = { name: string; value: number; unit: string };
+/** Set in a child's environment: the one case file it runs. */
+const CHILD_FILE = "STRATA_BENCH_FILE";
+/** Starts the line on which a child hands its results back. */
+const REPORT = "BENCH_REPORT ";
+
+/** In a child: runs the pairs of one case file, prints each as it is measured, then the report line. */
+async function runCaseFile(file: string): Promise<void> {
+  const results: BenchResult[] = [];
+  const module = (await import(pathToFileURL(path.join(here, "cases", file)).href)) as BenchModule;
+  const group = await module.default();
+  try {
+    for (const pair of group.pairs) {
+      const [opsPerSec, anchorOpsPerSec] = await measure(pair.run, pair.anchorRun);
+      const ratio = anchorOpsPerSec > 0 ? opsPerSec / anchorOpsPerSec : 0;
+      const row: BenchResult = { name: pair.name, opsPerSec: Math.round(opsPerSec), anchor: pair.anchor, anchorOpsPerSec: Math.round(anchorOpsPerSec), ratio: Number(ratio.toFixed(3)) };
+      if (pair.minRatio !== undefined) Object.assign(row, { minRatio: pair.minRatio, ok: ratio >= pair.minRatio });
+      results.push(row);
+      console.log(
+        `${pair.name.padEnd(34)} ${String(row.opsPerSec).padStart(10)} ops/s   vs ${pair.anchor.padEnd(40)} ${String(row.anchorOpsPerSec).padStart(10)} ops/s   ratio ${row.ratio.toFixed(3)}${pair.minRatio !== undefined ? `  (goal >= ${pair.minRatio}: ${row.ok ? "met" : "NOT met"})` : ""}`,
+      );
+    }
+  } finally {
+    await group.close();
+  }
+  console.log(`${REPORT}${JSON.stringify({ results, figures: group.figures ?? [] })}`);
+}
+
 async function main(): Promise<void> {
   const casesDir = path.join(here, "cases");
   const files = readdirSync(casesDir)
@@ -47,25 +77,21 @@ async function main(): Promise<void> {
     throw new Error(`BENCH=${process.env["BENCH"] ?? ""} picks no case file (the groups: ${groups.join(", ")}); bench/results.json is left as it was`);
   }
   const results: BenchResult[] = [];
-  const figures: { name: string; value: number; unit: string }[] = [];
+  const figures: Figure[] = [];
   for (const file of files) {
-    const module = (await import(pathToFileURL(path.join(casesDir, file)).href)) as BenchModule;
-    const group = await module.default();
-    try {
-      figures.push(...(group.figures ?? []));
-      for (const pair of group.pairs) {
-        const [opsPerSec, anchorOpsPerSec] = await measure(pair.run, pair.anchorRun);
-        const ratio = anchorOpsPerSec > 0 ? opsPerSec / anchorOpsPerSec : 0;
-        const row: BenchResult = { name: pair.name, opsPerSec: Math.round(opsPerSec), anchor: pair.anchor, anchorOpsPerSec: Math.round(anchorOpsPerSec), ratio: Number(ratio.toFixed(3)) };
-        if (pair.minRatio !== undefined) Object.assign(row, { minRatio: pair.minRatio, ok: ratio >= pair.minRatio });
-        results.push(row);
-        console.log(
-          `${pair.name.padEnd(34)} ${String(row.opsPerSec).padStart(10)} ops/s   vs ${pair.anchor.padEnd(40)} ${String(row.anchorOpsPerSec).padStart(10)} ops/s   ratio ${row.ratio.toFixed(3)}${pair.minRatio !== undefined ? `  (goal >= ${pair.minRatio}: ${row.ok ? "met" : "NOT met"})` : ""}`,
-        );
-      }
-    } finally {
-      await group.close();
-    }
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], {
+      env: { ...process.env, [CHILD_FILE]: file },
+      stdio: ["ignore", "pipe", "inherit"],
+      encoding: "utf8",
+      maxBuffer: 64 * 2 ** 20,
+    });
+    const lines = (child.stdout ?? "").split("\n").filter(Boolean);
+    for (const line of lines) if (!line.startsWith(REPORT)) console.log(line);
+    const report = lines.find((line) => line.startsWith(REPORT));
+    if (child.status !== 0 || report === undefined) throw new Error(`bench/cases/${file} failed (exit ${child.status ?? child.signal})`);
+    const done = JSON.parse(report.slice(REPORT.length)) as { results: BenchResult[]; figures: Figure[] };
+    results.push(...done.results);
+    figures.push(...done.figures);
   }
   for (const f of figures) console.log(`${f.name.padEnd(34)} ${f.value.toFixed(0)} ${f.unit}`);
   const out = path.join(here, "..", "..", "bench", "results.json");
@@ -82,7 +108,8 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
 }
 
-main().catch((error: unknown) => {
+const childFile = process.env[CHILD_FILE];
+(childFile ? runCaseFile(childFile) : main()).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
