@@ -12,6 +12,10 @@ import { copyJson, keyExhausted, makeRowCopier } from "../schema/row-values.js";
 import { MigrationTable } from "../schema/table-schema.js";
 import { valueKey } from "./compare-values.js";
 import { compileOrder, compileWhere } from "./compile-query.js";
+import { smallestSorted } from "./top-k.js";
+
+/** Top-k selection replaces the sort when the rows wanted (offset + limit) times this is below the matches. */
+const TOP_K_FACTOR = 8;
 
 /** One committed change: `row` null means deleted. */
 export interface Change {
@@ -412,9 +416,11 @@ export class WriteSet {
 
   find(schema: EntitySchema, query: NormalizedQuery): Row[] {
     const rows = this.matching(schema, query.where);
-    rows.sort(compileOrder(query.orderBy));
+    const order = compileOrder(query.orderBy);
     const end = query.limit === undefined ? undefined : query.offset + query.limit;
-    const page = query.offset > 0 || end !== undefined ? rows.slice(query.offset, end) : rows;
+    // A page far smaller than the matches: select it with a bounded heap instead of sorting every match.
+    const sorted = end !== undefined && end * TOP_K_FACTOR < rows.length ? smallestSorted(rows, order, end) : rows.sort(order);
+    const page = query.offset > 0 || end !== undefined ? sorted.slice(query.offset, end) : sorted;
     return page.map(this.copier(this.db.table(schema)));
   }
 
