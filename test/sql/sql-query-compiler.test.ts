@@ -86,7 +86,7 @@ for (const x of [sqlite, postgres]) {
   const codec = makeRowCodec(schema, dialect);
   const find = (query: unknown, suffix?: string) => compileFind(schema, normalizeQuery(schema, query), dialect, codec, suffix);
   const where = (w: unknown) => compileCount(schema, normalizeWhere(schema, w), dialect, codec);
-  const ORDER = ` ORDER BY ${s("id")} ASC NULLS FIRST`;
+  const ORDER = ` ORDER BY ${s("id")} ASC`;
 
   describe(`${dialect.name}: SQL query compiler`, () => {
     test("no where selects every row, ordered by the primary key", () => {
@@ -141,10 +141,11 @@ for (const x of [sqlite, postgres]) {
     });
 
     test("ordering: nulls first ascending, last descending, the primary key last", () => {
-      expect(find({ orderBy: { rank: "desc", label: "asc" } }).text).toBe(
-        `${SELECT} ORDER BY "rank" DESC NULLS LAST, ${s("label")} ASC NULLS FIRST, ${s("id")} ASC NULLS FIRST`,
-      );
-      expect(find({ orderBy: { id: "desc" } }).text).toBe(`${SELECT} ORDER BY ${s("id")} DESC NULLS LAST`);
+      expect(find({ orderBy: { rank: "desc", label: "asc" } }).text).toBe(`${SELECT} ORDER BY "rank" DESC NULLS LAST, ${s("label")} ASC NULLS FIRST, ${s("id")} ASC`);
+    });
+
+    test("a NOT NULL column is ordered without null placement, so an index can serve it in either direction", () => {
+      expect(find({ orderBy: { id: "desc" } }).text).toBe(`${SELECT} ORDER BY ${s("id")} DESC`);
     });
 
     test("limit and offset are bound after the where's parameters", () => {

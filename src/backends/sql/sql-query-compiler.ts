@@ -163,6 +163,9 @@ export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialec
     .map((t) => {
       const col = quoteIdentifier(t.column.name);
       const collated = t.column.type === "string" ? `${col}${dialect.stringCollation}` : col;
+      // Null placement only where a null can be: an index (ascending, PostgreSQL's nulls last) serves
+      // `DESC` on a NOT NULL column by a backward scan, but no index serves `DESC NULLS LAST` there.
+      if (!t.column.nullable) return t.direction === "asc" ? `${collated} ASC` : `${collated} DESC`;
       return t.direction === "asc" ? `${collated} ASC NULLS FIRST` : `${collated} DESC NULLS LAST`;
     })
     .join(", ");
