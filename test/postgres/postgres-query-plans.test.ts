@@ -57,3 +57,46 @@ describe.skipIf(skip !== undefined)("postgres: query plans", () => {
     expect(plan).not.toContain("Bitmap");
   });
 });
+
+/**
+ * A column the entity declares NOT NULL may still hold nulls in the database: a table made by a migration
+ * (`m.addColumn(..., { nullable: true })`) or by an older version of the entity, whose nullability
+ * `generate` only warns about. Its order must still be the contract's (nulls first ascending, last
+ * descending), as on every other backend; PostgreSQL's default places nulls the other way.
+ */
+@Entity("legacy_tasks")
+class LegacyTask {
+  @PrimaryColumn({ type: "varchar" }) id: string;
+  @Column({ type: "integer" }) rank: number;
+}
+
+describe.skipIf(skip !== undefined)("postgres: order of a NOT NULL column that holds nulls", () => {
+  let db: PgTestDatabase;
+  beforeAll(async () => {
+    db = await PgTestDatabase.create(PG_URL!);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  test("nulls first ascending and last descending, as the contract says", async () => {
+    const url = await db.freshSchemaUrl();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // As an earlier entity (rank nullable) or a migration's m.addColumn left the table.
+      await client.query(`CREATE TABLE legacy_tasks (id varchar PRIMARY KEY, rank integer NULL)`);
+      await client.query(`INSERT INTO legacy_tasks VALUES ('a', 2), ('b', NULL), ('c', 1)`);
+    } finally {
+      await client.end();
+    }
+    const storage = await createStorage({ url, entities: [LegacyTask], autoCreate: false, cache: false });
+    try {
+      const repo = storage.repository(LegacyTask);
+      expect((await repo.findAll({ orderBy: { rank: "asc" } })).map((t) => t.id)).toEqual(["b", "c", "a"]);
+      expect((await repo.findAll({ orderBy: { rank: "desc" } })).map((t) => t.id)).toEqual(["a", "c", "b"]);
+    } finally {
+      await storage.close();
+    }
+  });
+});

@@ -144,8 +144,26 @@ for (const x of [sqlite, postgres]) {
       expect(find({ orderBy: { rank: "desc", label: "asc" } }).text).toBe(`${SELECT} ORDER BY "rank" DESC NULLS LAST, ${s("label")} ASC NULLS FIRST, ${s("id")} ASC`);
     });
 
-    test("a NOT NULL column is ordered without null placement, so an index can serve it in either direction", () => {
+    test("the primary key is ordered without null placement, so an index can serve it in either direction", () => {
       expect(find({ orderBy: { id: "desc" } }).text).toBe(`${SELECT} ORDER BY ${s("id")} DESC`);
+    });
+
+    test("a column the entity declares NOT NULL keeps its null placement (the table may hold nulls), unless the where lets no null through", () => {
+      const strict = schemaOfTable({
+        name: "things",
+        columns: schema.columns.map((c) => ({ name: c.name, type: c.type, nullable: c.name === "rank" ? false : c.nullable, primary: c.primary, unique: false })),
+        indexes: [],
+      });
+      const findStrict = (query: unknown) => compileFind(strict, normalizeQuery(strict, query), dialect, makeRowCodec(strict, dialect)).text;
+      expect(findStrict({ orderBy: { rank: "desc" } })).toBe(`${SELECT} ORDER BY "rank" DESC NULLS LAST, ${s("id")} ASC`);
+      // A comparison, an equality, a pattern or $isNull: false on the column in every OR-group: no null can match.
+      expect(find({ where: { rank: { $gte: 5 } }, orderBy: { rank: "desc" } }).text).toMatch(/ORDER BY "rank" DESC, /);
+      expect(find({ where: [{ rank: 1 }, { rank: { $isNull: false } }], orderBy: { rank: "asc" } }).text).toMatch(/ORDER BY "rank" ASC, /);
+      expect(find({ where: { rank: { $nin: [1, null] } }, orderBy: { rank: "asc" } }).text).toMatch(/ORDER BY "rank" ASC, /);
+      // Conditions a null passes keep the placement: $ne, $nin without null, $in with null, one OR-group without the column.
+      for (const where of [{ rank: { $ne: 1 } }, { rank: { $nin: [1] } }, { rank: { $in: [1, null] } }, [{ rank: 1 }, { label: "a" }]]) {
+        expect(find({ where, orderBy: { rank: "desc" } }).text).toMatch(/ORDER BY "rank" DESC NULLS LAST, /);
+      }
     });
 
     test("limit and offset are bound after the where's parameters", () => {

@@ -155,6 +155,31 @@ export function selectList(schema: EntitySchema): string {
   return schema.columns.map((c) => quoteIdentifier(c.name)).join(", ");
 }
 
+/** True when a row whose `column` is null matches no group of `where` (each has a condition on it that null fails). */
+function excludesNull(where: NormalizedWhere, column: ColumnSchema): boolean {
+  return where.length > 0 && where.every((group) => group.some((c) => c.column.name === column.name && rejectsNull(c)));
+}
+
+function rejectsNull(c: Condition): boolean {
+  switch (c.op) {
+    case "eq":
+    case "gt":
+    case "gte":
+    case "lt":
+    case "lte":
+    case "like":
+    case "ilike":
+    case "notNull":
+      return true;
+    case "in":
+      return c.orNull !== true;
+    case "nin":
+      return c.orNull === true;
+    default: // ne and isNull match null
+      return false;
+  }
+}
+
 /** A whole `SELECT` for `find`, with ordering, limit and offset; `suffix` is appended (e.g. `FOR UPDATE`). */
 export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDialect, codec: RowCodec, suffix = ""): CompiledSql {
   const params = new ParamList(dialect);
@@ -164,8 +189,10 @@ export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialec
       const col = quoteIdentifier(t.column.name);
       const collated = t.column.type === "string" ? `${col}${dialect.stringCollation}` : col;
       // Null placement only where a null can be: an index (ascending, PostgreSQL's nulls last) serves
-      // `DESC` on a NOT NULL column by a backward scan, but no index serves `DESC NULLS LAST` there.
-      if (!t.column.nullable) return t.direction === "asc" ? `${collated} ASC` : `${collated} DESC`;
+      // `DESC` by a backward scan, but no index serves `DESC NULLS LAST`. The entity's NOT NULL is no proof
+      // (a column a migration added as nullable, or an older entity's, may hold nulls: generate only warns),
+      // so placement is dropped only on the primary key and where the where lets no null through.
+      if (t.column.primary || excludesNull(query.where, t.column)) return t.direction === "asc" ? `${collated} ASC` : `${collated} DESC`;
       return t.direction === "asc" ? `${collated} ASC NULLS FIRST` : `${collated} DESC NULLS LAST`;
     })
     .join(", ");
