@@ -62,6 +62,20 @@ async function taggedUrl(settings = ""): Promise<{ url: string; tag: string }> {
   return { url: url.href, tag };
 }
 
+/**
+ * Runs `statements` (a trigger and its function, say) in the schema of `url`, over a connection of its own,
+ * tagged apart so that `backends(tag)` never counts it, and closed before the test goes on.
+ */
+async function runInSchema(url: string, tag: string, statements: readonly string[]): Promise<void> {
+  const setup = new pg.Client({ connectionString: url.replace(tag, `${tag}_setup`) });
+  await setup.connect();
+  try {
+    for (const statement of statements) await setup.query(statement);
+  } finally {
+    await setup.end();
+  }
+}
+
 /** Backends of the storage tagged `tag` in this file's database that match `condition`. */
 async function backends(tag: string, condition = "true"): Promise<number[]> {
   const { rows } = await admin.query<{ pid: number }>(
@@ -188,14 +202,12 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
   test("terminated during COMMIT (a deferred trigger sleeping): ConnectionError naming COMMIT, nothing written", async () => {
     const { url, tag } = await taggedUrl();
     const storage = await createStorage({ url, entities: [Thing], autoCreate: true, logger: logger() });
-    const setup = new pg.Client({ connectionString: url.replace(tag, `${tag}_setup`) });
-    await setup.connect();
     try {
       // In this test's own schema: COMMIT runs the deferred trigger, which sleeps for rows labelled "slow".
-      await setup.query(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(10); RETURN NULL; END $$`);
-      await setup.query(
+      await runInSchema(url, tag, [
+        `CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(10); RETURN NULL; END $$`,
         `CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON sql_things DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.label = 'slow') EXECUTE FUNCTION slow_commit()`,
-      );
+      ]);
       const things = storage.repository(Thing);
       const outcome = storage
         .transaction(async () => {
@@ -209,7 +221,6 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
       expect((error as Error).message).toMatch(/during COMMIT/);
       await stillWorks(storage, []);
     } finally {
-      await setup.end();
       await storage.close();
     }
   });
@@ -531,12 +542,12 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
   test("a transaction timing out during saveMany's first chunk: none of its chunks is written, also those it sends after the rollback", async () => {
     const { url, tag } = await taggedUrl();
     const storage = await createStorage({ url, entities: [Thing], autoCreate: true, logger: logger() });
-    const setup = new pg.Client({ connectionString: url.replace(tag, `${tag}_setup`) });
-    await setup.connect();
     try {
       // In this test's own schema: inserting a row labelled "slow" sleeps, which holds the first chunk past the timeout.
-      await setup.query(`CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$`);
-      await setup.query(`CREATE TRIGGER slow_insert BEFORE INSERT ON sql_things FOR EACH ROW WHEN (NEW.label = 'slow') EXECUTE FUNCTION slow_insert()`);
+      await runInSchema(url, tag, [
+        `CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$`,
+        `CREATE TRIGGER slow_insert BEFORE INSERT ON sql_things FOR EACH ROW WHEN (NEW.label = 'slow') EXECUTE FUNCTION slow_insert()`,
+      ]);
       const things = storage.repository(Thing);
       // One chunk of saveMany, which upsertMany writes as two statements (500 rows a statement).
       const rows = Array.from({ length: 600 }, (_, i) => ({ id: `r${String(i).padStart(3, "0")}`, label: i === 0 ? "slow" : "tx" }) as Thing);
@@ -556,7 +567,6 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
       expect(await things.count()).toBe(0);
       await stillWorks(storage, []);
     } finally {
-      await setup.end();
       await storage.close();
     }
   });
