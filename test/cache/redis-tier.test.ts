@@ -11,6 +11,20 @@ beforeAll(() => registerTestBackends());
 
 const opened: Storage[] = [];
 const prefixes: string[] = [];
+
+/** A key prefix of this test's own, deleted after the file. */
+function ownPrefix(): string {
+  const prefix = uniquePrefix();
+  prefixes.push(prefix);
+  return prefix;
+}
+
+/** A proxy in front of the test Redis that a test can cut, freeze and restore. */
+async function startProxy(): Promise<RedisProxy> {
+  const proxy = new RedisProxy(new URL(redisUrl!));
+  await proxy.up();
+  return proxy;
+}
 let seq = 0;
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.close();
@@ -66,8 +80,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   }
 
   test("an L2 hit serves another storage on the same Redis (L1 off), and is a fresh copy", async () => {
-    const prefix = uniquePrefix();
-    prefixes.push(prefix);
+    const prefix = ownPrefix();
     const data = `shared-${++seq}`;
     const a = await open(`shared:${data}`, redisCache(prefix, false));
     const b = await open(`shared:${data}`, redisCache(prefix, false));
@@ -83,8 +96,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   });
 
   test("two storages on one Redis: a write in one is seen by the other within 100 ms (its L1 copy dropped)", async () => {
-    const prefix = uniquePrefix();
-    prefixes.push(prefix);
+    const prefix = ownPrefix();
     const data = `shared-${++seq}`;
     const a = await open(`shared:${data}`, redisCache(prefix));
     const b = await open(`shared:${data}`, redisCache(prefix));
@@ -104,8 +116,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   });
 
   test("a migration in one storage (new schema version, tables rewritten) is not hidden from another by L2 entries of the old version", async () => {
-    const prefix = uniquePrefix();
-    prefixes.push(prefix);
+    const prefix = ownPrefix();
     const data = `shared-${++seq}`;
     const a = await open(`shared:${data}`, redisCache(prefix));
     const b = await open(`shared:${data}`, redisCache(prefix, false));
@@ -120,8 +131,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   });
 
   test("after a migration, a write by a peer on the older schema version is not hidden by this storage's L2 entry of the newer one", async () => {
-    const prefix = uniquePrefix();
-    prefixes.push(prefix);
+    const prefix = ownPrefix();
     const data = `shared-${++seq}`;
     const migrated = await open(`shared:${data}`, redisCache(prefix, false));
     const before = await open(`shared:${data}`, redisCache(prefix, false)); // a process still running since before the migration
@@ -138,8 +148,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   });
 
   test("a fill that read before another process's invalidation is refused by Redis itself", async () => {
-    const prefix = uniquePrefix();
-    prefixes.push(prefix);
+    const prefix = ownPrefix();
     const { openRedisTier } = await import("../../src/cache/l2/redis-tier.js");
     const options = { url: redisUrl!, prefix, clock: { now: () => Date.now() }, logger: recordingLogger(), onRemoteInvalidation: () => {}, sharedData: false, onBusChange: () => {} };
     const one = await openRedisTier(options);
@@ -167,10 +176,8 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   });
 
   test("Redis going down mid-run: reads and writes go on, one warning, errors counted, and no stale entry is served once it is back", async () => {
-    const prefix = uniquePrefix();
-    prefixes.push(prefix);
-    const proxy = new RedisProxy(new URL(redisUrl!));
-    await proxy.up();
+    const prefix = ownPrefix();
+    const proxy = await startProxy();
     const clock = new FakeClock();
     const logger = recordingLogger();
     const name = `redis-mid-${++seq}`;
@@ -206,10 +213,8 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   });
 
   test("a write whose invalidation could not reach Redis still reaches other processes once Redis is back", async () => {
-    const prefix = uniquePrefix();
-    prefixes.push(prefix);
-    const proxy = new RedisProxy(new URL(redisUrl!));
-    await proxy.up();
+    const prefix = ownPrefix();
+    const proxy = await startProxy();
     const clock = new FakeClock();
     const data = `outage-${++seq}`;
     // a reaches Redis through a proxy we can cut; b directly, so b's subscription never drops.
@@ -239,10 +244,8 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   });
 
   test("shared data: a peer's commit is seen despite a silent partition of the subscription (heartbeat), and L1 is used again after it", async () => {
-    const prefix = uniquePrefix();
-    prefixes.push(prefix);
-    const proxy = new RedisProxy(new URL(redisUrl!));
-    await proxy.up();
+    const prefix = ownPrefix();
+    const proxy = await startProxy();
     const data = `partition-${++seq}`;
     // a reaches Redis through a proxy that goes silent; b directly, so b's commits reach Redis.
     const logger = recordingLogger();
@@ -268,10 +271,8 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   });
 
   test("shared data: a read begun before the subscription was lost and ended after it came back fills nothing", async () => {
-    const prefix = uniquePrefix();
-    prefixes.push(prefix);
-    const proxy = new RedisProxy(new URL(redisUrl!));
-    await proxy.up();
+    const prefix = ownPrefix();
+    const proxy = await startProxy();
     const data = `inflight-${++seq}`;
     const a = await open(`shared:${data}@a`, { l1: {}, l2: { type: "redis", url: proxy.url, prefix } });
     const b = await open(`shared:${data}`, redisCache(prefix));
@@ -300,10 +301,8 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   });
 
   test("data only this process writes (memory): L1 keeps serving while Redis is down", async () => {
-    const prefix = uniquePrefix();
-    prefixes.push(prefix);
-    const proxy = new RedisProxy(new URL(redisUrl!));
-    await proxy.up();
+    const prefix = ownPrefix();
+    const proxy = await startProxy();
     const name = `single-${++seq}`;
     const storage = await open(`probe:${name}`, { l1: {}, l2: { type: "redis", url: proxy.url, prefix } });
     const items = storage.repository(Item);
@@ -326,8 +325,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
   });
 
   test("a dropped connection is reported once and the storage keeps working", async () => {
-    const prefix = uniquePrefix();
-    prefixes.push(prefix);
+    const prefix = ownPrefix();
     const logger = recordingLogger();
     const name = `redis-drop-${++seq}`;
     const storage = await open(`probe:${name}`, redisCache(prefix, false), logger);
