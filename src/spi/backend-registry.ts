@@ -54,7 +54,6 @@ export async function loadBackend(name: string): Promise<BackendFactory> {
   return load();
 }
 
-
 /**
  * Opens the backend of a configuration: the instance given (as it is), or what the given factory, else the
  * factory registered under `config.backend`, opens. A factory's failure other than a `StorageError` is a
