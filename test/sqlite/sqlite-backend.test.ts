@@ -18,9 +18,9 @@ let n = 0;
 const freshFile = () => path.join(dir, `db${++n}.sqlite`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A child process holding `BEGIN EXCLUSIVE` on `file` (test/fixtures/sqlite-lock-holder.ts) until released. */
-async function lockHolder(file: string): Promise<{ pid: number; release(): void; kill(): void; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [path.resolve("dist/test/fixtures/sqlite-lock-holder.js"), file], { stdio: ["pipe", "pipe", "inherit"] });
+/** A child process holding `BEGIN EXCLUSIVE` (or `BEGIN IMMEDIATE`) on `file` (test/fixtures/sqlite-lock-holder.ts) until released. */
+async function lockHolder(file: string, ...mode: string[]): Promise<{ pid: number; release(): void; kill(): void; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [path.resolve("dist/test/fixtures/sqlite-lock-holder.js"), file, ...mode], { stdio: ["pipe", "pipe", "inherit"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const lines = createInterface({ input: child.stdout! });
   const first = await Promise.race([new Promise<string>((resolve) => lines.once("line", resolve)), exited.then((code) => `exited ${code}`)]);
@@ -234,6 +234,21 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
       expect(mapped).toBeInstanceOf(StorageError);
       expect((mapped as Error).cause).toBe(raw);
       expect(mapSqliteError(new Database.SqliteError("database or disk is full", "SQLITE_FULL"), undefined, "/data/app.db", 1000)).toBeInstanceOf(CapacityError);
+    });
+
+    test("opening a rollback-journal database while another process writes to it waits for the writer instead of failing", async () => {
+      const file = freshFile();
+      const first = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true, sqlite: { journalMode: "delete" } });
+      await first.close();
+      // The switch to WAL is refused at once (no busy wait) while another connection holds RESERVED.
+      const holder = await lockHolder(file, "immediate", "300");
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Thing], autoCreate: true });
+      try {
+        expect(await holder.exited).toBe(0);
+        expect((await storage.repository(Thing).findAll()).map((t) => t.id)).toEqual([`held-by-${holder.pid}`]);
+      } finally {
+        await storage.close();
+      }
     });
 
     test("two processes incrementing one counter through transactions lose no update", async () => {

@@ -113,11 +113,15 @@ export class SqliteDriver implements SqlDriver {
     try {
       mkdirSync(path.dirname(file), { recursive: true });
       writerDb = new Database(file, { timeout: busy });
-      writerDb.pragma(`busy_timeout = ${busy}`);
-      writerDb.pragma(`journal_mode = ${temporary || config.sqlite.journalMode === "wal" ? "WAL" : "DELETE"}`);
-      writerDb.pragma(`synchronous = ${temporary ? "OFF" : config.sqlite.synchronous === "full" ? "FULL" : "NORMAL"}`);
-      const writer = new SqliteConnection(writerDb);
-      runInTransaction(writer, createTables);
+      const db = writerDb;
+      db.pragma(`busy_timeout = ${busy}`);
+      const deadline = Date.now() + busy;
+      // Two processes opening one new file can deadlock on switching the journal mode: SQLite then
+      // answers SQLITE_BUSY at once instead of waiting, so the switch (and the creation) is retried.
+      whileBusySync(deadline, () => db.pragma(`journal_mode = ${temporary || config.sqlite.journalMode === "wal" ? "WAL" : "DELETE"}`));
+      db.pragma(`synchronous = ${temporary ? "OFF" : config.sqlite.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      const writer = new SqliteConnection(db);
+      whileBusySync(deadline, () => runInTransaction(writer, createTables));
       // From here on the writer waits for other processes in short slices (see whenNotBusy).
       writerDb.pragma(`busy_timeout = ${Math.min(busy, BUSY_SLICE_MS)}`);
       // The reader waits in the same short slices: a long busy_timeout would block the event loop.
@@ -243,6 +247,21 @@ function removeDatabaseFiles(file: string): void {
 }
 
 /** Runs `statements` (autoCreate's) in one transaction: SQLite's DDL is transactional. */
+/** Runs `attempt` until it is not refused as busy or `deadline` has passed, pausing the thread between tries (only while opening). */
+function whileBusySync(deadline: number, attempt: () => unknown): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      attempt();
+      return;
+    } catch (error) {
+      const left = deadline - Date.now();
+      if (!isBusy(error) || left <= 0) throw error;
+      Atomics.wait(pause, 0, 0, Math.min(wait, left));
+    }
+  }
+}
+
 function runInTransaction(writer: SqliteConnection, statements: readonly string[]): void {
   if (statements.length === 0) return;
   writer.exec("BEGIN IMMEDIATE");
