@@ -66,4 +66,15 @@ export interface NormalizedQuery {
   readonly orderBy: readonly OrderTerm[];
   readonly limit?: number;
   readonly offset: number;
+  /**
+   * A keyset position: one value per `orderBy` term (the last one the primary key), taken from the row the
+   * page starts after. Only rows strictly after that position in the query's order are returned (nulls
+   * placed as the ordering places them); `offset` and `limit` then apply to those. Absent: from the start.
+   */
+  readonly after?: readonly unknown[];
+  /**
+   * A projection: the columns to return, in no particular order, always including the primary key.
+   * Returned rows hold exactly these properties. Absent: every column.
+   */
+  readonly select?: readonly ColumnSchema[];
 }

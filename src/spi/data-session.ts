@@ -37,7 +37,13 @@
  * - **orderBy**: each term in order; null is the smallest value: first ascending, last descending.
  *   Strings by code point. Normalization always ends the ordering with the primary key (ascending unless
  *   the user ordered by it), so that the order is total and pages never overlap or skip.
+ * - **after** (keyset position, one value per orderBy term): only rows strictly after that position in
+ *   the order, as if the position were a row placed by the ordering above (a null value sorts first
+ *   ascending, last descending). A backend serves it by seeking (an index, or `WHERE` on the sort key),
+ *   never by counting rows from the start. `offset` and `limit` apply after it.
  * - **limit / offset** apply after ordering: skip `offset` rows, return at most `limit` (0 returns none).
+ * - **select** (projection): returned rows hold only the listed columns (the primary key among them);
+ *   a backend reads no other column where it can avoid it.
  * - **count** is the number of rows `find` would return without limit and offset.
  */
 import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
