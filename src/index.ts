@@ -9,7 +9,7 @@ export type { RepositoryClass, Transaction } from "./storage.js";
 export type { StorageConfig, ResolvedConfig } from "./config/storage-config.js";
 export { Repository } from "./repository/repository.js";
 export type { IRepository, BatchResult, SaveManyOptions, CountOptions, EntityClass } from "./repository/repository.js";
-export type { Query, Where, Operators, OrderBy } from "./query/query.js";
+export type { Query, SelectQuery, Field, Where, Operators, OrderBy } from "./query/query.js";
 export type { TransactionOptions, CommittedWrites } from "./transaction/transaction-manager.js";
 export { registerBackend } from "./spi/backend-registry.js";
 export { DEFAULT_CAPABILITIES } from "./spi/index.js";

@@ -3,7 +3,8 @@
  * schema it was written under, so that no entry shaped by another schema is ever read:
  *
  * - L1 entity: `e|<schema mark>|<table>|<epoch>|<id>`
- * - L1 query:  `q|<schema mark>|<table>|<generation>|<rows or count>|<normalized query as JSON>`
+ * - L1 query:  `q|<schema mark>|<table>|<generation>|<rows or count>|<normalized query as JSON>` (a projection's
+ *   `select` in it as its properties: two queries differing only in their columns never share an entry)
  * - L2 entity: `e|<schema mark>|<table>|<id>` (no epoch: a bulk write drops the table's L2 entries instead)
  * - Redis version of an L2 entity key: `<prefix>v:<L2 entity key>`; of a table: `<prefix>t:<table>` (see
  *   `RedisL2Store`: bumped by invalidations, they refuse fills begun before them)
@@ -57,9 +58,13 @@ export function tableVersionKey(prefix: string, table: string): string {
   return `${prefix}t:${table}`;
 }
 
-/** Writes a column as its property name, and keeps Dates distinct from strings that look like them. */
+/**
+ * Writes a column as its property name (a projection's `select` as its list of them), and keeps Dates
+ * distinct from strings that look like them.
+ */
 function keyReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
   if (key === "column") return (value as { property: string }).property;
+  if (key === "select") return (value as readonly { property: string }[]).map((c) => c.property);
   const original = this[key];
   return original instanceof Date ? { $date: original.getTime() } : value;
 }

@@ -260,16 +260,25 @@ export class TableCache {
   /**
    * A cached query: `findAll`/`findOne` rows or a `count`, under a key made of the normalized query and
    * the table's generation, so that any write to the table makes every older entry unreachable. L1 only.
+   * Rows are handed out through `copy` (default: {@link TableCache.copyOut}, entities); a projection passes
+   * its own, which must share nothing with the cached row (`makeProjectionCopier`). Its key holds the
+   * projection's columns, so it never meets the entry of the same query with other columns.
    */
-  async query(kind: "rows", query: NormalizedQuery, ttlMs: number | undefined, load: () => Promise<Row[]>): Promise<object[]>;
+  async query(kind: "rows", query: NormalizedQuery, ttlMs: number | undefined, load: () => Promise<Row[]>, copy?: (row: Row) => object): Promise<object[]>;
   async query(kind: "count", where: NormalizedWhere, ttlMs: number | undefined, load: () => Promise<number>): Promise<number>;
-  async query(kind: "rows" | "count", query: unknown, ttlMs: number | undefined, load: () => Promise<Row[] | number>): Promise<object[] | number> {
+  async query(
+    kind: "rows" | "count",
+    query: unknown,
+    ttlMs: number | undefined,
+    load: () => Promise<Row[] | number>,
+    copy: (row: Row) => object = this.copyOut,
+  ): Promise<object[] | number> {
     this.checkSchemaVersion();
     const l1 = this.context.trustedL1;
-    if (!l1) return this.copyResult(await load());
+    if (!l1) return this.copyResult(await load(), copy);
     const l1Key = this.keys.query(kind, query);
     const hit = l1.get(l1Key) as readonly Row[] | number | undefined;
-    if (hit !== undefined) return this.copyResult(hit);
+    if (hit !== undefined) return this.copyResult(hit, copy);
     let flight = this.queryFlights.get(l1Key);
     if (!flight) {
       const started: Flight<readonly Row[] | number> = { promise: undefined as unknown as Promise<Row[] | number>, stale: false };
@@ -284,11 +293,11 @@ export class TableCache {
       this.queryFlights.set(l1Key, started);
       flight = started;
     }
-    return this.copyResult(await flight.promise);
+    return this.copyResult(await flight.promise, copy);
   }
 
-  private copyResult(result: readonly Row[] | number): object[] | number {
-    return typeof result === "number" ? result : result.map(this.copyOut);
+  private copyResult(result: readonly Row[] | number, copy: (row: Row) => object): object[] | number {
+    return typeof result === "number" ? result : result.map(copy);
   }
 
   /**

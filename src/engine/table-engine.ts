@@ -8,7 +8,8 @@ import type { Key, UpdateOutcome } from "../spi/index.js";
 import type { Condition, NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
 import { buildEntitySchema } from "../schema/entity-schema.js";
-import { copyJson, keyExhausted, makeRowCopier } from "../schema/row-values.js";
+import { ProjectionCache } from "../schema/projection-cache.js";
+import { copyJson, keyExhausted, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
 import { MigrationTable } from "../schema/table-schema.js";
 import { valueKey } from "./compare-values.js";
 import { compileOrder, compileWhere } from "./compile-query.js";
@@ -299,6 +300,19 @@ function makePickingCopier(schema: EntitySchema, visible: ReadonlySet<string>): 
   };
 }
 
+/** Each table's projection copiers (see {@link projectionCopier}), dropped with the table. */
+const projectionCopiers = new WeakMap<MemoryTable, ProjectionCache<(row: Row) => Row>>();
+
+/**
+ * The copier of a `select`: only the selected columns are copied out of the stored row (Dates cloned, json
+ * deep-copied), so unselected values are never touched. Made once per table and column list.
+ */
+function projectionCopier(table: MemoryTable, select: readonly ColumnSchema[]): (row: Row) => Row {
+  let cache = projectionCopiers.get(table);
+  if (!cache) projectionCopiers.set(table, (cache = new ProjectionCache()));
+  return cache.get(select, (columns) => makeProjectionCopier(columns));
+}
+
 const ABSENT = Symbol("absent");
 type Slot = Row | null | typeof ABSENT;
 
@@ -421,7 +435,8 @@ export class WriteSet {
     // A page far smaller than the matches: select it with a bounded heap instead of sorting every match.
     const sorted = end !== undefined && end * TOP_K_FACTOR < rows.length ? smallestSorted(rows, order, end) : rows.sort(order);
     const page = query.offset > 0 || end !== undefined ? sorted.slice(query.offset, end) : sorted;
-    return page.map(this.copier(this.db.table(schema)));
+    const table = this.db.table(schema);
+    return page.map(query.select ? projectionCopier(table, query.select) : this.copier(table));
   }
 
   count(schema: EntitySchema, where: NormalizedWhere): number {

@@ -4,7 +4,7 @@ import { describeValue, stringProblem, valueProblem } from "../schema/row-values
 import type { Condition, ConditionOp, NormalizedQuery, NormalizedWhere, OrderTerm } from "./query.js";
 
 const OPERATORS = new Set(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$like", "$ilike", "$isNull"]);
-const QUERY_KEYS = new Set(["where", "orderBy", "limit", "offset", "cache"]);
+const QUERY_KEYS = new Set(["where", "orderBy", "limit", "offset", "cache", "select"]);
 
 function queryError(schema: EntitySchema, message: string, field?: string): never {
   throw new QueryError(`${schema.entityName}: ${message}`, { table: schema.table, ...(field ? { field } : {}) });
@@ -106,7 +106,7 @@ export function normalizeQuery(schema: EntitySchema, query: unknown): Normalized
   if (query === undefined || query === null) return { where: [[]], orderBy: [{ column: schema.primary, direction: "asc" }], offset: 0 };
   if (!isPlainObject(query)) queryError(schema, `a query must be an object, got ${describeValue(query)}`);
   for (const key of Object.keys(query)) {
-    if (!QUERY_KEYS.has(key)) queryError(schema, `unknown query option "${key}" (expected where, orderBy, limit, offset, cache)`);
+    if (!QUERY_KEYS.has(key)) queryError(schema, `unknown query option "${key}" (expected where, orderBy, limit, offset, cache, select)`);
   }
   const orderBy: OrderTerm[] = [];
   const order = query["orderBy"];
@@ -129,12 +129,32 @@ export function normalizeQuery(schema: EntitySchema, query: unknown): Normalized
     const ttl = isPlainObject(cache) ? cache["ttlMs"] : undefined;
     if (typeof ttl !== "number" || !(ttl > 0)) queryError(schema, `cache must be true, false or { ttlMs: <positive number> }`);
   }
+  const select = query["select"] === undefined ? undefined : normalizeSelect(schema, query["select"]);
   return {
     where: normalizeWhere(schema, query["where"]),
     orderBy,
     ...(limit !== undefined ? { limit } : {}),
     offset: nonNegativeInteger(schema, "offset", query["offset"]) ?? 0,
+    ...(select !== undefined ? { select } : {}),
   };
+}
+
+/**
+ * Validates a projection and returns its columns in schema order, the primary key always among them (the
+ * SPI's rule: a backend returns it, and the repository drops it again when the caller did not list it).
+ * A name listed twice counts once. Schema order makes the column list canonical: `["title", "id"]` and
+ * `["id", "title"]` give the same list, so backends and the cache decide one projection once.
+ */
+export function normalizeSelect(schema: EntitySchema, select: unknown): readonly ColumnSchema[] {
+  if (!Array.isArray(select)) queryError(schema, `select must be an array of field names such as ["id", "title"], got ${describeValue(select)}`);
+  if (select.length === 0) queryError(schema, `select must name at least one field (leave it out to get every field)`);
+  const wanted = new Set<string>();
+  for (const field of select) {
+    if (typeof field !== "string") queryError(schema, `select must hold field names (strings), got ${describeValue(field)}`);
+    if (!schema.columnsByProperty.has(field)) queryError(schema, `"${field}" is not a column (in select)`, field);
+    wanted.add(field);
+  }
+  return schema.columns.filter((c) => c.primary || wanted.has(c.property));
 }
 
 /**

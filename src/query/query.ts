@@ -26,7 +26,18 @@ export type Where<T> = { [K in keyof T]?: T[K] | null | Operators<NonNullable<T[
 /** Sort direction per field; key order is sort order. The primary key is always the last tie-breaker. */
 export type OrderBy<T> = { [K in keyof T]?: "asc" | "desc" };
 
-export interface Query<T> {
+/**
+ * The names of an entity's fields: its properties that are not methods. (Every such property is a column:
+ * relations are refused when the schema is read.)
+ */
+export type Field<T> = { [K in keyof T]-?: T[K] extends (...args: never[]) => unknown ? never : K }[keyof T] & string;
+
+/**
+ * A query on entities `T`. `S` is the fields a projection may list: none by default, so that a variable
+ * typed `Query<T>` holds no `select` and `findAll` of it returns whole entities; a query with a projection
+ * is written inline (its fields are then inferred), or typed `SelectQuery<T, "id" | "title">`.
+ */
+export interface Query<T, S extends Field<T> = never> {
   /** An object is AND of its keys; an array is OR of its elements (an empty array matches nothing). */
   where?: Where<T> | Where<T>[];
   orderBy?: OrderBy<T>;
@@ -34,7 +45,20 @@ export interface Query<T> {
   offset?: number;
   /** Cache this query's result until a write to the table (or for `ttlMs`). */
   cache?: boolean | { ttlMs: number };
+  /**
+   * Return only these fields: each result is a plain object holding exactly them (`Pick<T, ...>`, no entity
+   * prototype; the primary key only when listed), and the backend reads no other column. `where` and
+   * `orderBy` may use any field, selected or not. A name that is not a column is a `QueryError`.
+   *
+   * @example
+   * const titles = await posts.findAll({ select: ["id", "title"], orderBy: { createdAt: "desc" } });
+   * // titles: Pick<Post, "id" | "title">[]
+   */
+  select?: readonly S[];
 }
+
+/** A query with a projection on the fields `S`: `findAll`, `findOne` and `iterate` return `Pick<T, S>` for it. */
+export type SelectQuery<T, S extends Field<T>> = Query<T, S> & { select: readonly S[] };
 
 /** The operators of a normalized condition. */
 export type ConditionOp =

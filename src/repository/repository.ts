@@ -8,9 +8,10 @@ import type { DataSession, Key } from "../spi/index.js";
 import type { TableCache } from "../cache/table-cache.js";
 import { ConcurrencyError, NotFoundError, ValidationError } from "../errors.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
-import type { Query, Where } from "../query/query.js";
+import type { Field, NormalizedQuery, Query, SelectQuery, Where } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
-import { checkValue, copyValue, describeValue, invalid, makeRowCopier, storedValue } from "../schema/row-values.js";
+import { ProjectionCache } from "../schema/projection-cache.js";
+import { checkValue, copyValue, describeValue, invalid, makeProjectionCopier, makeRowCopier, storedValue } from "../schema/row-values.js";
 import type { StorageCore } from "../storage-core.js";
 import { coreOf } from "../storage-core.js";
 import type { Storage } from "../storage.js";
@@ -33,13 +34,26 @@ export interface IRepository<T extends object, K extends Key = Key> {
   delete(id: K): Promise<boolean>;
   findById(id: K): Promise<T | null>;
   findByIds(ids: readonly K[]): Promise<T[]>;
+  /** With `select`: a plain object of exactly the selected fields (see {@link Query.select}). */
+  findOne<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S> | null>;
   findOne(query: Query<T>): Promise<T | null>;
+  /** With `select`: plain objects of exactly the selected fields (see {@link Query.select}). */
+  findAll<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S>[]>;
   findAll(query?: Query<T>): Promise<T[]>;
   count(where?: Where<T> | Where<T>[], options?: CountOptions): Promise<number>;
   exists(id: K): Promise<boolean>;
   saveMany(entities: readonly T[], options?: SaveManyOptions): Promise<BatchResult>;
   deleteMany(where: Where<T> | Where<T>[]): Promise<number>;
+  iterate<S extends Field<T>>(query: SelectQuery<T, S>, options?: { pageSize?: number }): AsyncIterable<Pick<T, S>>;
   iterate(query?: Query<T>, options?: { pageSize?: number }): AsyncIterable<T>;
+}
+
+/** How the rows of one projection are handed out, decided once per list of fields handed out. */
+interface Projection {
+  /** A row fresh from the backend (the caller's already): itself, or a copy without the primary key when it was not selected. */
+  readonly fromBackend: (row: Row) => object;
+  /** A cached row: a copy of the selected fields sharing nothing with the cache. */
+  readonly fromCache: (row: Row) => object;
 }
 
 /** An entity class. */
@@ -59,6 +73,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly copyEntity: (row: Row) => Row;
   private tableCache: TableCache | undefined;
   private readonly batches: BatchWriter;
+  private readonly projections = new ProjectionCache<Projection>();
+  private readonly asEntity = (row: Row): object => this.toEntity(row);
 
   constructor(storage: Storage, entity: EntityClass<T>) {
     this.core = coreOf(storage);
@@ -101,6 +117,22 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
 
   private toEntity(row: Row): T {
     return Object.assign(Object.create(this.prototype) as T, row);
+  }
+
+  /**
+   * How the rows of `normalized` are handed out: entities, or for a projection plain objects of exactly the
+   * fields the caller listed. The backend always returns the primary key (the SPI's rule); it is dropped
+   * here when the caller did not list it, so that the object matches its type, `Pick<T, S>`.
+   */
+  private projection(query: Query<T, Field<T>> | undefined, normalized: NormalizedQuery): Projection | undefined {
+    const select = normalized.select;
+    if (select === undefined) return undefined;
+    const keyListed = (query!.select as readonly string[]).includes(this.pk.property);
+    const fields = keyListed ? select : select.filter((c) => !c.primary);
+    return this.projections.get(fields, (columns) => ({
+      fromBackend: keyListed ? (row) => row : makeProjectionCopier(columns, false),
+      fromCache: makeProjectionCopier(columns),
+    }));
   }
 
   private checkKey(id: unknown): Key {
@@ -264,23 +296,41 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     return out;
   }
 
-  async findOne(query: Query<T>): Promise<T | null> {
+  /**
+   * The first match of `query` in its order, or null. With `select`, a plain object holding exactly the
+   * selected fields (see {@link Query.select}).
+   */
+  findOne<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S> | null>;
+  findOne(query: Query<T>): Promise<T | null>;
+  async findOne(query: Query<T, Field<T>>): Promise<object | null> {
     const normalized = { ...normalizeQuery(this.schema, query), limit: 1 };
+    const projection = this.projection(query, normalized);
     const cached = this.queryCache(query?.cache);
     if (cached) {
-      const found = await cached.cache.query("rows", normalized, cached.ttlMs, () => this.core.backend.session.find(this.schema, normalized));
-      return (found[0] as T | undefined) ?? null;
+      const load = () => this.core.backend.session.find(this.schema, normalized);
+      const found = await cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache);
+      return found[0] ?? null;
     }
     const rows = await this.session().find(this.schema, normalized);
-    return rows[0] ? this.toEntity(rows[0]) : null;
+    return rows[0] ? (projection ? projection.fromBackend(rows[0]) : this.toEntity(rows[0])) : null;
   }
 
-  async findAll(query?: Query<T>): Promise<T[]> {
+  /**
+   * Every match of `query` in its order. With `select`, plain objects holding exactly the selected fields
+   * (see {@link Query.select}).
+   */
+  findAll<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S>[]>;
+  findAll(query?: Query<T>): Promise<T[]>;
+  async findAll(query?: Query<T, Field<T>>): Promise<object[]> {
     const normalized = normalizeQuery(this.schema, query);
+    const projection = this.projection(query, normalized);
     const cached = this.queryCache(query?.cache);
-    if (cached) return cached.cache.query("rows", normalized, cached.ttlMs, () => this.core.backend.session.find(this.schema, normalized)) as Promise<T[]>;
+    if (cached) {
+      const load = () => this.core.backend.session.find(this.schema, normalized);
+      return cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache);
+    }
     const rows = await this.session().find(this.schema, normalized);
-    return rows.map((r) => this.toEntity(r));
+    return rows.map(projection ? projection.fromBackend : this.asEntity);
   }
 
   /** How many entities match `where`; `{ cache: true }` caches the count until the next write to the table. */
@@ -317,8 +367,13 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     return this.batches.saveMany(entities, options);
   }
 
-  /** Every match of `query`, fetched a page at a time (`pageSize`, default 500), in the query's order. */
-  async *iterate(query: Query<T> = {}, options: { pageSize?: number } = {}): AsyncIterable<T> {
+  /**
+   * Every match of `query`, fetched a page at a time (`pageSize`, default 500), in the query's order. With
+   * `select`, plain objects holding exactly the selected fields (see {@link Query.select}).
+   */
+  iterate<S extends Field<T>>(query: SelectQuery<T, S>, options?: { pageSize?: number }): AsyncIterable<Pick<T, S>>;
+  iterate(query?: Query<T>, options?: { pageSize?: number }): AsyncIterable<T>;
+  async *iterate(query: Query<T, Field<T>> = {}, options: { pageSize?: number } = {}): AsyncIterable<object> {
     const pageSize = options.pageSize ?? 500;
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
       throw new ValidationError(`${this.schema.entityName}: iterate pageSize must be a positive integer, got ${describeValue(pageSize)}`, {
@@ -326,12 +381,13 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       });
     }
     const normalized = normalizeQuery(this.schema, query);
+    const handOut = this.projection(query, normalized)?.fromBackend ?? this.asEntity;
     let offset = normalized.offset;
     let remaining = normalized.limit ?? Infinity;
     while (remaining > 0) {
       const limit = Math.min(pageSize, remaining);
       const rows = await this.session().find(this.schema, { ...normalized, offset, limit });
-      for (const row of rows) yield this.toEntity(row);
+      for (const row of rows) yield handOut(row);
       if (rows.length < limit) return;
       offset += rows.length;
       remaining -= rows.length;

@@ -150,9 +150,9 @@ export function compileWhere(where: NormalizedWhere, dialect: SqlDialect, codec:
   return { text: compileWhereInto(where, dialect, codec, params), params: params.values };
 }
 
-/** The column list of a select, in schema order (rows are decoded by position). */
-export function selectList(schema: EntitySchema): string {
-  return schema.columns.map((c) => quoteIdentifier(c.name)).join(", ");
+/** The column list of a select: the entity's columns in schema order, or `columns` (rows are decoded by position). */
+export function selectList(schema: EntitySchema, columns: readonly ColumnSchema[] = schema.columns): string {
+  return columns.map((c) => quoteIdentifier(c.name)).join(", ");
 }
 
 /** True when a row whose `column` is null matches no group of `where` (each has a condition on it that null fails). */
@@ -180,8 +180,19 @@ function rejectsNull(c: Condition): boolean {
   }
 }
 
-/** A whole `SELECT` for `find`, with ordering, limit and offset; `suffix` is appended (e.g. `FOR UPDATE`). */
-export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDialect, codec: RowCodec, suffix = ""): CompiledSql {
+/**
+ * A whole `SELECT` for `find`, with ordering, limit and offset; `suffix` is appended (e.g. `FOR UPDATE`).
+ * `columns`: the select list, as {@link selectList} gives it (a projection's, made once per projection);
+ * by default every column of the entity.
+ */
+export function compileFind(
+  schema: EntitySchema,
+  query: NormalizedQuery,
+  dialect: SqlDialect,
+  codec: RowCodec,
+  suffix = "",
+  columns = selectList(schema),
+): CompiledSql {
   const params = new ParamList(dialect);
   const where = compileWhereInto(query.where, dialect, codec, params);
   const order = query.orderBy
@@ -199,7 +210,7 @@ export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialec
   const limitPh = query.limit !== undefined ? params.add(query.limit) : undefined;
   const offsetPh = query.offset > 0 ? params.add(query.offset) : undefined;
   checkParams(schema, params.values, dialect);
-  const text = `SELECT ${selectList(schema)} FROM ${quoteIdentifier(schema.table)}${where} ORDER BY ${order}${dialect.limitOffset(limitPh, offsetPh)}${suffix}`;
+  const text = `SELECT ${columns} FROM ${quoteIdentifier(schema.table)}${where} ORDER BY ${order}${dialect.limitOffset(limitPh, offsetPh)}${suffix}`;
   return { text, params: params.values };
 }
 

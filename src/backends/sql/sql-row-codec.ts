@@ -9,26 +9,34 @@ export interface RowCodec {
   decode(values: readonly unknown[]): Row;
 }
 
-/** The codec of one entity on one dialect, decided once. */
-export function makeRowCodec(schema: EntitySchema, dialect: SqlDialect): RowCodec {
-  const properties = schema.columns.map((c) => c.property);
-  const decoders: Array<ValueCodec["decode"] | undefined> = schema.columns.map((c) => {
+/**
+ * The decoder of rows selected as arrays holding `columns` in this order: a fresh row object of their
+ * properties. Made once per column list (the entity's columns, or a projection's).
+ */
+export function makeRowDecoder(columns: readonly ColumnSchema[], dialect: SqlDialect): (values: readonly unknown[]) => Row {
+  const properties = columns.map((c) => c.property);
+  const decoders: Array<ValueCodec["decode"] | undefined> = columns.map((c) => {
     const codec = dialect.codecs[c.type];
     return codec.decode === dialect.codecs.string.decode ? undefined : codec.decode;
   });
   const n = properties.length;
+  return (values) => {
+    const row: Row = {};
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      const decode = decoders[i];
+      row[properties[i]!] = v === null || v === undefined ? null : decode ? decode(v) : v;
+    }
+    return row;
+  };
+}
+
+/** The codec of one entity on one dialect, decided once. */
+export function makeRowCodec(schema: EntitySchema, dialect: SqlDialect): RowCodec {
   return {
     encodeValue(column, value) {
       return value === null || value === undefined ? null : dialect.codecs[column.type].encode(value);
     },
-    decode(values) {
-      const row: Row = {};
-      for (let i = 0; i < n; i++) {
-        const v = values[i];
-        const decode = decoders[i];
-        row[properties[i]!] = v === null || v === undefined ? null : decode ? decode(v) : v;
-      }
-      return row;
-    },
+    decode: makeRowDecoder(schema.columns, dialect),
   };
 }

@@ -81,7 +81,13 @@ export class SqlSession implements DataSession {
   async find(schema: EntitySchema, query: NormalizedQuery): Promise<Row[]> {
     const t = this.tables.get(schema);
     try {
-      const sql = compileFind(schema, query, this.dialect, t.codec, this.lock);
+      if (query.select) {
+        // A projection reads and decodes only its columns (the primary key among them, as normalized).
+        const projection = t.projection(query.select);
+        const sql = compileFind(schema, query, this.dialect, t.codec, this.lock, projection.columns);
+        return (await this.reads.all(sql.text, sql.params, false)).map(projection.decode);
+      }
+      const sql = compileFind(schema, query, this.dialect, t.codec, this.lock, t.columns);
       const rows = await this.reads.all(sql.text, sql.params, false);
       return rows.map((r) => t.codec.decode(r));
     } catch (error) {

@@ -3,12 +3,20 @@
  * insert, update, delete) runs these texts as prepared statements, never a query builder.
  */
 import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
+import { ProjectionCache } from "../../schema/projection-cache.js";
 import { makeRowCopier } from "../../schema/row-values.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
 import { selectList } from "./sql-query-compiler.js";
 import type { RowCodec } from "./sql-row-codec.js";
-import { makeRowCodec } from "./sql-row-codec.js";
+import { makeRowCodec, makeRowDecoder } from "./sql-row-codec.js";
+
+/** A projection on one table: its select list and the decoder of the rows it returns. */
+export interface SqlProjection {
+  /** The quoted column names, as `SELECT` lists them (the order rows are decoded in). */
+  readonly columns: string;
+  readonly decode: (values: readonly unknown[]) => Row;
+}
 
 export class SqlTable {
   readonly codec: RowCodec;
@@ -39,6 +47,8 @@ export class SqlTable {
   readonly copy: (row: Row) => Row;
   /** Run after writing explicit keys into an `increment` column, with the largest of them. */
   readonly advanceKeyGenerator?: string;
+  /** What each projection (`select`) reads and how its rows are decoded, decided on first use. */
+  private readonly projections = new ProjectionCache<SqlProjection>();
   private readonly updates = new Map<string, string>();
   private readonly multi = new Map<string, string>();
 
@@ -127,6 +137,11 @@ export class SqlTable {
     text = `UPDATE ${this.table} SET ${set.join(", ")} WHERE ${pk} = ${ph(n++)}${ifVersion && version ? ` AND ${version} = ${ph(n++)}` : ""} RETURNING ${this.columns}`;
     this.updates.set(key, text);
     return text;
+  }
+
+  /** The select list and row decoder of a projection: only its columns are read and decoded. */
+  projection(select: readonly ColumnSchema[]): SqlProjection {
+    return this.projections.get(select, (columns) => ({ columns: selectList(this.schema, columns), decode: makeRowDecoder(columns, this.dialect) }));
   }
 
   /** Parameters of a complete row for `columns`, appended to `out`. */
