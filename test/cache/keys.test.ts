@@ -3,6 +3,7 @@ import "reflect-metadata";
 import { describe, expect, test } from "vitest";
 import { Column, Entity, PrimaryColumn } from "typeorm";
 import { encodeTableName, entityKeysGlob, keyVersionKey, TableKeys, tableOfKey, tableVersionKey } from "../../src/cache/keys.js";
+import { normalizeQuery } from "../../src/query/normalize-query.js";
 import { readEntitySchema } from "../../src/schema/read-entity-schema.js";
 import { Item } from "./cache-test-kit.js";
 
@@ -63,6 +64,22 @@ describe("cache keys", () => {
     expect(keys.query("rows", { where: date })).not.toBe(keys.query("rows", { where: date.toISOString() }));
     expect(keys.query("rows", { column: { property: "name", other: 1 } })).toBe(keys.query("rows", { column: { property: "name", other: 2 } }));
     expect(keys.query("rows", {})).not.toBe(keys.query("count", {}));
+  });
+
+  test("query keys hold a projection's columns: queries differing only in select never share a key", () => {
+    const schema = readEntitySchema(Item);
+    const keys = keysOf(Item);
+    const key = (query: object) => keys.query("rows", normalizeQuery(schema, query));
+    const full = key({ where: { name: "a" } });
+    const name = key({ where: { name: "a" }, select: ["name"] });
+    expect(name).not.toBe(full);
+    expect(key({ where: { name: "a" }, select: ["quantity"] })).not.toBe(name);
+    expect(key({ where: { name: "a" }, select: ["name", "quantity"] })).not.toBe(name);
+    // The same columns in another order (or with the key, which a projection always reads) are the same rows.
+    expect(key({ where: { name: "a" }, select: ["name", "id"] })).toBe(name);
+    expect(key({ where: { name: "a" }, select: ["quantity", "name"] })).toBe(key({ where: { name: "a" }, select: ["name", "quantity"] }));
+    const listed = schema.columns.filter((c) => c.property === "id" || c.property === "name").map((c) => c.property);
+    expect(name).toContain(`"select":${JSON.stringify(listed)}`);
   });
 
   test("the L2 glob of a table matches its entity keys of every schema version, and no other table's", () => {

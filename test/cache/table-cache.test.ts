@@ -8,7 +8,9 @@ import { L1Cache } from "../../src/cache/l1/l1-cache.js";
 import type { TableCacheContext } from "../../src/cache/table-cache.js";
 import { TableCache } from "../../src/cache/table-cache.js";
 import type { Key, Row } from "../../src/index.js";
+import { normalizeQuery } from "../../src/query/normalize-query.js";
 import { readEntitySchema } from "../../src/schema/read-entity-schema.js";
+import { makeProjectionCopier } from "../../src/schema/row-values.js";
 import { Item } from "./cache-test-kit.js";
 
 const schema = readEntitySchema(Item);
@@ -93,5 +95,28 @@ describe("table cache", () => {
     await table.findByIds(["x"]);
     expect(ctx.schemaChanges).toBe(1);
     expect(ctx.reads).toBe(2);
+  });
+
+  test("a cached projection is handed out through its copier: only its fields, sharing nothing with the entry", async () => {
+    const { ctx } = context();
+    const table = new TableCache(ctx, schema);
+    const query = normalizeQuery(schema, { select: ["tags", "createdAt"] });
+    const copy = makeProjectionCopier(query.select!.filter((c) => !c.primary));
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      return [{ id: "x", tags: ["a"], createdAt: new Date(7) }];
+    };
+    const first = (await table.query("rows", query, undefined, load, copy)) as Array<{ tags: string[]; createdAt: Date }>;
+    expect(first).toEqual([{ tags: ["a"], createdAt: new Date(7) }]);
+    first[0]!.tags.push("mutated");
+    first[0]!.createdAt.setTime(0);
+    const second = await table.query("rows", query, undefined, load, copy);
+    expect(loads).toBe(1); // an L1 hit
+    expect(second).toEqual([{ tags: ["a"], createdAt: new Date(7) }]);
+    expect(Object.getPrototypeOf(second[0])).toBe(Object.prototype);
+    // The same query without select is another entry, handed out as entities.
+    const full = await table.query("rows", normalizeQuery(schema, {}), undefined, async () => [{ id: "x", name: "v1", quantity: 1, tags: null, createdAt: new Date(0), version: 1 }]);
+    expect(full[0]).toBeInstanceOf(Item);
   });
 });

@@ -7,6 +7,10 @@ describe("README examples", () => {
     expect(await runReadmeExample("quickstart")).toEqual([JSON.stringify(["Ship", "Write docs"])]);
   });
 
+  test("select returns plain objects of the selected fields only", async () => {
+    expect(await runReadmeExample("select")).toEqual([JSON.stringify([{ title: "Again" }, { title: "Hello" }])]);
+  });
+
   test("a backend given as a factory of typed options serves the storage", async () => {
     expect(await runReadmeExample("backend-factory")).toEqual(["traced-memory hello", "open with 1 table(s) close"]);
   });
