@@ -360,6 +360,28 @@ function queryTests(test: T, ctx: SpiContext): void {
     assert.equal(await count([]), 0);
     assert.equal(await count(undefined), 6);
   });
+
+  test("select: rows hold exactly the listed columns and the primary key, owned by the caller, inside a transaction too", async () => {
+    await seed();
+    await ctx.session.insert(values, valueRow("9", { s: "zz", d: new Date(1_000), j: { list: [1] } }));
+    const query = normalizeQuery(values, { select: ["j", "d", "s"], where: { s: { $gte: "c" } }, orderBy: { i: "desc" }, limit: 3 });
+    const rows = await ctx.session.find(values, query);
+    assert.deepEqual(rows, [
+      { id: "5", s: "éclair", d: null, j: null },
+      { id: "3", s: "carrot", d: null, j: null },
+      { id: "9", s: "zz", d: new Date(1_000), j: { list: [1] } },
+    ]);
+    for (const row of rows) assert.deepEqual(Object.keys(row).sort(), ["d", "id", "j", "s"]);
+    (rows[2]!["d"] as Date).setTime(0);
+    (rows[2]!["j"] as { list: number[] }).list.push(2);
+    assert.deepEqual(await ctx.session.find(values, normalizeQuery(values, { select: ["d", "j"], where: { id: "9" } })), [
+      { id: "9", d: new Date(1_000), j: { list: [1] } },
+    ]);
+    await inTransaction(ctx.backend, async (tx) => {
+      await tx.update(values, "9", { b: true });
+      assert.deepEqual(await tx.find(values, normalizeQuery(values, { select: ["b"], where: { id: "9" } })), [{ id: "9", b: true }]);
+    });
+  });
 }
 
 /** Runs `fn` in a transaction of `backend`, committing when it resolves and rolling back when it throws. */
