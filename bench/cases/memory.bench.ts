@@ -32,6 +32,7 @@ export default async function memoryBench(): Promise<BenchGroup> {
   })();
   const topByPrice = sqlite.prepare("SELECT * FROM bench_items ORDER BY price DESC, id ASC LIMIT 10");
 
+  const pageIds = Array.from({ length: 1_000 }, (_, k) => k * 7);
   let i = 0;
   return {
     pairs: [
@@ -51,6 +52,12 @@ export default async function memoryBench(): Promise<BenchGroup> {
         minRatio: 1,
         run: () => bigItems.findAll({ orderBy: { price: "desc" }, limit: 10 }),
         anchorRun: async () => (await Promise.resolve(topByPrice.all())).map((row) => ({ ...(row as object) })),
+      },
+      {
+        name: "memory.findAll select 1 of 6 (1,000 ids)",
+        anchor: "memory.findAll every column (1,000 ids)",
+        run: () => items.findAll({ where: { id: { $in: pageIds } }, select: ["name"] }),
+        anchorRun: () => items.findAll({ where: { id: { $in: pageIds } } }),
       },
     ],
     close: async () => {

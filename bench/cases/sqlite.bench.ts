@@ -28,6 +28,7 @@ export default async function sqliteBench(): Promise<BenchGroup> {
   raw.pragma("synchronous = NORMAL");
   raw.exec(`CREATE TABLE raw_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, quantity INTEGER NOT NULL, price REAL NOT NULL, active INTEGER NOT NULL, note TEXT)`);
   const get = raw.prepare(`SELECT id, name, quantity, price, active, note FROM bench_sql_items WHERE id = ?`);
+  const selectPage = raw.prepare(`SELECT id, name FROM bench_sql_items WHERE id >= ? ORDER BY id ASC LIMIT 200`);
   const insert = raw.prepare(`INSERT INTO raw_items (id, name, quantity, price, active, note) VALUES (?, ?, ?, ?, ?, ?)`);
   const insertAll = raw.transaction((from: number) => {
     for (let id = from; id < from + BATCH; id++) {
@@ -84,6 +85,18 @@ export default async function sqliteBench(): Promise<BenchGroup> {
           const r = item(nextRawOne++);
           insert.run(r.id, r.name, r.quantity, r.price, r.active ? 1 : 0, r.note);
         },
+      },
+      {
+        name: "sqlite.findAll select 1 of 6 (200 rows)",
+        anchor: "better-sqlite3 prepared all, same columns",
+        run: () => items.findAll({ where: { id: { $gte: i++ % (ROWS - 200) } }, orderBy: { id: "asc" }, limit: 200, select: ["name"] }),
+        anchorRun: () => selectPage.all(i++ % (ROWS - 200)),
+      },
+      {
+        name: "sqlite.findAll select 1 of 6 (200 rows)",
+        anchor: "sqlite.findAll every column (200 rows)",
+        run: () => items.findAll({ where: { id: { $gte: i++ % (ROWS - 200) } }, orderBy: { id: "asc" }, limit: 200, select: ["name"] }),
+        anchorRun: () => items.findAll({ where: { id: { $gte: i++ % (ROWS - 200) } }, orderBy: { id: "asc" }, limit: 200 }),
       },
     ],
     close: async () => {

@@ -50,7 +50,10 @@ export interface IRepository<T extends object, K extends Key = Key> {
 
 /** How the rows of one projection are handed out, decided once per list of fields handed out. */
 interface Projection {
-  /** A row fresh from the backend (the caller's already): itself, or a copy without the primary key when it was not selected. */
+  /**
+   * A row fresh from the backend (the caller's already): itself when the backend read exactly the fields
+   * handed out, else a copy of those (without the primary key, when it was not listed).
+   */
   readonly fromBackend: (row: Row) => object;
   /** A cached row: a copy of the selected fields sharing nothing with the cache. */
   readonly fromCache: (row: Row) => object;
@@ -73,7 +76,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly copyEntity: (row: Row) => Row;
   private tableCache: TableCache | undefined;
   private readonly batches: BatchWriter;
-  private readonly projections = new ProjectionCache<Projection>();
+  /** Projections whose backend rows hold exactly the fields handed out (the primary key was listed). */
+  private readonly exactProjections = new ProjectionCache<Projection>();
+  /** Projections whose backend rows hold more than is handed out (the primary key, when it was not listed). */
+  private readonly pickingProjections = new ProjectionCache<Projection>();
   private readonly asEntity = (row: Row): object => this.toEntity(row);
 
   constructor(storage: Storage, entity: EntityClass<T>) {
@@ -127,12 +133,14 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private projection(query: Query<T, Field<T>> | undefined, normalized: NormalizedQuery): Projection | undefined {
     const select = normalized.select;
     if (select === undefined) return undefined;
-    const keyListed = (query!.select as readonly string[]).includes(this.pk.property);
-    const fields = keyListed ? select : select.filter((c) => !c.primary);
-    return this.projections.get(fields, (columns) => ({
-      fromBackend: keyListed ? (row) => row : makeProjectionCopier(columns, false),
-      fromCache: makeProjectionCopier(columns),
-    }));
+    // What is handed out is what the caller listed: the backend reads the primary key besides (and a
+    // reader such as keyset iteration may add the columns it needs), which the object must not show.
+    const listed = query!.select as readonly string[];
+    const fields = select.filter((c) => listed.includes(c.property));
+    if (fields.length === select.length) {
+      return this.exactProjections.get(fields, (columns) => ({ fromBackend: (row) => row, fromCache: makeProjectionCopier(columns) }));
+    }
+    return this.pickingProjections.get(fields, (columns) => ({ fromBackend: makeProjectionCopier(columns, false), fromCache: makeProjectionCopier(columns) }));
   }
 
   private checkKey(id: unknown): Key {
