@@ -44,6 +44,7 @@ export interface IRepository<T extends object, K extends Key = Key> {
   exists(id: K): Promise<boolean>;
   saveMany(entities: readonly T[], options?: SaveManyOptions): Promise<BatchResult>;
   deleteMany(where: Where<T> | Where<T>[]): Promise<number>;
+  /** With `select`: plain objects of exactly the selected fields (see {@link Query.select}). */
   iterate<S extends Field<T>>(query: SelectQuery<T, S>, options?: { pageSize?: number }): AsyncIterable<Pick<T, S>>;
   iterate(query?: Query<T>, options?: { pageSize?: number }): AsyncIterable<T>;
 }
