@@ -4,7 +4,7 @@
  * `ne`/`nin` match null, comparisons and patterns never do, nulls sort first ascending and last
  * descending, strings by code point, and the primary key is the last tie-breaker (normalization adds it).
  */
-import type { Condition, NormalizedQuery, NormalizedWhere } from "../../query/query.js";
+import type { Condition, NormalizedQuery, NormalizedWhere, OrderTerm } from "../../query/query.js";
 import { QueryError } from "../../errors.js";
 import type { ColumnSchema, EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
@@ -180,19 +180,95 @@ function rejectsNull(c: Condition): boolean {
   }
 }
 
+/** The column as compared and sorted: strings under the dialect's code-point collation. */
+function sortExpression(column: ColumnSchema, dialect: SqlDialect): string {
+  const col = quoteIdentifier(column.name);
+  return column.type === "string" ? `${col}${dialect.stringCollation}` : col;
+}
+
+/** The terms that decide a keyset position: up to the primary key, which settles every tie (later terms never matter). */
+function decidingTerms(orderBy: readonly OrderTerm[]): readonly OrderTerm[] {
+  const pk = orderBy.findIndex((t) => t.column.primary);
+  return pk < 0 ? orderBy : orderBy.slice(0, pk + 1);
+}
+
+/**
+ * The keyset position `query.after` as a condition: the rows strictly after it in the query's order, nulls
+ * smallest (first ascending, last descending), as the memory engine's `compileAfter` decides.
+ *
+ * When every term runs one way and no null can get in the way, it is the row-value comparison
+ * `("k1", "id") > (?, ?)`, which PostgreSQL and SQLite both serve by seeking an index on those columns.
+ * That holds ascending whenever the position holds no null: a row-value `>` is unknown (so false) as soon as
+ * a row's value is null, and a null sorts before any value ascending, so such a row is before the position
+ * anyway. Descending, a null sorts last (after the position), so the row form is used only where the where
+ * lets no null through (or on the primary key).
+ *
+ * Otherwise (mixed directions, a null in the position, a nullable descending column) it is the expanded
+ * form: `(k1 > ?) OR (k1 = ? AND k2 > ?) OR ...`, each "after" and "equal" spelled with its null cases. Its
+ * first term's bound is repeated in front (`k1 >= ? AND (...)`) where it is a plain range, so an index on the
+ * first column still narrows the scan.
+ */
+function compileAfter(query: NormalizedQuery, after: readonly unknown[], dialect: SqlDialect, codec: RowCodec, params: ParamList): string {
+  const terms = decidingTerms(query.orderBy);
+  const values = terms.map((_, i) => after[i] ?? null);
+  const exprs = terms.map((t) => sortExpression(t.column, dialect));
+  const nullFree = terms.map((t) => t.column.primary || excludesNull(query.where, t.column));
+  const direction = terms[0]!.direction;
+  const oneWay = terms.every((t) => t.direction === direction);
+  if (oneWay && values.every((v) => v !== null) && (direction === "asc" || nullFree.every(Boolean))) {
+    const op = direction === "asc" ? ">" : "<";
+    const phs = terms.map((t, i) => params.add(codec.encodeValue(t.column, values[i])));
+    return terms.length === 1 ? `${exprs[0]} ${op} ${phs[0]}` : `(${exprs.join(", ")}) ${op} (${phs.join(", ")})`;
+  }
+  // Parameters are added in the order their placeholders appear in the text (SQLite's `?` are positional).
+  const first = values[0];
+  let lead = "";
+  if (terms.length > 1 && first !== null && (direction === "asc" || nullFree[0])) {
+    lead = `${exprs[0]} ${direction === "asc" ? ">=" : "<="} ${params.add(codec.encodeValue(terms[0]!.column, first))} AND `;
+  }
+  const disjuncts: string[] = [];
+  for (let i = 0; i < terms.length; i++) {
+    const term = terms[i]!;
+    const value = values[i];
+    // Nothing sorts after null descending (null is last there): no row passes on this term.
+    if (term.direction === "desc" && value === null) continue;
+    const parts: string[] = [];
+    for (let j = 0; j < i; j++) {
+      parts.push(values[j] === null ? `${quoteIdentifier(terms[j]!.column.name)} IS NULL` : `${exprs[j]} = ${params.add(codec.encodeValue(terms[j]!.column, values[j]))}`);
+    }
+    const col = quoteIdentifier(term.column.name);
+    if (value === null) parts.push(`${col} IS NOT NULL`); // ascending: every value sorts after null
+    else if (term.direction === "asc") parts.push(`${exprs[i]} > ${params.add(codec.encodeValue(term.column, value))}`);
+    else {
+      const below = `${exprs[i]} < ${params.add(codec.encodeValue(term.column, value))}`;
+      parts.push(nullFree[i] ? below : `(${below} OR ${col} IS NULL)`);
+    }
+    disjuncts.push(parts.join(" AND "));
+  }
+  if (disjuncts.length === 0) return "1 = 0";
+  return `${lead}(${disjuncts.length === 1 ? disjuncts[0] : `(${disjuncts.join(") OR (")})`})`;
+}
+
 /** A whole `SELECT` for `find`, with ordering, limit and offset; `suffix` is appended (e.g. `FOR UPDATE`). */
 export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDialect, codec: RowCodec, suffix = ""): CompiledSql {
   const params = new ParamList(dialect);
-  const where = compileWhereInto(query.where, dialect, codec, params);
+  let where = compileWhereInto(query.where, dialect, codec, params);
+  const after = query.after;
+  if (after !== undefined && query.orderBy.length > 0) {
+    const seek = compileAfter(query, after, dialect, codec, params);
+    where = where === "" ? ` WHERE ${seek}` : ` WHERE (${where.slice(" WHERE ".length)}) AND ${seek}`;
+  }
+  // An ascending first term with a non-null position lets no null of its column through (see compileAfter).
+  const first = query.orderBy[0];
+  const seeksPastNull = after !== undefined && first !== undefined && first.direction === "asc" && after[0] !== null && after[0] !== undefined ? first.column : undefined;
   const order = query.orderBy
     .map((t) => {
-      const col = quoteIdentifier(t.column.name);
-      const collated = t.column.type === "string" ? `${col}${dialect.stringCollation}` : col;
+      const collated = sortExpression(t.column, dialect);
       // Null placement only where a null can be: an index (ascending, PostgreSQL's nulls last) serves
       // `DESC` by a backward scan, but no index serves `DESC NULLS LAST`. The entity's NOT NULL is no proof
       // (a column a migration added as nullable, or an older entity's, may hold nulls: generate only warns),
-      // so placement is dropped only on the primary key and where the where lets no null through.
-      if (t.column.primary || excludesNull(query.where, t.column)) return t.direction === "asc" ? `${collated} ASC` : `${collated} DESC`;
+      // so placement is dropped only on the primary key and where the where (or the keyset position) lets no null through.
+      if (t.column.primary || t.column === seeksPastNull || excludesNull(query.where, t.column)) return t.direction === "asc" ? `${collated} ASC` : `${collated} DESC`;
       return t.direction === "asc" ? `${collated} ASC NULLS FIRST` : `${collated} DESC NULLS LAST`;
     })
     .join(", ");
