@@ -118,7 +118,7 @@ export class PageCursors {
     if (typeof c !== "object" || c === null || Array.isArray(c) || typeof c.q !== "string" || typeof c.h !== "string" || !Array.isArray(c.k)) {
       this.reject("not a cursor (expected the nextCursor string of an earlier findPage)");
     }
-    if (c.v !== VERSION) this.reject(`a cursor of format version ${describeValue(c.v)}, this Strata reads version ${VERSION}`);
+    if (c.v !== VERSION) this.reject(`a cursor of format version ${typeof c.v === "number" ? c.v : describeValue(c.v)}, this Strata reads version ${VERSION}`);
     return c as CursorJson;
   }
 
