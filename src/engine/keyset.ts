@@ -9,7 +9,6 @@
  * callers.
  */
 import type { OrderTerm } from "../query/query.js";
-import type { Row } from "../schema/entity-schema.js";
 import { comparatorFor } from "./compare-values.js";
 import type { RowPredicate } from "./compile-query.js";
 
