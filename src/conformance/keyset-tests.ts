@@ -40,6 +40,7 @@ const ORDERS: OrderBy<ConfValue>[] = [
   { s: "desc" },
   { i: "desc", s: "asc" },
   { b: "asc", d: "desc" },
+  { b: "asc", d: "asc" },
   { d: "desc" },
   { n: "asc", i: "desc" },
   { id: "desc" },
@@ -188,6 +189,21 @@ export function registerKeysetTests(test: Test, storage: () => Storage): void {
     }
     assert.ok(!seen.some((id) => id.endsWith("_100")), "rows inserted before the position are not returned");
     assert.ok(seen.some((id) => id.endsWith("_-100")), "rows inserted after the position are reached");
+  });
+
+  test("findPage with cache: each page is cached, and a write to the table shows in the next read", async () => {
+    await seed(storage());
+    const repo = values();
+    const query = { orderBy: { s: "asc" }, first: 5, cache: true } as const;
+    const first = await repo.findPage(query);
+    assert.deepEqual(await repo.findPage(query), first);
+    const second = await repo.findPage({ ...query, after: first.nextCursor });
+    assert.deepEqual(ids(second.items), ids(await repo.findAll({ orderBy: { s: "asc" }, offset: 5, limit: 5 })));
+    // Mutating what a cached read returned changes nothing stored or cached.
+    second.items[0]!.s = "changed";
+    assert.notEqual((await repo.findPage({ ...query, after: first.nextCursor })).items[0]!.s, "changed");
+    await repo.save(Object.assign(new ConfValue(), { id: "a0", s: null, i: null, n: null, b: null, d: null, j: null }));
+    assert.equal((await repo.findPage(query)).items[0]!.id, "a0");
   });
 
   test("a cursor of another query, altered or malformed is a QueryError naming after", async () => {
