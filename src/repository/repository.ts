@@ -348,9 +348,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   /**
    * Every match of `query`, fetched a page at a time (`pageSize`, default 500), in the query's order. Each
    * page after the first starts after the last row of the one before (a keyset position, never an
-   * OFFSET), so the whole walk costs time linear in the rows, in any `orderBy`, and a row written or deleted
-   * meanwhile never makes another one repeat or vanish. `limit` and `offset` apply to the whole walk.
-   * Inside a transaction, it reads through the transaction.
+   * OFFSET): no page counts the rows before it, the walk is linear where an index serves the order
+   * (README, "Iterating and paging"), and a row written or deleted meanwhile never makes another one repeat
+   * or vanish. `limit` and `offset` apply to the whole walk. Inside a transaction, it reads through the
+   * transaction.
    */
   async *iterate(query: Query<T> = {}, options: { pageSize?: number } = {}): AsyncIterable<T> {
     const pageSize = options.pageSize ?? 500;
@@ -381,7 +382,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * then the primary key), starting after the position `after` (a `nextCursor` of an earlier page of the
    * same query), or at the start. `nextCursor` is null when no row follows the page.
    *
-   * A cursor is opaque (README, "Paging"): it holds the last row's sort values and a mark of the query's
+   * A cursor is opaque (README, "Iterating and paging"): it holds the last row's sort values and a mark of the query's
    * where and orderBy; a cursor of another query, or one altered or malformed, is a `QueryError` naming
    * `after`. `limit` and `offset` do not apply (a `QueryError`): `first` is the page size and the cursor
    * the position. `cache` caches each page as `findAll` would, until the next write to the table.
