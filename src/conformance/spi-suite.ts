@@ -320,6 +320,8 @@ function queryTests(test: T, ctx: SpiContext): void {
   test("after: only the rows strictly after the position, nulls where the order puts them, any directions; offset and limit after it", async () => {
     await seed();
     await ctx.session.insert(values, valueRow("7", { s: "apple", i: 5, b: false }));
+    // A few more nulls, so that a page can start among them or run into them.
+    for (const id of ["n1", "n2", "n3"]) await ctx.session.insert(values, valueRow(id, { i: id === "n2" ? 5 : null }));
     const orders = [{ s: "asc" }, { s: "desc" }, { i: "desc", s: "asc" }, { b: "asc", i: "desc" }, { b: "desc", s: "desc" }, { id: "desc" }] as const;
     for (const orderBy of orders) {
       const query = normalizeQuery(values, { orderBy });
@@ -330,8 +332,8 @@ function queryTests(test: T, ctx: SpiContext): void {
       const all = full.map((r) => r["id"]);
       for (let k = 0; k < full.length; k++) {
         assert.deepEqual(await find(position(full[k]!)), all.slice(k + 1), `orderBy ${JSON.stringify(orderBy)}, after row ${all[k]}`);
+        assert.deepEqual(await find(position(full[k]!), { offset: 1, limit: 2 }), all.slice(k + 2, k + 4), `orderBy ${JSON.stringify(orderBy)}, after row ${all[k]}, offset 1, limit 2`);
       }
-      assert.deepEqual(await find(position(full[1]!), { offset: 1, limit: 2 }), all.slice(3, 5), `orderBy ${JSON.stringify(orderBy)}, offset and limit`);
       // A position no row holds any more: a row placed by the order, then deleted.
       const ghost = valueRow("9", { s: "apple", i: null, b: true });
       await ctx.session.insert(values, ghost);

@@ -78,6 +78,16 @@ describe.skipIf(skip !== undefined)("postgres: query plans", () => {
     expect(plan).not.toMatch(/(^|->)\s*Sort\s+\(cost/m);
   });
 
+  test("a later page descending on a column that may hold nulls: the values after the position by a backward index scan, the nulls by the index, no sort of every match", async () => {
+    const plan = await seekPlan({ where: { status: "open" }, orderBy: { priority: "desc" }, limit: 500 }, [50, "t010000"]);
+    // Both parts read the index from the position: a range below it, and the nulls by equality.
+    expect(plan).toContain("Index Scan Backward");
+    expect(plan).toMatch(/Index Cond: .*priority <= /);
+    expect(plan).toMatch(/Index Cond: .*priority IS NULL/);
+    expect(plan).not.toContain("Seq Scan");
+    expect(plan).not.toContain("Bitmap");
+  });
+
   // Descending, a column that may hold nulls sorts them last, which no index serves (see compileFind): the
   // where here lets no null through, as the first test's does.
   test("a later page in mixed directions (priority desc, then the key ascending) scans the index backward from the position", async () => {

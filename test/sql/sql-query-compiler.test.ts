@@ -205,6 +205,23 @@ for (const x of [sqlite, postgres]) {
       });
     });
 
+    test("a page after a position, descending on a nullable column: the non-null rows after it and the nulls, each seeking, then ordered", () => {
+      const cols = `"id", "label", "rank", "score", "flag", "at", "data"`;
+      expect(seek({ where: { flag: true }, orderBy: { rank: "desc" }, limit: 10, offset: 2 }, [5, "k"])).toEqual({
+        text:
+          `SELECT ${cols} FROM (SELECT * FROM (` +
+          `${SELECT} WHERE ("flag" = ${p(1)} AND "rank" IS NOT NULL) AND "rank" <= ${p(2)} AND (("rank" < ${p(3)}) OR ("rank" = ${p(4)} AND ${s("id")} > ${p(5)})) ORDER BY "rank" DESC, ${s("id")} ASC${x.limit(p(6))}` +
+          `) AS "strata_values" UNION ALL SELECT * FROM (` +
+          `${SELECT} WHERE "flag" = ${p(7)} AND "rank" IS NULL ORDER BY "rank" DESC NULLS LAST, ${s("id")} ASC${x.limit(p(8))}` +
+          `) AS "strata_nulls") AS "strata_page" ORDER BY "rank" DESC NULLS LAST, ${s("id")} ASC${x.limit(p(9), p(10))}`,
+        params: [x.encodedTrue, 5, 5, 5, "k", 12, x.encodedTrue, 12, 10, 2],
+      });
+      // Inside a write transaction (a row-lock suffix, which PostgreSQL refuses on a UNION): one select.
+      const locked = compileFind(schema, { ...normalizeQuery(schema, { orderBy: { rank: "desc" }, limit: 10 }), after: [5, "k"] }, dialect, codec, " FOR UPDATE");
+      expect(locked.text).not.toContain("UNION");
+      expect(locked.text.endsWith(" FOR UPDATE")).toBe(true);
+    });
+
     test("after, mixed directions: the expanded form, led by the first term's range for an index", () => {
       expect(seek({ orderBy: { label: "asc", rank: "desc" } }, ["m", 5, "k"])).toEqual({
         text:

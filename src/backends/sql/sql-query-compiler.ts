@@ -249,19 +249,38 @@ function compileAfter(query: NormalizedQuery, after: readonly unknown[], dialect
   return `${lead}(${disjuncts.length === 1 ? disjuncts[0] : `(${disjuncts.join(") OR (")})`})`;
 }
 
-/** A whole `SELECT` for `find`, with ordering, limit and offset; `suffix` is appended (e.g. `FOR UPDATE`). */
-export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDialect, codec: RowCodec, suffix = ""): CompiledSql {
-  const params = new ParamList(dialect);
-  let where = compileWhereInto(query.where, dialect, codec, params);
+/**
+ * A descending walk over a column that may hold nulls, from a position with a value there: the rows after
+ * it are the smaller values, then every null (nulls sort last descending). No single index scan seeks to
+ * that (a `k1 < ?` range stops before the nulls; `OR k1 IS NULL` makes the planner scan from the top), so
+ * each page would read every row before its position. Split in two, each part seeks: the non-null rows after
+ * the position (`k1 <= ?`, ordered without null placement) and the null rows, each limited to the page, then
+ * the two (at most two pages of rows) ordered as the query says. Only with a limit (a page), and without a
+ * row-lock suffix, which PostgreSQL refuses on a UNION.
+ */
+function nullSplit(query: NormalizedQuery, suffix: string): { beforeNulls: NormalizedQuery; nulls: NormalizedQuery } | undefined {
+  const first = query.orderBy[0];
   const after = query.after;
-  if (after !== undefined && query.orderBy.length > 0) {
-    const seek = compileAfter(query, after, dialect, codec, params);
-    where = where === "" ? ` WHERE ${seek}` : ` WHERE (${where.slice(" WHERE ".length)}) AND ${seek}`;
-  }
+  if (!after || query.limit === undefined || suffix !== "" || !first || first.direction !== "desc" || first.column.primary) return undefined;
+  if (after[0] === null || after[0] === undefined || excludesNull(query.where, first.column)) return undefined;
+  const column = first.column;
+  const window = query.limit + query.offset;
+  const { after: _position, ...unpositioned } = query;
+  return {
+    // notNull on the column in every group lets the where prove it: the seek and the ORDER BY drop null placement.
+    beforeNulls: { ...query, where: query.where.map((group) => [...group, { column, op: "notNull" as const }]), limit: window, offset: 0 },
+    // Every null follows a non-null position descending: no position to test.
+    nulls: { ...unpositioned, where: query.where.map((group) => [...group, { column, op: "isNull" as const }]), limit: window, offset: 0 },
+  };
+}
+
+/** The `ORDER BY` terms of `query` (without the keyword). */
+function orderText(query: NormalizedQuery, dialect: SqlDialect): string {
   // An ascending first term with a non-null position lets no null of its column through (see compileAfter).
   const first = query.orderBy[0];
+  const after = query.after;
   const seeksPastNull = after !== undefined && first !== undefined && first.direction === "asc" && after[0] !== null && after[0] !== undefined ? first.column : undefined;
-  const order = query.orderBy
+  return query.orderBy
     .map((t) => {
       const collated = sortExpression(t.column, dialect);
       // Null placement only where a null can be: an index (ascending, PostgreSQL's nulls last) serves
@@ -272,10 +291,39 @@ export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialec
       return t.direction === "asc" ? `${collated} ASC NULLS FIRST` : `${collated} DESC NULLS LAST`;
     })
     .join(", ");
+}
+
+/** One `SELECT` for `query` (where, position, order, limit, offset), its parameters added to `params` in text order. */
+function selectText(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDialect, codec: RowCodec, params: ParamList): string {
+  let where = compileWhereInto(query.where, dialect, codec, params);
+  const after = query.after;
+  if (after !== undefined && query.orderBy.length > 0) {
+    const seek = compileAfter(query, after, dialect, codec, params);
+    where = where === "" ? ` WHERE ${seek}` : ` WHERE (${where.slice(" WHERE ".length)}) AND ${seek}`;
+  }
+  const order = orderText(query, dialect);
   const limitPh = query.limit !== undefined ? params.add(query.limit) : undefined;
   const offsetPh = query.offset > 0 ? params.add(query.offset) : undefined;
+  return `SELECT ${selectList(schema)} FROM ${quoteIdentifier(schema.table)}${where} ORDER BY ${order}${dialect.limitOffset(limitPh, offsetPh)}`;
+}
+
+/** A whole `SELECT` for `find`, with ordering, limit and offset; `suffix` is appended (e.g. `FOR UPDATE`). */
+export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDialect, codec: RowCodec, suffix = ""): CompiledSql {
+  const params = new ParamList(dialect);
+  const split = nullSplit(query, suffix);
+  let text: string;
+  if (split) {
+    // Each part is a derived table: SQLite takes no ORDER BY or LIMIT on a member of a compound select.
+    const beforeNulls = selectText(schema, split.beforeNulls, dialect, codec, params);
+    const nulls = selectText(schema, split.nulls, dialect, codec, params);
+    const limitPh = params.add(query.limit);
+    const offsetPh = query.offset > 0 ? params.add(query.offset) : undefined;
+    const union = `SELECT * FROM (${beforeNulls}) AS "strata_values" UNION ALL SELECT * FROM (${nulls}) AS "strata_nulls"`;
+    text = `SELECT ${selectList(schema)} FROM (${union}) AS "strata_page" ORDER BY ${orderText(query, dialect)}${dialect.limitOffset(limitPh, offsetPh)}`;
+  } else {
+    text = `${selectText(schema, query, dialect, codec, params)}${suffix}`;
+  }
   checkParams(schema, params.values, dialect);
-  const text = `SELECT ${selectList(schema)} FROM ${quoteIdentifier(schema.table)}${where} ORDER BY ${order}${dialect.limitOffset(limitPh, offsetPh)}${suffix}`;
   return { text, params: params.values };
 }
 
