@@ -1,7 +1,10 @@
 /**
  * SQLite cases of issue 3, each beside its anchor on the same file: findById against a raw prepared
  * better-sqlite3 get and TypeORM's findOneBy, saveMany of 20,000 rows against raw prepared inserts in one
- * transaction, and an autocommit save against a raw autocommit insert (WAL, synchronous=NORMAL).
+ * transaction, and an autocommit save against a raw autocommit insert (WAL, synchronous=NORMAL). Issue 11:
+ * iterate over all 10,000 rows in pages of 500 (by keyset) against one raw SELECT of the same rows in the
+ * same order, streamed: by the primary key (each page an index seek) and by an unindexed column (each page a
+ * scan of the table, with a top-500 sort instead of OFFSET's sort of every row before the page).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +32,19 @@ export default async function sqliteBench(): Promise<BenchGroup> {
   raw.exec(`CREATE TABLE raw_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, quantity INTEGER NOT NULL, price REAL NOT NULL, active INTEGER NOT NULL, note TEXT)`);
   const get = raw.prepare(`SELECT id, name, quantity, price, active, note FROM bench_sql_items WHERE id = ?`);
   const selectPage = raw.prepare(`SELECT id, name FROM bench_sql_items WHERE id >= ? ORDER BY id ASC LIMIT 200`);
+  const scanById = raw.prepare(`SELECT id, name, quantity, price, active, note FROM bench_sql_items ORDER BY id`);
+  const scanByPrice = raw.prepare(`SELECT id, name, quantity, price, active, note FROM bench_sql_items ORDER BY price DESC, id`);
+  /** Reads every row of `query` through iterate, returning how many (so that nothing is optimized away). */
+  const walk = async (query: Parameters<typeof items.iterate>[0]) => {
+    let n = 0;
+    for await (const row of items.iterate(query, { pageSize: 500 })) n += row.quantity >= 0 ? 1 : 0;
+    return n;
+  };
+  const stream = (statement: Database.Statement) => {
+    let n = 0;
+    for (const row of statement.iterate() as Iterable<{ quantity: number }>) n += row.quantity >= 0 ? 1 : 0;
+    return n;
+  };
   const insert = raw.prepare(`INSERT INTO raw_items (id, name, quantity, price, active, note) VALUES (?, ?, ?, ?, ?, ?)`);
   const insertAll = raw.transaction((from: number) => {
     for (let id = from; id < from + BATCH; id++) {
@@ -47,7 +63,20 @@ export default async function sqliteBench(): Promise<BenchGroup> {
   let nextOne = 10_000_000;
   let nextRawOne = 10_000_000;
   return {
+    // The iterate pairs come first: saveMany and save below add rows to the table they walk.
     pairs: [
+      {
+        name: "sqlite.iterate by key (10,000 rows)",
+        anchor: "one raw SELECT ORDER BY id, streamed",
+        run: () => walk({}),
+        anchorRun: () => stream(scanById),
+      },
+      {
+        name: "sqlite.iterate by unindexed column",
+        anchor: "one raw SELECT ORDER BY price DESC, streamed",
+        run: () => walk({ orderBy: { price: "desc" } }),
+        anchorRun: () => stream(scanByPrice),
+      },
       {
         name: "sqlite.findById",
         anchor: "better-sqlite3 prepared get",

@@ -26,6 +26,7 @@ import {
 } from "../errors.js";
 import type { Storage } from "../storage.js";
 import { CONFORMANCE_ENTITIES, ConfCounter, ConfItem, ConfSequenced, ConfValue } from "./conformance-entities.js";
+import { registerKeysetTests } from "./keyset-tests.js";
 import { registerPropertyTests } from "./property-tests.js";
 import { selectTests } from "./select-tests.js";
 
@@ -84,6 +85,7 @@ export function runConformanceSuite(api: TestApi, target: ConformanceTarget): vo
   group("transactions", (ctx) => transactionTests(t, ctx));
   group("batches", (ctx) => batchTests(t, ctx));
   group("select (projections)", (ctx) => selectTests(t, ctx));
+  group("keyset: iterate and findPage", (ctx) => registerKeysetTests(t, () => ctx.storage));
   group("property: random operations against a reference model", (ctx) => registerPropertyTests(t, () => ctx.storage, target.propertyRuns ?? 200));
 }
 

@@ -88,6 +88,33 @@ function toModel(v: ConfValue): ModelRow {
   return { id: v.id, s: v.s, i: v.i, n: v.n, b: v.b, d: v.d ? v.d.getTime() : null };
 }
 
+/**
+ * The model's answer to a where (OR of AND-groups) and an ordering: nulls first ascending and last
+ * descending, strings by code point, the id as the last tie-breaker (ascending unless ordered).
+ */
+function modelFind(model: Map<string, ModelRow>, groups: readonly (readonly Cond[])[], orderBy: Record<string, "asc" | "desc">): ModelRow[] {
+  return [...model.values()]
+    .filter((row) => groups.some((g) => g.every((cond) => modelMatch(row, cond))))
+    .sort((x, y) => {
+      for (const [f, dir] of Object.entries(orderBy) as Array<[Field | "id", "asc" | "desc"]>) {
+        const a = x[f];
+        const b = y[f];
+        if (a === null && b === null) continue;
+        const sign = dir === "asc" ? 1 : -1;
+        if (a === null) return -sign;
+        if (b === null) return sign;
+        const r = cmp(a, b);
+        if (r !== 0) return r * sign;
+      }
+      return cmpCodePoints(x.id, y.id);
+    });
+}
+
+/** The where groups the model applies for `where` (two conditions on one field in a group: the later wins, as in the object). */
+function modelGroups(conds: readonly (readonly Cond[])[], where: readonly Record<string, unknown>[]): Cond[][] {
+  return where.map((w, g) => Object.keys(w).map((k) => conds[g]!.filter((cond) => cond.field === k).at(-1)!));
+}
+
 export function registerPropertyTests(test: (name: string, fn: () => Promise<void>, timeout?: number) => void, storage: () => Storage, runs: number): void {
   test(`${runs} random runs agree with the reference model`, async () => {
     const fc = await import("fast-check");
@@ -125,6 +152,19 @@ export function registerPropertyTests(test: (name: string, fn: () => Promise<voi
           offset: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
         }),
       },
+      {
+        // A keyset walk: iterate (limit, offset, pageSize) and findPage (first), both against the model's order.
+        weight: 2,
+        arbitrary: fc.record({
+          kind: fc.constant("walk" as const),
+          where: fc.array(fc.array(condArb, { minLength: 0, maxLength: 2 }), { minLength: 1, maxLength: 2 }),
+          order: fc.array(fc.record({ field: fc.constantFrom<Field | "id">("s", "i", "n", "b", "d", "id"), dir: fc.constantFrom<"asc" | "desc">("asc", "desc") }), { maxLength: 3 }),
+          limit: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
+          offset: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
+          pageSize: fc.integer({ min: 1, max: 4 }),
+          first: fc.integer({ min: 1, max: 4 }),
+        }),
+      },
     );
 
     await fc.assert(
@@ -150,28 +190,32 @@ export function registerPropertyTests(test: (name: string, fn: () => Promise<voi
             }
           } else if (c.kind === "delete") {
             assert.equal(await repo.delete(c.id), model.delete(c.id));
+          } else if (c.kind === "walk") {
+            const where = c.where.map((group) => Object.assign({}, ...group.map(toWhere)) as Record<string, unknown>);
+            const orderBy: Record<string, "asc" | "desc"> = {};
+            for (const o of c.order) if (!(o.field in orderBy)) orderBy[o.field] = o.dir;
+            const expected = modelFind(model, modelGroups(c.where, where), orderBy);
+            const offset = c.offset ?? 0;
+            const query = { where, orderBy, ...(c.limit !== undefined ? { limit: c.limit } : {}), ...(c.offset !== undefined ? { offset: c.offset } : {}) };
+            const iterated: ModelRow[] = [];
+            for await (const v of repo.iterate(query as never, { pageSize: c.pageSize })) iterated.push(toModel(v));
+            const page = expected.slice(offset, c.limit === undefined ? undefined : offset + c.limit);
+            assert.deepEqual(iterated, page, `iterate ${JSON.stringify(query)} pageSize ${c.pageSize}`);
+            const walked: ModelRow[] = [];
+            let after: string | null = null;
+            do {
+              const result: { items: ConfValue[]; nextCursor: string | null } = await repo.findPage({ where, orderBy, first: c.first, after } as never);
+              walked.push(...result.items.map(toModel));
+              after = result.nextCursor;
+            } while (after !== null && walked.length <= expected.length);
+            assert.deepEqual(walked, expected, `findPage ${JSON.stringify({ where, orderBy })} first ${c.first}`);
           } else {
             const where = c.where.map((group) => Object.assign({}, ...group.map(toWhere)) as Record<string, unknown>);
             const orderBy: Record<string, "asc" | "desc"> = {};
             for (const o of c.order) if (!(o.field in orderBy)) orderBy[o.field] = o.dir;
             const query = { where, orderBy, ...(c.limit !== undefined ? { limit: c.limit } : {}), ...(c.offset !== undefined ? { offset: c.offset } : {}) };
-            // Two conditions on one field in a group: the later key wins in the object, so the model must use the same.
-            const groups = where.map((w) => Object.keys(w).map((k) => c.where[where.indexOf(w)]!.filter((cond) => cond.field === k).at(-1)!));
-            const expected = [...model.values()]
-              .filter((row) => groups.some((g) => g.every((cond) => modelMatch(row, cond))))
-              .sort((x, y) => {
-                for (const [f, dir] of Object.entries(orderBy) as Array<[Field, "asc" | "desc"]>) {
-                  const a = x[f];
-                  const b = y[f];
-                  if (a === null && b === null) continue;
-                  const sign = dir === "asc" ? 1 : -1;
-                  if (a === null) return -sign;
-                  if (b === null) return sign;
-                  const r = cmp(a, b);
-                  if (r !== 0) return r * sign;
-                }
-                return cmpCodePoints(x.id, y.id);
-              });
+            const groups = modelGroups(c.where, where);
+            const expected = modelFind(model, groups, orderBy);
             const page = expected.slice(c.offset ?? 0, c.limit === undefined ? undefined : (c.offset ?? 0) + c.limit);
             const actual = await repo.findAll(query as never);
             assert.deepEqual(actual.map(toModel), page, `query ${JSON.stringify(query)}`);

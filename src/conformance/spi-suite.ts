@@ -317,6 +317,33 @@ function queryTests(test: T, ctx: SpiContext): void {
     assert.deepEqual(await query(5, 20), []);
   });
 
+  test("after: only the rows strictly after the position, nulls where the order puts them, any directions; offset and limit after it", async () => {
+    await seed();
+    await ctx.session.insert(values, valueRow("7", { s: "apple", i: 5, b: false }));
+    // A few more nulls, so that a page can start among them or run into them.
+    for (const id of ["n1", "n2", "n3"]) await ctx.session.insert(values, valueRow(id, { i: id === "n2" ? 5 : null }));
+    const orders = [{ s: "asc" }, { s: "desc" }, { i: "desc", s: "asc" }, { b: "asc", i: "desc" }, { b: "desc", s: "desc" }, { id: "desc" }] as const;
+    for (const orderBy of orders) {
+      const query = normalizeQuery(values, { orderBy });
+      const position = (row: Row) => query.orderBy.map((t) => row[t.column.property] ?? null);
+      const find = async (after: unknown[], page: { offset?: number; limit?: number } = {}) =>
+        (await ctx.session.find(values, { ...query, after, offset: page.offset ?? 0, ...(page.limit === undefined ? {} : { limit: page.limit }) })).map((r) => r["id"]);
+      const full = await ctx.session.find(values, query);
+      const all = full.map((r) => r["id"]);
+      for (let k = 0; k < full.length; k++) {
+        assert.deepEqual(await find(position(full[k]!)), all.slice(k + 1), `orderBy ${JSON.stringify(orderBy)}, after row ${all[k]}`);
+        assert.deepEqual(await find(position(full[k]!), { offset: 1, limit: 2 }), all.slice(k + 2, k + 4), `orderBy ${JSON.stringify(orderBy)}, after row ${all[k]}, offset 1, limit 2`);
+      }
+      // A position no row holds any more: a row placed by the order, then deleted.
+      const ghost = valueRow("9", { s: "apple", i: null, b: true });
+      await ctx.session.insert(values, ghost);
+      const withGhost = (await ctx.session.find(values, query)).map((r) => r["id"]);
+      await ctx.session.delete(values, "9");
+      const at = withGhost.indexOf("9");
+      assert.deepEqual(await find(position({ ...ghost, id: "9" })), withGhost.slice(at + 1), `orderBy ${JSON.stringify(orderBy)}, after a deleted row`);
+    }
+  });
+
   test("eq, ne, comparisons and isNull: ne matches null, comparisons never do", async () => {
     await seed();
     assert.deepEqual(await ids({ where: { s: "apple" } }), ["1"]);

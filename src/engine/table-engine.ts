@@ -13,6 +13,7 @@ import { copyJson, keyExhausted, makeProjectionCopier, makeRowCopier } from "../
 import { MigrationTable } from "../schema/table-schema.js";
 import { valueKey } from "./compare-values.js";
 import { compileOrder, compileWhere } from "./compile-query.js";
+import { compileAfter } from "./keyset.js";
 import { smallestSorted } from "./top-k.js";
 
 /** Top-k selection replaces the sort when the rows wanted (offset + limit) times this is below the matches. */
@@ -429,7 +430,9 @@ export class WriteSet {
   }
 
   find(schema: EntitySchema, query: NormalizedQuery): Row[] {
-    const rows = this.matching(schema, query.where);
+    const matched = this.matching(schema, query.where);
+    // The keyset position, as one more filter (src/engine/keyset.ts); offset and limit apply after it.
+    const rows = query.after ? matched.filter(compileAfter(query.orderBy, query.after)) : matched;
     const order = compileOrder(query.orderBy);
     const end = query.limit === undefined ? undefined : query.offset + query.limit;
     // A page far smaller than the matches: select it with a bounded heap instead of sorting every match.

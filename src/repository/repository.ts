@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { DataSession, Key } from "../spi/index.js";
 import type { TableCache } from "../cache/table-cache.js";
-import { ConcurrencyError, NotFoundError, ValidationError } from "../errors.js";
+import { ConcurrencyError, NotFoundError, QueryError, ValidationError } from "../errors.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Field, NormalizedQuery, Query, SelectQuery, Where } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
@@ -17,6 +17,7 @@ import { coreOf } from "../storage-core.js";
 import type { Storage } from "../storage.js";
 import type { BatchResult, PreparedRow, SaveManyOptions } from "./batch-writer.js";
 import { BatchWriter } from "./batch-writer.js";
+import { PageCursors, sortKeyOf, withSortColumns } from "./page-cursor.js";
 
 export type { BatchResult, SaveManyOptions } from "./batch-writer.js";
 
@@ -44,9 +45,38 @@ export interface IRepository<T extends object, K extends Key = Key> {
   exists(id: K): Promise<boolean>;
   saveMany(entities: readonly T[], options?: SaveManyOptions): Promise<BatchResult>;
   deleteMany(where: Where<T> | Where<T>[]): Promise<number>;
-  /** With `select`: plain objects of exactly the selected fields (see {@link Query.select}). */
+  /**
+   * Every match of `query` in its order, read a page at a time by keyset (`pageSize`, default 500). With
+   * `select`, plain objects of exactly the selected fields (see {@link Query.select}).
+   */
   iterate<S extends Field<T>>(query: SelectQuery<T, S>, options?: { pageSize?: number }): AsyncIterable<Pick<T, S>>;
   iterate(query?: Query<T>, options?: { pageSize?: number }): AsyncIterable<T>;
+  /**
+   * A page of at most `first` matches of `query` in its order, after the position `after` (the
+   * `nextCursor` of this query's previous page), and the cursor of the next page, or null at the end.
+   * A cursor of another query, or an altered one, is a `QueryError` naming `after`.
+   *
+   * @example
+   * const page1 = await tasks.findPage({ orderBy: { createdAt: "desc" }, first: 50 });
+   * const page2 = page1.nextCursor ? await tasks.findPage({ orderBy: { createdAt: "desc" }, first: 50, after: page1.nextCursor }) : undefined;
+   */
+  findPage(query: PageQuery<T>): Promise<Page<T>>;
+}
+
+/** The query of `findPage`: a query's where, orderBy and cache, with the page size and position instead of limit and offset. */
+export type PageQuery<T> = Omit<Query<T>, "limit" | "offset"> & {
+  /** The page size: a positive integer. */
+  first: number;
+  /** The `nextCursor` of this query's previous page; absent (or null) for the first page. */
+  after?: string | null;
+};
+
+/** A page of `findPage`. */
+export interface Page<T> {
+  /** At most `first` entities, in the query's order. */
+  items: T[];
+  /** The cursor of the next page (pass it as `after`), or null when no row follows this page. */
+  nextCursor: string | null;
 }
 
 /** How the rows of one projection are handed out, decided once per list of fields handed out. */
@@ -377,8 +407,12 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   }
 
   /**
-   * Every match of `query`, fetched a page at a time (`pageSize`, default 500), in the query's order. With
-   * `select`, plain objects holding exactly the selected fields (see {@link Query.select}).
+   * Every match of `query`, fetched a page at a time (`pageSize`, default 500), in the query's order. Each
+   * page after the first starts after the last row of the one before (a keyset position, never an
+   * OFFSET): no page counts the rows before it, the walk is linear where an index serves the order
+   * (README, "Iterating and paging"), and a row written or deleted meanwhile never makes another one repeat
+   * or vanish. `limit` and `offset` apply to the whole walk. Inside a transaction, it reads through the
+   * transaction. With `select`, plain objects holding exactly the selected fields (see {@link Query.select}).
    */
   iterate<S extends Field<T>>(query: SelectQuery<T, S>, options?: { pageSize?: number }): AsyncIterable<Pick<T, S>>;
   iterate(query?: Query<T>, options?: { pageSize?: number }): AsyncIterable<T>;
@@ -389,17 +423,66 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
         table: this.schema.table,
       });
     }
-    const normalized = normalizeQuery(this.schema, query);
+    const normalized = withSortColumns(normalizeQuery(this.schema, query));
     const handOut = this.projection(query, normalized)?.fromBackend ?? this.asEntity;
-    let offset = normalized.offset;
+    let page: NormalizedQuery = normalized;
     let remaining = normalized.limit ?? Infinity;
     while (remaining > 0) {
       const limit = Math.min(pageSize, remaining);
-      const rows = await this.session().find(this.schema, { ...normalized, offset, limit });
+      const rows = await this.session().find(this.schema, { ...page, limit });
+      // The next position is read before the rows go out: the caller may change what it is given.
+      const last = rows.length === limit ? rows[rows.length - 1] : undefined;
+      const after = last && sortKeyOf(normalized.orderBy, last);
       for (const row of rows) yield handOut(row);
-      if (rows.length < limit) return;
-      offset += rows.length;
+      if (after === undefined) return;
       remaining -= rows.length;
+      // The user's offset applied to the first page only; from here on the position does the skipping.
+      page = { ...normalized, offset: 0, after };
     }
+  }
+
+  /**
+   * One page of `query`'s matches by keyset: at most `first` entities in the query's order (its `orderBy`,
+   * then the primary key), starting after the position `after` (a `nextCursor` of an earlier page of the
+   * same query), or at the start. `nextCursor` is null when no row follows the page.
+   *
+   * A cursor is opaque (README, "Iterating and paging"): it holds the last row's sort values and a mark of the query's
+   * where and orderBy; a cursor of another query, or one altered or malformed, is a `QueryError` naming
+   * `after`. `limit` and `offset` do not apply (a `QueryError`): `first` is the page size and the cursor
+   * the position. `cache` caches each page as `findAll` would, until the next write to the table.
+   *
+   * @example
+   * let page = await tasks.findPage({ where: { status: "open" }, orderBy: { priority: "desc" }, first: 20 });
+   * while (page.nextCursor) page = await tasks.findPage({ where: { status: "open" }, orderBy: { priority: "desc" }, first: 20, after: page.nextCursor });
+   */
+  async findPage(query: PageQuery<T>): Promise<Page<T>> {
+    const { first, after, ...rest } = this.pageQuery(query);
+    const normalized = normalizeQuery(this.schema, rest);
+    const cursors = new PageCursors(this.schema, normalized);
+    // One row more than the page says whether another page follows.
+    const paged: NormalizedQuery = { ...normalized, limit: first + 1, ...(after === undefined || after === null ? {} : { after: cursors.decode(after) }) };
+    const cached = this.queryCache(rest.cache);
+    const rows = cached
+      ? ((await cached.cache.query("rows", paged, cached.ttlMs, () => this.core.backend.session.find(this.schema, paged))) as T[])
+      : (await this.session().find(this.schema, paged)).map((r) => this.toEntity(r));
+    if (rows.length <= first) return { items: rows, nextCursor: null };
+    rows.length = first;
+    return { items: rows, nextCursor: cursors.encode(rows[first - 1] as Row) };
+  }
+
+  /** `query` checked as findPage takes it: `first` a positive integer, no `limit` or `offset`. */
+  private pageQuery(query: PageQuery<T>): PageQuery<T> {
+    const fail = (message: string, field?: string): never => {
+      throw new QueryError(`${this.schema.entityName}: findPage ${message}`, { table: this.schema.table, ...(field ? { field } : {}) });
+    };
+    if (!isPlainData(query)) fail(`needs a query object with first (the page size), got ${describeValue(query)}`);
+    const first: unknown = query.first;
+    if (!Number.isSafeInteger(first) || (first as number) < 1) fail(`first must be a positive integer (the page size), got ${describeValue(first)}`, "first");
+    for (const option of ["limit", "offset"] as const) {
+      if ((query as Record<string, unknown>)[option] !== undefined) {
+        fail(`takes no ${option}: first is the page size and after (a nextCursor) the position; use findAll or iterate for ${option}`, option);
+      }
+    }
+    return query;
   }
 }

@@ -11,6 +11,10 @@ describe("README examples", () => {
     expect(await runReadmeExample("select")).toEqual([JSON.stringify([{ title: "Again" }, { title: "Hello" }])]);
   });
 
+  test("iterate and findPage walk the order by keyset, nulls last descending, and the last page has no cursor", async () => {
+    expect(await runReadmeExample("paging")).toEqual(["e0 e3 e2 e4 e1", "e0 e3 | e4 e1 null"]);
+  });
+
   test("a backend given as a factory of typed options serves the storage", async () => {
     expect(await runReadmeExample("backend-factory")).toEqual(["traced-memory hello", "open with 1 table(s) close"]);
   });

@@ -176,6 +176,79 @@ for (const x of [sqlite, postgres]) {
       expect(find({ offset: 0 })).toEqual({ text: `${SELECT}${ORDER}`, params: [] });
     });
 
+    // Keyset positions (NormalizedQuery.after): one value per ordering term, the primary key's last.
+    const seek = (query: Record<string, unknown>, after: unknown[]) => compileFind(schema, { ...normalizeQuery(schema, query), after }, dialect, codec);
+
+    test("after, one direction, no null in the position: a row-value comparison an index seeks, bound after the where", () => {
+      expect(seek({ where: { flag: true }, orderBy: { rank: "asc" }, limit: 10 }, [5, "k"])).toEqual({
+        // The first term's nulls are behind the position, so its ORDER BY needs no placement an index cannot serve.
+        text: `${SELECT} WHERE ("flag" = ${p(1)}) AND ("rank", ${s("id")}) > (${p(2)}, ${p(3)}) ORDER BY "rank" ASC, ${s("id")} ASC${x.limit(p(4))}`,
+        params: [x.encodedTrue, 5, "k", 10],
+      });
+      expect(seek({}, ["k"])).toEqual({ text: `${SELECT} WHERE ${s("id")} > ${p(1)}${ORDER}`, params: ["k"] });
+      expect(seek({ orderBy: { id: "desc" } }, ["k"]).text).toBe(`${SELECT} WHERE ${s("id")} < ${p(1)} ORDER BY ${s("id")} DESC`);
+      // Descending where the where lets no null through: the row form too.
+      expect(seek({ where: { at: { $lt: AT } }, orderBy: { at: "desc", id: "desc" } }, [AT, "k"])).toEqual({
+        text: `${SELECT} WHERE ("at" < ${p(1)}) AND ("at", ${s("id")}) < (${p(2)}, ${p(3)}) ORDER BY "at" DESC, ${s("id")} DESC`,
+        params: [x.encodedAt, x.encodedAt, "k"],
+      });
+      // The primary key appended ascending after a descending term: two directions, so the expanded form.
+      expect(seek({ where: { at: { $lt: AT } }, orderBy: { at: "desc" } }, [AT, "k"]).text).toBe(
+        `${SELECT} WHERE ("at" < ${p(1)}) AND "at" <= ${p(2)} AND (("at" < ${p(3)}) OR ("at" = ${p(4)} AND ${s("id")} > ${p(5)})) ORDER BY "at" DESC, ${s("id")} ASC`,
+      );
+    });
+
+    test("after, descending on a nullable column: the expanded form, with nulls after every value", () => {
+      expect(seek({ orderBy: { rank: "desc" } }, [5, "k"])).toEqual({
+        text: `${SELECT} WHERE ((("rank" < ${p(1)} OR "rank" IS NULL)) OR ("rank" = ${p(2)} AND ${s("id")} > ${p(3)})) ORDER BY "rank" DESC NULLS LAST, ${s("id")} ASC`,
+        params: [5, 5, "k"],
+      });
+    });
+
+    test("a page after a position, descending on a nullable column: the non-null rows after it and the nulls, each seeking, then ordered", () => {
+      const cols = `"id", "label", "rank", "score", "flag", "at", "data"`;
+      expect(seek({ where: { flag: true }, orderBy: { rank: "desc" }, limit: 10, offset: 2 }, [5, "k"])).toEqual({
+        text:
+          `SELECT ${cols} FROM (SELECT * FROM (` +
+          `${SELECT} WHERE ("flag" = ${p(1)} AND "rank" IS NOT NULL) AND "rank" <= ${p(2)} AND (("rank" < ${p(3)}) OR ("rank" = ${p(4)} AND ${s("id")} > ${p(5)})) ORDER BY "rank" DESC, ${s("id")} ASC${x.limit(p(6))}` +
+          `) AS "strata_values" UNION ALL SELECT * FROM (` +
+          `${SELECT} WHERE "flag" = ${p(7)} AND "rank" IS NULL ORDER BY "rank" DESC NULLS LAST, ${s("id")} ASC${x.limit(p(8))}` +
+          `) AS "strata_nulls") AS "strata_page" ORDER BY "rank" DESC NULLS LAST, ${s("id")} ASC${x.limit(p(9), p(10))}`,
+        params: [x.encodedTrue, 5, 5, 5, "k", 12, x.encodedTrue, 12, 10, 2],
+      });
+      // Inside a write transaction (a row-lock suffix, which PostgreSQL refuses on a UNION): one select.
+      const locked = compileFind(schema, { ...normalizeQuery(schema, { orderBy: { rank: "desc" }, limit: 10 }), after: [5, "k"] }, dialect, codec, " FOR UPDATE");
+      expect(locked.text).not.toContain("UNION");
+      expect(locked.text.endsWith(" FOR UPDATE")).toBe(true);
+    });
+
+    test("after, mixed directions: the expanded form, led by the first term's range for an index", () => {
+      expect(seek({ orderBy: { label: "asc", rank: "desc" } }, ["m", 5, "k"])).toEqual({
+        text:
+          `${SELECT} WHERE ${s("label")} >= ${p(1)} AND ((${s("label")} > ${p(2)}) OR (${s("label")} = ${p(3)} AND ("rank" < ${p(4)} OR "rank" IS NULL)) OR (${s("label")} = ${p(5)} AND "rank" = ${p(6)} AND ${s("id")} > ${p(7)}))` +
+          ` ORDER BY ${s("label")} ASC, "rank" DESC NULLS LAST, ${s("id")} ASC`,
+        params: ["m", "m", "m", 5, "m", 5, "k"],
+      });
+    });
+
+    test("after with nulls in the position: ascending, every value follows null; descending, nothing does", () => {
+      expect(seek({ orderBy: { rank: "asc" } }, [null, "k"])).toEqual({
+        text: `${SELECT} WHERE (("rank" IS NOT NULL) OR ("rank" IS NULL AND ${s("id")} > ${p(1)})) ORDER BY "rank" ASC NULLS FIRST, ${s("id")} ASC`,
+        params: ["k"],
+      });
+      expect(seek({ orderBy: { rank: "desc" } }, [null, "k"])).toEqual({
+        text: `${SELECT} WHERE ("rank" IS NULL AND ${s("id")} > ${p(1)}) ORDER BY "rank" DESC NULLS LAST, ${s("id")} ASC`,
+        params: ["k"],
+      });
+    });
+
+    test("after: terms past the primary key decide nothing and bind nothing", () => {
+      expect(seek({ orderBy: { id: "asc", label: "desc" } }, ["k", "z"])).toEqual({
+        text: `${SELECT} WHERE ${s("id")} > ${p(1)} ORDER BY ${s("id")} ASC, ${s("label")} DESC NULLS LAST`,
+        params: ["k"],
+      });
+    });
+
     test("the suffix (a row lock) follows limit and offset", () => {
       expect(find({ limit: 1 }, " FOR UPDATE").text).toBe(`${SELECT}${ORDER}${x.limit(p(1))} FOR UPDATE`);
     });

@@ -4,7 +4,7 @@
  * `ne`/`nin` match null, comparisons and patterns never do, nulls sort first ascending and last
  * descending, strings by code point, and the primary key is the last tie-breaker (normalization adds it).
  */
-import type { Condition, NormalizedQuery, NormalizedWhere } from "../../query/query.js";
+import type { Condition, NormalizedQuery, NormalizedWhere, OrderTerm } from "../../query/query.js";
 import { QueryError } from "../../errors.js";
 import type { ColumnSchema, EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
@@ -180,6 +180,136 @@ function rejectsNull(c: Condition): boolean {
   }
 }
 
+/** The column as compared and sorted: strings under the dialect's code-point collation. */
+function sortExpression(column: ColumnSchema, dialect: SqlDialect): string {
+  const col = quoteIdentifier(column.name);
+  return column.type === "string" ? `${col}${dialect.stringCollation}` : col;
+}
+
+/** The terms that decide a keyset position: up to the primary key, which settles every tie (later terms never matter). */
+function decidingTerms(orderBy: readonly OrderTerm[]): readonly OrderTerm[] {
+  const pk = orderBy.findIndex((t) => t.column.primary);
+  return pk < 0 ? orderBy : orderBy.slice(0, pk + 1);
+}
+
+/**
+ * The keyset position `query.after` as a condition: the rows strictly after it in the query's order, nulls
+ * smallest (first ascending, last descending), as the memory engine's `compileAfter` decides.
+ *
+ * When every term runs one way and no null can get in the way, it is the row-value comparison
+ * `("k1", "id") > (?, ?)`, which PostgreSQL and SQLite both serve by seeking an index on those columns.
+ * That holds ascending whenever the position holds no null: a row-value `>` is unknown (so false) as soon as
+ * a row's value is null, and a null sorts before any value ascending, so such a row is before the position
+ * anyway. Descending, a null sorts last (after the position), so the row form is used only where the where
+ * lets no null through (or on the primary key).
+ *
+ * Otherwise (mixed directions, a null in the position, a nullable descending column) it is the expanded
+ * form: `(k1 > ?) OR (k1 = ? AND k2 > ?) OR ...`, each "after" and "equal" spelled with its null cases. Its
+ * first term's bound is repeated in front (`k1 >= ? AND (...)`) where it is a plain range, so an index on the
+ * first column still narrows the scan.
+ */
+function compileAfter(query: NormalizedQuery, after: readonly unknown[], dialect: SqlDialect, codec: RowCodec, params: ParamList): string {
+  const terms = decidingTerms(query.orderBy);
+  const values = terms.map((_, i) => after[i] ?? null);
+  const exprs = terms.map((t) => sortExpression(t.column, dialect));
+  const nullFree = terms.map((t) => t.column.primary || excludesNull(query.where, t.column));
+  const direction = terms[0]!.direction;
+  const oneWay = terms.every((t) => t.direction === direction);
+  if (oneWay && values.every((v) => v !== null) && (direction === "asc" || nullFree.every(Boolean))) {
+    const op = direction === "asc" ? ">" : "<";
+    const phs = terms.map((t, i) => params.add(codec.encodeValue(t.column, values[i])));
+    return terms.length === 1 ? `${exprs[0]} ${op} ${phs[0]}` : `(${exprs.join(", ")}) ${op} (${phs.join(", ")})`;
+  }
+  // Parameters are added in the order their placeholders appear in the text (SQLite's `?` are positional).
+  const first = values[0];
+  let lead = "";
+  if (terms.length > 1 && first !== null && (direction === "asc" || nullFree[0])) {
+    lead = `${exprs[0]} ${direction === "asc" ? ">=" : "<="} ${params.add(codec.encodeValue(terms[0]!.column, first))} AND `;
+  }
+  const disjuncts: string[] = [];
+  for (let i = 0; i < terms.length; i++) {
+    const term = terms[i]!;
+    const value = values[i];
+    // Nothing sorts after null descending (null is last there): no row passes on this term.
+    if (term.direction === "desc" && value === null) continue;
+    const parts: string[] = [];
+    for (let j = 0; j < i; j++) {
+      parts.push(values[j] === null ? `${quoteIdentifier(terms[j]!.column.name)} IS NULL` : `${exprs[j]} = ${params.add(codec.encodeValue(terms[j]!.column, values[j]))}`);
+    }
+    const col = quoteIdentifier(term.column.name);
+    if (value === null) parts.push(`${col} IS NOT NULL`); // ascending: every value sorts after null
+    else if (term.direction === "asc") parts.push(`${exprs[i]} > ${params.add(codec.encodeValue(term.column, value))}`);
+    else {
+      const below = `${exprs[i]} < ${params.add(codec.encodeValue(term.column, value))}`;
+      parts.push(nullFree[i] ? below : `(${below} OR ${col} IS NULL)`);
+    }
+    disjuncts.push(parts.join(" AND "));
+  }
+  if (disjuncts.length === 0) return "1 = 0";
+  return `${lead}(${disjuncts.length === 1 ? disjuncts[0] : `(${disjuncts.join(") OR (")})`})`;
+}
+
+/**
+ * A descending walk over a column that may hold nulls, from a position with a value there: the rows after
+ * it are the smaller values, then every null (nulls sort last descending). No single index scan seeks to
+ * that (a `k1 < ?` range stops before the nulls; `OR k1 IS NULL` makes the planner scan from the top), so
+ * each page would read every row before its position. Split in two, each part seeks: the non-null rows after
+ * the position (`k1 <= ?`, ordered without null placement) and the null rows, each limited to the page, then
+ * the two (at most two pages of rows) ordered as the query says. Only with a limit (a page), and without a
+ * row-lock suffix, which PostgreSQL refuses on a UNION.
+ */
+function nullSplit(query: NormalizedQuery, suffix: string): { beforeNulls: NormalizedQuery; nulls: NormalizedQuery } | undefined {
+  const first = query.orderBy[0];
+  const after = query.after;
+  if (!after || query.limit === undefined || suffix !== "" || !first || first.direction !== "desc" || first.column.primary) return undefined;
+  if (after[0] === null || after[0] === undefined || excludesNull(query.where, first.column)) return undefined;
+  const column = first.column;
+  const window = query.limit + query.offset;
+  const { after: _position, ...unpositioned } = query;
+  return {
+    // notNull on the column in every group lets the where prove it: the seek and the ORDER BY drop null placement.
+    beforeNulls: { ...query, where: query.where.map((group) => [...group, { column, op: "notNull" as const }]), limit: window, offset: 0 },
+    // Every null follows a non-null position descending: no position to test.
+    nulls: { ...unpositioned, where: query.where.map((group) => [...group, { column, op: "isNull" as const }]), limit: window, offset: 0 },
+  };
+}
+
+/** The `ORDER BY` terms of `query` (without the keyword). */
+function orderText(query: NormalizedQuery, dialect: SqlDialect): string {
+  // An ascending first term with a non-null position lets no null of its column through (see compileAfter).
+  const first = query.orderBy[0];
+  const after = query.after;
+  const seeksPastNull = after !== undefined && first !== undefined && first.direction === "asc" && after[0] !== null && after[0] !== undefined ? first.column : undefined;
+  return query.orderBy
+    .map((t) => {
+      const collated = sortExpression(t.column, dialect);
+      // Null placement only where a null can be: an index (ascending, PostgreSQL's nulls last) serves
+      // `DESC` by a backward scan, but no index serves `DESC NULLS LAST`. The entity's NOT NULL is no proof
+      // (a column a migration added as nullable, or an older entity's, may hold nulls: generate only warns),
+      // so placement is dropped only on the primary key and where the where (or the keyset position) lets no null through.
+      if (t.column.primary || t.column === seeksPastNull || excludesNull(query.where, t.column)) return t.direction === "asc" ? `${collated} ASC` : `${collated} DESC`;
+      return t.direction === "asc" ? `${collated} ASC NULLS FIRST` : `${collated} DESC NULLS LAST`;
+    })
+    .join(", ");
+}
+
+/**
+ * One `SELECT` of `columns` for `query` (where, position, order, limit, offset), its parameters added to
+ * `params` in text order.
+ */
+function selectText(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDialect, codec: RowCodec, params: ParamList, columns: string): string {
+  let where = compileWhereInto(query.where, dialect, codec, params);
+  const after = query.after;
+  if (after !== undefined && query.orderBy.length > 0) {
+    const seek = compileAfter(query, after, dialect, codec, params);
+    where = where === "" ? ` WHERE ${seek}` : ` WHERE (${where.slice(" WHERE ".length)}) AND ${seek}`;
+  }
+  const order = orderText(query, dialect);
+  const limitPh = query.limit !== undefined ? params.add(query.limit) : undefined;
+  const offsetPh = query.offset > 0 ? params.add(query.offset) : undefined;
+  return `SELECT ${columns} FROM ${quoteIdentifier(schema.table)}${where} ORDER BY ${order}${dialect.limitOffset(limitPh, offsetPh)}`;
+}
+
 /**
  * A whole `SELECT` for `find`, with ordering, limit and offset; `suffix` is appended (e.g. `FOR UPDATE`).
  * `columns`: the select list, as {@link selectList} gives it (a projection's, made once per projection);
@@ -194,23 +324,21 @@ export function compileFind(
   columns = selectList(schema),
 ): CompiledSql {
   const params = new ParamList(dialect);
-  const where = compileWhereInto(query.where, dialect, codec, params);
-  const order = query.orderBy
-    .map((t) => {
-      const col = quoteIdentifier(t.column.name);
-      const collated = t.column.type === "string" ? `${col}${dialect.stringCollation}` : col;
-      // Null placement only where a null can be: an index (ascending, PostgreSQL's nulls last) serves
-      // `DESC` by a backward scan, but no index serves `DESC NULLS LAST`. The entity's NOT NULL is no proof
-      // (a column a migration added as nullable, or an older entity's, may hold nulls: generate only warns),
-      // so placement is dropped only on the primary key and where the where lets no null through.
-      if (t.column.primary || excludesNull(query.where, t.column)) return t.direction === "asc" ? `${collated} ASC` : `${collated} DESC`;
-      return t.direction === "asc" ? `${collated} ASC NULLS FIRST` : `${collated} DESC NULLS LAST`;
-    })
-    .join(", ");
-  const limitPh = query.limit !== undefined ? params.add(query.limit) : undefined;
-  const offsetPh = query.offset > 0 ? params.add(query.offset) : undefined;
+  const split = nullSplit(query, suffix);
+  let text: string;
+  if (split) {
+    // Each part is a derived table: SQLite takes no ORDER BY or LIMIT on a member of a compound select.
+    // The parts read every column: the outer ORDER BY needs the sort columns, which a projection may leave out.
+    const beforeNulls = selectText(schema, split.beforeNulls, dialect, codec, params, selectList(schema));
+    const nulls = selectText(schema, split.nulls, dialect, codec, params, selectList(schema));
+    const limitPh = params.add(query.limit);
+    const offsetPh = query.offset > 0 ? params.add(query.offset) : undefined;
+    const union = `SELECT * FROM (${beforeNulls}) AS "strata_values" UNION ALL SELECT * FROM (${nulls}) AS "strata_nulls"`;
+    text = `SELECT ${columns} FROM (${union}) AS "strata_page" ORDER BY ${orderText(query, dialect)}${dialect.limitOffset(limitPh, offsetPh)}`;
+  } else {
+    text = `${selectText(schema, query, dialect, codec, params, columns)}${suffix}`;
+  }
   checkParams(schema, params.values, dialect);
-  const text = `SELECT ${columns} FROM ${quoteIdentifier(schema.table)}${where} ORDER BY ${order}${dialect.limitOffset(limitPh, offsetPh)}${suffix}`;
   return { text, params: params.values };
 }
 
