@@ -1,7 +1,8 @@
 /**
  * Measures the heap a loaded file-backend table takes per row, for a typical entity (a few strings, an
  * integer, a date, a small json), and per byte of its snapshot: the figures the README states and the
- * file backend's heap check (HEAP_BYTES_PER_FILE_BYTE in file-backend.ts) rests on.
+ * file backend's heap check (HEAP_BYTES_PER_FILE_BYTE in file-backend.ts) rests on. Then the same rows
+ * written into the memory backend (`memory`: heap per row, and per byte of the file backend's snapshot of them).
  * Run: npm run build && node --expose-gc dist/bench/heap-per-row.js [rows]
  */
 import "reflect-metadata";
@@ -27,8 +28,7 @@ if (!gc) throw new Error("run with node --expose-gc");
 const rows = Number(process.argv[2] ?? 200_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "strata-heap-"));
 /** Writes the table in a scope of its own, so that nothing of the writer stays reachable. */
-async function writeTable(): Promise<void> {
-  const writer = await createStorage({ url: `file:${dir}`, entities: [Typical], autoCreate: true, file: { fsync: "never", compactAfterBytes: 1 << 30 } });
+function typicalRows(): Typical[] {
   const batch: Typical[] = [];
   for (let i = 0; i < rows; i++) {
     batch.push({
@@ -41,7 +41,12 @@ async function writeTable(): Promise<void> {
       tags: { role: i % 2 ? "admin" : "user", level: i % 10, flags: ["a", "b"] },
     });
   }
-  await writer.repository(Typical).saveMany(batch);
+  return batch;
+}
+
+async function writeTable(): Promise<void> {
+  const writer = await createStorage({ url: `file:${dir}`, entities: [Typical], autoCreate: true, file: { fsync: "never", compactAfterBytes: 1 << 30 } });
+  await writer.repository(Typical).saveMany(typicalRows());
   await writer.close();
 }
 
@@ -54,8 +59,18 @@ try {
   gc();
   const after = process.memoryUsage().heapUsed;
   const perRow = (after - before) / rows;
-  console.log(JSON.stringify({ rows, snapshotBytes: bytes, bytesPerRowOnDisk: Math.round(bytes / rows), heapBytesPerRow: Math.round(perRow), heapPerFileByte: +((after - before) / bytes).toFixed(2) }));
+  console.log(JSON.stringify({ backend: "file", rows, snapshotBytes: bytes, bytesPerRowOnDisk: Math.round(bytes / rows), heapBytesPerRow: Math.round(perRow), heapPerFileByte: +((after - before) / bytes).toFixed(2) }));
   await reader.close();
+
+  gc();
+  const memoryBefore = process.memoryUsage().heapUsed;
+  const memory = await createStorage({ url: "memory:", entities: [Typical], cache: false });
+  await memory.repository(Typical).saveMany(typicalRows());
+  gc();
+  const memoryAfter = process.memoryUsage().heapUsed;
+  const memoryPerRow = (memoryAfter - memoryBefore) / rows;
+  console.log(JSON.stringify({ backend: "memory", rows, heapBytesPerRow: Math.round(memoryPerRow), heapPerFileByte: +((memoryAfter - memoryBefore) / bytes).toFixed(2) }));
+  await memory.close();
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -1,7 +1,8 @@
 /**
  * SQLite cases of issue 3, each beside its anchor on the same file: findById against a raw prepared
  * better-sqlite3 get and TypeORM's findOneBy, saveMany of 20,000 rows against raw prepared inserts in one
- * transaction, and an autocommit save against a raw autocommit insert (WAL, synchronous=NORMAL). Issue 11:
+ * transaction (also of 20,000 eight-column rows with a Date, a json value and a version), and an autocommit
+ * save against a raw autocommit insert (WAL, synchronous=NORMAL). Issue 11:
  * iterate over all 10,000 rows in pages of 500 (by keyset) against one raw SELECT of the same rows in the
  * same order, streamed: by the primary key (each page an index seek) and by an unindexed column (each page a
  * scan of the table, with a top-500 sort instead of OFFSET's sort of every row before the page).
@@ -12,7 +13,7 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import { DataSource } from "typeorm";
 import { createStorage } from "../../src/index.js";
-import { SqlBenchItem, benchRow } from "../bench-items.js";
+import { SqlBenchItem, WideItem, benchRow, wideRow } from "../bench-items.js";
 import type { BenchGroup } from "../harness.js";
 
 const ROWS = 10_000;
@@ -22,7 +23,7 @@ const item = benchRow;
 export default async function sqliteBench(): Promise<BenchGroup> {
   const dir = mkdtempSync(path.join(tmpdir(), "strata-bench-sqlite-"));
   const file = path.join(dir, "bench.db");
-  const storage = await createStorage({ url: `sqlite:${file}`, entities: [SqlBenchItem], autoCreate: true });
+  const storage = await createStorage({ url: `sqlite:${file}`, entities: [SqlBenchItem, WideItem], autoCreate: true });
   const items = storage.repository(SqlBenchItem);
   await items.saveMany(Array.from({ length: ROWS }, (_, i) => item(i)));
 
@@ -53,6 +54,18 @@ export default async function sqliteBench(): Promise<BenchGroup> {
     }
   });
 
+  raw.exec(
+    `CREATE TABLE raw_wide_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, quantity INTEGER NOT NULL, price REAL NOT NULL, createdAt INTEGER NOT NULL, tags TEXT NOT NULL, version INTEGER NOT NULL)`,
+  );
+  const insertWide = raw.prepare(`INSERT INTO raw_wide_items (id, name, email, quantity, price, createdAt, tags, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insertAllWide = raw.transaction((from: number) => {
+    for (let id = from; id < from + BATCH; id++) {
+      const r = wideRow(id);
+      insertWide.run(r.id, r.name, r.email, r.quantity, r.price, r.createdAt.getTime(), JSON.stringify(r.tags), 1);
+    }
+  });
+  const wideItems = storage.repository(WideItem);
+
   const typeorm = new DataSource({ type: "better-sqlite3", database: file, entities: [SqlBenchItem], synchronize: false, logging: false });
   await typeorm.initialize();
   const typeormItems = typeorm.getRepository(SqlBenchItem);
@@ -60,6 +73,8 @@ export default async function sqliteBench(): Promise<BenchGroup> {
   let i = 0;
   let nextMany = ROWS;
   let nextRawMany = ROWS;
+  let nextWide = 0;
+  let nextRawWide = 0;
   let nextOne = 10_000_000;
   let nextRawOne = 10_000_000;
   return {
@@ -103,6 +118,20 @@ export default async function sqliteBench(): Promise<BenchGroup> {
         anchorRun: () => {
           insertAll(nextRawMany);
           nextRawMany += BATCH;
+        },
+      },
+      {
+        name: "sqlite.saveMany (20,000 rows, 8 columns)",
+        anchor: "raw prepared inserts in one transaction",
+        minRatio: 0.5,
+        run: () => {
+          const from = nextWide;
+          nextWide += BATCH;
+          return wideItems.saveMany(Array.from({ length: BATCH }, (_, k) => wideRow(from + k)));
+        },
+        anchorRun: () => {
+          insertAllWide(nextRawWide);
+          nextRawWide += BATCH;
         },
       },
       {

@@ -134,15 +134,24 @@ export class TableCache {
     }
   }
 
-  /** The entity with primary key `key`, from L1, else L2, else the backend (one read per key at a time). */
-  async findById(key: Key): Promise<object | null> {
+  /**
+   * The entity with primary key `key`, from L1, else L2, else the backend (one read per key at a time).
+   * Not `async`: an L1 hit resolves one promise made here, where an async function (and the one awaiting
+   * it) would make and chain more, which cost a hit as much as its lookup.
+   */
+  findById(key: Key): Promise<object | null> {
     if (this.context.schemaVersion !== this.schemaVersion) this.checkSchemaVersion();
     const l1Key = this.keys.entity(key);
     const l1 = this.context.trustedL1;
     if (l1) {
       const hit = l1.get(l1Key);
-      if (hit !== undefined) return hit === ABSENT ? null : this.copyOut(hit as Row);
+      if (hit !== undefined) return Promise.resolve(hit === ABSENT ? null : this.copyOut(hit as Row));
     }
+    return this.readThrough(l1Key, key);
+  }
+
+  /** An L1 miss of `findById`: joins the read of the key in flight, else starts one. */
+  private async readThrough(l1Key: string, key: Key): Promise<object | null> {
     const row = await (this.entityFlights.get(l1Key) ?? this.startEntityFlight(l1Key, key)).promise;
     return row === null ? null : this.copyOut(row);
   }

@@ -251,6 +251,21 @@ function dataSessionTests(test: T, ctx: SpiContext): void {
     assert.equal(await ctx.session.count(counters, [[]]), 3);
   });
 
+  test("upsertMany on a versioned table: version 1 when new; when replacing, the stored version + 1 and the stored create date", async () => {
+    const old = itemRow({ name: "old", createdAt: new Date(Date.UTC(2020, 0, 1)) });
+    await ctx.session.insert(items, old);
+    const later = new Date(Date.UTC(2025, 0, 1));
+    const fresh = itemRow({ name: "fresh", createdAt: later, updatedAt: later });
+    const replacing = { ...old, name: "new", tags: { list: [1] }, createdAt: later, updatedAt: later };
+    const rows = await ctx.session.upsertMany(items, [fresh, replacing]);
+    const replaced = { ...replacing, tags: { list: [1] }, createdAt: old["createdAt"], version: 2 };
+    assert.deepEqual(rows, [fresh, replaced]);
+    (rows[1]!["tags"] as { list: number[] }).list.push(2);
+    (replacing["tags"] as { list: number[] }).list.push(3);
+    assert.deepEqual(await ctx.session.findById(items, old["id"] as string), replaced, "the returned row and the one given are the caller's own");
+    assert.deepEqual(await ctx.session.findById(items, fresh["id"] as string), fresh);
+  });
+
   test("update changes the given columns, bumps the version, and reports missing and conflict", async () => {
     const first = itemRow({ name: "x", quantity: 5, category: "k" });
     await ctx.session.insert(items, first);

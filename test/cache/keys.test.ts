@@ -47,6 +47,16 @@ describe("cache keys", () => {
     expect(keysOf(Item, "m0", 0, 3, 5).space).toBe(base.space); // writes do not move it
   });
 
+  test("L1 entity keys: two tables never share one, nor an entity key a query key", () => {
+    const item = keysOf(Item);
+    const odd = keysOf(Odd);
+    for (const id of ["x", 42, "", "q|x"]) {
+      expect(item.entity(id)).not.toBe(odd.entity(id));
+      expect(item.entity(id).startsWith("q|")).toBe(false);
+    }
+    expect(keysOf(Item).entity("x")).toBe(item.entity("x")); // built alike, the same key
+  });
+
   test("a bulk write's epoch moves L1 entity keys only; a write's generation moves query keys only; L2 keys move with neither", () => {
     const base = keysOf(Item);
     const bulk = keysOf(Item, "m0", 0, 1, 0);

@@ -35,6 +35,7 @@ import { DirectoryLock } from "./file-lock.js";
 import { HeapBudget } from "./heap-budget.js";
 import type { RowCodec } from "./file-snapshot.js";
 import { diskFullError, fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
+import { StringPool } from "./string-pool.js";
 import { TABLE_FILE_SUFFIX, isTableFileOf, tableFileName } from "./table-file-name.js";
 
 /** How many times `pattern` occurs in `data`. */
@@ -127,11 +128,13 @@ export class FileBackend extends EngineBackend {
     }
     const entities = new Map(this.context.schemas.map((s) => [s.table, s]));
     const heap = new HeapBudget();
+    // Repeated string values are held once across every row this load decodes (snapshots and journal).
+    const strings = new StringPool();
     for (const [name, entry] of Object.entries(this.catalog.tables)) {
       if (!isTableFileOf(name, entry.file)) {
         throw new CorruptionError(`${catalogFile}: table "${name}" names the file ${JSON.stringify(entry.file)}, expected "${tableFileName(name)}"`, { file: catalogFile, table: name });
       }
-      this.loadTable(name, entry, entities.get(name), heap);
+      this.loadTable(name, entry, entities.get(name), heap, strings);
     }
     const journalFile = this.file(JOURNAL_FILE);
     if (fs.existsSync(journalFile)) heap.reserveBytes(journalFile, fs.statSync(journalFile).size);
@@ -143,7 +146,7 @@ export class FileBackend extends EngineBackend {
       // Lines the catalog's snapshots already include (a crash came before the journal was emptied);
       // after a schema change they may name tables that no longer exist.
       if (entry.seq <= this.catalog.seq) continue;
-      for (const op of entry.ops) this.replay(op, entry.seq, entry.line, journalFile);
+      for (const op of entry.ops) this.replay(op, entry.seq, entry.line, journalFile, strings);
       seq = Math.max(seq, entry.seq);
     }
     if (contents.goodLength !== contents.length) {
@@ -174,7 +177,7 @@ export class FileBackend extends EngineBackend {
     );
   }
 
-  private loadTable(name: string, entry: CatalogTable, entity: EntitySchema | undefined, heap: HeapBudget): void {
+  private loadTable(name: string, entry: CatalogTable, entity: EntitySchema | undefined, heap: HeapBudget, strings: StringPool): void {
     let schema = entity;
     const mismatch = entity && catalogMismatch(entity, entry);
     if (!entity || mismatch) {
@@ -191,7 +194,8 @@ export class FileBackend extends EngineBackend {
     const pk = schema!.primary.property;
     const rows = snapshot.rows;
     for (let i = 0; i < rows.length; i++) {
-      const row = codec.decode(rows[i], file, `row ${i + 1}`);
+      // Each parsed row is decoded in place where it can be (see RowCodec.decode): the snapshot is ours alone.
+      const row = codec.decode(rows[i], file, `row ${i + 1}`, strings);
       // The seal catches a changed byte; this catches a v0.1 file (no seal) edited into two rows with one key.
       if (table.rows.has(row[pk] as Key)) {
         throw new CorruptionError(`${file}: row ${i + 1} of table "${name}" repeats the primary key ${JSON.stringify(row[pk])} of an earlier row`, { file, table: name });
@@ -201,7 +205,7 @@ export class FileBackend extends EngineBackend {
     this.tables.set(name, { name, entry, codec, table, seq: snapshot.seq, dirty: false, legacy: snapshot.legacy });
   }
 
-  private replay(op: JournalOp, seq: number, line: number, file: string): void {
+  private replay(op: JournalOp, seq: number, line: number, file: string, strings: StringPool): void {
     const [tableName, key, stored] = Array.isArray(op) ? op : [];
     const state = typeof tableName === "string" ? this.tables.get(tableName) : undefined;
     if (!state || (typeof key !== "string" && typeof key !== "number")) {
@@ -210,7 +214,7 @@ export class FileBackend extends EngineBackend {
     // The snapshot already includes this line (a compaction was interrupted before emptying the journal).
     if (seq <= state.seq) return;
     if (stored === null) state.table.remove(key);
-    else state.table.put(state.codec.decode(stored, file, `line ${line}`));
+    else state.table.put(state.codec.decode(stored, file, `line ${line}`, strings));
     state.dirty = true;
   }
 

@@ -33,6 +33,7 @@ import { crc32 } from "node:zlib";
 import { CapacityError, CorruptionError } from "../../errors.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
 import { valueProblem } from "../../schema/row-values.js";
+import type { StringPool } from "./string-pool.js";
 
 /** A stored row as written to disk: column name -> JSON value. */
 export type StoredRow = Record<string, unknown>;
@@ -40,16 +41,35 @@ export type StoredRow = Record<string, unknown>;
 /** Converts rows between the engine (property -> logical value) and disk (column name -> JSON value). */
 export interface RowCodec {
   encode(row: Row): StoredRow;
-  /** @throws CorruptionError naming `file` and `where` when a value does not fit its column, or a member is no column. */
-  decode(stored: unknown, file: string, where: string): Row;
+  /**
+   * The row `stored` (as parsed from disk) holds. `stored` becomes the row itself when it already has the
+   * row's shape (columns named as their properties, every one present, in order), so that a load holds one
+   * object per row, not a parsed one and a decoded copy: give only objects nobody else holds. `strings`:
+   * shares repeated string values between the rows of one load.
+   * @throws CorruptionError naming `file` and `where` when a value does not fit its column, or a member is no column.
+   */
+  decode(stored: unknown, file: string, where: string, strings?: StringPool): Row;
 }
 
 /** Builds the codec of a table once, so that encoding a row is a loop over precomputed columns. */
 export function makeRowCodec(schema: EntitySchema): RowCodec {
   // The key first: a person reading a snapshot or a journal line finds the row's identity at the start.
   const ordered = [schema.primary, ...schema.columns.filter((c) => c !== schema.primary)];
-  const columns = ordered.map((c) => ({ column: c, property: c.property, name: c.name, date: c.type === "datetime" }));
+  const columns = ordered.map((c) => ({ column: c, property: c.property, name: c.name, date: c.type === "datetime", string: c.type === "string" }));
   const names = new Set(ordered.map((c) => c.name));
+  /** Whether a stored object can be the row itself: every column is stored under its property's name. */
+  const namedAsProperties = ordered.every((c) => c.name === c.property);
+  const count = columns.length;
+  /** True when `stored`'s own members are exactly the columns, in order: it then has the row's shape. */
+  const inRowShape = (stored: StoredRow): boolean => {
+    let i = 0;
+    for (const key in stored) {
+      // for-in also walks inherited members: Object.prototype has none that are enumerable.
+      if (i >= count || key !== columns[i]!.name) return false;
+      i++;
+    }
+    return i === count;
+  };
   return {
     encode(row) {
       const out: StoredRow = {};
@@ -59,11 +79,13 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
       }
       return out;
     },
-    decode(stored, file, where) {
+    decode(stored, file, where, strings) {
       if (typeof stored !== "object" || stored === null || Array.isArray(stored)) {
         throw new CorruptionError(`${file}: ${where} of table "${schema.table}" is not an object`, { file, table: schema.table });
       }
-      const out: Row = {};
+      // In place when the shape fits (what Strata writes does): one object per row at load, not two.
+      const inPlace = namedAsProperties && inRowShape(stored as StoredRow);
+      const out: Row = inPlace ? (stored as Row) : {};
       let present = 0;
       for (const c of columns) {
         let v = (stored as StoredRow)[c.name];
@@ -80,6 +102,7 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
           continue;
         }
         if (c.date) v = typeof v === "string" ? new Date(v) : v;
+        else if (c.string && strings !== undefined && typeof v === "string") v = strings.share(c.column, v);
         const problem = valueProblem(c.column, v, true);
         if (problem) {
           throw new CorruptionError(`${file}: ${where} of table "${schema.table}", column "${c.name}": ${problem}`, {
@@ -92,7 +115,7 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
       }
       // A member no column reads would vanish at the next compaction: a column name mistyped in an edit
       // (a nullable column then silently reads null), or flipped in a v0.1 file, which has no seal.
-      if (present !== Object.keys(stored).length) {
+      if (!inPlace && present !== Object.keys(stored).length) {
         const member = Object.keys(stored).find((k) => !names.has(k));
         throw new CorruptionError(`${file}: ${where} of table "${schema.table}" has the member ${JSON.stringify(member)}, which is no column of the table`, {
           file,

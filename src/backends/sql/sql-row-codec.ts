@@ -7,6 +7,13 @@ export interface RowCodec {
   encodeValue(column: ColumnSchema, value: unknown): unknown;
   /** A row selected as an array in schema column order, as a fresh row object. */
   decode(values: readonly unknown[]): Row;
+  /** Decodes one selected value of `column`; null stays null. */
+  decodeValue(column: ColumnSchema, value: unknown): unknown;
+  /**
+   * The encoders of `columns` in order, `undefined` where a value is bound as it is (strings and numbers):
+   * decided once per statement shape, so that encoding a row looks nothing up.
+   */
+  encodersOf(columns: readonly ColumnSchema[]): ReadonlyArray<ValueCodec["encode"] | undefined>;
 }
 
 /**
@@ -38,5 +45,14 @@ export function makeRowCodec(schema: EntitySchema, dialect: SqlDialect): RowCode
       return value === null || value === undefined ? null : dialect.codecs[column.type].encode(value);
     },
     decode: makeRowDecoder(schema.columns, dialect),
+    decodeValue(column, value) {
+      return value === null || value === undefined ? null : dialect.codecs[column.type].decode(value);
+    },
+    encodersOf(columns) {
+      return columns.map((c) => {
+        const encode = dialect.codecs[c.type].encode;
+        return encode === dialect.codecs.string.encode ? undefined : encode;
+      });
+    },
   };
 }

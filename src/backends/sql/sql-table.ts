@@ -43,6 +43,16 @@ export class SqlTable {
    * bulk upserts then skip RETURNING, which costs SQLite as much as the insert itself.
    */
   readonly storesInputAsIs: boolean;
+  /**
+   * The columns whose stored value an upsert decides, rather than taking it from the row: the version
+   * (the stored one + 1) and the create date (the stored one kept), with the key to match rows up. A bulk
+   * upsert returns only these and takes the rest from its input: decoding every column back (json parsed,
+   * Dates made) cost SQLite's bulk writes more than the writes.
+   */
+  readonly decidedColumns: readonly ColumnSchema[];
+  /** The encoders of {@link SqlTable.insertColumns} and of {@link SqlTable.generatedColumns}, in order. */
+  private readonly insertEncoders: ReadonlyArray<((value: unknown) => unknown) | undefined>;
+  private readonly generatedEncoders: ReadonlyArray<((value: unknown) => unknown) | undefined>;
   /** A copy of a row for the caller. */
   readonly copy: (row: Row) => Row;
   /** Run after writing explicit keys into an `increment` column, with the largest of them. */
@@ -70,6 +80,9 @@ export class SqlTable {
     this.deleteById = `DELETE FROM ${this.table} WHERE ${pk} = ${ph(1)}`;
     this.insertColumns = schema.columns;
     this.generatedColumns = schema.columns.filter((c) => !c.primary);
+    this.decidedColumns = [this.pk, ...schema.columns.filter((c) => c.role === "version" || c.role === "createDate")];
+    this.insertEncoders = this.codec.encodersOf(this.insertColumns);
+    this.generatedEncoders = this.codec.encodersOf(this.generatedColumns);
     this.insert = this.insertText(this.insertColumns, 1, "");
     if (this.pk.generated === "increment") {
       this.insertGenerated = this.insertText(this.generatedColumns, 1, "");
@@ -96,27 +109,31 @@ export class SqlTable {
     return ` ON CONFLICT (${pk}) DO UPDATE SET ${set.join(", ")}`;
   }
 
-  /** `INSERT ... VALUES (...), ... RETURNING` for `rows` rows of `columns`, parameters from `first`. */
-  private insertText(columns: readonly ColumnSchema[], rows: number, conflict: string, returning = true): string {
+  /**
+   * `INSERT ... VALUES (...), ... RETURNING` for `rows` rows of `columns`, parameters from `first`;
+   * `returning`: the select list to return (every column by default), or false for none.
+   */
+  private insertText(columns: readonly ColumnSchema[], rows: number, conflict: string, returning: string | false = this.columns): string {
     const ph = this.dialect.placeholder;
     const tuples: string[] = [];
     let n = 1;
     for (let r = 0; r < rows; r++) tuples.push(`(${columns.map(() => ph(n++)).join(", ")})`);
     const names = columns.map((c) => quoteIdentifier(c.name)).join(", ");
-    return `INSERT INTO ${this.table} (${names}) VALUES ${tuples.join(", ")}${conflict}${returning ? ` RETURNING ${this.columns}` : ""}`;
+    return `INSERT INTO ${this.table} (${names}) VALUES ${tuples.join(", ")}${conflict}${returning !== false ? ` RETURNING ${returning}` : ""}`;
   }
 
   /**
-   * A multi-row upsert of `rows` keyed rows (returning them unless {@link SqlTable.storesInputAsIs}),
-   * or a multi-row insert of rows with generated keys.
+   * A multi-row upsert of `rows` keyed rows (returning their {@link SqlTable.decidedColumns}, none when
+   * {@link SqlTable.storesInputAsIs}), or a multi-row insert of rows with generated keys (returning them).
    */
   multiRow(rows: number, generated: boolean): string {
     const key = `${generated ? "g" : "u"}${rows}`;
     let text = this.multi.get(key);
     if (!text) {
+      const decided = this.decidedColumns.map((c) => quoteIdentifier(c.name)).join(", ");
       text = generated
         ? this.insertText(this.generatedColumns, rows, "")
-        : this.insertText(this.insertColumns, rows, this.onConflict(), !this.storesInputAsIs);
+        : this.insertText(this.insertColumns, rows, this.onConflict(), this.storesInputAsIs ? false : decided);
       this.multi.set(key, text);
     }
     return text;
@@ -142,6 +159,17 @@ export class SqlTable {
   /** The select list and row decoder of a projection: only its columns are read and decoded. */
   projection(select: readonly ColumnSchema[]): SqlProjection {
     return this.projections.get(select, (columns) => ({ columns: selectList(this.schema, columns), decode: makeRowDecoder(columns, this.dialect) }));
+  }
+
+  /** Parameters of a complete row for {@link SqlTable.generatedColumns} (`generated`) or {@link SqlTable.insertColumns}, appended to `out`. */
+  encodeRowInto(out: unknown[], generated: boolean, row: Record<string, unknown>): void {
+    const columns = generated ? this.generatedColumns : this.insertColumns;
+    const encoders = generated ? this.generatedEncoders : this.insertEncoders;
+    for (let i = 0; i < columns.length; i++) {
+      const value = row[columns[i]!.property];
+      const encode = encoders[i];
+      out.push(value === null || value === undefined ? null : encode === undefined ? value : encode(value));
+    }
   }
 
   /** Parameters of a complete row for `columns`, appended to `out`. */
