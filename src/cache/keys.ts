@@ -6,7 +6,8 @@
  *   {@link spaceNumber}): L1 lives in this process only, and a short key is what keeps a hit cheap (a fresh
  *   key string is copied flat and hashed on every lookup: measured ~300 ns for the long form, ~90 ns for this)
  * - L1 query:  `q|<schema mark>|<table>|<generation>|<rows or count>|<normalized query as JSON>` (a projection's
- *   `select` in it as its properties: two queries differing only in their columns never share an entry)
+ *   `select` in it as the properties it reads, primary key included: two queries reading other columns never
+ *   share an entry, two select lists differing only by the primary key do)
  * - L2 entity: `e|<schema mark>|<table>|<id>` (no epoch: a bulk write drops the table's L2 entries instead)
  * - Redis version of an L2 entity key: `<prefix>v:<L2 entity key>`; of a table: `<prefix>t:<table>` (see
  *   `RedisL2Store`: bumped by invalidations, they refuse fills begun before them)

@@ -27,8 +27,8 @@ export type Where<T> = { [K in keyof T]?: T[K] | null | Operators<NonNullable<T[
 export type OrderBy<T> = { [K in keyof T]?: "asc" | "desc" };
 
 /**
- * The names of an entity's fields: its properties that are not methods. (Every such property is a column:
- * relations are refused when the schema is read.)
+ * The names of an entity's fields: its properties that are not methods. A getter or a property without a
+ * column decorator is one too, as far as types can tell; naming it in `select` is a `QueryError` at run time.
  */
 export type Field<T> = { [K in keyof T]-?: T[K] extends (...args: never[]) => unknown ? never : K }[keyof T] & string;
 
@@ -47,8 +47,9 @@ export interface Query<T, S extends Field<T> = never> {
   cache?: boolean | { ttlMs: number };
   /**
    * Return only these fields: each result is a plain object holding exactly them (`Pick<T, ...>`, no entity
-   * prototype; the primary key only when listed), and the backend reads no other column. `where` and
-   * `orderBy` may use any field, selected or not. A name that is not a column is a `QueryError`.
+   * prototype; the primary key only when listed), and the backend reads no other column but the primary
+   * key. `where` and `orderBy` may use any field, selected or not. A name that is not a column is a
+   * `QueryError`.
    *
    * @example
    * const titles = await posts.findAll({ select: ["id", "title"], orderBy: { createdAt: "desc" } });
