@@ -1,17 +1,22 @@
 /**
- * The in-memory table engine shared by the memory and file backends: tables with hash indexes,
- * compiled predicates and orderings, and write sets that keep a transaction's changes private
+ * The in-memory table engine shared by the memory and file backends: tables with ordered indexes (see
+ * ordered-index.ts) chosen per query by the planner (query-plan.ts), compiled predicates and orderings, and write sets that keep a transaction's changes private
  * until commit. Everything here is synchronous; the backends add locking and persistence around it.
  */
 import { IntegrityError, SchemaError, TransactionError } from "../errors.js";
 import type { Key, UpdateOutcome } from "../spi/index.js";
-import type { Condition, NormalizedQuery, NormalizedWhere } from "../query/query.js";
+import type { Condition, NormalizedQuery, NormalizedWhere, OrderTerm } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
 import { buildEntitySchema } from "../schema/entity-schema.js";
 import { copyJson, keyExhausted, makeRowCopier } from "../schema/row-values.js";
 import { MigrationTable } from "../schema/table-schema.js";
 import { valueKey } from "./compare-values.js";
+import type { RowPredicate } from "./compile-query.js";
 import { compileOrder, compileWhere } from "./compile-query.js";
+import { compileAfter } from "./keyset.js";
+import { OrderedIndex } from "./ordered-index.js";
+import type { IndexPlan, IndexRange } from "./query-plan.js";
+import { planGroup } from "./query-plan.js";
 import { smallestSorted } from "./top-k.js";
 
 /** Top-k selection replaces the sort when the rows wanted (offset + limit) times this is below the matches. */
@@ -60,8 +65,8 @@ export class MemoryTable {
    */
   extras: readonly ColumnSchema[];
   private uniques: UniqueIndex[];
-  /** Equality lookups on the first column of each declared index: value -> keys. */
-  private lookups = new Map<string, Map<unknown, Set<Key>>>();
+  /** One ordered index per distinct column list among the declared indexes. */
+  private ordered: OrderedIndex[];
   private nextId = 1;
   schema: EntitySchema;
 
@@ -72,9 +77,14 @@ export class MemoryTable {
     this.extras = visible ? schema.columns.filter((c) => !visible.has(c.property)) : [];
     this.copy = this.extras.length === 0 ? this.store : makePickingCopier(schema, visible!);
     this.uniques = schema.indexes.filter((i) => i.unique).map((index) => ({ index, owners: new Map() }));
+    const seen = new Set<string>();
+    this.ordered = [];
     for (const index of schema.indexes) {
-      const first = index.properties[0]!;
-      if (!this.lookups.has(first)) this.lookups.set(first, new Map());
+      const columns = index.properties.map((p) => schema.columnsByProperty.get(p));
+      const signature = JSON.stringify(index.properties);
+      if (seen.has(signature) || columns.some((c) => c === undefined || c.type === "json")) continue;
+      seen.add(signature);
+      this.ordered.push(new OrderedIndex(index, columns as ColumnSchema[], schema.primary));
     }
   }
 
@@ -88,12 +98,7 @@ export class MemoryTable {
       const k = uniqueKey(u.index, row);
       if (k !== undefined) u.owners.set(k, key);
     }
-    for (const [p, map] of this.lookups) {
-      const v = valueKey(row[p]);
-      let keys = map.get(v);
-      if (!keys) map.set(v, (keys = new Set()));
-      keys.add(key);
-    }
+    for (const index of this.ordered) index.insert(row);
     if (typeof key === "number" && key >= this.nextId) this.nextId = Math.floor(key) + 1;
   }
 
@@ -109,14 +114,7 @@ export class MemoryTable {
       const k = uniqueKey(u.index, row);
       if (k !== undefined && u.owners.get(k) === key) u.owners.delete(k);
     }
-    for (const [p, map] of this.lookups) {
-      const v = valueKey(row[p]);
-      const keys = map.get(v);
-      if (keys) {
-        keys.delete(key);
-        if (keys.size === 0) map.delete(v);
-      }
-    }
+    for (const index of this.ordered) index.delete(row);
   }
 
   /** The properties handed out (undefined: all). */
@@ -141,7 +139,7 @@ export class MemoryTable {
     this.store = other.store;
     this.extras = other.extras;
     this.uniques = other.uniques;
-    this.lookups = other.lookups;
+    this.ordered = other.ordered;
     this.nextId = other.nextId;
     this.schema = other.schema;
   }
@@ -171,32 +169,56 @@ export class MemoryTable {
   }
 
   /**
-   * The committed rows that may match an AND-group: narrowed by the primary key or an index when the
-   * group has an equality or `$in` on one, else every row.
+   * The plan of an AND-group over this table's ordered indexes (query-plan.ts), its index built if it was
+   * not yet; undefined when no index narrows the group or serves `orderBy`.
+   */
+  plan(group: readonly Condition[], orderBy: readonly OrderTerm[], wantsOrder: boolean): IndexPlan | undefined {
+    if (this.ordered.length === 0) return undefined;
+    const plan = planGroup(this.ordered, group, orderBy, wantsOrder);
+    plan?.index.build(this.rows.values());
+    return plan;
+  }
+
+  /** The rows of `plan`'s ranges (every range, unfiltered), in index order. */
+  planned(plan: IndexPlan, visit: (row: Row) => boolean, reverse = false, ranges: readonly IndexRange[] = plan.ranges): boolean {
+    const index = plan.index;
+    for (let r = 0; r < ranges.length; r++) {
+      const range = ranges[reverse ? ranges.length - 1 - r : r]!;
+      if (!index.walk(index.seek(range.lo), index.seek(range.hi), reverse, visit)) return false;
+    }
+    return true;
+  }
+
+  /** How many rows `plan`'s ranges hold, counted without visiting them. */
+  plannedCount(plan: IndexPlan): number {
+    let n = 0;
+    for (const range of plan.ranges) n += plan.index.countBetween(plan.index.seek(range.lo), plan.index.seek(range.hi));
+    return n;
+  }
+
+  /**
+   * The committed rows that may match an AND-group: narrowed by the primary key or an index
+   * when one applies (an equality or `$in` on the key; a plan's ranges), else every row.
    */
   candidates(group: readonly Condition[]): Iterable<Row> {
     for (const c of group) {
-      if (c.op !== "eq" && c.op !== "in") continue;
+      if ((c.op !== "eq" && c.op !== "in") || !c.column.primary) continue;
       const values = c.op === "eq" ? [c.value] : (c.value as unknown[]);
-      if (c.column.primary) {
-        const out: Row[] = [];
-        for (const v of values) {
-          const row = this.rows.get(v as Key);
-          if (row) out.push(row);
-        }
-        return out;
+      const out: Row[] = [];
+      for (const v of values) {
+        const row = this.rows.get(v as Key);
+        if (row) out.push(row);
       }
-      const map = this.lookups.get(c.column.property);
-      if (map && !(c.op === "in" && c.orNull)) {
-        const out: Row[] = [];
-        for (const v of values) {
-          const keys = map.get(valueKey(v));
-          if (keys) for (const k of keys) out.push(this.rows.get(k)!);
-        }
-        return out;
-      }
+      return out;
     }
-    return this.rows.values();
+    const plan = this.plan(group, [], false);
+    if (!plan) return this.rows.values();
+    const out: Row[] = [];
+    this.planned(plan, (row) => {
+      out.push(row);
+      return true;
+    });
+    return out;
   }
 }
 
@@ -391,11 +413,12 @@ export class WriteSet {
     return row ? (this.raw ? this.db.table(schema).store(row) : this.db.table(schema).copy(row)) : null;
   }
 
-  /** The rows matching `where`, uncopied and unordered. */
-  private matching(schema: EntitySchema, where: NormalizedWhere): Row[] {
+  /** The rows matching `where` (and `after`, when given), uncopied and unordered. */
+  private matching(schema: EntitySchema, where: NormalizedWhere, after?: RowPredicate): Row[] {
     const table = this.db.table(schema);
     const overlay = this.overlays.get(schema.table);
-    const test = compileWhere(where);
+    const where1 = compileWhere(where);
+    const test = after ? (row: Row) => where1(row) && after(row) : where1;
     const out: Row[] = [];
     const seen = where.length > 1 ? new Set<Key>() : undefined;
     const pk = schema.primary.property;
@@ -414,17 +437,58 @@ export class WriteSet {
     return out;
   }
 
+  /** Whether this write set holds uncommitted rows of the table (index walks then see only committed rows). */
+  private touched(schema: EntitySchema): boolean {
+    const overlay = this.overlays.get(schema.table);
+    return overlay !== undefined && overlay.rows.size > 0;
+  }
+
   find(schema: EntitySchema, query: NormalizedQuery): Row[] {
-    const rows = this.matching(schema, query.where);
-    const order = compileOrder(query.orderBy);
+    const table = this.db.table(schema);
+    const copy = this.copier(table);
+    const after = query.after ? compileAfter(query.orderBy, query.after) : undefined;
+    if (query.limit === 0) return [];
     const end = query.limit === undefined ? undefined : query.offset + query.limit;
+    let rows: Row[] | undefined;
+    // One AND-group on rows this transaction has not touched: the planner may serve it from an index.
+    if (query.where.length === 1 && !this.touched(schema)) {
+      const group = query.where[0]!;
+      const plan = group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) ? undefined : table.plan(group, query.orderBy, end !== undefined || after !== undefined);
+      if (plan?.order) return walkInOrder(table, plan, query, after).map(copy);
+      if (plan) {
+        rows = [];
+        const residual = plan.residual;
+        const out = rows;
+        table.planned(plan, (row) => {
+          if ((!residual || residual(row)) && (!after || after(row))) out.push(row);
+          return true;
+        });
+      }
+    }
+    rows ??= this.matching(schema, query.where, after);
+    const order = compileOrder(query.orderBy);
     // A page far smaller than the matches: select it with a bounded heap instead of sorting every match.
     const sorted = end !== undefined && end * TOP_K_FACTOR < rows.length ? smallestSorted(rows, order, end) : rows.sort(order);
     const page = query.offset > 0 || end !== undefined ? sorted.slice(query.offset, end) : sorted;
-    return page.map(this.copier(this.db.table(schema)));
+    return page.map(copy);
   }
 
   count(schema: EntitySchema, where: NormalizedWhere): number {
+    if (where.length === 1 && !this.touched(schema)) {
+      const group = where[0]!;
+      const table = this.db.table(schema);
+      const plan = group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) ? undefined : table.plan(group, [], false);
+      if (plan && !plan.residual) return table.plannedCount(plan);
+      if (plan) {
+        let n = 0;
+        const residual = plan.residual!;
+        table.planned(plan, (row) => {
+          if (residual(row)) n++;
+          return true;
+        });
+        return n;
+      }
+    }
     return this.matching(schema, where).length;
   }
 
@@ -548,4 +612,84 @@ export class WriteSet {
     }
     return out;
   }
+}
+
+/**
+ * A page read from an index walk in the query's order: the walk stops once `offset + limit` rows are found.
+ * Rows the index leaves tied under the query's order come as a run and are sorted before use. With a
+ * keyset position, the walk seeks to it: each range starts (or, backwards, ends) at the run holding it.
+ */
+function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery, after: RowPredicate | undefined): Row[] {
+  const service = plan.order!;
+  const residual = plan.residual;
+  const offset = query.offset;
+  const wanted = query.limit === undefined ? Infinity : query.limit;
+  const out: Row[] = [];
+  let skipped = 0;
+  const emit = (row: Row): boolean => {
+    if (after && !after(row)) return true;
+    if (skipped < offset) {
+      skipped++;
+      return true;
+    }
+    out.push(row);
+    return out.length < wanted;
+  };
+  let visit: (row: Row) => boolean;
+  let flush = (): boolean => true;
+  const sameRun = service.sameRun;
+  if (sameRun) {
+    const full = compileOrder(query.orderBy);
+    let run: Row[] = [];
+    flush = () => {
+      const rows = run;
+      run = [];
+      if (rows.length > 1) rows.sort(full);
+      for (const row of rows) if (!emit(row)) return false;
+      return true;
+    };
+    visit = (row) => {
+      if (residual && !residual(row)) return true;
+      if (run.length > 0 && sameRun(run[0]!, row) !== 0 && !flush()) return false;
+      run.push(row);
+      return true;
+    };
+  } else visit = residual ? (row) => !residual(row) || emit(row) : emit;
+  const ranges = query.after ? seekRanges(plan, query) : plan.ranges;
+  if (table.planned(plan, visit, service.reverse, ranges)) flush();
+  return out;
+}
+
+/**
+ * `plan`'s ranges cut at the keyset position: the rows before the run holding it are left out. Only when the
+ * position's values for the order terms the equality prefix fixes are those fixed values; otherwise (the
+ * position lies wholly before or after the prefix) the ranges stay whole and `after` alone filters.
+ */
+function seekRanges(plan: IndexPlan, query: NormalizedQuery): readonly IndexRange[] {
+  const service = plan.order!;
+  const after = query.after!;
+  const positionOf = new Map<string, unknown>();
+  query.orderBy.forEach((t, i) => positionOf.set(t.column.property, after[i] ?? null));
+  const index = plan.index;
+  for (const [property, value] of service.fixed) {
+    if (!positionOf.has(property)) continue;
+    const i = index.columns.findIndex((c) => c.property === property);
+    if (index.orders[i]!(positionOf.get(property), value) !== 0) return plan.ranges;
+  }
+  const props = service.terms.map((t) => t.column.property);
+  const orders = service.terms.map((t) => index.orders[index.columns.findIndex((c) => c.property === t.column.property)]!);
+  const position = props.map((p) => positionOf.get(p));
+  const versus = (row: Row): number => {
+    for (let i = 0; i < props.length; i++) {
+      const c = orders[i]!(row[props[i]!], position[i]);
+      if (c !== 0) return c;
+    }
+    return 0;
+  };
+  const inPrefix = plan.inPrefix;
+  return plan.ranges.map((range) =>
+    service.reverse
+      ? { lo: range.lo, hi: (row: Row) => range.hi(row) && (inPrefix(row) !== 0 || versus(row) <= 0) }
+      : { lo: (row: Row) => range.lo(row) || (inPrefix(row) === 0 && versus(row) < 0), hi: range.hi },
+  );
 }

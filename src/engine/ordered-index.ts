@@ -1,0 +1,248 @@
+/**
+ * An ordered index over one table's rows: the rows sorted by the index columns (in the contract's order,
+ * nulls smallest) then by the primary key, so every entry is distinct. It backs range predicates,
+ * `orderBy` on an index prefix, counts over ranges and keyset seeks in the engine's planner.
+ *
+ * The structure is a list of sorted chunks (as Python's `sortedcontainers.SortedList`): a two-level B+tree
+ * whose leaves are plain arrays of row references. Lookups are two binary searches; an insert or a delete
+ * splices one chunk of at most {@link MAX_CHUNK} entries (a memmove), and a full chunk splits in two.
+ * Compared with a deeper B+tree this keeps the walk a plain array loop and the constants small: on 135k
+ * rows an insert costs about as much as a `Map.set` plus one binary search.
+ *
+ * The index is built lazily, by one sort, the first time a query asks for it: loading a table (the file
+ * backend replays a snapshot row by row) then costs nothing per index, and a table never queried by
+ * range or order keeps no sorted copy. Once built, every {@link OrderedIndex.insert}/{@link OrderedIndex.delete}
+ * keeps it current.
+ */
+import type { ColumnSchema, IndexSchema, Row } from "../schema/entity-schema.js";
+import { comparatorFor } from "./compare-values.js";
+
+/** A chunk splits in two past this many entries (the default of {@link OrderedIndex}'s `maxChunk`). */
+const MAX_CHUNK = 512;
+
+/** A comparator of two possibly-null values: nulls smallest, then the column type's order. */
+export type ValueOrder = (a: unknown, b: unknown) => number;
+
+/** The order of one column's values as the index keeps them (nulls first, as the contract's ascending order). */
+export function valueOrderFor(column: ColumnSchema): ValueOrder {
+  const compare = comparatorFor(column.type);
+  return (a, b) => {
+    if (a === b) return 0;
+    const aNull = a === null || a === undefined;
+    const bNull = b === null || b === undefined;
+    if (aNull || bNull) return aNull && bNull ? 0 : aNull ? -1 : 1;
+    return compare(a, b);
+  };
+}
+
+/** A position in the index: `chunk` and `at` within it; the end is (chunks.length, 0). */
+export interface Cursor {
+  chunk: number;
+  at: number;
+}
+
+/**
+ * A monotone test over the index order: true for every entry before some boundary, false from it on.
+ * Ranges are given as two such tests (their boundaries are the range's start and end).
+ */
+export type Before = (row: Row) => boolean;
+
+export class OrderedIndex {
+  /** The index columns, in index order. */
+  readonly columns: readonly ColumnSchema[];
+  /** One order per index column (nulls smallest). */
+  readonly orders: readonly ValueOrder[];
+  /** The entries' order: the index columns, then the primary key. Total: no two rows compare equal. */
+  readonly compare: (a: Row, b: Row) => number;
+  private chunks: Row[][] = [];
+  private built = false;
+
+  constructor(
+    readonly index: IndexSchema,
+    columns: readonly ColumnSchema[],
+    primary: ColumnSchema,
+    /** A chunk splits in two past this many entries (small in tests, to exercise splits). */
+    private readonly maxChunk = MAX_CHUNK,
+  ) {
+    this.columns = columns;
+    this.orders = columns.map(valueOrderFor);
+    this.compare = entryOrder(columns, this.orders, primary);
+  }
+
+  /** Whether the entries exist; until then writes are not recorded (see the module doc). */
+  get isBuilt(): boolean {
+    return this.built;
+  }
+
+  /** Builds the index from every row of the table, once. */
+  build(rows: Iterable<Row>): void {
+    if (this.built) return;
+    const all = Array.from(rows).sort(this.compare);
+    const chunks: Row[][] = [];
+    const half = this.maxChunk >> 1;
+    for (let i = 0; i < all.length; i += half) chunks.push(all.slice(i, i + half));
+    this.chunks = chunks;
+    this.built = true;
+  }
+
+  /** Drops the entries (the next query rebuilds them). */
+  reset(): void {
+    this.chunks = [];
+    this.built = false;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.length;
+    return n;
+  }
+
+  /** Adds a row (not already present). */
+  insert(row: Row): void {
+    if (!this.built) return;
+    const chunks = this.chunks;
+    if (chunks.length === 0) {
+      chunks.push([row]);
+      return;
+    }
+    const compare = this.compare;
+    // The first chunk whose last entry is after the row; the last chunk when none is.
+    let lo = 0;
+    let hi = chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const c = chunks[mid]!;
+      if (compare(c[c.length - 1]!, row) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const chunk = chunks[lo]!;
+    let a = 0;
+    let b = chunk.length;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (compare(chunk[mid]!, row) < 0) a = mid + 1;
+      else b = mid;
+    }
+    if (a === chunk.length) chunk.push(row);
+    else chunk.splice(a, 0, row);
+    if (chunk.length > this.maxChunk) chunks.splice(lo + 1, 0, chunk.splice(chunk.length >> 1));
+  }
+
+  /** Removes the entry of `row` (the row as stored: its index values and key); false when it is absent. */
+  delete(row: Row): boolean {
+    if (!this.built) return false;
+    const chunks = this.chunks;
+    const compare = this.compare;
+    let lo = 0;
+    let hi = chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const c = chunks[mid]!;
+      if (compare(c[c.length - 1]!, row) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const chunk = chunks[lo];
+    if (!chunk) return false;
+    let a = 0;
+    let b = chunk.length;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (compare(chunk[mid]!, row) < 0) a = mid + 1;
+      else b = mid;
+    }
+    if (a === chunk.length || compare(chunk[a]!, row) !== 0) return false;
+    if (chunk.length === 1) chunks.splice(lo, 1);
+    else chunk.splice(a, 1);
+    return true;
+  }
+
+  /** The first position whose entry is not `before` (the end when every entry is). */
+  seek(before: Before): Cursor {
+    const chunks = this.chunks;
+    let lo = 0;
+    let hi = chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const c = chunks[mid]!;
+      if (before(c[c.length - 1]!)) lo = mid + 1;
+      else hi = mid;
+    }
+    const chunk = chunks[lo];
+    if (!chunk) return { chunk: lo, at: 0 };
+    let a = 0;
+    let b = chunk.length;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (before(chunk[mid]!)) a = mid + 1;
+      else b = mid;
+    }
+    return a === chunk.length ? { chunk: lo + 1, at: 0 } : { chunk: lo, at: a };
+  }
+
+  /** How many entries lie in [from, to). */
+  countBetween(from: Cursor, to: Cursor): number {
+    if (to.chunk < from.chunk || (to.chunk === from.chunk && to.at <= from.at)) return 0;
+    if (from.chunk === to.chunk) return to.at - from.at;
+    let n = this.chunks[from.chunk]!.length - from.at;
+    for (let c = from.chunk + 1; c < to.chunk; c++) n += this.chunks[c]!.length;
+    return n + to.at;
+  }
+
+  /**
+   * Calls `visit` on each entry in [from, to), in index order or (`reverse`) backwards, until it returns false.
+   * Returns false when stopped early.
+   */
+  walk(from: Cursor, to: Cursor, reverse: boolean, visit: (row: Row) => boolean): boolean {
+    const chunks = this.chunks;
+    if (!reverse) {
+      for (let c = from.chunk, i = from.at; c < to.chunk || (c === to.chunk && i < to.at); c++, i = 0) {
+        const chunk = chunks[c]!;
+        const end = c === to.chunk ? to.at : chunk.length;
+        for (; i < end; i++) if (!visit(chunk[i]!)) return false;
+      }
+      return true;
+    }
+    // Backwards from the entry before `to` down to `from`.
+    for (let c = to.at === 0 ? to.chunk - 1 : to.chunk; c >= from.chunk; c--) {
+      const chunk = chunks[c]!;
+      const stop = c === from.chunk ? from.at : 0;
+      for (let i = c === to.chunk ? to.at - 1 : chunk.length - 1; i >= stop; i--) if (!visit(chunk[i]!)) return false;
+    }
+    return true;
+  }
+}
+
+/** The entries' comparator, specialised for one column (the common case) to keep inserts and builds tight. */
+function entryOrder(columns: readonly ColumnSchema[], orders: readonly ValueOrder[], primary: ColumnSchema): (a: Row, b: Row) => number {
+  const pk = primary.property;
+  const keyOrder = comparatorFor(primary.type);
+  if (columns.length === 1) {
+    const p = columns[0]!.property;
+    const order = orders[0]!;
+    return (a, b) => {
+      const x = a[p];
+      const y = b[p];
+      if (x !== y) {
+        const c = order(x, y);
+        if (c !== 0) return c;
+      }
+      const ka = a[pk];
+      const kb = b[pk];
+      return ka === kb ? 0 : keyOrder(ka, kb);
+    };
+  }
+  const props = columns.map((c) => c.property);
+  return (a, b) => {
+    for (let i = 0; i < props.length; i++) {
+      const p = props[i]!;
+      const x = a[p];
+      const y = b[p];
+      if (x === y) continue;
+      const c = orders[i]!(x, y);
+      if (c !== 0) return c;
+    }
+    const ka = a[pk];
+    const kb = b[pk];
+    return ka === kb ? 0 : keyOrder(ka, kb);
+  };
+}
