@@ -1,7 +1,7 @@
 /** Turns normalized conditions and orderings into plain functions over rows, once per query. */
 import type { Condition, NormalizedWhere, OrderTerm } from "../query/query.js";
 import type { Row } from "../schema/entity-schema.js";
-import { comparatorFor, likeMatcher, valueKey } from "./compare-values.js";
+import { comparatorFor, compareStrings, likeMatcher, valueKey } from "./compare-values.js";
 
 export type RowPredicate = (row: Row) => boolean;
 
@@ -61,6 +61,27 @@ export function compileWhere(where: NormalizedWhere): RowPredicate {
 /** A row comparator: nulls first ascending and last descending, per term in order. */
 export function compileOrder(orderBy: readonly OrderTerm[]): (a: Row, b: Row) => number {
   const terms = orderBy.map((t) => ({ p: t.column.property, sign: t.direction === "asc" ? 1 : -1, compare: comparatorFor(t.column.type) }));
+  // The usual ordering, one term then the primary key, unrolled: top-k selection calls it once per row.
+  if (terms.length === 2) {
+    const { p, sign } = terms[0]!;
+    const compare = orderBy[0]!.column.type === "string" ? (compareStrings as (a: unknown, b: unknown) => number) : terms[0]!.compare;
+    const keyOf = compileTerm(terms[1]!.p, terms[1]!.sign, terms[1]!.compare);
+    return (a, b) => {
+      const x = a[p];
+      const y = b[p];
+      if (x !== y) {
+        const xNull = x === null || x === undefined;
+        const yNull = y === null || y === undefined;
+        if (xNull || yNull) {
+          if (!(xNull && yNull)) return xNull ? -sign : sign;
+        } else {
+          const c = compare(x, y);
+          if (c !== 0) return c * sign;
+        }
+      }
+      return keyOf(a, b);
+    };
+  }
   return (a, b) => {
     for (const { p, sign, compare } of terms) {
       const x = a[p];
@@ -76,5 +97,19 @@ export function compileOrder(orderBy: readonly OrderTerm[]): (a: Row, b: Row) =>
       if (c !== 0) return c * sign;
     }
     return 0;
+  };
+}
+
+/** One term of {@link compileOrder} on its own (0 when the rows tie on it). */
+function compileTerm(p: string, sign: number, compare: (a: unknown, b: unknown) => number): (a: Row, b: Row) => number {
+  return (a, b) => {
+    const x = a[p];
+    const y = b[p];
+    if (x === y) return 0;
+    const xNull = x === null || x === undefined;
+    const yNull = y === null || y === undefined;
+    if (xNull || yNull) return xNull && yNull ? 0 : xNull ? -sign : sign;
+    const c = compare(x, y);
+    return c === 0 ? 0 : c * sign;
   };
 }

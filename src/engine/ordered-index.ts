@@ -55,7 +55,23 @@ export class OrderedIndex {
   /** The entries' order: the index columns, then the primary key. Total: no two rows compare equal. */
   readonly compare: (a: Row, b: Row) => number;
   private chunks: Row[][] = [];
+  /**
+   * Beside each chunk, its entries' first index value (a Date as its time) and primary key: inserts and
+   * deletes binary-search these packed arrays instead of reaching into each row object scattered on the
+   * heap, which made every comparison a cache miss (saveMany into a 135k-row table was 3x slower).
+   */
+  private heads: unknown[][] = [];
+  private keys: unknown[][] = [];
+  /** Each chunk's last head and key, packed: the search for the chunk reads only these two arrays. */
+  private lastHeads: unknown[] = [];
+  private lastKeys: unknown[] = [];
   private built = false;
+  private readonly headOf: (row: Row) => unknown;
+  private readonly headOrder: ValueOrder;
+  private readonly keyOrder: (a: unknown, b: unknown) => number;
+  private readonly pk: string;
+  /** Compares the index columns after the first (composite indexes only). */
+  private readonly restOrder: ((a: Row, b: Row) => number) | undefined;
 
   constructor(
     readonly index: IndexSchema,
@@ -67,6 +83,24 @@ export class OrderedIndex {
     this.columns = columns;
     this.orders = columns.map(valueOrderFor);
     this.compare = entryOrder(columns, this.orders, primary);
+    const first = columns[0]!;
+    const p = first.property;
+    this.headOf = first.type === "datetime" ? (row) => (row[p] instanceof Date ? (row[p] as Date).getTime() : null) : (row) => row[p] ?? null;
+    this.headOrder = valueOrderFor(first.type === "datetime" ? { ...first, type: "number" } : first);
+    this.keyOrder = comparatorFor(primary.type);
+    this.pk = primary.property;
+    const rest = columns.slice(1).map((c) => c.property);
+    const restOrders = this.orders.slice(1);
+    this.restOrder =
+      rest.length === 0
+        ? undefined
+        : (a, b) => {
+            for (let i = 0; i < rest.length; i++) {
+              const c = restOrders[i]!(a[rest[i]!], b[rest[i]!]);
+              if (c !== 0) return c;
+            }
+            return 0;
+          };
   }
 
   /** Whether the entries exist; until then writes are not recorded (see the module doc). */
@@ -78,16 +112,28 @@ export class OrderedIndex {
   build(rows: Iterable<Row>): void {
     if (this.built) return;
     const all = Array.from(rows).sort(this.compare);
-    const chunks: Row[][] = [];
     const half = this.maxChunk >> 1;
-    for (let i = 0; i < all.length; i += half) chunks.push(all.slice(i, i + half));
-    this.chunks = chunks;
+    this.reset();
+    for (let i = 0; i < all.length; i += half) {
+      const chunk = all.slice(i, i + half);
+      const heads = chunk.map(this.headOf);
+      const keys = chunk.map((r) => r[this.pk]);
+      this.chunks.push(chunk);
+      this.heads.push(heads);
+      this.keys.push(keys);
+      this.lastHeads.push(heads[heads.length - 1]);
+      this.lastKeys.push(keys[keys.length - 1]);
+    }
     this.built = true;
   }
 
   /** Drops the entries (the next query rebuilds them). */
   reset(): void {
     this.chunks = [];
+    this.heads = [];
+    this.keys = [];
+    this.lastHeads = [];
+    this.lastKeys = [];
     this.built = false;
   }
 
@@ -97,62 +143,127 @@ export class OrderedIndex {
     return n;
   }
 
-  /** Adds a row (not already present). */
-  insert(row: Row): void {
-    if (!this.built) return;
-    const chunks = this.chunks;
-    if (chunks.length === 0) {
-      chunks.push([row]);
-      return;
+  /** Compares entry `i` of chunk `c` with a row whose first index value is `head` and key `key`. */
+  private versus(c: number, i: number, row: Row, head: unknown, key: unknown): number {
+    const h = this.heads[c]![i];
+    if (h !== head) {
+      const d = this.headOrder(h, head);
+      if (d !== 0) return d;
     }
-    const compare = this.compare;
-    // The first chunk whose last entry is after the row; the last chunk when none is.
+    if (this.restOrder) {
+      const d = this.restOrder(this.chunks[c]![i]!, row);
+      if (d !== 0) return d;
+    }
+    const k = this.keys[c]![i];
+    return k === key ? 0 : this.keyOrder(k, key);
+  }
+
+  /** Compares the last entry of chunk `c` with a row, as {@link versus} does. */
+  private versusLast(c: number, row: Row, head: unknown, key: unknown): number {
+    const h = this.lastHeads[c];
+    if (h !== head) {
+      const d = this.headOrder(h, head);
+      if (d !== 0) return d;
+    }
+    if (this.restOrder) {
+      const chunk = this.chunks[c]!;
+      const d = this.restOrder(chunk[chunk.length - 1]!, row);
+      if (d !== 0) return d;
+    }
+    const k = this.lastKeys[c];
+    return k === key ? 0 : this.keyOrder(k, key);
+  }
+
+  /** Records chunk `c`'s last entry in the packed arrays. */
+  private noteLast(c: number): void {
+    const heads = this.heads[c]!;
+    this.lastHeads[c] = heads[heads.length - 1];
+    this.lastKeys[c] = this.keys[c]![heads.length - 1];
+  }
+
+  /** The chunk that holds (or would hold) `row`, and the first position in it not before the row. */
+  private locate(row: Row, head: unknown, key: unknown, last: boolean): { chunk: number; at: number } {
+    const chunks = this.chunks;
+    // The first chunk whose last entry is not before the row (with `last`, the last chunk when none is).
     let lo = 0;
-    let hi = chunks.length - 1;
+    let hi = last ? chunks.length - 1 : chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const c = chunks[mid]!;
-      if (compare(c[c.length - 1]!, row) < 0) lo = mid + 1;
+      if (this.versusLast(mid, row, head, key) < 0) lo = mid + 1;
       else hi = mid;
     }
-    const chunk = chunks[lo]!;
+    const chunk = chunks[lo];
+    if (!chunk) return { chunk: lo, at: 0 };
     let a = 0;
     let b = chunk.length;
     while (a < b) {
       const mid = (a + b) >> 1;
-      if (compare(chunk[mid]!, row) < 0) a = mid + 1;
+      if (this.versus(lo, mid, row, head, key) < 0) a = mid + 1;
       else b = mid;
     }
-    if (a === chunk.length) chunk.push(row);
-    else chunk.splice(a, 0, row);
-    if (chunk.length > this.maxChunk) chunks.splice(lo + 1, 0, chunk.splice(chunk.length >> 1));
+    return { chunk: lo, at: a };
+  }
+
+  /** Adds a row (not already present). */
+  insert(row: Row): void {
+    if (!this.built) return;
+    const head = this.headOf(row);
+    const key = row[this.pk];
+    if (this.chunks.length === 0) {
+      this.chunks.push([row]);
+      this.heads.push([head]);
+      this.keys.push([key]);
+      this.lastHeads.push(head);
+      this.lastKeys.push(key);
+      return;
+    }
+    const { chunk: c, at } = this.locate(row, head, key, true);
+    const chunk = this.chunks[c]!;
+    const heads = this.heads[c]!;
+    const keys = this.keys[c]!;
+    if (at === chunk.length) {
+      chunk.push(row);
+      heads.push(head);
+      keys.push(key);
+    } else {
+      // splice moves the tail with one memmove: about 7x faster than a shifting loop on 512 entries.
+      chunk.splice(at, 0, row);
+      heads.splice(at, 0, head);
+      keys.splice(at, 0, key);
+    }
+    if (at === chunk.length - 1) this.noteLast(c);
+    if (chunk.length > this.maxChunk) {
+      const half = chunk.length >> 1;
+      this.chunks.splice(c + 1, 0, chunk.splice(half));
+      this.heads.splice(c + 1, 0, heads.splice(half));
+      this.keys.splice(c + 1, 0, keys.splice(half));
+      this.lastHeads.splice(c + 1, 0, undefined);
+      this.lastKeys.splice(c + 1, 0, undefined);
+      this.noteLast(c);
+      this.noteLast(c + 1);
+    }
   }
 
   /** Removes the entry of `row` (the row as stored: its index values and key); false when it is absent. */
   delete(row: Row): boolean {
     if (!this.built) return false;
-    const chunks = this.chunks;
-    const compare = this.compare;
-    let lo = 0;
-    let hi = chunks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const c = chunks[mid]!;
-      if (compare(c[c.length - 1]!, row) < 0) lo = mid + 1;
-      else hi = mid;
+    const head = this.headOf(row);
+    const key = row[this.pk];
+    const { chunk: c, at } = this.locate(row, head, key, false);
+    const chunk = this.chunks[c];
+    if (!chunk || at === chunk.length || this.versus(c, at, row, head, key) !== 0) return false;
+    if (chunk.length === 1) {
+      this.chunks.splice(c, 1);
+      this.heads.splice(c, 1);
+      this.keys.splice(c, 1);
+      this.lastHeads.splice(c, 1);
+      this.lastKeys.splice(c, 1);
+    } else {
+      chunk.splice(at, 1);
+      this.heads[c]!.splice(at, 1);
+      this.keys[c]!.splice(at, 1);
+      if (at === chunk.length) this.noteLast(c);
     }
-    const chunk = chunks[lo];
-    if (!chunk) return false;
-    let a = 0;
-    let b = chunk.length;
-    while (a < b) {
-      const mid = (a + b) >> 1;
-      if (compare(chunk[mid]!, row) < 0) a = mid + 1;
-      else b = mid;
-    }
-    if (a === chunk.length || compare(chunk[a]!, row) !== 0) return false;
-    if (chunk.length === 1) chunks.splice(lo, 1);
-    else chunk.splice(a, 1);
     return true;
   }
 

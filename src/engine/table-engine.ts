@@ -17,7 +17,7 @@ import { compileAfter } from "./keyset.js";
 import { OrderedIndex } from "./ordered-index.js";
 import type { IndexPlan, IndexRange } from "./query-plan.js";
 import { planGroup } from "./query-plan.js";
-import { smallestSorted } from "./top-k.js";
+import { smallestSorted, TopK } from "./top-k.js";
 
 /** Top-k selection replaces the sort when the rows wanted (offset + limit) times this is below the matches. */
 const TOP_K_FACTOR = 8;
@@ -444,29 +444,44 @@ export class WriteSet {
   }
 
   find(schema: EntitySchema, query: NormalizedQuery): Row[] {
+    if (query.limit === 0) return [];
     const table = this.db.table(schema);
     const copy = this.copier(table);
     const after = query.after ? compileAfter(query.orderBy, query.after) : undefined;
-    if (query.limit === 0) return [];
     const end = query.limit === undefined ? undefined : query.offset + query.limit;
-    let rows: Row[] | undefined;
-    // One AND-group on rows this transaction has not touched: the planner may serve it from an index.
-    if (query.where.length === 1 && !this.touched(schema)) {
-      const group = query.where[0]!;
-      const plan = group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) ? undefined : table.plan(group, query.orderBy, end !== undefined || after !== undefined);
+    const order = compileOrder(query.orderBy);
+    let rows: Row[];
+    const group = query.where.length === 1 ? query.where[0]! : undefined;
+    // One AND-group (not on the primary key) over rows this transaction has not touched: the planner may
+    // serve it from an index, else one pass over the rows feeds the page's heap or the sort.
+    if (group && !group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) && !this.touched(schema)) {
+      const plan = table.plan(group, query.orderBy, end !== undefined || after !== undefined);
       if (plan?.order) return walkInOrder(table, plan, query, after).map(copy);
+      const test = plan ? plan.residual : group.length === 0 ? undefined : compileWhere([group]);
+      const keep = after ? (test ? (row: Row) => test(row) && after(row) : after) : test;
+      if (end !== undefined) {
+        const top = new TopK(order, end);
+        if (plan) {
+          table.planned(plan, (row) => {
+            if (!keep || keep(row)) top.offer(row);
+            return true;
+          });
+        } else if (keep) {
+          table.rows.forEach((row) => {
+            if (keep(row)) top.offer(row);
+          });
+        } else table.rows.forEach((row) => top.offer(row));
+        return top.sorted().slice(query.offset).map(copy);
+      }
+      rows = [];
+      const out = rows;
       if (plan) {
-        rows = [];
-        const residual = plan.residual;
-        const out = rows;
         table.planned(plan, (row) => {
-          if ((!residual || residual(row)) && (!after || after(row))) out.push(row);
+          if (!keep || keep(row)) out.push(row);
           return true;
         });
-      }
-    }
-    rows ??= this.matching(schema, query.where, after);
-    const order = compileOrder(query.orderBy);
+      } else for (const row of table.rows.values()) if (!keep || keep(row)) out.push(row);
+    } else rows = this.matching(schema, query.where, after);
     // A page far smaller than the matches: select it with a bounded heap instead of sorting every match.
     const sorted = end !== undefined && end * TOP_K_FACTOR < rows.length ? smallestSorted(rows, order, end) : rows.sort(order);
     const page = query.offset > 0 || end !== undefined ? sorted.slice(query.offset, end) : sorted;
