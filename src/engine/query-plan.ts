@@ -118,7 +118,8 @@ function consider(index: OrderedIndex, group: readonly Condition[], orderBy: rea
     const inCondition = on.find((c) => c.op === "in" && !c.orNull);
     if (inCondition) {
       const order = index.orders[e]!;
-      points = (inCondition.value as unknown[]).slice().sort(order);
+      // Sorted and without repeats (two Dates of one instant would be one point): the ranges must be disjoint.
+      points = (inCondition.value as unknown[]).slice().sort(order).filter((v, i, all) => i === 0 || order(all[i - 1], v) !== 0);
       used.add(inCondition);
     } else if (on.some((c) => isRangeOp(c.op))) {
       bounds = {};

@@ -492,6 +492,7 @@ export class WriteSet {
     if (where.length === 1 && !this.touched(schema)) {
       const group = where[0]!;
       const table = this.db.table(schema);
+      if (group.length === 0) return table.rows.size;
       const plan = group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) ? undefined : table.plan(group, [], false);
       if (plan && !plan.residual) return table.plannedCount(plan);
       if (plan) {
