@@ -179,4 +179,44 @@ describe("ordered indexes: every query answers as a scan and sort would", () => 
       { numRuns: 400 },
     );
   });
+
+  test("tables of thousands of rows (many index chunks), writes between reads", () => {
+    const pick = <T>(xs: readonly T[], n: number): T => xs[n % xs.length]!;
+    const pool = {
+      s: [null, ...strings],
+      n: [null, 0, -0, 1, -1, 2.5, 1e308, -1e308, 0.3],
+      i: [null, 0, 1, -1, 7, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER],
+      b: [null, false, true],
+      d: [null, -86_400_000, 0, 1, 86_400_000],
+    };
+    /** Row `k` of generation `g`: a hash spreads the values, so that runs of equal keys are long and mixed. */
+    const big = (k: number, g: number): Row => {
+      const h = Math.imul(k + 1 + g * 7919, 2654435761) >>> 0;
+      const d = pick(pool.d, h >>> 9);
+      return { id: `r${k}`, s: pick(pool.s, h), n: pick(pool.n, h >>> 5), i: pick(pool.i, h >>> 7), b: pick(pool.b, h >>> 11), d: d === null ? null : new Date(d), u: pick(pool.s, h >>> 13) };
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 1500, max: 4000 }), fc.nat(1000), fc.array(query, { minLength: 4, maxLength: 10 }), (size, gen, queries) => {
+        const db = new MemoryDatabase();
+        db.ensureTable(schema);
+        const model = new Map<string, Row>();
+        const load = new WriteSet(db);
+        play(load, model, Array.from({ length: size }, (_, k) => ({ kind: "upsert" as const, row: big(k, gen) })));
+        db.apply(load.changes());
+        const committed = new WriteSet(db);
+        queries.forEach((q, n) => {
+          check(committed, model, q);
+          // Between reads: a tenth of the rows rewritten (index values moved), some deleted, some new.
+          const ws = new WriteSet(db);
+          const ops: Op[] = [];
+          for (let k = n; k < size + 200; k += 10) ops.push(k % 30 === n % 30 ? { kind: "delete", id: `r${k}` } : { kind: "upsert", row: big(k, gen + n + 1) });
+          // And 600 new rows sharing their index values: they crowd into a few chunks, which must split.
+          for (let k = 0; k < 600; k++) ops.push({ kind: "upsert", row: { ...big(size + 1000 * (n + 1) + k, 0), s: "san", n: 1, i: 7, b: true, d: new Date(0) } });
+          play(ws, model, ops);
+          db.apply(ws.changes());
+        });
+      }),
+      { numRuns: 25 },
+    );
+  });
 });
