@@ -437,6 +437,18 @@ export class WriteSet {
     return out;
   }
 
+  /**
+   * This transaction's rows of the table for an index walk: `skip` (their keys, whose committed rows the
+   * walk must pass over) and `rows` (those matching `group` and `after`, in no order).
+   */
+  private ownRows(schema: EntitySchema, group: readonly Condition[], after: RowPredicate | undefined): OwnRows {
+    const overlay = this.overlays.get(schema.table)!;
+    const test = compileWhere([group]);
+    const rows: Row[] = [];
+    for (const row of overlay.rows.values()) if (row && test(row) && (!after || after(row))) rows.push(row);
+    return { skip: overlay.rows, rows, pk: schema.primary.property };
+  }
+
   /** Whether this write set holds uncommitted rows of the table (index walks then see only committed rows). */
   private touched(schema: EntitySchema): boolean {
     const overlay = this.overlays.get(schema.table);
@@ -452,11 +464,16 @@ export class WriteSet {
     const order = compileOrder(query.orderBy);
     let rows: Row[];
     const group = query.where.length === 1 ? query.where[0]! : undefined;
-    // One AND-group (not on the primary key) over rows this transaction has not touched: the planner may
-    // serve it from an index, else one pass over the rows feeds the page's heap or the sort.
-    if (group && !group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) && !this.touched(schema)) {
-      const plan = table.plan(group, query.orderBy, end !== undefined || after !== undefined);
-      if (plan?.order) return walkInOrder(table, plan, query, after).map(copy);
+    const touched = this.touched(schema);
+    // One AND-group (not on the primary key): the planner may serve it from an index, walking the index in
+    // the query's order (with this transaction's own rows merged in), else one pass over the rows feeds the
+    // page's heap or the sort (rows this transaction touched: through matching).
+    const plan = group && !group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) ? table.plan(group, query.orderBy, end !== undefined || after !== undefined) : undefined;
+    if (plan?.order) {
+      const own = touched ? this.ownRows(schema, group!, after) : undefined;
+      return walkInOrder(table, plan, query, after, own).map(copy);
+    }
+    if (group && !touched && !group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in"))) {
       const test = plan ? plan.residual : group.length === 0 ? undefined : compileWhere([group]);
       const keep = after ? (test ? (row: Row) => test(row) && after(row) : after) : test;
       if (end !== undefined) {
@@ -489,19 +506,31 @@ export class WriteSet {
   }
 
   count(schema: EntitySchema, where: NormalizedWhere): number {
-    if (where.length === 1 && !this.touched(schema)) {
+    if (where.length === 1) {
       const group = where[0]!;
       const table = this.db.table(schema);
-      if (group.length === 0) return table.rows.size;
+      const overlay = this.touched(schema) ? this.overlays.get(schema.table)! : undefined;
+      if (group.length === 0 && !overlay) return table.rows.size;
       const plan = group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) ? undefined : table.plan(group, [], false);
-      if (plan && !plan.residual) return table.plannedCount(plan);
       if (plan) {
         let n = 0;
-        const residual = plan.residual!;
-        table.planned(plan, (row) => {
-          if (residual(row)) n++;
-          return true;
-        });
+        const residual = plan.residual;
+        if (!residual) n = table.plannedCount(plan);
+        else {
+          table.planned(plan, (row) => {
+            if (residual(row)) n++;
+            return true;
+          });
+        }
+        if (overlay) {
+          // This transaction's writes: its rows replace the committed ones of the same keys.
+          const test = compileWhere([group]);
+          for (const [key, row] of overlay.rows) {
+            const old = table.rows.get(key);
+            if (old && test(old)) n--;
+            if (row && test(row)) n++;
+          }
+        }
         return n;
       }
     }
@@ -635,14 +664,13 @@ export class WriteSet {
  * Rows the index leaves tied under the query's order come as a run and are sorted before use. With a
  * keyset position, the walk seeks to it: each range starts (or, backwards, ends) at the run holding it.
  */
-function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery, after: RowPredicate | undefined): Row[] {
+function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery, after: RowPredicate | undefined, own?: OwnRows): Row[] {
   const service = plan.order!;
-  const residual = plan.residual;
   const offset = query.offset;
   const wanted = query.limit === undefined ? Infinity : query.limit;
   const out: Row[] = [];
   let skipped = 0;
-  const emit = (row: Row): boolean => {
+  const take = (row: Row): boolean => {
     if (after && !after(row)) return true;
     if (skipped < offset) {
       skipped++;
@@ -651,11 +679,31 @@ function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery
     out.push(row);
     return out.length < wanted;
   };
+  const full = compileOrder(query.orderBy);
+  let emit = take;
+  let residual = plan.residual;
+  let drain = (): boolean => true;
+  if (own) {
+    // The transaction's own rows, sorted, go out before the first committed row they precede; the
+    // committed rows they replace are passed over.
+    const mine = own.rows.sort(full);
+    let next = 0;
+    emit = (row) => {
+      while (next < mine.length && full(mine[next]!, row) < 0) if (!take(mine[next++]!)) return false;
+      return take(row);
+    };
+    drain = () => {
+      while (next < mine.length) if (!take(mine[next++]!)) return false;
+      return true;
+    };
+    const { skip, pk } = own;
+    const test = residual;
+    residual = test ? (row) => !skip.has(row[pk] as Key) && test(row) : (row) => !skip.has(row[pk] as Key);
+  }
   let visit: (row: Row) => boolean;
   let flush = (): boolean => true;
   const sameRun = service.sameRun;
   if (sameRun) {
-    const full = compileOrder(query.orderBy);
     let run: Row[] = [];
     flush = () => {
       const rows = run;
@@ -670,10 +718,22 @@ function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery
       run.push(row);
       return true;
     };
-  } else visit = residual ? (row) => !residual(row) || emit(row) : emit;
+  } else {
+    const test = residual;
+    visit = test ? (row) => !test(row) || emit(row) : emit;
+  }
   const ranges = query.after ? seekRanges(plan, query) : plan.ranges;
-  if (table.planned(plan, visit, service.reverse, ranges)) flush();
+  if (table.planned(plan, visit, service.reverse, ranges) && flush()) drain();
   return out;
+}
+
+/** A transaction's own rows of a table, for {@link walkInOrder}. */
+interface OwnRows {
+  /** The keys it wrote (deleted ones too): their committed rows are not seen. */
+  readonly skip: ReadonlyMap<Key, unknown>;
+  /** Its rows matching the query, in any order (sorted by the walk). */
+  readonly rows: Row[];
+  readonly pk: string;
 }
 
 /**
