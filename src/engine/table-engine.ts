@@ -1,20 +1,24 @@
 /**
- * The in-memory table engine shared by the memory and file backends: tables with hash indexes,
- * compiled predicates and orderings, and write sets that keep a transaction's changes private
+ * The in-memory table engine shared by the memory and file backends: tables with ordered indexes (see
+ * ordered-index.ts) chosen per query by the planner (query-plan.ts), compiled predicates and orderings, and write sets that keep a transaction's changes private
  * until commit. Everything here is synchronous; the backends add locking and persistence around it.
  */
 import { IntegrityError, SchemaError, TransactionError } from "../errors.js";
 import type { Key, UpdateOutcome } from "../spi/index.js";
-import type { Condition, NormalizedQuery, NormalizedWhere } from "../query/query.js";
+import type { Condition, NormalizedQuery, NormalizedWhere, OrderTerm } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
 import { buildEntitySchema } from "../schema/entity-schema.js";
 import { ProjectionCache } from "../schema/projection-cache.js";
 import { copyJson, keyExhausted, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
 import { MigrationTable } from "../schema/table-schema.js";
 import { valueKey } from "./compare-values.js";
+import type { RowPredicate } from "./compile-query.js";
 import { compileOrder, compileWhere } from "./compile-query.js";
 import { compileAfter } from "./keyset.js";
-import { smallestSorted } from "./top-k.js";
+import { OrderedIndex } from "./ordered-index.js";
+import type { IndexPlan, IndexRange } from "./query-plan.js";
+import { planGroup } from "./query-plan.js";
+import { smallestSorted, TopK } from "./top-k.js";
 
 /** Top-k selection replaces the sort when the rows wanted (offset + limit) times this is below the matches. */
 const TOP_K_FACTOR = 8;
@@ -62,8 +66,8 @@ export class MemoryTable {
    */
   extras: readonly ColumnSchema[];
   private uniques: UniqueIndex[];
-  /** Equality lookups on the first column of each declared index: value -> keys. */
-  private lookups = new Map<string, Map<unknown, Set<Key>>>();
+  /** One ordered index per distinct column list among the declared indexes. */
+  private ordered: OrderedIndex[];
   private nextId = 1;
   schema: EntitySchema;
 
@@ -74,9 +78,14 @@ export class MemoryTable {
     this.extras = visible ? schema.columns.filter((c) => !visible.has(c.property)) : [];
     this.copy = this.extras.length === 0 ? this.store : makePickingCopier(schema, visible!);
     this.uniques = schema.indexes.filter((i) => i.unique).map((index) => ({ index, owners: new Map() }));
+    const seen = new Set<string>();
+    this.ordered = [];
     for (const index of schema.indexes) {
-      const first = index.properties[0]!;
-      if (!this.lookups.has(first)) this.lookups.set(first, new Map());
+      const columns = index.properties.map((p) => schema.columnsByProperty.get(p));
+      const signature = JSON.stringify(index.properties);
+      if (seen.has(signature) || columns.some((c) => c === undefined || c.type === "json")) continue;
+      seen.add(signature);
+      this.ordered.push(new OrderedIndex(index, columns as ColumnSchema[], schema.primary));
     }
   }
 
@@ -90,12 +99,7 @@ export class MemoryTable {
       const k = uniqueKey(u.index, row);
       if (k !== undefined) u.owners.set(k, key);
     }
-    for (const [p, map] of this.lookups) {
-      const v = valueKey(row[p]);
-      let keys = map.get(v);
-      if (!keys) map.set(v, (keys = new Set()));
-      keys.add(key);
-    }
+    for (const index of this.ordered) index.insert(row);
     if (typeof key === "number" && key >= this.nextId) this.nextId = Math.floor(key) + 1;
   }
 
@@ -111,14 +115,7 @@ export class MemoryTable {
       const k = uniqueKey(u.index, row);
       if (k !== undefined && u.owners.get(k) === key) u.owners.delete(k);
     }
-    for (const [p, map] of this.lookups) {
-      const v = valueKey(row[p]);
-      const keys = map.get(v);
-      if (keys) {
-        keys.delete(key);
-        if (keys.size === 0) map.delete(v);
-      }
-    }
+    for (const index of this.ordered) index.delete(row);
   }
 
   /** The properties handed out (undefined: all). */
@@ -143,7 +140,7 @@ export class MemoryTable {
     this.store = other.store;
     this.extras = other.extras;
     this.uniques = other.uniques;
-    this.lookups = other.lookups;
+    this.ordered = other.ordered;
     this.nextId = other.nextId;
     this.schema = other.schema;
   }
@@ -173,32 +170,56 @@ export class MemoryTable {
   }
 
   /**
-   * The committed rows that may match an AND-group: narrowed by the primary key or an index when the
-   * group has an equality or `$in` on one, else every row.
+   * The plan of an AND-group over this table's ordered indexes (query-plan.ts), its index built if it was
+   * not yet; undefined when no index narrows the group or serves `orderBy`.
+   */
+  plan(group: readonly Condition[], orderBy: readonly OrderTerm[], wantsOrder: boolean): IndexPlan | undefined {
+    if (this.ordered.length === 0) return undefined;
+    const plan = planGroup(this.ordered, group, orderBy, wantsOrder);
+    plan?.index.build(this.rows.values());
+    return plan;
+  }
+
+  /** The rows of `plan`'s ranges (every range, unfiltered), in index order. */
+  planned(plan: IndexPlan, visit: (row: Row) => boolean, reverse = false, ranges: readonly IndexRange[] = plan.ranges): boolean {
+    const index = plan.index;
+    for (let r = 0; r < ranges.length; r++) {
+      const range = ranges[reverse ? ranges.length - 1 - r : r]!;
+      if (!index.walk(index.seek(range.lo), index.seek(range.hi), reverse, visit)) return false;
+    }
+    return true;
+  }
+
+  /** How many rows `plan`'s ranges hold, counted without visiting them. */
+  plannedCount(plan: IndexPlan): number {
+    let n = 0;
+    for (const range of plan.ranges) n += plan.index.countBetween(plan.index.seek(range.lo), plan.index.seek(range.hi));
+    return n;
+  }
+
+  /**
+   * The committed rows that may match an AND-group: narrowed by the primary key or an index
+   * when one applies (an equality or `$in` on the key; a plan's ranges), else every row.
    */
   candidates(group: readonly Condition[]): Iterable<Row> {
     for (const c of group) {
-      if (c.op !== "eq" && c.op !== "in") continue;
+      if ((c.op !== "eq" && c.op !== "in") || !c.column.primary) continue;
       const values = c.op === "eq" ? [c.value] : (c.value as unknown[]);
-      if (c.column.primary) {
-        const out: Row[] = [];
-        for (const v of values) {
-          const row = this.rows.get(v as Key);
-          if (row) out.push(row);
-        }
-        return out;
+      const out: Row[] = [];
+      for (const v of values) {
+        const row = this.rows.get(v as Key);
+        if (row) out.push(row);
       }
-      const map = this.lookups.get(c.column.property);
-      if (map && !(c.op === "in" && c.orNull)) {
-        const out: Row[] = [];
-        for (const v of values) {
-          const keys = map.get(valueKey(v));
-          if (keys) for (const k of keys) out.push(this.rows.get(k)!);
-        }
-        return out;
-      }
+      return out;
     }
-    return this.rows.values();
+    const plan = this.plan(group, [], false);
+    if (!plan) return this.rows.values();
+    const out: Row[] = [];
+    this.planned(plan, (row) => {
+      out.push(row);
+      return true;
+    });
+    return out;
   }
 }
 
@@ -406,11 +427,12 @@ export class WriteSet {
     return row ? (this.raw ? this.db.table(schema).store(row) : this.db.table(schema).copy(row)) : null;
   }
 
-  /** The rows matching `where`, uncopied and unordered. */
-  private matching(schema: EntitySchema, where: NormalizedWhere): Row[] {
+  /** The rows matching `where` (and `after`, when given), uncopied and unordered. */
+  private matching(schema: EntitySchema, where: NormalizedWhere, after?: RowPredicate): Row[] {
     const table = this.db.table(schema);
     const overlay = this.overlays.get(schema.table);
-    const test = compileWhere(where);
+    const where1 = compileWhere(where);
+    const test = after ? (row: Row) => where1(row) && after(row) : where1;
     const out: Row[] = [];
     const seen = where.length > 1 ? new Set<Key>() : undefined;
     const pk = schema.primary.property;
@@ -429,20 +451,103 @@ export class WriteSet {
     return out;
   }
 
+  /**
+   * This transaction's rows of the table for an index walk: `skip` (their keys, whose committed rows the
+   * walk must pass over) and `rows` (those matching `group` and `after`, in no order).
+   */
+  private ownRows(schema: EntitySchema, group: readonly Condition[], after: RowPredicate | undefined): OwnRows {
+    const overlay = this.overlays.get(schema.table)!;
+    const test = compileWhere([group]);
+    const rows: Row[] = [];
+    for (const row of overlay.rows.values()) if (row && test(row) && (!after || after(row))) rows.push(row);
+    return { skip: overlay.rows, rows, pk: schema.primary.property };
+  }
+
+  /** Whether this write set holds uncommitted rows of the table (index walks then see only committed rows). */
+  private touched(schema: EntitySchema): boolean {
+    const overlay = this.overlays.get(schema.table);
+    return overlay !== undefined && overlay.rows.size > 0;
+  }
+
   find(schema: EntitySchema, query: NormalizedQuery): Row[] {
-    const matched = this.matching(schema, query.where);
-    // The keyset position, as one more filter (src/engine/keyset.ts); offset and limit apply after it.
-    const rows = query.after ? matched.filter(compileAfter(query.orderBy, query.after)) : matched;
-    const order = compileOrder(query.orderBy);
+    if (query.limit === 0) return [];
+    const table = this.db.table(schema);
+    const copy = query.select ? projectionCopier(table, query.select) : this.copier(table);
+    const after = query.after ? compileAfter(query.orderBy, query.after) : undefined;
     const end = query.limit === undefined ? undefined : query.offset + query.limit;
+    const order = compileOrder(query.orderBy);
+    let rows: Row[];
+    const group = query.where.length === 1 ? query.where[0]! : undefined;
+    const touched = this.touched(schema);
+    // One AND-group (not on the primary key): the planner may serve it from an index, walking the index in
+    // the query's order (with this transaction's own rows merged in), else one pass over the rows feeds the
+    // page's heap or the sort (rows this transaction touched: through matching).
+    const plan = group && !group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) ? table.plan(group, query.orderBy, end !== undefined || after !== undefined) : undefined;
+    if (plan?.order) {
+      const own = touched ? this.ownRows(schema, group!, after) : undefined;
+      return walkInOrder(table, plan, query, after, own).map(copy);
+    }
+    if (group && !touched && !group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in"))) {
+      const test = plan ? plan.residual : group.length === 0 ? undefined : compileWhere([group]);
+      const keep = after ? (test ? (row: Row) => test(row) && after(row) : after) : test;
+      if (end !== undefined) {
+        const top = new TopK(order, end);
+        if (plan) {
+          table.planned(plan, (row) => {
+            if (!keep || keep(row)) top.offer(row);
+            return true;
+          });
+        } else if (keep) {
+          table.rows.forEach((row) => {
+            if (keep(row)) top.offer(row);
+          });
+        } else table.rows.forEach((row) => top.offer(row));
+        return top.sorted().slice(query.offset).map(copy);
+      }
+      rows = [];
+      const out = rows;
+      if (plan) {
+        table.planned(plan, (row) => {
+          if (!keep || keep(row)) out.push(row);
+          return true;
+        });
+      } else for (const row of table.rows.values()) if (!keep || keep(row)) out.push(row);
+    } else rows = this.matching(schema, query.where, after);
     // A page far smaller than the matches: select it with a bounded heap instead of sorting every match.
     const sorted = end !== undefined && end * TOP_K_FACTOR < rows.length ? smallestSorted(rows, order, end) : rows.sort(order);
     const page = query.offset > 0 || end !== undefined ? sorted.slice(query.offset, end) : sorted;
-    const table = this.db.table(schema);
-    return page.map(query.select ? projectionCopier(table, query.select) : this.copier(table));
+    return page.map(copy);
   }
 
   count(schema: EntitySchema, where: NormalizedWhere): number {
+    if (where.length === 1) {
+      const group = where[0]!;
+      const table = this.db.table(schema);
+      const overlay = this.touched(schema) ? this.overlays.get(schema.table)! : undefined;
+      if (group.length === 0 && !overlay) return table.rows.size;
+      const plan = group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) ? undefined : table.plan(group, [], false);
+      if (plan) {
+        let n = 0;
+        const residual = plan.residual;
+        if (!residual) n = table.plannedCount(plan);
+        else {
+          table.planned(plan, (row) => {
+            if (residual(row)) n++;
+            return true;
+          });
+        }
+        if (overlay) {
+          // This transaction's writes: its rows replace the committed ones of the same keys.
+          const test = compileWhere([group]);
+          for (const [key, row] of overlay.rows) {
+            const old = table.rows.get(key);
+            if (old && test(old)) n--;
+            if (row && test(row)) n++;
+          }
+        }
+        return n;
+      }
+    }
     return this.matching(schema, where).length;
   }
 
@@ -566,4 +671,115 @@ export class WriteSet {
     }
     return out;
   }
+}
+
+/**
+ * A page read from an index walk in the query's order: the walk stops once `offset + limit` rows are found.
+ * Rows the index leaves tied under the query's order come as a run and are sorted before use. With a
+ * keyset position, the walk seeks to it: each range starts (or, backwards, ends) at the run holding it.
+ */
+function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery, after: RowPredicate | undefined, own?: OwnRows): Row[] {
+  const service = plan.order!;
+  const offset = query.offset;
+  const wanted = query.limit === undefined ? Infinity : query.limit;
+  const out: Row[] = [];
+  let skipped = 0;
+  const take = (row: Row): boolean => {
+    if (after && !after(row)) return true;
+    if (skipped < offset) {
+      skipped++;
+      return true;
+    }
+    out.push(row);
+    return out.length < wanted;
+  };
+  const full = compileOrder(query.orderBy);
+  let emit = take;
+  let residual = plan.residual;
+  let drain = (): boolean => true;
+  if (own) {
+    // The transaction's own rows, sorted, go out before the first committed row they precede; the
+    // committed rows they replace are passed over.
+    const mine = own.rows.sort(full);
+    let next = 0;
+    emit = (row) => {
+      while (next < mine.length && full(mine[next]!, row) < 0) if (!take(mine[next++]!)) return false;
+      return take(row);
+    };
+    drain = () => {
+      while (next < mine.length) if (!take(mine[next++]!)) return false;
+      return true;
+    };
+    const { skip, pk } = own;
+    const test = residual;
+    residual = test ? (row) => !skip.has(row[pk] as Key) && test(row) : (row) => !skip.has(row[pk] as Key);
+  }
+  let visit: (row: Row) => boolean;
+  let flush = (): boolean => true;
+  const sameRun = service.sameRun;
+  if (sameRun) {
+    let run: Row[] = [];
+    flush = () => {
+      const rows = run;
+      run = [];
+      if (rows.length > 1) rows.sort(full);
+      for (const row of rows) if (!emit(row)) return false;
+      return true;
+    };
+    visit = (row) => {
+      if (residual && !residual(row)) return true;
+      if (run.length > 0 && sameRun(run[0]!, row) !== 0 && !flush()) return false;
+      run.push(row);
+      return true;
+    };
+  } else {
+    const test = residual;
+    visit = test ? (row) => !test(row) || emit(row) : emit;
+  }
+  const ranges = query.after ? seekRanges(plan, query) : plan.ranges;
+  if (table.planned(plan, visit, service.reverse, ranges) && flush()) drain();
+  return out;
+}
+
+/** A transaction's own rows of a table, for {@link walkInOrder}. */
+interface OwnRows {
+  /** The keys it wrote (deleted ones too): their committed rows are not seen. */
+  readonly skip: ReadonlyMap<Key, unknown>;
+  /** Its rows matching the query, in any order (sorted by the walk). */
+  readonly rows: Row[];
+  readonly pk: string;
+}
+
+/**
+ * `plan`'s ranges cut at the keyset position: the rows before the run holding it are left out. Only when the
+ * position's values for the order terms the equality prefix fixes are those fixed values; otherwise (the
+ * position lies wholly before or after the prefix) the ranges stay whole and `after` alone filters.
+ */
+function seekRanges(plan: IndexPlan, query: NormalizedQuery): readonly IndexRange[] {
+  const service = plan.order!;
+  const after = query.after!;
+  const positionOf = new Map<string, unknown>();
+  query.orderBy.forEach((t, i) => positionOf.set(t.column.property, after[i] ?? null));
+  const index = plan.index;
+  for (const [property, value] of service.fixed) {
+    if (!positionOf.has(property)) continue;
+    const i = index.columns.findIndex((c) => c.property === property);
+    if (index.orders[i]!(positionOf.get(property), value) !== 0) return plan.ranges;
+  }
+  const props = service.terms.map((t) => t.column.property);
+  const orders = service.terms.map((t) => index.orders[index.columns.findIndex((c) => c.property === t.column.property)]!);
+  const position = props.map((p) => positionOf.get(p));
+  const versus = (row: Row): number => {
+    for (let i = 0; i < props.length; i++) {
+      const c = orders[i]!(row[props[i]!], position[i]);
+      if (c !== 0) return c;
+    }
+    return 0;
+  };
+  const inPrefix = plan.inPrefix;
+  return plan.ranges.map((range) =>
+    service.reverse
+      ? { lo: range.lo, hi: (row: Row) => range.hi(row) && (inPrefix(row) !== 0 || versus(row) <= 0) }
+      : { lo: (row: Row) => range.lo(row) || (inPrefix(row) === 0 && versus(row) < 0), hi: range.hi },
+  );
 }

@@ -13,18 +13,50 @@
 export function smallestSorted<T>(items: readonly T[], compare: (a: T, b: T) => number, k: number): T[] {
   if (k <= 0) return [];
   if (k >= items.length) return items.slice().sort(compare);
+  const top = new TopK(compare, k);
+  for (const item of items) top.offer(item);
+  return top.sorted();
+}
+
+/**
+ * The `k` smallest items offered so far, kept in a bounded heap: a scan offers each match as it meets it,
+ * without first collecting every match in an array.
+ */
+export class TopK<T> {
   // A max-heap of the k smallest seen so far: its root is the worst of them, the one the next better item evicts.
-  const heap: T[] = [];
-  for (const item of items) {
-    if (heap.length < k) {
-      heap.push(item);
-      siftUp(heap, heap.length - 1, compare);
-    } else if (compare(item, heap[0]!) < 0) {
+  private readonly heap: T[] = [];
+
+  constructor(
+    private readonly compare: (a: T, b: T) => number,
+    private readonly k: number,
+  ) {}
+
+  /** The worst item kept, once `k` are kept: the bar the next item must beat (most items do not). */
+  private worst: T | undefined;
+  private full = false;
+
+  offer(item: T): void {
+    const heap = this.heap;
+    if (this.full) {
+      if (this.compare(item, this.worst!) >= 0) return;
       heap[0] = item;
-      siftDown(heap, compare);
+      siftDown(heap, this.compare);
+      this.worst = heap[0];
+      return;
+    }
+    if (this.k <= 0) return;
+    heap.push(item);
+    siftUp(heap, heap.length - 1, this.compare);
+    if (heap.length === this.k) {
+      this.full = true;
+      this.worst = heap[0];
     }
   }
-  return heap.sort(compare);
+
+  /** The items kept, in ascending order. */
+  sorted(): T[] {
+    return this.heap.sort(this.compare);
+  }
 }
 
 function siftUp<T>(heap: T[], at: number, compare: (a: T, b: T) => number): void {
