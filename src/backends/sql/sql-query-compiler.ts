@@ -58,9 +58,42 @@ function compileCondition(c: Condition, dialect: SqlDialect, codec: RowCodec, pa
     }
     case "like":
       return dialect.like(col, params.add(dialect.likeParam(c.value as string)));
-    case "ilike":
-      return dialect.ilike(col, params.add(c.value as string));
+    case "ilike": {
+      const pattern = c.value as string;
+      const range = dialect.ilikePrefixRange ? foldedPrefixRange(pattern) : undefined;
+      // The range first: its parameters come before the pattern's, in the order the text reads.
+      const ranged = range ? `${dialect.ilikePrefixRange!(col, params.add(range.low), range.high === undefined ? undefined : params.add(range.high))} AND ` : "";
+      return `${ranged}${dialect.ilike(col, params.add(pattern))}`;
+    }
   }
+}
+
+/** ASCII letters folded to lower case, as `$ilike` compares (data-session.ts): no other letter. */
+function foldAscii(text: string): string {
+  return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
+/**
+ * The range of folded values an `$ilike` pattern's literal prefix (what comes before its first `%` or `_`)
+ * allows, in code-point order: from the folded prefix up to, not including, the least string greater than
+ * every string that starts with it (the prefix with its last code point raised by one; a last U+10FFFF is
+ * dropped first, and when nothing is left there is no upper bound). Undefined when the pattern starts with
+ * a wildcard: then no range narrows the scan.
+ */
+function foldedPrefixRange(pattern: string): { low: string; high: string | undefined } | undefined {
+  const end = pattern.search(/[%_]/);
+  const low = foldAscii(end === -1 ? pattern : pattern.slice(0, end));
+  if (low === "") return undefined;
+  const points = [...low];
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      // No string holds a surrogate code point: past U+D7FF comes U+E000.
+      const next = last + 1 >= 0xd800 && last + 1 <= 0xdfff ? 0xe000 : last + 1;
+      return { low, high: points.join("") + String.fromCodePoint(next) };
+    }
+  }
+  return { low, high: undefined };
 }
 
 /**
@@ -155,31 +188,6 @@ export function selectList(schema: EntitySchema): string {
   return schema.columns.map((c) => quoteIdentifier(c.name)).join(", ");
 }
 
-/** True when a row whose `column` is null matches no group of `where` (each has a condition on it that null fails). */
-function excludesNull(where: NormalizedWhere, column: ColumnSchema): boolean {
-  return where.length > 0 && where.every((group) => group.some((c) => c.column.name === column.name && rejectsNull(c)));
-}
-
-function rejectsNull(c: Condition): boolean {
-  switch (c.op) {
-    case "eq":
-    case "gt":
-    case "gte":
-    case "lt":
-    case "lte":
-    case "like":
-    case "ilike":
-    case "notNull":
-      return true;
-    case "in":
-      return c.orNull !== true;
-    case "nin":
-      return c.orNull === true;
-    default: // ne and isNull match null
-      return false;
-  }
-}
-
 /** A whole `SELECT` for `find`, with ordering, limit and offset; `suffix` is appended (e.g. `FOR UPDATE`). */
 export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDialect, codec: RowCodec, suffix = ""): CompiledSql {
   const params = new ParamList(dialect);
@@ -188,11 +196,12 @@ export function compileFind(schema: EntitySchema, query: NormalizedQuery, dialec
     .map((t) => {
       const col = quoteIdentifier(t.column.name);
       const collated = t.column.type === "string" ? `${col}${dialect.stringCollation}` : col;
-      // Null placement only where a null can be: an index (ascending, PostgreSQL's nulls last) serves
-      // `DESC` by a backward scan, but no index serves `DESC NULLS LAST`. The entity's NOT NULL is no proof
-      // (a column a migration added as nullable, or an older entity's, may hold nulls: generate only warns),
-      // so placement is dropped only on the primary key and where the where lets no null through.
-      if (t.column.primary || excludesNull(query.where, t.column)) return t.direction === "asc" ? `${collated} ASC` : `${collated} DESC`;
+      // The contract's placement on every column but the primary key (never null, and indexed by the
+      // database's own ascending key): Strata's indexes hold each column ascending with nulls first
+      // (SqlDialect.indexColumnOrder), so a forward scan serves `ASC NULLS FIRST` and a backward scan
+      // `DESC NULLS LAST`. The entity's NOT NULL is no proof that the table holds no null (a column a
+      // migration added as nullable, or an older entity's: generate only warns), so it changes nothing here.
+      if (t.column.primary) return t.direction === "asc" ? `${collated} ASC` : `${collated} DESC`;
       return t.direction === "asc" ? `${collated} ASC NULLS FIRST` : `${collated} DESC NULLS LAST`;
     })
     .join(", ");
@@ -208,6 +217,16 @@ export function compileCount(schema: EntitySchema, where: NormalizedWhere, diale
   const compiled = compileWhere(where, dialect, codec);
   checkParams(schema, compiled.params, dialect);
   return { text: `SELECT COUNT(*) FROM ${quoteIdentifier(schema.table)}${compiled.text}`, params: compiled.params };
+}
+
+/**
+ * The parameters `c` binds: none for isNull/notNull and an empty list, up to three for an `$ilike` with a
+ * prefix range (an upper bound counted even where the prefix has none: an overcount only makes slices
+ * smaller), one for every other condition.
+ */
+function boundParams(c: Condition, dialect: SqlDialect): number {
+  if (c.op === "isNull" || c.op === "notNull" || (Array.isArray(c.value) && c.value.length === 0)) return 0;
+  return c.op === "ilike" && dialect.ilikePrefixRange ? 3 : 1;
 }
 
 /** Parameters per statement when a deleteMany must be split. */
@@ -236,8 +255,7 @@ export function compileDeleteMany(schema: EntitySchema, where: NormalizedWhere, 
     sliceParams = 0;
   };
   for (const group of merged) {
-    // Every condition but isNull/notNull and an empty list binds exactly one parameter.
-    const needed = group.filter((c) => c.op !== "isNull" && c.op !== "notNull" && !(Array.isArray(c.value) && c.value.length === 0)).length;
+    const needed = group.reduce((n, c) => n + boundParams(c, dialect), 0);
     if (needed > dialect.maxParams) checkParams(schema, new Array(needed), dialect);
     if (slice.length > 0 && sliceParams + needed > sliceLimit) flush();
     slice.push(group);
