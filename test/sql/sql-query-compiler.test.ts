@@ -256,5 +256,15 @@ for (const x of [sqlite, postgres]) {
       }
       expect(compileDeleteMany(schema, normalizeWhere(schema, { rank: 1 }), dialect, codec)).toEqual([{ text: `DELETE FROM "things" WHERE "rank" = ${p(1)}`, params: [1] }]);
     });
+
+    test("deleteMany slices count the parameters of $ilike's prefix range, so no slice binds more than 1000", () => {
+      // Each group binds its pattern, and the range's two bounds where the dialect binds one.
+      const perGroup = x.ilikeRange ? 3 : 1;
+      const groups = Array.from({ length: Math.floor(x.maxParams / perGroup) + 1 }, (_, i) => ({ label: { $ilike: `p${i}%` } }));
+      const statements = compileDeleteMany(schema, normalizeWhere(schema, groups), dialect, codec);
+      expect(statements).toHaveLength(Math.ceil(groups.length / Math.floor(1000 / perGroup)));
+      for (const st of statements) expect(st.params.length).toBeLessThanOrEqual(1000);
+      expect(statements.flatMap((st) => st.params)).toHaveLength(groups.length * perGroup);
+    });
   });
 }

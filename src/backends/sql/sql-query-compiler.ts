@@ -220,13 +220,14 @@ export function compileCount(schema: EntitySchema, where: NormalizedWhere, diale
 }
 
 /**
- * The parameters `c` binds: none for isNull/notNull and an empty list, up to three for an `$ilike` with a
- * prefix range (an upper bound counted even where the prefix has none: an overcount only makes slices
- * smaller), one for every other condition.
+ * The parameters `c` binds: none for isNull/notNull and an empty list, one more per bound of an `$ilike`'s
+ * prefix range, one for every other condition.
  */
 function boundParams(c: Condition, dialect: SqlDialect): number {
   if (c.op === "isNull" || c.op === "notNull" || (Array.isArray(c.value) && c.value.length === 0)) return 0;
-  return c.op === "ilike" && dialect.ilikePrefixRange ? 3 : 1;
+  if (c.op !== "ilike" || !dialect.ilikePrefixRange) return 1;
+  const range = foldedPrefixRange(c.value as string);
+  return range === undefined ? 1 : range.high === undefined ? 2 : 3;
 }
 
 /** Parameters per statement when a deleteMany must be split. */
