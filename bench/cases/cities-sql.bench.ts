@@ -8,6 +8,8 @@
  * (ratio >= 0.83). The cache is off: these measure the query path, not the L1.
  *
  * PostgreSQL's cases skip, saying why, without STRATA_PG_URL; the database made for the run is dropped after.
+ * BENCH_CITIES=postgres (or sqlite) runs one backend's cases, BENCH_CITIES_ITERATE=0 leaves out the all-rows
+ * cases (a minute or more each while iterate pages by OFFSET).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,11 +19,14 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { createStorage } from "../../src/index.js";
 import type { Repository, Storage } from "../../src/index.js";
+import type { CityQuery } from "../city-queries.js";
 import { CITY_COLUMNS, City, cityQueries, findPageCases, iterateAll, loadCities, numberedPlaceholders, sqliteAnchor } from "../city-queries.js";
 import type { BenchGroup, BenchPair } from "../harness.js";
 
 /** At most 1.2x the anchor's time. */
 const GOAL = 0.83;
+const only = process.env["BENCH_CITIES"];
+const withIterate = process.env["BENCH_CITIES_ITERATE"] !== "0";
 
 type Figure = { name: string; value: number; unit: string };
 
@@ -38,10 +43,23 @@ export default async function citiesSqlBench(): Promise<BenchGroup> {
   const pairs: BenchPair[] = [];
   const figures: Figure[] = [];
   const closers: (() => Promise<void>)[] = [];
-  let i = 0;
-  let j = 0;
 
-  // SQLite: Strata and better-sqlite3 on one file.
+  if (only === undefined || only === "sqlite") await sqliteCases(cities, queries, pairs, figures, closers);
+  if (only === undefined || only === "postgres") await postgresCases(cities, queries, pairs, figures, closers);
+  return {
+    pairs,
+    figures,
+    close: async () => {
+      for (const close of closers) await close();
+    },
+  };
+}
+
+let i = 0;
+let j = 0;
+
+/** SQLite: Strata and better-sqlite3 on one file. */
+async function sqliteCases(cities: City[], queries: CityQuery[], pairs: BenchPair[], figures: Figure[], closers: (() => Promise<void>)[]): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "strata-bench-cities-"));
   closers.push(async () => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, "cities.db");
@@ -55,7 +73,7 @@ export default async function citiesSqlBench(): Promise<BenchGroup> {
     const anchor = sqliteAnchor(raw, q);
     pairs.push({ name: `sqlite.${q.name}`, anchor: "better-sqlite3, same SQL by hand", minRatio: GOAL, run: () => q.strata(sqliteRepo, i++), anchorRun: () => anchor(j++) });
   }
-  for (const [column, indexed] of [["population", true], ["lat", false]] as const) {
+  for (const [column, indexed] of withIterate ? ([["population", true], ["lat", false]] as const) : []) {
     const statement = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities ORDER BY ${column} DESC, id`);
     pairs.push({
       name: `sqlite.iterate all by ${column} (${indexed ? "index" : "no index"})`,
@@ -77,6 +95,10 @@ export default async function citiesSqlBench(): Promise<BenchGroup> {
     )),
   );
 
+}
+
+/** PostgreSQL: Strata and raw pg on one table, in a database made for the run. */
+async function postgresCases(cities: City[], queries: CityQuery[], pairs: BenchPair[], figures: Figure[], closers: (() => Promise<void>)[]): Promise<void> {
   const adminUrl = process.env["STRATA_PG_URL"];
   if (!adminUrl) {
     console.log("cities postgres cases skipped: STRATA_PG_URL is not set (e.g. STRATA_PG_URL=postgres://postgres@127.0.0.1:5432/test)");
@@ -106,7 +128,7 @@ export default async function citiesSqlBench(): Promise<BenchGroup> {
       const anchor = q.kind === "count" ? async (n: number) => (await pool.query(text, q.sqlParams(n))).rows[0] : async (n: number) => (await pool.query(text, q.sqlParams(n))).rows;
       pairs.push({ name: `postgres.${q.name}`, anchor: "pg pool.query, same SQL by hand", minRatio: GOAL, run: () => q.strata(pgRepo, i++), anchorRun: () => anchor(j++) });
     }
-    for (const [column, indexed] of [["population", true], ["lat", false]] as const) {
+    for (const [column, indexed] of withIterate ? ([["population", true], ["lat", false]] as const) : []) {
       pairs.push({
         name: `postgres.iterate all by ${column} (${indexed ? "index" : "no index"})`,
         anchor: "pg cursor, FETCH 1000 at a time",
@@ -139,12 +161,4 @@ export default async function citiesSqlBench(): Promise<BenchGroup> {
       )),
     );
   }
-
-  return {
-    pairs,
-    figures,
-    close: async () => {
-      for (const close of closers) await close();
-    },
-  };
 }
