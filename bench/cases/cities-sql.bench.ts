@@ -74,7 +74,7 @@ async function sqliteCases(cities: City[], queries: CityQuery[], pairs: BenchPai
     pairs.push({ name: `sqlite.${q.name}`, anchor: "better-sqlite3, same SQL by hand", minRatio: GOAL, run: () => q.strata(sqliteRepo, i++), anchorRun: () => anchor(j++) });
   }
   for (const [column, indexed] of withIterate ? ([["population", true], ["lat", false]] as const) : []) {
-    const statement = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities ORDER BY ${column} DESC, id`);
+    const statement = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities ORDER BY ${column} DESC NULLS LAST, id`);
     pairs.push({
       name: `sqlite.iterate all by ${column} (${indexed ? "index" : "no index"})`,
       anchor: "better-sqlite3 .iterate()",
@@ -87,8 +87,8 @@ async function sqliteCases(cities: City[], queries: CityQuery[], pairs: BenchPai
       },
     });
   }
-  const sqliteKeysetFirst = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities ORDER BY population DESC, id LIMIT 100`);
-  const sqliteKeysetAfter = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities WHERE population < ? OR (population = ? AND id > ?) ORDER BY population DESC, id LIMIT 100`);
+  const sqliteKeysetFirst = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities ORDER BY population DESC NULLS LAST, id LIMIT 100`);
+  const sqliteKeysetAfter = raw.prepare(`SELECT ${CITY_COLUMNS} FROM cities WHERE population < ? OR (population = ? AND id > ?) ORDER BY population DESC NULLS LAST, id LIMIT 100`);
   pairs.push(
     ...(await findPageCases(sqliteRepo, "sqlite", (after) =>
       after ? sqliteKeysetAfter.all(after.population, after.population, after.id) : sqliteKeysetFirst.all(),
@@ -138,7 +138,7 @@ async function postgresCases(cities: City[], queries: CityQuery[], pairs: BenchP
           const client = await pool.connect();
           try {
             await client.query("BEGIN");
-            await client.query(`DECLARE all_cities NO SCROLL CURSOR FOR SELECT ${CITY_COLUMNS} FROM cities ORDER BY ${column} DESC, id`);
+            await client.query(`DECLARE all_cities NO SCROLL CURSOR FOR SELECT ${CITY_COLUMNS} FROM cities ORDER BY ${column} DESC NULLS LAST, id`);
             let n = 0;
             for (;;) {
               const { rowCount } = await client.query("FETCH 1000 FROM all_cities");
@@ -156,8 +156,8 @@ async function postgresCases(cities: City[], queries: CityQuery[], pairs: BenchP
     pairs.push(
       ...(await findPageCases(pgRepo, "postgres", (after) =>
         after
-          ? pool.query(`SELECT ${CITY_COLUMNS} FROM cities WHERE population < $1 OR (population = $1 AND id > $2) ORDER BY population DESC, id LIMIT 100`, [after.population, after.id])
-          : pool.query(`SELECT ${CITY_COLUMNS} FROM cities ORDER BY population DESC, id LIMIT 100`),
+          ? pool.query(`SELECT ${CITY_COLUMNS} FROM cities WHERE population < $1 OR (population = $1 AND id > $2) ORDER BY population DESC NULLS LAST, id LIMIT 100`, [after.population, after.id])
+          : pool.query(`SELECT ${CITY_COLUMNS} FROM cities ORDER BY population DESC NULLS LAST, id LIMIT 100`),
       )),
     );
   }
