@@ -1,12 +1,14 @@
 /**
  * PostgreSQL's catalog read back as table descriptions: `pg_class`, `pg_attribute`, `pg_attrdef` and
  * `pg_index` of the current schema. Column types are read with `format_type` and mapped back to the
- * logical types of postgres-dialect.ts; an identity (or serial) primary key is an `increment` key.
+ * logical types of postgres-dialect.ts; an identity (or serial) primary key is an `increment` key. An
+ * index's folded companion (sql-table-statements.ts) is part of that index, not an index of its own.
  */
 import type { TableColumn, TableIndex } from "../../spi/index.js";
 import type { LogicalType } from "../../schema/entity-schema.js";
 import type { SqlIntrospector } from "../sql/sql-dialect.js";
 import { parsePlainDefault, unquote } from "../sql/sql-literals.js";
+import { withoutFoldedIndexes } from "../sql/sql-table-statements.js";
 
 function postgresTypeOf(formatted: string): LogicalType {
   const t = formatted.toLowerCase();
@@ -67,11 +69,13 @@ export const postgresIntrospector: SqlIntrospector = {
         ...(increment ? { generated: "increment" as const } : {}),
       };
     });
-    const indexes: TableIndex[] = idx.map(([relname, unique, columnsJson]) => ({
-      name: String(relname),
-      columns: JSON.parse(String(columnsJson)) as string[],
-      unique: unique === true,
-    }));
+    const indexes: TableIndex[] = withoutFoldedIndexes(
+      idx.map(([relname, unique, columnsJson]) => ({
+        name: String(relname),
+        columns: JSON.parse(String(columnsJson)) as string[],
+        unique: unique === true,
+      })),
+    );
     return { name, columns, indexes };
   },
 };

@@ -31,9 +31,10 @@ export interface SqlIntrospector {
  * Its members, by purpose (in this order below):
  * - naming: `name`, `label`;
  * - query compiler hooks: `maxParams`, `placeholder`, `inList`, `listParam`, `like`, `likeParam`, `ilike`,
- *   `stringCollation`, `limitOffset`, `transactionRowLock`;
+ *   `ilikePrefixRange`, `stringCollation`, `limitOffset`, `transactionRowLock`;
  * - types: `columnTypes`, `codecs`;
- * - DDL: `incrementPrimaryKey`, `advanceKeyGenerator`, `literal`, `canSetNotNull`;
+ * - DDL: `incrementPrimaryKey`, `advanceKeyGenerator`, `literal`, `canSetNotNull`, `indexColumnOrder`,
+ *   `foldedIndexExpression`;
  * - introspection: `introspector`.
  *
  * The members stay flat rather than in sub-objects (`dialect.query`, `dialect.ddl`...): the query compiler
@@ -62,6 +63,14 @@ export interface SqlDialect {
   likeParam(pattern: string): string;
   /** As {@link SqlDialect.like} folding ASCII letters only. */
   ilike(expr: string, ph: string): string;
+  /**
+   * For an `$ilike` pattern with a literal prefix: `expr`'s folded value in `[lowPh, highPh)` (or from
+   * `lowPh` on, when `highPh` is undefined), the folded prefix and its successor bound as parameters, in
+   * terms the index on {@link SqlDialect.foldedIndexExpression} serves. Added beside {@link SqlDialect.ilike},
+   * which still decides the match. Undefined where the database finds the range in the pattern itself
+   * (SQLite's LIKE optimization, with a bound parameter too).
+   */
+  ilikePrefixRange?(expr: string, lowPh: string, highPh: string | undefined): string;
   /** Appended to a string column in comparisons and ORDER BY so strings order by code point. */
   readonly stringCollation: string;
   /** `LIMIT`/`OFFSET` text for the given bound placeholders. */
@@ -90,6 +99,18 @@ export interface SqlDialect {
   literal(type: LogicalType, value: unknown): string;
   /** True when `ALTER TABLE ... ADD COLUMN` accepts NOT NULL without a default on an empty table. */
   readonly canSetNotNull: boolean;
+  /**
+   * Appended to each column of `CREATE INDEX` so the index holds the contract's ascending order, nulls
+   * first: then `ASC NULLS FIRST` is its forward scan and `DESC NULLS LAST` its backward scan
+   * (PostgreSQL's ` NULLS FIRST`; "" on SQLite, whose nulls already sort first).
+   */
+  readonly indexColumnOrder: string;
+  /**
+   * The indexed expression of the companion index a single-column index on a string column gets, so that
+   * `$ilike` with a literal prefix is an index range: the column's value with ASCII letters folded, in the
+   * very form {@link SqlDialect.ilike} and {@link SqlDialect.ilikePrefixRange} compare.
+   */
+  foldedIndexExpression(column: string): string;
 
   // Introspection.
   readonly introspector: SqlIntrospector;

@@ -58,9 +58,42 @@ function compileCondition(c: Condition, dialect: SqlDialect, codec: RowCodec, pa
     }
     case "like":
       return dialect.like(col, params.add(dialect.likeParam(c.value as string)));
-    case "ilike":
-      return dialect.ilike(col, params.add(c.value as string));
+    case "ilike": {
+      const pattern = c.value as string;
+      const range = dialect.ilikePrefixRange ? foldedPrefixRange(pattern) : undefined;
+      // The range first: its parameters come before the pattern's, in the order the text reads.
+      const ranged = range ? `${dialect.ilikePrefixRange!(col, params.add(range.low), range.high === undefined ? undefined : params.add(range.high))} AND ` : "";
+      return `${ranged}${dialect.ilike(col, params.add(pattern))}`;
+    }
   }
+}
+
+/** ASCII letters folded to lower case, as `$ilike` compares (data-session.ts): no other letter. */
+function foldAscii(text: string): string {
+  return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
+/**
+ * The range of folded values an `$ilike` pattern's literal prefix (what comes before its first `%` or `_`)
+ * allows, in code-point order: from the folded prefix up to, not including, the least string greater than
+ * every string that starts with it (the prefix with its last code point raised by one; a last U+10FFFF is
+ * dropped first, and when nothing is left there is no upper bound). Undefined when the pattern starts with
+ * a wildcard: then no range narrows the scan.
+ */
+function foldedPrefixRange(pattern: string): { low: string; high: string | undefined } | undefined {
+  const end = pattern.search(/[%_]/);
+  const low = foldAscii(end === -1 ? pattern : pattern.slice(0, end));
+  if (low === "") return undefined;
+  const points = [...low];
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      // No string holds a surrogate code point: past U+D7FF comes U+E000.
+      const next = last + 1 >= 0xd800 && last + 1 <= 0xdfff ? 0xe000 : last + 1;
+      return { low, high: points.join("") + String.fromCodePoint(next) };
+    }
+  }
+  return { low, high: undefined };
 }
 
 /**
@@ -267,7 +300,7 @@ function nullSplit(query: NormalizedQuery, suffix: string): { beforeNulls: Norma
   const window = query.limit + query.offset;
   const { after: _position, ...unpositioned } = query;
   return {
-    // notNull on the column in every group lets the where prove it: the seek and the ORDER BY drop null placement.
+    // notNull on the column in every group lets the where prove it: the seek takes the row-value form.
     beforeNulls: { ...query, where: query.where.map((group) => [...group, { column, op: "notNull" as const }]), limit: window, offset: 0 },
     // Every null follows a non-null position descending: no position to test.
     nulls: { ...unpositioned, where: query.where.map((group) => [...group, { column, op: "isNull" as const }]), limit: window, offset: 0 },
@@ -276,18 +309,15 @@ function nullSplit(query: NormalizedQuery, suffix: string): { beforeNulls: Norma
 
 /** The `ORDER BY` terms of `query` (without the keyword). */
 function orderText(query: NormalizedQuery, dialect: SqlDialect): string {
-  // An ascending first term with a non-null position lets no null of its column through (see compileAfter).
-  const first = query.orderBy[0];
-  const after = query.after;
-  const seeksPastNull = after !== undefined && first !== undefined && first.direction === "asc" && after[0] !== null && after[0] !== undefined ? first.column : undefined;
   return query.orderBy
     .map((t) => {
       const collated = sortExpression(t.column, dialect);
-      // Null placement only where a null can be: an index (ascending, PostgreSQL's nulls last) serves
-      // `DESC` by a backward scan, but no index serves `DESC NULLS LAST`. The entity's NOT NULL is no proof
-      // (a column a migration added as nullable, or an older entity's, may hold nulls: generate only warns),
-      // so placement is dropped only on the primary key and where the where (or the keyset position) lets no null through.
-      if (t.column.primary || t.column === seeksPastNull || excludesNull(query.where, t.column)) return t.direction === "asc" ? `${collated} ASC` : `${collated} DESC`;
+      // The contract's placement on every column but the primary key (never null, and indexed by the
+      // database's own ascending key): Strata's indexes hold each column ascending with nulls first
+      // (SqlDialect.indexColumnOrder), so a forward scan serves `ASC NULLS FIRST` and a backward scan
+      // `DESC NULLS LAST`. The entity's NOT NULL is no proof that the table holds no null (a column a
+      // migration added as nullable, or an older entity's: generate only warns), so it changes nothing here.
+      if (t.column.primary) return t.direction === "asc" ? `${collated} ASC` : `${collated} DESC`;
       return t.direction === "asc" ? `${collated} ASC NULLS FIRST` : `${collated} DESC NULLS LAST`;
     })
     .join(", ");
@@ -349,6 +379,17 @@ export function compileCount(schema: EntitySchema, where: NormalizedWhere, diale
   return { text: `SELECT COUNT(*) FROM ${quoteIdentifier(schema.table)}${compiled.text}`, params: compiled.params };
 }
 
+/**
+ * The parameters `c` binds: none for isNull/notNull and an empty list, one more per bound of an `$ilike`'s
+ * prefix range, one for every other condition.
+ */
+function boundParams(c: Condition, dialect: SqlDialect): number {
+  if (c.op === "isNull" || c.op === "notNull" || (Array.isArray(c.value) && c.value.length === 0)) return 0;
+  if (c.op !== "ilike" || !dialect.ilikePrefixRange) return 1;
+  const range = foldedPrefixRange(c.value as string);
+  return range === undefined ? 1 : range.high === undefined ? 2 : 3;
+}
+
 /** Parameters per statement when a deleteMany must be split. */
 const DELETE_SLICE_PARAMS = 1000;
 
@@ -375,8 +416,7 @@ export function compileDeleteMany(schema: EntitySchema, where: NormalizedWhere, 
     sliceParams = 0;
   };
   for (const group of merged) {
-    // Every condition but isNull/notNull and an empty list binds exactly one parameter.
-    const needed = group.filter((c) => c.op !== "isNull" && c.op !== "notNull" && !(Array.isArray(c.value) && c.value.length === 0)).length;
+    const needed = group.reduce((n, c) => n + boundParams(c, dialect), 0);
     if (needed > dialect.maxParams) checkParams(schema, new Array(needed), dialect);
     if (slice.length > 0 && sliceParams + needed > sliceLimit) flush();
     slice.push(group);

@@ -11,7 +11,7 @@ import { impliedUniqueIndexName } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
 import type { SqlRunner } from "./sql-runner.js";
-import { columnDefinition, createTableStatements, indexStatement } from "./sql-table-statements.js";
+import { columnDefinition, createTableStatements, dropIndexStatements, indexStatements } from "./sql-table-statements.js";
 
 export class SqlSchemaEditor implements SchemaEditor {
   /** Statements run, for dry runs and logs. */
@@ -65,13 +65,16 @@ export class SqlSchemaEditor implements SchemaEditor {
       }
     }
     await this.exec(`ALTER TABLE ${quoteIdentifier(table)} ADD COLUMN ${columnDefinition(this.dialect, table, { ...column, unique: false })}`);
-    if (column.unique) await this.exec(indexStatement(table, { name: impliedUniqueIndexName(table, [column.name]), columns: [column.name], unique: true }));
+    if (column.unique) {
+      const index = { name: impliedUniqueIndexName(table, [column.name]), columns: [column.name], unique: true };
+      for (const statement of indexStatements(this.dialect, table, index, [column])) await this.exec(statement);
+    }
   }
 
   async dropColumn(table: string, name: string): Promise<void> {
     // As on the memory backend: indexes on the column go with it (SQLite would refuse otherwise).
     const described = await this.describeTable(table);
-    for (const index of described?.indexes ?? []) if (index.columns.includes(name)) await this.exec(`DROP INDEX ${quoteIdentifier(index.name)}`);
+    for (const index of described?.indexes ?? []) if (index.columns.includes(name)) await this.dropIndex(table, index.name);
     await this.exec(`ALTER TABLE ${quoteIdentifier(table)} DROP COLUMN ${quoteIdentifier(name)}`);
   }
 
@@ -80,11 +83,13 @@ export class SqlSchemaEditor implements SchemaEditor {
   }
 
   async createIndex(table: string, index: TableIndex): Promise<void> {
-    await this.exec(indexStatement(table, index));
+    // The column types decide whether the index gets its folded companion; only a one-column index can.
+    const columns = index.columns.length === 1 ? ((await this.describeTable(table))?.columns ?? []) : [];
+    for (const statement of indexStatements(this.dialect, table, index, columns)) await this.exec(statement);
   }
 
   async dropIndex(_table: string, name: string): Promise<void> {
-    await this.exec(`DROP INDEX ${quoteIdentifier(name)}`);
+    for (const statement of dropIndexStatements(name)) await this.exec(statement);
   }
 
   listTables(): Promise<string[]> {

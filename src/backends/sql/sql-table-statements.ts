@@ -3,6 +3,7 @@
  * editor's `createTable` (a migration) and autoCreate (the entity schemas, when the storage opens) both
  * use it. autoCreate only ever adds what is missing; it never drops or alters a column.
  */
+import { createHash } from "node:crypto";
 import type { TableColumn, TableDescription, TableIndex } from "../../spi/index.js";
 import { SchemaError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
@@ -36,17 +37,66 @@ function literal(dialect: SqlDialect, table: string, column: TableColumn): strin
   }
 }
 
-/** `CREATE [UNIQUE] INDEX` of `index` on `table`. */
-export function indexStatement(table: string, index: TableIndex, mode: CreateMode = "migration"): string {
-  const columns = index.columns.map(quoteIdentifier).join(", ");
-  return `CREATE ${index.unique ? "UNIQUE " : ""}INDEX ${mode === "autoCreate" ? "IF NOT EXISTS " : ""}${quoteIdentifier(index.name)} ON ${quoteIdentifier(table)} (${columns})`;
+/** Index names are at most this many bytes on PostgreSQL (NAMEDATALEN - 1); longer ones it would cut. */
+const MAX_INDEX_NAME_BYTES = 63;
+const FOLDED_SUFFIX = "__folded";
+
+/**
+ * The name of the companion index of `name` (see {@link indexStatements}): `<name>__folded`, or, when that
+ * would be longer than an index name may be, a cut of `name` and a hash of the whole, so that two long
+ * names never share a companion.
+ */
+export function foldedIndexName(name: string): string {
+  const whole = `${name}${FOLDED_SUFFIX}`;
+  if (Buffer.byteLength(whole) <= MAX_INDEX_NAME_BYTES) return whole;
+  const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
+  let cut = name;
+  while (Buffer.byteLength(`${cut}_${hash}${FOLDED_SUFFIX}`) > MAX_INDEX_NAME_BYTES) cut = cut.slice(0, -1);
+  return `${cut}_${hash}${FOLDED_SUFFIX}`;
+}
+
+/** True when `index` gets a companion on its folded value: a single-column index on a string column. */
+function hasFoldedCompanion(index: TableIndex, columns: readonly Pick<TableColumn, "name" | "type">[]): boolean {
+  return index.columns.length === 1 && columns.some((c) => c.name === index.columns[0] && c.type === "string");
+}
+
+/**
+ * `CREATE [UNIQUE] INDEX` of `index` on `table`, each column in the contract's ascending order (nulls first,
+ * {@link SqlDialect.indexColumnOrder}) so that either scan direction serves an ORDER BY on it; and, for a
+ * single-column index on a string column (of `columns`, the table's), a companion index on the column's
+ * ASCII-folded value ({@link SqlDialect.foldedIndexExpression}) that serves `$ilike` with a literal
+ * prefix. The companion is never unique (folding may make two values one) and is part of its index:
+ * introspection hides it ({@link withoutFoldedIndexes}) and dropping the index drops it.
+ */
+export function indexStatements(dialect: SqlDialect, table: string, index: TableIndex, columns: readonly Pick<TableColumn, "name" | "type">[], mode: CreateMode = "migration"): string[] {
+  const ifNotExists = mode === "autoCreate" ? "IF NOT EXISTS " : "";
+  const list = index.columns.map((c) => `${quoteIdentifier(c)}${dialect.indexColumnOrder}`).join(", ");
+  const out = [`CREATE ${index.unique ? "UNIQUE " : ""}INDEX ${ifNotExists}${quoteIdentifier(index.name)} ON ${quoteIdentifier(table)} (${list})`];
+  if (hasFoldedCompanion(index, columns)) {
+    out.push(`CREATE INDEX ${ifNotExists}${quoteIdentifier(foldedIndexName(index.name))} ON ${quoteIdentifier(table)} (${dialect.foldedIndexExpression(quoteIdentifier(index.columns[0]!))})`);
+  }
+  return out;
+}
+
+/**
+ * `DROP INDEX` of `name` and of its companion, if it has one (an index made by an older version, or on a
+ * column that is not a string, has none).
+ */
+export function dropIndexStatements(name: string): string[] {
+  return [`DROP INDEX ${quoteIdentifier(name)}`, `DROP INDEX IF EXISTS ${quoteIdentifier(foldedIndexName(name))}`];
+}
+
+/** `indexes` read from a catalog without the companions {@link indexStatements} made: to Strata, each is part of its index. */
+export function withoutFoldedIndexes<T extends { readonly name: string }>(indexes: readonly T[]): T[] {
+  const companions = new Set(indexes.map((i) => foldedIndexName(i.name)));
+  return indexes.filter((i) => !companions.has(i.name));
 }
 
 /** The statements that create `table` and its indexes, in order. */
 export function createTableStatements(dialect: SqlDialect, table: TableDescription, mode: CreateMode): string[] {
   const columns = table.columns.map((c) => columnDefinition(dialect, table.name, c, mode));
   const out = [`CREATE TABLE ${mode === "autoCreate" ? "IF NOT EXISTS " : ""}${quoteIdentifier(table.name)} (${columns.join(", ")})`];
-  for (const index of table.indexes) out.push(indexStatement(table.name, index, mode));
+  for (const index of table.indexes) out.push(...indexStatements(dialect, table.name, index, table.columns, mode));
   return out;
 }
 

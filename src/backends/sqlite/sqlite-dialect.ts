@@ -81,5 +81,9 @@ export const sqliteDialect: SqlDialect = {
   // AUTOINCREMENT moves past an explicitly written key by itself: no advanceKeyGenerator.
   literal: (type, value) => plainLiteral(type, value, (d) => String(d.getTime()), (b) => (b ? "1" : "0")),
   canSetNotNull: false,
+  indexColumnOrder: "",
+  // NOCASE folds exactly the ASCII letters, as LIKE does: LIKE 'san %' (a literal or a bound prefix) is then
+  // a range of this index (SQLite's LIKE optimization), so no ilikePrefixRange is needed.
+  foldedIndexExpression: (column) => `${column} COLLATE NOCASE`,
   introspector: sqliteIntrospector,
 };

@@ -2,11 +2,13 @@
  * SQLite's catalog read back as table descriptions: `sqlite_master` for tables, `pragma_table_info`,
  * `pragma_index_list` and `pragma_index_info` for columns and indexes. Declared types name the logical
  * type (see sqlite-dialect.ts), and an `increment` key is the one whose table was created AUTOINCREMENT.
+ * An index's folded companion (sql-table-statements.ts) is part of that index, not an index of its own.
  */
 import type { TableColumn, TableIndex } from "../../spi/index.js";
 import type { LogicalType } from "../../schema/entity-schema.js";
 import type { SqlIntrospector } from "../sql/sql-dialect.js";
 import { parsePlainDefault } from "../sql/sql-literals.js";
+import { withoutFoldedIndexes } from "../sql/sql-table-statements.js";
 
 function sqliteTypeOf(declared: string): LogicalType {
   const t = declared.toUpperCase();
@@ -56,6 +58,6 @@ export const sqliteIntrospector: SqlIntrospector = {
         ...(increment ? { generated: "increment" as const } : {}),
       };
     });
-    return { name, columns, indexes };
+    return { name, columns, indexes: withoutFoldedIndexes(indexes) };
   },
 };
