@@ -306,19 +306,17 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   /**
    * The entity with primary key `id`, or null. Not `async`, so that a cache hit hands back the cache's own
    * promise instead of wrapping it in two more (an L1 hit is as cheap as the promises made for it); an
-   * invalid id still rejects, never throws.
+   * invalid id still rejects, never throws. The cache's lookup is inside the `try` too: a hit makes the
+   * entity on this stack, where a throwing column setter of the entity class would otherwise escape.
    */
   findById(id: K): Promise<T | null> {
-    let key: Key;
-    let cache: TableCache | undefined;
     try {
-      key = this.checkKey(id);
-      cache = this.cacheForRead();
+      const key = this.checkKey(id);
+      const cache = this.cacheForRead();
+      return cache ? (cache.findById(key) as Promise<T | null>) : this.readById(key);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (cache) return cache.findById(key) as Promise<T | null>;
-    return this.readById(key);
   }
 
   private async readById(key: Key): Promise<T | null> {

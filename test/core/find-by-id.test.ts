@@ -13,6 +13,23 @@ class FindByIdItem {
   @Column({ type: "string" }) name: string;
 }
 
+/** Set by a test: the entity's `label` setter then throws, as a validating setter would for a value it refuses. */
+let refuseLabels = false;
+const labels = new WeakMap<object, string>();
+
+@Entity("find_by_id_guarded")
+class GuardedItem {
+  @PrimaryColumn({ type: "integer" }) id: number;
+  @Column({ type: "string" })
+  get label(): string {
+    return labels.get(this)!;
+  }
+  set label(value: string) {
+    if (refuseLabels) throw new Error(`label ${value} refused`);
+    labels.set(this, value);
+  }
+}
+
 describe("findById", () => {
   for (const cache of [true, false]) {
     test(`an invalid id gives a rejected promise, never a throw (cache ${cache ? "on" : "off"})`, async () => {
@@ -34,6 +51,25 @@ describe("findById", () => {
         expect(storage.cache.stats().l1.hits).toBe(cache ? 1 : 0);
         expect(await items.findById(2)).toBeNull();
       } finally {
+        await storage.close();
+      }
+    });
+  }
+
+  for (const cache of [true, false]) {
+    test(`a failure making the entity (a column setter that throws) gives a rejected promise, never a throw (cache ${cache ? "on" : "off"})`, async () => {
+      const storage = await createStorage({ url: "memory:", entities: [GuardedItem], cache: cache ? {} : false });
+      try {
+        const items = storage.repository(GuardedItem);
+        await items.save({ id: 1, label: "one" } as GuardedItem);
+        expect(labels.get((await items.findById(1))!)).toBe("one"); // with the cache on, the next read is an L1 hit
+        refuseLabels = true;
+        let promise: Promise<unknown> | undefined;
+        expect(() => (promise = items.findById(1))).not.toThrow();
+        await expect(promise).rejects.toThrow("label one refused");
+        expect(storage.cache.stats().l1.hits).toBe(cache ? 1 : 0);
+      } finally {
+        refuseLabels = false;
         await storage.close();
       }
     });
