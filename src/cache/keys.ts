@@ -65,15 +65,15 @@ export function tableVersionKey(prefix: string, table: string): string {
 const spaceNumbers = new Map<string, string>();
 
 /**
- * The short stand-in for `base` (`<schema mark>|<table>|`) in L1 entity keys: a number in base 36, unique
- * to that text in this process, so that two schemas (or tables) never share an L1 entity key. It starts with
- * a digit, so that no entity key can equal a query key (`q|...`). Grows by one entry per schema version
+ * The short stand-in for `base` (`<schema mark>|<table>|`) in L1 entity keys: a decimal number, unique
+ * to that text in this process, so that two schemas (or tables) never share an L1 entity key. It holds only
+ * digits, so that no entity key can equal a query key (`q|...`). Grows by one entry per schema version
  * and table a process opens: a handful.
  */
 function spaceNumber(base: string): string {
   let number = spaceNumbers.get(base);
   if (number === undefined) {
-    number = spaceNumbers.size.toString(36);
+    number = String(spaceNumbers.size);
     spaceNumbers.set(base, number);
   }
   return number;
