@@ -233,12 +233,14 @@ export function registerKeysetTests(test: Test, storage: () => Storage): void {
     }
   });
 
-  test("findPage: first must be a positive integer; limit and offset are QueryErrors; bad where still is", async () => {
+  test("findPage: first must be a positive integer; limit, offset and select are QueryErrors; bad where still is", async () => {
     for (const first of [0, -1, 1.5, "3", undefined, null, Number.NaN, Infinity]) {
       await rejectsQuery(values().findPage({ first } as never), /first/, "first");
     }
     await rejectsQuery(values().findPage({ first: 2, limit: 3 } as never), /limit/, "limit");
     await rejectsQuery(values().findPage({ first: 2, offset: 1 } as never), /offset/, "offset");
+    // A projection would leave the cursor without its sort values: a later page would start in the wrong place.
+    await rejectsQuery(values().findPage({ first: 2, orderBy: { i: "desc" }, select: ["s"] } as never), /select/, "select");
     await assert.rejects(values().findPage(undefined as never), QueryError);
     await assert.rejects(values().findPage({ first: 2, where: { nope: 1 } } as never), (e: unknown) => e instanceof QueryError && /nope/.test(e.message));
     await assert.rejects(collect(values().iterate({}, { pageSize: 0 })), ValidationError);
