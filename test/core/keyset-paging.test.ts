@@ -138,6 +138,14 @@ describe("findPage cursors", () => {
     await expect(repo.findPage({ orderBy: { i: "asc", d: "asc" }, first: 2, after: later })).rejects.toThrow(/version 2/);
   });
 
+  test("a cursor is taken by the same query with its $in and $nin lists in another order (the same rows)", async () => {
+    const repo = storage.repository(ConfValue);
+    const first = await repo.findPage({ where: { i: { $in: [1, 3, 5, 0] }, id: { $nin: ["v9", "v0"] } }, orderBy: { i: "desc" }, first: 1 });
+    expect(first.items.map((v) => v.id)).toEqual(["v5"]);
+    const second = await repo.findPage({ where: { i: { $in: [0, 5, 3, 1, 3] }, id: { $nin: ["v0", "v9"] } }, orderBy: { i: "desc" }, first: 1, after: first.nextCursor });
+    expect(second.items.map((v) => v.id)).toEqual(["v3"]);
+  });
+
   test("a cursor is opaque base64url text, and null or absent means the first page", async () => {
     const repo = storage.repository(ConfValue);
     const page = await repo.findPage({ orderBy: { i: "desc" }, first: 5, after: null });
