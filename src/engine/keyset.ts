@@ -14,8 +14,11 @@ import type { RowPredicate } from "./compile-query.js";
 
 /** Rows strictly after the position `after` (one value per `orderBy` term) in the order `orderBy`. */
 export function compileAfter(orderBy: readonly OrderTerm[], after: readonly unknown[]): RowPredicate {
-  // Decided once per query: property, direction, comparator and the position's value of each term.
-  const terms = orderBy.map((t, i) => {
+  // Decided once per query: property, direction, comparator and the position's value of each term. Terms
+  // after the primary key decide nothing (it settles every tie), as in the SQL form: a later value changed
+  // on the position's own row must not bring that row back.
+  const deciding = orderBy.findIndex((t) => t.column.primary);
+  const terms = (deciding < 0 ? orderBy : orderBy.slice(0, deciding + 1)).map((t, i) => {
     const value = after[i];
     return { p: t.column.property, sign: t.direction === "asc" ? 1 : -1, compare: comparatorFor(t.column.type), value, valueNull: value === null || value === undefined };
   });
