@@ -101,7 +101,11 @@ export class PageCursors {
     if (json.k.length !== terms.length) this.reject(`the cursor holds ${json.k.length} sort values where this query orders by ${terms.length}`);
     return terms.map((term, i) => {
       const raw = json.k[i];
-      if (raw === null) return null;
+      if (raw === null) {
+        // Any other column may hold null (even one the entity declares NOT NULL, after a migration); the key never does.
+        if (term.column.primary) this.reject(`the cursor's value for ${term.column.property} does not fit the column: a primary key is never null`);
+        return null;
+      }
       const value = term.column.type === "datetime" && typeof raw === "number" ? new Date(raw) : raw;
       const problem = valueProblem(term.column, value, true);
       if (problem) this.reject(`the cursor's value for ${term.column.property} does not fit the column: ${problem}`);

@@ -125,6 +125,8 @@ describe("findPage cursors", () => {
       [(k) => (k[1] = "2024-01-01"), /d does not fit.*Date/],
       [(k) => (k[1] = 1e20), /d does not fit/],
       [(k) => (k[2] = 7), /id does not fit.*string/],
+      // No row has a null primary key: no page can have ended on one.
+      [(k) => (k[2] = null), /id does not fit.*primary key/],
       [(k) => k.pop(), /holds 2 sort values where this query orders by 3/],
     ];
     for (const [edit, message] of cases) {
