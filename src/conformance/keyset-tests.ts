@@ -191,6 +191,24 @@ export function registerKeysetTests(test: Test, storage: () => Storage): void {
     assert.ok(seen.some((id) => id.endsWith("_-100")), "rows inserted after the position are reached");
   });
 
+  test("terms after the primary key decide nothing: changing one on the cursor's row does not bring it back", async () => {
+    await seed(storage());
+    const repo = values();
+    const orderBy = { i: "asc", id: "asc", s: "asc" } as const;
+    const expected = ids(await repo.findAll({ orderBy }));
+    const first = await repo.findPage({ orderBy, first: 3 });
+    // The row does not move (the id settles the order before s): the next page still starts after it.
+    await repo.update(first.items[2]!.id, { s: "\u{10FFFF}" });
+    const second = await repo.findPage({ orderBy, first: 3, after: first.nextCursor });
+    assert.deepEqual([...ids(first.items), ...ids(second.items)], expected.slice(0, 6));
+    const walked: string[] = [];
+    for await (const row of repo.iterate({ orderBy }, { pageSize: 2 })) {
+      walked.push(row.id);
+      await repo.update(row.id, { s: `${row.s ?? ""}~` });
+    }
+    assert.deepEqual(walked, expected);
+  });
+
   test("findPage with cache: each page is cached, and a write to the table shows in the next read", async () => {
     await seed(storage());
     const repo = values();
@@ -233,12 +251,14 @@ export function registerKeysetTests(test: Test, storage: () => Storage): void {
     }
   });
 
-  test("findPage: first must be a positive integer; limit and offset are QueryErrors; bad where still is", async () => {
+  test("findPage: first must be a positive integer; limit, offset and select are QueryErrors; bad where still is", async () => {
     for (const first of [0, -1, 1.5, "3", undefined, null, Number.NaN, Infinity]) {
       await rejectsQuery(values().findPage({ first } as never), /first/, "first");
     }
     await rejectsQuery(values().findPage({ first: 2, limit: 3 } as never), /limit/, "limit");
     await rejectsQuery(values().findPage({ first: 2, offset: 1 } as never), /offset/, "offset");
+    // A projection would leave the cursor without its sort values: a later page would start in the wrong place.
+    await rejectsQuery(values().findPage({ first: 2, orderBy: { i: "desc" }, select: ["s"] } as never), /select/, "select");
     await assert.rejects(values().findPage(undefined as never), QueryError);
     await assert.rejects(values().findPage({ first: 2, where: { nope: 1 } } as never), (e: unknown) => e instanceof QueryError && /nope/.test(e.message));
     await assert.rejects(collect(values().iterate({}, { pageSize: 0 })), ValidationError);

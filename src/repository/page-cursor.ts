@@ -3,8 +3,8 @@
  * page) bound to the query it came from.
  *
  * Format, version 1: base64url of the JSON `{ "v": 1, "q": <query mark>, "k": [<values>], "h": <check> }`.
- * - `q`: a hash of the table, the normalized where (conditions in a canonical order, so `{ a, b }` and
- *   `{ b, a }` agree) and the ordering (fields and directions, the primary-key tie-breaker included). A
+ * - `q`: a hash of the table, the normalized where (conditions and `$in`/`$nin` lists in a canonical
+ *   order, so `{ a, b }` and `{ b, a }` agree) and the ordering (fields and directions, the primary-key tie-breaker included). A
  *   cursor is accepted only by a query with the same mark.
  * - `k`: one value per ordering term, typed by its column: strings, integers, numbers and booleans as JSON
  *   values, dates as epoch milliseconds, null as null. JSON holds each exactly (a finite double prints in
@@ -38,7 +38,10 @@ function markValue(value: unknown): unknown {
 }
 
 function conditionMark(c: Condition): string {
-  return JSON.stringify([c.column.property, c.op, markValue(c.value) ?? null, c.orNull === true]);
+  let value = markValue(c.value) ?? null;
+  // An $in/$nin list is a set: in another order it is the same query, and its cursors must stay valid.
+  if (Array.isArray(value)) value = value.map((v) => JSON.stringify(v)).sort();
+  return JSON.stringify([c.column.property, c.op, value, c.orNull === true]);
 }
 
 /** The mark of a query's where and ordering (limit, offset and the position are not part of it). */
@@ -98,7 +101,11 @@ export class PageCursors {
     if (json.k.length !== terms.length) this.reject(`the cursor holds ${json.k.length} sort values where this query orders by ${terms.length}`);
     return terms.map((term, i) => {
       const raw = json.k[i];
-      if (raw === null) return null;
+      if (raw === null) {
+        // Any other column may hold null (even one the entity declares NOT NULL, after a migration); the key never does.
+        if (term.column.primary) this.reject(`the cursor's value for ${term.column.property} does not fit the column: a primary key is never null`);
+        return null;
+      }
       const value = term.column.type === "datetime" && typeof raw === "number" ? new Date(raw) : raw;
       const problem = valueProblem(term.column, value, true);
       if (problem) this.reject(`the cursor's value for ${term.column.property} does not fit the column: ${problem}`);

@@ -462,7 +462,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * A cursor is opaque (README, "Iterating and paging"): it holds the last row's sort values and a mark of the query's
    * where and orderBy; a cursor of another query, or one altered or malformed, is a `QueryError` naming
    * `after`. `limit` and `offset` do not apply (a `QueryError`): `first` is the page size and the cursor
-   * the position. `cache` caches each page as `findAll` would, until the next write to the table.
+   * the position. `select` is a `QueryError` too: a page holds whole entities. `cache` caches each page as `findAll` would, until the next write to the table.
    *
    * @example
    * let page = await tasks.findPage({ where: { status: "open" }, orderBy: { priority: "desc" }, first: 20 });
@@ -483,7 +483,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     return { items: rows, nextCursor: cursors.encode(rows[first - 1] as Row) };
   }
 
-  /** `query` checked as findPage takes it: `first` a positive integer, no `limit` or `offset`. */
+  /** `query` checked as findPage takes it: `first` a positive integer, no `limit`, `offset` or `select`. */
   private pageQuery(query: PageQuery<T>): PageQuery<T> {
     const fail = (message: string, field?: string): never => {
       throw new QueryError(`${this.schema.entityName}: findPage ${message}`, { table: this.schema.table, ...(field ? { field } : {}) });
@@ -495,6 +495,11 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       if ((query as Record<string, unknown>)[option] !== undefined) {
         fail(`takes no ${option}: first is the page size and after (a nextCursor) the position; use findAll or iterate for ${option}`, option);
       }
+    }
+    // PageQuery holds no select (its type says so): a projection would leave the rows without the sort
+    // values the next cursor is made of, and a later page would start in the wrong place.
+    if ((query as Record<string, unknown>)["select"] !== undefined) {
+      fail("takes no select: it returns whole entities (use iterate for a projection walked by keyset)", "select");
     }
     return query;
   }

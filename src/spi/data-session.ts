@@ -39,7 +39,8 @@
  *   the user ordered by it), so that the order is total and pages never overlap or skip.
  * - **after** (keyset position, one value per orderBy term): only rows strictly after that position in
  *   the order, as if the position were a row placed by the ordering above (a null value sorts first
- *   ascending, last descending). A backend serves it by seeking (an index, or `WHERE` on the sort key),
+ *   ascending, last descending). Terms after the primary key decide nothing: a row with the position's
+ *   key is never after it, whatever its later values. A backend serves it by seeking (an index, or `WHERE` on the sort key),
  *   never by counting rows from the start. `offset` and `limit` apply after it.
  * - **limit / offset** apply after ordering: skip `offset` rows, return at most `limit` (0 returns none).
  * - **select** (projection): returned rows hold only the listed columns (the primary key among them);

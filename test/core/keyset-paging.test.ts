@@ -125,6 +125,8 @@ describe("findPage cursors", () => {
       [(k) => (k[1] = "2024-01-01"), /d does not fit.*Date/],
       [(k) => (k[1] = 1e20), /d does not fit/],
       [(k) => (k[2] = 7), /id does not fit.*string/],
+      // No row has a null primary key: no page can have ended on one.
+      [(k) => (k[2] = null), /id does not fit.*primary key/],
       [(k) => k.pop(), /holds 2 sort values where this query orders by 3/],
     ];
     for (const [edit, message] of cases) {
@@ -136,6 +138,14 @@ describe("findPage cursors", () => {
     }
     const later = forge(nextCursor!, (json) => (json.v = 2));
     await expect(repo.findPage({ orderBy: { i: "asc", d: "asc" }, first: 2, after: later })).rejects.toThrow(/version 2/);
+  });
+
+  test("a cursor is taken by the same query with its $in and $nin lists in another order (the same rows)", async () => {
+    const repo = storage.repository(ConfValue);
+    const first = await repo.findPage({ where: { i: { $in: [1, 3, 5, 0] }, id: { $nin: ["v9", "v0"] } }, orderBy: { i: "desc" }, first: 1 });
+    expect(first.items.map((v) => v.id)).toEqual(["v5"]);
+    const second = await repo.findPage({ where: { i: { $in: [0, 5, 3, 1, 3] }, id: { $nin: ["v0", "v9"] } }, orderBy: { i: "desc" }, first: 1, after: first.nextCursor });
+    expect(second.items.map((v) => v.id)).toEqual(["v3"]);
   });
 
   test("a cursor is opaque base64url text, and null or absent means the first page", async () => {

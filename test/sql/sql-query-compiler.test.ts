@@ -244,6 +244,16 @@ for (const x of [sqlite, postgres]) {
       expect(locked.text.endsWith(" FOR UPDATE")).toBe(true);
     });
 
+    test("a page descending on a nullable column whose where fits one statement but not two: one select, not the split that binds the where twice", () => {
+      // One parameter per OR group (no two on one column are equalities, so nothing merges them into a list).
+      const groups = Math.floor(dialect.maxParams / 2) + 10;
+      const where = Array.from({ length: groups }, (_, k) => ({ label: { $gt: `x${k}` } }));
+      expect(compileFind(schema, normalizeQuery(schema, { where, orderBy: { rank: "desc" }, limit: 10 }), dialect, codec).params.length).toBe(groups + 1);
+      const page = compileFind(schema, { ...normalizeQuery(schema, { where, orderBy: { rank: "desc" }, limit: 10 }), after: [5, "k"] }, dialect, codec);
+      expect(page.text).not.toContain("UNION");
+      expect(page.params.length).toBeLessThanOrEqual(dialect.maxParams);
+    });
+
     test("after, mixed directions: the expanded form, led by the first term's range for an index", () => {
       expect(seek({ orderBy: { label: "asc", rank: "desc" } }, ["m", 5, "k"])).toEqual({
         text:

@@ -289,7 +289,8 @@ function compileAfter(query: NormalizedQuery, after: readonly unknown[], dialect
  * each page would read every row before its position. Split in two, each part seeks: the non-null rows after
  * the position (`k1 <= ?`, ordered without null placement) and the null rows, each limited to the page, then
  * the two (at most two pages of rows) ordered as the query says. Only with a limit (a page), and without a
- * row-lock suffix, which PostgreSQL refuses on a UNION.
+ * row-lock suffix, which PostgreSQL refuses on a UNION; `compileFind` also drops it when the where, bound
+ * once per part, would pass the database's parameter limit.
  */
 function nullSplit(query: NormalizedQuery, suffix: string): { beforeNulls: NormalizedQuery; nulls: NormalizedQuery } | undefined {
   const first = query.orderBy[0];
@@ -353,9 +354,9 @@ export function compileFind(
   suffix = "",
   columns = selectList(schema),
 ): CompiledSql {
-  const params = new ParamList(dialect);
+  let params = new ParamList(dialect);
   const split = nullSplit(query, suffix);
-  let text: string;
+  let text: string | undefined;
   if (split) {
     // Each part is a derived table: SQLite takes no ORDER BY or LIMIT on a member of a compound select.
     // The parts read every column: the outer ORDER BY needs the sort columns, which a projection may leave out.
@@ -365,9 +366,14 @@ export function compileFind(
     const offsetPh = query.offset > 0 ? params.add(query.offset) : undefined;
     const union = `SELECT * FROM (${beforeNulls}) AS "strata_values" UNION ALL SELECT * FROM (${nulls}) AS "strata_nulls"`;
     text = `SELECT ${columns} FROM (${union}) AS "strata_page" ORDER BY ${orderText(query, dialect)}${dialect.limitOffset(limitPh, offsetPh)}`;
-  } else {
-    text = `${selectText(schema, query, dialect, codec, params, columns)}${suffix}`;
+    if (params.values.length > dialect.maxParams) {
+      // The split binds the where twice: a where that fits one statement must not fail on a later page
+      // only. One select answers the same rows (without the seek past the nulls).
+      params = new ParamList(dialect);
+      text = undefined;
+    }
   }
+  text ??= `${selectText(schema, query, dialect, codec, params, columns)}${suffix}`;
   checkParams(schema, params.values, dialect);
   return { text, params: params.values };
 }
