@@ -6,7 +6,8 @@
 import { randomUUID } from "node:crypto";
 import type { DataSession, Key } from "../spi/index.js";
 import type { TableCache } from "../cache/table-cache.js";
-import { ConcurrencyError, NotFoundError, QueryError, ValidationError } from "../errors.js";
+import { ConcurrencyError, NotFoundError, QueryError, StorageError, ValidationError } from "../errors.js";
+import { compileAfter } from "../engine/keyset.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Field, NormalizedQuery, Query, SelectQuery, Where } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
@@ -443,6 +444,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     while (remaining > 0) {
       const limit = Math.min(pageSize, remaining);
       const rows = await this.session().find(this.schema, { ...page, limit });
+      if (page.after && rows[0] && !compileAfter(normalized.orderBy, page.after)(rows[0])) this.ignoredAfter();
       // The next position is read before the rows go out: the caller may change what it is given.
       const last = rows.length === limit ? rows[rows.length - 1] : undefined;
       const after = last && sortKeyOf(normalized.orderBy, last);
@@ -452,6 +454,14 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       // The user's offset applied to the first page only; from here on the position does the skipping.
       page = { ...normalized, offset: 0, after };
     }
+  }
+
+  /** A backend answered a keyset page with a row before its position: walking on would repeat pages forever. */
+  private ignoredAfter(): never {
+    throw new StorageError(
+      `${this.schema.entityName}: the ${this.core.backend.name} backend returned a row that is not after the page's keyset position: it ignores NormalizedQuery.after (see the SPI's query semantics, and run the exported conformance suites against it)`,
+      { table: this.schema.table },
+    );
   }
 
   /**

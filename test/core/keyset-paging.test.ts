@@ -154,4 +154,20 @@ describe("findPage cursors", () => {
     expect(page.items.map((v) => v.id)).toEqual(["v5", "v4", "v3", "v2", "v1"]);
     expect(page.nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
   });
+
+  test("a backend that ignores after (written before keyset positions) is a StorageError on the second page, not an endless walk", async () => {
+    const old = await createStorage({ backend: countingStore({ counts: new Map(), ignoreAfter: true, name: "oldstore" }), entities: [ConfValue], autoCreate: true, cache: false });
+    try {
+      const repo = old.repository(ConfValue);
+      await repo.saveMany(Array.from({ length: 5 }, (_, k) => value(`w${k}`, k)));
+      const seen: string[] = [];
+      const walk = (async () => {
+        for await (const v of repo.iterate({ orderBy: { i: "asc" } }, { pageSize: 2 })) seen.push(v.id);
+      })();
+      await expect(walk).rejects.toThrow(/oldstore backend .* ignores NormalizedQuery\.after/);
+      expect(seen).toEqual(["w0", "w1"]);
+    } finally {
+      await old.close();
+    }
+  });
 });
