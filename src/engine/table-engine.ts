@@ -718,18 +718,39 @@ function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery
   let flush = (): boolean => true;
   const sameRun = service.sameRun;
   if (sameRun) {
+    // A run far longer than the rows the page still takes (an index on a column of few values, ordered by
+    // more terms: `active, name` with a limit) goes into a bounded heap once it outgrows `room`, as a scan's
+    // rows would, instead of being sorted whole (bench: 2 ops/s, 40x slower than the scan it replaced). Nothing is taken
+    // while a run lasts, so `room` is fixed for it; at most `room` of its rows can be taken, own rows or not.
     let run: Row[] = [];
+    let head: Row | undefined;
+    let top: TopK<Row> | undefined;
+    let room = Infinity;
     flush = () => {
-      const rows = run;
+      const rows = top ? top.sorted() : run.length > 1 ? run.sort(full) : run;
       run = [];
-      if (rows.length > 1) rows.sort(full);
+      head = undefined;
+      top = undefined;
       for (const row of rows) if (!emit(row)) return false;
       return true;
     };
     visit = (row) => {
-      if (residual && !residual(row)) return true;
-      if (run.length > 0 && sameRun(run[0]!, row) !== 0 && !flush()) return false;
-      run.push(row);
+      // Rows before the keyset position are dropped here, not at `take`, so that a heap holds only takeable rows.
+      if ((residual && !residual(row)) || (after && !after(row))) return true;
+      if (head !== undefined && sameRun(head, row) !== 0 && !flush()) return false;
+      if (head === undefined) {
+        head = row;
+        room = offset - skipped + wanted - out.length;
+      }
+      if (top) top.offer(row);
+      else {
+        run.push(row);
+        if (run.length > room * TOP_K_FACTOR) {
+          top = new TopK(full, room);
+          for (const r of run) top.offer(r);
+          run = [];
+        }
+      }
       return true;
     };
   } else {
