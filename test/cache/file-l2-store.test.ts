@@ -176,10 +176,13 @@ describe("memory: file L2 cache", () => {
     const [file] = entryFiles(dir);
     const [keyLine, expiry] = readFileSync(file!, "utf8").split("\n");
     for (const damaged of ['["x","v1"', "not json", "null", '{"id":"x"}']) {
-      writeFileSync(file!, `${keyLine}\n${expiry}\n${damaged}`);
+      const written = `${keyLine}\n${expiry}\n${damaged}`;
+      writeFileSync(file!, written);
       const reads = probe(name).reads.findById;
       expect((await items.findById("x"))?.name).toBe("v1");
       expect(probe(name).reads.findById).toBe(reads + 1); // read from the backend instead
+      // The miss refills the entry in the background: let it land before the next damage, which it would undo.
+      await waitFor(() => readFileSync(file!, "utf8") !== written, 5000, "the damaged entry is written again");
     }
   });
 });
