@@ -55,6 +55,16 @@ async function diff(storage: Storage) {
   }
 }
 
+/** An index name longer than PostgreSQL keeps (63 bytes): it stores the name cut, as it does a long @Index name. */
+const LONG_INDEX_NAME = `idx_places_name_${"x".repeat(54)}`;
+
+@Entity("places")
+@Index(LONG_INDEX_NAME, ["name"])
+class LongNamedPlace {
+  @PrimaryColumn({ type: "varchar" }) id: string;
+  @Column({ type: "varchar" }) name: string;
+}
+
 const createPlaces: Migration = {
   version: 1,
   name: "create-places",
@@ -113,6 +123,18 @@ for (const backend of migrationBackends().filter((b) => b.name === "sqlite" || b
       // Nulls first ascending, last descending, as on every backend.
       expect((await places.findAll({ orderBy: { pop: "asc" } })).map((p) => p.id)).toEqual(["2", "1", "4", "3"]);
       expect((await places.findAll({ orderBy: { pop: "desc" } })).map((p) => p.id)).toEqual(["3", "4", "1", "2"]);
+    });
+
+    test("an index whose name is longer than PostgreSQL keeps: its companion is still hidden, nothing to generate", async () => {
+      storage = await createStorage({ ...config, entities: [LongNamedPlace], autoCreate: true, cache: false });
+      expect(await catalogIndexes(storage, backend.name, "places")).toHaveLength(2);
+      expect((await describe_(storage, "places"))?.indexes.map((i) => i.columns)).toEqual([["name"]]);
+      const tx = await coreOf(storage).backend.begin();
+      try {
+        expect(await diffSchema([readEntitySchema(LongNamedPlace)], tx.schema!())).toEqual({ up: [], down: [], warnings: [] });
+      } finally {
+        await tx.rollback();
+      }
     });
 
     test("m.createIndex makes it, m.dropIndex drops it with its index, and down() brings both back", async () => {

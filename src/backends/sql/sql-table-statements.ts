@@ -42,17 +42,27 @@ const MAX_INDEX_NAME_BYTES = 63;
 const FOLDED_SUFFIX = "__folded";
 
 /**
- * The name of the companion index of `name` (see {@link indexStatements}): `<name>__folded`, or, when that
- * would be longer than an index name may be, a cut of `name` and a hash of the whole, so that two long
- * names never share a companion.
+ * The name of the companion index of the index `declared` (see {@link indexStatements}): `<name>__folded`,
+ * or, when that would be longer than an index name may be, a cut of the name and a hash of the whole, so
+ * that two long names never share a companion. A `declared` name longer than PostgreSQL keeps is taken as
+ * it keeps it (its first 63 bytes): introspection reads that cut name back and must find the same companion.
  */
-export function foldedIndexName(name: string): string {
+export function foldedIndexName(declared: string): string {
+  const name = storedIndexName(declared);
   const whole = `${name}${FOLDED_SUFFIX}`;
   if (Buffer.byteLength(whole) <= MAX_INDEX_NAME_BYTES) return whole;
   const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
   let cut = name;
   while (Buffer.byteLength(`${cut}_${hash}${FOLDED_SUFFIX}`) > MAX_INDEX_NAME_BYTES) cut = cut.slice(0, -1);
   return `${cut}_${hash}${FOLDED_SUFFIX}`;
+}
+
+/** `name` as PostgreSQL stores an index name: its first 63 bytes, never splitting a character. */
+function storedIndexName(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_INDEX_NAME_BYTES) return name;
+  const points = [...name];
+  while (Buffer.byteLength(points.join("")) > MAX_INDEX_NAME_BYTES) points.pop();
+  return points.join("");
 }
 
 /** True when `index` gets a companion on its folded value: a single-column index on a string column. */
