@@ -7,6 +7,7 @@
 import "reflect-metadata";
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { SchemaError } from "../../src/errors.js";
 import { diffSchema } from "../../src/migrations/diff-schema.js";
 import type { Migration, Storage, StorageConfig } from "../../src/index.js";
 import { createStorage, readEntitySchema } from "../../src/index.js";
@@ -64,6 +65,21 @@ class LongNamedPlace {
   @PrimaryColumn({ type: "varchar" }) id: string;
   @Column({ type: "varchar" }) name: string;
 }
+
+/** An index of its own named as a companion would be: `idx_places_name`'s on a string column. */
+@Entity("places")
+@Index("idx_places_name", ["name"])
+@Index("idx_places_name__folded", ["pop"])
+class CompanionNamedPlace {
+  @PrimaryColumn({ type: "varchar" }) id: string;
+  @Column({ type: "varchar" }) name: string;
+  @Column({ type: "integer", nullable: true }) pop: number | null;
+}
+
+test("an entity index named as a folded companion (<name>__folded) is a SchemaError naming the table and the index", () => {
+  expect(() => readEntitySchema(CompanionNamedPlace)).toThrow(SchemaError);
+  expect(() => readEntitySchema(CompanionNamedPlace)).toThrow(/"places".*idx_places_name__folded|idx_places_name__folded.*"places"/);
+});
 
 const createPlaces: Migration = {
   version: 1,
@@ -146,6 +162,27 @@ for (const backend of migrationBackends().filter((b) => b.name === "sqlite" || b
       expect(await catalogIndexes(storage, backend.name, "places")).toEqual(["idx_places_pop"]);
       expect((await diff(storage)).up).toEqual([`await m.createIndex("places", ["name"], { name: "idx_places_name" });`]);
       await storage.migrations.down();
+      expect(await catalogIndexes(storage, backend.name, "places")).toEqual(["idx_places_name", "idx_places_name__folded", "idx_places_pop"]);
+    });
+
+    test("m.createIndex named as a folded companion (<name>__folded) is a SchemaError naming the table and the index; nothing changes", async () => {
+      // Else m.dropIndex("idx_places_pop") would drop it too, and introspection would hide it beside idx_places_pop.
+      const companionNamed: Migration = {
+        version: 2,
+        name: "companion-named",
+        async up(m) {
+          await m.createIndex("places", ["name"], { name: "idx_places_pop__folded" });
+        },
+      };
+      storage = await createStorage({ ...config, entities: [Place], migrations: [createPlaces, companionNamed], autoCreate: false, cache: false });
+      await storage.migrations.up({ to: 1 });
+      const failure = await storage.migrations.up().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(Error);
+      expect(String((failure as Error).message)).toMatch(/idx_places_pop__folded/);
+      expect(((failure as Error).cause ?? failure) instanceof SchemaError).toBe(true);
       expect(await catalogIndexes(storage, backend.name, "places")).toEqual(["idx_places_name", "idx_places_name__folded", "idx_places_pop"]);
     });
 

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { TableColumn, TableDescription, TableIndex } from "../../spi/index.js";
 import { SchemaError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
+import { FOLDED_INDEX_SUFFIX } from "../../schema/entity-schema.js";
 import { describeSchema } from "../../schema/table-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
@@ -39,7 +40,6 @@ function literal(dialect: SqlDialect, table: string, column: TableColumn): strin
 
 /** Index names are at most this many bytes on PostgreSQL (NAMEDATALEN - 1); longer ones it would cut. */
 const MAX_INDEX_NAME_BYTES = 63;
-const FOLDED_SUFFIX = "__folded";
 
 /**
  * The name of the companion index of the index `declared` (see {@link indexStatements}): `<name>__folded`,
@@ -49,12 +49,12 @@ const FOLDED_SUFFIX = "__folded";
  */
 export function foldedIndexName(declared: string): string {
   const name = storedIndexName(declared);
-  const whole = `${name}${FOLDED_SUFFIX}`;
+  const whole = `${name}${FOLDED_INDEX_SUFFIX}`;
   if (Buffer.byteLength(whole) <= MAX_INDEX_NAME_BYTES) return whole;
   const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
   let cut = name;
-  while (Buffer.byteLength(`${cut}_${hash}${FOLDED_SUFFIX}`) > MAX_INDEX_NAME_BYTES) cut = cut.slice(0, -1);
-  return `${cut}_${hash}${FOLDED_SUFFIX}`;
+  while (Buffer.byteLength(`${cut}_${hash}${FOLDED_INDEX_SUFFIX}`) > MAX_INDEX_NAME_BYTES) cut = cut.slice(0, -1);
+  return `${cut}_${hash}${FOLDED_INDEX_SUFFIX}`;
 }
 
 /** `name` as PostgreSQL stores an index name: its first 63 bytes, never splitting a character. */
