@@ -11,7 +11,7 @@ import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { copyJson, describeValue, storedValue, valueProblem } from "../schema/row-values.js";
 import { checkIdentifier, schemaOfTable } from "../schema/table-schema.js";
 import type { MigrationColumn, MigrationContext } from "./migration-context.js";
-import { isLogicalType, LOGICAL_TYPES } from "../schema/entity-schema.js";
+import { checkIndexNameFree, isLogicalType, LOGICAL_TYPES } from "../schema/entity-schema.js";
 import {
   columnExistsError,
   columnMissingError,
@@ -54,7 +54,7 @@ function toIndex(table: string, columns: string[], options: { unique?: boolean; 
   if (!Array.isArray(columns) || columns.length === 0) throw new SchemaError(`An index on table "${table}" needs at least one column`, { table });
   for (const c of columns) checkIdentifier(c, "Index column", table);
   const name = options.name ?? `${options.unique ? "uq" : "idx"}_${table}_${columns.join("_")}`;
-  checkIdentifier(name, "Index name", table);
+  checkIndexNameFree(checkIdentifier(name, "Index name", table), table);
   return { name, columns: [...columns], unique: options.unique === true };
 }
 

@@ -18,6 +18,27 @@ export function impliedUniqueIndexName(table: string, columns: readonly string[]
   return `uq_${table}_${columns.join("_")}`;
 }
 
+/**
+ * The end of the name of the companion index an SQL backend makes beside a single-column index on a string
+ * column (`<index>__folded`, sql-table-statements.ts), which introspection hides and dropping the index drops.
+ */
+export const FOLDED_INDEX_SUFFIX = "__folded";
+
+/**
+ * Refuses an index name that ends as a folded companion's does: on SQLite and PostgreSQL such an index would
+ * take the place of another index's companion, be hidden from introspection beside it and be dropped with
+ * it. Refused on every backend, so that an entity or a migration is valid on one exactly when on another.
+ */
+export function checkIndexNameFree(name: string, table: string): string {
+  if (name.endsWith(FOLDED_INDEX_SUFFIX)) {
+    throw new SchemaError(
+      `Index name "${name}" (table "${table}") ends with "${FOLDED_INDEX_SUFFIX}", which Strata keeps for the companion index of another index: give it another name`,
+      { table },
+    );
+  }
+  return name;
+}
+
 /** What a column is for, beyond holding a value. */
 export type ColumnRole = "version" | "createDate" | "updateDate";
 

@@ -1,7 +1,7 @@
 import { getMetadataArgsStorage } from "typeorm";
 import { SchemaError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "./entity-schema.js";
-import { buildEntitySchema, impliedUniqueIndexName } from "./entity-schema.js";
+import { buildEntitySchema, checkIndexNameFree, impliedUniqueIndexName } from "./entity-schema.js";
 import { valueProblem } from "./row-values.js";
 
 /** TypeORM type names (lower-cased) onto Strata's logical types. */
@@ -165,6 +165,7 @@ function buildSchema(target: Function): EntitySchema {
     }
   }
 
+  for (const index of indexes) checkIndexNameFree(index.name, tableName);
   // Refused here, with the entity's names: the builder would take the first of each.
   for (const role of ["version", "createDate", "updateDate"] as const) onlyOne(role);
   return buildEntitySchema({ entityName, table: tableName, target, columns, indexes });

@@ -7,6 +7,7 @@
 import "reflect-metadata";
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { SchemaError } from "../../src/errors.js";
 import { diffSchema } from "../../src/migrations/diff-schema.js";
 import type { Migration, Storage, StorageConfig } from "../../src/index.js";
 import { createStorage, readEntitySchema } from "../../src/index.js";
@@ -54,6 +55,31 @@ async function diff(storage: Storage) {
     await tx.rollback();
   }
 }
+
+/** An index name longer than PostgreSQL keeps (63 bytes): it stores the name cut, as it does a long @Index name. */
+const LONG_INDEX_NAME = `idx_places_name_${"x".repeat(54)}`;
+
+@Entity("places")
+@Index(LONG_INDEX_NAME, ["name"])
+class LongNamedPlace {
+  @PrimaryColumn({ type: "varchar" }) id: string;
+  @Column({ type: "varchar" }) name: string;
+}
+
+/** An index of its own named as a companion would be: `idx_places_name`'s on a string column. */
+@Entity("places")
+@Index("idx_places_name", ["name"])
+@Index("idx_places_name__folded", ["pop"])
+class CompanionNamedPlace {
+  @PrimaryColumn({ type: "varchar" }) id: string;
+  @Column({ type: "varchar" }) name: string;
+  @Column({ type: "integer", nullable: true }) pop: number | null;
+}
+
+test("an entity index named as a folded companion (<name>__folded) is a SchemaError naming the table and the index", () => {
+  expect(() => readEntitySchema(CompanionNamedPlace)).toThrow(SchemaError);
+  expect(() => readEntitySchema(CompanionNamedPlace)).toThrow(/"places".*idx_places_name__folded|idx_places_name__folded.*"places"/);
+});
 
 const createPlaces: Migration = {
   version: 1,
@@ -115,6 +141,18 @@ for (const backend of migrationBackends().filter((b) => b.name === "sqlite" || b
       expect((await places.findAll({ orderBy: { pop: "desc" } })).map((p) => p.id)).toEqual(["3", "4", "1", "2"]);
     });
 
+    test("an index whose name is longer than PostgreSQL keeps: its companion is still hidden, nothing to generate", async () => {
+      storage = await createStorage({ ...config, entities: [LongNamedPlace], autoCreate: true, cache: false });
+      expect(await catalogIndexes(storage, backend.name, "places")).toHaveLength(2);
+      expect((await describe_(storage, "places"))?.indexes.map((i) => i.columns)).toEqual([["name"]]);
+      const tx = await coreOf(storage).backend.begin();
+      try {
+        expect(await diffSchema([readEntitySchema(LongNamedPlace)], tx.schema!())).toEqual({ up: [], down: [], warnings: [] });
+      } finally {
+        await tx.rollback();
+      }
+    });
+
     test("m.createIndex makes it, m.dropIndex drops it with its index, and down() brings both back", async () => {
       storage = await createStorage({ ...config, entities: [Place], migrations: [createPlaces, dropNameIndex], autoCreate: false, cache: false });
       await storage.migrations.up({ to: 1 });
@@ -124,6 +162,27 @@ for (const backend of migrationBackends().filter((b) => b.name === "sqlite" || b
       expect(await catalogIndexes(storage, backend.name, "places")).toEqual(["idx_places_pop"]);
       expect((await diff(storage)).up).toEqual([`await m.createIndex("places", ["name"], { name: "idx_places_name" });`]);
       await storage.migrations.down();
+      expect(await catalogIndexes(storage, backend.name, "places")).toEqual(["idx_places_name", "idx_places_name__folded", "idx_places_pop"]);
+    });
+
+    test("m.createIndex named as a folded companion (<name>__folded) is a SchemaError naming the table and the index; nothing changes", async () => {
+      // Else m.dropIndex("idx_places_pop") would drop it too, and introspection would hide it beside idx_places_pop.
+      const companionNamed: Migration = {
+        version: 2,
+        name: "companion-named",
+        async up(m) {
+          await m.createIndex("places", ["name"], { name: "idx_places_pop__folded" });
+        },
+      };
+      storage = await createStorage({ ...config, entities: [Place], migrations: [createPlaces, companionNamed], autoCreate: false, cache: false });
+      await storage.migrations.up({ to: 1 });
+      const failure = await storage.migrations.up().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(Error);
+      expect(String((failure as Error).message)).toMatch(/idx_places_pop__folded/);
+      expect(((failure as Error).cause ?? failure) instanceof SchemaError).toBe(true);
       expect(await catalogIndexes(storage, backend.name, "places")).toEqual(["idx_places_name", "idx_places_name__folded", "idx_places_pop"]);
     });
 

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { TableColumn, TableDescription, TableIndex } from "../../spi/index.js";
 import { SchemaError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
+import { FOLDED_INDEX_SUFFIX } from "../../schema/entity-schema.js";
 import { describeSchema } from "../../schema/table-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
@@ -39,20 +40,29 @@ function literal(dialect: SqlDialect, table: string, column: TableColumn): strin
 
 /** Index names are at most this many bytes on PostgreSQL (NAMEDATALEN - 1); longer ones it would cut. */
 const MAX_INDEX_NAME_BYTES = 63;
-const FOLDED_SUFFIX = "__folded";
 
 /**
- * The name of the companion index of `name` (see {@link indexStatements}): `<name>__folded`, or, when that
- * would be longer than an index name may be, a cut of `name` and a hash of the whole, so that two long
- * names never share a companion.
+ * The name of the companion index of the index `declared` (see {@link indexStatements}): `<name>__folded`,
+ * or, when that would be longer than an index name may be, a cut of the name and a hash of the whole, so
+ * that two long names never share a companion. A `declared` name longer than PostgreSQL keeps is taken as
+ * it keeps it (its first 63 bytes): introspection reads that cut name back and must find the same companion.
  */
-export function foldedIndexName(name: string): string {
-  const whole = `${name}${FOLDED_SUFFIX}`;
+export function foldedIndexName(declared: string): string {
+  const name = storedIndexName(declared);
+  const whole = `${name}${FOLDED_INDEX_SUFFIX}`;
   if (Buffer.byteLength(whole) <= MAX_INDEX_NAME_BYTES) return whole;
   const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
   let cut = name;
-  while (Buffer.byteLength(`${cut}_${hash}${FOLDED_SUFFIX}`) > MAX_INDEX_NAME_BYTES) cut = cut.slice(0, -1);
-  return `${cut}_${hash}${FOLDED_SUFFIX}`;
+  while (Buffer.byteLength(`${cut}_${hash}${FOLDED_INDEX_SUFFIX}`) > MAX_INDEX_NAME_BYTES) cut = cut.slice(0, -1);
+  return `${cut}_${hash}${FOLDED_INDEX_SUFFIX}`;
+}
+
+/** `name` as PostgreSQL stores an index name: its first 63 bytes, never splitting a character. */
+function storedIndexName(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_INDEX_NAME_BYTES) return name;
+  const points = [...name];
+  while (Buffer.byteLength(points.join("")) > MAX_INDEX_NAME_BYTES) points.pop();
+  return points.join("");
 }
 
 /** True when `index` gets a companion on its folded value: a single-column index on a string column. */
