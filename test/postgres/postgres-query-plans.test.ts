@@ -179,8 +179,8 @@ describe.skipIf(skip !== undefined)("postgres: query plans", () => {
     expect(plan).not.toContain("Bitmap");
   });
 
-  // Descending, a column that may hold nulls sorts them last, which no index serves (see compileFind): the
-  // where here lets no null through, as the first test's does.
+  // The where lets no null through, so the position is a plain range on priority; `DESC NULLS LAST` is the
+  // backward scan of Strata's NULLS FIRST index.
   test("a later page in mixed directions (priority desc, then the key ascending) scans the index backward from the position", async () => {
     const plan = await seekPlan({ where: { status: "open", priority: { $lte: 90 } }, orderBy: { priority: "desc" }, limit: 500 }, [50, "t010000"]);
     expect(plan).toContain("Index Scan Backward");
