@@ -4,7 +4,7 @@
  * the ones that fail. What it needs from the repository (row preparation, the session, the conflict error)
  * is handed in once, at construction.
  */
-import type { DataSession, Key } from "../spi/index.js";
+import type { DataSession, Key, UpsertManyOptions } from "../spi/index.js";
 import { StorageError, ValidationError } from "../errors.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { describeValue } from "../schema/row-values.js";
@@ -49,6 +49,9 @@ export interface BatchWriterParts {
   /** Throws the `ConcurrencyError` of a version that changed since it was read. */
   conflict(key: Key, expected: number | undefined): never;
 }
+
+/** saveMany reports counts, never the rows as stored: the backend need not read them back. */
+const WRITE_ONLY: UpsertManyOptions = { returnRows: false };
 
 /** Thrown by saveMany with the position of the entity that failed. */
 function atIndex(error: unknown, index: number): unknown {
@@ -105,7 +108,7 @@ export class BatchWriter {
         }
       }
       failedAt = -1;
-      if (plain.length > 0) await session.upsertMany(schema, plain);
+      if (plain.length > 0) await session.upsertMany(schema, plain, WRITE_ONLY);
       transactions.noteWrite(schema.table);
     };
     /**
@@ -124,7 +127,7 @@ export class BatchWriter {
           const p = prepared[i];
           if (!p || p.expectedVersion !== undefined) continue;
           try {
-            await session.upsertMany(schema, [p.row]);
+            await session.upsertMany(schema, [p.row], WRITE_ONLY);
           } catch (single) {
             throw atIndex(single, i);
           }
