@@ -264,6 +264,7 @@ function dataSessionTests(test: T, ctx: SpiContext): void {
     (replacing["tags"] as { list: number[] }).list.push(3);
     assert.deepEqual(await ctx.session.findById(items, old["id"] as string), replaced, "the returned row and the one given are the caller's own");
     assert.deepEqual(await ctx.session.findById(items, fresh["id"] as string), fresh);
+  });
 
   test("upsertMany with returnRows false stores what it stores with rows back: version 1 or stored + 1, the stored create date; all or nothing", async () => {
     const old = itemRow({ name: "old", createdAt: new Date(Date.UTC(2020, 0, 1)) });
@@ -279,7 +280,6 @@ function dataSessionTests(test: T, ctx: SpiContext): void {
     const before = await ctx.session.count(items, [[]]);
     await rejectsWith(ctx.session.upsertMany(items, [itemRow({ name: "lost" }), itemRow({ code: "taken" })], { returnRows: false }), IntegrityError);
     assert.equal(await ctx.session.count(items, [[]]), before);
-  });
   });
 
   test("update changes the given columns, bumps the version, and reports missing and conflict", async () => {
