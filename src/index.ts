@@ -29,6 +29,7 @@ export type {
   AppliedMigrationStore,
   MigrationLock,
   UpdateOutcome,
+  UpsertManyOptions,
 } from "./spi/index.js";
 export type { NormalizedQuery, NormalizedWhere, Condition, ConditionOp, OrderTerm } from "./query/query.js";
 export type { EntitySchema, ColumnSchema, IndexSchema, LogicalType, Row } from "./schema/entity-schema.js";

@@ -789,6 +789,29 @@ function batchTests(test: T, ctx: SuiteContext): void {
     assert.deepEqual((await ctx.items.findAll({ orderBy: { name: "asc" } })).map((i) => i.name), ["ok1", "ok2", "taken"]);
   });
 
+  test("saveMany of versioned entities: version 1 when new; when replacing, the stored version + 1 and the stored create date", async () => {
+    const stored = await ctx.items.save(item({ name: "old", createdAt: new Date(Date.UTC(2020, 0, 1)) }));
+    const replacing = { ...stored, name: "new", createdAt: new Date(Date.UTC(2025, 0, 1)), version: undefined as unknown as number };
+    await ctx.items.saveMany([item({ name: "fresh" }), replacing]);
+    const replaced = await ctx.items.findById(stored.id);
+    assert.deepEqual([replaced?.name, replaced?.version, replaced?.createdAt], ["new", 2, new Date(Date.UTC(2020, 0, 1))]);
+    assert.equal((await ctx.items.findOne({ where: { name: "fresh" } }))?.version, 1);
+  });
+
+  test("atomic saveMany checks every entity before writing any, and again when its chunk is written", async () => {
+    const progress: number[] = [];
+    const late = [item({ name: "a" }), item({ name: "b" }), item({ name: "c" }), item({ name: 5 as unknown as string })];
+    await rejectsWith(ctx.items.saveMany(late, { chunkSize: 2, onProgress: (done) => progress.push(done) }), ValidationError, "item 3");
+    assert.deepEqual(progress, [], "nothing was written before the invalid entity was found");
+    // An entity its caller changes while earlier chunks are written is refused too, and the batch undone.
+    const changed = [item({ name: "a" }), item({ name: "b" }), item({ name: "c" }), item({ name: "d" })];
+    const mutate = (done: number) => {
+      if (done === 2) (changed[3] as { name: unknown }).name = 5;
+    };
+    await rejectsWith(ctx.items.saveMany(changed, { chunkSize: 2, onProgress: mutate }), ValidationError, "item 3");
+    assert.equal(await ctx.items.count(), 0);
+  });
+
   test("saveMany joins an ambient transaction", async () => {
     await assert.rejects(
       ctx.storage.transaction(async () => {

@@ -266,6 +266,22 @@ function dataSessionTests(test: T, ctx: SpiContext): void {
     assert.deepEqual(await ctx.session.findById(items, fresh["id"] as string), fresh);
   });
 
+  test("upsertMany with returnRows false stores what it stores with rows back: version 1 or stored + 1, the stored create date; all or nothing", async () => {
+    const old = itemRow({ name: "old", createdAt: new Date(Date.UTC(2020, 0, 1)) });
+    await ctx.session.insert(items, old);
+    const later = new Date(Date.UTC(2025, 0, 1));
+    const fresh = itemRow({ name: "fresh", createdAt: later, updatedAt: later });
+    const replacing = { ...old, name: "new", createdAt: later, updatedAt: later, version: 7 };
+    await ctx.session.upsertMany(items, [fresh, replacing], { returnRows: false });
+    assert.deepEqual(await ctx.session.findById(items, old["id"] as string), { ...replacing, createdAt: old["createdAt"], version: 2 });
+    assert.deepEqual(await ctx.session.findById(items, fresh["id"] as string), fresh);
+    // A unique value taken by the second row fails the whole call: the first row is not written either.
+    await ctx.session.insert(items, itemRow({ code: "taken" }));
+    const before = await ctx.session.count(items, [[]]);
+    await rejectsWith(ctx.session.upsertMany(items, [itemRow({ name: "lost" }), itemRow({ code: "taken" })], { returnRows: false }), IntegrityError);
+    assert.equal(await ctx.session.count(items, [[]]), before);
+  });
+
   test("update changes the given columns, bumps the version, and reports missing and conflict", async () => {
     const first = itemRow({ name: "x", quantity: 5, category: "k" });
     await ctx.session.insert(items, first);

@@ -4,7 +4,7 @@
  * the ones that fail. What it needs from the repository (row preparation, the session, the conflict error)
  * is handed in once, at construction.
  */
-import type { DataSession, Key } from "../spi/index.js";
+import type { DataSession, Key, UpsertManyOptions } from "../spi/index.js";
 import { StorageError, ValidationError } from "../errors.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { describeValue } from "../schema/row-values.js";
@@ -44,11 +44,16 @@ export interface BatchWriterParts {
   readonly supportsSavepoints: boolean;
   /** The session of the ambient transaction, else the autocommit one. */
   session(): DataSession;
+  /** Validates an entity, building nothing; throws the {@link StorageError} that `prepare` would throw. */
+  check(entity: unknown): void;
   /** Validates an entity and builds its row; throws a {@link StorageError} when it is invalid. */
   prepare(entity: unknown, now: Date): PreparedRow;
   /** Throws the `ConcurrencyError` of a version that changed since it was read. */
   conflict(key: Key, expected: number | undefined): never;
 }
+
+/** saveMany reports counts, never the rows as stored: the backend need not read them back. */
+const WRITE_ONLY: UpsertManyOptions = { returnRows: false };
 
 /** Thrown by saveMany with the position of the entity that failed. */
 function atIndex(error: unknown, index: number): unknown {
@@ -77,24 +82,52 @@ export class BatchWriter {
     }
     const total = entities.length;
     const result: BatchResult = { total, succeeded: 0, failed: 0, errors: [] };
+    const atomic = options.atomic !== false;
     const now = new Date();
-    const prepared: Array<PreparedRow | undefined> = entities.map((entity, index) => {
+    // Every entity is checked before anything is written, but its row is built only when its chunk is
+    // written: 20,000 rows built up front outlived the young generation, and collecting them cost more
+    // than building them. So at most one chunk of rows is alive at a time, in `prepared`, reused.
+    /** With `atomic: false`, the entities that failed the check (nothing to build for them). */
+    let invalid: Uint8Array | undefined;
+    for (let index = 0; index < total; index++) {
       try {
-        return this.parts.prepare(entity, now);
+        this.parts.check(entities[index]);
       } catch (error) {
-        if (options.atomic !== false) throw atIndex(error, index);
+        if (atomic) throw atIndex(error, index);
+        (invalid ??= new Uint8Array(total))[index] = 1;
         result.failed++;
         result.errors.push({ index, error: error as StorageError });
-        return undefined;
       }
-    });
+    }
+    /** The rows of the chunk being written: entity `i` at `i - base`, undefined for one that failed. */
+    const prepared: Array<PreparedRow | undefined> = new Array<PreparedRow | undefined>(Math.min(chunkSize, total));
+    let base = 0;
+    /**
+     * Builds the rows of entities [start, end). Building checks again: an entity changed by its caller
+     * while earlier chunks were written must not slip through unchecked. `onFailure` decides, as for writes.
+     */
+    const build = (start: number, end: number, onFailure: (index: number, error: StorageError) => void) => {
+      base = start;
+      for (let i = start; i < end; i++) {
+        if (invalid?.[i]) {
+          prepared[i - start] = undefined;
+          continue;
+        }
+        try {
+          prepared[i - start] = this.parts.prepare(entities[i], now);
+        } catch (error) {
+          prepared[i - start] = undefined;
+          onFailure(i, error as StorageError);
+        }
+      }
+    };
     /** The entity whose own write (a versioned upsert) was under way when writeRows last threw, else -1. */
     let failedAt = -1;
     const writeRows = async (start: number, end: number) => {
       const session = this.parts.session();
       const plain: Row[] = [];
       for (let i = start; i < end; i++) {
-        const p = prepared[i];
+        const p = prepared[i - base];
         if (!p) continue;
         if (p.expectedVersion === undefined) plain.push(p.row);
         else {
@@ -105,7 +138,7 @@ export class BatchWriter {
         }
       }
       failedAt = -1;
-      if (plain.length > 0) await session.upsertMany(schema, plain);
+      if (plain.length > 0) await session.upsertMany(schema, plain, WRITE_ONLY);
       transactions.noteWrite(schema.table);
     };
     /**
@@ -121,10 +154,10 @@ export class BatchWriter {
         if (failedAt >= 0) throw atIndex(error, failedAt);
         const session = this.parts.session();
         for (let i = start; i < end; i++) {
-          const p = prepared[i];
+          const p = prepared[i - base];
           if (!p || p.expectedVersion !== undefined) continue;
           try {
-            await session.upsertMany(schema, [p.row]);
+            await session.upsertMany(schema, [p.row], WRITE_ONLY);
           } catch (single) {
             throw atIndex(single, i);
           }
@@ -141,7 +174,9 @@ export class BatchWriter {
     const writeChunk = async (start: number, end: number, onFailure: (index: number, error: StorageError) => void) => {
       try {
         await transactions.run(() => writeRows(start, end));
-        return prepared.slice(start, end).filter(Boolean).length;
+        let written = 0;
+        for (let i = start; i < end; i++) if (prepared[i - base]) written++;
+        return written;
       } catch (error) {
         if (!(error instanceof StorageError) || end - start === 1) {
           if (end - start === 1) onFailure(start, error as StorageError);
@@ -150,7 +185,7 @@ export class BatchWriter {
       }
       let written = 0;
       for (let i = start; i < end; i++) {
-        if (!prepared[i]) continue;
+        if (!prepared[i - base]) continue;
         try {
           await transactions.run(() => writeRows(i, i + 1));
           written++;
@@ -160,27 +195,30 @@ export class BatchWriter {
       }
       return written;
     };
-    if (options.atomic !== false) {
+    if (atomic) {
+      const fail = (index: number, error: StorageError): never => {
+        throw atIndex(error, index);
+      };
       await transactions.run(async () => {
         for (let start = 0; start < total; start += chunkSize) {
           const end = Math.min(total, start + chunkSize);
-          if (canNest) {
-            await writeChunk(start, end, (index, error) => {
-              throw atIndex(error, index);
-            });
-          } else await writeRowsNamingFailure(start, end);
+          build(start, end, fail);
+          if (canNest) await writeChunk(start, end, fail);
+          else await writeRowsNamingFailure(start, end);
           result.succeeded = end;
           options.onProgress?.(end, total);
         }
       });
       return result;
     }
+    const recordFailure = (index: number, error: StorageError) => {
+      result.failed++;
+      result.errors.push({ index, error });
+    };
     for (let start = 0; start < total; start += chunkSize) {
       const end = Math.min(total, start + chunkSize);
-      result.succeeded += await writeChunk(start, end, (index, error) => {
-        result.failed++;
-        result.errors.push({ index, error });
-      }).catch(() => 0);
+      build(start, end, recordFailure);
+      result.succeeded += await writeChunk(start, end, recordFailure).catch(() => 0);
       options.onProgress?.(end, total);
     }
     result.errors.sort((a, b) => a.index - b.index);

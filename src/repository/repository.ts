@@ -125,6 +125,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       transactions: this.core.transactions,
       supportsSavepoints: this.core.backend.capabilities.supportsSavepoints,
       session: () => this.session(),
+      check: (entity) => {
+        this.assertEntity(entity);
+        this.checkRow(entity);
+      },
       prepare: (entity, now) => {
         this.assertEntity(entity);
         return this.prepareRow(entity, now);
@@ -221,11 +225,33 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       checkValue(this.schema, column, value);
       row[column.property] = storedValue(column, value);
     }
+    return { row, expectedVersion: this.expectedVersion(entity), generatedKey };
+  }
+
+  /**
+   * The checks of {@link Repository.prepareRow}, in its order and with its errors, building nothing:
+   * `saveMany` checks every entity before writing any, and builds each row only when its chunk is written.
+   */
+  private checkRow(entity: Record<string, unknown>): void {
+    for (const column of this.schema.columns) {
+      const value = entity[column.property];
+      if (column.primary && (value === undefined || value === null)) {
+        if (column.generated === undefined) invalid(this.schema, column.property, "the primary key is missing (it is not generated)");
+        continue;
+      }
+      if (column.role === "version" || column.role === "updateDate" || (column.role === "createDate" && (value === undefined || value === null))) continue;
+      checkValue(this.schema, column, value !== undefined ? value : column.default === undefined ? null : column.default);
+    }
+    this.expectedVersion(entity);
+  }
+
+  /** The version the caller read, from the entity's version column (undefined when absent or null). */
+  private expectedVersion(entity: Record<string, unknown>): number | undefined {
     const version = this.schema.version ? entity[this.schema.version.property] : undefined;
     if (version !== undefined && version !== null && !Number.isSafeInteger(version)) {
       invalid(this.schema, this.schema.version!.property, `expected an integer version, got ${describeValue(version)}`);
     }
-    return { row, expectedVersion: (version ?? undefined) as number | undefined, generatedKey };
+    return (version ?? undefined) as number | undefined;
   }
 
   private conflict(key: Key, expected: number | undefined): never {

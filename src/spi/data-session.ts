@@ -59,6 +59,17 @@ export type Key = string | number;
  */
 export type UpdateOutcome = { readonly row: Row } | "missing" | "conflict";
 
+/** Options of {@link DataSession.upsertMany}. */
+export interface UpsertManyOptions {
+  /**
+   * False when the caller does not read the stored rows back (`saveMany`, which reports only counts): the
+   * backend may then skip reading back what the write decided (the version, the create date, a generated
+   * key), which on SQLite costs as much as the write, and return an empty array. What is stored is the same.
+   * @default true
+   */
+  readonly returnRows?: boolean;
+}
+
 /**
  * Reads and writes on one table at a time (the `schema` argument names it). Each write is atomic on its
  * own: it happens whole or not at all. Outside a transaction, reads see committed rows only and never
@@ -104,8 +115,9 @@ export interface DataSession {
   /**
    * Upserts many rows without version checks (the bulk path of `saveMany`), as one atomic write, and
    * returns them as stored, in input order. A failure (`IntegrityError`) writes none of them.
+   * With `options.returnRows` false the caller reads nothing back: the backend may return an empty array.
    */
-  upsertMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]>;
+  upsertMany(schema: EntitySchema, rows: readonly Row[], options?: UpsertManyOptions): Promise<Row[]>;
   /**
    * Changes the given columns (`changes` is keyed by property and holds only the columns to change) and
    * returns the whole row as stored. Sets the version to the stored version + 1 when the entity has one.

@@ -125,15 +125,16 @@ export class SqlTable {
   /**
    * A multi-row upsert of `rows` keyed rows (returning their {@link SqlTable.decidedColumns}, none when
    * {@link SqlTable.storesInputAsIs}), or a multi-row insert of rows with generated keys (returning them).
+   * `returning` false: the same write returning nothing, for a caller that reads nothing back.
    */
-  multiRow(rows: number, generated: boolean): string {
-    const key = `${generated ? "g" : "u"}${rows}`;
+  multiRow(rows: number, generated: boolean, returning = true): string {
+    const key = `${generated ? "g" : "u"}${returning ? "r" : "-"}${rows}`;
     let text = this.multi.get(key);
     if (!text) {
       const decided = this.decidedColumns.map((c) => quoteIdentifier(c.name)).join(", ");
       text = generated
-        ? this.insertText(this.generatedColumns, rows, "")
-        : this.insertText(this.insertColumns, rows, this.onConflict(), this.storesInputAsIs ? false : decided);
+        ? this.insertText(this.generatedColumns, rows, "", returning ? this.columns : false)
+        : this.insertText(this.insertColumns, rows, this.onConflict(), returning && !this.storesInputAsIs ? decided : false);
       this.multi.set(key, text);
     }
     return text;

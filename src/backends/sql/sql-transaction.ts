@@ -1,5 +1,5 @@
 /** A SQL transaction as the SPI's {@link TransactionHandle}: a session on the transaction's connection. */
-import type { Key, SchemaEditor, TransactionHandle, UpdateOutcome } from "../../spi/index.js";
+import type { Key, SchemaEditor, TransactionHandle, UpdateOutcome, UpsertManyOptions } from "../../spi/index.js";
 import { TransactionError } from "../../errors.js";
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
@@ -67,8 +67,8 @@ export class SqlTransaction implements TransactionHandle {
   upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
     return this.done ? this.ended() : this.session.upsert(schema, row, expectedVersion);
   }
-  upsertMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]> {
-    return this.done ? this.ended() : this.session.upsertMany(schema, rows);
+  upsertMany(schema: EntitySchema, rows: readonly Row[], options?: UpsertManyOptions): Promise<Row[]> {
+    return this.done ? this.ended() : this.session.upsertMany(schema, rows, options);
   }
   update(schema: EntitySchema, key: Key, changes: Row, expectedVersion?: number): Promise<UpdateOutcome> {
     return this.done ? this.ended() : this.session.update(schema, key, changes, expectedVersion);
