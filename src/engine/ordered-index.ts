@@ -163,18 +163,6 @@ export class OrderedIndex {
     }
   }
 
-  /** Drops the entries (the next query rebuilds them). */
-  reset(): void {
-    this.pending.clear();
-    this.removed.clear();
-    this.chunks = [];
-    this.heads = [];
-    this.keys = [];
-    this.lastHeads = [];
-    this.lastKeys = [];
-    this.built = false;
-  }
-
   get size(): number {
     this.settle();
     let n = 0;
