@@ -112,7 +112,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly exactProjections = new ProjectionCache<Projection>();
   /** Projections whose backend rows hold more than is handed out (the primary key, when it was not listed). */
   private readonly pickingProjections = new ProjectionCache<Projection>();
-  private readonly asEntity = (row: Row): object => this.toEntity(row);
+  private readonly asEntity = (row: Row): T => this.toEntity(row);
 
   constructor(storage: Storage, entity: EntityClass<T>) {
     this.core = coreOf(storage);
@@ -513,7 +513,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const cached = this.queryCache(rest.cache);
     const rows = cached
       ? ((await cached.cache.query("rows", paged, cached.ttlMs, () => this.core.backend.session.find(this.schema, paged))) as T[])
-      : (await this.session().find(this.schema, paged)).map((r) => this.toEntity(r));
+      : (await this.session().find(this.schema, paged)).map(this.asEntity);
     if (rows.length <= first) return { items: rows, nextCursor: null };
     rows.length = first;
     return { items: rows, nextCursor: cursors.encode(rows[first - 1] as Row) };
