@@ -80,11 +80,8 @@ export class PageCursors {
 
   /** The cursor of the position just after `row`. */
   encode(row: Row): string {
-    const k = this.query.orderBy.map((t) => {
-      const value = row[t.column.property];
-      if (value === undefined || value === null) return null;
-      return value instanceof Date ? value.getTime() : value;
-    });
+    // Dates as epoch milliseconds (the format above); the rest as sortKeyOf reads them.
+    const k = sortKeyOf(this.query.orderBy, row).map((value) => (value instanceof Date ? value.getTime() : value));
     const json: CursorJson = { v: VERSION, q: this.mark, k, h: hash(JSON.stringify([this.mark, k])) };
     return Buffer.from(JSON.stringify(json), "utf8").toString("base64url");
   }
