@@ -176,7 +176,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (fields.length === select.length) {
       return this.exactProjections.get(fields, (columns) => ({ fromBackend: (row) => row, fromCache: makeProjectionCopier(columns) }));
     }
-    return this.pickingProjections.get(fields, (columns) => ({ fromBackend: makeProjectionCopier(columns, false), fromCache: makeProjectionCopier(columns) }));
+    return this.pickingProjections.get(fields, (columns) => ({ fromBackend: makeProjectionCopier(columns, { shallow: true }), fromCache: makeProjectionCopier(columns) }));
   }
 
   private checkKey(id: unknown): Key {

@@ -234,11 +234,13 @@ export function makeRowCopier(schema: EntitySchema, prototype?: object): (row: R
 
 /**
  * The copier of a projection (`select`), made once per column list: a plain object holding only the
- * properties of `columns`, in their order. With `deep` (the default), Date columns are cloned and json
- * columns deep-copied, as {@link makeRowCopier} does, for a row that stays in storage or a cache; without,
- * values are carried over as they are, for a row the caller already owns (fresh from a backend).
+ * properties of `columns`, in their order. By default Date columns are cloned and json columns
+ * deep-copied, as {@link makeRowCopier} does, for a row that stays in storage or a cache; with
+ * `{ shallow: true }`, values are carried over as they are, for a row the caller already owns (fresh from a
+ * backend).
  */
-export function makeProjectionCopier(columns: readonly ColumnSchema[], deep = true): (row: Row) => Row {
+export function makeProjectionCopier(columns: readonly ColumnSchema[], options: { shallow?: boolean } = {}): (row: Row) => Row {
+  const deep = options.shallow !== true;
   const properties = columns.map((c) => c.property);
   // 0: by value, 1: a Date to clone, 2: json to deep-copy. Decided here, so a row costs one loop.
   const kinds = columns.map((c) => (!deep ? 0 : c.type === "datetime" ? 1 : c.type === "json" ? 2 : 0));
