@@ -202,8 +202,8 @@ export class MemoryTable {
    * when one applies (an equality or `$in` on the key; a plan's ranges), else every row.
    */
   candidates(group: readonly Condition[]): Iterable<Row> {
-    for (const c of group) {
-      if ((c.op !== "eq" && c.op !== "in") || !c.column.primary) continue;
+    const c = keyCondition(group);
+    if (c) {
       const values = c.op === "eq" ? [c.value] : (c.value as unknown[]);
       const out: Row[] = [];
       for (const v of values) {
@@ -482,12 +482,13 @@ export class WriteSet {
     // One AND-group (not on the primary key): the planner may serve it from an index, walking the index in
     // the query's order (with this transaction's own rows merged in), else one pass over the rows feeds the
     // page's heap or the sort (rows this transaction touched: through matching).
-    const plan = group && !group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) ? table.plan(group, query.orderBy, end !== undefined || after !== undefined) : undefined;
+    const keyed = group !== undefined && keyCondition(group) !== undefined;
+    const plan = group && !keyed ? table.plan(group, query.orderBy, end !== undefined || after !== undefined) : undefined;
     if (plan?.order) {
       const own = touched ? this.ownRows(schema, group!, after) : undefined;
       return walkInOrder(table, plan, query, after, own).map(copy);
     }
-    if (group && !touched && !group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in"))) {
+    if (group && !touched && !keyed) {
       const test = plan ? plan.residual : group.length === 0 ? undefined : compileWhere([group]);
       const keep = after ? (test ? (row: Row) => test(row) && after(row) : after) : test;
       if (end !== undefined) {
@@ -525,7 +526,7 @@ export class WriteSet {
       const table = this.db.table(schema);
       const overlay = this.touched(schema) ? this.overlays.get(schema.table)! : undefined;
       if (group.length === 0 && !overlay) return table.rows.size;
-      const plan = group.some((c) => c.column.primary && (c.op === "eq" || c.op === "in")) ? undefined : table.plan(group, [], false);
+      const plan = keyCondition(group) ? undefined : table.plan(group, [], false);
       if (plan) {
         let n = 0;
         const residual = plan.residual;
@@ -671,6 +672,11 @@ export class WriteSet {
     }
     return out;
   }
+}
+
+/** The group's equality or `$in` on the primary key, if any: it names its rows outright, no index needed. */
+function keyCondition(group: readonly Condition[]): Condition | undefined {
+  return group.find((c) => c.column.primary && (c.op === "eq" || c.op === "in"));
 }
 
 /**
