@@ -486,7 +486,7 @@ export class WriteSet {
     const plan = group && !keyed ? table.plan(group, query.orderBy, end !== undefined || after !== undefined) : undefined;
     if (plan?.order) {
       const own = touched ? this.ownRows(schema, group!, after) : undefined;
-      return walkInOrder(table, plan, query, after, own).map(copy);
+      return walkInOrder(table, plan, query, order, after, own).map(copy);
     }
     if (group && !touched && !keyed) {
       const test = plan ? plan.residual : group.length === 0 ? undefined : compileWhere([group]);
@@ -683,8 +683,9 @@ function keyCondition(group: readonly Condition[]): Condition | undefined {
  * A page read from an index walk in the query's order: the walk stops once `offset + limit` rows are found.
  * Rows the index leaves tied under the query's order come as a run and are sorted before use. With a
  * keyset position, the walk seeks to it: each range starts (or, backwards, ends) at the run holding it.
+ * `full` is the query's whole order (compiled once by the caller), which sorts runs and this transaction's rows.
  */
-function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery, after: RowPredicate | undefined, own?: OwnRows): Row[] {
+function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery, full: (a: Row, b: Row) => number, after: RowPredicate | undefined, own?: OwnRows): Row[] {
   const service = plan.order!;
   const offset = query.offset;
   const wanted = query.limit === undefined ? Infinity : query.limit;
@@ -699,7 +700,6 @@ function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery
     out.push(row);
     return out.length < wanted;
   };
-  const full = compileOrder(query.orderBy);
   let emit = take;
   let residual = plan.residual;
   let drain = (): boolean => true;
