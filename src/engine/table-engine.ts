@@ -1,7 +1,7 @@
 /**
  * The in-memory table engine shared by the memory and file backends: tables with ordered indexes (see
- * ordered-index.ts) chosen per query by the planner (query-plan.ts), compiled predicates and orderings, and write sets that keep a transaction's changes private
- * until commit. Everything here is synchronous; the backends add locking and persistence around it.
+ * ordered-index.ts) chosen per query by the planner (query-plan.ts), compiled predicates and orderings,
+ * and write sets that keep a transaction's changes private until commit. Everything here is synchronous; the backends add locking and persistence around it.
  */
 import { IntegrityError, SchemaError, TransactionError } from "../errors.js";
 import type { Key, UpdateOutcome } from "../spi/index.js";
@@ -431,8 +431,8 @@ export class WriteSet {
   private matching(schema: EntitySchema, where: NormalizedWhere, after?: RowPredicate): Row[] {
     const table = this.db.table(schema);
     const overlay = this.overlays.get(schema.table);
-    const where1 = compileWhere(where);
-    const test = after ? (row: Row) => where1(row) && after(row) : where1;
+    const matches = compileWhere(where);
+    const test = after ? (row: Row) => matches(row) && after(row) : matches;
     const out: Row[] = [];
     const seen = where.length > 1 ? new Set<Key>() : undefined;
     const pk = schema.primary.property;
