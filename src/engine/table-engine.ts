@@ -1,7 +1,8 @@
 /**
  * The in-memory table engine shared by the memory and file backends: tables with ordered indexes (see
  * ordered-index.ts) chosen per query by the planner (query-plan.ts), compiled predicates and orderings,
- * and write sets that keep a transaction's changes private until commit. Everything here is synchronous; the backends add locking and persistence around it.
+ * and write sets that keep a transaction's changes private until commit. Everything here is synchronous;
+ * the backends add locking and persistence around it.
  */
 import { IntegrityError, SchemaError, TransactionError } from "../errors.js";
 import type { Key, UpdateOutcome } from "../spi/index.js";
