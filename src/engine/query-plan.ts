@@ -211,8 +211,15 @@ function consider(index: OrderedIndex, group: readonly Condition[], orderBy: rea
 
 /** Compares a row's first `values.length` index columns with `values` (0: the row is in the prefix). */
 function eqPrefixOrder(index: OrderedIndex, values: readonly unknown[]): (row: Row) => number {
-  const props = index.columns.slice(0, values.length).map((c) => c.property);
-  const orders: ValueOrder[] = index.orders.slice(0, values.length);
+  return compareWithValues(
+    index.columns.slice(0, values.length).map((c) => c.property),
+    index.orders.slice(0, values.length),
+    values,
+  );
+}
+
+/** Compares a row's `props` (each by its order in `orders`) with `values`, term by term (0: equal on all). */
+export function compareWithValues(props: readonly string[], orders: readonly ValueOrder[], values: readonly unknown[]): (row: Row) => number {
   if (props.length === 0) return () => 0;
   return (row) => {
     for (let i = 0; i < props.length; i++) {

@@ -18,7 +18,7 @@ import { compileOrder, compileWhere } from "./compile-query.js";
 import { compileAfter } from "./keyset.js";
 import { OrderedIndex } from "./ordered-index.js";
 import type { IndexPlan, IndexRange } from "./query-plan.js";
-import { planGroup } from "./query-plan.js";
+import { compareWithValues, planGroup } from "./query-plan.js";
 import { smallestSorted, TopK } from "./top-k.js";
 
 /** Top-k selection replaces the sort when the rows wanted (offset + limit) times this is below the matches. */
@@ -796,14 +796,7 @@ function seekRanges(plan: IndexPlan, query: NormalizedQuery): readonly IndexRang
   }
   const props = service.terms.map((t) => t.column.property);
   const orders = service.terms.map((t) => index.orders[index.columns.findIndex((c) => c.property === t.column.property)]!);
-  const position = props.map((p) => positionOf.get(p));
-  const versus = (row: Row): number => {
-    for (let i = 0; i < props.length; i++) {
-      const c = orders[i]!(row[props[i]!], position[i]);
-      if (c !== 0) return c;
-    }
-    return 0;
-  };
+  const versus = compareWithValues(props, orders, props.map((p) => positionOf.get(p)));
   const inPrefix = plan.inPrefix;
   return plan.ranges.map((range) =>
     service.reverse
