@@ -158,46 +158,40 @@ function consider(index: OrderedIndex, group: readonly Condition[], orderBy: rea
       const ranges: IndexRange[] = [];
       const nextOrder = index.orders[e];
       const p = next?.property;
+      // A bound's test of the next column's value, for rows in the equality prefix: a row before the
+      // prefix is before every bound, one after it before none.
+      const within =
+        (test: (value: unknown) => boolean): Before =>
+        (row) => {
+          const c = prefixBefore(row);
+          return c !== 0 ? c < 0 : test(row[p!]);
+        };
       if (points) {
-        for (const v of points) {
-          ranges.push({
-            lo: (row) => { const c = prefixBefore(row); return c !== 0 ? c < 0 : nextOrder!(row[p!], v) < 0; },
-            hi: (row) => { const c = prefixBefore(row); return c !== 0 ? c < 0 : nextOrder!(row[p!], v) <= 0; },
-          });
+        for (const point of points) {
+          ranges.push({ lo: within((v) => nextOrder!(v, point) < 0), hi: within((v) => nextOrder!(v, point) <= 0) });
         }
       } else if (bounds) {
         const { lower, upper } = bounds;
         const isNull = (v: unknown) => v === null || v === undefined;
         ranges.push({
-          lo: (row) => {
-            const c = prefixBefore(row);
-            if (c !== 0) return c < 0;
-            const v = row[p!];
+          lo: within((v) => {
             // Range conditions never match null, and nulls come first.
             if (isNull(v)) return true;
             if (!lower) return false;
             const d = nextOrder!(v, lower.value);
             return lower.op === "gt" ? d <= 0 : d < 0;
-          },
-          hi: (row) => {
-            const c = prefixBefore(row);
-            if (c !== 0) return c < 0;
-            const v = row[p!];
+          }),
+          hi: within((v) => {
             if (isNull(v) || !upper) return true;
             const d = nextOrder!(v, upper.value);
             return upper.op === "lt" ? d < 0 : d <= 0;
-          },
+          }),
         });
       } else if (prefixes) {
         for (const prefix of prefixes) {
           ranges.push({
-            lo: (row) => { const c = prefixBefore(row); if (c !== 0) return c < 0; const v = row[p!]; return typeof v !== "string" || compareStrings(v, prefix) < 0; },
-            hi: (row) => {
-              const c = prefixBefore(row);
-              if (c !== 0) return c < 0;
-              const v = row[p!];
-              return typeof v !== "string" || compareStrings(v, prefix) < 0 || v.startsWith(prefix);
-            },
+            lo: within((v) => typeof v !== "string" || compareStrings(v, prefix) < 0),
+            hi: within((v) => typeof v !== "string" || compareStrings(v, prefix) < 0 || v.startsWith(prefix)),
           });
         }
       } else {
