@@ -83,6 +83,11 @@ export class BatchWriter {
     const total = entities.length;
     const result: BatchResult = { total, succeeded: 0, failed: 0, errors: [] };
     const atomic = options.atomic !== false;
+    /** With `atomic: false`, a failed entity is reported in the result and the rest go on. */
+    const recordFailure = (index: number, error: StorageError) => {
+      result.failed++;
+      result.errors.push({ index, error });
+    };
     const now = new Date();
     // Every entity is checked before anything is written, but its row is built only when its chunk is
     // written: 20,000 rows built up front outlived the young generation, and collecting them cost more
@@ -95,8 +100,7 @@ export class BatchWriter {
       } catch (error) {
         if (atomic) throw atIndex(error, index);
         (invalid ??= new Uint8Array(total))[index] = 1;
-        result.failed++;
-        result.errors.push({ index, error: error as StorageError });
+        recordFailure(index, error as StorageError);
       }
     }
     /** The rows of the chunk being written: entity `i` at `i - base`, undefined for one that failed. */
@@ -211,10 +215,6 @@ export class BatchWriter {
       });
       return result;
     }
-    const recordFailure = (index: number, error: StorageError) => {
-      result.failed++;
-      result.errors.push({ index, error });
-    };
     for (let start = 0; start < total; start += chunkSize) {
       const end = Math.min(total, start + chunkSize);
       build(start, end, recordFailure);
