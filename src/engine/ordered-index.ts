@@ -209,7 +209,7 @@ export class OrderedIndex {
   }
 
   /** The chunk that holds (or would hold) `row`, and the first position in it not before the row. */
-  private locate(row: Row, head: unknown, key: unknown, last: boolean): { chunk: number; at: number } {
+  private locate(row: Row, head: unknown, key: unknown, last: boolean): Cursor {
     const chunks = this.chunks;
     // The first chunk whose last entry is not before the row (with `last`, the last chunk when none is).
     let lo = 0;
