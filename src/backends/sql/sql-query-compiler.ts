@@ -60,9 +60,10 @@ function compileCondition(c: Condition, dialect: SqlDialect, codec: RowCodec, pa
       return dialect.like(col, params.add(dialect.likeParam(c.value as string)));
     case "ilike": {
       const pattern = c.value as string;
-      const range = dialect.ilikePrefixRange ? foldedPrefixRange(pattern) : undefined;
+      const prefixRange = dialect.ilikePrefixRange;
+      const range = prefixRange ? foldedPrefixRange(pattern) : undefined;
       // The range first: its parameters come before the pattern's, in the order the text reads.
-      const ranged = range ? `${dialect.ilikePrefixRange!(col, params.add(range.low), range.high === undefined ? undefined : params.add(range.high))} AND ` : "";
+      const ranged = prefixRange && range ? `${prefixRange(col, params.add(range.low), range.high === undefined ? undefined : params.add(range.high))} AND ` : "";
       return `${ranged}${dialect.ilike(col, params.add(pattern))}`;
     }
   }

@@ -110,7 +110,7 @@ export class SqlSession implements DataSession {
     const t = this.tables.get(schema);
     const generated = t.insertGenerated !== undefined && (row[t.pk.property] === null || row[t.pk.property] === undefined);
     const params: unknown[] = [];
-    t.encodeInto(params, generated ? t.generatedColumns : t.insertColumns, row);
+    t.encodeRowInto(params, generated, row);
     try {
       const rows = await this.writes(async (r) => {
         const out = await r.all(generated ? t.insertGenerated! : t.insert, params, true);
@@ -127,7 +127,7 @@ export class SqlSession implements DataSession {
     const t = this.tables.get(schema);
     if (t.insertGenerated !== undefined && (row[t.pk.property] === null || row[t.pk.property] === undefined)) return this.insert(schema, row);
     const params: unknown[] = [];
-    t.encodeInto(params, t.insertColumns, row);
+    t.encodeRowInto(params, false, row);
     const checked = expectedVersion !== undefined && t.upsertIfVersion !== undefined;
     if (checked) params.push(expectedVersion);
     try {

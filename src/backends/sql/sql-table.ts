@@ -172,9 +172,4 @@ export class SqlTable {
       out.push(value === null || value === undefined ? null : encode === undefined ? value : encode(value));
     }
   }
-
-  /** Parameters of a complete row for `columns`, appended to `out`. */
-  encodeInto(out: unknown[], columns: readonly ColumnSchema[], row: Record<string, unknown>): void {
-    for (const c of columns) out.push(this.codec.encodeValue(c, row[c.property]));
-  }
 }
