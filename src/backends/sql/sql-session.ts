@@ -179,12 +179,13 @@ export class SqlSession implements DataSession {
           // A keyed upsert stores its row as given but for the decided columns (version, create date): only
           // those come back (in no set order, so matched up by key) and are set on a copy of the input.
           const decided = t.decidedColumns;
+          const decoders = t.decidedDecoders;
           const byKey = new Map<unknown, readonly unknown[]>();
-          for (const values of await runner.all(text, params, true)) byKey.set(t.codec.decodeValue(t.pk, values[0]), values);
+          for (const values of await runner.all(text, params, true)) byKey.set(decodeSelected(decoders[0], values[0]), values);
           for (let i = start; i < end; i++) {
             const row = t.copy(rows[i]!);
             const values = byKey.get(row[pk])!;
-            for (let c = 1; c < decided.length; c++) row[decided[c]!.property] = t.codec.decodeValue(decided[c]!, values[c]);
+            for (let c = 1; c < decided.length; c++) row[decided[c]!.property] = decodeSelected(decoders[c], values[c]);
             out[i] = row;
           }
         }
@@ -304,4 +305,9 @@ async function advanceKeyGenerator(runner: SqlRunner, t: SqlTable, rows: readonl
     if (typeof key === "number" && (max === undefined || key > max)) max = key;
   }
   if (max !== undefined) await runner.all(t.advanceKeyGenerator!, [max], true);
+}
+
+/** One selected value through its decoder (`undefined`: read as it is); null stays null. */
+function decodeSelected(decode: ((value: unknown) => unknown) | undefined, value: unknown): unknown {
+  return value === null || value === undefined ? null : decode ? decode(value) : value;
 }

@@ -50,6 +50,8 @@ export class SqlTable {
    * Dates made) cost SQLite's bulk writes more than the writes.
    */
   readonly decidedColumns: readonly ColumnSchema[];
+  /** The decoders of {@link SqlTable.decidedColumns}, in order (`undefined`: read as it is). */
+  readonly decidedDecoders: ReadonlyArray<((value: unknown) => unknown) | undefined>;
   /** The encoders of {@link SqlTable.insertColumns} and of {@link SqlTable.generatedColumns}, in order. */
   private readonly insertEncoders: ReadonlyArray<((value: unknown) => unknown) | undefined>;
   private readonly generatedEncoders: ReadonlyArray<((value: unknown) => unknown) | undefined>;
@@ -81,6 +83,7 @@ export class SqlTable {
     this.insertColumns = schema.columns;
     this.generatedColumns = schema.columns.filter((c) => !c.primary);
     this.decidedColumns = [this.pk, ...schema.columns.filter((c) => c.role === "version" || c.role === "createDate")];
+    this.decidedDecoders = this.codec.decodersOf(this.decidedColumns);
     this.insertEncoders = this.codec.encodersOf(this.insertColumns);
     this.generatedEncoders = this.codec.encodersOf(this.generatedColumns);
     this.insert = this.insertText(this.insertColumns, 1, "");
