@@ -108,7 +108,7 @@ export class SqlSession implements DataSession {
 
   async insert(schema: EntitySchema, row: Row): Promise<Row> {
     const t = this.tables.get(schema);
-    const generated = t.insertGenerated !== undefined && (row[t.pk.property] === null || row[t.pk.property] === undefined);
+    const generated = t.generatesKey(row);
     const params: unknown[] = [];
     t.encodeRowInto(params, generated, row);
     try {
@@ -125,7 +125,7 @@ export class SqlSession implements DataSession {
 
   async upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
     const t = this.tables.get(schema);
-    if (t.insertGenerated !== undefined && (row[t.pk.property] === null || row[t.pk.property] === undefined)) return this.insert(schema, row);
+    if (t.generatesKey(row)) return this.insert(schema, row);
     const params: unknown[] = [];
     t.encodeRowInto(params, false, row);
     const checked = expectedVersion !== undefined && t.upsertIfVersion !== undefined;
@@ -232,7 +232,7 @@ export class SqlSession implements DataSession {
     let seen = new Set<unknown>();
     for (let i = 0; i < rows.length; i++) {
       const key = rows[i]![pk];
-      const generated = t.insertGenerated !== undefined && (key === null || key === undefined);
+      const generated = t.generatesKey(rows[i]!);
       const last = segments[segments.length - 1];
       if (last && last.generated === generated && last.end - last.start < maxRows && (generated || !seen.has(key))) {
         last.end = i + 1;

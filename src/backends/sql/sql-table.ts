@@ -160,6 +160,13 @@ export class SqlTable {
     return text;
   }
 
+  /** True when the database generates `row`'s key: an `increment` key the row leaves null or absent. */
+  generatesKey(row: Row): boolean {
+    if (this.insertGenerated === undefined) return false;
+    const key = row[this.pk.property];
+    return key === null || key === undefined;
+  }
+
   /** The select list and row decoder of a projection: only its columns are read and decoded. */
   projection(select: readonly ColumnSchema[]): SqlProjection {
     return this.projections.get(select, (columns) => ({ columns: selectList(this.schema, columns), decode: makeRowDecoder(columns, this.dialect) }));
