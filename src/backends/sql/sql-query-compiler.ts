@@ -60,9 +60,10 @@ function compileCondition(c: Condition, dialect: SqlDialect, codec: RowCodec, pa
       return dialect.like(col, params.add(dialect.likeParam(c.value as string)));
     case "ilike": {
       const pattern = c.value as string;
-      const range = dialect.ilikePrefixRange ? foldedPrefixRange(pattern) : undefined;
+      const prefixRange = dialect.ilikePrefixRange;
+      const range = prefixRange ? foldedPrefixRange(pattern) : undefined;
       // The range first: its parameters come before the pattern's, in the order the text reads.
-      const ranged = range ? `${dialect.ilikePrefixRange!(col, params.add(range.low), range.high === undefined ? undefined : params.add(range.high))} AND ` : "";
+      const ranged = prefixRange && range ? `${prefixRange(col, params.add(range.low), range.high === undefined ? undefined : params.add(range.high))} AND ` : "";
       return `${ranged}${dialect.ilike(col, params.add(pattern))}`;
     }
   }
@@ -287,8 +288,8 @@ function compileAfter(query: NormalizedQuery, after: readonly unknown[], dialect
  * it are the smaller values, then every null (nulls sort last descending). No single index scan seeks to
  * that (a `k1 < ?` range stops before the nulls; `OR k1 IS NULL` makes the planner scan from the top), so
  * each page would read every row before its position. Split in two, each part seeks: the non-null rows after
- * the position (`k1 <= ?`, ordered without null placement) and the null rows, each limited to the page, then
- * the two (at most two pages of rows) ordered as the query says. Only with a limit (a page), and without a
+ * the position (a `notNull` added to the where lets the seek be a plain range on `k1`) and the null rows,
+ * each limited to the page, then the two (at most two pages of rows) ordered as the query says. Only with a limit (a page), and without a
  * row-lock suffix, which PostgreSQL refuses on a UNION; `compileFind` also drops it when the where, bound
  * once per part, would pass the database's parameter limit.
  */

@@ -7,8 +7,11 @@ export interface RowCodec {
   encodeValue(column: ColumnSchema, value: unknown): unknown;
   /** A row selected as an array in schema column order, as a fresh row object. */
   decode(values: readonly unknown[]): Row;
-  /** Decodes one selected value of `column`; null stays null. */
-  decodeValue(column: ColumnSchema, value: unknown): unknown;
+  /**
+   * The decoders of `columns` in order, `undefined` where a selected value is read as it is: decided once
+   * per statement shape, so that decoding a row looks nothing up (null stays null, not decoded).
+   */
+  decodersOf(columns: readonly ColumnSchema[]): ReadonlyArray<ValueCodec["decode"] | undefined>;
   /**
    * The encoders of `columns` in order, `undefined` where a value is bound as it is (strings and numbers):
    * decided once per statement shape, so that encoding a row looks nothing up.
@@ -22,10 +25,7 @@ export interface RowCodec {
  */
 export function makeRowDecoder(columns: readonly ColumnSchema[], dialect: SqlDialect): (values: readonly unknown[]) => Row {
   const properties = columns.map((c) => c.property);
-  const decoders: Array<ValueCodec["decode"] | undefined> = columns.map((c) => {
-    const codec = dialect.codecs[c.type];
-    return codec.decode === dialect.codecs.string.decode ? undefined : codec.decode;
-  });
+  const decoders = decodersOf(columns, dialect);
   const n = properties.length;
   return (values) => {
     const row: Row = {};
@@ -38,6 +38,14 @@ export function makeRowDecoder(columns: readonly ColumnSchema[], dialect: SqlDia
   };
 }
 
+/** The decoder of each of `columns`, `undefined` where the dialect reads the value as it is (as strings). */
+function decodersOf(columns: readonly ColumnSchema[], dialect: SqlDialect): Array<ValueCodec["decode"] | undefined> {
+  return columns.map((c) => {
+    const decode = dialect.codecs[c.type].decode;
+    return decode === dialect.codecs.string.decode ? undefined : decode;
+  });
+}
+
 /** The codec of one entity on one dialect, decided once. */
 export function makeRowCodec(schema: EntitySchema, dialect: SqlDialect): RowCodec {
   return {
@@ -45,9 +53,7 @@ export function makeRowCodec(schema: EntitySchema, dialect: SqlDialect): RowCode
       return value === null || value === undefined ? null : dialect.codecs[column.type].encode(value);
     },
     decode: makeRowDecoder(schema.columns, dialect),
-    decodeValue(column, value) {
-      return value === null || value === undefined ? null : dialect.codecs[column.type].decode(value);
-    },
+    decodersOf: (columns) => decodersOf(columns, dialect),
     encodersOf(columns) {
       return columns.map((c) => {
         const encode = dialect.codecs[c.type].encode;

@@ -108,9 +108,9 @@ export class SqlSession implements DataSession {
 
   async insert(schema: EntitySchema, row: Row): Promise<Row> {
     const t = this.tables.get(schema);
-    const generated = t.insertGenerated !== undefined && (row[t.pk.property] === null || row[t.pk.property] === undefined);
+    const generated = t.generatesKey(row);
     const params: unknown[] = [];
-    t.encodeInto(params, generated ? t.generatedColumns : t.insertColumns, row);
+    t.encodeRowInto(params, generated, row);
     try {
       const rows = await this.writes(async (r) => {
         const out = await r.all(generated ? t.insertGenerated! : t.insert, params, true);
@@ -125,9 +125,9 @@ export class SqlSession implements DataSession {
 
   async upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
     const t = this.tables.get(schema);
-    if (t.insertGenerated !== undefined && (row[t.pk.property] === null || row[t.pk.property] === undefined)) return this.insert(schema, row);
+    if (t.generatesKey(row)) return this.insert(schema, row);
     const params: unknown[] = [];
-    t.encodeInto(params, t.insertColumns, row);
+    t.encodeRowInto(params, false, row);
     const checked = expectedVersion !== undefined && t.upsertIfVersion !== undefined;
     if (checked) params.push(expectedVersion);
     try {
@@ -179,12 +179,13 @@ export class SqlSession implements DataSession {
           // A keyed upsert stores its row as given but for the decided columns (version, create date): only
           // those come back (in no set order, so matched up by key) and are set on a copy of the input.
           const decided = t.decidedColumns;
+          const decoders = t.decidedDecoders;
           const byKey = new Map<unknown, readonly unknown[]>();
-          for (const values of await runner.all(text, params, true)) byKey.set(t.codec.decodeValue(t.pk, values[0]), values);
+          for (const values of await runner.all(text, params, true)) byKey.set(decodeSelected(decoders[0], values[0]), values);
           for (let i = start; i < end; i++) {
             const row = t.copy(rows[i]!);
             const values = byKey.get(row[pk])!;
-            for (let c = 1; c < decided.length; c++) row[decided[c]!.property] = t.codec.decodeValue(decided[c]!, values[c]);
+            for (let c = 1; c < decided.length; c++) row[decided[c]!.property] = decodeSelected(decoders[c], values[c]);
             out[i] = row;
           }
         }
@@ -231,7 +232,7 @@ export class SqlSession implements DataSession {
     let seen = new Set<unknown>();
     for (let i = 0; i < rows.length; i++) {
       const key = rows[i]![pk];
-      const generated = t.insertGenerated !== undefined && (key === null || key === undefined);
+      const generated = t.generatesKey(rows[i]!);
       const last = segments[segments.length - 1];
       if (last && last.generated === generated && last.end - last.start < maxRows && (generated || !seen.has(key))) {
         last.end = i + 1;
@@ -304,4 +305,9 @@ async function advanceKeyGenerator(runner: SqlRunner, t: SqlTable, rows: readonl
     if (typeof key === "number" && (max === undefined || key > max)) max = key;
   }
   if (max !== undefined) await runner.all(t.advanceKeyGenerator!, [max], true);
+}
+
+/** One selected value through its decoder (`undefined`: read as it is); null stays null. */
+function decodeSelected(decode: ((value: unknown) => unknown) | undefined, value: unknown): unknown {
+  return value === null || value === undefined ? null : decode ? decode(value) : value;
 }

@@ -50,6 +50,8 @@ export class SqlTable {
    * Dates made) cost SQLite's bulk writes more than the writes.
    */
   readonly decidedColumns: readonly ColumnSchema[];
+  /** The decoders of {@link SqlTable.decidedColumns}, in order (`undefined`: read as it is). */
+  readonly decidedDecoders: ReadonlyArray<((value: unknown) => unknown) | undefined>;
   /** The encoders of {@link SqlTable.insertColumns} and of {@link SqlTable.generatedColumns}, in order. */
   private readonly insertEncoders: ReadonlyArray<((value: unknown) => unknown) | undefined>;
   private readonly generatedEncoders: ReadonlyArray<((value: unknown) => unknown) | undefined>;
@@ -81,6 +83,7 @@ export class SqlTable {
     this.insertColumns = schema.columns;
     this.generatedColumns = schema.columns.filter((c) => !c.primary);
     this.decidedColumns = [this.pk, ...schema.columns.filter((c) => c.role === "version" || c.role === "createDate")];
+    this.decidedDecoders = this.codec.decodersOf(this.decidedColumns);
     this.insertEncoders = this.codec.encodersOf(this.insertColumns);
     this.generatedEncoders = this.codec.encodersOf(this.generatedColumns);
     this.insert = this.insertText(this.insertColumns, 1, "");
@@ -157,6 +160,13 @@ export class SqlTable {
     return text;
   }
 
+  /** True when the database generates `row`'s key: an `increment` key the row leaves null or absent. */
+  generatesKey(row: Row): boolean {
+    if (this.insertGenerated === undefined) return false;
+    const key = row[this.pk.property];
+    return key === null || key === undefined;
+  }
+
   /** The select list and row decoder of a projection: only its columns are read and decoded. */
   projection(select: readonly ColumnSchema[]): SqlProjection {
     return this.projections.get(select, (columns) => ({ columns: selectList(this.schema, columns), decode: makeRowDecoder(columns, this.dialect) }));
@@ -171,10 +181,5 @@ export class SqlTable {
       const encode = encoders[i];
       out.push(value === null || value === undefined ? null : encode === undefined ? value : encode(value));
     }
-  }
-
-  /** Parameters of a complete row for `columns`, appended to `out`. */
-  encodeInto(out: unknown[], columns: readonly ColumnSchema[], row: Record<string, unknown>): void {
-    for (const c of columns) out.push(this.codec.encodeValue(c, row[c.property]));
   }
 }
