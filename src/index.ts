@@ -24,6 +24,7 @@ export type {
   SchemaEditor,
   TableColumn,
   TableIndex,
+  TableForeignKey,
   TableDescription,
   AppliedMigration,
   AppliedMigrationStore,
@@ -32,7 +33,17 @@ export type {
   UpsertManyOptions,
 } from "./spi/index.js";
 export type { NormalizedQuery, NormalizedWhere, Condition, ConditionOp, OrderTerm } from "./query/query.js";
-export type { EntitySchema, ColumnSchema, IndexSchema, LogicalType, Row } from "./schema/entity-schema.js";
+export type {
+  EntitySchema,
+  ColumnSchema,
+  IndexSchema,
+  ForeignKeySchema,
+  RelationSchema,
+  RelationKind,
+  OnDelete,
+  LogicalType,
+  Row,
+} from "./schema/entity-schema.js";
 export { readEntitySchema } from "./schema/read-entity-schema.js";
 export { defineMigration } from "./migrations/migration.js";
 export type { Migration } from "./migrations/migration.js";

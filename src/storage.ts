@@ -10,6 +10,7 @@ import type { EntityClass } from "./repository/repository.js";
 import { Repository } from "./repository/repository.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
 import { readEntitySchema } from "./schema/read-entity-schema.js";
+import { joinTablesOf } from "./schema/read-relations.js";
 import { bindCore, StorageCore } from "./storage-core.js";
 import { backupToDirectory } from "./copy/backup-to-directory.js";
 import { appliedFingerprint, appliedStoreOf } from "./migrations/applied-migration-store.js";
@@ -154,6 +155,52 @@ export class Storage {
   }
 }
 
+/**
+ * The schemas of a storage's entities, checked together: no two entities (or join tables) share a table,
+ * and every relation points at an entity of the storage. Every entity's problems are listed in one
+ * `SchemaError`.
+ */
+function readEntitySchemas(entities: readonly Function[]): Map<Function, EntitySchema> {
+  const schemas = new Map<Function, EntitySchema>();
+  const problems: SchemaError[] = [];
+  for (const entity of entities) {
+    try {
+      schemas.set(entity, readEntitySchema(entity));
+    } catch (error) {
+      if (!(error instanceof SchemaError)) throw error;
+      problems.push(error);
+    }
+  }
+  const tables = new Map<string, EntitySchema>();
+  for (const schema of [...schemas.values(), ...joinTablesOf(schemas.values())]) {
+    const twin = tables.get(schema.table);
+    if (twin && twin !== schema) {
+      problems.push(new SchemaError(`${twin.entityName} and ${schema.entityName} both use table "${schema.table}"`, { table: schema.table }));
+    }
+    tables.set(schema.table, schema);
+  }
+  for (const schema of schemas.values()) {
+    for (const relation of schema.relations) {
+      if (!schemas.has(relation.target)) {
+        problems.push(
+          new SchemaError(
+            `${schema.entityName}.${relation.property}: its target ${relation.target.name || "(anonymous)"} is not among the storage's entities: add it to entities`,
+            { table: schema.table, field: relation.property },
+          ),
+        );
+      }
+    }
+  }
+  if (problems.length === 1) throw problems[0]!;
+  if (problems.length > 1) {
+    throw new SchemaError(`${problems.length} problems in the entities:\n- ${problems.map((p) => p.message).join("\n- ")}`, {
+      ...(problems[0]!.table !== undefined ? { table: problems[0]!.table } : {}),
+      ...(problems[0]!.field !== undefined ? { field: problems[0]!.field } : {}),
+    });
+  }
+  return schemas;
+}
+
 /** True when `cls` extends a class named `Repository` that is not this copy's: a second copy of the package. */
 function extendsForeignRepository(cls: Function): boolean {
   for (let proto: unknown = Object.getPrototypeOf(cls); typeof proto === "function"; proto = Object.getPrototypeOf(proto)) {
@@ -173,17 +220,7 @@ function extendsForeignRepository(cls: Function): boolean {
  */
 export async function createStorage(configOrUrl?: StorageConfig | string): Promise<Storage> {
   const { backendSource, ...config } = resolveConfig(configOrUrl, isKnownBackend);
-  const schemas = new Map<Function, EntitySchema>();
-  const tables = new Map<string, EntitySchema>();
-  for (const entity of config.entities) {
-    const schema = readEntitySchema(entity);
-    const twin = tables.get(schema.table);
-    if (twin && twin.target !== entity) {
-      throw new SchemaError(`${twin.entityName} and ${schema.entityName} both use table "${schema.table}"`, { table: schema.table });
-    }
-    tables.set(schema.table, schema);
-    schemas.set(entity, schema);
-  }
+  const schemas = readEntitySchemas(config.entities);
   // Checked and taken in the same synchronous stretch, so two createStorage calls cannot both take it.
   if (typeof backendSource === "object") {
     if (ownedInstances.has(backendSource)) {
@@ -193,7 +230,7 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     }
     ownedInstances.add(backendSource);
   }
-  const backend = await openBackend(config, backendSource, [...schemas.values()], {
+  const backend = await openBackend(config, backendSource, [...schemas.values(), ...joinTablesOf(schemas.values())], {
     backupToDirectory: (source, targetPath) => backupToDirectory(source, targetPath, config),
   });
   const transactions = new TransactionManager(backend, config.logger);

@@ -10,6 +10,16 @@ export function isLogicalType(type: unknown): type is LogicalType {
   return (LOGICAL_TYPES as readonly unknown[]).includes(type);
 }
 
+/** The name of a foreign key declared by a relation: the same on every backend. */
+export function foreignKeyName(table: string, column: string): string {
+  return `fk_${table}_${column}`;
+}
+
+/** The name of the index Strata adds under a foreign key no declared index starts with. */
+export function foreignKeyIndexName(table: string, column: string): string {
+  return `idx_${table}_${column}`;
+}
+
 /**
  * The name of the unique index a `unique` column (or an unnamed `@Unique`) implies: the same on every
  * backend, so migrations and introspection agree on it.
@@ -64,6 +74,59 @@ export interface IndexSchema {
   readonly unique: boolean;
 }
 
+/**
+ * What deleting a referenced row does to the rows that point at it, the same on every backend:
+ * `RESTRICT` refuses the delete (an `IntegrityError` naming the relation), `CASCADE` deletes them too (and
+ * theirs, level after level), `SET NULL` empties their foreign key.
+ */
+export type OnDelete = "RESTRICT" | "CASCADE" | "SET NULL";
+
+/**
+ * A foreign key of a table: one column holding the primary key of a row of `referencedTable`, or null.
+ * What every backend enforces, by column *property* like the rest of the schema.
+ */
+export interface ForeignKeySchema {
+  /** The constraint's name, the same on every backend: `fk_<table>_<column>` unless a migration named it. */
+  readonly name: string;
+  /** The referencing column's property on this table. */
+  readonly property: string;
+  /** The referenced table; the referenced column is its primary key. */
+  readonly referencedTable: string;
+  /** The referenced table's primary key column (its name in the database), for DDL. */
+  readonly referencedColumn: string;
+  readonly onDelete: OnDelete;
+  /** The relation it was declared by, for messages (`"Post.author"`); absent for a migration's foreign key. */
+  readonly relation?: string;
+}
+
+/** The four relation decorators. */
+export type RelationKind = "many-to-one" | "one-to-one" | "one-to-many" | "many-to-many";
+
+/**
+ * A relation of an entity, as `include` and relation filters use it. Rows pair by value: a row of the
+ * target belongs to a row of this entity when `target[targetProperty] === this[sourceProperty]`; through
+ * `joinTable` for many-to-many (`this[sourceProperty] === join[joinTable.sourceProperty]` and
+ * `join[joinTable.targetProperty] === target[targetProperty]`).
+ */
+export interface RelationSchema {
+  readonly property: string;
+  readonly kind: RelationKind;
+  /** One-to-many and many-to-many: loaded as an array (empty when no row pairs). To-one: an object or null. */
+  readonly toMany: boolean;
+  /** The related entity class; its schema is `readEntitySchema(target)`. */
+  readonly target: Function;
+  /** The owning to-one side: its foreign key column's property. Otherwise this entity's primary key. */
+  readonly sourceProperty: string;
+  /** The owning to-one side and many-to-many: the target's primary key. Otherwise the foreign key on the target. */
+  readonly targetProperty: string;
+  /** Many-to-many: the join table, and which of its columns holds this side's key and the target's. */
+  readonly joinTable?: {
+    readonly schema: EntitySchema;
+    readonly sourceProperty: string;
+    readonly targetProperty: string;
+  };
+}
+
 export interface EntitySchema {
   /** The entity class name, for messages. */
   readonly entityName: string;
@@ -81,6 +144,11 @@ export interface EntitySchema {
   readonly indexes: readonly IndexSchema[];
   /** True when some column is json: copies of rows must then be deep. */
   readonly hasJson: boolean;
+  /** The table's foreign keys (declared by relations, or by a migration), each backed by an index. */
+  readonly foreignKeys: readonly ForeignKeySchema[];
+  /** The entity's relations (empty for a table known only by its description). */
+  readonly relations: readonly RelationSchema[];
+  readonly relationsByProperty: ReadonlyMap<string, RelationSchema>;
 }
 
 /** What an {@link EntitySchema} is made of; {@link buildEntitySchema} derives the rest. */
@@ -90,6 +158,10 @@ export interface EntitySchemaParts {
   readonly target: Function;
   readonly columns: readonly ColumnSchema[];
   readonly indexes: readonly IndexSchema[];
+  /** @default [] */
+  readonly foreignKeys?: readonly ForeignKeySchema[];
+  /** @default [] */
+  readonly relations?: readonly RelationSchema[];
 }
 
 /**
@@ -117,6 +189,9 @@ export function buildEntitySchema(parts: EntitySchemaParts): EntitySchema {
     ...(updateDate ? { updateDate } : {}),
     indexes: parts.indexes,
     hasJson: columns.some((c) => c.type === "json"),
+    foreignKeys: parts.foreignKeys ?? [],
+    relations: parts.relations ?? [],
+    relationsByProperty: new Map((parts.relations ?? []).map((r) => [r.property, r])),
   };
 }
 

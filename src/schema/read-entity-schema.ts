@@ -1,32 +1,9 @@
 import { getMetadataArgsStorage } from "typeorm";
 import { SchemaError } from "../errors.js";
-import type { ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "./entity-schema.js";
-import { buildEntitySchema, checkIndexNameFree, impliedUniqueIndexName } from "./entity-schema.js";
-import { valueProblem } from "./row-values.js";
-
-/** TypeORM type names (lower-cased) onto Strata's logical types. */
-const TYPE_NAMES: ReadonlyMap<string, LogicalType> = new Map<string, LogicalType>([
-  ["string", "string"], ["varchar", "string"], ["text", "string"], ["char", "string"],
-  ["character varying", "string"], ["nvarchar", "string"], ["uuid", "string"],
-  ["int", "integer"], ["integer", "integer"], ["int2", "integer"], ["int4", "integer"], ["int8", "integer"],
-  ["smallint", "integer"], ["bigint", "integer"], ["tinyint", "integer"],
-  ["number", "number"], ["real", "number"], ["float", "number"], ["float4", "number"], ["float8", "number"],
-  ["double", "number"], ["double precision", "number"],
-  ["boolean", "boolean"], ["bool", "boolean"],
-  ["datetime", "datetime"], ["timestamp", "datetime"], ["timestamptz", "datetime"],
-  ["timestamp with time zone", "datetime"], ["timestamp without time zone", "datetime"], ["date", "datetime"],
-  ["simple-json", "json"], ["json", "json"], ["jsonb", "json"],
-]);
-
-/** Reflected design types (`design:type`) onto logical types. */
-const DESIGN_TYPES: ReadonlyMap<Function, LogicalType> = new Map<Function, LogicalType>([
-  [String, "string"], [Number, "number"], [Boolean, "boolean"], [Date, "datetime"],
-]);
-
-/** Column options Strata honours; any other option with a value is rejected rather than ignored. */
-const KNOWN_COLUMN_OPTIONS = new Set([
-  "type", "name", "nullable", "default", "unique", "primary", "length", "comment", "precision", "scale",
-]);
+import type { ColumnSchema, EntitySchema, IndexSchema } from "./entity-schema.js";
+import { buildEntitySchema, checkIndexNameFree, foreignKeyIndexName, impliedUniqueIndexName } from "./entity-schema.js";
+import { readDeclaredTable } from "./read-declared-table.js";
+import { readRelations } from "./read-relations.js";
 
 const cache = new WeakMap<Function, EntitySchema>();
 
@@ -42,77 +19,20 @@ export function readEntitySchema(target: Function): EntitySchema {
   return schema;
 }
 
-function inheritanceChain(target: Function): Function[] {
-  const chain: Function[] = [];
-  for (let t: unknown = target; typeof t === "function" && t !== Function.prototype; t = Object.getPrototypeOf(t)) {
-    chain.push(t as Function);
-  }
-  return chain;
-}
-
 function buildSchema(target: Function): EntitySchema {
-  if (typeof target !== "function") {
-    throw new SchemaError(`Expected an entity class, got ${describe(target)}`);
-  }
+  const declared = readDeclaredTable(target);
+  const { entityName, table: tableName, chain, primary } = declared;
   const args = getMetadataArgsStorage();
-  const entityName = target.name || "(anonymous entity)";
-  const table = args.tables.find((t) => t.target === target);
-  if (!table) {
-    throw new SchemaError(`${entityName} is not an entity: add @Entity() to the class`, { table: entityName });
-  }
-  if (table.type !== "regular") {
-    throw new SchemaError(`${entityName}: table type "${table.type}" is not supported (only plain @Entity tables)`, {
-      table: entityName,
-    });
-  }
-  const tableName = table.name ?? entityName;
-  const chain = inheritanceChain(target);
-
   const unsupported = (property: string, what: string): never => {
     throw new SchemaError(`${entityName}.${property}: ${what} is not supported by Strata`, {
       table: tableName,
       field: property,
     });
   };
-  for (const r of args.filterRelations(chain)) unsupported(r.propertyName, `relation @${r.relationType}`);
-  for (const e of args.filterEmbeddeds(chain)) unsupported(e.propertyName, "an embedded column");
-  for (const r of args.filterRelationIds(chain)) unsupported(r.propertyName, "@RelationId");
-  if (args.filterChecks(chain).length > 0) unsupported("(class)", "@Check");
-  if (args.filterExclusions(chain).length > 0) unsupported("(class)", "@Exclusion");
-  if (args.findTree(chain)) unsupported("(class)", "@Tree");
+  const columns = [...declared.columns];
+  const relationsRead = readRelations(target, declared);
+  columns.push(...relationsRead.impliedColumns);
 
-  const columns: ColumnSchema[] = [];
-  const seen = new Set<string>();
-  // Walk from the base class down so that a subclass redeclaring a property wins.
-  for (const arg of args.filterColumns(chain).slice().reverse()) {
-    if (seen.has(arg.propertyName)) {
-      const i = columns.findIndex((c) => c.property === arg.propertyName);
-      columns.splice(i, 1);
-    }
-    seen.add(arg.propertyName);
-    columns.push(readColumn(entityName, tableName, arg, args.findGenerated(chain, arg.propertyName)?.strategy));
-  }
-  const primaries = columns.filter((c) => c.primary);
-  if (primaries.length === 0) {
-    throw new SchemaError(`${entityName} has no primary column: add @PrimaryColumn() or @PrimaryGeneratedColumn()`, {
-      table: tableName,
-    });
-  }
-  if (primaries.length > 1) {
-    throw new SchemaError(
-      `${entityName}: composite primary keys (${primaries.map((c) => c.property).join(", ")}) are not supported`,
-      { table: tableName, field: primaries[1]?.property },
-    );
-  }
-  const primary = primaries[0]!;
-  // Keys are strings or numbers everywhere (Key): a Date, boolean or json key would be compared by identity
-  // in the memory engine and by value in SQL, so equal keys would make one row on SQLite and two in memory.
-  if (primary.type !== "string" && primary.type !== "integer" && primary.type !== "number") {
-    throw new SchemaError(`${entityName}.${primary.property}: a primary key of type ${primary.type} is not supported; use a string, integer or number column`, {
-      table: tableName,
-      field: primary.property,
-    });
-  }
   const names = new Set<string>();
   for (const c of columns) {
     if (names.has(c.name)) {
@@ -131,14 +51,7 @@ function buildSchema(target: Function): EntitySchema {
 
   const indexes: IndexSchema[] = [];
   const indexProperties = (columnsArg: unknown, where: string): string[] => {
-    let list: string[];
-    if (Array.isArray(columnsArg)) list = columnsArg.map(String);
-    else if (typeof columnsArg === "function") {
-      const picked = (columnsArg as (o: unknown) => unknown)(
-        new Proxy({}, { get: (_t, key) => String(key) }),
-      );
-      list = Array.isArray(picked) ? picked.map(String) : Object.keys(picked as object);
-    } else list = [];
+    const list = propertyNames(columnsArg);
     for (const p of list) {
       if (!byProperty.has(p)) unsupported(p, `${where} on a property that is not a column`);
     }
@@ -164,90 +77,40 @@ function buildSchema(target: Function): EntitySchema {
       indexes.push({ name, properties, unique: true });
     }
   }
+  // A one-to-one's foreign key is unique (one row per target row); every foreign key gets an index, which
+  // the engine needs to find the rows pointing at a deleted row and SQL needs to cascade without a scan.
+  for (const property of relationsRead.uniqueProperties) {
+    if (!indexes.some((i) => i.unique && i.properties.length === 1 && i.properties[0] === property)) {
+      indexes.push({ name: impliedUniqueIndexName(tableName, [byProperty.get(property)!.name]), properties: [property], unique: true });
+    }
+  }
+  for (const fk of relationsRead.foreignKeys) {
+    if (!indexes.some((i) => i.properties[0] === fk.property)) {
+      indexes.push({ name: foreignKeyIndexName(tableName, byProperty.get(fk.property)!.name), properties: [fk.property], unique: false });
+    }
+  }
 
   for (const index of indexes) checkIndexNameFree(index.name, tableName);
   // Refused here, with the entity's names: the builder would take the first of each.
   for (const role of ["version", "createDate", "updateDate"] as const) onlyOne(role);
-  return buildEntitySchema({ entityName, table: tableName, target, columns, indexes });
+  return buildEntitySchema({
+    entityName,
+    table: tableName,
+    target,
+    columns,
+    indexes,
+    foreignKeys: relationsRead.foreignKeys,
+    relations: relationsRead.relations,
+  });
 }
 
-function readColumn(
-  entityName: string,
-  table: string,
-  arg: ReturnType<typeof getMetadataArgsStorage>["columns"][number],
-  generation: "uuid" | "increment" | "rowid" | undefined,
-): ColumnSchema {
-  const property = arg.propertyName;
-  const fail = (what: string): never => {
-    throw new SchemaError(`${entityName}.${property}: ${what}`, { table, field: property });
-  };
-  const options = arg.options as Record<string, unknown>;
-  for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined && !KNOWN_COLUMN_OPTIONS.has(key)) fail(`column option "${key}" is not supported by Strata`);
+/** The property names an `@Index`/`@Unique` columns argument lists: an array, or a function picking them. */
+function propertyNames(columnsArg: unknown): string[] {
+  if (Array.isArray(columnsArg)) return columnsArg.map(String);
+  if (typeof columnsArg === "function") {
+    const picked = (columnsArg as (o: unknown) => unknown)(new Proxy({}, { get: (_t, key) => String(key) }));
+    return Array.isArray(picked) ? picked.map(String) : Object.keys(picked as object);
   }
-  let role: ColumnSchema["role"];
-  switch (arg.mode) {
-    case "regular":
-      break;
-    case "version":
-    case "createDate":
-    case "updateDate":
-      role = arg.mode;
-      break;
-    default:
-      fail(`a ${arg.mode} column is not supported by Strata`);
-  }
-  let type: LogicalType | undefined;
-  const declared = options["type"];
-  if (typeof declared === "string") {
-    type = TYPE_NAMES.get(declared.toLowerCase());
-    if (!type) fail(`column type "${declared}" is not supported (use string, integer, number, boolean, datetime or json)`);
-  } else if (typeof declared === "function") {
-    type = DESIGN_TYPES.get(declared);
-    if (!type) {
-      // Unions (`number | null`), interfaces, `any` and arrays all reflect as Object or Array: guessing
-      // would store a number as json, so ask for the type instead.
-      fail(
-        `the TypeScript type reflects as ${declared.name || "an unknown type"}, which does not say how to store it; ` +
-          `give an explicit column type, e.g. @Column({ type: "integer", nullable: true }) or { type: "simple-json" }`,
-      );
-    }
-  }
-  if (role === "version") type = "integer";
-  if (role === "createDate" || role === "updateDate") type = "datetime";
-  if (generation === "increment") type = "integer";
-  if (generation === "uuid") type = "string";
-  if (generation === "rowid") return fail(`@PrimaryGeneratedColumn("rowid") is not supported; use "increment"`);
-  if (!type) {
-    fail(
-      "the column type is unknown (no decorator metadata: esbuild and tsx emit none); give an explicit column type, " +
-        'e.g. @Column({ type: "string" })',
-    );
-  }
-  const primary = options["primary"] === true;
-  const column: ColumnSchema = {
-    property,
-    name: typeof options["name"] === "string" ? options["name"] : property,
-    type: type!,
-    nullable: options["nullable"] === true && !primary,
-    unique: options["unique"] === true,
-    primary,
-    ...(options["default"] !== undefined ? { default: readDefault(type!, options["default"], fail) } : {}),
-    ...(generation ? { generated: generation } : {}),
-    ...(role ? { role } : {}),
-  };
-  if (generation && !primary) fail("a generated column must be the primary column");
-  return column;
+  return [];
 }
 
-function readDefault(type: LogicalType, value: unknown, fail: (what: string) => never): unknown {
-  if (typeof value === "function") fail("a SQL-expression default is not supported; give a literal value");
-  // A default of the wrong type would fail every save that relies on it: refuse it here, once.
-  const problem = value === null ? undefined : valueProblem({ type } as ColumnSchema, value);
-  if (problem) fail(`the default does not fit the column: ${problem}`);
-  return value;
-}
-
-function describe(value: unknown): string {
-  return value === null ? "null" : typeof value;
-}

@@ -3,9 +3,9 @@
  * and this module turns a {@link TableDescription} into the neutral {@link EntitySchema} that the data
  * SPI takes (each property named after its column), and back.
  */
-import type { TableColumn, TableDescription, TableIndex } from "../spi/index.js";
+import type { TableColumn, TableDescription, TableForeignKey, TableIndex } from "../spi/index.js";
 import { SchemaError } from "../errors.js";
-import type { ColumnSchema, EntitySchema, IndexSchema } from "./entity-schema.js";
+import type { ColumnSchema, EntitySchema, ForeignKeySchema, IndexSchema } from "./entity-schema.js";
 import { buildEntitySchema, impliedUniqueIndexName } from "./entity-schema.js";
 
 /**
@@ -50,7 +50,14 @@ export function schemaOfTable(table: TableDescription): EntitySchema {
       indexes.push({ name: impliedUniqueIndexName(table.name, [c.name]), properties: [c.name], unique: true });
     }
   }
-  return buildEntitySchema({ entityName: table.name, table: table.name, target: MigrationTable, columns, indexes });
+  const foreignKeys: ForeignKeySchema[] = (table.foreignKeys ?? []).map((f) => ({
+    name: f.name,
+    property: f.column,
+    referencedTable: f.referencedTable,
+    referencedColumn: f.referencedColumn,
+    onDelete: f.onDelete,
+  }));
+  return buildEntitySchema({ entityName: table.name, table: table.name, target: MigrationTable, columns, indexes, foreignKeys });
 }
 
 /** The description of a table as an entity (or a table schema) declares it, by column names. */
@@ -66,5 +73,12 @@ export function describeSchema(schema: EntitySchema): TableDescription {
     ...(c.generated ? { generated: c.generated } : {}),
   }));
   const indexes: TableIndex[] = schema.indexes.map((i) => ({ name: i.name, columns: i.properties.map(nameOf), unique: i.unique }));
-  return { name: schema.table, columns, indexes };
+  const foreignKeys: TableForeignKey[] = schema.foreignKeys.map((f) => ({
+    name: f.name,
+    column: nameOf(f.property),
+    referencedTable: f.referencedTable,
+    referencedColumn: f.referencedColumn,
+    onDelete: f.onDelete,
+  }));
+  return { name: schema.table, columns, indexes, ...(foreignKeys.length > 0 ? { foreignKeys } : {}) };
 }

@@ -3,6 +3,6 @@ export { DEFAULT_CAPABILITIES } from "./capabilities.js";
 export type { BackendCapabilities } from "./capabilities.js";
 export type { DataSession, Key, UpdateOutcome, UpsertManyOptions } from "./data-session.js";
 export type { TransactionHandle } from "./transaction-handle.js";
-export type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "./schema-editor.js";
+export type { SchemaEditor, TableColumn, TableDescription, TableForeignKey, TableIndex } from "./schema-editor.js";
 export type { AppliedMigration, AppliedMigrationStore, MigrationLock } from "./migration-store.js";
 export type { Backend, BackendContext, BackendFactory } from "./backend.js";

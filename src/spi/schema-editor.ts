@@ -1,5 +1,5 @@
 /** Schema changes and introspection: the backend half of a migration's `m` API. */
-import type { LogicalType } from "../schema/entity-schema.js";
+import type { LogicalType, OnDelete } from "../schema/entity-schema.js";
 
 /** A column as a table holds it, named by its column name. */
 export interface TableColumn {
@@ -29,6 +29,22 @@ export interface TableIndex {
   readonly unique: boolean;
 }
 
+/**
+ * A foreign key as a table holds it: `column` holds the primary key of a row of `referencedTable` (or null).
+ * Every backend enforces it alike (README, "Relations"): a write naming a missing row is an `IntegrityError`,
+ * and deleting a referenced row restricts, cascades or sets null as `onDelete` says, level after level.
+ */
+export interface TableForeignKey {
+  /** The constraint name, unique in the whole database: `fk_<table>_<column>` for one a relation declares. */
+  readonly name: string;
+  /** The referencing column's name. */
+  readonly column: string;
+  readonly referencedTable: string;
+  /** The referenced table's primary key column. */
+  readonly referencedColumn: string;
+  readonly onDelete: OnDelete;
+}
+
 /** What introspection tells of a table. */
 export interface TableDescription {
   /** The table name. */
@@ -40,6 +56,8 @@ export interface TableDescription {
    * names it) or left out: readers derive it from the column's `unique` flag either way.
    */
   readonly indexes: readonly TableIndex[];
+  /** Its foreign keys. Absent (from a backend or a caller that predates relations): none. */
+  readonly foreignKeys?: readonly TableForeignKey[];
 }
 
 /**

@@ -3,7 +3,7 @@ import { Column, Entity, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, Versi
 import { SchemaError, createStorage, readEntitySchema } from "../../src/index.js";
 
 @Entity("owners") class Owner { @PrimaryColumn({ type: "string" }) id: string; }
-@Entity("pets") class Pet { @PrimaryColumn({ type: "string" }) id: string; @ManyToOne(() => Owner) owner: Owner; }
+@Entity("pets") class Pet { @PrimaryColumn({ type: "string" }) id: string; @ManyToOne(() => Owner, { lazy: true }) owner: Owner; }
 @Entity("untyped") class Untyped { @PrimaryColumn({ type: "string" }) id: string; @Column({ nullable: true }) maybe: number | null; }
 @Entity("weird") class Weird { @PrimaryColumn({ type: "string" }) id: string; @Column({ type: "decimal" }) amount: string; }
 @Entity("soft") class Soft { @PrimaryColumn({ type: "string" }) id: string; @DeleteDateColumn() deletedAt: Date; }
@@ -55,7 +55,7 @@ describe("entity schemas from TypeORM decorators", () => {
   });
 
   test("unsupported declarations are SchemaErrors naming entity and property", () => {
-    expect(schemaError(Pet).message).toMatch(/Pet\.owner: relation @many-to-one is not supported/);
+    expect(schemaError(Pet).message).toMatch(/Pet\.owner: a lazy relation is not supported by Strata/);
     expect(schemaError(Pet).field).toBe("owner");
     expect(schemaError(Untyped).message).toMatch(/Untyped\.maybe: .*explicit column type/);
     expect(schemaError(Weird).message).toMatch(/Weird\.amount: column type "decimal" is not supported/);
