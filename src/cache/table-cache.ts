@@ -4,7 +4,7 @@
  * construction time (the key prefix, the copier, the codec), so that an L1 hit costs a map lookup and a copy.
  */
 import type { DataSession, Key } from "../spi/index.js";
-import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
+import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { makeRowCopier } from "../schema/row-values.js";
 import { TableKeys } from "./keys.js";

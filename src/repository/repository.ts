@@ -370,10 +370,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   async delete(id: K): Promise<boolean> {
     const key = this.checkKey(id);
     const deleted = await this.session().delete(this.schema, key);
-    if (deleted) {
-      this.core.transactions.noteWrite(this.schema.table, key);
-      this.noteDeleteReach();
-    }
+    if (deleted) this.core.transactions.noteWrite(this.schema.table, key, this.deleteReached());
     return deleted;
   }
 
@@ -544,17 +541,16 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     }
     const normalized = normalizeWhere(this.schema, where);
     const deleted = await this.session().deleteMany(this.schema, normalized);
-    if (deleted > 0) {
-      this.core.transactions.noteWrite(this.schema.table);
-      this.noteDeleteReach();
-    }
+    if (deleted > 0) this.core.transactions.noteWrite(this.schema.table, undefined, this.deleteReached());
     return deleted;
   }
 
-  /** Announces the rows a committed delete changed elsewhere through foreign keys: those tables' whole caches go. */
-  private noteDeleteReach(): void {
-    this.deleteReach ??= tablesReachedByDelete(this.schema.table, [...this.core.schemas.values(), ...joinTablesOf(this.core.schemas.values())]);
-    for (const table of this.deleteReach) this.core.transactions.noteWrite(table);
+  /**
+   * The tables a delete from this table changes besides the rows deleted, through foreign keys: announced
+   * with the delete, so that their whole caches go once it commits (the backend changed rows no repository wrote).
+   */
+  private deleteReached(): readonly string[] {
+    return (this.deleteReach ??= tablesReachedByDelete(this.schema.table, [...this.core.schemas.values(), ...joinTablesOf(this.core.schemas.values())]));
   }
 
   /**
