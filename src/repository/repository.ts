@@ -413,7 +413,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * included relations pair by besides the selected ones (they are not handed out).
    */
   private normalizeWithInclude(query: Query<T, Field<T>> | undefined): { rest: { readonly select?: unknown; readonly cache?: Query<T>["cache"] } | undefined; normalized: NormalizedQuery; plans: IncludePlan[] } {
-    if (query === undefined || query === null || typeof query !== "object" || query.include === undefined) {
+    if (query === undefined || query === null || typeof query !== "object" || !("include" in query)) {
       return { rest: query, normalized: normalizeQuery(this.schema, query), plans: [] };
     }
     const { include, ...rest } = query;
