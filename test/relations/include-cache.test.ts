@@ -162,14 +162,17 @@ describe.runIf(redisUrl !== undefined || servicesRequired)("sqlite: cascade inva
     storages.push(reader);
     const profiles = reader.repository(IncProfile);
     const profile = await writer.repository(IncProfile).insert({ bio: "p", authorId: "a2" } as Partial<IncProfile>);
-    // The reader comes to hold the profile in L1 (an invalidation of the setup's writes may drop it once).
-    await waitFor(async () => {
-      await profiles.findById(profile.id);
-      const before = counts.get("findById") ?? 0;
-      await profiles.findById(profile.id);
-      return (counts.get("findById") ?? 0) === before;
-    }, 2000, "the reader holds the profile in L1");
-    // a1 is referenced by no profile: deleting it changes none, but profiles are among the tables it reaches.
+    // A marker write after the setup's: once the reader has heard it, it has heard every earlier one (the bus
+    // keeps their order), so no late invalidation of the setup can drop what the reader caches next.
+    const tags = reader.repository(IncTag);
+    await tags.findById("db");
+    await writer.repository(IncTag).update("db", { weight: 5 });
+    await waitFor(async () => (await tags.findById("db"))?.weight === 5, 2000, "the reader heard the marker write");
+    await profiles.findById(profile.id);
+    const cachedReads = counts.get("findById") ?? 0;
+    expect(await profiles.findById(profile.id)).not.toBeNull();
+    expect(counts.get("findById")).toBe(cachedReads);
+    // a7 is referenced by no profile: deleting it changes none, but profiles are among the tables it reaches.
     await writer.repository(IncAuthor).insert({ id: "a7", name: "Far" });
     await writer.repository(IncAuthor).delete("a7");
     await waitFor(async () => {

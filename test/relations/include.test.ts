@@ -179,6 +179,8 @@ function includeCases(backend: IncBackend): void {
       await expect(bad).rejects.toThrow(/"title", "nope", which are not relations of IncPost \(its relations: author, editor, comments, tags\)/);
       await expect(posts.findAll({ include: { comments: { include: { bogus: true } } } as never })).rejects.toThrow(/IncComment: include.comments.include names "bogus"/);
       await expect(posts.findAll({ include: { author: { limit: 1 } } as never })).rejects.toThrow(/to-one relation: limit/);
+      // An include left undefined loads nothing, as a where left out matches everything.
+      expect((await posts.findAll({ include: undefined })).map((p) => p.comments)).toEqual([undefined, undefined, undefined]);
     });
 
     test("an entity read with its relations saves back: relation properties are not written", async () => {
