@@ -55,9 +55,13 @@ export interface IRepository<T extends object, K extends Key = Key> {
   findById(id: K, options?: FindByIdOptions<T>): Promise<T | null>;
   findByIds(ids: readonly K[], options?: FindByIdOptions<T>): Promise<T[]>;
   /** With `select`: a plain object of exactly the selected fields (see {@link Query.select}). */
+  /** With `select` and `include`: the selected fields and the included relations. */
+  findOne<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)> | null>;
   findOne<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S> | null>;
   findOne(query: Query<T>): Promise<T | null>;
   /** With `select`: plain objects of exactly the selected fields (see {@link Query.select}). */
+  /** With `select` and `include`: the selected fields and the included relations. */
+  findAll<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)>[]>;
   findAll<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S>[]>;
   findAll(query?: Query<T>): Promise<T[]>;
   count(where?: Where<T> | Where<T>[], options?: CountOptions): Promise<number>;
@@ -497,6 +501,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * The first match of `query` in its order, or null. With `select`, a plain object holding exactly the
    * selected fields (see {@link Query.select}).
    */
+  /** With `select` and `include`: the selected fields and the included relations. */
+  findOne<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)> | null>;
   findOne<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S> | null>;
   findOne(query: Query<T>): Promise<T | null>;
   async findOne(query: Query<T, Field<T>>): Promise<object | null> {
@@ -513,6 +519,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * Every match of `query` in its order. With `select`, plain objects holding exactly the selected fields
    * (see {@link Query.select}).
    */
+  /** With `select` and `include`: the selected fields and the included relations. */
+  findAll<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)>[]>;
   findAll<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S>[]>;
   findAll(query?: Query<T>): Promise<T[]>;
   async findAll(query?: Query<T, Field<T>>): Promise<object[]> {

@@ -6,7 +6,7 @@
  */
 import "reflect-metadata";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, expectTypeOf, test } from "vitest";
 import type { Repository, Storage } from "../../src/index.js";
 import { IntegrityError, QueryError, ValidationError } from "../../src/index.js";
 import { IncAuthor, IncComment, INC_ENTITIES, IncPost, IncProfile, IncTag } from "../fixtures/inc-entities.js";
@@ -108,7 +108,8 @@ function includeCases(backend: IncBackend): void {
         { body: "z", author: { id: "a1" } },
       ]);
       // A top-level projection with an include: the foreign key is read for pairing, not handed out.
-      const titles = await posts.findAll({ select: ["title"], include: { author: { select: ["name"] } } } as never);
+      const titles = await posts.findAll({ select: ["title"], include: { author: { select: ["name"] } } });
+      expectTypeOf(titles).toEqualTypeOf<Pick<IncPost, "title" | "author">[]>();
       expect(data(titles)).toEqual([{ title: "one", author: { name: "Ada" } }, { title: "two", author: { name: "Ada" } }, { title: "three", author: { name: "Bob" } }]);
     });
 
