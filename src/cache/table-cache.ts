@@ -4,7 +4,7 @@
  * construction time (the key prefix, the copier, the codec), so that an L1 hit costs a map lookup and a copy.
  */
 import type { DataSession, Key } from "../spi/index.js";
-import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
+import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { makeRowCopier } from "../schema/row-values.js";
 import { TableKeys } from "./keys.js";
@@ -95,8 +95,13 @@ export class TableCache {
   /** Bumped by a bulk write: every entity key of the table changes at once. */
   private epoch = 0;
   /** Bumped by every write to the table: every cached query of the table changes at once. */
-  private generation = 0;
+  private writes = 0;
   private schemaVersion = -1;
+
+  /** Bumped by every write to the table (see {@link TableCache.query}'s `dependsOn`). */
+  get generation(): number {
+    return this.writes;
+  }
   private readonly entityFlights = new Map<string, Flight<Row | null>>();
   private readonly queryFlights = new Map<string, Flight<readonly Row[] | number>>();
 
@@ -113,7 +118,7 @@ export class TableCache {
 
   private rebuildKeys(): void {
     this.schemaVersion = this.context.schemaVersion;
-    this.keys.rebuild(this.context.appliedMark, this.schemaVersion, this.epoch, this.generation);
+    this.keys.rebuild(this.context.appliedMark, this.schemaVersion, this.epoch, this.writes);
   }
 
   /** The table's name as L2 keys hold it. */
@@ -127,7 +132,7 @@ export class TableCache {
   }
 
   /** A migration changed the schema: keys move to the new version (the context has cleared L1). */
-  private checkSchemaVersion(): void {
+  checkSchemaVersion(): void {
     if (this.context.schemaVersion !== this.schemaVersion) {
       this.context.schemaChanged();
       this.rebuildKeys();
@@ -272,8 +277,19 @@ export class TableCache {
    * Rows are handed out through `copy` (default: {@link TableCache.copyOut}, entities); a projection passes
    * its own, which must share nothing with the cached row (`makeProjectionCopier`). Its key holds the
    * projection's columns, so it never meets the entry of the same query with other columns.
+   *
+   * `dependsOn`: the caches of the other tables the query read (an `include`'s related and join tables).
+   * Their generations are part of the key too, so a write to any of them makes the entry unreachable, as
+   * a write to this table does.
    */
-  async query(kind: "rows", query: NormalizedQuery, ttlMs: number | undefined, load: () => Promise<Row[]>, copy?: (row: Row) => object): Promise<object[]>;
+  async query(
+    kind: "rows",
+    query: unknown,
+    ttlMs: number | undefined,
+    load: () => Promise<Row[]>,
+    copy?: (row: Row) => object,
+    dependsOn?: readonly TableCache[],
+  ): Promise<object[]>;
   async query(kind: "count", where: NormalizedWhere, ttlMs: number | undefined, load: () => Promise<number>): Promise<number>;
   async query(
     kind: "rows" | "count",
@@ -281,11 +297,16 @@ export class TableCache {
     ttlMs: number | undefined,
     load: () => Promise<Row[] | number>,
     copy: (row: Row) => object = this.copyOut,
+    dependsOn: readonly TableCache[] = [],
   ): Promise<object[] | number> {
     this.checkSchemaVersion();
     const l1 = this.context.trustedL1;
     if (!l1) return this.copyResult(await load(), copy);
-    const l1Key = this.keys.query(kind, query);
+    let l1Key = this.keys.query(kind, query);
+    for (const table of dependsOn) {
+      table.checkSchemaVersion();
+      l1Key += `|${table.l2Table}@${table.generation}`;
+    }
     const hit = l1.get(l1Key) as readonly Row[] | number | undefined;
     if (hit !== undefined) return this.copyResult(hit, copy);
     let flight = this.queryFlights.get(l1Key);
@@ -316,7 +337,7 @@ export class TableCache {
    */
   invalidate(keys: Iterable<Key> | "all"): string[] | true {
     this.checkSchemaVersion();
-    this.generation++;
+    this.writes++;
     for (const flight of this.queryFlights.values()) flight.stale = true;
     this.queryFlights.clear();
     if (keys === "all") {
@@ -348,7 +369,7 @@ export class TableCache {
     for (const flight of this.queryFlights.values()) flight.stale = true;
     this.entityFlights.clear();
     this.queryFlights.clear();
-    this.generation++;
+    this.writes++;
     this.rebuildKeys();
   }
 }

@@ -4,7 +4,8 @@ import { describeValue, stringProblem, valueProblem } from "../schema/row-values
 import type { Condition, ConditionOp, NormalizedQuery, NormalizedWhere, OrderTerm } from "./query.js";
 
 const OPERATORS = new Set(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$like", "$ilike", "$isNull"]);
-const QUERY_KEYS = new Set(["where", "orderBy", "limit", "offset", "cache", "select"]);
+/** `include` is the repository's (relation-loader.ts): accepted here, loaded there. */
+const QUERY_KEYS = new Set(["where", "orderBy", "limit", "offset", "cache", "select", "include"]);
 
 function queryError(schema: EntitySchema, message: string, field?: string): never {
   throw new QueryError(`${schema.entityName}: ${message}`, { table: schema.table, ...(field ? { field } : {}) });
@@ -106,7 +107,7 @@ export function normalizeQuery(schema: EntitySchema, query: unknown): Normalized
   if (query === undefined || query === null) return { where: [[]], orderBy: [{ column: schema.primary, direction: "asc" }], offset: 0 };
   if (!isPlainObject(query)) queryError(schema, `a query must be an object, got ${describeValue(query)}`);
   for (const key of Object.keys(query)) {
-    if (!QUERY_KEYS.has(key)) queryError(schema, `unknown query option "${key}" (expected where, orderBy, limit, offset, cache, select)`);
+    if (!QUERY_KEYS.has(key)) queryError(schema, `unknown query option "${key}" (expected where, orderBy, limit, offset, cache, select, include)`);
   }
   const orderBy: OrderTerm[] = [];
   const order = query["orderBy"];

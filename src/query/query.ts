@@ -33,6 +33,53 @@ export type OrderBy<T> = { [K in keyof T]?: "asc" | "desc" };
 export type Field<T> = { [K in keyof T]-?: T[K] extends (...args: never[]) => unknown ? never : K }[keyof T] & string;
 
 /**
+ * The relation properties of an entity, as far as types can tell: properties holding an object (not a
+ * `Date`) or an array of objects. A json column typed as an object is one too for the compiler; naming it
+ * in `include` is a `QueryError` at run time.
+ */
+export type RelationProperty<T> = {
+  [K in keyof T]-?: T[K] extends (...args: never[]) => unknown
+    ? never
+    : NonNullable<T[K]> extends Date
+      ? never
+      : NonNullable<T[K]> extends readonly (infer E)[]
+        ? E extends object ? K : never
+        : NonNullable<T[K]> extends object ? K : never;
+}[keyof T] & string;
+
+/** The entity a relation property holds: the element type of a to-many, the object type of a to-one. */
+export type Related<V> = NonNullable<V> extends readonly (infer E)[] ? E : NonNullable<V>;
+
+/**
+ * How one included relation is loaded: `true` for all of it, or options. `where` and `select` apply to
+ * every relation; `orderBy` and `limit` to a to-many one (a `QueryError` on a to-one); `include` loads the
+ * related entities' own relations, one more backend query per relation and level.
+ */
+export interface IncludeOptions<R> {
+  /** Only related entities matching it (a to-one that does not match comes back as null). */
+  where?: Where<R> | Where<R>[];
+  /** The order of a to-many array; the related entity's primary key ends it. @default { <primary key>: "asc" } */
+  orderBy?: OrderBy<R>;
+  /** At most this many related entities per parent (a to-many relation), the first in its order. */
+  limit?: number;
+  /** Only these fields of each related entity: plain objects, as {@link Query.select} gives them. */
+  select?: readonly Field<R>[];
+  /** The related entities' own relations to load. */
+  include?: Include<R>;
+}
+
+/**
+ * The relations to load with a query's results (README, "Relations"): each key a relation property, its
+ * value `true` or {@link IncludeOptions}. Each included relation costs one backend query for the whole
+ * result (a many-to-many two: its join table, then the related table); a to-many relation comes back as an
+ * array ([] when empty), a to-one as an object or null. A name that is not a relation is a `QueryError`.
+ *
+ * @example
+ * await posts.findAll({ include: { author: true, comments: { orderBy: { id: "desc" }, limit: 3, include: { author: true } } } });
+ */
+export type Include<T> = { [K in RelationProperty<T>]?: boolean | IncludeOptions<Related<T[K]>> };
+
+/**
  * A query on entities `T`. `S` is the fields a projection may list: none by default, so that a variable
  * typed `Query<T>` holds no `select` and `findAll` of it returns whole entities; a query with a projection
  * is written inline (its fields are then inferred), or typed `SelectQuery<T, "id" | "title">`.
@@ -56,6 +103,8 @@ export interface Query<T, S extends Field<T> = never> {
    * // titles: Pick<Post, "id" | "title">[]
    */
   select?: readonly S[];
+  /** Relations to load with each result (see {@link Include}). */
+  include?: Include<T>;
 }
 
 /** A query with a projection on the fields `S`: `findAll`, `findOne` and `iterate` return `Pick<T, S>` for it. */

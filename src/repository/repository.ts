@@ -9,8 +9,10 @@ import type { TableCache } from "../cache/table-cache.js";
 import { ConcurrencyError, NotFoundError, QueryError, StorageError, ValidationError } from "../errors.js";
 import { compileAfter } from "../engine/keyset.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
-import type { Field, NormalizedQuery, Query, SelectQuery, Where } from "../query/query.js";
-import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
+import type { Field, Include, NormalizedQuery, Query, RelationProperty, SelectQuery, Where } from "../query/query.js";
+import { tablesReachedByDelete } from "../schema/delete-reach.js";
+import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
+import { joinTablesOf } from "../schema/read-relations.js";
 import { ProjectionCache } from "../schema/projection-cache.js";
 import { checkValue, copyValue, describeValue, invalid, makeProjectionCopier, makeRowCopier, storedValue } from "../schema/row-values.js";
 import type { StorageCore } from "../storage-core.js";
@@ -19,6 +21,8 @@ import type { Storage } from "../storage.js";
 import type { BatchResult, PreparedRow, SaveManyOptions } from "./batch-writer.js";
 import { BatchWriter } from "./batch-writer.js";
 import { PageCursors, sortKeyOf, withSortColumns } from "./page-cursor.js";
+import type { IncludePlan } from "./relation-loader.js";
+import { includeKey, loadIncluded, makeTreeCopier, pairingColumns, planInclude, tablesRead } from "./relation-loader.js";
 
 export type { BatchResult, SaveManyOptions } from "./batch-writer.js";
 
@@ -28,24 +32,46 @@ export interface CountOptions {
   cache?: boolean | { ttlMs: number };
 }
 
+/**
+ * What `save`, `insert` and `saveMany` take: the entity's fields, each optional as far as types go (which
+ * columns are generated, versioned, dated, defaulted or nullable is in the decorators, where types cannot
+ * see it: a required column left out is a `ValidationError` naming it). Relation properties may be present,
+ * as in an entity read with `include`; they are not written (see `Repository.save`).
+ */
+export type EntityInput<T> = { [K in Field<T>]?: T[K] };
+
+/** Options of `findById` and `findByIds`. */
+export interface FindByIdOptions<T> {
+  /** Relations to load with the entities, as `Query.include`. */
+  include?: Include<T>;
+}
+
 /** The public repository interface. */
 export interface IRepository<T extends object, K extends Key = Key> {
-  save(entity: T): Promise<T>;
-  insert(entity: T): Promise<T>;
+  save(entity: EntityInput<T>): Promise<T>;
+  insert(entity: EntityInput<T>): Promise<T>;
   update(id: K, patch: Partial<T>): Promise<T>;
   delete(id: K): Promise<boolean>;
-  findById(id: K): Promise<T | null>;
-  findByIds(ids: readonly K[]): Promise<T[]>;
+  findById(id: K, options?: FindByIdOptions<T>): Promise<T | null>;
+  findByIds(ids: readonly K[], options?: FindByIdOptions<T>): Promise<T[]>;
   /** With `select`: a plain object of exactly the selected fields (see {@link Query.select}). */
+  /** With `select` and `include`: the selected fields and the included relations. */
+  findOne<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)> | null>;
   findOne<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S> | null>;
   findOne(query: Query<T>): Promise<T | null>;
   /** With `select`: plain objects of exactly the selected fields (see {@link Query.select}). */
+  /** With `select` and `include`: the selected fields and the included relations. */
+  findAll<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)>[]>;
   findAll<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S>[]>;
   findAll(query?: Query<T>): Promise<T[]>;
   count(where?: Where<T> | Where<T>[], options?: CountOptions): Promise<number>;
   exists(id: K): Promise<boolean>;
-  saveMany(entities: readonly T[], options?: SaveManyOptions): Promise<BatchResult>;
+  saveMany(entities: readonly EntityInput<T>[], options?: SaveManyOptions): Promise<BatchResult>;
   deleteMany(where: Where<T> | Where<T>[]): Promise<number>;
+  /** Adds many-to-many links from the entity `id` to the entities `targetIds`; returns how many were new. */
+  link(id: K, relation: RelationProperty<T>, targetIds: readonly Key[]): Promise<number>;
+  /** Removes many-to-many links from the entity `id` to the entities `targetIds`; returns how many there were. */
+  unlink(id: K, relation: RelationProperty<T>, targetIds: readonly Key[]): Promise<number>;
   /**
    * Every match of `query` in its order, read a page at a time by keyset (`pageSize`, default 500). With
    * `select`, plain objects of exactly the selected fields (see {@link Query.select}).
@@ -64,7 +90,7 @@ export interface IRepository<T extends object, K extends Key = Key> {
   findPage(query: PageQuery<T>): Promise<Page<T>>;
 }
 
-/** The query of `findPage`: a query's where, orderBy and cache, with the page size and position instead of limit and offset. */
+/** The query of `findPage`: a query's where, orderBy, include and cache, with the page size and position instead of limit and offset. */
 export type PageQuery<T> = Omit<Query<T>, "limit" | "offset"> & {
   /** The page size: a positive integer. */
   first: number;
@@ -113,6 +139,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   /** Projections whose backend rows hold more than is handed out (the primary key, when it was not listed). */
   private readonly pickingProjections = new ProjectionCache<Projection>();
   private readonly asEntity = (row: Row): T => this.toEntity(row);
+  /** The tables a delete from this table may change besides the rows deleted (foreign keys' CASCADE, SET NULL). */
+  private deleteReach: readonly string[] | undefined;
 
   constructor(storage: Storage, entity: EntityClass<T>) {
     this.core = coreOf(storage);
@@ -166,7 +194,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * fields the caller listed. The backend always returns the primary key (the SPI's rule); it is dropped
    * here when the caller did not list it, so that the object matches its type, `Pick<T, S>`.
    */
-  private projection(query: Query<T, Field<T>> | undefined, normalized: NormalizedQuery): Projection | undefined {
+  private projection(query: { readonly select?: unknown } | undefined, normalized: NormalizedQuery): Projection | undefined {
     const select = normalized.select;
     if (select === undefined) return undefined;
     // What is handed out is what the caller listed: the backend reads the primary key besides (and a
@@ -190,9 +218,29 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       throw new ValidationError(`${this.schema.entityName}: expected an entity object, got ${describeValue(entity)}`, { table: this.schema.table });
     }
     for (const key of Object.keys(entity)) {
-      if (!this.schema.columnsByProperty.has(key) && entity[key] !== undefined) {
-        invalid(this.schema, key, `"${key}" is not a column of ${this.schema.entityName}`);
-      }
+      if (this.schema.columnsByProperty.has(key) || entity[key] === undefined) continue;
+      const relation = this.schema.relationsByProperty.get(key);
+      if (relation) this.checkRelationProperty(entity, relation);
+      else invalid(this.schema, key, `"${key}" is not a column of ${this.schema.entityName}`);
+    }
+  }
+
+  /**
+   * A relation property of an entity to write: never written (save writes the entity's own columns), but
+   * an owning to-one object whose key disagrees with the foreign key column would be silently dropped,
+   * so it is a `ValidationError` naming both. Set the foreign key column to change the relation.
+   */
+  private checkRelationProperty(entity: Record<string, unknown>, relation: RelationSchema): void {
+    const related = entity[relation.property];
+    if (relation.toMany || relation.sourceProperty === this.pk.property || related === null || typeof related !== "object") return;
+    const key = (related as Record<string, unknown>)[relation.targetProperty];
+    const foreignKey = entity[relation.sourceProperty];
+    if (key !== undefined && key !== foreignKey && !(foreignKey === undefined && key === null)) {
+      invalid(
+        this.schema,
+        relation.property,
+        `holds a ${relation.target.name} whose ${relation.targetProperty} is ${JSON.stringify(key)}, but ${relation.sourceProperty} is ${describeValue(foreignKey)}: save writes ${relation.sourceProperty}, never the related object; set ${relation.sourceProperty} to change the relation`,
+      );
     }
   }
 
@@ -262,7 +310,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   }
 
   /** Inserts the entity, or replaces the stored one with the same primary key. Fields left undefined get their default (or null). */
-  async save(entity: T): Promise<T> {
+  async save(entity: EntityInput<T>): Promise<T> {
     this.assertEntity(entity);
     const { row, expectedVersion, generatedKey } = this.prepareRow(entity, new Date());
     const session = this.session();
@@ -278,7 +326,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   }
 
   /** Inserts a new entity; `IntegrityError` when its key or a unique value exists. */
-  async insert(entity: T): Promise<T> {
+  async insert(entity: EntityInput<T>): Promise<T> {
     this.assertEntity(entity);
     const { row } = this.prepareRow(entity, new Date());
     const stored = await this.session().insert(this.schema, row);
@@ -326,7 +374,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   async delete(id: K): Promise<boolean> {
     const key = this.checkKey(id);
     const deleted = await this.session().delete(this.schema, key);
-    if (deleted) this.core.transactions.noteWrite(this.schema.table, key);
+    if (deleted) this.core.transactions.noteWrite(this.schema.table, key, this.deleteReached());
     return deleted;
   }
 
@@ -335,10 +383,14 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * promise instead of wrapping it in two more (an L1 hit is as cheap as the promises made for it); an
    * invalid id still rejects, never throws. The cache's lookup is inside the `try` too: a hit makes the
    * entity on this stack, where a throwing column setter of the entity class would otherwise escape.
+   *
+   * `options.include` loads relations as `findAll`'s does: the entity itself may come from the cache, its
+   * relations are read from the backend (through the transaction, inside one), one query per relation.
    */
-  findById(id: K): Promise<T | null> {
+  findById(id: K, options?: FindByIdOptions<T>): Promise<T | null> {
     try {
       const key = this.checkKey(id);
+      if (options?.include !== undefined) return this.findByIdIncluding(key, options.include);
       const cache = this.cacheForRead();
       return cache ? (cache.findById(key) as Promise<T | null>) : this.readById(key);
     } catch (error) {
@@ -346,13 +398,83 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     }
   }
 
+  private async findByIdIncluding(key: Key, include: Include<T>): Promise<T | null> {
+    const plans = this.planInclude(include);
+    const cache = this.cacheForRead();
+    const entity = cache ? ((await cache.findById(key)) as T | null) : await this.readById(key);
+    if (entity === null || plans.length === 0) return entity;
+    const [loaded] = await loadIncluded(this.session(), [entity as Row], (row) => row, plans);
+    return loaded as T;
+  }
+
+  /** `include` checked against the entity's relations (a `QueryError` naming what is not one), planned. */
+  private planInclude(include: unknown): IncludePlan[] {
+    return planInclude(this.schema, include, (entity) => this.core.schemaOf(entity));
+  }
+
+  /**
+   * `query` without its include, normalized, and the include planned. A projection reads the columns the
+   * included relations pair by besides the selected ones (they are not handed out).
+   */
+  private normalizeWithInclude(query: Query<T, Field<T>> | undefined): { rest: { readonly select?: unknown; readonly cache?: Query<T>["cache"] } | undefined; normalized: NormalizedQuery; plans: IncludePlan[] } {
+    if (query === undefined || query === null || typeof query !== "object" || !("include" in query)) {
+      return { rest: query, normalized: normalizeQuery(this.schema, query), plans: [] };
+    }
+    const { include, ...rest } = query;
+    const plans = this.planInclude(include);
+    let normalized = normalizeQuery(this.schema, rest);
+    if (normalized.select && plans.length > 0) {
+      const read = new Set([...normalized.select, ...pairingColumns(this.schema, plans)]);
+      normalized = { ...normalized, select: this.schema.columns.filter((c) => read.has(c)) };
+    }
+    return { rest, normalized, plans };
+  }
+
+  /**
+   * The rows of `normalized` handed out, with the relations of `plans` loaded: through the query cache
+   * when `cached` (its entry keyed by the include too, and dropped by a write to any table it read), else
+   * through the caller's session.
+   */
+  private async readRows(
+    normalized: NormalizedQuery,
+    plans: readonly IncludePlan[],
+    projection: Projection | undefined,
+    cached: { cache: TableCache; ttlMs: number | undefined } | undefined,
+  ): Promise<object[]> {
+    if (cached) {
+      if (plans.length === 0) {
+        const load = () => this.core.backend.session.find(this.schema, normalized);
+        return cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache);
+      }
+      const session = this.core.backend.session;
+      const handOut = (projection?.fromBackend ?? this.asEntity) as (row: Row) => Row;
+      const load = async () => loadIncluded(session, await session.find(this.schema, normalized), handOut, plans);
+      const copy = makeTreeCopier((projection?.fromCache ?? cached.cache.copyOut) as (row: Row) => Row, plans);
+      const dependsOn = [...tablesRead(plans).values()].map((schema) => this.core.cache!.table(schema));
+      return cached.cache.query("rows", { query: normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, dependsOn);
+    }
+    const session = this.session();
+    const rows = await session.find(this.schema, normalized);
+    const handOut = projection ? projection.fromBackend : this.asEntity;
+    if (plans.length === 0) return rows.map(handOut);
+    return loadIncluded(session, rows, handOut as (row: Row) => Row, plans);
+  }
+
   private async readById(key: Key): Promise<T | null> {
     const row = await this.session().findById(this.schema, key);
     return row === null ? null : this.toEntity(row);
   }
 
-  /** The entities found, in the order of `ids` (missing ones left out). */
-  async findByIds(ids: readonly K[]): Promise<T[]> {
+  /**
+   * The entities found, in the order of `ids` (missing ones left out). `options.include` loads relations,
+   * as {@link Repository.findById}'s does.
+   */
+  async findByIds(ids: readonly K[], options?: FindByIdOptions<T>): Promise<T[]> {
+    if (options?.include !== undefined) {
+      const plans = this.planInclude(options.include);
+      const found = await this.findByIds(ids);
+      return plans.length === 0 ? found : ((await loadIncluded(this.session(), found as Row[], (row) => row, plans)) as T[]);
+    }
     if (!Array.isArray(ids)) invalid(this.schema, this.pk.property, `expected an array of ids, got ${describeValue(ids)}`);
     const keys = [...new Set(ids.map((id) => this.checkKey(id)))];
     if (keys.length === 0) return [];
@@ -379,17 +501,16 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * The first match of `query` in its order, or null. With `select`, a plain object holding exactly the
    * selected fields (see {@link Query.select}).
    */
+  /** With `select` and `include`: the selected fields and the included relations. */
+  findOne<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)> | null>;
   findOne<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S> | null>;
   findOne(query: Query<T>): Promise<T | null>;
   async findOne(query: Query<T, Field<T>>): Promise<object | null> {
-    const normalized = { ...normalizeQuery(this.schema, query), limit: 1 };
-    const projection = this.projection(query, normalized);
+    const { rest, normalized: all, plans } = this.normalizeWithInclude(query);
+    const normalized = { ...all, limit: 1 };
+    const projection = this.projection(rest, normalized);
     const cached = this.queryCache(query?.cache);
-    if (cached) {
-      const load = () => this.core.backend.session.find(this.schema, normalized);
-      const found = await cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache);
-      return found[0] ?? null;
-    }
+    if (cached || plans.length > 0) return (await this.readRows(normalized, plans, projection, cached))[0] ?? null;
     const rows = await this.session().find(this.schema, normalized);
     return rows[0] ? (projection ? projection.fromBackend(rows[0]) : this.toEntity(rows[0])) : null;
   }
@@ -398,18 +519,14 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * Every match of `query` in its order. With `select`, plain objects holding exactly the selected fields
    * (see {@link Query.select}).
    */
+  /** With `select` and `include`: the selected fields and the included relations. */
+  findAll<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)>[]>;
   findAll<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S>[]>;
   findAll(query?: Query<T>): Promise<T[]>;
   async findAll(query?: Query<T, Field<T>>): Promise<object[]> {
-    const normalized = normalizeQuery(this.schema, query);
-    const projection = this.projection(query, normalized);
-    const cached = this.queryCache(query?.cache);
-    if (cached) {
-      const load = () => this.core.backend.session.find(this.schema, normalized);
-      return cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache);
-    }
-    const rows = await this.session().find(this.schema, normalized);
-    return rows.map(projection ? projection.fromBackend : this.asEntity);
+    const { rest, normalized, plans } = this.normalizeWithInclude(query);
+    const projection = this.projection(rest, normalized);
+    return this.readRows(normalized, plans, projection, this.queryCache(query?.cache));
   }
 
   /** How many entities match `where`; `{ cache: true }` caches the count until the next write to the table. */
@@ -432,8 +549,95 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     }
     const normalized = normalizeWhere(this.schema, where);
     const deleted = await this.session().deleteMany(this.schema, normalized);
-    if (deleted > 0) this.core.transactions.noteWrite(this.schema.table);
+    if (deleted > 0) this.core.transactions.noteWrite(this.schema.table, undefined, this.deleteReached());
     return deleted;
+  }
+
+  /**
+   * The tables a delete from this table changes besides the rows deleted, through foreign keys: announced
+   * with the delete, so that their whole caches go once it commits (the backend changed rows no repository wrote).
+   */
+  private deleteReached(): readonly string[] {
+    return (this.deleteReach ??= tablesReachedByDelete(this.schema.table, [...this.core.schemas.values(), ...joinTablesOf(this.core.schemas.values())]));
+  }
+
+  /**
+   * Links the entity `id` to each of `targetIds` through the many-to-many `relation`'s join table, and
+   * returns how many links were new: linking twice is a no-op (the pair is stored once). Atomic (a
+   * transaction, a savepoint inside an ambient one): a failure links none. A missing entity on either side
+   * is an `IntegrityError` from the join table's foreign keys. `save` never writes links.
+   *
+   * @example await posts.link(post.id, "tags", ["ts", "db"]);
+   */
+  async link(id: K, relation: RelationProperty<T>, targetIds: readonly Key[]): Promise<number> {
+    const { key, join, targets } = this.linkArguments("link", id, relation, targetIds);
+    if (targets.length === 0) return 0;
+    return this.atomically(async (session) => {
+      const linked = await session.find(join.schema, {
+        where: [[{ column: join.sourceColumn, op: "eq", value: key }, { column: join.targetColumn, op: "in", value: targets }]],
+        orderBy: [{ column: join.schema.primary, direction: "asc" }],
+        offset: 0,
+        select: [join.schema.primary, join.targetColumn],
+      });
+      const known = new Set(linked.map((row) => row[join.targetColumn.property]));
+      const missing = targets.filter((target) => !known.has(target));
+      for (const target of missing) {
+        await session.insert(join.schema, { [join.schema.primary.property]: null, [join.sourceColumn.property]: key, [join.targetColumn.property]: target });
+      }
+      if (missing.length > 0) this.core.transactions.noteWrite(join.schema.table);
+      return missing.length;
+    });
+  }
+
+  /**
+   * Removes the links of the many-to-many `relation` from the entity `id` to each of `targetIds`, and
+   * returns how many there were (a pair not linked is skipped). The entities themselves stay.
+   */
+  async unlink(id: K, relation: RelationProperty<T>, targetIds: readonly Key[]): Promise<number> {
+    const { key, join, targets } = this.linkArguments("unlink", id, relation, targetIds);
+    if (targets.length === 0) return 0;
+    const removed = await this.session().deleteMany(join.schema, [
+      [{ column: join.sourceColumn, op: "eq", value: key }, { column: join.targetColumn, op: "in", value: targets }],
+    ]);
+    if (removed > 0) this.core.transactions.noteWrite(join.schema.table);
+    return removed;
+  }
+
+  /** The arguments of link/unlink checked: the key, the join table of a many-to-many relation, the distinct target keys. */
+  private linkArguments(method: string, id: K, relation: string, targetIds: readonly Key[]) {
+    const key = this.checkKey(id);
+    const found = this.schema.relationsByProperty.get(relation);
+    if (!found?.joinTable) {
+      const many = this.schema.relations.filter((r) => r.joinTable).map((r) => r.property);
+      throw new QueryError(
+        `${this.schema.entityName}: ${method} needs a many-to-many relation, and "${relation}" is ${found ? `a ${found.kind} relation` : "not a relation"} (${many.length > 0 ? `many-to-many: ${many.join(", ")}` : `${this.schema.entityName} has no many-to-many relation`})`,
+        { table: this.schema.table, field: relation },
+      );
+    }
+    const target = this.core.schemaOf(found.target);
+    if (!Array.isArray(targetIds)) invalid(this.schema, relation, `${method} expects an array of ${target.entityName} ids, got ${describeValue(targetIds)}`);
+    const targets = [...new Set(targetIds.map((t) => {
+      if (t === null || t === undefined) invalid(target, target.primary.property, `${method} ${this.schema.entityName}.${relation}: an id is missing`);
+      checkValue(target, target.primary, t);
+      return t;
+    }))];
+    const schema = found.joinTable.schema;
+    const join = {
+      schema,
+      sourceColumn: schema.columnsByProperty.get(found.joinTable.sourceProperty)!,
+      targetColumn: schema.columnsByProperty.get(found.joinTable.targetProperty)!,
+    };
+    return { key, join, targets };
+  }
+
+  /**
+   * Runs `work` atomically: in a transaction of its own, or a savepoint of the ambient one; where savepoints
+   * are missing, in the ambient transaction itself (whose rollback then undoes it).
+   */
+  private atomically<R>(work: (session: DataSession) => Promise<R>): Promise<R> {
+    const transactions = this.core.transactions;
+    if (transactions.current() !== undefined && !this.core.backend.capabilities.supportsSavepoints) return work(this.session());
+    return transactions.run(() => work(this.session()));
   }
 
   /**
@@ -442,7 +646,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * item, and nothing is written. With `atomic: false`, each chunk commits on its own and failures are
    * reported per entity in `errors`.
    */
-  saveMany(entities: readonly T[], options: SaveManyOptions = {}): Promise<BatchResult> {
+  saveMany(entities: readonly EntityInput<T>[], options: SaveManyOptions = {}): Promise<BatchResult> {
     return this.batches.saveMany(entities, options);
   }
 
@@ -453,6 +657,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * (README, "Iterating and paging"), and a row written or deleted meanwhile never makes another one repeat
    * or vanish. `limit` and `offset` apply to the whole walk. Inside a transaction, it reads through the
    * transaction. With `select`, plain objects holding exactly the selected fields (see {@link Query.select}).
+   * With `include`, each page's relations are loaded with it: one query per included relation and page.
    */
   iterate<S extends Field<T>>(query: SelectQuery<T, S>, options?: { pageSize?: number }): AsyncIterable<Pick<T, S>>;
   iterate(query?: Query<T>, options?: { pageSize?: number }): AsyncIterable<T>;
@@ -463,18 +668,21 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
         table: this.schema.table,
       });
     }
-    const normalized = withSortColumns(normalizeQuery(this.schema, query));
-    const handOut = this.projection(query, normalized)?.fromBackend ?? this.asEntity;
+    const { rest, normalized: unsorted, plans } = this.normalizeWithInclude(query);
+    const normalized = withSortColumns(unsorted);
+    const handOut = this.projection(rest, normalized)?.fromBackend ?? this.asEntity;
     let page: NormalizedQuery = normalized;
     let remaining = normalized.limit ?? Infinity;
     while (remaining > 0) {
       const limit = Math.min(pageSize, remaining);
-      const rows = await this.session().find(this.schema, { ...page, limit });
+      const session = this.session();
+      const rows = await session.find(this.schema, { ...page, limit });
       if (page.after && rows[0] && !compileAfter(normalized.orderBy, page.after)(rows[0])) this.ignoredAfter();
       // The next position is read before the rows go out: the caller may change what it is given.
       const last = rows.length === limit ? rows[rows.length - 1] : undefined;
       const after = last && sortKeyOf(normalized.orderBy, last);
-      for (const row of rows) yield handOut(row);
+      if (plans.length > 0) yield* await loadIncluded(session, rows, handOut as (row: Row) => Row, plans);
+      else for (const row of rows) yield handOut(row);
       if (after === undefined) return;
       remaining -= rows.length;
       // The user's offset applied to the first page only; from here on the position does the skipping.
@@ -499,21 +707,19 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * where and orderBy; a cursor of another query, or one altered or malformed, is a `QueryError` naming
    * `after`. `limit` and `offset` do not apply (a `QueryError`): `first` is the page size and the cursor
    * the position. `select` is a `QueryError` too: a page holds whole entities. `cache` caches each page as `findAll` would, until the next write to the table.
+   * `include` loads each page's relations as `findAll` does.
    *
    * @example
    * let page = await tasks.findPage({ where: { status: "open" }, orderBy: { priority: "desc" }, first: 20 });
    * while (page.nextCursor) page = await tasks.findPage({ where: { status: "open" }, orderBy: { priority: "desc" }, first: 20, after: page.nextCursor });
    */
   async findPage(query: PageQuery<T>): Promise<Page<T>> {
-    const { first, after, ...rest } = this.pageQuery(query);
-    const normalized = normalizeQuery(this.schema, rest);
+    const { first, after, ...pageless } = this.pageQuery(query);
+    const { rest, normalized, plans } = this.normalizeWithInclude(pageless as Query<T, Field<T>>);
     const cursors = new PageCursors(this.schema, normalized);
     // One row more than the page says whether another page follows.
     const paged: NormalizedQuery = { ...normalized, limit: first + 1, ...(after === undefined || after === null ? {} : { after: cursors.decode(after) }) };
-    const cached = this.queryCache(rest.cache);
-    const rows = cached
-      ? ((await cached.cache.query("rows", paged, cached.ttlMs, () => this.core.backend.session.find(this.schema, paged))) as T[])
-      : (await this.session().find(this.schema, paged)).map(this.asEntity);
+    const rows = (await this.readRows(paged, plans, undefined, this.queryCache(rest?.cache))) as T[];
     if (rows.length <= first) return { items: rows, nextCursor: null };
     rows.length = first;
     return { items: rows, nextCursor: cursors.encode(rows[first - 1] as Row) };

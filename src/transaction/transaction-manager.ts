@@ -82,15 +82,16 @@ export class TransactionManager {
     this.listeners.push(listener);
   }
 
-  /** Records a write: kept with the transaction if there is one, else announced at once. */
-  noteWrite(table: string, key?: Key): void {
+  /**
+   * Records a write: kept with the transaction if there is one, else announced at once. `reached`: tables
+   * the write changed besides (a delete's foreign-key cascades), whole, announced with it.
+   */
+  noteWrite(table: string, key?: Key, reached: readonly string[] = []): void {
     const scope = this.context.getStore();
-    if (scope) recordWrite(scope.writes, table, key);
-    else {
-      const writes = new Map<string, Set<Key> | "all">();
-      recordWrite(writes, table, key);
-      this.announce(writes);
-    }
+    const writes = scope ? scope.writes : new Map<string, Set<Key> | "all">();
+    recordWrite(writes, table, key);
+    for (const other of reached) recordWrite(writes, other, undefined);
+    if (!scope) this.announce(writes);
   }
 
   private announce(writes: CommittedWrites): void {
