@@ -62,19 +62,26 @@ function literalPrefix(pattern: string): { prefix: string; exact: boolean } {
   return { prefix: pattern.slice(0, i), exact: i === pattern.length - 1 && pattern[i] === "%" };
 }
 
-/** The ASCII-case variants of a prefix, cut to at most {@link MAX_FOLDED_LETTERS} letters, in code-point order. */
-function caseVariants(prefix: string): string[] {
+/**
+ * The ASCII-case variants of a prefix, cut to at most {@link MAX_FOLDED_LETTERS} letters, in code-point order;
+ * `whole`: nothing was cut (the variants' prefix ranges then hold exactly the strings the prefix matches).
+ */
+function caseVariants(prefix: string): { variants: string[]; whole: boolean } {
   let variants = [""];
   let letters = 0;
+  let whole = true;
   for (const ch of prefix) {
     const lower = ch >= "A" && ch <= "Z" ? String.fromCharCode(ch.charCodeAt(0) + 32) : ch;
     if (lower >= "a" && lower <= "z") {
-      if (++letters > MAX_FOLDED_LETTERS) break;
+      if (++letters > MAX_FOLDED_LETTERS) {
+        whole = false;
+        break;
+      }
       const upper = String.fromCharCode(lower.charCodeAt(0) - 32);
       variants = variants.flatMap((v) => [v + upper, v + lower]);
     } else variants = variants.map((v) => v + ch);
   }
-  return variants[0] === "" ? [] : variants.sort(compareStrings);
+  return { variants: variants[0] === "" ? [] : variants.sort(compareStrings), whole };
 }
 
 /** What one index offers a group: its score and how to build the plan. */
@@ -138,12 +145,18 @@ function consider(index: OrderedIndex, group: readonly Condition[], orderBy: rea
       }
     } else if (next.type === "string") {
       const like = on.find((c) => c.op === "like" && literalPrefix(c.value as string).prefix !== "");
-      const ilike = on.find((c) => c.op === "ilike" && caseVariants(literalPrefix(c.value as string).prefix).length > 0);
+      const ilike = on.find((c) => c.op === "ilike" && caseVariants(literalPrefix(c.value as string).prefix).variants.length > 0);
       if (like) {
         const { prefix, exact } = literalPrefix(like.value as string);
         prefixes = [prefix];
         if (exact) used.add(like);
-      } else if (ilike) prefixes = caseVariants(literalPrefix(ilike.value as string).prefix);
+      } else if (ilike) {
+        const { prefix, exact } = literalPrefix(ilike.value as string);
+        const { variants, whole } = caseVariants(prefix);
+        prefixes = variants;
+        // `prefix%` with every letter folded: the ranges hold exactly its matches, no row is tested again.
+        if (exact && whole) used.add(ilike);
+      }
     }
   }
   const ranged = points !== undefined || bounds !== undefined || prefixes !== undefined;

@@ -1,6 +1,8 @@
 /** The engine's value ordering and pattern matching (src/engine/compare-values.ts), the reference the other backends must agree with. */
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { asciiLower, comparatorFor, compareStrings, likeMatcher, valueKey } from "../../src/engine/compare-values.js";
+import { referenceLike } from "../support/reference-where.js";
 
 describe("engine: compareStrings", () => {
   test("orders by code point: a character above U+FFFF sorts after U+E000-U+FFFF (UTF-16 `<` would put it before)", () => {
@@ -92,5 +94,15 @@ describe("engine: likeMatcher", () => {
     // Nor is a non-ASCII capital in the pattern folded.
     expect(likeMatcher("\u00C9T\u00C9", true)("\u00E9t\u00E9")).toBe(false);
     expect(likeMatcher("\u00C9T\u00C9", true)("\u00C9t\u00C9")).toBe(true);
+  });
+
+  test("matches as a plain like evaluator does, on random patterns and texts (ASCII letters of both cases, wildcards, non-ASCII)", () => {
+    const text = fc.array(fc.constantFrom("a", "A", "s", "S", "z", "Z", "%", "_", ".", "[", "\u00E9", "\u00C9", "\u212A", "\u{1F600}", "\n"), { maxLength: 6 }).map((cs) => cs.join(""));
+    fc.assert(
+      fc.property(text, text, fc.boolean(), (pattern, candidate, ignoreCase) => {
+        expect(likeMatcher(pattern, ignoreCase)(candidate)).toBe(referenceLike(pattern, candidate, ignoreCase));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -2,11 +2,13 @@
  * The engine's query compiler (src/engine/compile-query.ts): normalized conditions and orderings turned
  * into row predicates and comparators. Each case states the exact rows expected, nulls included.
  */
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { compileOrder, compileWhere } from "../../src/engine/compile-query.js";
 import type { Condition, ConditionOp, NormalizedWhere, OrderTerm } from "../../src/query/query.js";
 import type { Row } from "../../src/schema/entity-schema.js";
 import { schemaOfTable } from "../../src/schema/table-schema.js";
+import { referenceWhere } from "../support/reference-where.js";
 
 const schema = schemaOfTable({
   name: "items",
@@ -125,6 +127,44 @@ function sorted(orderBy: readonly OrderTerm[], input: readonly Row[] = rows): nu
 }
 const asc = (property: string): OrderTerm => ({ column: column(property), direction: "asc" });
 const desc = (property: string): OrderTerm => ({ column: column(property), direction: "desc" });
+
+describe("engine: compileWhere against a reference evaluator", () => {
+  // Groups of several conditions on one or more columns: the compiled group tests some inline and calls
+  // the others' closures; every value of a shape must be its own (shapes are compiled once and reused).
+  const values = {
+    id: fc.constantFrom(-1, 0, 1, 2, 7, Number.MAX_SAFE_INTEGER),
+    name: fc.constantFrom("", "a", "A", "apple", "Apple", "b", "san x", "SAN", "\u{1F600}", "\uFFFF", "\uE000", "%", "_"),
+    score: fc.constantFrom(-0, 0, 1, -1, 2.5, 3, 1e308, -1e308, 0.1 + 0.2, 0.3),
+    at: fc.constantFrom(-1000, 0, 1000, 2000).map((t) => new Date(t)),
+    flag: fc.boolean(),
+  };
+  type Property = keyof typeof values;
+  const properties = Object.keys(values) as Property[];
+  const row = fc.record(
+    { id: values.id, name: fc.option(values.name), score: fc.option(values.score), at: fc.option(values.at), flag: fc.option(values.flag) },
+    { requiredKeys: ["id"] },
+  );
+  const condition = fc.constantFrom(...properties).chain((p): fc.Arbitrary<Condition> => {
+    const v = values[p] as fc.Arbitrary<unknown>;
+    const ops: fc.Arbitrary<Condition>[] = [
+      fc.tuple(fc.constantFrom<ConditionOp>("eq", "ne", "gt", "gte", "lt", "lte"), v).map(([op, x]) => cond(p, op, x)),
+      fc.tuple(fc.constantFrom<ConditionOp>("in", "nin"), fc.array(v, { maxLength: 3 }), fc.boolean()).map(([op, xs, orNull]) => cond(p, op, xs, orNull)),
+      fc.constantFrom<ConditionOp>("isNull", "notNull").map((op) => cond(p, op)),
+    ];
+    if (p === "name") ops.push(fc.tuple(fc.constantFrom<ConditionOp>("like", "ilike"), values.name, fc.constantFrom("", "%", "_")).map(([op, x, tail]) => cond(p, op, x + tail)));
+    return fc.oneof(...ops);
+  });
+
+  test("every group of conditions matches the rows the reference matches, nulls and missing properties included", () => {
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 40 }), fc.array(fc.array(condition, { maxLength: 5 }), { maxLength: 3 }), (table, where) => {
+        const reference = referenceWhere(where);
+        expect(table.map(compileWhere(where))).toEqual(table.map(reference));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
 
 describe("engine: compileOrder", () => {
   test("nulls first ascending, last descending", () => {

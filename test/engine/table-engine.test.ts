@@ -99,6 +99,19 @@ describe("engine: hash indexes against a full scan", () => {
     expect([...table.candidates([cond(indexed, "tag", "in", ["a"], true)])]).toHaveLength(seed.length);
   });
 
+  test("an $ilike prefix of at most five letters then % is decided by the index's ranges; a longer one or a later wildcard is tested row by row", () => {
+    const table = seeded(indexed).table(indexed);
+    const plan = (pattern: string) => table.plan([cond(indexed, "tag", "ilike", pattern)], [], false)!;
+    expect(plan("A%").ranges).toHaveLength(2);
+    expect(plan("A%").residual).toBeUndefined();
+    expect(plan("a-b c%").residual).toBeUndefined();
+    // Six letters: the ranges fold only five, so they hold "abcdeF..." and "abcdef..." alike.
+    expect(plan("abcdef%").residual).toBeDefined();
+    expect(plan("a_%").residual).toBeDefined();
+    expect(plan("a%b").residual).toBeDefined();
+    expect(idsOf(new WriteSet(seeded(indexed)).find(indexed, query(indexed, [[cond(indexed, "tag", "ilike", "A%")]])))).toEqual([1, 4, 7]);
+  });
+
   test("the index follows updates and deletes of committed rows", () => {
     const db = seeded(indexed);
     const ws = new WriteSet(db);
