@@ -1,27 +1,18 @@
 /**
- * pg under the SQL session: a runner over a pool or one client that sends the hot-path and query texts as
- * named prepared statements (parsed once per connection), rows as arrays; and a guard for clients checked out of
+ * pg under the SQL session: a runner over a pool or one client that sends the hot-path texts as named
+ * prepared statements (parsed once per connection), rows as arrays; and a guard for clients checked out of
  * the pool.
  */
 import type { Pool, PoolClient, QueryArrayConfig, QueryResult } from "pg";
 import { TransactionError } from "../../errors.js";
 import type { SqlRunner } from "../sql/sql-runner.js";
 
-/**
- * Texts given a name at most, per backend. A named statement is parsed once per connection (and, once
- * PostgreSQL finds its generic plan no costlier than planning each call, planned once) and is held by the
- * server until the connection ends; a query's text is one per query shape (values are parameters, an `$in`
- * list one array parameter), so an application has a few hundred at most. Past this, texts run unnamed.
- */
-const MAX_NAMED_STATEMENTS = 500;
-
 /** Names of prepared statements by text, shared by every connection of a backend. */
 export class StatementNames {
   private readonly names = new Map<string, string>();
-  /** The name of `text`, or undefined once {@link MAX_NAMED_STATEMENTS} other texts have one. */
-  of(text: string): string | undefined {
+  of(text: string): string {
     let name = this.names.get(text);
-    if (name === undefined && this.names.size < MAX_NAMED_STATEMENTS) this.names.set(text, (name = `strata_${this.names.size + 1}`));
+    if (name === undefined) this.names.set(text, (name = `strata_${this.names.size + 1}`));
     return name;
   }
 }
@@ -93,8 +84,7 @@ export class PostgresRunner implements SqlRunner {
 
   private config(text: string, params: readonly unknown[], prepared: boolean): QueryArrayConfig {
     const values = params as unknown[];
-    const name = prepared ? this.names.of(text) : undefined;
-    return name !== undefined ? { name, text, values, rowMode: "array" } : { text, values, rowMode: "array" };
+    return prepared ? { name: this.names.of(text), text, values, rowMode: "array" } : { text, values, rowMode: "array" };
   }
 
   async all(text: string, params: readonly unknown[], prepared: boolean): Promise<unknown[][]> {

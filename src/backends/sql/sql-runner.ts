@@ -6,10 +6,7 @@
 
 /** Executes SQL on a connection (or a pool). Rows come back as arrays in select-list order. */
 export interface SqlRunner {
-  /**
-   * Every row of a statement that returns rows. `prepared` marks a text worth preparing once: a fixed
-   * hot-path statement, or a query's (`find`, `count`), whose text is one per query shape.
-   */
+  /** Every row of a statement that returns rows. `prepared` marks a fixed hot-path text worth preparing once. */
   all(text: string, params: readonly unknown[], prepared: boolean): unknown[][] | Promise<unknown[][]>;
   /** The number of rows a statement changed. */
   run(text: string, params: readonly unknown[], prepared: boolean): number | Promise<number>;
