@@ -125,7 +125,8 @@ async function postgresCases(cities: City[], queries: CityQuery[], pairs: BenchP
     await pool.query("ANALYZE cities");
     for (const q of queries) {
       const text = q.pgSql ?? numberedPlaceholders(q.sql);
-      const anchor = q.kind === "count" ? async (n: number) => (await pool.query(text, q.sqlParams(n))).rows[0] : async (n: number) => (await pool.query(text, q.sqlParams(n))).rows;
+      const params = q.pgParams ?? q.sqlParams;
+      const anchor = q.kind === "count" ? async (n: number) => (await pool.query(text, params(n))).rows[0] : async (n: number) => (await pool.query(text, params(n))).rows;
       pairs.push({ name: `postgres.${q.name}`, anchor: "pg pool.query, same SQL by hand", minRatio: GOAL, run: () => q.strata(pgRepo, i++), anchorRun: () => anchor(j++) });
     }
     for (const [column, indexed] of withIterate ? ([["population", true], ["lat", false]] as const) : []) {

@@ -6,6 +6,8 @@ import { describe, expect, test } from "vitest";
 import type { Storage, StorageConfig } from "../../src/index.js";
 import { ConcurrencyError, IntegrityError, SchemaError } from "../../src/index.js";
 import { compareStrings } from "../../src/engine/compare-values.js";
+import { normalizeQuery } from "../../src/query/normalize-query.js";
+import { coreOf } from "../../src/storage-core.js";
 import { Account, Thing } from "../fixtures/sql-entities.js";
 
 /** Opens a storage on a fresh database of the backend under test. */
@@ -43,6 +45,33 @@ export function sqlBackendCases(name: string, open: OpenSql): void {
         expect(await things.count({ flag: false })).toBe(1);
         expect(await things.count({ at: { $lte: at } })).toBe(1);
         expect(await things.count({ at: at })).toBe(1);
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("a page descending on a nullable column from a position with a value: the values after it, then the nulls, limit and offset over both", async () => {
+      const storage = await open();
+      try {
+        const things = storage.repository(Thing);
+        // rank 9..0 (two rows at 5), then five nulls.
+        const ranks = [9, 8, 7, 6, 5, 5, 4, 3, 2, 1, 0, null, null, null, null, null];
+        await things.saveMany(ranks.map((rank, i) => thing(`k${String(i).padStart(2, "0")}`, { rank })));
+        const order = (await things.findAll({ orderBy: { rank: "desc" } })).map((t) => t.id);
+        const core = coreOf(storage);
+        const schema = core.schemaOf(Thing);
+        // The SPI's find with a keyset position, as iterate and findPage ask it, and with an offset, which they never add.
+        const page = async (from: number, limit: number, offset = 0) => {
+          const position = (await things.findById(order[from]!))!;
+          const query = { ...normalizeQuery(schema, { orderBy: { rank: "desc" }, limit, offset }), after: [position.rank, position.id] };
+          return (await core.backend.session.find(schema, query)).map((r) => r["id"]);
+        };
+        expect(await page(4, 3)).toEqual(order.slice(5, 8)); // within the values
+        expect(await page(7, 6)).toEqual(order.slice(8, 14)); // the values end within the page: the nulls follow
+        expect(await page(7, 3, 2)).toEqual(order.slice(10, 13)); // the offset skips values, the limit reaches the nulls
+        expect(await page(7, 4, 4)).toEqual(order.slice(12, 16)); // the offset skips past every value
+        expect(await page(9, 20)).toEqual(order.slice(10)); // the last value: the nulls, and the walk ends
+        expect(await page(0, 2, 30)).toEqual([]);
       } finally {
         await storage.close();
       }

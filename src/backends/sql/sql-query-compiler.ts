@@ -287,13 +287,16 @@ function compileAfter(query: NormalizedQuery, after: readonly unknown[], dialect
  * A descending walk over a column that may hold nulls, from a position with a value there: the rows after
  * it are the smaller values, then every null (nulls sort last descending). No single index scan seeks to
  * that (a `k1 < ?` range stops before the nulls; `OR k1 IS NULL` makes the planner scan from the top), so
- * each page would read every row before its position. Split in two, each part seeks: the non-null rows after
- * the position (a `notNull` added to the where lets the seek be a plain range on `k1`) and the null rows,
- * each limited to the page, then the two (at most two pages of rows) ordered as the query says. Only with a limit (a page), and without a
- * row-lock suffix, which PostgreSQL refuses on a UNION; `compileFind` also drops it when the where, bound
- * once per part, would pass the database's parameter limit.
+ * each page would read every row before its position. Split in two selects, each seeking: the non-null
+ * rows after the position (a `notNull` added to the where lets the seek be a plain range on `k1`), and,
+ * only when those do not fill the page, the null rows (every null follows a non-null position descending),
+ * each limited to the window (limit + offset) and run one after the other (see {@link CompiledFind}).
+ * Not in one statement: SQLite answers a UNION ALL of the two ordered parts by sorting each part again
+ * (page 1,000 of the city bench cost about twice page 1 that way), and the second select runs only on the one
+ * page where the values end. Only with a limit (a page), and without a row-lock suffix (PostgreSQL's
+ * `FOR UPDATE`: a transaction's read stays one statement).
  */
-function nullSplit(query: NormalizedQuery, suffix: string): { beforeNulls: NormalizedQuery; nulls: NormalizedQuery } | undefined {
+function nullSplit(query: NormalizedQuery, suffix: string): { beforeNulls: NormalizedQuery; nulls: NormalizedQuery; window: number } | undefined {
   const first = query.orderBy[0];
   const after = query.after;
   if (!after || query.limit === undefined || suffix !== "" || !first || first.direction !== "desc" || first.column.primary) return undefined;
@@ -306,6 +309,7 @@ function nullSplit(query: NormalizedQuery, suffix: string): { beforeNulls: Norma
     beforeNulls: { ...query, where: query.where.map((group) => [...group, { column, op: "notNull" as const }]), limit: window, offset: 0 },
     // Every null follows a non-null position descending: no position to test.
     nulls: { ...unpositioned, where: query.where.map((group) => [...group, { column, op: "isNull" as const }]), limit: window, offset: 0 },
+    window,
   };
 }
 
@@ -343,7 +347,19 @@ function selectText(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDi
 }
 
 /**
- * A whole `SELECT` for `find`, with ordering, limit and offset; `suffix` is appended (e.g. `FOR UPDATE`).
+ * What `find` runs: one select, or for a page split at the nulls ({@link nullSplit}) the select of the
+ * non-null rows after the position (`text`, `params`: at most `window` rows, from the start) and `nulls`, the
+ * select of the null rows that follow them (at most `window` too). The caller runs `nulls` only when the
+ * first returned fewer than `window` rows, appends its rows, and keeps rows `offset` to `window`. A row
+ * inserted or deleted between the two selects cannot make another repeat or vanish: the first returned
+ * every non-null row after the position, and the nulls come after all of them.
+ */
+export interface CompiledFind extends CompiledSql {
+  readonly nulls?: CompiledSql & { readonly window: number; readonly offset: number };
+}
+
+/**
+ * The select(s) for `find`, with ordering, limit and offset; `suffix` is appended (e.g. `FOR UPDATE`).
  * `columns`: the select list, as {@link selectList} gives it (a projection's, made once per projection);
  * by default every column of the entity.
  */
@@ -354,27 +370,19 @@ export function compileFind(
   codec: RowCodec,
   suffix = "",
   columns = selectList(schema),
-): CompiledSql {
-  let params = new ParamList(dialect);
+): CompiledFind {
   const split = nullSplit(query, suffix);
-  let text: string | undefined;
   if (split) {
-    // Each part is a derived table: SQLite takes no ORDER BY or LIMIT on a member of a compound select.
-    // The parts read every column: the outer ORDER BY needs the sort columns, which a projection may leave out.
-    const beforeNulls = selectText(schema, split.beforeNulls, dialect, codec, params, selectList(schema));
-    const nulls = selectText(schema, split.nulls, dialect, codec, params, selectList(schema));
-    const limitPh = params.add(query.limit);
-    const offsetPh = query.offset > 0 ? params.add(query.offset) : undefined;
-    const union = `SELECT * FROM (${beforeNulls}) AS "strata_values" UNION ALL SELECT * FROM (${nulls}) AS "strata_nulls"`;
-    text = `SELECT ${columns} FROM (${union}) AS "strata_page" ORDER BY ${orderText(query, dialect)}${dialect.limitOffset(limitPh, offsetPh)}`;
-    if (params.values.length > dialect.maxParams) {
-      // The split binds the where twice: a where that fits one statement must not fail on a later page
-      // only. One select answers the same rows (without the seek past the nulls).
-      params = new ParamList(dialect);
-      text = undefined;
-    }
+    const values = new ParamList(dialect);
+    const text = selectText(schema, split.beforeNulls, dialect, codec, values, columns);
+    checkParams(schema, values.values, dialect);
+    const nullParams = new ParamList(dialect);
+    const nullText = selectText(schema, split.nulls, dialect, codec, nullParams, columns);
+    checkParams(schema, nullParams.values, dialect);
+    return { text, params: values.values, nulls: { text: nullText, params: nullParams.values, window: split.window, offset: query.offset } };
   }
-  text ??= `${selectText(schema, query, dialect, codec, params, columns)}${suffix}`;
+  const params = new ParamList(dialect);
+  const text = `${selectText(schema, query, dialect, codec, params, columns)}${suffix}`;
   checkParams(schema, params.values, dialect);
   return { text, params: params.values };
 }
