@@ -9,7 +9,9 @@ import type { TableCache } from "../cache/table-cache.js";
 import { ConcurrencyError, NotFoundError, QueryError, StorageError, ValidationError } from "../errors.js";
 import { compileAfter } from "../engine/keyset.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
-import type { Field, NormalizedQuery, Query, SelectQuery, Where } from "../query/query.js";
+import type { Field, NormalizedQuery, NormalizedWhere, Query, SelectQuery, Where } from "../query/query.js";
+import { resolveRelationFilters } from "../query/resolve-relations.js";
+import { hasRelationFilter } from "../query/tables-read.js";
 import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
 import { ProjectionCache } from "../schema/projection-cache.js";
 import { checkValue, copyValue, describeValue, invalid, makeProjectionCopier, makeRowCopier, storedValue } from "../schema/row-values.js";
@@ -113,6 +115,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   /** Projections whose backend rows hold more than is handed out (the primary key, when it was not listed). */
   private readonly pickingProjections = new ProjectionCache<Projection>();
   private readonly asEntity = (row: Row): T => this.toEntity(row);
+  /** The backend takes no relation conditions: the repository resolves them first (capabilities.ts). */
+  private readonly resolvesRelations: boolean;
 
   constructor(storage: Storage, entity: EntityClass<T>) {
     this.core = coreOf(storage);
@@ -120,6 +124,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     this.prototype = (entity as unknown as Function).prototype as object;
     this.pk = this.schema.primary;
     this.copyEntity = makeRowCopier(this.schema, this.prototype);
+    this.resolvesRelations = !this.core.backend.capabilities.supportsRelationFilters;
     this.batches = new BatchWriter({
       schema: this.schema,
       transactions: this.core.transactions,
@@ -141,6 +146,26 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private session(): DataSession {
     return this.core.transactions.current()?.session ?? this.core.backend.session;
   }
+
+  // --- relation filter seams: for a backend without supportsRelationFilters, relation conditions are
+  // answered by queries on the related tables (through the same session) before the query goes to it.
+  /** `where` as the backend takes it. */
+  private backendWhere(where: NormalizedWhere, session: DataSession): NormalizedWhere | Promise<NormalizedWhere> {
+    return this.resolvesRelations && hasRelationFilter(where) ? resolveRelationFilters(where, session) : where;
+  }
+
+  /** `query` as the backend takes it. */
+  private async backendQuery(query: NormalizedQuery, session: DataSession): Promise<NormalizedQuery> {
+    const where = await this.backendWhere(query.where, session);
+    return where === query.where ? query : { ...query, where };
+  }
+
+  /** `session.find` of `query`, its relation filters resolved first where the backend needs it. */
+  private find(session: DataSession, query: NormalizedQuery): Promise<Row[]> {
+    if (!this.resolvesRelations || !hasRelationFilter(query.where)) return session.find(this.schema, query);
+    return this.backendQuery(query, session).then((q) => session.find(this.schema, q));
+  }
+  // --- end of relation filter seams
 
   // --- cache seams: reads outside a transaction go through the table's cache (src/cache/), when it is on.
   /** Inside a transaction, reads bypass the cache: they must see the transaction's own writes. */
@@ -386,11 +411,11 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const projection = this.projection(query, normalized);
     const cached = this.queryCache(query?.cache);
     if (cached) {
-      const load = () => this.core.backend.session.find(this.schema, normalized);
+      const load = () => this.find(this.core.backend.session, normalized);
       const found = await cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache);
       return found[0] ?? null;
     }
-    const rows = await this.session().find(this.schema, normalized);
+    const rows = await this.find(this.session(), normalized);
     return rows[0] ? (projection ? projection.fromBackend(rows[0]) : this.toEntity(rows[0])) : null;
   }
 
@@ -405,10 +430,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const projection = this.projection(query, normalized);
     const cached = this.queryCache(query?.cache);
     if (cached) {
-      const load = () => this.core.backend.session.find(this.schema, normalized);
+      const load = () => this.find(this.core.backend.session, normalized);
       return cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache);
     }
-    const rows = await this.session().find(this.schema, normalized);
+    const rows = await this.find(this.session(), normalized);
     return rows.map(projection ? projection.fromBackend : this.asEntity);
   }
 
@@ -417,8 +442,12 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const normalized = normalizeWhere(this.schema, where);
     if (options.cache !== undefined) normalizeQuery(this.schema, { cache: options.cache }); // validated as Query.cache is
     const cached = this.queryCache(options.cache);
-    if (cached) return cached.cache.query("count", normalized, cached.ttlMs, () => this.core.backend.session.count(this.schema, normalized));
-    return this.session().count(this.schema, normalized);
+    if (cached) {
+      const session = this.core.backend.session;
+      return cached.cache.query("count", normalized, cached.ttlMs, async () => session.count(this.schema, await this.backendWhere(normalized, session)));
+    }
+    const session = this.session();
+    return session.count(this.schema, await this.backendWhere(normalized, session));
   }
 
   async exists(id: K): Promise<boolean> {
@@ -431,7 +460,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       throw new ValidationError(`${this.schema.entityName}: deleteMany needs a where; pass {} to delete every row`, { table: this.schema.table });
     }
     const normalized = normalizeWhere(this.schema, where);
-    const deleted = await this.session().deleteMany(this.schema, normalized);
+    const session = this.session();
+    const deleted = await session.deleteMany(this.schema, await this.backendWhere(normalized, session));
     if (deleted > 0) this.core.transactions.noteWrite(this.schema.table);
     return deleted;
   }
@@ -463,8 +493,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
         table: this.schema.table,
       });
     }
-    const normalized = withSortColumns(normalizeQuery(this.schema, query));
-    const handOut = this.projection(query, normalized)?.fromBackend ?? this.asEntity;
+    const asked = withSortColumns(normalizeQuery(this.schema, query));
+    const handOut = this.projection(query, asked)?.fromBackend ?? this.asEntity;
+    // Relation filters resolved once, for every page: the walk is one query.
+    const normalized = await this.backendQuery(asked, this.session());
     let page: NormalizedQuery = normalized;
     let remaining = normalized.limit ?? Infinity;
     while (remaining > 0) {
@@ -512,8 +544,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const paged: NormalizedQuery = { ...normalized, limit: first + 1, ...(after === undefined || after === null ? {} : { after: cursors.decode(after) }) };
     const cached = this.queryCache(rest.cache);
     const rows = cached
-      ? ((await cached.cache.query("rows", paged, cached.ttlMs, () => this.core.backend.session.find(this.schema, paged))) as T[])
-      : (await this.session().find(this.schema, paged)).map(this.asEntity);
+      ? ((await cached.cache.query("rows", paged, cached.ttlMs, () => this.find(this.core.backend.session, paged))) as T[])
+      : (await this.find(this.session(), paged)).map(this.asEntity);
     if (rows.length <= first) return { items: rows, nextCursor: null };
     rows.length = first;
     return { items: rows, nextCursor: cursors.encode(rows[first - 1] as Row) };
