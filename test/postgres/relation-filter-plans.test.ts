@@ -1,7 +1,9 @@
 /**
  * Relation filters on PostgreSQL: the EXISTS subquery a relation filter compiles to is served by the index
  * every foreign key gets (idx_<table>_<column>), and the target's primary key for a to-one, checked with
- * EXPLAIN on analyzed tables of 2,000 posts and 20,000 comments; and the rows are the contract's.
+ * EXPLAIN on analyzed tables of 2,000 authors, 2,000 posts and 20,000 comments, for a query whose own
+ * conditions keep few rows (else a hash join over the whole related table is the better plan, and
+ * PostgreSQL rightly takes it); and the rows are the contract's.
  */
 import "reflect-metadata";
 import pg from "pg";
@@ -18,6 +20,7 @@ import { PG_URL, PgTestDatabase, pgSkipReason } from "./pg-test-database.js";
 
 const POSTS = 2_000;
 const COMMENTS_PER_POST = 10;
+const AUTHORS = 2_000;
 const skip = backendSelected("postgres") ? pgSkipReason() : "BACKENDS excludes postgres";
 
 describe.skipIf(skip !== undefined)("postgres: relation filter plans", () => {
@@ -30,8 +33,8 @@ describe.skipIf(skip !== undefined)("postgres: relation filter plans", () => {
     db = await PgTestDatabase.create(PG_URL!);
     const url = await db.freshSchemaUrl();
     storage = await createStorage({ url, entities: RELATION_FILTER_ENTITIES, autoCreate: true, cache: false });
-    await storage.repository(RfAuthor).saveMany(Array.from({ length: 100 }, (_, a) => Object.assign(new RfAuthor(), { id: `a${a}`, name: `name${a}`, rank: a % 7 })));
-    await storage.repository(RfPost).saveMany(Array.from({ length: POSTS }, (_, p) => Object.assign(new RfPost(), { id: p + 1, title: `t${p % 50}`, authorId: `a${p % 100}` })));
+    await storage.repository(RfAuthor).saveMany(Array.from({ length: AUTHORS }, (_, a) => Object.assign(new RfAuthor(), { id: `a${a}`, name: `name${a}`, rank: a % 7 })));
+    await storage.repository(RfPost).saveMany(Array.from({ length: POSTS }, (_, p) => Object.assign(new RfPost(), { id: p + 1, title: `t${p % 50}`, authorId: `a${p % AUTHORS}` })));
     await storage.repository(RfComment).saveMany(
       Array.from({ length: POSTS * COMMENTS_PER_POST }, (_, c) =>
         Object.assign(new RfComment(), { id: c + 1, postId: (c % POSTS) + 1, approved: c % 3 === 0 ? null : c % 3 === 1, body: `b${c % 13}`, authorId: null }),
@@ -52,12 +55,13 @@ describe.skipIf(skip !== undefined)("postgres: relation filter plans", () => {
   test("$some / $every on a to-many: the subquery probes the foreign key's index on the related table", async () => {
     for (const where of [
       { id: { $in: [5, 6, 7] }, comments: { $some: { approved: true } } },
-      { title: "t3", comments: { $every: { approved: { $ne: false } } } },
-      { title: "t3", comments: { $none: { body: "b1" } } },
+      { id: { $in: [5, 6, 7] }, comments: { $every: { approved: { $ne: false } } } },
+      { id: { $in: [5, 6, 7] }, comments: { $none: { body: "b1" } } },
     ]) {
       const { text, params } = compileFind(schema, normalizeQuery(schema, { where }), postgresDialect, codec);
       const plan = await explain(text, params);
-      expect(plan).toMatch(/Index (Only )?Scan using "?idx_rf_comments_postId"?/);
+      // An index scan of it, or a bitmap of it: the planner picks by the rows it expects.
+      expect(plan).toMatch(/Index (Only )?Scan (using|on) "?idx_rf_comments_postId"?/);
       expect(plan).not.toMatch(/Seq Scan on "?rf_comments"?/);
     }
     const ids = (await storage.repository(RfPost).findAll({ where: { id: { $in: [5, 6, 7] }, comments: { $some: { approved: true } } } })).map((p) => p.id);
@@ -66,11 +70,11 @@ describe.skipIf(skip !== undefined)("postgres: relation filter plans", () => {
   });
 
   test("a to-one filter probes the related table's primary key", async () => {
-    const { text, params } = compileCount(schema, normalizeWhere(schema, { title: "t7", author: { rank: 3 } }), postgresDialect, codec);
+    const { text, params } = compileCount(schema, normalizeWhere(schema, { id: { $in: [3, 4, 5] }, author: { rank: 3 } }), postgresDialect, codec);
     const plan = await explain(text, params);
-    expect(plan).toMatch(/Index Scan using "?rf_authors_pkey"?|Seq Scan on "?rf_authors"?/);
-    expect(plan).not.toMatch(/Seq Scan on "?rf_posts"?[\s\S]*SubPlan/);
-    // Posts with title t7 are p % 50 === 7, written by author p % 100 (7 or 57): ranks 0 and 1.
-    expect(await storage.repository(RfPost).count({ title: "t7", author: { rank: { $in: [0, 1] } } })).toBe(POSTS / 50);
+    expect(plan).toMatch(/Index (Only )?Scan (using|on) "?rf_authors_pkey"?/);
+    expect(plan).not.toMatch(/Seq Scan/);
+    // Post p + 1 is written by author p, whose rank is p % 7: posts 3, 4, 5 by authors of ranks 2, 3, 4.
+    expect(await storage.repository(RfPost).count({ id: { $in: [3, 4, 5] }, author: { rank: 3 } })).toBe(1);
   });
 });
