@@ -14,7 +14,6 @@ import type { Row } from "../schema/entity-schema.js";
 import { readEntitySchema } from "../schema/read-entity-schema.js";
 import { coreOf } from "../storage-core.js";
 import type { Storage } from "../storage.js";
-import type { ConformanceTarget, TestApi } from "./conformance-suite.js";
 
 @Entity("rf_authors")
 export class RfAuthor {
@@ -57,6 +56,22 @@ export class RfComment {
 export const RELATION_FILTER_ENTITIES: Function[] = [RfAuthor, RfTag, RfPost, RfComment];
 
 type Test = (name: string, fn: () => Promise<void>, timeout?: number) => void;
+type Hook = (fn: () => Promise<void> | void, timeout?: number) => void;
+
+/** What the group needs of the suite's `TestApi` (declared here: the suite imports this module). */
+interface GroupApi {
+  describe(name: string, fn: () => void): void;
+  test: Test;
+  beforeAll: Hook;
+  afterAll: Hook;
+}
+
+/** What the group needs of the suite's `ConformanceTarget`. */
+interface GroupTarget {
+  readonly name: string;
+  open(entities: Function[]): Promise<Storage>;
+  cleanup?(): Promise<void>;
+}
 
 const AUTHORS: Partial<RfAuthor>[] = [
   { id: "a1", name: "Ada", rank: 1 },
@@ -132,7 +147,7 @@ async function inRolledBack(storage: Storage, fn: () => Promise<void>): Promise<
 }
 
 /** Registers the relation filter group for `target`, on its own storage of the rf_ entities. */
-export function registerRelationFilterTests(api: TestApi, target: ConformanceTarget, runs: number): void {
+export function registerRelationFilterTests(api: GroupApi, target: GroupTarget, runs: number): void {
   api.describe(`${target.name}: relation filters`, () => {
     let storage!: Storage;
     api.beforeAll(async () => {
