@@ -1,5 +1,6 @@
 /** Turns normalized conditions and orderings into plain functions over rows, once per query. */
 import type { Condition, NormalizedWhere, OrderTerm, RelationCondition, WhereTerm } from "../query/query.js";
+import { StorageError } from "../errors.js";
 import { isRelationCondition } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
 import { comparatorFor, compareStrings, likeMatcher, valueKey } from "./compare-values.js";
@@ -28,7 +29,11 @@ export interface RelatedRows {
  * condition's own where, compiled once.
  */
 function compileRelation(condition: RelationCondition, related: RelatedRows | undefined): RowPredicate {
-  if (!related) throw new Error(`Internal error: the relation condition on ${condition.relation} was compiled without a view of the related tables`);
+  if (!related) {
+    throw new StorageError(`The relation filter on ${condition.relation} was compiled without a view of the related tables (table "${condition.target.table}")`, {
+      table: condition.target.table,
+    });
+  }
   const inner = compileWhere(condition.where, related);
   const source = condition.sourceColumn.property;
   const targetLookup = related.lookup(condition.target, condition.targetColumn);
