@@ -32,7 +32,19 @@ export type {
   UpdateOutcome,
   UpsertManyOptions,
 } from "./spi/index.js";
-export type { NormalizedQuery, NormalizedWhere, Condition, ConditionOp, OrderTerm } from "./query/query.js";
+export type {
+  NormalizedQuery,
+  NormalizedWhere,
+  Condition,
+  ConditionOp,
+  OrderTerm,
+  RelationCondition,
+  RelationQuantifier,
+  WhereTerm,
+  ToOneWhere,
+  ToManyWhere,
+  RelationWhere,
+} from "./query/query.js";
 export type {
   EntitySchema,
   ColumnSchema,

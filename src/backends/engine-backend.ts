@@ -24,10 +24,16 @@ import { EngineTransaction, findByIds } from "./engine-transaction.js";
 import { LockError, TransactionError } from "../errors.js";
 
 /**
- * What every backend on the engine can do: savepoints (on its write sets) and transactional DDL (schema
- * changes run on a shadow database swapped in at commit). A subclass spreads it and adds its own.
+ * What every backend on the engine can do: savepoints (on its write sets), transactional DDL (schema
+ * changes run on a shadow database swapped in at commit) and relation filters (index lookups in the related
+ * tables of the same write set). A subclass spreads it and adds its own.
  */
-export const ENGINE_CAPABILITIES: BackendCapabilities = { ...DEFAULT_CAPABILITIES, supportsSavepoints: true, supportsTransactionalDdl: true };
+export const ENGINE_CAPABILITIES: BackendCapabilities = {
+  ...DEFAULT_CAPABILITIES,
+  supportsSavepoints: true,
+  supportsTransactionalDdl: true,
+  supportsRelationFilters: true,
+};
 
 export abstract class EngineBackend implements Backend {
   abstract readonly name: string;

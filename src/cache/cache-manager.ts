@@ -155,6 +155,12 @@ export class CacheManager implements StorageCache, TableCacheContext {
     this.trustedL1 = up ? this.l1 : undefined;
   }
 
+  /** @see TableCacheContext.generationOf */
+  generationOf(schema: EntitySchema): number {
+    // By name first: a join table's schema is not among the storage's entities, an entity's is the same object.
+    return (this.tables.get(schema.table) ?? this.table(schema)).generation;
+  }
+
   /** The cache of `schema`'s table, made on first use. */
   table(schema: EntitySchema): TableCache {
     let table = this.bySchema.get(schema);

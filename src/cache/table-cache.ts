@@ -4,7 +4,8 @@
  * construction time (the key prefix, the copier, the codec), so that an L1 hit costs a map lookup and a copy.
  */
 import type { DataSession, Key } from "../spi/index.js";
-import type { NormalizedWhere } from "../query/query.js";
+import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
+import { tablesRead } from "../query/tables-read.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { makeRowCopier } from "../schema/row-values.js";
 import { TableKeys } from "./keys.js";
@@ -43,6 +44,11 @@ export interface TableCacheContext {
   schemaChanged(): void;
   /** Where a miss is read from. */
   readonly loader: Pick<DataSession, "findById" | "findByIds">;
+  /**
+   * The write generation of another table (see {@link TableCache.generation}): a cached query that
+   * reads it (a relation filter) is keyed by it too, so that a write there makes the entry unreachable.
+   */
+  generationOf(schema: EntitySchema): number;
 }
 
 /** A backend read in progress, shared by every concurrent miss of its key. */
@@ -302,7 +308,8 @@ export class TableCache {
     this.checkSchemaVersion();
     const l1 = this.context.trustedL1;
     if (!l1) return this.copyResult(await load(), copy);
-    let l1Key = this.keys.query(kind, query);
+    const where = kind === "rows" ? (query as NormalizedQuery).where : (query as NormalizedWhere);
+    let l1Key = this.keys.query(kind, query, this.relatedGenerations(where));
     for (const table of dependsOn) {
       table.checkSchemaVersion();
       l1Key += `|${table.l2Table}@${table.generation}`;
@@ -324,6 +331,17 @@ export class TableCache {
       flight = started;
     }
     return this.copyResult(await flight.promise, copy);
+  }
+
+  /**
+   * The generations of the other tables `where` reads (`|r:<table>:<generation>,...`), or "" when it reads
+   * none: a write to one of them moves the key, as a write to this table moves the prefix. A read that was
+   * in flight during such a write fills the old key, which no later lookup reaches.
+   */
+  private relatedGenerations(where: NormalizedWhere): string {
+    const tables = tablesRead(where);
+    if (tables.length === 0) return "";
+    return `|r:${tables.map((t) => `${encodeURIComponent(t.table)}:${this.context.generationOf(t)}`).join(",")}`;
   }
 
   private copyResult(result: readonly Row[] | number, copy: (row: Row) => object): object[] | number {

@@ -28,6 +28,7 @@ import type { Storage } from "../storage.js";
 import { CONFORMANCE_ENTITIES, ConfCounter, ConfItem, ConfSequenced, ConfValue } from "./conformance-entities.js";
 import { registerKeysetTests } from "./keyset-tests.js";
 import { registerPropertyTests } from "./property-tests.js";
+import { registerRelationFilterTests } from "./relation-filter-tests.js";
 import { selectTests } from "./select-tests.js";
 
 type Hook = (fn: () => Promise<void> | void, timeout?: number) => void;
@@ -87,6 +88,8 @@ export function runConformanceSuite(api: TestApi, target: ConformanceTarget): vo
   group("select (projections)", (ctx) => selectTests(t, ctx));
   group("keyset: iterate and findPage", (ctx) => registerKeysetTests(t, () => ctx.storage));
   group("property: random operations against a reference model", (ctx) => registerPropertyTests(t, () => ctx.storage, target.propertyRuns ?? 200));
+  // Its own storage, of entities with relations (rf_ tables).
+  registerRelationFilterTests(api, target, Math.max(5, Math.round((target.propertyRuns ?? 200) / 10)));
 }
 
 class SuiteContext {

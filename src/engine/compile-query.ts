@@ -1,9 +1,65 @@
 /** Turns normalized conditions and orderings into plain functions over rows, once per query. */
-import type { Condition, NormalizedWhere, OrderTerm } from "../query/query.js";
-import type { Row } from "../schema/entity-schema.js";
+import type { Condition, NormalizedWhere, OrderTerm, RelationCondition, WhereTerm } from "../query/query.js";
+import { StorageError } from "../errors.js";
+import { isRelationCondition } from "../query/query.js";
+import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
 import { comparatorFor, compareStrings, likeMatcher, valueKey } from "./compare-values.js";
 
 export type RowPredicate = (row: Row) => boolean;
+
+/** Visits rows until `visit` returns false; returns false when it was stopped. */
+export type RowLookup = (value: unknown, visit: (row: Row) => boolean) => boolean;
+
+/**
+ * The rows of other tables a relation condition reads, as the reading view (committed rows, or a
+ * transaction's own view of them) holds them. The table engine's write set is one.
+ */
+export interface RelatedRows {
+  /**
+   * A lookup of the rows of `schema`'s table whose `column` holds a value (never null), decided once per
+   * compiled query: by primary key, else through an ordered index starting with the column.
+   */
+  lookup(schema: EntitySchema, column: ColumnSchema): RowLookup;
+}
+
+/**
+ * A relation condition as a predicate over rows of its source table: the related rows are found by
+ * `related`'s lookups (the target's primary key for an owning to-one, the foreign key's index for a
+ * to-many, the join table's index then the target's key for a many-to-many), each tested with the
+ * condition's own where, compiled once.
+ */
+function compileRelation(condition: RelationCondition, related: RelatedRows | undefined): RowPredicate {
+  if (!related) {
+    throw new StorageError(`The relation filter on ${condition.relation} was compiled without a view of the related tables (table "${condition.target.table}")`, {
+      table: condition.target.table,
+    });
+  }
+  const inner = compileWhere(condition.where, related);
+  const source = condition.sourceColumn.property;
+  const targetLookup = related.lookup(condition.target, condition.targetColumn);
+  let each: RowLookup = targetLookup;
+  const through = condition.through;
+  if (through) {
+    const joinLookup = related.lookup(through.schema, through.sourceColumn);
+    const linked = through.targetColumn.property;
+    each = (value, visit) =>
+      joinLookup(value, (link) => {
+        const key = link[linked];
+        return key === null || key === undefined || targetLookup(key, visit);
+      });
+  }
+  const isNull = (x: unknown) => x === null || x === undefined;
+  // some: a related row matches; none: none does; every: none fails.
+  const some = (row: Row) => !isNull(row[source]) && !each(row[source], (t) => !inner(t));
+  switch (condition.quantifier) {
+    case "some":
+      return some;
+    case "none":
+      return (row) => !some(row);
+    case "every":
+      return (row) => isNull(row[source]) || each(row[source], inner);
+  }
+}
 
 function compileCondition(condition: Condition): RowPredicate {
   const p = condition.column.property;
@@ -45,9 +101,12 @@ function compileCondition(condition: Condition): RowPredicate {
   }
 }
 
-/** One predicate for an OR of AND-groups. */
-export function compileWhere(where: NormalizedWhere): RowPredicate {
-  const groups = where.map(compileGroup);
+/**
+ * One predicate for an OR of AND-groups. `related` reads the related rows of relation conditions: needed
+ * (and only then) when the where holds some.
+ */
+export function compileWhere(where: NormalizedWhere, related?: RelatedRows): RowPredicate {
+  const groups = where.map((group) => compileGroup(group, related));
   if (groups.length === 0) return () => false;
   if (groups.length === 1) return groups[0]!;
   return (row) => groups.some((g) => g(row));
@@ -73,7 +132,7 @@ const MAX_GROUP_MAKERS = 256;
  * the query's values reach the function as the maker's argument, never as source text, so equal shapes
  * share one maker, its type feedback and its optimised code.
  */
-function compileGroup(group: readonly Condition[]): RowPredicate {
+function compileGroup(group: readonly WhereTerm[], related: RelatedRows | undefined): RowPredicate {
   if (group.length === 0) return () => true;
   const values: unknown[] = [];
   const reads = new Map<string, string>();
@@ -86,6 +145,12 @@ function compileGroup(group: readonly Condition[]): RowPredicate {
     return x;
   };
   for (const condition of group) {
+    if (isRelationCondition(condition)) {
+      // Related rows are read through indexes of other tables: a closure, called from the body.
+      tests.push(`v${values.length}(row)`);
+      values.push(compileRelation(condition, related));
+      continue;
+    }
     const p = condition.column.property;
     const v = `v${values.length}`;
     const { op, value } = condition;

@@ -9,9 +9,10 @@
  * so a `$like` prefix (a code-point prefix range: strings with one UTF-16 prefix are contiguous in code-point
  * order) and an `$ilike` prefix (one prefix range per ASCII case variant) are ranges like any other.
  */
-import type { Condition, OrderTerm } from "../query/query.js";
+import type { Condition, OrderTerm, WhereTerm } from "../query/query.js";
+import { isRelationCondition } from "../query/query.js";
 import type { Row } from "../schema/entity-schema.js";
-import type { RowPredicate } from "./compile-query.js";
+import type { RelatedRows, RowPredicate } from "./compile-query.js";
 import { compileWhere } from "./compile-query.js";
 import { compareStrings } from "./compare-values.js";
 import type { Before, OrderedIndex, ValueOrder } from "./ordered-index.js";
@@ -93,17 +94,32 @@ interface Candidate {
 /**
  * The best index plan for `group` ordered by `orderBy`, or undefined when no index narrows the group or
  * serves its order. `wantsOrder`: the query keeps only a page (a walk in order can stop early).
+ * Relation conditions never narrow an index: they stay in the residual, compiled with `related`.
  */
-export function planGroup(indexes: readonly OrderedIndex[], group: readonly Condition[], orderBy: readonly OrderTerm[], wantsOrder: boolean): IndexPlan | undefined {
+export function planGroup(
+  indexes: readonly OrderedIndex[],
+  group: readonly WhereTerm[],
+  orderBy: readonly OrderTerm[],
+  wantsOrder: boolean,
+  related?: RelatedRows,
+): IndexPlan | undefined {
+  const fields = group.filter((term): term is Condition => !isRelationCondition(term));
   let best: Candidate | undefined;
   for (const index of indexes) {
-    const candidate = consider(index, group, orderBy, wantsOrder);
+    const candidate = consider(index, fields, group, orderBy, wantsOrder, related);
     if (candidate && (!best || candidate.score > best.score)) best = candidate;
   }
   return best?.build();
 }
 
-function consider(index: OrderedIndex, group: readonly Condition[], orderBy: readonly OrderTerm[], wantsOrder: boolean): Candidate | undefined {
+function consider(
+  index: OrderedIndex,
+  group: readonly Condition[],
+  whole: readonly WhereTerm[],
+  orderBy: readonly OrderTerm[],
+  wantsOrder: boolean,
+  related: RelatedRows | undefined,
+): Candidate | undefined {
   const columns = index.columns;
   // The equality prefix.
   const eqValues: unknown[] = [];
@@ -210,8 +226,8 @@ function consider(index: OrderedIndex, group: readonly Condition[], orderBy: rea
       } else {
         ranges.push({ lo: (row) => prefixBefore(row) < 0, hi: (row) => prefixBefore(row) <= 0 });
       }
-      const rest = group.filter((c) => !used.has(c));
-      return { index, ranges, residual: rest.length === 0 ? undefined : compileWhere([rest]), order, inPrefix: prefixBefore };
+      const rest = whole.filter((c) => !used.has(c as Condition));
+      return { index, ranges, residual: rest.length === 0 ? undefined : compileWhere([rest], related), order, inPrefix: prefixBefore };
     },
   };
 }

@@ -6,14 +6,15 @@
  */
 import { IntegrityError, SchemaError, TransactionError } from "../errors.js";
 import type { Key, UpdateOutcome } from "../spi/index.js";
-import type { Condition, NormalizedQuery, NormalizedWhere, OrderTerm } from "../query/query.js";
+import type { Condition, NormalizedQuery, NormalizedWhere, OrderTerm, WhereTerm } from "../query/query.js";
+import { isRelationCondition } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
 import { buildEntitySchema } from "../schema/entity-schema.js";
 import { ProjectionCache } from "../schema/projection-cache.js";
 import { copyJson, keyExhausted, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
 import { MigrationTable } from "../schema/table-schema.js";
-import { valueKey } from "./compare-values.js";
-import type { RowPredicate } from "./compile-query.js";
+import { comparatorFor, valueKey } from "./compare-values.js";
+import type { RelatedRows, RowLookup, RowPredicate } from "./compile-query.js";
 import { compileOrder, compileWhere } from "./compile-query.js";
 import { compileAfter } from "./keyset.js";
 import { OrderedIndex } from "./ordered-index.js";
@@ -174,9 +175,9 @@ export class MemoryTable {
    * The plan of an AND-group over this table's ordered indexes (query-plan.ts), its index built if it was
    * not yet; undefined when no index narrows the group or serves `orderBy`.
    */
-  plan(group: readonly Condition[], orderBy: readonly OrderTerm[], wantsOrder: boolean): IndexPlan | undefined {
+  plan(group: readonly WhereTerm[], orderBy: readonly OrderTerm[], wantsOrder: boolean, related?: RelatedRows): IndexPlan | undefined {
     if (this.ordered.length === 0) return undefined;
-    const plan = planGroup(this.ordered, group, orderBy, wantsOrder);
+    const plan = planGroup(this.ordered, group, orderBy, wantsOrder, related);
     plan?.index.build(this.rows.values());
     return plan;
   }
@@ -202,7 +203,7 @@ export class MemoryTable {
    * The committed rows that may match an AND-group: narrowed by the primary key or an index
    * when one applies (an equality or `$in` on the key; a plan's ranges), else every row.
    */
-  candidates(group: readonly Condition[]): Iterable<Row> {
+  candidates(group: readonly WhereTerm[], related?: RelatedRows): Iterable<Row> {
     const c = keyCondition(group);
     if (c) {
       const values = c.op === "eq" ? [c.value] : (c.value as unknown[]);
@@ -213,7 +214,7 @@ export class MemoryTable {
       }
       return out;
     }
-    const plan = this.plan(group, [], false);
+    const plan = this.plan(group, [], false, related);
     if (!plan) return this.rows.values();
     const out: Row[] = [];
     this.planned(plan, (row) => {
@@ -221,6 +222,37 @@ export class MemoryTable {
       return true;
     });
     return out;
+  }
+
+  /**
+   * The committed rows whose `column` holds a value, visited until `visit` returns false (then false is
+   * returned): by key for the primary key, else a walk of the equal run of an ordered index starting with
+   * the column (every foreign key has one), else, for a table without one, a scan.
+   */
+  equalRows(column: ColumnSchema): RowLookup {
+    if (column.primary) {
+      return (value, visit) => {
+        const row = this.rows.get(value as Key);
+        return row === undefined || visit(row);
+      };
+    }
+    const p = column.property;
+    const index = this.ordered.find((i) => i.columns[0]!.property === p);
+    if (!index) {
+      const compare = comparatorFor(column.type);
+      return (value, visit) => {
+        for (const row of this.rows.values()) {
+          const v = row[p];
+          if (v !== null && v !== undefined && compare(v, value) === 0 && !visit(row)) return false;
+        }
+        return true;
+      };
+    }
+    const order = index.orders[0]!;
+    return (value, visit) => {
+      index.build(this.rows.values());
+      return index.walk(index.seek((row) => order(row[p], value) < 0), index.seek((row) => order(row[p], value) <= 0), false, visit);
+    };
   }
 }
 
@@ -380,7 +412,7 @@ class TableOverlay {
  * the transaction's own writes; nothing reaches the database before {@link WriteSet.changes} is applied.
  * An undo log makes savepoints cheap: rolling back replays it backwards to the savepoint's mark.
  */
-export class WriteSet {
+export class WriteSet implements RelatedRows {
   private readonly overlays = new Map<string, TableOverlay>();
   private readonly undo: Array<{ overlay: TableOverlay; key: Key; previous: Slot }> = [];
   private readonly savepoints: Array<{ name: string; mark: number }> = [];
@@ -428,17 +460,54 @@ export class WriteSet {
     return row ? (this.raw ? this.db.table(schema).store(row) : this.db.table(schema).copy(row)) : null;
   }
 
+  /**
+   * The rows of `schema`'s table whose `column` holds a value, as this transaction sees them (its own
+   * writes over the committed rows): what relation conditions read (see `RelatedRows`). Its own rows of
+   * the table are grouped by the column at the first lookup: a query makes no write while it runs.
+   */
+  lookup(schema: EntitySchema, column: ColumnSchema): RowLookup {
+    const committed = this.db.table(schema).equalRows(column);
+    const overlay = this.overlays.get(schema.table);
+    if (!overlay || overlay.rows.size === 0) return committed;
+    if (column.primary) {
+      return (value, visit) => {
+        const slot = overlay.get(value as Key);
+        if (slot === ABSENT) return committed(value, visit);
+        return slot === null || visit(slot);
+      };
+    }
+    const p = column.property;
+    const pk = schema.primary.property;
+    let own: Map<unknown, Row[]> | undefined;
+    return (value, visit) => {
+      if (!committed(value, (row) => overlay.rows.has(row[pk] as Key) || visit(row))) return false;
+      if (!own) {
+        own = new Map();
+        for (const row of overlay.rows.values()) {
+          const v = row?.[p];
+          if (v === null || v === undefined) continue;
+          const k = valueKey(v);
+          const list = own.get(k);
+          if (list) list.push(row!);
+          else own.set(k, [row!]);
+        }
+      }
+      for (const row of own.get(valueKey(value)) ?? []) if (!visit(row)) return false;
+      return true;
+    };
+  }
+
   /** The rows matching `where` (and `after`, when given), uncopied and unordered. */
   private matching(schema: EntitySchema, where: NormalizedWhere, after?: RowPredicate): Row[] {
     const table = this.db.table(schema);
     const overlay = this.overlays.get(schema.table);
-    const matches = compileWhere(where);
+    const matches = compileWhere(where, this);
     const test = after ? (row: Row) => matches(row) && after(row) : matches;
     const out: Row[] = [];
     const seen = where.length > 1 ? new Set<Key>() : undefined;
     const pk = schema.primary.property;
     for (const group of where) {
-      for (const row of table.candidates(group)) {
+      for (const row of table.candidates(group, this)) {
         const key = row[pk] as Key;
         if (overlay && overlay.rows.has(key)) continue;
         if (seen) {
@@ -456,9 +525,9 @@ export class WriteSet {
    * This transaction's rows of the table for an index walk: `skip` (their keys, whose committed rows the
    * walk must pass over) and `rows` (those matching `group` and `after`, in no order).
    */
-  private ownRows(schema: EntitySchema, group: readonly Condition[], after: RowPredicate | undefined): OwnRows {
+  private ownRows(schema: EntitySchema, group: readonly WhereTerm[], after: RowPredicate | undefined): OwnRows {
     const overlay = this.overlays.get(schema.table)!;
-    const test = compileWhere([group]);
+    const test = compileWhere([group], this);
     const rows: Row[] = [];
     for (const row of overlay.rows.values()) if (row && test(row) && (!after || after(row))) rows.push(row);
     return { skip: overlay.rows, rows, pk: schema.primary.property };
@@ -484,13 +553,13 @@ export class WriteSet {
     // the query's order (with this transaction's own rows merged in), else one pass over the rows feeds the
     // page's heap or the sort (rows this transaction touched: through matching).
     const keyed = group !== undefined && keyCondition(group) !== undefined;
-    const plan = group && !keyed ? table.plan(group, query.orderBy, end !== undefined || after !== undefined) : undefined;
+    const plan = group && !keyed ? table.plan(group, query.orderBy, end !== undefined || after !== undefined, this) : undefined;
     if (plan?.order) {
       const own = touched ? this.ownRows(schema, group!, after) : undefined;
       return walkInOrder(table, plan, query, order, after, own).map(copy);
     }
     if (group && !touched && !keyed) {
-      const test = plan ? plan.residual : group.length === 0 ? undefined : compileWhere([group]);
+      const test = plan ? plan.residual : group.length === 0 ? undefined : compileWhere([group], this);
       const keep = after ? (test ? (row: Row) => test(row) && after(row) : after) : test;
       if (end !== undefined) {
         const top = new TopK(order, end);
@@ -527,7 +596,7 @@ export class WriteSet {
       const table = this.db.table(schema);
       const overlay = this.touched(schema) ? this.overlays.get(schema.table)! : undefined;
       if (group.length === 0 && !overlay) return table.rows.size;
-      const plan = keyCondition(group) ? undefined : table.plan(group, [], false);
+      const plan = keyCondition(group) ? undefined : table.plan(group, [], false, this);
       if (plan) {
         let n = 0;
         const residual = plan.residual;
@@ -540,7 +609,7 @@ export class WriteSet {
         }
         if (overlay) {
           // This transaction's writes: its rows replace the committed ones of the same keys.
-          const test = compileWhere([group]);
+          const test = compileWhere([group], this);
           for (const [key, row] of overlay.rows) {
             const old = table.rows.get(key);
             if (old && test(old)) n--;
@@ -676,8 +745,8 @@ export class WriteSet {
 }
 
 /** The group's equality or `$in` on the primary key, if any: it names its rows outright, no index needed. */
-function keyCondition(group: readonly Condition[]): Condition | undefined {
-  return group.find((c) => c.column.primary && (c.op === "eq" || c.op === "in"));
+function keyCondition(group: readonly WhereTerm[]): Condition | undefined {
+  return group.find((c): c is Condition => !isRelationCondition(c) && c.column.primary && (c.op === "eq" || c.op === "in"));
 }
 
 /**

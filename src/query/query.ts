@@ -1,5 +1,5 @@
 /** The public query language (README, "Queries") and its normalized form that backends compile. */
-import type { ColumnSchema } from "../schema/entity-schema.js";
+import type { ColumnSchema, EntitySchema } from "../schema/entity-schema.js";
 
 /** Comparison operators on one field. Keys inside one object are AND. */
 export interface Operators<V> {
@@ -20,8 +20,43 @@ export interface Operators<V> {
   $isNull?: boolean;
 }
 
-/** Conditions on an entity's fields; keys are AND. A bare value means equality, `null` means "is null". */
-export type Where<T> = { [K in keyof T]?: T[K] | null | Operators<NonNullable<T[K]>> };
+/**
+ * Conditions on an entity's fields; keys are AND. A bare value means equality, `null` means "is null".
+ * A relation may be named too (see {@link RelationWhere}): `{ author: { name: "Ada" } }`,
+ * `{ comments: { $some: { approved: true } } }`.
+ */
+export type Where<T> = { [K in keyof T]?: FieldWhere<T[K]> };
+
+/** What one key of a {@link Where} takes: a relation filter for a relation property, else a value or operators. */
+type FieldWhere<V> = [NonNullable<V>] extends [readonly (infer E)[]]
+  ? E extends object
+    ? ToManyWhere<E> | null | Operators<NonNullable<V>>
+    : V | null | Operators<NonNullable<V>>
+  : [NonNullable<V>] extends [Date]
+    ? V | null | Operators<NonNullable<V>>
+    : NonNullable<V> extends object
+      ? ToOneWhere<NonNullable<V>> | Operators<NonNullable<V>>
+      : V | null | Operators<NonNullable<V>>;
+
+/**
+ * A filter on a to-one relation: the related row exists and matches (an array is OR of its elements,
+ * `{}` only asks that it exists); `null`: no related row.
+ */
+export type ToOneWhere<E> = Where<E> | Where<E>[] | null;
+
+/**
+ * A filter on a to-many (or many-to-many) relation: `$some` (at least one related row matches), `$none`
+ * (no related row matches), `$every` (every related row matches: true when there is none). Keys together
+ * are AND. Inside, conditions behave as a top-level `where` (`$ne` matches null...), nested relations included.
+ */
+export interface ToManyWhere<E> {
+  $some?: Where<E> | Where<E>[];
+  $none?: Where<E> | Where<E>[];
+  $every?: Where<E> | Where<E>[];
+}
+
+/** The relation filters a {@link Where} accepts, by relation kind (README, "Relations"). */
+export type RelationWhere<E> = ToOneWhere<E> | ToManyWhere<E>;
 
 /** Sort direction per field; key order is sort order. The primary key is always the last tie-breaker. */
 export type OrderBy<T> = { [K in keyof T]?: "asc" | "desc" };
@@ -120,14 +155,59 @@ export type ConditionOp =
  * `orNull` on `in` means "or the field is null"; on `nin` it means "and the field is not null".
  */
 export interface Condition {
+  /** Absent (or `"field"`): what tells a condition from a {@link RelationCondition}. */
+  readonly kind?: "field";
   readonly column: ColumnSchema;
   readonly op: ConditionOp;
   readonly value?: unknown;
   readonly orNull?: boolean;
 }
 
+/** How a {@link RelationCondition} counts the related rows that match its `where`. */
+export type RelationQuantifier = "some" | "none" | "every";
+
+/**
+ * A normalized relation filter: a test of the rows related to this one. The related rows of a row `r` are
+ * the rows `t` of `target` with `t[targetColumn] = r[sourceColumn]` (none when `r[sourceColumn]` is null);
+ * with `through` (many-to-many), those whose `targetColumn` equals the `through.targetColumn` of a row `j` of
+ * the join table with `j[through.sourceColumn] = r[sourceColumn]`. `some`: at least one related row matches
+ * `where`; `none`: none does; `every`: none fails it (true with no related row). `where` is normalized
+ * against `target` (it may hold relation conditions itself) and is two-valued as a top-level where is: a
+ * related row matches it or it does not, nulls included (`ne` matches null).
+ *
+ * A to-one filter `{ author: {...} }` is `some`; `{ author: null }` is `none` with the where `[[]]`.
+ */
+export interface RelationCondition {
+  readonly kind: "relation";
+  /** The relation's property on this entity (`"comments"`), for messages and keys. */
+  readonly relation: string;
+  readonly quantifier: RelationQuantifier;
+  /** This table's pairing column: the owning side's foreign key, else the primary key. */
+  readonly sourceColumn: ColumnSchema;
+  /** The related table. */
+  readonly target: EntitySchema;
+  /** The target's pairing column: its primary key (owning to-one, many-to-many) or its foreign key (to-many). */
+  readonly targetColumn: ColumnSchema;
+  /** Many-to-many: the join table, its column holding this side's key and its column holding the target's. */
+  readonly through?: {
+    readonly schema: EntitySchema;
+    readonly sourceColumn: ColumnSchema;
+    readonly targetColumn: ColumnSchema;
+  };
+  /** The test of each related row, normalized against `target`. */
+  readonly where: NormalizedWhere;
+}
+
+/** One term of an AND-group: a condition on a field of the row, or on its related rows. */
+export type WhereTerm = Condition | RelationCondition;
+
+/** True for a relation filter. */
+export function isRelationCondition(term: WhereTerm): term is RelationCondition {
+  return term.kind === "relation";
+}
+
 /** OR of AND-groups. `[[]]` matches every row; `[]` matches none. */
-export type NormalizedWhere = readonly (readonly Condition[])[];
+export type NormalizedWhere = readonly (readonly WhereTerm[])[];
 
 export interface OrderTerm {
   readonly column: ColumnSchema;

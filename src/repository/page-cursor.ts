@@ -4,7 +4,7 @@
  *
  * Format, version 1: base64url of the JSON `{ "v": 1, "q": <query mark>, "k": [<values>], "h": <check> }`.
  * - `q`: a hash of the table, the normalized where (conditions and `$in`/`$nin` lists in a canonical
- *   order, so `{ a, b }` and `{ b, a }` agree) and the ordering (fields and directions, the primary-key tie-breaker included). A
+ *   order, so `{ a, b }` and `{ b, a }` agree; a relation filter as its relation, quantifier and where) and the ordering (fields and directions, the primary-key tie-breaker included). A
  *   cursor is accepted only by a query with the same mark.
  * - `k`: one value per ordering term, typed by its column: strings, integers, numbers and booleans as JSON
  *   values, dates as epoch milliseconds, null as null. JSON holds each exactly (a finite double prints in
@@ -18,7 +18,8 @@
  */
 import { createHash } from "node:crypto";
 import { QueryError } from "../errors.js";
-import type { Condition, NormalizedQuery, OrderTerm } from "../query/query.js";
+import type { NormalizedQuery, NormalizedWhere, OrderTerm, WhereTerm } from "../query/query.js";
+import { isRelationCondition } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { describeValue, valueProblem } from "../schema/row-values.js";
 
@@ -37,7 +38,9 @@ function markValue(value: unknown): unknown {
   return value;
 }
 
-function conditionMark(c: Condition): string {
+function conditionMark(c: WhereTerm): string {
+  // A relation filter: the relation, how it counts, and its where marked as a query's is.
+  if (isRelationCondition(c)) return JSON.stringify([c.relation, c.quantifier, whereMark(c.where)]);
   let value = markValue(c.value) ?? null;
   // An $in/$nin list is a set: in another order it is the same query, and its cursors must stay valid.
   if (Array.isArray(value)) value = value.map((v) => JSON.stringify(v)).sort();
@@ -46,9 +49,14 @@ function conditionMark(c: Condition): string {
 
 /** The mark of a query's where and ordering (limit, offset and the position are not part of it). */
 export function queryMark(schema: EntitySchema, query: NormalizedQuery): string {
-  const where = query.where.map((group) => group.map(conditionMark).sort()).map((group) => JSON.stringify(group)).sort();
+  const where = whereMark(query.where);
   const order = query.orderBy.map((t) => [t.column.property, t.direction]);
   return hash(JSON.stringify([schema.table, where, order]));
+}
+
+/** A where's groups, each a sorted list of its conditions' marks, sorted: the order of keys and groups is no part of it. */
+function whereMark(where: NormalizedWhere): string[] {
+  return where.map((group) => group.map(conditionMark).sort()).map((group) => JSON.stringify(group)).sort();
 }
 
 /** The sort-key values of `row` under `orderBy`: one per term, Dates copied (the row's go out to the caller). */

@@ -9,7 +9,9 @@ import type { TableCache } from "../cache/table-cache.js";
 import { ConcurrencyError, NotFoundError, QueryError, StorageError, ValidationError } from "../errors.js";
 import { compileAfter } from "../engine/keyset.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
-import type { Field, Include, NormalizedQuery, Query, RelationProperty, SelectQuery, Where } from "../query/query.js";
+import type { Field, Include, NormalizedQuery, NormalizedWhere, Query, RelationProperty, SelectQuery, Where } from "../query/query.js";
+import { resolveRelationFilters } from "../query/resolve-relations.js";
+import { hasRelationFilter } from "../query/tables-read.js";
 import { tablesReachedByDelete } from "../schema/delete-reach.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
 import { joinTablesOf } from "../schema/read-relations.js";
@@ -141,6 +143,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly asEntity = (row: Row): T => this.toEntity(row);
   /** The tables a delete from this table may change besides the rows deleted (foreign keys' CASCADE, SET NULL). */
   private deleteReach: readonly string[] | undefined;
+  /** The backend takes no relation conditions: the repository resolves them first (capabilities.ts). */
+  private readonly resolvesRelations: boolean;
 
   constructor(storage: Storage, entity: EntityClass<T>) {
     this.core = coreOf(storage);
@@ -148,6 +152,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     this.prototype = (entity as unknown as Function).prototype as object;
     this.pk = this.schema.primary;
     this.copyEntity = makeRowCopier(this.schema, this.prototype);
+    this.resolvesRelations = !this.core.backend.capabilities.supportsRelationFilters;
     this.batches = new BatchWriter({
       schema: this.schema,
       transactions: this.core.transactions,
@@ -169,6 +174,26 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private session(): DataSession {
     return this.core.transactions.current()?.session ?? this.core.backend.session;
   }
+
+  // --- relation filter seams: for a backend without supportsRelationFilters, relation conditions are
+  // answered by queries on the related tables (through the same session) before the query goes to it.
+  /** `where` as the backend takes it. */
+  private backendWhere(where: NormalizedWhere, session: DataSession): NormalizedWhere | Promise<NormalizedWhere> {
+    return this.resolvesRelations && hasRelationFilter(where) ? resolveRelationFilters(where, session) : where;
+  }
+
+  /** `query` as the backend takes it. */
+  private async backendQuery(query: NormalizedQuery, session: DataSession): Promise<NormalizedQuery> {
+    const where = await this.backendWhere(query.where, session);
+    return where === query.where ? query : { ...query, where };
+  }
+
+  /** `session.find` of `query`, its relation filters resolved first where the backend needs it. */
+  private find(session: DataSession, query: NormalizedQuery): Promise<Row[]> {
+    if (!this.resolvesRelations || !hasRelationFilter(query.where)) return session.find(this.schema, query);
+    return this.backendQuery(query, session).then((q) => session.find(this.schema, q));
+  }
+  // --- end of relation filter seams
 
   // --- cache seams: reads outside a transaction go through the table's cache (src/cache/), when it is on.
   /** Inside a transaction, reads bypass the cache: they must see the transaction's own writes. */
@@ -443,18 +468,18 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   ): Promise<object[]> {
     if (cached) {
       if (plans.length === 0) {
-        const load = () => this.core.backend.session.find(this.schema, normalized);
+        const load = () => this.find(this.core.backend.session, normalized);
         return cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache);
       }
       const session = this.core.backend.session;
       const handOut = (projection?.fromBackend ?? this.asEntity) as (row: Row) => Row;
-      const load = async () => loadIncluded(session, await session.find(this.schema, normalized), handOut, plans);
+      const load = async () => loadIncluded(session, await this.find(session, normalized), handOut, plans);
       const copy = makeTreeCopier((projection?.fromCache ?? cached.cache.copyOut) as (row: Row) => Row, plans);
       const dependsOn = [...tablesRead(plans).values()].map((schema) => this.core.cache!.table(schema));
       return cached.cache.query("rows", { query: normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, dependsOn);
     }
     const session = this.session();
-    const rows = await session.find(this.schema, normalized);
+    const rows = await this.find(session, normalized);
     const handOut = projection ? projection.fromBackend : this.asEntity;
     if (plans.length === 0) return rows.map(handOut);
     return loadIncluded(session, rows, handOut as (row: Row) => Row, plans);
@@ -534,8 +559,12 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const normalized = normalizeWhere(this.schema, where);
     if (options.cache !== undefined) normalizeQuery(this.schema, { cache: options.cache }); // validated as Query.cache is
     const cached = this.queryCache(options.cache);
-    if (cached) return cached.cache.query("count", normalized, cached.ttlMs, () => this.core.backend.session.count(this.schema, normalized));
-    return this.session().count(this.schema, normalized);
+    if (cached) {
+      const session = this.core.backend.session;
+      return cached.cache.query("count", normalized, cached.ttlMs, async () => session.count(this.schema, await this.backendWhere(normalized, session)));
+    }
+    const session = this.session();
+    return session.count(this.schema, await this.backendWhere(normalized, session));
   }
 
   async exists(id: K): Promise<boolean> {
@@ -548,7 +577,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       throw new ValidationError(`${this.schema.entityName}: deleteMany needs a where; pass {} to delete every row`, { table: this.schema.table });
     }
     const normalized = normalizeWhere(this.schema, where);
-    const deleted = await this.session().deleteMany(this.schema, normalized);
+    const session = this.session();
+    const deleted = await session.deleteMany(this.schema, await this.backendWhere(normalized, session));
     if (deleted > 0) this.core.transactions.noteWrite(this.schema.table, undefined, this.deleteReached());
     return deleted;
   }
@@ -669,8 +699,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       });
     }
     const { rest, normalized: unsorted, plans } = this.normalizeWithInclude(query);
-    const normalized = withSortColumns(unsorted);
-    const handOut = this.projection(rest, normalized)?.fromBackend ?? this.asEntity;
+    const asked = withSortColumns(unsorted);
+    const handOut = this.projection(rest, asked)?.fromBackend ?? this.asEntity;
+    // Relation filters resolved once, for every page: the walk is one query.
+    const normalized = await this.backendQuery(asked, this.session());
     let page: NormalizedQuery = normalized;
     let remaining = normalized.limit ?? Infinity;
     while (remaining > 0) {

@@ -27,6 +27,13 @@ export interface BackendCapabilities {
   readonly supportsSql: boolean;
   /** Data outlives the storage: a second storage on the same URL sees it. @default false */
   readonly persistent: boolean;
+  /**
+   * `find`, `count` and `deleteMany` accept relation conditions (`RelationCondition` in a `NormalizedWhere`,
+   * see data-session.ts). Without it, the repository resolves each one first, by queries on the related
+   * tables through the same session, and hands the backend `in`/`nin` conditions on this table's columns
+   * instead: correct, at the cost of those extra queries. @default false
+   */
+  readonly supportsRelationFilters: boolean;
 }
 
 /** The default capability flags: a backend states only what it adds. */
@@ -36,4 +43,5 @@ export const DEFAULT_CAPABILITIES: BackendCapabilities = Object.freeze({
   supportsMultipleConnections: false,
   supportsSql: false,
   persistent: false,
+  supportsRelationFilters: false,
 });

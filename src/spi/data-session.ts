@@ -34,6 +34,17 @@
  * - **ilike**: as `like`, folding the 26 ASCII letters only: `"É"` does not match `"é"`. (PostgreSQL's
  *   `ILIKE` and `lower()` fold every Unicode letter, so a SQL dialect folds `A-Z` itself.)
  * - **isNull / notNull** test for null; they are the only tests a `json` column gets.
+ * - **relation conditions** (`RelationCondition`, `kind: "relation"`, only for a backend whose capabilities
+ *   say `supportsRelationFilters`; the repository resolves them for the others): the related rows of a row
+ *   `r` are the rows `t` of `target` with `t[targetColumn] = r[sourceColumn]`, or, with `through` (many-to-many),
+ *   those whose `targetColumn` equals `j[through.targetColumn]` for a row `j` of the join table with
+ *   `j[through.sourceColumn] = r[sourceColumn]`; none when `r[sourceColumn]` is null (and a join row whose
+ *   target row is missing relates nothing). `some`: a related row matches the condition's `where`; `none`:
+ *   none does; `every`: none fails it (true with no related row). The inner `where` is two-valued like any
+ *   where (a null compared fails `eq` and passes `ne`), so on SQL `every` is `NOT EXISTS (... AND NOT
+ *   COALESCE((where), FALSE))`, not `NOT (where)`. It may nest relation conditions, and reads the related
+ *   tables as the session sees them (inside a transaction, with its own writes). They never narrow an index
+ *   by themselves: a planner treats them as a filter on the rows it reads.
  * - **orderBy**: each term in order; null is the smallest value: first ascending, last descending.
  *   Strings by code point. Normalization always ends the ordering with the primary key (ascending unless
  *   the user ordered by it), so that the order is total and pages never overlap or skip.

@@ -3,6 +3,7 @@
  * (src/engine/compile-query.ts) or its matchers: the reference its model and property tests compare with.
  * Written for clarity, not speed: strings compared as arrays of code points, `$like` by dynamic programming.
  */
+import { isRelationCondition } from "../../src/query/query.js";
 import type { Condition, NormalizedWhere } from "../../src/query/query.js";
 import type { LogicalType, Row } from "../../src/schema/entity-schema.js";
 
@@ -76,7 +77,13 @@ function holds(condition: Condition, row: Row): boolean {
   }
 }
 
-/** The reference predicate of an OR of AND-groups. */
+/** The reference predicate of an OR of AND-groups of field conditions (relation conditions have their own tests). */
 export function referenceWhere(where: NormalizedWhere): (row: Row) => boolean {
-  return (row) => where.some((group) => group.every((c) => holds(c, row)));
+  return (row) =>
+    where.some((group) =>
+      group.every((c) => {
+        if (isRelationCondition(c)) throw new Error("referenceWhere: relation conditions are not modelled here");
+        return holds(c, row);
+      }),
+    );
 }

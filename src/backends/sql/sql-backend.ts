@@ -49,7 +49,8 @@ export class SqlBackend implements Backend {
     private readonly driver: SqlDriver,
   ) {
     this.name = dialect.name;
-    this.capabilities = driver.capabilities;
+    // The shared query compiler turns relation filters into EXISTS subqueries, whatever the dialect.
+    this.capabilities = { ...driver.capabilities, supportsRelationFilters: true };
     if (driver.migrationLock) this.migrationLock = driver.migrationLock;
     this.tables = new SqlTables(dialect);
     this.mapError = (error, schema) => driver.mapError(error, schema);

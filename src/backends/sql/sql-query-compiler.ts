@@ -3,8 +3,15 @@
  * the entity schema, quoted; every value is a parameter. The semantics match the memory engine:
  * `ne`/`nin` match null, comparisons and patterns never do, nulls sort first ascending and last
  * descending, strings by code point, and the primary key is the last tie-breaker (normalization adds it).
+ *
+ * Relation conditions are correlated subqueries: `EXISTS (SELECT 1 FROM "comments" AS "strata_r1" WHERE
+ * "strata_r1"."postId" = "posts"."id" AND ...)`, the related table aliased by its depth (the query's own
+ * table keeps its bare name, so the SQL of a query without relations is unchanged). Columns inside a
+ * subquery are written unqualified: SQL resolves them in the innermost table, the related one. A
+ * many-to-many nests two, the join table's and the target's, so that no column name is ambiguous.
  */
-import type { Condition, NormalizedQuery, NormalizedWhere, OrderTerm } from "../../query/query.js";
+import type { Condition, NormalizedQuery, NormalizedWhere, OrderTerm, RelationCondition, WhereTerm } from "../../query/query.js";
+import { isRelationCondition } from "../../query/query.js";
 import { QueryError } from "../../errors.js";
 import type { ColumnSchema, EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
@@ -67,6 +74,49 @@ function compileCondition(c: Condition, dialect: SqlDialect, codec: RowCodec, pa
       return `${ranged}${dialect.ilike(col, params.add(pattern))}`;
     }
   }
+}
+
+/** Where a where clause is compiled: the quoted name (or alias) of the table its columns belong to, and its nesting depth. */
+interface Scope {
+  readonly table: string;
+  readonly depth: number;
+}
+
+/** A where as one boolean expression: `undefined` when it matches every row. */
+function whereExpression(where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec, params: ParamList, scope: Scope): string | undefined {
+  if (where.length === 0) return "1 = 0";
+  if (where.some((group) => group.length === 0)) return undefined;
+  const groups = mergeEqualityGroups(where).map((group) => joinBalanced(group.map((c) => compileTerm(c, dialect, codec, params, scope)), " AND ", false));
+  return groups.length === 1 ? groups[0]! : joinBalanced(groups, " OR ", true);
+}
+
+function compileTerm(term: WhereTerm, dialect: SqlDialect, codec: RowCodec, params: ParamList, scope: Scope): string {
+  return isRelationCondition(term) ? compileRelation(term, dialect, codec, params, scope) : compileCondition(term, dialect, codec, params);
+}
+
+/**
+ * A relation condition as `EXISTS` / `NOT EXISTS` over the related rows. `every` is "no related row fails
+ * the where": `NOT COALESCE((where), FALSE)`, so that a related row for which the where is unknown (a null
+ * compared) counts as failing, as it does in the engine, where a where is two-valued.
+ */
+function compileRelation(c: RelationCondition, dialect: SqlDialect, codec: RowCodec, params: ParamList, scope: Scope): string {
+  const depth = scope.depth + 1;
+  const alias = quoteIdentifier(`strata_r${depth}`);
+  const source = `${scope.table}.${quoteIdentifier(c.sourceColumn.name)}`;
+  const through = c.through;
+  const pairing = through ? `${quoteIdentifier(`strata_j${depth}`)}.${quoteIdentifier(through.targetColumn.name)}` : source;
+  // Parameters go in text order: the join table's part holds none, the target's where follows.
+  const inner = whereExpression(c.where, dialect, codec, params, { table: alias, depth });
+  const test = inner === undefined ? "" : c.quantifier === "every" ? ` AND NOT COALESCE((${inner}), FALSE)` : ` AND (${inner})`;
+  let exists = `EXISTS (SELECT 1 FROM ${quoteIdentifier(c.target.table)} AS ${alias} WHERE ${alias}.${quoteIdentifier(c.targetColumn.name)} = ${pairing}${test})`;
+  if (through) {
+    const join = quoteIdentifier(`strata_j${depth}`);
+    exists = `EXISTS (SELECT 1 FROM ${quoteIdentifier(through.schema.table)} AS ${join} WHERE ${join}.${quoteIdentifier(through.sourceColumn.name)} = ${source} AND ${exists})`;
+  }
+  if (c.quantifier === "some") return exists;
+  // every with a where that matches every row: no related row can fail it.
+  if (c.quantifier === "every" && inner === undefined) return "1 = 1";
+  return `NOT ${exists}`;
 }
 
 /** ASCII letters folded to lower case, as `$ilike` compares (data-session.ts): no other letter. */
@@ -136,7 +186,7 @@ function mergeEqualityGroups(where: NormalizedWhere): NormalizedWhere {
       if (c.orNull) merged.orNull = true;
     }
   }
-  const out: (readonly Condition[])[] = [];
+  const out: (readonly WhereTerm[])[] = [];
   for (const group of where) {
     const c = mergeable(group);
     if (!c || byColumn.get(c.column)!.groups < 2) out.push(group);
@@ -149,20 +199,16 @@ function mergeEqualityGroups(where: NormalizedWhere): NormalizedWhere {
 }
 
 /** The one condition of `group` when it is an equality, `$in` or `null` test that can join an `in` list. */
-function mergeable(group: readonly Condition[]): Condition | undefined {
+function mergeable(group: readonly WhereTerm[]): Condition | undefined {
   const c = group.length === 1 ? group[0]! : undefined;
-  return c && (c.op === "eq" || c.op === "isNull" || c.op === "in") ? c : undefined;
+  return c && !isRelationCondition(c) && (c.op === "eq" || c.op === "isNull" || c.op === "in") ? c : undefined;
 }
 
-function compileWhereInto(where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec, params: ParamList): string {
-  if (where.length === 0) return " WHERE 1 = 0";
+/** The `WHERE` clause of `where` on `table` (quoted), with a leading space, or empty when every row matches. */
+function compileWhereInto(where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec, params: ParamList, table: string): string {
   // An empty AND-group matches every row, whatever the other groups say.
-  if (where.some((group) => group.length === 0)) return "";
-  const groups: string[] = [];
-  for (const group of mergeEqualityGroups(where)) {
-    groups.push(joinBalanced(group.map((c) => compileCondition(c, dialect, codec, params)), " AND ", false));
-  }
-  return groups.length === 1 ? ` WHERE ${groups[0]}` : ` WHERE ${joinBalanced(groups, " OR ", true)}`;
+  const expression = whereExpression(where, dialect, codec, params, { table, depth: 0 });
+  return expression === undefined ? "" : ` WHERE ${expression}`;
 }
 
 /**
@@ -178,10 +224,10 @@ function checkParams(schema: EntitySchema, params: readonly unknown[], dialect: 
   );
 }
 
-/** The `WHERE` clause (with a leading space, or empty when every row matches). */
-export function compileWhere(where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec): CompiledSql {
+/** The `WHERE` clause of `where` on `schema`'s table (with a leading space, or empty when every row matches). */
+export function compileWhere(schema: EntitySchema, where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec): CompiledSql {
   const params = new ParamList(dialect);
-  return { text: compileWhereInto(where, dialect, codec, params), params: params.values };
+  return { text: compileWhereInto(where, dialect, codec, params, quoteIdentifier(schema.table)), params: params.values };
 }
 
 /** The column list of a select: the entity's columns in schema order, or `columns` (rows are decoded by position). */
@@ -191,7 +237,7 @@ export function selectList(schema: EntitySchema, columns: readonly ColumnSchema[
 
 /** True when a row whose `column` is null matches no group of `where` (each has a condition on it that null fails). */
 function excludesNull(where: NormalizedWhere, column: ColumnSchema): boolean {
-  return where.length > 0 && where.every((group) => group.some((c) => c.column.name === column.name && rejectsNull(c)));
+  return where.length > 0 && where.every((group) => group.some((c) => !isRelationCondition(c) && c.column.name === column.name && rejectsNull(c)));
 }
 
 function rejectsNull(c: Condition): boolean {
@@ -334,7 +380,7 @@ function orderText(query: NormalizedQuery, dialect: SqlDialect): string {
  * `params` in text order.
  */
 function selectText(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDialect, codec: RowCodec, params: ParamList, columns: string): string {
-  let where = compileWhereInto(query.where, dialect, codec, params);
+  let where = compileWhereInto(query.where, dialect, codec, params, quoteIdentifier(schema.table));
   const after = query.after;
   if (after !== undefined && query.orderBy.length > 0) {
     const seek = compileAfter(query, after, dialect, codec, params);
@@ -389,16 +435,20 @@ export function compileFind(
 
 /** `SELECT COUNT(*)` of the rows matching `where`. */
 export function compileCount(schema: EntitySchema, where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec): CompiledSql {
-  const compiled = compileWhere(where, dialect, codec);
+  const compiled = compileWhere(schema, where, dialect, codec);
   checkParams(schema, compiled.params, dialect);
   return { text: `SELECT COUNT(*) FROM ${quoteIdentifier(schema.table)}${compiled.text}`, params: compiled.params };
 }
 
 /**
  * The parameters `c` binds: none for isNull/notNull and an empty list, one more per bound of an `$ilike`'s
- * prefix range, one for every other condition.
+ * prefix range, one for every other condition; a relation condition, those of its where.
  */
-function boundParams(c: Condition, dialect: SqlDialect): number {
+function boundParams(c: WhereTerm, dialect: SqlDialect): number {
+  if (isRelationCondition(c)) {
+    if (c.where.some((group) => group.length === 0)) return 0;
+    return mergeEqualityGroups(c.where).reduce((n, group) => n + group.reduce((m, term) => m + boundParams(term, dialect), 0), 0);
+  }
   if (c.op === "isNull" || c.op === "notNull" || (Array.isArray(c.value) && c.value.length === 0)) return 0;
   if (c.op !== "ilike" || !dialect.ilikePrefixRange) return 1;
   const range = foldedPrefixRange(c.value as string);
@@ -416,16 +466,16 @@ const DELETE_SLICE_PARAMS = 1000;
  */
 export function compileDeleteMany(schema: EntitySchema, where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec): CompiledSql[] {
   const table = quoteIdentifier(schema.table);
-  const whole = compileWhere(where, dialect, codec);
+  const whole = compileWhere(schema, where, dialect, codec);
   if (whole.params.length <= dialect.maxParams) return [{ text: `DELETE FROM ${table}${whole.text}`, params: whole.params }];
   // Slices well below the limit: SQLite's prepare time grows with the square of a statement's parameters.
   const sliceLimit = Math.min(dialect.maxParams, DELETE_SLICE_PARAMS);
   const merged = mergeEqualityGroups(where);
   const statements: CompiledSql[] = [];
-  let slice: (readonly Condition[])[] = [];
+  let slice: (readonly WhereTerm[])[] = [];
   let sliceParams = 0;
   const flush = () => {
-    const compiled = compileWhere(slice, dialect, codec);
+    const compiled = compileWhere(schema, slice, dialect, codec);
     statements.push({ text: `DELETE FROM ${table}${compiled.text}`, params: compiled.params });
     slice = [];
     sliceParams = 0;
