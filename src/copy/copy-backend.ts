@@ -121,13 +121,22 @@ export async function copyBackend(
       async (e) => {
         for (const table of tables) {
           if (existing.includes(table.name)) await e.dropTable(table.name);
-          await e.createTable(table);
+          // Foreign keys are added once every row is in: tables and rows then go in any order (a child
+          // table before its parent, a self-referencing row before the row it names, a cycle).
+          await e.createTable({ ...table, foreignKeys: [] });
         }
       },
       true,
     );
     const out: CopiedTable[] = [];
     for (const table of tables) out.push(await copyTable(table, reading, target, size, options));
+    await withEditor(
+      target,
+      async (e) => {
+        for (const table of tables) for (const fk of table.foreignKeys ?? []) await e.addForeignKey(table.name, fk);
+      },
+      true,
+    );
     return out;
   } finally {
     await reading.rollback();
