@@ -119,6 +119,11 @@ export async function copyBackend(
     await withEditor(
       target,
       async (e) => {
+        // The replaced tables' foreign keys go first, so that no replaced table is referenced when it is dropped.
+        for (const table of tables) {
+          if (!existing.includes(table.name)) continue;
+          for (const fk of (await e.describeTable(table.name))?.foreignKeys ?? []) await e.dropForeignKey(table.name, fk.name);
+        }
         for (const table of tables) {
           if (existing.includes(table.name)) await e.dropTable(table.name);
           // Foreign keys are added once every row is in: tables and rows then go in any order (a child

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import type { MigrationContext, Storage, StorageConfig } from "../../src/index.js";
-import { createStorage, defineMigration, IntegrityError, MigrationError, readEntitySchema, SchemaError } from "../../src/index.js";
+import { copyStorage, createStorage, defineMigration, IntegrityError, MigrationError, readEntitySchema, SchemaError } from "../../src/index.js";
 import { migrationFileText } from "../../src/cli/migration-file.js";
 import { diffSchema } from "../../src/migrations/diff-schema.js";
 import { describeSchema, schemaOfTable } from "../../src/schema/table-schema.js";
@@ -165,6 +165,28 @@ function foreignKeyCases(name: string, open: Open): void {
       const error = await rejection(storage.transaction(() => storage.repository(Post).save({ title: "x", authorId: "nobody" } as Post)));
       expect(error).toBeInstanceOf(IntegrityError);
       expect(error.message).toBe(`Post.author: no sfk_authors row has id "nobody"`);
+    });
+
+    test("copy into this backend: children sorting before their parents, a row before the row it references, and a cycle all arrive, with their foreign keys", async () => {
+      const source = await createStorage({ url: "sqlite::memory:", entities: SFK_ENTITIES, autoCreate: true });
+      try {
+        await source.repository(Author).save({ id: "ada", name: "Ada" } as Author);
+        await source.repository(Post).save({ title: "t", authorId: "ada" } as Post);
+        await source.repository(TreeNode).saveMany([{ id: "z", parentId: null }, { id: "a", parentId: "z" }] as TreeNode[]);
+        await source.repository(Left).save({ id: "l", rightId: null } as Left);
+        await source.repository(Right).save({ id: "r", leftId: "l" } as Right);
+        await source.repository(Left).update("l", { rightId: "r" });
+        await storage.close();
+        storage = await open();
+        // The target is emptied by --force: the copy replaces every table.
+        await copyStorage(source, storage, { force: true });
+        expect((await describe_(storage, "sfk_posts"))!.foreignKeys).toHaveLength(2);
+        expect((await describe_(storage, "sfk_left"))!.foreignKeys).toHaveLength(1);
+        expect(await storage.repository(TreeNode).count()).toBe(2);
+        expect((await rejection(storage.repository(Post).save({ title: "x", authorId: "none" } as Post))).message).toBe(`Post.author: no sfk_authors row has id "none"`);
+      } finally {
+        await source.close();
+      }
     });
 
     test("two tables that reference each other (a cycle) are created and enforced", async () => {
