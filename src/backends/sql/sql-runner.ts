@@ -26,4 +26,6 @@ export type WriteGate = <T>(work: (runner: SqlRunner) => Promise<T>, multiStatem
  */
 export interface TableDefinitionRewriter {
   rewriteTableDefinition(table: string, edit: (createSql: string) => string): void | Promise<void>;
+  /** The value of `column` in the first row of `table` that breaks one of its foreign keys, or undefined when none does. */
+  firstForeignKeyViolation(table: string, column: string): unknown;
 }

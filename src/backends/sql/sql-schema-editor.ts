@@ -116,10 +116,10 @@ export class SqlSchemaEditor implements SchemaEditor {
       await this.exec(`ALTER TABLE ${quoteIdentifier(table)} ADD ${foreignKeyClause(fk)}`);
       return;
     }
-    await this.rewrite(table, (sql) => withForeignKeyClause(sql, foreignKeyClause(fk)), `ADD ${foreignKeyClause(fk)}`);
-    // SQLite's own check of the rows against the new definition: nothing may break it after the check above.
-    const broken = await this.runner.all(`SELECT "rowid" FROM pragma_foreign_key_check(?)`, [table], false);
-    if (broken.length > 0) throw foreignKeyViolatedError(table, fk, null);
+    const rewriter = await this.rewrite(table, (sql) => withForeignKeyClause(sql, foreignKeyClause(fk)), `ADD ${foreignKeyClause(fk)}`);
+    // The database's own check of the rows against the new definition: nothing may break it after the check above.
+    const broken = await rewriter.firstForeignKeyViolation(table, fk.column);
+    if (broken !== undefined) throw foreignKeyViolatedError(table, fk, broken);
   }
 
   async dropForeignKey(table: string, name: string): Promise<void> {
@@ -140,7 +140,7 @@ export class SqlSchemaEditor implements SchemaEditor {
   }
 
   /** Has the connection rewrite `table`'s definition (databases without ALTER TABLE for constraints), logged as `change`. */
-  private async rewrite(table: string, edit: (sql: string) => string, change: string): Promise<void> {
+  private async rewrite(table: string, edit: (sql: string) => string, change: string): Promise<TableDefinitionRewriter> {
     const rewriter = this.runner as Partial<TableDefinitionRewriter>;
     if (typeof rewriter.rewriteTableDefinition !== "function") {
       throw new SchemaError(`${this.dialect.label} cannot change the foreign keys of table "${table}" on this connection`, { table });
@@ -151,6 +151,7 @@ export class SqlSchemaEditor implements SchemaEditor {
     } catch (error) {
       throw this.mapError(error);
     }
+    return rewriter as TableDefinitionRewriter;
   }
 
   listTables(): Promise<string[]> {
