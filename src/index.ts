@@ -59,7 +59,7 @@ export type {
 export { readEntitySchema } from "./schema/read-entity-schema.js";
 export { defineMigration } from "./migrations/migration.js";
 export type { Migration } from "./migrations/migration.js";
-export type { MigrationContext, MigrationColumn } from "./migrations/migration-context.js";
+export type { MigrationContext, MigrationColumn, MigrationForeignKey } from "./migrations/migration-context.js";
 export { MigrationRunner } from "./migrations/migration-runner.js";
 export type {
   MigrationStatus,

@@ -119,15 +119,29 @@ export async function copyBackend(
     await withEditor(
       target,
       async (e) => {
+        // The replaced tables' foreign keys go first, so that no replaced table is referenced when it is dropped.
+        for (const table of tables) {
+          if (!existing.includes(table.name)) continue;
+          for (const fk of (await e.describeTable(table.name))?.foreignKeys ?? []) await e.dropForeignKey(table.name, fk.name);
+        }
         for (const table of tables) {
           if (existing.includes(table.name)) await e.dropTable(table.name);
-          await e.createTable(table);
+          // Foreign keys are added once every row is in: tables and rows then go in any order (a child
+          // table before its parent, a self-referencing row before the row it names, a cycle).
+          await e.createTable({ ...table, foreignKeys: [] });
         }
       },
       true,
     );
     const out: CopiedTable[] = [];
     for (const table of tables) out.push(await copyTable(table, reading, target, size, options));
+    await withEditor(
+      target,
+      async (e) => {
+        for (const table of tables) for (const fk of table.foreignKeys ?? []) await e.addForeignKey(table.name, fk);
+      },
+      true,
+    );
     return out;
   } finally {
     await reading.rollback();

@@ -3,17 +3,20 @@
  * a private copy-on-write view of the tables, swapped in whole at commit and dropped on rollback, so
  * the backends on the engine (memory and file) get transactional DDL: a failing migration leaves nothing.
  */
-import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../spi/index.js";
+import type { Key, SchemaEditor, TableColumn, TableDescription, TableForeignKey, TableIndex } from "../spi/index.js";
 import type { Change } from "./table-engine.js";
 import { MemoryDatabase, MemoryTable } from "./table-engine.js";
 import { IntegrityError, SchemaError, ValidationError } from "../errors.js";
-import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
+import type { ColumnSchema, EntitySchema, ForeignKeySchema, IndexSchema, Row } from "../schema/entity-schema.js";
 import { copyJson, valueProblem } from "../schema/row-values.js";
 import { describeSchema, MigrationTable, schemaOfTable } from "../schema/table-schema.js";
 import { buildEntitySchema, impliedUniqueIndexName } from "../schema/entity-schema.js";
 import {
   columnExistsError,
   columnMissingError,
+  foreignKeyExistsError,
+  foreignKeyMissingError,
+  foreignKeyViolatedError,
   indexMissingError,
   primaryColumnAddedError,
   primaryColumnDroppedError,
@@ -75,17 +78,28 @@ function byColumnName(table: MemoryTable): MemoryTable {
   const columns = schema.columns.map((c) => ({ ...c, property: c.name }));
   const nameOf = new Map(schema.columns.map((c) => [c.property, c.name]));
   const indexes = schema.indexes.map((i) => ({ ...i, properties: i.properties.map((p) => nameOf.get(p) ?? p) }));
-  return table.rebuild(unbound(schema, { columns, indexes }), (row) => {
+  const foreignKeys = schema.foreignKeys.map((f) => ({ ...f, property: nameOf.get(f.property) ?? f.property }));
+  return table.rebuild(unbound(schema, { columns, indexes, foreignKeys }), (row) => {
     const out: Row = {};
     for (const c of schema.columns) out[c.name] = row[c.property] === undefined ? null : row[c.property];
     return out;
   });
 }
 
-/** An altered table is unbound from its entity: the entity's next use checks it against the new shape. */
-function unbound(schema: EntitySchema, changes: Partial<Pick<EntitySchema, "table" | "columns" | "indexes">>): EntitySchema {
+/**
+ * An altered table is unbound from its entity: the entity's next use checks it against the new shape. Its
+ * foreign keys stay (as migrations' foreign keys: without the relation that named them).
+ */
+function unbound(schema: EntitySchema, changes: Partial<Pick<EntitySchema, "table" | "columns" | "indexes" | "foreignKeys">>): EntitySchema {
   const table = changes.table ?? schema.table;
-  return buildEntitySchema({ entityName: table, table, target: MigrationTable, columns: changes.columns ?? schema.columns, indexes: changes.indexes ?? schema.indexes });
+  return buildEntitySchema({
+    entityName: table,
+    table,
+    target: MigrationTable,
+    columns: changes.columns ?? schema.columns,
+    indexes: changes.indexes ?? schema.indexes,
+    foreignKeys: changes.foreignKeys ?? schema.foreignKeys,
+  });
 }
 
 /**
@@ -133,6 +147,8 @@ export class MemorySchemaEditor implements SchemaEditor {
     if (this.db.tables.has(to)) throw renameTableExistsError(from, to);
     this.db.tables.delete(from);
     this.db.adopt(to, table.rebuild(unbound(table.schema, { table: to }), undefined));
+    // As SQL databases do: foreign keys that referenced the table follow it (its own self-reference too).
+    this.retarget((fk) => (fk.referencedTable === from ? { ...fk, referencedTable: to } : fk));
   }
 
   async addColumn(tableName: string, column: TableColumn): Promise<void> {
@@ -167,9 +183,10 @@ export class MemorySchemaEditor implements SchemaEditor {
     const table = this.existing(tableName);
     const column = this.column(table, name);
     if (column.primary) throw primaryColumnDroppedError(tableName, name);
-    // As PostgreSQL does: indexes on the dropped column go with it.
+    // As PostgreSQL does: indexes and foreign keys on the dropped column go with it.
     const indexes = table.schema.indexes.filter((i) => !i.properties.includes(column.property));
-    const schema = unbound(table.schema, { columns: table.schema.columns.filter((c) => c !== column), indexes });
+    const foreignKeys = table.schema.foreignKeys.filter((f) => f.property !== column.property);
+    const schema = unbound(table.schema, { columns: table.schema.columns.filter((c) => c !== column), indexes, foreignKeys });
     this.db.adopt(
       tableName,
       table.rebuild(schema, (row) => {
@@ -187,14 +204,17 @@ export class MemorySchemaEditor implements SchemaEditor {
     const property = table.schema.columnsByProperty.has(to) ? `${to}$renamed` : to;
     const columns = table.schema.columns.map((c) => (c === column ? { ...c, name: to, property } : c));
     const indexes = table.schema.indexes.map((i) => ({ ...i, properties: i.properties.map((p) => (p === column.property ? property : p)) }));
+    const foreignKeys = table.schema.foreignKeys.map((f) => (f.property === column.property ? { ...f, property } : f));
     this.db.adopt(
       tableName,
-      table.rebuild(unbound(table.schema, { columns, indexes }), (row) => {
+      table.rebuild(unbound(table.schema, { columns, indexes, foreignKeys }), (row) => {
         const out = { ...row, [property]: row[column.property] };
         delete out[column.property];
         return out;
       }),
     );
+    // A renamed primary key is what the foreign keys referencing this table now name.
+    if (column.primary) this.retarget((fk) => (fk.referencedTable === tableName && fk.referencedColumn === from ? { ...fk, referencedColumn: to } : fk));
   }
 
   async createIndex(tableName: string, index: TableIndex): Promise<void> {
@@ -222,6 +242,37 @@ export class MemorySchemaEditor implements SchemaEditor {
     if (!table.schema.indexes.some((i) => i.name === name)) throw indexMissingError(tableName, name);
     const schema = unbound(table.schema, { indexes: table.schema.indexes.filter((i) => i.name !== name) });
     this.db.adopt(tableName, table.rebuild(schema));
+  }
+
+  async addForeignKey(tableName: string, fk: TableForeignKey): Promise<void> {
+    const table = this.existing(tableName);
+    const column = this.column(table, fk.column);
+    if (table.schema.foreignKeys.some((f) => f.name === fk.name)) throw foreignKeyExistsError(tableName, fk.name);
+    const parent = fk.referencedTable === tableName ? table : this.db.tables.get(fk.referencedTable);
+    if (!parent) throw tableMissingError(fk.referencedTable);
+    for (const row of table.rows.values()) {
+      const value = row[column.property];
+      if (value !== null && value !== undefined && !parent.rows.has(value as Key)) throw foreignKeyViolatedError(tableName, fk, value);
+    }
+    const added: ForeignKeySchema = { name: fk.name, property: column.property, referencedTable: fk.referencedTable, referencedColumn: fk.referencedColumn, onDelete: fk.onDelete };
+    this.db.adopt(tableName, table.rebuild(unbound(table.schema, { foreignKeys: [...table.schema.foreignKeys, added] })));
+  }
+
+  async dropForeignKey(tableName: string, name: string): Promise<void> {
+    const table = this.existing(tableName);
+    if (!table.schema.foreignKeys.some((f) => f.name === name)) throw foreignKeyMissingError(tableName, name);
+    this.db.adopt(tableName, table.rebuild(unbound(table.schema, { foreignKeys: table.schema.foreignKeys.filter((f) => f.name !== name) })));
+  }
+
+  /** Rewrites the foreign keys of every table with `change` (a renamed table or key), rebuilding only the tables it changes. */
+  private retarget(change: (fk: ForeignKeySchema) => ForeignKeySchema): void {
+    for (const name of [...this.db.tables.keys()]) {
+      const table = this.db.tables.get(name)!;
+      const foreignKeys = table.schema.foreignKeys.map(change);
+      if (foreignKeys.every((f, i) => f === table.schema.foreignKeys[i])) continue;
+      const owned = this.db.own(name)!;
+      this.db.adopt(name, owned.rebuild(unbound(owned.schema, { foreignKeys })));
+    }
   }
 
   async listTables(): Promise<string[]> {

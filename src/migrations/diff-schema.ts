@@ -3,9 +3,11 @@
  * entities and the introspected schema, as the statements of a migration file. Indexes are compared by
  * their columns and uniqueness, not by name, and only what the `m` API can express is compared, so that an
  * unchanged schema yields no difference at all (TypeORM's spurious diffs, #9394, come from comparing
- * dialect details).
+ * dialect details). Foreign keys likewise, by column, referenced table and key, and onDelete: new tables
+ * are created parents first (a foreign key into a table created later, a cycle, is added after both), a
+ * foreign key is dropped before anything else changes and added after everything it needs exists.
  */
-import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../spi/index.js";
+import type { SchemaEditor, TableColumn, TableDescription, TableForeignKey, TableIndex } from "../spi/index.js";
 import { MIGRATIONS_TABLE } from "./applied-migration-store.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
 import { describeSchema } from "../schema/table-schema.js";
@@ -50,6 +52,42 @@ function columnSpec(column: TableColumn, forAdd: boolean, schema?: EntitySchema)
 
 const sameIndex = (a: TableIndex, b: TableIndex) => a.unique === b.unique && a.columns.join("\0") === b.columns.join("\0");
 
+const sameForeignKey = (a: TableForeignKey, b: TableForeignKey) =>
+  a.column === b.column && a.referencedTable === b.referencedTable && a.referencedColumn === b.referencedColumn && a.onDelete === b.onDelete;
+
+/** The `m.createTable` option of a foreign key. */
+function foreignKeySpec(fk: TableForeignKey): Record<string, unknown> {
+  return { column: fk.column, references: { table: fk.referencedTable, column: fk.referencedColumn }, onDelete: fk.onDelete, name: fk.name };
+}
+
+/** `m.addForeignKey(...)` of `fk` on `table`. */
+function addForeignKey(table: string, fk: TableForeignKey): string {
+  return `await m.addForeignKey(${JSON.stringify(table)}, ${JSON.stringify(fk.column)}, ${literal({ table: fk.referencedTable, column: fk.referencedColumn })}, ${literal({ onDelete: fk.onDelete, name: fk.name })});`;
+}
+
+function dropForeignKey(table: string, fk: TableForeignKey): string {
+  return `await m.dropForeignKey(${JSON.stringify(table)}, ${JSON.stringify(fk.name)});`;
+}
+
+/** `schemas` sorted by table, then each after the tables its foreign keys reference (a cycle keeps the sorted order). */
+function parentsFirst(schemas: readonly EntitySchema[]): EntitySchema[] {
+  const sorted = [...schemas].sort((a, b) => a.table.localeCompare(b.table));
+  const byTable = new Map(sorted.map((s) => [s.table, s]));
+  const out: EntitySchema[] = [];
+  const seen = new Set<string>();
+  const visit = (schema: EntitySchema): void => {
+    if (seen.has(schema.table)) return;
+    seen.add(schema.table);
+    for (const fk of schema.foreignKeys) {
+      const parent = byTable.get(fk.referencedTable);
+      if (parent) visit(parent);
+    }
+    out.push(schema);
+  };
+  for (const schema of sorted) visit(schema);
+  return out;
+}
+
 /** The indexes a table description implies, one-column unique constraints included. */
 function indexesOf(table: TableDescription): TableIndex[] {
   const out = [...table.indexes];
@@ -65,20 +103,52 @@ export async function diffSchema(schemas: readonly EntitySchema[], editor: Schem
   const up: string[] = [];
   const down: string[] = [];
   const warnings: string[] = [];
-  for (const schema of [...schemas].sort((a, b) => a.table.localeCompare(b.table))) {
+  // Foreign keys dropped run before every other change (and come back last in down); those added run after
+  // every other change (and go first in down), once the tables and columns they need exist.
+  const upFirst: string[] = [];
+  const downLast: string[] = [];
+  const upLast: string[] = [];
+  const downFirst: string[] = [];
+  const known = new Set<string>();
+  const wantedTables = new Set(schemas.map((s) => s.table));
+  for (const schema of parentsFirst(schemas)) {
     if (schema.table === MIGRATIONS_TABLE) continue;
     const wanted = describeSchema(schema);
     const wantedIndexes = indexesOf(wanted);
+    const wantedForeignKeys = wanted.foreignKeys ?? [];
     const actual = await editor.describeTable(schema.table);
     const t = JSON.stringify(schema.table);
+    known.add(schema.table);
     if (!actual) {
       // The primary key first, then the columns as the entity reader lists them.
       const ordered = [...wanted.columns.filter((c) => c.primary), ...wanted.columns.filter((c) => !c.primary)];
       const columns = ordered.map((c) => `      ${JSON.stringify(c.name)}: ${literal(columnSpec(c, false))},`).join("\n");
       const indexes = wantedIndexes.map((i) => `      ${literal({ columns: i.columns, ...(i.unique ? { unique: true } : {}), name: i.name })},`).join("\n");
-      up.push(`await m.createTable(${t}, {\n${columns}\n    }${indexes.length ? `, {\n      indexes: [\n${indexes.replace(/^/gm, "  ")}\n      ],\n    }` : ""});`);
+      // A foreign key into a table this migration creates later (a cycle) is added once both exist.
+      const later = (fk: TableForeignKey) => fk.referencedTable !== schema.table && wantedTables.has(fk.referencedTable) && !known.has(fk.referencedTable);
+      const foreignKeys = wantedForeignKeys.filter((fk) => !later(fk)).map((fk) => `      ${literal(foreignKeySpec(fk))},`).join("\n");
+      const options = [
+        ...(indexes.length ? [`      indexes: [\n${indexes.replace(/^/gm, "  ")}\n      ],`] : []),
+        ...(foreignKeys.length ? [`      foreignKeys: [\n${foreignKeys.replace(/^/gm, "  ")}\n      ],`] : []),
+      ];
+      up.push(`await m.createTable(${t}, {\n${columns}\n    }${options.length ? `, {\n${options.join("\n")}\n    }` : ""});`);
       down.unshift(`await m.dropTable(${t});`);
+      for (const fk of wantedForeignKeys.filter(later)) {
+        upLast.push(addForeignKey(schema.table, fk));
+        downFirst.unshift(dropForeignKey(schema.table, fk));
+      }
       continue;
+    }
+    const actualForeignKeys = actual.foreignKeys ?? [];
+    for (const fk of actualForeignKeys) {
+      if (wantedForeignKeys.some((w) => sameForeignKey(w, fk))) continue;
+      upFirst.push(dropForeignKey(schema.table, fk));
+      downLast.unshift(addForeignKey(schema.table, fk));
+    }
+    for (const fk of wantedForeignKeys) {
+      if (actualForeignKeys.some((a) => sameForeignKey(a, fk))) continue;
+      upLast.push(addForeignKey(schema.table, fk));
+      downFirst.unshift(dropForeignKey(schema.table, fk));
     }
     const have = new Map(actual.columns.map((c) => [c.name, c]));
     for (const column of wanted.columns) {
@@ -112,5 +182,5 @@ export async function diffSchema(schemas: readonly EntitySchema[], editor: Schem
       down.unshift(`await m.createIndex(${t}, ${literal(index.columns)}, ${literal({ ...(index.unique ? { unique: true } : {}), name: index.name })});`);
     }
   }
-  return { up, down, warnings };
+  return { up: [...upFirst, ...up, ...upLast], down: [...downFirst, ...down, ...downLast], warnings };
 }

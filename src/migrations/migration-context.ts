@@ -1,5 +1,5 @@
 /** The neutral schema and data API a migration's `up`/`down` receives (docs/migrations.md). */
-import type { LogicalType } from "../schema/entity-schema.js";
+import type { LogicalType, OnDelete } from "../schema/entity-schema.js";
 
 /** A column in a migration. */
 export interface MigrationColumn {
@@ -11,10 +11,36 @@ export interface MigrationColumn {
   generated?: "uuid" | "increment";
 }
 
+/**
+ * A foreign key in a migration: `column` of the table holds the primary key of a row of `references.table`
+ * (or null). Enforced on every backend alike, as a relation's foreign key is (README, "Relations").
+ * @example
+ * await m.createTable("posts", { id: { type: "integer", primary: true, generated: "increment" }, authorId: { type: "string" } }, {
+ *   foreignKeys: [{ column: "authorId", references: { table: "authors" }, onDelete: "CASCADE" }],
+ * });
+ */
+export interface MigrationForeignKey {
+  column: string;
+  /** The referenced table and its column, which must be its primary key (the default). */
+  references: { table: string; column?: string };
+  /** @default "RESTRICT" */
+  onDelete?: OnDelete;
+  /** The constraint name. @default `fk_<table>_<column>` */
+  name?: string;
+}
+
 export interface MigrationContext {
   /** The backend's name: `"memory"`, `"file"`, `"sqlite"`, `"postgres"` or a registered one. */
   readonly backend: string;
-  createTable(name: string, columns: Record<string, MigrationColumn>, options?: { indexes?: { columns: string[]; unique?: boolean; name?: string }[] }): Promise<void>;
+  /**
+   * Creates a table. Each foreign key gets an index on its column (`idx_<table>_<column>`) unless an index
+   * starts with it, as a relation's does; its referenced table must exist (or be this one).
+   */
+  createTable(
+    name: string,
+    columns: Record<string, MigrationColumn>,
+    options?: { indexes?: { columns: string[]; unique?: boolean; name?: string }[]; foreignKeys?: MigrationForeignKey[] },
+  ): Promise<void>;
   dropTable(name: string): Promise<void>;
   renameTable(from: string, to: string): Promise<void>;
   addColumn(table: string, name: string, column: MigrationColumn): Promise<void>;
@@ -22,6 +48,13 @@ export interface MigrationContext {
   renameColumn(table: string, from: string, to: string): Promise<void>;
   createIndex(table: string, columns: string[], options?: { unique?: boolean; name?: string }): Promise<void>;
   dropIndex(table: string, name: string): Promise<void>;
+  /**
+   * Adds a foreign key to an existing table (and an index on its column unless one starts with it). A row
+   * whose value names no row of the referenced table is an `IntegrityError` naming the table; nothing changes.
+   */
+  addForeignKey(table: string, column: string, references: { table: string; column?: string }, options?: { onDelete?: OnDelete; name?: string }): Promise<void>;
+  /** Drops the foreign key `name` of `table`; the column, its values and its index stay. */
+  dropForeignKey(table: string, name: string): Promise<void>;
   /** Rewrites rows in batches; `fn` returns the changed row (or nothing to leave it). */
   updateRows(table: string, fn: (row: Record<string, unknown>) => Record<string, unknown> | void | Promise<Record<string, unknown> | void>, where?: Record<string, unknown>): Promise<number>;
   insertRows(table: string, rows: Record<string, unknown>[]): Promise<void>;

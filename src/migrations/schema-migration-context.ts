@@ -3,21 +3,25 @@
  * transaction, so that every change it makes commits (or rolls back) with its record.
  */
 import { randomUUID } from "node:crypto";
-import type { Key, SchemaEditor, TableColumn, TableDescription, TableIndex, TransactionHandle } from "../spi/index.js";
+import type { Key, SchemaEditor, TableColumn, TableDescription, TableForeignKey, TableIndex, TransactionHandle } from "../spi/index.js";
 import { SchemaError, UnsupportedError, ValidationError } from "../errors.js";
 import { normalizeWhere } from "../query/normalize-query.js";
 import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { copyJson, describeValue, storedValue, valueProblem } from "../schema/row-values.js";
 import { checkIdentifier, schemaOfTable } from "../schema/table-schema.js";
-import type { MigrationColumn, MigrationContext } from "./migration-context.js";
-import { checkIndexNameFree, isLogicalType, LOGICAL_TYPES } from "../schema/entity-schema.js";
+import type { MigrationColumn, MigrationContext, MigrationForeignKey } from "./migration-context.js";
+import type { OnDelete } from "../schema/entity-schema.js";
+import { checkIndexNameFree, foreignKeyIndexName, foreignKeyName, isLogicalType, LOGICAL_TYPES } from "../schema/entity-schema.js";
 import {
   columnExistsError,
   columnMissingError,
+  foreignKeyExistsError,
+  foreignKeyMissingError,
   indexMissingError,
   primaryColumnAddedError,
   primaryColumnDroppedError,
+  referencedTableError,
   renameColumnExistsError,
   renameTableExistsError,
   tableExistsError,
@@ -56,6 +60,63 @@ function toIndex(table: string, columns: string[], options: { unique?: boolean; 
   const name = options.name ?? `${options.unique ? "uq" : "idx"}_${table}_${columns.join("_")}`;
   checkIndexNameFree(checkIdentifier(name, "Index name", table), table);
   return { name, columns: [...columns], unique: options.unique === true };
+}
+
+const ON_DELETE: readonly OnDelete[] = ["RESTRICT", "CASCADE", "SET NULL"];
+
+/**
+ * A migration's foreign key of `table` (described by `table`, its columns and foreign keys so far) as the
+ * editor takes it, after every check that makes it valid on every backend: the column exists, the
+ * referenced table (`parent`, the table itself for a self-reference) exists and the referenced column is
+ * its primary key, both hold the same type, `onDelete` is one Strata knows and SET NULL has a nullable
+ * column to empty, and the name is free in the table.
+ */
+function toForeignKey(table: TableDescription, spec: MigrationForeignKey, parent: TableDescription | undefined): TableForeignKey {
+  const name = table.name;
+  if (typeof spec !== "object" || spec === null) throw new SchemaError(`A foreign key of table "${name}" must be an object { column, references: { table } }`, { table: name });
+  checkIdentifier(spec.column, "Foreign key column", name);
+  const column = table.columns.find((c) => c.name === spec.column);
+  if (!column) throw columnMissingError(name, spec.column);
+  const fkName = checkIdentifier(spec.name ?? foreignKeyName(name, spec.column), "Foreign key name", name);
+  const referencedTable = checkIdentifier(spec.references?.table, "Referenced table name", name);
+  if (!parent) throw tableMissingError(referencedTable);
+  const key = parent.columns.find((c) => c.primary)!;
+  const referencedColumn = spec.references.column ?? key.name;
+  if (referencedColumn !== key.name) {
+    if (!parent.columns.some((c) => c.name === referencedColumn)) throw columnMissingError(referencedTable, referencedColumn);
+    throw new SchemaError(`Foreign key "${fkName}" of table "${name}" must reference the primary key of table "${referencedTable}" ("${key.name}"), not "${referencedColumn}"`, {
+      table: name,
+      field: spec.column,
+    });
+  }
+  if (column.type !== key.type) {
+    throw new SchemaError(`Foreign key "${fkName}" of table "${name}": column "${column.name}" holds ${column.type} values but "${referencedTable}"."${key.name}" holds ${key.type} values`, {
+      table: name,
+      field: column.name,
+    });
+  }
+  const onDelete = spec.onDelete ?? "RESTRICT";
+  if (!ON_DELETE.includes(onDelete)) {
+    throw new SchemaError(`Foreign key "${fkName}" of table "${name}": onDelete must be "RESTRICT", "CASCADE" or "SET NULL", got ${describeValue(onDelete)}`, { table: name, field: column.name });
+  }
+  if (onDelete === "SET NULL" && !column.nullable) {
+    throw new SchemaError(`Foreign key "${fkName}" of table "${name}" sets column "${column.name}" to null when its row is deleted (onDelete "SET NULL"), but the column is not nullable`, {
+      table: name,
+      field: column.name,
+    });
+  }
+  if ((table.foreignKeys ?? []).some((f) => f.name === fkName)) throw foreignKeyExistsError(name, fkName);
+  return { name: fkName, column: column.name, referencedTable, referencedColumn, onDelete };
+}
+
+/**
+ * The index a foreign key's column gets, as a relation's does (read-relations.ts), or undefined when an index
+ * (or the column's own key or unique constraint) already starts with it.
+ */
+function foreignKeyIndex(table: TableDescription, indexes: readonly TableIndex[], fk: TableForeignKey): TableIndex | undefined {
+  const column = table.columns.find((c) => c.name === fk.column);
+  if (column?.primary || column?.unique || indexes.some((i) => i.columns[0] === fk.column)) return undefined;
+  return { name: checkIndexNameFree(foreignKeyIndexName(table.name, fk.column), table.name), columns: [fk.column], unique: false };
 }
 
 /**
@@ -117,11 +178,27 @@ export function createMigrationContext(backendName: string, editor: SchemaEditor
       const list = Object.entries(columns ?? {}).map(([c, column]) => toTableColumn(name, c, column));
       const indexes = (options.indexes ?? []).map((i) => toIndex(name, i.columns, i));
       await absent(name, () => tableExistsError(name));
-      await editor.createTable({ name, columns: list, indexes });
+      let table: TableDescription = { name, columns: list, indexes, foreignKeys: [] };
+      for (const spec of options.foreignKeys ?? []) {
+        const referenced = spec?.references?.table;
+        // A self-reference names the table being created; any other table must exist already.
+        const parent = referenced === name ? table : typeof referenced === "string" ? await editor.describeTable(referenced) : undefined;
+        const fk = toForeignKey(table, spec, parent?.columns.some((c) => c.primary) ? parent : undefined);
+        const index = foreignKeyIndex(table, table.indexes, fk);
+        table = { ...table, indexes: index ? [...table.indexes, index] : table.indexes, foreignKeys: [...table.foreignKeys!, fk] };
+      }
+      await editor.createTable(table);
       touched.add(name);
     },
     async dropTable(name) {
       await existing(checkIdentifier(name, "Table name"));
+      // A table another table's foreign key references is not dropped from under it (SQLite would delete or
+      // empty the referencing rows, PostgreSQL refuse): the same SchemaError everywhere.
+      for (const other of await editor.listTables()) {
+        if (other === name) continue;
+        const fk = (await editor.describeTable(other))?.foreignKeys?.find((f) => f.referencedTable === name);
+        if (fk) throw referencedTableError(name, other, fk.name);
+      }
       await editor.dropTable(name);
       touched.add(name);
     },
@@ -172,6 +249,25 @@ export function createMigrationContext(backendName: string, editor: SchemaEditor
       checkIdentifier(name, "Index name", table);
       if (!(await existing(table)).indexes.some((i) => i.name === name)) throw indexMissingError(table, name);
       await editor.dropIndex(table, name);
+      touched.add(table);
+    },
+    async addForeignKey(table, column, references, options = {}) {
+      checkIdentifier(table, "Table name");
+      const described = await existing(table);
+      const referenced = references?.table;
+      const parent = referenced === table ? described : typeof referenced === "string" ? await editor.describeTable(checkIdentifier(referenced, "Referenced table name", table)) : undefined;
+      const spec: MigrationForeignKey = { column, references, ...(options.onDelete !== undefined ? { onDelete: options.onDelete } : {}), ...(options.name !== undefined ? { name: options.name } : {}) };
+      const fk = toForeignKey(described, spec, parent);
+      await editor.addForeignKey(table, fk);
+      const index = foreignKeyIndex(described, described.indexes, fk);
+      if (index) await editor.createIndex(table, index);
+      touched.add(table);
+    },
+    async dropForeignKey(table, name) {
+      checkIdentifier(table, "Table name");
+      checkIdentifier(name, "Foreign key name", table);
+      if (!((await existing(table)).foreignKeys ?? []).some((f) => f.name === name)) throw foreignKeyMissingError(table, name);
+      await editor.dropForeignKey(table, name);
       touched.add(table);
     },
     async updateRows(table, fn, where) {

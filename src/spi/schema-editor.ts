@@ -73,7 +73,10 @@ export interface TableDescription {
  * transaction; without it, a change may be kept although the transaction rolls back.
  */
 export interface SchemaEditor {
-  /** Creates a table with its columns and indexes (an `increment` primary key gets its generator). */
+  /**
+   * Creates a table with its columns, indexes and foreign keys (an `increment` primary key gets its
+   * generator). The tables its foreign keys reference exist, or it references itself.
+   */
   createTable(table: TableDescription): Promise<void>;
   /** Drops a table, its rows and its indexes. */
   dropTable(name: string): Promise<void>;
@@ -87,19 +90,31 @@ export interface SchemaEditor {
    */
   addColumn(table: string, column: TableColumn): Promise<void>;
   /**
-   * Drops a column and the indexes that use it. The caller never drops the primary column (the migration
-   * context refuses it), so an editor need not check.
+   * Drops a column and the indexes and foreign keys that use it. The caller never drops the primary column
+   * (the migration context refuses it), so an editor need not check.
    */
   dropColumn(table: string, name: string): Promise<void>;
-  /** Renames a column, keeping its values and the indexes that use it. */
+  /** Renames a column, keeping its values and the indexes and foreign keys (its own and those referencing it) that use it. */
   renameColumn(table: string, from: string, to: string): Promise<void>;
   /** Creates an index; a unique one over rows that already share a value is an `IntegrityError`. */
   createIndex(table: string, index: TableIndex): Promise<void>;
   /** Drops the index `name` of `table`. */
   dropIndex(table: string, name: string): Promise<void>;
+  /**
+   * Adds the foreign key `fk` to the existing `table`, enforced from then on like one made with the table
+   * (README, "Relations"). The caller has checked the column, the referenced table and its primary key, the
+   * types, `onDelete` and the name (the migration context does, for every backend). A row whose value names
+   * no row of the referenced table is an `IntegrityError` naming the table (the words of
+   * `foreignKeyViolatedError`, schema-change-errors.ts), and nothing changes. Required, as every other
+   * member: a backend that kept a table's foreign keys out of its schema would let rows through that every
+   * other backend refuses.
+   */
+  addForeignKey(table: string, fk: TableForeignKey): Promise<void>;
+  /** Drops the foreign key `name` of `table` (which has it); its column, values and index stay. */
+  dropForeignKey(table: string, name: string): Promise<void>;
   /** Every table, `strata_migrations` included (a backend's own bookkeeping tables excluded), sorted by name. */
   listTables(): Promise<string[]>;
-  /** The table's columns and indexes, or undefined when it does not exist. */
+  /** The table's columns, indexes and foreign keys, or undefined when it does not exist. */
   describeTable(name: string): Promise<TableDescription | undefined>;
   /** Raw SQL with bound parameters, resolving to the rows it selects (none for other statements); SQL backends only (`supportsSql`). */
   sql?(text: string, params: readonly unknown[]): Promise<unknown[]>;

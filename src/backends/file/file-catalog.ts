@@ -17,7 +17,10 @@
  *         { "name": "due", "type": "datetime", "nullable": true },
  *         { "name": "version", "type": "integer", "nullable": false, "role": "version" }
  *       ],
- *       "indexes": [{ "name": "idx_tasks_title", "columns": ["title"], "unique": true }]
+ *       "indexes": [{ "name": "idx_tasks_title", "columns": ["title"], "unique": true }],
+ *       "foreignKeys": [             // optional, absent when the table has none
+ *         { "name": "fk_tasks_ownerId", "column": "ownerId", "referencedTable": "users", "referencedColumn": "id", "onDelete": "CASCADE" }
+ *       ]
  *     }
  *   },
  *   "crc": "0b8e7f4d"                 // always the last member: the CRC-32 of every byte before its ","
@@ -34,7 +37,7 @@
  * takes effect), then the journal is emptied; so the journal never holds rows of an older shape than the
  * catalog describes, and a crash at any step leaves either the old or the new schema whole.
  */
-import type { ColumnRole, ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "../../schema/entity-schema.js";
+import type { ColumnRole, ColumnSchema, EntitySchema, ForeignKeySchema, IndexSchema, LogicalType, OnDelete } from "../../schema/entity-schema.js";
 import { buildEntitySchema, isLogicalType, LOGICAL_TYPES } from "../../schema/entity-schema.js";
 import { SEALED_FORMAT, hasExactly, sealedJsonText } from "./file-snapshot.js";
 
@@ -62,10 +65,20 @@ export interface CatalogIndex {
   unique: boolean;
 }
 
+export interface CatalogForeignKey {
+  name: string;
+  column: string;
+  referencedTable: string;
+  referencedColumn: string;
+  onDelete: OnDelete;
+}
+
 export interface CatalogTable {
   file: string;
   columns: CatalogColumn[];
   indexes: CatalogIndex[];
+  /** Absent when the table has none (and in catalogs written before foreign keys). */
+  foreignKeys?: CatalogForeignKey[];
 }
 
 export interface Catalog {
@@ -91,6 +104,17 @@ export function catalogTableOf(schema: EntitySchema, file: string): CatalogTable
       ...(c.default !== undefined ? { default: c.default } : {}),
     })),
     indexes: schema.indexes.map((i) => ({ name: i.name, columns: i.properties.map(nameOf), unique: i.unique })),
+    ...(schema.foreignKeys.length > 0
+      ? {
+          foreignKeys: schema.foreignKeys.map((f) => ({
+            name: f.name,
+            column: nameOf(f.property),
+            referencedTable: f.referencedTable,
+            referencedColumn: f.referencedColumn,
+            onDelete: f.onDelete,
+          })),
+        }
+      : {}),
   };
 }
 
@@ -129,7 +153,14 @@ export function schemaOfCatalogTable(table: string, entry: CatalogTable, label: 
   }));
   if (!columns.some((c) => c.primary)) throw new Error(`table "${table}" has no primary column`);
   const indexes: IndexSchema[] = entry.indexes.map((i) => ({ name: i.name, properties: i.columns, unique: i.unique }));
-  return buildEntitySchema({ entityName: label, table, target: target ?? { [label]: class {} }[label]!, columns, indexes });
+  const foreignKeys: ForeignKeySchema[] = (entry.foreignKeys ?? []).map((f) => ({
+    name: f.name,
+    property: f.column,
+    referencedTable: f.referencedTable,
+    referencedColumn: f.referencedColumn,
+    onDelete: f.onDelete,
+  }));
+  return buildEntitySchema({ entityName: label, table, target: target ?? { [label]: class {} }[label]!, columns, indexes, foreignKeys });
 }
 
 /** The sealed text of `catalog` (which must not hold a `crc` member). */
@@ -164,6 +195,9 @@ export function catalogProblem(value: unknown, sealed: boolean): string | undefi
       }
     }
     if (t.columns.filter((col) => col.primary).length !== 1) return `table "${name}": expected exactly one primary column`;
+    if (t.foreignKeys !== undefined && (!Array.isArray(t.foreignKeys) || t.foreignKeys.some((f) => typeof f?.name !== "string" || typeof f.column !== "string" || typeof f.referencedTable !== "string"))) {
+      return `table "${name}": "foreignKeys" must be a list of { name, column, referencedTable, referencedColumn, onDelete }`;
+    }
   }
   return undefined;
 }

@@ -14,5 +14,5 @@ import { PostgresDriver } from "./postgres-driver.js";
 /** The factory registered as `postgres` (URLs `postgres://` and `postgresql://`). */
 export async function createPostgresBackend(context: BackendContext): Promise<Backend> {
   const createTables = context.config.autoCreate ? autoCreateStatements(postgresDialect, context.schemas) : [];
-  return new SqlBackend(postgresDialect, await PostgresDriver.open(context, createTables));
+  return new SqlBackend(postgresDialect, await PostgresDriver.open(context, createTables), context.schemas);
 }

@@ -98,5 +98,16 @@ export const postgresDialect: SqlDialect = {
   // A btree is ascending with nulls last by default: no scan of it serves the contract's order on a nullable column.
   indexColumnOrder: " NULLS FIRST",
   foldedIndexExpression: (column) => `(${foldedC(column)})`,
+  // A REFERENCES clause needs its table to exist: autoCreate adds a cycle's forward foreign key afterwards,
+  // unless the table (created earlier, IF NOT EXISTS) has it already. Dollar quotes: the names are quoted
+  // identifiers, and a table name holding the tag cannot occur (checked).
+  addForeignKeyIfMissing: (table, name, clause) => {
+    const body =
+      `IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ${quotedText(quoteIdentifier(table))}::regclass AND conname = ${quotedText(name)}) ` +
+      `THEN ALTER TABLE ${quoteIdentifier(table)} ADD ${clause}; END IF;`;
+    if (body.includes("$strata$")) throw new Error(`A foreign key of table ${JSON.stringify(table)} names "$strata$"`);
+    return `DO $strata$ BEGIN ${body} END $strata$`;
+  },
+  alterTableConstraints: true,
   introspector: postgresIntrospector,
 };

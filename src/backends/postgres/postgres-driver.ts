@@ -20,6 +20,7 @@ import { ConnectionError, StorageError, TransactionError, UnsupportedError } fro
 import type { Logger } from "../../logger.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDriver } from "../sql/sql-backend.js";
+import type { ForeignKeyCatalog } from "../sql/sql-foreign-keys.js";
 import type { WriteGate } from "../sql/sql-runner.js";
 import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
 import { HeldConnection, PostgresRunner, StatementNames } from "./postgres-connection.js";
@@ -122,8 +123,8 @@ export class PostgresDriver implements SqlDriver {
     }
   }
 
-  mapError(error: unknown, schema: EntitySchema | undefined): unknown {
-    return mapPostgresError(error, schema, this.server);
+  mapError(error: unknown, schema: EntitySchema | undefined, foreignKeys?: ForeignKeyCatalog): unknown {
+    return mapPostgresError(error, schema, this.server, foreignKeys);
   }
 
   /** A client of its own, guarded while held (see {@link HeldConnection}); `onLost` hears if its connection ends. */

@@ -5,7 +5,8 @@
  */
 import { CapacityError, ConnectionError, IntegrityError, LockError, StorageError, TransactionError, ValidationError } from "../../errors.js";
 import type { EntitySchema, LogicalType } from "../../schema/entity-schema.js";
-import { driverFailure, keyExhausted, missingColumn, missingTable, propertiesOf, uniqueViolation } from "../sql/sql-errors.js";
+import type { ForeignKeyCatalog } from "../sql/sql-foreign-keys.js";
+import { driverFailure, keyExhausted, missingColumn, missingParent, missingTable, propertiesOf, stillReferenced, uniqueViolation } from "../sql/sql-errors.js";
 
 /** Where the server is, for messages. */
 export interface ServerAddress {
@@ -91,8 +92,27 @@ function detailColumns(detail: unknown): string[] {
   return match ? match[1]!.split(", ").map((c) => c.replace(/^"|"$/g, "")) : [];
 }
 
+/**
+ * A foreign key violation (23503) as the agreed error naming the relation: PostgreSQL gives the
+ * constraint's name and its (child) table, found in `catalog` or in the written `schema`, and the key in
+ * its detail (`Key (c)=(v) is not present in table "p".` or `... is still referenced from table "c".`).
+ * Undefined for a constraint neither knows.
+ */
+function foreignKeyViolation(error: { table?: unknown; constraint?: unknown; detail?: unknown }, schema: EntitySchema | undefined, catalog: ForeignKeyCatalog | undefined): IntegrityError | undefined {
+  if (typeof error.table !== "string" || typeof error.constraint !== "string" || typeof error.detail !== "string") return undefined;
+  const { table, constraint, detail } = error;
+  const known = catalog?.find(table, constraint);
+  const child = known?.child ?? (schema?.table === table ? schema : undefined);
+  const fk = known?.fk ?? child?.foreignKeys.find((f) => f.name === constraint);
+  const match = /^Key \((?:.+?)\)=\((.*)\) is (not present in|still referenced from) table /s.exec(detail);
+  if (!child || !fk || !match) return undefined;
+  const type = child.columnsByProperty.get(fk.property)?.type;
+  const value = type === "integer" || type === "number" ? Number(match[1]) : match[1];
+  return match[2] === "not present in" ? missingParent(child.table, fk, value, error) : stillReferenced(fk, value, child.table, error);
+}
+
 /** A PostgreSQL driver error as a Strata error naming the table (and column when known); the driver error is the cause. */
-export function mapPostgresError(error: unknown, schema: EntitySchema | undefined, server: ServerAddress): unknown {
+export function mapPostgresError(error: unknown, schema: EntitySchema | undefined, server: ServerAddress, foreignKeys?: ForeignKeyCatalog): unknown {
   if (error instanceof StorageError) return error;
   const code = (error as { code?: unknown })?.code;
   const message = (error as Error)?.message ?? String(error);
@@ -158,6 +178,10 @@ export function mapPostgresError(error: unknown, schema: EntitySchema | undefine
       ...about(schema, fields),
       cause: error,
     });
+  }
+  if (code === "23503") {
+    const violation = foreignKeyViolation(error as object, schema, foreignKeys);
+    if (violation) return violation;
   }
   if (schema && typeof code === "string" && code.startsWith("23")) {
     // 23503 foreign key (its detail names the columns), 23P01 exclusion, 23001 restrict: constraints between rows.

@@ -3,8 +3,10 @@
  * `pg_index` of the current schema. Column types are read with `format_type` and mapped back to the
  * logical types of postgres-dialect.ts; an identity (or serial) primary key is an `increment` key. An
  * index's folded companion (sql-table-statements.ts) is part of that index, not an index of its own.
+ * Foreign keys come from `pg_constraint` (one-column ones: Strata neither writes nor expresses others).
  */
-import type { TableColumn, TableIndex } from "../../spi/index.js";
+import type { TableColumn, TableForeignKey, TableIndex } from "../../spi/index.js";
+import { onDeleteOf } from "../sql/sql-foreign-keys.js";
 import type { LogicalType } from "../../schema/entity-schema.js";
 import type { SqlIntrospector } from "../sql/sql-dialect.js";
 import { parsePlainDefault, unquote } from "../sql/sql-literals.js";
@@ -28,6 +30,9 @@ function parsePostgresDefault(type: LogicalType, text: string | null): unknown {
     return d && !Number.isNaN(d.getTime()) ? d : undefined;
   });
 }
+
+/** `pg_constraint.confdeltype` codes as actions. */
+const CONFDELTYPE: Readonly<Record<string, string>> = { a: "NO ACTION", r: "RESTRICT", c: "CASCADE", n: "SET NULL", d: "SET DEFAULT" };
 
 export const postgresIntrospector: SqlIntrospector = {
   async listTables(run) {
@@ -76,6 +81,23 @@ export const postgresIntrospector: SqlIntrospector = {
         unique: unique === true,
       })),
     );
-    return { name, columns, indexes };
+    const fks = await run.all(
+      `SELECT con.conname, a.attname, rc.relname, ra.attname, con.confdeltype
+         FROM pg_constraint con
+         JOIN pg_class rc ON rc.oid = con.confrelid
+         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1]
+         JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = con.confkey[1]
+        WHERE con.conrelid = $1 AND con.contype = 'f' AND cardinality(con.conkey) = 1 ORDER BY con.conname`,
+      [oid],
+      false,
+    );
+    const foreignKeys: TableForeignKey[] = fks.map(([conname, column, referencedTable, referencedColumn, action]) => ({
+      name: String(conname),
+      column: String(column),
+      referencedTable: String(referencedTable),
+      referencedColumn: String(referencedColumn),
+      onDelete: onDeleteOf(CONFDELTYPE[String(action)] ?? "NO ACTION"),
+    }));
+    return { name, columns, indexes, foreignKeys };
   },
 };

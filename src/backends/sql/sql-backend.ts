@@ -3,13 +3,16 @@
  * {@link SqlDriver} (where it runs). The skeleton wires the session outside transactions, `begin()` (a
  * session on the transaction's connection, its schema editor, its savepoints and end); autoCreate's
  * statements come from `autoCreateStatements` (sql-table-statements.ts), which a driver runs in one
- * transaction while it opens. A driver only holds connections, runs statements and maps its errors.
+ * transaction while it opens. A driver only holds connections, runs statements and maps its errors. The
+ * storage's schemas give the {@link ForeignKeyCatalog} with which a foreign key failure names its relation.
  */
 import type { Backend, BackendCapabilities, MigrationLock, TransactionHandle } from "../../spi/index.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
+import { ForeignKeyCatalog } from "./sql-foreign-keys.js";
 import type { SqlRunner, WriteGate } from "./sql-runner.js";
 import { SqlSchemaEditor } from "./sql-schema-editor.js";
+import type { ForeignKeySession } from "./sql-session.js";
 import { SqlSession, SqlTables } from "./sql-session.js";
 import type { SqlTransactionConnection } from "./sql-transaction.js";
 import { SqlTransaction } from "./sql-transaction.js";
@@ -23,8 +26,17 @@ export interface SqlDriver {
   readonly writes: WriteGate;
   /** Begins a write transaction on a connection of its own (waiting, up to `timeoutMs`, where writers queue). */
   begin(): Promise<SqlTransactionConnection>;
-  /** A driver error as a Strata error, naming the entity's table when `schema` is given. */
-  mapError(error: unknown, schema: EntitySchema | undefined): unknown;
+  /**
+   * A driver error as a Strata error, naming the entity's table when `schema` is given. A foreign key
+   * violation names the relation (README, "Relations"), found in `foreignKeys` by the constraint's name.
+   */
+  mapError(error: unknown, schema: EntitySchema | undefined, foreignKeys?: ForeignKeyCatalog): unknown;
+  /**
+   * True for a foreign key violation whose error does not say which foreign key, nor which row (SQLite):
+   * the session then finds out on the same connection, before the caller goes on (sql-foreign-keys.ts).
+   * Absent where the error says (PostgreSQL: the constraint name and the key), and `mapError` names it.
+   */
+  isUnexplainedForeignKeyFailure?(error: unknown): boolean;
   /** See {@link Backend.backup}. */
   backup(targetPath: string): Promise<void>;
   /** Ends every connection (letting a running transaction finish first where the database needs it). */
@@ -44,23 +56,34 @@ export class SqlBackend implements Backend {
   /** Maps an error of a transaction's own statements (savepoints, its end) and of its schema editor: no table to name. */
   private readonly mapTransactionError: (error: unknown) => unknown;
 
+  private readonly foreignKeys: ForeignKeySession | undefined;
+
+  /** `schemas`: the storage's entities and join tables (`BackendContext.schemas`), whose foreign keys errors name. */
   constructor(
     private readonly dialect: SqlDialect,
     private readonly driver: SqlDriver,
+    schemas: readonly EntitySchema[] = [],
   ) {
     this.name = dialect.name;
     // The shared query compiler turns relation filters into EXISTS subqueries, whatever the dialect.
     this.capabilities = { ...driver.capabilities, supportsRelationFilters: true };
     if (driver.migrationLock) this.migrationLock = driver.migrationLock;
     this.tables = new SqlTables(dialect);
-    this.mapError = (error, schema) => driver.mapError(error, schema);
-    this.mapTransactionError = (error) => driver.mapError(error, undefined);
-    this.session = new SqlSession({ tables: this.tables, reads: driver.reads, writes: driver.writes, mapError: this.mapError });
+    const catalog = new ForeignKeyCatalog(schemas);
+    this.mapError = (error, schema) => driver.mapError(error, schema, catalog);
+    this.mapTransactionError = (error) => driver.mapError(error, undefined, catalog);
+    const unexplained = driver.isUnexplainedForeignKeyFailure?.bind(driver);
+    if (unexplained) this.foreignKeys = { catalog, unexplained };
+    this.session = new SqlSession({ tables: this.tables, reads: driver.reads, writes: driver.writes, mapError: this.mapError, ...this.explaining() });
+  }
+
+  private explaining(): { foreignKeys?: ForeignKeySession } {
+    return this.foreignKeys ? { foreignKeys: this.foreignKeys } : {};
   }
 
   async begin(): Promise<TransactionHandle> {
     const connection = await this.driver.begin();
-    const session = new SqlSession({ tables: this.tables, reads: connection.runner, writes: connection.writes, mapError: this.mapError, inTransaction: true });
+    const session = new SqlSession({ tables: this.tables, reads: connection.runner, writes: connection.writes, mapError: this.mapError, inTransaction: true, ...this.explaining() });
     return new SqlTransaction(session, connection, this.mapTransactionError, () => new SqlSchemaEditor(this.dialect, connection.runner, this.mapTransactionError));
   }
 

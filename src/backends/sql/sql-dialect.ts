@@ -34,7 +34,7 @@ export interface SqlIntrospector {
  *   `ilikePrefixRange`, `stringCollation`, `limitOffset`, `transactionRowLock`;
  * - types: `columnTypes`, `codecs`;
  * - DDL: `incrementPrimaryKey`, `advanceKeyGenerator`, `literal`, `canSetNotNull`, `indexColumnOrder`,
- *   `foldedIndexExpression`;
+ *   `foldedIndexExpression`, `addForeignKeyIfMissing`, `alterTableConstraints`;
  * - introspection: `introspector`.
  *
  * The members stay flat rather than in sub-objects (`dialect.query`, `dialect.ddl`...): the query compiler
@@ -111,6 +111,19 @@ export interface SqlDialect {
    * very form {@link SqlDialect.ilike} and {@link SqlDialect.ilikePrefixRange} compare.
    */
   foldedIndexExpression(column: string): string;
+  /**
+   * For a database whose `REFERENCES` may only name a table that exists (PostgreSQL): a statement that
+   * adds the foreign key `name` (its `clause`, sql-foreign-keys.ts) to `table` unless the table has it,
+   * which autoCreate runs for a foreign key pointing at a table created after its own (a cycle). Undefined
+   * where a `REFERENCES` may name a table created later (SQLite): every foreign key is then written inline.
+   */
+  addForeignKeyIfMissing?(table: string, name: string, clause: string): string;
+  /**
+   * True when the database adds and drops a foreign key of an existing table with `ALTER TABLE ... ADD |
+   * DROP CONSTRAINT` (PostgreSQL). False where it cannot (SQLite): the schema editor then has the
+   * connection rewrite the table's stored definition (a {@link TableDefinitionRewriter}, sql-runner.ts).
+   */
+  readonly alterTableConstraints: boolean;
 
   // Introspection.
   readonly introspector: SqlIntrospector;

@@ -1,6 +1,6 @@
 /** Strata errors built from SQL driver errors, shared by every dialect's error mapper (`<name>-errors.ts`). */
 import { IntegrityError, SchemaError, StorageError } from "../../errors.js";
-import type { EntitySchema } from "../../schema/entity-schema.js";
+import type { EntitySchema, ForeignKeySchema } from "../../schema/entity-schema.js";
 
 /** A unique or primary-key violation on `schema`, naming the columns when the driver said which. */
 export function uniqueViolation(schema: EntitySchema, properties: readonly string[], cause: unknown): IntegrityError {
@@ -30,6 +30,29 @@ export function missingColumn(schema: EntitySchema, column: string | undefined, 
   return new SchemaError(
     `Table "${schema.table}" has no column ${column === undefined ? "that" : `"${column}", which`} ${schema.entityName}${field ? `.${field}` : ""} declares: add it with a migration (m.addColumn)`,
     { table: schema.table, ...(field ? { field } : {}), cause },
+  );
+}
+
+/**
+ * A write whose foreign key value names no row of the referenced table (README, "Relations": the words are
+ * the same on every backend). `table` is the writing (child) table, `fk` its foreign key.
+ */
+export function missingParent(table: string, fk: ForeignKeySchema, value: unknown, cause: unknown): IntegrityError {
+  return new IntegrityError(`${fk.relation ?? `${table}.${fk.property}`}: no ${fk.referencedTable} row has ${fk.referencedColumn} ${JSON.stringify(value)}`, {
+    table,
+    field: fk.property,
+    cause,
+  });
+}
+
+/**
+ * A delete (or a cascade it started) of the `fk.referencedTable` row with key `key`, which a row of `child`
+ * still references through the RESTRICT foreign key `fk`: nothing was deleted.
+ */
+export function stillReferenced(fk: ForeignKeySchema, key: unknown, child: string, cause: unknown): IntegrityError {
+  return new IntegrityError(
+    `${fk.referencedTable} row ${JSON.stringify(key)} is still referenced by ${child} (${fk.relation ?? `${child}.${fk.property}`}, onDelete RESTRICT)`,
+    { table: fk.referencedTable, cause },
   );
 }
 

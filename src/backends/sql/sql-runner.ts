@@ -17,3 +17,15 @@ export interface SqlRunner {
  * statements (a transaction when the caller is not already in one).
  */
 export type WriteGate = <T>(work: (runner: SqlRunner) => Promise<T>, multiStatement: boolean) => Promise<T>;
+
+/**
+ * What a connection of a database without `ALTER TABLE ... ADD | DROP CONSTRAINT` (SQLite,
+ * {@link SqlDialect.alterTableConstraints} false) offers the schema editor instead: replaces the stored
+ * `CREATE TABLE` text of `table` with `edit(text)`, inside the open transaction, its rows, indexes and key
+ * generator untouched. The caller then checks the rows against the new definition.
+ */
+export interface TableDefinitionRewriter {
+  rewriteTableDefinition(table: string, edit: (createSql: string) => string): void | Promise<void>;
+  /** The value of `column` in the first row of `table` that breaks one of its foreign keys, or undefined when none does. */
+  firstForeignKeyViolation(table: string, column: string): unknown;
+}

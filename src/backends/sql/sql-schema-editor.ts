@@ -3,14 +3,18 @@
  * migration context before they get here, as are the tables, columns and indexes a change needs or must
  * not find), and introspection through the dialect's {@link SqlIntrospector}. Runs on the transaction's
  * connection, so a migration's DDL commits or rolls back with its record on every database that has
- * transactional DDL. Column defaults are written as literals by {@link SqlDialect.literal}.
+ * transactional DDL. Column defaults are written as literals by {@link SqlDialect.literal}. A foreign key is
+ * added with `ALTER TABLE ... ADD CONSTRAINT` or, on SQLite, by rewriting the table's definition
+ * ({@link TableDefinitionRewriter}); either way the rows are checked first, with the same words everywhere.
  */
-import type { SchemaEditor, TableColumn, TableDescription, TableIndex } from "../../spi/index.js";
+import type { SchemaEditor, TableColumn, TableDescription, TableForeignKey, TableIndex } from "../../spi/index.js";
 import { SchemaError } from "../../errors.js";
 import { impliedUniqueIndexName } from "../../schema/entity-schema.js";
+import { foreignKeyMissingError, foreignKeyViolatedError } from "../../schema/schema-change-errors.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
-import type { SqlRunner } from "./sql-runner.js";
+import { foreignKeyClause, withForeignKeyClause, withoutForeignKeyClause } from "./sql-foreign-keys.js";
+import type { SqlRunner, TableDefinitionRewriter } from "./sql-runner.js";
 import { columnDefinition, createTableStatements, dropIndexStatements, indexStatements } from "./sql-table-statements.js";
 
 export class SqlSchemaEditor implements SchemaEditor {
@@ -72,9 +76,10 @@ export class SqlSchemaEditor implements SchemaEditor {
   }
 
   async dropColumn(table: string, name: string): Promise<void> {
-    // As on the memory backend: indexes on the column go with it (SQLite would refuse otherwise).
+    // As on the memory backend: indexes and foreign keys on the column go with it (SQLite would refuse otherwise).
     const described = await this.describeTable(table);
     for (const index of described?.indexes ?? []) if (index.columns.includes(name)) await this.dropIndex(table, index.name);
+    for (const fk of described?.foreignKeys ?? []) if (fk.column === name) await this.dropForeignKey(table, fk.name);
     await this.exec(`ALTER TABLE ${quoteIdentifier(table)} DROP COLUMN ${quoteIdentifier(name)}`);
   }
 
@@ -90,6 +95,63 @@ export class SqlSchemaEditor implements SchemaEditor {
 
   async dropIndex(_table: string, name: string): Promise<void> {
     for (const statement of dropIndexStatements(name)) await this.exec(statement);
+  }
+
+  async addForeignKey(table: string, fk: TableForeignKey): Promise<void> {
+    // The rows are checked first, so that the error is the same on every database (PostgreSQL would name
+    // the row in its own words, SQLite not at all).
+    const child = quoteIdentifier(fk.column);
+    const [violating] = await this.runner.all(
+      `SELECT ${child} FROM ${quoteIdentifier(table)} AS "strata_child" WHERE ${child} IS NOT NULL AND NOT EXISTS ` +
+        `(SELECT 1 FROM ${quoteIdentifier(fk.referencedTable)} AS "strata_parent" WHERE "strata_parent".${quoteIdentifier(fk.referencedColumn)} = "strata_child".${child}) LIMIT 1`,
+      [],
+      false,
+    );
+    if (violating) {
+      const type = (await this.describeTable(table))?.columns.find((c) => c.name === fk.column)?.type;
+      const value = violating[0] === null || type === undefined ? violating[0] : this.dialect.codecs[type].decode(violating[0]);
+      throw foreignKeyViolatedError(table, fk, value);
+    }
+    if (this.dialect.alterTableConstraints) {
+      await this.exec(`ALTER TABLE ${quoteIdentifier(table)} ADD ${foreignKeyClause(fk)}`);
+      return;
+    }
+    const rewriter = await this.rewrite(table, (sql) => withForeignKeyClause(sql, foreignKeyClause(fk)), `ADD ${foreignKeyClause(fk)}`);
+    // The database's own check of the rows against the new definition: nothing may break it after the check above.
+    const broken = await rewriter.firstForeignKeyViolation(table, fk.column);
+    if (broken !== undefined) throw foreignKeyViolatedError(table, fk, broken);
+  }
+
+  async dropForeignKey(table: string, name: string): Promise<void> {
+    if (this.dialect.alterTableConstraints) {
+      await this.exec(`ALTER TABLE ${quoteIdentifier(table)} DROP CONSTRAINT ${quoteIdentifier(name)}`);
+      return;
+    }
+    await this.rewrite(
+      table,
+      (sql) => {
+        const without = withoutForeignKeyClause(sql, name);
+        // A foreign key written inline with its column (by hand, not by Strata) has no clause of its own to remove.
+        if (without === undefined) throw foreignKeyMissingError(table, name);
+        return without;
+      },
+      `DROP CONSTRAINT ${quoteIdentifier(name)}`,
+    );
+  }
+
+  /** Has the connection rewrite `table`'s definition (databases without ALTER TABLE for constraints), logged as `change`. */
+  private async rewrite(table: string, edit: (sql: string) => string, change: string): Promise<TableDefinitionRewriter> {
+    const rewriter = this.runner as Partial<TableDefinitionRewriter>;
+    if (typeof rewriter.rewriteTableDefinition !== "function") {
+      throw new SchemaError(`${this.dialect.label} cannot change the foreign keys of table "${table}" on this connection`, { table });
+    }
+    this.statements.push(`-- the definition of ${quoteIdentifier(table)} rewritten: ${change}`);
+    try {
+      await rewriter.rewriteTableDefinition(table, edit);
+    } catch (error) {
+      throw this.mapError(error);
+    }
+    return rewriter as TableDefinitionRewriter;
   }
 
   listTables(): Promise<string[]> {

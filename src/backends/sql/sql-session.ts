@@ -8,6 +8,8 @@ import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import type { CompiledFind } from "./sql-query-compiler.js";
+import type { ForeignKeyCatalog, ForeignKeyWrite } from "./sql-foreign-keys.js";
+import { explainForeignKeyFailure } from "./sql-foreign-keys.js";
 import { compileCount, compileDeleteMany, compileFind } from "./sql-query-compiler.js";
 import type { SqlRunner, WriteGate } from "./sql-runner.js";
 import { SqlTable } from "./sql-table.js";
@@ -31,6 +33,12 @@ export class SqlTables {
   }
 }
 
+/** How a session explains a foreign key failure its database did not (see `SqlDriver.isUnexplainedForeignKeyFailure`). */
+export interface ForeignKeySession {
+  readonly catalog: ForeignKeyCatalog;
+  readonly unexplained: (error: unknown) => boolean;
+}
+
 export interface SqlSessionOptions {
   readonly tables: SqlTables;
   readonly reads: SqlRunner;
@@ -38,6 +46,8 @@ export interface SqlSessionOptions {
   readonly mapError: ErrorMapper;
   /** True inside a write transaction: selects of rows then carry the dialect's {@link SqlDialect.transactionRowLock}. */
   readonly inTransaction?: boolean;
+  /** Present where the database's foreign key errors must be explained by the session (SQLite). */
+  readonly foreignKeys?: ForeignKeySession;
 }
 
 export class SqlSession implements DataSession {
@@ -47,14 +57,37 @@ export class SqlSession implements DataSession {
   private readonly writes: WriteGate;
   private readonly mapError: ErrorMapper;
   private readonly lock: string;
+  private readonly foreignKeys: ForeignKeySession | undefined;
 
   constructor(options: SqlSessionOptions) {
+    this.foreignKeys = options.foreignKeys;
     this.tables = options.tables;
     this.dialect = options.tables.dialect;
     this.reads = options.reads;
     this.writes = options.writes;
     this.mapError = options.mapError;
     this.lock = options.inTransaction ? this.dialect.transactionRowLock : "";
+  }
+
+  /**
+   * `work` as given, or, where a foreign key failure needs explaining and `schema` has foreign keys or is
+   * referenced by one, wrapped so that such a failure is explained on the connection it happened on,
+   * before the write gate ends its transaction (the statement was rolled back, so the state it ran on is
+   * back). `write` says what was written, made only on failure.
+   */
+  private explained<T>(schema: EntitySchema, write: () => ForeignKeyWrite, work: (runner: SqlRunner) => Promise<T>): (runner: SqlRunner) => Promise<T> {
+    const fk = this.foreignKeys;
+    if (!fk || (schema.foreignKeys.length === 0 && fk.catalog.referencingTable(schema.table).length === 0)) return work;
+    return async (runner) => {
+      try {
+        return await work(runner);
+      } catch (error) {
+        if (!fk.unexplained(error)) throw error;
+        // A failure while explaining (the connection gone) leaves the database's own error to report.
+        const explained = await explainForeignKeyFailure(runner, this.tables, fk.catalog, schema, write(), error).catch(() => undefined);
+        throw explained ?? error;
+      }
+    };
   }
 
   async findById(schema: EntitySchema, key: Key): Promise<Row | null> {
@@ -123,11 +156,14 @@ export class SqlSession implements DataSession {
     const params: unknown[] = [];
     t.encodeRowInto(params, generated, row);
     try {
-      const rows = await this.writes(async (r) => {
-        const out = await r.all(generated ? t.insertGenerated! : t.insert, params, true);
-        if (!generated && t.advanceKeyGenerator) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
-        return out;
-      }, false);
+      const rows = await this.writes(
+        this.explained(schema, () => ({ kind: "write", rows: [row] }), async (r) => {
+          const out = await r.all(generated ? t.insertGenerated! : t.insert, params, true);
+          if (!generated && t.advanceKeyGenerator) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
+          return out;
+        }),
+        false,
+      );
       return t.codec.decode(rows[0]!);
     } catch (error) {
       throw this.mapError(error, schema);
@@ -144,17 +180,23 @@ export class SqlSession implements DataSession {
     try {
       if (!checked && t.storesInputAsIs) {
         // The row is stored exactly as given: skip RETURNING, which costs SQLite as much as the write.
-        await this.writes(async (r) => {
-          await r.run(t.upsertWithoutReturning, params, true);
-          if (t.advanceKeyGenerator) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
-        }, false);
+        await this.writes(
+          this.explained(schema, () => ({ kind: "write", rows: [row] }), async (r) => {
+            await r.run(t.upsertWithoutReturning, params, true);
+            if (t.advanceKeyGenerator) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
+          }),
+          false,
+        );
         return t.copy(row);
       }
-      const rows = await this.writes(async (r) => {
-        const out = await r.all(checked ? t.upsertIfVersion! : t.upsert, params, true);
-        if (t.advanceKeyGenerator && out.length > 0) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
-        return out;
-      }, false);
+      const rows = await this.writes(
+        this.explained(schema, () => ({ kind: "write", rows: [row] }), async (r) => {
+          const out = await r.all(checked ? t.upsertIfVersion! : t.upsert, params, true);
+          if (t.advanceKeyGenerator && out.length > 0) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
+          return out;
+        }),
+        false,
+      );
       // With a version check, no row back means the key exists at another version.
       return rows[0] ? t.codec.decode(rows[0]) : "conflict";
     } catch (error) {
@@ -169,7 +211,7 @@ export class SqlSession implements DataSession {
     const pk = t.pk.property;
     const segments = this.segments(t, rows);
     try {
-      return await this.writes(async (runner) => {
+      return await this.writes(this.explained(schema, () => ({ kind: "write", rows }), async (runner) => {
         const out: Row[] = new Array(rows.length);
         for (const { start, end, generated } of segments) {
           const params: unknown[] = [];
@@ -202,7 +244,7 @@ export class SqlSession implements DataSession {
         }
         if (t.advanceKeyGenerator) await advanceKeyGenerator(runner, t, rows);
         return out;
-      }, segments.length > 1 || t.advanceKeyGenerator !== undefined);
+      }), segments.length > 1 || t.advanceKeyGenerator !== undefined);
     } catch (error) {
       throw this.mapError(error, schema);
     }
@@ -218,14 +260,14 @@ export class SqlSession implements DataSession {
     const t = this.tables.get(schema);
     const segments = this.segments(t, rows);
     try {
-      await this.writes(async (runner) => {
+      await this.writes(this.explained(schema, () => ({ kind: "write", rows }), async (runner) => {
         for (const { start, end, generated } of segments) {
           const params: unknown[] = [];
           for (let i = start; i < end; i++) t.encodeRowInto(params, generated, rows[i]!);
           await runner.run(t.multiRow(end - start, generated, false), params, true);
         }
         if (t.advanceKeyGenerator) await advanceKeyGenerator(runner, t, rows);
-      }, segments.length > 1 || t.advanceKeyGenerator !== undefined);
+      }), segments.length > 1 || t.advanceKeyGenerator !== undefined);
       return [];
     } catch (error) {
       throw this.mapError(error, schema);
@@ -271,13 +313,14 @@ export class SqlSession implements DataSession {
     if (checked) params.push(expectedVersion);
     const text = t.update(columns, checked);
     try {
-      return await this.writes(async (runner): Promise<UpdateOutcome> => {
+      const written = () => ({ kind: "write" as const, rows: [{ ...changes, [schema.primary.property]: key }] });
+      return await this.writes(this.explained(schema, written, async (runner): Promise<UpdateOutcome> => {
         const rows = await runner.all(text, params, true);
         if (rows[0]) return { row: t.codec.decode(rows[0]) };
         if (!checked) return "missing";
         const exists = await runner.all(t.existsById, [key], true);
         return exists.length > 0 ? "conflict" : "missing";
-      }, checked);
+      }), checked);
     } catch (error) {
       throw this.mapError(error, schema);
     }
@@ -286,7 +329,7 @@ export class SqlSession implements DataSession {
   async delete(schema: EntitySchema, key: Key): Promise<boolean> {
     const t = this.tables.get(schema);
     try {
-      return (await this.writes((r) => Promise.resolve(r.run(t.deleteById, [key], true)), false)) > 0;
+      return (await this.writes(this.explained(schema, () => ({ kind: "delete", keys: [key] }), async (r) => r.run(t.deleteById, [key], true)), false)) > 0;
     } catch (error) {
       throw this.mapError(error, schema);
     }
@@ -296,11 +339,11 @@ export class SqlSession implements DataSession {
     const t = this.tables.get(schema);
     try {
       const statements = compileDeleteMany(schema, where, this.dialect, t.codec);
-      return await this.writes(async (r) => {
+      return await this.writes(this.explained(schema, () => ({ kind: "deleteWhere", where }), async (r) => {
         let deleted = 0;
         for (const sql of statements) deleted += await r.run(sql.text, sql.params, false);
         return deleted;
-      }, statements.length > 1);
+      }), statements.length > 1);
     } catch (error) {
       throw this.mapError(error, schema);
     }

@@ -1,14 +1,16 @@
 /**
  * `CREATE TABLE` and `CREATE INDEX` from a table description, written once for every dialect: the schema
  * editor's `createTable` (a migration) and autoCreate (the entity schemas, when the storage opens) both
- * use it. autoCreate only ever adds what is missing; it never drops or alters a column.
+ * use it. autoCreate only ever adds what is missing; it never drops or alters a column. A table's foreign
+ * keys are part of its `CREATE TABLE` (sql-foreign-keys.ts), and autoCreate creates parents before children.
  */
 import { createHash } from "node:crypto";
-import type { TableColumn, TableDescription, TableIndex } from "../../spi/index.js";
+import type { TableColumn, TableDescription, TableForeignKey, TableIndex } from "../../spi/index.js";
 import { SchemaError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import { FOLDED_INDEX_SUFFIX } from "../../schema/entity-schema.js";
 import { describeSchema } from "../../schema/table-schema.js";
+import { foreignKeyClause, parentsFirst } from "./sql-foreign-keys.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
 
@@ -102,15 +104,32 @@ export function withoutFoldedIndexes<T extends { readonly name: string }>(indexe
   return indexes.filter((i) => !companions.has(i.name));
 }
 
-/** The statements that create `table` and its indexes, in order. */
+/** The statements that create `table` (with its foreign keys) and its indexes, in order. */
 export function createTableStatements(dialect: SqlDialect, table: TableDescription, mode: CreateMode): string[] {
   const columns = table.columns.map((c) => columnDefinition(dialect, table.name, c, mode));
-  const out = [`CREATE TABLE ${mode === "autoCreate" ? "IF NOT EXISTS " : ""}${quoteIdentifier(table.name)} (${columns.join(", ")})`];
+  const constraints = (table.foreignKeys ?? []).map(foreignKeyClause);
+  const out = [`CREATE TABLE ${mode === "autoCreate" ? "IF NOT EXISTS " : ""}${quoteIdentifier(table.name)} (${[...columns, ...constraints].join(", ")})`];
   for (const index of table.indexes) out.push(...indexStatements(dialect, table.name, index, table.columns, mode));
   return out;
 }
 
-/** autoCreate's statements for every entity, in order: each table, then its indexes. */
+/**
+ * autoCreate's statements for every entity, in order: each table (parents before children), then its
+ * indexes. Where a foreign key may only name a table that exists ({@link SqlDialect.addForeignKeyIfMissing}),
+ * one pointing forward (a cycle between tables) is added once every table exists; a self-reference stays inline.
+ */
 export function autoCreateStatements(dialect: SqlDialect, schemas: readonly EntitySchema[]): string[] {
-  return schemas.flatMap((schema) => createTableStatements(dialect, describeSchema(schema), "autoCreate"));
+  const tables = parentsFirst(schemas.map(describeSchema));
+  const names = new Set(tables.map((t) => t.name));
+  const created = new Set<string>();
+  const out: string[] = [];
+  const later: string[] = [];
+  for (const table of tables) {
+    const forward = (fk: TableForeignKey) => dialect.addForeignKeyIfMissing !== undefined && fk.referencedTable !== table.name && names.has(fk.referencedTable) && !created.has(fk.referencedTable);
+    const foreignKeys = table.foreignKeys ?? [];
+    out.push(...createTableStatements(dialect, { ...table, foreignKeys: foreignKeys.filter((fk) => !forward(fk)) }, "autoCreate"));
+    for (const fk of foreignKeys.filter(forward)) later.push(dialect.addForeignKeyIfMissing!(table.name, fk.name, foreignKeyClause(fk)));
+    created.add(table.name);
+  }
+  return [...out, ...later];
 }

@@ -13,5 +13,5 @@ import { SqliteDriver } from "./sqlite-driver.js";
 /** The factory registered as `sqlite`. */
 export async function createSqliteBackend(context: BackendContext): Promise<Backend> {
   const createTables = context.config.autoCreate ? autoCreateStatements(sqliteDialect, context.schemas) : [];
-  return new SqlBackend(sqliteDialect, SqliteDriver.open(context, createTables));
+  return new SqlBackend(sqliteDialect, SqliteDriver.open(context, createTables), context.schemas);
 }

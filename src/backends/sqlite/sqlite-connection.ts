@@ -1,14 +1,14 @@
 /**
  * better-sqlite3 under the SQL session: a connection with its prepared statements (prepared once per
- * text, rows as arrays).
+ * text, rows as arrays), and the rewrite of a table's definition that adds or drops a foreign key.
  */
 import type BetterSqlite3 from "better-sqlite3";
-import type { SqlRunner } from "../sql/sql-runner.js";
+import type { SqlRunner, TableDefinitionRewriter } from "../sql/sql-runner.js";
 
 /** Statements kept per connection; the fixed hot-path ones are a handful per entity, the rest are queries. */
 const MAX_CACHED_STATEMENTS = 1000;
 
-export class SqliteConnection implements SqlRunner {
+export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
 
   constructor(readonly db: BetterSqlite3.Database) {}
@@ -34,5 +34,46 @@ export class SqliteConnection implements SqlRunner {
 
   exec(sql: string): void {
     this.db.exec(sql);
+  }
+
+  /**
+   * Replaces the `CREATE TABLE` text of `table` in `sqlite_schema`: how a foreign key is added or dropped,
+   * since SQLite has no ALTER TABLE for constraints. The documented alternative, rebuilding the table
+   * (create a copy, copy the rows, drop the old one, rename), cannot run in a migration's transaction with
+   * foreign keys enforced: `PRAGMA foreign_keys` cannot change inside a transaction, `PRAGMA
+   * defer_foreign_keys` only defers checks, and dropping the old table deletes its rows first, which
+   * CASCADE and SET NULL foreign keys of other tables act on (every referencing row would be deleted or
+   * emptied). A foreign key changes nothing in how rows are stored, so SQLite's own "simpler procedure"
+   * for changing constraints applies (https://sqlite.org/lang_altertable.html, section 7): the new text is
+   * written with `writable_schema` (which needs the defensive flag off for these few synchronous
+   * statements), the schema version is bumped so that every connection reloads the schema, and
+   * `writable_schema = RESET` reloads it on this one. Inside the caller's transaction: a rollback restores
+   * the old text. Rows, indexes, triggers and the AUTOINCREMENT counter are untouched; the caller checks
+   * the rows against the new definition (`PRAGMA foreign_key_check`).
+   */
+  /** `PRAGMA foreign_key_check` of `table`: the value of `column` in the first row it reports. */
+  firstForeignKeyViolation(table: string, column: string): unknown {
+    const broken = this.db.prepare(`SELECT "rowid" FROM pragma_foreign_key_check(?)`).pluck().get(table);
+    if (broken === undefined) return undefined;
+    return this.db.prepare(`SELECT "${column.replace(/"/g, '""')}" FROM "${table.replace(/"/g, '""')}" WHERE "rowid" = ?`).pluck().get(broken) ?? null;
+  }
+
+  rewriteTableDefinition(table: string, edit: (createSql: string) => string): void {
+    const current = this.db.prepare(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?`).pluck().get(table);
+    if (typeof current !== "string") throw new Error(`no such table: ${table}`);
+    const next = edit(current);
+    const version = this.db.pragma("schema_version", { simple: true }) as number;
+    this.db.unsafeMode(true);
+    try {
+      this.db.pragma("writable_schema = ON");
+      try {
+        this.db.prepare(`UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?`).run(next, table);
+        this.db.pragma(`schema_version = ${version + 1}`);
+      } finally {
+        this.db.pragma("writable_schema = RESET");
+      }
+    } finally {
+      this.db.unsafeMode(false);
+    }
   }
 }

@@ -85,5 +85,8 @@ export const sqliteDialect: SqlDialect = {
   // NOCASE folds exactly the ASCII letters, as LIKE does: LIKE 'san %' (a literal or a bound prefix) is then
   // a range of this index (SQLite's LIKE optimization), so no ilikePrefixRange is needed.
   foldedIndexExpression: (column) => `${column} COLLATE NOCASE`,
+  // A REFERENCES clause may name a table created later (SQLite resolves it when a row is checked): every
+  // foreign key is inline, cycles included. No ALTER TABLE for constraints: see SqliteConnection.rewriteTableDefinition.
+  alterTableConstraints: false,
   introspector: sqliteIntrospector,
 };

@@ -15,6 +15,8 @@
  *   temporary file (WAL, synchronous OFF) opened by both connections and deleted on close: the same
  *   isolation as a file, nothing kept.
  * - Values: `datetime` is INTEGER epoch milliseconds, `boolean` 0/1, `json` TEXT (see sqlite-dialect.ts).
+ * - Foreign keys are enforced on every connection (`PRAGMA foreign_keys = ON`, checked), immediately.
+ *   SQLite's error names no foreign key: the session explains it (`isUnexplainedForeignKeyFailure`).
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
@@ -120,12 +122,14 @@ export class SqliteDriver implements SqlDriver {
       // answers SQLITE_BUSY at once instead of waiting, so the switch (and the creation) is retried.
       whileBusySync(deadline, () => db.pragma(`journal_mode = ${temporary || config.sqlite.journalMode === "wal" ? "WAL" : "DELETE"}`));
       db.pragma(`synchronous = ${temporary ? "OFF" : config.sqlite.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      enforceForeignKeys(db, file);
       const writer = new SqliteConnection(db);
       whileBusySync(deadline, () => runInTransaction(writer, createTables));
       // From here on the writer waits for other processes in short slices (see whenNotBusy).
       writerDb.pragma(`busy_timeout = ${Math.min(busy, BUSY_SLICE_MS)}`);
       // The reader waits in the same short slices: a long busy_timeout would block the event loop.
       readerDb = new Database(file, { readonly: true, fileMustExist: true, timeout: Math.min(busy, BUSY_SLICE_MS) });
+      enforceForeignKeys(readerDb, file);
       return new SqliteDriver(writer, new SqliteConnection(readerDb), context, temporary);
     } catch (error) {
       readerDb?.close();
@@ -166,6 +170,11 @@ export class SqliteDriver implements SqlDriver {
 
   mapError(error: unknown, schema: EntitySchema | undefined): unknown {
     return mapSqliteError(error, schema, this.file, this.busyTimeoutMs);
+  }
+
+  /** SQLite says only "FOREIGN KEY constraint failed": the session finds which foreign key, and which row. */
+  isUnexplainedForeignKeyFailure(error: unknown): boolean {
+    return (error as { code?: unknown })?.code === "SQLITE_CONSTRAINT_FOREIGNKEY";
   }
 
   async begin(): Promise<SqlTransactionConnection> {
@@ -246,7 +255,19 @@ function removeDatabaseFiles(file: string): void {
   for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(`${file}${suffix}`, { force: true });
 }
 
-/** Runs `statements` (autoCreate's) in one transaction: SQLite's DDL is transactional. */
+/**
+ * Turns foreign key enforcement on for a new connection (SQLite leaves it off by default, per connection),
+ * and checks that it took: the pragma is silently ignored inside a transaction and by a SQLite built
+ * without foreign keys, and a connection that does not enforce them would store rows other backends refuse.
+ * Checks are immediate: no constraint Strata writes is deferrable, and `defer_foreign_keys` stays off.
+ */
+function enforceForeignKeys(db: Database.Database, file: string): void {
+  db.pragma("foreign_keys = ON");
+  if (db.pragma("foreign_keys", { simple: true }) !== 1) {
+    throw new ConnectionError(`SQLite did not turn foreign key enforcement on for ${file} (PRAGMA foreign_keys stays off): this build of SQLite cannot be used`, { file });
+  }
+}
+
 /** Runs `attempt` until it is not refused as busy or `deadline` has passed, pausing the thread between tries (only while opening). */
 function whileBusySync(deadline: number, attempt: () => unknown): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -262,6 +283,7 @@ function whileBusySync(deadline: number, attempt: () => unknown): void {
   }
 }
 
+/** Runs `statements` (autoCreate's) in one transaction: SQLite's DDL is transactional. */
 function runInTransaction(writer: SqliteConnection, statements: readonly string[]): void {
   if (statements.length === 0) return;
   writer.exec("BEGIN IMMEDIATE");

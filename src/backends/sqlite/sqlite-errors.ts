@@ -2,7 +2,7 @@
  * SQLite errors as Strata errors, by result code (better-sqlite3's `code`), in one place: constraint
  * violations name the entity's fields, a lock held too long is a LockError, a full disk a CapacityError.
  */
-import { CapacityError, ConnectionError, LockError, StorageError, ValidationError } from "../../errors.js";
+import { CapacityError, ConnectionError, IntegrityError, LockError, StorageError, ValidationError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import { driverFailure, keyExhausted, missingColumn, missingTable, propertiesOf, uniqueViolation } from "../sql/sql-errors.js";
 
@@ -33,6 +33,13 @@ export function mapSqliteError(error: unknown, schema: EntitySchema | undefined,
     return new ValidationError(`${schema.entityName}${field ? `.${field}` : ""}: null is not allowed (table "${schema.table}")`, {
       table: schema.table,
       ...(field ? { field } : {}),
+      cause: error,
+    });
+  }
+  // A foreign key failure the session could not explain (a table no entity declares): the words SQLite has.
+  if (code === "SQLITE_CONSTRAINT_FOREIGNKEY") {
+    return new IntegrityError(`A foreign key constraint failed${schema ? ` (writing table "${schema.table}")` : ""}: nothing was written`, {
+      ...(schema ? { table: schema.table } : {}),
       cause: error,
     });
   }

@@ -3,8 +3,12 @@
  * `pragma_index_list` and `pragma_index_info` for columns and indexes. Declared types name the logical
  * type (see sqlite-dialect.ts), and an `increment` key is the one whose table was created AUTOINCREMENT.
  * An index's folded companion (sql-table-statements.ts) is part of that index, not an index of its own.
+ * Foreign keys come from `pragma_foreign_key_list`, their names from the `CREATE TABLE` text (the pragma
+ * has none; an unnamed one is called as a relation's would be, `fk_<table>_<column>`).
  */
-import type { TableColumn, TableIndex } from "../../spi/index.js";
+import type { TableColumn, TableForeignKey, TableIndex } from "../../spi/index.js";
+import { foreignKeyName } from "../../schema/entity-schema.js";
+import { foreignKeyNames, onDeleteOf } from "../sql/sql-foreign-keys.js";
 import type { LogicalType } from "../../schema/entity-schema.js";
 import type { SqlIntrospector } from "../sql/sql-dialect.js";
 import { parsePlainDefault } from "../sql/sql-literals.js";
@@ -58,6 +62,28 @@ export const sqliteIntrospector: SqlIntrospector = {
         ...(increment ? { generated: "increment" as const } : {}),
       };
     });
-    return { name, columns, indexes: withoutFoldedIndexes(indexes) };
+    // id, seq, table, from, to, on_delete; several rows of one id are a key over several columns, which
+    // Strata cannot express (nor create): left out. `to` is null when the key references the primary key.
+    const fkRows = await run.all(`SELECT id, seq, "table", "from", "to", on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`, [name], false);
+    const names = foreignKeyNames(createText);
+    const foreignKeys: TableForeignKey[] = [];
+    for (const [id, , referencedTable, from, to, onDelete] of fkRows) {
+      if (fkRows.filter((r) => r[0] === id).length !== 1) continue;
+      let referencedColumn = to === null ? undefined : String(to);
+      if (referencedColumn === undefined) {
+        const key = await run.all(`SELECT name FROM pragma_table_info(?) WHERE pk > 0`, [referencedTable], false);
+        referencedColumn = key.length === 1 ? String(key[0]![0]) : "";
+      }
+      const column = String(from);
+      foreignKeys.push({
+        name: names.get(column) ?? foreignKeyName(name, column),
+        column,
+        referencedTable: String(referencedTable),
+        referencedColumn,
+        onDelete: onDeleteOf(String(onDelete)),
+      });
+    }
+    foreignKeys.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { name, columns, indexes: withoutFoldedIndexes(indexes), foreignKeys };
   },
 };
