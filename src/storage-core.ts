@@ -4,6 +4,7 @@ import type { CacheManager } from "./cache/cache-manager.js";
 import type { ResolvedConfig } from "./config/storage-config.js";
 import { ConfigError } from "./errors.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
+import { joinTablesOf } from "./schema/read-relations.js";
 import type { TransactionManager } from "./transaction/transaction-manager.js";
 
 /** Each open storage's core, set once by its constructor (weakly held: a dropped storage drops its entry). */
@@ -71,6 +72,36 @@ export class StorageCore {
   schemaChanged(tables: Iterable<string>): void {
     this.schemaVersion++;
     for (const table of tables) this.transactions.noteWrite(table);
+  }
+
+  /** Per table: see {@link StorageCore.tablesChangedByDelete}. */
+  private deleteReach: Map<string, readonly string[]> | undefined;
+
+  /**
+   * The tables whose rows a delete from `table` may change through foreign keys (CASCADE deletes, level
+   * after level; SET NULL updates), `table` itself included when a self-reference cascades or sets null: the
+   * cache must forget them as it forgets the deleted rows. Empty for a table no foreign key references.
+   */
+  tablesChangedByDelete(table: string): readonly string[] {
+    if (!this.deleteReach) {
+      const all = [...this.schemas.values(), ...joinTablesOf(this.schemas.values())];
+      this.deleteReach = new Map();
+      for (const start of all) {
+        const reached = new Set<string>();
+        const cascading = [start.table];
+        for (let i = 0; i < cascading.length; i++) {
+          for (const schema of all) {
+            for (const fk of schema.foreignKeys) {
+              if (fk.referencedTable !== cascading[i] || fk.onDelete === "RESTRICT" || reached.has(schema.table)) continue;
+              reached.add(schema.table);
+              if (fk.onDelete === "CASCADE") cascading.push(schema.table);
+            }
+          }
+        }
+        this.deleteReach.set(start.table, [...reached]);
+      }
+    }
+    return this.deleteReach.get(table) ?? [];
   }
 
   /** The schema of an entity this storage serves; a {@link ConfigError} for any other class. */

@@ -75,17 +75,28 @@ function byColumnName(table: MemoryTable): MemoryTable {
   const columns = schema.columns.map((c) => ({ ...c, property: c.name }));
   const nameOf = new Map(schema.columns.map((c) => [c.property, c.name]));
   const indexes = schema.indexes.map((i) => ({ ...i, properties: i.properties.map((p) => nameOf.get(p) ?? p) }));
-  return table.rebuild(unbound(schema, { columns, indexes }), (row) => {
+  const foreignKeys = schema.foreignKeys.map((f) => ({ ...f, property: nameOf.get(f.property) ?? f.property }));
+  return table.rebuild(unbound(schema, { columns, indexes, foreignKeys }), (row) => {
     const out: Row = {};
     for (const c of schema.columns) out[c.name] = row[c.property] === undefined ? null : row[c.property];
     return out;
   });
 }
 
-/** An altered table is unbound from its entity: the entity's next use checks it against the new shape. */
-function unbound(schema: EntitySchema, changes: Partial<Pick<EntitySchema, "table" | "columns" | "indexes">>): EntitySchema {
+/**
+ * An altered table is unbound from its entity: the entity's next use checks it against the new shape.
+ * Its foreign keys stay with it.
+ */
+function unbound(schema: EntitySchema, changes: Partial<Pick<EntitySchema, "table" | "columns" | "indexes" | "foreignKeys">>): EntitySchema {
   const table = changes.table ?? schema.table;
-  return buildEntitySchema({ entityName: table, table, target: MigrationTable, columns: changes.columns ?? schema.columns, indexes: changes.indexes ?? schema.indexes });
+  return buildEntitySchema({
+    entityName: table,
+    table,
+    target: MigrationTable,
+    columns: changes.columns ?? schema.columns,
+    indexes: changes.indexes ?? schema.indexes,
+    foreignKeys: changes.foreignKeys ?? schema.foreignKeys,
+  });
 }
 
 /**
@@ -132,7 +143,13 @@ export class MemorySchemaEditor implements SchemaEditor {
     const table = this.existing(from);
     if (this.db.tables.has(to)) throw renameTableExistsError(from, to);
     this.db.tables.delete(from);
-    this.db.adopt(to, table.rebuild(unbound(table.schema, { table: to }), undefined));
+    // As in SQL, the foreign keys that reference the table follow it to its new name (its own included).
+    const renamed = (fks: EntitySchema["foreignKeys"]) => fks.map((f) => (f.referencedTable === from ? { ...f, referencedTable: to } : f));
+    this.db.adopt(to, table.rebuild(unbound(table.schema, { table: to, foreignKeys: renamed(table.schema.foreignKeys) }), undefined));
+    for (const [name, other] of [...this.db.tables]) {
+      if (name === to || !other.schema.foreignKeys.some((f) => f.referencedTable === from)) continue;
+      this.db.adopt(name, other.rebuild(unbound(other.schema, { foreignKeys: renamed(other.schema.foreignKeys) })));
+    }
   }
 
   async addColumn(tableName: string, column: TableColumn): Promise<void> {
@@ -169,7 +186,8 @@ export class MemorySchemaEditor implements SchemaEditor {
     if (column.primary) throw primaryColumnDroppedError(tableName, name);
     // As PostgreSQL does: indexes on the dropped column go with it.
     const indexes = table.schema.indexes.filter((i) => !i.properties.includes(column.property));
-    const schema = unbound(table.schema, { columns: table.schema.columns.filter((c) => c !== column), indexes });
+    const foreignKeys = table.schema.foreignKeys.filter((f) => f.property !== column.property);
+    const schema = unbound(table.schema, { columns: table.schema.columns.filter((c) => c !== column), indexes, foreignKeys });
     this.db.adopt(
       tableName,
       table.rebuild(schema, (row) => {
@@ -187,9 +205,10 @@ export class MemorySchemaEditor implements SchemaEditor {
     const property = table.schema.columnsByProperty.has(to) ? `${to}$renamed` : to;
     const columns = table.schema.columns.map((c) => (c === column ? { ...c, name: to, property } : c));
     const indexes = table.schema.indexes.map((i) => ({ ...i, properties: i.properties.map((p) => (p === column.property ? property : p)) }));
+    const foreignKeys = table.schema.foreignKeys.map((f) => (f.property === column.property ? { ...f, property } : f));
     this.db.adopt(
       tableName,
-      table.rebuild(unbound(table.schema, { columns, indexes }), (row) => {
+      table.rebuild(unbound(table.schema, { columns, indexes, foreignKeys }), (row) => {
         const out = { ...row, [property]: row[column.property] };
         delete out[column.property];
         return out;

@@ -326,7 +326,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   async delete(id: K): Promise<boolean> {
     const key = this.checkKey(id);
     const deleted = await this.session().delete(this.schema, key);
-    if (deleted) this.core.transactions.noteWrite(this.schema.table, key);
+    if (deleted) {
+      this.core.transactions.noteWrite(this.schema.table, key);
+      this.noteDeleteReach();
+    }
     return deleted;
   }
 
@@ -432,8 +435,16 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     }
     const normalized = normalizeWhere(this.schema, where);
     const deleted = await this.session().deleteMany(this.schema, normalized);
-    if (deleted > 0) this.core.transactions.noteWrite(this.schema.table);
+    if (deleted > 0) {
+      this.core.transactions.noteWrite(this.schema.table);
+      this.noteDeleteReach();
+    }
     return deleted;
+  }
+
+  /** A delete may have cascaded or set null in other tables (or this one): their cached rows and queries go. */
+  private noteDeleteReach(): void {
+    for (const table of this.core.tablesChangedByDelete(this.schema.table)) this.core.transactions.noteWrite(table);
   }
 
   /**

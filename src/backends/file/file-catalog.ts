@@ -1,7 +1,8 @@
 /**
  * The schema catalog of a file-backend directory, `catalog.json`: which tables exist, their columns and
  * types (so stored values decode exactly: a datetime string back to a `Date`, an integer stays an integer),
- * their indexes, and the snapshot file of each.
+ * their indexes, their foreign keys (so a process opening the directory without the entities enforces
+ * them too), and the snapshot file of each.
  *
  * Format (version 2), pretty-printed:
  * ```json
@@ -17,7 +18,10 @@
  *         { "name": "due", "type": "datetime", "nullable": true },
  *         { "name": "version", "type": "integer", "nullable": false, "role": "version" }
  *       ],
- *       "indexes": [{ "name": "idx_tasks_title", "columns": ["title"], "unique": true }]
+ *       "indexes": [{ "name": "idx_tasks_title", "columns": ["title"], "unique": true }],
+ *       "foreignKeys": [             // optional, absent when none; by column name, as TableForeignKey
+ *         { "name": "fk_tasks_ownerId", "column": "ownerId", "referencedTable": "users", "referencedColumn": "id", "onDelete": "CASCADE" }
+ *       ]
  *     }
  *   },
  *   "crc": "0b8e7f4d"                 // always the last member: the CRC-32 of every byte before its ","
@@ -25,7 +29,10 @@
  * ```
  * The `crc` seal (see file-snapshot.ts) makes a flipped byte (a type, a nullable flag, a file name) a
  * `CorruptionError` on open. Format 1, written by v0.1, has no `crc`; it is still read, and the next
- * write of the catalog (a compaction, a new table) replaces it with format 2.
+ * write of the catalog (a compaction, a new table) replaces it with format 2. `foreignKeys` came with
+ * relations, still in format 2: a version before them reads such a catalog but does not enforce the keys.
+ * Rows removed or emptied by an `onDelete` (CASCADE, SET NULL) are ordinary changes of the commit that
+ * deleted their parent: in the journal line with it, and in the snapshots after compaction.
  *
  * A directory that holds table snapshots with rows, or a non-empty journal, but no `catalog.json` is a
  * `CorruptionError` naming those files: creating an empty catalog over them would empty the tables.
@@ -34,7 +41,7 @@
  * takes effect), then the journal is emptied; so the journal never holds rows of an older shape than the
  * catalog describes, and a crash at any step leaves either the old or the new schema whole.
  */
-import type { ColumnRole, ColumnSchema, EntitySchema, IndexSchema, LogicalType } from "../../schema/entity-schema.js";
+import type { ColumnRole, ColumnSchema, EntitySchema, ForeignKeySchema, IndexSchema, LogicalType, OnDelete } from "../../schema/entity-schema.js";
 import { buildEntitySchema, isLogicalType, LOGICAL_TYPES } from "../../schema/entity-schema.js";
 import { SEALED_FORMAT, hasExactly, sealedJsonText } from "./file-snapshot.js";
 
@@ -62,11 +69,23 @@ export interface CatalogIndex {
   unique: boolean;
 }
 
+export interface CatalogForeignKey {
+  name: string;
+  column: string;
+  referencedTable: string;
+  referencedColumn: string;
+  onDelete: OnDelete;
+}
+
 export interface CatalogTable {
   file: string;
   columns: CatalogColumn[];
   indexes: CatalogIndex[];
+  /** Absent when the table has none (and in catalogs written before relations). */
+  foreignKeys?: CatalogForeignKey[];
 }
+
+const ON_DELETE: readonly unknown[] = ["RESTRICT", "CASCADE", "SET NULL"] satisfies OnDelete[];
 
 export interface Catalog {
   format: number;
@@ -91,6 +110,17 @@ export function catalogTableOf(schema: EntitySchema, file: string): CatalogTable
       ...(c.default !== undefined ? { default: c.default } : {}),
     })),
     indexes: schema.indexes.map((i) => ({ name: i.name, columns: i.properties.map(nameOf), unique: i.unique })),
+    ...(schema.foreignKeys.length > 0
+      ? {
+          foreignKeys: schema.foreignKeys.map((f) => ({
+            name: f.name,
+            column: nameOf(f.property),
+            referencedTable: f.referencedTable,
+            referencedColumn: f.referencedColumn,
+            onDelete: f.onDelete,
+          })),
+        }
+      : {}),
   };
 }
 
@@ -129,7 +159,14 @@ export function schemaOfCatalogTable(table: string, entry: CatalogTable, label: 
   }));
   if (!columns.some((c) => c.primary)) throw new Error(`table "${table}" has no primary column`);
   const indexes: IndexSchema[] = entry.indexes.map((i) => ({ name: i.name, properties: i.columns, unique: i.unique }));
-  return buildEntitySchema({ entityName: label, table, target: target ?? { [label]: class {} }[label]!, columns, indexes });
+  const foreignKeys: ForeignKeySchema[] = (entry.foreignKeys ?? []).map((f) => ({
+    name: f.name,
+    property: f.column,
+    referencedTable: f.referencedTable,
+    referencedColumn: f.referencedColumn,
+    onDelete: f.onDelete,
+  }));
+  return buildEntitySchema({ entityName: label, table, target: target ?? { [label]: class {} }[label]!, columns, indexes, foreignKeys });
 }
 
 /** The sealed text of `catalog` (which must not hold a `crc` member). */
@@ -164,6 +201,15 @@ export function catalogProblem(value: unknown, sealed: boolean): string | undefi
       }
     }
     if (t.columns.filter((col) => col.primary).length !== 1) return `table "${name}": expected exactly one primary column`;
+    if (t.foreignKeys !== undefined) {
+      if (!Array.isArray(t.foreignKeys)) return `table "${name}": "foreignKeys" must be an array`;
+      for (const fk of t.foreignKeys) {
+        const named = (v: unknown) => typeof v === "string" && v !== "";
+        if (!named(fk?.name) || !t.columns.some((col) => col.name === fk.column) || !named(fk.referencedTable) || !named(fk.referencedColumn) || !ON_DELETE.includes(fk.onDelete)) {
+          return `table "${name}": foreign key ${JSON.stringify(fk?.name)} needs a name, one of its columns, a referencedTable, a referencedColumn and onDelete (${ON_DELETE.join(", ")})`;
+        }
+      }
+    }
   }
   return undefined;
 }
