@@ -15,7 +15,8 @@ import type { StorageError } from "../errors.js";
 import { readEntitySchema } from "../schema/read-entity-schema.js";
 import type { Storage } from "../storage.js";
 import { coreOf } from "../storage-core.js";
-import type { TestApi } from "./conformance-suite.js";
+
+type Test = (name: string, fn: () => Promise<void>, timeout?: number) => void;
 
 @Entity("efk_authors")
 export class EfkAuthor {
@@ -144,7 +145,7 @@ async function snapshot(storage: Storage): Promise<Record<string, unknown[]>> {
 }
 
 /** Registers the foreign key cases; `storage()` is the group's storage, its `efk_*` tables empty before each case. */
-export function registerForeignKeyTests(test: TestApi["test"], storage: () => Storage): void {
+export function registerForeignKeyTests(test: Test, storage: () => Storage): void {
   const repos = () => {
     const s = storage();
     return {

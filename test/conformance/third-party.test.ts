@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { createStorage, readEntitySchema } from "../../src/index.js";
 import { openBackend, runConformanceSuite, runSpiSuite } from "../../src/conformance/index.js";
+import { joinTablesOf } from "../../src/schema/read-relations.js";
 import { countingStore } from "../fixtures/counting-backend.js";
 
 const counts = new Map<string, number>();
@@ -18,7 +19,9 @@ runConformanceSuite({ describe, test, beforeAll, afterAll, beforeEach }, {
 runConformanceSuite({ describe, test, beforeAll, afterAll, beforeEach }, {
   name: "counting-instance",
   open: async (entities) => {
-    const instance = await openBackend({ backend: countingStore({ counts }), autoCreate: true }, entities.map(readEntitySchema));
+    // As createStorage does: the entities' tables and their many-to-many join tables.
+    const schemas = entities.map(readEntitySchema);
+    const instance = await openBackend({ backend: countingStore({ counts }), autoCreate: true }, [...schemas, ...joinTablesOf(schemas)]);
     return createStorage({ backend: instance, entities });
   },
 });
