@@ -26,6 +26,7 @@ import {
 } from "../errors.js";
 import type { Storage } from "../storage.js";
 import { CONFORMANCE_ENTITIES, ConfCounter, ConfItem, ConfSequenced, ConfValue } from "./conformance-entities.js";
+import { FOREIGN_KEY_ENTITIES, registerForeignKeyTests, resetForeignKeyTables } from "./foreign-key-tests.js";
 import { registerKeysetTests } from "./keyset-tests.js";
 import { registerPropertyTests } from "./property-tests.js";
 import { registerRelationFilterTests } from "./relation-filter-tests.js";
@@ -62,18 +63,22 @@ export function runConformanceSuite(api: TestApi, target: ConformanceTarget): vo
     api.describe(`${target.name}: conformance`, () => api.test.call(undefined, `skipped (BACKENDS=${only.join(",")})`, () => {}));
     return;
   }
-  const group = (title: string, body: (ctx: SuiteContext) => void) => {
+  const emptyAll = async (storage: Storage) => {
+    for (const entity of CONFORMANCE_ENTITIES) await storage.repository(entity as typeof ConfItem).deleteMany({});
+  };
+  /** A group on a storage of `entities`, emptied by `reset` before each case. */
+  const group = (title: string, body: (ctx: SuiteContext) => void, entities = CONFORMANCE_ENTITIES, reset = emptyAll) => {
     api.describe(`${target.name}: ${title}`, () => {
       const ctx = new SuiteContext();
       api.beforeAll(async () => {
-        ctx.storage = await target.open(CONFORMANCE_ENTITIES);
+        ctx.storage = await target.open(entities);
       });
       api.afterAll(async () => {
         await ctx.storage?.close();
         await target.cleanup?.();
       });
       api.beforeEach(async () => {
-        for (const entity of CONFORMANCE_ENTITIES) await ctx.storage.repository(entity as typeof ConfItem).deleteMany({});
+        await reset(ctx.storage);
       });
       body(ctx);
     });
@@ -87,6 +92,7 @@ export function runConformanceSuite(api: TestApi, target: ConformanceTarget): vo
   group("batches", (ctx) => batchTests(t, ctx));
   group("select (projections)", (ctx) => selectTests(t, ctx));
   group("keyset: iterate and findPage", (ctx) => registerKeysetTests(t, () => ctx.storage));
+  group("foreign keys", (ctx) => registerForeignKeyTests(t, () => ctx.storage), FOREIGN_KEY_ENTITIES, resetForeignKeyTables);
   group("property: random operations against a reference model", (ctx) => registerPropertyTests(t, () => ctx.storage, target.propertyRuns ?? 200));
   // Its own storage, of entities with relations (rf_ tables).
   registerRelationFilterTests(api, target, Math.max(5, Math.round((target.propertyRuns ?? 200) / 10)));

@@ -3,12 +3,18 @@
  * ordered-index.ts) chosen per query by the planner (query-plan.ts), compiled predicates and orderings,
  * and write sets that keep a transaction's changes private until commit. Everything here is synchronous;
  * the backends add locking and persistence around it.
+ *
+ * Foreign keys (each table schema's `foreignKeys`) are enforced by the write sets, so alike in memory and in
+ * files, inside transactions or not: a written row's foreign key must name a row of the referenced table (as
+ * the write set sees it) or be null, and deleting a referenced row restricts, cascades or sets null as the
+ * key's `onDelete` says, level after level. A table with no foreign keys, that no foreign key references,
+ * pays one length check per write and one map lookup per delete.
  */
 import { IntegrityError, SchemaError, TransactionError } from "../errors.js";
 import type { Key, UpdateOutcome } from "../spi/index.js";
 import type { Condition, NormalizedQuery, NormalizedWhere, OrderTerm, WhereTerm } from "../query/query.js";
 import { isRelationCondition } from "../query/query.js";
-import type { ColumnSchema, EntitySchema, IndexSchema, Row } from "../schema/entity-schema.js";
+import type { ColumnSchema, EntitySchema, ForeignKeySchema, IndexSchema, Row } from "../schema/entity-schema.js";
 import { buildEntitySchema } from "../schema/entity-schema.js";
 import { ProjectionCache } from "../schema/projection-cache.js";
 import { copyJson, keyExhausted, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
@@ -88,6 +94,14 @@ export class MemoryTable {
       if (seen.has(signature) || columns.some((c) => c === undefined || c.type === "json")) continue;
       seen.add(signature);
       this.ordered.push(new OrderedIndex(index, columns as ColumnSchema[], schema.primary));
+    }
+    // Deleting a referenced row looks up the rows pointing at it by their foreign key. An entity's foreign
+    // keys always have a declared index starting with them (read-relations.ts); a migration's table may not:
+    // it gets one here, in memory only (it is in no schema, so no description or catalog shows it).
+    for (const fk of schema.foreignKeys) {
+      const column = schema.columnsByProperty.get(fk.property);
+      if (!column || column.type === "json" || this.ordered.some((i) => i.columns[0]!.property === fk.property)) continue;
+      this.ordered.push(new OrderedIndex({ name: `${fk.name}$lookup`, properties: [fk.property], unique: false }, [column], schema.primary));
     }
   }
 
@@ -256,9 +270,61 @@ export class MemoryTable {
   }
 }
 
+/** A foreign key that points at a table: its referencing table and the key. See {@link MemoryDatabase.referencing}. */
+export interface IncomingForeignKey {
+  readonly table: string;
+  readonly foreignKey: ForeignKeySchema;
+}
+
+const NO_INCOMING: readonly IncomingForeignKey[] = [];
+
+/** The tables of a database; `changed` hears of every table added, replaced or removed. */
+class TableMap extends Map<string, MemoryTable> {
+  constructor(private readonly changed: () => void) {
+    super();
+  }
+
+  override set(name: string, table: MemoryTable): this {
+    super.set(name, table);
+    this.changed();
+    return this;
+  }
+
+  override delete(name: string): boolean {
+    const had = super.delete(name);
+    this.changed();
+    return had;
+  }
+
+  override clear(): void {
+    super.clear();
+    this.changed();
+  }
+}
+
 /** All tables of one database. */
 export class MemoryDatabase {
-  readonly tables = new Map<string, MemoryTable>();
+  readonly tables: Map<string, MemoryTable> = new TableMap(() => (this.incoming = undefined));
+  /**
+   * Referenced table -> the foreign keys pointing at it, derived from the tables' schemas when first asked
+   * and dropped whenever a table is created, replaced (every schema change), dropped or rebound.
+   */
+  private incoming: Map<string, IncomingForeignKey[]> | undefined;
+
+  /** The foreign keys (of any table, this one included) that reference the table `name`. */
+  referencing(name: string): readonly IncomingForeignKey[] {
+    if (!this.incoming) {
+      this.incoming = new Map();
+      for (const [table, { schema }] of this.tables) {
+        for (const foreignKey of schema.foreignKeys) {
+          let list = this.incoming.get(foreignKey.referencedTable);
+          if (!list) this.incoming.set(foreignKey.referencedTable, (list = []));
+          list.push({ table, foreignKey });
+        }
+      }
+    }
+    return this.incoming.get(name) ?? NO_INCOMING;
+  }
 
   /** Creates the table of an entity unless it exists. */
   ensureTable(schema: EntitySchema): MemoryTable {
@@ -319,7 +385,14 @@ export class MemoryDatabase {
       const names = index.properties.map((p) => table.schema.columnsByProperty.get(p)?.name ?? p);
       indexes.push({ ...index, properties: names.map((n) => propertyOf.get(n) ?? n) });
     }
-    const merged = buildEntitySchema({ entityName: schema.entityName, table: schema.table, target: schema.target, columns, indexes });
+    // The entity's foreign keys, and those the table has (a migration's) under names the entity does not use.
+    const foreignKeys = [...schema.foreignKeys];
+    for (const fk of table.schema.foreignKeys) {
+      if (foreignKeys.some((f) => f.name === fk.name)) continue;
+      const name = table.schema.columnsByProperty.get(fk.property)?.name ?? fk.property;
+      foreignKeys.push({ ...fk, property: propertyOf.get(name) ?? name });
+    }
+    const merged = buildEntitySchema({ entityName: schema.entityName, table: schema.table, target: schema.target, columns, indexes, foreignKeys, relations: schema.relations });
     const moves = table.schema.columns.map((c) => [c.property, propertyOf.get(c.name)!] as const);
     const bound = table.rebuild(
       merged,
@@ -331,6 +404,7 @@ export class MemoryDatabase {
       new Set(schema.columns.map((c) => c.property)),
     );
     table.become(bound);
+    this.incoming = undefined;
     return table;
   }
 
@@ -440,9 +514,126 @@ export class WriteSet implements RelatedRows {
     return overlay;
   }
 
+  /** The overlay of the table `name` (`table`), for rows written on behalf of another table's delete. */
+  private overlayOf(name: string, table: MemoryTable): TableOverlay {
+    let overlay = this.overlays.get(name);
+    if (!overlay) this.overlays.set(name, (overlay = new TableOverlay(table)));
+    return overlay;
+  }
+
   private write(overlay: TableOverlay, key: Key, row: Row | null): void {
     this.undo.push({ overlay, key, previous: overlay.get(key) });
     overlay.set(key, row);
+  }
+
+  /** Undoes every write made since the undo log had `mark` entries. */
+  private undoTo(mark: number): void {
+    while (this.undo.length > mark) {
+      const entry = this.undo.pop()!;
+      entry.overlay.set(entry.key, entry.previous);
+    }
+  }
+
+  /** The row of `key` in the table named `name` as this transaction sees it, if any (a stored reference). */
+  private currentIn(name: string, key: Key): Row | undefined {
+    const overlay = this.overlays.get(name);
+    if (overlay) {
+      const slot = overlay.get(key);
+      if (slot !== ABSENT) return slot ?? undefined;
+    }
+    return this.db.tables.get(name)?.rows.get(key);
+  }
+
+  /**
+   * Each foreign key of `row` (to be stored under `key` in `table`) must be null or name a row of its
+   * referenced table, as this transaction sees it; a row may name itself. `old`: the row it replaces,
+   * whose unchanged foreign keys are not looked up again. An {@link IntegrityError} naming the relation.
+   */
+  private checkReferences(table: MemoryTable, row: Row, key: Key, old?: Row): void {
+    const name = table.schema.table;
+    for (const fk of table.schema.foreignKeys) {
+      const value = row[fk.property];
+      if (value === null || value === undefined || (old !== undefined && old[fk.property] === value)) continue;
+      if (fk.referencedTable === name && value === key) continue;
+      if (this.currentIn(fk.referencedTable, value as Key)) continue;
+      throw new IntegrityError(`${fk.relation ?? `${name}.${fk.property}`}: no ${fk.referencedTable} row has ${fk.referencedColumn} ${JSON.stringify(value)}`, {
+        table: name,
+        field: fk.property,
+      });
+    }
+  }
+
+  /** The rows of `child` (as this transaction sees them) whose foreign key `fk` holds one of `keys`: through its index. */
+  private referencingRows(child: MemoryTable, fk: ForeignKeySchema, keys: readonly Key[]): Row[] {
+    const column = child.schema.columnsByProperty.get(fk.property)!;
+    const condition: Condition = keys.length === 1 ? { column, op: "eq", value: keys[0] } : { column, op: "in", value: keys };
+    return this.matching(child.schema, [[condition]]);
+  }
+
+  /**
+   * Deletes `rows` of `table` and applies the `onDelete` of every foreign key that references them, level
+   * after level: CASCADE deletes the referencing rows (whose own referencing rows are then handled alike),
+   * SET NULL empties their foreign key (nothing else of the row changes: not its version, not its update
+   * date), RESTRICT refuses the whole delete with an {@link IntegrityError}, unless the referencing row is
+   * itself deleted by the same call (so the order in which rows and keys are met never matters). Every row
+   * affected is found before anything is written: a refused delete writes nothing. Cycles and
+   * self-references end, as each row is deleted once.
+   */
+  private deleteWithReferences(table: MemoryTable, rows: readonly Row[]): void {
+    /** Table name -> the keys of its rows to delete. */
+    const doomed = new Map<string, Map<Key, MemoryTable>>();
+    const levels: Array<{ table: MemoryTable; keys: Key[] }> = [];
+    const doom = (target: MemoryTable, found: readonly Row[]): void => {
+      const name = target.schema.table;
+      let keys = doomed.get(name);
+      if (!keys) doomed.set(name, (keys = new Map()));
+      const pk = target.schema.primary.property;
+      const fresh: Key[] = [];
+      for (const row of found) {
+        const key = row[pk] as Key;
+        if (keys.has(key)) continue;
+        keys.set(key, target);
+        fresh.push(key);
+      }
+      if (fresh.length > 0) levels.push({ table: target, keys: fresh });
+    };
+    const emptied: Array<{ table: MemoryTable; key: Key; property: string }> = [];
+    const restricted: Array<{ parent: string; child: MemoryTable; fk: ForeignKeySchema; row: Row }> = [];
+    doom(table, rows);
+    for (let i = 0; i < levels.length; i++) {
+      const { table: parent, keys } = levels[i]!;
+      for (const { table: childName, foreignKey: fk } of this.db.referencing(parent.schema.table)) {
+        const child = this.db.tables.get(childName)!;
+        const found = this.referencingRows(child, fk, keys);
+        if (found.length === 0) continue;
+        if (fk.onDelete === "CASCADE") doom(child, found);
+        else {
+          const pk = child.schema.primary.property;
+          for (const row of found) {
+            if (fk.onDelete === "SET NULL") emptied.push({ table: child, key: row[pk] as Key, property: fk.property });
+            else restricted.push({ parent: parent.schema.table, child, fk, row });
+          }
+        }
+      }
+    }
+    for (const { parent, child, fk, row } of restricted) {
+      const name = child.schema.table;
+      if (doomed.get(name)?.has(row[child.schema.primary.property] as Key)) continue;
+      throw new IntegrityError(
+        `${parent} row ${JSON.stringify(row[fk.property])} is still referenced by ${name} (${fk.relation ?? `${name}.${fk.property}`}, onDelete RESTRICT)`,
+        { table: parent },
+      );
+    }
+    for (const { table: child, key, property } of emptied) {
+      const name = child.schema.table;
+      if (doomed.get(name)?.has(key)) continue;
+      // The row as it is now: two SET NULL keys of one row empty both.
+      const row = this.currentIn(name, key)!;
+      this.write(this.overlayOf(name, child), key, { ...row, [property]: null });
+    }
+    for (const [name, keys] of doomed) {
+      for (const [key, target] of keys) this.write(this.overlayOf(name, target), key, null);
+    }
   }
 
   /** The current row for `key` as this transaction sees it (a stored reference: copy before handing out). */
@@ -660,6 +851,7 @@ export class WriteSet implements RelatedRows {
       });
     }
     this.checkUnique(schema, row, key);
+    if (table.schema.foreignKeys.length > 0) this.checkReferences(table, row, key);
     this.write(this.overlay(schema), key, row);
     return this.copier(table)(row);
   }
@@ -676,12 +868,20 @@ export class WriteSet implements RelatedRows {
     if (schema.createDate) row[schema.createDate.property] = existing[schema.createDate.property];
     if (version) row[version] = (existing[version] as number) + 1;
     this.checkUnique(schema, row, key!);
+    if (table.schema.foreignKeys.length > 0) this.checkReferences(table, row, key!, existing);
     this.write(this.overlay(schema), key!, row);
     return this.copier(table)(row);
   }
 
+  /** All or nothing, as the SPI asks: a row that fails undoes the rows written before it. */
   upsertMany(schema: EntitySchema, rows: readonly Row[]): Row[] {
-    return rows.map((r) => this.upsert(schema, r) as Row);
+    const mark = this.undo.length;
+    try {
+      return rows.map((r) => this.upsert(schema, r) as Row);
+    } catch (error) {
+      this.undoTo(mark);
+      throw error;
+    }
   }
 
   update(schema: EntitySchema, key: Key, changes: Row, expectedVersion?: number): UpdateOutcome {
@@ -693,19 +893,26 @@ export class WriteSet implements RelatedRows {
     const row = table.store({ ...existing, ...changes });
     if (version) row[version] = (existing[version] as number) + 1;
     this.checkUnique(schema, row, key);
+    if (table.schema.foreignKeys.length > 0) this.checkReferences(table, row, key, existing);
     this.write(this.overlay(schema), key, row);
     return { row: this.copier(table)(row) };
   }
 
   delete(schema: EntitySchema, key: Key): boolean {
-    if (!this.current(schema, key)) return false;
-    this.write(this.overlay(schema), key, null);
+    const row = this.current(schema, key);
+    if (!row) return false;
+    if (this.db.referencing(schema.table).length > 0) this.deleteWithReferences(this.db.table(schema), [row]);
+    else this.write(this.overlay(schema), key, null);
     return true;
   }
 
   deleteMany(schema: EntitySchema, where: NormalizedWhere): number {
     const pk = schema.primary.property;
     const rows = this.matching(schema, where);
+    if (rows.length > 0 && this.db.referencing(schema.table).length > 0) {
+      this.deleteWithReferences(this.db.table(schema), rows);
+      return rows.length;
+    }
     const overlay = this.overlay(schema);
     for (const row of rows) this.write(overlay, row[pk] as Key, null);
     return rows.length;
@@ -717,11 +924,7 @@ export class WriteSet implements RelatedRows {
 
   rollbackToSavepoint(name: string): void {
     const i = this.findSavepoint(name);
-    const { mark } = this.savepoints[i]!;
-    while (this.undo.length > mark) {
-      const entry = this.undo.pop()!;
-      entry.overlay.set(entry.key, entry.previous);
-    }
+    this.undoTo(this.savepoints[i]!.mark);
     this.savepoints.length = i + 1;
   }
 

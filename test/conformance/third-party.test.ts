@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { createStorage, readEntitySchema } from "../../src/index.js";
 import { openBackend, runConformanceSuite, runSpiSuite } from "../../src/conformance/index.js";
-import { countingStore } from "../fixtures/counting-backend.js";
 import { joinTablesOf } from "../../src/schema/read-relations.js";
+import { countingStore } from "../fixtures/counting-backend.js";
 
 const counts = new Map<string, number>();
 

@@ -2,7 +2,7 @@
  * The file backend: the table engine (queries, indexes, write sets, savepoints) and its writer, from
  * {@link EngineBackend}, with persistence around it, in one directory a person can read:
  *
- * - `catalog.json`: tables, columns, types and indexes (see file-catalog.ts);
+ * - `catalog.json`: tables, columns, types, indexes and foreign keys (see file-catalog.ts);
  * - `<table>.table.json`: one snapshot per table, a row per line (see file-snapshot.ts);
  * - `journal.ndjson`: one checksummed line per committed transaction since the snapshots (see file-journal.ts);
  * - `strata.lock`: the pid holding the directory (see file-lock.ts);

@@ -1,7 +1,8 @@
 /**
  * The schema catalog of a file-backend directory, `catalog.json`: which tables exist, their columns and
  * types (so stored values decode exactly: a datetime string back to a `Date`, an integer stays an integer),
- * their indexes, and the snapshot file of each.
+ * their indexes, their foreign keys (so a process opening the directory without the entities enforces
+ * them too), and the snapshot file of each.
  *
  * Format (version 2), pretty-printed:
  * ```json
@@ -18,7 +19,7 @@
  *         { "name": "version", "type": "integer", "nullable": false, "role": "version" }
  *       ],
  *       "indexes": [{ "name": "idx_tasks_title", "columns": ["title"], "unique": true }],
- *       "foreignKeys": [             // optional, absent when the table has none
+ *       "foreignKeys": [             // optional, absent when none; by column name, as TableForeignKey
  *         { "name": "fk_tasks_ownerId", "column": "ownerId", "referencedTable": "users", "referencedColumn": "id", "onDelete": "CASCADE" }
  *       ]
  *     }
@@ -28,7 +29,10 @@
  * ```
  * The `crc` seal (see file-snapshot.ts) makes a flipped byte (a type, a nullable flag, a file name) a
  * `CorruptionError` on open. Format 1, written by v0.1, has no `crc`; it is still read, and the next
- * write of the catalog (a compaction, a new table) replaces it with format 2.
+ * write of the catalog (a compaction, a new table) replaces it with format 2. `foreignKeys` came with
+ * relations, still in format 2: a version before them reads such a catalog but does not enforce the keys.
+ * Rows removed or emptied by an `onDelete` (CASCADE, SET NULL) are ordinary changes of the commit that
+ * deleted their parent: in the journal line with it, and in the snapshots after compaction.
  *
  * A directory that holds table snapshots with rows, or a non-empty journal, but no `catalog.json` is a
  * `CorruptionError` naming those files: creating an empty catalog over them would empty the tables.
@@ -77,9 +81,11 @@ export interface CatalogTable {
   file: string;
   columns: CatalogColumn[];
   indexes: CatalogIndex[];
-  /** Absent when the table has none (and in catalogs written before foreign keys). */
+  /** Absent when the table has none (and in catalogs written before relations). */
   foreignKeys?: CatalogForeignKey[];
 }
+
+const ON_DELETE: readonly unknown[] = ["RESTRICT", "CASCADE", "SET NULL"] satisfies OnDelete[];
 
 export interface Catalog {
   format: number;
@@ -195,8 +201,14 @@ export function catalogProblem(value: unknown, sealed: boolean): string | undefi
       }
     }
     if (t.columns.filter((col) => col.primary).length !== 1) return `table "${name}": expected exactly one primary column`;
-    if (t.foreignKeys !== undefined && (!Array.isArray(t.foreignKeys) || t.foreignKeys.some((f) => typeof f?.name !== "string" || typeof f.column !== "string" || typeof f.referencedTable !== "string"))) {
-      return `table "${name}": "foreignKeys" must be a list of { name, column, referencedTable, referencedColumn, onDelete }`;
+    if (t.foreignKeys !== undefined) {
+      if (!Array.isArray(t.foreignKeys)) return `table "${name}": "foreignKeys" must be an array`;
+      for (const fk of t.foreignKeys) {
+        const named = (v: unknown) => typeof v === "string" && v !== "";
+        if (!named(fk?.name) || !t.columns.some((col) => col.name === fk.column) || !named(fk.referencedTable) || !named(fk.referencedColumn) || !ON_DELETE.includes(fk.onDelete)) {
+          return `table "${name}": foreign key ${JSON.stringify(fk?.name)} needs a name, one of its columns, a referencedTable, a referencedColumn and onDelete (${ON_DELETE.join(", ")})`;
+        }
+      }
     }
   }
   return undefined;

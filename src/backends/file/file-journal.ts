@@ -3,7 +3,8 @@
  * ```
  * {"seq":7,"crc":"1c291ca3","ops":[["tasks","a1",{"id":"a1","title":"x",...}],["tasks","b2",null]]}
  * ```
- * `ops` are the transaction's net changes (a null row is a delete), rows keyed by column name;
+ * `ops` are the transaction's net changes (a null row is a delete), rows keyed by column name, including
+ * those a foreign key's `onDelete` made (rows of other tables deleted by CASCADE or rewritten by SET NULL);
  * `crc` is the CRC-32 of `"<seq> <ops text>"`, so a line is checked without re-serializing it.
  * A line is UTF-8 and ends with `\n`, the only byte that ends one (JSON.stringify escapes it in strings);
  * every other character a string may hold, U+2028, U+2029 and U+0085 included, stays raw inside the line.
