@@ -8,7 +8,7 @@
 import type { Backend, BackendCapabilities, MigrationLock, TransactionHandle } from "../../spi/index.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
-import type { SqlRunner, WriteGate } from "./sql-runner.js";
+import type { SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
 import { SqlSchemaEditor } from "./sql-schema-editor.js";
 import { SqlSession, SqlTables } from "./sql-session.js";
 import type { SqlTransactionConnection } from "./sql-transaction.js";
@@ -21,6 +21,8 @@ export interface SqlDriver {
   readonly reads: SqlRunner;
   /** Runs writes outside a transaction: single statements in autocommit, several in a transaction of their own. */
   readonly writes: WriteGate;
+  /** Streams a select from a read snapshot of its own (`DataSession.stream`); absent: iterate walks by keyset pages. */
+  readonly streams?: SqlStreamer;
   /** Begins a write transaction on a connection of its own (waiting, up to `timeoutMs`, where writers queue). */
   begin(): Promise<SqlTransactionConnection>;
   /** A driver error as a Strata error, naming the entity's table when `schema` is given. */
@@ -54,7 +56,13 @@ export class SqlBackend implements Backend {
     this.tables = new SqlTables(dialect);
     this.mapError = (error, schema) => driver.mapError(error, schema);
     this.mapTransactionError = (error) => driver.mapError(error, undefined);
-    this.session = new SqlSession({ tables: this.tables, reads: driver.reads, writes: driver.writes, mapError: this.mapError });
+    this.session = new SqlSession({
+      tables: this.tables,
+      reads: driver.reads,
+      writes: driver.writes,
+      mapError: this.mapError,
+      ...(driver.streams ? { streams: driver.streams } : {}),
+    });
   }
 
   async begin(): Promise<TransactionHandle> {

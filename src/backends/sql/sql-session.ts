@@ -8,7 +8,7 @@ import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { compileCount, compileDeleteMany, compileFind } from "./sql-query-compiler.js";
-import type { SqlRunner, WriteGate } from "./sql-runner.js";
+import type { SqlCursor, SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
 import { SqlTable } from "./sql-table.js";
 
 /** Per-dialect translation of a driver error into a Strata error naming the table. */
@@ -37,6 +37,8 @@ export interface SqlSessionOptions {
   readonly mapError: ErrorMapper;
   /** True inside a write transaction: selects of rows then carry the dialect's {@link SqlDialect.transactionRowLock}. */
   readonly inTransaction?: boolean;
+  /** The driver's streaming reads, outside a transaction only: {@link SqlSession.stream} is defined with them. */
+  readonly streams?: SqlStreamer;
 }
 
 export class SqlSession implements DataSession {
@@ -46,6 +48,8 @@ export class SqlSession implements DataSession {
   private readonly writes: WriteGate;
   private readonly mapError: ErrorMapper;
   private readonly lock: string;
+  /** See {@link DataSession.stream}; defined only when the driver streams. */
+  readonly stream?: (schema: EntitySchema, query: NormalizedQuery, pageSize: number) => Promise<AsyncIterable<Row[]> | undefined>;
 
   constructor(options: SqlSessionOptions) {
     this.tables = options.tables;
@@ -54,6 +58,42 @@ export class SqlSession implements DataSession {
     this.writes = options.writes;
     this.mapError = options.mapError;
     this.lock = options.inTransaction ? this.dialect.transactionRowLock : "";
+    const streams = options.streams;
+    if (streams) this.stream = (schema, query, pageSize) => this.streamRows(streams, schema, query, pageSize);
+  }
+
+  /**
+   * The select `find` would run, streamed when the database would sort every match for each keyset page.
+   * The cursor opens at the first pull, so a stream that is never walked holds nothing.
+   */
+  private async streamRows(streams: SqlStreamer, schema: EntitySchema, query: NormalizedQuery, pageSize: number): Promise<AsyncIterable<Row[]> | undefined> {
+    const t = this.tables.get(schema);
+    const projection = query.select ? t.projection(query.select) : undefined;
+    const decode = projection ? projection.decode : (values: readonly unknown[]) => t.codec.decode(values);
+    try {
+      const sql = compileFind(schema, query, this.dialect, t.codec, "", projection ? projection.columns : t.columns);
+      if (!(await streams.sortsEveryMatch(sql.text, sql.params))) return undefined;
+      const mapError = this.mapError;
+      return {
+        async *[Symbol.asyncIterator]() {
+          let cursor: SqlCursor | undefined;
+          try {
+            cursor = await streams.open(sql.text, sql.params);
+            for (;;) {
+              const rows = await cursor.next(pageSize);
+              if (rows.length > 0) yield rows.map(decode);
+              if (rows.length < pageSize) return;
+            }
+          } catch (error) {
+            throw mapError(error, schema);
+          } finally {
+            await cursor?.close();
+          }
+        },
+      };
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
   }
 
   async findById(schema: EntitySchema, key: Key): Promise<Row | null> {
