@@ -25,6 +25,8 @@ import type { BenchGroup, BenchPair } from "../harness.js";
 
 /** At most 1.2x the anchor's time. */
 const GOAL = 0.83;
+/** Issue 11's goal for walking every row with `iterate`: at least half the raw driver's own iteration's rows/s. */
+const ITERATE_GOAL = 0.5;
 const only = process.env["BENCH_CITIES"];
 const withIterate = process.env["BENCH_CITIES_ITERATE"] !== "0";
 
@@ -78,7 +80,7 @@ async function sqliteCases(cities: City[], queries: CityQuery[], pairs: BenchPai
     pairs.push({
       name: `sqlite.iterate all by ${column} (${indexed ? "index" : "no index"})`,
       anchor: "better-sqlite3 .iterate()",
-      minRatio: GOAL,
+      minRatio: ITERATE_GOAL,
       run: () => iterateAll(sqliteRepo, { [column]: "desc" }),
       anchorRun: () => {
         let n = 0;
@@ -133,7 +135,7 @@ async function postgresCases(cities: City[], queries: CityQuery[], pairs: BenchP
       pairs.push({
         name: `postgres.iterate all by ${column} (${indexed ? "index" : "no index"})`,
         anchor: "pg cursor, FETCH 1000 at a time",
-        minRatio: GOAL,
+        minRatio: ITERATE_GOAL,
         run: () => iterateAll(pgRepo, { [column]: "desc" }),
         anchorRun: async () => {
           const client = await pool.connect();

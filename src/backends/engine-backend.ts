@@ -19,6 +19,7 @@ import type {
 import type { Change } from "../engine/table-engine.js";
 import { MemoryDatabase, WriteSet } from "../engine/table-engine.js";
 import type { ShadowDatabase } from "../engine/memory-schema-editor.js";
+import type { Row } from "../schema/entity-schema.js";
 import type { Persisted } from "./engine-transaction.js";
 import { EngineTransaction, findByIds } from "./engine-transaction.js";
 import { LockError, TransactionError } from "../errors.js";
@@ -71,7 +72,8 @@ export abstract class EngineBackend implements Backend {
 
   /**
    * The session for reads and single writes outside a transaction. Reads see committed rows only:
-   * `committed` is a write set with no writes. A subclass may wrap it (the file backend waits for durability).
+   * `committed` is a write set with no writes. `stream` sorts a walk's matches once (where no index serves
+   * the order) and hands out copies a page at a time. A subclass may wrap it (the file backend waits for durability).
    * Called from this constructor, before a subclass's fields are set: an override reads them lazily.
    */
   protected createSession(committed: WriteSet): DataSession {
@@ -80,6 +82,10 @@ export abstract class EngineBackend implements Backend {
       findByIds: async (schema, keys) => findByIds(committed, schema, keys),
       find: async (schema, query) => committed.find(schema, query),
       count: async (schema, where) => committed.count(schema, where),
+      stream: async (schema, query, pageSize) => {
+        const matches = committed.sortedMatches(schema, query);
+        return matches && pagesOf(matches.rows, matches.copy, pageSize);
+      },
       insert: (schema, row) => this.autocommit((ws) => ws.insert(schema, row)),
       upsert: (schema, row, expectedVersion) => this.autocommit((ws) => ws.upsert(schema, row, expectedVersion)),
       upsertMany: (schema, rows) => this.autocommit((ws) => ws.upsertMany(schema, rows)),
@@ -148,4 +154,9 @@ export abstract class EngineBackend implements Backend {
 
   /** Nothing to release here; the file backend compacts and unlocks its directory. */
   async close(): Promise<void> {}
+}
+
+/** `rows` (a walk's sorted snapshot) as copies, `pageSize` at a time: only the page being handed out is copied. */
+async function* pagesOf(rows: Row[], copy: (row: Row) => Row, pageSize: number): AsyncGenerator<Row[]> {
+  for (let start = 0; start < rows.length; start += pageSize) yield rows.slice(start, start + pageSize).map(copy);
 }

@@ -112,6 +112,94 @@ export function registerKeysetTests(test: Test, storage: () => Storage): void {
     assert.deepEqual(seen, all);
   });
 
+  test("a walk in an unindexed order (streamed where the backend can) keeps findAll's order, each row once, with where, select, limit and offset", async () => {
+    const repo = values();
+    // 120 rows whose s and n repeat (ties settled by the id) and are unindexed, ids out of insertion order.
+    await repo.saveMany(
+      Array.from({ length: 120 }, (_, k) =>
+        Object.assign(new ConfValue(), { id: `u${String((k * 37) % 120).padStart(3, "0")}`, s: k % 9 === 0 ? null : `s${k % 7}`, i: k, n: (k * 13) % 11, b: k % 2 === 0, d: null, j: null }),
+      ),
+    );
+    const queries = [
+      { orderBy: { n: "desc", s: "asc" } },
+      { where: { b: true }, orderBy: { s: "desc" }, offset: 5, limit: 23 },
+      { where: [{ n: { $lt: 3 } }, { s: null }], orderBy: { n: "asc" } },
+      { orderBy: { s: "asc" }, limit: 0 },
+      { orderBy: { s: "asc" }, offset: 200 },
+    ] as const;
+    for (const query of queries) {
+      const expected = ids(await repo.findAll(query as never));
+      for (const pageSize of [1, 10, 500]) {
+        const walked = ids(await collect(repo.iterate(query as never, { pageSize })));
+        assert.deepEqual(walked, expected, `${JSON.stringify(query)}, pageSize ${pageSize}`);
+      }
+    }
+    const projected = await collect(repo.iterate({ where: { b: false }, orderBy: { n: "desc" }, select: ["n"], limit: 30 }, { pageSize: 7 }));
+    const expected = await repo.findAll({ where: { b: false }, orderBy: { n: "desc" }, select: ["n"], limit: 30 });
+    assert.deepEqual(projected, expected);
+    assert.deepEqual(Object.keys(projected[0]!), ["n"], "a projection holds exactly the selected fields");
+  });
+
+  test("leaving an unindexed-order walk early (break, a throw) releases it: writes, transactions and new walks go on and see the writes", async () => {
+    await seed(storage());
+    const repo = values();
+    const orderBy = { n: "desc", s: "asc" } as const;
+    for await (const row of repo.iterate({ orderBy }, { pageSize: 4 })) {
+      assert.ok(row.id);
+      break;
+    }
+    await assert.rejects(
+      (async () => {
+        for await (const _ of repo.iterate({ orderBy }, { pageSize: 4 })) throw new Error("stop here");
+      })(),
+      /stop here/,
+    );
+    await storage().transaction(async () => {
+      await repo.insert(Object.assign(new ConfValue(), { id: "late", s: null, i: null, n: 1000, b: null, d: null, j: null }));
+      await repo.delete("r00");
+    });
+    const walked = ids(await collect(repo.iterate({ orderBy }, { pageSize: 4 })));
+    assert.equal(walked[0], "late", "a walk started after the write sees it");
+    assert.ok(!walked.includes("r00"));
+    assert.deepEqual(walked, ids(await repo.findAll({ orderBy })));
+  });
+
+  test("a walk while rows are written yields each row left untouched exactly once, in order", async () => {
+    await seed(storage());
+    const repo = values();
+    for (const orderBy of [{ n: "asc", s: "desc" }, { s: "asc" }] as const) {
+      const before = await repo.findAll({ orderBy });
+      const touched = new Set<string>();
+      const seen: string[] = [];
+      let k = 0;
+      for await (const row of repo.iterate({ orderBy }, { pageSize: 3 })) {
+        seen.push(row.id);
+        // Move a row not seen yet to either end of the order, delete another one, insert a new one.
+        const ahead = before.filter((r) => !seen.includes(r.id) && !touched.has(r.id));
+        const moved = ahead[ahead.length - 1];
+        if (moved) {
+          touched.add(moved.id);
+          await repo.update(moved.id, k % 2 === 0 ? { n: -1, s: "" } : { n: 1e9, s: "\u{10FFFF}" });
+        }
+        const gone = ahead[0];
+        if (gone && gone.id !== moved?.id) {
+          touched.add(gone.id);
+          await repo.delete(gone.id);
+        }
+        await repo.insert(Object.assign(new ConfValue(), { id: `w${k++}`, s: "m", i: null, n: 0.5, b: null, d: null, j: null }));
+      }
+      assert.equal(new Set(seen).size, seen.length, `orderBy ${JSON.stringify(orderBy)}: no row twice: ${seen.join(",")}`);
+      const untouched = before.map((r) => r.id).filter((id) => !touched.has(id));
+      assert.deepEqual(
+        seen.filter((id) => untouched.includes(id)),
+        untouched,
+        `orderBy ${JSON.stringify(orderBy)}: every untouched row once, in order`,
+      );
+      await repo.deleteMany({});
+      await seed(storage());
+    }
+  });
+
   test("iterate reads through the ambient transaction", async () => {
     await seed(storage());
     await storage().transaction(async () => {

@@ -781,6 +781,24 @@ export class WriteSet implements RelatedRows {
     return page.map(copy);
   }
 
+  /**
+   * The matches of `query` (no `after`) in its order, offset and limit applied, as stored references with
+   * the copier to hand them out by: one sort for a whole walk where keyset pages would each sort every
+   * match again. Stored rows are replaced on write, never changed, so the references keep the rows as they
+   * stood (a snapshot). Undefined where keyset pages cost about a page each: an index serves the order, or
+   * the where names primary keys.
+   */
+  sortedMatches(schema: EntitySchema, query: NormalizedQuery): { rows: Row[]; copy: (row: Row) => Row } | undefined {
+    const table = this.db.table(schema);
+    const group = query.where.length === 1 ? query.where[0]! : undefined;
+    if (group && (keyCondition(group) !== undefined || table.plan(group, query.orderBy, true)?.order)) return undefined;
+    const copy = query.select ? projectionCopier(table, query.select) : this.copier(table);
+    const rows = this.matching(schema, query.where);
+    const end = query.limit === undefined ? undefined : query.offset + query.limit;
+    const sorted = end !== undefined && end * TOP_K_FACTOR < rows.length ? smallestSorted(rows, compileOrder(query.orderBy), end) : rows.sort(compileOrder(query.orderBy));
+    return { rows: query.offset > 0 || end !== undefined ? sorted.slice(query.offset, end) : sorted, copy };
+  }
+
   count(schema: EntitySchema, where: NormalizedWhere): number {
     if (where.length === 1) {
       const group = where[0]!;

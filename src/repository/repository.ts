@@ -685,8 +685,11 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * page after the first starts after the last row of the one before (a keyset position, never an
    * OFFSET): no page counts the rows before it, the walk is linear where an index serves the order
    * (README, "Iterating and paging"), and a row written or deleted meanwhile never makes another one repeat
-   * or vanish. `limit` and `offset` apply to the whole walk. Inside a transaction, it reads through the
-   * transaction. With `select`, plain objects holding exactly the selected fields (see {@link Query.select}).
+   * or vanish. Outside a transaction, where no index serves the order, a backend that can (SQLite on a WAL
+   * file, memory, file: the SPI's `DataSession.stream`) answers the query once from a snapshot taken when
+   * the walk starts instead, and hands it out page by page; leaving the loop early (`break`, a throw)
+   * releases the snapshot. `limit` and `offset` apply to the whole walk. Inside a transaction, it reads
+   * through the transaction. With `select`, plain objects holding exactly the selected fields (see {@link Query.select}).
    * With `include`, each page's relations are loaded with it: one query per included relation and page.
    */
   iterate<S extends Field<T>>(query: SelectQuery<T, S>, options?: { pageSize?: number }): AsyncIterable<Pick<T, S>>;
@@ -703,6 +706,17 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const handOut = this.projection(rest, asked)?.fromBackend ?? this.asEntity;
     // Relation filters resolved once, for every page: the walk is one query.
     const normalized = await this.backendQuery(asked, this.session());
+    // Outside a transaction the backend may answer the whole walk from one snapshot (a keyset page would
+    // sort every match again where no index serves the order); a transaction's walk must see its own writes.
+    const stream = this.core.transactions.current() === undefined ? await this.core.backend.session.stream?.(this.schema, normalized, pageSize) : undefined;
+    if (stream) {
+      // `for await` calls the stream's return() when the caller leaves this loop early, releasing its snapshot.
+      for await (const rows of stream) {
+        if (plans.length > 0) yield* await loadIncluded(this.core.backend.session, rows, handOut as (row: Row) => Row, plans);
+        else for (const row of rows) yield handOut(row);
+      }
+      return;
+    }
     let page: NormalizedQuery = normalized;
     let remaining = normalized.limit ?? Infinity;
     while (remaining > 0) {

@@ -57,6 +57,16 @@
  * - **select** (projection): returned rows hold only the listed columns (the primary key among them);
  *   a backend reads no other column where it can avoid it.
  * - **count** is the number of rows `find` would return without limit and offset.
+ *
+ * ## Streaming a walk ({@link DataSession.stream}, optional)
+ * `repo.iterate` pages by keyset: each page is a `find` with `after` set to the last row of the one before.
+ * Where no index gives the order, every such page sorts (or heap-selects) all the matches again, and the
+ * walk costs the square of the rows. A backend that can do better implements `stream`: it answers the
+ * whole query (where, order, offset, limit, select) once, from a snapshot of the committed rows taken when
+ * the walk starts, and hands the rows out `pageSize` at a time. The repository calls it only outside a
+ * transaction, first, and walks by keyset when it is absent or returns `undefined` (the backend's way of
+ * saying that keyset pages are as cheap here: an index serves the order, or its store cannot hold a
+ * snapshot). A backend without it keeps working, on keyset pages.
  */
 import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
@@ -140,4 +150,15 @@ export interface DataSession {
   delete(schema: EntitySchema, key: Key): Promise<boolean>;
   /** Deletes every row matching `where`, atomically, and returns how many (module doc: query semantics). */
   deleteMany(schema: EntitySchema, where: NormalizedWhere): Promise<number>;
+  /**
+   * Optional (module doc: streaming a walk): the rows of `query` (no `after`), as `find` would return them,
+   * in pages of at most `pageSize` rows (only the last one shorter, none empty), read from one snapshot of
+   * the committed rows: a write committed during the walk is not seen, and every row of the snapshot
+   * comes exactly once. `undefined` when keyset pages serve this query as well (the repository then uses
+   * them). Whatever the stream holds (a connection, a read transaction) is taken at the first `next()`, or
+   * before the promise resolves, and released when the walk ends, fails, or is left early (`return()`,
+   * which `for await` calls on `break` and throw), and at the latest by {@link Backend.close}. Memory stays
+   * about one page, plus at most a reference per matching row.
+   */
+  stream?(schema: EntitySchema, query: NormalizedQuery, pageSize: number): Promise<AsyncIterable<Row[]> | undefined>;
 }

@@ -128,9 +128,7 @@ for (const backend of incBackends().filter((b) => b.name === "memory" || b.name 
       expect(post?.authorId).toBe("a5");
     });
 
-    // Awaits the foreign-key engine (other helpers, issue 12): until backends cascade, the child rows stay and
-    // this fails as vitest's `test.fails` expects; once they cascade it passes, and `.fails` must go.
-    test.fails("AWAITS FK ENGINE MERGE: a cached child is null after its parent's cascading delete", async () => {
+    test("a cached child is null after its parent's cascading delete", async () => {
       await storage.repository(IncAuthor).insert({ id: "a6", name: "Gone" });
       const child = await posts.insert({ title: "child", authorId: "a6" });
       expect(await posts.findById(child.id)).not.toBeNull();

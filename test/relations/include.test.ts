@@ -221,9 +221,7 @@ function includeCases(backend: IncBackend): void {
       expect((await posts.findById(2, { include: { tags: true } }))?.tags).toEqual([]);
     });
 
-    // Awaits the foreign-key engine (other helpers, issue 12): link leaves the check to the join table's
-    // foreign keys. Until backends enforce them this fails, as `test.fails` expects; then `.fails` must go.
-    test.fails("AWAITS FK ENGINE MERGE: linking a missing entity on either side is an IntegrityError that links nothing", async () => {
+    test("linking a missing entity on either side is an IntegrityError that links nothing", async () => {
       await expect(posts.link(1, "tags", ["db", "nope"])).rejects.toThrow(IntegrityError);
       await expect(posts.link(99, "tags", ["ts"])).rejects.toThrow(IntegrityError);
       expect((await posts.findById(1, { include: { tags: true } }))?.tags?.map((t) => t.slug)).toEqual(["db", "ts"]);

@@ -10,7 +10,7 @@ import type { Backend, BackendCapabilities, MigrationLock, TransactionHandle } f
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { ForeignKeyCatalog } from "./sql-foreign-keys.js";
-import type { SqlRunner, WriteGate } from "./sql-runner.js";
+import type { SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
 import { SqlSchemaEditor } from "./sql-schema-editor.js";
 import type { ForeignKeySession } from "./sql-session.js";
 import { SqlSession, SqlTables } from "./sql-session.js";
@@ -24,6 +24,8 @@ export interface SqlDriver {
   readonly reads: SqlRunner;
   /** Runs writes outside a transaction: single statements in autocommit, several in a transaction of their own. */
   readonly writes: WriteGate;
+  /** Streams a select from a read snapshot of its own (`DataSession.stream`); absent: iterate walks by keyset pages. */
+  readonly streams?: SqlStreamer;
   /** Begins a write transaction on a connection of its own (waiting, up to `timeoutMs`, where writers queue). */
   begin(): Promise<SqlTransactionConnection>;
   /**
@@ -74,7 +76,14 @@ export class SqlBackend implements Backend {
     this.mapTransactionError = (error) => driver.mapError(error, undefined, catalog);
     const unexplained = driver.isUnexplainedForeignKeyFailure?.bind(driver);
     if (unexplained) this.foreignKeys = { catalog, unexplained };
-    this.session = new SqlSession({ tables: this.tables, reads: driver.reads, writes: driver.writes, mapError: this.mapError, ...this.explaining() });
+    this.session = new SqlSession({
+      tables: this.tables,
+      reads: driver.reads,
+      writes: driver.writes,
+      mapError: this.mapError,
+      ...this.explaining(),
+      ...(driver.streams ? { streams: driver.streams } : {}),
+    });
   }
 
   private explaining(): { foreignKeys?: ForeignKeySession } {

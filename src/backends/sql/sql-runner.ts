@@ -29,3 +29,25 @@ export interface TableDefinitionRewriter {
   /** The value of `column` in the first row of `table` that breaks one of its foreign keys, or undefined when none does. */
   firstForeignKeyViolation(table: string, column: string): unknown;
 }
+
+/**
+ * A driver's streaming reads (see `DataSession.stream`): one select answered from a read snapshot of its
+ * own, its rows pulled a page at a time. Optional: a driver without it walks by keyset pages.
+ */
+export interface SqlStreamer {
+  /**
+   * Whether streaming `text` beats keyset pages: true when the database must sort every match to give
+   * the select's order (no index serves it), so that each keyset page would sort them all again.
+   */
+  sortsEveryMatch(text: string, params: readonly unknown[]): boolean | Promise<boolean>;
+  /** Starts `text` on a connection and read snapshot of its own, released by {@link SqlCursor.close}. */
+  open(text: string, params: readonly unknown[]): SqlCursor | Promise<SqlCursor>;
+}
+
+/** An open streaming select: its next rows (arrays in select-list order), until it returns none. */
+export interface SqlCursor {
+  /** At most `count` more rows; fewer only at the end. */
+  next(count: number): unknown[][] | Promise<unknown[][]>;
+  /** Ends the select and gives its connection back; safe to call twice. */
+  close(): void | Promise<void>;
+}

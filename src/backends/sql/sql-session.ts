@@ -11,7 +11,7 @@ import type { CompiledFind } from "./sql-query-compiler.js";
 import type { ForeignKeyCatalog, ForeignKeyWrite } from "./sql-foreign-keys.js";
 import { explainForeignKeyFailure } from "./sql-foreign-keys.js";
 import { compileCount, compileDeleteMany, compileFind } from "./sql-query-compiler.js";
-import type { SqlRunner, WriteGate } from "./sql-runner.js";
+import type { SqlCursor, SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
 import { SqlTable } from "./sql-table.js";
 
 /** Per-dialect translation of a driver error into a Strata error naming the table. */
@@ -48,6 +48,8 @@ export interface SqlSessionOptions {
   readonly inTransaction?: boolean;
   /** Present where the database's foreign key errors must be explained by the session (SQLite). */
   readonly foreignKeys?: ForeignKeySession;
+  /** The driver's streaming reads, outside a transaction only: {@link SqlSession.stream} is defined with them. */
+  readonly streams?: SqlStreamer;
 }
 
 export class SqlSession implements DataSession {
@@ -58,6 +60,8 @@ export class SqlSession implements DataSession {
   private readonly mapError: ErrorMapper;
   private readonly lock: string;
   private readonly foreignKeys: ForeignKeySession | undefined;
+  /** See {@link DataSession.stream}; defined only when the driver streams. */
+  readonly stream?: (schema: EntitySchema, query: NormalizedQuery, pageSize: number) => Promise<AsyncIterable<Row[]> | undefined>;
 
   constructor(options: SqlSessionOptions) {
     this.foreignKeys = options.foreignKeys;
@@ -67,6 +71,42 @@ export class SqlSession implements DataSession {
     this.writes = options.writes;
     this.mapError = options.mapError;
     this.lock = options.inTransaction ? this.dialect.transactionRowLock : "";
+    const streams = options.streams;
+    if (streams) this.stream = (schema, query, pageSize) => this.streamRows(streams, schema, query, pageSize);
+  }
+
+  /**
+   * The select `find` would run, streamed when the database would sort every match for each keyset page.
+   * The cursor opens at the first pull, so a stream that is never walked holds nothing.
+   */
+  private async streamRows(streams: SqlStreamer, schema: EntitySchema, query: NormalizedQuery, pageSize: number): Promise<AsyncIterable<Row[]> | undefined> {
+    const t = this.tables.get(schema);
+    const projection = query.select ? t.projection(query.select) : undefined;
+    const decode = projection ? projection.decode : (values: readonly unknown[]) => t.codec.decode(values);
+    try {
+      const sql = compileFind(schema, query, this.dialect, t.codec, "", projection ? projection.columns : t.columns);
+      if (!(await streams.sortsEveryMatch(sql.text, sql.params))) return undefined;
+      const mapError = this.mapError;
+      return {
+        async *[Symbol.asyncIterator]() {
+          let cursor: SqlCursor | undefined;
+          try {
+            cursor = await streams.open(sql.text, sql.params);
+            for (;;) {
+              const rows = await cursor.next(pageSize);
+              if (rows.length > 0) yield rows.map(decode);
+              if (rows.length < pageSize) return;
+            }
+          } catch (error) {
+            throw mapError(error, schema);
+          } finally {
+            await cursor?.close();
+          }
+        },
+      };
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
   }
 
   /**

@@ -14,6 +14,11 @@
  *   twice (and a shared-cache one makes readers wait on table locks), so `sqlite::memory:` is a private
  *   temporary file (WAL, synchronous OFF) opened by both connections and deleted on close: the same
  *   isolation as a file, nothing kept.
+ * - A walk (`repo.iterate`) outside a transaction whose order no index serves streams one SELECT from a
+ *   read-only connection of its own (`streams`), pulled a page at a time: the connection's read
+ *   transaction is the walk's snapshot, held until the walk ends or is left, then the connection is kept
+ *   for the next walk (a few) or closed. WAL only: in journal mode delete a long read would lock every
+ *   writer out, the walk's own consumer included, so walks there page by keyset.
  * - Values: `datetime` is INTEGER epoch milliseconds, `boolean` 0/1, `json` TEXT (see sqlite-dialect.ts).
  * - Foreign keys are enforced on every connection (`PRAGMA foreign_keys = ON`, checked), immediately.
  *   SQLite's error names no foreign key: the session explains it (`isUnexplainedForeignKeyFailure`).
@@ -29,19 +34,28 @@ import { ConnectionError, StorageError, TransactionError } from "../../errors.js
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import { AsyncMutex } from "../../util/async-mutex.js";
 import type { SqlDriver } from "../sql/sql-backend.js";
-import type { SqlRunner, WriteGate } from "../sql/sql-runner.js";
+import type { SqlCursor, SqlRunner, SqlStreamer, WriteGate } from "../sql/sql-runner.js";
 import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
 import { SqliteConnection } from "./sqlite-connection.js";
 import { isBusy, mapSqliteError } from "./sqlite-errors.js";
 
 /** The longest a single try of the writer blocks the event loop on another process's lock. */
 const BUSY_SLICE_MS = 10;
+/** Streaming connections kept open for the next walk once theirs ends; more are opened as walks need them. */
+const IDLE_STREAM_READERS = 2;
+/** The plan line of a select whose order no index gives: SQLite sorts every match before the first row. */
+const SORTS_EVERY_MATCH = "USE TEMP B-TREE FOR ORDER BY";
 
 export class SqliteDriver implements SqlDriver {
   readonly capabilities: BackendCapabilities;
   readonly reads: SqlRunner;
   readonly writes: WriteGate;
+  /** Defined in WAL mode only (see the module doc). */
+  readonly streams?: SqlStreamer;
   private readonly writerLock = new AsyncMutex();
+  /** Streaming connections between walks, and the cursors of walks under way (closed by {@link close}). */
+  private readonly idleStreamReaders: Database.Database[] = [];
+  private readonly openCursors = new Set<SqlCursor>();
   private readonly file: string;
   private readonly timeoutMs: number;
   private readonly busyTimeoutMs: number;
@@ -53,6 +67,7 @@ export class SqliteDriver implements SqlDriver {
     context: BackendContext,
     /** The temporary file behind `sqlite::memory:`, deleted on close. */
     private readonly temporary: string | undefined,
+    wal: boolean,
   ) {
     this.file = temporary ?? context.config.path ?? ":memory:";
     this.timeoutMs = context.config.timeoutMs;
@@ -99,6 +114,66 @@ export class SqliteDriver implements SqlDriver {
         release();
       }
     };
+    if (wal) {
+      this.streams = {
+        sortsEveryMatch: (text, params) =>
+          read(() => (reader.db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(params) as { detail: string }[]).some((step) => step.detail === SORTS_EVERY_MATCH)),
+        open: (text, params) => this.openCursor(text, params),
+      };
+    }
+  }
+
+  /**
+   * Starts `text` on a streaming connection: the first row is read here (waiting as other reads do while
+   * the database is busy), which opens the read transaction the walk then sees.
+   */
+  private async openCursor(text: string, params: readonly unknown[]): Promise<SqlCursor> {
+    if (this.closed) throw new ConnectionError(`The SQLite database ${this.file} is closed`, { file: this.file });
+    const db = this.idleStreamReaders.pop() ?? new Database(this.file, { readonly: true, fileMustExist: true, timeout: Math.min(this.busyTimeoutMs, BUSY_SLICE_MS) });
+    let rows: IterableIterator<unknown[]> | undefined;
+    let pending: IteratorResult<unknown[]>;
+    try {
+      const statement = db.prepare(text).raw(true);
+      pending = await this.whenNotBusy(() => {
+        rows = statement.iterate(params) as IterableIterator<unknown[]>;
+        return rows.next();
+      });
+    } catch (error) {
+      rows?.return?.();
+      this.releaseStreamReader(db);
+      throw error;
+    }
+    const iterator = rows!;
+    let open = true;
+    const cursor: SqlCursor = {
+      next: (count) => {
+        // Closed under the walk (storage.close()): ending quietly would pass a cut-short walk off as whole.
+        if (!open) throw new ConnectionError(`The SQLite database ${this.file} is closed`, { file: this.file });
+        const out: unknown[][] = [];
+        // One row is read ahead (`pending`): the first came with the open.
+        while (out.length < count && !pending.done) {
+          out.push(pending.value);
+          pending = iterator.next();
+        }
+        return out;
+      },
+      close: () => {
+        if (!open) return;
+        open = false;
+        this.openCursors.delete(cursor);
+        // Ends the statement, and with it the read transaction: the walk's snapshot is released here.
+        iterator.return?.();
+        this.releaseStreamReader(db);
+      },
+    };
+    this.openCursors.add(cursor);
+    return cursor;
+  }
+
+  /** Keeps a streaming connection whose statement has ended for the next walk, or closes it. */
+  private releaseStreamReader(db: Database.Database): void {
+    if (!this.closed && this.idleStreamReaders.length < IDLE_STREAM_READERS) this.idleStreamReaders.push(db);
+    else db.close();
   }
 
   /**
@@ -130,7 +205,7 @@ export class SqliteDriver implements SqlDriver {
       // The reader waits in the same short slices: a long busy_timeout would block the event loop.
       readerDb = new Database(file, { readonly: true, fileMustExist: true, timeout: Math.min(busy, BUSY_SLICE_MS) });
       enforceForeignKeys(readerDb, file);
-      return new SqliteDriver(writer, new SqliteConnection(readerDb), context, temporary);
+      return new SqliteDriver(writer, new SqliteConnection(readerDb), context, temporary, temporary !== undefined || config.sqlite.journalMode === "wal");
     } catch (error) {
       readerDb?.close();
       writerDb?.close();
@@ -236,6 +311,9 @@ export class SqliteDriver implements SqlDriver {
     // Let a running transaction finish first (closing under it rolls it back), but not forever.
     const release = await this.writerLock.acquire(this.timeoutMs).catch(() => undefined);
     try {
+      // Walks under way end here: their next page fails as closed (see the module doc).
+      for (const cursor of [...this.openCursors]) void cursor.close();
+      for (const db of this.idleStreamReaders.splice(0)) db.close();
       this.reader.db.close();
       this.writer.db.close();
     } finally {

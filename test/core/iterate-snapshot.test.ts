@@ -1,0 +1,148 @@
+/**
+ * Which path `repo.iterate` takes, seen from what a walk yields while rows are written: outside a
+ * transaction, an order no index serves is streamed from one snapshot (SQLite on a WAL file, memory,
+ * file: `DataSession.stream`), where an index serves the order, inside a transaction, and on SQLite in
+ * journal mode delete it pages by keyset. Then what a SQLite walk holds (its read snapshot) and when it
+ * lets go. The rows a walk yields, on every backend, are in the conformance suite (keyset-tests.ts).
+ */
+import "reflect-metadata";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import Database from "better-sqlite3";
+import { Column, Entity, Index, PrimaryColumn } from "typeorm";
+import { afterAll, describe, expect, test } from "vitest";
+import { ConnectionError, createStorage } from "../../src/index.js";
+import type { Storage } from "../../src/index.js";
+
+@Entity("walk_rows")
+class WalkRow {
+  @PrimaryColumn({ type: "integer" }) id: number;
+  @Index()
+  @Column({ type: "integer" })
+  ranked: number;
+  @Column({ type: "integer" }) unranked: number;
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), "strata-iterate-"));
+let n = 0;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const row = (id: number, value: number): WalkRow => ({ id, ranked: value, unranked: value });
+
+async function seeded(url: string, options: { sqlite?: { journalMode: "wal" | "delete" } } = {}): Promise<Storage> {
+  const storage = await createStorage({ url, entities: [WalkRow], autoCreate: true, cache: false, ...options });
+  await storage.repository(WalkRow).saveMany(Array.from({ length: 20 }, (_, k) => row(k + 1, k * 10)));
+  return storage;
+}
+
+/**
+ * Walks `orderBy` (ascending, pageSize 3) and, at the first row, inserts a row that sorts last and changes
+ * row 20 (last too): what comes out tells a snapshot (neither seen) from keyset pages (both seen).
+ */
+async function walkWhileWriting(storage: Storage, column: "ranked" | "unranked"): Promise<{ ids: number[]; last: WalkRow | undefined }> {
+  const repo = storage.repository(WalkRow);
+  const walked: WalkRow[] = [];
+  for await (const r of repo.iterate({ orderBy: { [column]: "asc" } }, { pageSize: 3 })) {
+    if (walked.length === 0) {
+      await repo.insert(row(100, 1000));
+      await repo.update(20, { ranked: 999, unranked: 999 });
+    }
+    walked.push(r);
+  }
+  return { ids: walked.map((r) => r.id), last: walked.at(-1) };
+}
+
+const seededIds = Array.from({ length: 20 }, (_, k) => k + 1);
+
+const backends = [
+  ["sqlite (WAL file)", () => `sqlite:${path.join(dir, `walk${++n}.db`)}`],
+  ["sqlite (:memory:)", () => "sqlite::memory:"],
+  ["memory", () => "memory:"],
+  ["file", () => `file:${path.join(dir, `files${++n}`)}`],
+] as const;
+
+for (const [label, url] of backends) {
+  describe(`${label}: iterate's path`, () => {
+    test("outside a transaction, an unindexed order is walked from one snapshot: a row written after the start is not yielded, a changed row comes as it was", async () => {
+      const storage = await seeded(url());
+      try {
+        const { ids, last } = await walkWhileWriting(storage, "unranked");
+        expect(ids).toEqual(seededIds);
+        expect(last).toMatchObject({ id: 20, unranked: 190 });
+      } finally {
+        await storage.close();
+      }
+    });
+
+    test("an indexed order, and any walk inside a transaction, page by keyset: rows written ahead of the position are reached", async () => {
+      const storage = await seeded(url());
+      try {
+        expect((await walkWhileWriting(storage, "ranked")).ids).toEqual([...seededIds, 100]);
+        const repo = storage.repository(WalkRow);
+        await repo.delete(100);
+        await repo.update(20, { ranked: 190, unranked: 190 });
+        // Inside a transaction the walk reads through it, its own writes included.
+        await storage.transaction(async () => {
+          expect((await walkWhileWriting(storage, "unranked")).ids).toEqual([...seededIds, 100]);
+        });
+      } finally {
+        await storage.close();
+      }
+    });
+  });
+}
+
+describe("sqlite: a streamed walk's snapshot", () => {
+  test("holds the WAL while the walk is under way, and break lets go of it: a checkpoint can then empty the WAL", async () => {
+    const file = path.join(dir, `walk${++n}.db`);
+    const storage = await seeded(`sqlite:${file}`);
+    // timeout 0: a checkpoint that readers hold back reports busy at once instead of waiting.
+    const raw = new Database(file, { timeout: 0 });
+    const checkpointBusy = () => (raw.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[])[0]!.busy;
+    try {
+      const repo = storage.repository(WalkRow);
+      let pulled = 0;
+      for await (const _ of repo.iterate({ orderBy: { unranked: "desc" } }, { pageSize: 2 })) {
+        if (++pulled === 1) {
+          // A commit after the walk's snapshot: the WAL cannot be emptied while the walk may still read before it.
+          await repo.insert(row(100, 1000));
+          expect(checkpointBusy()).toBe(1);
+        }
+        if (pulled === 5) break;
+      }
+      expect(checkpointBusy()).toBe(0);
+      // A throw out of the loop lets go too.
+      await expect(
+        (async () => {
+          for await (const _ of repo.iterate({ orderBy: { unranked: "desc" } }, { pageSize: 2 })) {
+            await repo.insert(row(101, 1001));
+            throw new Error("stop");
+          }
+        })(),
+      ).rejects.toThrow("stop");
+      expect(checkpointBusy()).toBe(0);
+    } finally {
+      raw.close();
+      await storage.close();
+    }
+  });
+
+  test("storage.close() during a walk resolves, and the walk's next page fails as closed instead of ending short", async () => {
+    const storage = await seeded(`sqlite:${path.join(dir, `walk${++n}.db`)}`);
+    const walk = storage.repository(WalkRow).iterate({ orderBy: { unranked: "desc" } }, { pageSize: 2 })[Symbol.asyncIterator]();
+    expect((await walk.next()).value).toMatchObject({ id: 20 });
+    await storage.close();
+    expect((await walk.next()).value).toMatchObject({ id: 19 });
+    await expect(walk.next()).rejects.toThrow(ConnectionError);
+  });
+
+  test("in journal mode delete, where a long read would lock writers out, walks page by keyset", async () => {
+    const storage = await seeded(`sqlite:${path.join(dir, `walk${++n}.db`)}`, { sqlite: { journalMode: "delete" } });
+    try {
+      expect((await walkWhileWriting(storage, "unranked")).ids).toEqual([...seededIds, 100]);
+    } finally {
+      await storage.close();
+    }
+  });
+});
