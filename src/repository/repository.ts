@@ -476,7 +476,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       const load = async () => loadIncluded(session, await this.find(session, normalized), handOut, plans);
       const copy = makeTreeCopier((projection?.fromCache ?? cached.cache.copyOut) as (row: Row) => Row, plans);
       const dependsOn = [...tablesRead(plans).values()].map((schema) => this.core.cache!.table(schema));
-      return cached.cache.query("rows", { query: normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, dependsOn);
+      return cached.cache.query("rows", { ...normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, dependsOn);
     }
     const session = this.session();
     const rows = await this.find(session, normalized);
