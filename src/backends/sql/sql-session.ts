@@ -12,26 +12,10 @@ import type { ForeignKeyCatalog, ForeignKeyWrite } from "./sql-foreign-keys.js";
 import { explainForeignKeyFailure } from "./sql-foreign-keys.js";
 import { compileCount, compileDeleteMany, compileFind } from "./sql-query-compiler.js";
 import type { SqlCursor, SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
-import { SqlTable } from "./sql-table.js";
+import type { SqlTable, SqlTables } from "./sql-table.js";
 
 /** Per-dialect translation of a driver error into a Strata error naming the table. */
 export type ErrorMapper = (error: unknown, schema: EntitySchema) => unknown;
-
-/**
- * The statements of every entity on one dialect, built on first use. Keyed weakly by the schema object:
- * the migration context makes a new schema object for each `updateRows`/`insertRows` call, and a plain
- * map would keep the statements of every one of them for as long as the backend is open. Nothing
- * iterates the tables, so a `WeakMap` loses nothing.
- */
-export class SqlTables {
-  private readonly tables = new WeakMap<EntitySchema, SqlTable>();
-  constructor(readonly dialect: SqlDialect) {}
-  get(schema: EntitySchema): SqlTable {
-    let table = this.tables.get(schema);
-    if (!table) this.tables.set(schema, (table = new SqlTable(schema, this.dialect)));
-    return table;
-  }
-}
 
 /** How a session explains a foreign key failure its database did not (see `SqlDriver.isUnexplainedForeignKeyFailure`). */
 export interface ForeignKeySession {
