@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
-import { Column, Entity, PrimaryColumn } from "typeorm";
+import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { afterAll, expect, test } from "vitest";
 import { createStorage } from "../../src/index.js";
 import { coreOf } from "../../src/storage-core.js";
@@ -17,7 +17,9 @@ import type { SqlRunner } from "../../src/backends/sql/sql-runner.js";
 @Entity("split_rows")
 class SplitRow {
   @PrimaryColumn({ type: "integer" }) id: number;
-  @Column({ type: "integer", nullable: true }) score: number | null;
+  @Index()
+  @Column({ type: "integer", nullable: true })
+  score: number | null;
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), "strata-split-"));
@@ -45,6 +47,23 @@ test("sqlite: a row set to null by another process between a split page's two se
     expect(ids).toEqual([2, 3, 4, 5]);
   } finally {
     other.close();
+    await storage.close();
+  }
+});
+
+test("sqlite: a descending walk by keyset over an indexed nullable column, with a projection, yields every row once (split pages)", async () => {
+  const storage = await createStorage({ url: `sqlite:${path.join(dir, "walk.db")}`, entities: [SplitRow], autoCreate: true, cache: false });
+  try {
+    const repo = storage.repository(SplitRow);
+    await repo.saveMany(Array.from({ length: 23 }, (_, k) => ({ id: k + 1, score: k % 4 === 0 ? null : k % 5 })));
+    for (const select of [undefined, ["score"], ["id", "score"]] as const) {
+      const query = { orderBy: { score: "desc" as const }, ...(select ? { select } : {}) };
+      const walked: unknown[] = [];
+      for await (const r of repo.iterate(query as never, { pageSize: 2 })) walked.push(r);
+      expect(walked).toEqual(await repo.findAll(query as never));
+      expect(walked).toHaveLength(23);
+    }
+  } finally {
     await storage.close();
   }
 });

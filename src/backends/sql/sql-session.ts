@@ -190,7 +190,7 @@ export class SqlSession implements DataSession {
    */
   private async nullsAfter(values: readonly unknown[][], nulls: CompiledSql, keyAt: number): Promise<unknown[][]> {
     const rows = await this.reads.all(nulls.text, nulls.params, false);
-    if (values.length === 0 || rows.length === 0) return rows;
+    if (keyAt < 0 || values.length === 0 || rows.length === 0) return rows;
     const seen = new Set(values.map((r) => r[keyAt]));
     return rows.filter((r) => !seen.has(r[keyAt]));
   }
