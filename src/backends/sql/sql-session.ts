@@ -7,7 +7,7 @@ import type { DataSession, Key, UpdateOutcome, UpsertManyOptions } from "../../s
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
-import type { CompiledFind } from "./sql-query-compiler.js";
+import type { CompiledFind, CompiledSql } from "./sql-query-compiler.js";
 import type { ForeignKeyCatalog, ForeignKeyWrite } from "./sql-foreign-keys.js";
 import { explainForeignKeyFailure } from "./sql-foreign-keys.js";
 import { compileCount, compileDeleteMany, compileFind } from "./sql-query-compiler.js";
@@ -142,25 +142,41 @@ export class SqlSession implements DataSession {
       if (query.select) {
         // A projection reads and decodes only its columns (the primary key among them, as normalized).
         const projection = t.projection(query.select);
-        return (await this.select(compileFind(schema, query, this.dialect, t.codec, this.lock, projection.columns))).map(projection.decode);
+        const sql = compileFind(schema, query, this.dialect, t.codec, this.lock, projection.columns);
+        return (await this.select(sql, query.select.indexOf(schema.primary))).map(projection.decode);
       }
-      const rows = await this.select(compileFind(schema, query, this.dialect, t.codec, this.lock, t.columns));
+      const rows = await this.select(compileFind(schema, query, this.dialect, t.codec, this.lock, t.columns), schema.columns.indexOf(schema.primary));
       return rows.map((r) => t.codec.decode(r));
     } catch (error) {
       throw this.mapError(error, schema);
     }
   }
 
-  /** The selected arrays of a compiled find: its one select, or the values then (when they end within the window) the nulls. */
-  private async select(sql: CompiledFind): Promise<unknown[][]> {
+  /**
+   * The selected arrays of a compiled find: its one select, or the values then (when they end within the
+   * window) the nulls. `keyAt`: the primary key's place in the select list.
+   */
+  private async select(sql: CompiledFind, keyAt: number): Promise<unknown[][]> {
     // Unnamed on PostgreSQL, so planned with each call's values: a prepared statement's generic plan picks one
     // plan for every value (the city bench's `country = 'US' AND population >= ?` then read every US city by
     // the country index and sorted them, 4x slower than its custom plan).
     const rows = await this.reads.all(sql.text, sql.params, false);
     const nulls = sql.nulls;
     if (nulls === undefined) return rows;
-    const all = rows.length < nulls.window ? rows.concat(await this.reads.all(nulls.text, nulls.params, false)) : rows;
+    const all = rows.length < nulls.window ? rows.concat(await this.nullsAfter(rows, nulls, keyAt)) : rows;
     return nulls.offset === 0 && all.length <= nulls.window ? all : all.slice(nulls.offset, nulls.window);
+  }
+
+  /**
+   * The rows of a split page's select of the nulls, less those the select of the values returned already:
+   * outside a transaction the two selects read two states, and a row set to null in between (by another
+   * connection or process) would otherwise come twice in one page. It comes where the first state had it.
+   */
+  private async nullsAfter(values: readonly unknown[][], nulls: CompiledSql, keyAt: number): Promise<unknown[][]> {
+    const rows = await this.reads.all(nulls.text, nulls.params, false);
+    if (keyAt < 0 || values.length === 0 || rows.length === 0) return rows;
+    const seen = new Set(values.map((r) => r[keyAt]));
+    return rows.filter((r) => !seen.has(r[keyAt]));
   }
 
   async count(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
