@@ -56,7 +56,7 @@ if (PG_URL) {
   urls.push([
     "postgres",
     async () => {
-      pg ??= await PgTestDatabase.create(PG_URL);
+      pg ??= await PgTestDatabase.create(PG_URL!);
       return pg.freshSchemaUrl();
     },
   ]);
