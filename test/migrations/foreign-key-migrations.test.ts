@@ -8,7 +8,7 @@ import "reflect-metadata";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { MigrationContext, Storage, StorageConfig } from "../../src/index.js";
 import { createStorage, defineMigration, IntegrityError, MigrationError } from "../../src/index.js";
-import { migrationBackends } from "../migrations/migration-backends.js";
+import { migrationBackends } from "./migration-backends.js";
 
 const base = defineMigration({
   version: 1,
