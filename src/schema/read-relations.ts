@@ -259,35 +259,30 @@ const joinTables = new WeakMap<Function, Map<string, EntitySchema>>();
 function readManyToMany(relation: RelationArgs, targetClass: Function, target: DeclaredTable, context: ReadContext): void {
   const { declared, read, problem } = context;
   const property = relation.propertyName;
-  const own = joinTableOf(declared.chain, property);
-  if (own) {
-    const schema = joinTableSchema(context.target, declared, property, target, problem);
-    if (!schema) return;
-    const [sourceColumn, targetColumn] = [schema.columns[1]!, schema.columns[2]!];
-    read.relations.push({
-      property,
-      kind: "many-to-many",
-      toMany: true,
-      target: targetClass,
-      sourceProperty: declared.primary.property,
-      targetProperty: target.primary.property,
-      joinTable: { schema, sourceProperty: sourceColumn.property, targetProperty: targetColumn.property },
-    });
-    return;
+  // The join table's columns are [id, owner's key, target's key]: this side's key is the owner's when this
+  // side has @JoinTable, the target's when the other side has it.
+  let schema: EntitySchema | undefined;
+  let ownsJoinTable: boolean;
+  if (joinTableOf(declared.chain, property)) {
+    ownsJoinTable = true;
+    schema = joinTableSchema(context.target, declared, property, target, problem);
+  } else {
+    ownsJoinTable = false;
+    const inverse = inversePropertyOf(relation);
+    const owning = inverse === undefined ? undefined : relationArgs(target, inverse);
+    if (inverse === undefined || !owning || owning.relationType !== "many-to-many" || !joinTableOf(target.chain, inverse)) {
+      problem(
+        inverse === undefined
+          ? "@ManyToMany needs @JoinTable on this side, or the name of the other side's (which has @JoinTable) as its second argument"
+          : `@ManyToMany names ${target.entityName}.${inverse} as its owning side, which is not a @ManyToMany with @JoinTable`,
+      );
+      return;
+    }
+    schema = joinTableSchema(targetClass, target, inverse, declared, problem);
   }
-  const inverse = inversePropertyOf(relation);
-  const owning = inverse === undefined ? undefined : relationArgs(target, inverse);
-  if (inverse === undefined || !owning || owning.relationType !== "many-to-many" || !joinTableOf(target.chain, inverse)) {
-    problem(
-      inverse === undefined
-        ? "@ManyToMany needs @JoinTable on this side, or the name of the other side's (which has @JoinTable) as its second argument"
-        : `@ManyToMany names ${target.entityName}.${inverse} as its owning side, which is not a @ManyToMany with @JoinTable`,
-    );
-    return;
-  }
-  const schema = joinTableSchema(targetClass, target, inverse, declared, problem);
   if (!schema) return;
   const [ownerColumn, inverseColumn] = [schema.columns[1]!, schema.columns[2]!];
+  const [sourceColumn, targetColumn] = ownsJoinTable ? [ownerColumn, inverseColumn] : [inverseColumn, ownerColumn];
   read.relations.push({
     property,
     kind: "many-to-many",
@@ -295,7 +290,7 @@ function readManyToMany(relation: RelationArgs, targetClass: Function, target: D
     target: targetClass,
     sourceProperty: declared.primary.property,
     targetProperty: target.primary.property,
-    joinTable: { schema, sourceProperty: inverseColumn.property, targetProperty: ownerColumn.property },
+    joinTable: { schema, sourceProperty: sourceColumn.property, targetProperty: targetColumn.property },
   });
 }
 
