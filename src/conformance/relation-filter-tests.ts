@@ -244,6 +244,16 @@ function relationFilterTests(test: Test, s: () => Storage, runs: number): void {
     const walked: number[] = [];
     for await (const post of posts.iterate({ where: { comments: { $some: {} } }, orderBy: { title: "desc" } }, { pageSize: 1 })) walked.push(post.id);
     assert.deepEqual(walked, [3, 1, 2]);
+    // With an equality on an indexed column (the foreign key's index) and in the index's order: a walk the
+    // index may serve, the relation filter tested on each row it visits.
+    for (const orderBy of [{ id: "asc" as const }, { authorId: "desc" as const }]) {
+      const served: number[] = [];
+      for await (const post of posts.iterate({ where: { authorId: "a1", comments: { $some: {} } }, orderBy }, { pageSize: 1 })) served.push(post.id);
+      assert.deepEqual(served, [1], `iterate ordered by ${JSON.stringify(orderBy)}`);
+    }
+    const ordered: number[] = [];
+    for await (const post of posts.iterate({ where: { comments: { $none: {} } }, orderBy: { authorId: "asc" } })) ordered.push(post.id);
+    assert.deepEqual(ordered, [4]);
     const paged: number[] = [];
     let page = await posts.findPage({ where: { author: {} }, orderBy: { title: "asc" }, first: 2 });
     paged.push(...page.items.map((p) => p.id));
