@@ -536,7 +536,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const projection = this.projection(rest, normalized);
     const cached = this.queryCache(query?.cache);
     if (cached || plans.length > 0) return (await this.readRows(normalized, plans, projection, cached))[0] ?? null;
-    const rows = await this.session().find(this.schema, normalized);
+    const rows = await this.find(this.session(), normalized);
     return rows[0] ? (projection ? projection.fromBackend(rows[0]) : this.toEntity(rows[0])) : null;
   }
 
