@@ -392,7 +392,7 @@ const dataArb = fc
 
 /** A filter as a tree the reference evaluates, beside the where it is written as. */
 type Ast =
-  | { kind: "field"; field: string; test: "eq" | "ne" | "null"; value: unknown }
+  | { kind: "field"; field: string; test: FieldTest; value: unknown }
   | { kind: "rel"; relation: string; quantifier: "some" | "none" | "every" | "toOne" | "toNull"; where: Ast[][] };
 
 interface Filter {
@@ -400,9 +400,15 @@ interface Filter {
   readonly where: Where<RfPost>[];
 }
 
+/**
+ * The tests a field term makes: `in`/`nin` with a one-value list, `inNull`/`ninNull` with null in it too,
+ * `like` a pattern on a string (`%` plus the value's last character), `gt` on a number (its value's own type decides).
+ */
+type FieldTest = "eq" | "ne" | "null" | "in" | "nin" | "inNull" | "ninNull" | "like" | "gt";
+const FIELD_TESTS: FieldTest[] = ["eq", "ne", "null", "in", "nin", "inNull", "ninNull", "like", "gt"];
 const fieldArb = (fields: Record<string, unknown[]>): fc.Arbitrary<Ast> =>
   fc.constantFrom(...Object.keys(fields)).chain((field) =>
-    fc.record({ kind: fc.constant("field" as const), field: fc.constant(field), test: fc.constantFrom("eq" as const, "ne" as const, "null" as const), value: fc.constantFrom(...fields[field]!) }),
+    fc.record({ kind: fc.constant("field" as const), field: fc.constant(field), test: fc.constantFrom(...FIELD_TESTS), value: fc.constantFrom(...fields[field]!) }),
   );
 const FIELDS: Record<string, Record<string, unknown[]>> = {
   post: { title: ["a", "b"] },
@@ -418,7 +424,7 @@ const RELATIONS: Record<string, [string, string, boolean][]> = {
   tag: [["posts", "post", true]],
 };
 
-function whereArb(entity: string, depth: number): fc.Arbitrary<Ast[][]> {
+function whereArb(entity: string, depth: number, nested = false): fc.Arbitrary<Ast[][]> {
   const term: fc.Arbitrary<Ast> =
     depth <= 0
       ? fieldArb(FIELDS[entity]!)
@@ -429,27 +435,76 @@ function whereArb(entity: string, depth: number): fc.Arbitrary<Ast[][]> {
               kind: fc.constant("rel" as const),
               relation: fc.constant(relation),
               quantifier: toMany ? fc.constantFrom("some" as const, "none" as const, "every" as const) : fc.constantFrom("toOne" as const, "toNull" as const),
-              where: whereArb(target, depth - 1),
+              where: whereArb(target, depth - 1, true),
             }),
           ),
         );
-  return fc.array(fc.array(term, { maxLength: 2 }), { minLength: 1, maxLength: 2 });
+  // Inside a relation an empty OR (matching no related row) may come up too; at the top it would match nothing.
+  return fc.array(fc.array(term, { maxLength: 2 }), { minLength: nested ? 0 : 1, maxLength: 2 });
 }
 
-const filterArb: fc.Arbitrary<Filter> = whereArb("post", 2).map((ast) => ({ ast, where: toWhere(ast) as Where<RfPost>[] }));
+const filterArb: fc.Arbitrary<Filter> = whereArb("post", 3).map((ast) => ({ ast, where: toWhere(ast) as Where<RfPost>[] }));
 
 /** The where an AST stands for: each group an object (two tests of one key: the later wins, as the reference takes it). */
 function toWhere(groups: Ast[][]): Record<string, unknown>[] {
   return groups.map((group) => {
     const out: Record<string, unknown> = {};
     for (const term of group) {
-      if (term.kind === "field") out[term.field] = term.test === "eq" ? term.value : term.test === "ne" ? { $ne: term.value } : null;
+      if (term.kind === "field") out[term.field] = fieldWhere(term.test, term.value);
       else if (term.quantifier === "toNull") out[term.relation] = null;
       else if (term.quantifier === "toOne") out[term.relation] = toWhere(term.where);
       else out[term.relation] = { [`$${term.quantifier}`]: toWhere(term.where) };
     }
     return out;
   });
+}
+
+/** The where of one field test (see {@link FieldTest}). */
+function fieldWhere(test: FieldTest, value: unknown): unknown {
+  switch (test) {
+    case "eq":
+      return value;
+    case "ne":
+      return { $ne: value };
+    case "null":
+      return null;
+    case "in":
+      return { $in: [value] };
+    case "nin":
+      return { $nin: [value] };
+    case "inNull":
+      return { $in: [value, null] };
+    case "ninNull":
+      return { $nin: [value, null] };
+    case "like":
+      return typeof value === "string" ? { $like: `%${value.slice(-1)}` } : { $gte: value };
+    case "gt":
+      return typeof value === "number" ? { $gt: value } : { $lte: value };
+  }
+}
+
+/** What the reference makes of a field test on `actual` (null when missing). */
+function fieldMatches(test: FieldTest, value: unknown, actual: unknown): boolean {
+  switch (test) {
+    case "eq":
+    case "in":
+      return actual === value;
+    case "ne":
+    case "nin":
+      return actual !== value;
+    case "null":
+      return actual === null;
+    case "inNull":
+      return actual === null || actual === value;
+    case "ninNull":
+      return actual !== null && actual !== value;
+    case "like":
+      if (actual === null) return false;
+      return typeof value === "string" ? (actual as string).endsWith(value.slice(-1)) : (actual as number) >= (value as number);
+    case "gt":
+      if (actual === null) return false;
+      return typeof value === "number" ? (actual as number) > value : (actual as string | boolean) <= (value as string | boolean);
+  }
 }
 
 /** What the reference reads: every row of every table, as the storage holds them. */
@@ -502,9 +557,7 @@ function evalWhere(model: Model, entity: string, row: Row, groups: Ast[][]): boo
 
 function evalTerm(model: Model, entity: string, row: Row, term: Ast): boolean {
   if (term.kind === "field") {
-    const value = row[term.field] ?? null;
-    if (term.test === "null") return value === null;
-    return term.test === "eq" ? value === term.value : value !== term.value;
+    return fieldMatches(term.test, term.value, row[term.field] ?? null);
   }
   const [target, rows] = relatedRows(model, entity, row, term.relation);
   const matches = (r: Row) => evalWhere(model, target, r, term.where);
