@@ -323,6 +323,24 @@ function relationFilterTests(test: Test, s: () => Storage, runs: number): void {
     assert.equal(await posts.count({ author: { name: "Ada L." } }, { cache: true }), 0);
   });
 
+  test("an include's where may name a relation, and a cached include follows writes to the tables that where reads", async () => {
+    const posts = s().repository(RfPost);
+    const load = async (cache: boolean) =>
+      (await posts.findAll({ where: { id: { $in: [1, 2] } }, include: { comments: { where: { author: { name: "Ada" } } } }, orderBy: { id: "asc" }, cache })).map((p) => [
+        p.id,
+        p.comments!.map((c) => c.id),
+      ]);
+    assert.deepEqual(await load(false), [[1, []], [2, [12]]]);
+    assert.deepEqual(await load(true), [[1, []], [2, [12]]]);
+    await s().repository(RfAuthor).update("a1", { name: "Ada L." });
+    try {
+      assert.deepEqual(await load(true), [[1, []], [2, []]]);
+    } finally {
+      await s().repository(RfAuthor).update("a1", { name: "Ada" });
+    }
+    assert.deepEqual(await load(true), [[1, []], [2, [12]]]);
+  });
+
   test("an unknown relation, operator or field is a QueryError naming it", async () => {
     const posts = s().repository(RfPost);
     await rejectsQuery(posts.findAll({ where: { nope: 1 } as never }), "nope");
