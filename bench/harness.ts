@@ -15,6 +15,10 @@ export interface BenchPair {
   /** For flat-cost checks where the case must not be slower than the anchor by more than 1/ratio. */
   run(): unknown;
   anchorRun(): unknown;
+  /** Runs before each iteration of `run`, outside the timed part (e.g. re-inserting what `run` deletes). */
+  beforeRun?(): unknown;
+  /** Runs before each iteration of `anchorRun`, outside the timed part. */
+  beforeAnchorRun?(): unknown;
 }
 
 /** A set of pairs sharing setup; `close` releases what the setup opened. */

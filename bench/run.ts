@@ -15,18 +15,22 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Bench } from "tinybench";
-import type { BenchModule, BenchResult } from "./harness.js";
+import type { BenchModule, BenchPair, BenchResult } from "./harness.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = process.env["BENCH"]?.split(",").filter(Boolean);
 const timeMs = Number(process.env["BENCH_TIME_MS"] ?? 400);
 
-async function measure(run: () => unknown, anchorRun: () => unknown): Promise<[number, number]> {
+async function measure(pair: BenchPair): Promise<[number, number]> {
   // Interleave case and anchor in rounds so that drift (GC, CPU frequency, the other core) hits both alike.
   const totals = [0, 0];
   for (let round = 0; round < 3; round++) {
     const bench = new Bench({ time: timeMs / 3, warmup: true, warmupTime: 50 });
-    bench.add("case", async () => void (await run())).add("anchor", async () => void (await anchorRun()));
+    // beforeEach hooks run outside the timed window of each iteration.
+    const before = (setup: (() => unknown) | undefined) => (setup ? { beforeEach: async () => void (await setup()) } : {});
+    bench
+      .add("case", async () => void (await pair.run()), before(pair.beforeRun?.bind(pair)))
+      .add("anchor", async () => void (await pair.anchorRun()), before(pair.beforeAnchorRun?.bind(pair)));
     await bench.run();
     bench.tasks.forEach((task, i) => {
       const result = task.result as { state: string; error?: unknown; throughput?: { mean: number } } | undefined;
@@ -50,7 +54,7 @@ async function runCaseFile(file: string): Promise<void> {
   const group = await module.default();
   try {
     for (const pair of group.pairs) {
-      const [opsPerSec, anchorOpsPerSec] = await measure(pair.run, pair.anchorRun);
+      const [opsPerSec, anchorOpsPerSec] = await measure(pair);
       const ratio = anchorOpsPerSec > 0 ? opsPerSec / anchorOpsPerSec : 0;
       const row: BenchResult = { name: pair.name, opsPerSec: Math.round(opsPerSec), anchor: pair.anchor, anchorOpsPerSec: Math.round(anchorOpsPerSec), ratio: Number(ratio.toFixed(3)) };
       if (pair.minRatio !== undefined) Object.assign(row, { minRatio: pair.minRatio, ok: ratio >= pair.minRatio });

@@ -490,6 +490,8 @@ export class WriteSet implements RelatedRows {
   private readonly overlays = new Map<string, TableOverlay>();
   private readonly undo: Array<{ overlay: TableOverlay; key: Key; previous: Slot }> = [];
   private readonly savepoints: Array<{ name: string; mark: number }> = [];
+  /** While {@link WriteSet.upsertMany} writes its rows: their foreign keys, checked once all are written. */
+  private deferredReferences: Array<{ table: MemoryTable; row: Row; key: Key; old: Row | undefined }> | undefined;
 
   /** `raw`: hand out every stored column, extras included (a migration's view of its tables). */
   constructor(
@@ -542,6 +544,12 @@ export class WriteSet implements RelatedRows {
       if (slot !== ABSENT) return slot ?? undefined;
     }
     return this.db.tables.get(name)?.rows.get(key);
+  }
+
+  /** Checks the foreign keys of a row being written, or keeps them for the end of {@link WriteSet.upsertMany}. */
+  private referencesOf(table: MemoryTable, row: Row, key: Key, old?: Row): void {
+    if (this.deferredReferences) this.deferredReferences.push({ table, row, key, old });
+    else this.checkReferences(table, row, key, old);
   }
 
   /**
@@ -869,7 +877,7 @@ export class WriteSet implements RelatedRows {
       });
     }
     this.checkUnique(schema, row, key);
-    if (table.schema.foreignKeys.length > 0) this.checkReferences(table, row, key);
+    if (table.schema.foreignKeys.length > 0) this.referencesOf(table, row, key);
     this.write(this.overlay(schema), key, row);
     return this.copier(table)(row);
   }
@@ -886,19 +894,28 @@ export class WriteSet implements RelatedRows {
     if (schema.createDate) row[schema.createDate.property] = existing[schema.createDate.property];
     if (version) row[version] = (existing[version] as number) + 1;
     this.checkUnique(schema, row, key!);
-    if (table.schema.foreignKeys.length > 0) this.checkReferences(table, row, key!, existing);
+    if (table.schema.foreignKeys.length > 0) this.referencesOf(table, row, key!, existing);
     this.write(this.overlay(schema), key!, row);
     return this.copier(table)(row);
   }
 
-  /** All or nothing, as the SPI asks: a row that fails undoes the rows written before it. */
+  /**
+   * All or nothing, as the SPI asks: a row that fails undoes the rows written before it. Foreign keys are
+   * checked once every row is written, as SQL checks them at the end of its one multi-row statement: a
+   * row may name a parent written later in the same call (a self-referencing tree, children first).
+   */
   upsertMany(schema: EntitySchema, rows: readonly Row[]): Row[] {
     const mark = this.undo.length;
+    const deferred = this.db.table(schema).schema.foreignKeys.length > 0 ? (this.deferredReferences = []) : undefined;
     try {
-      return rows.map((r) => this.upsert(schema, r) as Row);
+      const out = rows.map((r) => this.upsert(schema, r) as Row);
+      if (deferred) for (const { table, row, key, old } of deferred) this.checkReferences(table, row, key, old);
+      return out;
     } catch (error) {
       this.undoTo(mark);
       throw error;
+    } finally {
+      this.deferredReferences = undefined;
     }
   }
 

@@ -497,7 +497,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       const handOut = (projection?.fromBackend ?? this.asEntity) as (row: Row) => Row;
       const load = async () => loadIncluded(this.reader(session), await this.find(session, normalized), handOut, plans);
       const copy = makeTreeCopier((projection?.fromCache ?? cached.cache.copyOut) as (row: Row) => Row, plans);
-      return cached.cache.query("rows", { query: normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, this.tablesRead(normalized.where, plans));
+      return cached.cache.query("rows", { ...normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, this.tablesRead(normalized.where, plans));
     }
     const session = this.session();
     const rows = await this.find(session, normalized);

@@ -48,7 +48,9 @@ interface Data {
 }
 
 function loadMovies(): Data {
-  const file = createRequire(import.meta.url).resolve("vega-datasets/data/movies.json");
+  // The package exports only its code: find its folder through the main module, then the data file in it.
+  const main = createRequire(import.meta.url).resolve("vega-datasets");
+  const file = path.join(main.slice(0, main.lastIndexOf(`${path.sep}vega-datasets${path.sep}`) + "/vega-datasets/".length), "data", "movies.json");
   const raw = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>[];
   const directorIds = new Map<string, number>();
   const genreIds = new Map<string, number>();

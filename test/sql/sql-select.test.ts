@@ -5,7 +5,8 @@
  * conformance suite checks the rows on every backend.)
  */
 import { describe, expect, test } from "vitest";
-import { SqlSession, SqlTables } from "../../src/backends/sql/sql-session.js";
+import { SqlSession } from "../../src/backends/sql/sql-session.js";
+import { SqlTables } from "../../src/backends/sql/sql-table.js";
 import type { SqlRunner } from "../../src/backends/sql/sql-runner.js";
 import { postgresDialect } from "../../src/backends/postgres/postgres-dialect.js";
 import { sqliteDialect } from "../../src/backends/sqlite/sqlite-dialect.js";

@@ -13,7 +13,8 @@ import { ForeignKeyCatalog } from "./sql-foreign-keys.js";
 import type { SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
 import { SqlSchemaEditor } from "./sql-schema-editor.js";
 import type { ForeignKeySession } from "./sql-session.js";
-import { SqlSession, SqlTables } from "./sql-session.js";
+import { SqlSession } from "./sql-session.js";
+import { SqlTables } from "./sql-table.js";
 import type { SqlTransactionConnection } from "./sql-transaction.js";
 import { SqlTransaction } from "./sql-transaction.js";
 

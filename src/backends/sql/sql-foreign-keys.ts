@@ -18,7 +18,7 @@ import { quoteIdentifier } from "./sql-dialect.js";
 import { missingParent, stillReferenced } from "./sql-errors.js";
 import { compileFind } from "./sql-query-compiler.js";
 import type { SqlRunner } from "./sql-runner.js";
-import type { SqlTables } from "./sql-session.js";
+import type { SqlTables } from "./sql-table.js";
 
 /** The `ON DELETE` action written for each {@link OnDelete} (see the module comment for RESTRICT). */
 const ON_DELETE_SQL: Readonly<Record<OnDelete, string>> = { RESTRICT: "NO ACTION", CASCADE: "CASCADE", "SET NULL": "SET NULL" };

@@ -396,9 +396,10 @@ function selectText(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDi
  * What `find` runs: one select, or for a page split at the nulls ({@link nullSplit}) the select of the
  * non-null rows after the position (`text`, `params`: at most `window` rows, from the start) and `nulls`, the
  * select of the null rows that follow them (at most `window` too). The caller runs `nulls` only when the
- * first returned fewer than `window` rows, appends its rows, and keeps rows `offset` to `window`. A row
- * inserted or deleted between the two selects cannot make another repeat or vanish: the first returned
- * every non-null row after the position, and the nulls come after all of them.
+ * first returned fewer than `window` rows, appends its rows (less any the first returned: one set to null
+ * in between), and keeps rows `offset` to `window`. A row inserted or deleted between the two selects
+ * cannot make another repeat or vanish: the first returned every non-null row after the position, and the
+ * nulls come after all of them.
  */
 export interface CompiledFind extends CompiledSql {
   readonly nulls?: CompiledSql & { readonly window: number; readonly offset: number };

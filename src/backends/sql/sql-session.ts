@@ -7,31 +7,15 @@ import type { DataSession, Key, UpdateOutcome, UpsertManyOptions } from "../../s
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
-import type { CompiledFind } from "./sql-query-compiler.js";
+import type { CompiledFind, CompiledSql } from "./sql-query-compiler.js";
 import type { ForeignKeyCatalog, ForeignKeyWrite } from "./sql-foreign-keys.js";
 import { explainForeignKeyFailure } from "./sql-foreign-keys.js";
 import { compileCount, compileDeleteMany, compileFind } from "./sql-query-compiler.js";
 import type { SqlCursor, SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
-import { SqlTable } from "./sql-table.js";
+import type { SqlTable, SqlTables } from "./sql-table.js";
 
 /** Per-dialect translation of a driver error into a Strata error naming the table. */
 export type ErrorMapper = (error: unknown, schema: EntitySchema) => unknown;
-
-/**
- * The statements of every entity on one dialect, built on first use. Keyed weakly by the schema object:
- * the migration context makes a new schema object for each `updateRows`/`insertRows` call, and a plain
- * map would keep the statements of every one of them for as long as the backend is open. Nothing
- * iterates the tables, so a `WeakMap` loses nothing.
- */
-export class SqlTables {
-  private readonly tables = new WeakMap<EntitySchema, SqlTable>();
-  constructor(readonly dialect: SqlDialect) {}
-  get(schema: EntitySchema): SqlTable {
-    let table = this.tables.get(schema);
-    if (!table) this.tables.set(schema, (table = new SqlTable(schema, this.dialect)));
-    return table;
-  }
-}
 
 /** How a session explains a foreign key failure its database did not (see `SqlDriver.isUnexplainedForeignKeyFailure`). */
 export interface ForeignKeySession {
@@ -158,25 +142,41 @@ export class SqlSession implements DataSession {
       if (query.select) {
         // A projection reads and decodes only its columns (the primary key among them, as normalized).
         const projection = t.projection(query.select);
-        return (await this.select(compileFind(schema, query, this.dialect, t.codec, this.lock, projection.columns))).map(projection.decode);
+        const sql = compileFind(schema, query, this.dialect, t.codec, this.lock, projection.columns);
+        return (await this.select(sql, query.select.indexOf(schema.primary))).map(projection.decode);
       }
-      const rows = await this.select(compileFind(schema, query, this.dialect, t.codec, this.lock, t.columns));
+      const rows = await this.select(compileFind(schema, query, this.dialect, t.codec, this.lock, t.columns), schema.columns.indexOf(schema.primary));
       return rows.map((r) => t.codec.decode(r));
     } catch (error) {
       throw this.mapError(error, schema);
     }
   }
 
-  /** The selected arrays of a compiled find: its one select, or the values then (when they end within the window) the nulls. */
-  private async select(sql: CompiledFind): Promise<unknown[][]> {
+  /**
+   * The selected arrays of a compiled find: its one select, or the values then (when they end within the
+   * window) the nulls. `keyAt`: the primary key's place in the select list.
+   */
+  private async select(sql: CompiledFind, keyAt: number): Promise<unknown[][]> {
     // Unnamed on PostgreSQL, so planned with each call's values: a prepared statement's generic plan picks one
     // plan for every value (the city bench's `country = 'US' AND population >= ?` then read every US city by
     // the country index and sorted them, 4x slower than its custom plan).
     const rows = await this.reads.all(sql.text, sql.params, false);
     const nulls = sql.nulls;
     if (nulls === undefined) return rows;
-    const all = rows.length < nulls.window ? rows.concat(await this.reads.all(nulls.text, nulls.params, false)) : rows;
+    const all = rows.length < nulls.window ? rows.concat(await this.nullsAfter(rows, nulls, keyAt)) : rows;
     return nulls.offset === 0 && all.length <= nulls.window ? all : all.slice(nulls.offset, nulls.window);
+  }
+
+  /**
+   * The rows of a split page's select of the nulls, less those the select of the values returned already:
+   * outside a transaction the two selects read two states, and a row set to null in between (by another
+   * connection or process) would otherwise come twice in one page. It comes where the first state had it.
+   */
+  private async nullsAfter(values: readonly unknown[][], nulls: CompiledSql, keyAt: number): Promise<unknown[][]> {
+    const rows = await this.reads.all(nulls.text, nulls.params, false);
+    if (keyAt < 0 || values.length === 0 || rows.length === 0) return rows;
+    const seen = new Set(values.map((r) => r[keyAt]));
+    return rows.filter((r) => !seen.has(r[keyAt]));
   }
 
   async count(schema: EntitySchema, where: NormalizedWhere): Promise<number> {

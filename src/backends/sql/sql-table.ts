@@ -183,3 +183,19 @@ export class SqlTable {
     }
   }
 }
+
+/**
+ * The statements of every entity on one dialect, built on first use. Keyed weakly by the schema object:
+ * the migration context makes a new schema object for each `updateRows`/`insertRows` call, and a plain
+ * map would keep the statements of every one of them for as long as the backend is open. Nothing
+ * iterates the tables, so a `WeakMap` loses nothing.
+ */
+export class SqlTables {
+  private readonly tables = new WeakMap<EntitySchema, SqlTable>();
+  constructor(readonly dialect: SqlDialect) {}
+  get(schema: EntitySchema): SqlTable {
+    let table = this.tables.get(schema);
+    if (!table) this.tables.set(schema, (table = new SqlTable(schema, this.dialect)));
+    return table;
+  }
+}

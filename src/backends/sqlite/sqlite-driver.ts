@@ -128,7 +128,7 @@ export class SqliteDriver implements SqlDriver {
    * the database is busy), which opens the read transaction the walk then sees.
    */
   private async openCursor(text: string, params: readonly unknown[]): Promise<SqlCursor> {
-    if (this.closed) throw new ConnectionError(`The SQLite database ${this.file} is closed`, { file: this.file });
+    if (this.closed) throw this.closedError();
     const db = this.idleStreamReaders.pop() ?? new Database(this.file, { readonly: true, fileMustExist: true, timeout: Math.min(this.busyTimeoutMs, BUSY_SLICE_MS) });
     let rows: IterableIterator<unknown[]> | undefined;
     let pending: IteratorResult<unknown[]>;
@@ -148,7 +148,7 @@ export class SqliteDriver implements SqlDriver {
     const cursor: SqlCursor = {
       next: (count) => {
         // Closed under the walk (storage.close()): ending quietly would pass a cut-short walk off as whole.
-        if (!open) throw new ConnectionError(`The SQLite database ${this.file} is closed`, { file: this.file });
+        if (!open) throw this.closedError();
         const out: unknown[][] = [];
         // One row is read ahead (`pending`): the first came with the open.
         while (out.length < count && !pending.done) {
@@ -234,12 +234,17 @@ export class SqliteDriver implements SqlDriver {
     }
   }
 
+  /** What a call after {@link close} (or a walk's next page after it) fails with. */
+  private closedError(): ConnectionError {
+    return new ConnectionError(`The SQLite database ${this.file} is closed`, { file: this.file });
+  }
+
   private writerTimeout(): TransactionError {
     return new TransactionError(`Waited ${this.timeoutMs} ms for the sqlite backend's writer (another transaction holds it)`);
   }
 
   private acquireWriter(): Promise<() => void> {
-    if (this.closed) return Promise.reject(new ConnectionError(`The SQLite database ${this.file} is closed`, { file: this.file }));
+    if (this.closed) return Promise.reject(this.closedError());
     return this.writerLock.acquire(this.timeoutMs, () => this.writerTimeout());
   }
 
