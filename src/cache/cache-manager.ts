@@ -155,10 +155,13 @@ export class CacheManager implements StorageCache, TableCacheContext {
     this.trustedL1 = up ? this.l1 : undefined;
   }
 
-  /** @see TableCacheContext.generationOf */
-  generationOf(schema: EntitySchema): number {
-    // By name first: a join table's schema is not among the storage's entities, an entity's is the same object.
-    return (this.tables.get(schema.table) ?? this.table(schema)).generation;
+  /**
+   * The cache of the table a query reads besides its own (a relation filter's or an include's related or
+   * join table), whose generation keys the query. By name first: a join table's schema is not among the
+   * storage's entities, an entity's is the same object.
+   */
+  tableRead(schema: EntitySchema): TableCache {
+    return this.tables.get(schema.table) ?? this.table(schema);
   }
 
   /** The cache of `schema`'s table, made on first use. */

@@ -8,7 +8,8 @@
  * - L1 query:  `q|<schema mark>|<table>|<generation>|<rows or count>|<normalized query as JSON>` (a projection's
  *   `select` in it as the properties it reads, primary key included: two queries reading other columns never
  *   share an entry, two select lists differing only by the primary key do; a relation filter as its relation,
- *   quantifier and where), then, for a query reading other tables (`tablesRead`), `|r:` and their generations
+ *   quantifier and where), then, for a query reading other tables (its relation filters', its include's),
+ *   `|<table>@<generation>` for each (see `TableCache.query`)
  * - L2 entity: `e|<schema mark>|<table>|<id>` (no epoch: a bulk write drops the table's L2 entries instead)
  * - Redis version of an L2 entity key: `<prefix>v:<L2 entity key>`; of a table: `<prefix>t:<table>` (see
  *   `RedisL2Store`: bumped by invalidations, they refuse fills begun before them)

@@ -4,8 +4,7 @@
  * construction time (the key prefix, the copier, the codec), so that an L1 hit costs a map lookup and a copy.
  */
 import type { DataSession, Key } from "../spi/index.js";
-import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
-import { tablesRead } from "../query/tables-read.js";
+import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
 import { makeRowCopier } from "../schema/row-values.js";
 import { TableKeys } from "./keys.js";
@@ -44,11 +43,6 @@ export interface TableCacheContext {
   schemaChanged(): void;
   /** Where a miss is read from. */
   readonly loader: Pick<DataSession, "findById" | "findByIds">;
-  /**
-   * The write generation of another table (see {@link TableCache.generation}): a cached query that
-   * reads it (a relation filter) is keyed by it too, so that a write there makes the entry unreachable.
-   */
-  generationOf(schema: EntitySchema): number;
 }
 
 /** A backend read in progress, shared by every concurrent miss of its key. */
@@ -284,9 +278,10 @@ export class TableCache {
    * its own, which must share nothing with the cached row (`makeProjectionCopier`). Its key holds the
    * projection's columns, so it never meets the entry of the same query with other columns.
    *
-   * `dependsOn`: the caches of the other tables the query read (an `include`'s related and join tables).
-   * Their generations are part of the key too, so a write to any of them makes the entry unreachable, as
-   * a write to this table does.
+   * `dependsOn`: the caches of the other tables the query read (its relation filters' related and join
+   * tables, an `include`'s). Their generations are part of the key too, so a write to any of them makes the
+   * entry unreachable, as a write to this table does; a read in flight during such a write fills the old
+   * key, which no later lookup reaches.
    */
   async query(
     kind: "rows",
@@ -296,7 +291,7 @@ export class TableCache {
     copy?: (row: Row) => object,
     dependsOn?: readonly TableCache[],
   ): Promise<object[]>;
-  async query(kind: "count", where: NormalizedWhere, ttlMs: number | undefined, load: () => Promise<number>): Promise<number>;
+  async query(kind: "count", where: NormalizedWhere, ttlMs: number | undefined, load: () => Promise<number>, copy?: undefined, dependsOn?: readonly TableCache[]): Promise<number>;
   async query(
     kind: "rows" | "count",
     query: unknown,
@@ -308,8 +303,7 @@ export class TableCache {
     this.checkSchemaVersion();
     const l1 = this.context.trustedL1;
     if (!l1) return this.copyResult(await load(), copy);
-    const where = kind === "rows" ? (query as NormalizedQuery).where : (query as NormalizedWhere);
-    let l1Key = this.keys.query(kind, query, this.relatedGenerations(where));
+    let l1Key = this.keys.query(kind, query);
     for (const table of dependsOn) {
       table.checkSchemaVersion();
       l1Key += `|${table.l2Table}@${table.generation}`;
@@ -331,17 +325,6 @@ export class TableCache {
       flight = started;
     }
     return this.copyResult(await flight.promise, copy);
-  }
-
-  /**
-   * The generations of the other tables `where` reads (`|r:<table>:<generation>,...`), or "" when it reads
-   * none: a write to one of them moves the key, as a write to this table moves the prefix. A read that was
-   * in flight during such a write fills the old key, which no later lookup reaches.
-   */
-  private relatedGenerations(where: NormalizedWhere): string {
-    const tables = tablesRead(where);
-    if (tables.length === 0) return "";
-    return `|r:${tables.map((t) => `${encodeURIComponent(t.table)}:${this.context.generationOf(t)}`).join(",")}`;
   }
 
   private copyResult(result: readonly Row[] | number, copy: (row: Row) => object): object[] | number {

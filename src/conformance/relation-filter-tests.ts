@@ -244,6 +244,16 @@ function relationFilterTests(test: Test, s: () => Storage, runs: number): void {
     const walked: number[] = [];
     for await (const post of posts.iterate({ where: { comments: { $some: {} } }, orderBy: { title: "desc" } }, { pageSize: 1 })) walked.push(post.id);
     assert.deepEqual(walked, [3, 1, 2]);
+    // With an equality on an indexed column (the foreign key's index) and in the index's order: a walk the
+    // index may serve, the relation filter tested on each row it visits.
+    for (const orderBy of [{ id: "asc" as const }, { authorId: "desc" as const }]) {
+      const served: number[] = [];
+      for await (const post of posts.iterate({ where: { authorId: "a1", comments: { $some: {} } }, orderBy }, { pageSize: 1 })) served.push(post.id);
+      assert.deepEqual(served, [1], `iterate ordered by ${JSON.stringify(orderBy)}`);
+    }
+    const ordered: number[] = [];
+    for await (const post of posts.iterate({ where: { comments: { $none: {} } }, orderBy: { authorId: "asc" } })) ordered.push(post.id);
+    assert.deepEqual(ordered, [4]);
     const paged: number[] = [];
     let page = await posts.findPage({ where: { author: {} }, orderBy: { title: "asc" }, first: 2 });
     paged.push(...page.items.map((p) => p.id));
@@ -311,6 +321,24 @@ function relationFilterTests(test: Test, s: () => Storage, runs: number): void {
     }
     assert.deepEqual(await cached(), [3]);
     assert.equal(await posts.count({ author: { name: "Ada L." } }, { cache: true }), 0);
+  });
+
+  test("an include's where may name a relation, and a cached include follows writes to the tables that where reads", async () => {
+    const posts = s().repository(RfPost);
+    const load = async (cache: boolean) =>
+      (await posts.findAll({ where: { id: { $in: [1, 2] } }, include: { comments: { where: { author: { name: "Ada" } } } }, orderBy: { id: "asc" }, cache })).map((p) => [
+        p.id,
+        p.comments!.map((c) => c.id),
+      ]);
+    assert.deepEqual(await load(false), [[1, []], [2, [12]]]);
+    assert.deepEqual(await load(true), [[1, []], [2, [12]]]);
+    await s().repository(RfAuthor).update("a1", { name: "Ada L." });
+    try {
+      assert.deepEqual(await load(true), [[1, []], [2, []]]);
+    } finally {
+      await s().repository(RfAuthor).update("a1", { name: "Ada" });
+    }
+    assert.deepEqual(await load(true), [[1, []], [2, [12]]]);
   });
 
   test("an unknown relation, operator or field is a QueryError naming it", async () => {
@@ -382,7 +410,7 @@ const dataArb = fc
 
 /** A filter as a tree the reference evaluates, beside the where it is written as. */
 type Ast =
-  | { kind: "field"; field: string; test: "eq" | "ne" | "null"; value: unknown }
+  | { kind: "field"; field: string; test: FieldTest; value: unknown }
   | { kind: "rel"; relation: string; quantifier: "some" | "none" | "every" | "toOne" | "toNull"; where: Ast[][] };
 
 interface Filter {
@@ -390,9 +418,15 @@ interface Filter {
   readonly where: Where<RfPost>[];
 }
 
+/**
+ * The tests a field term makes: `in`/`nin` with a one-value list, `inNull`/`ninNull` with null in it too,
+ * `like` a pattern on a string (`%` plus the value's last character), `gt` on a number (its value's own type decides).
+ */
+type FieldTest = "eq" | "ne" | "null" | "in" | "nin" | "inNull" | "ninNull" | "like" | "gt";
+const FIELD_TESTS: FieldTest[] = ["eq", "ne", "null", "in", "nin", "inNull", "ninNull", "like", "gt"];
 const fieldArb = (fields: Record<string, unknown[]>): fc.Arbitrary<Ast> =>
   fc.constantFrom(...Object.keys(fields)).chain((field) =>
-    fc.record({ kind: fc.constant("field" as const), field: fc.constant(field), test: fc.constantFrom("eq" as const, "ne" as const, "null" as const), value: fc.constantFrom(...fields[field]!) }),
+    fc.record({ kind: fc.constant("field" as const), field: fc.constant(field), test: fc.constantFrom(...FIELD_TESTS), value: fc.constantFrom(...fields[field]!) }),
   );
 const FIELDS: Record<string, Record<string, unknown[]>> = {
   post: { title: ["a", "b"] },
@@ -408,7 +442,7 @@ const RELATIONS: Record<string, [string, string, boolean][]> = {
   tag: [["posts", "post", true]],
 };
 
-function whereArb(entity: string, depth: number): fc.Arbitrary<Ast[][]> {
+function whereArb(entity: string, depth: number, nested = false): fc.Arbitrary<Ast[][]> {
   const term: fc.Arbitrary<Ast> =
     depth <= 0
       ? fieldArb(FIELDS[entity]!)
@@ -419,27 +453,76 @@ function whereArb(entity: string, depth: number): fc.Arbitrary<Ast[][]> {
               kind: fc.constant("rel" as const),
               relation: fc.constant(relation),
               quantifier: toMany ? fc.constantFrom("some" as const, "none" as const, "every" as const) : fc.constantFrom("toOne" as const, "toNull" as const),
-              where: whereArb(target, depth - 1),
+              where: whereArb(target, depth - 1, true),
             }),
           ),
         );
-  return fc.array(fc.array(term, { maxLength: 2 }), { minLength: 1, maxLength: 2 });
+  // Inside a relation an empty OR (matching no related row) may come up too; at the top it would match nothing.
+  return fc.array(fc.array(term, { maxLength: 2 }), { minLength: nested ? 0 : 1, maxLength: 2 });
 }
 
-const filterArb: fc.Arbitrary<Filter> = whereArb("post", 2).map((ast) => ({ ast, where: toWhere(ast) as Where<RfPost>[] }));
+const filterArb: fc.Arbitrary<Filter> = whereArb("post", 3).map((ast) => ({ ast, where: toWhere(ast) as Where<RfPost>[] }));
 
 /** The where an AST stands for: each group an object (two tests of one key: the later wins, as the reference takes it). */
 function toWhere(groups: Ast[][]): Record<string, unknown>[] {
   return groups.map((group) => {
     const out: Record<string, unknown> = {};
     for (const term of group) {
-      if (term.kind === "field") out[term.field] = term.test === "eq" ? term.value : term.test === "ne" ? { $ne: term.value } : null;
+      if (term.kind === "field") out[term.field] = fieldWhere(term.test, term.value);
       else if (term.quantifier === "toNull") out[term.relation] = null;
       else if (term.quantifier === "toOne") out[term.relation] = toWhere(term.where);
       else out[term.relation] = { [`$${term.quantifier}`]: toWhere(term.where) };
     }
     return out;
   });
+}
+
+/** The where of one field test (see {@link FieldTest}). */
+function fieldWhere(test: FieldTest, value: unknown): unknown {
+  switch (test) {
+    case "eq":
+      return value;
+    case "ne":
+      return { $ne: value };
+    case "null":
+      return null;
+    case "in":
+      return { $in: [value] };
+    case "nin":
+      return { $nin: [value] };
+    case "inNull":
+      return { $in: [value, null] };
+    case "ninNull":
+      return { $nin: [value, null] };
+    case "like":
+      return typeof value === "string" ? { $like: `%${value.slice(-1)}` } : { $gte: value };
+    case "gt":
+      return typeof value === "number" ? { $gt: value } : { $lte: value };
+  }
+}
+
+/** What the reference makes of a field test on `actual` (null when missing). */
+function fieldMatches(test: FieldTest, value: unknown, actual: unknown): boolean {
+  switch (test) {
+    case "eq":
+    case "in":
+      return actual === value;
+    case "ne":
+    case "nin":
+      return actual !== value;
+    case "null":
+      return actual === null;
+    case "inNull":
+      return actual === null || actual === value;
+    case "ninNull":
+      return actual !== null && actual !== value;
+    case "like":
+      if (actual === null) return false;
+      return typeof value === "string" ? (actual as string).endsWith(value.slice(-1)) : (actual as number) >= (value as number);
+    case "gt":
+      if (actual === null) return false;
+      return typeof value === "number" ? (actual as number) > value : (actual as string | boolean) <= (value as string | boolean);
+  }
 }
 
 /** What the reference reads: every row of every table, as the storage holds them. */
@@ -492,9 +575,7 @@ function evalWhere(model: Model, entity: string, row: Row, groups: Ast[][]): boo
 
 function evalTerm(model: Model, entity: string, row: Row, term: Ast): boolean {
   if (term.kind === "field") {
-    const value = row[term.field] ?? null;
-    if (term.test === "null") return value === null;
-    return term.test === "eq" ? value === term.value : value !== term.value;
+    return fieldMatches(term.test, term.value, row[term.field] ?? null);
   }
   const [target, rows] = relatedRows(model, entity, row, term.relation);
   const matches = (r: Row) => evalWhere(model, target, r, term.where);

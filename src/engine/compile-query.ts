@@ -137,6 +137,8 @@ function compileGroup(group: readonly WhereTerm[], related: RelatedRows | undefi
   const values: unknown[] = [];
   const reads = new Map<string, string>();
   const tests: string[] = [];
+  // Relation tests go last: each looks rows up in other tables, which the row's own cheaper tests may spare.
+  const relationTests: string[] = [];
   let inlined = 0;
   // The local holding a column's value, read once at the top of the body.
   const read = (p: string): string => {
@@ -147,7 +149,7 @@ function compileGroup(group: readonly WhereTerm[], related: RelatedRows | undefi
   for (const condition of group) {
     if (isRelationCondition(condition)) {
       // Related rows are read through indexes of other tables: a closure, called from the body.
-      tests.push(`v${values.length}(row)`);
+      relationTests.push(`v${values.length}(row)`);
       values.push(compileRelation(condition, related));
       continue;
     }
@@ -178,7 +180,7 @@ function compileGroup(group: readonly WhereTerm[], related: RelatedRows | undefi
   if (inlined === 0 && group.length === 1) return values[0] as RowPredicate;
   const bind = values.map((_, i) => `v${i} = v[${i}]`).join(", ");
   const loads = [...reads].map(([p, x]) => `const ${x} = row[${JSON.stringify(p)}];`).join(" ");
-  const body = `${loads} return ${tests.map((t) => `(${t})`).join(" && ")};`;
+  const body = `${loads} return ${[...tests, ...relationTests].map((t) => `(${t})`).join(" && ")};`;
   const source = `"use strict"; return (v) => { ${bind ? `const ${bind};` : ""} return (row) => { ${body} }; };`;
   let make = groupMakers.get(source);
   if (make === undefined) {

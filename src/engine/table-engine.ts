@@ -799,7 +799,7 @@ export class WriteSet implements RelatedRows {
   sortedMatches(schema: EntitySchema, query: NormalizedQuery): { rows: Row[]; copy: (row: Row) => Row } | undefined {
     const table = this.db.table(schema);
     const group = query.where.length === 1 ? query.where[0]! : undefined;
-    if (group && (keyCondition(group) !== undefined || table.plan(group, query.orderBy, true)?.order)) return undefined;
+    if (group && (keyCondition(group) !== undefined || table.plan(group, query.orderBy, true, this)?.order)) return undefined;
     const copy = query.select ? projectionCopier(table, query.select) : this.copier(table);
     const rows = this.matching(schema, query.where);
     const end = query.limit === undefined ? undefined : query.offset + query.limit;

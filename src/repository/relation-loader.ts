@@ -12,6 +12,7 @@
  */
 import { QueryError } from "../errors.js";
 import { normalizeQuery } from "../query/normalize-query.js";
+import { tablesRead as tablesReadByWhere } from "../query/tables-read.js";
 import type { Condition, NormalizedQuery } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
 import { describeValue, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
@@ -156,13 +157,13 @@ function pairedQuery(query: NormalizedQuery, column: ColumnSchema, keys: readonl
  * `plans` into them, reading through `session`. `rows[i]` must hold each plan's source column; what is
  * handed out need not.
  */
-export async function loadIncluded(session: DataSession, rows: readonly Row[], handOut: (row: Row) => Row, plans: readonly IncludePlan[]): Promise<Row[]> {
+export async function loadIncluded(session: Pick<DataSession, "find">, rows: readonly Row[], handOut: (row: Row) => Row, plans: readonly IncludePlan[]): Promise<Row[]> {
   const out = rows.map(handOut);
   for (const plan of plans) await loadRelation(session, plan, rows, out);
   return out;
 }
 
-async function loadRelation(session: DataSession, plan: IncludePlan, rows: readonly Row[], out: Row[]): Promise<void> {
+async function loadRelation(session: Pick<DataSession, "find">, plan: IncludePlan, rows: readonly Row[], out: Row[]): Promise<void> {
   const { relation, target } = plan;
   const property = relation.property;
   const keys = distinctValues(rows, relation.sourceProperty);
@@ -248,11 +249,12 @@ export function includeKey(plans: readonly IncludePlan[]): unknown[] {
   return plans.map((p) => ({ relation: p.relation.property, query: p.query, limit: p.limit ?? null, include: includeKey(p.nested) }));
 }
 
-/** Every table `plans` read: the related tables and the join tables, each once. */
+/** Every table `plans` read: the related tables and the join tables, and those their wheres' relation filters read, each once. */
 export function tablesRead(plans: readonly IncludePlan[], into = new Map<string, EntitySchema>()): Map<string, EntitySchema> {
   for (const plan of plans) {
     if (plan.relation.joinTable) into.set(plan.relation.joinTable.schema.table, plan.relation.joinTable.schema);
     into.set(plan.target.table, plan.target);
+    for (const schema of tablesReadByWhere(plan.query.where)) into.set(schema.table, schema);
     tablesRead(plan.nested, into);
   }
   return into;

@@ -11,7 +11,7 @@ import { compileAfter } from "../engine/keyset.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Field, Include, NormalizedQuery, NormalizedWhere, Query, RelationProperty, SelectQuery, Where } from "../query/query.js";
 import { resolveRelationFilters } from "../query/resolve-relations.js";
-import { hasRelationFilter } from "../query/tables-read.js";
+import { hasRelationFilter, tablesRead as tablesReadByWhere } from "../query/tables-read.js";
 import { tablesReachedByDelete } from "../schema/delete-reach.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
 import { joinTablesOf } from "../schema/read-relations.js";
@@ -188,6 +188,18 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     return where === query.where ? query : { ...query, where };
   }
 
+  /**
+   * `session` as an include reads through it: the relation filters of an include's where (on any table)
+   * resolved first where the backend needs it.
+   */
+  private reader(session: DataSession): Pick<DataSession, "find"> {
+    if (!this.resolvesRelations) return session;
+    return {
+      find: async (schema, query) =>
+        session.find(schema, hasRelationFilter(query.where) ? { ...query, where: await resolveRelationFilters(query.where, session) } : query),
+    };
+  }
+
   /** `session.find` of `query`, its relation filters resolved first where the backend needs it. */
   private find(session: DataSession, query: NormalizedQuery): Promise<Row[]> {
     if (!this.resolvesRelations || !hasRelationFilter(query.where)) return session.find(this.schema, query);
@@ -209,6 +221,16 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     return cache && { cache, ttlMs: option === true ? undefined : option.ttlMs };
   }
   // --- end of cache seams
+
+  /**
+   * The caches of the other tables a cached query reads (its relation filters', its include's): their
+   * generations key its entry, so a write to any of them makes it unreachable.
+   */
+  private tablesRead(where: NormalizedWhere, plans: readonly IncludePlan[] = []): TableCache[] {
+    const tables = tablesRead(plans);
+    for (const schema of tablesReadByWhere(where)) tables.set(schema.table, schema);
+    return [...tables.values()].map((schema) => this.core.cache!.tableRead(schema));
+  }
 
   private toEntity(row: Row): T {
     return Object.assign(Object.create(this.prototype) as T, row);
@@ -428,7 +450,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const cache = this.cacheForRead();
     const entity = cache ? ((await cache.findById(key)) as T | null) : await this.readById(key);
     if (entity === null || plans.length === 0) return entity;
-    const [loaded] = await loadIncluded(this.session(), [entity as Row], (row) => row, plans);
+    const [loaded] = await loadIncluded(this.reader(this.session()), [entity as Row], (row) => row, plans);
     return loaded as T;
   }
 
@@ -469,20 +491,19 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (cached) {
       if (plans.length === 0) {
         const load = () => this.find(this.core.backend.session, normalized);
-        return cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache);
+        return cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache, this.tablesRead(normalized.where));
       }
       const session = this.core.backend.session;
       const handOut = (projection?.fromBackend ?? this.asEntity) as (row: Row) => Row;
-      const load = async () => loadIncluded(session, await this.find(session, normalized), handOut, plans);
+      const load = async () => loadIncluded(this.reader(session), await this.find(session, normalized), handOut, plans);
       const copy = makeTreeCopier((projection?.fromCache ?? cached.cache.copyOut) as (row: Row) => Row, plans);
-      const dependsOn = [...tablesRead(plans).values()].map((schema) => this.core.cache!.table(schema));
-      return cached.cache.query("rows", { ...normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, dependsOn);
+      return cached.cache.query("rows", { ...normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, this.tablesRead(normalized.where, plans));
     }
     const session = this.session();
     const rows = await this.find(session, normalized);
     const handOut = projection ? projection.fromBackend : this.asEntity;
     if (plans.length === 0) return rows.map(handOut);
-    return loadIncluded(session, rows, handOut as (row: Row) => Row, plans);
+    return loadIncluded(this.reader(session), rows, handOut as (row: Row) => Row, plans);
   }
 
   private async readById(key: Key): Promise<T | null> {
@@ -498,7 +519,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (options?.include !== undefined) {
       const plans = this.planInclude(options.include);
       const found = await this.findByIds(ids);
-      return plans.length === 0 ? found : ((await loadIncluded(this.session(), found as Row[], (row) => row, plans)) as T[]);
+      return plans.length === 0 ? found : ((await loadIncluded(this.reader(this.session()), found as Row[], (row) => row, plans)) as T[]);
     }
     if (!Array.isArray(ids)) invalid(this.schema, this.pk.property, `expected an array of ids, got ${describeValue(ids)}`);
     const keys = [...new Set(ids.map((id) => this.checkKey(id)))];
@@ -561,7 +582,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const cached = this.queryCache(options.cache);
     if (cached) {
       const session = this.core.backend.session;
-      return cached.cache.query("count", normalized, cached.ttlMs, async () => session.count(this.schema, await this.backendWhere(normalized, session)));
+      const load = async () => session.count(this.schema, await this.backendWhere(normalized, session));
+      return cached.cache.query("count", normalized, cached.ttlMs, load, undefined, this.tablesRead(normalized));
     }
     const session = this.session();
     return session.count(this.schema, await this.backendWhere(normalized, session));
@@ -712,7 +734,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (stream) {
       // `for await` calls the stream's return() when the caller leaves this loop early, releasing its snapshot.
       for await (const rows of stream) {
-        if (plans.length > 0) yield* await loadIncluded(this.core.backend.session, rows, handOut as (row: Row) => Row, plans);
+        if (plans.length > 0) yield* await loadIncluded(this.reader(this.core.backend.session), rows, handOut as (row: Row) => Row, plans);
         else for (const row of rows) yield handOut(row);
       }
       return;
@@ -727,7 +749,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       // The next position is read before the rows go out: the caller may change what it is given.
       const last = rows.length === limit ? rows[rows.length - 1] : undefined;
       const after = last && sortKeyOf(normalized.orderBy, last);
-      if (plans.length > 0) yield* await loadIncluded(session, rows, handOut as (row: Row) => Row, plans);
+      if (plans.length > 0) yield* await loadIncluded(this.reader(session), rows, handOut as (row: Row) => Row, plans);
       else for (const row of rows) yield handOut(row);
       if (after === undefined) return;
       remaining -= rows.length;

@@ -45,7 +45,6 @@ function context() {
         return keys.flatMap((key) => (rows.has(key) ? [{ ...rows.get(key)! }] : []));
       },
     },
-    generationOf: () => 0,
     hold(): () => void {
       let open!: () => void;
       gate = new Promise<void>((resolve) => (open = resolve));
