@@ -284,9 +284,9 @@ export class TableCache {
    * its own, which must share nothing with the cached row (`makeProjectionCopier`). Its key holds the
    * projection's columns, so it never meets the entry of the same query with other columns.
    *
-   * `dependsOn`: the caches of the other tables the query read (an `include`'s related and join tables).
-   * Their generations are part of the key too, so a write to any of them makes the entry unreachable, as
-   * a write to this table does.
+   * `dependsOn`: the other tables the query read besides those of its where's relation filters (an
+   * `include`'s related and join tables, and those its relations' wheres read). Their generations are part
+   * of the key too, so a write to any of them makes the entry unreachable, as a write to this table does.
    */
   async query(
     kind: "rows",
@@ -294,7 +294,7 @@ export class TableCache {
     ttlMs: number | undefined,
     load: () => Promise<Row[]>,
     copy?: (row: Row) => object,
-    dependsOn?: readonly TableCache[],
+    dependsOn?: readonly EntitySchema[],
   ): Promise<object[]>;
   async query(kind: "count", where: NormalizedWhere, ttlMs: number | undefined, load: () => Promise<number>): Promise<number>;
   async query(
@@ -303,17 +303,13 @@ export class TableCache {
     ttlMs: number | undefined,
     load: () => Promise<Row[] | number>,
     copy: (row: Row) => object = this.copyOut,
-    dependsOn: readonly TableCache[] = [],
+    dependsOn: readonly EntitySchema[] = [],
   ): Promise<object[] | number> {
     this.checkSchemaVersion();
     const l1 = this.context.trustedL1;
     if (!l1) return this.copyResult(await load(), copy);
     const where = kind === "rows" ? (query as NormalizedQuery).where : (query as NormalizedWhere);
-    let l1Key = this.keys.query(kind, query, this.relatedGenerations(where));
-    for (const table of dependsOn) {
-      table.checkSchemaVersion();
-      l1Key += `|${table.l2Table}@${table.generation}`;
-    }
+    const l1Key = this.keys.query(kind, query, this.relatedGenerations(where, dependsOn));
     const hit = l1.get(l1Key) as readonly Row[] | number | undefined;
     if (hit !== undefined) return this.copyResult(hit, copy);
     let flight = this.queryFlights.get(l1Key);
@@ -334,14 +330,16 @@ export class TableCache {
   }
 
   /**
-   * The generations of the other tables `where` reads (`|r:<table>:<generation>,...`), or "" when it reads
-   * none: a write to one of them moves the key, as a write to this table moves the prefix. A read that was
-   * in flight during such a write fills the old key, which no later lookup reaches.
+   * The generations of the other tables `where` reads and of `also` (`|r:<table>:<generation>,...`), or ""
+   * when there are none: a write to one of them moves the key, as a write to this table moves the prefix. A
+   * read that was in flight during such a write fills the old key, which no later lookup reaches.
    */
-  private relatedGenerations(where: NormalizedWhere): string {
-    const tables = tablesRead(where);
-    if (tables.length === 0) return "";
-    return `|r:${tables.map((t) => `${encodeURIComponent(t.table)}:${this.context.generationOf(t)}`).join(",")}`;
+  private relatedGenerations(where: NormalizedWhere, also: readonly EntitySchema[]): string {
+    const read = tablesRead(where);
+    if (read.length === 0 && also.length === 0) return "";
+    const tables = new Map<string, EntitySchema>();
+    for (const t of [...read, ...also]) tables.set(t.table, t);
+    return `|r:${[...tables.values()].map((t) => `${encodeURIComponent(t.table)}:${this.context.generationOf(t)}`).join(",")}`;
   }
 
   private copyResult(result: readonly Row[] | number, copy: (row: Row) => object): object[] | number {

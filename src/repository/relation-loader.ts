@@ -12,6 +12,7 @@
  */
 import { QueryError } from "../errors.js";
 import { normalizeQuery } from "../query/normalize-query.js";
+import { tablesRead } from "../query/tables-read.js";
 import type { Condition, NormalizedQuery } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
 import { describeValue, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
@@ -248,12 +249,12 @@ export function includeKey(plans: readonly IncludePlan[]): unknown[] {
   return plans.map((p) => ({ relation: p.relation.property, query: p.query, limit: p.limit ?? null, include: includeKey(p.nested) }));
 }
 
-/** Every table `plans` read: the related tables and the join tables, each once. */
-export function tablesRead(plans: readonly IncludePlan[], into = new Map<string, EntitySchema>()): Map<string, EntitySchema> {
+/** Every table `plans` read: the related tables, the join tables and the tables their wheres' relation filters read. */
+export function includedTables(plans: readonly IncludePlan[], into: EntitySchema[] = []): EntitySchema[] {
   for (const plan of plans) {
-    if (plan.relation.joinTable) into.set(plan.relation.joinTable.schema.table, plan.relation.joinTable.schema);
-    into.set(plan.target.table, plan.target);
-    tablesRead(plan.nested, into);
+    if (plan.relation.joinTable) into.push(plan.relation.joinTable.schema);
+    into.push(plan.target, ...tablesRead(plan.query.where));
+    includedTables(plan.nested, into);
   }
   return into;
 }

@@ -24,7 +24,7 @@ import type { BatchResult, PreparedRow, SaveManyOptions } from "./batch-writer.j
 import { BatchWriter } from "./batch-writer.js";
 import { PageCursors, sortKeyOf, withSortColumns } from "./page-cursor.js";
 import type { IncludePlan } from "./relation-loader.js";
-import { includeKey, loadIncluded, makeTreeCopier, pairingColumns, planInclude, tablesRead } from "./relation-loader.js";
+import { includedTables, includeKey, loadIncluded, makeTreeCopier, pairingColumns, planInclude } from "./relation-loader.js";
 
 export type { BatchResult, SaveManyOptions } from "./batch-writer.js";
 
@@ -475,8 +475,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       const handOut = (projection?.fromBackend ?? this.asEntity) as (row: Row) => Row;
       const load = async () => loadIncluded(session, await this.find(session, normalized), handOut, plans);
       const copy = makeTreeCopier((projection?.fromCache ?? cached.cache.copyOut) as (row: Row) => Row, plans);
-      const dependsOn = [...tablesRead(plans).values()].map((schema) => this.core.cache!.table(schema));
-      return cached.cache.query("rows", { query: normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, dependsOn);
+      // Keyed as the query is, its where included (the tables its relation filters read), and by the include.
+      return cached.cache.query("rows", { ...normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, includedTables(plans));
     }
     const session = this.session();
     const rows = await this.find(session, normalized);
