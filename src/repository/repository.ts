@@ -369,8 +369,9 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const changes: Row = {};
     let expectedVersion: number | undefined;
     for (const [property, value] of Object.entries(patch)) {
-      if (value === undefined) continue;
-      const column = this.schema.columnsByProperty.get(property)!;
+      const column = this.schema.columnsByProperty.get(property);
+      // A relation property (checked by assertEntity) is not written, as with save.
+      if (value === undefined || column === undefined) continue;
       if (column.primary) {
         if (value !== key) invalid(this.schema, property, "the primary key cannot be changed by update");
         continue;
