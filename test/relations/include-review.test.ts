@@ -74,6 +74,7 @@ function reviewCases(backend: IncBackend): void {
       const loop: Record<string, unknown> = {};
       loop["writer"] = { include: { notes: { include: loop } } };
       await expect(notes.findAll({ include: loop as never })).rejects.toThrow(QueryError);
+      await expect(notes.findAll({ include: loop as never })).rejects.toThrow(/RviNote: include.writer.include.notes.include holds the include it is nested in/);
     });
 
     test("a cyclic path five levels deep loads, each level its own objects", async () => {
