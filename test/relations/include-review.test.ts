@@ -5,12 +5,17 @@
  * more parents than SQL takes parameters.
  */
 import "reflect-metadata";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Repository, Storage } from "../../src/index.js";
-import { QueryError, ValidationError } from "../../src/index.js";
+import { createStorage, QueryError, ValidationError } from "../../src/index.js";
 import { RVI_ENTITIES, RviMark, RviNote, RviRemark, RviWriter } from "../fixtures/rvi-entities.js";
 import type { IncBackend } from "../fixtures/inc-backends.js";
 import { incBackends } from "../fixtures/inc-backends.js";
+import { waitFor } from "../cache/cache-test-kit.js";
+import { assertRedisReachable, deletePrefix, redisUrl, servicesRequired, uniquePrefix } from "../cache/redis-service.js";
 
 /** Keys that look alike: NFC and NFD "é", an astral letter, a key that is a number's text, `__proto__`. */
 const KEYS = ["\u00e9", "e\u0301", "\u{1D518}", "1", "__proto__"];
@@ -187,3 +192,57 @@ for (const backend of incBackends()) {
   if (backend.skip) describe(`${backend.name}: include under attack`, () => test.skip(backend.skip!, () => {}));
   else reviewCases(backend);
 }
+
+for (const backend of incBackends().filter((b) => b.name === "sqlite" || b.name === "postgres")) {
+  describe.skipIf(backend.skip !== undefined)(`${backend.name}: include over more parents than SQL binds parameters`, () => {
+    let storage: Storage;
+    afterAll(async () => {
+      await storage?.close();
+      await backend.cleanup();
+    });
+
+    test("70,000 parents with include: one query per relation, every child paired", async () => {
+      const counts = new Map<string, number>();
+      storage = await backend.open(RVI_ENTITIES, counts);
+      const total = 70_000;
+      await storage.repository(RviWriter).saveMany(Array.from({ length: total }, (_, i) => ({ id: `w${i}`, name: "n" })), { chunkSize: 5000 });
+      await storage.repository(RviNote).saveMany([{ title: "first", writerId: "w0", score: null }, { title: "last", writerId: `w${total - 1}`, score: null }]);
+      counts.clear();
+      const found = await storage.repository(RviWriter).findAll({ include: { notes: true } });
+      expect(counts.get("find")).toBe(2);
+      expect(found).toHaveLength(total);
+      expect(found.filter((w) => w.notes!.length > 0).map((w) => [w.id, w.notes!.map((n) => n.title)])).toEqual([["w0", ["first"]], [`w${total - 1}`, ["last"]]]);
+    }, 120_000);
+  });
+}
+
+describe.runIf(redisUrl !== undefined || servicesRequired)("sqlite: a cached include query across processes (Redis bus)", () => {
+  beforeAll(() => assertRedisReachable());
+  const prefix = uniquePrefix();
+  const dir = mkdtempSync(path.join(tmpdir(), "strata-rvi-redis-"));
+  const storages: Storage[] = [];
+  afterAll(async () => {
+    for (const s of storages.splice(0)) await s.close();
+    await deletePrefix(prefix);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a link, an update of a related row and a cascade in one storage reach another's cached include query", async () => {
+    const url = `sqlite:${path.join(dir, "shared.db")}`;
+    const cache = { l1: {}, l2: { type: "redis" as const, url: redisUrl!, prefix } };
+    const writer = await createStorage({ url, entities: RVI_ENTITIES, autoCreate: true, cache });
+    storages.push(writer);
+    await seed(writer);
+    const reader = await createStorage({ url, entities: RVI_ENTITIES, cache });
+    storages.push(reader);
+    const query = () => reader.repository(RviNote).findAll({ cache: true, where: { id: { $in: [1, 2] } }, include: { marks: true, writer: true, remarks: true } });
+    const view = async () => (await query()).map((n) => [n.marks?.map((m) => m.slug), n.writer?.name, n.remarks?.length]);
+    expect(await view()).toEqual([[[], "w0", 1], [[], "w0", 1]]);
+    await writer.repository(RviNote).link(1, "marks", ["red"]);
+    await waitFor(async () => JSON.stringify(await view()) === JSON.stringify([[["red"], "w0", 1], [[], "w0", 1]]), 2000, "the reader saw the link");
+    await writer.repository(RviWriter).update("\u00e9", { name: "renamed" });
+    await waitFor(async () => (await view())[0]![1] === "renamed", 2000, "the reader saw the rename");
+    await writer.repository(RviRemark).insert({ text: "more", noteId: 2 });
+    await waitFor(async () => (await view())[1]![2] === 2, 2000, "the reader saw the new remark");
+  });
+});
