@@ -12,7 +12,8 @@
  */
 import { QueryError } from "../errors.js";
 import { normalizeQuery } from "../query/normalize-query.js";
-import { tablesRead } from "../query/tables-read.js";
+import { resolveRelationFilters } from "../query/resolve-relations.js";
+import { hasRelationFilter, tablesRead } from "../query/tables-read.js";
 import type { Condition, NormalizedQuery } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
 import { describeValue, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
@@ -164,15 +165,29 @@ function pairedQuery(query: NormalizedQuery, column: ColumnSchema, keys: readonl
 /**
  * Hands out `rows` (fresh from the backend, the caller's own) through `handOut` and loads the relations of
  * `plans` into them, reading through `session`. `rows[i]` must hold each plan's source column; what is
- * handed out need not.
+ * handed out need not. `resolveFilters`: the backend takes no relation conditions (no
+ * `supportsRelationFilters`), so those of an included relation's where are resolved first, as the
+ * repository does for its own queries.
  */
-export async function loadIncluded(session: DataSession, rows: readonly Row[], handOut: (row: Row) => Row, plans: readonly IncludePlan[]): Promise<Row[]> {
+export async function loadIncluded(
+  session: DataSession,
+  rows: readonly Row[],
+  handOut: (row: Row) => Row,
+  plans: readonly IncludePlan[],
+  resolveFilters: boolean,
+): Promise<Row[]> {
   const out = rows.map(handOut);
-  for (const plan of plans) await loadRelation(session, plan, rows, out);
+  for (const plan of plans) await loadRelation(session, plan, rows, out, resolveFilters);
   return out;
 }
 
-async function loadRelation(session: DataSession, plan: IncludePlan, rows: readonly Row[], out: Row[]): Promise<void> {
+/** The related rows of `query`, its relation filters resolved first when `resolveFilters`. */
+async function findRelated(session: DataSession, target: EntitySchema, query: NormalizedQuery, resolveFilters: boolean): Promise<Row[]> {
+  if (!resolveFilters || !hasRelationFilter(query.where)) return session.find(target, query);
+  return session.find(target, { ...query, where: await resolveRelationFilters(query.where, session) });
+}
+
+async function loadRelation(session: DataSession, plan: IncludePlan, rows: readonly Row[], out: Row[], resolveFilters: boolean): Promise<void> {
   const { relation, target } = plan;
   const property = relation.property;
   const keys = distinctValues(rows, relation.sourceProperty);
@@ -197,13 +212,13 @@ async function loadRelation(session: DataSession, plan: IncludePlan, rows: reado
         else links.set(from, [link[join.targetProperty] as Key]);
       }
       const targetKeys = distinctValues(linkRows, join.targetProperty);
-      if (targetKeys.length > 0) related = await session.find(target, pairedQuery(plan.query, target.primary, targetKeys));
+      if (targetKeys.length > 0) related = await findRelated(session, target, pairedQuery(plan.query, target.primary, targetKeys), resolveFilters);
     }
     pairBy = target.primary.property;
   } else if (keys.length > 0) {
-    related = await session.find(target, pairedQuery(plan.query, target.columnsByProperty.get(relation.targetProperty)!, keys));
+    related = await findRelated(session, target, pairedQuery(plan.query, target.columnsByProperty.get(relation.targetProperty)!, keys), resolveFilters);
   }
-  const objects = await loadIncluded(session, related, plan.handOut, plan.nested);
+  const objects = await loadIncluded(session, related, plan.handOut, plan.nested, resolveFilters);
   // The first parent to get a related object gets it; any other gets a deep copy: none share an object.
   const handedOut = new Set<Row>();
   const take = (object: Row): Row => {

@@ -429,7 +429,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const cache = this.cacheForRead();
     const entity = cache ? ((await cache.findById(key)) as T | null) : await this.readById(key);
     if (entity === null || plans.length === 0) return entity;
-    const [loaded] = await loadIncluded(this.session(), [entity as Row], (row) => row, plans);
+    const [loaded] = await loadIncluded(this.session(), [entity as Row], (row) => row, plans, this.resolvesRelations);
     return loaded as T;
   }
 
@@ -474,7 +474,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       }
       const session = this.core.backend.session;
       const handOut = (projection?.fromBackend ?? this.asEntity) as (row: Row) => Row;
-      const load = async () => loadIncluded(session, await this.find(session, normalized), handOut, plans);
+      const load = async () => loadIncluded(session, await this.find(session, normalized), handOut, plans, this.resolvesRelations);
       const copy = makeTreeCopier((projection?.fromCache ?? cached.cache.copyOut) as (row: Row) => Row, plans);
       // Keyed as the query is, its where included (the tables its relation filters read), and by the include.
       return cached.cache.query("rows", { ...normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, includedTables(plans));
@@ -483,7 +483,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const rows = await this.find(session, normalized);
     const handOut = projection ? projection.fromBackend : this.asEntity;
     if (plans.length === 0) return rows.map(handOut);
-    return loadIncluded(session, rows, handOut as (row: Row) => Row, plans);
+    return loadIncluded(session, rows, handOut as (row: Row) => Row, plans, this.resolvesRelations);
   }
 
   private async readById(key: Key): Promise<T | null> {
@@ -499,7 +499,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (options?.include !== undefined) {
       const plans = this.planInclude(options.include);
       const found = await this.findByIds(ids);
-      return plans.length === 0 ? found : ((await loadIncluded(this.session(), found as Row[], (row) => row, plans)) as T[]);
+      return plans.length === 0 ? found : ((await loadIncluded(this.session(), found as Row[], (row) => row, plans, this.resolvesRelations)) as T[]);
     }
     if (!Array.isArray(ids)) invalid(this.schema, this.pk.property, `expected an array of ids, got ${describeValue(ids)}`);
     const keys = [...new Set(ids.map((id) => this.checkKey(id)))];
@@ -537,7 +537,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const projection = this.projection(rest, normalized);
     const cached = this.queryCache(query?.cache);
     if (cached || plans.length > 0) return (await this.readRows(normalized, plans, projection, cached))[0] ?? null;
-    const rows = await this.session().find(this.schema, normalized);
+    const rows = await this.find(this.session(), normalized);
     return rows[0] ? (projection ? projection.fromBackend(rows[0]) : this.toEntity(rows[0])) : null;
   }
 
@@ -722,7 +722,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (stream) {
       // `for await` calls the stream's return() when the caller leaves this loop early, releasing its snapshot.
       for await (const rows of stream) {
-        if (plans.length > 0) yield* await loadIncluded(this.core.backend.session, rows, handOut as (row: Row) => Row, plans);
+        if (plans.length > 0) yield* await loadIncluded(this.core.backend.session, rows, handOut as (row: Row) => Row, plans, this.resolvesRelations);
         else for (const row of rows) yield handOut(row);
       }
       return;
@@ -737,7 +737,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       // The next position is read before the rows go out: the caller may change what it is given.
       const last = rows.length === limit ? rows[rows.length - 1] : undefined;
       const after = last && sortKeyOf(normalized.orderBy, last);
-      if (plans.length > 0) yield* await loadIncluded(session, rows, handOut as (row: Row) => Row, plans);
+      if (plans.length > 0) yield* await loadIncluded(session, rows, handOut as (row: Row) => Row, plans, this.resolvesRelations);
       else for (const row of rows) yield handOut(row);
       if (after === undefined) return;
       remaining -= rows.length;

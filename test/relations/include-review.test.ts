@@ -14,6 +14,7 @@ import { createStorage, QueryError, ValidationError } from "../../src/index.js";
 import { RVI_ENTITIES, RviMark, RviNote, RviRemark, RviWriter } from "../fixtures/rvi-entities.js";
 import type { IncBackend } from "../fixtures/inc-backends.js";
 import { incBackends } from "../fixtures/inc-backends.js";
+import { tinyStore } from "../fixtures/tiny-backend.js";
 import { waitFor } from "../cache/cache-test-kit.js";
 import { assertRedisReachable, deletePrefix, redisUrl, servicesRequired, uniquePrefix } from "../cache/redis-service.js";
 
@@ -244,5 +245,20 @@ describe.runIf(redisUrl !== undefined || servicesRequired)("sqlite: a cached inc
     await waitFor(async () => (await view())[0]![1] === "renamed", 2000, "the reader saw the rename");
     await writer.repository(RviRemark).insert({ text: "more", noteId: 2 });
     await waitFor(async () => (await view())[1]![2] === 2, 2000, "the reader saw the new remark");
+  });
+});
+
+describe("tiny (no supportsRelationFilters): relation filters in findOne and in an include's where", () => {
+  test("are resolved by the repository as in findAll", async () => {
+    const storage = await createStorage({ backend: tinyStore(), entities: RVI_ENTITIES, autoCreate: true });
+    try {
+      await seed(storage);
+      const notes = storage.repository(RviNote);
+      expect((await notes.findOne({ where: { writer: { name: "w1" } }, orderBy: { id: "asc" } }))?.title).toBe("n1-0");
+      const found = await notes.findAll({ where: { id: { $in: [1, 2] } }, include: { remarks: { where: { note: { title: "n0-0" } } } } });
+      expect(found.map((n) => n.remarks?.map((r) => r.text))).toEqual([["r1"], []]);
+    } finally {
+      await storage.close();
+    }
   });
 });
