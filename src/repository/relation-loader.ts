@@ -48,10 +48,18 @@ function includeError(schema: EntitySchema, path: string, message: string, field
 /**
  * Checks `include` against `schema`'s relations and plans it; `[]` when it loads nothing. Every name that is
  * not a relation is listed in one `QueryError`. `schemaOf` gives a relation target's schema as the storage knows it.
+ * `within`: the include objects it is nested in (one holding itself would nest forever).
  */
-export function planInclude(schema: EntitySchema, include: unknown, schemaOf: (entity: Function) => EntitySchema, path = "include"): IncludePlan[] {
+export function planInclude(
+  schema: EntitySchema,
+  include: unknown,
+  schemaOf: (entity: Function) => EntitySchema,
+  path = "include",
+  within: readonly object[] = [],
+): IncludePlan[] {
   if (include === undefined) return [];
   if (!isPlainObject(include)) includeError(schema, path, `must be an object such as { author: true }, got ${describeValue(include)}`);
+  if (within.includes(include)) includeError(schema, path, "holds the include it is nested in: an include must be a finite tree");
   const unknown = Object.keys(include).filter((name) => !schema.relationsByProperty.has(name));
   if (unknown.length > 0) {
     const known = schema.relations.map((r) => r.property);
@@ -75,7 +83,7 @@ export function planInclude(schema: EntitySchema, include: unknown, schemaOf: (e
         includeError(schema, where, `is a to-one relation: ${key} applies to to-many relations only`, property);
       }
     }
-    plans.push(planRelation(relation, schemaOf(relation.target), options, schemaOf, where));
+    plans.push(planRelation(relation, schemaOf(relation.target), options, schemaOf, where, [...within, include]));
   }
   return plans;
 }
@@ -86,8 +94,9 @@ function planRelation(
   options: Record<string, unknown>,
   schemaOf: (entity: Function) => EntitySchema,
   path: string,
+  within: readonly object[],
 ): IncludePlan {
-  const nested = planInclude(target, options["include"], schemaOf, `${path}.include`);
+  const nested = planInclude(target, options["include"], schemaOf, `${path}.include`, [...within, options]);
   const { include: _nested, limit, ...rest } = options;
   const normalized = normalizeQuery(target, limit === undefined ? rest : { ...rest, limit });
   const prototype = target.target.prototype as object;

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { DataSession, Key } from "../spi/index.js";
 import type { TableCache } from "../cache/table-cache.js";
-import { ConcurrencyError, NotFoundError, QueryError, StorageError, ValidationError } from "../errors.js";
+import { ConcurrencyError, IntegrityError, NotFoundError, QueryError, StorageError, ValidationError } from "../errors.js";
 import { compileAfter } from "../engine/keyset.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Field, Include, NormalizedQuery, NormalizedWhere, Query, RelationProperty, SelectQuery, Where } from "../query/query.js";
@@ -391,8 +391,9 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const changes: Row = {};
     let expectedVersion: number | undefined;
     for (const [property, value] of Object.entries(patch)) {
-      if (value === undefined) continue;
-      const column = this.schema.columnsByProperty.get(property)!;
+      const column = this.schema.columnsByProperty.get(property);
+      // A relation property (checked by assertEntity) is not written, as with save.
+      if (value === undefined || column === undefined) continue;
       if (column.primary) {
         if (value !== key) invalid(this.schema, property, "the primary key cannot be changed by update");
         continue;
@@ -624,7 +625,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   async link(id: K, relation: RelationProperty<T>, targetIds: readonly Key[]): Promise<number> {
     const { key, join, targets } = this.linkArguments("link", id, relation, targetIds);
     if (targets.length === 0) return 0;
-    return this.atomically(async (session) => {
+    const attempt = () => this.atomically(async (session) => {
       const linked = await session.find(join.schema, {
         where: [[{ column: join.sourceColumn, op: "eq", value: key }, { column: join.targetColumn, op: "in", value: targets }]],
         orderBy: [{ column: join.schema.primary, direction: "asc" }],
@@ -639,6 +640,15 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       if (missing.length > 0) this.core.transactions.noteWrite(join.schema.table);
       return missing.length;
     });
+    try {
+      return await attempt();
+    } catch (error) {
+      // A concurrent link of the same pair may have committed between our read and our insert (PostgreSQL,
+      // read committed): the pair's unique index refused ours, and our attempt was undone. Once more: the
+      // read now sees that link. A missing entity fails the same way again, and is thrown.
+      if (error instanceof IntegrityError && (this.core.transactions.current() === undefined || this.core.backend.capabilities.supportsSavepoints)) return attempt();
+      throw error;
+    }
   }
 
   /**
