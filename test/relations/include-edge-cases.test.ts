@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Repository, Storage } from "../../src/index.js";
 import { createStorage, QueryError, ValidationError } from "../../src/index.js";
-import { RVI_ENTITIES, RviMark, RviNote, RviRemark, RviWriter } from "../fixtures/rvi-entities.js";
+import { RVI_ENTITIES, RviMark, RviNote, RviRemark, RviWriter } from "../fixtures/include-edge-entities.js";
 import type { IncBackend } from "../fixtures/inc-backends.js";
 import { incBackends } from "../fixtures/inc-backends.js";
 import { tinyStore } from "../fixtures/tiny-backend.js";
