@@ -9,11 +9,12 @@ import "reflect-metadata";
 import fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { randomBytes } from "node:crypto";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { createStorage } from "../src/index.js";
+import type { BenchDatabase } from "./bench-database.js";
+import { createBenchDatabase } from "./bench-database.js";
 
 @Entity("walked")
 class Walked {
@@ -37,22 +38,10 @@ function makeRows(count: number): Walked[] {
 }
 
 /** A database of its own on the STRATA_PG_URL server, dropped by the returned function. */
-async function postgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const adminUrl = process.env["STRATA_PG_URL"];
-  if (!adminUrl) throw new Error("postgres needs STRATA_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test)");
-  const name = `strata_bench_walk_${randomBytes(5).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.href,
-    drop: async () => {
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await admin.end();
-    },
-  };
+async function postgresDatabase(): Promise<BenchDatabase> {
+  const database = await createBenchDatabase("walk", "postgres walks");
+  if (!database) throw new Error("postgres needs STRATA_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test)");
+  return database;
 }
 
 /** Every row of `text` through a pg cursor, 1000 a fetch, as the cities bench's anchor reads them. */

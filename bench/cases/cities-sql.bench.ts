@@ -11,7 +11,6 @@
  * BENCH_CITIES=postgres (or sqlite) runs one backend's cases, BENCH_CITIES_ITERATE=0 leaves out the all-rows
  * cases (a minute or more each while iterate pages by OFFSET).
  */
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -22,6 +21,7 @@ import type { Repository, Storage } from "../../src/index.js";
 import type { CityQuery } from "../city-queries.js";
 import { CITY_COLUMNS, City, cityQueries, findPageCases, iterateAll, loadCities, numberedPlaceholders, sqliteAnchor } from "../city-queries.js";
 import type { BenchGroup, BenchPair } from "../harness.js";
+import { createBenchDatabase } from "../bench-database.js";
 
 /** At most 1.2x the anchor's time. */
 const GOAL = 0.83;
@@ -101,20 +101,10 @@ async function sqliteCases(cities: City[], queries: CityQuery[], pairs: BenchPai
 
 /** PostgreSQL: Strata and raw pg on one table, in a database made for the run. */
 async function postgresCases(cities: City[], queries: CityQuery[], pairs: BenchPair[], figures: Figure[], closers: (() => Promise<void>)[]): Promise<void> {
-  const adminUrl = process.env["STRATA_PG_URL"];
-  if (!adminUrl) {
-    console.log("cities postgres cases skipped: STRATA_PG_URL is not set (e.g. STRATA_PG_URL=postgres://postgres@127.0.0.1:5432/test)");
-  } else {
-    const name = `strata_bench_cities_${randomBytes(5).toString("hex")}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    closers.push(async () => {
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await admin.end();
-    });
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
+  const database = await createBenchDatabase("cities", "cities postgres cases");
+  if (database) {
+    closers.push(() => database.drop());
+    const url = new URL(database.url);
     const postgres: Storage = await createStorage({ url: url.href, entities: [City], autoCreate: true, cache: false });
     closers.unshift(() => postgres.close());
     const pgRepo = postgres.repository(City);

@@ -2,11 +2,11 @@
  * PostgreSQL cases of issue 3: findById against a raw parameterized pg query and TypeORM's findOneBy, on
  * the same table of a database made for the run (and dropped after). Skips, saying why, without STRATA_PG_URL.
  */
-import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { Column, DataSource, Entity, PrimaryColumn } from "typeorm";
 import { createStorage } from "../../src/index.js";
 import type { BenchGroup } from "../harness.js";
+import { createBenchDatabase } from "../bench-database.js";
 
 @Entity("bench_pg_items")
 class PgItem {
@@ -21,17 +21,9 @@ class PgItem {
 const ROWS = 10_000;
 
 export default async function postgresBench(): Promise<BenchGroup> {
-  const adminUrl = process.env["STRATA_PG_URL"];
-  if (!adminUrl) {
-    console.log("postgres bench skipped: STRATA_PG_URL is not set (e.g. STRATA_PG_URL=postgres://postgres@127.0.0.1:5432/test)");
-    return { pairs: [], close: async () => {} };
-  }
-  const name = `strata_bench_${randomBytes(5).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
+  const database = await createBenchDatabase("pg", "postgres bench");
+  if (!database) return { pairs: [], close: async () => {} };
+  const url = new URL(database.url);
 
   const storage = await createStorage({ url: url.href, entities: [PgItem], autoCreate: true });
   const items = storage.repository(PgItem);
@@ -65,8 +57,7 @@ export default async function postgresBench(): Promise<BenchGroup> {
       await typeorm.destroy();
       await pool.end();
       await storage.close();
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await admin.end();
+      await database.drop();
     },
   };
 }

@@ -17,7 +17,6 @@
  * without STRATA_PG_URL.
  */
 import "reflect-metadata";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -27,6 +26,7 @@ import { Column, DataSource, Entity, JoinColumn, ManyToOne, OneToMany, PrimaryCo
 import type { Storage } from "../../src/index.js";
 import { createStorage } from "../../src/index.js";
 import type { BenchGroup, BenchPair } from "../harness.js";
+import { createBenchDatabase } from "../bench-database.js";
 
 @Entity("bench_rel_authors")
 class BenchAuthor {
@@ -194,20 +194,10 @@ export default async function relationsBench(): Promise<BenchGroup> {
   ];
   const closers: Array<() => Promise<void>> = [];
 
-  const adminUrl = process.env["STRATA_PG_URL"];
-  if (!adminUrl) {
-    console.log("relations bench: the postgres cases are skipped: STRATA_PG_URL is not set (e.g. STRATA_PG_URL=postgres://postgres@127.0.0.1:5432/test)");
-  } else {
-    const name = `strata_bench_rel_${randomBytes(5).toString("hex")}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    closers.push(async () => {
-      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await admin.end();
-    });
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
+  const database = await createBenchDatabase("rel", "relations bench: the postgres cases are");
+  if (database) {
+    closers.push(() => database.drop());
+    const url = new URL(database.url);
     const postgres = await createStorage({ url: url.href, entities: ENTITIES, autoCreate: true, cache: false });
     closers.unshift(() => postgres.close());
     await fill(postgres);
