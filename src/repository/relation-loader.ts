@@ -12,7 +12,7 @@
  */
 import { QueryError } from "../errors.js";
 import { normalizeQuery } from "../query/normalize-query.js";
-import { tablesRead as tablesReadByWhere } from "../query/tables-read.js";
+import { tablesRead } from "../query/tables-read.js";
 import type { Condition, NormalizedQuery } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
 import { describeValue, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
@@ -259,12 +259,12 @@ export function includeKey(plans: readonly IncludePlan[]): unknown[] {
 }
 
 /** Every table `plans` read: the related tables and the join tables, and those their wheres' relation filters read, each once. */
-export function tablesRead(plans: readonly IncludePlan[], into = new Map<string, EntitySchema>()): Map<string, EntitySchema> {
+export function tablesIncluded(plans: readonly IncludePlan[], into = new Map<string, EntitySchema>()): Map<string, EntitySchema> {
   for (const plan of plans) {
     if (plan.relation.joinTable) into.set(plan.relation.joinTable.schema.table, plan.relation.joinTable.schema);
     into.set(plan.target.table, plan.target);
-    for (const schema of tablesReadByWhere(plan.query.where)) into.set(schema.table, schema);
-    tablesRead(plan.nested, into);
+    for (const schema of tablesRead(plan.query.where)) into.set(schema.table, schema);
+    tablesIncluded(plan.nested, into);
   }
   return into;
 }

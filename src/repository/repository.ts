@@ -11,7 +11,7 @@ import { compileAfter } from "../engine/keyset.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Field, Include, NormalizedQuery, NormalizedWhere, Query, RelationProperty, SelectQuery, Where } from "../query/query.js";
 import { resolveRelationFilters } from "../query/resolve-relations.js";
-import { hasRelationFilter, tablesRead as tablesReadByWhere } from "../query/tables-read.js";
+import { hasRelationFilter, tablesRead } from "../query/tables-read.js";
 import { tablesReachedByDelete } from "../schema/delete-reach.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
 import { joinTablesOf } from "../schema/read-relations.js";
@@ -24,7 +24,7 @@ import type { BatchResult, PreparedRow, SaveManyOptions } from "./batch-writer.j
 import { BatchWriter } from "./batch-writer.js";
 import { PageCursors, sortKeyOf, withSortColumns } from "./page-cursor.js";
 import type { IncludePlan } from "./relation-loader.js";
-import { includeKey, loadIncluded, makeTreeCopier, pairingColumns, planInclude, tablesRead } from "./relation-loader.js";
+import { includeKey, loadIncluded, makeTreeCopier, pairingColumns, planInclude, tablesIncluded } from "./relation-loader.js";
 
 export type { BatchResult, SaveManyOptions } from "./batch-writer.js";
 
@@ -226,9 +226,9 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * The caches of the other tables a cached query reads (its relation filters', its include's): their
    * generations key its entry, so a write to any of them makes it unreachable.
    */
-  private tablesRead(where: NormalizedWhere, plans: readonly IncludePlan[] = []): TableCache[] {
-    const tables = tablesRead(plans);
-    for (const schema of tablesReadByWhere(where)) tables.set(schema.table, schema);
+  private cachesRead(where: NormalizedWhere, plans: readonly IncludePlan[] = []): TableCache[] {
+    const tables = tablesIncluded(plans);
+    for (const schema of tablesRead(where)) tables.set(schema.table, schema);
     return [...tables.values()].map((schema) => this.core.cache!.tableRead(schema));
   }
 
@@ -492,13 +492,13 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (cached) {
       if (plans.length === 0) {
         const load = () => this.find(this.core.backend.session, normalized);
-        return cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache, this.tablesRead(normalized.where));
+        return cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache, this.cachesRead(normalized.where));
       }
       const session = this.core.backend.session;
       const handOut = (projection?.fromBackend ?? this.asEntity) as (row: Row) => Row;
       const load = async () => loadIncluded(this.reader(session), await this.find(session, normalized), handOut, plans);
       const copy = makeTreeCopier((projection?.fromCache ?? cached.cache.copyOut) as (row: Row) => Row, plans);
-      return cached.cache.query("rows", { ...normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, this.tablesRead(normalized.where, plans));
+      return cached.cache.query("rows", { ...normalized, include: includeKey(plans) }, cached.ttlMs, load, copy, this.cachesRead(normalized.where, plans));
     }
     const session = this.session();
     const rows = await this.find(session, normalized);
@@ -584,7 +584,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (cached) {
       const session = this.core.backend.session;
       const load = async () => session.count(this.schema, await this.backendWhere(normalized, session));
-      return cached.cache.query("count", normalized, cached.ttlMs, load, undefined, this.tablesRead(normalized));
+      return cached.cache.query("count", normalized, cached.ttlMs, load, undefined, this.cachesRead(normalized));
     }
     const session = this.session();
     return session.count(this.schema, await this.backendWhere(normalized, session));
