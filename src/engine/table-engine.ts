@@ -16,6 +16,8 @@ import type { Condition, NormalizedQuery, NormalizedWhere, OrderTerm, WhereTerm 
 import { isRelationCondition } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, ForeignKeySchema, IndexSchema, Row } from "../schema/entity-schema.js";
 import { buildEntitySchema } from "../schema/entity-schema.js";
+import type { ReferencingKey } from "../schema/foreign-key-graph.js";
+import { referencingKeys } from "../schema/foreign-key-graph.js";
 import { ProjectionCache } from "../schema/projection-cache.js";
 import { copyJson, keyExhausted, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
 import { MigrationTable } from "../schema/table-schema.js";
@@ -270,13 +272,7 @@ export class MemoryTable {
   }
 }
 
-/** A foreign key that points at a table: its referencing table and the key. See {@link MemoryDatabase.referencing}. */
-export interface IncomingForeignKey {
-  readonly table: string;
-  readonly foreignKey: ForeignKeySchema;
-}
-
-const NO_INCOMING: readonly IncomingForeignKey[] = [];
+const NO_INCOMING: readonly ReferencingKey[] = [];
 
 /** The tables of a database; `changed` hears of every table added, replaced or removed. */
 class TableMap extends Map<string, MemoryTable> {
@@ -309,20 +305,11 @@ export class MemoryDatabase {
    * Referenced table -> the foreign keys pointing at it, derived from the tables' schemas when first asked
    * and dropped whenever a table is created, replaced (every schema change), dropped or rebound.
    */
-  private incoming: Map<string, IncomingForeignKey[]> | undefined;
+  private incoming: Map<string, ReferencingKey[]> | undefined;
 
   /** The foreign keys (of any table, this one included) that reference the table `name`. */
-  referencing(name: string): readonly IncomingForeignKey[] {
-    if (!this.incoming) {
-      this.incoming = new Map();
-      for (const [table, { schema }] of this.tables) {
-        for (const foreignKey of schema.foreignKeys) {
-          let list = this.incoming.get(foreignKey.referencedTable);
-          if (!list) this.incoming.set(foreignKey.referencedTable, (list = []));
-          list.push({ table, foreignKey });
-        }
-      }
-    }
+  referencing(name: string): readonly ReferencingKey[] {
+    this.incoming ??= referencingKeys(Array.from(this.tables.values(), (t) => t.schema));
     return this.incoming.get(name) ?? NO_INCOMING;
   }
 
@@ -610,8 +597,8 @@ export class WriteSet implements RelatedRows {
     doom(table, rows);
     for (let i = 0; i < levels.length; i++) {
       const { table: parent, keys } = levels[i]!;
-      for (const { table: childName, foreignKey: fk } of this.db.referencing(parent.schema.table)) {
-        const child = this.db.tables.get(childName)!;
+      for (const { child: childSchema, fk } of this.db.referencing(parent.schema.table)) {
+        const child = this.db.tables.get(childSchema.table)!;
         const found = this.referencingRows(child, fk, keys);
         if (found.length === 0) continue;
         if (fk.onDelete === "CASCADE") doom(child, found);

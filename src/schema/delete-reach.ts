@@ -3,6 +3,7 @@
  * commits, since the backend changed them without a repository write to announce it.
  */
 import type { EntitySchema } from "./entity-schema.js";
+import { referencingKeys } from "./foreign-key-graph.js";
 
 /**
  * The tables whose rows, besides the ones deleted, a delete from `table` may change: those with a `CASCADE` foreign
@@ -12,22 +13,15 @@ import type { EntitySchema } from "./entity-schema.js";
  * table of the storage, join tables included.
  */
 export function tablesReachedByDelete(table: string, schemas: Iterable<EntitySchema>): string[] {
-  const referencing = new Map<string, Array<{ table: string; cascade: boolean }>>();
-  for (const schema of schemas) {
-    for (const fk of schema.foreignKeys) {
-      if (fk.onDelete === "RESTRICT") continue;
-      const list = referencing.get(fk.referencedTable) ?? [];
-      list.push({ table: schema.table, cascade: fk.onDelete === "CASCADE" });
-      referencing.set(fk.referencedTable, list);
-    }
-  }
+  const referencing = referencingKeys(schemas);
   const reached = new Set<string>();
   const deletedFrom = new Set<string>([table]);
   const pending = [table];
   while (pending.length > 0) {
-    for (const child of referencing.get(pending.pop()!) ?? []) {
+    for (const { child, fk } of referencing.get(pending.pop()!) ?? []) {
+      if (fk.onDelete === "RESTRICT") continue;
       reached.add(child.table);
-      if (child.cascade && !deletedFrom.has(child.table)) {
+      if (fk.onDelete === "CASCADE" && !deletedFrom.has(child.table)) {
         deletedFrom.add(child.table);
         pending.push(child.table);
       }

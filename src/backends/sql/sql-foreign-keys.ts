@@ -12,7 +12,9 @@
  */
 import type { Key, TableForeignKey } from "../../spi/index.js";
 import type { NormalizedWhere } from "../../query/query.js";
-import type { EntitySchema, ForeignKeySchema, OnDelete, Row } from "../../schema/entity-schema.js";
+import type { EntitySchema, OnDelete, Row } from "../../schema/entity-schema.js";
+import type { ReferencingKey } from "../../schema/foreign-key-graph.js";
+import { referencingKeys } from "../../schema/foreign-key-graph.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
 import { missingParent, stillReferenced } from "./sql-errors.js";
@@ -59,27 +61,23 @@ export function parentsFirst<T extends { readonly name: string; readonly foreign
 
 /** Every foreign key a backend knows of (its storage's entities and join tables), by constraint name and by referenced table. */
 export class ForeignKeyCatalog {
-  private readonly byName = new Map<string, { readonly child: EntitySchema; readonly fk: ForeignKeySchema }>();
-  private readonly referencing = new Map<string, Array<{ readonly child: EntitySchema; readonly fk: ForeignKeySchema }>>();
+  private readonly byName = new Map<string, ReferencingKey>();
+  private readonly referencing: Map<string, ReferencingKey[]>;
 
   constructor(schemas: readonly EntitySchema[]) {
-    for (const child of schemas) {
-      for (const fk of child.foreignKeys) {
-        this.byName.set(`${child.table}\0${fk.name}`, { child, fk });
-        let list = this.referencing.get(fk.referencedTable);
-        if (!list) this.referencing.set(fk.referencedTable, (list = []));
-        list.push({ child, fk });
-      }
+    this.referencing = referencingKeys(schemas);
+    for (const keys of this.referencing.values()) {
+      for (const key of keys) this.byName.set(`${key.child.table}\0${key.fk.name}`, key);
     }
   }
 
   /** The foreign key `name` of table `child` (a constraint name is unique only within its table on PostgreSQL). */
-  find(child: string, name: string): { readonly child: EntitySchema; readonly fk: ForeignKeySchema } | undefined {
+  find(child: string, name: string): ReferencingKey | undefined {
     return this.byName.get(`${child}\0${name}`);
   }
 
   /** The foreign keys that reference `table`, each with the schema of its (child) table. */
-  referencingTable(table: string): ReadonlyArray<{ readonly child: EntitySchema; readonly fk: ForeignKeySchema }> {
+  referencingTable(table: string): readonly ReferencingKey[] {
     return this.referencing.get(table) ?? [];
   }
 }
