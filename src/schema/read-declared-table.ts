@@ -87,17 +87,9 @@ export function readDeclaredTable(target: Function): DeclaredTable {
   if (args.filterExclusions(chain).length > 0) unsupported("(class)", "@Exclusion");
   if (args.findTree(chain)) unsupported("(class)", "@Tree");
 
-  const columns: ColumnSchema[] = [];
-  const seen = new Set<string>();
-  // Walk from the base class down so that a subclass redeclaring a property wins.
-  for (const arg of args.filterColumns(chain).slice().reverse()) {
-    if (seen.has(arg.propertyName)) {
-      const i = columns.findIndex((c) => c.property === arg.propertyName);
-      columns.splice(i, 1);
-    }
-    seen.add(arg.propertyName);
-    columns.push(readColumn(entityName, tableName, arg, args.findGenerated(chain, arg.propertyName)?.strategy));
-  }
+  const columns = declaredColumns(args.columns, chain).map((arg) =>
+    readColumn(entityName, tableName, arg, args.findGenerated(chain, arg.propertyName)?.strategy),
+  );
   const primaries = columns.filter((c) => c.primary);
   if (primaries.length === 0) {
     throw new SchemaError(`${entityName} has no primary column: add @PrimaryColumn() or @PrimaryGeneratedColumn()`, {
@@ -124,10 +116,30 @@ export function readDeclaredTable(target: Function): DeclaredTable {
   return declared;
 }
 
+type ColumnArgs = ReturnType<typeof getMetadataArgsStorage>["columns"][number];
+
+/**
+ * The column decorators of `chain` (a class, then its ancestors) in declaration order: decorators run as
+ * the class body is evaluated, so TypeORM records them in source order, a base class's before its
+ * subclass's. A property declared again by a subclass keeps the base's position and takes the subclass's
+ * options. (TypeORM's `filterColumns` keeps the first record of a property, the base's, and so cannot be used.)
+ */
+function declaredColumns(all: readonly ColumnArgs[], chain: readonly Function[]): ColumnArgs[] {
+  const depth = (arg: ColumnArgs): number => chain.indexOf(arg.target as Function);
+  const byProperty = new Map<string, ColumnArgs>();
+  for (const arg of all) {
+    if (depth(arg) < 0) continue;
+    const known = byProperty.get(arg.propertyName);
+    // Map keeps the first insertion's position; a set of an existing key replaces the value in place.
+    if (!known || depth(arg) < depth(known)) byProperty.set(arg.propertyName, arg);
+  }
+  return [...byProperty.values()];
+}
+
 export function readColumn(
   entityName: string,
   table: string,
-  arg: ReturnType<typeof getMetadataArgsStorage>["columns"][number],
+  arg: ColumnArgs,
   generation: "uuid" | "increment" | "rowid" | undefined,
 ): ColumnSchema {
   const property = arg.propertyName;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { Column, Entity, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, VersionColumn, Index, DeleteDateColumn } from "typeorm";
+import { Column, CreateDateColumn, Entity, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, VersionColumn, Index, DeleteDateColumn } from "typeorm";
 import { SchemaError, createStorage, readEntitySchema } from "../../src/index.js";
 
 @Entity("owners") class Owner { @PrimaryColumn({ type: "string" }) id: string; }
@@ -30,6 +30,32 @@ class Full {
   @VersionColumn() version: number;
 }
 
+@Entity("ordered_people")
+class OrderedPerson {
+  @PrimaryGeneratedColumn("uuid") id: string;
+  @Column({ type: "string" }) name: string;
+  @Column({ type: "string" }) email: string;
+  @CreateDateColumn() createdAt: Date;
+}
+@Entity("ordered_owners") class OrderedOwner { @PrimaryColumn({ type: "string" }) id: string; }
+@Entity("ordered_pets")
+class OrderedPet {
+  @Column({ type: "string" }) name: string;
+  @ManyToOne(() => OrderedOwner) owner: OrderedOwner;
+  @PrimaryColumn({ type: "string" }) id: string;
+  @Column({ type: "integer" }) age: number;
+}
+abstract class Audited {
+  @PrimaryColumn({ type: "string" }) id: string;
+  @Column({ type: "string" }) note: string;
+  @CreateDateColumn() createdAt: Date;
+}
+@Entity("ordered_invoices")
+class OrderedInvoice extends Audited {
+  @Column({ type: "integer" }) total: number;
+  @Column({ type: "string", nullable: true }) declare note: string;
+}
+
 function schemaError(entity: Function): SchemaError {
   try {
     readEntitySchema(entity);
@@ -52,6 +78,25 @@ describe("entity schemas from TypeORM decorators", () => {
     expect(s.columnsByProperty.get("rank")?.name).toBe("rank_value");
     expect(s.version?.property).toBe("version");
     expect(s.indexes.map((i) => [i.properties, i.unique])).toEqual(expect.arrayContaining([[["name", "rank"], true], [["slug"], true]]));
+  });
+
+  test("columns keep their declaration order: the primary key where it is declared, a relation's implied foreign key after the declared columns", () => {
+    expect(readEntitySchema(OrderedPerson).columns.map((c) => c.property)).toEqual(["id", "name", "email", "createdAt"]);
+    expect(readEntitySchema(OrderedPet).columns.map((c) => c.property)).toEqual(["name", "id", "age", "ownerId"]);
+  });
+
+  test("an inherited entity: the base class's columns first; a property declared again keeps its place and takes the subclass's options", () => {
+    const s = readEntitySchema(OrderedInvoice);
+    expect(s.columns.map((c) => c.property)).toEqual(["id", "note", "createdAt", "total"]);
+    expect(s.columnsByProperty.get("note")?.nullable).toBe(true);
+  });
+
+  test("entities come back with their properties in declaration order", async () => {
+    const storage = await createStorage({ url: "memory:", entities: [OrderedPerson] });
+    const people = storage.repository(OrderedPerson);
+    const { id } = await people.save({ email: "ada@example.com", name: "Ada" } as OrderedPerson);
+    expect(Object.keys((await people.findById(id))!)).toEqual(["id", "name", "email", "createdAt"]);
+    await storage.close();
   });
 
   test("unsupported declarations are SchemaErrors naming entity and property", () => {

@@ -321,9 +321,9 @@ describe("file: checksums and a missing catalog", () => {
     const text = fs.readFileSync(notesFile(), "utf8");
     // The order Strata writes (the key first, then the columns): what an entity's properties follow.
     const order = Object.keys((JSON.parse(text) as { rows: object[] }).rows[0]!);
-    const edited = resealed(text.replace('"body":null,"title":"a"', '"title":"a","body":"by hand"').replace('"body":null,"title":"b"', '"title":"b"'));
-    expect(edited).toContain('"title":"a","body":"by hand"}');
-    expect(edited).toContain('"rank":1,"title":"b"}');
+    const edited = resealed(text.replace('"title":"a","body":null', '"body":"by hand","title":"a"').replace('"title":"b","body":null,', '"title":"b",'));
+    expect(edited).toContain('"body":"by hand","title":"a","rank":0');
+    expect(edited).toContain('"title":"b","rank":1');
     fs.writeFileSync(notesFile(), edited);
     const notes = await (await openStorage()).repository(Note).findAll();
     expect(notes.map((n) => Object.keys(n))).toEqual([order, order]);

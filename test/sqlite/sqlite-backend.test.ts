@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from "typeorm";
 import { afterAll, describe, expect, test } from "vitest";
 import { mapSqliteError } from "../../src/backends/sqlite/sqlite-errors.js";
 import { CapacityError, ConnectionError, createStorage, LockError, StorageError } from "../../src/index.js";
@@ -28,9 +29,32 @@ async function lockHolder(file: string, ...mode: string[]): Promise<{ pid: numbe
   return { pid: child.pid!, release: () => child.stdin!.write("release\n"), kill: () => child.kill("SIGKILL"), exited };
 }
 
+@Entity("day_people")
+class Person {
+  @PrimaryGeneratedColumn("uuid") id: string;
+  @Column({ type: "string" }) name: string;
+  @Column({ type: "string" }) email: string;
+  @CreateDateColumn() createdAt: Date;
+}
+
 describe.skipIf(!backendSelected("sqlite"))("sqlite", () => {
   sqlBackendCases("sqlite (file)", (options) => createStorage({ url: `sqlite:${freshFile()}`, entities: [Thing, Counter, Account], autoCreate: true, ...options }));
   sqlBackendCases("sqlite (:memory:)", (options) => createStorage({ url: "sqlite::memory:", entities: [Thing, Counter, Account], autoCreate: true, ...options }));
+
+  describe("sqlite: tables", () => {
+    test("a table made from an entity has its columns in declaration order", async () => {
+      const file = freshFile();
+      const storage = await createStorage({ url: `sqlite:${file}`, entities: [Person], autoCreate: true });
+      await storage.close();
+      const db = new Database(file, { readonly: true });
+      try {
+        const columns = db.prepare(`SELECT name FROM pragma_table_info('day_people') ORDER BY cid`).pluck().all();
+        expect(columns).toEqual(["id", "name", "email", "createdAt"]);
+      } finally {
+        db.close();
+      }
+    });
+  });
 
   describe("sqlite: select", () => {
     test("a select never reads the columns it leaves out: one that fails to decode does not fail it", async () => {
