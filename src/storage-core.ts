@@ -82,4 +82,35 @@ export class StorageCore {
     }
     return schema;
   }
+
+  /** Tables whose queries asked for `cache` on a storage that cannot cache queries: each warned about once. */
+  private readonly uncachedQueryTables = new Set<string>();
+
+  /**
+   * A query of `schema` asked for `cache`. Where this storage cannot cache queries (no cache, or no L1, which
+   * holds the query cache), say so through the logger, once per table: the option would otherwise do nothing
+   * without a word, and the defaults leave the cache off on SQLite and PostgreSQL.
+   */
+  noteQueryCacheAsked(schema: EntitySchema): void {
+    if (this.uncachedQueryTables.has(schema.table)) return;
+    const configured = this.config.cache;
+    let why: string;
+    if (this.cache === undefined) {
+      why =
+        configured === undefined
+          ? `the cache is off by default on ${this.backend.name} (another process's writes would not reach it)`
+          : configured === false
+            ? "the storage was created with cache: false"
+            : "the storage's cache has no tier";
+    } else if (configured && configured.l1 === false) {
+      why = "the query cache lives in L1, which cache.l1: false turns off";
+    } else {
+      return;
+    }
+    this.uncachedQueryTables.add(schema.table);
+    this.config.logger.warn(
+      `${schema.entityName} (table "${schema.table}"): a query asked for \`cache\`, but ${why}, so it reads the backend every time. ` +
+        `Turn the cache on in createStorage (cache: {} for an in-process L1 with the default bounds); README, "Cache".`,
+    );
+  }
 }

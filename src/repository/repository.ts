@@ -135,6 +135,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   /** A fresh entity for a repeated id of `findByIds`: Dates cloned, json deep-copied, decided once for the schema. */
   private readonly copyEntity: (row: Row) => Row;
   private tableCache: TableCache | undefined;
+  /** A query of this repository asked for `cache` once: the storage has said whether it can cache queries. */
+  private queryCacheNoted = false;
   private readonly batches: BatchWriter;
   /** Projections whose backend rows hold exactly the fields handed out (the primary key was listed). */
   private readonly exactProjections = new ProjectionCache<Projection>();
@@ -217,6 +219,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
 
   private queryCache(option: Query<T>["cache"]): { cache: TableCache; ttlMs: number | undefined } | undefined {
     if (!option) return undefined;
+    if (!this.queryCacheNoted) {
+      this.queryCacheNoted = true;
+      this.core.noteQueryCacheAsked(this.schema);
+    }
     const cache = this.cacheForRead();
     return cache && { cache, ttlMs: option === true ? undefined : option.ttlMs };
   }
