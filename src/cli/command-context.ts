@@ -1,6 +1,8 @@
 /** What every `strata` command reads from the command line: the global flags, the settings, an open storage. */
+import { statSync } from "node:fs";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
+import { MigrationError } from "../errors.js";
 import { createStorage } from "../storage.js";
 import type { Storage } from "../storage.js";
 import { resolveCliSettings, UsageError } from "./cli-config.js";
@@ -32,16 +34,44 @@ export function jsonOf(command: Command): boolean {
   return command.optsWithGlobals<GlobalFlags>().json === true;
 }
 
+/** `url` when there is one, else the {@link UsageError} saying where to give it. */
+function databaseUrl(url: string | undefined): string {
+  if (!url) throw new UsageError("No database: pass --url, set STRATA_URL, or put url in strata.config.json");
+  return url;
+}
+
 /** Opens the storage at `url` (else the settings' url) with the settings' entities and migrations. */
 export async function open(settings: CliSettings, url = settings.url): Promise<Storage> {
-  if (!url) throw new UsageError("No database: pass --url, set STRATA_URL, or put url in strata.config.json");
   // Never create tables from the entities here: the schema is the migrations' business.
-  return createStorage({ url, entities: settings.entities, migrations: settings.migrations, autoCreate: false });
+  return createStorage({ url: databaseUrl(url), entities: settings.entities, migrations: settings.migrations, autoCreate: false });
+}
+
+/**
+ * Refuses a migrations folder that is not there, before anything opens: opening a SQLite URL creates its
+ * database file (a file URL its directory), which a mistyped folder would leave behind empty.
+ */
+function requireMigrationsFolder(dir: string): void {
+  const found = statSync(dir, { throwIfNoEntry: false });
+  if (!found) {
+    throw new MigrationError(
+      `No migrations folder at ${dir}: create its first migration with \`strata migrate create <name>\`, or give the folder with --migrations <dir> or "migrations" in strata.config.json`,
+      { file: dir },
+    );
+  }
+  if (!found.isDirectory()) throw new MigrationError(`The migrations folder ${dir} is not a folder`, { file: dir });
+}
+
+/** What a command needs besides an open storage. */
+export interface StorageNeeds {
+  /** The command reads the migrations folder (status, validate, up, down): it must exist. @default false */
+  readonly migrationsFolder?: boolean;
 }
 
 /** Runs `fn` with the storage of the settings, closed afterwards whatever happens. */
-export async function withStorage<T>(command: Command, fn: (storage: Storage, settings: CliSettings) => Promise<T>): Promise<T> {
+export async function withStorage<T>(command: Command, fn: (storage: Storage, settings: CliSettings) => Promise<T>, needs: StorageNeeds = {}): Promise<T> {
   const settings = await settingsOf(command);
+  databaseUrl(settings.url);
+  if (needs.migrationsFolder) requireMigrationsFolder(settings.migrations);
   const storage = await open(settings);
   try {
     return await fn(storage, settings);

@@ -11,7 +11,7 @@
  *   strata copy --from URL --to URL [--force]     every table and the migration history
  *
  * Global: `--url` (else `STRATA_URL`, else `url` of strata.config.{js,json}), `--config <file>`,
- * `--migrations <dir>`, `--json` (machine-readable output on stdout).
+ * `--migrations <dir>`, `--json` (machine-readable output on stdout), `--version` (`-V`).
  *
  * Exit codes: 0 done; 1 a Strata error (a failing, changed, missing or out-of-order migration, a lock
  * timeout, an unreachable database, a failed copy); 2 a usage error (unknown command or option, a bad
@@ -35,11 +35,13 @@ import { generateCommand } from "./commands/generate-command.js";
 import { statusCommand } from "./commands/status-command.js";
 import { upCommand } from "./commands/up-command.js";
 import { validateCommand } from "./commands/validate-command.js";
+import { packageVersion } from "./package-version.js";
 
 /** The `strata` program: global options, then the commands (each registered by its module, in help order). */
 export function buildProgram(): Command {
   const program = new Command("strata")
     .description("Strata migrations and data copy")
+    .version(packageVersion(), "-V, --version", "print the version of stratastore")
     .option("--url <url>", "the database (else STRATA_URL, else url in strata.config.json)")
     .option("--config <file>", "the config file (default: strata.config.js or strata.config.json here)")
     .option("--migrations <dir>", "the migrations folder (default: migrations in the config, else ./migrations)")

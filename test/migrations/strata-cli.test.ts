@@ -55,6 +55,29 @@ describe("strata CLI: usage", () => {
     expect(badConfig.code).toBe(2);
   });
 
+  test("--version prints the version in package.json", async () => {
+    const { version } = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) {
+      const run = await strata(dir, [flag]);
+      expect(run.code).toBe(0);
+      expect(run.stdout.trim()).toBe(version);
+    }
+  });
+
+  test("a missing migrations folder is an error naming it, and no database file is made", async () => {
+    const database = path.join(dir, "data", "app.db");
+    for (const command of ["status", "validate", "up", "down"]) {
+      const run = await strata(dir, ["--url", `sqlite:${database}`, "--migrations", "db/migratoins", "migrate", command]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`No migrations folder at ${path.join(dir, "db/migratoins")}`);
+    }
+    const json = await strata(dir, ["--url", `sqlite:${database}`, "--json", "migrate", "status"]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: "STRATA_MIGRATION", file: path.join(dir, "migrations") } });
+    expect(existsSync(database)).toBe(false);
+    expect(existsSync(path.join(dir, "data"))).toBe(false);
+  });
+
   test("create writes numbered files that the runner accepts", async () => {
     writeFileSync(path.join(dir, "strata.config.json"), JSON.stringify({ url: "memory:", migrations: "./db/migrations" }));
     expect((await strata(dir, ["migrate", "create", "create-notes"])).code).toBe(0);

@@ -19,6 +19,6 @@ export function downCommand(migrate: Command): Command {
           dryRun: opts.dryRun === true,
         });
         printResults(results, jsonOf(command), "revert");
-      });
+      }, { migrationsFolder: true });
     });
 }

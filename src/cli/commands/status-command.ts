@@ -9,6 +9,6 @@ export function statusCommand(migrate: Command): Command {
     .command("status")
     .description("list every migration with its state: applied, pending, changed, missing")
     .action(async (_opts, command: Command) => {
-      await withStorage(command, async (storage) => printStatus(await storage.migrations.status(), jsonOf(command)));
+      await withStorage(command, async (storage) => printStatus(await storage.migrations.status(), jsonOf(command)), { migrationsFolder: true });
     });
 }

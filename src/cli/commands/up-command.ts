@@ -19,6 +19,6 @@ export function upCommand(migrate: Command): Command {
           allowOutOfOrder: opts.allowOutOfOrder === true,
         });
         printResults(results, jsonOf(command), "apply");
-      });
+      }, { migrationsFolder: true });
     });
 }

@@ -10,6 +10,6 @@ export function validateCommand(migrate: Command): Command {
     .description("check the migrations without running any (exit 1 when one changed, went missing or is out of order)")
     .option("--allow-out-of-order", "accept pending migrations older than the newest applied one")
     .action(async (opts: { allowOutOfOrder?: boolean }, command: Command) => {
-      await withStorage(command, async (storage) => printStatus(await storage.migrations.validate({ allowOutOfOrder: opts.allowOutOfOrder === true }), jsonOf(command)));
+      await withStorage(command, async (storage) => printStatus(await storage.migrations.validate({ allowOutOfOrder: opts.allowOutOfOrder === true }), jsonOf(command)), { migrationsFolder: true });
     });
 }
