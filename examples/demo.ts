@@ -22,10 +22,10 @@ export async function runDemo(storage: Storage, log: (line: string) => void = co
 
   // Idempotent: a second run on persistent storage starts from the same state.
   await tasks.deleteMany({ projectId: "launch" });
-  await users.save({ id: "ada", email: "ada@example.com", name: "Ada" } as User);
-  await projects.save({ id: "launch", name: "Launch", ownerId: "ada" } as Project);
+  await users.save({ id: "ada", email: "ada@example.com", name: "Ada" });
+  await projects.save({ id: "launch", name: "Launch", ownerId: "ada" });
   const titles: Array<[string, number]> = [["Write the README", 2], ["Fix the login bug", 5], ["Plan the party", 1], ["Review the budget", 3]];
-  const batch = await tasks.saveMany(titles.map(([title, priority]) => ({ projectId: "launch", title, priority }) as never));
+  const batch = await tasks.saveMany(titles.map(([title, priority]) => ({ projectId: "launch", title, priority })));
   say(`Saved ${batch.succeeded} tasks on the "${(await projects.findById("launch"))?.name}" board of ${(await users.findById("ada"))?.name}.`);
 
   const open = await tasks.openByPriority("launch");
@@ -44,7 +44,7 @@ export async function runDemo(storage: Storage, log: (line: string) => void = co
   const before = await tasks.count({ projectId: "launch" });
   try {
     await storage.transaction(async () => {
-      await tasks.save({ projectId: "launch", title: "Half-done import", priority: 0 } as never);
+      await tasks.save({ projectId: "launch", title: "Half-done import", priority: 0 });
       await tasks.deleteMany({ projectId: "launch", status: "open" });
       throw new Error("the import failed");
     });

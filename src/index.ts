@@ -8,7 +8,7 @@ export { createStorage, Storage } from "./storage.js";
 export type { RepositoryClass, Transaction } from "./storage.js";
 export type { StorageConfig, ResolvedConfig } from "./config/storage-config.js";
 export { Repository } from "./repository/repository.js";
-export type { IRepository, BatchResult, SaveManyOptions, CountOptions, EntityClass, EntityInput, FindByIdOptions, Page, PageQuery } from "./repository/repository.js";
+export type { IRepository, BatchResult, SaveManyOptions, CountOptions, EntityClass, EntityInput, Patch, FindByIdOptions, Page, PageQuery } from "./repository/repository.js";
 export type { Query, SelectQuery, Field, Where, Operators, OrderBy, Include, IncludeOptions, RelationProperty, Related } from "./query/query.js";
 export type { TransactionOptions, CommittedWrites } from "./transaction/transaction-manager.js";
 export { registerBackend } from "./spi/backend-registry.js";

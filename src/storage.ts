@@ -5,7 +5,7 @@ import type { StorageCache } from "./cache/cache-manager.js";
 import { CacheManager, DISABLED_CACHE } from "./cache/cache-manager.js";
 import type { StorageConfig } from "./config/storage-config.js";
 import { resolveConfig } from "./config/storage-config.js";
-import { ConfigError, SchemaError } from "./errors.js";
+import { ConfigError, QueryError, SchemaError, UnsupportedError } from "./errors.js";
 import type { EntityClass } from "./repository/repository.js";
 import { Repository } from "./repository/repository.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
@@ -126,6 +126,32 @@ export class Storage {
   transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T> {
     const tx: Transaction = { repository: ((cls: Function) => this.repository(cls as EntityClass<object>)) as Transaction["repository"] };
     return this.#core.transactions.run(() => fn(tx), options);
+  }
+
+  /**
+   * Runs one SQL statement of yours on a SQL backend (README, "Raw SQL"): each `${value}` is bound as a
+   * parameter, never spliced; inside `storage.transaction` it runs in that transaction. Resolves to the
+   * rows as plain objects keyed by column name, values as the driver reads them (no entity decoding). A
+   * statement the database says may write drops every cached entry and query, at its commit.
+   * `UnsupportedError` on memory and file; `QueryError` for a statement the database refuses, quoting it.
+   * @example const rows = await storage.sql`select status, count(*) as n from tasks where priority >= ${2} group by status`;
+   */
+  async sql<R extends object = Record<string, unknown>>(strings: TemplateStringsArray, ...values: unknown[]): Promise<R[]> {
+    const core = this.#core;
+    if (!Array.isArray(strings)) throw new QueryError("storage.sql is a tagged template, so that values are bound: storage.sql`select ... where id = ${id}`");
+    if (!core.backend.capabilities.supportsSql) {
+      throw new UnsupportedError(`storage.sql needs a SQL backend (sqlite or postgres); the ${core.backend.name} backend has none. Use the repositories' queries`);
+    }
+    const session = core.transactions.current()?.session ?? core.backend.session;
+    const result = await session.sql!(strings, values);
+    if (result.wrote) for (const table of this.tables()) core.transactions.noteWrite(table);
+    return result.rows as R[];
+  }
+
+  /** Every table of this storage's entities and their join tables. */
+  private tables(): string[] {
+    const schemas = [...this.#core.schemas.values()];
+    return [...schemas, ...joinTablesOf(schemas)].map((schema) => schema.table);
   }
 
   /** Hears of committed writes (tables and keys), after the outermost commit. */

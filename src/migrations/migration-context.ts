@@ -57,7 +57,20 @@ export interface MigrationContext {
   dropForeignKey(table: string, name: string): Promise<void>;
   /** Rewrites rows in batches; `fn` returns the changed row (or nothing to leave it). */
   updateRows(table: string, fn: (row: Record<string, unknown>) => Record<string, unknown> | void | Promise<Record<string, unknown> | void>, where?: Record<string, unknown>): Promise<number>;
+  /**
+   * Inserts rows as the repository would: a `uuid` key left out is generated, an `increment` key by the
+   * backend, absent columns get their default (or null). Where an entity of the storage maps the table,
+   * its create and update date columns left out get the time of the call and its version column 1.
+   */
   insertRows(table: string, rows: Record<string, unknown>[]): Promise<void>;
-  /** Raw SQL with bound parameters; SQL backends only, elsewhere an `UnsupportedError`. */
+  /**
+   * Deletes the rows matching `where` (the repository's query language, by column name) and returns how
+   * many; `{}` deletes every row. Foreign keys act as on any delete (RESTRICT refuses, CASCADE follows).
+   */
+  deleteRows(table: string, where: Record<string, unknown> | Record<string, unknown>[]): Promise<number>;
+  /**
+   * Raw SQL with bound parameters; SQL backends only, elsewhere an `UnsupportedError`. A statement the
+   * database refuses fails the migration with the database's message and the text.
+   */
   sql(text: string, params?: unknown[]): Promise<unknown[]>;
 }

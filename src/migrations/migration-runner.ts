@@ -7,6 +7,7 @@
 import type { AppliedMigration, AppliedMigrationStore, Backend, MigrationLock } from "../spi/index.js";
 import { ConfigError, LockError, MigrationError, StorageError } from "../errors.js";
 import type { StorageCore } from "../storage-core.js";
+import type { EntitySchema } from "../schema/entity-schema.js";
 import { AsyncMutex } from "../util/async-mutex.js";
 import { appliedStoreOf, editorOf, MIGRATIONS_TABLE } from "./applied-migration-store.js";
 import type { SchemaDiff } from "./diff-schema.js";
@@ -141,6 +142,12 @@ export class MigrationRunner {
     if (seal !== SEAL) throw new ConfigError(["new MigrationRunner(): use storage.migrations"]);
     this.store = appliedStoreOf(core.backend);
   }
+
+  /** The storage's entity mapping `table`, if any: `m.insertRows` fills its dated and versioned columns. */
+  private readonly entityOf = (table: string): EntitySchema | undefined => {
+    for (const schema of this.core.schemas.values()) if (schema.table === table) return schema;
+    return undefined;
+  };
 
   /**
    * Listens to an event: `migrating`/`reverting` before a migration runs, `migrated`/`reverted` after it
@@ -295,7 +302,7 @@ export class MigrationRunner {
         const before = editor.statements?.length ?? 0;
         const started = performance.now();
         try {
-          const m$ = createMigrationContext(backend.name, editor, tx, new Set());
+          const m$ = createMigrationContext(backend.name, editor, tx, new Set(), this.entityOf);
           if (direction === "up") {
             await m.migration.up(m$);
             await this.store.record(tx, { version: m.version, name: m.name, checksum: m.checksum, appliedAt: new Date(), durationMs: 0 });
@@ -327,7 +334,7 @@ export class MigrationRunner {
     const started = performance.now();
     const tx = await backend.begin();
     try {
-      const m$ = createMigrationContext(backend.name, editorOf(backend, tx), tx, touched);
+      const m$ = createMigrationContext(backend.name, editorOf(backend, tx), tx, touched, this.entityOf);
       if (direction === "up") {
         await m.migration.up(m$);
         const durationMs = Math.round(performance.now() - started);

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Key, SchemaEditor, TableColumn, TableDescription, TableForeignKey, TableIndex, TransactionHandle } from "../spi/index.js";
-import { SchemaError, UnsupportedError, ValidationError } from "../errors.js";
+import { QueryError, SchemaError, StorageError, UnsupportedError, ValidationError } from "../errors.js";
 import { normalizeWhere } from "../query/normalize-query.js";
 import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
@@ -122,7 +122,14 @@ function foreignKeyIndex(table: TableDescription, indexes: readonly TableIndex[]
 /**
  * Builds `m` for one migration. `touched` collects the tables it changed (for cache invalidation).
  */
-export function createMigrationContext(backendName: string, editor: SchemaEditor, tx: TransactionHandle, touched: Set<string>): MigrationContext {
+export function createMigrationContext(
+  backendName: string,
+  editor: SchemaEditor,
+  tx: TransactionHandle,
+  touched: Set<string>,
+  /** The entity mapping a table, if any: its dated and versioned columns are filled by insertRows. */
+  entityOf: (table: string) => EntitySchema | undefined = () => undefined,
+): MigrationContext {
   // The checks of the tables, columns and indexes a change needs (or must not find) are made here, once
   // for every backend, before the editor runs: the editors only make the change (the engine's editor keeps
   // its own guards for callers of the SPI without this context, with these same errors).
@@ -159,6 +166,12 @@ export function createMigrationContext(backendName: string, editor: SchemaEditor
         else value = value === undefined && column.default !== undefined ? copyJson(column.default) : null;
       }
       if (value === null) {
+        if (column.primary && column.generated === undefined) {
+          throw new ValidationError(
+            `Table "${schema.table}": the primary key "${column.name}" is missing (give it; a uuid key is generated only where an entity of the storage maps the table and says so)`,
+            { table: schema.table, field: column.name },
+          );
+        }
         if (!column.nullable && !(column.primary && column.generated === "increment")) {
           throw new ValidationError(`Table "${schema.table}", column "${column.name}": null is not allowed (the column is not nullable)`, { table: schema.table, field: column.name });
         }
@@ -305,15 +318,59 @@ export function createMigrationContext(backendName: string, editor: SchemaEditor
     async insertRows(table, rows) {
       const schema = await tableSchema(table);
       if (!Array.isArray(rows)) throw new ValidationError(`insertRows on table "${table}" expects an array of rows`, { table });
-      for (const row of rows) await tx.insert(schema, checkRow(schema, row, true));
+      const fill = generatedValues(schema, entityOf(table));
+      for (const row of rows) await tx.insert(schema, checkRow(schema, fill(row), true));
       if (rows.length > 0) touched.add(table);
+    },
+    async deleteRows(table, where) {
+      const schema = await tableSchema(table);
+      if (where === undefined || where === null) {
+        throw new ValidationError(`deleteRows on table "${table}" needs a where ({} deletes every row)`, { table });
+      }
+      const deleted = await tx.deleteMany(schema, normalizeWhere(schema, where));
+      // A cascade may have reached other tables: announce every one, as m.sql does.
+      if (deleted > 0) for (const t of await editor.listTables()) touched.add(t);
+      return deleted;
     },
     async sql(text, params = []) {
       if (!editor.sql) throw new UnsupportedError(`m.sql() needs a SQL backend; the ${backendName} backend has none. Use the neutral m API (createTable, addColumn, updateRows, ...)`);
-      const result = await editor.sql(text, params);
+      let result: unknown[];
+      try {
+        result = await editor.sql(text, params);
+      } catch (error) {
+        // The database's words alone do not say which statement: quote it (typed errors keep their class).
+        if (!(error instanceof StorageError)) throw error;
+        const quoted = `${error.message}\n  SQL: ${text}`;
+        throw error.constructor === StorageError ? new QueryError(`m.sql failed: ${quoted}`, { cause: error }) : Object.assign(error, { message: quoted });
+      }
       // Raw SQL may touch any table: announce every one.
       for (const t of await editor.listTables()) touched.add(t);
       return result;
     },
+  };
+}
+
+/**
+ * What the repository would fill in a new row of `entity`'s table that the row leaves out: a uuid key, the
+ * create and update dates (the time of the call) and the version (1), for the entity's columns the table
+ * has with the same name and type. Without an entity, rows are taken as they are.
+ */
+function generatedValues(table: EntitySchema, entity: EntitySchema | undefined): (row: Row) => Row {
+  if (!entity) return (row) => row;
+  const filled: { name: string; value: () => unknown }[] = [];
+  for (const column of entity.columns) {
+    const own = table.columnsByProperty.get(column.name);
+    if (!own || own.type !== column.type) continue;
+    // A SQL database does not keep that a key is generated as a uuid: the entity says so.
+    if (column.primary && column.generated === "uuid" && own.primary) filled.push({ name: own.property, value: () => randomUUID() });
+    else if (column.role === "createDate" || column.role === "updateDate") filled.push({ name: own.property, value: () => new Date() });
+    else if (column.role === "version") filled.push({ name: own.property, value: () => 1 });
+  }
+  if (filled.length === 0) return (row) => row;
+  return (row) => {
+    if (row === null || typeof row !== "object") return row;
+    const out: Row = { ...row };
+    for (const { name, value } of filled) if (out[name] === undefined || out[name] === null) out[name] = value();
+    return out;
   };
 }

@@ -42,6 +42,12 @@ export interface CountOptions {
  */
 export type EntityInput<T> = { [K in Field<T>]?: T[K] };
 
+/**
+ * What `update` takes: any of the entity's fields, each optional. The primary key, if given, must be the
+ * updated row's; a version makes the update optimistic; relation properties are not written.
+ */
+export type Patch<T> = { [K in Field<T>]?: T[K] };
+
 /** Options of `findById` and `findByIds`. */
 export interface FindByIdOptions<T> {
   /** Relations to load with the entities, as `Query.include`. */
@@ -52,7 +58,7 @@ export interface FindByIdOptions<T> {
 export interface IRepository<T extends object, K extends Key = Key> {
   save(entity: EntityInput<T>): Promise<T>;
   insert(entity: EntityInput<T>): Promise<T>;
-  update(id: K, patch: Partial<T>): Promise<T>;
+  update(id: K, patch: Patch<T>): Promise<T>;
   delete(id: K): Promise<boolean>;
   findById(id: K, options?: FindByIdOptions<T>): Promise<T | null>;
   findByIds(ids: readonly K[], options?: FindByIdOptions<T>): Promise<T[]>;
@@ -391,7 +397,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * Changes the given fields of the stored entity. With a version in `patch`, the update happens only if
    * the stored version still equals it (`ConcurrencyError` otherwise).
    */
-  async update(id: K, patch: Partial<T>): Promise<T> {
+  async update(id: K, patch: Patch<T>): Promise<T> {
     const key = this.checkKey(id);
     this.assertEntity(patch);
     const changes: Row = {};

@@ -161,4 +161,18 @@ export interface DataSession {
    * about one page, plus at most a reference per matching row.
    */
   stream?(schema: EntitySchema, query: NormalizedQuery, pageSize: number): Promise<AsyncIterable<Row[]> | undefined>;
+  /**
+   * Optional, present where the backend's capabilities say `supportsSql`: one statement written by the user
+   * (`storage.sql`), the text `strings` with each of `values` bound as a parameter between them (never
+   * spliced), on the session's connection (the transaction's, inside one). Rows come back as plain objects
+   * keyed by column name, values as the driver reads them. `wrote` is false only when the database says the
+   * statement changes nothing (a plain select), so that the caller knows when caches must be dropped.
+   */
+  sql?(strings: readonly string[], values: readonly unknown[]): Promise<SqlResult>;
+}
+
+/** What {@link DataSession.sql} returns. */
+export interface SqlResult {
+  readonly rows: Record<string, unknown>[];
+  readonly wrote: boolean;
 }

@@ -21,12 +21,13 @@ export const WRITE_METHODS = [
   "update",
   "delete",
   "deleteMany",
+  "sql",
 ] as const satisfies readonly (keyof DataSession)[];
 const ALL_METHODS: readonly (keyof DataSession)[] = [...READ_METHODS, ...WRITE_METHODS];
 
 /**
  * `target()[method](...args)`, with what `target` throws handed back as a rejected promise; `undefined`
- * for a method the target lacks (only `stream` is optional).
+ * for a method the target lacks (only `stream` and `sql` are optional).
  */
 function forward(target: () => DataSession, method: keyof DataSession, args: unknown[]): Promise<unknown> {
   try {

@@ -38,6 +38,7 @@ function recordingRunner(rows: unknown[][]): SqlRunner & { texts: string[] } {
       return rows;
     },
     run: () => 0,
+    query: () => ({ rows: [], wrote: false }),
   };
 }
 

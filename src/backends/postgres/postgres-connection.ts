@@ -3,7 +3,8 @@
  * prepared statements (parsed once per connection), rows as arrays; and a guard for clients checked out of
  * the pool.
  */
-import type { Pool, PoolClient, QueryArrayConfig, QueryResult } from "pg";
+import type { Pool, PoolClient, QueryArrayConfig, QueryConfig, QueryResult } from "pg";
+import type { SqlResult } from "../../spi/index.js";
 import { TransactionError } from "../../errors.js";
 import type { SqlRunner } from "../sql/sql-runner.js";
 
@@ -49,7 +50,7 @@ export class HeldConnection {
   }
 
   /** Runs a statement; once the connection is lost, fails with the error that ended it. */
-  async query(statement: string | QueryArrayConfig, values?: unknown[]): Promise<QueryResult> {
+  async query(statement: string | QueryArrayConfig | QueryConfig, values?: unknown[]): Promise<QueryResult> {
     if (this.lostWith) throw this.lostWith;
     if (this.ended) {
       // A multi-statement write that was mid-way when its transaction timed out and rolled back: pg would
@@ -94,4 +95,15 @@ export class PostgresRunner implements SqlRunner {
   async run(text: string, params: readonly unknown[], prepared: boolean): Promise<number> {
     return (await this.target.query(this.config(text, params, prepared))).rowCount ?? 0;
   }
+
+  async query(text: string, params: readonly unknown[]): Promise<SqlResult> {
+    // The extended protocol even without parameters: it refuses a text holding more than one statement.
+    // (queryMode is pg's, missing from its type definitions.)
+    const config = { text, values: params as unknown[], queryMode: "extended" } as QueryConfig;
+    const result: QueryResult = await this.target.query(config);
+    return { rows: result.rows as Record<string, unknown>[], wrote: !READ_ONLY_COMMANDS.has(result.command) };
+  }
 }
+
+/** Command tags of statements that change nothing (a function called by a select may still write: not seen). */
+const READ_ONLY_COMMANDS = new Set(["SELECT", "SHOW", "EXPLAIN", "VALUES", "FETCH"]);

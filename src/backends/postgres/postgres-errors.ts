@@ -192,6 +192,11 @@ export function mapPostgresError(error: unknown, schema: EntitySchema | undefine
       cause: error,
     });
   }
+  if (!schema && typeof code === "string" && code.startsWith("23")) {
+    // A statement of the user's (storage.sql) or a commit: no entity to name, the database's words.
+    const detail = (error as { detail?: unknown }).detail;
+    return new IntegrityError(`${message}${typeof detail === "string" ? ` (${detail})` : ""}; nothing was written`, { cause: error });
+  }
   if (schema && code === "42P01") return missingTable(schema, error);
   if (schema && code === "42703") return missingColumn(schema, /column (?:\w+\.)?"([^"]+)"/.exec((error as Error).message)?.[1], error);
   if (schema && (code === "22021" || code === "22P05")) {

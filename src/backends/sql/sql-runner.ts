@@ -4,12 +4,19 @@
  * supplies both; the session, the schema editor and the introspectors use nothing else.
  */
 
+import type { SqlResult } from "../../spi/index.js";
+
 /** Executes SQL on a connection (or a pool). Rows come back as arrays in select-list order. */
 export interface SqlRunner {
   /** Every row of a statement that returns rows. `prepared` marks a fixed hot-path text worth preparing once. */
   all(text: string, params: readonly unknown[], prepared: boolean): unknown[][] | Promise<unknown[][]>;
   /** The number of rows a statement changed. */
   run(text: string, params: readonly unknown[], prepared: boolean): number | Promise<number>;
+  /**
+   * One statement of the user's (`storage.sql`, never prepared for reuse): rows as objects keyed by column
+   * name, and whether the database may have changed anything. More than one statement is refused.
+   */
+  query(text: string, params: readonly unknown[]): SqlResult | Promise<SqlResult>;
 }
 
 /**

@@ -3,7 +3,8 @@
  * parameters on one connection (or a pool). The backend decides where reads go and how a write is made
  * atomic; this class decides what SQL to run and turns results into rows.
  */
-import type { DataSession, Key, UpdateOutcome, UpsertManyOptions } from "../../spi/index.js";
+import type { DataSession, Key, SqlResult, UpdateOutcome, UpsertManyOptions } from "../../spi/index.js";
+import { QueryError, StorageError } from "../../errors.js";
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
@@ -13,9 +14,10 @@ import { explainForeignKeyFailure } from "./sql-foreign-keys.js";
 import { compileCount, compileDeleteMany, compileFind } from "./sql-query-compiler.js";
 import type { SqlCursor, SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
 import type { SqlTable, SqlTables } from "./sql-table.js";
+import { userStatement } from "./sql-user-statement.js";
 
 /** Per-dialect translation of a driver error into a Strata error naming the table. */
-export type ErrorMapper = (error: unknown, schema: EntitySchema) => unknown;
+export type ErrorMapper = (error: unknown, schema: EntitySchema | undefined) => unknown;
 
 /** How a session explains a foreign key failure its database did not (see `SqlDriver.isUnexplainedForeignKeyFailure`). */
 export interface ForeignKeySession {
@@ -112,6 +114,22 @@ export class SqlSession implements DataSession {
         throw explained ?? error;
       }
     };
+  }
+
+  /**
+   * One statement of the user's (`storage.sql`), through the write gate: on the transaction's connection
+   * inside one, else as a single write (on SQLite, the writer connection, so a write waits its turn). A
+   * failure the database explains no better than by its message is a {@link QueryError} quoting the text.
+   */
+  async sql(strings: readonly string[], values: readonly unknown[]): Promise<SqlResult> {
+    const { text, params } = userStatement(this.dialect, strings, values);
+    try {
+      return await this.writes(async (runner) => runner.query(text, params), false);
+    } catch (error) {
+      const mapped = this.mapError(error, undefined);
+      if (!(mapped instanceof StorageError) || mapped.constructor !== StorageError) throw mapped;
+      throw new QueryError(`storage.sql failed: ${(error as Error)?.message ?? String(error)}\n  SQL: ${text}`, { cause: error });
+    }
   }
 
   async findById(schema: EntitySchema, key: Key): Promise<Row | null> {

@@ -1,5 +1,5 @@
 /** A SQL transaction as the SPI's {@link TransactionHandle}: a session on the transaction's connection. */
-import type { Key, SchemaEditor, TransactionHandle, UpdateOutcome, UpsertManyOptions } from "../../spi/index.js";
+import type { Key, SchemaEditor, SqlResult, TransactionHandle, UpdateOutcome, UpsertManyOptions } from "../../spi/index.js";
 import { TransactionError } from "../../errors.js";
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
@@ -78,6 +78,9 @@ export class SqlTransaction implements TransactionHandle {
   }
   deleteMany(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
     return this.done ? this.ended() : this.session.deleteMany(schema, where);
+  }
+  sql(strings: readonly string[], values: readonly unknown[]): Promise<SqlResult> {
+    return this.done ? this.ended() : this.session.sql(strings, values);
   }
 
   schema(): SchemaEditor {

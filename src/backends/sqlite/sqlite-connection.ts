@@ -3,6 +3,7 @@
  * text, rows as arrays), and the rewrite of a table's definition that adds or drops a foreign key.
  */
 import type BetterSqlite3 from "better-sqlite3";
+import type { SqlResult } from "../../spi/index.js";
 import type { SqlRunner, TableDefinitionRewriter } from "../sql/sql-runner.js";
 
 /** Statements kept per connection; the fixed hot-path ones are a handful per entity, the rest are queries. */
@@ -30,6 +31,15 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
 
   run(text: string, params: readonly unknown[]): number {
     return this.statement(text).run(params).changes;
+  }
+
+  query(text: string, params: readonly unknown[]): SqlResult {
+    // prepare() refuses a text holding more than one statement.
+    const statement = this.db.prepare(text);
+    const wrote = !statement.readonly;
+    if (statement.reader) return { rows: statement.all(params) as Record<string, unknown>[], wrote };
+    statement.run(params);
+    return { rows: [], wrote };
   }
 
   exec(sql: string): void {

@@ -94,6 +94,7 @@ export class SqliteDriver implements SqlDriver {
     this.reads = {
       all: (text, params) => read(() => reader.all(text, params)),
       run: (text, params) => read(() => reader.run(text, params)),
+      query: (text, params) => read(() => reader.query(text, params)),
     };
     this.writes = async (work, multiStatement) => {
       const release = await this.acquireWriter();

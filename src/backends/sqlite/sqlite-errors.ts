@@ -43,6 +43,8 @@ export function mapSqliteError(error: unknown, schema: EntitySchema | undefined,
       cause: error,
     });
   }
+  // A statement of the user's (storage.sql): no entity to name, SQLite's words.
+  if (!schema && code.startsWith("SQLITE_CONSTRAINT")) return new IntegrityError(`${message}; nothing was written`, { cause: error });
   // The CHECK of the dialect's incrementPrimaryKey: the generator passed Number.MAX_SAFE_INTEGER.
   if (schema && code === "SQLITE_CONSTRAINT_CHECK" && message.includes("rowid <= 9007199254740991")) return keyExhausted(schema, error);
   if (schema && message.startsWith("no such table")) return missingTable(schema, error);
