@@ -3,9 +3,9 @@
  *
  * A folder holds files named `<version>-<name>.<ext>`, e.g. `0002-add-task-priority.mjs`, each
  * default-exporting `defineMigration({...})`. Node loads `.js`, `.mjs` and `.cjs` files. A `.ts` file is
- * loaded only when no compiled file of the same name sits beside it and the running process can import
- * TypeScript (a loader such as tsx or vitest); otherwise compile the folder and point the storage at the
- * compiled one (`dist/migrations`). The folder is read afresh at each call.
+ * loaded when no compiled file of the same name sits beside it: through `tsx` (an optional peer, imported
+ * only then) when it is installed, else by the running process if it can import TypeScript (vitest, say);
+ * otherwise the error says to install tsx or to compile the folder. The folder is read afresh at each call.
  */
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
@@ -107,17 +107,19 @@ async function loadFile(file: string): Promise<LoadedMigration> {
   const text = await readFile(file, "utf8");
   const checksum = sha256(text);
   let module: Record<string, unknown>;
+  // The checksum in the URL makes a changed file a new module: Node caches imports by URL.
+  const url = `${pathToFileURL(file).href}?checksum=${checksum}`;
+  const tsImport = path.extname(file) === ".ts" ? await typeScriptImporter() : undefined;
   try {
-    // The checksum in the URL makes a changed file a new module: Node caches imports by URL.
-    module = (await import(`${pathToFileURL(file).href}?checksum=${checksum}`)) as Record<string, unknown>;
+    module = (await (tsImport ? tsImport(url, import.meta.url) : import(url))) as Record<string, unknown>;
   } catch (error) {
     const hint =
-      path.extname(file) === ".ts"
-        ? " (Node cannot import TypeScript: compile the migrations with tsc and point `migrations` at the compiled folder)"
+      path.extname(file) === ".ts" && !tsImport
+        ? " (Node cannot import TypeScript by itself: install tsx (`npm install -D tsx`), which Strata then uses to load .ts migrations, or compile the migrations with tsc and point `migrations` at the compiled folder)"
         : "";
     throw new MigrationError(`${base}: could not be loaded${hint}: ${(error as Error)?.message ?? String(error)}`, { file, cause: error });
   }
-  const exported = module["default"] ?? module["migration"];
+  const exported = unwrapDefault(module["default"]) ?? module["migration"];
   if (typeof exported !== "object" || exported === null) {
     throw new MigrationError(`${base}: expected \`export default defineMigration({ version, name, up, down })\``, { file });
   }
@@ -130,4 +132,24 @@ async function loadFile(file: string): Promise<LoadedMigration> {
     });
   }
   return { version: migration.version, name: migration.name, file, checksum, migration };
+}
+
+type TsImport = (specifier: string, parent: string) => Promise<unknown>;
+let importer: Promise<TsImport | undefined> | undefined;
+
+/** tsx's `tsImport`, when tsx is installed (an optional peer, loaded once, only for a `.ts` migration). */
+function typeScriptImporter(): Promise<TsImport | undefined> {
+  return (importer ??= import("tsx/esm/api").then(
+    (api: { tsImport: TsImport }) => api.tsImport,
+    () => undefined,
+  ));
+}
+
+/**
+ * A module's default export. A `.ts` file that tsx loads as CommonJS (no `"type": "module"` above it) has
+ * its `export default` under `default.default`.
+ */
+function unwrapDefault(value: unknown): unknown {
+  if (typeof value === "object" && value !== null && !("version" in value) && "default" in value) return (value as { default: unknown }).default;
+  return value;
 }
