@@ -12,7 +12,7 @@
  */
 import type { Key, TableForeignKey } from "../../spi/index.js";
 import type { NormalizedWhere } from "../../query/query.js";
-import type { EntitySchema, OnDelete, Row } from "../../schema/entity-schema.js";
+import type { ColumnSchema, EntitySchema, ForeignKeySchema, OnDelete, Row } from "../../schema/entity-schema.js";
 import type { ReferencingKey } from "../../schema/foreign-key-graph.js";
 import { referencingKeys } from "../../schema/foreign-key-graph.js";
 import type { SqlDialect } from "./sql-dialect.js";
@@ -59,15 +59,32 @@ export function parentsFirst<T extends { readonly name: string; readonly foreign
   return out;
 }
 
-/** Every foreign key a backend knows of (its storage's entities and join tables), by constraint name and by referenced table. */
+/**
+ * Every foreign key a backend knows of, by constraint name, by referenced table and by referencing table: its
+ * storage's entities and join tables, and, once {@link ForeignKeyCatalog.update}d, those the database holds
+ * besides (a migration's). One object for the backend's life: its sessions and error mapper see each update.
+ */
 export class ForeignKeyCatalog {
-  private readonly byName = new Map<string, ReferencingKey>();
-  private readonly referencing: Map<string, ReferencingKey[]>;
+  private byName = new Map<string, ReferencingKey>();
+  private referencing = new Map<string, ReferencingKey[]>();
+  private byChild = new Map<string, ReferencingKey[]>();
 
   constructor(schemas: readonly EntitySchema[]) {
+    this.update(schemas);
+  }
+
+  /** Replaces every key with those of `schemas` (each table once, with all its foreign keys). */
+  update(schemas: readonly EntitySchema[]): void {
     this.referencing = referencingKeys(schemas);
+    this.byName = new Map();
+    this.byChild = new Map();
     for (const keys of this.referencing.values()) {
-      for (const key of keys) this.byName.set(`${key.child.table}\0${key.fk.name}`, key);
+      for (const key of keys) {
+        this.byName.set(`${key.child.table}\0${key.fk.name}`, key);
+        let own = this.byChild.get(key.child.table);
+        if (!own) this.byChild.set(key.child.table, (own = []));
+        own.push(key);
+      }
     }
   }
 
@@ -79,6 +96,11 @@ export class ForeignKeyCatalog {
   /** The foreign keys that reference `table`, each with the schema of its (child) table. */
   referencingTable(table: string): readonly ReferencingKey[] {
     return this.referencing.get(table) ?? [];
+  }
+
+  /** The foreign keys table `child` holds, each with the schema of `child` it was known by. */
+  heldBy(child: string): readonly ReferencingKey[] {
+    return this.byChild.get(child) ?? [];
   }
 }
 
@@ -110,7 +132,7 @@ export async function explainForeignKeyFailure(
   write: ForeignKeyWrite,
   cause: unknown,
 ): Promise<Error | undefined> {
-  if (write.kind === "write") return explainWrite(run, tables, schema, write.rows, cause);
+  if (write.kind === "write") return explainWrite(run, tables, catalog, schema, write.rows, cause);
   let keys: readonly Key[];
   if (write.kind === "delete") keys = write.keys;
   else {
@@ -122,16 +144,28 @@ export async function explainForeignKeyFailure(
   return explainDelete(run, tables.dialect, catalog, schema, keys, cause);
 }
 
-async function explainWrite(run: SqlRunner, tables: SqlTables, schema: EntitySchema, rows: readonly Row[], cause: unknown): Promise<Error | undefined> {
+async function explainWrite(run: SqlRunner, tables: SqlTables, catalog: ForeignKeyCatalog, schema: EntitySchema, rows: readonly Row[], cause: unknown): Promise<Error | undefined> {
   const codec = tables.get(schema).codec;
   const ownKeys = new Set(rows.map((r) => r[schema.primary.property]).filter((k) => k !== undefined && k !== null));
+  // The keys `schema` has (a migration's schema is read from the table as it is now, renames included), then
+  // those of the catalog it lacks (a migration's keys, which no entity declares), each found in `schema` by its
+  // column's name: a migration writes rows keyed by column names, a repository by its entity's properties.
+  const checks: Array<{ fk: ForeignKeySchema; column: ColumnSchema }> = [];
+  for (const fk of schema.foreignKeys) {
+    const column = schema.columnsByProperty.get(fk.property);
+    if (column) checks.push({ fk, column });
+  }
+  for (const { child, fk } of catalog.heldBy(schema.table)) {
+    if (schema.foreignKeys.some((f) => f.name === fk.name)) continue;
+    const name = child.columnsByProperty.get(fk.property)?.name ?? fk.property;
+    const column = schema.columns.find((c) => c.name === name);
+    if (column) checks.push({ fk: column.property === fk.property ? fk : { ...fk, property: column.property }, column });
+  }
   for (const row of rows) {
-    for (const fk of schema.foreignKeys) {
+    for (const { fk, column } of checks) {
       const value = row[fk.property];
       if (value === undefined || value === null) continue;
       if (fk.referencedTable === schema.table && ownKeys.has(value)) continue;
-      const column = schema.columnsByProperty.get(fk.property);
-      if (!column) continue;
       const found = await run.all(`SELECT 1 FROM ${quoteIdentifier(fk.referencedTable)} WHERE ${quoteIdentifier(fk.referencedColumn)} = ${tables.dialect.placeholder(1)} LIMIT 1`, [codec.encodeValue(column, value)], false);
       if (found.length === 0) return missingParent(schema.table, fk, value, cause);
     }
