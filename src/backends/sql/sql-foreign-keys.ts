@@ -224,38 +224,3 @@ async function selectIn(run: SqlRunner, dialect: SqlDialect, table: string, colu
 function decodeStored(dialect: SqlDialect, type: keyof SqlDialect["codecs"], value: unknown): unknown {
   return value === null || value === undefined ? null : dialect.codecs[type].decode(value);
 }
-
-/** A quoted or bare identifier in DDL text. */
-const NAME = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
-
-function unquoteName(text: string): string {
-  return text.startsWith('"') ? text.slice(1, -1).replace(/""/g, '"') : text;
-}
-
-/** The names of the named one-column foreign keys of a `CREATE TABLE` text, by their column. */
-export function foreignKeyNames(createSql: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const pattern = new RegExp(String.raw`CONSTRAINT\s+(${NAME})\s+FOREIGN\s+KEY\s*\(\s*(${NAME})\s*\)`, "gi");
-  for (const match of createSql.matchAll(pattern)) out.set(unquoteName(match[2]!), unquoteName(match[1]!));
-  return out;
-}
-
-/** `createSql` with `clause` added as the last table constraint (before the closing parenthesis and any table options). */
-export function withForeignKeyClause(createSql: string, clause: string): string {
-  const match = /\)\s*((?:WITHOUT\s+ROWID|STRICT)(?:\s*,\s*(?:WITHOUT\s+ROWID|STRICT))*)?\s*$/i.exec(createSql);
-  if (!match) throw new Error(`Cannot find the end of the column list in ${JSON.stringify(createSql)}`);
-  return `${createSql.slice(0, match.index)}, ${clause}${createSql.slice(match.index)}`;
-}
-
-/** `createSql` without the table constraint `CONSTRAINT name FOREIGN KEY ...`, or undefined when it has none so named. */
-export function withoutForeignKeyClause(createSql: string, name: string): string | undefined {
-  const action = String.raw`(?:SET\s+NULL|SET\s+DEFAULT|CASCADE|RESTRICT|NO\s+ACTION)`;
-  const pattern = new RegExp(
-    String.raw`\s*,\s*CONSTRAINT\s+(${NAME})\s+FOREIGN\s+KEY\s*\([^)]*\)\s*REFERENCES\s+${NAME}\s*(?:\([^)]*\))?(?:\s+ON\s+(?:DELETE|UPDATE)\s+${action}|\s+MATCH\s+\w+|\s+(?:NOT\s+)?DEFERRABLE(?:\s+INITIALLY\s+(?:DEFERRED|IMMEDIATE))?)*`,
-    "gi",
-  );
-  for (const match of createSql.matchAll(pattern)) {
-    if (unquoteName(match[1]!) === name) return createSql.slice(0, match.index) + createSql.slice(match.index + match[0].length);
-  }
-  return undefined;
-}
