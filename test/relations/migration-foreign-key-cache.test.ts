@@ -187,8 +187,10 @@ for (const [name, url] of urls) {
         const insert = await children.save({ id: "d", parentId: "ghost" }).then(() => undefined, (e: unknown) => e as Error);
         expect(insert).toBeInstanceOf(IntegrityError);
         expect(insert!.message).toBe(`rvfk_c_children.parentId: no rvfk_c_parents row has id "ghost"`);
+        expect(await children.count({ parentId: "p" }, { cache: true })).toBe(1);
         await parents.delete("p");
         expect(await children.findById("c")).toBeNull();
+        expect(await children.count({ parentId: "p" }, { cache: true })).toBe(0);
 
         await storage.migrations.up();
         await children.save({ id: "d", parentId: "ghost" });
