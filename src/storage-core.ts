@@ -4,6 +4,10 @@ import type { CacheManager } from "./cache/cache-manager.js";
 import type { ResolvedConfig } from "./config/storage-config.js";
 import { ConfigError } from "./errors.js";
 import type { EntitySchema } from "./schema/entity-schema.js";
+import { tablesReachedByDelete } from "./schema/delete-reach.js";
+import type { ForeignKeyHolder } from "./schema/foreign-key-graph.js";
+import { withHeldForeignKeys } from "./schema/foreign-key-graph.js";
+import { joinTablesOf } from "./schema/read-relations.js";
 import type { TransactionManager } from "./transaction/transaction-manager.js";
 
 /** Each open storage's core, set once by its constructor (weakly held: a dropped storage drops its entry). */
@@ -57,20 +61,60 @@ export class StorageCore {
   /** The entity and query cache, when on; set by `createStorage` once the backend is open. */
   cache: CacheManager | undefined = undefined;
 
+  /** Every table's foreign keys: the entities' and join tables' own, and those the backend holds besides (a migration's). */
+  private foreignKeyTables: readonly ForeignKeyHolder[];
+  /** {@link tablesReachedByDelete} of each table asked about, forgotten when the foreign keys are read again. */
+  private readonly deleteReach = new Map<string, readonly string[]>();
+
   constructor(
     readonly config: ResolvedConfig,
     readonly backend: Backend,
     readonly schemas: ReadonlyMap<Function, EntitySchema>,
     readonly transactions: TransactionManager,
-  ) {}
+  ) {
+    this.foreignKeyTables = this.declaredTables();
+  }
+
+  private declaredTables(): EntitySchema[] {
+    return [...this.schemas.values(), ...joinTablesOf(this.schemas.values())];
+  }
+
+  /**
+   * Reads the foreign keys the backend holds (`Backend.readForeignKeys`) and merges them with the declared
+   * ones: called once the backend is open and after each schema change. A backend without the method keeps
+   * the declared ones only.
+   */
+  async readForeignKeys(): Promise<void> {
+    const held = await this.backend.readForeignKeys?.();
+    if (!held) return;
+    this.foreignKeyTables = withHeldForeignKeys(this.declaredTables(), held, (table, foreignKeys) => ({ table, foreignKeys }));
+    this.deleteReach.clear();
+  }
+
+  /**
+   * The tables whose rows a delete from `table` may change besides the rows deleted (`tablesReachedByDelete`),
+   * through every foreign key the backend holds: the cache forgets them once the delete commits.
+   */
+  tablesReachedByDelete(table: string): readonly string[] {
+    let reached = this.deleteReach.get(table);
+    if (!reached) this.deleteReach.set(table, (reached = tablesReachedByDelete(table, this.foreignKeyTables)));
+    return reached;
+  }
 
   /**
    * The schema of `tables` changed (a migration, a copy): no cache entry shaped by the old schema may be
-   * served again, so the version bumps (every key changes) and each table's entries are dropped.
+   * served again, so the version bumps (every key changes) and each table's entries are dropped. Then the
+   * foreign keys are read again (a migration may have added or dropped some). Failing to read them (the
+   * connection lost) keeps the ones known before, with a warning: the change itself has committed.
    */
-  schemaChanged(tables: Iterable<string>): void {
+  async schemaChanged(tables: Iterable<string>): Promise<void> {
     this.schemaVersion++;
     for (const table of tables) this.transactions.noteWrite(table);
+    try {
+      await this.readForeignKeys();
+    } catch (error) {
+      this.config.logger.warn(`Could not read the foreign keys of the ${this.backend.name} backend after a schema change: ${(error as Error)?.message ?? String(error)}`);
+    }
   }
 
   /** The schema of an entity this storage serves; a {@link ConfigError} for any other class. */

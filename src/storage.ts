@@ -263,6 +263,8 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
   const core = new StorageCore(config, backend, schemas, transactions);
   const storage = openStorage(core);
   try {
+    // The foreign keys a migration made (no entity declares them) count as much as the entities' own.
+    await core.readForeignKeys();
     // The migrations module reads the applied migrations for the cache's keys: the cache never imports it.
     core.cache = await CacheManager.open(core, () => appliedFingerprint(appliedStoreOf(backend)));
   } catch (error) {

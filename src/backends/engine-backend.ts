@@ -14,12 +14,14 @@ import type {
   BackendContext,
   DataSession,
   MigrationLock,
+  TableForeignKey,
   TransactionHandle,
 } from "../spi/index.js";
 import type { Change } from "../engine/table-engine.js";
 import { MemoryDatabase, WriteSet } from "../engine/table-engine.js";
 import type { ShadowDatabase } from "../engine/memory-schema-editor.js";
 import type { Row } from "../schema/entity-schema.js";
+import { describeSchema } from "../schema/table-schema.js";
 import type { Persisted } from "./engine-transaction.js";
 import { EngineTransaction, findByIds } from "./engine-transaction.js";
 import { LockError, TransactionError } from "../errors.js";
@@ -65,6 +67,16 @@ export abstract class EngineBackend implements Backend {
   constructor(protected readonly context: BackendContext) {
     this.timeoutMs = context.config.timeoutMs;
     this.session = this.createSession(new WriteSet(this.db));
+  }
+
+  /** The committed tables' foreign keys, as their schemas hold them (those a migration made included). */
+  async readForeignKeys(): Promise<ReadonlyMap<string, readonly TableForeignKey[]>> {
+    const held = new Map<string, readonly TableForeignKey[]>();
+    for (const [name, table] of this.db.tables) {
+      const { foreignKeys } = describeSchema(table.schema);
+      if (foreignKeys) held.set(name, foreignKeys);
+    }
+    return held;
   }
 
   /** Each backend's own: the file backend copies its directory, the memory backend goes through the copy module. */

@@ -614,6 +614,30 @@ function schemaEditorTests(test: T, ctx: SpiContext): void {
     assert.equal(await describe(`${name}_none`), undefined, "describeTable of a missing table is undefined");
   });
 
+  test("readForeignKeys, where the backend has it, reports a foreign key the schema editor made", async () => {
+    if (!ctx.backend.readForeignKeys) return;
+    const parent = tableName();
+    const child = `${parent}_child`;
+    const fk = { name: `fk_${child}_noteId`, column: "noteId", referencedTable: parent, referencedColumn: "id", onDelete: "CASCADE" as const };
+    const ran = await withEditor(async (tx) => {
+      const editor = tx.schema!();
+      await editor.createTable(notesTable(parent));
+      await editor.createTable({
+        name: child,
+        columns: [
+          { name: "id", type: "string", nullable: false, primary: true, unique: true },
+          { name: "noteId", type: "string", nullable: true, primary: false, unique: false },
+        ],
+        indexes: [{ name: `${child}_noteId`, columns: ["noteId"], unique: false }],
+        foreignKeys: [fk],
+      });
+    });
+    if (!ran) return;
+    const held = await ctx.backend.readForeignKeys();
+    assert.deepEqual(held.get(child), [fk], "the child table's foreign key, as describeTable gives it");
+    assert.deepEqual(held.get(parent) ?? [], [], "no foreign key on the parent table");
+  });
+
   test("addColumn gives existing rows the default; dropColumn and renameColumn keep the data", async () => {
     const name = tableName();
     const ran = await withEditor(async (tx) => {

@@ -5,8 +5,9 @@
  * `file:` to `sqlite:` to `postgres:`.
  */
 import { createHash } from "node:crypto";
-import type { Backend, DataSession, Key, SchemaEditor, TableDescription } from "../spi/index.js";
-import { ConfigError, MigrationError, StorageError } from "../errors.js";
+import type { Backend, DataSession, Key, SchemaEditor, TableDescription, TableForeignKey } from "../spi/index.js";
+import { ConfigError, IntegrityError, MigrationError, StorageError } from "../errors.js";
+import { quoteIdentifier } from "../backends/sql/sql-dialect.js";
 import { describeValue } from "../schema/row-values.js";
 import type { NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
@@ -111,6 +112,10 @@ export async function copyBackend(
       const description = await editor.describeTable(name);
       if (description) tables.push(description);
     }
+    // Rows naming a missing parent (a SQLite file written without PRAGMA foreign_keys) would fail the copy at its
+    // last step, the foreign keys added once every row is in: found first, the target is never touched.
+    const orphans = await findOrphans(reading, editor, tables, size);
+    if (orphans.length > 0) throw orphanError(orphans);
     const existing = await withEditor(target, (e) => e.listTables());
     if (existing.length > 0 && !options.force) {
       throw new MigrationError(`The target (${targetLabel}) is not empty: it has the tables ${existing.join(", ")}. Copy into an empty database, or pass --force to replace the tables the source also has`);
@@ -146,6 +151,85 @@ export async function copyBackend(
   } finally {
     await reading.rollback();
   }
+}
+
+/** The rows of one foreign key of the source that name no row of the referenced table. */
+interface Orphans {
+  readonly table: string;
+  readonly fk: TableForeignKey;
+  /** How many rows. */
+  readonly rows: number;
+  /** The first missing keys, in order, at most {@link ORPHAN_SAMPLE}. */
+  readonly sample: readonly unknown[];
+}
+
+/** Missing keys an orphan error shows, per foreign key. */
+const ORPHAN_SAMPLE = 5;
+
+/**
+ * The source's rows whose foreign key names no row of the referenced table, per foreign key: one anti-join
+ * per foreign key on a SQL source (a count, then the sample only when there are some), else a walk of the
+ * referencing table in key order with one lookup of the referenced keys per page. Tables of the copy only.
+ */
+async function findOrphans(reading: DataSession, editor: SchemaEditor, tables: readonly TableDescription[], size: number): Promise<Orphans[]> {
+  const byName = new Map(tables.map((t) => [t.name, t]));
+  const out: Orphans[] = [];
+  for (const table of tables) {
+    for (const fk of table.foreignKeys ?? []) {
+      const parent = byName.get(fk.referencedTable);
+      if (!parent) continue;
+      const found = editor.sql ? await antiJoin(editor.sql.bind(editor), table, fk) : await walk(reading, table, parent, fk, size);
+      if (found.rows > 0) out.push({ table: table.name, fk, ...found });
+    }
+  }
+  return out;
+}
+
+async function antiJoin(sql: NonNullable<SchemaEditor["sql"]>, table: TableDescription, fk: TableForeignKey): Promise<{ rows: number; sample: unknown[] }> {
+  const column = `"strata_child".${quoteIdentifier(fk.column)}`;
+  const from =
+    `FROM ${quoteIdentifier(table.name)} AS "strata_child" WHERE ${column} IS NOT NULL AND NOT EXISTS ` +
+    `(SELECT 1 FROM ${quoteIdentifier(fk.referencedTable)} AS "strata_parent" WHERE "strata_parent".${quoteIdentifier(fk.referencedColumn)} = ${column})`;
+  const [counted] = (await sql(`SELECT COUNT(*) AS "n" ${from}`, [])) as unknown[][];
+  const rows = Number(counted?.[0] ?? 0);
+  if (rows === 0) return { rows, sample: [] };
+  const sample = (await sql(`SELECT DISTINCT ${column} ${from} ORDER BY 1 LIMIT ${ORPHAN_SAMPLE}`, [])) as unknown[][];
+  return { rows, sample: sample.map((r) => r[0]) };
+}
+
+async function walk(reading: DataSession, table: TableDescription, parent: TableDescription, fk: TableForeignKey, size: number): Promise<{ rows: number; sample: unknown[] }> {
+  const child = schemaOfTable(table);
+  const parentSchema = schemaOfTable(parent);
+  const missing = new Set<unknown>();
+  let rows = 0;
+  for await (const page of pages(reading, child, size)) {
+    const keys = [...new Set(page.map((r) => r[fk.column]).filter((v) => v !== null && v !== undefined))] as Key[];
+    if (keys.length === 0) continue;
+    const present = new Set((await reading.findByIds(parentSchema, keys)).map((r) => r[parentSchema.primary.property]));
+    for (const row of page) {
+      const value = row[fk.column];
+      if (value === null || value === undefined || present.has(value)) continue;
+      rows++;
+      missing.add(value);
+    }
+  }
+  const sample = [...missing].sort((a, b) => (typeof a === "number" && typeof b === "number" ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0)).slice(0, ORPHAN_SAMPLE);
+  return { rows, sample };
+}
+
+/** Every foreign key with orphans, one line each; the first names the error's table and field. */
+function orphanError(orphans: readonly Orphans[]): IntegrityError {
+  const lines = orphans.map(
+    (o) =>
+      `table "${o.table}": ${o.rows} row${o.rows === 1 ? "" : "s"} whose ${o.fk.column} names no ${o.fk.referencedTable} row (foreign key "${o.fk.name}"; ` +
+      `${o.sample.length === ORPHAN_SAMPLE ? "first " : ""}missing ${o.fk.referencedColumn}: ${o.sample.map((v) => JSON.stringify(v)).join(", ")})`,
+  );
+  const first = orphans[0]!;
+  return new IntegrityError(
+    `The source holds rows that break its foreign keys, so nothing was copied and the target is untouched:\n- ${lines.join("\n- ")}\n` +
+      `Delete those rows or set their key to null in the source (--force does not copy them either), then copy again`,
+    { table: first.table, field: first.fk.column },
+  );
 }
 
 /**

@@ -18,6 +18,6 @@ export async function copyStorage(from: Storage, to: Storage, options: CopyOptio
   } finally {
     // The target's tables were dropped and created, then filled (or, after a failure, partly): nothing its
     // cache holds of them may be served again.
-    if (replaced.length > 0) target.schemaChanged(replaced);
+    if (replaced.length > 0) await target.schemaChanged(replaced);
   }
 }

@@ -362,7 +362,7 @@ export class MigrationRunner {
       });
     }
     const durationMs = Math.round(performance.now() - started);
-    this.core.schemaChanged(touched);
+    await this.core.schemaChanged(touched);
     this.emit(direction === "up" ? "migrated" : "reverted", { ...event, durationMs });
     return result(m, direction, durationMs, false);
   }

@@ -12,9 +12,7 @@ import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Field, Include, NormalizedQuery, NormalizedWhere, Query, RelationProperty, SelectQuery, Where } from "../query/query.js";
 import { resolveRelationFilters } from "../query/resolve-relations.js";
 import { hasRelationFilter, tablesRead } from "../query/tables-read.js";
-import { tablesReachedByDelete } from "../schema/delete-reach.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
-import { joinTablesOf } from "../schema/read-relations.js";
 import { ProjectionCache } from "../schema/projection-cache.js";
 import { checkValue, copyValue, describeValue, invalid, makeProjectionCopier, makeRowCopier, storedValue } from "../schema/row-values.js";
 import type { StorageCore } from "../storage-core.js";
@@ -149,8 +147,6 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   /** Projections whose backend rows hold more than is handed out (the primary key, when it was not listed). */
   private readonly pickingProjections = new ProjectionCache<Projection>();
   private readonly asEntity = (row: Row): T => this.toEntity(row);
-  /** The tables a delete from this table may change besides the rows deleted (foreign keys' CASCADE, SET NULL). */
-  private deleteReach: readonly string[] | undefined;
   /** The backend takes no relation conditions: the repository resolves them first (capabilities.ts). */
   private readonly resolvesRelations: boolean;
 
@@ -623,7 +619,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * with the delete, so that their whole caches go once it commits (the backend changed rows no repository wrote).
    */
   private deleteReached(): readonly string[] {
-    return (this.deleteReach ??= tablesReachedByDelete(this.schema.table, [...this.core.schemas.values(), ...joinTablesOf(this.core.schemas.values())]));
+    return this.core.tablesReachedByDelete(this.schema.table);
   }
 
   /**

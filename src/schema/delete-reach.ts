@@ -2,7 +2,7 @@
  * Which tables a delete reaches through foreign keys: the cache must forget their rows too once the delete
  * commits, since the backend changed them without a repository write to announce it.
  */
-import type { EntitySchema } from "./entity-schema.js";
+import type { ForeignKeyHolder } from "./foreign-key-graph.js";
 import { referencingKeys } from "./foreign-key-graph.js";
 
 /**
@@ -10,9 +10,9 @@ import { referencingKeys } from "./foreign-key-graph.js";
  * key to it (their rows are deleted, and the delete goes on from them, level after level) or a `SET NULL`
  * one (their foreign keys are emptied; nothing goes on from them). `RESTRICT` refuses the delete, changing
  * nothing. `table` itself is among them when it references itself, directly or through a cycle. `schemas`: every
- * table of the storage, join tables included.
+ * table of the storage with its foreign keys, join tables and those only its backend holds included.
  */
-export function tablesReachedByDelete(table: string, schemas: Iterable<EntitySchema>): string[] {
+export function tablesReachedByDelete(table: string, schemas: Iterable<ForeignKeyHolder>): string[] {
   const referencing = referencingKeys(schemas);
   const reached = new Set<string>();
   const deletedFrom = new Set<string>([table]);

@@ -7,6 +7,7 @@ import type { TableColumn, TableDescription, TableForeignKey, TableIndex } from 
 import { SchemaError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, ForeignKeySchema, IndexSchema } from "./entity-schema.js";
 import { buildEntitySchema, impliedUniqueIndexName } from "./entity-schema.js";
+import { heldForeignKey } from "./foreign-key-graph.js";
 
 /**
  * The `target` of every schema built from a table description: a table whose schema has this target is
@@ -50,13 +51,7 @@ export function schemaOfTable(table: TableDescription): EntitySchema {
       indexes.push({ name: impliedUniqueIndexName(table.name, [c.name]), properties: [c.name], unique: true });
     }
   }
-  const foreignKeys: ForeignKeySchema[] = (table.foreignKeys ?? []).map((f) => ({
-    name: f.name,
-    property: f.column,
-    referencedTable: f.referencedTable,
-    referencedColumn: f.referencedColumn,
-    onDelete: f.onDelete,
-  }));
+  const foreignKeys: ForeignKeySchema[] = (table.foreignKeys ?? []).map((f) => heldForeignKey(f));
   return buildEntitySchema({ entityName: table.name, table: table.name, target: MigrationTable, columns, indexes, foreignKeys });
 }
 

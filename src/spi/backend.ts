@@ -19,6 +19,7 @@ import type { EntitySchema } from "../schema/entity-schema.js";
 import type { BackendCapabilities } from "./capabilities.js";
 import type { DataSession } from "./data-session.js";
 import type { AppliedMigrationStore, MigrationLock } from "./migration-store.js";
+import type { TableForeignKey } from "./schema-editor.js";
 import type { TransactionHandle } from "./transaction-handle.js";
 
 /**
@@ -76,6 +77,17 @@ export interface Backend {
   readonly migrationLock?: MigrationLock;
   /** Overrides the runner's default store of applied migrations (the `strata_migrations` table). */
   readonly appliedMigrations?: AppliedMigrationStore;
+  /**
+   * Reads the foreign keys the store holds now, by referencing table: those of every table, including the ones
+   * only a migration declares (no entity has the relation, only the column). The storage calls it once the
+   * backend is open and after each schema change it makes (a migration applied or reverted, a copy), and
+   * merges them with the entities' own: the cache then forgets the rows a cascade through such a key changed,
+   * and a backend that names foreign key violations itself (SQL) names these too from then on. Optional:
+   * without it the storage knows only the foreign keys its entities declare.
+   * @example
+   * async readForeignKeys() { return new Map([["posts", [{ name: "fk_posts_authorId", column: "authorId", referencedTable: "authors", referencedColumn: "id", onDelete: "CASCADE" }]]]); }
+   */
+  readForeignKeys?(): Promise<ReadonlyMap<string, readonly TableForeignKey[]>>;
 }
 
 /** What a backend factory is given. */

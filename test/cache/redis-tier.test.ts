@@ -137,7 +137,7 @@ describe.runIf(withRedis)("memory: Redis L2 cache", () => {
     const before = await open(`shared:${data}`, redisCache(prefix, false)); // a process still running since before the migration
     await before.repository(Item).save(item("x", { name: "v1" }));
     // The migration runs in `migrated` (what the runner does: bump the version, drop the touched tables).
-    coreOf(migrated).schemaChanged(["cache_items"]);
+    await coreOf(migrated).schemaChanged(["cache_items"]);
     // Each fills L2 under its own schema version's key.
     await waitFor(async () => (await migrated.repository(Item).findById("x"))?.name === "v1" && migrated.cache.stats().l2.hits > 0, 2000, "migrated reads x from L2");
     await waitFor(async () => (await before.repository(Item).findById("x"))?.name === "v1" && before.cache.stats().l2.hits > 0, 2000, "before reads x from L2");

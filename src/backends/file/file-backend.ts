@@ -22,6 +22,7 @@ import * as path from "node:path";
 import type { Persisted } from "../engine-transaction.js";
 import { ENGINE_CAPABILITIES, EngineBackend } from "../engine-backend.js";
 import { MigrationTable } from "../../schema/table-schema.js";
+import { withHeldForeignKeys } from "../../schema/foreign-key-graph.js";
 import { forwardSession, READ_METHODS } from "../../spi/forward-session.js";
 import type { Backend, BackendCapabilities, BackendContext, DataSession, Key } from "../../spi/index.js";
 import type { Change, MemoryDatabase, MemoryTable, WriteSet } from "../../engine/table-engine.js";
@@ -184,6 +185,9 @@ export class FileBackend extends EngineBackend {
       if (mismatch) this.context.logger.warn(`Table "${name}" as stored does not fit ${entity!.entityName} (${mismatch}); run the migration that changes it`);
       // Not bound to any entity: an entity that uses it later binds to it, or gets a SchemaError naming the column.
       schema = schemaOfCatalogTable(name, entry, `the stored table "${name}" (columns differ from the entity: run migrations)`, MigrationTable);
+    } else if (entry.foreignKeys?.length) {
+      // The foreign keys a migration stored, which the entity does not declare, stay enforced (and stored).
+      schema = withHeldForeignKeys([entity!], new Map([[name, entry.foreignKeys]]), () => undefined)[0] as EntitySchema;
     }
     const file = this.file(entry.file);
     if (fs.existsSync(file)) heap.reserveBytes(file, fs.statSync(file).size, name);

@@ -101,9 +101,12 @@ function detailColumns(detail: unknown): string[] {
 function foreignKeyViolation(error: { table?: unknown; constraint?: unknown; detail?: unknown }, schema: EntitySchema | undefined, catalog: ForeignKeyCatalog | undefined): IntegrityError | undefined {
   if (typeof error.table !== "string" || typeof error.constraint !== "string" || typeof error.detail !== "string") return undefined;
   const { table, constraint, detail } = error;
-  const known = catalog?.find(table, constraint);
-  const child = known?.child ?? (schema?.table === table ? schema : undefined);
-  const fk = known?.fk ?? child?.foreignKeys.find((f) => f.name === constraint);
+  // The written schema's own key first: a migration's schema is read from the table as it is now, where the
+  // catalog may still hold the key as it was before a rename in the same migration.
+  const own = schema?.table === table ? schema.foreignKeys.find((f) => f.name === constraint) : undefined;
+  const known = own ? undefined : catalog?.find(table, constraint);
+  const child = own ? schema : known?.child;
+  const fk = own ?? known?.fk;
   const match = /^Key \((?:.+?)\)=\((.*)\) is (not present in|still referenced from) table /s.exec(detail);
   if (!child || !fk || !match) return undefined;
   const type = child.columnsByProperty.get(fk.property)?.type;

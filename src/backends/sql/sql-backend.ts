@@ -4,10 +4,13 @@
  * session on the transaction's connection, its schema editor, its savepoints and end); autoCreate's
  * statements come from `autoCreateStatements` (sql-table-statements.ts), which a driver runs in one
  * transaction while it opens. A driver only holds connections, runs statements and maps its errors. The
- * storage's schemas give the {@link ForeignKeyCatalog} with which a foreign key failure names its relation.
+ * storage's schemas, and the foreign keys the database holds besides (`readForeignKeys`), give the
+ * {@link ForeignKeyCatalog} with which a foreign key failure names its relation.
  */
-import type { Backend, BackendCapabilities, MigrationLock, TransactionHandle } from "../../spi/index.js";
+import type { Backend, BackendCapabilities, MigrationLock, TableDescription, TableForeignKey, TransactionHandle } from "../../spi/index.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
+import { withHeldForeignKeys } from "../../schema/foreign-key-graph.js";
+import { schemaOfTable } from "../../schema/table-schema.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { ForeignKeyCatalog } from "./sql-foreign-keys.js";
 import type { SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
@@ -60,19 +63,20 @@ export class SqlBackend implements Backend {
   private readonly mapTransactionError: (error: unknown) => unknown;
 
   private readonly foreignKeys: ForeignKeySession | undefined;
+  private readonly catalog: ForeignKeyCatalog;
 
   /** `schemas`: the storage's entities and join tables (`BackendContext.schemas`), whose foreign keys errors name. */
   constructor(
     private readonly dialect: SqlDialect,
     private readonly driver: SqlDriver,
-    schemas: readonly EntitySchema[] = [],
+    private readonly schemas: readonly EntitySchema[] = [],
   ) {
     this.name = dialect.name;
     // The shared query compiler turns relation filters into EXISTS subqueries, whatever the dialect.
     this.capabilities = { ...driver.capabilities, supportsRelationFilters: true };
     if (driver.migrationLock) this.migrationLock = driver.migrationLock;
     this.tables = new SqlTables(dialect);
-    const catalog = new ForeignKeyCatalog(schemas);
+    const catalog = (this.catalog = new ForeignKeyCatalog(schemas));
     this.mapError = (error, schema) => driver.mapError(error, schema, catalog);
     this.mapTransactionError = (error) => driver.mapError(error, undefined, catalog);
     const unexplained = driver.isUnexplainedForeignKeyFailure?.bind(driver);
@@ -95,6 +99,36 @@ export class SqlBackend implements Backend {
     const connection = await this.driver.begin();
     const session = new SqlSession({ tables: this.tables, reads: connection.runner, writes: connection.writes, mapError: this.mapError, inTransaction: true, ...this.explaining() });
     return new SqlTransaction(session, connection, this.mapTransactionError, () => new SqlSchemaEditor(this.dialect, connection.runner, this.mapTransactionError));
+  }
+
+  /**
+   * Every table's foreign keys, read from the database's catalog; the error mapper and the session name a
+   * violation of any of them from then on, a key no entity declares as `table.column`. A table no entity
+   * declares is described whole: explaining a delete that cascades through it needs its primary key.
+   */
+  async readForeignKeys(): Promise<ReadonlyMap<string, readonly TableForeignKey[]>> {
+    const { introspector } = this.dialect;
+    const run = this.driver.reads;
+    const held = new Map<string, readonly TableForeignKey[]>();
+    const undeclared = new Map<string, TableDescription>();
+    const declared = new Set(this.schemas.map((s) => s.table));
+    for (const table of await introspector.listTables(run)) {
+      const description = await introspector.describeTable(run, table);
+      if (!description?.foreignKeys?.length) continue;
+      held.set(table, description.foreignKeys);
+      if (!declared.has(table)) undeclared.set(table, description);
+    }
+    this.catalog.update(
+      withHeldForeignKeys(this.schemas, held, (table) => {
+        try {
+          return schemaOfTable(undeclared.get(table)!);
+        } catch {
+          // A table Strata cannot address (no single primary key column): its keys cannot be explained.
+          return undefined;
+        }
+      }),
+    );
+    return held;
   }
 
   backup(targetPath: string): Promise<void> {

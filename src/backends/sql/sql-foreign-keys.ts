@@ -12,7 +12,7 @@
  */
 import type { Key, TableForeignKey } from "../../spi/index.js";
 import type { NormalizedWhere } from "../../query/query.js";
-import type { EntitySchema, OnDelete, Row } from "../../schema/entity-schema.js";
+import type { ColumnSchema, EntitySchema, ForeignKeySchema, OnDelete, Row } from "../../schema/entity-schema.js";
 import type { ReferencingKey } from "../../schema/foreign-key-graph.js";
 import { referencingKeys } from "../../schema/foreign-key-graph.js";
 import type { SqlDialect } from "./sql-dialect.js";
@@ -59,15 +59,32 @@ export function parentsFirst<T extends { readonly name: string; readonly foreign
   return out;
 }
 
-/** Every foreign key a backend knows of (its storage's entities and join tables), by constraint name and by referenced table. */
+/**
+ * Every foreign key a backend knows of, by constraint name, by referenced table and by referencing table: its
+ * storage's entities and join tables, and, once {@link ForeignKeyCatalog.update}d, those the database holds
+ * besides (a migration's). One object for the backend's life: its sessions and error mapper see each update.
+ */
 export class ForeignKeyCatalog {
-  private readonly byName = new Map<string, ReferencingKey>();
-  private readonly referencing: Map<string, ReferencingKey[]>;
+  private byName = new Map<string, ReferencingKey>();
+  private referencing = new Map<string, ReferencingKey[]>();
+  private byChild = new Map<string, ReferencingKey[]>();
 
   constructor(schemas: readonly EntitySchema[]) {
+    this.update(schemas);
+  }
+
+  /** Replaces every key with those of `schemas` (each table once, with all its foreign keys). */
+  update(schemas: readonly EntitySchema[]): void {
     this.referencing = referencingKeys(schemas);
+    this.byName = new Map();
+    this.byChild = new Map();
     for (const keys of this.referencing.values()) {
-      for (const key of keys) this.byName.set(`${key.child.table}\0${key.fk.name}`, key);
+      for (const key of keys) {
+        this.byName.set(`${key.child.table}\0${key.fk.name}`, key);
+        let own = this.byChild.get(key.child.table);
+        if (!own) this.byChild.set(key.child.table, (own = []));
+        own.push(key);
+      }
     }
   }
 
@@ -79,6 +96,11 @@ export class ForeignKeyCatalog {
   /** The foreign keys that reference `table`, each with the schema of its (child) table. */
   referencingTable(table: string): readonly ReferencingKey[] {
     return this.referencing.get(table) ?? [];
+  }
+
+  /** The foreign keys table `child` holds, each with the schema of `child` it was known by. */
+  heldBy(child: string): readonly ReferencingKey[] {
+    return this.byChild.get(child) ?? [];
   }
 }
 
@@ -110,7 +132,7 @@ export async function explainForeignKeyFailure(
   write: ForeignKeyWrite,
   cause: unknown,
 ): Promise<Error | undefined> {
-  if (write.kind === "write") return explainWrite(run, tables, schema, write.rows, cause);
+  if (write.kind === "write") return explainWrite(run, tables, catalog, schema, write.rows, cause);
   let keys: readonly Key[];
   if (write.kind === "delete") keys = write.keys;
   else {
@@ -122,16 +144,28 @@ export async function explainForeignKeyFailure(
   return explainDelete(run, tables.dialect, catalog, schema, keys, cause);
 }
 
-async function explainWrite(run: SqlRunner, tables: SqlTables, schema: EntitySchema, rows: readonly Row[], cause: unknown): Promise<Error | undefined> {
+async function explainWrite(run: SqlRunner, tables: SqlTables, catalog: ForeignKeyCatalog, schema: EntitySchema, rows: readonly Row[], cause: unknown): Promise<Error | undefined> {
   const codec = tables.get(schema).codec;
   const ownKeys = new Set(rows.map((r) => r[schema.primary.property]).filter((k) => k !== undefined && k !== null));
+  // The keys `schema` has (a migration's schema is read from the table as it is now, renames included), then
+  // those of the catalog it lacks (a migration's keys, which no entity declares), each found in `schema` by its
+  // column's name: a migration writes rows keyed by column names, a repository by its entity's properties.
+  const checks: Array<{ fk: ForeignKeySchema; column: ColumnSchema }> = [];
+  for (const fk of schema.foreignKeys) {
+    const column = schema.columnsByProperty.get(fk.property);
+    if (column) checks.push({ fk, column });
+  }
+  for (const { child, fk } of catalog.heldBy(schema.table)) {
+    if (schema.foreignKeys.some((f) => f.name === fk.name)) continue;
+    const name = child.columnsByProperty.get(fk.property)?.name ?? fk.property;
+    const column = schema.columns.find((c) => c.name === name);
+    if (column) checks.push({ fk: column.property === fk.property ? fk : { ...fk, property: column.property }, column });
+  }
   for (const row of rows) {
-    for (const fk of schema.foreignKeys) {
+    for (const { fk, column } of checks) {
       const value = row[fk.property];
       if (value === undefined || value === null) continue;
       if (fk.referencedTable === schema.table && ownKeys.has(value)) continue;
-      const column = schema.columnsByProperty.get(fk.property);
-      if (!column) continue;
       const found = await run.all(`SELECT 1 FROM ${quoteIdentifier(fk.referencedTable)} WHERE ${quoteIdentifier(fk.referencedColumn)} = ${tables.dialect.placeholder(1)} LIMIT 1`, [codec.encodeValue(column, value)], false);
       if (found.length === 0) return missingParent(schema.table, fk, value, cause);
     }
@@ -189,39 +223,4 @@ async function selectIn(run: SqlRunner, dialect: SqlDialect, table: string, colu
 
 function decodeStored(dialect: SqlDialect, type: keyof SqlDialect["codecs"], value: unknown): unknown {
   return value === null || value === undefined ? null : dialect.codecs[type].decode(value);
-}
-
-/** A quoted or bare identifier in DDL text. */
-const NAME = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
-
-function unquoteName(text: string): string {
-  return text.startsWith('"') ? text.slice(1, -1).replace(/""/g, '"') : text;
-}
-
-/** The names of the named one-column foreign keys of a `CREATE TABLE` text, by their column. */
-export function foreignKeyNames(createSql: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const pattern = new RegExp(String.raw`CONSTRAINT\s+(${NAME})\s+FOREIGN\s+KEY\s*\(\s*(${NAME})\s*\)`, "gi");
-  for (const match of createSql.matchAll(pattern)) out.set(unquoteName(match[2]!), unquoteName(match[1]!));
-  return out;
-}
-
-/** `createSql` with `clause` added as the last table constraint (before the closing parenthesis and any table options). */
-export function withForeignKeyClause(createSql: string, clause: string): string {
-  const match = /\)\s*((?:WITHOUT\s+ROWID|STRICT)(?:\s*,\s*(?:WITHOUT\s+ROWID|STRICT))*)?\s*$/i.exec(createSql);
-  if (!match) throw new Error(`Cannot find the end of the column list in ${JSON.stringify(createSql)}`);
-  return `${createSql.slice(0, match.index)}, ${clause}${createSql.slice(match.index)}`;
-}
-
-/** `createSql` without the table constraint `CONSTRAINT name FOREIGN KEY ...`, or undefined when it has none so named. */
-export function withoutForeignKeyClause(createSql: string, name: string): string | undefined {
-  const action = String.raw`(?:SET\s+NULL|SET\s+DEFAULT|CASCADE|RESTRICT|NO\s+ACTION)`;
-  const pattern = new RegExp(
-    String.raw`\s*,\s*CONSTRAINT\s+(${NAME})\s+FOREIGN\s+KEY\s*\([^)]*\)\s*REFERENCES\s+${NAME}\s*(?:\([^)]*\))?(?:\s+ON\s+(?:DELETE|UPDATE)\s+${action}|\s+MATCH\s+\w+|\s+(?:NOT\s+)?DEFERRABLE(?:\s+INITIALLY\s+(?:DEFERRED|IMMEDIATE))?)*`,
-    "gi",
-  );
-  for (const match of createSql.matchAll(pattern)) {
-    if (unquoteName(match[1]!) === name) return createSql.slice(0, match.index) + createSql.slice(match.index + match[0].length);
-  }
-  return undefined;
 }

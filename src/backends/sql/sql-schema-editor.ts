@@ -13,7 +13,8 @@ import { impliedUniqueIndexName } from "../../schema/entity-schema.js";
 import { foreignKeyMissingError, foreignKeyViolatedError } from "../../schema/schema-change-errors.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
-import { foreignKeyClause, withForeignKeyClause, withoutForeignKeyClause } from "./sql-foreign-keys.js";
+import { foreignKeyClause } from "./sql-foreign-keys.js";
+import { withForeignKeyClause, withoutForeignKeyClause } from "./table-definition-text.js";
 import type { SqlRunner, TableDefinitionRewriter } from "./sql-runner.js";
 import { columnDefinition, createTableStatements, dropIndexStatements, indexStatements } from "./sql-table-statements.js";
 

@@ -103,7 +103,7 @@ export class SqlSession implements DataSession {
    */
   private explained<T>(schema: EntitySchema, write: () => ForeignKeyWrite, work: (runner: SqlRunner) => Promise<T>): (runner: SqlRunner) => Promise<T> {
     const fk = this.foreignKeys;
-    if (!fk || (schema.foreignKeys.length === 0 && fk.catalog.referencingTable(schema.table).length === 0)) return work;
+    if (!fk || (schema.foreignKeys.length === 0 && fk.catalog.heldBy(schema.table).length === 0 && fk.catalog.referencingTable(schema.table).length === 0)) return work;
     return async (runner) => {
       try {
         return await work(runner);

@@ -8,7 +8,8 @@
  */
 import type { TableColumn, TableForeignKey, TableIndex } from "../../spi/index.js";
 import { foreignKeyName } from "../../schema/entity-schema.js";
-import { foreignKeyNames, onDeleteOf } from "../sql/sql-foreign-keys.js";
+import { onDeleteOf } from "../sql/sql-foreign-keys.js";
+import { foreignKeyNames } from "../sql/table-definition-text.js";
 import type { LogicalType } from "../../schema/entity-schema.js";
 import type { SqlIntrospector } from "../sql/sql-dialect.js";
 import { parsePlainDefault } from "../sql/sql-literals.js";
