@@ -18,7 +18,9 @@
  *   read-only connection of its own (`streams`), pulled a page at a time: the connection's read
  *   transaction is the walk's snapshot, held until the walk ends or is left, then the connection is kept
  *   for the next walk (a few) or closed. WAL only: in journal mode delete a long read would lock every
- *   writer out, the walk's own consumer included, so walks there page by keyset.
+ *   writer out, the walk's own consumer included, so walks there page by keyset. At most
+ *   {@link MAX_STREAM_READERS} walks stream at once (a walk beyond them pages by keyset on the shared
+ *   reader); a walk idle or dropped lets go of its connection (sql-session.ts, `STREAM_IDLE_MS`).
  * - Values: `datetime` is INTEGER epoch milliseconds, `boolean` 0/1, `json` TEXT (see sqlite-dialect.ts).
  * - Foreign keys are enforced on every connection (`PRAGMA foreign_keys = ON`, checked), immediately.
  *   SQLite's error names no foreign key: the session explains it (`isUnexplainedForeignKeyFailure`).
