@@ -74,6 +74,8 @@ export default async function postgresBench(): Promise<BenchGroup> {
         name: `postgres.iterate ${WALKED_ROWS / 1000}k rows by an unindexed column`,
         anchor: `pg cursor, FETCH ${WALK_PAGE} at a time`,
         minRatio: 0.5,
+        // A run takes a second or more: 3 of each side a round, not tinybench's 64.
+        iterations: 3,
         run: async () => {
           let n = 0;
           for await (const _ of walked.iterate({ orderBy: { score: "desc" } }, { pageSize: WALK_PAGE })) n++;
