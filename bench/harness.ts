@@ -12,6 +12,11 @@ export interface BenchPair {
   anchor: string;
   /** The ratio (case ops/s over anchor ops/s) the issue asks for, e.g. 0.5; a ratio of "at most" is `maxRatio`. */
   minRatio?: number;
+  /**
+   * Timed runs of each side per round (tinybench's `iterations`, default 64, which it runs even past the
+   * round's time), and one warm-up run: for a case whose one run takes seconds (a walk of 100,000 rows).
+   */
+  iterations?: number;
   /** For flat-cost checks where the case must not be slower than the anchor by more than 1/ratio. */
   run(): unknown;
   anchorRun(): unknown;

@@ -25,7 +25,8 @@ async function measure(pair: BenchPair): Promise<[number, number]> {
   // Interleave case and anchor in rounds so that drift (GC, CPU frequency, the other core) hits both alike.
   const totals = [0, 0];
   for (let round = 0; round < 3; round++) {
-    const bench = new Bench({ time: timeMs / 3, warmup: true, warmupTime: 50 });
+    const runs = pair.iterations === undefined ? {} : { iterations: pair.iterations, warmupIterations: 1 };
+    const bench = new Bench({ time: timeMs / 3, warmup: true, warmupTime: 50, ...runs });
     // beforeEach hooks run outside the timed window of each iteration.
     const before = (setup: (() => unknown) | undefined) => (setup ? { beforeEach: async () => void (await setup()) } : {});
     bench

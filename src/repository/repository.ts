@@ -726,9 +726,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * OFFSET): no page counts the rows before it, the walk is linear where an index serves the order
    * (README, "Iterating and paging"), and a row written or deleted meanwhile never makes another one repeat
    * or vanish. Outside a transaction, where no index serves the order, a backend that can (SQLite on a WAL
-   * file, memory, file: the SPI's `DataSession.stream`) answers the query once from a snapshot taken when
-   * the walk starts instead, and hands it out page by page; leaving the loop early (`break`, a throw)
-   * releases the snapshot. `limit` and `offset` apply to the whole walk. Inside a transaction, it reads
+   * file, PostgreSQL, memory, file: the SPI's `DataSession.stream`) answers the query once from a snapshot
+   * taken when the walk starts instead, and hands it out page by page; leaving the loop early (`break`, a
+   * throw) releases the snapshot, and so, on SQLite and PostgreSQL, do 30 s between two pages (the walk then
+   * goes on after its last row from a new snapshot) and a dropped iterator once collected. `limit` and `offset` apply to the whole walk. Inside a transaction, it reads
    * through the transaction. With `select`, plain objects holding exactly the selected fields (see {@link Query.select}).
    * With `include`, each page's relations are loaded with it: one query per included relation and page.
    */

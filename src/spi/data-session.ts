@@ -67,6 +67,13 @@
  * transaction, first, and walks by keyset when it is absent or returns `undefined` (the backend's way of
  * saying that keyset pages are as cheap here: an index serves the order, or its store cannot hold a
  * snapshot). A backend without it keeps working, on keyset pages.
+ *
+ * A walk's consumer runs between pages, for as long as it likes, and may drop the iterator without ending
+ * it: a backend that holds a connection or a snapshot for a walk bounds how many it holds (and walks the
+ * rest otherwise), and lets go of a walk's snapshot when the walk is left idle too long or collected. The
+ * SQL backends do all three (sql-session.ts): at most 8 streaming walks, beyond them keyset pages; after 30 s
+ * between two pages the snapshot is let go and the walk goes on after its last row from a new one, as
+ * keyset pages would; a collected walk's snapshot is let go by a `FinalizationRegistry`.
  */
 import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";

@@ -11,9 +11,13 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
-import { afterAll, describe, expect, test } from "vitest";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { afterAll, describe, expect, test, vi } from "vitest";
 import { ConnectionError, createStorage } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
+import { STREAM_IDLE_MS } from "../../src/backends/sql/sql-session.js";
+import { MAX_STREAM_READERS } from "../../src/backends/sqlite/sqlite-driver.js";
 
 @Entity("walk_rows")
 class WalkRow {
@@ -29,6 +33,12 @@ let n = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const row = (id: number, value: number): WalkRow => ({ id, ranked: value, unranked: value });
+
+/** The collector, for the abandoned-walk test (the flag set at run time gives a fresh context its `gc`). */
+function collectGarbage(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
 
 async function seeded(url: string, options: { sqlite?: { journalMode: "wal" | "delete" } } = {}): Promise<Storage> {
   const storage = await createStorage({ url, entities: [WalkRow], autoCreate: true, cache: false, ...options });
@@ -141,6 +151,84 @@ describe("sqlite: a streamed walk's snapshot", () => {
     const storage = await seeded(`sqlite:${path.join(dir, `walk${++n}.db`)}`, { sqlite: { journalMode: "delete" } });
     try {
       expect((await walkWhileWriting(storage, "unranked")).ids).toEqual([...seededIds, 100]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  /** A checkpoint that a walk's snapshot holds back reports busy (timeout 0: at once instead of waiting). */
+  function checkpointer(file: string): { busy(): number; close(): void } {
+    const raw = new Database(file, { timeout: 0 });
+    return { busy: () => (raw.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[])[0]!.busy, close: () => raw.close() };
+  }
+
+  test("a walk dropped without return() lets go of its snapshot once its iterator is collected", async () => {
+    const gc = collectGarbage();
+    const file = path.join(dir, `walk${++n}.db`);
+    const storage = await seeded(`sqlite:${file}`);
+    const checkpoint = checkpointer(file);
+    try {
+      const repo = storage.repository(WalkRow);
+      // In a function of its own, so that nothing on this stack keeps the iterator.
+      await (async () => {
+        const walk = repo.iterate({ orderBy: { unranked: "desc" } }, { pageSize: 2 })[Symbol.asyncIterator]();
+        expect((await walk.next()).value).toMatchObject({ id: 20 });
+      })();
+      await repo.insert(row(100, 1000));
+      expect(checkpoint.busy()).toBe(1);
+      for (let round = 0; round < 50 && checkpoint.busy() === 1; round++) {
+        gc();
+        // Finalization callbacks run as tasks of their own, after this one.
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(checkpoint.busy()).toBe(0);
+    } finally {
+      checkpoint.close();
+      await storage.close();
+    }
+  });
+
+  test("a walk left idle longer than its timeout lets go of its snapshot, then goes on after its last row: each row once, in order", async () => {
+    const file = path.join(dir, `walk${++n}.db`);
+    const storage = await seeded(`sqlite:${file}`);
+    const checkpoint = checkpointer(file);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const repo = storage.repository(WalkRow);
+      // offset and limit apply to the whole walk, across the restart: ids 18 down to 7.
+      const walk = repo.iterate({ orderBy: { unranked: "desc" }, offset: 2, limit: 12 }, { pageSize: 3 })[Symbol.asyncIterator]();
+      const ids: number[] = [];
+      for (let k = 0; k < 3; k++) ids.push(((await walk.next()).value as WalkRow).id);
+      await repo.insert(row(100, 1000));
+      expect(checkpoint.busy()).toBe(1);
+      vi.advanceTimersByTime(STREAM_IDLE_MS - 1);
+      expect(checkpoint.busy()).toBe(1);
+      vi.advanceTimersByTime(1);
+      expect(checkpoint.busy()).toBe(0);
+      // The rest is read from a new snapshot: a row written meanwhile ahead of the position is reached, one behind it is not.
+      await repo.insert(row(101, 75));
+      for (let r = await walk.next(); !r.done; r = await walk.next()) ids.push((r.value as WalkRow).id);
+      expect(ids).toEqual([18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 101, 8]);
+    } finally {
+      vi.useRealTimers();
+      checkpoint.close();
+      await storage.close();
+    }
+  });
+
+  test(`at most ${MAX_STREAM_READERS} walks stream at once; one more walks by keyset pages, and the next walk streams again`, async () => {
+    const storage = await seeded(`sqlite:${path.join(dir, `walk${++n}.db`)}`);
+    try {
+      const repo = storage.repository(WalkRow);
+      const walks = Array.from({ length: MAX_STREAM_READERS + 1 }, () => repo.iterate({ orderBy: { unranked: "asc" } }, { pageSize: 2 })[Symbol.asyncIterator]());
+      const ids: number[][] = [];
+      for (const walk of walks) ids.push([((await walk.next()).value as WalkRow).id]);
+      await repo.insert(row(100, 1000));
+      for (const [k, walk] of walks.entries()) for (let r = await walk.next(); !r.done; r = await walk.next()) ids[k]!.push((r.value as WalkRow).id);
+      for (const walked of ids.slice(0, MAX_STREAM_READERS)) expect(walked).toEqual(seededIds);
+      expect(ids[MAX_STREAM_READERS]).toEqual([...seededIds, 100]);
+      await repo.delete(100);
+      expect((await walkWhileWriting(storage, "unranked")).ids).toEqual(seededIds);
     } finally {
       await storage.close();
     }

@@ -10,6 +10,8 @@
  *   transactions reading the same rows in opposite orders can deadlock, which PostgreSQL breaks by
  *   failing one with a `TransactionError` (run it again); `count` takes no lock, and rows inserted by
  *   others after a `find` are not locked by it. A lock not granted within `timeoutMs` is a `LockError`.
+ * - A walk (`repo.iterate`) outside a transaction whose order no index serves streams one select as a
+ *   server-side cursor, on a client of the walk's own outside the pool (`streams`, postgres-streamer.ts).
  * - Values: see postgres-dialect.ts (`text COLLATE "C"`, `bigint`, `double precision`, `timestamptz(3)`, `jsonb`).
  */
 import pg from "pg";
@@ -27,6 +29,7 @@ import { HeldConnection, PostgresRunner, StatementNames } from "./postgres-conne
 import type { ServerAddress } from "./postgres-errors.js";
 import { isConnectionLoss, mapPostgresError, serverAddress } from "./postgres-errors.js";
 import { PostgresMigrationLock } from "./postgres-migration-lock.js";
+import { PostgresStreamer } from "./postgres-streamer.js";
 
 /** The advisory lock that serializes autoCreate between processes starting at once. */
 const DDL_LOCK = 0x5374_7261;
@@ -46,6 +49,7 @@ export class PostgresDriver implements SqlDriver {
   };
   readonly reads: PostgresRunner;
   readonly writes: WriteGate;
+  readonly streams: PostgresStreamer;
   private readonly names = new StatementNames();
   private closed = false;
   /** Migration runners across processes: a session advisory lock on a connection of its own. */
@@ -62,6 +66,8 @@ export class PostgresDriver implements SqlDriver {
     private readonly logger: Logger,
     /** Clients `BEGIN` may find dead before it gets a live one: every pooled one, then a new one. */
     private readonly beginAttempts: number,
+    /** A new client with the pool's settings, outside it (a streamed walk's). */
+    newClient: () => pg.Client,
   ) {
     this.migrationLock = new PostgresMigrationLock(
       () =>
@@ -74,6 +80,11 @@ export class PostgresDriver implements SqlDriver {
       (error) => this.mapError(error, undefined),
     );
     const reads = (this.reads = new PostgresRunner(pool, this.names));
+    this.streams = new PostgresStreamer(
+      reads,
+      newClient,
+      () => new ConnectionError(`The PostgreSQL storage for ${server.host}:${server.port} (database "${server.database}") is closed`),
+    );
     this.writes = async (work, multiStatement) => {
       if (!multiStatement) return work(reads);
       const client = await this.connectInTransaction();
@@ -101,7 +112,8 @@ export class PostgresDriver implements SqlDriver {
     const { config } = context;
     const server = serverAddress(config.url);
     const { connectionString, options } = withLockTimeout(config.url, config.timeoutMs);
-    const pool = new pg.Pool({ connectionString, options, max: config.poolSize, connectionTimeoutMillis: config.timeoutMs });
+    const settings = { connectionString, options, connectionTimeoutMillis: config.timeoutMs };
+    const pool = new pg.Pool({ ...settings, max: config.poolSize });
     // An idle connection dropped by the server must not crash the process; the pool has already removed it
     // and the next query opens a new one. One line: pg attaches the whole Client to this error, which
     // printed as a detail fills the log. After close, pool.end() has let go of connections whose sockets
@@ -111,7 +123,7 @@ export class PostgresDriver implements SqlDriver {
       if (driverRef.current?.isClosed) return;
       context.logger.warn(`An idle PostgreSQL connection to ${server.host}:${server.port} (database "${server.database}") failed and left the pool: ${oneLine(error)}`);
     });
-    const driver = new PostgresDriver(pool, server, context.logger, config.poolSize + 1);
+    const driver = new PostgresDriver(pool, server, context.logger, config.poolSize + 1, () => new pg.Client(settings));
     driverRef.current = driver;
     try {
       await pool.query("SELECT 1");
@@ -223,6 +235,7 @@ export class PostgresDriver implements SqlDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.streams.close();
     await this.pool.end();
   }
 }

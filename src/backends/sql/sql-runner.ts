@@ -47,8 +47,12 @@ export interface SqlStreamer {
    * the select's order (no index serves it), so that each keyset page would sort them all again.
    */
   sortsEveryMatch(text: string, params: readonly unknown[]): boolean | Promise<boolean>;
-  /** Starts `text` on a connection and read snapshot of its own, released by {@link SqlCursor.close}. */
-  open(text: string, params: readonly unknown[]): SqlCursor | Promise<SqlCursor>;
+  /**
+   * Starts `text` on a connection and read snapshot of its own, released by {@link SqlCursor.close}; or
+   * `undefined` when the driver's streaming connections are all in use (its cap): the walk then reads a
+   * keyset page instead and asks again for the next one.
+   */
+  open(text: string, params: readonly unknown[]): SqlCursor | undefined | Promise<SqlCursor | undefined>;
 }
 
 /** An open streaming select: its next rows (arrays in select-list order), until it returns none. */

@@ -18,7 +18,9 @@
  *   read-only connection of its own (`streams`), pulled a page at a time: the connection's read
  *   transaction is the walk's snapshot, held until the walk ends or is left, then the connection is kept
  *   for the next walk (a few) or closed. WAL only: in journal mode delete a long read would lock every
- *   writer out, the walk's own consumer included, so walks there page by keyset.
+ *   writer out, the walk's own consumer included, so walks there page by keyset. At most
+ *   {@link MAX_STREAM_READERS} walks stream at once (a walk beyond them pages by keyset on the shared
+ *   reader); a walk idle or dropped lets go of its connection (sql-session.ts, `STREAM_IDLE_MS`).
  * - Values: `datetime` is INTEGER epoch milliseconds, `boolean` 0/1, `json` TEXT (see sqlite-dialect.ts).
  * - Foreign keys are enforced on every connection (`PRAGMA foreign_keys = ON`, checked), immediately.
  *   SQLite's error names no foreign key: the session explains it (`isUnexplainedForeignKeyFailure`).
@@ -43,6 +45,11 @@ import { isBusy, mapSqliteError } from "./sqlite-errors.js";
 const BUSY_SLICE_MS = 10;
 /** Streaming connections kept open for the next walk once theirs ends; more are opened as walks need them. */
 const IDLE_STREAM_READERS = 2;
+/**
+ * Walks streaming at once, each on a connection (a file descriptor, a page cache, a WAL snapshot) of its own;
+ * a walk beyond them reads keyset pages on the shared reader until one ends.
+ */
+export const MAX_STREAM_READERS = 8;
 /** The plan line of a select whose order no index gives: SQLite sorts every match before the first row. */
 const SORTS_EVERY_MATCH = "USE TEMP B-TREE FOR ORDER BY";
 
@@ -56,6 +63,8 @@ export class SqliteDriver implements SqlDriver {
   /** Streaming connections between walks, and the cursors of walks under way (closed by {@link close}). */
   private readonly idleStreamReaders: Database.Database[] = [];
   private readonly openCursors = new Set<SqlCursor>();
+  /** Cursors being opened (their first row read), counted against {@link MAX_STREAM_READERS}. */
+  private opening = 0;
   private readonly file: string;
   private readonly timeoutMs: number;
   private readonly busyTimeoutMs: number;
@@ -128,21 +137,29 @@ export class SqliteDriver implements SqlDriver {
    * Starts `text` on a streaming connection: the first row is read here (waiting as other reads do while
    * the database is busy), which opens the read transaction the walk then sees.
    */
-  private async openCursor(text: string, params: readonly unknown[]): Promise<SqlCursor> {
+  private async openCursor(text: string, params: readonly unknown[]): Promise<SqlCursor | undefined> {
     if (this.closed) throw this.closedError();
-    const db = this.idleStreamReaders.pop() ?? new Database(this.file, { readonly: true, fileMustExist: true, timeout: Math.min(this.busyTimeoutMs, BUSY_SLICE_MS) });
+    if (this.openCursors.size + this.opening >= MAX_STREAM_READERS) return undefined;
+    this.opening++;
+    let db: Database.Database | undefined;
     let rows: IterableIterator<unknown[]> | undefined;
     let pending: IteratorResult<unknown[]>;
     try {
+      db = this.idleStreamReaders.pop() ?? new Database(this.file, { readonly: true, fileMustExist: true, timeout: Math.min(this.busyTimeoutMs, BUSY_SLICE_MS) });
       const statement = db.prepare(text).raw(true);
       pending = await this.whenNotBusy(() => {
         rows = statement.iterate(params) as IterableIterator<unknown[]>;
         return rows.next();
       });
+      // close() ran while the first row was awaited (the database busy): it could not see this cursor,
+      // which would otherwise hold its connection and snapshot past the close.
+      if (this.closed) throw this.closedError();
     } catch (error) {
       rows?.return?.();
-      this.releaseStreamReader(db);
+      if (db) this.releaseStreamReader(db);
       throw error;
+    } finally {
+      this.opening--;
     }
     const iterator = rows!;
     let open = true;
