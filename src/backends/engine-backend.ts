@@ -34,6 +34,7 @@ export const ENGINE_CAPABILITIES: BackendCapabilities = {
   supportsSavepoints: true,
   supportsTransactionalDdl: true,
   supportsRelationFilters: true,
+  supportsPartialUpsert: true,
 };
 
 export abstract class EngineBackend implements Backend {
@@ -87,7 +88,7 @@ export abstract class EngineBackend implements Backend {
         return matches && pagesOf(matches.rows, matches.copy, pageSize);
       },
       insert: (schema, row) => this.autocommit((ws) => ws.insert(schema, row)),
-      upsert: (schema, row, expectedVersion) => this.autocommit((ws) => ws.upsert(schema, row, expectedVersion)),
+      upsert: (schema, row, expectedVersion, given) => this.autocommit((ws) => ws.upsert(schema, row, expectedVersion, given)),
       upsertMany: (schema, rows) => this.autocommit((ws) => ws.upsertMany(schema, rows)),
       update: (schema, key, changes, expectedVersion) => this.autocommit((ws) => ws.update(schema, key, changes, expectedVersion)),
       delete: (schema, key) => this.autocommit((ws) => ws.delete(schema, key)),

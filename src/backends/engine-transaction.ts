@@ -83,8 +83,8 @@ export class EngineTransaction implements TransactionHandle {
   async insert(schema: EntitySchema, row: Row): Promise<Row> {
     return this.open().insert(schema, row);
   }
-  async upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
-    return this.open().upsert(schema, row, expectedVersion);
+  async upsert(schema: EntitySchema, row: Row, expectedVersion?: number, given?: readonly string[]): Promise<Row | "conflict"> {
+    return this.open().upsert(schema, row, expectedVersion, given);
   }
   async upsertMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]> {
     return this.open().upsertMany(schema, rows);

@@ -4,9 +4,9 @@
  * the ones that fail. What it needs from the repository (row preparation, the session, the conflict error)
  * is handed in once, at construction.
  */
-import type { DataSession, Key, UpsertManyOptions } from "../spi/index.js";
+import type { DataSession, UpsertManyOptions } from "../spi/index.js";
 import { StorageError, ValidationError } from "../errors.js";
-import type { EntitySchema, Row } from "../schema/entity-schema.js";
+import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
 import { describeValue } from "../schema/row-values.js";
 import type { TransactionManager } from "../transaction/transaction-manager.js";
 
@@ -31,9 +31,17 @@ export interface SaveManyOptions {
 
 /** An entity validated and turned into the complete row to write, with the version its caller read (if any). */
 export interface PreparedRow {
+  /** The row as an insert stores it (defaults filled; null for a required field left out, see `missing`). */
   readonly row: Row;
   readonly expectedVersion: number | undefined;
   readonly generatedKey: boolean;
+  /**
+   * A partial entity (a field left undefined): the properties it gives, which are all that an existing
+   * row changes (besides its update date and version). Undefined for a complete entity.
+   */
+  readonly given: readonly string[] | undefined;
+  /** The first required field (not nullable, no default) the partial entity leaves out: it can only update a row. */
+  readonly missing: ColumnSchema | undefined;
 }
 
 /** What the batch writer takes from its repository. */
@@ -48,8 +56,12 @@ export interface BatchWriterParts {
   check(entity: unknown): void;
   /** Validates an entity and builds its row; throws a {@link StorageError} when it is invalid. */
   prepare(entity: unknown, now: Date): PreparedRow;
-  /** Throws the `ConcurrencyError` of a version that changed since it was read. */
-  conflict(key: Key, expected: number | undefined): never;
+  /**
+   * Writes one row on its own and returns it as stored: a versioned or partial one, which a bulk upsert
+   * cannot write. Throws the `ConcurrencyError` of a stale version, the `ValidationError` of a partial row
+   * that must be inserted without a required field.
+   */
+  write(session: DataSession, prepared: PreparedRow): Promise<Row>;
 }
 
 /** saveMany reports counts, never the rows as stored: the backend need not read them back. */
@@ -125,23 +137,26 @@ export class BatchWriter {
         }
       }
     };
-    /** The entity whose own write (a versioned upsert) was under way when writeRows last threw, else -1. */
+    /** The entity whose own write (a versioned or partial row) was under way when writeRows last threw, else -1. */
     let failedAt = -1;
+    /**
+     * Writes entities [start, end) in their order: complete unversioned rows together (one `upsertMany` per
+     * run of them), each other row on its own, after the run before it, so a later row of a key wins.
+     */
     const writeRows = async (start: number, end: number) => {
       const session = this.parts.session();
       const plain: Row[] = [];
       for (let i = start; i < end; i++) {
         const p = prepared[i - base];
         if (!p) continue;
-        if (p.expectedVersion === undefined) plain.push(p.row);
+        if (p.expectedVersion === undefined && p.given === undefined) plain.push(p.row);
         else {
+          if (plain.length > 0) await session.upsertMany(schema, plain.splice(0), WRITE_ONLY);
           failedAt = i;
-          if ((await session.upsert(schema, p.row, p.expectedVersion)) === "conflict") {
-            this.parts.conflict(p.row[schema.primary.property] as Key, p.expectedVersion);
-          }
+          await this.parts.write(session, p);
+          failedAt = -1;
         }
       }
-      failedAt = -1;
       if (plain.length > 0) await session.upsertMany(schema, plain, WRITE_ONLY);
       transactions.noteWrite(schema.table);
     };
@@ -159,7 +174,7 @@ export class BatchWriter {
         const session = this.parts.session();
         for (let i = start; i < end; i++) {
           const p = prepared[i - base];
-          if (!p || p.expectedVersion !== undefined) continue;
+          if (!p || p.expectedVersion !== undefined || p.given !== undefined) continue;
           try {
             await session.upsertMany(schema, [p.row], WRITE_ONLY);
           } catch (single) {

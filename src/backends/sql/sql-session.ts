@@ -210,7 +210,7 @@ export class SqlSession implements DataSession {
     }
   }
 
-  async upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
+  async upsert(schema: EntitySchema, row: Row, expectedVersion?: number, given?: readonly string[]): Promise<Row | "conflict"> {
     const t = this.tables.get(schema);
     if (t.generatesKey(row)) return this.insert(schema, row);
     const params: unknown[] = [];
@@ -218,6 +218,18 @@ export class SqlSession implements DataSession {
     const checked = expectedVersion !== undefined && t.upsertIfVersion !== undefined;
     if (checked) params.push(expectedVersion);
     try {
+      if (given !== undefined) {
+        // A partial save: what is stored may differ from the row in every column not given, so it is read back.
+        const rows = await this.writes(
+          this.explained(schema, () => ({ kind: "write", rows: [row] }), async (r) => {
+            const out = await r.all(t.partialUpsert(given, checked), params, true);
+            if (t.advanceKeyGenerator && out.length > 0) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
+            return out;
+          }),
+          false,
+        );
+        return rows[0] ? t.codec.decode(rows[0]) : "conflict";
+      }
       if (!checked && t.storesInputAsIs) {
         // The row is stored exactly as given: skip RETURNING, which costs SQLite as much as the write.
         await this.writes(
