@@ -43,7 +43,6 @@ export class PostgresDriver implements SqlDriver {
     supportsMultipleConnections: true,
     supportsSql: true,
     persistent: true,
-    supportsPartialUpsert: true,
   };
   readonly reads: PostgresRunner;
   readonly writes: WriteGate;

@@ -80,7 +80,6 @@ export class SqliteDriver implements SqlDriver {
       supportsMultipleConnections: !inMemory,
       supportsSql: true,
       persistent: !inMemory,
-      supportsPartialUpsert: true,
     };
     // A read refused as busy (journal mode delete while another process writes) waits as the writer does;
     // the first try is the plain synchronous call, so reads that are not refused cost nothing more.
