@@ -89,7 +89,7 @@ export abstract class EngineBackend implements Backend {
       },
       insert: (schema, row) => this.autocommit((ws) => ws.insert(schema, row)),
       upsert: (schema, row, expectedVersion, given) => this.autocommit((ws) => ws.upsert(schema, row, expectedVersion, given)),
-      upsertMany: (schema, rows) => this.autocommit((ws) => ws.upsertMany(schema, rows)),
+      upsertMany: (schema, rows, options) => this.autocommit((ws) => ws.upsertMany(schema, rows, options?.given)),
       update: (schema, key, changes, expectedVersion) => this.autocommit((ws) => ws.update(schema, key, changes, expectedVersion)),
       delete: (schema, key) => this.autocommit((ws) => ws.delete(schema, key)),
       deleteMany: (schema, where) => this.autocommit((ws) => ws.deleteMany(schema, where)),

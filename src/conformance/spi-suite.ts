@@ -260,6 +260,22 @@ function dataSessionTests(test: T, ctx: SpiContext): void {
     assert.deepEqual(checked, { ...expected, version: 3 }, "no given column: only the update date and the version change");
   });
 
+  test("upsertMany with given (supportsPartialUpsert): new keys get the whole row, existing ones only the given columns; with rows back or not", async () => {
+    if (!ctx.backend.capabilities.supportsPartialUpsert) return;
+    const a = itemRow({ name: "a", category: "ka", quantity: 1 });
+    const b = itemRow({ name: "b", category: "kb", quantity: 2 });
+    await ctx.session.insert(items, a);
+    const later = new Date(Date.UTC(2025, 0, 1));
+    const fresh = itemRow({ name: "fresh", category: "kf", createdAt: later, updatedAt: later });
+    const rows = await ctx.session.upsertMany(items, [fresh, { ...a, name: "a2", category: null, updatedAt: later, version: 5 }], { given: ["name"] });
+    const a2 = { ...a, name: "a2", updatedAt: later, version: 2 };
+    assert.deepEqual(rows, [fresh, a2]);
+    assert.deepEqual(await ctx.session.findById(items, a["id"] as string), a2);
+    await ctx.session.insert(items, b);
+    await ctx.session.upsertMany(items, [{ ...b, quantity: 9, name: "lost", updatedAt: later }], { given: ["quantity"], returnRows: false });
+    assert.deepEqual(await ctx.session.findById(items, b["id"] as string), { ...b, quantity: 9, updatedAt: later, version: 2 });
+  });
+
   test("upsertMany returns the rows in input order, inserting and replacing", async () => {
     await ctx.session.insert(counters, { id: "b", value: 1 });
     const rows = await ctx.session.upsertMany(counters, [{ id: "c", value: 3 }, { id: "b", value: 2 }, { id: "a", value: 1 }]);

@@ -892,11 +892,11 @@ export class WriteSet implements RelatedRows {
    * checked once every row is written, as SQL checks them at the end of its one multi-row statement: a
    * row may name a parent written later in the same call (a self-referencing tree, children first).
    */
-  upsertMany(schema: EntitySchema, rows: readonly Row[]): Row[] {
+  upsertMany(schema: EntitySchema, rows: readonly Row[], given?: readonly string[]): Row[] {
     const mark = this.undo.length;
     const deferred = this.db.table(schema).schema.foreignKeys.length > 0 ? (this.deferredReferences = []) : undefined;
     try {
-      const out = rows.map((r) => this.upsert(schema, r) as Row);
+      const out = rows.map((r) => this.upsert(schema, r, undefined, given) as Row);
       if (deferred) for (const { table, row, key, old } of deferred) this.checkReferences(table, row, key, old);
       return out;
     } catch (error) {

@@ -50,6 +50,8 @@ export interface BatchWriterParts {
   readonly transactions: TransactionManager;
   /** Chunks are savepoints inside the batch's transaction only where the backend has them. */
   readonly supportsSavepoints: boolean;
+  /** Partial entities go to `upsertMany` (with `given`) only where the backend has `supportsPartialUpsert`. */
+  readonly supportsPartialUpsert: boolean;
   /** The session of the ambient transaction, else the autocommit one. */
   session(): DataSession;
   /** Validates an entity, building nothing; throws the {@link StorageError} that `prepare` would throw. */
@@ -66,6 +68,19 @@ export interface BatchWriterParts {
 
 /** saveMany reports counts, never the rows as stored: the backend need not read them back. */
 const WRITE_ONLY: UpsertManyOptions = { returnRows: false };
+
+/** The `upsertMany` options of a run of rows that give `given` (all of them when undefined). */
+function writeOnly(given: readonly string[] | undefined): UpsertManyOptions {
+  return given === undefined ? WRITE_ONLY : { returnRows: false, given };
+}
+
+/** True when two partial rows give the same fields (both undefined: both complete). */
+function sameFields(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** Thrown by saveMany with the position of the entity that failed. */
 function atIndex(error: unknown, index: number): unknown {
@@ -137,27 +152,35 @@ export class BatchWriter {
         }
       }
     };
+    const partialUpserts = this.parts.supportsPartialUpsert;
+    /** True when `p` can be written by `upsertMany`: no version to check, and complete or a partial upsert. */
+    const bulk = (p: PreparedRow) => p.expectedVersion === undefined && (p.given === undefined || (partialUpserts && p.missing === undefined));
     /** The entity whose own write (a versioned or partial row) was under way when writeRows last threw, else -1. */
     let failedAt = -1;
     /**
-     * Writes entities [start, end) in their order: complete unversioned rows together (one `upsertMany` per
-     * run of them), each other row on its own, after the run before it, so a later row of a key wins.
+     * Writes entities [start, end) in their order: runs of unversioned rows that give the same fields
+     * together (one `upsertMany` each; one run for complete rows), each other row on its own, after the run
+     * before it, so a later row of a key wins.
      */
     const writeRows = async (start: number, end: number) => {
       const session = this.parts.session();
-      const plain: Row[] = [];
+      const run: Row[] = [];
+      let runGiven: readonly string[] | undefined;
       for (let i = start; i < end; i++) {
         const p = prepared[i - base];
         if (!p) continue;
-        if (p.expectedVersion === undefined && p.given === undefined) plain.push(p.row);
-        else {
-          if (plain.length > 0) await session.upsertMany(schema, plain.splice(0), WRITE_ONLY);
-          failedAt = i;
-          await this.parts.write(session, p);
-          failedAt = -1;
+        const joins = bulk(p);
+        if (run.length > 0 && !(joins && sameFields(p.given, runGiven))) await session.upsertMany(schema, run.splice(0), writeOnly(runGiven));
+        if (joins) {
+          run.push(p.row);
+          runGiven = p.given;
+          continue;
         }
+        failedAt = i;
+        await this.parts.write(session, p);
+        failedAt = -1;
       }
-      if (plain.length > 0) await session.upsertMany(schema, plain, WRITE_ONLY);
+      if (run.length > 0) await session.upsertMany(schema, run, writeOnly(runGiven));
       transactions.noteWrite(schema.table);
     };
     /**
@@ -174,9 +197,9 @@ export class BatchWriter {
         const session = this.parts.session();
         for (let i = start; i < end; i++) {
           const p = prepared[i - base];
-          if (!p || p.expectedVersion !== undefined || p.given !== undefined) continue;
+          if (!p || !bulk(p)) continue;
           try {
-            await session.upsertMany(schema, [p.row], WRITE_ONLY);
+            await session.upsertMany(schema, [p.row], writeOnly(p.given));
           } catch (single) {
             throw atIndex(single, i);
           }

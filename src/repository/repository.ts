@@ -50,6 +50,10 @@ export interface FindByIdOptions<T> {
 
 /** The public repository interface. */
 export interface IRepository<T extends object, K extends Key = Key> {
+  /**
+   * Inserts or updates by primary key and returns the entity as stored. On an existing row a field left
+   * undefined keeps its stored value and null sets null; see {@link Repository.save}.
+   */
   save(entity: EntityInput<T>): Promise<T>;
   insert(entity: EntityInput<T>): Promise<T>;
   update(id: K, patch: Partial<T>): Promise<T>;
@@ -164,6 +168,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       schema: this.schema,
       transactions: this.core.transactions,
       supportsSavepoints: this.core.backend.capabilities.supportsSavepoints,
+      supportsPartialUpsert: this.partialUpserts,
       session: () => this.session(),
       check: (entity) => {
         this.assertEntity(entity);

@@ -89,6 +89,12 @@ export interface UpsertManyOptions {
    * @default true
    */
   readonly returnRows?: boolean;
+  /**
+   * As `given` of {@link DataSession.upsert}, for every row of the call (only from a repository whose
+   * backend says `supportsPartialUpsert`): a row whose key exists changes only in these columns, its update
+   * date and its version. `saveMany` passes each run of partial entities that give the same fields.
+   */
+  readonly given?: readonly string[];
 }
 
 /**
@@ -144,6 +150,7 @@ export interface DataSession {
    * Upserts many rows without version checks (the bulk path of `saveMany`), as one atomic write, and
    * returns them as stored, in input order. A failure (`IntegrityError`) writes none of them.
    * With `options.returnRows` false the caller reads nothing back: the backend may return an empty array.
+   * With `options.given`, each is a partial upsert (see {@link DataSession.upsert}).
    */
   upsertMany(schema: EntitySchema, rows: readonly Row[], options?: UpsertManyOptions): Promise<Row[]>;
   /**

@@ -258,7 +258,8 @@ export class SqlSession implements DataSession {
 
   async upsertMany(schema: EntitySchema, rows: readonly Row[], options?: UpsertManyOptions): Promise<Row[]> {
     if (rows.length === 0) return [];
-    if (options?.returnRows === false) return this.writeMany(schema, rows);
+    const given = options?.given;
+    if (options?.returnRows === false) return this.writeMany(schema, rows, given);
     const t = this.tables.get(schema);
     const pk = t.pk.property;
     const segments = this.segments(t, rows);
@@ -268,6 +269,16 @@ export class SqlSession implements DataSession {
         for (const { start, end, generated } of segments) {
           const params: unknown[] = [];
           for (let i = start; i < end; i++) t.encodeRowInto(params, generated, rows[i]!);
+          if (given !== undefined && !generated) {
+            // A partial upsert keeps stored values the input does not hold: every column comes back, matched by key.
+            const byKey = new Map<unknown, Row>();
+            for (const values of await runner.all(t.partialMultiRow(end - start, given, true), params, true)) {
+              const row = t.codec.decode(values);
+              byKey.set(row[pk], row);
+            }
+            for (let i = start; i < end; i++) out[i] = byKey.get(rows[i]![pk])!;
+            continue;
+          }
           const text = t.multiRow(end - start, generated);
           if (!generated && t.storesInputAsIs) {
             await runner.run(text, params, true);
@@ -308,7 +319,7 @@ export class SqlSession implements DataSession {
    * the stored one + 1), keeps the create date and generates keys, in the statement itself, so what is
    * stored is the same; only reading it back is skipped, which cost SQLite about a quarter of the write.
    */
-  private async writeMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]> {
+  private async writeMany(schema: EntitySchema, rows: readonly Row[], given: readonly string[] | undefined): Promise<Row[]> {
     const t = this.tables.get(schema);
     const segments = this.segments(t, rows);
     try {
@@ -316,7 +327,8 @@ export class SqlSession implements DataSession {
         for (const { start, end, generated } of segments) {
           const params: unknown[] = [];
           for (let i = start; i < end; i++) t.encodeRowInto(params, generated, rows[i]!);
-          await runner.run(t.multiRow(end - start, generated, false), params, true);
+          const text = given !== undefined && !generated ? t.partialMultiRow(end - start, given, false) : t.multiRow(end - start, generated, false);
+          await runner.run(text, params, true);
         }
         if (t.advanceKeyGenerator) await advanceKeyGenerator(runner, t, rows);
       }), segments.length > 1 || t.advanceKeyGenerator !== undefined);

@@ -148,6 +148,21 @@ export class SqlTable {
   }
 
   /**
+   * A multi-row partial upsert of `rows` keyed rows (`UpsertManyOptions.given`): existing rows change only
+   * in the `given` columns, the update date and the version. Returns every column (a kept one is not in the
+   * input), or nothing when not `returning`.
+   */
+  partialMultiRow(rows: number, given: readonly string[], returning: boolean): string {
+    const key = `p${returning ? "r" : "-"}${rows}\u0001${given.join("\u0000")}`;
+    let text = this.multi.get(key);
+    if (!text) {
+      text = this.insertText(this.insertColumns, rows, this.onConflict(new Set(given)), returning ? this.columns : false);
+      this.multi.set(key, text);
+    }
+    return text;
+  }
+
+  /**
    * The upsert of a partial save (`DataSession.upsert` with `given`): the whole row inserted when the key is
    * new, else only the `given` columns, the update date and the version changed; at an expected version
    * (the last parameter) when `ifVersion`. Returns every column, as stored.
