@@ -36,6 +36,7 @@ export const ENGINE_CAPABILITIES: BackendCapabilities = {
   supportsSavepoints: true,
   supportsTransactionalDdl: true,
   supportsRelationFilters: true,
+  supportsPartialUpsert: true,
 };
 
 export abstract class EngineBackend implements Backend {
@@ -99,8 +100,8 @@ export abstract class EngineBackend implements Backend {
         return matches && pagesOf(matches.rows, matches.copy, pageSize);
       },
       insert: (schema, row) => this.autocommit((ws) => ws.insert(schema, row)),
-      upsert: (schema, row, expectedVersion) => this.autocommit((ws) => ws.upsert(schema, row, expectedVersion)),
-      upsertMany: (schema, rows) => this.autocommit((ws) => ws.upsertMany(schema, rows)),
+      upsert: (schema, row, expectedVersion, given) => this.autocommit((ws) => ws.upsert(schema, row, expectedVersion, given)),
+      upsertMany: (schema, rows, options) => this.autocommit((ws) => ws.upsertMany(schema, rows, options?.given)),
       update: (schema, key, changes, expectedVersion) => this.autocommit((ws) => ws.update(schema, key, changes, expectedVersion)),
       delete: (schema, key) => this.autocommit((ws) => ws.delete(schema, key)),
       deleteMany: (schema, where) => this.autocommit((ws) => ws.deleteMany(schema, where)),

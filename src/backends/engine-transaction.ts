@@ -1,5 +1,5 @@
 /** A transaction on the engine, as the SPI's `TransactionHandle`: the transactions of {@link EngineBackend}. */
-import type { Key, SchemaEditor, TransactionHandle, UpdateOutcome } from "../spi/index.js";
+import type { Key, SchemaEditor, TransactionHandle, UpdateOutcome, UpsertManyOptions } from "../spi/index.js";
 import type { MemoryDatabase } from "../engine/table-engine.js";
 import { WriteSet } from "../engine/table-engine.js";
 import { MemorySchemaEditor, ShadowDatabase } from "../engine/memory-schema-editor.js";
@@ -83,11 +83,11 @@ export class EngineTransaction implements TransactionHandle {
   async insert(schema: EntitySchema, row: Row): Promise<Row> {
     return this.open().insert(schema, row);
   }
-  async upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
-    return this.open().upsert(schema, row, expectedVersion);
+  async upsert(schema: EntitySchema, row: Row, expectedVersion?: number, given?: readonly string[]): Promise<Row | "conflict"> {
+    return this.open().upsert(schema, row, expectedVersion, given);
   }
-  async upsertMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]> {
-    return this.open().upsertMany(schema, rows);
+  async upsertMany(schema: EntitySchema, rows: readonly Row[], options?: UpsertManyOptions): Promise<Row[]> {
+    return this.open().upsertMany(schema, rows, options?.given);
   }
   async update(schema: EntitySchema, key: Key, changes: Row, expectedVersion?: number): Promise<UpdateOutcome> {
     return this.open().update(schema, key, changes, expectedVersion);

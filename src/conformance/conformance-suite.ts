@@ -28,6 +28,7 @@ import type { Storage } from "../storage.js";
 import { CONFORMANCE_ENTITIES, ConfCounter, ConfItem, ConfSequenced, ConfValue } from "./conformance-entities.js";
 import { FOREIGN_KEY_ENTITIES, registerForeignKeyTests, resetForeignKeyTables } from "./foreign-key-tests.js";
 import { registerKeysetTests } from "./keyset-tests.js";
+import { PARTIAL_SAVE_ENTITIES, registerPartialSaveTests, resetPartialSaveTables } from "./partial-save-tests.js";
 import { registerPropertyTests } from "./property-tests.js";
 import { registerRelationFilterTests } from "./relation-filter-tests.js";
 import { selectTests } from "./select-tests.js";
@@ -90,6 +91,7 @@ export function runConformanceSuite(api: TestApi, target: ConformanceTarget): vo
   group("integrity and optimistic locking", (ctx) => integrityTests(t, ctx));
   group("transactions", (ctx) => transactionTests(t, ctx));
   group("batches", (ctx) => batchTests(t, ctx));
+  group("partial saves", (ctx) => registerPartialSaveTests(t, () => ctx.storage), PARTIAL_SAVE_ENTITIES, resetPartialSaveTables);
   group("select (projections)", (ctx) => selectTests(t, ctx));
   group("keyset: iterate and findPage", (ctx) => registerKeysetTests(t, () => ctx.storage));
   group("foreign keys", (ctx) => registerForeignKeyTests(t, () => ctx.storage), FOREIGN_KEY_ENTITIES, resetForeignKeyTables);

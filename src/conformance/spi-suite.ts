@@ -244,6 +244,38 @@ function dataSessionTests(test: T, ctx: SpiContext): void {
     assert.equal(won["version"], 2);
   });
 
+  test("upsert with given (supportsPartialUpsert): inserts the whole row when new; else changes only the given columns, the update date and the version", async () => {
+    if (!ctx.backend.capabilities.supportsPartialUpsert) return;
+    const first = itemRow({ name: "a", category: "k", quantity: 1, tags: { keep: [1] }, code: "c1" });
+    assert.deepEqual(await ctx.session.upsert(items, first, undefined, ["name"]), first, "a new key stores the whole row");
+    const later = new Date(Date.UTC(2025, 0, 1));
+    const partial = itemRow({ id: first["id"], name: "b", quantity: null, category: null, createdAt: later, updatedAt: later, version: 9 });
+    const merged = await ctx.session.upsert(items, partial, undefined, ["name", "quantity"]);
+    const expected = { ...first, name: "b", quantity: null, updatedAt: later, version: 2 };
+    assert.deepEqual(merged, expected, "category, tags and code keep their stored values; the create date is kept");
+    assert.deepEqual(await ctx.session.findById(items, first["id"] as string), expected);
+    assert.equal(await ctx.session.upsert(items, { ...partial, name: "loser" }, 1, ["name"]), "conflict");
+    assert.deepEqual(await ctx.session.findById(items, first["id"] as string), expected, "a conflict writes nothing");
+    const checked = await ctx.session.upsert(items, { ...partial, active: true }, 2, []);
+    assert.deepEqual(checked, { ...expected, version: 3 }, "no given column: only the update date and the version change");
+  });
+
+  test("upsertMany with given (supportsPartialUpsert): new keys get the whole row, existing ones only the given columns; with rows back or not", async () => {
+    if (!ctx.backend.capabilities.supportsPartialUpsert) return;
+    const a = itemRow({ name: "a", category: "ka", quantity: 1 });
+    const b = itemRow({ name: "b", category: "kb", quantity: 2 });
+    await ctx.session.insert(items, a);
+    const later = new Date(Date.UTC(2025, 0, 1));
+    const fresh = itemRow({ name: "fresh", category: "kf", createdAt: later, updatedAt: later });
+    const rows = await ctx.session.upsertMany(items, [fresh, { ...a, name: "a2", category: null, updatedAt: later, version: 5 }], { given: ["name"] });
+    const a2 = { ...a, name: "a2", updatedAt: later, version: 2 };
+    assert.deepEqual(rows, [fresh, a2]);
+    assert.deepEqual(await ctx.session.findById(items, a["id"] as string), a2);
+    await ctx.session.insert(items, b);
+    await ctx.session.upsertMany(items, [{ ...b, quantity: 9, name: "lost", updatedAt: later }], { given: ["quantity"], returnRows: false });
+    assert.deepEqual(await ctx.session.findById(items, b["id"] as string), { ...b, quantity: 9, updatedAt: later, version: 2 });
+  });
+
   test("upsertMany returns the rows in input order, inserting and replacing", async () => {
     await ctx.session.insert(counters, { id: "b", value: 1 });
     const rows = await ctx.session.upsertMany(counters, [{ id: "c", value: 3 }, { id: "b", value: 2 }, { id: "a", value: 1 }]);

@@ -869,14 +869,15 @@ export class WriteSet implements RelatedRows {
     return this.copier(table)(row);
   }
 
-  upsert(schema: EntitySchema, input: Row, expectedVersion?: number): Row | "conflict" {
+  /** See `DataSession.upsert`: with `given`, an existing row changes only in those columns (and its update date and version). */
+  upsert(schema: EntitySchema, input: Row, expectedVersion?: number, given?: readonly string[]): Row | "conflict" {
     const key = input[schema.primary.property] as Key | null | undefined;
     const existing = key === null || key === undefined ? undefined : this.current(schema, key);
     if (!existing) return this.insert(schema, input);
     const version = schema.version?.property;
     if (version && expectedVersion !== undefined && existing[version] !== expectedVersion) return "conflict";
     const table = this.db.table(schema);
-    const row = table.store(input);
+    const row = table.store(given === undefined ? input : merged(schema, existing, input, given));
     for (const extra of table.extras) if (row[extra.property] === undefined) row[extra.property] = existing[extra.property];
     if (schema.createDate) row[schema.createDate.property] = existing[schema.createDate.property];
     if (version) row[version] = (existing[version] as number) + 1;
@@ -891,11 +892,11 @@ export class WriteSet implements RelatedRows {
    * checked once every row is written, as SQL checks them at the end of its one multi-row statement: a
    * row may name a parent written later in the same call (a self-referencing tree, children first).
    */
-  upsertMany(schema: EntitySchema, rows: readonly Row[]): Row[] {
+  upsertMany(schema: EntitySchema, rows: readonly Row[], given?: readonly string[]): Row[] {
     const mark = this.undo.length;
     const deferred = this.db.table(schema).schema.foreignKeys.length > 0 ? (this.deferredReferences = []) : undefined;
     try {
-      const out = rows.map((r) => this.upsert(schema, r) as Row);
+      const out = rows.map((r) => this.upsert(schema, r, undefined, given) as Row);
       if (deferred) for (const { table, row, key, old } of deferred) this.checkReferences(table, row, key, old);
       return out;
     } catch (error) {
@@ -1097,4 +1098,15 @@ function seekRanges(plan: IndexPlan, query: NormalizedQuery): readonly IndexRang
       ? { lo: range.lo, hi: (row: Row) => range.hi(row) && (inPrefix(row) !== 0 || versus(row) <= 0) }
       : { lo: (row: Row) => range.lo(row) || (inPrefix(row) === 0 && versus(row) < 0), hi: range.hi },
   );
+}
+
+/**
+ * The row a partial upsert stores over `existing`: its stored values, the `given` columns and the update
+ * date taken from `input` (the key, the version and the create date are decided by the upsert itself).
+ */
+function merged(schema: EntitySchema, existing: Row, input: Row, given: readonly string[]): Row {
+  const row: Row = { ...existing };
+  for (const property of given) row[property] = input[property];
+  if (schema.updateDate) row[schema.updateDate.property] = input[schema.updateDate.property];
+  return row;
 }

@@ -4,9 +4,9 @@
  * the ones that fail. What it needs from the repository (row preparation, the session, the conflict error)
  * is handed in once, at construction.
  */
-import type { DataSession, Key, UpsertManyOptions } from "../spi/index.js";
+import type { DataSession, UpsertManyOptions } from "../spi/index.js";
 import { StorageError, ValidationError } from "../errors.js";
-import type { EntitySchema, Row } from "../schema/entity-schema.js";
+import type { ColumnSchema, EntitySchema, Row } from "../schema/entity-schema.js";
 import { describeValue } from "../schema/row-values.js";
 import type { TransactionManager } from "../transaction/transaction-manager.js";
 
@@ -31,9 +31,17 @@ export interface SaveManyOptions {
 
 /** An entity validated and turned into the complete row to write, with the version its caller read (if any). */
 export interface PreparedRow {
+  /** The row as an insert stores it (defaults filled; null for a required field left out, see `missing`). */
   readonly row: Row;
   readonly expectedVersion: number | undefined;
   readonly generatedKey: boolean;
+  /**
+   * A partial entity (a field left undefined): the properties it gives, which are all that an existing
+   * row changes (besides its update date and version). Undefined for a complete entity.
+   */
+  readonly given: readonly string[] | undefined;
+  /** The first required field (not nullable, no default) the partial entity leaves out: it can only update a row. */
+  readonly missing: ColumnSchema | undefined;
 }
 
 /** What the batch writer takes from its repository. */
@@ -42,18 +50,37 @@ export interface BatchWriterParts {
   readonly transactions: TransactionManager;
   /** Chunks are savepoints inside the batch's transaction only where the backend has them. */
   readonly supportsSavepoints: boolean;
+  /** Partial entities go to `upsertMany` (with `given`) only where the backend has `supportsPartialUpsert`. */
+  readonly supportsPartialUpsert: boolean;
   /** The session of the ambient transaction, else the autocommit one. */
   session(): DataSession;
   /** Validates an entity, building nothing; throws the {@link StorageError} that `prepare` would throw. */
   check(entity: unknown): void;
   /** Validates an entity and builds its row; throws a {@link StorageError} when it is invalid. */
   prepare(entity: unknown, now: Date): PreparedRow;
-  /** Throws the `ConcurrencyError` of a version that changed since it was read. */
-  conflict(key: Key, expected: number | undefined): never;
+  /**
+   * Writes one row on its own and returns it as stored: a versioned or partial one, which a bulk upsert
+   * cannot write. Throws the `ConcurrencyError` of a stale version, the `ValidationError` of a partial row
+   * that must be inserted without a required field.
+   */
+  write(session: DataSession, prepared: PreparedRow): Promise<Row>;
 }
 
 /** saveMany reports counts, never the rows as stored: the backend need not read them back. */
 const WRITE_ONLY: UpsertManyOptions = { returnRows: false };
+
+/** The `upsertMany` options of a run of rows that give `given` (all of them when undefined). */
+function writeOnly(given: readonly string[] | undefined): UpsertManyOptions {
+  return given === undefined ? WRITE_ONLY : { returnRows: false, given };
+}
+
+/** True when two partial rows give the same fields (both undefined: both complete). */
+function sameFields(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** Thrown by saveMany with the position of the entity that failed. */
 function atIndex(error: unknown, index: number): unknown {
@@ -125,24 +152,35 @@ export class BatchWriter {
         }
       }
     };
-    /** The entity whose own write (a versioned upsert) was under way when writeRows last threw, else -1. */
+    const partialUpserts = this.parts.supportsPartialUpsert;
+    /** True when `p` can be written by `upsertMany`: no version to check, and complete or a partial upsert. */
+    const bulk = (p: PreparedRow) => p.expectedVersion === undefined && (p.given === undefined || (partialUpserts && p.missing === undefined));
+    /** The entity whose own write (a versioned or partial row) was under way when writeRows last threw, else -1. */
     let failedAt = -1;
+    /**
+     * Writes entities [start, end) in their order: runs of unversioned rows that give the same fields
+     * together (one `upsertMany` each; one run for complete rows), each other row on its own, after the run
+     * before it, so a later row of a key wins.
+     */
     const writeRows = async (start: number, end: number) => {
       const session = this.parts.session();
-      const plain: Row[] = [];
+      const run: Row[] = [];
+      let runGiven: readonly string[] | undefined;
       for (let i = start; i < end; i++) {
         const p = prepared[i - base];
         if (!p) continue;
-        if (p.expectedVersion === undefined) plain.push(p.row);
-        else {
-          failedAt = i;
-          if ((await session.upsert(schema, p.row, p.expectedVersion)) === "conflict") {
-            this.parts.conflict(p.row[schema.primary.property] as Key, p.expectedVersion);
-          }
+        const joins = bulk(p);
+        if (run.length > 0 && !(joins && sameFields(p.given, runGiven))) await session.upsertMany(schema, run.splice(0), writeOnly(runGiven));
+        if (joins) {
+          run.push(p.row);
+          runGiven = p.given;
+          continue;
         }
+        failedAt = i;
+        await this.parts.write(session, p);
+        failedAt = -1;
       }
-      failedAt = -1;
-      if (plain.length > 0) await session.upsertMany(schema, plain, WRITE_ONLY);
+      if (run.length > 0) await session.upsertMany(schema, run, writeOnly(runGiven));
       transactions.noteWrite(schema.table);
     };
     /**
@@ -159,9 +197,9 @@ export class BatchWriter {
         const session = this.parts.session();
         for (let i = start; i < end; i++) {
           const p = prepared[i - base];
-          if (!p || p.expectedVersion !== undefined) continue;
+          if (!p || !bulk(p)) continue;
           try {
-            await session.upsertMany(schema, [p.row], WRITE_ONLY);
+            await session.upsertMany(schema, [p.row], writeOnly(p.given));
           } catch (single) {
             throw atIndex(single, i);
           }

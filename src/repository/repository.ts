@@ -54,6 +54,10 @@ export interface FindByIdOptions<T> {
 
 /** The public repository interface. */
 export interface IRepository<T extends object, K extends Key = Key> {
+  /**
+   * Inserts or updates by primary key and returns the entity as stored. On an existing row a field left
+   * undefined keeps its stored value and null sets null; see {@link Repository.save}.
+   */
   save(entity: EntityInput<T>): Promise<T>;
   insert(entity: EntityInput<T>): Promise<T>;
   update(id: K, patch: Patch<T>): Promise<T>;
@@ -149,6 +153,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly asEntity = (row: Row): T => this.toEntity(row);
   /** The backend takes no relation conditions: the repository resolves them first (capabilities.ts). */
   private readonly resolvesRelations: boolean;
+  /** The backend merges a partial save in one upsert (capabilities.ts); else `write` updates, then inserts. */
+  private readonly partialUpserts: boolean;
+  /** The columns a partial save may leave out on an existing row: all but the key, the version and the dates. */
+  private readonly plainColumns: readonly ColumnSchema[];
 
   constructor(storage: Storage, entity: EntityClass<T>) {
     this.core = coreOf(storage);
@@ -157,10 +165,14 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     this.pk = this.schema.primary;
     this.copyEntity = makeRowCopier(this.schema, this.prototype);
     this.resolvesRelations = !this.core.backend.capabilities.supportsRelationFilters;
+    // A backend built before the flag existed has no such property: it gets the update-then-insert path.
+    this.partialUpserts = this.core.backend.capabilities.supportsPartialUpsert === true;
+    this.plainColumns = this.schema.columns.filter((c) => !c.primary && c.role === undefined);
     this.batches = new BatchWriter({
       schema: this.schema,
       transactions: this.core.transactions,
       supportsSavepoints: this.core.backend.capabilities.supportsSavepoints,
+      supportsPartialUpsert: this.partialUpserts,
       session: () => this.session(),
       check: (entity) => {
         this.assertEntity(entity);
@@ -168,9 +180,9 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       },
       prepare: (entity, now) => {
         this.assertEntity(entity);
-        return this.prepareRow(entity, now);
+        return this.prepareRow(entity, now, true);
       },
-      conflict: (key, expected) => this.conflict(key, expected),
+      write: (session, prepared) => this.write(session, prepared),
     });
   }
 
@@ -300,12 +312,17 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   }
 
   /**
-   * Builds the complete row to write for a new or replaced entity: defaults, generated uuid,
-   * timestamps and the first version. Returns it with the version the caller read (if any).
+   * Builds the complete row to insert for an entity: defaults, generated uuid, timestamps and the first
+   * version. Returns it with the version the caller read (if any) and, for `save` (`forSave`), what an
+   * existing row takes from it: when a field is left undefined, `given` lists the fields that are not, and
+   * `missing` is the first required field left out (no default, not nullable), which only an existing row
+   * can do without. A new row (`insert`, a generated key) must have every required field.
    */
-  private prepareRow(entity: Record<string, unknown>, now: Date): PreparedRow {
+  private prepareRow(entity: Record<string, unknown>, now: Date, forSave: boolean): PreparedRow {
     const row: Row = {};
     let generatedKey = false;
+    let partial = false;
+    let missing: ColumnSchema | undefined;
     for (const column of this.schema.columns) {
       let value = entity[column.property];
       if (column.primary && (value === undefined || value === null)) {
@@ -324,11 +341,29 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
         row[column.property] = now;
         continue;
       }
-      if (value === undefined) value = column.default === undefined ? null : copyValue(column, column.default);
+      if (value === undefined) {
+        partial = true;
+        if (column.default === undefined && !column.nullable) {
+          if (!forSave) this.requiredOnInsert(column);
+          missing ??= column;
+          row[column.property] = null;
+          continue;
+        }
+        value = column.default === undefined ? null : copyValue(column, column.default);
+      }
       checkValue(this.schema, column, value);
       row[column.property] = storedValue(column, value);
     }
-    return { row, expectedVersion: this.expectedVersion(entity), generatedKey };
+    if (missing && generatedKey) this.requiredOnInsert(missing);
+    const expectedVersion = this.expectedVersion(entity);
+    if (!partial || generatedKey) return { row, expectedVersion, generatedKey, given: undefined, missing: undefined };
+    return { row, expectedVersion, generatedKey, given: this.plainColumns.filter((c) => entity[c.property] !== undefined).map((c) => c.property), missing };
+  }
+
+  /** The `ValidationError` of a required field (not nullable, no default) left out of a new entity. */
+  private requiredOnInsert(column: ColumnSchema, key?: Key): never {
+    const why = key === undefined ? "" : `: no ${this.schema.entityName} has ${this.pk.property} ${JSON.stringify(key)}, so save inserts one`;
+    invalid(this.schema, column.property, `is required to insert a new ${this.schema.entityName}${why} (the field is not nullable and has no default)`);
   }
 
   /**
@@ -336,15 +371,20 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * `saveMany` checks every entity before writing any, and builds each row only when its chunk is written.
    */
   private checkRow(entity: Record<string, unknown>): void {
+    let generatedKey = false;
+    let missing: ColumnSchema | undefined;
     for (const column of this.schema.columns) {
       const value = entity[column.property];
       if (column.primary && (value === undefined || value === null)) {
         if (column.generated === undefined) invalid(this.schema, column.property, "the primary key is missing (it is not generated)");
+        generatedKey = true;
         continue;
       }
       if (column.role === "version" || column.role === "updateDate" || (column.role === "createDate" && (value === undefined || value === null))) continue;
-      checkValue(this.schema, column, value !== undefined ? value : column.default === undefined ? null : column.default);
+      if (value === undefined && column.default === undefined && !column.nullable) missing ??= column;
+      else checkValue(this.schema, column, value !== undefined ? value : column.default === undefined ? null : column.default);
     }
+    if (missing && generatedKey) this.requiredOnInsert(missing);
     this.expectedVersion(entity);
   }
 
@@ -364,26 +404,56 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     );
   }
 
-  /** Inserts the entity, or replaces the stored one with the same primary key. Fields left undefined get their default (or null). */
+  /**
+   * Inserts the entity, or updates the stored one with the same primary key, and returns it as stored
+   * (generated key, version, dates, and on an update every field, the ones kept included).
+   *
+   * On an existing row, a field left `undefined` (or absent) keeps its stored value and `null` sets null:
+   * a partial object never wipes fields. The create date never changes, the update date does, and the
+   * version goes up by one; with a version in the entity, a stale one is a `ConcurrencyError` and nothing is
+   * written. On insert, a field left out gets its default (or null); a required one (not nullable, no
+   * default) left out is a `ValidationError` naming it, and nothing is written.
+   *
+   * @example
+   * await posts.save({ id: post.id, title: "renamed" }); // slug, tags, viewCount... keep their values
+   */
   async save(entity: EntityInput<T>): Promise<T> {
     this.assertEntity(entity);
-    const { row, expectedVersion, generatedKey } = this.prepareRow(entity, new Date());
-    const session = this.session();
-    let stored: Row;
-    if (generatedKey) stored = await session.insert(this.schema, row);
-    else {
-      const result = await session.upsert(this.schema, row, expectedVersion);
-      if (result === "conflict") this.conflict(row[this.pk.property] as Key, expectedVersion);
-      stored = result;
-    }
+    const prepared = this.prepareRow(entity, new Date(), true);
+    const stored = await this.write(this.session(), prepared);
     this.core.transactions.noteWrite(this.schema.table, stored[this.pk.property] as Key);
     return this.toEntity(stored);
+  }
+
+  /**
+   * Writes the row of one saved entity and returns it as stored: an insert for a generated key, else an
+   * upsert, of the given columns only for a partial entity. A partial entity without a required field (it
+   * can only update), or on a backend without `supportsPartialUpsert`, is an update of the given fields,
+   * then an insert when no row has the key: a single statement each, so a row that is missing is refused
+   * (or inserted) without anything written before.
+   */
+  private async write(session: DataSession, prepared: PreparedRow): Promise<Row> {
+    const { row, expectedVersion, given, missing } = prepared;
+    if (prepared.generatedKey) return session.insert(this.schema, row);
+    const key = row[this.pk.property] as Key;
+    if (given === undefined || (missing === undefined && this.partialUpserts)) {
+      const result = await session.upsert(this.schema, row, expectedVersion, given);
+      return result === "conflict" ? this.conflict(key, expectedVersion) : result;
+    }
+    const changes: Row = {};
+    for (const property of given) changes[property] = row[property];
+    if (this.schema.updateDate) changes[this.schema.updateDate.property] = row[this.schema.updateDate.property];
+    const outcome = await session.update(this.schema, key, changes, expectedVersion);
+    if (outcome === "conflict") this.conflict(key, expectedVersion);
+    if (outcome !== "missing") return outcome.row;
+    if (missing) this.requiredOnInsert(missing, key);
+    return session.insert(this.schema, row);
   }
 
   /** Inserts a new entity; `IntegrityError` when its key or a unique value exists. */
   async insert(entity: EntityInput<T>): Promise<T> {
     this.assertEntity(entity);
-    const { row } = this.prepareRow(entity, new Date());
+    const { row } = this.prepareRow(entity, new Date(), false);
     const stored = await this.session().insert(this.schema, row);
     this.core.transactions.noteWrite(this.schema.table, stored[this.pk.property] as Key);
     return this.toEntity(stored);

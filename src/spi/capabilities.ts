@@ -34,6 +34,13 @@ export interface BackendCapabilities {
    * instead: correct, at the cost of those extra queries. @default false
    */
   readonly supportsRelationFilters: boolean;
+  /**
+   * `DataSession.upsert` takes its `given` argument (the columns a partial save changes on an existing row)
+   * and writes the merge in one atomic statement. Without it, the repository saves a partial entity as an
+   * `update` of the given columns, then an `insert` when no row had the key: the same result, but a
+   * concurrent insert of that key between the two is an `IntegrityError`. @default false
+   */
+  readonly supportsPartialUpsert: boolean;
 }
 
 /** The default capability flags: a backend states only what it adds. */
@@ -44,4 +51,5 @@ export const DEFAULT_CAPABILITIES: BackendCapabilities = Object.freeze({
   supportsSql: false,
   persistent: false,
   supportsRelationFilters: false,
+  supportsPartialUpsert: false,
 });

@@ -96,6 +96,12 @@ export interface UpsertManyOptions {
    * @default true
    */
   readonly returnRows?: boolean;
+  /**
+   * As `given` of {@link DataSession.upsert}, for every row of the call (only from a repository whose
+   * backend says `supportsPartialUpsert`): a row whose key exists changes only in these columns, its update
+   * date and its version. `saveMany` passes each run of partial entities that give the same fields.
+   */
+  readonly given?: readonly string[];
 }
 
 /**
@@ -138,12 +144,20 @@ export interface DataSession {
    * the key and the create date (which keeps its stored value), setting the version column, when the
    * entity has one, to the stored version + 1 whatever the row says. With `expectedVersion`, an existing
    * row whose version differs is left alone and `"conflict"` returned. Returns the row as stored.
+   *
+   * `given` (only from a repository whose backend says `supportsPartialUpsert`): the save of a partial
+   * entity. `row` is still complete (it is what an insert stores), but an existing row changes only in the
+   * columns `given` lists (by property, in the schema's column order; never the key, the version or a
+   * date column), its update date (set from `row`) and its version (+ 1); every other column keeps its
+   * stored value. As one atomic write, checked against `expectedVersion` as above: on SQL, an
+   * `INSERT ... ON CONFLICT (key) DO UPDATE SET` of those columns only.
    */
-  upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict">;
+  upsert(schema: EntitySchema, row: Row, expectedVersion?: number, given?: readonly string[]): Promise<Row | "conflict">;
   /**
    * Upserts many rows without version checks (the bulk path of `saveMany`), as one atomic write, and
    * returns them as stored, in input order. A failure (`IntegrityError`) writes none of them.
    * With `options.returnRows` false the caller reads nothing back: the backend may return an empty array.
+   * With `options.given`, each is a partial upsert (see {@link DataSession.upsert}).
    */
   upsertMany(schema: EntitySchema, rows: readonly Row[], options?: UpsertManyOptions): Promise<Row[]>;
   /**

@@ -72,8 +72,9 @@ export class SqlBackend implements Backend {
     private readonly schemas: readonly EntitySchema[] = [],
   ) {
     this.name = dialect.name;
-    // The shared query compiler turns relation filters into EXISTS subqueries, whatever the dialect.
-    this.capabilities = { ...driver.capabilities, supportsRelationFilters: true };
+    // The shared query compiler turns relation filters into EXISTS subqueries, and the shared session
+    // writes a partial save as one INSERT ... ON CONFLICT DO UPDATE of the given columns, whatever the dialect.
+    this.capabilities = { ...driver.capabilities, supportsRelationFilters: true, supportsPartialUpsert: true };
     if (driver.migrationLock) this.migrationLock = driver.migrationLock;
     this.tables = new SqlTables(dialect);
     const catalog = (this.catalog = new ForeignKeyCatalog(schemas));

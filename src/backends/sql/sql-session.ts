@@ -355,7 +355,7 @@ export class SqlSession implements DataSession {
     }
   }
 
-  async upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
+  async upsert(schema: EntitySchema, row: Row, expectedVersion?: number, given?: readonly string[]): Promise<Row | "conflict"> {
     const t = this.tables.get(schema);
     if (t.generatesKey(row)) return this.insert(schema, row);
     const params: unknown[] = [];
@@ -363,6 +363,18 @@ export class SqlSession implements DataSession {
     const checked = expectedVersion !== undefined && t.upsertIfVersion !== undefined;
     if (checked) params.push(expectedVersion);
     try {
+      if (given !== undefined) {
+        // A partial save: what is stored may differ from the row in every column not given, so it is read back.
+        const rows = await this.writes(
+          this.explained(schema, () => ({ kind: "write", rows: [row] }), async (r) => {
+            const out = await r.all(t.partialUpsert(given, checked), params, true);
+            if (t.advanceKeyGenerator && out.length > 0) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
+            return out;
+          }),
+          false,
+        );
+        return rows[0] ? t.codec.decode(rows[0]) : "conflict";
+      }
       if (!checked && t.storesInputAsIs) {
         // The row is stored exactly as given: skip RETURNING, which costs SQLite as much as the write.
         await this.writes(
@@ -391,7 +403,8 @@ export class SqlSession implements DataSession {
 
   async upsertMany(schema: EntitySchema, rows: readonly Row[], options?: UpsertManyOptions): Promise<Row[]> {
     if (rows.length === 0) return [];
-    if (options?.returnRows === false) return this.writeMany(schema, rows);
+    const given = options?.given;
+    if (options?.returnRows === false) return this.writeMany(schema, rows, given);
     const t = this.tables.get(schema);
     const pk = t.pk.property;
     const segments = this.segments(t, rows);
@@ -401,6 +414,16 @@ export class SqlSession implements DataSession {
         for (const { start, end, generated } of segments) {
           const params: unknown[] = [];
           for (let i = start; i < end; i++) t.encodeRowInto(params, generated, rows[i]!);
+          if (given !== undefined && !generated) {
+            // A partial upsert keeps stored values the input does not hold: every column comes back, matched by key.
+            const byKey = new Map<unknown, Row>();
+            for (const values of await runner.all(t.partialMultiRow(end - start, given, true), params, true)) {
+              const row = t.codec.decode(values);
+              byKey.set(row[pk], row);
+            }
+            for (let i = start; i < end; i++) out[i] = byKey.get(rows[i]![pk])!;
+            continue;
+          }
           const text = t.multiRow(end - start, generated);
           if (!generated && t.storesInputAsIs) {
             await runner.run(text, params, true);
@@ -441,7 +464,7 @@ export class SqlSession implements DataSession {
    * the stored one + 1), keeps the create date and generates keys, in the statement itself, so what is
    * stored is the same; only reading it back is skipped, which cost SQLite about a quarter of the write.
    */
-  private async writeMany(schema: EntitySchema, rows: readonly Row[]): Promise<Row[]> {
+  private async writeMany(schema: EntitySchema, rows: readonly Row[], given: readonly string[] | undefined): Promise<Row[]> {
     const t = this.tables.get(schema);
     const segments = this.segments(t, rows);
     try {
@@ -449,7 +472,8 @@ export class SqlSession implements DataSession {
         for (const { start, end, generated } of segments) {
           const params: unknown[] = [];
           for (let i = start; i < end; i++) t.encodeRowInto(params, generated, rows[i]!);
-          await runner.run(t.multiRow(end - start, generated, false), params, true);
+          const text = given !== undefined && !generated ? t.partialMultiRow(end - start, given, false) : t.multiRow(end - start, generated, false);
+          await runner.run(text, params, true);
         }
         if (t.advanceKeyGenerator) await advanceKeyGenerator(runner, t, rows);
       }), segments.length > 1 || t.advanceKeyGenerator !== undefined);

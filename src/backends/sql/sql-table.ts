@@ -62,6 +62,8 @@ export class SqlTable {
   /** What each projection (`select`) reads and how its rows are decoded, decided on first use. */
   private readonly projections = new ProjectionCache<SqlProjection>();
   private readonly updates = new Map<string, string>();
+  /** The statements of partial upserts, by the columns given (and whether the version is checked). */
+  private readonly partialUpserts = new Map<string, string>();
   private readonly multi = new Map<string, string>();
 
   constructor(
@@ -100,10 +102,12 @@ export class SqlTable {
     }
   }
 
-  private onConflict(): string {
+  /** `ON CONFLICT` of an upsert: every column but the key and the create date set, or only those `given` (and the update date, the version). */
+  private onConflict(given?: ReadonlySet<string>): string {
     const set: string[] = [];
     for (const c of this.schema.columns) {
       if (c.primary || c.role === "createDate") continue;
+      if (given !== undefined && c.role === undefined && !given.has(c.property)) continue;
       const col = quoteIdentifier(c.name);
       set.push(c.role === "version" ? `${col} = ${this.table}.${col} + 1` : `${col} = excluded.${col}`);
     }
@@ -140,6 +144,39 @@ export class SqlTable {
         : this.insertText(this.insertColumns, rows, this.onConflict(), returning && !this.storesInputAsIs ? decided : false);
       this.multi.set(key, text);
     }
+    return text;
+  }
+
+  /**
+   * A multi-row partial upsert of `rows` keyed rows (`UpsertManyOptions.given`): existing rows change only
+   * in the `given` columns, the update date and the version. Returns every column (a kept one is not in the
+   * input), or nothing when not `returning`.
+   */
+  partialMultiRow(rows: number, given: readonly string[], returning: boolean): string {
+    const key = `p${returning ? "r" : "-"}${rows}\u0001${given.join("\u0000")}`;
+    let text = this.multi.get(key);
+    if (!text) {
+      text = this.insertText(this.insertColumns, rows, this.onConflict(new Set(given)), returning ? this.columns : false);
+      this.multi.set(key, text);
+    }
+    return text;
+  }
+
+  /**
+   * The upsert of a partial save (`DataSession.upsert` with `given`): the whole row inserted when the key is
+   * new, else only the `given` columns, the update date and the version changed; at an expected version
+   * (the last parameter) when `ifVersion`. Returns every column, as stored.
+   */
+  partialUpsert(given: readonly string[], ifVersion: boolean): string {
+    const key = `${ifVersion && this.schema.version ? "v" : "-"}${given.join("\u0000")}`;
+    let text = this.partialUpserts.get(key);
+    if (text) return text;
+    let conflict = this.onConflict(new Set(given));
+    if (ifVersion && this.schema.version) {
+      conflict += ` WHERE ${this.table}.${quoteIdentifier(this.schema.version.name)} = ${this.dialect.placeholder(this.insertColumns.length + 1)}`;
+    }
+    text = this.insertText(this.insertColumns, 1, conflict);
+    this.partialUpserts.set(key, text);
     return text;
   }
 

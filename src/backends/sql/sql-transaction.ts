@@ -64,8 +64,8 @@ export class SqlTransaction implements TransactionHandle {
   insert(schema: EntitySchema, row: Row): Promise<Row> {
     return this.done ? this.ended() : this.session.insert(schema, row);
   }
-  upsert(schema: EntitySchema, row: Row, expectedVersion?: number): Promise<Row | "conflict"> {
-    return this.done ? this.ended() : this.session.upsert(schema, row, expectedVersion);
+  upsert(schema: EntitySchema, row: Row, expectedVersion?: number, given?: readonly string[]): Promise<Row | "conflict"> {
+    return this.done ? this.ended() : this.session.upsert(schema, row, expectedVersion, given);
   }
   upsertMany(schema: EntitySchema, rows: readonly Row[], options?: UpsertManyOptions): Promise<Row[]> {
     return this.done ? this.ended() : this.session.upsertMany(schema, rows, options);
