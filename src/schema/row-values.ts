@@ -233,6 +233,22 @@ export function makeRowCopier(schema: EntitySchema, prototype?: object): (row: R
 }
 
 /**
+ * The maker of the entities handed out for rows fresh from a backend (the caller's already, so nothing is
+ * cloned): an instance of `prototype` holding each column of `schema`, made once per entity. A constructor
+ * generated for the columns (property names as JSON string literals, never other source) builds every
+ * entity with one shape and its properties in the object itself, at about a sixth of the cost of
+ * `Object.assign(Object.create(prototype), row)`, which adds them one by one: it was a tenth of an
+ * `iterate` over the memory backend. The entity class's own constructor is not run, as before.
+ */
+export function makeEntityMaker(schema: EntitySchema, prototype: object): (row: Row) => Row {
+  const assignments = schema.columns.map((c) => `this[${JSON.stringify(c.property)}] = row[${JSON.stringify(c.property)}];`).join(" ");
+  const Entity = new Function("prototype", `"use strict"; function Entity(row) { ${assignments} } Entity.prototype = prototype; return Entity;`)(
+    prototype,
+  ) as new (row: Row) => Row;
+  return (row) => new Entity(row);
+}
+
+/**
  * The copier of a projection (`select`), made once per column list: a plain object holding only the
  * properties of `columns`, in their order. By default Date columns are cloned and json columns
  * deep-copied, as {@link makeRowCopier} does, for a row that stays in storage or a cache; with
