@@ -27,7 +27,9 @@ export function comparatorFor(type: LogicalType): (a: unknown, b: unknown) => nu
     case "string":
       return (a, b) => compareStrings(a as string, b as string);
     case "datetime":
-      return (a, b) => (a as Date).getTime() - (b as Date).getTime();
+      // The engine stores a datetime as its time (stored-row.ts) and may compare it with a Date given in a
+      // query: `<` and `>` read a Date as its time, so either side may be either.
+      return (a, b) => ((a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0);
     case "boolean":
       return (a, b) => Number(a) - Number(b);
     default:

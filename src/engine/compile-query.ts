@@ -155,9 +155,11 @@ function compileGroup(group: readonly WhereTerm[], related: RelatedRows | undefi
     }
     const p = condition.column.property;
     const v = `v${values.length}`;
-    const { op, value } = condition;
+    const { op } = condition;
     const type = condition.column.type;
-    const isNumber = (type === "number" || type === "integer") && typeof value === "number";
+    // A datetime is stored as its time (stored-row.ts): a Date compared with it is compared as its time.
+    const value = type === "datetime" && condition.value instanceof Date ? condition.value.getTime() : condition.value;
+    const isNumber = (type === "number" || type === "integer" || type === "datetime") && typeof value === "number";
     const isString = type === "string" && typeof value === "string";
     const inline = INLINE_NUMBER_OPS[op];
     // Stored numbers are finite (checked on write) and strings equal under compareStrings are the same
@@ -165,7 +167,10 @@ function compileGroup(group: readonly WhereTerm[], related: RelatedRows | undefi
     if (op === "isNull") tests.push(`(${read(p)} === null || ${read(p)} === undefined)`);
     else if (op === "notNull") tests.push(`${read(p)} !== null && ${read(p)} !== undefined`);
     else {
-      if (isNumber && inline !== undefined) tests.push(`typeof ${read(p)} === "number" && ${read(p)} ${inline} ${v}`);
+      // A stored datetime is a number, but compiled wheres also test rows holding Dates (`+` reads either as its time).
+      if (isNumber && type === "datetime" && inline !== undefined) tests.push(`${read(p)} !== null && ${read(p)} !== undefined && +${read(p)} ${inline} ${v}`);
+      else if (isNumber && type === "datetime" && op === "ne") tests.push(`${read(p)} === null || ${read(p)} === undefined || +${read(p)} !== ${v}`);
+      else if (isNumber && inline !== undefined) tests.push(`typeof ${read(p)} === "number" && ${read(p)} ${inline} ${v}`);
       else if (isString && op === "eq") tests.push(`${read(p)} === ${v}`);
       else if ((isNumber || isString) && op === "ne") tests.push(`${read(p)} !== ${v}`);
       else {

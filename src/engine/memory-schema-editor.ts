@@ -8,7 +8,8 @@ import type { Change } from "./table-engine.js";
 import { MemoryDatabase, MemoryTable } from "./table-engine.js";
 import { IntegrityError, SchemaError, ValidationError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, ForeignKeySchema, IndexSchema, Row } from "../schema/entity-schema.js";
-import { copyJson, valueProblem } from "../schema/row-values.js";
+import { valueProblem } from "../schema/row-values.js";
+import { storedValueOf } from "./stored-row.js";
 import { describeSchema, MigrationTable, schemaOfTable } from "../schema/table-schema.js";
 import { buildEntitySchema, impliedUniqueIndexName } from "../schema/entity-schema.js";
 import {
@@ -176,7 +177,7 @@ export class MemorySchemaEditor implements SchemaEditor {
       throw new IntegrityError(`Cannot add unique column "${column.name}" with a default to table "${tableName}": its ${table.rows.size} rows would share the value`, { table: tableName, field: column.name });
     }
     const schema = unbound(table.schema, { columns: [...table.schema.columns, added], indexes });
-    this.db.adopt(tableName, table.rebuild(schema, (row) => ({ ...row, [property]: copyJson(value) })));
+    this.db.adopt(tableName, table.rebuild(schema, (row) => ({ ...row, [property]: storedValueOf(added, value) })));
   }
 
   async dropColumn(tableName: string, name: string): Promise<void> {

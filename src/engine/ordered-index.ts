@@ -95,7 +95,8 @@ export class OrderedIndex {
     this.compare = entryOrder(columns, this.orders, primary);
     const first = columns[0]!;
     const p = first.property;
-    this.headOf = first.type === "datetime" ? (row) => (row[p] instanceof Date ? (row[p] as Date).getTime() : null) : (row) => row[p] ?? null;
+    // Stored datetimes are numbers already (stored-row.ts); a Date is read as its time all the same.
+    this.headOf = first.type === "datetime" ? (row) => (row[p] instanceof Date ? (row[p] as Date).getTime() : (row[p] ?? null)) : (row) => row[p] ?? null;
     this.headOrder = first.type === "string" ? compareStringHeads : compareOtherHeads;
     this.keyOrder = comparatorFor(primary.type);
     this.pk = primary.property;

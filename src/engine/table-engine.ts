@@ -19,7 +19,7 @@ import { buildEntitySchema } from "../schema/entity-schema.js";
 import type { ReferencingKey } from "../schema/foreign-key-graph.js";
 import { referencingKeys } from "../schema/foreign-key-graph.js";
 import { ProjectionCache } from "../schema/projection-cache.js";
-import { copyJson, keyExhausted, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
+import { keyExhausted } from "../schema/row-values.js";
 import { MigrationTable } from "../schema/table-schema.js";
 import { comparatorFor, valueKey } from "./compare-values.js";
 import type { RelatedRows, RowLookup, RowPredicate } from "./compile-query.js";
@@ -28,6 +28,7 @@ import { compileAfter } from "./keyset.js";
 import { OrderedIndex } from "./ordered-index.js";
 import type { IndexPlan, IndexRange } from "./query-plan.js";
 import { compareWithValues, planGroup } from "./query-plan.js";
+import { makeHandedOutCopier, makeStoredRowCopier, storedValueOf } from "./stored-row.js";
 import { smallestSorted, TopK } from "./top-k.js";
 
 /** Top-k selection replaces the sort when the rows wanted (offset + limit) times this is below the matches. */
@@ -66,9 +67,11 @@ export class MemoryTable {
   // Not readonly: binding an entity to a migration's table reshapes the table in place (see become), so
   // that whoever holds it (the file backend's table states) keeps a live reference.
   rows = new Map<Key, Row>();
-  /** Copies a row for a caller: only the columns the bound entity declares. */
+  /** Copies a stored row for a caller: only the columns the bound entity declares (see stored-row.ts). */
   copy: (row: Row) => Row;
-  /** Copies a row for storing: every column of the table. The same function as `copy` unless there are extras. */
+  /** Copies a stored row for a caller that sees every column of the table (a migration). The same function as `copy` unless there are extras. */
+  copyAll: (row: Row) => Row;
+  /** Copies a row for storing: every column of the table, datetimes as their time (see stored-row.ts). */
   store: (row: Row) => Row;
   /**
    * Columns a migration added that the bound entity does not declare: kept in stored rows (filled with
@@ -84,9 +87,12 @@ export class MemoryTable {
   /** `visible`: the properties handed out, when the table holds more columns than its entity declares. */
   constructor(schema: EntitySchema, visible?: ReadonlySet<string>) {
     this.schema = schema;
-    this.store = makeRowCopier(schema);
+    // The key first, then the columns: the order the file backend writes a row in.
+    const columns = [schema.primary, ...schema.columns.filter((c) => c !== schema.primary)];
+    this.store = makeStoredRowCopier(columns);
     this.extras = visible ? schema.columns.filter((c) => !visible.has(c.property)) : [];
-    this.copy = this.extras.length === 0 ? this.store : makePickingCopier(schema, visible!);
+    this.copyAll = makeHandedOutCopier(columns);
+    this.copy = this.extras.length === 0 ? this.copyAll : makeHandedOutCopier(columns.filter((c) => visible!.has(c.property)));
     this.uniques = schema.indexes.filter((i) => i.unique).map((index) => ({ index, owners: new Map() }));
     const seen = new Set<string>();
     this.ordered = [];
@@ -155,6 +161,7 @@ export class MemoryTable {
   become(other: MemoryTable): void {
     this.rows = other.rows;
     this.copy = other.copy;
+    this.copyAll = other.copyAll;
     this.store = other.store;
     this.extras = other.extras;
     this.uniques = other.uniques;
@@ -405,17 +412,6 @@ export class MemoryDatabase {
   }
 }
 
-/** A copier that hands out only the `visible` properties (a table with extra, undeclared columns). */
-function makePickingCopier(schema: EntitySchema, visible: ReadonlySet<string>): (row: Row) => Row {
-  const full = makeRowCopier(schema);
-  const hidden = schema.columns.filter((c) => !visible.has(c.property)).map((c) => c.property);
-  return (row) => {
-    const out = full(row);
-    for (const p of hidden) delete out[p];
-    return out;
-  };
-}
-
 /** Each table's projection copiers (see {@link projectionCopier}), dropped with the table. */
 const projectionCopiers = new WeakMap<MemoryTable, ProjectionCache<(row: Row) => Row>>();
 
@@ -426,7 +422,7 @@ const projectionCopiers = new WeakMap<MemoryTable, ProjectionCache<(row: Row) =>
 function projectionCopier(table: MemoryTable, select: readonly ColumnSchema[]): (row: Row) => Row {
   let cache = projectionCopiers.get(table);
   if (!cache) projectionCopiers.set(table, (cache = new ProjectionCache()));
-  return cache.get(select, (columns) => makeProjectionCopier(columns));
+  return cache.get(select, (columns) => makeHandedOutCopier(columns));
 }
 
 const ABSENT = Symbol("absent");
@@ -487,7 +483,7 @@ export class WriteSet implements RelatedRows {
   ) {}
 
   private copier(table: MemoryTable): (row: Row) => Row {
-    return this.raw ? table.store : table.copy;
+    return this.raw ? table.copyAll : table.copy;
   }
 
   get isEmpty(): boolean {
@@ -643,7 +639,7 @@ export class WriteSet implements RelatedRows {
 
   findById(schema: EntitySchema, key: Key): Row | null {
     const row = this.current(schema, key);
-    return row ? (this.raw ? this.db.table(schema).store(row) : this.db.table(schema).copy(row)) : null;
+    return row ? this.copier(this.db.table(schema))(row) : null;
   }
 
   /**
@@ -850,7 +846,7 @@ export class WriteSet implements RelatedRows {
   insert(schema: EntitySchema, input: Row): Row {
     const table = this.db.table(schema);
     const row = table.store(input);
-    for (const extra of table.extras) if (row[extra.property] === undefined) row[extra.property] = extra.default === undefined ? null : copyJson(extra.default);
+    for (const extra of table.extras) if (row[extra.property] === undefined) row[extra.property] = extra.default === undefined ? null : storedValueOf(extra, extra.default);
     const pk = schema.primary.property;
     if (schema.primary.generated === "increment") {
       if (row[pk] === null || row[pk] === undefined) row[pk] = table.allocateId();

@@ -14,13 +14,15 @@ import { resolveRelationFilters } from "../query/resolve-relations.js";
 import { hasRelationFilter, tablesRead } from "../query/tables-read.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
 import { ProjectionCache } from "../schema/projection-cache.js";
-import { checkValue, copyValue, describeValue, invalid, makeProjectionCopier, makeRowCopier, storedValue } from "../schema/row-values.js";
+import { checkValue, copyValue, describeValue, invalid, makeEntityMaker, makeProjectionCopier, makeRowCopier, storedValue } from "../schema/row-values.js";
 import type { StorageCore } from "../storage-core.js";
 import { coreOf } from "../storage-core.js";
 import type { Storage } from "../storage.js";
 import type { BatchResult, PreparedRow, SaveManyOptions } from "./batch-writer.js";
 import { BatchWriter } from "./batch-writer.js";
 import { PageCursors, sortKeyOf, withSortColumns } from "./page-cursor.js";
+import type { PageSource } from "./row-walk.js";
+import { RowWalk } from "./row-walk.js";
 import type { IncludePlan } from "./relation-loader.js";
 import { includeKey, loadIncluded, makeTreeCopier, pairingColumns, planInclude, tablesIncluded } from "./relation-loader.js";
 
@@ -150,7 +152,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly exactProjections = new ProjectionCache<Projection>();
   /** Projections whose backend rows hold more than is handed out (the primary key, when it was not listed). */
   private readonly pickingProjections = new ProjectionCache<Projection>();
-  private readonly asEntity = (row: Row): T => this.toEntity(row);
+  /** An entity of a row fresh from a backend (see makeEntityMaker), decided once for the schema. */
+  private readonly asEntity: (row: Row) => T;
   /** The backend takes no relation conditions: the repository resolves them first (capabilities.ts). */
   private readonly resolvesRelations: boolean;
   /** The backend merges a partial save in one upsert (capabilities.ts); else `write` updates, then inserts. */
@@ -164,6 +167,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     this.prototype = (entity as unknown as Function).prototype as object;
     this.pk = this.schema.primary;
     this.copyEntity = makeRowCopier(this.schema, this.prototype);
+    this.asEntity = makeEntityMaker(this.schema, this.prototype) as (row: Row) => T;
     this.resolvesRelations = !this.core.backend.capabilities.supportsRelationFilters;
     // A backend built before the flag existed has no such property: it gets the update-then-insert path.
     this.partialUpserts = this.core.backend.capabilities.supportsPartialUpsert === true;
@@ -253,7 +257,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   }
 
   private toEntity(row: Row): T {
-    return Object.assign(Object.create(this.prototype) as T, row);
+    return this.asEntity(row);
   }
 
   /**
@@ -805,7 +809,15 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    */
   iterate<S extends Field<T>>(query: SelectQuery<T, S>, options?: { pageSize?: number }): AsyncIterable<Pick<T, S>>;
   iterate(query?: Query<T>, options?: { pageSize?: number }): AsyncIterable<T>;
-  async *iterate(query: Query<T, Field<T>> = {}, options: { pageSize?: number } = {}): AsyncIterable<object> {
+  iterate(query: Query<T, Field<T>> = {}, options: { pageSize?: number } = {}): AsyncIterable<object> {
+    return new RowWalk(() => this.walkPages(query, options));
+  }
+
+  /**
+   * The pages of an `iterate` walk, each handed out whole (entities made, relations loaded) when fetched:
+   * per row, the walk then only takes the next one from the page (see row-walk.ts).
+   */
+  private async walkPages(query: Query<T, Field<T>>, options: { pageSize?: number }): Promise<PageSource<object>> {
     const pageSize = options.pageSize ?? 500;
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
       throw new ValidationError(`${this.schema.entityName}: iterate pageSize must be a positive integer, got ${describeValue(pageSize)}`, {
@@ -814,37 +826,48 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     }
     const { rest, normalized: unsorted, plans } = this.normalizeWithInclude(query);
     const asked = withSortColumns(unsorted);
-    const handOut = this.projection(rest, asked)?.fromBackend ?? this.asEntity;
+    const handOut = (this.projection(rest, asked)?.fromBackend ?? this.asEntity) as (row: Row) => Row;
+    /** A page as the caller gets it; `rows` are fresh from the backend, so they are replaced in place. */
+    const handOutPage = async (rows: Row[], session: DataSession): Promise<readonly object[]> => {
+      if (plans.length > 0) return loadIncluded(this.reader(session), rows, handOut, plans);
+      for (let i = 0; i < rows.length; i++) rows[i] = handOut(rows[i]!);
+      return rows;
+    };
     // Relation filters resolved once, for every page: the walk is one query.
     const normalized = await this.backendQuery(asked, this.session());
     // Outside a transaction the backend may answer the whole walk from one snapshot (a keyset page would
     // sort every match again where no index serves the order); a transaction's walk must see its own writes.
     const stream = this.core.transactions.current() === undefined ? await this.core.backend.session.stream?.(this.schema, normalized, pageSize) : undefined;
     if (stream) {
-      // `for await` calls the stream's return() when the caller leaves this loop early, releasing its snapshot.
-      for await (const rows of stream) {
-        if (plans.length > 0) yield* await loadIncluded(this.reader(this.core.backend.session), rows, handOut as (row: Row) => Row, plans);
-        else for (const row of rows) yield handOut(row);
-      }
-      return;
+      const pages = stream[Symbol.asyncIterator]();
+      return {
+        next: async () => {
+          const page = await pages.next();
+          return page.done ? undefined : handOutPage(page.value, this.core.backend.session);
+        },
+        // Leaving the walk early releases the stream's snapshot.
+        release: async () => void (await pages.return?.()),
+      };
     }
-    let page: NormalizedQuery = normalized;
+    let page: NormalizedQuery | undefined = normalized;
     let remaining = normalized.limit ?? Infinity;
-    while (remaining > 0) {
-      const limit = Math.min(pageSize, remaining);
-      const session = this.session();
-      const rows = await session.find(this.schema, { ...page, limit });
-      if (page.after && rows[0] && !compileAfter(normalized.orderBy, page.after)(rows[0])) this.ignoredAfter();
-      // The next position is read before the rows go out: the caller may change what it is given.
-      const last = rows.length === limit ? rows[rows.length - 1] : undefined;
-      const after = last && sortKeyOf(normalized.orderBy, last);
-      if (plans.length > 0) yield* await loadIncluded(this.reader(session), rows, handOut as (row: Row) => Row, plans);
-      else for (const row of rows) yield handOut(row);
-      if (after === undefined) return;
-      remaining -= rows.length;
-      // The user's offset applied to the first page only; from here on the position does the skipping.
-      page = { ...normalized, offset: 0, after };
-    }
+    return {
+      next: async () => {
+        if (page === undefined || remaining <= 0) return undefined;
+        const limit = Math.min(pageSize, remaining);
+        const session = this.session();
+        const rows = await session.find(this.schema, { ...page, limit });
+        if (page.after && rows[0] && !compileAfter(normalized.orderBy, page.after)(rows[0])) this.ignoredAfter();
+        // The next position is read before the rows go out: the caller may change what it is given.
+        const last = rows.length === limit ? rows[rows.length - 1] : undefined;
+        const after = last && sortKeyOf(normalized.orderBy, last);
+        remaining -= rows.length;
+        // The user's offset applied to the first page only; from here on the position does the skipping.
+        page = after === undefined ? undefined : { ...normalized, offset: 0, after };
+        return handOutPage(rows, session);
+      },
+      release: () => {},
+    };
   }
 
   /** A backend answered a keyset page with a row before its position: walking on would repeat pages forever. */

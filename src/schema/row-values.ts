@@ -44,6 +44,13 @@ export function stringProblem(text: string): string | undefined {
   return nul < 0 ? undefined : `the string holds a NUL character (\\u0000 at index ${nul}), which PostgreSQL cannot store`;
 }
 
+/** Why a Date of the time `ms` cannot be stored, or undefined: it is invalid (NaN) or outside years 1-9999. */
+export function datetimeProblem(ms: number): string | undefined {
+  if (Number.isNaN(ms)) return "expected a valid Date, got an invalid Date";
+  // Years 1-9999 on every backend (PostgreSQL cannot parse the expanded ISO years beyond them).
+  return ms < MIN_DATE_MS || ms > MAX_DATE_MS ? `expected a Date from year 1 to year 9999, got ${new Date(ms).toISOString()}` : undefined;
+}
+
 /**
  * Checks that `value` fits `column`, returning the reason when it does not.
  * `null` and `undefined` are the caller's business (nullability depends on the operation).
@@ -64,11 +71,8 @@ export function valueProblem(column: ColumnSchema, value: unknown, stored = fals
     case "boolean":
       return typeof value === "boolean" ? undefined : `expected a boolean, got ${describeValue(value)}`;
     case "datetime":
-      if (!(value instanceof Date) || Number.isNaN(value.getTime())) return `expected a valid Date, got ${describeValue(value)}`;
-      // Years 1-9999 on every backend (PostgreSQL cannot parse the expanded ISO years beyond them).
-      return value.getTime() < MIN_DATE_MS || value.getTime() > MAX_DATE_MS
-        ? `expected a Date from year 1 to year 9999, got ${value.toISOString()}`
-        : undefined;
+      if (!(value instanceof Date)) return `expected a valid Date, got ${describeValue(value)}`;
+      return datetimeProblem(value.getTime());
     case "json": {
       const problem = jsonProblem(value, 0, [], !stored);
       return problem && (problem.path ? `${problem.message} at ${problem.path}` : problem.message);
@@ -230,6 +234,24 @@ export function makeRowCopier(schema: EntitySchema, prototype?: object): (row: R
     return out;
   };
   return prototype === undefined ? (row) => deepen({ ...row }) : (row) => deepen(Object.assign(Object.create(prototype) as Row, row));
+}
+
+/**
+ * The maker of the entities handed out for rows fresh from a backend (the caller's already, so nothing is
+ * cloned): an instance of `prototype` holding each column of `schema`, made once per entity. A constructor
+ * generated for the columns (property names as JSON string literals, never other source) builds every
+ * entity with one shape and its properties in the object itself, at about a sixth of the cost of
+ * `Object.assign(Object.create(prototype), row)`, which adds them one by one: it was a tenth of an
+ * `iterate` over the memory backend. The entity class's own constructor is not run, as before.
+ */
+export function makeEntityMaker(schema: EntitySchema, prototype: object): (row: Row) => Row {
+  // The key first, then the columns: the order the file backend writes a row in, on every backend.
+  const columns = [schema.primary, ...schema.columns.filter((c) => c !== schema.primary)];
+  const assignments = columns.map((c) => `this[${JSON.stringify(c.property)}] = row[${JSON.stringify(c.property)}];`).join(" ");
+  const Entity = new Function("prototype", `"use strict"; function Entity(row) { ${assignments} } Entity.prototype = prototype; return Entity;`)(
+    prototype,
+  ) as new (row: Row) => Row;
+  return (row) => new Entity(row);
 }
 
 /**

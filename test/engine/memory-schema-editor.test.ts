@@ -89,5 +89,27 @@ for (const [name, open] of backends) {
         await check.rollback();
       }
     });
+
+    test("addColumn with a datetime default gives the existing rows that Date (stored as its time, handed out as a Date of its own)", async () => {
+      backend = await open();
+      const setup = await backend.begin();
+      await setup.schema!().createTable(table("t"));
+      await setup.insert(schemaOfTable(table("t")), { id: "r1", a: "x" });
+      await setup.commit();
+      const at = new Date(Date.UTC(2026, 4, 6, 7, 8, 9, 10));
+      const tx = await backend.begin();
+      await tx.schema!().addColumn("t", { name: "at", type: "datetime", nullable: false, default: at, primary: false, unique: false });
+      const widened = (await tx.schema!().describeTable("t"))!;
+      await tx.commit();
+      const check = await backend.begin();
+      try {
+        const rows = await check.find(schemaOfTable(widened), { where: [[]], orderBy: [], offset: 0 });
+        expect(rows).toEqual([{ id: "r1", a: "x", at }]);
+        expect(rows[0]!["at"]).toBeInstanceOf(Date);
+        expect(rows[0]!["at"]).not.toBe(at);
+      } finally {
+        await check.rollback();
+      }
+    });
   });
 }

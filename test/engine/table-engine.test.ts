@@ -197,7 +197,8 @@ describe("engine: savepoints", () => {
     expect(ws.findById(indexed, 2)!["tag"]).toBe("b");
     expect(ws.findById(indexed, 3)).toEqual(seed[2]);
     expect(idsOf(ws.find(indexed, query(indexed, [[cond(indexed, "tag", "eq", "z")]])))).toEqual([]);
-    expect(ws.changes()).toEqual([{ table: "items", key: 1, row: { ...seed[0], rank: 30 } }]);
+    // Changes hold rows as stored: a datetime as its time (engine/stored-row.ts).
+    expect(ws.changes()).toEqual([{ table: "items", key: 1, row: { ...seed[0], at: (seed[0]!["at"] as Date).getTime(), rank: 30 } }]);
     // The savepoint survives its rollback: writes after it can be undone again.
     ws.delete(indexed, 4);
     ws.rollbackToSavepoint("s1");

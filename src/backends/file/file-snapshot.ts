@@ -32,7 +32,7 @@ import * as path from "node:path";
 import { crc32 } from "node:zlib";
 import { CapacityError, CorruptionError } from "../../errors.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
-import { valueProblem } from "../../schema/row-values.js";
+import { datetimeProblem, valueProblem } from "../../schema/row-values.js";
 import type { StringPool } from "./string-pool.js";
 
 /** A stored row as written to disk: column name -> JSON value. */
@@ -75,7 +75,8 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
       const out: StoredRow = {};
       for (const c of columns) {
         const v = row[c.property];
-        out[c.name] = v === undefined ? null : c.date && v instanceof Date ? v.toISOString() : v;
+        // The engine holds a datetime as its time (engine/stored-row.ts); a Date is written alike.
+        out[c.name] = v === undefined ? null : c.date && (typeof v === "number" || v instanceof Date) ? new Date(v).toISOString() : v;
       }
       return out;
     },
@@ -101,9 +102,15 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
           out[c.property] = null;
           continue;
         }
-        if (c.date) v = typeof v === "string" ? new Date(v) : v;
-        else if (c.string && strings !== undefined && typeof v === "string") v = strings.share(c.column, v);
-        const problem = valueProblem(c.column, v, true);
+        let problem: string | undefined;
+        // A datetime is held as its time in the engine (engine/stored-row.ts): the ISO string becomes a number.
+        if (c.date) {
+          if (typeof v === "string") problem = datetimeProblem((v = Date.parse(v)) as number);
+          else problem = valueProblem(c.column, v, true);
+        } else {
+          if (c.string && strings !== undefined && typeof v === "string") v = strings.share(c.column, v);
+          problem = valueProblem(c.column, v, true);
+        }
         if (problem) {
           throw new CorruptionError(`${file}: ${where} of table "${schema.table}", column "${c.name}": ${problem}`, {
             file,
