@@ -475,6 +475,29 @@ function projectionCopier(table: MemoryTable, select: readonly ColumnSchema[]): 
 const ABSENT = Symbol("absent");
 type Slot = Row | null | typeof ABSENT;
 
+/** The rows of one table a delete reaches: their keys in the order met, and a set of them made once asked. */
+class DoomedRows {
+  private set: Set<Key> | undefined;
+
+  constructor(
+    readonly table: MemoryTable,
+    readonly keys: Key[],
+  ) {}
+
+  has(key: Key): boolean {
+    this.set ??= new Set(this.keys);
+    return this.set.has(key);
+  }
+
+  /** Adds `key` unless it is already there; true when added. */
+  add(key: Key): boolean {
+    if (this.has(key)) return false;
+    this.set!.add(key);
+    this.keys.push(key);
+    return true;
+  }
+}
+
 /**
  * One write in a {@link WriteSet}'s undo log: a key and the slot it held, or a batch of deletes (`keys`)
  * and the slots they held (`previous` undefined: none was in the overlay).
@@ -663,20 +686,24 @@ export class WriteSet implements RelatedRows {
    */
   private deleteWithReferences(table: MemoryTable, rows: readonly Row[]): void {
     /** Table name -> the table and the keys of its rows to delete. */
-    const doomed = new Map<string, { table: MemoryTable; keys: Set<Key> }>();
+    const doomed = new Map<string, DoomedRows>();
     const levels: Array<{ table: MemoryTable; keys: Key[] }> = [];
     const doom = (target: MemoryTable, found: readonly Row[]): void => {
       const name = target.schema.table;
-      let entry = doomed.get(name);
-      if (!entry) doomed.set(name, (entry = { table: target, keys: new Set() }));
-      const keys = entry.keys;
       const pk = target.schema.primary.property;
+      const entry = doomed.get(name);
+      if (!entry) {
+        // A table met first: the rows found are distinct, so no set is needed until it is met again.
+        const keys = found.map((row) => row[pk] as Key);
+        // A copy: the level's keys must not grow when later levels add to the table's.
+        doomed.set(name, new DoomedRows(target, keys.slice()));
+        levels.push({ table: target, keys });
+        return;
+      }
       const fresh: Key[] = [];
       for (const row of found) {
         const key = row[pk] as Key;
-        if (keys.has(key)) continue;
-        keys.add(key);
-        fresh.push(key);
+        if (entry.add(key)) fresh.push(key);
       }
       if (fresh.length > 0) levels.push({ table: target, keys: fresh });
     };
@@ -701,7 +728,7 @@ export class WriteSet implements RelatedRows {
     }
     for (const { parent, child, fk, row } of restricted) {
       const name = child.schema.table;
-      if (doomed.get(name)?.keys.has(row[child.schema.primary.property] as Key)) continue;
+      if (doomed.get(name)?.has(row[child.schema.primary.property] as Key)) continue;
       throw new IntegrityError(
         `${parent} row ${JSON.stringify(row[fk.property])} is still referenced by ${name} (${fk.relation ?? `${name}.${fk.property}`}, onDelete RESTRICT)`,
         { table: parent },
@@ -709,13 +736,13 @@ export class WriteSet implements RelatedRows {
     }
     for (const { table: child, key, property } of emptied) {
       const name = child.schema.table;
-      if (doomed.get(name)?.keys.has(key)) continue;
+      if (doomed.get(name)?.has(key)) continue;
       // The row as it is now: two SET NULL keys of one row empty both.
       const row = this.currentIn(name, key)!;
       this.write(this.overlayOf(name, child), key, { ...row, [property]: null });
     }
     // Each table's rows go as one batch: one undo entry, and one removal per index at commit.
-    for (const [name, { table: target, keys }] of doomed) this.writeDeletes(this.overlayOf(name, target), Array.from(keys));
+    for (const [name, { table: target, keys }] of doomed) this.writeDeletes(this.overlayOf(name, target), keys);
   }
 
   /** The current row for `key` as this transaction sees it (a stored reference: copy before handing out). */
