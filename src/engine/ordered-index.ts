@@ -24,9 +24,9 @@ import { comparatorFor, compareStrings } from "./compare-values.js";
 const MAX_CHUNK = 512;
 
 /**
- * From this many rows on, the writes placed at a read go in one pass over the chunks (see
- * {@link OrderedIndex.settle}) rather than one binary search and splice each; fewer touch too few chunks
- * for a pass over every chunk to pay.
+ * From this many rows on (and dense enough: see {@link OrderedIndex.dense}), the writes placed at a read go
+ * in one pass over the chunks rather than one binary search and splice each; fewer touch too few chunks for
+ * a pass over every chunk to pay.
  */
 const BULK = 32;
 
@@ -184,16 +184,26 @@ export class OrderedIndex {
     if (this.removed.size > 0) {
       const outgoing = Array.from(this.removed).sort(this.compare);
       this.removed.clear();
-      if (outgoing.length < BULK) for (const row of outgoing) this.unplace(row);
-      else this.unplaceAll(outgoing);
+      if (this.dense(outgoing.length)) this.unplaceAll(outgoing);
+      else for (const row of outgoing) this.unplace(row);
     }
     if (this.pending.size > 0) {
       const incoming = Array.from(this.pending).sort(this.compare);
       this.pending.clear();
       if (this.chunks.length === 0) this.fill(incoming);
-      else if (incoming.length < BULK) for (const row of incoming) this.place(row);
-      else this.placeAll(incoming);
+      else if (this.dense(incoming.length)) this.placeAll(incoming);
+      else for (const row of incoming) this.place(row);
     }
+  }
+
+  /**
+   * Whether `n` rows written at once go in one pass over the chunks: when they are at least {@link BULK} and
+   * as many as a quarter of the entries the chunks can hold. Rows scattered thinly over a large index (10,000
+   * random rows into 135,000) go one by one: a splice moves a chunk's tail in one memmove, cheaper than
+   * rebuilding every chunk they touch (measured 25-50% slower in bulk).
+   */
+  private dense(n: number): boolean {
+    return n >= BULK && n * 4 >= this.chunks.length * this.maxChunk;
   }
 
   /**
@@ -469,7 +479,7 @@ export class OrderedIndex {
     if (!this.built) return;
     // A pending row has no entry yet (it is dropped from the pending set): only without any, every row
     // given is placed, or was never in the index (which the pass passes over).
-    if (rows.length < BULK || this.pending.size > 0) {
+    if (!this.dense(rows.length) || this.pending.size > 0) {
       for (const row of rows) this.delete(row);
       return;
     }
