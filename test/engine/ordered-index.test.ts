@@ -82,6 +82,45 @@ describe("OrderedIndex", () => {
     expect(all(index).map((r) => r["id"])).toEqual([2, 1]);
   });
 
+  test("hundreds of writes placed at one read (the bulk pass) agree with a sorted array, chunk limits kept", () => {
+    const entry = (id: number) => fc.record({ id: fc.constant(id), n: fc.option(fc.constantFrom(0, 1, 2, -3.5), { nil: null }), s: fc.option(fc.constantFrom("", "a", "b"), { nil: null }) });
+    // size "max": fast-check's default size keeps arrays to about ten rows, below the bulk pass's threshold.
+    const ids = fc.uniqueArray(fc.integer({ min: 0, max: 400 }), { maxLength: 300, size: "max" });
+    const round = fc.record({ drop: fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 200, size: "max" }), put: ids.chain((xs) => fc.tuple(...xs.map(entry))) });
+    fc.assert(
+      fc.property(ids.chain((xs) => fc.tuple(...xs.map(entry))), fc.array(round, { maxLength: 4 }), fc.constantFrom(2, 4, 9), (initial, rounds, maxChunk) => {
+        const index = new OrderedIndex({ name: "i", properties: ["n", "s"], unique: false }, [col("n"), col("s")], schema.primary, maxChunk);
+        const model = new Map<number, Row>();
+        for (const r of initial) model.set(r.id, r);
+        index.build(model.values());
+        const order = compileOrder([{ column: col("n"), direction: "asc" }, { column: col("s"), direction: "asc" }, { column: schema.primary, direction: "asc" }]);
+        for (const { drop, put } of rounds) {
+          for (const id of drop) {
+            const old = model.get(id);
+            if (old) index.delete(old);
+            model.delete(id);
+          }
+          for (const row of put) {
+            const old = model.get(row.id);
+            if (old) index.delete(old);
+            index.insert(row);
+            model.set(row.id, row);
+          }
+          const sorted = [...model.values()].sort(order);
+          expect(all(index)).toEqual(sorted);
+          expect(index.size).toBe(sorted.length);
+          // Every chunk within its limit and none empty: a walk from each seek position sees the chunks as they are.
+          const chunks = (index as unknown as { chunks: Row[][] }).chunks;
+          for (const chunk of chunks) expect(chunk.length).toBeGreaterThan(0);
+          for (const chunk of chunks) expect(chunk.length).toBeLessThanOrEqual(maxChunk);
+          const middle = sorted[sorted.length >> 1];
+          if (middle) expect(index.countBetween(index.seek((r) => order(r, middle) < 0), index.seek(() => true))).toBe(sorted.length - (sorted.length >> 1));
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+
   test("random inserts and deletes: walks, seeks and counts agree with a sorted array", () => {
     const entry = fc.record({ id: fc.integer({ min: 0, max: 80 }), n: fc.option(fc.constantFrom(0, -0, 1, 2, -3.5), { nil: null }), s: fc.option(fc.constantFrom("", "a", "b", "\u{1F600}"), { nil: null }) });
     fc.assert(
