@@ -4,7 +4,7 @@
  * (a fresh namespace, and a fresh set of tsx's module hooks that stay registered for the process, per call).
  * A `.mjs` migration is evaluated once per process; a `.ts` one must be too.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, expect, test } from "vitest";
@@ -32,4 +32,9 @@ test("an unchanged .ts migration is evaluated once, however often the folder is 
   for (let i = 0; i < 3; i++) expect(await storage.migrations.status()).toHaveLength(1);
   await storage.migrations.up();
   expect((globalThis as unknown as Record<string, number>)[counter]).toBe(1);
+  // An edited file is still a new module: its new text is what status checks.
+  const file = path.join(folder, "0001-counted.ts");
+  writeFileSync(file, `${readFileSync(file, "utf8")}// edited\n`);
+  expect((await storage.migrations.status()).map((s) => s.state)).toEqual(["changed"]);
+  expect((globalThis as unknown as Record<string, number>)[counter]).toBe(2);
 });
