@@ -137,10 +137,15 @@ async function loadFile(file: string): Promise<LoadedMigration> {
 type TsImport = (specifier: string, parent: string) => Promise<unknown>;
 let importer: Promise<TsImport | undefined> | undefined;
 
-/** tsx's `tsImport`, when tsx is installed (an optional peer, loaded once, only for a `.ts` migration). */
+/**
+ * An import through tsx, when tsx is installed (an optional peer, loaded once, only for a `.ts` migration).
+ * One namespace for the process, registered at the first `.ts` file: tsx's `tsImport` registers a new one
+ * at each call, whose module hooks stay for the life of the process, and under which an unchanged file is
+ * a new module, evaluated again.
+ */
 function typeScriptImporter(): Promise<TsImport | undefined> {
   return (importer ??= import("tsx/esm/api").then(
-    (api: { tsImport: TsImport }) => api.tsImport,
+    (api: { register(options: { namespace: string }): { import: TsImport } }) => api.register({ namespace: "stratastore-migrations" }).import,
     () => undefined,
   ));
 }

@@ -357,20 +357,22 @@ export function createMigrationContext(
  */
 function generatedValues(table: EntitySchema, entity: EntitySchema | undefined): (row: Row) => Row {
   if (!entity) return (row) => row;
-  const filled: { name: string; value: () => unknown }[] = [];
+  const filled: { name: string; value: (now: number) => unknown }[] = [];
   for (const column of entity.columns) {
     const own = table.columnsByProperty.get(column.name);
     if (!own || own.type !== column.type) continue;
     // A SQL database does not keep that a key is generated as a uuid: the entity says so.
     if (column.primary && column.generated === "uuid" && own.primary) filled.push({ name: own.property, value: () => randomUUID() });
-    else if (column.role === "createDate" || column.role === "updateDate") filled.push({ name: own.property, value: () => new Date() });
+    else if (column.role === "createDate" || column.role === "updateDate") filled.push({ name: own.property, value: (now) => new Date(now) });
     else if (column.role === "version") filled.push({ name: own.property, value: () => 1 });
   }
   if (filled.length === 0) return (row) => row;
   return (row) => {
     if (row === null || typeof row !== "object") return row;
     const out: Row = { ...row };
-    for (const { name, value } of filled) if (out[name] === undefined || out[name] === null) out[name] = value();
+    // One reading of the clock per row: its create and update dates are equal, as the repository's insert makes them.
+    const now = Date.now();
+    for (const { name, value } of filled) if (out[name] === undefined || out[name] === null) out[name] = value(now);
     return out;
   };
 }

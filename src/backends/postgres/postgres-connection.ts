@@ -101,9 +101,15 @@ export class PostgresRunner implements SqlRunner {
     // (queryMode is pg's, missing from its type definitions.)
     const config = { text, values: params as unknown[], queryMode: "extended" } as QueryConfig;
     const result: QueryResult = await this.target.query(config);
-    return { rows: result.rows as Record<string, unknown>[], wrote: !READ_ONLY_COMMANDS.has(result.command) };
+    return { rows: result.rows as Record<string, unknown>[], wrote: !READ_ONLY_COMMANDS.has(result.command) || MAY_WRITE.test(text) };
   }
 }
 
 /** Command tags of statements that change nothing (a function called by a select may still write: not seen). */
 const READ_ONLY_COMMANDS = new Set(["SELECT", "SHOW", "EXPLAIN", "VALUES", "FETCH"]);
+/**
+ * A write the command tag does not show: a data-modifying WITH is tagged SELECT, EXPLAIN ANALYZE runs the
+ * statement it explains. Any of these words (bar a locking `FOR [NO KEY] UPDATE`) counts as a write: a
+ * cache dropped for nothing costs a read, a cache left stale returns old data.
+ */
+const MAY_WRITE = /\b(?:insert|delete|merge|(?<!\bfor\s+(?:no\s+key\s+)?)update)\b/i;

@@ -6,8 +6,15 @@
 import { QueryError } from "../../errors.js";
 import type { SqlDialect } from "./sql-dialect.js";
 
-/** Leading comments and blanks, then the statement's first word. */
-const FIRST_WORD = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*([A-Za-z]+)/;
+/**
+ * How a database skips what comes before a statement's first word. Both readings are checked, so that
+ * neither database can be shown a first word the check did not see: PostgreSQL nests block comments and
+ * ends a `--` comment at a carriage return too; SQLite does neither.
+ */
+const LEXICONS = [
+  { nestedComments: false, lineEnds: /\n/g },
+  { nestedComments: true, lineEnds: /[\n\r]/g },
+] as const;
 /** First words of statements that begin, end or mark a transaction (SQLite's and PostgreSQL's). */
 const TRANSACTION_CONTROL = new Set(["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare"]);
 
@@ -32,9 +39,51 @@ export function userStatement(dialect: SqlDialect, strings: readonly string[], v
     }
     return typeof value === "boolean" ? dialect.codecs.boolean.encode(value) : value;
   });
-  const first = FIRST_WORD.exec(text)?.[1]?.toLowerCase();
-  if (first !== undefined && TRANSACTION_CONTROL.has(first)) {
-    throw new QueryError(`storage.sql: "${first.toUpperCase()}" is refused: transactions belong to storage.transaction(), which storage.sql joins`);
+  for (const lexicon of LEXICONS) {
+    const first = firstWord(text, lexicon.nestedComments, lexicon.lineEnds);
+    if (first !== undefined && TRANSACTION_CONTROL.has(first)) {
+      throw new QueryError(`storage.sql: "${first.toUpperCase()}" is refused: transactions belong to storage.transaction(), which storage.sql joins`);
+    }
   }
   return { text, params };
+}
+
+/**
+ * The first word of `text` in lower case, past blanks, comments and empty statements (`;`), which both
+ * databases skip before a statement.
+ */
+function firstWord(text: string, nestedComments: boolean, lineEnds: RegExp): string | undefined {
+  let at = 0;
+  while (at < text.length) {
+    if (/[\s;]/.test(text[at]!)) {
+      at++;
+    } else if (text.startsWith("--", at)) {
+      lineEnds.lastIndex = at;
+      if (!lineEnds.exec(text)) return undefined;
+      at = lineEnds.lastIndex;
+    } else if (text.startsWith("/*", at)) {
+      at = blockCommentEnd(text, at, nestedComments);
+    } else {
+      break;
+    }
+  }
+  return /^[A-Za-z]+/.exec(text.slice(at))?.[0].toLowerCase();
+}
+
+/** Where the block comment opening at `start` ends (the end of `text` when it never closes). */
+function blockCommentEnd(text: string, start: number, nested: boolean): number {
+  let depth = 1;
+  let at = start + 2;
+  while (at < text.length) {
+    if (text.startsWith("*/", at)) {
+      at += 2;
+      if (--depth === 0) return at;
+    } else if (nested && text.startsWith("/*", at)) {
+      at += 2;
+      depth++;
+    } else {
+      at++;
+    }
+  }
+  return at;
 }
