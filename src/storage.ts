@@ -138,7 +138,8 @@ export class Storage {
    */
   async sql<R extends object = Record<string, unknown>>(strings: TemplateStringsArray, ...values: unknown[]): Promise<R[]> {
     const core = this.#core;
-    if (!Array.isArray(strings)) throw new QueryError("storage.sql is a tagged template, so that values are bound: storage.sql`select ... where id = ${id}`");
+    // A template's strings carry `raw`: an array built by hand (text spliced by the caller) is refused too.
+    if (!Array.isArray(strings) || !Array.isArray((strings as { raw?: unknown }).raw)) throw new QueryError("storage.sql is a tagged template, so that values are bound: storage.sql`select ... where id = ${id}`");
     if (!core.backend.capabilities.supportsSql) {
       throw new UnsupportedError(`storage.sql needs a SQL backend (sqlite or postgres); the ${core.backend.name} backend has none. Use the repositories' queries`);
     }

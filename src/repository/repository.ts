@@ -46,7 +46,7 @@ export type EntityInput<T> = { [K in Field<T>]?: T[K] };
  * What `update` takes: any of the entity's fields, each optional. The primary key, if given, must be the
  * updated row's; a version makes the update optimistic; relation properties are not written.
  */
-export type Patch<T> = { [K in Field<T>]?: T[K] };
+export type Patch<T> = EntityInput<T>;
 
 /** Options of `findById` and `findByIds`. */
 export interface FindByIdOptions<T> {

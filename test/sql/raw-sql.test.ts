@@ -131,3 +131,17 @@ describe("storage.sql on the engine backends", () => {
     });
   }
 });
+
+describe("storage.sql refuses what is not a template", () => {
+  test("an array of strings built by hand is refused like a plain string, and PREPARE says why", async () => {
+    const storage = await createStorage({ url: "sqlite::memory:", entities: [Task], autoCreate: true });
+    try {
+      const call = storage.sql as unknown as (strings: readonly string[], ...values: unknown[]) => Promise<unknown>;
+      await expect(call.call(storage, ["select 1"])).rejects.toThrow(/tagged template/);
+      await expect(storage.sql`prepare p as select 1`).rejects.toThrow(/PREPARE.*connection state/);
+      expect(await storage.sql`select 1 as one`).toEqual([{ one: 1 }]);
+    } finally {
+      await storage.close();
+    }
+  });
+});

@@ -16,7 +16,7 @@ const LEXICONS = [
   { nestedComments: true, lineEnds: /[\n\r]/g },
 ] as const;
 /** First words of statements that begin, end or mark a transaction (SQLite's and PostgreSQL's). */
-const TRANSACTION_CONTROL = new Set(["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare"]);
+const TRANSACTION_CONTROL = new Set(["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release"]);
 
 export interface UserStatement {
   readonly text: string;
@@ -41,6 +41,9 @@ export function userStatement(dialect: SqlDialect, strings: readonly string[], v
   });
   for (const lexicon of LEXICONS) {
     const first = firstWord(text, lexicon.nestedComments, lexicon.lineEnds);
+    if (first === "prepare") {
+      throw new QueryError('storage.sql: "PREPARE" is refused: a prepared statement or a prepared transaction is connection state that pooled connections and storage.transaction() do not keep (storage.sql binds its values already)');
+    }
     if (first !== undefined && TRANSACTION_CONTROL.has(first)) {
       throw new QueryError(`storage.sql: "${first.toUpperCase()}" is refused: transactions belong to storage.transaction(), which storage.sql joins`);
     }
