@@ -34,6 +34,26 @@ function parsePostgresDefault(type: LogicalType, text: string | null): unknown {
 /** `pg_constraint.confdeltype` codes as actions. */
 const CONFDELTYPE: Readonly<Record<string, string>> = { a: "NO ACTION", r: "RESTRICT", c: "CASCADE", n: "SET NULL", d: "SET DEFAULT" };
 
+/** The foreign keys of `pg_constraint`, each with its table's name first; a `WHERE` follows. */
+const FOREIGN_KEYS = `SELECT c.relname, con.conname, a.attname, rc.relname, ra.attname, con.confdeltype
+  FROM pg_constraint con
+  JOIN pg_class c ON c.oid = con.conrelid
+  JOIN pg_class rc ON rc.oid = con.confrelid
+  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1]
+  JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = con.confkey[1]`;
+const ONE_COLUMN_KEYS = `con.contype = 'f' AND cardinality(con.conkey) = 1`;
+
+/** A row of {@link FOREIGN_KEYS} without its table's name, as a foreign key. */
+function foreignKeyOf([conname, column, referencedTable, referencedColumn, action]: readonly unknown[]): TableForeignKey {
+  return {
+    name: String(conname),
+    column: String(column),
+    referencedTable: String(referencedTable),
+    referencedColumn: String(referencedColumn),
+    onDelete: onDeleteOf(CONFDELTYPE[String(action)] ?? "NO ACTION"),
+  };
+}
+
 export const postgresIntrospector: SqlIntrospector = {
   async listTables(run) {
     const rows = await run.all(`SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname`, [], false);
@@ -81,23 +101,18 @@ export const postgresIntrospector: SqlIntrospector = {
         unique: unique === true,
       })),
     );
-    const fks = await run.all(
-      `SELECT con.conname, a.attname, rc.relname, ra.attname, con.confdeltype
-         FROM pg_constraint con
-         JOIN pg_class rc ON rc.oid = con.confrelid
-         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1]
-         JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = con.confkey[1]
-        WHERE con.conrelid = $1 AND con.contype = 'f' AND cardinality(con.conkey) = 1 ORDER BY con.conname`,
-      [oid],
-      false,
-    );
-    const foreignKeys: TableForeignKey[] = fks.map(([conname, column, referencedTable, referencedColumn, action]) => ({
-      name: String(conname),
-      column: String(column),
-      referencedTable: String(referencedTable),
-      referencedColumn: String(referencedColumn),
-      onDelete: onDeleteOf(CONFDELTYPE[String(action)] ?? "NO ACTION"),
-    }));
+    const fks = await run.all(`${FOREIGN_KEYS} WHERE con.conrelid = $1 AND ${ONE_COLUMN_KEYS} ORDER BY con.conname`, [oid], false);
+    const foreignKeys = fks.map((r) => foreignKeyOf(r.slice(1)));
     return { name, columns, indexes, foreignKeys };
+  },
+  async readForeignKeys(run) {
+    const rows = await run.all(`${FOREIGN_KEYS} WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND ${ONE_COLUMN_KEYS} ORDER BY c.relname, con.conname`, [], false);
+    const held = new Map<string, TableForeignKey[]>();
+    for (const [table, ...fk] of rows) {
+      let keys = held.get(String(table));
+      if (!keys) held.set(String(table), (keys = []));
+      keys.push(foreignKeyOf(fk));
+    }
+    return held;
   },
 };

@@ -113,11 +113,19 @@ export class SqlBackend implements Backend {
     const held = new Map<string, readonly TableForeignKey[]>();
     const undeclared = new Map<string, TableDescription>();
     const declared = new Set(this.schemas.map((s) => s.table));
-    for (const table of await introspector.listTables(run)) {
-      const description = await introspector.describeTable(run, table);
-      if (!description?.foreignKeys?.length) continue;
-      held.set(table, description.foreignKeys);
-      if (!declared.has(table)) undeclared.set(table, description);
+    if (introspector.readForeignKeys) {
+      for (const [table, keys] of await introspector.readForeignKeys(run)) {
+        held.set(table, keys);
+        const description = declared.has(table) ? undefined : await introspector.describeTable(run, table);
+        if (description) undeclared.set(table, description);
+      }
+    } else {
+      for (const table of await introspector.listTables(run)) {
+        const description = await introspector.describeTable(run, table);
+        if (!description?.foreignKeys?.length) continue;
+        held.set(table, description.foreignKeys);
+        if (!declared.has(table)) undeclared.set(table, description);
+      }
     }
     this.catalog.update(
       withHeldForeignKeys(this.schemas, held, (table) => {

@@ -6,7 +6,7 @@
  * and reads the dialect; it never imports a concrete one. README.md in this folder lists every part a new
  * dialect supplies.
  */
-import type { TableDescription } from "../../spi/index.js";
+import type { TableDescription, TableForeignKey } from "../../spi/index.js";
 import type { LogicalType } from "../../schema/entity-schema.js";
 import type { SqlRunner } from "./sql-runner.js";
 
@@ -22,6 +22,12 @@ export interface SqlIntrospector {
   listTables(run: SqlRunner): Promise<string[]>;
   /** The table's columns (logical types, defaults as logical values) and indexes, or undefined when missing. */
   describeTable(run: SqlRunner, name: string): Promise<TableDescription | undefined>;
+  /**
+   * The foreign keys of every table of the current schema that has some, by table, as `describeTable` gives
+   * them, read at once (`SqlBackend.readForeignKeys` runs at open and after each migration: a describe per
+   * table took seconds on a schema of a few hundred tables). Absent: each table is described.
+   */
+  readForeignKeys?(run: SqlRunner): Promise<ReadonlyMap<string, readonly TableForeignKey[]>>;
 }
 
 /**

@@ -170,11 +170,14 @@ export class SqlSession implements DataSession {
     const sortKey = (row: Row): unknown[] => sortKeyOf(query.orderBy, row);
     let position: unknown[] | undefined;
     let remaining = query.limit ?? Infinity;
+    const { limit: _limit, ...unlimited } = query;
     try {
       while (remaining > 0) {
         // The user's offset applied to the first stretch only; from there on the position does the skipping.
-        const part: NormalizedQuery =
-          position === undefined ? query : { ...query, offset: 0, after: position, ...(Number.isFinite(remaining) ? { limit: remaining } : {}) };
+        // A later stretch's select has no limit (the fetch counts bound the walk instead): with one, a
+        // descending order over a nullable column compiles to two selects (values, then nulls; see
+        // compileFind), of which a cursor would run only the first and lose the nulls.
+        const part: NormalizedQuery = position === undefined ? query : { ...unlimited, offset: 0, after: position };
         const sql = position === undefined ? walk.first : walk.compile(part);
         let cursor: SqlCursor | undefined;
         try {
@@ -195,9 +198,10 @@ export class SqlSession implements DataSession {
         }
         hold.cursor = cursor;
         for (;;) {
+          const count = Math.min(pageSize, remaining);
           let values: unknown[][];
           try {
-            values = await cursor.next(pageSize);
+            values = await cursor.next(count);
           } catch (error) {
             throw this.mapError(error, schema);
           }
@@ -206,7 +210,7 @@ export class SqlSession implements DataSession {
           if (last === undefined) return;
           position = sortKey(last);
           remaining -= rows.length;
-          if (rows.length < pageSize || remaining <= 0) {
+          if (rows.length < count || remaining <= 0) {
             // The last page: the snapshot is let go before the consumer gets it.
             await hold.release();
             yield rows;
