@@ -71,7 +71,7 @@ describe("statements per set of fields given", () => {
         await rows.save(entity as Partial<Wide> & { id: number });
       }
     });
-    const [{ n }] = (await storage.transaction(() => storage.sql`SELECT count(*)::int AS n FROM pg_prepared_statements`)).rows as [{ n: number }];
+    const [{ n }] = (await storage.transaction(() => storage.sql`SELECT count(*)::int AS n FROM pg_prepared_statements`)) as [{ n: number }];
     expect(n).toBeLessThanOrEqual(MAX_NAMED_STATEMENTS);
     expect({ ...(await rows.findById(1)) }).toEqual(expected);
     await storage.close();
