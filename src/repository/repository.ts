@@ -155,8 +155,6 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly resolvesRelations: boolean;
   /** The backend merges a partial save in one upsert (capabilities.ts); else `write` updates, then inserts. */
   private readonly partialUpserts: boolean;
-  /** The columns a partial save may leave out on an existing row: all but the key, the version and the dates. */
-  private readonly plainColumns: readonly ColumnSchema[];
 
   constructor(storage: Storage, entity: EntityClass<T>) {
     this.core = coreOf(storage);
@@ -167,7 +165,6 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     this.resolvesRelations = !this.core.backend.capabilities.supportsRelationFilters;
     // A backend built before the flag existed has no such property: it gets the update-then-insert path.
     this.partialUpserts = this.core.backend.capabilities.supportsPartialUpsert === true;
-    this.plainColumns = this.schema.columns.filter((c) => !c.primary && c.role === undefined);
     this.batches = new BatchWriter({
       schema: this.schema,
       transactions: this.core.transactions,
@@ -323,6 +320,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     let generatedKey = false;
     let partial = false;
     let missing: ColumnSchema | undefined;
+    /** The plain columns the entity gives, from the same read as the row: a getter is read once. */
+    const given: string[] = [];
     for (const column of this.schema.columns) {
       let value = entity[column.property];
       if (column.primary && (value === undefined || value === null)) {
@@ -350,14 +349,14 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
           continue;
         }
         value = column.default === undefined ? null : copyValue(column, column.default);
-      }
+      } else if (!column.primary && column.role === undefined) given.push(column.property);
       checkValue(this.schema, column, value);
       row[column.property] = storedValue(column, value);
     }
     if (missing && generatedKey) this.requiredOnInsert(missing);
     const expectedVersion = this.expectedVersion(entity);
     if (!partial || generatedKey) return { row, expectedVersion, generatedKey, given: undefined, missing: undefined };
-    return { row, expectedVersion, generatedKey, given: this.plainColumns.filter((c) => entity[c.property] !== undefined).map((c) => c.property), missing };
+    return { row, expectedVersion, generatedKey, given, missing };
   }
 
   /** The `ValidationError` of a required field (not nullable, no default) left out of a new entity. */
