@@ -158,8 +158,6 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly resolvesRelations: boolean;
   /** The backend merges a partial save in one upsert (capabilities.ts); else `write` updates, then inserts. */
   private readonly partialUpserts: boolean;
-  /** The columns a partial save may leave out on an existing row: all but the key, the version and the dates. */
-  private readonly plainColumns: readonly ColumnSchema[];
 
   constructor(storage: Storage, entity: EntityClass<T>) {
     this.core = coreOf(storage);
@@ -171,7 +169,6 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     this.resolvesRelations = !this.core.backend.capabilities.supportsRelationFilters;
     // A backend built before the flag existed has no such property: it gets the update-then-insert path.
     this.partialUpserts = this.core.backend.capabilities.supportsPartialUpsert === true;
-    this.plainColumns = this.schema.columns.filter((c) => !c.primary && c.role === undefined);
     this.batches = new BatchWriter({
       schema: this.schema,
       transactions: this.core.transactions,
@@ -327,6 +324,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     let generatedKey = false;
     let partial = false;
     let missing: ColumnSchema | undefined;
+    /** The plain columns the entity gives, from the same read as the row: a getter is read once. */
+    const given: string[] = [];
     for (const column of this.schema.columns) {
       let value = entity[column.property];
       if (column.primary && (value === undefined || value === null)) {
@@ -354,14 +353,14 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
           continue;
         }
         value = column.default === undefined ? null : copyValue(column, column.default);
-      }
+      } else if (!column.primary && column.role === undefined) given.push(column.property);
       checkValue(this.schema, column, value);
       row[column.property] = storedValue(column, value);
     }
     if (missing && generatedKey) this.requiredOnInsert(missing);
     const expectedVersion = this.expectedVersion(entity);
     if (!partial || generatedKey) return { row, expectedVersion, generatedKey, given: undefined, missing: undefined };
-    return { row, expectedVersion, generatedKey, given: this.plainColumns.filter((c) => entity[c.property] !== undefined).map((c) => c.property), missing };
+    return { row, expectedVersion, generatedKey, given, missing };
   }
 
   /** The `ValidationError` of a required field (not nullable, no default) left out of a new entity. */
@@ -434,7 +433,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * upsert, of the given columns only for a partial entity. A partial entity without a required field (it
    * can only update), or on a backend without `supportsPartialUpsert`, is an update of the given fields,
    * then an insert when no row has the key: a single statement each, so a row that is missing is refused
-   * (or inserted) without anything written before.
+   * (or inserted) without anything written before. When that insert finds the key taken (another save
+   * inserted it in between), the update is tried once more, as one upsert would have merged into that row.
    */
   private async write(session: DataSession, prepared: PreparedRow): Promise<Row> {
     const { row, expectedVersion, given, missing } = prepared;
@@ -447,11 +447,32 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const changes: Row = {};
     for (const property of given) changes[property] = row[property];
     if (this.schema.updateDate) changes[this.schema.updateDate.property] = row[this.schema.updateDate.property];
+    const updated = await this.updateGiven(session, key, changes, expectedVersion);
+    if (updated) return updated;
+    if (missing) this.requiredOnInsert(missing, key);
+    try {
+      return await session.insert(this.schema, row);
+    } catch (error) {
+      // Another save may have inserted the key since the update found no row: the fields given are then
+      // written over that row, as one upsert would have. Any other failure (a unique value) finds no row.
+      // A backend whose failed statement ends its transaction fails the retry too: its insert's error is the one to tell.
+      if (!(error instanceof IntegrityError)) throw error;
+      let raced: Row | undefined;
+      try {
+        raced = await this.updateGiven(session, key, changes, expectedVersion);
+      } catch (retry) {
+        throw retry instanceof ConcurrencyError ? retry : error;
+      }
+      if (raced) return raced;
+      throw error;
+    }
+  }
+
+  /** The update of a partial save's fields: the row as stored, or undefined when no row has the key. */
+  private async updateGiven(session: DataSession, key: Key, changes: Row, expectedVersion: number | undefined): Promise<Row | undefined> {
     const outcome = await session.update(this.schema, key, changes, expectedVersion);
     if (outcome === "conflict") this.conflict(key, expectedVersion);
-    if (outcome !== "missing") return outcome.row;
-    if (missing) this.requiredOnInsert(missing, key);
-    return session.insert(this.schema, row);
+    return outcome === "missing" ? undefined : outcome.row;
   }
 
   /** Inserts a new entity; `IntegrityError` when its key or a unique value exists. */

@@ -37,8 +37,9 @@ export interface BackendCapabilities {
   /**
    * `DataSession.upsert` takes its `given` argument (the columns a partial save changes on an existing row)
    * and writes the merge in one atomic statement. Without it, the repository saves a partial entity as an
-   * `update` of the given columns, then an `insert` when no row had the key: the same result, but a
-   * concurrent insert of that key between the two is an `IntegrityError`. @default false
+   * `update` of the given columns, then an `insert` when no row had the key, and when that insert finds
+   * the key taken (a concurrent save inserted it between the two), the `update` once more: the same
+   * result, in up to three statements instead of one. @default false
    */
   readonly supportsPartialUpsert: boolean;
 }

@@ -8,12 +8,20 @@ import type { SqlResult } from "../../spi/index.js";
 import { TransactionError } from "../../errors.js";
 import type { SqlRunner } from "../sql/sql-runner.js";
 
+/**
+ * At most this many texts are named. A named statement stays prepared on each connection that ran it until
+ * the connection ends, and partial saves and updates make a text per set of fields given (any of 2^columns
+ * when a program saves what a request holds): past the bound, a text runs unnamed, parsed at each call.
+ */
+export const MAX_NAMED_STATEMENTS = 1000;
+
 /** Names of prepared statements by text, shared by every connection of a backend. */
 export class StatementNames {
   private readonly names = new Map<string, string>();
-  of(text: string): string {
+  /** The name of `text`, or undefined when {@link MAX_NAMED_STATEMENTS} texts have one already. */
+  of(text: string): string | undefined {
     let name = this.names.get(text);
-    if (name === undefined) this.names.set(text, (name = `strata_${this.names.size + 1}`));
+    if (name === undefined && this.names.size < MAX_NAMED_STATEMENTS) this.names.set(text, (name = `strata_${this.names.size + 1}`));
     return name;
   }
 }
@@ -85,7 +93,8 @@ export class PostgresRunner implements SqlRunner {
 
   private config(text: string, params: readonly unknown[], prepared: boolean): QueryArrayConfig {
     const values = params as unknown[];
-    return prepared ? { name: this.names.of(text), text, values, rowMode: "array" } : { text, values, rowMode: "array" };
+    const name = prepared ? this.names.of(text) : undefined;
+    return name !== undefined ? { name, text, values, rowMode: "array" } : { text, values, rowMode: "array" };
   }
 
   async all(text: string, params: readonly unknown[], prepared: boolean): Promise<unknown[][]> {

@@ -367,19 +367,7 @@ export class SqlSession implements DataSession {
     const checked = expectedVersion !== undefined && t.upsertIfVersion !== undefined;
     if (checked) params.push(expectedVersion);
     try {
-      if (given !== undefined) {
-        // A partial save: what is stored may differ from the row in every column not given, so it is read back.
-        const rows = await this.writes(
-          this.explained(schema, () => ({ kind: "write", rows: [row] }), async (r) => {
-            const out = await r.all(t.partialUpsert(given, checked), params, true);
-            if (t.advanceKeyGenerator && out.length > 0) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
-            return out;
-          }),
-          false,
-        );
-        return rows[0] ? t.codec.decode(rows[0]) : "conflict";
-      }
-      if (!checked && t.storesInputAsIs) {
+      if (!checked && given === undefined && t.storesInputAsIs) {
         // The row is stored exactly as given: skip RETURNING, which costs SQLite as much as the write.
         await this.writes(
           this.explained(schema, () => ({ kind: "write", rows: [row] }), async (r) => {
@@ -390,9 +378,11 @@ export class SqlSession implements DataSession {
         );
         return t.copy(row);
       }
+      // A partial save (given): what is stored may differ from the row in every column not given, so it is read back.
+      const text = given !== undefined ? t.partialUpsert(given, checked) : checked ? t.upsertIfVersion! : t.upsert;
       const rows = await this.writes(
         this.explained(schema, () => ({ kind: "write", rows: [row] }), async (r) => {
-          const out = await r.all(checked ? t.upsertIfVersion! : t.upsert, params, true);
+          const out = await r.all(text, params, true);
           if (t.advanceKeyGenerator && out.length > 0) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
           return out;
         }),

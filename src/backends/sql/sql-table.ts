@@ -18,6 +18,19 @@ export interface SqlProjection {
   readonly decode: (values: readonly unknown[]) => Row;
 }
 
+/**
+ * At most this many texts of updates, and as many of partial upserts, per table: code gives a handful of
+ * field sets, but a program that saves what a request holds could give any of 2^columns.
+ */
+export const MAX_STATEMENT_SHAPES = 64;
+
+/** Keeps `text` under `key` in a map of at most {@link MAX_STATEMENT_SHAPES}, the oldest leaving first; returns it. */
+function remember(map: Map<string, string>, key: string, text: string): string {
+  if (map.size >= MAX_STATEMENT_SHAPES) map.delete(map.keys().next().value!);
+  map.set(key, text);
+  return text;
+}
+
 export class SqlTable {
   readonly codec: RowCodec;
   readonly table: string;
@@ -61,9 +74,12 @@ export class SqlTable {
   readonly advanceKeyGenerator?: string;
   /** What each projection (`select`) reads and how its rows are decoded, decided on first use. */
   private readonly projections = new ProjectionCache<SqlProjection>();
+  /** The updates, by the columns given (and whether the version is checked); at most {@link MAX_STATEMENT_SHAPES}. */
   private readonly updates = new Map<string, string>();
-  /** The statements of partial upserts, by the columns given (and whether the version is checked). */
+  /** The statements of partial upserts, by the columns given (and whether the version is checked); bounded as `updates`. */
   private readonly partialUpserts = new Map<string, string>();
+  /** The multi-row partial upserts, by row count and columns given; bounded as `updates`. */
+  private readonly partialMulti = new Map<string, string>();
   private readonly multi = new Map<string, string>();
 
   constructor(
@@ -153,13 +169,8 @@ export class SqlTable {
    * input), or nothing when not `returning`.
    */
   partialMultiRow(rows: number, given: readonly string[], returning: boolean): string {
-    const key = `p${returning ? "r" : "-"}${rows}\u0001${given.join("\u0000")}`;
-    let text = this.multi.get(key);
-    if (!text) {
-      text = this.insertText(this.insertColumns, rows, this.onConflict(new Set(given)), returning ? this.columns : false);
-      this.multi.set(key, text);
-    }
-    return text;
+    const key = `${returning ? "r" : "-"}${rows}\u0001${given.join("\u0000")}`;
+    return this.partialMulti.get(key) ?? remember(this.partialMulti, key, this.insertText(this.insertColumns, rows, this.onConflict(new Set(given)), returning ? this.columns : false));
   }
 
   /**
@@ -169,21 +180,19 @@ export class SqlTable {
    */
   partialUpsert(given: readonly string[], ifVersion: boolean): string {
     const key = `${ifVersion && this.schema.version ? "v" : "-"}${given.join("\u0000")}`;
-    let text = this.partialUpserts.get(key);
+    const text = this.partialUpserts.get(key);
     if (text) return text;
     let conflict = this.onConflict(new Set(given));
     if (ifVersion && this.schema.version) {
       conflict += ` WHERE ${this.table}.${quoteIdentifier(this.schema.version.name)} = ${this.dialect.placeholder(this.insertColumns.length + 1)}`;
     }
-    text = this.insertText(this.insertColumns, 1, conflict);
-    this.partialUpserts.set(key, text);
-    return text;
+    return remember(this.partialUpserts, key, this.insertText(this.insertColumns, 1, conflict));
   }
 
   /** `UPDATE` of the given columns (and the version), by key, optionally only at an expected version. */
   update(columns: readonly ColumnSchema[], ifVersion: boolean): string {
     const key = `${ifVersion ? "v" : "-"}${columns.map((c) => c.property).join("\u0000")}`;
-    let text = this.updates.get(key);
+    const text = this.updates.get(key);
     if (text) return text;
     const ph = this.dialect.placeholder;
     let n = 1;
@@ -192,9 +201,12 @@ export class SqlTable {
     if (version) set.push(`${version} = ${version} + 1`);
     const pk = quoteIdentifier(this.pk.name);
     if (set.length === 0) set.push(`${pk} = ${pk}`);
-    text = `UPDATE ${this.table} SET ${set.join(", ")} WHERE ${pk} = ${ph(n++)}${ifVersion && version ? ` AND ${version} = ${ph(n++)}` : ""} RETURNING ${this.columns}`;
-    this.updates.set(key, text);
-    return text;
+    return remember(this.updates, key, `UPDATE ${this.table} SET ${set.join(", ")} WHERE ${pk} = ${ph(n++)}${ifVersion && version ? ` AND ${version} = ${ph(n++)}` : ""} RETURNING ${this.columns}`);
+  }
+
+  /** How many texts of updates and partial upserts are kept (for tests). */
+  get statementShapes(): number {
+    return this.updates.size + this.partialUpserts.size + this.partialMulti.size;
   }
 
   /** True when the database generates `row`'s key: an `increment` key the row leaves null or absent. */
