@@ -43,7 +43,7 @@ function oddEntity(id: number): RveOddNames {
   return e as unknown as RveOddNames;
 }
 
-function expectOdd(e: RveOddNames | undefined, id: number): void {
+function expectOdd(e: RveOddNames | null | undefined, id: number): void {
   expect(e).toBeInstanceOf(RveOddNames);
   expect(e!.hello()).toBe(`hello ${id}`);
   expect(Object.getOwnPropertyDescriptor(e, "__proto__")?.value).toBe("p");
