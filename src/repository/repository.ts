@@ -14,7 +14,7 @@ import { resolveRelationFilters } from "../query/resolve-relations.js";
 import { hasRelationFilter, tablesRead } from "../query/tables-read.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
 import { ProjectionCache } from "../schema/projection-cache.js";
-import { checkValue, copyValue, describeValue, invalid, makeEntityMaker, makeProjectionCopier, makeRowCopier, storedValue } from "../schema/row-values.js";
+import { checkValue, copyValue, describeValue, emptyRowMaker, invalid, makeEntityMaker, makeProjectionCopier, makeRowCopier, storedValue } from "../schema/row-values.js";
 import type { StorageCore } from "../storage-core.js";
 import { coreOf } from "../storage-core.js";
 import type { Storage } from "../storage.js";
@@ -154,6 +154,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private readonly pickingProjections = new ProjectionCache<Projection>();
   /** An entity of a row fresh from a backend (see makeEntityMaker), decided once for the schema. */
   private readonly asEntity: (row: Row) => T;
+  /** The object a row given to the backend is built in (see emptyRowMaker). */
+  private readonly emptyRow: () => Row;
   /** The backend takes no relation conditions: the repository resolves them first (capabilities.ts). */
   private readonly resolvesRelations: boolean;
   /** The backend merges a partial save in one upsert (capabilities.ts); else `write` updates, then inserts. */
@@ -166,6 +168,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     this.pk = this.schema.primary;
     this.copyEntity = makeRowCopier(this.schema, this.prototype);
     this.asEntity = makeEntityMaker(this.schema, this.prototype) as (row: Row) => T;
+    this.emptyRow = emptyRowMaker(this.schema.columns.map((c) => c.property));
     this.resolvesRelations = !this.core.backend.capabilities.supportsRelationFilters;
     // A backend built before the flag existed has no such property: it gets the update-then-insert path.
     this.partialUpserts = this.core.backend.capabilities.supportsPartialUpsert === true;
@@ -320,7 +323,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
    * can do without. A new row (`insert`, a generated key) must have every required field.
    */
   private prepareRow(entity: Record<string, unknown>, now: Date, forSave: boolean): PreparedRow {
-    const row: Row = {};
+    const row = this.emptyRow();
     let generatedKey = false;
     let partial = false;
     let missing: ColumnSchema | undefined;

@@ -32,6 +32,8 @@ export class RowWalk<R> implements AsyncIterableIterator<R> {
   private ended = false;
   /** The load of the next page under way. */
   private loading: Promise<IteratorResult<R>> | undefined;
+  /** The walk's ending by `return()`, from the call on: a `next()` called after it is done. */
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly start: () => Promise<PageSource<R>>) {}
 
@@ -40,9 +42,17 @@ export class RowWalk<R> implements AsyncIterableIterator<R> {
   }
 
   next(): Promise<IteratorResult<R>> {
+    // Done even when the release failed: return() itself reported that.
+    const done = () => DONE;
+    if (this.closing) return this.closing.then(done, done);
+    return this.pull();
+  }
+
+  /** The next row for a `next()` call, also for one made before `return()` and answered after it. */
+  private pull(): Promise<IteratorResult<R>> {
     if (this.at < this.page.length) return Promise.resolve({ value: this.page[this.at++]!, done: false });
     if (this.loading) {
-      const after = () => this.next();
+      const after = () => this.pull();
       return this.loading.then(after, after);
     }
     if (this.ended) return Promise.resolve(DONE);
@@ -80,13 +90,19 @@ export class RowWalk<R> implements AsyncIterableIterator<R> {
   }
 
   async return(value?: unknown): Promise<IteratorResult<R>> {
-    // A page under way is let finish (its result goes to whoever asked for it), then the walk ends.
+    // Set before any await: a next() called from now on must not take a row of the page under way.
+    this.closing ??= this.close();
+    await this.closing;
+    return { value: value as undefined, done: true };
+  }
+
+  private async close(): Promise<void> {
+    // A page under way is let finish (its rows go to the next() calls made before return()), then the walk ends.
     if (this.loading) await this.loading.catch(() => undefined);
     if (!this.ended) {
       this.end();
       await this.source?.release();
     }
-    return { value: value as undefined, done: true };
   }
 
   async throw(error?: unknown): Promise<IteratorResult<R>> {

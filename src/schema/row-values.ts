@@ -212,6 +212,15 @@ export function storedValue(column: ColumnSchema, value: unknown): unknown {
 }
 
 /**
+ * The maker of the empty object a row of these keys is built in: `{}`, or an object without a prototype
+ * when a key is `__proto__` (on `{}`, assigning it would call the prototype setter: the value would be
+ * dropped, and reading it back would find Object.prototype).
+ */
+export function emptyRowMaker(keys: readonly string[]): () => Row {
+  return keys.includes("__proto__") ? () => Object.create(null) as Row : () => ({});
+}
+
+/**
  * The one row copier, made once per schema: Date columns are cloned, json columns deep-copied, everything
  * else copied by value. Used wherever a row crosses between storage and a caller (the engine's stored rows,
  * SQL rows, the cache's entries, a repeated id of `findByIds`), so no two callers ever share an object.
@@ -222,8 +231,12 @@ export function makeRowCopier(schema: EntitySchema, prototype?: object): (row: R
   const jsons = schema.columns.filter((c) => c.type === "json").map((c) => c.property);
   // The shape is chosen here, once: an entity with no Date or json column (the L1 hit path of the
   // benchmarks) is then copied by one spread or one Object.assign, with no test per read.
+  // Object.assign would call the prototype setter for a `__proto__` column: such a row is copied by descriptors.
+  const assign = schema.columns.some((c) => c.property === "__proto__")
+    ? (target: Row, row: Row): Row => Object.defineProperties(target, Object.getOwnPropertyDescriptors(row))
+    : (target: Row, row: Row): Row => Object.assign(target, row);
   if (dates.length === 0 && jsons.length === 0) {
-    return prototype === undefined ? (row) => ({ ...row }) : (row) => Object.assign(Object.create(prototype) as Row, row);
+    return prototype === undefined ? (row) => ({ ...row }) : (row) => assign(Object.create(prototype) as Row, row);
   }
   const deepen = (out: Row): Row => {
     for (const p of dates) {
@@ -233,7 +246,7 @@ export function makeRowCopier(schema: EntitySchema, prototype?: object): (row: R
     for (const p of jsons) out[p] = copyJson(out[p]);
     return out;
   };
-  return prototype === undefined ? (row) => deepen({ ...row }) : (row) => deepen(Object.assign(Object.create(prototype) as Row, row));
+  return prototype === undefined ? (row) => deepen({ ...row }) : (row) => deepen(assign(Object.create(prototype) as Row, row));
 }
 
 /**
@@ -247,7 +260,16 @@ export function makeRowCopier(schema: EntitySchema, prototype?: object): (row: R
 export function makeEntityMaker(schema: EntitySchema, prototype: object): (row: Row) => Row {
   // The key first, then the columns: the order the file backend writes a row in, on every backend.
   const columns = [schema.primary, ...schema.columns.filter((c) => c !== schema.primary)];
-  const assignments = columns.map((c) => `this[${JSON.stringify(c.property)}] = row[${JSON.stringify(c.property)}];`).join(" ");
+  // `this["__proto__"] = v` would call the prototype setter (a json value would become the entity's
+  // prototype, a string would be dropped): such a column (if any) is defined as an own property instead.
+  const assignments = columns
+    .map((c) => {
+      const name = JSON.stringify(c.property);
+      return c.property === "__proto__"
+        ? `Object.defineProperty(this, ${name}, { value: row[${name}], writable: true, enumerable: true, configurable: true });`
+        : `this[${name}] = row[${name}];`;
+    })
+    .join(" ");
   const Entity = new Function("prototype", `"use strict"; function Entity(row) { ${assignments} } Entity.prototype = prototype; return Entity;`)(
     prototype,
   ) as new (row: Row) => Row;

@@ -32,7 +32,7 @@ import * as path from "node:path";
 import { crc32 } from "node:zlib";
 import { CapacityError, CorruptionError } from "../../errors.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
-import { datetimeProblem, valueProblem } from "../../schema/row-values.js";
+import { datetimeProblem, emptyRowMaker, valueProblem } from "../../schema/row-values.js";
 import type { StringPool } from "./string-pool.js";
 
 /** A stored row as written to disk: column name -> JSON value. */
@@ -70,9 +70,11 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
     }
     return i === count;
   };
+  const emptyStored = emptyRowMaker(columns.map((c) => c.name)) as () => StoredRow;
+  const emptyRow = emptyRowMaker(columns.map((c) => c.property));
   return {
     encode(row) {
-      const out: StoredRow = {};
+      const out = emptyStored();
       for (const c of columns) {
         const v = row[c.property];
         // The engine holds a datetime as its time (engine/stored-row.ts); a Date is written alike.
@@ -86,7 +88,7 @@ export function makeRowCodec(schema: EntitySchema): RowCodec {
       }
       // In place when the shape fits (what Strata writes does): one object per row at load, not two.
       const inPlace = namedAsProperties && inRowShape(stored as StoredRow);
-      const out: Row = inPlace ? (stored as Row) : {};
+      const out: Row = inPlace ? (stored as Row) : emptyRow();
       let present = 0;
       for (const c of columns) {
         let v = (stored as StoredRow)[c.name];
