@@ -71,7 +71,7 @@
  * A walk's consumer runs between pages, for as long as it likes, and may drop the iterator without ending
  * it: a backend that holds a connection or a snapshot for a walk bounds how many it holds (and walks the
  * rest otherwise), and lets go of a walk's snapshot when the walk is left idle too long or collected. The
- * SQL backends do all three (sql-session.ts): at most 8 streaming walks, beyond them keyset pages; after 30 s
+ * SQL backends do all three (sql-stream-walk.ts): at most 8 streaming walks, beyond them keyset pages; after 30 s
  * between two pages the snapshot is let go and the walk goes on after its last row from a new one, as
  * keyset pages would; a collected walk's snapshot is let go by a `FinalizationRegistry`.
  */

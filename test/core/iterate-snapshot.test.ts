@@ -16,8 +16,8 @@ import { runInNewContext } from "node:vm";
 import { afterAll, describe, expect, test, vi } from "vitest";
 import { ConnectionError, createStorage } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
-import { STREAM_IDLE_MS } from "../../src/backends/sql/sql-session.js";
-import { MAX_STREAM_READERS } from "../../src/backends/sqlite/sqlite-driver.js";
+import { STREAM_IDLE_MS } from "../../src/backends/sql/sql-stream-walk.js";
+import { MAX_STREAM_READERS } from "../../src/backends/sqlite/sqlite-streamer.js";
 
 @Entity("walk_rows")
 class WalkRow {

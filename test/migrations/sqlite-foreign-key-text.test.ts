@@ -51,8 +51,12 @@ describe("the CREATE TABLE text, read as tokens", () => {
     expect(foreignKeyNames(added)).toEqual(new Map([["p)id", "fk_d"]]));
   });
 
-  test("an unterminated quote is an error naming the text, not a guess", () => {
+  test("an unterminated quote is a SchemaError naming the text and the table, not a guess", () => {
     expect(() => foreignKeyNames(`CREATE TABLE t (a TEXT DEFAULT 'oops)`)).toThrow(/Cannot read the table definition/);
+    expect(() => foreignKeyNames(`CREATE TABLE t (a TEXT DEFAULT 'oops)`, "t")).toThrow(expect.objectContaining({ name: "SchemaError", code: "STRATA_SCHEMA", table: "t" }));
+    expect(() => withForeignKeyClause(`CREATE TABLE t (a TEXT`, `CONSTRAINT "fk" FOREIGN KEY ("a") REFERENCES "p" ("id")`, "t")).toThrow(
+      expect.objectContaining({ code: "STRATA_SCHEMA", table: "t", message: expect.stringMatching(/the column list never closes/) }),
+    );
   });
 });
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { ConnectionError, createStorage } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
 import { MAX_STREAM_CLIENTS } from "../../src/backends/postgres/postgres-streamer.js";
-import { STREAM_IDLE_MS } from "../../src/backends/sql/sql-session.js";
+import { STREAM_IDLE_MS } from "../../src/backends/sql/sql-stream-walk.js";
 import { backendSelected } from "../sql/sql-backend-cases.js";
 import { PG_URL, PgTestDatabase, pgSkipReason } from "./pg-test-database.js";
 

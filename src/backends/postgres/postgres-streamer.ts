@@ -16,13 +16,14 @@
  *   takes a pooled connection from the loop body: with `poolSize: 1`, a write inside `for await` still
  *   runs. Two ended walks' clients are kept for the next walks; at most {@link MAX_STREAM_CLIENTS} walks
  *   stream at once, and a walk beyond them reads keyset pages from the pool until one ends.
- * - Release: on the walk's end, `break`/throw/`return`, its idle timeout or collection (sql-session.ts),
+ * - Release: on the walk's end, `break`/throw/`return`, its idle timeout or collection (sql-stream-walk.ts),
  *   and {@link PostgresStreamer.close} (storage.close()), after which a walk's next page is a
  *   `ConnectionError`, never a walk ended short in silence. A client whose connection is lost is destroyed.
  */
 import pg from "pg";
 import { ConnectionError } from "../../errors.js";
 import type { SqlCursor, SqlRunner, SqlStreamer } from "../sql/sql-runner.js";
+import { SqlStreamSlots } from "../sql/sql-stream-slots.js";
 
 /** Walks streaming at once, each holding a server connection and a snapshot; beyond them, keyset pages. */
 export const MAX_STREAM_CLIENTS = 8;
@@ -47,9 +48,8 @@ interface StreamClient {
 
 export class PostgresStreamer implements SqlStreamer {
   private readonly idle: StreamClient[] = [];
-  private readonly cursors = new Set<SqlCursor>();
-  /** Clients being connected or cursors being declared, counted against {@link MAX_STREAM_CLIENTS}. */
-  private opening = 0;
+  /** Clients being connected or cursors being declared, and cursors open, counted against {@link MAX_STREAM_CLIENTS}. */
+  private readonly slots = new SqlStreamSlots(MAX_STREAM_CLIENTS);
   private closed = false;
 
   constructor(
@@ -75,8 +75,7 @@ export class PostgresStreamer implements SqlStreamer {
 
   async open(text: string, params: readonly unknown[]): Promise<SqlCursor | undefined> {
     if (this.closed) throw this.closedError();
-    if (this.cursors.size + this.opening >= MAX_STREAM_CLIENTS) return undefined;
-    this.opening++;
+    if (!this.slots.take()) return undefined;
     let stream: StreamClient | undefined;
     try {
       stream = await this.client();
@@ -86,10 +85,9 @@ export class PostgresStreamer implements SqlStreamer {
       await stream.client.query({ text: `DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${text}`, values: params as unknown[] });
       if (this.closed) throw this.closedError();
     } catch (error) {
+      this.slots.giveBack();
       if (stream) void this.end(stream);
       throw error;
-    } finally {
-      this.opening--;
     }
     return this.cursor(stream);
   }
@@ -109,7 +107,7 @@ export class PostgresStreamer implements SqlStreamer {
       close: () => {
         if (released) return released;
         open = false;
-        this.cursors.delete(cursor);
+        this.slots.release(cursor);
         // COMMIT ends the read-only transaction, its cursor and snapshot with it.
         released = stream.client.query("COMMIT").then(
           () => this.keep(stream),
@@ -118,8 +116,7 @@ export class PostgresStreamer implements SqlStreamer {
         return released;
       },
     };
-    this.cursors.add(cursor);
-    return cursor;
+    return this.slots.hold(cursor);
   }
 
   /** A connected client: an idle one still alive, or a new one. */
@@ -155,7 +152,7 @@ export class PostgresStreamer implements SqlStreamer {
   /** Ends every walk under way (their next page fails as closed) and disconnects every client. */
   async close(): Promise<void> {
     this.closed = true;
-    const ending = [...this.cursors].map((cursor) => cursor.close());
+    const ending = this.slots.closeAll();
     ending.push(...this.idle.splice(0).map((stream) => this.end(stream)));
     await Promise.all(ending);
   }

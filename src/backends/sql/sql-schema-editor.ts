@@ -117,7 +117,7 @@ export class SqlSchemaEditor implements SchemaEditor {
       await this.exec(`ALTER TABLE ${quoteIdentifier(table)} ADD ${foreignKeyClause(fk)}`);
       return;
     }
-    const rewriter = await this.rewrite(table, (sql) => withForeignKeyClause(sql, foreignKeyClause(fk)), `ADD ${foreignKeyClause(fk)}`);
+    const rewriter = await this.rewrite(table, (sql) => withForeignKeyClause(sql, foreignKeyClause(fk), table), `ADD ${foreignKeyClause(fk)}`);
     // The database's own check of the rows against the new definition: nothing may break it after the check above.
     const broken = await rewriter.firstForeignKeyViolation(table, fk.column);
     if (broken !== undefined) throw foreignKeyViolatedError(table, fk, broken);
@@ -131,7 +131,7 @@ export class SqlSchemaEditor implements SchemaEditor {
     await this.rewrite(
       table,
       (sql) => {
-        const without = withoutForeignKeyClause(sql, name);
+        const without = withoutForeignKeyClause(sql, name, table);
         // A foreign key written inline with its column (by hand, not by Strata) has no clause of its own to remove.
         if (without === undefined) throw foreignKeyMissingError(table, name);
         return without;

@@ -12,69 +12,10 @@ import type { CompiledFind, CompiledSql } from "./sql-query-compiler.js";
 import type { ForeignKeyCatalog, ForeignKeyWrite } from "./sql-foreign-keys.js";
 import { explainForeignKeyFailure } from "./sql-foreign-keys.js";
 import { compileCount, compileDeleteMany, compileFind } from "./sql-query-compiler.js";
-import { sortKeyOf } from "../../repository/page-cursor.js";
-import type { SqlCursor, SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
+import type { SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
+import { streamWalk } from "./sql-stream-walk.js";
 import type { SqlTable, SqlTables } from "./sql-table.js";
 import { userStatement } from "./sql-user-statement.js";
-
-/**
- * How long a streamed walk's consumer may take between two pages before the walk lets go of its snapshot
- * (a long-held snapshot keeps SQLite's WAL from being checkpointed and PostgreSQL's vacuum from removing
- * dead rows); its next page then starts a new select after the last row handed out.
- */
-export const STREAM_IDLE_MS = 30_000;
-
-/** What a streamed walk runs, decided once when it starts. */
-interface StreamWalk {
-  readonly streams: SqlStreamer;
-  readonly schema: EntitySchema;
-  readonly query: NormalizedQuery;
-  readonly pageSize: number;
-  /** The select of the whole query, compiled (and explained) before the walk was handed out. */
-  readonly first: CompiledSql;
-  /** The select of the rest of the walk, after a keyset position. */
-  readonly compile: (part: NormalizedQuery) => CompiledSql;
-  readonly decode: (values: readonly unknown[]) => Row;
-}
-
-/**
- * The cursor a streamed walk holds, apart from the walk's generator, so that the idle timer and the
- * finalization registry can close it without keeping the generator alive.
- */
-class CursorHold {
-  cursor: SqlCursor | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private expired = false;
-
-  /** Starts the idle timer while the consumer has a page: past it, the cursor (and its snapshot) is let go. */
-  arm(): void {
-    this.expired = false;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.expired = true;
-      void this.release().catch(() => {});
-    }, STREAM_IDLE_MS);
-    this.timer.unref();
-  }
-
-  /** Stops the idle timer as the consumer asks for the next page; true when it had already fired. */
-  disarm(): boolean {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    return this.expired;
-  }
-
-  async release(): Promise<void> {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    const cursor = this.cursor;
-    this.cursor = undefined;
-    await cursor?.close();
-  }
-}
-
-/** Lets go of the cursor of a walk whose iterator was collected without being ended. */
-const abandonedWalks = new FinalizationRegistry<CursorHold>((hold) => void hold.release().catch(() => {}));
 
 /** Per-dialect translation of a driver error into a Strata error naming the table. */
 export type ErrorMapper = (error: unknown, schema: EntitySchema | undefined) => unknown;
@@ -123,7 +64,7 @@ export class SqlSession implements DataSession {
 
   /**
    * The select `find` would run, streamed when the database would sort every match for each keyset page
-   * (see {@link SqlSession.walk}). The cursor opens at the first pull, so a stream never walked holds nothing.
+   * (see sql-stream-walk.ts). The cursor opens at the first pull, so a stream never walked holds nothing.
    */
   private async streamRows(streams: SqlStreamer, schema: EntitySchema, query: NormalizedQuery, pageSize: number): Promise<AsyncIterable<Row[]> | undefined> {
     const t = this.tables.get(schema);
@@ -137,7 +78,7 @@ export class SqlSession implements DataSession {
     } catch (error) {
       throw this.mapError(error, schema);
     }
-    const walk: StreamWalk = {
+    return streamWalk({
       streams,
       schema,
       query,
@@ -145,87 +86,11 @@ export class SqlSession implements DataSession {
       first,
       compile,
       decode: projection ? projection.decode : (values) => t.codec.decode(values),
-    };
-    return {
-      [Symbol.asyncIterator]: () => {
-        const hold = new CursorHold();
-        const pages = this.walk(walk, hold);
-        // A walk dropped without return() (its iterator left to the garbage collector) lets go of its
-        // snapshot when collected; the idle timeout lets go sooner when the collector is slow to come.
-        abandonedWalks.register(pages, hold, hold);
-        return pages;
-      },
-    };
+      find: (walked, part) => this.find(walked, part),
+      mapError: this.mapError,
+    });
   }
 
-  /**
-   * The pages of a streamed walk. Each stretch of it is one select on a cursor of its own (its snapshot);
-   * the walk starts another, after the last row handed out (`after`, as keyset pages do), when the consumer
-   * left the cursor idle longer than {@link STREAM_IDLE_MS} (the snapshot was let go meanwhile). When the
-   * driver has no streaming connection to spare (its cap), the walk reads a keyset page from the pool and
-   * asks again for the next page.
-   */
-  private async *walk(walk: StreamWalk, hold: CursorHold): AsyncGenerator<Row[]> {
-    const { streams, schema, query, pageSize } = walk;
-    const sortKey = (row: Row): unknown[] => sortKeyOf(query.orderBy, row);
-    let position: unknown[] | undefined;
-    let remaining = query.limit ?? Infinity;
-    const { limit: _limit, ...unlimited } = query;
-    try {
-      while (remaining > 0) {
-        // The user's offset applied to the first stretch only; from there on the position does the skipping.
-        // A later stretch's select has no limit (the fetch counts bound the walk instead): with one, a
-        // descending order over a nullable column compiles to two selects (values, then nulls; see
-        // compileFind), of which a cursor would run only the first and lose the nulls.
-        const part: NormalizedQuery = position === undefined ? query : { ...unlimited, offset: 0, after: position };
-        const sql = position === undefined ? walk.first : walk.compile(part);
-        let cursor: SqlCursor | undefined;
-        try {
-          cursor = await streams.open(sql.text, sql.params);
-        } catch (error) {
-          throw this.mapError(error, schema);
-        }
-        if (cursor === undefined) {
-          const count = Math.min(pageSize, remaining);
-          const rows = await this.find(schema, { ...part, limit: count });
-          if (rows.length === 0) return;
-          // The position is read before the rows go out: the caller may change what it is given.
-          position = sortKey(rows[rows.length - 1]!);
-          remaining -= rows.length;
-          yield rows;
-          if (rows.length < count) return;
-          continue;
-        }
-        hold.cursor = cursor;
-        for (;;) {
-          const count = Math.min(pageSize, remaining);
-          let values: unknown[][];
-          try {
-            values = await cursor.next(count);
-          } catch (error) {
-            throw this.mapError(error, schema);
-          }
-          const rows = values.map(walk.decode);
-          const last = rows[rows.length - 1];
-          if (last === undefined) return;
-          position = sortKey(last);
-          remaining -= rows.length;
-          if (rows.length < count || remaining <= 0) {
-            // The last page: the snapshot is let go before the consumer gets it.
-            await hold.release();
-            yield rows;
-            return;
-          }
-          hold.arm();
-          yield rows;
-          if (hold.disarm()) break;
-        }
-      }
-    } finally {
-      abandonedWalks.unregister(hold);
-      await hold.release();
-    }
-  }
   /**
    * `work` as given, or, where a foreign key failure needs explaining and `schema` has foreign keys or is
    * referenced by one, wrapped so that such a failure is explained on the connection it happened on,

@@ -6,6 +6,7 @@
  * token. Quoting as SQLite reads it: `"name"`, `` `name` `` (a doubled quote inside stands for one), `[name]`,
  * and `'string'`; comments `-- ...` to the end of the line and `/* ... *\/`.
  */
+import { SchemaError } from "../../errors.js";
 
 /** One token of the text, with where it starts and ends (`text.slice(start, end)` is its source). */
 interface Token {
@@ -29,19 +30,20 @@ interface ColumnList {
   readonly close: Token;
 }
 
-function unreadable(sql: string, why: string): Error {
-  return new Error(`Cannot read the table definition ${JSON.stringify(sql)}: ${why}`);
+/** A text the token reader cannot make sense of; `table` is the table it defines, when the caller knows it. */
+function unreadable(sql: string, why: string, table: string | undefined): SchemaError {
+  return new SchemaError(`Cannot read the table definition ${JSON.stringify(sql)}: ${why}`, table === undefined ? {} : { table });
 }
 
 /** The tokens of `sql`, whitespace and comments left out. */
-function tokenize(sql: string): Token[] {
+function tokenize(sql: string, table: string | undefined): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   const closingQuote = (start: number, quote: string, doubled: boolean): number => {
     let j = start + 1;
     for (;;) {
       const at = sql.indexOf(quote, j);
-      if (at < 0) throw unreadable(sql, `a ${quote}quoted${quote} part starting at ${start} never ends`);
+      if (at < 0) throw unreadable(sql, `a ${quote}quoted${quote} part starting at ${start} never ends`, table);
       if (doubled && sql[at + 1] === quote) j = at + 2;
       else return at + 1;
     }
@@ -71,10 +73,10 @@ function tokenize(sql: string): Token[] {
 }
 
 /** The definitions of the column list: between the first parenthesis and the one that closes it, split at the commas of that level. */
-function columnList(sql: string): ColumnList {
-  const tokens = tokenize(sql);
+function columnList(sql: string, table: string | undefined): ColumnList {
+  const tokens = tokenize(sql, table);
   const open = tokens.findIndex((t) => t.kind === "open");
-  if (open < 0) throw unreadable(sql, "no column list");
+  if (open < 0) throw unreadable(sql, "no column list", table);
   const definitions: Definition[] = [];
   let depth = 0;
   let before = tokens[open]!;
@@ -92,7 +94,7 @@ function columnList(sql: string): ColumnList {
     else if (token.kind === "close") depth--;
     current.push(token);
   }
-  throw unreadable(sql, "the column list never closes");
+  throw unreadable(sql, "the column list never closes", table);
 }
 
 /** The name a word or quoted token stands for (a string literal counts: SQLite takes one as a name where a name is expected). */
@@ -119,10 +121,13 @@ function namedForeignKey(sql: string, definition: Definition): { name: string; c
   return name === undefined || column === undefined ? undefined : { name, column };
 }
 
-/** The names of the named one-column foreign keys (table constraints) of a `CREATE TABLE` text, by their column. */
-export function foreignKeyNames(createSql: string): Map<string, string> {
+/**
+ * The names of the named one-column foreign keys (table constraints) of a `CREATE TABLE` text, by their column.
+ * A text that cannot be read is a `SchemaError` naming `table`, as are the other functions'.
+ */
+export function foreignKeyNames(createSql: string, table?: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const definition of columnList(createSql).definitions) {
+  for (const definition of columnList(createSql, table).definitions) {
     const fk = namedForeignKey(createSql, definition);
     if (fk) out.set(fk.column, fk.name);
   }
@@ -130,14 +135,14 @@ export function foreignKeyNames(createSql: string): Map<string, string> {
 }
 
 /** `createSql` with `clause` added as the last definition of the column list (before its closing parenthesis and any table options). */
-export function withForeignKeyClause(createSql: string, clause: string): string {
-  const { close } = columnList(createSql);
+export function withForeignKeyClause(createSql: string, clause: string, table?: string): string {
+  const { close } = columnList(createSql, table);
   return `${createSql.slice(0, close.start)}, ${clause}${createSql.slice(close.start)}`;
 }
 
 /** `createSql` without the table constraint `CONSTRAINT name FOREIGN KEY ...`, or undefined when it has none so named. */
-export function withoutForeignKeyClause(createSql: string, name: string): string | undefined {
-  const { definitions } = columnList(createSql);
+export function withoutForeignKeyClause(createSql: string, name: string, table?: string): string | undefined {
+  const { definitions } = columnList(createSql, table);
   const index = definitions.findIndex((d) => namedForeignKey(createSql, d)?.name === name);
   if (index < 0) return undefined;
   const definition = definitions[index]!;

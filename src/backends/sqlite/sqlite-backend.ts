@@ -2,7 +2,8 @@
  * The SQLite backend: the shared {@link SqlBackend} skeleton on the SQLite dialect and driver. What SQLite
  * does differently lives beside this file: sqlite-dialect.ts (SQL text, types, DDL), sqlite-introspector.ts
  * (the catalog), sqlite-driver.ts (connections, the writer queue, busy waits), sqlite-connection.ts
- * (better-sqlite3 connections and their prepared statements), sqlite-errors.ts.
+ * (better-sqlite3 connections and their prepared statements), sqlite-streamer.ts (streamed walks),
+ * sqlite-errors.ts.
  */
 import type { Backend, BackendContext } from "../../spi/index.js";
 import { SqlBackend } from "../sql/sql-backend.js";

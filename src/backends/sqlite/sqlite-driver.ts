@@ -15,12 +15,7 @@
  *   temporary file (WAL, synchronous OFF) opened by both connections and deleted on close: the same
  *   isolation as a file, nothing kept.
  * - A walk (`repo.iterate`) outside a transaction whose order no index serves streams one SELECT from a
- *   read-only connection of its own (`streams`), pulled a page at a time: the connection's read
- *   transaction is the walk's snapshot, held until the walk ends or is left, then the connection is kept
- *   for the next walk (a few) or closed. WAL only: in journal mode delete a long read would lock every
- *   writer out, the walk's own consumer included, so walks there page by keyset. At most
- *   {@link MAX_STREAM_READERS} walks stream at once (a walk beyond them pages by keyset on the shared
- *   reader); a walk idle or dropped lets go of its connection (sql-session.ts, `STREAM_IDLE_MS`).
+ *   read-only connection of its own (`streams`, sqlite-streamer.ts), in WAL mode only.
  * - Values: `datetime` is INTEGER epoch milliseconds, `boolean` 0/1, `json` TEXT (see sqlite-dialect.ts).
  * - Foreign keys are enforced on every connection (`PRAGMA foreign_keys = ON`, checked), immediately.
  *   SQLite's error names no foreign key: the session explains it (`isUnexplainedForeignKeyFailure`).
@@ -36,35 +31,22 @@ import { ConnectionError, StorageError, TransactionError } from "../../errors.js
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import { AsyncMutex } from "../../util/async-mutex.js";
 import type { SqlDriver } from "../sql/sql-backend.js";
-import type { SqlCursor, SqlRunner, SqlStreamer, WriteGate } from "../sql/sql-runner.js";
+import type { SqlRunner, WriteGate } from "../sql/sql-runner.js";
 import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
 import { SqliteConnection } from "./sqlite-connection.js";
 import { isBusy, mapSqliteError } from "./sqlite-errors.js";
+import { SqliteStreamer } from "./sqlite-streamer.js";
 
 /** The longest a single try of the writer blocks the event loop on another process's lock. */
 const BUSY_SLICE_MS = 10;
-/** Streaming connections kept open for the next walk once theirs ends; more are opened as walks need them. */
-const IDLE_STREAM_READERS = 2;
-/**
- * Walks streaming at once, each on a connection (a file descriptor, a page cache, a WAL snapshot) of its own;
- * a walk beyond them reads keyset pages on the shared reader until one ends.
- */
-export const MAX_STREAM_READERS = 8;
-/** The plan line of a select whose order no index gives: SQLite sorts every match before the first row. */
-const SORTS_EVERY_MATCH = "USE TEMP B-TREE FOR ORDER BY";
 
 export class SqliteDriver implements SqlDriver {
   readonly capabilities: BackendCapabilities;
   readonly reads: SqlRunner;
   readonly writes: WriteGate;
   /** Defined in WAL mode only (see the module doc). */
-  readonly streams?: SqlStreamer;
+  readonly streams?: SqliteStreamer;
   private readonly writerLock = new AsyncMutex();
-  /** Streaming connections between walks, and the cursors of walks under way (closed by {@link close}). */
-  private readonly idleStreamReaders: Database.Database[] = [];
-  private readonly openCursors = new Set<SqlCursor>();
-  /** Cursors being opened (their first row read), counted against {@link MAX_STREAM_READERS}. */
-  private opening = 0;
   private readonly file: string;
   private readonly timeoutMs: number;
   private readonly busyTimeoutMs: number;
@@ -125,73 +107,15 @@ export class SqliteDriver implements SqlDriver {
       }
     };
     if (wal) {
-      this.streams = {
-        sortsEveryMatch: (text, params) =>
-          read(() => (reader.db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(params) as { detail: string }[]).some((step) => step.detail === SORTS_EVERY_MATCH)),
-        open: (text, params) => this.openCursor(text, params),
-      };
-    }
-  }
-
-  /**
-   * Starts `text` on a streaming connection: the first row is read here (waiting as other reads do while
-   * the database is busy), which opens the read transaction the walk then sees.
-   */
-  private async openCursor(text: string, params: readonly unknown[]): Promise<SqlCursor | undefined> {
-    if (this.closed) throw this.closedError();
-    if (this.openCursors.size + this.opening >= MAX_STREAM_READERS) return undefined;
-    this.opening++;
-    let db: Database.Database | undefined;
-    let rows: IterableIterator<unknown[]> | undefined;
-    let pending: IteratorResult<unknown[]>;
-    try {
-      db = this.idleStreamReaders.pop() ?? new Database(this.file, { readonly: true, fileMustExist: true, timeout: Math.min(this.busyTimeoutMs, BUSY_SLICE_MS) });
-      const statement = db.prepare(text).raw(true);
-      pending = await this.whenNotBusy(() => {
-        rows = statement.iterate(params) as IterableIterator<unknown[]>;
-        return rows.next();
+      this.streams = new SqliteStreamer({
+        reader: reader.db,
+        connect: () => new Database(this.file, { readonly: true, fileMustExist: true, timeout: Math.min(this.busyTimeoutMs, BUSY_SLICE_MS) }),
+        read,
+        whenNotBusy: (attempt) => this.whenNotBusy(attempt),
+        isClosed: () => this.closed,
+        closedError: () => this.closedError(),
       });
-      // close() ran while the first row was awaited (the database busy): it could not see this cursor,
-      // which would otherwise hold its connection and snapshot past the close.
-      if (this.closed) throw this.closedError();
-    } catch (error) {
-      rows?.return?.();
-      if (db) this.releaseStreamReader(db);
-      throw error;
-    } finally {
-      this.opening--;
     }
-    const iterator = rows!;
-    let open = true;
-    const cursor: SqlCursor = {
-      next: (count) => {
-        // Closed under the walk (storage.close()): ending quietly would pass a cut-short walk off as whole.
-        if (!open) throw this.closedError();
-        const out: unknown[][] = [];
-        // One row is read ahead (`pending`): the first came with the open.
-        while (out.length < count && !pending.done) {
-          out.push(pending.value);
-          pending = iterator.next();
-        }
-        return out;
-      },
-      close: () => {
-        if (!open) return;
-        open = false;
-        this.openCursors.delete(cursor);
-        // Ends the statement, and with it the read transaction: the walk's snapshot is released here.
-        iterator.return?.();
-        this.releaseStreamReader(db);
-      },
-    };
-    this.openCursors.add(cursor);
-    return cursor;
-  }
-
-  /** Keeps a streaming connection whose statement has ended for the next walk, or closes it. */
-  private releaseStreamReader(db: Database.Database): void {
-    if (!this.closed && this.idleStreamReaders.length < IDLE_STREAM_READERS) this.idleStreamReaders.push(db);
-    else db.close();
   }
 
   /**
@@ -335,8 +259,7 @@ export class SqliteDriver implements SqlDriver {
     const release = await this.writerLock.acquire(this.timeoutMs).catch(() => undefined);
     try {
       // Walks under way end here: their next page fails as closed (see the module doc).
-      for (const cursor of [...this.openCursors]) void cursor.close();
-      for (const db of this.idleStreamReaders.splice(0)) db.close();
+      this.streams?.close();
       this.reader.db.close();
       this.writer.db.close();
     } finally {

@@ -66,7 +66,7 @@ export const sqliteIntrospector: SqlIntrospector = {
     // id, seq, table, from, to, on_delete; several rows of one id are a key over several columns, which
     // Strata cannot express (nor create): left out. `to` is null when the key references the primary key.
     const fkRows = await run.all(`SELECT id, seq, "table", "from", "to", on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`, [name], false);
-    const names = foreignKeyNames(createText);
+    const names = foreignKeyNames(createText, name);
     const foreignKeys: TableForeignKey[] = [];
     for (const [id, , referencedTable, from, to, onDelete] of fkRows) {
       if (fkRows.filter((r) => r[0] === id).length !== 1) continue;
