@@ -145,9 +145,16 @@ export class Storage {
     }
     const session = core.transactions.current()?.session ?? core.backend.session;
     const result = await session.sql!(strings, values);
-    if (result.wrote) for (const table of this.tables()) core.transactions.noteWrite(table);
+    if (result.wrote) {
+      // Every table in one note: one announcement (one bus message with a Redis L2), not one per table.
+      const [first, ...others] = (this.allTables ??= this.tables());
+      if (first !== undefined) core.transactions.noteWrite(first, undefined, others);
+    }
     return result.rows as R[];
   }
+
+  /** {@link Storage.tables}, computed at the first `storage.sql` write (the entities are fixed at open). */
+  private allTables: string[] | undefined;
 
   /** Every table of this storage's entities and their join tables. */
   private tables(): string[] {
