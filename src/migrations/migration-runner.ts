@@ -206,7 +206,8 @@ export class MigrationRunner {
     const { backend, schemas } = this.core;
     const tx = await backend.begin();
     try {
-      return await diffSchema([...schemas.values()], editorOf(backend, tx));
+      const { up, down, warnings } = await diffSchema([...schemas.values()], editorOf(backend, tx));
+      return { up, down, warnings };
     } finally {
       await tx.rollback();
     }
