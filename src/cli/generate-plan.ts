@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { MigrationError } from "../errors.js";
 import { editorOf } from "../migrations/applied-migration-store.js";
-import { diffSchema } from "../migrations/diff-schema.js";
+import { detailedDiffSchema } from "../migrations/diff-schema.js";
 import { loadMigrations } from "../migrations/migration-loader.js";
 import type { LoadedMigration } from "../migrations/migration-loader.js";
 import { applyRename, checkRename, columnRenameCandidates, renameStatements, tableRenameCandidates } from "../migrations/rename-candidates.js";
@@ -143,7 +143,7 @@ export async function planMigration(storage: Storage, folder: string, options: P
     for (const rename of await options.decide(found)) make(rename);
   }
 
-  const diff = await diffSchema(schemas, snapshotSource(baseline));
+  const diff = await detailedDiffSchema(schemas, snapshotSource(baseline));
   const made = renames.map(renameStatements);
   const up = [...made.map((r) => r.up), ...diff.up];
   const down = [...diff.down, ...made.map((r) => r.down).reverse()];

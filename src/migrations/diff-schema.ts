@@ -115,7 +115,13 @@ function indexesOf(table: TableDescription): TableIndex[] {
 }
 
 /** Compares each entity with its table as `editor` describes it. Tables no entity declares are left alone. */
-export async function diffSchema(schemas: readonly EntitySchema[], editor: TableSource): Promise<DetailedSchemaDiff> {
+export async function diffSchema(schemas: readonly EntitySchema[], editor: TableSource): Promise<SchemaDiff> {
+  const { up, down, warnings } = await detailedDiffSchema(schemas, editor);
+  return { up, down, warnings };
+}
+
+/** {@link diffSchema}, with each change in words and the columns dropped (for `strata migrate generate`). */
+export async function detailedDiffSchema(schemas: readonly EntitySchema[], editor: TableSource): Promise<DetailedSchemaDiff> {
   const up: string[] = [];
   const down: string[] = [];
   const warnings: string[] = [];

@@ -206,8 +206,7 @@ export class MigrationRunner {
     const { backend, schemas } = this.core;
     const tx = await backend.begin();
     try {
-      const { up, down, warnings } = await diffSchema([...schemas.values()], editorOf(backend, tx));
-      return { up, down, warnings };
+      return await diffSchema([...schemas.values()], editorOf(backend, tx));
     } finally {
       await tx.rollback();
     }
