@@ -37,6 +37,21 @@ function strata(cwd: string, args: string[], env: Record<string, string> = {}): 
   });
 }
 
+/** `script` (util-linux) runs a command on a pseudo-terminal: the way to answer generate's questions. */
+const SCRIPT = ["/usr/bin/script", "/bin/script"].find((f) => existsSync(f));
+
+/** Runs the CLI on a terminal, typing `input`; the output is the terminal's (stdout and stderr together). */
+function strataOnTerminal(cwd: string, args: string[], input: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+    const child = spawn(SCRIPT!, ["-qec", command, "/dev/null"], { cwd, env: process.env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stdin.end(input);
+    child.on("close", (code) => resolve({ code, stdout, stderr: "" }));
+  });
+}
+
 /**
  * An entities module of one entity `tasks`: an id, a title and `columns` (name -> logical type), declared
  * with TypeORM's decorators called as functions, so that plain node loads it.
@@ -138,6 +153,18 @@ for (const backend of migrationBackends().filter((b) => b.name !== "memory")) {
       expect(await rowsOf(url, "tasks")).toEqual([{ id: "t1", title: "first", viewCount: 42 }]);
       const again = await strata(dir, ["migrate", "generate", "nothing"]);
       expect(again.stdout).toContain("No difference between the entities and the schema the migrations make");
+    });
+
+    test.runIf(SCRIPT !== undefined && backend.name === "sqlite")("on a terminal, generate asks: no is a drop (refused, data at stake), yes a rename", async () => {
+      entities({ viewCount: "integer" });
+      const no = await strataOnTerminal(dir, ["migrate", "generate", "rename-views"], "n\n");
+      expect(no.stdout).toContain("Did you rename tasks.views to tasks.viewCount? [y/N]");
+      expect(no.stdout).toContain("tasks.views: 1 row with a value");
+      expect(no.code).toBe(1);
+      const yes = await strataOnTerminal(dir, ["migrate", "generate", "rename-views"], "y\n");
+      expect(yes.code, yes.stdout).toBe(0);
+      expect(yes.stdout).toContain("rename column tasks.views to tasks.viewCount");
+      expect(migrationFiles(dir)).toEqual(["0001-create-tasks.mjs", "0002-rename-views.mjs"]);
     });
 
     test("--yes accepts the one candidate; several of one type are refused unless --rename says which", async () => {
