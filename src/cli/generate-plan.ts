@@ -16,6 +16,7 @@ import type { Rename, RenameCandidate } from "../migrations/rename-candidates.js
 import { compareSnapshots, readSnapshot, snapshotSource } from "../migrations/schema-snapshot.js";
 import type { SchemaSnapshot } from "../migrations/schema-snapshot.js";
 import { normalizeWhere } from "../query/normalize-query.js";
+import { joinTablesOf } from "../schema/read-relations.js";
 import { schemaOfTable } from "../schema/table-schema.js";
 import type { Backend } from "../spi/index.js";
 import { coreOf } from "../storage-core.js";
@@ -95,7 +96,8 @@ async function rowsAtStake(backend: Backend, live: SchemaSnapshot, dropped: read
 /** Works out the migration `generate` would write for the entities of `storage` (opened on the live database). */
 export async function planMigration(storage: Storage, folder: string, options: PlanOptions): Promise<GeneratePlan> {
   const { backend, schemas: bySchema } = coreOf(storage);
-  const schemas = [...bySchema.values()];
+  // Many-to-many join tables are the entities' tables too: a migration creates them like any other.
+  const schemas = [...bySchema.values(), ...joinTablesOf(bySchema.values())];
   const live = await liveSnapshot(backend);
   const hasFolder = existsSync(folder);
   const loaded = hasFolder ? await loadMigrations(folder) : [];
