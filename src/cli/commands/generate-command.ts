@@ -1,7 +1,7 @@
 /**
  * `strata migrate generate <name> [--ts] [--rename table.old:new]... [--yes] [--drop-and-add] [--allow-data-loss]`:
  * a migration file from the difference between the entities and the schema the migrations folder makes
- * (`generate-plan.ts`); nothing is written when they agree. A likely rename is asked about in a terminal,
+ * (`migrations/generate-plan.ts`); nothing is written when they agree. A likely rename is asked about in a terminal,
  * taken from `--rename` or `--yes`, and refused otherwise; a drop of a column holding data is refused
  * unless `--allow-data-loss`. Each change is listed.
  */
@@ -15,8 +15,9 @@ import type { Rename, RenameCandidate } from "../../migrations/rename-candidates
 import { UsageError } from "../cli-config.js";
 import { err, out } from "../cli-output.js";
 import { jsonOf, withStorage } from "../command-context.js";
-import { dataLossError, planMigration } from "../generate-plan.js";
-import type { RenameDecider } from "../generate-plan.js";
+import { dataLossError, planMigration } from "../../migrations/generate-plan.js";
+import type { RenameDecider } from "../../migrations/generate-plan.js";
+import { createStorage } from "../../storage.js";
 import { checkName, writeMigration } from "../migration-file.js";
 
 const IDENTIFIER = "[A-Za-z_][A-Za-z0-9_]*";
@@ -106,7 +107,12 @@ export function generateCommand(migrate: Command): Command {
       await withStorage(command, async (storage, settings) => {
         if (settings.entities.length === 0) throw new UsageError("generate needs the entities: set entities in strata.config.json (a module exporting them)");
         const decide = renameDecider({ yes: opts.yes === true, dropAndAdd: opts.dropAndAdd === true, interactive: process.stdin.isTTY === true });
-        const plan = await planMigration(storage, settings.migrations, { renames: opts.rename ?? [], decide, warn: (line) => err(`warning: ${line}`) });
+        const plan = await planMigration(storage, settings.migrations, {
+          renames: opts.rename ?? [],
+          decide,
+          warn: (line) => err(`warning: ${line}`),
+          scratch: () => createStorage({ url: "memory:", autoCreate: false }),
+        });
         for (const w of plan.warnings) err(`warning: ${w}`);
         const atStake = plan.atStake.filter((s) => s.rows > 0);
         if (atStake.length > 0 && opts.allowDataLoss !== true) throw dataLossError(atStake);

@@ -6,20 +6,26 @@
  * but `m.sql`: a migration that uses it, or fails on replay, blocks the replay and is named.
  */
 import { UnsupportedError } from "../errors.js";
-import { editorOf } from "../migrations/applied-migration-store.js";
-import type { LoadedMigration } from "../migrations/migration-loader.js";
-import { createMigrationContext } from "../migrations/schema-migration-context.js";
-import { readSnapshot } from "../migrations/schema-snapshot.js";
-import type { SchemaSnapshot } from "../migrations/schema-snapshot.js";
 import { coreOf } from "../storage-core.js";
-import { createStorage } from "../storage.js";
+import type { Storage } from "../storage.js";
+import { editorOf } from "./applied-migration-store.js";
+import type { LoadedMigration } from "./migration-loader.js";
+import { createMigrationContext } from "./schema-migration-context.js";
+import { readSnapshot } from "./schema-snapshot.js";
+import type { SchemaSnapshot } from "./schema-snapshot.js";
 
 /** The schema after the migrations, or the migration that stopped the replay and why. */
 export type ReplayResult = { readonly schema: SchemaSnapshot } | { readonly blockedBy: LoadedMigration; readonly reason: string };
 
-/** Runs the `up` of `migrations` (in the order given) on a new memory storage, closed afterwards. */
-export async function replayMigrations(migrations: readonly LoadedMigration[]): Promise<ReplayResult> {
-  const storage = await createStorage({ url: "memory:", autoCreate: false });
+/**
+ * Opens the throwaway storage a replay runs on: an empty `memory:` one (given by the caller, since this
+ * module cannot import `createStorage`, whose module imports the migrations').
+ */
+export type ScratchStorage = () => Promise<Storage>;
+
+/** Runs the `up` of `migrations` (in the order given) on a new scratch storage, closed afterwards. */
+export async function replayMigrations(migrations: readonly LoadedMigration[], scratch: ScratchStorage): Promise<ReplayResult> {
+  const storage = await scratch();
   const { backend } = coreOf(storage);
   try {
     for (const m of migrations) {

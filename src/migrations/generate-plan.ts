@@ -7,14 +7,14 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { MigrationError } from "../errors.js";
-import { editorOf } from "../migrations/applied-migration-store.js";
-import { detailedDiffSchema } from "../migrations/diff-schema.js";
-import { loadMigrations } from "../migrations/migration-loader.js";
-import type { LoadedMigration } from "../migrations/migration-loader.js";
-import { applyRename, checkRename, columnRenameCandidates, renameStatements, tableRenameCandidates } from "../migrations/rename-candidates.js";
-import type { Rename, RenameCandidate } from "../migrations/rename-candidates.js";
-import { compareSnapshots, readSnapshot, snapshotSource } from "../migrations/schema-snapshot.js";
-import type { SchemaSnapshot } from "../migrations/schema-snapshot.js";
+import { editorOf } from "./applied-migration-store.js";
+import { detailedDiffSchema } from "./diff-schema.js";
+import { loadMigrations } from "./migration-loader.js";
+import type { LoadedMigration } from "./migration-loader.js";
+import { applyRename, checkRename, columnRenameCandidates, renameStatements, tableRenameCandidates } from "./rename-candidates.js";
+import type { Rename, RenameCandidate } from "./rename-candidates.js";
+import { compareSnapshots, readSnapshot, snapshotSource } from "./schema-snapshot.js";
+import type { SchemaSnapshot } from "./schema-snapshot.js";
 import { normalizeWhere } from "../query/normalize-query.js";
 import { joinTablesOf } from "../schema/read-relations.js";
 import { schemaOfTable } from "../schema/table-schema.js";
@@ -22,6 +22,7 @@ import type { Backend } from "../spi/index.js";
 import { coreOf } from "../storage-core.js";
 import type { Storage } from "../storage.js";
 import { replayMigrations } from "./migration-replay.js";
+import type { ScratchStorage } from "./migration-replay.js";
 
 /** A dropped column and the rows of the live database that hold a value in it. */
 export interface RowsAtStake {
@@ -57,6 +58,8 @@ export interface PlanOptions {
   readonly decide: RenameDecider;
   /** Notes for the user as they come (the fallback baseline, drift), before any question is asked. */
   readonly warn: (line: string) => void;
+  /** Opens an empty memory storage for the replays. */
+  readonly scratch: ScratchStorage;
 }
 
 const label = (m: LoadedMigration) => `migration ${m.version} "${m.name}"${m.file ? ` (${path.basename(m.file)})` : ""}`;
@@ -105,7 +108,7 @@ export async function planMigration(storage: Storage, folder: string, options: P
 
   let baseline: SchemaSnapshot;
   let baselineKind: GeneratePlan["baseline"] = "migrations";
-  const all = await replayMigrations(loaded);
+  const all = await replayMigrations(loaded, options.scratch);
   if ("schema" in all) baseline = all.schema;
   else {
     options.warn(
@@ -122,7 +125,7 @@ export async function planMigration(storage: Storage, folder: string, options: P
   } else if ("schema" in all) {
     const appliedVersions = new Set(status.filter((s) => s.state !== "pending").map((s) => s.version));
     const applied = loaded.filter((m) => appliedVersions.has(m.version));
-    const replayed = applied.length === loaded.length ? all : await replayMigrations(applied);
+    const replayed = applied.length === loaded.length ? all : await replayMigrations(applied, options.scratch);
     if ("schema" in replayed) drift.push(...compareSnapshots(replayed.schema, live));
     else options.warn(`drift not checked: ${label(replayed.blockedBy)} cannot be replayed (${replayed.reason})`);
     if (drift.length > 0) {
