@@ -8,9 +8,10 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { getMetadataArgsStorage } from "typeorm";
 import { ConfigError } from "../errors.js";
+import { typeScriptImporter } from "../util/typescript-importer.js";
 
 /** The contents of `strata.config.{js,json}`. */
 export interface CliConfigFile {
@@ -18,7 +19,11 @@ export interface CliConfigFile {
   url?: string;
   /** The migrations folder. @default "./migrations" */
   migrations?: string;
-  /** A module (or modules) exporting the entity classes, for `generate`; a `.js` config may list the classes. */
+  /**
+   * A module (or modules) exporting the entity classes, for `generate`; a `.js` config may list the classes.
+   * A `.ts` module is loaded through tsx when it is installed (its columns then need explicit types: tsx emits
+   * no decorator metadata).
+   */
   entities?: string | string[] | Function[];
 }
 
@@ -58,11 +63,59 @@ async function readConfigFile(explicit: string | undefined, cwd: string): Promis
   return { file, config: config as CliConfigFile };
 }
 
+/** A TypeScript module (not a declaration file). */
+const TYPESCRIPT = /(?<!\.d)\.[cm]?ts$/;
+
+/**
+ * Imports an entities module: JavaScript as it is; TypeScript through tsx when it is installed, so that
+ * `generate` reads the sources as they are now, not a compiled copy that may be older.
+ */
+async function importEntities(file: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(file).href;
+  if (!TYPESCRIPT.test(file)) return (await import(url)) as Record<string, unknown>;
+  const tsImport = await typeScriptImporter();
+  if (!tsImport) {
+    throw new ConfigError(
+      [
+        `entities: ${file} is TypeScript and tsx is not installed to load it: install tsx (\`npm install -D tsx\`), or compile the entities with tsc and point entities at the compiled .js module`,
+      ],
+      { file },
+    );
+  }
+  return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+}
+
+/**
+ * The error TypeORM throws when a column has no type and no decorator metadata to guess one from (tsx and
+ * esbuild emit none), as a {@link ConfigError} naming the entity, the property and the file declaring it.
+ */
+function columnTypeError(error: unknown, module: string): ConfigError | undefined {
+  if (!(error instanceof Error) || error.name !== "ColumnTypeUndefinedError") return undefined;
+  const [, entity = "?", property = "?"] = /Column type for (\S+?)#(\S+)/.exec(error.message) ?? [];
+  // The first frame outside node_modules is the decorator's line in the entity's file.
+  const frame = (error.stack ?? "")
+    .split("\n")
+    .map((line) => /((?:file:\/\/)?\/[^\s():]+\.[cm]?[jt]s):\d+/.exec(line)?.[1])
+    .find((f): f is string => f !== undefined && !f.includes("/node_modules/"));
+  const file = frame ? (frame.startsWith("file:") ? fileURLToPath(frame) : frame) : module;
+  return new ConfigError(
+    [
+      `entities: ${file}: ${entity}.${property} has no column type, and none can be guessed: tsx (esbuild) emits no decorator metadata. Give it explicitly, e.g. @Column({ type: "integer" }) ${property}, or compile the entities with tsc (emitDecoratorMetadata) and point entities at the compiled .js module`,
+    ],
+    { file, field: property, cause: error },
+  );
+}
+
 /** The entity classes a module exports (its `ENTITIES` array if any, else every exported entity class). */
 async function entitiesOf(spec: string | Function, base: string): Promise<Function[]> {
   if (typeof spec === "function") return [spec];
   const file = path.resolve(base, spec);
-  const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  let module: Record<string, unknown>;
+  try {
+    module = await importEntities(file);
+  } catch (error) {
+    throw columnTypeError(error, file) ?? error;
+  }
   if (Array.isArray(module["ENTITIES"])) return module["ENTITIES"] as Function[];
   const tables = getMetadataArgsStorage().tables;
   return Object.values(module).filter((v): v is Function => typeof v === "function" && tables.some((t) => t.target === v));
@@ -81,6 +134,7 @@ export async function resolveCliSettings(flags: { url?: string; config?: string;
     try {
       entities.push(...(await entitiesOf(spec, base)));
     } catch (error) {
+      if (error instanceof ConfigError) throw error;
       throw new ConfigError([`entities: cannot load ${String(spec)}: ${(error as Error).message}`], { cause: error });
     }
   }

@@ -7,7 +7,8 @@
  *   strata migrate down [--to N] [--steps N] [--dry-run]
  *   strata migrate validate                       checks without running anything
  *   strata migrate create <name> [--ts]           a new, empty migration file
- *   strata migrate generate <name> [--ts]         a migration from the entities vs the database schema
+ *   strata migrate generate <name> [--ts] [--rename table.old:new]... [--yes] [--drop-and-add] [--allow-data-loss]
+ *                                                 a migration from the entities vs the schema the migrations make
  *   strata copy --from URL --to URL [--force]     every table and the migration history
  *
  * Global: `--url` (else `STRATA_URL`, else `url` of strata.config.{js,json}), `--config <file>`,

@@ -21,6 +21,22 @@ export interface SchemaDiff {
   readonly warnings: string[];
 }
 
+/** A column the generated `up` drops: its values are lost unless a rename was meant. */
+export interface DroppedColumn {
+  readonly table: string;
+  readonly column: string;
+}
+
+/** What `strata migrate generate` needs besides the statements: each change in words, and the columns dropped. */
+export interface DetailedSchemaDiff extends SchemaDiff {
+  /** One line per change of `up`, in its order, e.g. `add column tasks.viewCount (integer)`. */
+  readonly changes: string[];
+  readonly dropped: DroppedColumn[];
+}
+
+/** Where {@link diffSchema} reads the current tables: a schema editor, or a snapshot of one. */
+export type TableSource = Pick<SchemaEditor, "describeTable">;
+
 /** A JavaScript literal for a value (JSON, with Dates as `new Date(...)`). */
 function literal(value: unknown): string {
   if (value instanceof Date) return `new Date(${JSON.stringify(value.toISOString())})`;
@@ -99,10 +115,21 @@ function indexesOf(table: TableDescription): TableIndex[] {
 }
 
 /** Compares each entity with its table as `editor` describes it. Tables no entity declares are left alone. */
-export async function diffSchema(schemas: readonly EntitySchema[], editor: SchemaEditor): Promise<SchemaDiff> {
+export async function diffSchema(schemas: readonly EntitySchema[], editor: TableSource): Promise<SchemaDiff> {
+  const { up, down, warnings } = await detailedDiffSchema(schemas, editor);
+  return { up, down, warnings };
+}
+
+/** {@link diffSchema}, with each change in words and the columns dropped (for `strata migrate generate`). */
+export async function detailedDiffSchema(schemas: readonly EntitySchema[], editor: TableSource): Promise<DetailedSchemaDiff> {
   const up: string[] = [];
   const down: string[] = [];
   const warnings: string[] = [];
+  const changes: string[] = [];
+  const dropped: DroppedColumn[] = [];
+  // The words of the foreign keys dropped first and added last, in the order of their statements.
+  const changesFirst: string[] = [];
+  const changesLast: string[] = [];
   // Foreign keys dropped run before every other change (and come back last in down); those added run after
   // every other change (and go first in down), once the tables and columns they need exist.
   const upFirst: string[] = [];
@@ -131,9 +158,11 @@ export async function diffSchema(schemas: readonly EntitySchema[], editor: Schem
         ...(indexes.length ? [`      indexes: [\n${indexes.replace(/^/gm, "  ")}\n      ],`] : []),
         ...(foreignKeys.length ? [`      foreignKeys: [\n${foreignKeys.replace(/^/gm, "  ")}\n      ],`] : []),
       ];
+      changes.push(`create table ${schema.table} (${ordered.length} column${ordered.length === 1 ? "" : "s"})`);
       up.push(`await m.createTable(${t}, {\n${columns}\n    }${options.length ? `, {\n${options.join("\n")}\n    }` : ""});`);
       down.unshift(`await m.dropTable(${t});`);
       for (const fk of wantedForeignKeys.filter(later)) {
+        changesLast.push(`add foreign key ${schema.table}.${fk.column} -> ${fk.referencedTable}`);
         upLast.push(addForeignKey(schema.table, fk));
         downFirst.unshift(dropForeignKey(schema.table, fk));
       }
@@ -142,11 +171,13 @@ export async function diffSchema(schemas: readonly EntitySchema[], editor: Schem
     const actualForeignKeys = actual.foreignKeys ?? [];
     for (const fk of actualForeignKeys) {
       if (wantedForeignKeys.some((w) => sameForeignKey(w, fk))) continue;
+      changesFirst.push(`drop foreign key ${schema.table}.${fk.name}`);
       upFirst.push(dropForeignKey(schema.table, fk));
       downLast.unshift(addForeignKey(schema.table, fk));
     }
     for (const fk of wantedForeignKeys) {
       if (actualForeignKeys.some((a) => sameForeignKey(a, fk))) continue;
+      changesLast.push(`add foreign key ${schema.table}.${fk.column} -> ${fk.referencedTable}`);
       upLast.push(addForeignKey(schema.table, fk));
       downFirst.unshift(dropForeignKey(schema.table, fk));
     }
@@ -154,6 +185,7 @@ export async function diffSchema(schemas: readonly EntitySchema[], editor: Schem
     for (const column of wanted.columns) {
       const existing = have.get(column.name);
       if (!existing) {
+        changes.push(`add column ${schema.table}.${column.name} (${column.type}${column.nullable ? ", nullable" : ""})`);
         up.push(`await m.addColumn(${t}, ${JSON.stringify(column.name)}, ${literal(columnSpec(column, true, schema))});`);
         down.unshift(`await m.dropColumn(${t}, ${JSON.stringify(column.name)});`);
       } else if (existing.type !== column.type) {
@@ -165,12 +197,15 @@ export async function diffSchema(schemas: readonly EntitySchema[], editor: Schem
     const declared = new Set(wanted.columns.map((c) => c.name));
     for (const column of actual.columns) {
       if (declared.has(column.name)) continue;
+      changes.push(`drop column ${schema.table}.${column.name} (${column.type})`);
+      dropped.push({ table: schema.table, column: column.name });
       up.push(`await m.dropColumn(${t}, ${JSON.stringify(column.name)});`);
       down.unshift(`await m.addColumn(${t}, ${JSON.stringify(column.name)}, ${literal(columnSpec(column, true))});`);
     }
     const actualIndexes = indexesOf(actual);
     for (const index of wantedIndexes) {
       if (actualIndexes.some((i) => sameIndex(i, index))) continue;
+      changes.push(`create ${index.unique ? "unique " : ""}index ${index.name} on ${schema.table} (${index.columns.join(", ")})`);
       up.push(`await m.createIndex(${t}, ${literal(index.columns)}, ${literal({ ...(index.unique ? { unique: true } : {}), name: index.name })});`);
       down.unshift(`await m.dropIndex(${t}, ${JSON.stringify(index.name)});`);
     }
@@ -178,9 +213,10 @@ export async function diffSchema(schemas: readonly EntitySchema[], editor: Schem
       if (wantedIndexes.some((i) => sameIndex(i, index))) continue;
       // A unique column constraint is not an index m.dropIndex can drop by itself: leave it to the user.
       if (index.columns.length === 1 && have.get(index.columns[0]!)?.unique && !declared.has(index.columns[0]!)) continue;
+      changes.push(`drop index ${index.name} of ${schema.table}`);
       up.push(`await m.dropIndex(${t}, ${JSON.stringify(index.name)});`);
       down.unshift(`await m.createIndex(${t}, ${literal(index.columns)}, ${literal({ ...(index.unique ? { unique: true } : {}), name: index.name })});`);
     }
   }
-  return { up: [...upFirst, ...up, ...upLast], down: [...downFirst, ...down, ...downLast], warnings };
+  return { up: [...upFirst, ...up, ...upLast], down: [...downFirst, ...down, ...downLast], warnings, changes: [...changesFirst, ...changes, ...changesLast], dropped };
 }

@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { MigrationError } from "../errors.js";
 import type { Migration } from "./migration.js";
 import { defineMigration } from "./migration.js";
+import { typeScriptImporter } from "../util/typescript-importer.js";
 
 /** A migration ready to run: where it came from and the checksum the runner records. */
 export interface LoadedMigration {
@@ -132,22 +133,6 @@ async function loadFile(file: string): Promise<LoadedMigration> {
     });
   }
   return { version: migration.version, name: migration.name, file, checksum, migration };
-}
-
-type TsImport = (specifier: string, parent: string) => Promise<unknown>;
-let importer: Promise<TsImport | undefined> | undefined;
-
-/**
- * An import through tsx, when tsx is installed (an optional peer, loaded once, only for a `.ts` migration).
- * One namespace for the process, registered at the first `.ts` file: tsx's `tsImport` registers a new one
- * at each call, whose module hooks stay for the life of the process, and under which an unchanged file is
- * a new module, evaluated again.
- */
-function typeScriptImporter(): Promise<TsImport | undefined> {
-  return (importer ??= import("tsx/esm/api").then(
-    (api: { register(options: { namespace: string }): { import: TsImport } }) => api.register({ namespace: "stratastore-migrations" }).import,
-    () => undefined,
-  ));
 }
 
 /**

@@ -15,6 +15,7 @@ import { diffSchema } from "./diff-schema.js";
 import type { LoadedMigration } from "./migration-loader.js";
 import { loadMigrations } from "./migration-loader.js";
 import { RowMigrationLock } from "./row-migration-lock.js";
+import { joinTablesOf } from "../schema/read-relations.js";
 import { createMigrationContext } from "./schema-migration-context.js";
 
 /** Where a migration stands. */
@@ -206,7 +207,8 @@ export class MigrationRunner {
     const { backend, schemas } = this.core;
     const tx = await backend.begin();
     try {
-      return await diffSchema([...schemas.values()], editorOf(backend, tx));
+      // Many-to-many join tables are the entities' tables too: a migration creates them like any other.
+      return await diffSchema([...schemas.values(), ...joinTablesOf(schemas.values())], editorOf(backend, tx));
     } finally {
       await tx.rollback();
     }

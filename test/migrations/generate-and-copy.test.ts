@@ -9,6 +9,7 @@ import { diffSchema } from "../../src/migrations/diff-schema.js";
 import type { Storage, StorageConfig } from "../../src/index.js";
 import { copyStorage, createStorage, MigrationError, readEntitySchema, schemaOfTable } from "../../src/index.js";
 import { migrationBackends } from "./migration-backends.js";
+import { INC_ENTITIES } from "../fixtures/inc-entities.js";
 import { coreOf } from "../../src/storage-core.js";
 
 const DEMO_MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../migrations");
@@ -70,6 +71,15 @@ for (const backend of backends) {
       expect(empty).toEqual(await diff(storage));
       expect(empty.up.filter((s) => s.startsWith("await m.createTable"))).toHaveLength(3);
       expect(await storage.migrations.diff()).toEqual(empty);
+      await storage.migrations.up();
+      expect(await storage.migrations.diff()).toEqual({ up: [], down: [], warnings: [] });
+    });
+
+    test("storage.migrations.diff() creates a many-to-many join table too, and once applied finds no difference", async () => {
+      storage = await createStorage({ ...config, entities: INC_ENTITIES, migrations: dir, autoCreate: false });
+      const found = await storage.migrations.diff();
+      expect(found.up.some((s) => s.startsWith(`await m.createTable("inc_post_tags"`))).toBe(true);
+      writeFileSync(path.join(dir, "0001-generated.mjs"), migrationFileText(1, "generated", found.up, found.down));
       await storage.migrations.up();
       expect(await storage.migrations.diff()).toEqual({ up: [], down: [], warnings: [] });
     });
