@@ -31,14 +31,25 @@ export interface BackupEvent {
   readonly sizeBytes: number;
 }
 
-/** Writes one generation of `backend` by `plan`. */
-export async function backUp(backend: Backend, plan: BackupPlan, reason: BackupReason, keep: number | undefined): Promise<{ generation: Generation; durationMs: number }> {
+/** What a generation is taken from: a backend, or a storage (its public `backup`, for the CLI). */
+export interface BackupSource {
+  backup(targetPath: string): Promise<void>;
+}
+
+/** Writes one generation of `source` (a `backend` storage) by `plan`. */
+export async function backUp(
+  source: BackupSource,
+  backend: string,
+  plan: BackupPlan,
+  reason: BackupReason,
+  keep: number | undefined,
+): Promise<{ generation: Generation; durationMs: number }> {
   const started = performance.now();
   const generation = await createGeneration(plan.root, {
     reason,
-    backend: backend.name,
+    backend,
     dataName: plan.dataName,
-    write: (dataPath) => backend.backup(dataPath),
+    write: (dataPath) => source.backup(dataPath),
     ...(plan.verify ? { verify: plan.verify } : {}),
     ...(keep !== undefined ? { keep } : {}),
   });
@@ -80,7 +91,7 @@ export class BackupScheduler {
   /** Makes a generation now, after any backup still running; resolves once it is complete and pruned to `keep`. */
   create(reason: BackupReason): Promise<Generation> {
     const run = this.last.catch(() => {}).then(async () => {
-      const { generation, durationMs } = await backUp(this.backend, this.plan, reason, this.config.backup.keep);
+      const { generation, durationMs } = await backUp(this.backend, this.backend.name, this.plan, reason, this.config.backup.keep);
       this.emit({ generation: generation.name, path: generation.path, reason, durationMs, sizeBytes: generation.manifest.sizeBytes });
       return generation;
     });

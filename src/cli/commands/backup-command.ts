@@ -17,7 +17,6 @@ import type { BackupPlan } from "../../backup/backup-plan.js";
 import { backupPlanOf } from "../../backup/backup-plan.js";
 import { backUp } from "../../backup/backup-scheduler.js";
 import { restoreGeneration } from "../../backup/restore-generation.js";
-import { coreOf } from "../../storage-core.js";
 import { UsageError } from "../cli-config.js";
 import { out, table } from "../cli-output.js";
 import { jsonOf, open, settingsOf, version } from "../command-context.js";
@@ -86,7 +85,7 @@ export function backupCommand(program: Command): Command {
       if (opts.keep === 0) throw new UsageError("--keep: expected a positive integer");
       const storage = await open(await settingsOf(command));
       try {
-        const { generation, durationMs } = await backUp(coreOf(storage).backend, plan, "manual", opts.keep);
+        const { generation, durationMs } = await backUp(storage, storage.backend, plan, "manual", opts.keep);
         if (jsonOf(command)) out(JSON.stringify({ ...describe(generation), durationMs }));
         else out(`Created ${generation.name} (${generation.manifest.sizeBytes} B in ${durationMs} ms) in ${plan.root}.`);
       } finally {
