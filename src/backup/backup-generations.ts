@@ -115,26 +115,27 @@ async function sha256Of(file: string): Promise<string> {
   return hash.digest("hex");
 }
 
-function fsyncPath(target: string): void {
+/** fsync of a file or directory, off the main thread (a large copy's flush can take a while). */
+async function fsyncPath(target: string): Promise<void> {
   // Windows cannot open a directory for fsync; NTFS journals its renames itself.
   if (process.platform === "win32" && fs.statSync(target).isDirectory()) return;
-  const fd = fs.openSync(target, "r");
+  const handle = await fs.promises.open(target, "r");
   try {
-    fs.fsyncSync(fd);
+    await handle.sync();
   } finally {
-    fs.closeSync(fd);
+    await handle.close();
   }
 }
 
 /** fsyncs every file and directory under `dataPath`. */
-function fsyncTree(dataPath: string): void {
+async function fsyncTree(dataPath: string): Promise<void> {
   if (!fs.statSync(dataPath).isDirectory()) return fsyncPath(dataPath);
   for (const entry of fs.readdirSync(dataPath, { withFileTypes: true })) {
     const child = path.join(dataPath, entry.name);
-    if (entry.isDirectory()) fsyncTree(child);
-    else fsyncPath(child);
+    if (entry.isDirectory()) await fsyncTree(child);
+    else await fsyncPath(child);
   }
-  fsyncPath(dataPath);
+  await fsyncPath(dataPath);
 }
 
 function readManifest(dir: string, name: string): GenerationManifest | undefined {
@@ -257,7 +258,7 @@ export async function createGeneration(root: string, options: CreateGenerationOp
       const file = fileOf(dataPath, rel);
       files.push({ path: rel, size: fs.statSync(file).size, sha256: await sha256Of(file) });
     }
-    if (durable) fsyncTree(dataPath);
+    if (durable) await fsyncTree(dataPath);
     // Another process may have taken this sequence meanwhile: the rename below then fails, and the next one is tried.
     for (;;) {
       const name = `generation-${stamp}-${String(sequence).padStart(6, "0")}`;
@@ -274,8 +275,8 @@ export async function createGeneration(root: string, options: CreateGenerationOp
       const manifestFile = path.join(temp, MANIFEST_FILE);
       fs.writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
       if (durable) {
-        fsyncPath(manifestFile);
-        fsyncPath(temp);
+        await fsyncPath(manifestFile);
+        await fsyncPath(temp);
       }
       const final = path.join(root, name);
       try {
@@ -288,7 +289,7 @@ export async function createGeneration(root: string, options: CreateGenerationOp
         }
         throw error;
       }
-      if (durable) fsyncPath(root);
+      if (durable) await fsyncPath(root);
       const generation: Generation = { name, path: final, dataPath: path.join(final, options.dataName), manifest };
       if (options.keep !== undefined) pruneGenerations(root, options.keep);
       return generation;

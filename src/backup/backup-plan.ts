@@ -3,6 +3,7 @@
  * the data in a generation, and how a copy is checked before it is sealed. Decided by the backend's name
  * (the only branch on a backend here: the built-in ones write different things), never by its class.
  */
+import { createRequire } from "node:module";
 import * as path from "node:path";
 import type { ResolvedConfig } from "../config/resolved-config.js";
 import { CorruptionError } from "../errors.js";
@@ -43,21 +44,36 @@ export function backupPlanOfConfig(config: ResolvedConfig): BackupPlan | undefin
 }
 
 /**
- * `PRAGMA integrity_check` on a SQLite copy, read-only. better-sqlite3 is loaded here, when a SQLite
- * copy is checked: importing Strata does not load it.
+ * `PRAGMA integrity_check` on a SQLite copy, read-only, in a worker thread: on a large database it takes
+ * seconds, which on the main thread would stop every write of the storage being backed up. better-sqlite3
+ * is loaded there, when a SQLite copy is checked: importing Strata does not load it.
  */
 export async function verifySqliteCopy(file: string): Promise<void> {
-  const { default: Database } = await import("better-sqlite3");
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare("PRAGMA integrity_check").pluck().all() as string[];
-    if (rows.length !== 1 || rows[0] !== "ok") {
-      throw new CorruptionError(`The SQLite copy ${file} fails PRAGMA integrity_check: ${rows.slice(0, 5).join("; ")}`, { file });
-    }
-  } catch (error) {
-    if (error instanceof CorruptionError) throw error;
-    throw new CorruptionError(`The SQLite copy ${file} cannot be read: ${(error as Error)?.message ?? String(error)}`, { file, cause: error });
-  } finally {
-    db.close();
+  const { Worker } = await import("node:worker_threads");
+  const worker = new Worker(INTEGRITY_CHECK, { eval: true, workerData: { file, module: createRequire(import.meta.url).resolve("better-sqlite3") } });
+  const answer = await new Promise<{ rows?: string[]; error?: string }>((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`the integrity check's worker exited with code ${code}`)));
+  }).finally(() => void worker.terminate());
+  if (answer.error !== undefined) throw new CorruptionError(`The SQLite copy ${file} cannot be read: ${answer.error}`, { file });
+  const rows = answer.rows ?? [];
+  if (rows.length !== 1 || rows[0] !== "ok") {
+    throw new CorruptionError(`The SQLite copy ${file} fails PRAGMA integrity_check: ${rows.slice(0, 5).join("; ")}`, { file });
   }
 }
+
+/** The worker of {@link verifySqliteCopy} (CommonJS, as an eval'd worker is). */
+const INTEGRITY_CHECK = `
+const { parentPort, workerData } = require("node:worker_threads");
+let db;
+try {
+  const Database = require(workerData.module);
+  db = new Database(workerData.file, { readonly: true, fileMustExist: true });
+  parentPort.postMessage({ rows: db.prepare("PRAGMA integrity_check").pluck().all() });
+} catch (error) {
+  parentPort.postMessage({ error: String(error && error.message || error) });
+} finally {
+  if (db) db.close();
+}
+`;

@@ -3,7 +3,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { CorruptionError } from "../../src/index.js";
+import Database from "better-sqlite3";
 import { createGeneration, listGenerations, pruneGenerations, verifyGeneration } from "../../src/backup/backup-generations.js";
+import { verifySqliteCopy } from "../../src/backup/backup-plan.js";
 
 let root: string;
 beforeEach(() => {
@@ -89,5 +91,26 @@ describe("backup generations", () => {
     fs.rmSync(path.join(generation.dataPath, "extra"));
     fs.rmSync(path.join(generation.dataPath, "nested", "b.txt"));
     await expect(verifyGeneration(generation)).rejects.toThrow(/has lost/);
+  });
+
+  test("a SQLite copy is checked with PRAGMA integrity_check: a damaged one is a CorruptionError and is never sealed", async () => {
+    const file = path.join(root, "source.db");
+    const db = new Database(file);
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT); CREATE INDEX t_body ON t (body)");
+    const insert = db.prepare("INSERT INTO t (body) VALUES (?)");
+    db.transaction(() => {
+      for (let i = 0; i < 2000; i++) insert.run(`row ${i} ${"y".repeat(100)}`);
+    })();
+    db.close();
+    await verifySqliteCopy(file);
+    // Overwrite a page in the middle of the file: the b-tree no longer adds up.
+    const fd = fs.openSync(file, "r+");
+    fs.writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 4096 * 10);
+    fs.closeSync(fd);
+    await expect(verifySqliteCopy(file)).rejects.toBeInstanceOf(CorruptionError);
+    await expect(
+      createGeneration(root, { reason: "manual", backend: "sqlite", dataName: "data.db", write: (p) => fs.copyFileSync(file, p), verify: verifySqliteCopy }),
+    ).rejects.toBeInstanceOf(CorruptionError);
+    expect(listGenerations(root)).toEqual([]);
   });
 });
