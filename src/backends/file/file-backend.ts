@@ -175,7 +175,7 @@ export class FileBackend extends EngineBackend {
     if (found.length === 0) return;
     throw new CorruptionError(
       `${catalogFile} is missing, but the directory holds data: ${found.join(", ")}. Strata will not open it as an empty database, ` +
-        `which would overwrite them. Restore catalog.json from a backup (with backup.enabled, backups/generation-N/ holds one).`,
+        `which would overwrite them. Restore catalog.json from a backup (with backup.enabled, each backups/generation-*/data/ holds one; or run strata backup restore).`,
       { file: catalogFile },
     );
   }
