@@ -219,10 +219,14 @@ describe("sqlite: automatic backups across processes", () => {
     const done = [...run.stdout().matchAll(/^done (\S+)$/gm)].map((m) => m[1]);
     const root = path.join(dir, "app.db.backups");
     const listed = listGenerations(root);
-    expect(listed.map((g) => g.name)).toEqual(done);
+    // Every generation it finished is there; the one it was making is there only if the kill came after its
+    // rename (before "done" was printed), and then it is complete.
+    expect(listed.slice(0, done.length).map((g) => g.name)).toEqual(done);
+    expect(listed.length - done.length).toBeLessThanOrEqual(1);
+    expect(done.length).toBeGreaterThanOrEqual(2);
     for (const generation of listed) await verifyGeneration(generation);
-    // The half-written one was removed by the listing (its process is gone).
-    expect(fs.readdirSync(root).sort()).toEqual(done);
+    // A half-written one was removed by the listing (its process is gone).
+    expect(fs.readdirSync(root).sort()).toEqual(listed.map((g) => g.name));
     await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, undefined)!, listed[0]!.name);
     const restored = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
     open.push(restored);
