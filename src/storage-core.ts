@@ -1,5 +1,6 @@
 /** What a storage's repositories share: the backend, the entity schemas and the transaction manager. */
 import type { Backend } from "./spi/index.js";
+import type { BackupScheduler } from "./backup/backup-scheduler.js";
 import type { CacheManager } from "./cache/cache-manager.js";
 import type { ResolvedConfig } from "./config/storage-config.js";
 import { ConfigError } from "./errors.js";
@@ -60,6 +61,9 @@ export class StorageCore {
 
   /** The entity and query cache, when on; set by `createStorage` once the backend is open. */
   cache: CacheManager | undefined = undefined;
+
+  /** The automatic backups, with `backup.enabled` on a backend Strata backs up; set by `createStorage`. */
+  backups: BackupScheduler | undefined = undefined;
 
   /** Every table's foreign keys: the entities' and join tables' own, and those the backend holds besides (a migration's). */
   private foreignKeyTables: readonly ForeignKeyHolder[];

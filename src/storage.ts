@@ -13,6 +13,9 @@ import { readEntitySchema } from "./schema/read-entity-schema.js";
 import { joinTablesOf } from "./schema/read-relations.js";
 import { bindCore, StorageCore } from "./storage-core.js";
 import { backupToDirectory } from "./copy/backup-to-directory.js";
+import { BACKED_UP_BACKENDS, backupPlanOfConfig } from "./backup/backup-plan.js";
+import type { BackupEvent } from "./backup/backup-scheduler.js";
+import { BackupScheduler } from "./backup/backup-scheduler.js";
 import { appliedFingerprint, appliedStoreOf } from "./migrations/applied-migration-store.js";
 import type { MigrationRunner } from "./migrations/migration-runner.js";
 import { createMigrationRunner } from "./migrations/migration-runner.js";
@@ -35,6 +38,9 @@ export interface Transaction {
  */
 const ownedInstances = new WeakSet<object>();
 
+/** Set by the class's static block: tells a storage's `backup` listeners (the method is private). */
+let emitBackupOf: (storage: Storage, event: BackupEvent) => void;
+
 /** Set by the class's static block: {@link createStorage} builds a `Storage` through it (the constructor is private). */
 let openStorage: (core: StorageCore) => Storage;
 
@@ -54,9 +60,11 @@ export class Storage {
   private readonly repositories = new Map<Function, Repository<object, never>>();
   private connected = true;
   private runner: MigrationRunner | undefined;
+  private readonly backupListeners = new Set<(event: BackupEvent) => void>();
 
   static {
     openStorage = (core) => new Storage(core, SEAL);
+    emitBackupOf = (storage, event) => storage.emitBackup(event);
   }
 
   /** Use {@link createStorage}; a {@link ConfigError} otherwise. */
@@ -180,10 +188,39 @@ export class Storage {
     return this.#core.backend.backup(targetPath);
   }
 
-  /** Closes the backend. Safe to call twice. */
+  /**
+   * Listens to the automatic backups (`backup.enabled`): `backup` once a generation is complete, with its
+   * name, reason, duration and size (README, "Backups").
+   * @example storage.on("backup", (e) => console.log(`${e.generation}: ${e.sizeBytes} bytes in ${e.durationMs} ms`));
+   */
+  on(event: "backup", listener: (event: BackupEvent) => void): this {
+    if (event !== "backup") throw new ConfigError([`on: unknown event ${JSON.stringify(event)} (expected "backup")`]);
+    this.backupListeners.add(listener);
+    return this;
+  }
+
+  /** Stops listening. */
+  off(event: "backup", listener: (event: BackupEvent) => void): this {
+    if (event === "backup") this.backupListeners.delete(listener);
+    return this;
+  }
+
+  /** @internal Tells the `backup` listeners; one that throws is logged, and never fails the backup. */
+  private emitBackup(event: BackupEvent): void {
+    for (const listener of this.backupListeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#core.config.logger.error(`A "backup" listener failed`, error);
+      }
+    }
+  }
+
+  /** Closes the backend (memory with `backup.enabled`: after its last generation). Safe to call twice. */
   async close(): Promise<void> {
     if (!this.connected) return;
     this.connected = false;
+    await this.#core.backups?.close();
     await this.#core.cache?.close();
     await this.#core.backend.close();
   }
@@ -275,6 +312,13 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     await core.readForeignKeys();
     // The migrations module reads the applied migrations for the cache's keys: the cache never imports it.
     core.cache = await CacheManager.open(core, () => appliedFingerprint(appliedStoreOf(backend)));
+    // A backend of the caller's own code (given as a factory or an instance) reads `backup` from its context itself.
+    if (config.backup.enabled && !backendSource && BACKED_UP_BACKENDS.includes(backend.name)) {
+      const plan = backupPlanOfConfig({ ...config, backend: backend.name });
+      if (!plan) throw new ConfigError([`backup.dir: this ${backend.name} storage has no file of its own to put its backups beside; give backup.dir`]);
+      core.backups = new BackupScheduler(backend, config, plan, (event) => emitBackupOf(storage, event));
+      core.backups.start();
+    }
   } catch (error) {
     await backend.close().catch(() => {});
     throw error;

@@ -10,6 +10,8 @@
  *   strata migrate generate <name> [--ts] [--rename table.old:new]... [--yes] [--drop-and-add] [--allow-data-loss]
  *                                                 a migration from the entities vs the schema the migrations make
  *   strata copy --from URL --to URL [--force]     every table and the migration history
+ *   strata backup list | create [--keep N] | restore <generation> [--dir <dir>]
+ *                                                 backup generations of a SQLite database or a file directory
  *
  * Global: `--url` (else `STRATA_URL`, else `url` of strata.config.{js,json}), `--config <file>`,
  * `--migrations <dir>`, `--json` (machine-readable output on stdout), `--version` (`-V`).
@@ -29,6 +31,7 @@ import "reflect-metadata";
 import { ConfigError, StorageError } from "../errors.js";
 import { UsageError } from "./cli-config.js";
 import { err, out } from "./cli-output.js";
+import { backupCommand } from "./commands/backup-command.js";
 import { copyCommand } from "./commands/copy-command.js";
 import { createCommand } from "./commands/create-command.js";
 import { downCommand } from "./commands/down-command.js";
@@ -41,7 +44,7 @@ import { packageVersion } from "./package-version.js";
 /** The `strata` program: global options, then the commands (each registered by its module, in help order). */
 export function buildProgram(): Command {
   const program = new Command("strata")
-    .description("Strata migrations and data copy")
+    .description("Strata migrations, data copy and backups")
     .version(packageVersion(), "-V, --version", "print the version of stratastore")
     .option("--url <url>", "the database (else STRATA_URL, else url in strata.config.json)")
     .option("--config <file>", "the config file (default: strata.config.js or strata.config.json here)")
@@ -58,6 +61,7 @@ export function buildProgram(): Command {
   createCommand(migrate);
   generateCommand(migrate);
   copyCommand(program);
+  backupCommand(program);
   return program;
 }
 

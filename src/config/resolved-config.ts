@@ -31,8 +31,11 @@ export interface ResolvedConfig {
   readonly poolSize: number;
   /** How long to wait to connect, for a lock, or for a busy store, in ms. @default 5000 */
   readonly timeoutMs: number;
-  /** Backup generations a backend keeps of its own files (the file backend: before each compaction): on or off, how many, where. */
-  readonly backup: { readonly enabled: boolean; readonly keep: number; readonly dir?: string };
+  /**
+   * Automatic backup generations: on or off, how many, where (made absolute), how often. Strata runs them for
+   * sqlite, file and memory (src/backup/); a backend of your own may honour them itself.
+   */
+  readonly backup: { readonly enabled: boolean; readonly keep: number; readonly intervalMs: number; readonly dir?: string };
   /** The cache as configured (`false`: off; undefined: the default for the backend's capabilities). Strata runs it, not the backend. */
   readonly cache: false | CacheConfig | undefined;
   /** The SQLite backend's own options, with defaults; other backends ignore them. */

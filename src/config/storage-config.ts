@@ -12,6 +12,9 @@ import type { ResolvedConfig } from "./resolved-config.js";
 export type { CacheConfig } from "./cache-config.js";
 export type { ResolvedConfig } from "./resolved-config.js";
 
+/** The time between scheduled backups when `backup.intervalMs` is not given: hourly. */
+export const DEFAULT_BACKUP_INTERVAL_MS = 60 * 60 * 1000;
+
 /** The embedded default: a SQLite file under `./data`. */
 export const DEFAULT_URL = "sqlite:./data/strata.db";
 
@@ -51,7 +54,27 @@ export interface StorageConfig {
   poolSize?: number;
   /** How long to wait to connect, for a lock, or for a busy database, in ms (at most 2^31-1, a Node timer's range). @default 5000 */
   timeoutMs?: number;
-  backup?: { enabled: boolean; keep?: number; dir?: string };
+  /**
+   * Automatic backups (README, "Backups"): generations kept in `dir`, the newest `keep` of them, each written
+   * atomically and verified. SQLite, file and memory make one every `intervalMs` and before every migration
+   * run that applies or reverts something (the file backend also before each compaction; memory also on
+   * `close()`). On PostgreSQL `enabled: true` is a `ConfigError`: use `pg_dump`/`pg_basebackup` and
+   * continuous archiving there. A backend of your own gets the option in its `BackendContext.config`.
+   * @example backup: { enabled: true, keep: 5, intervalMs: 15 * 60_000 }
+   */
+  backup?: {
+    /** Turns automatic backups on. */
+    enabled: boolean;
+    /** How many generations to keep; older ones are removed, oldest first. @default 3 */
+    keep?: number;
+    /**
+     * Where the generations go. @default `<database>.backups` beside a SQLite database, `backups` inside a
+     * file-backend directory; required for memory, which has no path of its own
+     */
+    dir?: string;
+    /** Time between scheduled backups, in ms (at most 2^31-1). @default 3600000 (hourly) */
+    intervalMs?: number;
+  };
   /**
    * The entity and query cache (README, "Cache"). `false` turns it off. When omitted, an L1 of 10,000
    * entries (64 MB) is on for backends only this process can write (memory, file) and off for the shared
@@ -151,7 +174,10 @@ const configSchema = z.strictObject(
     // Every wait it bounds is a Node timer, which fires at once past MAX_TIMER_MS.
     timeoutMs: nonNegativeInt().max(MAX_TIMER_MS, { error: `expected a non-negative integer of ms, at most ${MAX_TIMER_MS}` }).optional(),
     backup: z
-      .strictObject({ enabled: z.boolean({ error: "expected true or false" }), keep: positiveInt().optional(), dir: text().optional() }, { error: "expected an object" })
+      .strictObject(
+        { enabled: z.boolean({ error: "expected true or false" }), keep: positiveInt().optional(), dir: text().optional(), intervalMs: timerMs().optional() },
+        { error: "expected an object" },
+      )
       .optional(),
     // Validated on its own (cacheSchema) so that a bad field inside is reported by its path, not as "not false".
     cache: z.unknown().optional(),
@@ -242,6 +268,15 @@ export function resolveConfig(input: unknown, isKnownBackend: (name: string) => 
   if (!given && (backend === "file" || backend === "sqlite") && !location) {
     problems.push(`path: the ${backend} backend needs a path, e.g. "${backend === "file" ? "file:./data" : "sqlite:./data/app.db"}"`);
   }
+  if (config.backup?.enabled && (backend === "postgres" || backend === "postgresql")) {
+    // Accepting it and doing nothing would leave a user believing they have backups.
+    problems.push(
+      "backup.enabled: Strata does not back up PostgreSQL; use pg_dump (logical) or pg_basebackup with continuous archiving (WAL, point-in-time recovery), and remove backup from this config",
+    );
+  }
+  if (config.backup?.enabled && backend === "memory" && !config.backup.dir) {
+    problems.push('backup.dir: the memory backend has no path of its own; give the directory for its backups, e.g. backup: { enabled: true, dir: "./memory-backups" }');
+  }
   if (problems.length > 0 || !backend) throw new ConfigError(problems);
   return {
     backend,
@@ -254,7 +289,12 @@ export function resolveConfig(input: unknown, isKnownBackend: (name: string) => 
     autoCreate: config.autoCreate ?? backend === "memory",
     poolSize: config.poolSize ?? 10,
     timeoutMs: config.timeoutMs ?? 5000,
-    backup: { enabled: config.backup?.enabled ?? false, keep: config.backup?.keep ?? 3, ...(config.backup?.dir ? { dir: config.backup.dir } : {}) },
+    backup: {
+      enabled: config.backup?.enabled ?? false,
+      keep: config.backup?.keep ?? 3,
+      intervalMs: config.backup?.intervalMs ?? DEFAULT_BACKUP_INTERVAL_MS,
+      ...(config.backup?.dir ? { dir: path.resolve(config.backup.dir) } : {}),
+    },
     cache: config.cache,
     sqlite: {
       journalMode: config.sqlite?.journalMode ?? "wal",

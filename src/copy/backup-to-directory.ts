@@ -19,7 +19,8 @@ import { copyBackend } from "./copy-backend.js";
 export async function backupToDirectory(source: Backend, targetPath: string, config: ResolvedConfig): Promise<void> {
   if (typeof targetPath !== "string" || targetPath === "") throw new ConfigError(["backup: expected a target directory path"]);
   const target = path.resolve(targetPath);
-  const fileConfig: ResolvedConfig = { ...config, backend: "file", url: `file:${target}`, path: target, autoCreate: false, cache: false };
+  // Without the source's automatic backups: the copy is itself a backup, and would otherwise add generations of its own.
+  const fileConfig: ResolvedConfig = { ...config, backend: "file", url: `file:${target}`, path: target, autoCreate: false, cache: false, backup: { ...config.backup, enabled: false } };
   // Through the registry, which alone loads the built-in backends.
   const openFile = await loadBackend("file");
   const copy = await openFile({ config: fileConfig, schemas: [], logger: config.logger });

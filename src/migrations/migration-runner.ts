@@ -219,20 +219,26 @@ export class MigrationRunner {
     if (options.to !== undefined && !(Number.isSafeInteger(options.to) && options.to >= 0)) {
       throw new MigrationError(`up: "to" must be a version (a non-negative integer), got ${String(options.to)}`);
     }
+    if (!options.dryRun) await this.safetyCopy(() => this.planUp(options));
     return this.locked(async () => {
-      const loaded = await this.load();
-      const status = compare(loaded, await this.store.list());
-      checkApplied(status);
-      const byVersion = new Map(loaded.map((m) => [m.version, m]));
-      let pending = status.filter((s) => s.state === "pending");
-      if (!options.allowOutOfOrder) checkOrder(status);
-      if (options.to !== undefined) pending = pending.filter((s) => s.version <= options.to!);
-      const plan = pending.map((s) => byVersion.get(s.version)!);
+      const plan = await this.planUp(options);
       if (options.dryRun) return this.rehearse(plan, "up");
       const out: MigrationResult[] = [];
       for (const m of plan) out.push(await this.apply(m, "up"));
       return out;
     });
+  }
+
+  /** What `up(options)` would apply, in order; throws what it would refuse. */
+  private async planUp(options: UpOptions): Promise<LoadedMigration[]> {
+    const loaded = await this.load();
+    const status = compare(loaded, await this.store.list());
+    checkApplied(status);
+    const byVersion = new Map(loaded.map((m) => [m.version, m]));
+    let pending = status.filter((s) => s.state === "pending");
+    if (!options.allowOutOfOrder) checkOrder(status);
+    if (options.to !== undefined) pending = pending.filter((s) => s.version <= options.to!);
+    return pending.map((s) => byVersion.get(s.version)!);
   }
 
   /** Reverts applied migrations, newest first: one by default, or every one newer than `to`. */
@@ -242,28 +248,49 @@ export class MigrationRunner {
     }
     const steps = options.steps ?? 1;
     if (!(Number.isSafeInteger(steps) && steps >= 0)) throw new MigrationError(`down: "steps" must be a non-negative integer, got ${String(steps)}`);
+    if (!options.dryRun) await this.safetyCopy(() => this.planDown(options, steps));
     return this.locked(async () => {
-      const loaded = await this.load();
-      const status = compare(loaded, await this.store.list());
-      checkApplied(status);
-      const applied = status.filter((s) => s.state === "applied").reverse();
-      const targets = options.to !== undefined ? applied.filter((s) => s.version > options.to!) : applied.slice(0, steps);
-      const byVersion = new Map(loaded.map((m) => [m.version, m]));
-      const plan = targets.map((s) => byVersion.get(s.version)!);
-      // Refuse before reverting anything: half a rollback is worse than none.
-      for (const m of plan) {
-        if (!m.migration.down) {
-          throw new MigrationError(`Cannot revert ${label(m)}: it has no down(); add one, or revert by a new migration`, {
-            version: m.version,
-            ...(m.file ? { file: m.file } : {}),
-          });
-        }
-      }
+      const plan = await this.planDown(options, steps);
       if (options.dryRun) return this.rehearse(plan, "down");
       const out: MigrationResult[] = [];
       for (const m of plan) out.push(await this.apply(m, "down"));
       return out;
     });
+  }
+
+  /** What `down(options)` would revert, newest first; throws what it would refuse. */
+  private async planDown(options: DownOptions, steps: number): Promise<LoadedMigration[]> {
+    const loaded = await this.load();
+    const status = compare(loaded, await this.store.list());
+    checkApplied(status);
+    const applied = status.filter((s) => s.state === "applied").reverse();
+    const targets = options.to !== undefined ? applied.filter((s) => s.version > options.to!) : applied.slice(0, steps);
+    const byVersion = new Map(loaded.map((m) => [m.version, m]));
+    const plan = targets.map((s) => byVersion.get(s.version)!);
+    // Refuse before reverting anything: half a rollback is worse than none.
+    for (const m of plan) {
+      if (!m.migration.down) {
+        throw new MigrationError(`Cannot revert ${label(m)}: it has no down(); add one, or revert by a new migration`, {
+          version: m.version,
+          ...(m.file ? { file: m.file } : {}),
+        });
+      }
+    }
+    return plan;
+  }
+
+  /**
+   * With `backup.enabled`, a generation before a run that will apply or revert something (none for a dry run
+   * or an empty plan): `strata backup restore` of it undoes the run. If it cannot be made, nothing runs.
+   * Taken before the migration lock, whose row (SQL backends) would otherwise be in the copy, held: a
+   * restored copy would then keep the next runner waiting. The plan is looked at without the lock for
+   * this: a plan it cannot make (a changed migration...) is left for the locked run to report.
+   */
+  private async safetyCopy(plan: () => Promise<readonly LoadedMigration[]>): Promise<void> {
+    const backups = this.core.backups;
+    if (!backups) return;
+    const planned = await plan().catch(() => []);
+    if (planned.length > 0) await backups.create("migration");
   }
 
   private async load(): Promise<LoadedMigration[]> {

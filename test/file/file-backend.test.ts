@@ -8,6 +8,7 @@ import { CorruptionError, ConfigError, SchemaError, StorageError, createStorage 
 import type { Storage, StorageConfig } from "../../src/index.js";
 import { tableFileName } from "../../src/backends/file/table-file-name.js";
 import { sealJson } from "../../src/backends/file/file-snapshot.js";
+import { listGenerations } from "../../src/backup/backup-generations.js";
 
 @Entity("notes")
 class Note {
@@ -568,12 +569,17 @@ describe("file: backup", () => {
     const s = await openStorage({ backup: { enabled: true, keep: 2 }, file: { compactAfterBytes: 600 } });
     const notes = s.repository(Note);
     for (let i = 0; i < 30; i++) await notes.save({ title: `n${i}`, body: null, rank: i, score: null, done: false, due: null, meta: null } as Note);
-    const generations = fs.readdirSync(path.join(dir, "backups")).sort();
-    expect(generations).toHaveLength(2);
-    const newest = path.join(dir, "backups", generations[1]!);
-    const seq = Number(generations[1]!.replace("generation-", ""));
-    const copy = await openStorage({ autoCreate: false }, newest);
-    expect(await copy.repository(Note).count()).toBe(seq);
+    const generations = listGenerations(path.join(dir, "backups"));
+    expect(generations.map((g) => g.manifest.reason)).toEqual(["compaction", "compaction"]);
+    // Each holds the state before a compaction: fewer rows than now, the newer more than the older.
+    const counts: number[] = [];
+    for (const generation of generations) {
+      const copy = await openStorage({ autoCreate: false }, generation.dataPath);
+      counts.push(await copy.repository(Note).count());
+    }
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(counts[1]).toBeGreaterThan(counts[0]!);
+    expect(counts[1]).toBeLessThan(30);
   });
 });
 

@@ -6,7 +6,8 @@
  * - `<table>.table.json`: one snapshot per table, a row per line (see file-snapshot.ts);
  * - `journal.ndjson`: one checksummed line per committed transaction since the snapshots (see file-journal.ts);
  * - `strata.lock`: the pid holding the directory (see file-lock.ts);
- * - `backups/generation-<seq>/` with `backup.enabled`: the last `keep` states before each compaction.
+ * - `backups/generation-<timestamp>-<seq>/` with `backup.enabled` (or `backup.dir`): the generations of
+ *   src/backup/ (the state before each compaction, before each migration run, and every `intervalMs`), the newest `keep`.
  *
  * Opening loads the snapshots and replays the journal, after checking that they fit in the heap (a
  * `CapacityError` naming the file otherwise) and refusing snapshots or a journal left without their
@@ -33,6 +34,7 @@ import { CATALOG_FILE, CATALOG_FORMAT, catalogMismatch, catalogProblem, catalogT
 import type { JournalOp } from "./file-journal.js";
 import { FileJournal, JOURNAL_FILE, readJournal } from "./file-journal.js";
 import { DirectoryLock } from "./file-lock.js";
+import { createGeneration } from "../../backup/backup-generations.js";
 import { HeapBudget } from "./heap-budget.js";
 import type { RowCodec } from "./file-snapshot.js";
 import { diskFullError, fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
@@ -173,7 +175,7 @@ export class FileBackend extends EngineBackend {
     if (found.length === 0) return;
     throw new CorruptionError(
       `${catalogFile} is missing, but the directory holds data: ${found.join(", ")}. Strata will not open it as an empty database, ` +
-        `which would overwrite them. Restore catalog.json from a backup (with backup.enabled, backups/generation-N/ holds one).`,
+        `which would overwrite them. Restore catalog.json from a backup (with backup.enabled, each backups/generation-*/data/ holds one; or run strata backup restore).`,
       { file: catalogFile },
     );
   }
@@ -327,7 +329,7 @@ export class FileBackend extends EngineBackend {
   private async compact(): Promise<void> {
     await this.journal.flush();
     const seq = this.journal.seq;
-    if (this.context.config.backup.enabled) this.backupGeneration(seq);
+    if (this.context.config.backup.enabled) await this.backupGeneration(seq);
     // Tables still under a schema change's generation name move back to their plain name; the catalog's
     // rename switches to them, so their old files are removed only after it.
     const moved: string[] = [];
@@ -362,7 +364,7 @@ export class FileBackend extends EngineBackend {
     await this.journal.flush();
     const seq = this.journal.seq;
     const generation = (this.catalog.generation ?? 0) + 1;
-    if (this.context.config.backup.enabled) this.backupGeneration(seq);
+    if (this.context.config.backup.enabled) await this.backupGeneration(seq);
     const tables: Record<string, CatalogTable> = {};
     const states: TableState[] = [];
     // Until the catalog names them the new files are only space taken, which on a full disk a retry needs.
@@ -430,21 +432,28 @@ export class FileBackend extends EngineBackend {
     }
   }
 
-  /** Keeps the state before a compaction in the backup directory, and only the newest `keep` of them. */
-  private backupGeneration(seq: number): void {
+  /**
+   * Keeps the state before a compaction or a schema change as a generation of the shared store (the same
+   * directory and format as the scheduled ones), and only the newest `keep`. Called with the writer held.
+   */
+  private async backupGeneration(seq: number): Promise<void> {
     const { dir, keep } = this.context.config.backup;
-    const root = dir ? path.resolve(dir) : this.file("backups");
-    fs.mkdirSync(root, { recursive: true });
-    const name = `generation-${String(seq).padStart(12, "0")}`;
-    if (!fs.existsSync(path.join(root, name))) this.writeCopy(path.join(root, name), seq);
-    const generations = fs.readdirSync(root).filter((f) => /^generation-\d{12}$/.test(f)).sort();
-    for (const old of generations.slice(0, Math.max(0, generations.length - keep))) fs.rmSync(path.join(root, old), { recursive: true, force: true });
+    await createGeneration(dir ?? this.file("backups"), {
+      reason: "compaction",
+      backend: this.name,
+      dataName: "data",
+      write: (dataPath) => this.writeCopy(dataPath, seq),
+      keep,
+      durable: this.durable,
+    });
   }
 
   async backup(targetPath: string): Promise<void> {
     if (typeof targetPath !== "string" || targetPath === "") throw new ConfigError(["backup: expected a target directory path"]);
     const target = path.resolve(targetPath);
-    if (target === this.dir || target.startsWith(this.dir + path.sep)) {
+    // The generations directory is the one place inside the data directory a copy may go (src/backup/ writes there).
+    const generations = this.context.config.backup.dir ?? this.file("backups");
+    if ((target === this.dir || target.startsWith(this.dir + path.sep)) && !target.startsWith(generations + path.sep)) {
       throw new ConfigError([`backup: the target ${target} is inside the data directory ${this.dir}; choose another directory`]);
     }
     if (fs.existsSync(target) && (!fs.statSync(target).isDirectory() || fs.readdirSync(target).length > 0)) {
