@@ -45,8 +45,9 @@ function toFlat(value: unknown): unknown {
  * function so that the copy handed out (copyJson, on every read) pays nothing for it.
  */
 function toStoredJson(value: unknown): unknown {
-  if (value === null || typeof value !== "object") return value === 0 ? 0 : toFlat(value);
-  if (Array.isArray(value)) return value.map((v) => toStoredJson(v));
+  if (typeof value === "string") return toFlat(value);
+  if (value === null || typeof value !== "object") return value === 0 ? 0 : value;
+  if (Array.isArray(value)) return value.map(toStoredJson);
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     const inner = (value as Record<string, unknown>)[key];

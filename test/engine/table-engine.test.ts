@@ -178,6 +178,27 @@ describe("engine: queries over a write set", () => {
       expect(idsOf(read.find(indexed, query(indexed, [[cond(indexed, "tag", "eq", tag)]])))).toEqual(i === 0 ? [1, 100] : [100 + i]);
     });
   });
+
+  test("strings inside json come back exactly as written too, the json's shape and numbers unchanged", () => {
+    const schema = schemaOfTable({
+      name: "docs",
+      columns: [
+        { name: "id", type: "integer", nullable: false, primary: true, unique: true },
+        { name: "body", type: "json", nullable: true, primary: false, unique: false },
+      ],
+      indexes: [],
+    });
+    const body = { title: `built-of-pieces-${String(7).padStart(8, "0")}`, words: ["cafe\u0301 decomposed, not NFC", "short"], n: -0, nested: { deep: [1.5, null, true] } };
+    const db = new MemoryDatabase();
+    db.ensureTable(schema);
+    const ws = new WriteSet(db);
+    ws.insert(schema, { id: 1, body });
+    db.apply(ws.changes());
+    const stored = new WriteSet(db).findById(schema, 1)!["body"] as typeof body;
+    expect(stored).toEqual({ ...body, n: 0 });
+    expect(Object.is(stored.n, 0)).toBe(true);
+    expect([...stored.words[0]!]).toEqual([...body.words[0]!]);
+  });
 });
 
 describe("engine: ordering and paging", () => {
