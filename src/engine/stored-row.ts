@@ -8,10 +8,11 @@
  *
  * Rows enter through {@link makeStoredRowCopier} (insert, upsert, update: a Date becomes its time, json is
  * deep-copied, a string built of pieces is stored flat: see {@link toFlat}) and leave through
- * {@link makeHandedOutCopier} (a fresh Date per datetime, json deep-copied), so a caller never shares an object with storage and gets back the `Date` it wrote (ms). Between the two,
- * the predicates, orderings, ordered indexes and keyset positions compare datetimes with `<` and `>`, which
- * read a Date as its time: a where-value or a keyset position given as a Date meets the stored numbers
- * without being converted (compile-query.ts turns an inlined one into its time once per query).
+ * {@link makeHandedOutCopier} (a fresh Date per datetime, json deep-copied), so a caller never shares an
+ * object with storage and gets back the `Date` it wrote (ms). Between the two, the predicates, orderings,
+ * ordered indexes and keyset positions compare datetimes with `<` and `>`, which read a Date as its time:
+ * a where-value or a keyset position given as a Date meets the stored numbers without being converted
+ * (compile-query.ts turns an inlined one into its time once per query).
  * The file backend's codec writes the numbers as ISO strings and reads them back as numbers.
  */
 import type { ColumnSchema, Row } from "../schema/entity-schema.js";
