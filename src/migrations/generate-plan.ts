@@ -17,6 +17,7 @@ import { compareSnapshots, readSnapshot, snapshotSource } from "./schema-snapsho
 import type { SchemaSnapshot } from "./schema-snapshot.js";
 import { normalizeWhere } from "../query/normalize-query.js";
 import { joinTablesOf } from "../schema/read-relations.js";
+import type { EntitySchema } from "../schema/entity-schema.js";
 import { schemaOfTable } from "../schema/table-schema.js";
 import type { Backend } from "../spi/index.js";
 import { coreOf } from "../storage-core.js";
@@ -86,7 +87,7 @@ async function rowsAtStake(backend: Backend, live: SchemaSnapshot, dropped: read
       if (table?.columns.some((c) => c.name === d.column)) {
         // The names come from the database's own description and go through the query compiler, never into SQL text.
         const schema = schemaOfTable(table);
-        rows = await tx.count(schema, normalizeWhere(schema, { [d.column]: { $ne: null } }));
+        rows = await tx.count(schema, normalizeWhere(schema, { [d.column]: { $isNull: false } }));
       }
       out.push({ table: d.table, column: d.column, rows });
     }
@@ -108,7 +109,8 @@ export async function planMigration(storage: Storage, folder: string, options: P
 
   let baseline: SchemaSnapshot;
   let baselineKind: GeneratePlan["baseline"] = "migrations";
-  const all = await replayMigrations(loaded, options.scratch);
+  const entityOf = (table: string): EntitySchema | undefined => schemas.find((s) => s.table === table);
+  const all = await replayMigrations(loaded, options.scratch, entityOf);
   if ("schema" in all) baseline = all.schema;
   else {
     options.warn(
@@ -125,7 +127,7 @@ export async function planMigration(storage: Storage, folder: string, options: P
   } else if ("schema" in all) {
     const appliedVersions = new Set(status.filter((s) => s.state !== "pending").map((s) => s.version));
     const applied = loaded.filter((m) => appliedVersions.has(m.version));
-    const replayed = applied.length === loaded.length ? all : await replayMigrations(applied, options.scratch);
+    const replayed = applied.length === loaded.length ? all : await replayMigrations(applied, options.scratch, entityOf);
     if ("schema" in replayed) drift.push(...compareSnapshots(replayed.schema, live));
     else options.warn(`drift not checked: ${label(replayed.blockedBy)} cannot be replayed (${replayed.reason})`);
     if (drift.length > 0) {

@@ -10,6 +10,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, describe, expect, test } from "vitest";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -107,6 +108,16 @@ function run(app: App): string[] {
   const folder = built(app);
   const out = execFileSync(process.execPath, [path.join(folder, "main.js")], { cwd: folder, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   return out.trim().split("\n");
+}
+
+/** The rows of `sql` read from the app's database by plain better-sqlite3, as the user's own tools would. */
+function sqliteRows(app: string, sql: string): unknown[] {
+  const db = new Database(path.join(app, "data/app.db"), { readonly: true });
+  try {
+    return db.prepare(sql).all();
+  } finally {
+    db.close();
+  }
 }
 
 /** Runs the installed `strata` bin in `app`, as a user's shell would (through its `#!/usr/bin/env node` line). */
@@ -249,7 +260,7 @@ const authors = await storage.repository(Author).findAll();
 const ada = authors[0];
 if (ada === undefined || authors.length !== 1) throw new Error(\`expected Ada alone, got \${JSON.stringify(authors)}\`);
 console.log("author", ada.name, /^[0-9a-f]{8}-[0-9a-f]{4}-/.test(ada.id), ada.createdAt instanceof Date, ada.updatedAt instanceof Date);`,
-    expected: ["migrations 1:applied 2:applied", "author Ada true true true"],
+    expected: ["migrations 1:applied 2:applied 3:applied", "author Ada true true true"],
   },
   {
     point: "6, 10: storage.sql on SQLite; the table's columns in declaration order",
@@ -325,6 +336,11 @@ export class Post {
 export const ENTITIES = [Author, Post];
 `;
 
+/** The entities after the user renamed Post.viewCount to views (point 2). */
+const renamedEntitiesSource = entitiesSource.replace("viewCount!: number", "views!: number");
+/** ... and then dropped Post.tags, which holds a value in one row. */
+const droppedEntitiesSource = renamedEntitiesSource.replace(/^.*tags!: string\[\] \| null;\n/m, "");
+
 const mainSource = `import "reflect-metadata";
 import { createStorage, Repository, type EntityInput, type Logger, type Patch, type Storage } from "stratastore";
 import { Author, Post } from "./entities.js";
@@ -337,7 +353,7 @@ class PostRepository extends Repository<Post, string> {
 async function main(): Promise<void> {
   const warnings: string[] = [];
   const logger: Logger = { debug() {}, info() {}, warn: (message) => { warnings.push(message); }, error: (message) => { console.error(message); } };
-  const storage = await createStorage({ url: "sqlite:./data/app.db", entities: [Author, Post], migrations: "migrations", autoCreate: true, logger });
+  const storage = await createStorage({ url: "sqlite:./data/app.db", entities: [Author, Post], migrations: "migrations", autoCreate: false, logger });
   const posts = storage.repository(PostRepository);
   try {
 ${sections.map((s) => `    // Issue 13, point ${s.point}\n${s.code.replace(/^/gm, "    ")}`).join("\n")}
@@ -387,14 +403,22 @@ describe.each([
   const declared = app(
     `app-13-ts${compiler.replace(".", "")}-${type === "module" ? "esm" : "cjs"}`,
     type,
-    { "entities.ts": entitiesSource, "main.ts": mainSource, "strata.config.json": JSON.stringify({ url: "sqlite:./data/app.db", entities: "./entities.js" }) },
+    {
+      "entities.ts": entitiesSource,
+      "entities-renamed.ts": renamedEntitiesSource,
+      "entities-dropped.ts": droppedEntitiesSource,
+      "main.ts": mainSource,
+      "strata.config.json": JSON.stringify({ url: "sqlite:./data/app.db", entities: "./entities.js" }),
+      "strata.renamed.json": JSON.stringify({ url: "sqlite:./data/app.db", entities: "./entities-renamed.js" }),
+      "strata.dropped.json": JSON.stringify({ url: "sqlite:./data/app.db", entities: "./entities-dropped.js" }),
+    },
     compiler,
   );
   const folder = path.join(work, declared.name);
 
   test("compiles without a cast under strict and skipLibCheck: false", () => {
     // No `x as T`, no `<T>x`: the inputs are typed by the package.
-    const source = [entitiesSource, mainSource, createAuthorsMigration, seedAuthorsMigration(type)].join("\n");
+    const source = [entitiesSource, renamedEntitiesSource, droppedEntitiesSource, mainSource, createAuthorsMigration, seedAuthorsMigration(type)].join("\n");
     expect(source).not.toMatch(/\bas\s+(?:unknown|any|never|string|number|boolean|object|[A-Z]\w*|\{|\[)|<[A-Z]\w*>\s*[\w{[(]/);
     built(declared);
     // CommonJS (point 3): the compiled app require()s the package.
@@ -425,13 +449,37 @@ describe.each([
     expect(result.stdout).toContain("seed-authors");
   });
 
-  // Point 2 goes here, once `strata migrate generate` detects renames, drift and data loss: after the run
-  // below (a post holds viewCount 42), rename Post.viewCount in entities.ts and compile again (or load
-  // entities.ts through tsx, given explicit column types: tsx emits no metadata), then
-  // `strata migrate generate rename-views --rename posts.viewCount:views --yes`, `strata migrate up`, and
-  // assert that the value 42 survives and that a generated drop is refused without --allow-data-loss.
+  test("strata migrate generate writes the posts table from the entities, against the migrations folder (point 2)", () => {
+    const result = strata(folder, "migrate", "generate", "create-posts");
+    expect(result).toMatchObject({ status: 0, stderr: "" });
+    expect(result.stdout).toMatch(/^Created migrations\/0003-create-posts\.\w+ with 1 change:\n {2}.*posts/);
+    expect(strata(folder, "migrate", "up")).toMatchObject({ status: 0, stderr: "" });
+    // Nothing left to write: the entities and the folder agree.
+    expect(strata(folder, "migrate", "generate", "again")).toMatchObject({ status: 0, stdout: expect.stringContaining("nothing written") });
+  });
 
   test("runs every section and prints what each expects", () => {
     expect(run(declared)).toEqual(sections.flatMap((s) => s.expected));
   });
+
+  test("a renamed column keeps its values: generate asks, --rename settles it (point 2)", () => {
+    const refused = strata(folder, "--config", "strata.renamed.json", "migrate", "generate", "rename-views");
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("--rename posts.viewCount:views");
+    expect(readdirSync(path.join(folder, "migrations")).filter((f) => f.includes("rename-views"))).toEqual([]);
+    const written = strata(folder, "--config", "strata.renamed.json", "migrate", "generate", "rename-views", "--rename", "posts.viewCount:views");
+    expect(written).toMatchObject({ status: 0, stderr: "" });
+    expect(strata(folder, "--config", "strata.renamed.json", "migrate", "up")).toMatchObject({ status: 0, stderr: "" });
+    expect(sqliteRows(folder, "select views from posts where title = 'Renamed'")).toEqual([{ views: 42 }]);
+  });
+
+  test("a dropped column holding data is refused with its row count, then written with --allow-data-loss (point 2)", () => {
+    const refused = strata(folder, "--config", "strata.dropped.json", "migrate", "generate", "drop-tags");
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("posts.tags: 1 row with a value");
+    expect(strata(folder, "--config", "strata.dropped.json", "migrate", "generate", "drop-tags", "--allow-data-loss")).toMatchObject({ status: 0, stderr: "" });
+    expect(strata(folder, "--config", "strata.dropped.json", "migrate", "up")).toMatchObject({ status: 0, stderr: "" });
+    expect(sqliteRows(folder, "select name from pragma_table_info('posts') where name = 'tags'")).toEqual([]);
+  });
 });
+
