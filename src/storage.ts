@@ -18,6 +18,9 @@ import type { MigrationRunner } from "./migrations/migration-runner.js";
 import { createMigrationRunner } from "./migrations/migration-runner.js";
 import type { CommittedWrites, TransactionOptions } from "./transaction/transaction-manager.js";
 import { TransactionManager } from "./transaction/transaction-manager.js";
+import type { QueryListener } from "./observe/query-event.js";
+import { QueryObserver } from "./observe/query-observer.js";
+import { loadTelemetry } from "./observe/query-telemetry.js";
 
 /** A repository class whose constructor takes the storage, as `class TaskRepository extends Repository<Task, string>`. */
 export type RepositoryClass<R extends Repository<object, never>> = new (storage: Storage) => R;
@@ -143,8 +146,7 @@ export class Storage {
     if (!core.backend.capabilities.supportsSql) {
       throw new UnsupportedError(`storage.sql needs a SQL backend (sqlite or postgres); the ${core.backend.name} backend has none. Use the repositories' queries`);
     }
-    const session = core.transactions.current()?.session ?? core.backend.session;
-    const result = await session.sql!(strings, values);
+    const result = await core.session().sql!(strings, values);
     if (result.wrote) {
       // Every table in one note: one announcement (one bus message with a Redis L2), not one per table.
       const [first, ...others] = (this.allTables ??= this.tables());
@@ -160,6 +162,24 @@ export class Storage {
   private tables(): string[] {
     const schemas = [...this.#core.schemas.values()];
     return [...schemas, ...joinTablesOf(schemas)].map((schema) => schema.table);
+  }
+
+  /**
+   * Hears of every backend operation once it has ended (README, "Observing queries"): its backend, table,
+   * operation, SQL and bound values (SQL backends) or plan (memory, file), duration and rows. Inside a
+   * transaction too, as each operation ends. What the listener throws is caught and logged once. Returns
+   * the function that removes it. Nothing is measured while no listener, `logQueries` or `telemetry` is on.
+   * @example const off = storage.on("query", (e) => console.log(e.operation, e.table, e.durationMs));
+   */
+  on(event: "query", listener: QueryListener): () => void {
+    if (event !== "query") throw new ConfigError([`on: unknown event ${JSON.stringify(event)}; the one event is "query"`]);
+    return this.#core.observer.add(listener);
+  }
+
+  /** Removes a listener added with {@link Storage.on}; one not added is ignored. */
+  off(event: "query", listener: QueryListener): void {
+    if (event !== "query") throw new ConfigError([`off: unknown event ${JSON.stringify(event)}; the one event is "query"`]);
+    this.#core.observer.remove(listener);
   }
 
   /** Hears of committed writes (tables and keys), after the outermost commit. */
@@ -184,6 +204,7 @@ export class Storage {
   async close(): Promise<void> {
     if (!this.connected) return;
     this.connected = false;
+    this.#core.observer.close();
     await this.#core.cache?.close();
     await this.#core.backend.close();
   }
@@ -255,6 +276,8 @@ function extendsForeignRepository(cls: Function): boolean {
 export async function createStorage(configOrUrl?: StorageConfig | string): Promise<Storage> {
   const { backendSource, ...config } = resolveConfig(configOrUrl, isKnownBackend);
   const schemas = readEntitySchemas(config.entities);
+  // Before the backend opens: a missing @opentelemetry/api then leaves nothing open.
+  const telemetry = await loadTelemetry(config.telemetry);
   // Checked and taken in the same synchronous stretch, so two createStorage calls cannot both take it.
   if (typeof backendSource === "object") {
     if (ownedInstances.has(backendSource)) {
@@ -268,7 +291,8 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     backupToDirectory: (source, targetPath) => backupToDirectory(source, targetPath, config),
   });
   const transactions = new TransactionManager(backend, config.logger);
-  const core = new StorageCore(config, backend, schemas, transactions);
+  const observer = new QueryObserver(backend.name, config.logger, config.logQueries, telemetry?.(backend.name));
+  const core = new StorageCore(config, backend, schemas, transactions, observer);
   const storage = openStorage(core);
   try {
     // The foreign keys a migration made (no entity declares them) count as much as the entities' own.
@@ -276,6 +300,7 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     // The migrations module reads the applied migrations for the cache's keys: the cache never imports it.
     core.cache = await CacheManager.open(core, () => appliedFingerprint(appliedStoreOf(backend)));
   } catch (error) {
+    observer.close();
     await backend.close().catch(() => {});
     throw error;
   }

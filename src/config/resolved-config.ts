@@ -5,6 +5,8 @@
  */
 import type { Logger } from "../logger.js";
 import type { Migration } from "../migrations/migration.js";
+import type { LogQueriesConfig } from "../observe/query-observer.js";
+import type { TelemetryConfig } from "../observe/query-telemetry.js";
 import type { CacheConfig } from "./cache-config.js";
 
 /** The configuration after validation and defaults, as backends see it. */
@@ -41,4 +43,8 @@ export interface ResolvedConfig {
   readonly file: { readonly fsync: "always" | "never"; readonly compactAfterBytes: number };
   /** Where to log; the context's `logger`. @default a logger that drops everything */
   readonly logger: Logger;
+  /** `logQueries` as given, when on; the storage reports operations, not the backend. */
+  readonly logQueries?: LogQueriesConfig;
+  /** `telemetry` as given, when on; the storage makes the spans, not the backend. */
+  readonly telemetry?: TelemetryConfig;
 }

@@ -6,6 +6,8 @@ import { quietLogger } from "../logger.js";
 import { describeValue } from "../schema/row-values.js";
 import type { Migration } from "../migrations/migration.js";
 import type { Backend, BackendFactory } from "../spi/backend.js";
+import type { LogQueriesConfig } from "../observe/query-observer.js";
+import type { TelemetryConfig, TelemetryTracerProvider } from "../observe/query-telemetry.js";
 import type { CacheConfig } from "./cache-config.js";
 import type { ResolvedConfig } from "./resolved-config.js";
 
@@ -62,6 +64,21 @@ export interface StorageConfig {
   sqlite?: { journalMode?: "wal" | "delete"; synchronous?: "normal" | "full"; busyTimeoutMs?: number };
   file?: { fsync?: "always" | "never"; compactAfterBytes?: number };
   logger?: Logger;
+  /**
+   * Writes each backend operation (README, "Observing queries") to `logger`: `true` every one, at debug
+   * level; `{ slowMs }` only those that took at least `slowMs` ms, at warn level. Lines hold the SQL and its
+   * parameter values, which are your data: mind secrets before shipping such logs.
+   * @default false
+   * @example createStorage({ url, entities, logger: console, logQueries: { slowMs: 100 } })
+   */
+  logQueries?: LogQueriesConfig;
+  /**
+   * An OpenTelemetry span per backend operation, with the database semantic conventions' attributes
+   * (README, "Observing queries"). Needs the optional peer dependency `@opentelemetry/api`, loaded only
+   * then. `true` uses the globally registered tracer provider; `{ tracerProvider }` a given one.
+   * @default false
+   */
+  telemetry?: TelemetryConfig;
 }
 
 const positiveInt = (what = "a positive integer") => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
@@ -162,6 +179,32 @@ const configSchema = z.strictObject(
       .strictObject({ fsync: oneOf(["always", "never"]).optional(), compactAfterBytes: positiveInt().optional() }, { error: "expected an object" })
       .optional(),
     logger: loggerSchema.optional(),
+    logQueries: z
+      .union(
+        [
+          z.boolean(),
+          z.strictObject({
+            slowMs: z.number({ error: "expected a number of ms, 0 or more" }).min(0, { error: "expected a number of ms, 0 or more" }).refine(Number.isFinite, { error: "expected a finite number of ms" }).optional(),
+          }),
+        ],
+        { error: "expected true, false or { slowMs }" },
+      )
+      .optional(),
+    telemetry: z
+      .union(
+        [
+          z.boolean(),
+          z.strictObject({
+            tracerProvider: z
+              .custom<TelemetryTracerProvider>((v) => typeof (v as { getTracer?: unknown } | null)?.getTracer === "function", {
+                error: "expected an OpenTelemetry TracerProvider (an object with getTracer)",
+              })
+              .optional(),
+          }),
+        ],
+        { error: "expected true, false or { tracerProvider }" },
+      )
+      .optional(),
   },
   { error: "expected a configuration object or a URL string" },
 );
@@ -263,5 +306,7 @@ export function resolveConfig(input: unknown, isKnownBackend: (name: string) => 
     },
     file: { fsync: config.file?.fsync ?? "always", compactAfterBytes: config.file?.compactAfterBytes ?? 8 * 1024 * 1024 },
     logger: config.logger ?? quietLogger,
+    ...(config.logQueries ? { logQueries: config.logQueries } : {}),
+    ...(config.telemetry ? { telemetry: config.telemetry } : {}),
   };
 }
