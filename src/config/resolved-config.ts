@@ -5,8 +5,7 @@
  */
 import type { Logger } from "../logger.js";
 import type { Migration } from "../migrations/migration.js";
-import type { LogQueriesConfig } from "../observe/query-observer.js";
-import type { TelemetryConfig } from "../observe/query-telemetry.js";
+import type { LogQueriesConfig, TelemetryConfig } from "./observe-config.js";
 import type { CacheConfig } from "./cache-config.js";
 
 /** The configuration after validation and defaults, as backends see it. */

@@ -8,6 +8,7 @@
  */
 import { inspect } from "node:util";
 import type { DataSession } from "../spi/index.js";
+import type { LogQueriesConfig } from "../config/observe-config.js";
 import type { Logger } from "../logger.js";
 import { ConfigError } from "../errors.js";
 import type { OperationTrace } from "./operation-trace.js";
@@ -16,9 +17,6 @@ import type { QueryEvent, QueryListener, QueryOperation } from "./query-event.js
 import type { QueryTelemetry } from "./query-telemetry.js";
 import type { OperationMeasurer } from "./observed-session.js";
 import { ObservedSession } from "./observed-session.js";
-
-/** The `logQueries` option: `true` logs every operation at debug level; `{ slowMs }` only those that slow, at warn. */
-export type LogQueriesConfig = boolean | { readonly slowMs?: number };
 
 export class QueryObserver implements OperationMeasurer {
   /** True while a listener, `logQueries` or `telemetry` wants operations measured. */
@@ -29,8 +27,8 @@ export class QueryObserver implements OperationMeasurer {
   private readonly threw = new WeakSet<QueryListener>();
   /** The observed view of each session asked about (the autocommit one, each transaction scope's). */
   private readonly observed = new WeakMap<DataSession, { outside: DataSession; inside: DataSession }>();
-  /** `logQueries` resolved: undefined when off, else the least duration logged (0: all, at debug). */
-  private readonly slowMs: number | undefined;
+  /** `logQueries` resolved: off, every operation at debug level, or those of at least `slowMs` ms at warn level. */
+  private readonly log: { readonly slowMs: number } | "all" | undefined;
   private closed = false;
 
   constructor(
@@ -39,7 +37,7 @@ export class QueryObserver implements OperationMeasurer {
     logQueries: LogQueriesConfig | undefined,
     private readonly telemetry: QueryTelemetry | undefined,
   ) {
-    this.slowMs = logQueries === true ? 0 : typeof logQueries === "object" ? (logQueries.slowMs ?? 0) : undefined;
+    this.log = logQueries === true || (typeof logQueries === "object" && logQueries.slowMs === undefined) ? "all" : logQueries ? { slowMs: logQueries.slowMs! } : undefined;
     this.decide();
   }
 
@@ -64,7 +62,7 @@ export class QueryObserver implements OperationMeasurer {
   }
 
   private decide(): void {
-    const active = !this.closed && (this.listeners.length > 0 || this.slowMs !== undefined || this.telemetry !== undefined);
+    const active = !this.closed && (this.listeners.length > 0 || this.log !== undefined || this.telemetry !== undefined);
     if (active === this.active) return;
     this.active = active;
     if (active) startTracing();
@@ -140,10 +138,9 @@ export class QueryObserver implements OperationMeasurer {
       }
     }
     if (spanOnly) return;
-    if (this.slowMs !== undefined && event.durationMs >= this.slowMs) {
-      if (this.slowMs === 0) this.logger.debug(formatQueryEvent(event));
-      else this.logger.warn(`slow query (${this.slowMs} ms or more): ${formatQueryEvent(event)}`);
-    }
+    const log = this.log;
+    if (log === "all") this.logger.debug(formatQueryEvent(event));
+    else if (log !== undefined && event.durationMs >= log.slowMs) this.logger.warn(`slow query (${log.slowMs} ms or more): ${formatQueryEvent(event)}`);
     for (const listener of this.listeners) {
       try {
         listener(event);

@@ -17,19 +17,9 @@
  * exception and sets `error.type` (the error's `code`, else its class name).
  */
 import { packageVersion } from "../cli/package-version.js";
+import type { TelemetryConfig } from "../config/observe-config.js";
 import { ConfigError } from "../errors.js";
 import type { QueryEvent, QueryOperation } from "./query-event.js";
-
-/**
- * The part of OpenTelemetry's `TracerProvider` Strata uses. Structural, so that Strata's public types do not
- * need `@opentelemetry/api` installed; a `TracerProvider` of the API or of an SDK fits.
- */
-export interface TelemetryTracerProvider {
-  getTracer(name: string, version?: string): unknown;
-}
-
-/** The `telemetry` option: `true` for the globally registered tracer provider, or a provider of your own. */
-export type TelemetryConfig = boolean | { readonly tracerProvider?: TelemetryTracerProvider };
 
 /** The members of an OpenTelemetry span Strata calls. */
 interface SpanLike {
