@@ -25,8 +25,8 @@ export class QueryObserver implements OperationMeasurer {
   private listeners: readonly QueryListener[] = [];
   /** Listeners that threw once: logged then, not again. */
   private readonly threw = new WeakSet<QueryListener>();
-  /** The observed view of each session asked about (the autocommit one, each transaction scope's). */
-  private readonly observed = new WeakMap<DataSession, { outside: DataSession; inside: DataSession }>();
+  /** The observed view of each session asked about: the autocommit one, and each transaction scope's while it lives. */
+  private readonly observed = new WeakMap<DataSession, DataSession>();
   /** `logQueries` resolved: off, every operation at debug level, or those of at least `slowMs` ms at warn level. */
   private readonly log: { readonly slowMs: number } | "all" | undefined;
   private closed = false;
@@ -69,11 +69,14 @@ export class QueryObserver implements OperationMeasurer {
     else stopTracing();
   }
 
-  /** `session` with each operation measured and reported; made once per session and kept while it lives. */
+  /**
+   * `session` with each operation measured and reported; made once per session and kept while it lives. A
+   * session is the autocommit one or a transaction scope's, never both: `inTransaction` is the same at each call.
+   */
   observe(session: DataSession, inTransaction: boolean): DataSession {
-    let views = this.observed.get(session);
-    if (!views) this.observed.set(session, (views = { outside: new ObservedSession(session, this, false), inside: new ObservedSession(session, this, true) }));
-    return inTransaction ? views.inside : views.outside;
+    let view = this.observed.get(session);
+    if (!view) this.observed.set(session, (view = new ObservedSession(session, this, inTransaction)));
+    return view;
   }
 
   /**
