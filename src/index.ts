@@ -79,6 +79,8 @@ export { copyStorage } from "./copy/copy-storage.js";
 export type { CopyOptions, CopiedTable } from "./copy/copy-backend.js";
 export { schemaOfTable, describeSchema } from "./schema/table-schema.js";
 export type { Logger } from "./logger.js";
+export type { QueryEvent, QueryListener, QueryOperation, QueryStatement } from "./observe/query-event.js";
+export type { LogQueriesConfig, TelemetryConfig, TelemetryTracerProvider } from "./config/observe-config.js";
 export type { StorageCache, CacheStats } from "./cache/cache-manager.js";
 export type { CacheConfig } from "./config/storage-config.js";
 export * from "./errors.js";

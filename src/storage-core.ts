@@ -10,6 +10,8 @@ import type { ForeignKeyHolder } from "./schema/foreign-key-graph.js";
 import { withHeldForeignKeys } from "./schema/foreign-key-graph.js";
 import { joinTablesOf } from "./schema/read-relations.js";
 import type { TransactionManager } from "./transaction/transaction-manager.js";
+import type { DataSession } from "./spi/index.js";
+import type { QueryObserver } from "./observe/query-observer.js";
 
 /** Each open storage's core, set once by its constructor (weakly held: a dropped storage drops its entry). */
 const cores = new WeakMap<object, StorageCore>();
@@ -75,8 +77,26 @@ export class StorageCore {
     readonly backend: Backend,
     readonly schemas: ReadonlyMap<Function, EntitySchema>,
     readonly transactions: TransactionManager,
+    /** `storage.on("query")`, `logQueries` and `telemetry`: whether operations are measured, and how. */
+    readonly observer: QueryObserver,
   ) {
     this.foreignKeyTables = this.declaredTables();
+  }
+
+  /**
+   * The session of the ambient transaction, else the backend's autocommit session: what every read and
+   * write of the storage goes through. Observed (each operation measured and reported) only while the
+   * observer is active; otherwise the backend's own, at the cost of one field read.
+   */
+  session(): DataSession {
+    const scope = this.transactions.current();
+    if (scope === undefined) return this.observer.active ? this.observer.observe(this.backend.session, false) : this.backend.session;
+    return this.observer.active ? this.observer.observe(scope.session, true) : scope.session;
+  }
+
+  /** The backend's autocommit session (reads that fill the cache, streams), observed as {@link StorageCore.session} is. */
+  get autocommitSession(): DataSession {
+    return this.observer.active ? this.observer.observe(this.backend.session, false) : this.backend.session;
   }
 
   private declaredTables(): EntitySchema[] {

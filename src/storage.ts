@@ -21,6 +21,9 @@ import type { MigrationRunner } from "./migrations/migration-runner.js";
 import { createMigrationRunner } from "./migrations/migration-runner.js";
 import type { CommittedWrites, TransactionOptions } from "./transaction/transaction-manager.js";
 import { TransactionManager } from "./transaction/transaction-manager.js";
+import type { QueryListener } from "./observe/query-event.js";
+import { QueryObserver } from "./observe/query-observer.js";
+import { loadTelemetry } from "./observe/query-telemetry.js";
 
 /** A repository class whose constructor takes the storage, as `class TaskRepository extends Repository<Task, string>`. */
 export type RepositoryClass<R extends Repository<object, never>> = new (storage: Storage) => R;
@@ -49,6 +52,12 @@ let openStorage: (core: StorageCore) => Storage;
  * JavaScript ones too, so no core but one `createStorage` built is ever tied to a storage.
  */
 const SEAL = Symbol("Storage");
+
+/** A {@link ConfigError} for an event a storage does not emit, or a listener that is not a function. */
+function checkListener(method: "on" | "off", event: unknown, listener: unknown): void {
+  if (event !== "query" && event !== "backup") throw new ConfigError([`${method}: unknown event ${JSON.stringify(event)}; the events are "query" and "backup"`]);
+  if (typeof listener !== "function") throw new ConfigError([`${method}("${event}", listener): expected a function, got ${listener === null ? "null" : typeof listener}`]);
+}
 
 /**
  * An open storage: repositories, transactions, backup. Its core (backend, schemas, transaction manager) is
@@ -151,8 +160,7 @@ export class Storage {
     if (!core.backend.capabilities.supportsSql) {
       throw new UnsupportedError(`storage.sql needs a SQL backend (sqlite or postgres); the ${core.backend.name} backend has none. Use the repositories' queries`);
     }
-    const session = core.transactions.current()?.session ?? core.backend.session;
-    const result = await session.sql!(strings, values);
+    const result = await core.session().sql!(strings, values);
     if (result.wrote) {
       // Every table in one note: one announcement (one bus message with a Redis L2), not one per table.
       const [first, ...others] = (this.allTables ??= this.tables());
@@ -168,6 +176,38 @@ export class Storage {
   private tables(): string[] {
     const schemas = [...this.#core.schemas.values()];
     return [...schemas, ...joinTablesOf(schemas)].map((schema) => schema.table);
+  }
+
+  /**
+   * Listens to the storage's events, and returns the function that removes the listener:
+   * - `query`: every backend operation once it has ended (README, "Observing queries"): its backend, table,
+   *   operation, SQL and bound values (SQL backends) or plan (memory, file), duration and rows. Inside a
+   *   transaction too, as each operation ends. Nothing is measured while no listener, `logQueries` or
+   *   `telemetry` is on.
+   * - `backup`: an automatic backup (`backup.enabled`) once its generation is complete, with its name, reason,
+   *   duration and size (README, "Backups").
+   *
+   * What a listener throws is caught and logged, and never fails the operation or the backup.
+   * @example const off = storage.on("query", (e) => console.log(e.operation, e.table, e.durationMs));
+   * @example storage.on("backup", (e) => console.log(`${e.generation}: ${e.sizeBytes} bytes in ${e.durationMs} ms`));
+   */
+  on(event: "query", listener: QueryListener): () => void;
+  on(event: "backup", listener: (event: BackupEvent) => void): () => void;
+  on(event: "query" | "backup", listener: QueryListener | ((event: BackupEvent) => void)): () => void {
+    checkListener("on", event, listener);
+    if (event === "query") return this.#core.observer.add(listener as QueryListener);
+    const backup = listener as (event: BackupEvent) => void;
+    this.backupListeners.add(backup);
+    return () => void this.backupListeners.delete(backup);
+  }
+
+  /** Removes a listener added with {@link Storage.on}; one not added is ignored. */
+  off(event: "query", listener: QueryListener): void;
+  off(event: "backup", listener: (event: BackupEvent) => void): void;
+  off(event: "query" | "backup", listener: QueryListener | ((event: BackupEvent) => void)): void {
+    checkListener("off", event, listener);
+    if (event === "query") this.#core.observer.remove(listener as QueryListener);
+    else this.backupListeners.delete(listener as (event: BackupEvent) => void);
   }
 
   /** Hears of committed writes (tables and keys), after the outermost commit. */
@@ -188,23 +228,6 @@ export class Storage {
     return this.#core.backend.backup(targetPath);
   }
 
-  /**
-   * Listens to the automatic backups (`backup.enabled`): `backup` once a generation is complete, with its
-   * name, reason, duration and size (README, "Backups").
-   * @example storage.on("backup", (e) => console.log(`${e.generation}: ${e.sizeBytes} bytes in ${e.durationMs} ms`));
-   */
-  on(event: "backup", listener: (event: BackupEvent) => void): this {
-    if (event !== "backup") throw new ConfigError([`on: unknown event ${JSON.stringify(event)} (expected "backup")`]);
-    this.backupListeners.add(listener);
-    return this;
-  }
-
-  /** Stops listening. */
-  off(event: "backup", listener: (event: BackupEvent) => void): this {
-    if (event === "backup") this.backupListeners.delete(listener);
-    return this;
-  }
-
   /** @internal Tells the `backup` listeners; one that throws is logged, and never fails the backup. */
   private emitBackup(event: BackupEvent): void {
     for (const listener of this.backupListeners) {
@@ -221,6 +244,7 @@ export class Storage {
     if (!this.connected) return;
     this.connected = false;
     await this.#core.backups?.close();
+    this.#core.observer.close();
     await this.#core.cache?.close();
     await this.#core.backend.close();
   }
@@ -292,6 +316,8 @@ function extendsForeignRepository(cls: Function): boolean {
 export async function createStorage(configOrUrl?: StorageConfig | string): Promise<Storage> {
   const { backendSource, ...config } = resolveConfig(configOrUrl, isKnownBackend);
   const schemas = readEntitySchemas(config.entities);
+  // Before the backend opens: a missing @opentelemetry/api then leaves nothing open.
+  const telemetry = await loadTelemetry(config.telemetry);
   // Checked and taken in the same synchronous stretch, so two createStorage calls cannot both take it.
   if (typeof backendSource === "object") {
     if (ownedInstances.has(backendSource)) {
@@ -305,7 +331,8 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     backupToDirectory: (source, targetPath) => backupToDirectory(source, targetPath, config),
   });
   const transactions = new TransactionManager(backend, config.logger);
-  const core = new StorageCore(config, backend, schemas, transactions);
+  const observer = new QueryObserver(backend.name, config.logger, config.logQueries, telemetry?.(backend.name));
+  const core = new StorageCore(config, backend, schemas, transactions, observer);
   const storage = openStorage(core);
   try {
     // The foreign keys a migration made (no entity declares them) count as much as the entities' own.
@@ -320,6 +347,7 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
       core.backups.start();
     }
   } catch (error) {
+    observer.close();
     await backend.close().catch(() => {});
     throw error;
   }

@@ -52,6 +52,8 @@ export interface CacheHost {
   readonly transactions: { afterCommit(listener: (writes: CommittedWrites) => void): void };
   /** Bumped by each migration this process applies or reverts. */
   readonly schemaVersion: number;
+  /** The backend's autocommit session, observed while the storage observes its operations. */
+  readonly autocommitSession: DataSession;
 }
 
 /**
@@ -111,7 +113,7 @@ export class CacheManager implements StorageCache, TableCacheContext {
 
   /** @see TableCacheContext.loader */
   get loader(): DataSession {
-    return this.host.backend.session;
+    return this.host.autocommitSession;
   }
 
   private async openL2(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import type { Logger } from "../logger.js";
 import type { Migration } from "../migrations/migration.js";
+import type { LogQueriesConfig, TelemetryConfig } from "./observe-config.js";
 import type { CacheConfig } from "./cache-config.js";
 
 /** The configuration after validation and defaults, as backends see it. */
@@ -44,4 +45,8 @@ export interface ResolvedConfig {
   readonly file: { readonly fsync: "always" | "never"; readonly compactAfterBytes: number };
   /** Where to log; the context's `logger`. @default a logger that drops everything */
   readonly logger: Logger;
+  /** `logQueries` as given, when on; the storage reports operations, not the backend. */
+  readonly logQueries?: LogQueriesConfig;
+  /** `telemetry` as given, when on; the storage makes the spans, not the backend. */
+  readonly telemetry?: TelemetryConfig;
 }

@@ -6,6 +6,7 @@ import { quietLogger } from "../logger.js";
 import { describeValue } from "../schema/row-values.js";
 import type { Migration } from "../migrations/migration.js";
 import type { Backend, BackendFactory } from "../spi/backend.js";
+import type { LogQueriesConfig, TelemetryConfig, TelemetryTracerProvider } from "./observe-config.js";
 import type { CacheConfig } from "./cache-config.js";
 import type { ResolvedConfig } from "./resolved-config.js";
 
@@ -85,6 +86,21 @@ export interface StorageConfig {
   sqlite?: { journalMode?: "wal" | "delete"; synchronous?: "normal" | "full"; busyTimeoutMs?: number };
   file?: { fsync?: "always" | "never"; compactAfterBytes?: number };
   logger?: Logger;
+  /**
+   * Writes each backend operation (README, "Observing queries") to `logger`: `true` every one, at debug
+   * level; `{ slowMs }` only those that took at least `slowMs` ms, at warn level. Lines hold the SQL and its
+   * parameter values, which are your data: mind secrets before shipping such logs.
+   * @default false
+   * @example createStorage({ url, entities, logger: console, logQueries: { slowMs: 100 } })
+   */
+  logQueries?: LogQueriesConfig;
+  /**
+   * An OpenTelemetry span per backend operation, with the database semantic conventions' attributes
+   * (README, "Observing queries"). Needs the optional peer dependency `@opentelemetry/api`, loaded only
+   * then. `true` uses the globally registered tracer provider; `{ tracerProvider }` a given one.
+   * @default false
+   */
+  telemetry?: TelemetryConfig;
 }
 
 const positiveInt = (what = "a positive integer") => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
@@ -188,6 +204,9 @@ const configSchema = z.strictObject(
       .strictObject({ fsync: oneOf(["always", "never"]).optional(), compactAfterBytes: positiveInt().optional() }, { error: "expected an object" })
       .optional(),
     logger: loggerSchema.optional(),
+    // Each validated on its own (flagOrObjectIssues), so that a bad field inside is reported by its path.
+    logQueries: z.unknown().optional(),
+    telemetry: z.unknown().optional(),
   },
   { error: "expected a configuration object or a URL string" },
 );
@@ -213,6 +232,31 @@ const cacheSchema = z.strictObject(
   },
   { error: "expected false or an object with l1 and/or l2" },
 );
+
+const logQueriesSchema = z.strictObject({
+  slowMs: z.number({ error: "expected a number of ms, 0 or more" }).min(0, { error: "expected a number of ms, 0 or more" }).refine(Number.isFinite, { error: "expected a finite number of ms" }).optional(),
+});
+
+const telemetrySchema = z.strictObject({
+  tracerProvider: z
+    .custom<TelemetryTracerProvider>((v) => typeof (v as { getTracer?: unknown } | null)?.getTracer === "function", {
+      error: "expected an OpenTelemetry TracerProvider (an object with getTracer)",
+    })
+    .optional(),
+});
+
+/**
+ * The problems of an option that is a boolean or an object (`logQueries`, `telemetry`): none for a boolean or
+ * undefined, the object's own by their paths, else one saying what is expected.
+ */
+function flagOrObjectIssues(key: string, value: unknown, schema: z.ZodType, expected: string): z.core.$ZodIssue[] {
+  if (value === undefined || typeof value === "boolean") return [];
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return [{ code: "custom", path: [key], message: expected, input: value } as z.core.$ZodIssue];
+  }
+  const parsed = schema.safeParse(value, { reportInput: true });
+  return parsed.success ? [] : parsed.error.issues.map((i) => ({ ...i, path: [key, ...i.path] }) as z.core.$ZodIssue);
+}
 
 /** The name a backend given as a factory or an instance goes by before it is open. */
 function labelOf(given: BackendFactory | Backend, scheme: string | undefined): string {
@@ -251,9 +295,21 @@ export function resolveConfig(input: unknown, isKnownBackend: (name: string) => 
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   const rawCache = (raw as { cache?: unknown } | null)?.cache;
   const cache = rawCache === undefined || rawCache === false ? undefined : cacheSchema.safeParse(rawCache, { reportInput: true });
-  const issues = [...(parsed.success ? [] : parsed.error.issues), ...(cache && !cache.success ? cache.error.issues.map((i) => ({ ...i, path: ["cache", ...i.path] })) : [])];
+  const rawLog = (raw as { logQueries?: unknown } | null)?.logQueries;
+  const rawTelemetry = (raw as { telemetry?: unknown } | null)?.telemetry;
+  const issues = [
+    ...(parsed.success ? [] : parsed.error.issues),
+    ...(cache && !cache.success ? cache.error.issues.map((i) => ({ ...i, path: ["cache", ...i.path] })) : []),
+    ...flagOrObjectIssues("logQueries", rawLog, logQueriesSchema, "expected true, false or { slowMs }"),
+    ...flagOrObjectIssues("telemetry", rawTelemetry, telemetrySchema, "expected true, false or { tracerProvider }"),
+  ];
   if (!parsed.success || issues.length > 0) throw new ConfigError(issues.flatMap((i) => formatIssue(i as z.core.$ZodIssue).split("\n")));
-  const config = { ...parsed.data, cache: rawCache === false ? (false as const) : cache?.data };
+  const config = {
+    ...parsed.data,
+    cache: rawCache === false ? (false as const) : cache?.data,
+    logQueries: rawLog as LogQueriesConfig | undefined,
+    telemetry: rawTelemetry as TelemetryConfig | undefined,
+  };
   const problems: string[] = [];
   const url = config.url ?? (config.backend ? undefined : process.env["STRATA_URL"] || DEFAULT_URL);
   const fromUrl = url ? parseUrl(url) : undefined;
@@ -303,5 +359,7 @@ export function resolveConfig(input: unknown, isKnownBackend: (name: string) => 
     },
     file: { fsync: config.file?.fsync ?? "always", compactAfterBytes: config.file?.compactAfterBytes ?? 8 * 1024 * 1024 },
     logger: config.logger ?? quietLogger,
+    ...(config.logQueries ? { logQueries: config.logQueries } : {}),
+    ...(config.telemetry ? { telemetry: config.telemetry } : {}),
   };
 }

@@ -30,6 +30,7 @@ import type { IndexPlan, IndexRange } from "./query-plan.js";
 import { compareWithValues, planGroup } from "./query-plan.js";
 import { makeHandedOutCopier, makeStoredRowCopier, storedValueOf } from "./stored-row.js";
 import { smallestSorted, TopK } from "./top-k.js";
+import { notePlan } from "../observe/operation-trace.js";
 
 /** Top-k selection replaces the sort when the rows wanted (offset + limit) times this is below the matches. */
 const TOP_K_FACTOR = 8;
@@ -222,9 +223,15 @@ export class MemoryTable {
    * not yet; undefined when no index narrows the group or serves `orderBy`.
    */
   plan(group: readonly WhereTerm[], orderBy: readonly OrderTerm[], wantsOrder: boolean, related?: RelatedRows): IndexPlan | undefined {
-    if (this.ordered.length === 0) return undefined;
+    if (this.ordered.length === 0) {
+      notePlan("scan");
+      return undefined;
+    }
     const plan = planGroup(this.ordered, group, orderBy, wantsOrder, related);
-    plan?.index.build(this.rows.values());
+    if (plan) {
+      plan.index.build(this.rows.values());
+      notePlan("index", plan.index.index.name);
+    } else notePlan("scan");
     return plan;
   }
 
@@ -252,6 +259,7 @@ export class MemoryTable {
   candidates(group: readonly WhereTerm[], related?: RelatedRows): Iterable<Row> {
     const c = keyCondition(group);
     if (c) {
+      notePlan("primary key");
       const values = c.op === "eq" ? [c.value] : (c.value as unknown[]);
       const out: Row[] = [];
       for (const v of values) {
@@ -752,6 +760,7 @@ export class WriteSet implements RelatedRows {
   }
 
   findById(schema: EntitySchema, key: Key): Row | null {
+    notePlan("primary key");
     const row = this.current(schema, key);
     return row ? this.copier(this.db.table(schema))(row) : null;
   }

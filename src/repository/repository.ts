@@ -192,7 +192,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
 
   /** The session of the ambient transaction, else the backend's autocommit session. */
   private session(): DataSession {
-    return this.core.transactions.current()?.session ?? this.core.backend.session;
+    return this.core.session();
   }
 
   // --- relation filter seams: for a backend without supportsRelationFilters, relation conditions are
@@ -597,10 +597,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   ): Promise<object[]> {
     if (cached) {
       if (plans.length === 0) {
-        const load = () => this.find(this.core.backend.session, normalized);
+        const load = () => this.find(this.core.autocommitSession, normalized);
         return cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache, this.cachesRead(normalized.where));
       }
-      const session = this.core.backend.session;
+      const session = this.core.autocommitSession;
       const handOut = (projection?.fromBackend ?? this.asEntity) as (row: Row) => Row;
       const load = async () => loadIncluded(this.reader(session), await this.find(session, normalized), handOut, plans);
       const copy = makeTreeCopier((projection?.fromCache ?? cached.cache.copyOut) as (row: Row) => Row, plans);
@@ -688,7 +688,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (options.cache !== undefined) normalizeQuery(this.schema, { cache: options.cache }); // validated as Query.cache is
     const cached = this.queryCache(options.cache);
     if (cached) {
-      const session = this.core.backend.session;
+      const session = this.core.autocommitSession;
       const load = async () => session.count(this.schema, await this.backendWhere(normalized, session));
       return cached.cache.query("count", normalized, cached.ttlMs, load, undefined, this.cachesRead(normalized));
     }
@@ -861,13 +861,13 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const normalized = await this.backendQuery(asked, this.session());
     // Outside a transaction the backend may answer the whole walk from one snapshot (a keyset page would
     // sort every match again where no index serves the order); a transaction's walk must see its own writes.
-    const stream = this.core.transactions.current() === undefined ? await this.core.backend.session.stream?.(this.schema, normalized, pageSize) : undefined;
+    const stream = this.core.transactions.current() === undefined ? await this.core.autocommitSession.stream?.(this.schema, normalized, pageSize) : undefined;
     if (stream) {
       const pages = stream[Symbol.asyncIterator]();
       return {
         next: async () => {
           const page = await pages.next();
-          return page.done ? undefined : handOutPage(page.value, this.core.backend.session);
+          return page.done ? undefined : handOutPage(page.value, this.core.autocommitSession);
         },
         // Leaving the walk early releases the stream's snapshot.
         release: async () => void (await pages.return?.()),

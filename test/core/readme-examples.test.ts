@@ -15,6 +15,13 @@ describe("README examples", () => {
     expect(await runReadmeExample("paging")).toEqual(["e0 e3 e2 e4 e1", "e0 e3 | e4 e1 null"]);
   });
 
+  test("a query listener hears the SQL and the bound values of a save and a find", async () => {
+    expect(await runReadmeExample("query-events")).toEqual([
+      `upsert notes: INSERT INTO "notes" ("id", "text") VALUES (?, ?) ON CONFLICT ("id") DO UPDATE SET "text" = excluded."text" ["n1","hello"], 1 row(s)`,
+      `find notes: SELECT "id", "text" FROM "notes" WHERE "text" = ? ORDER BY "id" ASC ["hello"], 1 row(s)`,
+    ]);
+  });
+
   test("a backend given as a factory of typed options serves the storage", async () => {
     expect(await runReadmeExample("backend-factory")).toEqual(["traced-memory hello", "open with 1 table(s) close"]);
   });

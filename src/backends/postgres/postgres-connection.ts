@@ -7,6 +7,7 @@ import type { Pool, PoolClient, QueryArrayConfig, QueryConfig, QueryResult } fro
 import type { SqlResult } from "../../spi/index.js";
 import { TransactionError } from "../../errors.js";
 import type { SqlRunner } from "../sql/sql-runner.js";
+import { noteStatement } from "../../observe/operation-trace.js";
 
 /**
  * At most this many texts are named. A named statement stays prepared on each connection that ran it until
@@ -98,14 +99,17 @@ export class PostgresRunner implements SqlRunner {
   }
 
   async all(text: string, params: readonly unknown[], prepared: boolean): Promise<unknown[][]> {
+    noteStatement(text, params);
     return (await this.target.query(this.config(text, params, prepared))).rows;
   }
 
   async run(text: string, params: readonly unknown[], prepared: boolean): Promise<number> {
+    noteStatement(text, params);
     return (await this.target.query(this.config(text, params, prepared))).rowCount ?? 0;
   }
 
   async query(text: string, params: readonly unknown[]): Promise<SqlResult> {
+    noteStatement(text, params);
     // The extended protocol even without parameters: it refuses a text holding more than one statement.
     // (queryMode is pg's, missing from its type definitions.)
     const config = { text, values: params as unknown[], queryMode: "extended" } as QueryConfig;

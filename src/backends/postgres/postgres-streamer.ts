@@ -24,6 +24,7 @@ import pg from "pg";
 import { ConnectionError } from "../../errors.js";
 import type { SqlCursor, SqlRunner, SqlStreamer } from "../sql/sql-runner.js";
 import { SqlStreamSlots } from "../sql/sql-stream-slots.js";
+import { noteStatement } from "../../observe/operation-trace.js";
 
 /** Walks streaming at once, each holding a server connection and a snapshot; beyond them, keyset pages. */
 export const MAX_STREAM_CLIENTS = 8;
@@ -76,6 +77,7 @@ export class PostgresStreamer implements SqlStreamer {
   async open(text: string, params: readonly unknown[]): Promise<SqlCursor | undefined> {
     if (this.closed) throw this.closedError();
     if (!this.slots.take()) return undefined;
+    noteStatement(text, params);
     let stream: StreamClient | undefined;
     try {
       stream = await this.client();

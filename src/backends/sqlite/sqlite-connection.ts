@@ -5,6 +5,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type { SqlResult } from "../../spi/index.js";
 import type { SqlRunner, TableDefinitionRewriter } from "../sql/sql-runner.js";
+import { noteStatement } from "../../observe/operation-trace.js";
 
 /** Statements kept per connection; the fixed hot-path ones are a handful per entity, the rest are queries. */
 const MAX_CACHED_STATEMENTS = 1000;
@@ -26,14 +27,17 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
   }
 
   all(text: string, params: readonly unknown[]): unknown[][] {
+    noteStatement(text, params);
     return this.statement(text).all(params) as unknown[][];
   }
 
   run(text: string, params: readonly unknown[]): number {
+    noteStatement(text, params);
     return this.statement(text).run(params).changes;
   }
 
   query(text: string, params: readonly unknown[]): SqlResult {
+    noteStatement(text, params);
     // prepare() refuses a text holding more than one statement.
     const statement = this.db.prepare(text);
     const wrote = !statement.readonly;

@@ -21,6 +21,7 @@ import type Database from "better-sqlite3";
 import type { ConnectionError } from "../../errors.js";
 import type { SqlCursor, SqlStreamer } from "../sql/sql-runner.js";
 import { SqlStreamSlots } from "../sql/sql-stream-slots.js";
+import { noteStatement } from "../../observe/operation-trace.js";
 
 /**
  * Walks streaming at once, each on a connection (a file descriptor, a page cache, a WAL snapshot) of its own;
@@ -71,6 +72,7 @@ export class SqliteStreamer implements SqlStreamer {
     const { isClosed, closedError, whenNotBusy } = this.options;
     if (isClosed()) throw closedError();
     if (!this.slots.take()) return undefined;
+    noteStatement(text, params);
     let db: Database.Database | undefined;
     let rows: IterableIterator<unknown[]> | undefined;
     let pending: IteratorResult<unknown[]>;
