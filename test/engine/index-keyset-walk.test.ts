@@ -87,7 +87,7 @@ for (const [label, url] of backends) {
         for (const where of wheres) {
           for (const [rank, id] of [["asc", "asc"], ["desc", "asc"], ["asc", "desc"], ["desc", "desc"]] as const) {
             for (const first of [1, 7, 40]) {
-              const orderBy = id === "asc" ? { rank } : { rank, id };
+              const orderBy: Record<string, Direction> = id === "asc" ? { rank } : { rank, id };
               expect(await walk(repo, where, orderBy, first), `${JSON.stringify({ where, orderBy, first })}`).toEqual(expected(rows, where, rank, id));
             }
           }
@@ -124,7 +124,7 @@ for (const [label, url] of backends) {
           const now = [...rows.filter((r) => r.id !== rows[10]!.id && r.id !== 1), ...added];
           for (const where of [{}, { team: "b" }]) {
             for (const [rank, id] of [["desc", "asc"], ["asc", "desc"]] as const) {
-              const orderBy = id === "asc" ? { rank } : { rank, id };
+              const orderBy: Record<string, Direction> = id === "asc" ? { rank } : { rank, id };
               expect(await walk(repo, where, orderBy, 6), `${JSON.stringify({ where, orderBy })}`).toEqual(expected(now, where, rank, id));
             }
           }
