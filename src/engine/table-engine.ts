@@ -1087,8 +1087,8 @@ function keyCondition(group: readonly WhereTerm[]): Condition | undefined {
 
 /**
  * A page read from an index walk in the query's order: the walk stops once `offset + limit` rows are found.
- * Rows the index leaves tied under the query's order come as a run and are sorted before use. With a
- * keyset position, the walk seeks to it: each range starts (or, backwards, ends) at the run holding it.
+ * Rows the index leaves tied under the query's order come as a run and are sorted (or, when the walk yields
+ * them in reverse key order, reversed) before use. With a keyset position, the walk seeks to it ({@link seekRanges}).
  * `full` is the query's whole order (compiled once by the caller), which sorts runs and this transaction's rows.
  */
 function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery, full: (a: Row, b: Row) => number, after: RowPredicate | undefined, own?: OwnRows): Row[] {
