@@ -14,7 +14,7 @@ import { isRelationCondition } from "../query/query.js";
 import type { Row } from "../schema/entity-schema.js";
 import type { RelatedRows, RowPredicate } from "./compile-query.js";
 import { compileWhere } from "./compile-query.js";
-import { compareStrings } from "./compare-values.js";
+import { comparatorFor, compareStrings } from "./compare-values.js";
 import type { Before, OrderedIndex, ValueOrder } from "./ordered-index.js";
 
 /** One range of an index: entries `e` with `!lo(e) && hi(e)`. */
@@ -33,6 +33,19 @@ export interface OrderService {
    * Undefined when the walk is already in the query's full order.
    */
   readonly sameRun: ((a: Row, b: Row) => number) | undefined;
+  /**
+   * A run comes out of the walk in exactly the reverse of the query's order: the index serves every order
+   * term and holds no column past them, so a run's entries are in primary-key order, and the query's
+   * tie-breaker runs the other way (`population desc, id asc` walked backwards over `population, id`).
+   * Reversing such a run gives what sorting it would, with no comparison.
+   */
+  readonly runsReversed: boolean;
+  /**
+   * Set when the index holds no column past the served terms and the order's next term is the primary key:
+   * inside a run the index is in key order, so a keyset position is one place in the index, and a seek
+   * can start right after it instead of at its run. The key's property and order.
+   */
+  readonly key: { readonly property: string; readonly compare: (a: unknown, b: unknown) => number } | undefined;
   /** The order terms, after the equality-bound ones, that the index serves (a keyset seek uses them). */
   readonly terms: readonly OrderTerm[];
   /** Order terms dropped because the equality prefix fixes them: their column and the fixed value. */
@@ -277,7 +290,8 @@ function orderService(index: OrderedIndex, e: number, eqValues: readonly unknown
   }
   if (served === 0) return undefined;
   const direction = terms[0]!.direction;
-  const exact = served === terms.length && e + served === index.columns.length && (pkTerm?.direction ?? "asc") === direction;
+  const byKey = served === terms.length && e + served === index.columns.length;
+  const exact = byKey && (pkTerm?.direction ?? "asc") === direction;
   const props = index.columns.slice(e, e + served).map((c) => c.property);
   const orders = index.orders.slice(e, e + served);
   const sameRun = exact
@@ -289,5 +303,6 @@ function orderService(index: OrderedIndex, e: number, eqValues: readonly unknown
         }
         return 0;
       };
-  return { reverse: direction === "desc", sameRun, terms: terms.slice(0, served), fixed };
+  const key = byKey && pkTerm ? { property: pkTerm.column.property, compare: comparatorFor(pkTerm.column.type) } : undefined;
+  return { reverse: direction === "desc", sameRun, runsReversed: key !== undefined && pkTerm!.direction !== direction, key, terms: terms.slice(0, served), fixed };
 }

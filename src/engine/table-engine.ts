@@ -26,6 +26,7 @@ import type { RelatedRows, RowLookup, RowPredicate } from "./compile-query.js";
 import { compileOrder, compileWhere } from "./compile-query.js";
 import { compileAfter } from "./keyset.js";
 import { OrderedIndex } from "./ordered-index.js";
+import type { Before } from "./ordered-index.js";
 import type { IndexPlan, IndexRange } from "./query-plan.js";
 import { compareWithValues, planGroup } from "./query-plan.js";
 import { makeHandedOutCopier, makeStoredRowCopier, storedValueOf } from "./stored-row.js";
@@ -1095,8 +1096,8 @@ function keyCondition(group: readonly WhereTerm[]): Condition | undefined {
 
 /**
  * A page read from an index walk in the query's order: the walk stops once `offset + limit` rows are found.
- * Rows the index leaves tied under the query's order come as a run and are sorted before use. With a
- * keyset position, the walk seeks to it: each range starts (or, backwards, ends) at the run holding it.
+ * Rows the index leaves tied under the query's order come as a run and are sorted (or, when the walk yields
+ * them in reverse key order, reversed) before use. With a keyset position, the walk seeks to it ({@link seekRanges}).
  * `full` is the query's whole order (compiled once by the caller), which sorts runs and this transaction's rows.
  */
 function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery, full: (a: Row, b: Row) => number, after: RowPredicate | undefined, own?: OwnRows): Row[] {
@@ -1137,17 +1138,19 @@ function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery
   let visit: (row: Row) => boolean;
   let flush = (): boolean => true;
   const sameRun = service.sameRun;
+  const reversed = service.runsReversed;
   if (sameRun) {
     // A run far longer than the rows the page still takes (an index on a column of few values, ordered by
     // more terms: `active, name` with a limit) goes into a bounded heap once it outgrows `room`, as a scan's
     // rows would, instead of being sorted whole (bench: 2 ops/s, 40x slower than the scan it replaced). Nothing is taken
     // while a run lasts, so `room` is fixed for it; at most `room` of its rows can be taken, own rows or not.
+    // A run the walk yields in exactly the reverse of the query's order (`runsReversed`) is reversed, not sorted.
     let run: Row[] = [];
     let head: Row | undefined;
     let top: TopK<Row> | undefined;
     let room = Infinity;
     flush = () => {
-      const rows = top ? top.sorted() : run.length > 1 ? run.sort(full) : run;
+      const rows = top ? top.sorted() : run.length < 2 ? run : reversed ? run.reverse() : run.sort(full);
       run = [];
       head = undefined;
       top = undefined;
@@ -1165,7 +1168,9 @@ function walkInOrder(table: MemoryTable, plan: IndexPlan, query: NormalizedQuery
       if (top) top.offer(row);
       else {
         run.push(row);
-        if (run.length > room * TOP_K_FACTOR) {
+        // A run in reverse order needs no heap: its first rows come last, past the page, and go.
+        if (run.length > room * TOP_K_FACTOR && reversed) run.splice(0, run.length - room);
+        else if (run.length > room * TOP_K_FACTOR) {
           top = new TopK(full, room);
           for (const r of run) top.offer(r);
           run = [];
@@ -1192,9 +1197,15 @@ interface OwnRows {
 }
 
 /**
- * `plan`'s ranges cut at the keyset position: the rows before the run holding it are left out. Only when the
- * position's values for the order terms the equality prefix fixes are those fixed values; otherwise (the
- * position lies wholly before or after the prefix) the ranges stay whole and `after` alone filters.
+ * `plan`'s ranges cut at the keyset position: the rows before it are left out. Only when the position's
+ * values for the order terms the equality prefix fixes are those fixed values; otherwise (the position
+ * lies wholly before or after the prefix) the ranges stay whole and `after` alone filters.
+ *
+ * Where the index is in the order's key order inside a run ({@link OrderService.key}), the cut is exact:
+ * the walk visits no row before the position, so a late page reads as many rows as the first (with runs
+ * that come reversed, a range becomes two: the position's run past it, then the runs after it). Otherwise
+ * each range starts (or, backwards, ends) at the run holding the position, and `after` drops that run's
+ * rows before it.
  */
 function seekRanges(plan: IndexPlan, query: NormalizedQuery): readonly IndexRange[] {
   const service = plan.order!;
@@ -1211,11 +1222,35 @@ function seekRanges(plan: IndexPlan, query: NormalizedQuery): readonly IndexRang
   const orders = service.terms.map((t) => index.orders[index.columns.findIndex((c) => c.property === t.column.property)]!);
   const versus = compareWithValues(props, orders, props.map((p) => positionOf.get(p)));
   const inPrefix = plan.inPrefix;
-  return plan.ranges.map((range) =>
-    service.reverse
-      ? { lo: range.lo, hi: (row: Row) => range.hi(row) && (inPrefix(row) !== 0 || versus(row) <= 0) }
-      : { lo: (row: Row) => range.lo(row) || (inPrefix(row) === 0 && versus(row) < 0), hi: range.hi },
-  );
+  const key = service.key;
+  // Cuts inside the equality prefix, each true before its place: the start and the end of the position's
+  // run, the position, and just past it (a row's place against it in index order: its run, then its key).
+  const runStart = (row: Row) => versus(row) < 0;
+  const runEnd = (row: Row) => versus(row) <= 0;
+  const at = key && positionOf.get(key.property);
+  const place = (row: Row): number => versus(row) || key!.compare(row[key!.property], at);
+  const beforePosition = (row: Row) => place(row) < 0;
+  const pastPosition = (row: Row) => place(row) <= 0;
+  const out: IndexRange[] = [];
+  for (const range of plan.ranges) {
+    // A range's start moved up to a cut, or its end down to one (rows outside the prefix keep the range's own tests).
+    const from = (cut: (row: Row) => boolean): Before => (row) => range.lo(row) || (inPrefix(row) === 0 && cut(row));
+    const until = (cut: (row: Row) => boolean): Before => (row) => range.hi(row) && (inPrefix(row) !== 0 || cut(row));
+    if (!key) {
+      // The run holding the position is walked whole; `after` drops its rows before the position.
+      out.push(service.reverse ? { lo: range.lo, hi: until(runEnd) } : { lo: from(runStart), hi: range.hi });
+    } else if (!service.runsReversed) {
+      // The key runs with the walk: what follows the position in the walk's direction.
+      out.push(service.reverse ? { lo: range.lo, hi: until(beforePosition) } : { lo: from(pastPosition), hi: range.hi });
+    } else if (service.reverse) {
+      // Backwards, key ascending: the run's rows with a greater key, then every run before it.
+      out.push({ lo: range.lo, hi: until(runStart) }, { lo: from(pastPosition), hi: until(runEnd) });
+    } else {
+      // Forwards, key descending: the run's rows with a smaller key, then every run after it.
+      out.push({ lo: from(runStart), hi: until(beforePosition) }, { lo: from(runEnd), hi: range.hi });
+    }
+  }
+  return out;
 }
 
 /**

@@ -147,6 +147,40 @@ describe("sqlite: a streamed walk's snapshot", () => {
     await expect(walk.next()).rejects.toThrow(ConnectionError);
   });
 
+  test("storage.close() while a walk's first page waits out a busy database: the walk fails as closed and its connection is closed", async () => {
+    const storage = await seeded(`sqlite:${path.join(dir, `walk${++n}.db`)}`);
+    // The database answers the walk's select busy (as while another process holds a lock) until `busy` is
+    // cleared: the walk's start then waits, retrying, with its own connection open, while close() runs.
+    const probe = new Database(":memory:");
+    const statements = Object.getPrototypeOf(probe.prepare("SELECT 1")) as { iterate(this: Database.Statement, ...params: unknown[]): IterableIterator<unknown> };
+    probe.close();
+    const iterate = statements.iterate;
+    let busy = true;
+    let walkConnection: Database.Database | undefined;
+    let refused!: () => void;
+    const waiting = new Promise<void>((resolve) => (refused = resolve));
+    const spy = vi.spyOn(statements, "iterate").mockImplementation(function (this: Database.Statement, ...params: unknown[]) {
+      if (busy) {
+        walkConnection = this.database;
+        refused();
+        throw new Database.SqliteError("database is locked", "SQLITE_BUSY");
+      }
+      return iterate.apply(this, params);
+    });
+    const walk = storage.repository(WalkRow).iterate({ orderBy: { unranked: "desc" } }, { pageSize: 2 })[Symbol.asyncIterator]();
+    try {
+      const first = walk.next();
+      await waiting;
+      await storage.close();
+      busy = false;
+      await expect(first).rejects.toThrow(ConnectionError);
+      expect(walkConnection?.open).toBe(false);
+    } finally {
+      spy.mockRestore();
+      await walk.return?.();
+    }
+  });
+
   test("in journal mode delete, where a long read would lock writers out, walks page by keyset", async () => {
     const storage = await seeded(`sqlite:${path.join(dir, `walk${++n}.db`)}`, { sqlite: { journalMode: "delete" } });
     try {
