@@ -79,8 +79,15 @@ export interface SqlDialect {
   ilikePrefixRange?(expr: string, lowPh: string, highPh: string | undefined): string;
   /** Appended to a string column in comparisons and ORDER BY so strings order by code point. */
   readonly stringCollation: string;
-  /** `LIMIT`/`OFFSET` text for the given bound placeholders. */
+  /** `LIMIT`/`OFFSET` text for the given placeholders (or, with {@link SqlDialect.literalLimit}, the limit's digits). */
   limitOffset(limitPh: string | undefined, offsetPh: string | undefined): string;
+  /**
+   * True where the limit is written as an integer literal, not bound: SQLite (3.4x on) reads a bound LIMIT
+   * while planning and marks the statement to be prepared again whenever that parameter is bound, so a
+   * cached statement with `LIMIT ?` was compiled anew at every run (about three times a 10-row page's cost).
+   * The offset stays bound (it marks nothing), so paging by offset reuses one statement per page size.
+   */
+  readonly literalLimit?: boolean;
   /**
    * Appended to selects of rows inside a write transaction (PostgreSQL's ` FOR UPDATE`), or "" where the
    * transaction already excludes other writers (SQLite's `BEGIN IMMEDIATE`).
