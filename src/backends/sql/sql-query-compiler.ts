@@ -375,12 +375,16 @@ function orderText(query: NormalizedQuery, dialect: SqlDialect): string {
     .join(", ");
 }
 
-/** A limit as SQL digits ({@link SqlDialect.literalLimit}): only ever a non-negative safe integer, as normalization checks. */
-function limitLiteral(schema: EntitySchema, limit: number): string {
-  if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new QueryError(`${schema.entityName}: limit must be a non-negative integer, got ${String(limit)}`, { table: schema.table });
+/**
+ * A limit or offset as SQL digits ({@link SqlDialect.literalPaging}): a non-negative integer, as
+ * normalization checks, so nothing but digits reaches the text. A split page's window (limit + offset) may
+ * pass 2^53: no table holds that many rows, so the largest safe integer limits alike.
+ */
+function integerLiteral(schema: EntitySchema, name: string, value: number): string {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new QueryError(`${schema.entityName}: ${name} must be a non-negative integer, got ${String(value)}`, { table: schema.table });
   }
-  return String(limit);
+  return String(Math.min(value, Number.MAX_SAFE_INTEGER));
 }
 
 /**
@@ -395,8 +399,9 @@ function selectText(schema: EntitySchema, query: NormalizedQuery, dialect: SqlDi
     where = where === "" ? ` WHERE ${seek}` : ` WHERE (${where.slice(" WHERE ".length)}) AND ${seek}`;
   }
   const order = orderText(query, dialect);
-  const limitPh = query.limit !== undefined ? (dialect.literalLimit ? limitLiteral(schema, query.limit) : params.add(query.limit)) : undefined;
-  const offsetPh = query.offset > 0 ? params.add(query.offset) : undefined;
+  const literal = dialect.literalPaging;
+  const limitPh = query.limit !== undefined ? (literal ? integerLiteral(schema, "limit", query.limit) : params.add(query.limit)) : undefined;
+  const offsetPh = query.offset > 0 ? (literal === "both" ? integerLiteral(schema, "offset", query.offset) : params.add(query.offset)) : undefined;
   return `SELECT ${sortedSelectList(columns, query.orderBy, dialect)} FROM ${quoteIdentifier(schema.table)}${where} ORDER BY ${order}${dialect.limitOffset(limitPh, offsetPh)}`;
 }
 
