@@ -76,6 +76,7 @@ export const postgresDialect: SqlDialect = {
   ilikePrefixRange: (expr, lowPh, highPh) => `${foldedC(expr)} >= ${lowPh}${highPh ? ` AND ${foldedC(expr)} < ${highPh}` : ""}`,
   stringCollation: ' COLLATE "C"',
   limitOffset: (limitPh, offsetPh) => `${limitPh ? ` LIMIT ${limitPh}` : ""}${offsetPh ? ` OFFSET ${offsetPh}` : ""}`,
+  literalPaging: "both",
   // READ COMMITTED lets concurrent transactions change a row between a read and a write: a read inside a
   // write transaction holds its rows until the transaction ends (see postgres-driver.ts).
   transactionRowLock: " FOR UPDATE",

@@ -79,8 +79,19 @@ export interface SqlDialect {
   ilikePrefixRange?(expr: string, lowPh: string, highPh: string | undefined): string;
   /** Appended to a string column in comparisons and ORDER BY so strings order by code point. */
   readonly stringCollation: string;
-  /** `LIMIT`/`OFFSET` text for the given bound placeholders. */
+  /** `LIMIT`/`OFFSET` text for the given placeholders (or, with {@link SqlDialect.literalPaging}, digits). */
   limitOffset(limitPh: string | undefined, offsetPh: string | undefined): string;
+  /**
+   * What of limit and offset is written as integer literals instead of bound (both are checked
+   * non-negative integers, so only digits reach the text). `"limit"` (SQLite): SQLite 3.4x reads a bound
+   * LIMIT while planning and marks the statement to be prepared again whenever that parameter is bound, so
+   * a cached statement with `LIMIT ?` was compiled anew at every run (about three times a 10-row page's
+   * cost); the offset stays bound (it marks nothing), so paging by offset reuses one statement per page
+   * size. `"both"` (PostgreSQL, whose finds are unnamed statements, parsed at every call anyway): a select
+   * left with no parameter goes as one simple-protocol message, not five extended-protocol ones (half the
+   * round trip's cost for a 10-row page). Absent: both bound.
+   */
+  readonly literalPaging?: "limit" | "both";
   /**
    * Appended to selects of rows inside a write transaction (PostgreSQL's ` FOR UPDATE`), or "" where the
    * transaction already excludes other writers (SQLite's `BEGIN IMMEDIATE`).

@@ -138,7 +138,7 @@ export async function explainForeignKeyFailure(
   else {
     const t = tables.get(schema);
     const query = { where: write.where, orderBy: [{ column: schema.primary, direction: "asc" as const }], offset: 0 };
-    const sql = compileFind(schema, query, tables.dialect, t.codec, "", quoteIdentifier(schema.primary.name));
+    const sql = compileFind(schema, query, tables.dialect, t.codec, "", { columns: [schema.primary], list: quoteIdentifier(schema.primary.name) });
     keys = (await run.all(sql.text, sql.params, false)).map((r) => r[0] as Key);
   }
   return explainDelete(run, tables.dialect, catalog, schema, keys, cause);

@@ -69,7 +69,7 @@ export class SqlSession implements DataSession {
   private async streamRows(streams: SqlStreamer, schema: EntitySchema, query: NormalizedQuery, pageSize: number): Promise<AsyncIterable<Row[]> | undefined> {
     const t = this.tables.get(schema);
     const projection = query.select ? t.projection(query.select) : undefined;
-    const columns = projection ? projection.columns : t.columns;
+    const columns = projection ? projection.select : t.select;
     const compile = (part: NormalizedQuery): CompiledSql => compileFind(schema, part, this.dialect, t.codec, "", columns);
     let first: CompiledSql;
     try {
@@ -156,10 +156,10 @@ export class SqlSession implements DataSession {
       if (query.select) {
         // A projection reads and decodes only its columns (the primary key among them, as normalized).
         const projection = t.projection(query.select);
-        const sql = compileFind(schema, query, this.dialect, t.codec, this.lock, projection.columns);
+        const sql = compileFind(schema, query, this.dialect, t.codec, this.lock, projection.select);
         return (await this.select(sql, query.select.indexOf(schema.primary))).map(projection.decode);
       }
-      const rows = await this.select(compileFind(schema, query, this.dialect, t.codec, this.lock, t.columns), schema.columns.indexOf(schema.primary));
+      const rows = await this.select(compileFind(schema, query, this.dialect, t.codec, this.lock, t.select), schema.columns.indexOf(schema.primary));
       return rows.map((r) => t.codec.decode(r));
     } catch (error) {
       throw this.mapError(error, schema);

@@ -7,14 +7,15 @@ import { ProjectionCache } from "../../schema/projection-cache.js";
 import { makeRowCopier } from "../../schema/row-values.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
+import type { SelectColumns } from "./sql-query-compiler.js";
 import { selectList } from "./sql-query-compiler.js";
 import type { RowCodec } from "./sql-row-codec.js";
 import { makeRowCodec, makeRowDecoder } from "./sql-row-codec.js";
 
 /** A projection on one table: its select list and the decoder of the rows it returns. */
 export interface SqlProjection {
-  /** The quoted column names, as `SELECT` lists them (the order rows are decoded in). */
-  readonly columns: string;
+  /** Its columns and their quoted names as `SELECT` lists them (the order rows are decoded in). */
+  readonly select: SelectColumns;
   readonly decode: (values: readonly unknown[]) => Row;
 }
 
@@ -36,6 +37,8 @@ export class SqlTable {
   readonly table: string;
   readonly pk: ColumnSchema;
   readonly columns: string;
+  /** Every column, as a find reads them. */
+  readonly select: SelectColumns;
   readonly selectById: string;
   readonly selectByIds: string;
   readonly existsById: string;
@@ -94,6 +97,7 @@ export class SqlTable {
     this.pk = schema.primary;
     const pk = quoteIdentifier(this.pk.name);
     this.columns = selectList(schema);
+    this.select = { columns: schema.columns, list: this.columns };
     this.selectById = `SELECT ${this.columns} FROM ${this.table} WHERE ${pk} = ${ph(1)}`;
     this.selectByIds = `SELECT ${this.columns} FROM ${this.table} WHERE ${dialect.inList(pk, ph(1), this.pk)}`;
     this.existsById = `SELECT 1 FROM ${this.table} WHERE ${pk} = ${ph(1)}`;
@@ -218,7 +222,7 @@ export class SqlTable {
 
   /** The select list and row decoder of a projection: only its columns are read and decoded. */
   projection(select: readonly ColumnSchema[]): SqlProjection {
-    return this.projections.get(select, (columns) => ({ columns: selectList(this.schema, columns), decode: makeRowDecoder(columns, this.dialect) }));
+    return this.projections.get(select, (columns) => ({ select: { columns, list: selectList(this.schema, columns) }, decode: makeRowDecoder(columns, this.dialect) }));
   }
 
   /** Parameters of a complete row for {@link SqlTable.generatedColumns} (`generated`) or {@link SqlTable.insertColumns}, appended to `out`. */

@@ -73,6 +73,7 @@ export const sqliteDialect: SqlDialect = {
   ilike: (expr, ph) => `${expr} LIKE ${ph}`,
   stringCollation: "",
   limitOffset: (limitPh, offsetPh) => (limitPh || offsetPh ? ` LIMIT ${limitPh ?? "-1"}${offsetPh ? ` OFFSET ${offsetPh}` : ""}` : ""),
+  literalPaging: "limit",
   // BEGIN IMMEDIATE already holds the database's write lock for the whole transaction.
   transactionRowLock: "",
   columnTypes,
