@@ -98,7 +98,12 @@ function built(app: App): string {
       files: sources,
     }),
   );
-  execFileSync(process.execPath, [path.join(root, "node_modules", compilers[app.compiler], "bin/tsc"), "-p", tsconfig], { cwd: work, encoding: "utf8" });
+  try {
+    execFileSync(process.execPath, [path.join(root, "node_modules", compilers[app.compiler], "bin/tsc"), "-p", tsconfig], { cwd: work, encoding: "utf8" });
+  } catch (error) {
+    // tsc prints its diagnostics on stdout: the failure should show them.
+    throw new Error(`TypeScript ${app.compiler} failed:\n${(error as { stdout?: string }).stdout ?? String(error)}`, { cause: error });
+  }
   compiled.add(app.compiler);
   return folder;
 }
@@ -305,8 +310,22 @@ await posts.byAuthor(ada.id);
 console.log("cache", first.map((p) => p.title).join(","), warnings.length, warnings[0]?.includes("a query asked for \`cache\`"));`,
     expected: ["cache Fifth,Fourth,Renamed,Second,Third 1 true"],
   },
-  // Point 5 goes here once storage.on("query") and logQueries exist: a section that listens with
-  // storage.on("query", (e) => ...) around a save and a find, and one with createStorage({ logQueries: true, logger }).
+  {
+    point: "5: storage.on(\"query\") hears each operation with its SQL and bound values; logQueries writes them to the logger",
+    code: `const heard: string[] = [];
+const stop = storage.on("query", (e) => { heard.push(\`\${e.operation} \${e.table} \${e.rows} \${e.sql?.startsWith("SELECT")} \${e.params?.length}\`); });
+await posts.findById(saved.id);
+await posts.count({ published: true });
+stop();
+await posts.count();
+console.log("heard", heard.join(" | "));
+const logged: string[] = [];
+const logging = await createStorage({ url: "sqlite:./data/app.db", entities: [Author, Post], autoCreate: false, logQueries: true, logger: { ...logger, debug: (message) => { logged.push(message); } } });
+await logging.repository(Post).count();
+await logging.close();
+console.log("logged", logged.length, logged[0]?.includes("posts"));`,
+    expected: ["heard findById posts 1 true 1 | count posts 1 true 1", "logged 1 true"],
+  },
 ];
 
 /** The app's entities: columns typed by `emitDecoratorMetadata` where TypeScript's type says it, explicit where it cannot (unions, arrays). */
