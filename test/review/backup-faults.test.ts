@@ -1,0 +1,61 @@
+/**
+ * Hostile review of automatic backups: a backup that cannot be made never fails a user's write, and a
+ * `backup` listener cannot crash the process.
+ */
+import "reflect-metadata";
+import fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { Task } from "../../entities/index.js";
+import { createStorage } from "../../src/index.js";
+import { coreOf } from "../../src/storage-core.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "strata-rv-backup-faults-"));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe("file: a pre-compaction generation that cannot be made", () => {
+  test("never fails a write: it is a warning, and the commits go on", async () => {
+    const generations = path.join(dir, "generations");
+    // The generations' directory cannot be made: a file is in the way.
+    fs.writeFileSync(generations, "not a directory");
+    const logger = { debug() {}, info() {}, warn: vi.fn(), error: vi.fn() };
+    const storage = await createStorage({
+      url: `file:${path.join(dir, "data")}`,
+      entities: [Task],
+      autoCreate: true,
+      logger,
+      file: { compactAfterBytes: 200 },
+      backup: { enabled: true, dir: generations, intervalMs: 2 ** 31 - 1 },
+    });
+    for (let i = 0; i < 10; i++) await storage.repository(Task).save({ projectId: "p", title: `t${i} ${"x".repeat(100)}` });
+    expect(await storage.repository(Task).count()).toBe(10);
+    expect(logger.warn.mock.calls.some(([message]) => /backup/i.test(String(message)))).toBe(true);
+    await storage.close();
+  });
+});
+
+describe("a backup listener", () => {
+  test("that returns a rejected promise is logged, never an unhandled rejection", async () => {
+    const logger = { debug() {}, info() {}, warn() {}, error: vi.fn() };
+    const unhandled = vi.fn();
+    process.on("unhandledRejection", unhandled);
+    try {
+      const storage = await createStorage({ url: `sqlite:${path.join(dir, "app.db")}`, entities: [Task], autoCreate: true, logger, backup: { enabled: true, intervalMs: 2 ** 31 - 1 } });
+      storage.on("backup", async () => {
+        throw new Error("listener failed");
+      });
+      await coreOf(storage).backups!.create("manual");
+      await vi.waitFor(() => expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/"backup" listener failed/), expect.any(Error)));
+      await storage.close();
+      // Give a rejection left unhandled its turn to be reported.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off("unhandledRejection", unhandled);
+    }
+  });
+});

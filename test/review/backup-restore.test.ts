@@ -1,0 +1,120 @@
+/**
+ * Hostile review of `strata backup restore` (src/backup/restore-generation.ts): restoring over a damaged
+ * database (the reason one restores), into a place that does not exist yet, and with the generations in odd places.
+ */
+import "reflect-metadata";
+import fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { Task } from "../../entities/index.js";
+import { createStorage } from "../../src/index.js";
+import type { Storage } from "../../src/index.js";
+import { createGeneration, listGenerations } from "../../src/backup/backup-generations.js";
+import { backupPlanOf } from "../../src/backup/backup-plan.js";
+import { restoreGeneration } from "../../src/backup/restore-generation.js";
+import { coreOf } from "../../src/storage-core.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "strata-rv-restore-"));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const titles = async (storage: Storage) => (await storage.repository(Task).findAll({ orderBy: { title: "asc" } })).map((t) => t.title);
+
+/** A SQLite database at `file` with tasks `names`, and a generation of it in `root`. */
+async function sqliteWithGeneration(file: string, root: string, names: string[]) {
+  const storage = await createStorage({ url: `sqlite:${file}`, entities: [Task], autoCreate: true, backup: { enabled: true, dir: root, intervalMs: 2 ** 31 - 1 } });
+  for (const title of names) await storage.repository(Task).save({ projectId: "p", title });
+  const generation = await coreOf(storage).backups!.create("manual");
+  await storage.close();
+  return generation;
+}
+
+describe("sqlite: restore", () => {
+  test("over a database whose pages are damaged: the restore goes on, and keeps the damaged file as a generation", async () => {
+    const file = path.join(dir, "app.db");
+    const root = path.join(dir, "generations");
+    const generation = await sqliteWithGeneration(file, root, ["a", "b"]);
+    // Damage a page past the header: SQLite still opens it, integrity_check fails.
+    const size = fs.statSync(file).size;
+    const fd = fs.openSync(file, "r+");
+    fs.writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, Math.max(4096, size - 4096));
+    fs.closeSync(fd);
+    const result = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+    expect(result.replaced?.manifest.reason).toBe("restore");
+    const reopened = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
+    expect(await titles(reopened)).toEqual(["a", "b"]);
+    await reopened.close();
+  });
+
+  test("over a file that is not a database at all: not a LockError saying it is open elsewhere", async () => {
+    const file = path.join(dir, "app.db");
+    const root = path.join(dir, "generations");
+    const generation = await sqliteWithGeneration(file, root, ["a"]);
+    fs.writeFileSync(file, "this is not a SQLite database, it was overwritten by accident".repeat(100));
+    const result = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+    expect(result.replaced).toBeDefined();
+    expect(fs.readFileSync(result.replaced!.dataPath, "utf8")).toMatch(/^this is not a SQLite database/);
+    const reopened = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
+    expect(await titles(reopened)).toEqual(["a"]);
+    await reopened.close();
+  });
+
+  test("into a directory that does not exist yet (a new machine): it is made", async () => {
+    const root = path.join(dir, "generations");
+    const generation = await sqliteWithGeneration(path.join(dir, "old.db"), root, ["a"]);
+    const file = path.join(dir, "new", "data", "app.db");
+    const result = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+    expect(result.replaced).toBeUndefined();
+    const reopened = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
+    expect(await titles(reopened)).toEqual(["a"]);
+    await reopened.close();
+  });
+});
+
+describe("file: restore", () => {
+  test("with backup.dir the data directory itself: the other generations survive the restore", async () => {
+    const data = path.join(dir, "data");
+    const open = () => createStorage({ url: `file:${data}`, entities: [Task], autoCreate: true, backup: { enabled: true, dir: data, keep: 10, intervalMs: 2 ** 31 - 1 } });
+    const storage = await open();
+    await storage.repository(Task).save({ projectId: "p", title: "a" });
+    const first = await coreOf(storage).backups!.create("manual");
+    await storage.repository(Task).save({ projectId: "p", title: "b" });
+    const second = await coreOf(storage).backups!.create("manual");
+    await storage.close();
+    const plan = backupPlanOf("file", data, data)!;
+    const result = await restoreGeneration("file", data, plan, first.name);
+    const names = listGenerations(data).map((g) => g.name);
+    expect(names).toEqual(expect.arrayContaining([first.name, second.name, result.replaced!.name]));
+    const reopened = await open();
+    expect(await titles(reopened)).toEqual(["a"]);
+    await reopened.close();
+  });
+});
+
+describe("generation store", () => {
+  test("a clock that went back (NTP step) never makes keep prune the generation just made", async () => {
+    const root = path.join(dir, "generations");
+    const make = (now: Date, text: string) =>
+      createGeneration(root, { reason: "manual", backend: "file", dataName: "data", keep: 1, now, write: (p) => { fs.mkdirSync(p); fs.writeFileSync(path.join(p, "a.txt"), text); } });
+    await make(new Date("2026-11-29T12:00:00Z"), "older");
+    const newest = await make(new Date("2026-11-29T11:00:00Z"), "newer");
+    const kept = listGenerations(root);
+    expect(kept.map((g) => g.name)).toEqual([newest.name]);
+    expect(fs.readFileSync(path.join(kept[0]!.dataPath, "a.txt"), "utf8")).toBe("newer");
+  });
+
+  test("a manifest whose data points outside its generation is not a generation", async () => {
+    const root = path.join(dir, "generations");
+    const made = await createGeneration(root, { reason: "manual", backend: "file", dataName: "data", write: (p) => { fs.mkdirSync(p); fs.writeFileSync(path.join(p, "a.txt"), "x"); } });
+    const outside = path.join(dir, "outside");
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, "a.txt"), "x");
+    const manifestFile = path.join(made.path, "manifest.json");
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as Record<string, unknown>;
+    fs.writeFileSync(manifestFile, JSON.stringify({ ...manifest, data: "../../outside" }));
+    expect(listGenerations(root)).toEqual([]);
+  });
+});
