@@ -2,7 +2,8 @@
  * The generation store: the backups Strata keeps of a storage, in one directory shared by every backend.
  *
  * On disk, one directory per generation, named `generation-<UTC timestamp>-<sequence>`
- * (`generation-20261129T230654123Z-000007`), so that names sort oldest first:
+ * (`generation-20261129T230654123Z-000007`), so that names sort oldest first (after the clock stepped back,
+ * a new name takes the newest one's timestamp):
  *
  * - `data` (a file-backend directory: file and memory) or `data.db` (a SQLite database): what
  *   `createStorage` opens (`file:<generation>/data`, `sqlite:<generation>/data.db`);
@@ -81,7 +82,7 @@ export interface CreateGenerationOptions {
   readonly keep?: number;
   /** fsync files and directories. @default true */
   readonly durable?: boolean;
-  /** The time to name the generation by. @default now */
+  /** The time to name the generation by (the newest name's when that is later). @default now */
   readonly now?: Date;
 }
 
@@ -138,10 +139,21 @@ async function fsyncTree(dataPath: string): Promise<void> {
   await fsyncPath(dataPath);
 }
 
+/** The names a generation's data may have (see {@link GenerationManifest.data}). */
+const DATA_NAMES: readonly string[] = ["data", "data.db"];
+
+/** A manifest's file path that stays inside the data: `""` (the data is the file) or `/`-separated plain names. */
+function isInsideData(rel: unknown): boolean {
+  return rel === "" || (typeof rel === "string" && rel.split("/").every((part) => part !== "" && part !== "." && part !== ".." && !part.includes("\\")));
+}
+
 function readManifest(dir: string, name: string): GenerationManifest | undefined {
   try {
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), "utf8")) as GenerationManifest;
-    if (manifest.format !== MANIFEST_FORMAT || manifest.name !== name || typeof manifest.data !== "string" || !Array.isArray(manifest.files)) return undefined;
+    if (manifest.format !== MANIFEST_FORMAT || manifest.name !== name || !Array.isArray(manifest.files)) return undefined;
+    // The manifest is read from disk: a path in it that leads out of the generation (`../..`) would make a
+    // restore copy, and a verify read, files that are not the generation's.
+    if (!DATA_NAMES.includes(manifest.data) || !manifest.files.every((f) => isInsideData(f?.path))) return undefined;
     return manifest;
   } catch {
     return undefined;
@@ -182,6 +194,8 @@ export function listGenerations(root: string): Generation[] {
     }
     if (!GENERATION_NAME.test(entry)) continue;
     const dir = path.join(root, entry);
+    // Strata never makes a generation a symbolic link: one would lead a restore to data outside `root`.
+    if (!fs.lstatSync(dir).isDirectory()) continue;
     const manifest = readManifest(dir, entry);
     if (manifest) out.push({ name: entry, path: dir, dataPath: path.join(dir, manifest.data), manifest });
   }
@@ -219,22 +233,34 @@ export async function verifyGeneration(generation: Generation): Promise<void> {
   if (extra.length > 0) throw new CorruptionError(`Generation ${generation.name} holds files its manifest does not list: ${extra.join(", ")}`, { file: fileOf(dataPath, extra[0]!) });
   for (const entry of manifest.files) {
     const file = fileOf(dataPath, entry.path);
-    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    const stat = fs.lstatSync(file, { throwIfNoEntry: false });
     if (!stat) throw new CorruptionError(`Generation ${generation.name} has lost ${file}`, { file });
+    if (!stat.isFile()) throw new CorruptionError(`Generation ${generation.name}: ${file} is not a regular file (Strata writes no links); do not restore it`, { file });
     if (stat.size !== entry.size || (await sha256Of(file)) !== entry.sha256) {
       throw new CorruptionError(`Generation ${generation.name}: ${file} differs from its manifest (size or SHA-256); do not restore it`, { file });
     }
   }
 }
 
-/** The next sequence number in `root`: one past every generation there, complete or not. */
-function nextSequence(root: string): number {
+/**
+ * The next sequence number in `root` (one past every generation there, complete or not), and the newest
+ * timestamp of their names.
+ */
+function nextOf(root: string): { sequence: number; stamp: string } {
   let max = 0;
+  let stamp = "";
   for (const entry of fs.readdirSync(root)) {
     const match = GENERATION_NAME.exec(entry) ?? GENERATION_NAME.exec(PARTIAL_NAME.exec(entry)?.[1] ?? "");
-    if (match) max = Math.max(max, Number(match[2]));
+    if (!match) continue;
+    max = Math.max(max, Number(match[2]));
+    if (match[1]! > stamp) stamp = match[1]!;
   }
-  return max + 1;
+  return { sequence: max + 1, stamp };
+}
+
+/** True for an entry of the generation store: a generation, or one being written or removed. */
+export function isGenerationEntry(entry: string): boolean {
+  return GENERATION_NAME.test(entry) || PARTIAL_NAME.test(entry);
 }
 
 /**
@@ -245,8 +271,12 @@ function nextSequence(root: string): number {
 export async function createGeneration(root: string, options: CreateGenerationOptions): Promise<Generation> {
   const durable = options.durable ?? true;
   fs.mkdirSync(root, { recursive: true });
-  let sequence = nextSequence(root);
-  const stamp = stampOf(options.now ?? new Date());
+  const next = nextOf(root);
+  let sequence = next.sequence;
+  // Names sort oldest first, and `keep` prunes by them: after the clock stepped back (NTP, a VM's resume),
+  // a new generation takes the newest name's time, or it would sort first and be pruned as the oldest.
+  const now = stampOf(options.now ?? new Date());
+  const stamp = now > next.stamp ? now : next.stamp;
   const temp = path.join(root, `generation-${stamp}-${String(sequence).padStart(6, "0")}.tmp-${process.pid}`);
   fs.mkdirSync(temp);
   try {
@@ -284,7 +314,7 @@ export async function createGeneration(root: string, options: CreateGenerationOp
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === "ENOTEMPTY" || code === "EEXIST") {
-          sequence = Math.max(sequence + 1, nextSequence(root));
+          sequence = Math.max(sequence + 1, nextOf(root).sequence);
           continue;
         }
         throw error;

@@ -7,8 +7,10 @@
  * 2. the storage is taken for this process alone, or refused with a `LockError`: SQLite by a connection
  *    in `locking_mode = EXCLUSIVE` that runs `BEGIN EXCLUSIVE` without waiting (it fails while any other
  *    connection, in this process or another, has the database open, WAL readers included); the file
- *    backend by its lock file `strata.lock`, which a live process holds for as long as it has the directory open;
- * 3. the data being replaced becomes one more generation (reason `restore`), so a restore can be undone;
+ *    backend by its lock file `strata.lock`, which a live process holds for as long as it has the directory open
+ *    (a file SQLite cannot read at all, say overwritten, no connection can hold: it is not locked);
+ * 3. the data being replaced becomes one more generation (reason `restore`), so a restore can be undone; it
+ *    is kept as it is, not verified: the data a restore replaces is often damaged;
  * 4. the generation's data is copied in: SQLite to a temp file that is fsynced and renamed over the
  *    database (its `-wal` and `-shm` removed); the file backend's files replaced one by one, under its lock.
  *
@@ -21,9 +23,8 @@ import * as path from "node:path";
 import { ConfigError, LockError } from "../errors.js";
 import { processAlive } from "../util/process-alive.js";
 import type { Generation } from "./backup-generations.js";
-import { createGeneration, findGeneration, verifyGeneration } from "./backup-generations.js";
+import { createGeneration, findGeneration, isGenerationEntry, verifyGeneration } from "./backup-generations.js";
 import type { BackupPlan } from "./backup-plan.js";
-import { verifySqliteCopy } from "./backup-plan.js";
 
 /** What {@link restoreGeneration} did. */
 export interface RestoreResult {
@@ -52,36 +53,50 @@ export async function restoreGeneration(backend: string, location: string, plan:
   throw new ConfigError([`generation: a ${backend} storage cannot be restored in place; open the generation's data with createStorage("file:" + its data directory)`]);
 }
 
+/** SQLite's answers that mean another connection holds the database, as opposed to a file it cannot read. */
+const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_LOCKED"]);
+
 async function restoreSqlite(file: string, plan: BackupPlan, generation: Generation): Promise<RestoreResult> {
   const { default: Database } = await import("better-sqlite3");
   let replaced: Generation | undefined;
   if (fs.existsSync(file)) {
     const db = new Database(file, { timeout: 0, fileMustExist: true });
     try {
+      let readable = true;
       try {
         db.pragma("locking_mode = EXCLUSIVE");
         db.exec("BEGIN EXCLUSIVE");
         db.exec("COMMIT");
       } catch (error) {
-        throw new LockError(`The SQLite database ${file} is open in another connection or process; close it (stop the application) before restoring`, { file, cause: error });
+        if (BUSY_CODES.has((error as { code?: string }).code ?? "")) {
+          throw new LockError(`The SQLite database ${file} is open in another connection or process; close it (stop the application) before restoring`, { file, cause: error });
+        }
+        // Not a database SQLite can read (overwritten, a damaged header): what a restore is for. No
+        // connection can hold such a file, so there is nothing to lock; it is kept as it is.
+        readable = false;
       }
+      // What is replaced is kept as it is, damaged or not (unverified): a restore is most often of a database
+      // that fails integrity_check, and refusing that one would leave no way back to a good generation.
       replaced = await createGeneration(plan.root, {
         reason: "restore",
         backend: "sqlite",
         dataName: plan.dataName,
         write: async (dataPath) => {
-          await db.backup(dataPath);
+          if (readable) await db.backup(dataPath);
+          else fs.copyFileSync(file, dataPath);
         },
-        verify: verifySqliteCopy,
       });
     } finally {
       db.close();
     }
   }
+  // Restoring onto a new machine: the database's directory may not exist yet.
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   const temp = `${file}.restore-${randomUUID()}`;
   try {
     fs.copyFileSync(generation.dataPath, temp);
     fsyncFile(temp);
+    // A -wal or -journal left beside the database belongs to the replaced file: applied to the restored one it would corrupt it.
     for (const suffix of ["-wal", "-shm", "-journal"]) fs.rmSync(`${file}${suffix}`, { force: true });
     fs.renameSync(temp, file);
     fsyncFile(path.dirname(file));
@@ -96,8 +111,13 @@ async function restoreDirectory(dir: string, plan: BackupPlan, generation: Gener
   fs.mkdirSync(dir, { recursive: true });
   const release = takeDirectoryLock(dir);
   try {
-    // The generations' own directory (by default `backups` inside the data directory) is not data.
-    const isData = (entry: string) => entry !== LOCK_FILE && path.join(dir, entry) !== plan.root && !plan.root.startsWith(path.join(dir, entry) + path.sep);
+    // The generations' own directory (by default `backups` inside the data directory) is not data, nor, when
+    // `backup.dir` is the data directory itself, the generations in it: the one being restored among them.
+    const isData = (entry: string) =>
+      entry !== LOCK_FILE &&
+      path.join(dir, entry) !== plan.root &&
+      !plan.root.startsWith(path.join(dir, entry) + path.sep) &&
+      !(path.resolve(plan.root) === path.resolve(dir) && isGenerationEntry(entry));
     const entries = fs.readdirSync(dir).filter(isData);
     const replaced =
       entries.length === 0
@@ -113,7 +133,7 @@ async function restoreDirectory(dir: string, plan: BackupPlan, generation: Gener
           });
     for (const entry of entries) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
     for (const entry of fs.readdirSync(generation.dataPath)) {
-      if (entry === LOCK_FILE) continue;
+      if (!isData(entry)) continue;
       fs.cpSync(path.join(generation.dataPath, entry), path.join(dir, entry), { recursive: true });
       fsyncFile(path.join(dir, entry));
     }
