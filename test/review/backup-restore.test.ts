@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { Task } from "../../entities/index.js";
 import { createStorage } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
-import { createGeneration, listGenerations } from "../../src/backup/backup-generations.js";
+import { createGeneration, listGenerations, verifyGeneration } from "../../src/backup/backup-generations.js";
 import { backupPlanOf } from "../../src/backup/backup-plan.js";
 import { restoreGeneration } from "../../src/backup/restore-generation.js";
 import { coreOf } from "../../src/storage-core.js";
@@ -116,5 +116,26 @@ describe("generation store", () => {
     const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as Record<string, unknown>;
     fs.writeFileSync(manifestFile, JSON.stringify({ ...manifest, data: "../../outside" }));
     expect(listGenerations(root)).toEqual([]);
+  });
+
+  test("a generation that is a symbolic link, or holds one, is not restored", async () => {
+    const root = path.join(dir, "generations");
+    const write = (p: string) => {
+      fs.mkdirSync(p);
+      fs.writeFileSync(path.join(p, "a.txt"), "x");
+    };
+    const made = await createGeneration(root, { reason: "manual", backend: "file", dataName: "data", write });
+    // A link named like a generation, to a complete generation elsewhere.
+    const elsewhere = await createGeneration(path.join(dir, "elsewhere"), { reason: "manual", backend: "file", dataName: "data", write });
+    const linked = made.name.replace(/-\d+$/, "-000099");
+    fs.symlinkSync(elsewhere.path, path.join(root, linked));
+    fs.writeFileSync(path.join(elsewhere.path, "manifest.json"), fs.readFileSync(path.join(elsewhere.path, "manifest.json"), "utf8").replace(elsewhere.name, linked));
+    expect(listGenerations(root).map((g) => g.name)).toEqual([made.name]);
+    // A file of the data replaced by a link to another file with the same bytes.
+    const secret = path.join(dir, "secret.txt");
+    fs.writeFileSync(secret, "x");
+    fs.rmSync(path.join(made.dataPath, "a.txt"));
+    fs.symlinkSync(secret, path.join(made.dataPath, "a.txt"));
+    await expect(verifyGeneration(made)).rejects.toThrow(/not a regular file/);
   });
 });
