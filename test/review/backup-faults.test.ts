@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { Task } from "../../entities/index.js";
-import { createStorage } from "../../src/index.js";
+import { createStorage, defineMigration, MigrationError } from "../../src/index.js";
 import { coreOf } from "../../src/storage-core.js";
 
 let dir: string;
@@ -58,4 +58,29 @@ describe("a backup listener", () => {
       process.off("unhandledRejection", unhandled);
     }
   });
+});
+
+describe("a pre-migration generation that cannot be made", () => {
+  for (const kind of ["sqlite", "file"] as const) {
+    test(`${kind}: the run does not start (README: "If it cannot be made, the run does not start")`, async () => {
+      const generations = path.join(dir, "generations");
+      fs.writeFileSync(generations, "not a directory");
+      const applied: number[] = [];
+      const migration = defineMigration({ version: 1, name: "one", up: async () => void applied.push(1) });
+      const storage = await createStorage({
+        url: `${kind}:${path.join(dir, kind === "sqlite" ? "app.db" : "data")}`,
+        entities: [Task],
+        autoCreate: true,
+        migrations: [migration],
+        backup: { enabled: true, dir: generations, intervalMs: 2 ** 31 - 1 },
+      });
+      const error = await storage.migrations.up().catch((e: unknown) => e);
+      // A typed error that says what failed (the backup, not the migration) and that nothing ran.
+      expect(error).toBeInstanceOf(MigrationError);
+      expect((error as MigrationError).message).toMatch(/backup.*generations.*nothing was applied/is);
+      expect(applied).toEqual([]);
+      expect((await storage.migrations.status()).map((s) => s.state)).toEqual(["pending"]);
+      await storage.close();
+    });
+  }
 });
