@@ -21,7 +21,7 @@ import fs from "node:fs";
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { ConfigError, LockError } from "../errors.js";
-import { processAlive } from "../util/process-alive.js";
+import { DirectoryLock, LOCK_FILE } from "../backends/file/file-lock.js";
 import type { Generation } from "./backup-generations.js";
 import { createGeneration, findGeneration, isGenerationEntry, verifyGeneration } from "./backup-generations.js";
 import type { BackupPlan } from "./backup-plan.js";
@@ -33,9 +33,6 @@ export interface RestoreResult {
   /** The generation of the data it replaced; undefined when there was none (no database yet). */
   readonly replaced: Generation | undefined;
 }
-
-/** The file backend's lock file (file-lock.ts): its format is `{ pid, startedAt, token }`. */
-const LOCK_FILE = "strata.lock";
 
 /**
  * Restores generation `name` (a name, or a generation's directory) of the `backend` storage at `location`
@@ -109,7 +106,8 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
 
 async function restoreDirectory(dir: string, plan: BackupPlan, generation: Generation): Promise<RestoreResult> {
   fs.mkdirSync(dir, { recursive: true });
-  const release = takeDirectoryLock(dir);
+  // The file backend's own lock, taken without waiting: a live holder is a LockError naming its pid.
+  const lock = await DirectoryLock.acquire(dir, 0);
   try {
     // The generations' own directory (by default `backups` inside the data directory) is not data, nor, when
     // `backup.dir` is the data directory itself, the generations in it: the one being restored among them.
@@ -140,32 +138,7 @@ async function restoreDirectory(dir: string, plan: BackupPlan, generation: Gener
     fsyncFile(dir);
     return { restored: generation, replaced };
   } finally {
-    release();
-  }
-}
-
-/** Takes the file backend's lock (see file-lock.ts), or a {@link LockError} naming the live holder. */
-function takeDirectoryLock(dir: string): () => void {
-  const file = path.join(dir, LOCK_FILE);
-  const content = `${JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), token: randomUUID() }, null, 2)}\n`;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      fs.writeFileSync(file, content, { flag: "wx" });
-      return () => fs.rmSync(file, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error;
-    }
-    let pid: number | undefined;
-    try {
-      pid = (JSON.parse(fs.readFileSync(file, "utf8")) as { pid?: number }).pid;
-    } catch {
-      pid = undefined;
-    }
-    if (pid !== undefined && processAlive(pid)) {
-      throw new LockError(`The file storage ${dir} is open in process ${pid} (${file}); close it before restoring`, { file });
-    }
-    // Its holder is gone (killed): the lock is stale.
-    fs.rmSync(file, { force: true });
+    lock.release();
   }
 }
 
