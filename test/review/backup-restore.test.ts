@@ -6,6 +6,7 @@ import "reflect-metadata";
 import fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { Task } from "../../entities/index.js";
 import { createStorage } from "../../src/index.js";
@@ -71,6 +72,32 @@ describe("sqlite: restore", () => {
     const reopened = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
     expect(await titles(reopened)).toEqual(["a"]);
     await reopened.close();
+  });
+});
+
+describe("sqlite: restore over a crashed database's -wal", () => {
+  test("the crashed commits go into the replaced generation, and never into the restored database", async () => {
+    const file = path.join(dir, "app.db");
+    const root = path.join(dir, "generations");
+    const generation = await sqliteWithGeneration(file, root, ["a"]);
+    // A process killed with commits only in its -wal: copy the files while a connection that never
+    // checkpoints holds them, as a SIGKILL would leave them.
+    const live = path.join(dir, "live.db");
+    fs.copyFileSync(file, live);
+    const db = new Database(live);
+    db.pragma("journal_mode = WAL");
+    db.pragma("wal_autocheckpoint = 0");
+    db.prepare("UPDATE tasks SET title = 'crashed'").run();
+    for (const suffix of ["", "-wal", "-shm"]) fs.copyFileSync(`${live}${suffix}`, `${file}${suffix}`);
+    db.close();
+    expect(fs.statSync(`${file}-wal`).size).toBeGreaterThan(0);
+    const result = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+    const reopened = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
+    expect(await titles(reopened)).toEqual(["a"]);
+    await reopened.close();
+    const replaced = await createStorage({ url: `sqlite:${result.replaced!.dataPath}`, entities: [Task] });
+    expect(await titles(replaced)).toEqual(["crashed"]);
+    await replaced.close();
   });
 });
 
