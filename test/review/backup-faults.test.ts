@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { Task } from "../../entities/index.js";
 import { createStorage, defineMigration, MigrationError } from "../../src/index.js";
+import { listGenerations } from "../../src/backup/backup-generations.js";
 import { coreOf } from "../../src/storage-core.js";
 
 let dir: string;
@@ -83,4 +84,23 @@ describe("a pre-migration generation that cannot be made", () => {
       await storage.close();
     });
   }
+});
+
+describe("two storages sharing one backup.dir", () => {
+  test("keep counts each storage's own generations: one never prunes the other's away", async () => {
+    const generations = path.join(dir, "generations");
+    const open = (name: string) =>
+      createStorage({ url: `sqlite:${path.join(dir, name)}`, entities: [Task], autoCreate: true, backup: { enabled: true, dir: generations, keep: 1, intervalMs: 2 ** 31 - 1 } });
+    const a = await open("a.db");
+    const b = await open("b.db");
+    const ofA = await coreOf(a).backups!.create("manual");
+    const ofB = await coreOf(b).backups!.create("manual");
+    await coreOf(b).backups!.create("manual");
+    const names = listGenerations(generations).map((g) => g.name);
+    expect(names).toContain(ofA.name);
+    expect(names).not.toContain(ofB.name);
+    expect(names).toHaveLength(2);
+    await a.close();
+    await b.close();
+  });
 });
