@@ -49,6 +49,12 @@ export interface GenerationManifest {
   readonly reason: string;
   /** The backend it was taken from: `sqlite`, `file` or `memory`. */
   readonly backend: string;
+  /**
+   * What the data was taken from: the absolute path of the database file or directory (`:memory:` or
+   * `memory:` for an in-memory one). `keep` counts only the generations of one source, so storages sharing a
+   * `backup.dir` never prune each other's away.
+   */
+  readonly source?: string;
   /** The entry in the generation that holds the data: `data` (a directory) or `data.db` (a SQLite file). */
   readonly data: string;
   readonly files: readonly GenerationFile[];
@@ -72,6 +78,8 @@ export interface CreateGenerationOptions {
   readonly reason: string;
   /** The backend the data comes from. */
   readonly backend: string;
+  /** What the data comes from: see {@link GenerationManifest.source}. */
+  readonly source?: string;
   /** `data` or `data.db`: see {@link GenerationManifest.data}. */
   readonly dataName: string;
   /** Writes the data at the given path (which does not exist yet). */
@@ -213,9 +221,12 @@ export function findGeneration(root: string, name: string): Generation {
   return found;
 }
 
-/** Removes the oldest generations until `keep` remain; resolves to the names removed. */
-export function pruneGenerations(root: string, keep: number): string[] {
-  const all = listGenerations(root);
+/**
+ * Removes the oldest generations until `keep` remain (of `source` only, when given: see
+ * {@link GenerationManifest.source}); resolves to the names removed.
+ */
+export function pruneGenerations(root: string, keep: number, source?: string): string[] {
+  const all = listGenerations(root).filter((g) => source === undefined || g.manifest.source === source);
   const doomed = all.slice(0, Math.max(0, all.length - keep)).map((g) => g.name);
   for (const name of doomed) removeGeneration(root, name);
   return doomed;
@@ -298,6 +309,7 @@ export async function createGeneration(root: string, options: CreateGenerationOp
         createdAt: new Date().toISOString(),
         reason: options.reason,
         backend: options.backend,
+        ...(options.source !== undefined ? { source: options.source } : {}),
         data: options.dataName,
         files,
         sizeBytes: files.reduce((sum, f) => sum + f.size, 0),
@@ -321,7 +333,7 @@ export async function createGeneration(root: string, options: CreateGenerationOp
       }
       if (durable) await fsyncPath(root);
       const generation: Generation = { name, path: final, dataPath: path.join(final, options.dataName), manifest };
-      if (options.keep !== undefined) pruneGenerations(root, options.keep);
+      if (options.keep !== undefined) pruneGenerations(root, options.keep, options.source);
       return generation;
     }
   } catch (error) {

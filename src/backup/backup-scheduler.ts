@@ -48,6 +48,7 @@ export async function backUp(
   const generation = await createGeneration(plan.root, {
     reason,
     backend,
+    source: plan.source,
     dataName: plan.dataName,
     write: (dataPath) => source.backup(dataPath),
     ...(plan.verify ? { verify: plan.verify } : {}),

@@ -77,6 +77,7 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
       replaced = await createGeneration(plan.root, {
         reason: "restore",
         backend: "sqlite",
+        source: plan.source,
         dataName: plan.dataName,
         write: async (dataPath) => {
           if (readable) await db.backup(dataPath);
@@ -123,7 +124,8 @@ async function restoreDirectory(dir: string, plan: BackupPlan, generation: Gener
         : await createGeneration(plan.root, {
             reason: "restore",
             backend: "file",
-            dataName: plan.dataName,
+            source: plan.source,
+        dataName: plan.dataName,
             write: (dataPath) => {
               fs.mkdirSync(dataPath);
               for (const entry of entries) fs.cpSync(path.join(dir, entry), path.join(dataPath, entry), { recursive: true });

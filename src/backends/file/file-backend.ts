@@ -447,6 +447,7 @@ export class FileBackend extends EngineBackend {
     await createGeneration(dir ?? this.file("backups"), {
       reason: "compaction",
       backend: this.name,
+      source: this.dir,
       dataName: "data",
       write: (dataPath) => this.writeCopy(dataPath, seq),
       keep,

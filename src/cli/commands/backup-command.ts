@@ -57,7 +57,7 @@ function positiveCount(value: string): number {
 /** A generation as `--json` prints it. */
 function describe(generation: Generation) {
   const { name, path: dir, dataPath, manifest } = generation;
-  return { name, path: dir, data: dataPath, reason: manifest.reason, backend: manifest.backend, createdAt: manifest.createdAt, sizeBytes: manifest.sizeBytes };
+  return { name, path: dir, data: dataPath, reason: manifest.reason, backend: manifest.backend, source: manifest.source ?? null, createdAt: manifest.createdAt, sizeBytes: manifest.sizeBytes };
 }
 
 function printGenerations(generations: Generation[], root: string): void {
