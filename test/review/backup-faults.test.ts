@@ -104,3 +104,26 @@ describe("two storages sharing one backup.dir", () => {
     await b.close();
   });
 });
+
+describe("close() during a backup", () => {
+  for (const kind of ["sqlite", "file", "memory"] as const) {
+    test(`${kind}: close waits for the backup in flight, which completes; nothing is warned`, async () => {
+      const logger = { debug() {}, info() {}, warn: vi.fn(), error: vi.fn() };
+      const generations = path.join(dir, "generations");
+      const storage = await createStorage({
+        url: kind === "memory" ? "memory:" : `${kind}:${path.join(dir, kind === "sqlite" ? "app.db" : "data")}`,
+        entities: [Task],
+        autoCreate: true,
+        logger,
+        backup: { enabled: true, dir: generations, keep: 10, intervalMs: 2 ** 31 - 1 },
+      });
+      await storage.repository(Task).saveMany(Array.from({ length: 500 }, (_, i) => ({ projectId: "p", title: `t${i}` })));
+      const inFlight = coreOf(storage).backups!.create("manual");
+      await storage.close();
+      const generation = await inFlight;
+      expect(listGenerations(generations).map((g) => g.name)).toContain(generation.name);
+      expect(logger.warn).not.toHaveBeenCalled();
+      expect(logger.error).not.toHaveBeenCalled();
+    });
+  }
+});
