@@ -7,7 +7,7 @@ import fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { Task } from "../../entities/index.js";
 import { createStorage } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
@@ -117,6 +117,32 @@ describe("file: restore", () => {
     expect(names).toEqual(expect.arrayContaining([first.name, second.name, result.replaced!.name]));
     const reopened = await open();
     expect(await titles(reopened)).toEqual(["a"]);
+    await reopened.close();
+  });
+});
+
+describe("file: a restore whose copy fails midway (a full disk, a generation pruned meanwhile)", () => {
+  test("leaves the data as it was, not an emptied directory", async () => {
+    const data = path.join(dir, "data");
+    const root = path.join(dir, "generations");
+    const open = () => createStorage({ url: `file:${data}`, entities: [Task], autoCreate: true, backup: { enabled: true, dir: root, intervalMs: 2 ** 31 - 1 } });
+    const storage = await open();
+    await storage.repository(Task).save({ projectId: "p", title: "old" });
+    const generation = await coreOf(storage).backups!.create("manual");
+    await storage.repository(Task).save({ projectId: "p", title: "new" });
+    await storage.close();
+    const cp = fs.cpSync;
+    const spy = vi.spyOn(fs, "cpSync").mockImplementation((source, target, options) => {
+      if (String(source).startsWith(generation.dataPath)) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      cp(source, target, options);
+    });
+    try {
+      await expect(restoreGeneration("file", data, backupPlanOf("file", data, root)!, generation.name)).rejects.toThrow(/ENOSPC/);
+    } finally {
+      spy.mockRestore();
+    }
+    const reopened = await open();
+    expect(await titles(reopened)).toEqual(["new", "old"]);
     await reopened.close();
   });
 });
