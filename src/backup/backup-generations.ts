@@ -125,7 +125,7 @@ async function sha256Of(file: string): Promise<string> {
 }
 
 /** fsync of a file or directory, off the main thread (a large copy's flush can take a while). */
-async function fsyncPath(target: string): Promise<void> {
+export async function fsyncPath(target: string): Promise<void> {
   // Windows cannot open a directory for fsync; NTFS journals its renames itself.
   if (process.platform === "win32" && fs.statSync(target).isDirectory()) return;
   const handle = await fs.promises.open(target, "r");
@@ -136,8 +136,8 @@ async function fsyncPath(target: string): Promise<void> {
   }
 }
 
-/** fsyncs every file and directory under `dataPath`. */
-async function fsyncTree(dataPath: string): Promise<void> {
+/** fsyncs every file and directory under `dataPath` (or the file itself). */
+export async function fsyncTree(dataPath: string): Promise<void> {
   if (!fs.statSync(dataPath).isDirectory()) return fsyncPath(dataPath);
   for (const entry of fs.readdirSync(dataPath, { withFileTypes: true })) {
     const child = path.join(dataPath, entry.name);

@@ -12,7 +12,9 @@
  * 3. the data being replaced becomes one more generation (reason `restore`), so a restore can be undone; it
  *    is kept as it is, not verified: the data a restore replaces is often damaged;
  * 4. the generation's data is copied in: SQLite to a temp file that is fsynced and renamed over the
- *    database (its `-wal` and `-shm` removed); the file backend's files replaced one by one, under its lock.
+ *    database (its `-wal` and `-shm` removed); the file backend's into a staging directory inside the data
+ *    directory first (a failed copy changes nothing), then the old files are removed and the new ones
+ *    renamed in, under its lock (a kill in that short step is undone by running the restore again).
  *
  * Known limit (SQLite): the exclusive connection is closed just before the rename, and a process that opens
  * the database in that instant keeps the replaced file. Stop the application before restoring.
@@ -23,7 +25,7 @@ import * as path from "node:path";
 import { ConfigError, LockError } from "../errors.js";
 import { DirectoryLock, LOCK_FILE } from "../backends/file/file-lock.js";
 import type { Generation } from "./backup-generations.js";
-import { createGeneration, findGeneration, isGenerationEntry, verifyGeneration } from "./backup-generations.js";
+import { createGeneration, findGeneration, fsyncPath, fsyncTree, isGenerationEntry, verifyGeneration } from "./backup-generations.js";
 import type { BackupPlan } from "./backup-plan.js";
 
 /** What {@link restoreGeneration} did. */
@@ -93,17 +95,20 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
   const temp = `${file}.restore-${randomUUID()}`;
   try {
     fs.copyFileSync(generation.dataPath, temp);
-    fsyncFile(temp);
+    await fsyncPath(temp);
     // A -wal or -journal left beside the database belongs to the replaced file: applied to the restored one it would corrupt it.
     for (const suffix of ["-wal", "-shm", "-journal"]) fs.rmSync(`${file}${suffix}`, { force: true });
     fs.renameSync(temp, file);
-    fsyncFile(path.dirname(file));
+    await fsyncPath(path.dirname(file));
   } catch (error) {
     fs.rmSync(temp, { force: true });
     throw error;
   }
   return { restored: generation, replaced };
 }
+
+/** The directory a file restore copies the generation into first, inside the data directory (one file system: renames). */
+const STAGING_PREFIX = ".strata-restore-";
 
 async function restoreDirectory(dir: string, plan: BackupPlan, generation: Generation): Promise<RestoreResult> {
   fs.mkdirSync(dir, { recursive: true });
@@ -114,42 +119,43 @@ async function restoreDirectory(dir: string, plan: BackupPlan, generation: Gener
     // `backup.dir` is the data directory itself, the generations in it: the one being restored among them.
     const isData = (entry: string) =>
       entry !== LOCK_FILE &&
+      !entry.startsWith(STAGING_PREFIX) &&
       path.join(dir, entry) !== plan.root &&
       !plan.root.startsWith(path.join(dir, entry) + path.sep) &&
       !(path.resolve(plan.root) === path.resolve(dir) && isGenerationEntry(entry));
-    const entries = fs.readdirSync(dir).filter(isData);
-    const replaced =
-      entries.length === 0
-        ? undefined
-        : await createGeneration(plan.root, {
-            reason: "restore",
-            backend: "file",
-            source: plan.source,
-        dataName: plan.dataName,
-            write: (dataPath) => {
-              fs.mkdirSync(dataPath);
-              for (const entry of entries) fs.cpSync(path.join(dir, entry), path.join(dataPath, entry), { recursive: true });
-            },
-          });
-    for (const entry of entries) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
-    for (const entry of fs.readdirSync(generation.dataPath)) {
-      if (!isData(entry)) continue;
-      fs.cpSync(path.join(generation.dataPath, entry), path.join(dir, entry), { recursive: true });
-      fsyncFile(path.join(dir, entry));
+    const all = fs.readdirSync(dir);
+    // A staging directory left by a restore that was killed (we hold the lock: its process is gone).
+    for (const entry of all) if (entry.startsWith(STAGING_PREFIX)) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+    const entries = all.filter(isData);
+    // The generation is copied in first: a copy that fails (a full disk, the generation pruned meanwhile)
+    // then fails before anything of the data is removed. After it, only renames remain.
+    const staging = path.join(dir, `${STAGING_PREFIX}${randomUUID()}`);
+    fs.mkdirSync(staging);
+    try {
+      const restored = fs.readdirSync(generation.dataPath).filter(isData);
+      for (const entry of restored) fs.cpSync(path.join(generation.dataPath, entry), path.join(staging, entry), { recursive: true });
+      await fsyncTree(staging);
+      const replaced =
+        entries.length === 0
+          ? undefined
+          : await createGeneration(plan.root, {
+              reason: "restore",
+              backend: "file",
+              source: plan.source,
+              dataName: plan.dataName,
+              write: (dataPath) => {
+                fs.mkdirSync(dataPath);
+                for (const entry of entries) fs.cpSync(path.join(dir, entry), path.join(dataPath, entry), { recursive: true });
+              },
+            });
+      for (const entry of entries) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+      for (const entry of restored) fs.renameSync(path.join(staging, entry), path.join(dir, entry));
+      await fsyncPath(dir);
+      return { restored: generation, replaced };
+    } finally {
+      fs.rmSync(staging, { recursive: true, force: true });
     }
-    fsyncFile(dir);
-    return { restored: generation, replaced };
   } finally {
     lock.release();
-  }
-}
-
-function fsyncFile(target: string): void {
-  if (process.platform === "win32" && fs.statSync(target).isDirectory()) return;
-  const fd = fs.openSync(target, "r");
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
