@@ -191,4 +191,27 @@ describe("generation store", () => {
     fs.symlinkSync(secret, path.join(made.dataPath, "a.txt"));
     await expect(verifyGeneration(made)).rejects.toThrow(/not a regular file/);
   });
+
+  test("another process sealing the same name first: the rename moves on to the next sequence, the other's is untouched", async () => {
+    const root = path.join(dir, "generations");
+    const now = new Date("2026-11-29T12:00:00Z");
+    const taken = path.join(root, "generation-20261129T120000000Z-000001");
+    const made = await createGeneration(root, {
+      reason: "manual",
+      backend: "file",
+      dataName: "data",
+      now,
+      write: (p) => {
+        fs.mkdirSync(p);
+        fs.writeFileSync(path.join(p, "a.txt"), "mine");
+        // The other process renames its generation to the name this one picked, while this one writes.
+        fs.mkdirSync(path.join(taken, "data"), { recursive: true });
+        fs.writeFileSync(path.join(taken, "data", "a.txt"), "theirs");
+      },
+    });
+    expect(made.name).toBe("generation-20261129T120000000Z-000002");
+    expect(fs.readFileSync(path.join(taken, "data", "a.txt"), "utf8")).toBe("theirs");
+    expect(fs.readFileSync(path.join(made.dataPath, "a.txt"), "utf8")).toBe("mine");
+    await verifyGeneration(made);
+  });
 });
