@@ -46,4 +46,14 @@ describe("strata backup create", () => {
     }
     expect(fs.existsSync(path.join(dir, "app.db.backups"))).toBe(false);
   });
+
+  test("list with --dir naming a file: a typed error naming it, not a raw ENOTDIR", async () => {
+    fs.writeFileSync(path.join(dir, "app.db"), "");
+    fs.writeFileSync(path.join(dir, "not-a-dir"), "x");
+    const result = await strata(["backup", "list", "--dir", path.join(dir, "not-a-dir"), "--url", `sqlite:${path.join(dir, "app.db")}`]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).not.toMatch(/ENOTDIR/);
+    expect(result.stderr).toMatch(/ConfigError|Invalid storage configuration/);
+    expect(result.stderr).toContain(path.join(dir, "not-a-dir"));
+  });
 });
