@@ -190,7 +190,9 @@ export function listGenerations(root: string): Generation[] {
   try {
     entries = fs.readdirSync(root);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return [];
+    if (code === "ENOTDIR") throw new ConfigError([`backup.dir: ${root} is a file, not the generations' directory`], { file: root, cause: error });
     throw error;
   }
   const out: Generation[] = [];
