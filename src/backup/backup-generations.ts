@@ -35,7 +35,9 @@ const MANIFEST_FORMAT = 1;
 export interface GenerationFile {
   /** Relative to the generation's data (`""` when the data is one file), with `/` separators. */
   readonly path: string;
+  /** In bytes. */
   readonly size: number;
+  /** Hex SHA-256 of its bytes, checked by {@link verifyGeneration} before a restore. */
   readonly sha256: string;
 }
 

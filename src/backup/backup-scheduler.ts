@@ -24,6 +24,7 @@ export interface BackupEvent {
   readonly generation: string;
   /** Its directory. */
   readonly path: string;
+  /** Why it was made: `schedule`, `migration`, `close`, `manual` or `restore`. */
   readonly reason: BackupReason;
   /** How long the backup took, in ms. */
   readonly durationMs: number;
