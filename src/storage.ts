@@ -228,13 +228,16 @@ export class Storage {
     return this.#core.backend.backup(targetPath);
   }
 
-  /** @internal Tells the `backup` listeners; one that throws is logged, and never fails the backup. */
+  /** @internal Tells the `backup` listeners; one that throws (or rejects) is logged, and never fails the backup. */
   private emitBackup(event: BackupEvent): void {
+    const failed = (error: unknown) => this.#core.config.logger.error(`A "backup" listener failed`, error);
     for (const listener of this.backupListeners) {
       try {
-        listener(event);
+        // An async listener's rejection would otherwise be unhandled, which ends a Node process.
+        const result: unknown = listener(event);
+        if (result instanceof Promise) result.catch(failed);
       } catch (error) {
-        this.#core.config.logger.error(`A "backup" listener failed`, error);
+        failed(error);
       }
     }
   }

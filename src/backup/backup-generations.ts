@@ -2,7 +2,8 @@
  * The generation store: the backups Strata keeps of a storage, in one directory shared by every backend.
  *
  * On disk, one directory per generation, named `generation-<UTC timestamp>-<sequence>`
- * (`generation-20261129T230654123Z-000007`), so that names sort oldest first:
+ * (`generation-20261129T230654123Z-000007`), so that names sort oldest first (after the clock stepped back,
+ * a new name takes the newest one's timestamp):
  *
  * - `data` (a file-backend directory: file and memory) or `data.db` (a SQLite database): what
  *   `createStorage` opens (`file:<generation>/data`, `sqlite:<generation>/data.db`);
@@ -34,7 +35,9 @@ const MANIFEST_FORMAT = 1;
 export interface GenerationFile {
   /** Relative to the generation's data (`""` when the data is one file), with `/` separators. */
   readonly path: string;
+  /** In bytes. */
   readonly size: number;
+  /** Hex SHA-256 of its bytes, checked by {@link verifyGeneration} before a restore. */
   readonly sha256: string;
 }
 
@@ -48,6 +51,12 @@ export interface GenerationManifest {
   readonly reason: string;
   /** The backend it was taken from: `sqlite`, `file` or `memory`. */
   readonly backend: string;
+  /**
+   * What the data was taken from: the absolute path of the database file or directory (`:memory:` or
+   * `memory:` for an in-memory one). `keep` counts only the generations of one source, so storages sharing a
+   * `backup.dir` never prune each other's away.
+   */
+  readonly source?: string;
   /** The entry in the generation that holds the data: `data` (a directory) or `data.db` (a SQLite file). */
   readonly data: string;
   readonly files: readonly GenerationFile[];
@@ -71,6 +80,8 @@ export interface CreateGenerationOptions {
   readonly reason: string;
   /** The backend the data comes from. */
   readonly backend: string;
+  /** What the data comes from: see {@link GenerationManifest.source}. */
+  readonly source?: string;
   /** `data` or `data.db`: see {@link GenerationManifest.data}. */
   readonly dataName: string;
   /** Writes the data at the given path (which does not exist yet). */
@@ -81,7 +92,7 @@ export interface CreateGenerationOptions {
   readonly keep?: number;
   /** fsync files and directories. @default true */
   readonly durable?: boolean;
-  /** The time to name the generation by. @default now */
+  /** The time to name the generation by (the newest name's when that is later). @default now */
   readonly now?: Date;
 }
 
@@ -116,7 +127,7 @@ async function sha256Of(file: string): Promise<string> {
 }
 
 /** fsync of a file or directory, off the main thread (a large copy's flush can take a while). */
-async function fsyncPath(target: string): Promise<void> {
+export async function fsyncPath(target: string): Promise<void> {
   // Windows cannot open a directory for fsync; NTFS journals its renames itself.
   if (process.platform === "win32" && fs.statSync(target).isDirectory()) return;
   const handle = await fs.promises.open(target, "r");
@@ -127,8 +138,8 @@ async function fsyncPath(target: string): Promise<void> {
   }
 }
 
-/** fsyncs every file and directory under `dataPath`. */
-async function fsyncTree(dataPath: string): Promise<void> {
+/** fsyncs every file and directory under `dataPath` (or the file itself). */
+export async function fsyncTree(dataPath: string): Promise<void> {
   if (!fs.statSync(dataPath).isDirectory()) return fsyncPath(dataPath);
   for (const entry of fs.readdirSync(dataPath, { withFileTypes: true })) {
     const child = path.join(dataPath, entry.name);
@@ -138,10 +149,21 @@ async function fsyncTree(dataPath: string): Promise<void> {
   await fsyncPath(dataPath);
 }
 
+/** The names a generation's data may have (see {@link GenerationManifest.data}). */
+const DATA_NAMES: readonly string[] = ["data", "data.db"];
+
+/** A manifest's file path that stays inside the data: `""` (the data is the file) or `/`-separated plain names. */
+function isInsideData(rel: unknown): boolean {
+  return rel === "" || (typeof rel === "string" && rel.split("/").every((part) => part !== "" && part !== "." && part !== ".." && !part.includes("\\")));
+}
+
 function readManifest(dir: string, name: string): GenerationManifest | undefined {
   try {
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), "utf8")) as GenerationManifest;
-    if (manifest.format !== MANIFEST_FORMAT || manifest.name !== name || typeof manifest.data !== "string" || !Array.isArray(manifest.files)) return undefined;
+    if (manifest.format !== MANIFEST_FORMAT || manifest.name !== name || !Array.isArray(manifest.files)) return undefined;
+    // The manifest is read from disk: a path in it that leads out of the generation (`../..`) would make a
+    // restore copy, and a verify read, files that are not the generation's.
+    if (!DATA_NAMES.includes(manifest.data) || !manifest.files.every((f) => isInsideData(f?.path))) return undefined;
     return manifest;
   } catch {
     return undefined;
@@ -170,7 +192,9 @@ export function listGenerations(root: string): Generation[] {
   try {
     entries = fs.readdirSync(root);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return [];
+    if (code === "ENOTDIR") throw new ConfigError([`backup.dir: ${root} is a file, not the generations' directory`], { file: root, cause: error });
     throw error;
   }
   const out: Generation[] = [];
@@ -182,6 +206,8 @@ export function listGenerations(root: string): Generation[] {
     }
     if (!GENERATION_NAME.test(entry)) continue;
     const dir = path.join(root, entry);
+    // Strata never makes a generation a symbolic link: one would lead a restore to data outside `root`.
+    if (!fs.lstatSync(dir).isDirectory()) continue;
     const manifest = readManifest(dir, entry);
     if (manifest) out.push({ name: entry, path: dir, dataPath: path.join(dir, manifest.data), manifest });
   }
@@ -199,9 +225,12 @@ export function findGeneration(root: string, name: string): Generation {
   return found;
 }
 
-/** Removes the oldest generations until `keep` remain; resolves to the names removed. */
-export function pruneGenerations(root: string, keep: number): string[] {
-  const all = listGenerations(root);
+/**
+ * Removes the oldest generations until `keep` remain (of `source` only, when given: see
+ * {@link GenerationManifest.source}); resolves to the names removed.
+ */
+export function pruneGenerations(root: string, keep: number, source?: string): string[] {
+  const all = listGenerations(root).filter((g) => source === undefined || g.manifest.source === source);
   const doomed = all.slice(0, Math.max(0, all.length - keep)).map((g) => g.name);
   for (const name of doomed) removeGeneration(root, name);
   return doomed;
@@ -219,22 +248,34 @@ export async function verifyGeneration(generation: Generation): Promise<void> {
   if (extra.length > 0) throw new CorruptionError(`Generation ${generation.name} holds files its manifest does not list: ${extra.join(", ")}`, { file: fileOf(dataPath, extra[0]!) });
   for (const entry of manifest.files) {
     const file = fileOf(dataPath, entry.path);
-    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    const stat = fs.lstatSync(file, { throwIfNoEntry: false });
     if (!stat) throw new CorruptionError(`Generation ${generation.name} has lost ${file}`, { file });
+    if (!stat.isFile()) throw new CorruptionError(`Generation ${generation.name}: ${file} is not a regular file (Strata writes no links); do not restore it`, { file });
     if (stat.size !== entry.size || (await sha256Of(file)) !== entry.sha256) {
       throw new CorruptionError(`Generation ${generation.name}: ${file} differs from its manifest (size or SHA-256); do not restore it`, { file });
     }
   }
 }
 
-/** The next sequence number in `root`: one past every generation there, complete or not. */
-function nextSequence(root: string): number {
+/**
+ * The next sequence number in `root` (one past every generation there, complete or not), and the newest
+ * timestamp of their names.
+ */
+function nextOf(root: string): { sequence: number; stamp: string } {
   let max = 0;
+  let stamp = "";
   for (const entry of fs.readdirSync(root)) {
     const match = GENERATION_NAME.exec(entry) ?? GENERATION_NAME.exec(PARTIAL_NAME.exec(entry)?.[1] ?? "");
-    if (match) max = Math.max(max, Number(match[2]));
+    if (!match) continue;
+    max = Math.max(max, Number(match[2]));
+    if (match[1]! > stamp) stamp = match[1]!;
   }
-  return max + 1;
+  return { sequence: max + 1, stamp };
+}
+
+/** True for an entry of the generation store: a generation, or one being written or removed. */
+export function isGenerationEntry(entry: string): boolean {
+  return GENERATION_NAME.test(entry) || PARTIAL_NAME.test(entry);
 }
 
 /**
@@ -245,8 +286,12 @@ function nextSequence(root: string): number {
 export async function createGeneration(root: string, options: CreateGenerationOptions): Promise<Generation> {
   const durable = options.durable ?? true;
   fs.mkdirSync(root, { recursive: true });
-  let sequence = nextSequence(root);
-  const stamp = stampOf(options.now ?? new Date());
+  const next = nextOf(root);
+  let sequence = next.sequence;
+  // Names sort oldest first, and `keep` prunes by them: after the clock stepped back (NTP, a VM's resume),
+  // a new generation takes the newest name's time, or it would sort first and be pruned as the oldest.
+  const now = stampOf(options.now ?? new Date());
+  const stamp = now > next.stamp ? now : next.stamp;
   const temp = path.join(root, `generation-${stamp}-${String(sequence).padStart(6, "0")}.tmp-${process.pid}`);
   fs.mkdirSync(temp);
   try {
@@ -268,6 +313,7 @@ export async function createGeneration(root: string, options: CreateGenerationOp
         createdAt: new Date().toISOString(),
         reason: options.reason,
         backend: options.backend,
+        ...(options.source !== undefined ? { source: options.source } : {}),
         data: options.dataName,
         files,
         sizeBytes: files.reduce((sum, f) => sum + f.size, 0),
@@ -284,14 +330,14 @@ export async function createGeneration(root: string, options: CreateGenerationOp
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === "ENOTEMPTY" || code === "EEXIST") {
-          sequence = Math.max(sequence + 1, nextSequence(root));
+          sequence = Math.max(sequence + 1, nextOf(root).sequence);
           continue;
         }
         throw error;
       }
       if (durable) await fsyncPath(root);
       const generation: Generation = { name, path: final, dataPath: path.join(final, options.dataName), manifest };
-      if (options.keep !== undefined) pruneGenerations(root, options.keep);
+      if (options.keep !== undefined) pruneGenerations(root, options.keep, options.source);
       return generation;
     }
   } catch (error) {

@@ -14,6 +14,8 @@ export interface BackupPlan {
   readonly root: string;
   /** `data.db` (SQLite) or `data` (a file-backend directory). */
   readonly dataName: string;
+  /** What the generations are taken from (recorded in each manifest; `keep` counts per source). */
+  readonly source: string;
   /** Checks a copy before it is sealed; throws a `CorruptionError` when it is bad. */
   readonly verify?: (dataPath: string) => Promise<void>;
   /** Make a generation on `close()`: the data of a memory storage dies with it. */
@@ -31,10 +33,11 @@ export function backupPlanOf(backend: string, location: string | undefined, dir:
   if (backend === "sqlite") {
     const inMemory = !location || location === ":memory:";
     if (inMemory && !dir) return undefined;
-    return { root: dir ?? `${location}.backups`, dataName: "data.db", verify: verifySqliteCopy, onClose: inMemory };
+    const source = inMemory ? ":memory:" : path.resolve(location);
+    return { root: dir ?? `${location}.backups`, dataName: "data.db", source, verify: verifySqliteCopy, onClose: inMemory };
   }
-  if (backend === "file") return location ? { root: dir ?? path.join(location, "backups"), dataName: "data", onClose: false } : undefined;
-  if (backend === "memory") return dir ? { root: dir, dataName: "data", onClose: true } : undefined;
+  if (backend === "file") return location ? { root: dir ?? path.join(location, "backups"), dataName: "data", source: path.resolve(location), onClose: false } : undefined;
+  if (backend === "memory") return dir ? { root: dir, dataName: "data", source: "memory:", onClose: true } : undefined;
   return undefined;
 }
 

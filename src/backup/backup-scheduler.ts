@@ -24,6 +24,7 @@ export interface BackupEvent {
   readonly generation: string;
   /** Its directory. */
   readonly path: string;
+  /** Why it was made: `schedule`, `migration`, `close`, `manual` or `restore`. */
   readonly reason: BackupReason;
   /** How long the backup took, in ms. */
   readonly durationMs: number;
@@ -48,6 +49,7 @@ export async function backUp(
   const generation = await createGeneration(plan.root, {
     reason,
     backend,
+    source: plan.source,
     dataName: plan.dataName,
     write: (dataPath) => source.backup(dataPath),
     ...(plan.verify ? { verify: plan.verify } : {}),

@@ -5,7 +5,7 @@
  * refused unless allowed, and a cross-process lock keeps two runners from applying a version twice.
  */
 import type { AppliedMigration, AppliedMigrationStore, Backend, MigrationLock } from "../spi/index.js";
-import { ConfigError, LockError, MigrationError, StorageError } from "../errors.js";
+import { ConfigError, CorruptionError, LockError, MigrationError, StorageError } from "../errors.js";
 import type { StorageCore } from "../storage-core.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
 import { AsyncMutex } from "../util/async-mutex.js";
@@ -290,7 +290,18 @@ export class MigrationRunner {
     const backups = this.core.backups;
     if (!backups) return;
     const planned = await plan().catch(() => []);
-    if (planned.length > 0) await backups.create("migration");
+    if (planned.length === 0) return;
+    try {
+      await backups.create("migration");
+    } catch (error) {
+      // A copy that fails integrity_check says the database itself is damaged: that is the news, as it is.
+      if (error instanceof CorruptionError) throw error;
+      throw new MigrationError(
+        `The backup before this migration run could not be made in ${backups.plan.root}, so nothing was applied: ${(error as Error)?.message ?? String(error)}. ` +
+          `Fix backup.dir (space, permissions), or run the migrations with backup turned off.`,
+        { file: backups.plan.root, cause: error },
+      );
+    }
   }
 
   private async load(): Promise<LoadedMigration[]> {

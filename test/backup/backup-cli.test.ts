@@ -50,7 +50,7 @@ for (const kind of ["sqlite", "file"] as const) {
       await after.repository(Task).save({ projectId: "p", title: "after" });
       const refused = await strata(["--url", url, "backup", "restore", generation.name]);
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(/LockError: .*(open in another connection|open in process)/);
+      expect(refused.stderr).toMatch(/LockError: .*(open in another connection|in use by process)/);
       await after.close();
 
       const restored = await strata(["--url", url, "--json", "backup", "restore", generation.name]);

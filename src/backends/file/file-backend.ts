@@ -329,7 +329,13 @@ export class FileBackend extends EngineBackend {
   private async compact(): Promise<void> {
     await this.journal.flush();
     const seq = this.journal.seq;
-    if (this.context.config.backup.enabled) await this.backupGeneration(seq);
+    if (this.context.config.backup.enabled) {
+      // A compaction runs inside a user's commit: a generation that cannot be made (full or read-only
+      // backup disk) is a warning, never a failed write. The compaction itself is crash-safe without it.
+      await this.backupGeneration(seq).catch((error: unknown) =>
+        this.context.logger.warn(`The backup before compacting ${this.dir} failed; compacting without it: ${(error as Error)?.message ?? String(error)}`, error),
+      );
+    }
     // Tables still under a schema change's generation name move back to their plain name; the catalog's
     // rename switches to them, so their old files are removed only after it.
     const moved: string[] = [];
@@ -441,6 +447,7 @@ export class FileBackend extends EngineBackend {
     await createGeneration(dir ?? this.file("backups"), {
       reason: "compaction",
       backend: this.name,
+      source: this.dir,
       dataName: "data",
       write: (dataPath) => this.writeCopy(dataPath, seq),
       keep,

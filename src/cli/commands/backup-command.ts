@@ -7,8 +7,10 @@
  * - `restore <generation>`: checks the generation, refuses a storage open elsewhere, keeps the data it
  *   replaces as one more generation, then puts the generation in place (src/backup/restore-generation.ts).
  */
+import fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
+import { InvalidArgumentError } from "commander";
 import { parseUrl } from "../../config/storage-config.js";
 import { ConfigError } from "../../errors.js";
 import { listGenerations } from "../../backup/backup-generations.js";
@@ -19,7 +21,7 @@ import { backUp } from "../../backup/backup-scheduler.js";
 import { restoreGeneration } from "../../backup/restore-generation.js";
 import { UsageError } from "../cli-config.js";
 import { out, table } from "../cli-output.js";
-import { jsonOf, open, settingsOf, version } from "../command-context.js";
+import { jsonOf, open, settingsOf } from "../command-context.js";
 
 /** Where the database of the settings is and where its generations go. */
 interface BackupTarget {
@@ -45,10 +47,17 @@ async function targetOf(command: Command, dir: string | undefined): Promise<Back
   return { backend, location, plan };
 }
 
+/** Parses `--keep`: a positive integer (keeping none would remove the generation just made). */
+function positiveCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n === 0) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
 /** A generation as `--json` prints it. */
 function describe(generation: Generation) {
   const { name, path: dir, dataPath, manifest } = generation;
-  return { name, path: dir, data: dataPath, reason: manifest.reason, backend: manifest.backend, createdAt: manifest.createdAt, sizeBytes: manifest.sizeBytes };
+  return { name, path: dir, data: dataPath, reason: manifest.reason, backend: manifest.backend, source: manifest.source ?? null, createdAt: manifest.createdAt, sizeBytes: manifest.sizeBytes };
 }
 
 function printGenerations(generations: Generation[], root: string): void {
@@ -79,10 +88,11 @@ export function backupCommand(program: Command): Command {
     .command("create")
     .description("make a generation now (a consistent copy, verified)")
     .option(...dirOption)
-    .option("--keep <n>", "then keep only the newest n generations", version)
+    .option("--keep <n>", "then keep only the newest n generations", positiveCount)
     .action(async (opts: { dir?: string; keep?: number }, command: Command) => {
-      const { plan } = await targetOf(command, opts.dir);
-      if (opts.keep === 0) throw new UsageError("--keep: expected a positive integer");
+      const { location, plan } = await targetOf(command, opts.dir);
+      // Opening a mistyped path would make an empty database and back that up, as if all were well.
+      if (!fs.existsSync(location)) throw new UsageError(`--url: there is no database at ${location} to back up`);
       const storage = await open(await settingsOf(command));
       try {
         const { generation, durationMs } = await backUp(storage, storage.backend, plan, "manual", opts.keep);
