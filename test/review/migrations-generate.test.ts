@@ -1,0 +1,116 @@
+/**
+ * Review of `strata migrate generate` (issue 13, point 2), run as a user runs it: a pending migration that seeds
+ * an entity's table must replay as it applies; a dropped json column is counted like any other; a renamed
+ * indexed column leaves no index name behind that a later migration then collides with.
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { insertTask, migrationFiles, project, strata, tasksEntity } from "../migrations/generate-cli-helpers.js";
+import { migrationBackends } from "../migrations/migration-backends.js";
+
+/** An entities module of `tasks` with an id and one indexed integer column per name of `indexed`. */
+function indexedTasks(indexed: readonly string[]): string {
+  const lines = indexed.map((name) => `Index()(Task.prototype, ${JSON.stringify(name)});\nColumn({ type: "integer", nullable: true })(Task.prototype, ${JSON.stringify(name)});`);
+  return `import "reflect-metadata";
+import { Column, Entity, Index, PrimaryColumn } from "typeorm";
+export class Task {}
+PrimaryColumn({ type: "string" })(Task.prototype, "id");
+${lines.join("\n")}
+Entity("tasks")(Task);
+`;
+}
+
+describe("sqlite: strata migrate generate replays a pending seed migration as the runner applies it", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = project("sqlite:./app.db", "./entities.mjs");
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("m.insertRows leaving the entity's create date and version out: no fallback, the pending change is not written again", async () => {
+    writeFileSync(
+      path.join(dir, "entities.mjs"),
+      `import "reflect-metadata";
+import { Column, CreateDateColumn, Entity, PrimaryColumn, VersionColumn } from "typeorm";
+export class Task {}
+PrimaryColumn({ type: "string" })(Task.prototype, "id");
+Column({ type: "string" })(Task.prototype, "title");
+CreateDateColumn({ type: "datetime" })(Task.prototype, "createdAt");
+VersionColumn({ type: "integer" })(Task.prototype, "version");
+Entity("tasks")(Task);
+`,
+    );
+    mkdirSync(path.join(dir, "migrations"));
+    // The runner fills createdAt and version from the entity (m.insertRows, issue 13 point 8): so must the replay.
+    writeFileSync(
+      path.join(dir, "migrations/0001-seed.mjs"),
+      `export default { version: 1, name: "seed", async up(m) {
+  await m.createTable("tasks", { id: { type: "string", primary: true }, title: { type: "string" }, createdAt: { type: "datetime" }, version: { type: "integer" } });
+  await m.insertRows("tasks", [{ id: "t1", title: "welcome" }]);
+} };\n`,
+    );
+    const run = await strata(dir, ["migrate", "generate", "again"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toContain("cannot be replayed");
+    expect(run.stdout).toContain("No difference between the entities and the schema the migrations make");
+    expect(migrationFiles(dir)).toEqual(["0001-seed.mjs"]);
+    const up = await strata(dir, ["migrate", "up"]);
+    expect(up.code, up.stderr).toBe(0);
+  });
+});
+
+for (const backend of migrationBackends().filter((b) => b.name !== "memory")) {
+  describe(`${backend.name}: strata migrate generate, review`, () => {
+    let dir: string;
+    let url: string;
+    let cleanup: () => Promise<void>;
+    const entities = (text: string) => writeFileSync(path.join(dir, "entities.mjs"), text);
+    const generateAndApply = async (name: string, ...flags: string[]) => {
+      const run = await strata(dir, ["migrate", "generate", name, ...flags]);
+      expect(run.code, run.stderr).toBe(0);
+      const up = await strata(dir, ["migrate", "up"]);
+      expect(up.code, up.stderr).toBe(0);
+      return run;
+    };
+    beforeEach(async () => {
+      const fresh = await backend.fresh();
+      cleanup = fresh.cleanup;
+      url = fresh.config.url!;
+      dir = project(url, "./entities.mjs");
+    });
+    afterEach(async () => {
+      await cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    test("dropping a json column that holds data is refused with its row count, and written with --allow-data-loss", async () => {
+      entities(tasksEntity({ meta: "json" }));
+      await generateAndApply("create-tasks");
+      await insertTask(url, { id: "t1", title: "first", meta: { tags: ["a"] } });
+      await insertTask(url, { id: "t2", title: "second", meta: null });
+      entities(tasksEntity({}));
+      const refused = await strata(dir, ["migrate", "generate", "drop-meta"]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("would drop columns that hold data in the database:\n  - tasks.meta: 1 row with a value");
+      const allowed = await generateAndApply("drop-meta", "--allow-data-loss");
+      expect(allowed.stdout).toContain("Dropping tasks.meta loses the values of 1 row (--allow-data-loss).");
+    });
+
+    test("an indexed column renamed, then a new column of its old name with an index: the second migration applies", async () => {
+      entities(indexedTasks(["views"]));
+      await generateAndApply("create-tasks");
+      entities(indexedTasks(["viewCount"]));
+      await generateAndApply("rename-views", "--rename", "tasks.views:viewCount");
+      entities(indexedTasks(["viewCount", "views"]));
+      const readd = await generateAndApply("add-views");
+      expect(readd.stdout).toContain("create index idx_tasks_views on tasks (views)");
+      const again = await strata(dir, ["migrate", "generate", "nothing"]);
+      expect(again.stdout, again.stderr).toContain("No difference");
+      expect(again.stderr).not.toContain("drift");
+      // And the whole history reverts.
+      const down = await strata(dir, ["migrate", "down", "--to", "0"]);
+      expect(down.code, down.stderr).toBe(0);
+    });
+  });
+}
