@@ -86,7 +86,8 @@ async function rowsAtStake(backend: Backend, live: SchemaSnapshot, dropped: read
       if (table?.columns.some((c) => c.name === d.column)) {
         // The names come from the database's own description and go through the query compiler, never into SQL text.
         const schema = schemaOfTable(table);
-        rows = await tx.count(schema, normalizeWhere(schema, { [d.column]: { $ne: null } }));
+        // $isNull is the one test every type takes (a json column refuses $ne).
+        rows = await tx.count(schema, normalizeWhere(schema, { [d.column]: { $isNull: false } }));
       }
       out.push({ table: d.table, column: d.column, rows });
     }
@@ -108,7 +109,8 @@ export async function planMigration(storage: Storage, folder: string, options: P
 
   let baseline: SchemaSnapshot;
   let baselineKind: GeneratePlan["baseline"] = "migrations";
-  const all = await replayMigrations(loaded, options.scratch);
+  const entityOf = (table: string) => schemas.find((s) => s.table === table);
+  const all = await replayMigrations(loaded, options.scratch, entityOf);
   if ("schema" in all) baseline = all.schema;
   else {
     options.warn(
@@ -125,7 +127,7 @@ export async function planMigration(storage: Storage, folder: string, options: P
   } else if ("schema" in all) {
     const appliedVersions = new Set(status.filter((s) => s.state !== "pending").map((s) => s.version));
     const applied = loaded.filter((m) => appliedVersions.has(m.version));
-    const replayed = applied.length === loaded.length ? all : await replayMigrations(applied, options.scratch);
+    const replayed = applied.length === loaded.length ? all : await replayMigrations(applied, options.scratch, entityOf);
     if ("schema" in replayed) drift.push(...compareSnapshots(replayed.schema, live));
     else options.warn(`drift not checked: ${label(replayed.blockedBy)} cannot be replayed (${replayed.reason})`);
     if (drift.length > 0) {
@@ -135,10 +137,13 @@ export async function planMigration(storage: Storage, folder: string, options: P
 
   // Table renames first (a column rename names the table by its new name), each kind: given ones, then candidates.
   const renames: Rename[] = [];
+  const made: ReturnType<typeof renameStatements>[] = [];
   const make = (rename: Rename) => {
     checkRename(rename, schemas, baseline);
-    baseline = applyRename(baseline, rename);
+    const applied = applyRename(baseline, rename, schemas);
+    baseline = applied.baseline;
     renames.push(rename);
+    made.push(renameStatements(rename, applied.staleIndexes));
   };
   for (const kind of ["table", "column"] as const) {
     const given = options.renames.filter((r) => r.kind === kind);
@@ -149,9 +154,8 @@ export async function planMigration(storage: Storage, folder: string, options: P
   }
 
   const diff = await detailedDiffSchema(schemas, snapshotSource(baseline));
-  const made = renames.map(renameStatements);
-  const up = [...made.map((r) => r.up), ...diff.up];
-  const down = [...diff.down, ...made.map((r) => r.down).reverse()];
+  const up = [...made.flatMap((r) => r.up), ...diff.up];
+  const down = [...diff.down, ...[...made].reverse().flatMap((r) => r.down)];
   const changes = [...made.map((r) => r.change), ...diff.changes];
 
   // A dropped column of a renamed table sits in the live database under the table's old name.

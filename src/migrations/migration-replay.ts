@@ -7,6 +7,7 @@
  */
 import { UnsupportedError } from "../errors.js";
 import { coreOf } from "../storage-core.js";
+import type { EntitySchema } from "../schema/entity-schema.js";
 import type { Storage } from "../storage.js";
 import { editorOf } from "./applied-migration-store.js";
 import type { LoadedMigration } from "./migration-loader.js";
@@ -23,15 +24,23 @@ export type ReplayResult = { readonly schema: SchemaSnapshot } | { readonly bloc
  */
 export type ScratchStorage = () => Promise<Storage>;
 
-/** Runs the `up` of `migrations` (in the order given) on a new scratch storage, closed afterwards. */
-export async function replayMigrations(migrations: readonly LoadedMigration[], scratch: ScratchStorage): Promise<ReplayResult> {
+/**
+ * Runs the `up` of `migrations` (in the order given) on a new scratch storage, closed afterwards. `entityOf`
+ * is the live storage's entity of a table: `m.insertRows` fills its dated and versioned columns on the replay
+ * as the runner does, or a seed the database took would fail here.
+ */
+export async function replayMigrations(
+  migrations: readonly LoadedMigration[],
+  scratch: ScratchStorage,
+  entityOf: (table: string) => EntitySchema | undefined = () => undefined,
+): Promise<ReplayResult> {
   const storage = await scratch();
   const { backend } = coreOf(storage);
   try {
     for (const m of migrations) {
       const tx = await backend.begin();
       try {
-        await m.migration.up(createMigrationContext(backend.name, editorOf(backend, tx), tx, new Set()));
+        await m.migration.up(createMigrationContext(backend.name, editorOf(backend, tx), tx, new Set(), entityOf));
         await tx.commit();
       } catch (error) {
         await tx.rollback().catch(() => {});
