@@ -1,12 +1,13 @@
 /**
  * Review of `strata migrate generate` (issue 13, point 2), run as a user runs it: a pending migration that seeds
  * an entity's table must replay as it applies; a dropped json column is counted like any other; a renamed
- * indexed column leaves no index name behind that a later migration then collides with.
+ * indexed column leaves no index name behind that a later migration then collides with; the end of input at
+ * the rename question is an answer-less refusal, not a stack trace.
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { insertTask, migrationFiles, project, strata, tasksEntity } from "../migrations/generate-cli-helpers.js";
+import { insertTask, migrationFiles, project, SCRIPT, strata, strataOnTerminal, tasksEntity } from "../migrations/generate-cli-helpers.js";
 import { migrationBackends } from "../migrations/migration-backends.js";
 
 /** An entities module of `tasks` with an id and one indexed integer column per name of `indexed`. */
@@ -57,6 +58,19 @@ Entity("tasks")(Task);
     expect(migrationFiles(dir)).toEqual(["0001-seed.mjs"]);
     const up = await strata(dir, ["migrate", "up"]);
     expect(up.code, up.stderr).toBe(0);
+  });
+
+  test.runIf(SCRIPT !== undefined)("on a terminal, Ctrl+D at the rename question: nothing written, the error says what to do, no stack", async () => {
+    writeFileSync(path.join(dir, "entities.mjs"), tasksEntity({ views: "integer" }));
+    expect((await strata(dir, ["migrate", "generate", "create-tasks"])).code).toBe(0);
+    writeFileSync(path.join(dir, "entities.mjs"), tasksEntity({ viewCount: "integer" }));
+    const run = await strataOnTerminal(dir, ["migrate", "generate", "rename-views"], "\x04");
+    expect(run.stdout).toContain("Did you rename tasks.views to tasks.viewCount? [y/N]");
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("strata: MigrationError: Nothing was written: the question was not answered");
+    expect(run.stdout).toContain("--rename tasks.views:viewCount");
+    expect(run.stdout).not.toMatch(/\n\s+at /);
+    expect(migrationFiles(dir)).toEqual(["0001-create-tasks.mjs"]);
   });
 });
 
