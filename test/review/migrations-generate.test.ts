@@ -1,7 +1,8 @@
 /**
  * Review of `strata migrate generate` (issue 13, point 2), run as a user runs it: a pending migration that seeds
  * an entity's table must replay as it applies; a dropped json column is counted like any other; a renamed
- * indexed column leaves no index name behind that a later migration then collides with; the end of input at
+ * indexed column leaves no index name behind that a later migration then collides with; an index added to an
+ * entity applies on the file backend too (which binds a stored table to its entity); the end of input at
  * the rename question is an answer-less refusal, not a stack trace.
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -10,9 +11,10 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { insertTask, migrationFiles, project, SCRIPT, strata, strataOnTerminal, tasksEntity } from "../migrations/generate-cli-helpers.js";
 import { migrationBackends } from "../migrations/migration-backends.js";
 
-/** An entities module of `tasks` with an id and one indexed integer column per name of `indexed`. */
-function indexedTasks(indexed: readonly string[]): string {
-  const lines = indexed.map((name) => `Index()(Task.prototype, ${JSON.stringify(name)});\nColumn({ type: "integer", nullable: true })(Task.prototype, ${JSON.stringify(name)});`);
+/** An entities module of `tasks` with an id and a nullable integer column per name of `indexed` (indexed) and of `plain`. */
+function indexedTasks(indexed: readonly string[], plain: readonly string[] = []): string {
+  const column = (name: string) => `Column({ type: "integer", nullable: true })(Task.prototype, ${JSON.stringify(name)});`;
+  const lines = [...indexed.map((name) => `Index()(Task.prototype, ${JSON.stringify(name)});\n${column(name)}`), ...plain.map(column)];
   return `import "reflect-metadata";
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 export class Task {}
@@ -109,6 +111,18 @@ for (const backend of migrationBackends().filter((b) => b.name !== "memory")) {
       expect(refused.stderr).toContain("would drop columns that hold data in the database:\n  - tasks.meta: 1 row with a value");
       const allowed = await generateAndApply("drop-meta", "--allow-data-loss");
       expect(allowed.stdout).toContain("Dropping tasks.meta loses the values of 1 row (--allow-data-loss).");
+    });
+
+    test("an index added to an entity: the migration generate writes applies, and reverts", async () => {
+      entities(indexedTasks([], ["views"]));
+      await generateAndApply("create-tasks");
+      entities(indexedTasks(["views"]));
+      const run = await generateAndApply("index-views");
+      expect(run.stdout).toContain("with 1 change:\n  create index idx_tasks_views on tasks (views)\n");
+      const again = await strata(dir, ["migrate", "generate", "nothing"]);
+      expect(again.stdout, again.stderr).toContain("No difference");
+      const down = await strata(dir, ["migrate", "down"]);
+      expect(down.code, down.stderr).toBe(0);
     });
 
     test("an indexed column renamed, then a new column of its old name with an index: the second migration applies", async () => {
