@@ -11,10 +11,10 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { insertTask, migrationFiles, project, SCRIPT, strata, strataOnTerminal, tasksEntity } from "../migrations/generate-cli-helpers.js";
 import { migrationBackends } from "../migrations/migration-backends.js";
 
-/** An entities module of `tasks` with an id and a nullable integer column per name of `indexed` (indexed) and of `plain`. */
-function indexedTasks(indexed: readonly string[], plain: readonly string[] = []): string {
+/** An entities module of `tasks` with an id and a nullable integer column per name of `indexed` (indexed, `unique` or not) and of `plain`. */
+function indexedTasks(indexed: readonly string[], plain: readonly string[] = [], unique = false): string {
   const column = (name: string) => `Column({ type: "integer", nullable: true })(Task.prototype, ${JSON.stringify(name)});`;
-  const lines = [...indexed.map((name) => `Index()(Task.prototype, ${JSON.stringify(name)});\n${column(name)}`), ...plain.map(column)];
+  const lines = [...indexed.map((name) => `Index(${unique ? "{ unique: true }" : ""})(Task.prototype, ${JSON.stringify(name)});\n${column(name)}`), ...plain.map(column)];
   return `import "reflect-metadata";
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 export class Task {}
@@ -137,6 +137,18 @@ for (const backend of migrationBackends().filter((b) => b.name !== "memory")) {
       expect(again.stdout, again.stderr).toContain("No difference");
       expect(again.stderr).not.toContain("drift");
       // And the whole history reverts.
+      const down = await strata(dir, ["migrate", "down", "--to", "0"]);
+      expect(down.code, down.stderr).toBe(0);
+    });
+
+    test("a column of a unique @Index renamed, then a new column of its old name with one: the second migration applies", async () => {
+      entities(indexedTasks(["code"], [], true));
+      await generateAndApply("create-tasks");
+      entities(indexedTasks(["sku"], [], true));
+      const renamed = await generateAndApply("rename-code", "--rename", "tasks.code:sku");
+      expect(renamed.stdout).toContain("rename column tasks.code to tasks.sku (index idx_tasks_code renamed idx_tasks_sku)");
+      entities(indexedTasks(["sku", "code"], [], true));
+      await generateAndApply("add-code");
       const down = await strata(dir, ["migrate", "down", "--to", "0"]);
       expect(down.code, down.stderr).toBe(0);
     });
