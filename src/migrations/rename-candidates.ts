@@ -127,8 +127,14 @@ export interface StaleIndex {
   readonly to: string;
 }
 
-/** The name Strata gives an index of `table` on `columns` when none is given (`idx_tasks_views`, `uq_tasks_slug`). */
-const defaultIndexName = (table: string, columns: readonly string[], unique: boolean) => (unique ? impliedUniqueIndexName(table, columns) : `idx_${table}_${columns.join("_")}`);
+/**
+ * The prefix of `name` when it is a name Strata gives an index of `table` on `columns` by default:
+ * `idx_tasks_views` (an `@Index`, unique or not, a migration's index), `uq_tasks_slug` (a unique column).
+ */
+function defaultIndexPrefix(name: string, table: string, columns: readonly string[]): "idx" | "uq" | undefined {
+  if (name === `idx_${table}_${columns.join("_")}`) return "idx";
+  return name === impliedUniqueIndexName(table, columns) ? "uq" : undefined;
+}
 
 /**
  * `baseline` with `rename` made, and the indexes it leaves with a default name made of the old names. Those
@@ -151,9 +157,10 @@ export function applyRename(baseline: SchemaSnapshot, rename: Rename, schemas: r
   const stale: StaleIndex[] = [];
   const indexes = after.indexes.map((index, i) => {
     const old = before.indexes[i]!;
-    if (old.name !== defaultIndexName(oldTable, old.columns, old.unique)) return index;
+    const prefix = defaultIndexPrefix(old.name, oldTable, old.columns);
+    if (!prefix) return index;
     const same = wantedIndexes.find((w) => w.unique === index.unique && w.columns.join("\0") === index.columns.join("\0"));
-    const to = same?.name ?? defaultIndexName(table, index.columns, index.unique);
+    const to = same?.name ?? `${prefix}_${table}_${index.columns.join("_")}`;
     if (to === index.name) return index;
     stale.push({ table, index, to });
     return { ...index, name: to };
