@@ -105,7 +105,7 @@ function parentsFirst(schemas: readonly EntitySchema[]): EntitySchema[] {
 }
 
 /** The indexes a table description implies, one-column unique constraints included. */
-function indexesOf(table: TableDescription): TableIndex[] {
+export function indexesOf(table: TableDescription): TableIndex[] {
   const out = [...table.indexes];
   for (const c of table.columns) {
     const implied = { name: impliedUniqueIndexName(table.name, [c.name]), columns: [c.name], unique: true };

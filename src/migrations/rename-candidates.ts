@@ -10,6 +10,7 @@ import type { EntitySchema } from "../schema/entity-schema.js";
 import { impliedUniqueIndexName } from "../schema/entity-schema.js";
 import { describeSchema } from "../schema/table-schema.js";
 import type { TableColumn, TableIndex } from "../spi/index.js";
+import { indexesOf } from "./diff-schema.js";
 import { renameColumnIn, renameTableIn } from "./schema-snapshot.js";
 import type { SchemaSnapshot } from "./schema-snapshot.js";
 
@@ -28,6 +29,7 @@ export interface TableRename {
   readonly to: string;
 }
 
+/** A rename `generate` writes as `m.renameColumn` or `m.renameTable` instead of a drop and an add. */
 export type Rename = ColumnRename | TableRename;
 
 /** A likely rename; `ambiguous` when its old or new side has another candidate too. */
@@ -149,11 +151,7 @@ export function applyRename(baseline: SchemaSnapshot, rename: Rename, schemas: r
   const after = renamed.get(table);
   if (!before || !after) return { baseline: renamed, staleIndexes: [] };
   const schema = schemas.find((s) => s.table === table);
-  const wanted = schema ? describeSchema(schema) : undefined;
-  const wantedIndexes = [
-    ...(wanted?.indexes ?? []),
-    ...(wanted?.columns ?? []).filter((c) => c.unique && !c.primary).map((c) => ({ name: impliedUniqueIndexName(table, [c.name]), columns: [c.name], unique: true })),
-  ];
+  const wantedIndexes = schema ? indexesOf(describeSchema(schema)) : [];
   const stale: StaleIndex[] = [];
   const indexes = after.indexes.map((index, i) => {
     const old = before.indexes[i]!;
