@@ -2,7 +2,8 @@
  * Review of `strata migrate generate` (issue 13, point 2), run as a user runs it: a pending migration that seeds
  * an entity's table must replay as it applies; a dropped json column is counted like any other; a renamed
  * indexed column leaves no index name behind that a later migration then collides with; an index added to an
- * entity applies on the file backend too (which binds a stored table to its entity); the end of input at
+ * entity applies on the file backend too (which binds a stored table to its entity); a dropped non-nullable
+ * column comes back on down; the end of input at
  * the rename question is an answer-less refusal, not a stack trace.
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -111,6 +112,18 @@ for (const backend of migrationBackends().filter((b) => b.name !== "memory")) {
       expect(refused.stderr).toContain("would drop columns that hold data in the database:\n  - tasks.meta: 1 row with a value");
       const allowed = await generateAndApply("drop-meta", "--allow-data-loss");
       expect(allowed.stdout).toContain("Dropping tasks.meta loses the values of 1 row (--allow-data-loss).");
+    });
+
+    test("a non-nullable column dropped with --allow-data-loss: down adds it back on a table that has rows", async () => {
+      entities(tasksEntity({}));
+      await generateAndApply("create-tasks");
+      await insertTask(url, { id: "t1", title: "first" });
+      writeFileSync(path.join(dir, "entities.mjs"), tasksEntity({}).replace(`Column({ type: "string" })(Task.prototype, "title");\n`, ""));
+      await generateAndApply("drop-title", "--allow-data-loss");
+      const down = await strata(dir, ["migrate", "down"]);
+      expect(down.code, down.stderr).toBe(0);
+      const again = await strata(dir, ["migrate", "up"]);
+      expect(again.code, again.stderr).toBe(0);
     });
 
     test("an index added to an entity: the migration generate writes applies, and reverts", async () => {
