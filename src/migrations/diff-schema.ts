@@ -9,7 +9,7 @@
  */
 import type { SchemaEditor, TableColumn, TableDescription, TableForeignKey, TableIndex } from "../spi/index.js";
 import { MIGRATIONS_TABLE } from "./applied-migration-store.js";
-import type { EntitySchema } from "../schema/entity-schema.js";
+import type { EntitySchema, LogicalType } from "../schema/entity-schema.js";
 import { describeSchema } from "../schema/table-schema.js";
 import { impliedUniqueIndexName } from "../schema/entity-schema.js";
 
@@ -66,6 +66,9 @@ function columnSpec(column: TableColumn, forAdd: boolean, schema?: EntitySchema)
   return spec;
 }
 
+/** A value of each logical type, for the rows a non-nullable column comes back to in a generated `down`. */
+const EMPTY_VALUES: Readonly<Record<LogicalType, unknown>> = { string: "", integer: 0, number: 0, boolean: false, datetime: new Date(0), json: {} };
+
 const sameIndex = (a: TableIndex, b: TableIndex) => a.unique === b.unique && a.columns.join("\0") === b.columns.join("\0");
 
 const sameForeignKey = (a: TableForeignKey, b: TableForeignKey) =>
@@ -105,7 +108,7 @@ function parentsFirst(schemas: readonly EntitySchema[]): EntitySchema[] {
 }
 
 /** The indexes a table description implies, one-column unique constraints included. */
-function indexesOf(table: TableDescription): TableIndex[] {
+export function indexesOf(table: TableDescription): TableIndex[] {
   const out = [...table.indexes];
   for (const c of table.columns) {
     const implied = { name: impliedUniqueIndexName(table.name, [c.name]), columns: [c.name], unique: true };
@@ -200,7 +203,9 @@ export async function detailedDiffSchema(schemas: readonly EntitySchema[], edito
       changes.push(`drop column ${schema.table}.${column.name} (${column.type})`);
       dropped.push({ table: schema.table, column: column.name });
       up.push(`await m.dropColumn(${t}, ${JSON.stringify(column.name)});`);
-      down.unshift(`await m.addColumn(${t}, ${JSON.stringify(column.name)}, ${literal(columnSpec(column, true))});`);
+      // Its values are gone: down brings the column back, and a non-nullable one needs a value for the rows there.
+      const restored = column.nullable || column.default !== undefined ? column : { ...column, default: EMPTY_VALUES[column.type] };
+      down.unshift(`await m.addColumn(${t}, ${JSON.stringify(column.name)}, ${literal(columnSpec(restored, true))});`);
     }
     const actualIndexes = indexesOf(actual);
     for (const index of wantedIndexes) {

@@ -87,6 +87,7 @@ async function rowsAtStake(backend: Backend, live: SchemaSnapshot, dropped: read
       if (table?.columns.some((c) => c.name === d.column)) {
         // The names come from the database's own description and go through the query compiler, never into SQL text.
         const schema = schemaOfTable(table);
+        // $isNull is the one test every type takes (a json column refuses $ne).
         rows = await tx.count(schema, normalizeWhere(schema, { [d.column]: { $isNull: false } }));
       }
       out.push({ table: d.table, column: d.column, rows });
@@ -109,7 +110,7 @@ export async function planMigration(storage: Storage, folder: string, options: P
 
   let baseline: SchemaSnapshot;
   let baselineKind: GeneratePlan["baseline"] = "migrations";
-  const entityOf = (table: string): EntitySchema | undefined => schemas.find((s) => s.table === table);
+  const entityOf = (table: string) => schemas.find((s) => s.table === table);
   const all = await replayMigrations(loaded, options.scratch, entityOf);
   if ("schema" in all) baseline = all.schema;
   else {
@@ -137,10 +138,13 @@ export async function planMigration(storage: Storage, folder: string, options: P
 
   // Table renames first (a column rename names the table by its new name), each kind: given ones, then candidates.
   const renames: Rename[] = [];
+  const made: ReturnType<typeof renameStatements>[] = [];
   const make = (rename: Rename) => {
     checkRename(rename, schemas, baseline);
-    baseline = applyRename(baseline, rename);
+    const applied = applyRename(baseline, rename, schemas);
+    baseline = applied.baseline;
     renames.push(rename);
+    made.push(renameStatements(rename, applied.staleIndexes));
   };
   for (const kind of ["table", "column"] as const) {
     const given = options.renames.filter((r) => r.kind === kind);
@@ -151,9 +155,8 @@ export async function planMigration(storage: Storage, folder: string, options: P
   }
 
   const diff = await detailedDiffSchema(schemas, snapshotSource(baseline));
-  const made = renames.map(renameStatements);
-  const up = [...made.map((r) => r.up), ...diff.up];
-  const down = [...diff.down, ...made.map((r) => r.down).reverse()];
+  const up = [...made.flatMap((r) => r.up), ...diff.up];
+  const down = [...diff.down, ...[...made].reverse().flatMap((r) => r.down)];
   const changes = [...made.map((r) => r.change), ...diff.changes];
 
   // A dropped column of a renamed table sits in the live database under the table's old name.

@@ -7,9 +7,9 @@
  */
 import { UnsupportedError } from "../errors.js";
 import { coreOf } from "../storage-core.js";
+import type { EntitySchema } from "../schema/entity-schema.js";
 import type { Storage } from "../storage.js";
 import { editorOf } from "./applied-migration-store.js";
-import type { EntitySchema } from "../schema/entity-schema.js";
 import type { LoadedMigration } from "./migration-loader.js";
 import { createMigrationContext } from "./schema-migration-context.js";
 import { readSnapshot } from "./schema-snapshot.js";
@@ -26,8 +26,8 @@ export type ScratchStorage = () => Promise<Storage>;
 
 /**
  * Runs the `up` of `migrations` (in the order given) on a new scratch storage, closed afterwards. `entityOf`
- * gives the entity mapping a table, as the runner of the live storage does, so that `m.insertRows` fills the
- * same keys, dates and versions on the replay as on the database.
+ * is the live storage's entity of a table: `m.insertRows` fills its dated and versioned columns on the replay
+ * as the runner does, or a seed the database took would fail here.
  */
 export async function replayMigrations(
   migrations: readonly LoadedMigration[],

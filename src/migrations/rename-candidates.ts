@@ -7,8 +7,10 @@
  */
 import { MigrationError } from "../errors.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
+import { impliedUniqueIndexName } from "../schema/entity-schema.js";
 import { describeSchema } from "../schema/table-schema.js";
-import type { TableColumn } from "../spi/index.js";
+import type { TableColumn, TableIndex } from "../spi/index.js";
+import { indexesOf } from "./diff-schema.js";
 import { renameColumnIn, renameTableIn } from "./schema-snapshot.js";
 import type { SchemaSnapshot } from "./schema-snapshot.js";
 
@@ -27,6 +29,7 @@ export interface TableRename {
   readonly to: string;
 }
 
+/** A rename `generate` writes as `m.renameColumn` or `m.renameTable` instead of a drop and an add. */
 export type Rename = ColumnRename | TableRename;
 
 /** A likely rename; `ambiguous` when its old or new side has another candidate too. */
@@ -119,21 +122,77 @@ export function checkRename(rename: Rename, schemas: readonly EntitySchema[], ba
   }
 }
 
-/** `baseline` with `rename` made. */
-export function applyRename(baseline: SchemaSnapshot, rename: Rename): SchemaSnapshot {
-  return rename.kind === "column" ? renameColumnIn(baseline, rename.table, rename.from, rename.to) : renameTableIn(baseline, rename.from, rename.to);
+/** An index a rename leaves named after the old names: `index` (renamed columns, old name) gets name `to`. */
+export interface StaleIndex {
+  readonly table: string;
+  readonly index: TableIndex;
+  readonly to: string;
 }
 
-/** The `up` and `down` statements and the words of `rename`. */
-export function renameStatements(rename: Rename): { up: string; down: string; change: string } {
+/**
+ * The prefix of `name` when it is a name Strata gives an index of `table` on `columns` by default:
+ * `idx_tasks_views` (an `@Index`, unique or not, a migration's index), `uq_tasks_slug` (a unique column).
+ */
+function defaultIndexPrefix(name: string, table: string, columns: readonly string[]): "idx" | "uq" | undefined {
+  if (name === `idx_${table}_${columns.join("_")}`) return "idx";
+  return name === impliedUniqueIndexName(table, columns) ? "uq" : undefined;
+}
+
+/**
+ * `baseline` with `rename` made, and the indexes it leaves with a default name made of the old names. Those
+ * get the name the entity gives them (else the default of the new names): left as they are, the old name is
+ * taken, and a later migration adding a column or table of the old name, with its index, could not apply.
+ */
+export function applyRename(baseline: SchemaSnapshot, rename: Rename, schemas: readonly EntitySchema[]): { baseline: SchemaSnapshot; staleIndexes: StaleIndex[] } {
+  const oldTable = rename.kind === "column" ? rename.table : rename.from;
+  const table = rename.kind === "column" ? rename.table : rename.to;
+  const renamed = rename.kind === "column" ? renameColumnIn(baseline, rename.table, rename.from, rename.to) : renameTableIn(baseline, rename.from, rename.to);
+  const before = baseline.get(oldTable);
+  const after = renamed.get(table);
+  if (!before || !after) return { baseline: renamed, staleIndexes: [] };
+  const schema = schemas.find((s) => s.table === table);
+  const wantedIndexes = schema ? indexesOf(describeSchema(schema)) : [];
+  const stale: StaleIndex[] = [];
+  const indexes = after.indexes.map((index, i) => {
+    const old = before.indexes[i]!;
+    const prefix = defaultIndexPrefix(old.name, oldTable, old.columns);
+    if (!prefix) return index;
+    const same = wantedIndexes.find((w) => w.unique === index.unique && w.columns.join("\0") === index.columns.join("\0"));
+    const to = same?.name ?? `${prefix}_${table}_${index.columns.join("_")}`;
+    if (to === index.name) return index;
+    stale.push({ table, index, to });
+    return { ...index, name: to };
+  });
+  if (stale.length === 0) return { baseline: renamed, staleIndexes: [] };
+  return { baseline: new Map(renamed).set(table, { ...after, indexes }), staleIndexes: stale };
+}
+
+/** `m.createIndex` of `index` on `table` under `name`. */
+function createIndex(table: string, index: TableIndex, name: string): string {
+  const q = JSON.stringify;
+  return `await m.createIndex(${q(table)}, ${q(index.columns)}, { ${index.unique ? "unique: true, " : ""}name: ${q(name)} });`;
+}
+
+/**
+ * The `up` and `down` statements and the words of `rename`; the indexes it leaves named after the old names
+ * are dropped and created again under their new name (no `m` operation renames an index).
+ */
+export function renameStatements(rename: Rename, staleIndexes: readonly StaleIndex[] = []): { up: string[]; down: string[]; change: string } {
   const q = JSON.stringify;
   const { from, to } = renameLabel(rename);
+  const indexesUp = staleIndexes.flatMap((s) => [`await m.dropIndex(${q(s.table)}, ${q(s.index.name)});`, createIndex(s.table, s.index, s.to)]);
+  const indexesDown = [...staleIndexes].reverse().flatMap((s) => [`await m.dropIndex(${q(s.table)}, ${q(s.to)});`, createIndex(s.table, s.index, s.index.name)]);
+  const names = staleIndexes.length > 0 ? ` (index${staleIndexes.length === 1 ? "" : "es"} ${staleIndexes.map((s) => `${s.index.name} renamed ${s.to}`).join(", ")})` : "";
   if (rename.kind === "table") {
-    return { up: `await m.renameTable(${q(rename.from)}, ${q(rename.to)});`, down: `await m.renameTable(${q(rename.to)}, ${q(rename.from)});`, change: `rename table ${from} to ${to}` };
+    return {
+      up: [`await m.renameTable(${q(rename.from)}, ${q(rename.to)});`, ...indexesUp],
+      down: [...indexesDown, `await m.renameTable(${q(rename.to)}, ${q(rename.from)});`],
+      change: `rename table ${from} to ${to}${names}`,
+    };
   }
   return {
-    up: `await m.renameColumn(${q(rename.table)}, ${q(rename.from)}, ${q(rename.to)});`,
-    down: `await m.renameColumn(${q(rename.table)}, ${q(rename.to)}, ${q(rename.from)});`,
-    change: `rename column ${from} to ${to}`,
+    up: [`await m.renameColumn(${q(rename.table)}, ${q(rename.from)}, ${q(rename.to)});`, ...indexesUp],
+    down: [...indexesDown, `await m.renameColumn(${q(rename.table)}, ${q(rename.to)}, ${q(rename.from)});`],
+    change: `rename column ${from} to ${to}${names}`,
   };
 }

@@ -6,8 +6,8 @@
  * onDelete; defaults and names of indexes are not, since backends read them back in their own words.
  */
 import type { SchemaEditor, TableDescription, TableIndex } from "../spi/index.js";
-import { impliedUniqueIndexName } from "../schema/entity-schema.js";
 import { MIGRATIONS_TABLE } from "./applied-migration-store.js";
+import { indexesOf } from "./diff-schema.js";
 import type { TableSource } from "./diff-schema.js";
 import { LOCK_TABLE } from "./row-migration-lock.js";
 
@@ -34,11 +34,7 @@ export function snapshotSource(snapshot: SchemaSnapshot): TableSource {
 }
 
 /** The indexes of a table by columns and uniqueness, one-column unique constraints included. */
-function indexKeys(table: TableDescription): Set<string> {
-  const keys = new Set(table.indexes.map(indexKey));
-  for (const c of table.columns) if (c.unique && !c.primary) keys.add(indexKey({ name: impliedUniqueIndexName(table.name, [c.name]), columns: [c.name], unique: true }));
-  return keys;
-}
+const indexKeys = (table: TableDescription): Set<string> => new Set(indexesOf(table).map(indexKey));
 
 const indexKey = (i: TableIndex) => `${i.unique ? "unique " : ""}(${i.columns.join(", ")})`;
 

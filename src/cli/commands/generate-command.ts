@@ -31,6 +31,9 @@ function renameOption(value: string, previous: Rename[] = []): Rename[] {
   return [...previous, column === undefined ? { kind: "table", from: first, to } : { kind: "column", table: first, from: column, to }];
 }
 
+/** The error context naming the old side of `rename`: its table, and its column for a column rename. */
+const contextOf = (rename: Rename) => (rename.kind === "column" ? { table: rename.table, field: rename.from } : { table: rename.from });
+
 /** Asks about each candidate on the terminal; a candidate whose side was already renamed is not asked. */
 async function ask(candidates: readonly RenameCandidate[]): Promise<Rename[]> {
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
@@ -41,7 +44,17 @@ async function ask(candidates: readonly RenameCandidate[]): Promise<Rename[]> {
       const { from, to } = renameLabel(candidate.rename);
       if (used.has(from) || used.has(to)) continue;
       const what = candidate.rename.kind === "table" ? "table " : "";
-      const answer = await prompt.question(`Did you rename ${what}${from} to ${what}${to}? [y/N] `);
+      let answer: string;
+      try {
+        answer = await prompt.question(`Did you rename ${what}${from} to ${what}${to}? [y/N] `);
+      } catch (error) {
+        // Ctrl+D ends the input: no answer is not a "no" (that would drop the column), so nothing is written.
+        if (!(error instanceof Error && error.name === "AbortError")) throw error;
+        throw new MigrationError(
+          `Nothing was written: the question was not answered (end of input). Run generate again and answer y or n, or say it with --rename ${renameFlag(candidate.rename)}, --yes or --drop-and-add`,
+          contextOf(candidate.rename),
+        );
+      }
       if (!/^y(es)?$/i.test(answer.trim())) continue;
       accepted.push(candidate.rename);
       used.add(from);
@@ -64,8 +77,7 @@ function renameDecider(opts: { yes: boolean; dropAndAdd: boolean; interactive: b
   return async (candidates) => {
     if (opts.dropAndAdd) return [];
     if (opts.interactive && !opts.yes) return ask(candidates);
-    const first = candidates[0]!.rename;
-    const context = { table: first.kind === "column" ? first.table : first.from, ...(first.kind === "column" ? { field: first.from } : {}) };
+    const context = contextOf(candidates[0]!.rename);
     if (!opts.yes) {
       throw new MigrationError(
         `Nothing was written: these look like renames, and generate cannot ask (no terminal):\n${listed(candidates).join("\n")}\nFor a rename, pass its --rename (repeatable), or --yes to accept them all; to drop and add instead, pass --drop-and-add`,
