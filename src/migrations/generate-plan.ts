@@ -17,7 +17,6 @@ import { compareSnapshots, readSnapshot, snapshotSource } from "./schema-snapsho
 import type { SchemaSnapshot } from "./schema-snapshot.js";
 import { normalizeWhere } from "../query/normalize-query.js";
 import { joinTablesOf } from "../schema/read-relations.js";
-import type { EntitySchema } from "../schema/entity-schema.js";
 import { schemaOfTable } from "../schema/table-schema.js";
 import type { Backend } from "../spi/index.js";
 import { coreOf } from "../storage-core.js";
