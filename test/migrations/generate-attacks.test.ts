@@ -9,8 +9,8 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { insertTask, migrationFiles, project, SCRIPT, strata, strataOnTerminal, tasksEntity } from "../migrations/generate-cli-helpers.js";
-import { migrationBackends } from "../migrations/migration-backends.js";
+import { insertTask, migrationFiles, project, SCRIPT, strata, strataOnTerminal, tasksEntity } from "./generate-cli-helpers.js";
+import { migrationBackends } from "./migration-backends.js";
 
 /** An entities module of `tasks` with an id and a nullable integer column per name of `indexed` (indexed, `unique` or not) and of `plain`. */
 function indexedTasks(indexed: readonly string[], plain: readonly string[] = [], unique = false): string {
