@@ -55,7 +55,7 @@ let root: string;
 /** The directory as a kill would leave it (journal lines after the last compaction, a lock of a dead pid). */
 let pristine: string;
 let committed: Data;
-/** The newest backup generation, relative to the directory, and the data it holds. */
+/** The data directory of the newest backup generation, relative to the directory, and the data it holds. */
 let backup: string;
 let backupData: Data;
 
@@ -111,7 +111,9 @@ beforeAll(async () => {
   const lock = path.join(pristine, "strata.lock");
   fs.writeFileSync(lock, `${JSON.stringify({ pid: dead, startedAt: new Date(0).toISOString(), token: "00000000-0000-4000-8000-000000000000" }, null, 2)}\n`);
   fs.utimesSync(lock, new Date(0), new Date(0));
-  backup = path.join("backups", fs.readdirSync(path.join(pristine, "backups")).sort().at(-1)!);
+  // A generation keeps the data directory in its data/ (beside its manifest).
+  const generations = fs.readdirSync(path.join(pristine, "backups")).filter((name) => name.startsWith("generation-"));
+  backup = path.join("backups", generations.sort().at(-1)!, "data");
   const check = path.join(root, "check");
   copyDir(pristine, check);
   expect(fs.statSync(path.join(check, "journal.ndjson")).size).toBeGreaterThan(0);
