@@ -1,7 +1,7 @@
 /**
  * Review of limit and offset written as digits in SQL finds (issue 11), and of PostgreSQL's select list
  * collating the sorted string columns: hostile limits, offsets and page sizes are a QueryError (or
- * ValidationError) before any SQL runs, on every backend; projections, reserved and quoted column names,
+ * for iterate's pageSize a ValidationError) before any SQL runs, on every backend; projections, reserved and quoted column names,
  * includes and every walk (findAll, iterate, findPage) answer as the memory backend does.
  */
 import "reflect-metadata";
@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Column, Entity, Index, JoinColumn, ManyToOne, OneToMany, PrimaryColumn } from "typeorm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createStorage, QueryError, ValidationError } from "../../src/index.js";
+import { createStorage, QueryError } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
 import { PG_URL, PgTestDatabase, pgSkipReason } from "../postgres/pg-test-database.js";
 
@@ -102,6 +102,22 @@ for (const backend of backends) {
       const rows: string[] = [];
       for await (const b of repo.iterate({ orderBy: { title: "desc" }, limit: Number.MAX_SAFE_INTEGER, offset: 38 }, { pageSize: 1 })) rows.push(b.id);
       expect(rows).toEqual(all.slice(38));
+      // findPage asks for first + 1 rows: 2^53, past the safe integers, limits as the largest one.
+      const whole = await repo.findPage({ orderBy: { title: "desc" }, first: Number.MAX_SAFE_INTEGER });
+      expect([ids(whole.items), whole.nextCursor]).toEqual([all, null]);
+      const split = await repo.findPage({ orderBy: { rank: "desc" }, first: 2 });
+      const rest = await repo.findPage({ orderBy: { rank: "desc" }, first: Number.MAX_SAFE_INTEGER, after: split.nextCursor! });
+      expect(ids([...split.items, ...rest.items])).toEqual(ids(await memory.repository(RvBook).findAll({ orderBy: { rank: "desc" } })));
+    });
+
+    test("iterate with a page size past 2^31 (PostgreSQL's FETCH takes a 32-bit count) walks every row in one page", async () => {
+      const repo = storage.repository(RvBook);
+      const expected = ids(await memory.repository(RvBook).findAll({ orderBy: { rank: "desc" } }));
+      for (const pageSize of [2 ** 31 - 1, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
+        const walked: string[] = [];
+        for await (const b of repo.iterate({ orderBy: { rank: "desc" } }, { pageSize })) walked.push(b.id);
+        expect(walked, `pageSize ${pageSize}`).toEqual(expected);
+      }
     });
 
     test("a projection ordered by string columns (reserved and quoted names, in it or not) answers as memory does", async () => {
@@ -191,4 +207,3 @@ test("a cursor of another query, or altered, is a QueryError naming after", asyn
     await storage.close();
   }
 });
-void ValidationError;
