@@ -34,6 +34,8 @@ const IDLE_STREAM_CLIENTS = 2;
 const ORDER_KEEPING_NODES = new Set(["Limit", "Gather Merge", "Result"]);
 /** The cursor's name; one per client, which runs one walk at a time. */
 const CURSOR = "strata_walk";
+/** The largest row count `FETCH FORWARD n` takes (PostgreSQL reads it as a 32-bit integer). */
+const MAX_FETCH_COUNT = 2 ** 31 - 1;
 
 /** A plan node of `EXPLAIN (FORMAT JSON)`, as far as read here. */
 interface PlanNode {
@@ -101,8 +103,10 @@ export class PostgresStreamer implements SqlStreamer {
       next: async (count) => {
         // Closed under the walk (storage.close()): ending quietly would pass a cut-short walk off as whole.
         if (!open) throw this.closedError();
-        // `count` is the walk's pageSize, checked a positive safe integer: FETCH takes no parameter.
-        const result = await stream.client.query({ text: `FETCH FORWARD ${Math.trunc(count)} FROM ${CURSOR}`, rowMode: "array" });
+        // `count` is the walk's pageSize, checked a positive safe integer: FETCH takes no parameter, and its
+        // count is a 32-bit integer (a larger one is a syntax error): past it, ALL rows are asked, fewer than count.
+        const many = count > MAX_FETCH_COUNT ? "ALL" : String(Math.trunc(count));
+        const result = await stream.client.query({ text: `FETCH FORWARD ${many} FROM ${CURSOR}`, rowMode: "array" });
         if (!open) throw this.closedError();
         return result.rows as unknown[][];
       },
