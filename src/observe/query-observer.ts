@@ -6,6 +6,7 @@
  * allocated. While it is true, the repository calls an {@link ObservedSession} over the same session, the
  * one place where an operation is timed, traced (operation-trace.ts) and reported.
  */
+import type { InspectOptions } from "node:util";
 import { inspect } from "node:util";
 import type { DataSession } from "../spi/index.js";
 import type { LogQueriesConfig } from "../config/observe-config.js";
@@ -30,6 +31,8 @@ export class QueryObserver implements OperationMeasurer {
   /** `logQueries` resolved: off, every operation at debug level, or those of at least `slowMs` ms at warn level. */
   private readonly log: { readonly slowMs: number } | "all" | undefined;
   private closed = false;
+  /** A span failed to start or end once: logged then, not at each later operation. */
+  private telemetryFailed = false;
 
   constructor(
     private readonly backend: string,
@@ -93,7 +96,7 @@ export class QueryObserver implements OperationMeasurer {
     carried?: OperationTrace,
   ): Promise<R> {
     const trace: OperationTrace = carried ?? { statements: [], plans: [] };
-    const span = this.telemetry?.start(operation, table);
+    const span = this.telemetry && this.startSpan(operation, table);
     const started = performance.now();
     let result: R;
     try {
@@ -131,13 +134,29 @@ export class QueryObserver implements OperationMeasurer {
     };
   }
 
+  /** The operation's span, or undefined when the tracer throws: telemetry never fails an operation. */
+  private startSpan(operation: QueryOperation, table: string | undefined): ReturnType<QueryTelemetry["start"]> | undefined {
+    try {
+      return this.telemetry!.start(operation, table);
+    } catch (error) {
+      this.spanFailed("Starting", operation, error);
+      return undefined;
+    }
+  }
+
+  private spanFailed(what: "Starting" | "Ending", operation: QueryOperation, error: unknown): void {
+    if (this.telemetryFailed) return;
+    this.telemetryFailed = true;
+    this.logger.error(`${what} the OpenTelemetry span of a ${operation} failed (the operation went on; later span failures are not logged): ${(error as Error)?.message ?? String(error)}`);
+  }
+
   /** Hands `event` to the span, the log and each listener; `spanOnly` for a span's end that listeners do not hear of. */
   private report(event: QueryEvent, span: ReturnType<QueryTelemetry["start"]> | undefined, spanOnly = false): void {
     if (span) {
       try {
         this.telemetry!.end(span, event);
       } catch (error) {
-        this.logger.error(`Ending the OpenTelemetry span of a ${event.operation} failed: ${(error as Error)?.message ?? String(error)}`);
+        this.spanFailed("Ending", event.operation, error);
       }
     }
     if (spanOnly) return;
@@ -161,6 +180,10 @@ export class QueryObserver implements OperationMeasurer {
 
 /** Values shown per parameter list in a log line: a `saveMany` batch binds thousands. */
 const LOGGED_PARAMS = 50;
+/** Characters shown of a statement's text in a log line: a `saveMany` batch's VALUES list runs to tens of thousands. */
+const LOGGED_SQL_CHARS = 1000;
+/** How values are shown; `compact: true` keeps them on the line (otherwise inspect sets more than six out in columns, over lines). */
+const LOGGED_VALUES: InspectOptions = { compact: true, breakLength: Infinity, maxArrayLength: LOGGED_PARAMS, maxStringLength: 200, depth: 2 };
 
 /**
  * One line per operation: `sqlite find "tasks": 3 rows in 0.41 ms | SELECT ... | params ["a", 2]`, the plan
@@ -172,8 +195,9 @@ export function formatQueryEvent(e: QueryEvent): string {
   let line = `${e.backend} ${e.operation}${where}${e.inTransaction ? " (in transaction)" : ""}: ${outcome} in ${e.durationMs.toFixed(2)} ms`;
   if (e.plan !== undefined) line += ` | plan: ${e.plan}`;
   for (const statement of e.statements ?? (e.sql !== undefined ? [{ sql: e.sql, params: e.params ?? [] }] : [])) {
-    line += ` | ${statement.sql}`;
-    if (statement.params.length > 0) line += ` | params ${inspect(statement.params, { breakLength: Infinity, maxArrayLength: LOGGED_PARAMS, maxStringLength: 200, depth: 2 })}`;
+    const { sql } = statement;
+    line += ` | ${sql.length > LOGGED_SQL_CHARS ? `${sql.slice(0, LOGGED_SQL_CHARS)}… (${sql.length - LOGGED_SQL_CHARS} more characters)` : sql}`;
+    if (statement.params.length > 0) line += ` | params ${inspect(statement.params, LOGGED_VALUES)}`;
   }
   return line;
 }
