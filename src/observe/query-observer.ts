@@ -11,7 +11,6 @@ import { inspect } from "node:util";
 import type { DataSession } from "../spi/index.js";
 import type { LogQueriesConfig } from "../config/observe-config.js";
 import type { Logger } from "../logger.js";
-import { ConfigError } from "../errors.js";
 import type { OperationTrace } from "./operation-trace.js";
 import { startTracing, stopTracing, traceOperation } from "./operation-trace.js";
 import type { QueryEvent, QueryListener, QueryOperation } from "./query-event.js";
@@ -44,9 +43,8 @@ export class QueryObserver implements OperationMeasurer {
     this.decide();
   }
 
-  /** Adds `listener` (once, however often given); returns the function that removes it. */
+  /** Adds `listener` (once, however often given; `storage.on` has checked it); returns the function that removes it. */
   add(listener: QueryListener): () => void {
-    if (typeof listener !== "function") throw new ConfigError([`on("query", listener): expected a function, got ${listener === null ? "null" : typeof listener}`]);
     if (!this.listeners.includes(listener)) this.listeners = [...this.listeners, listener];
     this.decide();
     return () => this.remove(listener);
