@@ -90,7 +90,7 @@ export class StorageCore {
    */
   session(): DataSession {
     const scope = this.transactions.current();
-    if (scope === undefined) return this.observer.active ? this.observer.observe(this.backend.session, false) : this.backend.session;
+    if (scope === undefined) return this.autocommitSession;
     return this.observer.active ? this.observer.observe(scope.session, true) : scope.session;
   }
 

@@ -55,7 +55,10 @@ const SEAL = Symbol("Storage");
 
 /** A {@link ConfigError} for an event a storage does not emit, or a listener that is not a function. */
 function checkListener(method: "on" | "off", event: unknown, listener: unknown): void {
-  if (event !== "query" && event !== "backup") throw new ConfigError([`${method}: unknown event ${JSON.stringify(event)}; the events are "query" and "backup"`]);
+  if (event !== "query" && event !== "backup") {
+    // String() for the rest: JSON.stringify gives undefined for a symbol.
+    throw new ConfigError([`${method}: unknown event ${typeof event === "string" ? JSON.stringify(event) : String(event)}; the events are "query" and "backup"`]);
+  }
   if (typeof listener !== "function") throw new ConfigError([`${method}("${event}", listener): expected a function, got ${listener === null ? "null" : typeof listener}`]);
 }
 

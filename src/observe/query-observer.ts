@@ -6,11 +6,11 @@
  * allocated. While it is true, the repository calls an {@link ObservedSession} over the same session, the
  * one place where an operation is timed, traced (operation-trace.ts) and reported.
  */
+import type { InspectOptions } from "node:util";
 import { inspect } from "node:util";
 import type { DataSession } from "../spi/index.js";
 import type { LogQueriesConfig } from "../config/observe-config.js";
 import type { Logger } from "../logger.js";
-import { ConfigError } from "../errors.js";
 import type { OperationTrace } from "./operation-trace.js";
 import { startTracing, stopTracing, traceOperation } from "./operation-trace.js";
 import type { QueryEvent, QueryListener, QueryOperation } from "./query-event.js";
@@ -30,6 +30,8 @@ export class QueryObserver implements OperationMeasurer {
   /** `logQueries` resolved: off, every operation at debug level, or those of at least `slowMs` ms at warn level. */
   private readonly log: { readonly slowMs: number } | "all" | undefined;
   private closed = false;
+  /** A span failed to start or end once: logged then, not at each later operation. */
+  private telemetryFailed = false;
 
   constructor(
     private readonly backend: string,
@@ -41,9 +43,8 @@ export class QueryObserver implements OperationMeasurer {
     this.decide();
   }
 
-  /** Adds `listener` (once, however often given); returns the function that removes it. */
+  /** Adds `listener` (once, however often given; `storage.on` has checked it); returns the function that removes it. */
   add(listener: QueryListener): () => void {
-    if (typeof listener !== "function") throw new ConfigError([`on("query", listener): expected a function, got ${listener === null ? "null" : typeof listener}`]);
     if (!this.listeners.includes(listener)) this.listeners = [...this.listeners, listener];
     this.decide();
     return () => this.remove(listener);
@@ -93,7 +94,7 @@ export class QueryObserver implements OperationMeasurer {
     carried?: OperationTrace,
   ): Promise<R> {
     const trace: OperationTrace = carried ?? { statements: [], plans: [] };
-    const span = this.telemetry?.start(operation, table);
+    const span = this.telemetry && this.startSpan(operation, table);
     const started = performance.now();
     let result: R;
     try {
@@ -131,36 +132,66 @@ export class QueryObserver implements OperationMeasurer {
     };
   }
 
+  /** The operation's span, or undefined when the tracer throws: telemetry never fails an operation. */
+  private startSpan(operation: QueryOperation, table: string | undefined): ReturnType<QueryTelemetry["start"]> | undefined {
+    try {
+      return this.telemetry!.start(operation, table);
+    } catch (error) {
+      this.spanFailed("Starting", operation, error);
+      return undefined;
+    }
+  }
+
+  private spanFailed(what: "Starting" | "Ending", operation: QueryOperation, error: unknown): void {
+    if (this.telemetryFailed) return;
+    this.telemetryFailed = true;
+    this.tell("error", `${what} the OpenTelemetry span of a ${operation} failed (the operation went on; later span failures are not logged): ${(error as Error)?.message ?? String(error)}`);
+  }
+
   /** Hands `event` to the span, the log and each listener; `spanOnly` for a span's end that listeners do not hear of. */
   private report(event: QueryEvent, span: ReturnType<QueryTelemetry["start"]> | undefined, spanOnly = false): void {
     if (span) {
       try {
         this.telemetry!.end(span, event);
       } catch (error) {
-        this.logger.error(`Ending the OpenTelemetry span of a ${event.operation} failed: ${(error as Error)?.message ?? String(error)}`);
+        this.spanFailed("Ending", event.operation, error);
       }
     }
     if (spanOnly) return;
     const log = this.log;
-    if (log === "all") this.logger.debug(formatQueryEvent(event));
-    else if (log !== undefined && event.durationMs >= log.slowMs) this.logger.warn(`slow query (${log.slowMs} ms or more): ${formatQueryEvent(event)}`);
+    if (log === "all") this.tell("debug", formatQueryEvent(event));
+    else if (log !== undefined && event.durationMs >= log.slowMs) this.tell("warn", `slow query (${log.slowMs} ms or more): ${formatQueryEvent(event)}`);
     for (const listener of this.listeners) {
       try {
         listener(event);
       } catch (error) {
         if (this.threw.has(listener)) continue;
         this.threw.add(listener);
-        this.logger.error(
-          `A "query" listener threw (the operation went on; this listener's later throws are not logged): ${(error as Error)?.message ?? String(error)}`,
-          error,
-        );
+        this.tell("error", `A "query" listener threw (the operation went on; this listener's later throws are not logged): ${(error as Error)?.message ?? String(error)}`, error);
       }
+    }
+  }
+
+  /**
+   * Writes to the logger, which may throw too: reporting must not change the operation's outcome (a save
+   * that committed and then rejected would be retried, and written twice).
+   */
+  private tell(level: "debug" | "warn" | "error", message: string, error?: unknown): void {
+    try {
+      if (error === undefined) this.logger[level](message);
+      else this.logger[level](message, error);
+    } catch {
+      // Nowhere left to tell: the logger is what failed.
     }
   }
 }
 
 /** Values shown per parameter list in a log line: a `saveMany` batch binds thousands. */
 const LOGGED_PARAMS = 50;
+/** Characters shown of a statement's text in a log line: a `saveMany` batch's VALUES list runs to tens of thousands. */
+const LOGGED_SQL_CHARS = 1000;
+/** How values are shown; `compact: true` keeps them on the line (otherwise inspect sets more than six out in columns, over lines). */
+const LOGGED_VALUES: InspectOptions = { compact: true, breakLength: Infinity, maxArrayLength: LOGGED_PARAMS, maxStringLength: 200, depth: 2 };
 
 /**
  * One line per operation: `sqlite find "tasks": 3 rows in 0.41 ms | SELECT ... | params ["a", 2]`, the plan
@@ -172,8 +203,9 @@ export function formatQueryEvent(e: QueryEvent): string {
   let line = `${e.backend} ${e.operation}${where}${e.inTransaction ? " (in transaction)" : ""}: ${outcome} in ${e.durationMs.toFixed(2)} ms`;
   if (e.plan !== undefined) line += ` | plan: ${e.plan}`;
   for (const statement of e.statements ?? (e.sql !== undefined ? [{ sql: e.sql, params: e.params ?? [] }] : [])) {
-    line += ` | ${statement.sql}`;
-    if (statement.params.length > 0) line += ` | params ${inspect(statement.params, { breakLength: Infinity, maxArrayLength: LOGGED_PARAMS, maxStringLength: 200, depth: 2 })}`;
+    const { sql } = statement;
+    line += ` | ${sql.length > LOGGED_SQL_CHARS ? `${sql.slice(0, LOGGED_SQL_CHARS)}… (${sql.length - LOGGED_SQL_CHARS} more characters)` : sql}`;
+    if (statement.params.length > 0) line += ` | params ${inspect(statement.params, LOGGED_VALUES)}`;
   }
   return line;
 }

@@ -61,7 +61,11 @@ export async function loadTelemetry(option: TelemetryConfig | undefined): Promis
     ]);
   }
   const provider = typeof option === "object" && option.tracerProvider ? option.tracerProvider : api.trace.getTracerProvider();
-  const tracer = provider.getTracer("stratastore", packageVersion()) as TracerLike;
+  const tracer = provider.getTracer("stratastore", packageVersion()) as TracerLike | null | undefined;
+  // Checked now: a provider handing out something else would otherwise fail every operation.
+  if (typeof tracer?.startSpan !== "function") {
+    throw new ConfigError(["telemetry.tracerProvider: its getTracer() returned no tracer (an object with startSpan); give an OpenTelemetry TracerProvider"]);
+  }
   const kind = api.SpanKind.CLIENT;
   const errorCode = api.SpanStatusCode.ERROR;
   return (backend) => spans(tracer, DB_SYSTEM[backend] ?? backend, kind, errorCode);
