@@ -23,7 +23,7 @@ import fs from "node:fs";
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { ConfigError, LockError } from "../errors.js";
-import { DirectoryLock, LOCK_FILE } from "../backends/file/file-lock.js";
+import { DirectoryLock, LOCK_FILE } from "../util/directory-lock.js";
 import type { Generation } from "./backup-generations.js";
 import { createGeneration, findGeneration, fsyncPath, fsyncTree, isGenerationEntry, verifyGeneration } from "./backup-generations.js";
 import type { BackupPlan } from "./backup-plan.js";

@@ -5,7 +5,7 @@
  * - `catalog.json`: tables, columns, types, indexes and foreign keys (see file-catalog.ts);
  * - `<table>.table.json`: one snapshot per table, a row per line (see file-snapshot.ts);
  * - `journal.ndjson`: one checksummed line per committed transaction since the snapshots (see file-journal.ts);
- * - `strata.lock`: the pid holding the directory (see file-lock.ts);
+ * - `strata.lock`: the pid holding the directory (see util/directory-lock.ts);
  * - `backups/generation-<timestamp>-<seq>/` with `backup.enabled` (or `backup.dir`): the generations of
  *   src/backup/ (the state before each compaction, before each migration run, and every `intervalMs`), the newest `keep`.
  *
@@ -33,11 +33,12 @@ import type { Catalog, CatalogTable } from "./file-catalog.js";
 import { CATALOG_FILE, CATALOG_FORMAT, catalogMismatch, catalogProblem, catalogTableOf, catalogText, schemaOfCatalogTable } from "./file-catalog.js";
 import type { JournalOp } from "./file-journal.js";
 import { FileJournal, JOURNAL_FILE, readJournal } from "./file-journal.js";
-import { DirectoryLock } from "./file-lock.js";
+import { DirectoryLock } from "../../util/directory-lock.js";
+import { diskFullError } from "../../util/disk-full-error.js";
 import { createGeneration } from "../../backup/backup-generations.js";
 import { HeapBudget } from "./heap-budget.js";
 import type { RowCodec } from "./file-snapshot.js";
-import { diskFullError, fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
+import { fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
 import { StringPool } from "./string-pool.js";
 import { TABLE_FILE_SUFFIX, isTableFileOf, tableFileName } from "./table-file-name.js";
 

@@ -34,6 +34,7 @@ import { CapacityError, CorruptionError } from "../../errors.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
 import { datetimeProblem, emptyRowMaker, valueProblem } from "../../schema/row-values.js";
 import type { StringPool } from "./string-pool.js";
+import { diskFullError } from "../../util/disk-full-error.js";
 
 /** A stored row as written to disk: column name -> JSON value. */
 export type StoredRow = Record<string, unknown>;
@@ -265,22 +266,6 @@ export function snapshotText(table: string, seq: number, rows: Iterable<StoredRo
   for (const row of rows) parts.push(JSON.stringify(row));
   const body = parts.length ? `[\n    ${parts.join(",\n    ")}\n  ]` : "[]";
   return sealJson(`{\n  "format": ${SEALED_FORMAT},\n  "table": ${JSON.stringify(table)},\n  "seq": ${seq},\n  "rows": ${body}`);
-}
-
-/** The error codes of a full disk or an exhausted quota. */
-const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
-
-/**
- * A `CapacityError` naming `file` when `error` says the disk (or the quota) is full, else undefined.
- * `what` says what could not be done, e.g. "append to <file>".
- */
-export function diskFullError(error: unknown, file: string, what: string): CapacityError | undefined {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  if (code === undefined || !DISK_FULL.has(code)) return undefined;
-  return new CapacityError(
-    `Could not ${what}: the disk is full (${code}${code === "EDQUOT" ? ", the quota is used up" : ""}); nothing of this write was kept. Free space and retry.`,
-    { file, cause: error },
-  );
 }
 
 /**

@@ -8,9 +8,9 @@
 import fs from "node:fs";
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
-import { LockError } from "../../errors.js";
-import { diskFullError } from "./file-snapshot.js";
-import { processAlive } from "../../util/process-alive.js";
+import { LockError } from "../errors.js";
+import { diskFullError } from "./disk-full-error.js";
+import { processAlive } from "./process-alive.js";
 
 /** The lock file's name inside the data directory. */
 export const LOCK_FILE = "strata.lock";
