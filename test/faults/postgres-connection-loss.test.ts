@@ -367,7 +367,11 @@ describe.skipIf(skip !== undefined)("postgres: connection loss", () => {
         killed += Math.min(1, victims.length);
         outcomes.push(await work);
       }
-      const stored = new Set((await things.findAll()).map((t) => t.id));
+      // The last termination may land on a connection just handed back to the pool, and the read below may check it
+      // out before the pool has heard it die: that read fails as documented (a ConnectionError), and one retry gets
+      // a live connection. What is asserted is what the 40 transactions left.
+      const all = () => things.findAll();
+      const stored = new Set((await all().catch((error: unknown) => (error instanceof ConnectionError ? all() : Promise.reject(error)))).map((t) => t.id));
       for (const { i, committed, ambiguous } of outcomes) {
         const present = [0, 1, 2].filter((k) => stored.has(`t${i}-${k}`)).length;
         if (ambiguous) expect([0, 3]).toContain(present);
