@@ -10,20 +10,44 @@ import { noteStatement } from "../../observe/operation-trace.js";
 /** Statements kept per connection; the fixed hot-path ones are a handful per entity, the rest are queries. */
 const MAX_CACHED_STATEMENTS = 1000;
 
+/** A prepared statement, and whether it ran since the eviction sweep last passed it. */
+interface CachedStatement {
+  readonly statement: BetterSqlite3.Statement;
+  used: boolean;
+}
+
 export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
-  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  private readonly statements = new Map<string, CachedStatement>();
 
   constructor(readonly db: BetterSqlite3.Database) {}
 
   private statement(text: string): BetterSqlite3.Statement {
-    let statement = this.statements.get(text);
-    if (statement === undefined) {
-      statement = this.db.prepare(text);
-      if (statement.reader) statement.raw(true);
-      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.delete(this.statements.keys().next().value!);
-      this.statements.set(text, statement);
+    const cached = this.statements.get(text);
+    if (cached !== undefined) {
+      cached.used = true;
+      return cached.statement;
     }
+    const statement = this.db.prepare(text);
+    if (statement.reader) statement.raw(true);
+    if (this.statements.size >= MAX_CACHED_STATEMENTS) this.evictOne();
+    this.statements.set(text, { statement, used: false });
     return statement;
+  }
+
+  /**
+   * Drops one statement that has not run since the sweep last passed it (the "clock" approximation of least
+   * recently used): the hot statements (findById, insert, upsert) are prepared first, and a stream of distinct
+   * texts (a query's LIMIT is written as digits, so each page size is its own text) must not push them out the
+   * way dropping the oldest-prepared one would. A hit costs one flag write, not a reordering of the map.
+   */
+  private evictOne(): void {
+    for (const [text, cached] of this.statements) {
+      this.statements.delete(text);
+      if (!cached.used) return;
+      // Used since the last pass: a second chance, at the back of the queue.
+      cached.used = false;
+      this.statements.set(text, cached);
+    }
   }
 
   all(text: string, params: readonly unknown[]): unknown[][] {
