@@ -28,4 +28,29 @@ describe("sqlite: statement cache", () => {
       db.close();
     }
   });
+
+  test("a full cache drops exactly one statement per new text: the first not used since the sweep passed it", () => {
+    const db = new Database(":memory:");
+    try {
+      db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+      const connection = new SqliteConnection(db);
+      const text = (n: number) => `SELECT id FROM t ORDER BY id LIMIT ${n}`;
+      for (let n = 1; n <= 1000; n++) connection.all(text(n), []);
+      // A text that fails to prepare takes no place in the cache and drops nothing.
+      expect(() => connection.all("SELEC nothing", [])).toThrow(/syntax error/);
+      connection.all(text(1), []);
+      const prepare = vi.spyOn(db, "prepare");
+      // Full: the new text drops one. 1 ran since it was prepared (a second chance), so 2 goes.
+      connection.all("SELECT v FROM t", []);
+      expect(prepare).toHaveBeenCalledTimes(1);
+      for (let n = 1; n <= 1000; n++) if (n !== 2) connection.all(text(n), []);
+      connection.all("SELECT v FROM t", []);
+      expect(prepare).toHaveBeenCalledTimes(1);
+      connection.all(text(2), []);
+      expect(prepare).toHaveBeenCalledTimes(2);
+      expect(prepare).toHaveBeenLastCalledWith(text(2));
+    } finally {
+      db.close();
+    }
+  });
 });
