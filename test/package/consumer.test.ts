@@ -315,7 +315,7 @@ console.log("cache", first.map((p) => p.title).join(","), warnings.length, warni
     code: `const heard: string[] = [];
 const stop = storage.on("query", (e) => { heard.push(\`\${e.operation} \${e.table} \${e.rows} \${e.sql?.startsWith("SELECT")} \${e.params?.length}\`); });
 await posts.findById(saved.id);
-await posts.count({ published: true });
+await posts.count({ published: false });
 stop();
 await posts.count();
 console.log("heard", heard.join(" | "));
@@ -324,7 +324,7 @@ const logging = await createStorage({ url: "sqlite:./data/app.db", entities: [Au
 await logging.repository(Post).count();
 await logging.close();
 console.log("logged", logged.length, logged[0]?.includes("posts"));`,
-    expected: ["heard findById posts 1 true 1 | count posts 1 true 1", "logged 1 true"],
+    expected: ["heard findById posts 1 true 1 | count posts 4 true 1", "logged 1 true"],
   },
 ];
 
