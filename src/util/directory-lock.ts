@@ -1,5 +1,6 @@
 /**
- * The directory lock of the file backend: one process at a time. The lock file is created with
+ * The lock of a storage directory: one process at a time (the file backend holds it for the storage's life,
+ * `backup/`'s restores while they replace the files). The lock file is created with
  * `O_EXCL` and holds the owner's pid, start time and a random token; it stays for the storage's life.
  * A lock whose pid no longer exists (the owner was killed) is taken over at once, so a restart after a
  * crash is not delayed. Known limit: after a reboot a stale lock's pid may belong to another live process;

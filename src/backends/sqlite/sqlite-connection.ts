@@ -74,6 +74,13 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
     this.db.exec(sql);
   }
 
+  /** `PRAGMA foreign_key_check` of `table`: the value of `column` in the first row it reports. */
+  firstForeignKeyViolation(table: string, column: string): unknown {
+    const broken = this.db.prepare(`SELECT "rowid" FROM pragma_foreign_key_check(?)`).pluck().get(table);
+    if (broken === undefined) return undefined;
+    return this.db.prepare(`SELECT "${column.replace(/"/g, '""')}" FROM "${table.replace(/"/g, '""')}" WHERE "rowid" = ?`).pluck().get(broken) ?? null;
+  }
+
   /**
    * Replaces the `CREATE TABLE` text of `table` in `sqlite_schema`: how a foreign key is added or dropped,
    * since SQLite has no ALTER TABLE for constraints. The documented alternative, rebuilding the table
@@ -89,13 +96,6 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
    * the old text. Rows, indexes, triggers and the AUTOINCREMENT counter are untouched; the caller checks
    * the rows against the new definition (`PRAGMA foreign_key_check`).
    */
-  /** `PRAGMA foreign_key_check` of `table`: the value of `column` in the first row it reports. */
-  firstForeignKeyViolation(table: string, column: string): unknown {
-    const broken = this.db.prepare(`SELECT "rowid" FROM pragma_foreign_key_check(?)`).pluck().get(table);
-    if (broken === undefined) return undefined;
-    return this.db.prepare(`SELECT "${column.replace(/"/g, '""')}" FROM "${table.replace(/"/g, '""')}" WHERE "rowid" = ?`).pluck().get(broken) ?? null;
-  }
-
   rewriteTableDefinition(table: string, edit: (createSql: string) => string): void {
     const current = this.db.prepare(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?`).pluck().get(table);
     if (typeof current !== "string") throw new Error(`no such table: ${table}`);
