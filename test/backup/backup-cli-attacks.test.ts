@@ -3,27 +3,14 @@ import "reflect-metadata";
 import fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { main } from "../../src/cli/strata.js";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { strata } from "./cli-run.js";
 
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "strata-rv-backup-cli-"));
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-async function strata(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const outSpy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  const errSpy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    outSpy.mockRestore();
-    errSpy.mockRestore();
-  }
-}
 
 describe("strata backup create", () => {
   for (const kind of ["sqlite", "file"] as const) {

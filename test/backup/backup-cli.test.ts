@@ -3,32 +3,17 @@ import "reflect-metadata";
 import fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { Task } from "../../entities/index.js";
 import { createStorage, defineMigration } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
-import { main } from "../../src/cli/strata.js";
+import { strata } from "./cli-run.js";
 
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "strata-backup-cli-"));
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-/** Runs `strata args`; resolves to the exit code and what it printed on stdout and stderr. */
-async function strata(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const outSpy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  const errSpy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr };
-  } finally {
-    outSpy.mockRestore();
-    errSpy.mockRestore();
-  }
-}
 
 const titles = async (storage: Storage) => (await storage.repository(Task).findAll({ orderBy: { title: "asc" } })).map((t) => t.title);
 
