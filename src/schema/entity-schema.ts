@@ -149,6 +149,20 @@ export interface EntitySchema {
   /** The entity's relations (empty for a table known only by its description). */
   readonly relations: readonly RelationSchema[];
   readonly relationsByProperty: ReadonlyMap<string, RelationSchema>;
+  /** The entity's full-text index, when it declares one (`@Index({ fulltext: true })`). */
+  readonly fullText?: FullTextSchema;
+}
+
+/**
+ * An entity's full-text index: the string columns that together form one searchable document per row, in
+ * this order (every `@Index({ fulltext: true })` of the entity adds its columns to the one index). Search
+ * tokens, positions and BM25 document lengths run over the columns in this order, as over FTS5's columns.
+ */
+export interface FullTextSchema {
+  /** `fts_<table>` unless the first fulltext `@Index` names it. */
+  readonly name: string;
+  /** Entity properties of string columns, at least one, none twice. */
+  readonly properties: readonly string[];
 }
 
 /** What an {@link EntitySchema} is made of; {@link buildEntitySchema} derives the rest. */
@@ -162,6 +176,7 @@ export interface EntitySchemaParts {
   readonly foreignKeys?: readonly ForeignKeySchema[];
   /** @default [] */
   readonly relations?: readonly RelationSchema[];
+  readonly fullText?: FullTextSchema;
 }
 
 /**
@@ -192,6 +207,7 @@ export function buildEntitySchema(parts: EntitySchemaParts): EntitySchema {
     foreignKeys: parts.foreignKeys ?? [],
     relations: parts.relations ?? [],
     relationsByProperty: new Map((parts.relations ?? []).map((r) => [r.property, r])),
+    ...(parts.fullText ? { fullText: parts.fullText } : {}),
   };
 }
 

@@ -77,6 +77,7 @@
  */
 import type { NormalizedQuery, NormalizedWhere } from "../query/query.js";
 import type { EntitySchema, Row } from "../schema/entity-schema.js";
+import type { SearchQuery } from "../search/search-query.js";
 
 /** A primary-key value: a string (string and uuid keys) or a safe integer (integer and increment keys). */
 export type Key = string | number;
@@ -190,6 +191,30 @@ export interface DataSession {
    * statement changes nothing (a plain select), so that the caller knows when caches must be dropped.
    */
   sql?(strings: readonly string[], values: readonly unknown[]): Promise<SqlResult>;
+  /**
+   * Optional (a backend without it makes `repo.search` an `UnsupportedError`): full-text search over the
+   * entity's full-text index (`schema.fullText`), reading as `find` does (inside a transaction, with its
+   * writes). The rows matching `request.query` (search-query.ts) and `request.where`, best first by BM25 as
+   * SQLite FTS5's `bm25()` computes it (k1 = 1.2, b = 0.75, each phrase's IDF `ln((N - n + 0.5) / (n + 0.5))`,
+   * at least 1e-6, over the table's rows as the session sees them), ties by primary key ascending, then
+   * paged by `offset` and `limit`. `score` is that BM25 value, positive, higher is better.
+   */
+  search?(schema: EntitySchema, request: SearchRequest): Promise<SearchHit[]>;
+}
+
+/** What {@link DataSession.search} is asked. */
+export interface SearchRequest {
+  readonly query: SearchQuery;
+  /** Further conditions on the rows, as `find`'s (`undefined`: none). */
+  readonly where: NormalizedWhere | undefined;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+/** One row {@link DataSession.search} found, with its BM25 score. */
+export interface SearchHit {
+  readonly row: Row;
+  readonly score: number;
 }
 
 /** What {@link DataSession.sql} returns. */
