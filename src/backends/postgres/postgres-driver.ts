@@ -27,7 +27,7 @@ import type { WriteGate } from "../sql/sql-runner.js";
 import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
 import { HeldConnection, PostgresRunner, StatementNames } from "./postgres-connection.js";
 import type { ServerAddress } from "./postgres-errors.js";
-import { isConnectionLoss, mapPostgresError, serverAddress } from "./postgres-errors.js";
+import { isConnectionLoss, isUnknownForeignKey, mapPostgresError, serverAddress } from "./postgres-errors.js";
 import { PostgresMigrationLock } from "./postgres-migration-lock.js";
 import { PostgresStreamer } from "./postgres-streamer.js";
 
@@ -133,6 +133,11 @@ export class PostgresDriver implements SqlDriver {
       await pool.end().catch(() => {});
       throw driver.mapError(error, undefined);
     }
+  }
+
+  /** A foreign key violation (23503) naming a constraint neither the catalog nor the written table knows. */
+  isUnknownForeignKeyFailure(error: unknown, schema: EntitySchema, catalog: ForeignKeyCatalog): boolean {
+    return isUnknownForeignKey(error, schema, catalog);
   }
 
   mapError(error: unknown, schema: EntitySchema | undefined, foreignKeys?: ForeignKeyCatalog): unknown {

@@ -114,6 +114,17 @@ function foreignKeyViolation(error: { table?: unknown; constraint?: unknown; det
   return match[2] === "not present in" ? missingParent(child.table, fk, value, error) : stillReferenced(fk, value, child.table, error);
 }
 
+/**
+ * True for a foreign key violation (23503) whose constraint neither the written `schema` nor `catalog` holds:
+ * {@link foreignKeyViolation} cannot name it until the held keys are read again.
+ */
+export function isUnknownForeignKey(error: unknown, schema: EntitySchema, catalog: ForeignKeyCatalog): boolean {
+  const { code, table, constraint } = (error ?? {}) as { code?: unknown; table?: unknown; constraint?: unknown };
+  if (code !== "23503" || typeof table !== "string" || typeof constraint !== "string") return false;
+  if (schema.table === table && schema.foreignKeys.some((f) => f.name === constraint)) return false;
+  return catalog.find(table, constraint) === undefined;
+}
+
 /** A PostgreSQL driver error as a Strata error naming the table (and column when known); the driver error is the cause. */
 export function mapPostgresError(error: unknown, schema: EntitySchema | undefined, server: ServerAddress, foreignKeys?: ForeignKeyCatalog): unknown {
   if (error instanceof StorageError) return error;

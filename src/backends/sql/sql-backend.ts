@@ -43,6 +43,13 @@ export interface SqlDriver {
    * Absent where the error says (PostgreSQL: the constraint name and the key), and `mapError` names it.
    */
   isUnexplainedForeignKeyFailure?(error: unknown): boolean;
+  /**
+   * True for a foreign key failure that names a key neither `catalog` nor `schema` (the written table's)
+   * holds: one another storage's migration added since the catalog was read. The session then reads the held
+   * keys again and maps the failure once more. Where the error names no key (SQLite), any failure
+   * {@link SqlDriver.isUnexplainedForeignKeyFailure} says is one counts.
+   */
+  isUnknownForeignKeyFailure?(error: unknown, schema: EntitySchema, catalog: ForeignKeyCatalog): boolean;
   /** See {@link Backend.backup}. */
   backup(targetPath: string): Promise<void>;
   /** Ends every connection (letting a running transaction finish first where the database needs it). */
@@ -81,7 +88,10 @@ export class SqlBackend implements Backend {
     this.mapError = (error, schema) => driver.mapError(error, schema, catalog);
     this.mapTransactionError = (error) => driver.mapError(error, undefined, catalog);
     const unexplained = driver.isUnexplainedForeignKeyFailure?.bind(driver);
-    if (unexplained) this.foreignKeys = { catalog, unexplained };
+    const unknownKey = driver.isUnknownForeignKeyFailure?.bind(driver);
+    const refresh = () => this.readForeignKeys();
+    if (unexplained) this.foreignKeys = { catalog, unexplained, unknown: unexplained, refresh };
+    else if (unknownKey) this.foreignKeys = { catalog, unknown: (error, schema) => unknownKey(error, schema, catalog), refresh };
     this.session = new SqlSession({
       tables: this.tables,
       reads: driver.reads,

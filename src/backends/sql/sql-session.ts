@@ -20,10 +20,21 @@ import { userStatement } from "./sql-user-statement.js";
 /** Per-dialect translation of a driver error into a Strata error naming the table. */
 export type ErrorMapper = (error: unknown, schema: EntitySchema | undefined) => unknown;
 
-/** How a session explains a foreign key failure its database did not (see `SqlDriver.isUnexplainedForeignKeyFailure`). */
+/**
+ * How a session names the foreign key a write broke: the backend's catalog of the keys it knows, and how to
+ * learn the keys it does not (one another storage's migration added since the backend read them).
+ */
 export interface ForeignKeySession {
   readonly catalog: ForeignKeyCatalog;
-  readonly unexplained: (error: unknown) => boolean;
+  /**
+   * Present where the database's error does not say which key failed (SQLite, `SqlDriver.isUnexplainedForeignKeyFailure`):
+   * the session then finds out itself, by replaying the write as reads (sql-foreign-keys.ts).
+   */
+  readonly unexplained?: (error: unknown) => boolean;
+  /** True for a foreign key failure the catalog cannot name (on SQLite: any failure left unexplained). */
+  readonly unknown: (error: unknown, schema: EntitySchema) => boolean;
+  /** Reads the keys the database holds into the catalog again (`SqlBackend.readForeignKeys`). */
+  readonly refresh: () => Promise<unknown>;
 }
 
 export interface SqlSessionOptions {
@@ -99,17 +110,40 @@ export class SqlSession implements DataSession {
    */
   private explained<T>(schema: EntitySchema, write: () => ForeignKeyWrite, work: (runner: SqlRunner) => Promise<T>): (runner: SqlRunner) => Promise<T> {
     const fk = this.foreignKeys;
-    if (!fk || (schema.foreignKeys.length === 0 && fk.catalog.heldBy(schema.table).length === 0 && fk.catalog.referencingTable(schema.table).length === 0)) return work;
+    const unexplained = fk?.unexplained;
+    if (!fk || !unexplained || (schema.foreignKeys.length === 0 && fk.catalog.heldBy(schema.table).length === 0 && fk.catalog.referencingTable(schema.table).length === 0)) return work;
     return async (runner) => {
       try {
         return await work(runner);
       } catch (error) {
-        if (!fk.unexplained(error)) throw error;
+        if (!unexplained(error)) throw error;
         // A failure while explaining (the connection gone) leaves the database's own error to report.
         const explained = await explainForeignKeyFailure(runner, this.tables, fk.catalog, schema, write(), error).catch(() => undefined);
         throw explained ?? error;
       }
     };
+  }
+
+  /**
+   * The error a failed write reports. A foreign key failure the catalog cannot name comes from a key the
+   * database holds but this backend has not read (another storage's migration added it since): the held keys
+   * are read again, and the failure is explained (SQLite) or mapped (PostgreSQL) once more. The statement
+   * was rolled back, so the state the write ran on is what the explaining reads see. Only ever on a failure;
+   * a failure to read leaves the database's own error.
+   */
+  private async failedWrite(error: unknown, schema: EntitySchema, write: () => ForeignKeyWrite): Promise<unknown> {
+    const fk = this.foreignKeys;
+    if (!fk?.unknown(error, schema)) return this.mapError(error, schema);
+    try {
+      await fk.refresh();
+      if (fk.unexplained) {
+        const explained = await explainForeignKeyFailure(this.reads, this.tables, fk.catalog, schema, write(), error);
+        if (explained) return explained;
+      }
+    } catch {
+      // Keep the database's own words.
+    }
+    return this.mapError(error, schema);
   }
 
   /**
@@ -209,9 +243,10 @@ export class SqlSession implements DataSession {
     const generated = t.generatesKey(row);
     const params: unknown[] = [];
     t.encodeRowInto(params, generated, row);
+    const written = (): ForeignKeyWrite => ({ kind: "write", rows: [row] });
     try {
       const rows = await this.writes(
-        this.explained(schema, () => ({ kind: "write", rows: [row] }), async (r) => {
+        this.explained(schema, written, async (r) => {
           const out = await r.all(generated ? t.insertGenerated! : t.insert, params, true);
           if (!generated && t.advanceKeyGenerator) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
           return out;
@@ -220,7 +255,7 @@ export class SqlSession implements DataSession {
       );
       return t.codec.decode(rows[0]!);
     } catch (error) {
-      throw this.mapError(error, schema);
+      throw await this.failedWrite(error, schema, written);
     }
   }
 
@@ -231,11 +266,12 @@ export class SqlSession implements DataSession {
     t.encodeRowInto(params, false, row);
     const checked = expectedVersion !== undefined && t.upsertIfVersion !== undefined;
     if (checked) params.push(expectedVersion);
+    const written = (): ForeignKeyWrite => ({ kind: "write", rows: [row] });
     try {
       if (!checked && given === undefined && t.storesInputAsIs) {
         // The row is stored exactly as given: skip RETURNING, which costs SQLite as much as the write.
         await this.writes(
-          this.explained(schema, () => ({ kind: "write", rows: [row] }), async (r) => {
+          this.explained(schema, written, async (r) => {
             await r.run(t.upsertWithoutReturning, params, true);
             if (t.advanceKeyGenerator) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
           }),
@@ -246,7 +282,7 @@ export class SqlSession implements DataSession {
       // A partial save (given): what is stored may differ from the row in every column not given, so it is read back.
       const text = given !== undefined ? t.partialUpsert(given, checked) : checked ? t.upsertIfVersion! : t.upsert;
       const rows = await this.writes(
-        this.explained(schema, () => ({ kind: "write", rows: [row] }), async (r) => {
+        this.explained(schema, written, async (r) => {
           const out = await r.all(text, params, true);
           if (t.advanceKeyGenerator && out.length > 0) await r.all(t.advanceKeyGenerator, [row[t.pk.property]], true);
           return out;
@@ -256,7 +292,7 @@ export class SqlSession implements DataSession {
       // With a version check, no row back means the key exists at another version.
       return rows[0] ? t.codec.decode(rows[0]) : "conflict";
     } catch (error) {
-      throw this.mapError(error, schema);
+      throw await this.failedWrite(error, schema, written);
     }
   }
 
@@ -267,8 +303,9 @@ export class SqlSession implements DataSession {
     const t = this.tables.get(schema);
     const pk = t.pk.property;
     const segments = this.segments(t, rows);
+    const written = (): ForeignKeyWrite => ({ kind: "write", rows });
     try {
-      return await this.writes(this.explained(schema, () => ({ kind: "write", rows }), async (runner) => {
+      return await this.writes(this.explained(schema, written, async (runner) => {
         const out: Row[] = new Array(rows.length);
         for (const { start, end, generated } of segments) {
           const params: unknown[] = [];
@@ -313,7 +350,7 @@ export class SqlSession implements DataSession {
         return out;
       }), segments.length > 1 || t.advanceKeyGenerator !== undefined);
     } catch (error) {
-      throw this.mapError(error, schema);
+      throw await this.failedWrite(error, schema, written);
     }
   }
 
@@ -326,8 +363,9 @@ export class SqlSession implements DataSession {
   private async writeMany(schema: EntitySchema, rows: readonly Row[], given: readonly string[] | undefined): Promise<Row[]> {
     const t = this.tables.get(schema);
     const segments = this.segments(t, rows);
+    const written = (): ForeignKeyWrite => ({ kind: "write", rows });
     try {
-      await this.writes(this.explained(schema, () => ({ kind: "write", rows }), async (runner) => {
+      await this.writes(this.explained(schema, written, async (runner) => {
         for (const { start, end, generated } of segments) {
           const params: unknown[] = [];
           for (let i = start; i < end; i++) t.encodeRowInto(params, generated, rows[i]!);
@@ -338,7 +376,7 @@ export class SqlSession implements DataSession {
       }), segments.length > 1 || t.advanceKeyGenerator !== undefined);
       return [];
     } catch (error) {
-      throw this.mapError(error, schema);
+      throw await this.failedWrite(error, schema, written);
     }
   }
 
@@ -380,8 +418,8 @@ export class SqlSession implements DataSession {
     const checked = expectedVersion !== undefined && schema.version !== undefined;
     if (checked) params.push(expectedVersion);
     const text = t.update(columns, checked);
+    const written = (): ForeignKeyWrite => ({ kind: "write", rows: [{ ...changes, [schema.primary.property]: key }] });
     try {
-      const written = () => ({ kind: "write" as const, rows: [{ ...changes, [schema.primary.property]: key }] });
       return await this.writes(this.explained(schema, written, async (runner): Promise<UpdateOutcome> => {
         const rows = await runner.all(text, params, true);
         if (rows[0]) return { row: t.codec.decode(rows[0]) };
@@ -390,30 +428,32 @@ export class SqlSession implements DataSession {
         return exists.length > 0 ? "conflict" : "missing";
       }), checked);
     } catch (error) {
-      throw this.mapError(error, schema);
+      throw await this.failedWrite(error, schema, written);
     }
   }
 
   async delete(schema: EntitySchema, key: Key): Promise<boolean> {
     const t = this.tables.get(schema);
+    const written = (): ForeignKeyWrite => ({ kind: "delete", keys: [key] });
     try {
-      return (await this.writes(this.explained(schema, () => ({ kind: "delete", keys: [key] }), async (r) => r.run(t.deleteById, [key], true)), false)) > 0;
+      return (await this.writes(this.explained(schema, written, async (r) => r.run(t.deleteById, [key], true)), false)) > 0;
     } catch (error) {
-      throw this.mapError(error, schema);
+      throw await this.failedWrite(error, schema, written);
     }
   }
 
   async deleteMany(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
     const t = this.tables.get(schema);
+    const written = (): ForeignKeyWrite => ({ kind: "deleteWhere", where });
     try {
       const statements = compileDeleteMany(schema, where, this.dialect, t.codec);
-      return await this.writes(this.explained(schema, () => ({ kind: "deleteWhere", where }), async (r) => {
+      return await this.writes(this.explained(schema, written, async (r) => {
         let deleted = 0;
         for (const sql of statements) deleted += await r.run(sql.text, sql.params, false);
         return deleted;
       }), statements.length > 1);
     } catch (error) {
-      throw this.mapError(error, schema);
+      throw await this.failedWrite(error, schema, written);
     }
   }
 }
