@@ -13,7 +13,7 @@ import { readEntitySchema } from "./schema/read-entity-schema.js";
 import { joinTablesOf } from "./schema/read-relations.js";
 import { bindCore, StorageCore } from "./storage-core.js";
 import { backupToDirectory } from "./copy/backup-to-directory.js";
-import { BACKED_UP_BACKENDS, backupPlanOfConfig } from "./backup/backup-plan.js";
+import { backupPlanOfConfig, isBackedUp } from "./backup/backup-plan.js";
 import type { BackupEvent } from "./backup/backup-scheduler.js";
 import { BackupScheduler } from "./backup/backup-scheduler.js";
 import { appliedFingerprint, appliedStoreOf } from "./migrations/applied-migration-store.js";
@@ -346,7 +346,7 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     // The migrations module reads the applied migrations for the cache's keys: the cache never imports it.
     core.cache = await CacheManager.open(core, () => appliedFingerprint(appliedStoreOf(backend)));
     // A backend of the caller's own code (given as a factory or an instance) reads `backup` from its context itself.
-    if (config.backup.enabled && !backendSource && BACKED_UP_BACKENDS.includes(backend.name)) {
+    if (config.backup.enabled && !backendSource && isBackedUp(backend.name)) {
       const plan = backupPlanOfConfig({ ...config, backend: backend.name });
       if (!plan) throw new ConfigError([`backup.dir: this ${backend.name} storage has no file of its own to put its backups beside; give backup.dir`]);
       core.backups = new BackupScheduler(backend, config, plan, (event) => emitBackupOf(storage, event));

@@ -36,6 +36,7 @@ import { FileJournal, JOURNAL_FILE, readJournal } from "./file-journal.js";
 import { DirectoryLock } from "../../util/directory-lock.js";
 import { diskFullError } from "../../util/disk-full-error.js";
 import { createGeneration } from "../../backup/backup-generations.js";
+import { finishInterruptedRestore } from "./file-restore.js";
 import { HeapBudget } from "./heap-budget.js";
 import type { RowCodec } from "./file-snapshot.js";
 import { fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
@@ -106,6 +107,8 @@ export class FileBackend extends EngineBackend {
     const lock = await DirectoryLock.acquire(dir, context.config.timeoutMs);
     const backend = new FileBackend(context, lock);
     try {
+      // A restore that a crash interrupted is finished (or its leftovers removed) before the data is read.
+      if (finishInterruptedRestore(dir)) context.logger.warn(`Finished a restore of ${dir} that was interrupted (strata backup restore)`);
       backend.load(context.config.autoCreate);
     } catch (error) {
       backend.journal?.close();
