@@ -333,13 +333,18 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     }
     ownedInstances.add(backendSource);
   }
+  // The backend may make a generation while it opens (a schema change with autoCreate): no listener can be
+  // attached yet then, so reports before the storage exists go nowhere.
+  const reports: { to?: (event: BackupEvent) => void } = {};
   const backend = await openBackend(config, backendSource, [...schemas.values(), ...joinTablesOf(schemas.values())], {
     backupToDirectory: (source, targetPath) => backupToDirectory(source, targetPath, config),
+    reportBackup: (event) => reports.to?.(event),
   });
   const transactions = new TransactionManager(backend, config.logger);
   const observer = new QueryObserver(backend.name, config.logger, config.logQueries, telemetry?.(backend.name));
   const core = new StorageCore(config, backend, schemas, transactions, observer);
   const storage = openStorage(core);
+  reports.to = (event) => emitBackupOf(storage, event);
   try {
     // The foreign keys a migration made (no entity declares them) count as much as the entities' own.
     await core.readForeignKeys();

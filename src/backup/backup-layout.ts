@@ -6,6 +6,26 @@
  */
 import type { Generation } from "./backup-generations.js";
 
+/** Why a generation was made. */
+export type BackupReason = "schedule" | "migration" | "compaction" | "close" | "manual" | "restore";
+
+/** What a `backup` listener receives once a generation is complete. */
+export interface BackupEvent {
+  /** The generation's name, e.g. `generation-20261129T230654123Z-000007`. */
+  readonly generation: string;
+  /** Its directory. */
+  readonly path: string;
+  /**
+   * Why it was made: `schedule`, `migration`, `compaction` (the file backend, before it folds its journal
+   * into its snapshots or writes a schema change), `close`, `manual` or `restore`.
+   */
+  readonly reason: BackupReason;
+  /** How long the backup took, in ms. */
+  readonly durationMs: number;
+  /** The size of its data, in bytes. */
+  readonly sizeBytes: number;
+}
+
 /** What a layout decides for one storage. */
 export interface BackupPlan {
   /** The directory of the generations. */

@@ -82,7 +82,7 @@ export async function openBackend(
   config: ResolvedConfig,
   given: BackendFactory | Backend | undefined,
   schemas: readonly EntitySchema[],
-  means: Pick<BackendContext, "backupToDirectory"> = {},
+  means: Pick<BackendContext, "backupToDirectory" | "reportBackup"> = {},
 ): Promise<Backend> {
   if (given !== undefined && typeof given !== "function") return given;
   const factory = given ?? (await loadBackend(config.backend));

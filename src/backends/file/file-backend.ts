@@ -448,15 +448,19 @@ export class FileBackend extends EngineBackend {
    */
   private async backupGeneration(seq: number): Promise<void> {
     const { dir, keep } = this.context.config.backup;
-    await createGeneration(dir ?? this.file("backups"), {
+    const started = performance.now();
+    const generation = await createGeneration(dir ?? this.file("backups"), {
       reason: "compaction",
       backend: this.name,
       source: this.dir,
       dataName: "data",
       write: (dataPath) => this.writeCopy(dataPath, seq),
+      // One count with the scheduled, pre-migration and manual generations of this directory (README, "Backups").
       keep,
       durable: this.durable,
     });
+    const durationMs = Math.round(performance.now() - started);
+    this.context.reportBackup?.({ generation: generation.name, path: generation.path, reason: "compaction", durationMs, sizeBytes: generation.manifest.sizeBytes });
   }
 
   async backup(targetPath: string): Promise<void> {
