@@ -20,6 +20,7 @@ import type { BackupPlan } from "../../backup/backup-plan.js";
 import { backupPlanOf } from "../../backup/backup-plan.js";
 import { backUp } from "../../backup/backup-scheduler.js";
 import { restoreGeneration } from "../../backup/restore-generation.js";
+import { backupLayoutOf } from "../../spi/backend-registry.js";
 import { UsageError } from "../cli-config.js";
 import { out, table } from "../cli-output.js";
 import { jsonOf, open, settingsOf } from "../command-context.js";
@@ -40,7 +41,8 @@ async function targetOf(command: Command, dir: string | undefined): Promise<Back
   if (backend === "postgres") {
     throw new ConfigError(["url: Strata does not back up PostgreSQL; use pg_dump (logical) or pg_basebackup with continuous archiving (WAL, point-in-time recovery)"]);
   }
-  if ((backend !== "sqlite" && backend !== "file") || !parsed.path || parsed.path === ":memory:") {
+  // A backend whose layout can restore in place has its data at a path: a SQLite file or a file-backend directory.
+  if (!backupLayoutOf(backend)?.restore || !parsed.path || parsed.path === ":memory:") {
     throw new UsageError(`strata backup works on a SQLite database file or a file-backend directory, not ${settings.url} (a memory storage backs itself up from its own process, with backup.dir)`);
   }
   const location = path.resolve(parsed.path);
