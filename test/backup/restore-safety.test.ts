@@ -7,12 +7,13 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { Task } from "../../entities/index.js";
 import { createStorage, GenerationSourceError } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
 import type { Generation } from "../../src/backup/backup-generations.js";
-import { listGenerations } from "../../src/backup/backup-generations.js";
+import { createGeneration, listGenerations } from "../../src/backup/backup-generations.js";
 import { backupPlanOf } from "../../src/backup/backup-plan.js";
 import { restoreGeneration } from "../../src/backup/restore-generation.js";
 import { sqliteRestoreHooks } from "../../src/backends/sqlite/sqlite-backup-layout.js";
@@ -144,6 +145,44 @@ describe("sqlite: a second process opening the database while a restore runs", (
     expect(await titlesAt(`sqlite:${file}`)).toEqual(["a", "b"]);
     expect(fs.readdirSync(dir).filter((entry) => entry.includes(".restore-"))).toEqual([]);
   }, 60_000);
+});
+
+describe("sqlite: restore in place", () => {
+  test("a database held by a writer all along: a LockError, nothing restored, never a restore reported that did not happen", async () => {
+    const file = path.join(dir, "app.db");
+    const root = path.join(dir, "generations");
+    const generation = await withGeneration("sqlite", file, root, ["a", "b"], ["c"]);
+    let writer: Database.Database | undefined;
+    sqliteRestoreHooks.betweenCheckAndWrite = async () => {
+      writer = new Database(file);
+      writer.exec("BEGIN IMMEDIATE");
+    };
+    try {
+      await expect(restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name)).rejects.toThrow(/taken by another process while it was being restored; nothing was restored/);
+    } finally {
+      writer?.exec("ROLLBACK");
+      writer?.close();
+    }
+    expect(await titlesAt(`sqlite:${file}`)).toEqual(["a", "b", "c"]);
+  }, 30_000);
+
+  test("a generation of another page size is restored into a WAL database (SQLite refuses that backup as it is)", async () => {
+    const file = path.join(dir, "app.db");
+    const root = path.join(dir, "generations");
+    await withGeneration("sqlite", file, root, ["a", "b"], ["c"]);
+    const other = path.join(dir, "other.db");
+    fs.copyFileSync(file, other);
+    const db = new Database(other);
+    db.pragma("journal_mode = DELETE");
+    db.pragma("page_size = 8192");
+    db.exec("VACUUM");
+    db.prepare("DELETE FROM tasks WHERE title = ?").run("b");
+    expect(db.pragma("page_size", { simple: true })).toBe(8192);
+    db.close();
+    const generation = await createGeneration(root, { reason: "manual", backend: "sqlite", source: path.resolve(file), dataName: "data.db", write: (dataPath) => fs.copyFileSync(other, dataPath) });
+    await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+    expect(await titlesAt(`sqlite:${file}`)).toEqual(["a", "c"]);
+  });
 });
 
 describe("file: a crash at each step of a restore", () => {

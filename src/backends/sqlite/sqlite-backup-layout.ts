@@ -15,7 +15,8 @@
  * 2. a connection in `locking_mode = EXCLUSIVE` takes `BEGIN EXCLUSIVE` without waiting: a `LockError` while any
  *    other connection has the database open; holding that lock, it copies the data being replaced into one
  *    more generation (reason `restore`);
- * 3. it closes, and the backup API writes the generation into the database at once. The only window left is
+ * 3. it closes, and the backup API writes the generation into the database at once (the temp copy first
+ *    takes the database's page size when they differ: SQLite refuses a backup into a WAL database of another). The only window left is
  *    between that close and the backup's first lock (microseconds): a process that opens the database then
  *    is safe (it reads the old or the restored data through SQLite's locks), but a write it commits in that
  *    instant is replaced by the restore and is not in the `restore` generation;
@@ -137,10 +138,32 @@ function sameDatabase(a: Buffer, b: Buffer): boolean {
   return x.equals(y);
 }
 
+/** The page size in a SQLite database file's header; undefined when it is not one. */
+function pageSizeOf(file: string): number | undefined {
+  const header = Buffer.alloc(100);
+  const fd = fs.openSync(file, "r");
+  try {
+    if (fs.readSync(fd, header, 0, 100, 0) < 100 || header.toString("latin1", 0, 16) !== "SQLite format 3\0") return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+  const raw = header.readUInt16BE(16);
+  const size = raw === 1 ? 65536 : raw;
+  // Read from a file: only a valid page size (a power of two from 512) reaches the pragma.
+  return size >= 512 && size <= 65536 && (size & (size - 1)) === 0 ? size : undefined;
+}
+
 /** Steps 3 and 4 of the module comment. */
 async function writeInPlace(Sqlite: typeof Database, source: string, file: string): Promise<void> {
   const src = new Sqlite(source, { fileMustExist: true });
   try {
+    // SQLite refuses to back up into a WAL database of another page size: the temp copy takes the database's.
+    const pageSize = pageSizeOf(file);
+    if (pageSize !== undefined && src.pragma("page_size", { simple: true }) !== pageSize) {
+      src.pragma("journal_mode = DELETE");
+      src.pragma(`page_size = ${pageSize}`);
+      src.exec("VACUUM");
+    }
     const wanted = src.serialize();
     const deadline = Date.now() + BUSY_RETRY_MS;
     for (;;) {
