@@ -96,6 +96,32 @@ export class LockError extends StorageError {
   override readonly code = "STRATA_LOCK";
 }
 
+/**
+ * `strata backup restore` (or `restoreGeneration`) of a generation taken from another source (another
+ * database file or directory, or an in-memory storage) than the storage it would restore into: refused,
+ * nothing changed, unless the restore says so explicitly (`--force-source`, `{ forceSource: true }`), as
+ * when a database was moved. `file` is the generation's directory.
+ */
+export class GenerationSourceError extends StorageError {
+  override readonly code = "STRATA_GENERATION_SOURCE";
+  /** The generation's name. */
+  readonly generation: string;
+  /** What the generation was taken from (its manifest's `source`). */
+  readonly generationSource: string;
+  /** What the restore would write into. */
+  readonly targetSource: string;
+  constructor(generation: string, generationSource: string, targetSource: string, context: ErrorContext = {}) {
+    super(
+      `Generation ${generation} was taken from ${generationSource}, not from ${targetSource}, which it would restore into. ` +
+        `If that is what you mean (the database was moved or copied), restore again with --force-source ({ forceSource: true })`,
+      context,
+    );
+    this.generation = generation;
+    this.generationSource = generationSource;
+    this.targetSource = targetSource;
+  }
+}
+
 /** Stored data is damaged; Strata refuses to go on rather than overwrite it. */
 export class CorruptionError extends StorageError {
   override readonly code = "STRATA_CORRUPTION";

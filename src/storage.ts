@@ -13,7 +13,7 @@ import { readEntitySchema } from "./schema/read-entity-schema.js";
 import { joinTablesOf } from "./schema/read-relations.js";
 import { bindCore, StorageCore } from "./storage-core.js";
 import { backupToDirectory } from "./copy/backup-to-directory.js";
-import { BACKED_UP_BACKENDS, backupPlanOfConfig } from "./backup/backup-plan.js";
+import { backupPlanOfConfig, isBackedUp } from "./backup/backup-plan.js";
 import type { BackupEvent } from "./backup/backup-scheduler.js";
 import { BackupScheduler } from "./backup/backup-scheduler.js";
 import { appliedFingerprint, appliedStoreOf } from "./migrations/applied-migration-store.js";
@@ -333,20 +333,25 @@ export async function createStorage(configOrUrl?: StorageConfig | string): Promi
     }
     ownedInstances.add(backendSource);
   }
+  // The backend may make a generation while it opens (a schema change with autoCreate): no listener can be
+  // attached yet then, so reports before the storage exists go nowhere.
+  const reports: { to?: (event: BackupEvent) => void } = {};
   const backend = await openBackend(config, backendSource, [...schemas.values(), ...joinTablesOf(schemas.values())], {
     backupToDirectory: (source, targetPath) => backupToDirectory(source, targetPath, config),
+    reportBackup: (event) => reports.to?.(event),
   });
   const transactions = new TransactionManager(backend, config.logger);
   const observer = new QueryObserver(backend.name, config.logger, config.logQueries, telemetry?.(backend.name));
   const core = new StorageCore(config, backend, schemas, transactions, observer);
   const storage = openStorage(core);
+  reports.to = (event) => emitBackupOf(storage, event);
   try {
     // The foreign keys a migration made (no entity declares them) count as much as the entities' own.
     await core.readForeignKeys();
     // The migrations module reads the applied migrations for the cache's keys: the cache never imports it.
     core.cache = await CacheManager.open(core, () => appliedFingerprint(appliedStoreOf(backend)));
     // A backend of the caller's own code (given as a factory or an instance) reads `backup` from its context itself.
-    if (config.backup.enabled && !backendSource && BACKED_UP_BACKENDS.includes(backend.name)) {
+    if (config.backup.enabled && !backendSource && isBackedUp(backend.name)) {
       const plan = backupPlanOfConfig({ ...config, backend: backend.name });
       if (!plan) throw new ConfigError([`backup.dir: this ${backend.name} storage has no file of its own to put its backups beside; give backup.dir`]);
       core.backups = new BackupScheduler(backend, config, plan, (event) => emitBackupOf(storage, event));

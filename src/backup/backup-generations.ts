@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError, CorruptionError } from "../errors.js";
-import { processAlive } from "../util/process-alive.js";
+import { processGone } from "../util/process-alive.js";
 
 /** The name of a complete generation: `generation-<timestamp>-<sequence>`. */
 const GENERATION_NAME = /^generation-(\d{8}T\d{9}Z)-(\d{6,})$/;
@@ -201,7 +201,10 @@ export function listGenerations(root: string): Generation[] {
   for (const entry of entries.sort()) {
     const partial = PARTIAL_NAME.exec(entry);
     if (partial) {
-      if (!processAlive(Number(partial[3]))) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
+      // Gone: dead, or its pid reused by a process that started after the leftover was last written
+      // (util/process-alive.ts; a writer in another pid namespace sharing this directory looks gone: see README).
+      const stat = fs.statSync(path.join(root, entry), { throwIfNoEntry: false });
+      if (stat && processGone(Number(partial[3]), stat.mtimeMs)) fs.rmSync(path.join(root, entry), { recursive: true, force: true });
       continue;
     }
     if (!GENERATION_NAME.test(entry)) continue;

@@ -13,24 +13,9 @@ import type { ResolvedConfig } from "../config/resolved-config.js";
 import type { Backend } from "../spi/index.js";
 import type { Generation } from "./backup-generations.js";
 import { createGeneration } from "./backup-generations.js";
-import type { BackupPlan } from "./backup-plan.js";
+import type { BackupEvent, BackupPlan, BackupReason } from "./backup-layout.js";
 
-/** Why a generation was made. */
-export type BackupReason = "schedule" | "migration" | "close" | "manual" | "restore";
-
-/** What a `backup` listener receives once a generation is complete. */
-export interface BackupEvent {
-  /** The generation's name, e.g. `generation-20261129T230654123Z-000007`. */
-  readonly generation: string;
-  /** Its directory. */
-  readonly path: string;
-  /** Why it was made: `schedule`, `migration`, `close`, `manual` or `restore`. */
-  readonly reason: BackupReason;
-  /** How long the backup took, in ms. */
-  readonly durationMs: number;
-  /** The size of its data, in bytes. */
-  readonly sizeBytes: number;
-}
+export type { BackupEvent, BackupReason } from "./backup-layout.js";
 
 /** What a generation is taken from: a backend, or a storage (its public `backup`, for the CLI). */
 export interface BackupSource {

@@ -15,7 +15,7 @@ import { normalizeWhere } from "../query/normalize-query.js";
 import type { Row } from "../schema/entity-schema.js";
 import { schemaOfTable } from "../schema/table-schema.js";
 import { editorOf } from "./applied-migration-store.js";
-import { processAlive } from "../util/process-alive.js";
+import { processGone } from "../util/process-alive.js";
 
 /** The table of the migration lock row. */
 export const LOCK_TABLE = "strata_migration_lock";
@@ -80,8 +80,9 @@ export class RowMigrationLock implements MigrationLock {
   }
 
   private isAbandoned(row: Row): boolean {
-    if (row["host"] === hostname() && typeof row["pid"] === "number" && row["pid"] !== process.pid && !processAlive(row["pid"])) return true;
     const beat = row["heartbeat_at"];
+    // Its last heartbeat tells a reused pid apart: a process that started after it cannot be the holder.
+    if (row["host"] === hostname() && typeof row["pid"] === "number" && row["pid"] !== process.pid && processGone(row["pid"], beat instanceof Date ? beat.getTime() : undefined)) return true;
     return beat instanceof Date && this.now() - beat.getTime() > this.staleMs;
   }
 

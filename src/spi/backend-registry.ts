@@ -8,6 +8,11 @@ import { backendShapeProblem } from "../config/storage-config.js";
 import { ConfigError, ConnectionError, StorageError } from "../errors.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
 import type { Backend, BackendContext, BackendFactory } from "./index.js";
+import type { BackupLayout } from "../backup/backup-layout.js";
+// Small modules that load no database client (a SQLite restore loads better-sqlite3 when it runs).
+import { fileBackupLayout } from "../backends/file/file-backup-layout.js";
+import { memoryBackupLayout } from "../backends/memory/memory-backup-layout.js";
+import { sqliteBackupLayout } from "../backends/sqlite/sqlite-backup-layout.js";
 
 const builtIn: Record<string, () => Promise<BackendFactory>> = {
   memory: async () => (await import("../backends/memory/memory-backend.js")).createMemoryBackend,
@@ -18,6 +23,17 @@ const builtIn: Record<string, () => Promise<BackendFactory>> = {
 };
 
 const registered = new Map<string, BackendFactory>();
+
+/**
+ * The backup layouts of the built-in backends Strata backs up itself (`backup.enabled`). PostgreSQL has none
+ * (its own tools do the job); a registered backend reads `backup` from its context itself.
+ */
+const backupLayouts: Record<string, BackupLayout> = { sqlite: sqliteBackupLayout, file: fileBackupLayout, memory: memoryBackupLayout };
+
+/** The backup layout of a built-in backend, undefined for one Strata does not back up itself. */
+export function backupLayoutOf(name: string): BackupLayout | undefined {
+  return Object.hasOwn(backupLayouts, name) ? backupLayouts[name] : undefined;
+}
 
 /** True for a built-in name: own keys only, so that `constructor` or `__proto__` is no backend. */
 function isBuiltIn(name: string): boolean {
@@ -66,7 +82,7 @@ export async function openBackend(
   config: ResolvedConfig,
   given: BackendFactory | Backend | undefined,
   schemas: readonly EntitySchema[],
-  means: Pick<BackendContext, "backupToDirectory"> = {},
+  means: Pick<BackendContext, "backupToDirectory" | "reportBackup"> = {},
 ): Promise<Backend> {
   if (given !== undefined && typeof given !== "function") return given;
   const factory = given ?? (await loadBackend(config.backend));

@@ -16,6 +16,7 @@
 import type { ResolvedConfig } from "../config/resolved-config.js";
 import type { Logger } from "../logger.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
+import type { BackupEvent } from "../backup/backup-layout.js";
 import type { BackendCapabilities } from "./capabilities.js";
 import type { DataSession } from "./data-session.js";
 import type { AppliedMigrationStore, MigrationLock } from "./migration-store.js";
@@ -112,6 +113,12 @@ export interface BackendContext {
    * some other way.
    */
   readonly backupToDirectory?: (source: Backend, targetPath: string) => Promise<void>;
+  /**
+   * Tells the storage's `backup` listeners of a generation the backend made on its own (the file backend's
+   * before a compaction), as the storage's schedule tells of its own. Given by `createStorage`; absent
+   * when a backend is built some other way. Never throws: a listener's failure is logged.
+   */
+  readonly reportBackup?: (event: BackupEvent) => void;
 }
 
 /**

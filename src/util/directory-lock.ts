@@ -3,15 +3,17 @@
  * `backup/`'s restores while they replace the files). The lock file is created with
  * `O_EXCL` and holds the owner's pid, start time and a random token; it stays for the storage's life.
  * A lock whose pid no longer exists (the owner was killed) is taken over at once, so a restart after a
- * crash is not delayed. Known limit: after a reboot a stale lock's pid may belong to another live process;
- * the opener then waits `timeoutMs` and gets a `LockError` naming the pid and the file to remove.
+ * crash is not delayed, and so is one whose pid now belongs to a process that started after the lock was
+ * taken (a reused pid, after a reboot or in a new container; Linux, see util/process-alive.ts). Known limit:
+ * elsewhere, a stale lock's reused pid keeps the opener waiting `timeoutMs`, then a `LockError` names the
+ * pid and the file to remove.
  */
 import fs from "node:fs";
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { LockError } from "../errors.js";
 import { diskFullError } from "./disk-full-error.js";
-import { processAlive } from "./process-alive.js";
+import { processGone } from "./process-alive.js";
 
 /** The lock file's name inside the data directory. */
 export const LOCK_FILE = "strata.lock";
@@ -78,7 +80,8 @@ export class DirectoryLock {
     for (;;) {
       if (createExclusive(file, content)) return new DirectoryLock(file, owner);
       const holder = readOwner(file);
-      if (holder ? !processAlive(holder.pid) : DirectoryLock.unreadableForLong(file)) {
+      // The holder's lock time tells a reused pid apart (a process that started after it cannot hold it).
+      if (holder ? processGone(holder.pid, Date.parse(holder.startedAt)) : DirectoryLock.unreadableForLong(file)) {
         DirectoryLock.takeOver(file, holder);
         continue;
       }

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { Task } from "../../entities/index.js";
-import { createStorage, defineMigration, LockError, MigrationError } from "../../src/index.js";
+import { createStorage, defineMigration, GenerationSourceError, LockError, MigrationError } from "../../src/index.js";
 import type { BackupEvent, Storage, StorageConfig } from "../../src/index.js";
 import { listGenerations, verifyGeneration } from "../../src/backup/backup-generations.js";
 import { backupPlanOf } from "../../src/backup/backup-plan.js";
@@ -73,9 +73,11 @@ for (const kind of KINDS) {
         await storage.repository(Task).delete(taken[1]!.id);
         await close(storage);
       }
-      // Memory has no data in place: its generation is restored into a file directory.
+      // Memory has no data in place: its generation is restored into a file directory, another source than its own.
       const target = kind === "memory" ? "file" : kind;
-      const result = await restoreGeneration(target, locationOf(kind), backupPlanOf(target, locationOf(kind), backups())!, generation);
+      const plan = backupPlanOf(target, locationOf(kind), backups())!;
+      if (kind === "memory") await expect(restoreGeneration(target, locationOf(kind), plan, generation)).rejects.toBeInstanceOf(GenerationSourceError);
+      const result = await restoreGeneration(target, locationOf(kind), plan, generation, { forceSource: kind === "memory" });
       expect(result.restored.name).toBe(generation);
       const reopened = await createStorage({ url: `${target}:${locationOf(kind)}`, entities: [Task] });
       open.push(reopened);

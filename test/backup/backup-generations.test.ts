@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { CorruptionError } from "../../src/index.js";
 import Database from "better-sqlite3";
 import { createGeneration, listGenerations, pruneGenerations, verifyGeneration } from "../../src/backup/backup-generations.js";
-import { verifySqliteCopy } from "../../src/backup/backup-plan.js";
+import { verifySqliteCopy } from "../../src/backends/sqlite/sqlite-backup-layout.js";
 
 let root: string;
 beforeEach(() => {

@@ -63,11 +63,11 @@ describe("sqlite: restore", () => {
     await reopened.close();
   });
 
-  test("into a directory that does not exist yet (a new machine): it is made", async () => {
+  test("into a directory that does not exist yet (a new machine): it is made, with --force-source (another path)", async () => {
     const root = path.join(dir, "generations");
     const generation = await sqliteWithGeneration(path.join(dir, "old.db"), root, ["a"]);
     const file = path.join(dir, "new", "data", "app.db");
-    const result = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+    const result = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name, { forceSource: true });
     expect(result.replaced).toBeUndefined();
     const reopened = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
     expect(await titles(reopened)).toEqual(["a"]);

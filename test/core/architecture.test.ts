@@ -3,6 +3,8 @@
  * reaches a concrete backend or dialect, and the public entry point exposes no engine or core internals.
  */
 import { describe, expect, test } from "vitest";
+import fs from "node:fs";
+import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { importCycles, valueImportGraph } from "../support/import-graph.js";
 import * as strata from "../../src/index.js";
@@ -28,6 +30,15 @@ describe("architecture", () => {
     for (const [file, targets] of graph) {
       if (CONCRETE.test(file) || file === "spi/backend-registry.ts") continue;
       for (const target of targets) if (CONCRETE.test(target)) offenders.push(`${file} -> ${target}`);
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  test("the shared backup code asks a backend's backup layout, and never branches on a backend's name", () => {
+    const offenders: string[] = [];
+    for (const file of fs.readdirSync(path.join(SRC, "backup"))) {
+      const text = fs.readFileSync(path.join(SRC, "backup", file), "utf8");
+      for (const match of text.matchAll(/[!=]==?\s*"(sqlite|file|memory|postgres)"|"(sqlite|file|memory|postgres)"\s*[!=]==?|\[\s*"(sqlite|file|memory)"\s*,/g)) offenders.push(`backup/${file}: ${match[0]}`);
     }
     expect(offenders).toEqual([]);
   });

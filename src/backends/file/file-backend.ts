@@ -36,6 +36,7 @@ import { FileJournal, JOURNAL_FILE, readJournal } from "./file-journal.js";
 import { DirectoryLock } from "../../util/directory-lock.js";
 import { diskFullError } from "../../util/disk-full-error.js";
 import { createGeneration } from "../../backup/backup-generations.js";
+import { finishInterruptedRestore } from "./file-restore.js";
 import { HeapBudget } from "./heap-budget.js";
 import type { RowCodec } from "./file-snapshot.js";
 import { fsyncDirectory, inDirectory, makeRowCodec, readJsonFile, readSnapshot, snapshotText, writeFileAtomic } from "./file-snapshot.js";
@@ -106,6 +107,8 @@ export class FileBackend extends EngineBackend {
     const lock = await DirectoryLock.acquire(dir, context.config.timeoutMs);
     const backend = new FileBackend(context, lock);
     try {
+      // A restore that a crash interrupted is finished (or its leftovers removed) before the data is read.
+      if (finishInterruptedRestore(dir)) context.logger.warn(`Finished a restore of ${dir} that was interrupted (strata backup restore)`);
       backend.load(context.config.autoCreate);
     } catch (error) {
       backend.journal?.close();
@@ -445,15 +448,19 @@ export class FileBackend extends EngineBackend {
    */
   private async backupGeneration(seq: number): Promise<void> {
     const { dir, keep } = this.context.config.backup;
-    await createGeneration(dir ?? this.file("backups"), {
+    const started = performance.now();
+    const generation = await createGeneration(dir ?? this.file("backups"), {
       reason: "compaction",
       backend: this.name,
       source: this.dir,
       dataName: "data",
       write: (dataPath) => this.writeCopy(dataPath, seq),
+      // One count with the scheduled, pre-migration and manual generations of this directory (README, "Backups").
       keep,
       durable: this.durable,
     });
+    const durationMs = Math.round(performance.now() - started);
+    this.context.reportBackup?.({ generation: generation.name, path: generation.path, reason: "compaction", durationMs, sizeBytes: generation.manifest.sizeBytes });
   }
 
   async backup(targetPath: string): Promise<void> {

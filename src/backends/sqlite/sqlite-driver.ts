@@ -20,9 +20,7 @@
  * - Foreign keys are enforced on every connection (`PRAGMA foreign_keys = ON`, checked), immediately.
  *   SQLite's error names no foreign key: the session explains it (`isUnexplainedForeignKeyFailure`).
  */
-import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
@@ -36,6 +34,7 @@ import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
 import { SqliteConnection } from "./sqlite-connection.js";
 import { isBusy, mapSqliteError } from "./sqlite-errors.js";
 import { SqliteStreamer } from "./sqlite-streamer.js";
+import { removeDatabaseFiles, sweepTemporaryFilesOnce, temporaryFile } from "./sqlite-temporary-files.js";
 
 /** The longest a single try of the writer blocks the event loop on another process's lock. */
 const BUSY_SLICE_MS = 10;
@@ -124,7 +123,10 @@ export class SqliteDriver implements SqlDriver {
    */
   static open(context: BackendContext, createTables: readonly string[]): SqliteDriver {
     const { config } = context;
-    const temporary = (config.path ?? ":memory:") === ":memory:" ? temporaryFile() : undefined;
+    const inMemory = (config.path ?? ":memory:") === ":memory:";
+    // The files of `sqlite::memory:` storages of killed processes (see sqlite-temporary-files.ts).
+    if (inMemory) sweepTemporaryFilesOnce();
+    const temporary = inMemory ? temporaryFile() : undefined;
     const file = temporary ?? config.path!;
     const busy = config.sqlite.busyTimeoutMs;
     let writerDb: Database.Database | undefined;
@@ -269,15 +271,6 @@ export class SqliteDriver implements SqlDriver {
   }
 }
 
-/** A new file name for a `sqlite::memory:` database, in the OS temporary directory. */
-function temporaryFile(): string {
-  return path.join(tmpdir(), `strata-memory-${process.pid}-${randomBytes(6).toString("hex")}.sqlite`);
-}
-
-/** Deletes a database file and its WAL companions. */
-function removeDatabaseFiles(file: string): void {
-  for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(`${file}${suffix}`, { force: true });
-}
 
 /**
  * Turns foreign key enforcement on for a new connection (SQLite leaves it off by default, per connection),

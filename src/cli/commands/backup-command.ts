@@ -4,8 +4,9 @@
  *
  * - `list`: every complete generation, oldest first (leftovers of a killed backup are removed on the way).
  * - `create [--keep N]`: a generation now (the storage's own consistent copy, verified), pruned to `N` when given.
- * - `restore <generation>`: checks the generation, refuses a storage open elsewhere, keeps the data it
- *   replaces as one more generation, then puts the generation in place (src/backup/restore-generation.ts).
+ * - `restore <generation> [--force-source]`: checks the generation (refusing one of another source unless
+ *   `--force-source`), refuses a storage open elsewhere, keeps the data it replaces as one more generation,
+ *   then puts the generation in place (src/backup/restore-generation.ts).
  */
 import fs from "node:fs";
 import * as path from "node:path";
@@ -19,6 +20,7 @@ import type { BackupPlan } from "../../backup/backup-plan.js";
 import { backupPlanOf } from "../../backup/backup-plan.js";
 import { backUp } from "../../backup/backup-scheduler.js";
 import { restoreGeneration } from "../../backup/restore-generation.js";
+import { backupLayoutOf } from "../../spi/backend-registry.js";
 import { UsageError } from "../cli-config.js";
 import { out, table } from "../cli-output.js";
 import { jsonOf, open, settingsOf } from "../command-context.js";
@@ -39,7 +41,8 @@ async function targetOf(command: Command, dir: string | undefined): Promise<Back
   if (backend === "postgres") {
     throw new ConfigError(["url: Strata does not back up PostgreSQL; use pg_dump (logical) or pg_basebackup with continuous archiving (WAL, point-in-time recovery)"]);
   }
-  if ((backend !== "sqlite" && backend !== "file") || !parsed.path || parsed.path === ":memory:") {
+  // A backend whose layout can restore in place has its data at a path: a SQLite file or a file-backend directory.
+  if (!backupLayoutOf(backend)?.restore || !parsed.path || parsed.path === ":memory:") {
     throw new UsageError(`strata backup works on a SQLite database file or a file-backend directory, not ${settings.url} (a memory storage backs itself up from its own process, with backup.dir)`);
   }
   const location = path.resolve(parsed.path);
@@ -108,9 +111,10 @@ export function backupCommand(program: Command): Command {
     .description("put a generation back in place of the data (the storage must not be open elsewhere); the data it replaces becomes one more generation")
     .argument("<generation>", "the generation's name, as `strata backup list` shows it")
     .option(...dirOption)
-    .action(async (name: string, opts: { dir?: string }, command: Command) => {
+    .option("--force-source", "restore a generation taken from another database file or directory (a moved database) or from a memory storage")
+    .action(async (name: string, opts: { dir?: string; forceSource?: boolean }, command: Command) => {
       const { backend, location, plan } = await targetOf(command, opts.dir);
-      const { restored, replaced } = await restoreGeneration(backend, location, plan, name);
+      const { restored, replaced } = await restoreGeneration(backend, location, plan, name, { forceSource: opts.forceSource === true });
       if (jsonOf(command)) out(JSON.stringify({ restored: describe(restored), replaced: replaced ? describe(replaced) : null }));
       else out(`Restored ${restored.name} into ${location}.${replaced ? ` The data it replaced is ${replaced.name}.` : ""}`);
     });
