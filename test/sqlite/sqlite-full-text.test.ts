@@ -15,6 +15,7 @@ import type { Backend, EntitySchema, TransactionHandle } from "../../src/index.j
 import { readEntitySchema, SchemaError, UnsupportedError } from "../../src/index.js";
 import { openBackend } from "../../src/conformance/index.js";
 import { copyBackend } from "../../src/copy/copy-backend.js";
+import { diffSchema } from "../../src/migrations/diff-schema.js";
 import { createMigrationContext } from "../../src/migrations/schema-migration-context.js";
 import type { MigrationContext } from "../../src/migrations/migration-context.js";
 import { normalizeWhere } from "../../src/query/normalize-query.js";
@@ -291,6 +292,33 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: full-text search", () => {
     expect(await editor.listTables()).toEqual(["clash", "clash__fts", "fts_countries", "fts_towns"]);
     await tx.rollback();
     expect((await backend.session.search!(places, { query: query(phrase("san")), where: undefined, limit: 3, offset: 0 })).length).toBe(3);
+  });
+
+  test("generate diffs it by its columns: added with a new table, changed, and nothing once applied; down goes back", async () => {
+    const tx = await backend.begin();
+    const editor = tx.schema!();
+    const m = createMigrationContext(backend.name, editor, tx, new Set());
+    const run = (statements: readonly string[]) => new Function("m", `return (async () => { ${statements.join("\n")} })();`)(m) as Promise<void>;
+    try {
+      expect((await diffSchema([countries, places, notes], editor)).up).toEqual([]);
+      const byName = searchable(readEntitySchema(Place), ["name"], "places_name");
+      const towns = { ...searchable(readEntitySchema(Place), ["altName", "name"]), table: "fts_towns" };
+      const diff = await diffSchema([countries, byName, notes, towns], editor);
+      expect(diff.up.filter((s) => s.includes("FullText"))).toEqual([
+        `await m.dropFullTextIndex("fts_places", "fts_fts_places");`,
+        `await m.createFullTextIndex("fts_places", ["name"], "places_name");`,
+        `await m.createFullTextIndex("fts_towns", ["altName", "name"], "fts_fts_places");`,
+      ]);
+      await run(diff.up);
+      expect((await editor.describeTable("fts_places"))?.fullText).toEqual({ name: "places_name", properties: ["name"] });
+      expect((await editor.describeTable("fts_towns"))?.fullText).toEqual({ name: "fts_fts_places", properties: ["altName", "name"] });
+      expect((await diffSchema([countries, byName, notes, towns], editor)).up).toEqual([]);
+      await run(diff.down);
+      expect((await diffSchema([countries, places, notes], editor)).up).toEqual([]);
+      expect(ids(await search(phrase("frisco"), {}, tx))).toEqual(["p01"]);
+    } finally {
+      await tx.rollback();
+    }
   });
 
   test("strata copy carries the index: the target recreates it and indexes the rows copied", async () => {
