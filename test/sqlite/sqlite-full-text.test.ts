@@ -350,6 +350,21 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: full-text search", () => {
     }
   });
 
+  test("autoCreate refuses to take over a table of the user's named as the index's table, and opens nothing", async () => {
+    await backend.close();
+    const db = new Database(file);
+    db.exec(`DROP TRIGGER "fts_places__fts_insert"; DROP TRIGGER "fts_places__fts_delete"; DROP TRIGGER "fts_places__fts_update"; DROP TABLE "fts_places__fts"`);
+    db.exec(`CREATE TABLE "fts_places__fts" (mine TEXT); INSERT INTO "fts_places__fts" VALUES ('kept')`);
+    db.close();
+    await expect(open()).rejects.toThrow(/"fts_places__fts", which the database already has/);
+    const check = new Database(file);
+    expect(check.prepare(`SELECT mine FROM "fts_places__fts"`).pluck().all()).toEqual(["kept"]);
+    check.exec(`DROP TABLE "fts_places__fts"`);
+    check.close();
+    backend = await open();
+    expect(ids(await search(phrase("frisco")))).toEqual(["p01"]);
+  });
+
   test("table and column names with quotes are quoted, never spliced", async () => {
     await backend.close();
     backend = await open([weird]);
