@@ -185,9 +185,13 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: full-text search", () => {
       { id: "z1", name: "Twin", altName: null, population: 1, countryId: null },
     ]);
     expect(ids(await search(phrase("twin")))).toEqual(["z1", "z2"]);
-    // A relation condition in the where names the table unaliased.
     const rows = await search(phrase("san"), { where: { countryId: { $in: ["us", "hn"] } } });
     expect(ids(rows).sort()).toEqual(["p01", "p02", "p06"]);
+    // A relation condition in the where is a subquery correlated with the table, which the search leaves unaliased.
+    await backend.session.insert(notes, { text: "Report on Bavaria", countryId: "de" });
+    await backend.session.insert(notes, { text: "Report on Texas", countryId: "us" });
+    const related = await search(phrase("report"), { where: { country: { name: "US" } } }, backend.session, notes);
+    expect(related.map((h) => h.row["text"])).toEqual(["Report on Texas"]);
   });
 
   test("every write keeps the index in step: insert, update, upsert, upsertMany, delete, deleteMany, a cascade", async () => {
