@@ -274,7 +274,9 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: full-text search", () => {
     await expect(m.dropFullTextIndex("fts_places", "other")).rejects.toThrow(SchemaError);
     await m.dropFullTextIndex("fts_places");
     expect((await editor.describeTable("fts_places"))?.fullText).toBeUndefined();
-    await expect(search(phrase("san"), {}, tx)).rejects.toThrow();
+    // Searching the entity then says what is missing and how to make it.
+    await expect(search(phrase("san"), {}, tx)).rejects.toThrow(SchemaError);
+    await expect(search(phrase("san"), {}, tx)).rejects.toThrow(`Table "fts_places" of Place has no full-text index: create it in a migration (m.createFullTextIndex("fts_places", ["name","altName"]))`);
     await expect(m.createFullTextIndex("fts_places", ["population"])).rejects.toThrow(/not a string column/);
     await expect(m.createFullTextIndex("fts_places", ["nope"])).rejects.toThrow(SchemaError);
     await m.createFullTextIndex("fts_places", ["altName"], "places_alt");
