@@ -12,7 +12,7 @@
  *   it; `m.createFullTextIndex`'s statements otherwise), and its size.
  *
  * The search runs through `repo.search` where the repository has it, else through the backend session's
- * `search` (the SPI call `repo.search` makes, with the query tree the parser would build). PostgreSQL's
+ * `search` (the SPI call `repo.search` makes) with the query parsed by `parseSearchQuery`. PostgreSQL's
  * cases belong beside `sqliteCases` (a `postgresCases(cities, pairs, figures, closers)` on the same
  * entities, queries and goals, in a database made with createBenchDatabase), called from the default export.
  */
@@ -24,7 +24,7 @@ import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { createStorage, readEntitySchema } from "../../src/index.js";
 import type { Repository, Storage } from "../../src/index.js";
 import type { EntitySchema } from "../../src/schema/entity-schema.js";
-import type { SearchNode, SearchPhrase, SearchQuery } from "../../src/search/search-query.js";
+import { parseSearchQuery } from "../../src/search/search-parser.js";
 import { coreOf } from "../../src/storage-core.js";
 import { ftsMatchExpression, sqliteFullText } from "../../src/backends/sqlite/sqlite-full-text.js";
 import { loadCities } from "../city-queries.js";
@@ -70,31 +70,8 @@ class PlainCity {
 
 type Row = Pick<City, "id" | "name" | "altName" | "country" | "population">;
 
-let phraseIndex = 0;
-const word = (text: string, prefix = false): SearchPhrase => ({ kind: "phrase", tokens: text.split(" "), prefix, index: phraseIndex++ });
-
-/** The rotation: each as the user types it (for `repo.search`) and as the parser's tree (for the session). */
-const QUERIES: Array<{ text: string; root: SearchNode }> = [
-  { text: "san", root: word("san") },
-  { text: "new york", root: { kind: "and", children: [word("new"), word("york")] } },
-  { text: '"los angeles"', root: word("los angeles") },
-  { text: "fran*", root: word("fran", true) },
-  { text: "saint OR santa", root: { kind: "or", children: [word("saint"), word("santa")] } },
-  { text: "san -jose", root: { kind: "and", children: [word("san"), { kind: "not", child: word("jose") }] } },
-  { text: "koln", root: word("koln") },
-  { text: "springfield", root: word("springfield") },
-];
-
-function searchQuery(q: { text: string; root: SearchNode }): SearchQuery {
-  const phrases: SearchPhrase[] = [];
-  const walk = (n: SearchNode): void => {
-    if (n.kind === "phrase") phrases.push(n);
-    else if (n.kind === "not") walk(n.child);
-    else n.children.forEach(walk);
-  };
-  walk(q.root);
-  return { text: q.text, root: q.root, phrases: phrases.map((p, index) => ({ ...p, index })) };
-}
+/** The rotation, as the user types it: a word, two words, a phrase, a prefix, an OR, an exclusion. */
+const QUERIES = ["san", "new york", '"los angeles"', "fran*", "saint OR santa", "san -jose", "köln", "springfield"];
 
 type Searcher = (i: number) => Promise<unknown[]>;
 
@@ -154,7 +131,8 @@ async function sqliteCases(cities: Row[], pairs: BenchPair[], figures: { name: s
 
   const raw = new Database(file, { readonly: true });
   closers.unshift(async () => void raw.close());
-  const matches = QUERIES.map((q) => ftsMatchExpression(searchQuery(q)));
+  const queries = QUERIES.map(parseSearchQuery);
+  const matches = queries.map(ftsMatchExpression);
   // What a user would write by hand against the same FTS5 table: the rows by rowid, best first, ties by key.
   const rawSearch = raw.prepare(
     `SELECT c.id, c.name, c."altName", c.country, c.population, -bm25(search_cities__fts) AS score ` +
@@ -163,16 +141,15 @@ async function sqliteCases(cities: Row[], pairs: BenchPair[], figures: { name: s
   );
   const repo = storage.repository(Searched) as Repository<SearchCity, number> & { search?: (text: string, options: { limit: number }) => Promise<unknown[]> };
   const session = core.backend.session;
-  const queries = QUERIES.map(searchQuery);
   const viaRepository = typeof repo.search === "function";
   const strata: Searcher = viaRepository
-    ? (i) => repo.search!(QUERIES[i % QUERIES.length]!.text, { limit: LIMIT })
+    ? (i) => repo.search!(QUERIES[i % QUERIES.length]!, { limit: LIMIT })
     : (i) => session.search!(schema, { query: queries[i % queries.length]!, where: undefined, limit: LIMIT, offset: 0 });
   // Both sides answer the same: checked once, so that the ratio compares equal work.
   for (let q = 0; q < QUERIES.length; q++) {
     const expected = (rawSearch.all(matches[q]) as Array<{ id: number }>).map((r) => r.id);
     const got = (await strata(q)).map((hit) => ((hit as { entity?: { id: number }; row?: { id: number } }).entity ?? (hit as { row: { id: number } }).row).id);
-    if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`search ${QUERIES[q]!.text}: Strata found ${got.join(",")}, raw FTS5 ${expected.join(",")}`);
+    if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`search ${QUERIES[q]!}: Strata found ${got.join(",")}, raw FTS5 ${expected.join(",")}`);
   }
   let i = 0;
   let j = 0;

@@ -22,6 +22,7 @@ import { normalizeWhere } from "../../src/query/normalize-query.js";
 import type { SearchNode, SearchPhrase, SearchQuery } from "../../src/search/search-query.js";
 import type { SearchHit } from "../../src/spi/index.js";
 import { ftsMatchExpression } from "../../src/backends/sqlite/sqlite-full-text.js";
+import { parseSearchQuery } from "../../src/search/search-parser.js";
 import { backendSelected } from "../sql/sql-backend-cases.js";
 
 @Entity("fts_places")
@@ -163,6 +164,23 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: full-text search", () => {
     for (const hit of hits) expect(hit.score).toBeGreaterThan(0);
     // Whole rows come back, decoded.
     if (hits[0]) expect(hits[0].row).toEqual(CORPUS.find((p) => p.id === hits[0]!.row["id"]));
+  });
+
+  test.each([
+    ["Köln", "Köln"],
+    ["São", "sao"],
+    ["san -jose", "san NOT jose"],
+    ["new york OR amsterdam", "(new AND york) OR amsterdam"],
+    ['"san francisco"', '"san francisco"'],
+    ["fran*", "fran*"],
+    ["(santa OR san) fe*", "(santa OR san) AND fe*"],
+    ["SF -(jose OR juan)", "sf NOT (jose OR juan)"],
+  ])("the user's text %j, parsed, finds what FTS5's own query %j finds, in the same order", async (text, fts5) => {
+    const expected = rawFts5(fts5);
+    expect(expected.length).toBeGreaterThan(0);
+    const hits = await backend.session.search!(places, { query: parseSearchQuery(text), where: undefined, limit: 100, offset: 0 });
+    expect(ids(hits)).toEqual(expected.map((r) => r.id));
+    hits.forEach((hit, i) => expect(hit.score).toBeCloseTo(expected[i]!.score, 12));
   });
 
   test("the FTS5 expression quotes every phrase and parenthesizes every operator", () => {
