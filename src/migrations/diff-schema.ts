@@ -5,11 +5,13 @@
  * unchanged schema yields no difference at all (TypeORM's spurious diffs, #9394, come from comparing
  * dialect details). Foreign keys likewise, by column, referenced table and key, and onDelete: new tables
  * are created parents first (a foreign key into a table created later, a cycle, is added after both), a
- * foreign key is dropped before anything else changes and added after everything it needs exists.
+ * foreign key is dropped before anything else changes and added after everything it needs exists. A
+ * table's full-text index is compared by its columns in order (not its name): a changed one is dropped
+ * before the table's columns change and made again after.
  */
 import type { SchemaEditor, TableColumn, TableDescription, TableForeignKey, TableIndex } from "../spi/index.js";
 import { MIGRATIONS_TABLE } from "./applied-migration-store.js";
-import type { EntitySchema, LogicalType } from "../schema/entity-schema.js";
+import type { EntitySchema, FullTextSchema, LogicalType } from "../schema/entity-schema.js";
 import { describeSchema } from "../schema/table-schema.js";
 import { impliedUniqueIndexName } from "../schema/entity-schema.js";
 
@@ -83,6 +85,19 @@ function foreignKeySpec(fk: TableForeignKey): Record<string, unknown> {
 function addForeignKey(table: string, fk: TableForeignKey): string {
   return `await m.addForeignKey(${JSON.stringify(table)}, ${JSON.stringify(fk.column)}, ${literal({ table: fk.referencedTable, column: fk.referencedColumn })}, ${literal({ onDelete: fk.onDelete, name: fk.name })});`;
 }
+
+/** `m.createFullTextIndex(...)` of `index` (its `properties` are column names) on `table`. */
+function createFullTextIndex(table: string, index: FullTextSchema): string {
+  return `await m.createFullTextIndex(${JSON.stringify(table)}, ${literal(index.properties)}, ${JSON.stringify(index.name)});`;
+}
+
+function dropFullTextIndex(table: string, index: FullTextSchema): string {
+  return `await m.dropFullTextIndex(${JSON.stringify(table)}, ${JSON.stringify(index.name)});`;
+}
+
+/** Full-text indexes are compared by their columns and their order (the document's), not by name, as indexes are. */
+const sameFullText = (a: FullTextSchema | undefined, b: FullTextSchema | undefined) =>
+  a === undefined || b === undefined ? a === b : a.properties.join("\0") === b.properties.join("\0");
 
 function dropForeignKey(table: string, fk: TableForeignKey): string {
   return `await m.dropForeignKey(${JSON.stringify(table)}, ${JSON.stringify(fk.name)});`;
@@ -164,6 +179,11 @@ export async function detailedDiffSchema(schemas: readonly EntitySchema[], edito
       changes.push(`create table ${schema.table} (${ordered.length} column${ordered.length === 1 ? "" : "s"})`);
       up.push(`await m.createTable(${t}, {\n${columns}\n    }${options.length ? `, {\n${options.join("\n")}\n    }` : ""});`);
       down.unshift(`await m.dropTable(${t});`);
+      if (wanted.fullText) {
+        // Dropping the table drops its full-text index: down needs nothing more.
+        changes.push(`create full-text index ${wanted.fullText.name} on ${schema.table} (${wanted.fullText.properties.join(", ")})`);
+        up.push(createFullTextIndex(schema.table, wanted.fullText));
+      }
       for (const fk of wantedForeignKeys.filter(later)) {
         changesLast.push(`add foreign key ${schema.table}.${fk.column} -> ${fk.referencedTable}`);
         upLast.push(addForeignKey(schema.table, fk));
@@ -183,6 +203,14 @@ export async function detailedDiffSchema(schemas: readonly EntitySchema[], edito
       changesLast.push(`add foreign key ${schema.table}.${fk.column} -> ${fk.referencedTable}`);
       upLast.push(addForeignKey(schema.table, fk));
       downFirst.unshift(dropForeignKey(schema.table, fk));
+    }
+    // A full-text index that changes is dropped before the columns change (one of its columns may go) and
+    // made again after (one of its columns may be new); down does the reverse.
+    const fullTextChanged = !sameFullText(wanted.fullText, actual.fullText);
+    if (fullTextChanged && actual.fullText) {
+      changes.push(`drop full-text index ${actual.fullText.name} of ${schema.table}`);
+      up.push(dropFullTextIndex(schema.table, actual.fullText));
+      down.unshift(createFullTextIndex(schema.table, actual.fullText));
     }
     const have = new Map(actual.columns.map((c) => [c.name, c]));
     for (const column of wanted.columns) {
@@ -221,6 +249,11 @@ export async function detailedDiffSchema(schemas: readonly EntitySchema[], edito
       changes.push(`drop index ${index.name} of ${schema.table}`);
       up.push(`await m.dropIndex(${t}, ${JSON.stringify(index.name)});`);
       down.unshift(`await m.createIndex(${t}, ${literal(index.columns)}, ${literal({ ...(index.unique ? { unique: true } : {}), name: index.name })});`);
+    }
+    if (fullTextChanged && wanted.fullText) {
+      changes.push(`create full-text index ${wanted.fullText.name} on ${schema.table} (${wanted.fullText.properties.join(", ")})`);
+      up.push(createFullTextIndex(schema.table, wanted.fullText));
+      down.unshift(dropFullTextIndex(schema.table, wanted.fullText));
     }
   }
   return { up: [...upFirst, ...up, ...upLast], down: [...downFirst, ...down, ...downLast], warnings, changes: [...changesFirst, ...changes, ...changesLast], dropped };

@@ -70,12 +70,20 @@ export function compareSnapshots(expected: SchemaSnapshot, actual: SchemaSnapsho
     const haveKeys = new Set((have.foreignKeys ?? []).map(fkKey));
     for (const k of wantKeys) if (!haveKeys.has(k)) out.push(`foreign key ${name} ${k}: in the migrations, not in the database`);
     for (const k of haveKeys) if (!wantKeys.has(k)) out.push(`foreign key ${name} ${k}: in the database, not in the migrations`);
+    // A full-text index by its columns in order, as diff-schema.ts compares it.
+    const fullTextKey = (t: TableDescription) => (t.fullText ? `(${t.fullText.properties.join(", ")})` : undefined);
+    const wantFullText = fullTextKey(want);
+    const haveFullText = fullTextKey(have);
+    if (wantFullText !== haveFullText) {
+      if (wantFullText) out.push(`full-text index ${name} ${wantFullText}: in the migrations, not in the database`);
+      if (haveFullText) out.push(`full-text index ${name} ${haveFullText}: in the database, not in the migrations`);
+    }
   }
   for (const name of actual.keys()) if (!expected.has(name)) out.push(`table ${name}: in the database, not in the migrations`);
   return out;
 }
 
-/** `snapshot` with column `from` of `table` named `to`, in its indexes and foreign keys too. */
+/** `snapshot` with column `from` of `table` named `to`, in its indexes, foreign keys and full-text index too. */
 export function renameColumnIn(snapshot: SchemaSnapshot, table: string, from: string, to: string): SchemaSnapshot {
   const out = new Map(snapshot);
   const t = snapshot.get(table);
@@ -86,6 +94,7 @@ export function renameColumnIn(snapshot: SchemaSnapshot, table: string, from: st
     columns: t.columns.map((c) => (c.name === from ? { ...c, name: to } : c)),
     indexes: t.indexes.map((i) => ({ ...i, columns: i.columns.map(name) })),
     foreignKeys: (t.foreignKeys ?? []).map((f) => ({ ...f, column: name(f.column) })),
+    ...(t.fullText ? { fullText: { ...t.fullText, properties: t.fullText.properties.map(name) } } : {}),
   });
   // A foreign key of another table that references the renamed column follows it.
   for (const [n, other] of out) {

@@ -11,15 +11,10 @@ import type { EntitySchema } from "../../schema/entity-schema.js";
 import { FOLDED_INDEX_SUFFIX } from "../../schema/entity-schema.js";
 import { describeSchema } from "../../schema/table-schema.js";
 import { foreignKeyClause, parentsFirst } from "./sql-foreign-keys.js";
-import type { SqlDialect } from "./sql-dialect.js";
+import type { CreateMode, SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
 
-/**
- * How a table is created. A migration's table must not exist yet and gets its columns' defaults; autoCreate
- * uses `IF NOT EXISTS` and no defaults (the repository fills them, and a default DDL cannot spell must not
- * stop a storage from opening).
- */
-export type CreateMode = "migration" | "autoCreate";
+export type { CreateMode } from "./sql-dialect.js";
 
 /** A column's definition in `CREATE TABLE` or `ADD COLUMN`. */
 export function columnDefinition(dialect: SqlDialect, table: string, column: TableColumn, mode: CreateMode = "migration"): string {
@@ -104,12 +99,20 @@ export function withoutFoldedIndexes<T extends { readonly name: string }>(indexe
   return indexes.filter((i) => !companions.has(i.name));
 }
 
-/** The statements that create `table` (with its foreign keys) and its indexes, in order. */
+/**
+ * The statements that create `table` (with its foreign keys), its indexes and its full-text index, in
+ * order. A full-text index on a dialect without full-text search is left out (its searches are then an
+ * `UnsupportedError`; the schema editor refuses one a migration asks for).
+ */
 export function createTableStatements(dialect: SqlDialect, table: TableDescription, mode: CreateMode): string[] {
   const columns = table.columns.map((c) => columnDefinition(dialect, table.name, c, mode));
   const constraints = (table.foreignKeys ?? []).map(foreignKeyClause);
   const out = [`CREATE TABLE ${mode === "autoCreate" ? "IF NOT EXISTS " : ""}${quoteIdentifier(table.name)} (${[...columns, ...constraints].join(", ")})`];
   for (const index of table.indexes) out.push(...indexStatements(dialect, table.name, index, table.columns, mode));
+  if (table.fullText && dialect.fullText) {
+    const primary = table.columns.find((c) => c.primary)!;
+    out.push(...dialect.fullText.createStatements(table.name, table.fullText, primary.name, mode));
+  }
   return out;
 }
 

@@ -25,13 +25,14 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
 import type { BackendCapabilities, BackendContext } from "../../spi/index.js";
-import { ConnectionError, StorageError, TransactionError } from "../../errors.js";
+import { ConnectionError, SchemaError, StorageError, TransactionError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import { AsyncMutex } from "../../util/async-mutex.js";
 import type { SqlDriver } from "../sql/sql-backend.js";
 import type { SqlRunner, WriteGate } from "../sql/sql-runner.js";
 import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
 import { SqliteConnection } from "./sqlite-connection.js";
+import { ftsTableOf, readFullTextDeclaration, sqliteFullText } from "./sqlite-full-text.js";
 import { isBusy, mapSqliteError } from "./sqlite-errors.js";
 import { SqliteStreamer } from "./sqlite-streamer.js";
 import { removeDatabaseFiles, sweepTemporaryFilesOnce, temporaryFile } from "./sqlite-temporary-files.js";
@@ -142,7 +143,11 @@ export class SqliteDriver implements SqlDriver {
       whileBusySync(deadline, () => db.pragma(`journal_mode = ${temporary || config.sqlite.journalMode === "wal" ? "WAL" : "DELETE"}`));
       db.pragma(`synchronous = ${temporary ? "OFF" : config.sqlite.synchronous === "full" ? "FULL" : "NORMAL"}`);
       enforceForeignKeys(db, file);
+      // A REPLACE (a user's `INSERT OR REPLACE` through storage.sql) then fires the DELETE triggers of the rows
+      // it removes, which keep a full-text index current (sqlite-full-text.ts); Strata's own writes never replace.
+      db.pragma("recursive_triggers = ON");
       const writer = new SqliteConnection(db);
+      if (createTables.length > 0) refuseFullTextClashes(db, context.schemas);
       whileBusySync(deadline, () => runInTransaction(writer, createTables));
       // From here on the writer waits for other processes in short slices (see whenNotBusy).
       writerDb.pragma(`busy_timeout = ${Math.min(busy, BUSY_SLICE_MS)}`);
@@ -296,6 +301,28 @@ function whileBusySync(deadline: number, attempt: () => unknown): void {
       const left = deadline - Date.now();
       if (!isBusy(error) || left <= 0) throw error;
       Atomics.wait(pause, 0, 0, Math.min(wait, left));
+    }
+  }
+}
+
+/**
+ * Before autoCreate: a table of the user's named as the full-text index of an entity's table would be
+ * (`<table>__fts`, sqlite-full-text.ts) is a SchemaError naming both, not taken over nor left to fail later.
+ */
+function refuseFullTextClashes(db: Database.Database, schemas: readonly EntitySchema[]): void {
+  const find = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).pluck();
+  for (const schema of schemas) {
+    if (!schema.fullText) continue;
+    for (const name of sqliteFullText.reservedTables(schema.table)) {
+      const sql = find.get(name) as string | null | undefined;
+      if (sql === undefined) continue;
+      // Strata's own FTS5 table of this table, and FTS5's shadow tables beside it, are the index itself.
+      const own = find.get(ftsTableOf(schema.table)) as string | null | undefined;
+      if (own !== undefined && own !== null && readFullTextDeclaration(own, []) !== undefined) continue;
+      throw new SchemaError(
+        `${schema.entityName}'s full-text index on table "${schema.table}" would be kept in a table named "${name}", which the database already has and which is not Strata's: rename that table`,
+        { table: schema.table },
+      );
     }
   }
 }

@@ -2,9 +2,10 @@
  * SQLite errors as Strata errors, by result code (better-sqlite3's `code`), in one place: constraint
  * violations name the entity's fields, a lock held too long is a LockError, a full disk a CapacityError.
  */
-import { CapacityError, ConnectionError, IntegrityError, LockError, StorageError, ValidationError } from "../../errors.js";
+import { CapacityError, ConnectionError, IntegrityError, LockError, SchemaError, StorageError, ValidationError } from "../../errors.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import { driverFailure, keyExhausted, missingColumn, missingTable, propertiesOf, uniqueViolation } from "../sql/sql-errors.js";
+import { ftsTableOf } from "./sqlite-full-text.js";
 
 /** SQLite refused because another connection holds a lock: retrying later may succeed. */
 export function isBusy(error: unknown): boolean {
@@ -47,6 +48,14 @@ export function mapSqliteError(error: unknown, schema: EntitySchema | undefined,
   if (!schema && code.startsWith("SQLITE_CONSTRAINT")) return new IntegrityError(`${message}; nothing was written`, { cause: error });
   // The CHECK of the dialect's incrementPrimaryKey: the generator passed Number.MAX_SAFE_INTEGER.
   if (schema && code === "SQLITE_CONSTRAINT_CHECK" && message.includes("rowid <= 9007199254740991")) return keyExhausted(schema, error);
+  if (schema && message.startsWith("no such table") && message.endsWith(ftsTableOf(schema.table))) {
+    // The table is there; its full-text index (sqlite-full-text.ts) is not.
+    const columns = JSON.stringify(schema.fullText?.properties.map((p) => schema.columnsByProperty.get(p)?.name ?? p) ?? []);
+    return new SchemaError(
+      `Table "${schema.table}" of ${schema.entityName} has no full-text index: create it in a migration (m.createFullTextIndex(${JSON.stringify(schema.table)}, ${columns})), or set autoCreate: true`,
+      { table: schema.table, cause: error },
+    );
+  }
   if (schema && message.startsWith("no such table")) return missingTable(schema, error);
   if (schema && message.startsWith("no such column")) return missingColumn(schema, /no such column: (?:\w+\.)?"?([^"\s]+)"?/.exec(message)?.[1], error);
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {

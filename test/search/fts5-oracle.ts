@@ -1,0 +1,93 @@
+/**
+ * SQLite FTS5 (`unicode61 remove_diacritics 2`) run through plain better-sqlite3: the oracle the full-text
+ * tests compare Strata's tokenizer, parser and matcher with.
+ */
+import Database from "better-sqlite3";
+import type { SearchNode } from "../../src/search/search-query.js";
+
+/** FTS5's tokens of each text: terms in order, read from an `fts5vocab` instance table. */
+export function fts5Terms(texts: readonly string[]): string[][] {
+  const db = new Database(":memory:");
+  try {
+    db.exec(`CREATE VIRTUAL TABLE docs USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+             CREATE VIRTUAL TABLE docs_vocab USING fts5vocab(docs, 'instance');`);
+    const insert = db.prepare("INSERT INTO docs(rowid, body) VALUES (?, ?)");
+    db.transaction(() => texts.forEach((text, i) => insert.run(i + 1, text)))();
+    const terms: string[][] = texts.map(() => []);
+    for (const [term, doc] of db.prepare("SELECT term, doc FROM docs_vocab ORDER BY doc, offset").raw().iterate() as Iterable<[string, number]>) {
+      terms[doc - 1]!.push(term);
+    }
+    return terms;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * FTS5's token spans of `text` (UTF-16 offsets), read from `highlight()` with a query that matches every
+ * term of the text. `text` must not hold U+0001, U+0002 or a lone surrogate (the markers, and what
+ * better-sqlite3 cannot hand back unchanged).
+ */
+export function fts5Spans(text: string, terms: readonly string[]): Array<[number, number]> {
+  if (terms.length === 0) return [];
+  const db = new Database(":memory:");
+  try {
+    db.exec(`CREATE VIRTUAL TABLE docs USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');`);
+    db.prepare("INSERT INTO docs(rowid, body) VALUES (1, ?)").run(text);
+    const match = [...new Set(terms)].map((t) => `"${t}"`).join(" OR ");
+    const marked = db.prepare("SELECT highlight(docs, 0, char(1), char(2)) FROM docs WHERE docs MATCH ?").pluck().get(match) as string;
+    const spans: Array<[number, number]> = [];
+    let at = 0;
+    let open = -1;
+    for (const unit of marked) {
+      if (unit === "\u0001") open = at;
+      else if (unit === "\u0002") spans.push([open, at]);
+      else at += unit.length;
+    }
+    return spans;
+  } finally {
+    db.close();
+  }
+}
+
+/** The FTS5 MATCH text of a parsed query (every group parenthesized; an `and`'s exclusions as `NOT` after its positive part). */
+export function toFts5(node: SearchNode): string {
+  switch (node.kind) {
+    case "phrase":
+      return `"${node.tokens.join(" ")}"${node.prefix ? "*" : ""}`;
+    case "or":
+      return node.children.map((c) => `(${toFts5(c)})`).join(" OR ");
+    case "not":
+      throw new Error("a not outside an and");
+    case "and": {
+      let text = node.children.filter((c) => c.kind !== "not").map((c) => `(${toFts5(c)})`).join(" AND ");
+      for (const c of node.children) if (c.kind === "not") text = `(${text}) NOT (${toFts5(c.child)})`;
+      return text;
+    }
+  }
+}
+
+/** An FTS5 table of documents (rowid = key, one column per document column), to run queries on. */
+export class Fts5Table {
+  private readonly db = new Database(":memory:");
+  private readonly select;
+
+  constructor(columnCount: number, documents: Iterable<{ key: number; columns: readonly (string | null)[] }>) {
+    const columns = Array.from({ length: columnCount }, (_, i) => `c${i}`);
+    this.db.exec(`CREATE VIRTUAL TABLE docs USING fts5(${columns.join(", ")}, tokenize = 'unicode61 remove_diacritics 2')`);
+    const insert = this.db.prepare(`INSERT INTO docs(rowid, ${columns.join(", ")}) VALUES (?${", ?".repeat(columnCount)})`);
+    this.db.transaction(() => {
+      for (const d of documents) insert.run(d.key, ...d.columns);
+    })();
+    this.select = this.db.prepare("SELECT rowid AS key, -bm25(docs) AS score FROM docs WHERE docs MATCH ? ORDER BY bm25(docs), rowid");
+  }
+
+  /** The matches of an FTS5 MATCH text, best first (ties by rowid), with the score negated (higher is better). */
+  search(match: string): Array<{ key: number; score: number }> {
+    return this.select.all(match) as Array<{ key: number; score: number }>;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
