@@ -115,15 +115,18 @@ if (skip) {
         rmSync(dir, { recursive: true, force: true });
       });
 
-      const runChild = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+      const runChildOf = (script: string, args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> =>
         new Promise((resolve) => {
-          const child = spawn(process.execPath, [path.resolve("dist/test/fixtures/migrate-child.js"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+          const childEnv = { ...process.env, ...env };
+          for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
+          const child = spawn(process.execPath, [script, ...args], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
           let stdout = "";
           let stderr = "";
           child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
           child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
           child.on("close", (code) => resolve({ code, stdout, stderr }));
         });
+      const runChild = (args: string[]) => runChildOf(path.resolve("dist/test/fixtures/migrate-child.js"), args);
 
       test("two processes migrating at once through the pooler config apply each migration once, under a lock held on the direct connection", async () => {
         const db = await databases.create();
@@ -154,6 +157,32 @@ if (skip) {
             { version: 1, lock: "strata_direct", own: "strata_direct" },
             { version: 2, lock: "strata_direct", own: "strata_direct" },
           ]);
+        } finally {
+          await check.end();
+        }
+      }, 60_000);
+
+      test("strata migrate up --url <through PgBouncer> --direct-url <the server>: migrations and their lock take the direct route", async () => {
+        const db = await databases.create();
+        const directUrl = new URL(db.directUrl);
+        directUrl.searchParams.set("application_name", "strata_direct");
+        const whoHolds =
+          "SELECT (SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1), current_setting('application_name')";
+        writeFileSync(
+          path.join(dir, "0001-notes.mjs"),
+          `export default { version: 1, name: "notes", async up(m) { await m.createTable("notes", { id: { type: "integer", primary: true }, lock: { type: "string", nullable: true }, own: { type: "string", nullable: true } }); const [[lock, own]] = await m.sql(${JSON.stringify(whoHolds)}); await m.insertRows("notes", [{ id: 1, lock, own }]); } };`,
+        );
+        const cli = (args: string[]) => runChildOf(path.resolve("dist/src/cli/strata.js"), args, { STRATA_DIRECT_URL: undefined });
+        const up = await cli(["migrate", "up", "--url", db.pooledUrl, "--migrations", dir, "--direct-url", directUrl.href, "--json"]);
+        expect(up.stderr).toBe("");
+        expect(up.code).toBe(0);
+        const status = await cli(["migrate", "status", "--url", db.pooledUrl, "--migrations", dir, "--direct-url", directUrl.href, "--json"]);
+        expect(status.code).toBe(0);
+        expect(JSON.parse(status.stdout)).toMatchObject([{ version: 1, state: "applied" }]);
+        const check = new pg.Client({ connectionString: db.directUrl });
+        await check.connect();
+        try {
+          expect((await check.query('SELECT "lock", "own" FROM "notes"')).rows).toEqual([{ lock: "strata_direct", own: "strata_direct" }]);
         } finally {
           await check.end();
         }
