@@ -98,9 +98,13 @@ if (skip) {
       try {
         const inside = await storage.transaction(async () => storage.sql`SELECT current_setting('lock_timeout') AS t`);
         expect(inside).toEqual([{ t: "1234ms" }]);
-        // Outside a transaction, the server's own setting: nothing leaked into the pooled session.
-        const outside = await storage.sql`SELECT current_setting('lock_timeout') AS t`;
-        expect(outside).toEqual([{ t: "0" }]);
+        // Outside a transaction, the server's own setting (as a plain connection sees it): nothing leaked into the pooled session.
+        const plain = new pg.Client({ connectionString: db.directUrl });
+        await plain.connect();
+        const own = (await plain.query("SELECT current_setting('lock_timeout') AS t")).rows[0] as { t: string };
+        await plain.end();
+        expect(own.t).not.toBe("1234ms");
+        expect(await storage.sql`SELECT current_setting('lock_timeout') AS t`).toEqual([own]);
       } finally {
         await storage.close();
       }
