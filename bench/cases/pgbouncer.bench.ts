@@ -3,7 +3,8 @@
  * "pgbouncer"`, unnamed statements) against the same `findById` straight to the server (named prepared
  * statements), goal >= 0.7x, one call at a time and 32 in flight (both storages with the default poolSize
  * of 10); and against a raw pg query through the same PgBouncer, which shows what Strata
- * adds on that route. The PgBouncer is STRATA_PGBOUNCER_URL's, else one scripts/pgbouncer.sh starts for the run
+ * adds on that route; and, with no goal, raw pg through PgBouncer against raw pg direct (the hop's own cost).
+ * The PgBouncer is STRATA_PGBOUNCER_URL's, else one scripts/pgbouncer.sh starts for the run
  * (and stops after); without either, or without STRATA_PG_URL, the case skips, saying why.
  */
 import { execFileSync } from "node:child_process";
@@ -66,6 +67,8 @@ export default async function pgbouncerBench(): Promise<BenchGroup> {
   const pooledItems = pooled.repository(PgbItem);
   const raw = new pg.Pool({ connectionString: pooledUrl.href, max: 10 });
   raw.on("error", () => {});
+  const rawDirect = new pg.Pool({ connectionString: database.url, max: 10 });
+  rawDirect.on("error", () => {});
 
   let i = 0;
   const many = (find: (id: number) => Promise<unknown>) => () => Promise.all(Array.from({ length: CONCURRENT }, () => find(i++ % ROWS)));
@@ -92,9 +95,17 @@ export default async function pgbouncerBench(): Promise<BenchGroup> {
         run: () => pooledItems.findById(i++ % ROWS),
         anchorRun: () => raw.query(`SELECT id, name, quantity, price, active, note FROM bench_pgb_items WHERE id = $1`, [i++ % ROWS]),
       },
+      {
+        // No goal: the floor the extra hop sets, with no Strata on either side (both unnamed statements).
+        name: "pg pool.query via PgBouncer",
+        anchor: "pg pool.query direct",
+        run: () => raw.query(`SELECT id, name, quantity, price, active, note FROM bench_pgb_items WHERE id = $1`, [i++ % ROWS]),
+        anchorRun: () => rawDirect.query(`SELECT id, name, quantity, price, active, note FROM bench_pgb_items WHERE id = $1`, [i++ % ROWS]),
+      },
     ],
     close: async () => {
       await raw.end();
+      await rawDirect.end();
       await pooled.close();
       await direct.close();
       await database.drop();
