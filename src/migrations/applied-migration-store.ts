@@ -26,7 +26,11 @@ export const MIGRATIONS_TABLE_DESCRIPTION: TableDescription = {
 
 const schema = schemaOfTable(MIGRATIONS_TABLE_DESCRIPTION);
 
-/** A transaction for migration work: the backend's {@link Backend.beginMigration} where it has one, else `begin`. */
+/**
+ * A transaction that applies, reverts or rehearses migrations: the backend's {@link Backend.beginMigration}
+ * where it has one, else `begin`. Reads of the applied versions and of the schema use `begin`: they run
+ * at every open with a cache (the cache keys' fingerprint) and need nothing but the data's own route.
+ */
 export function beginMigration(backend: Backend): Promise<TransactionHandle> {
   return backend.beginMigration ? backend.beginMigration() : backend.begin();
 }
@@ -70,7 +74,7 @@ export class TableMigrationStore implements AppliedMigrationStore {
   constructor(private readonly backend: Backend) {}
 
   async list(): Promise<AppliedMigration[]> {
-    const tx = await beginMigration(this.backend);
+    const tx = await this.backend.begin();
     try {
       const editor = editorOf(this.backend, tx);
       if (!(await editor.describeTable(MIGRATIONS_TABLE))) return [];

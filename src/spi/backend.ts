@@ -76,9 +76,10 @@ export interface Backend {
    */
   readonly migrationLock?: MigrationLock;
   /**
-   * Begins the transaction a migration runs in (applying, reverting, a dry run, `diff`, reading the applied
-   * versions), where migrations must reach the database another way than the data: PostgreSQL behind a
-   * pooler sends them to `postgres.directUrl`. Optional: without it the runner uses {@link Backend.begin}.
+   * Begins the transaction a migration runs in (applying, reverting, a dry run), where migrations must reach
+   * the database another way than the data: PostgreSQL behind a pooler sends them to `postgres.directUrl`.
+   * Reads of the applied versions and of the schema use {@link Backend.begin}. Optional: without it the
+   * runner uses {@link Backend.begin}.
    */
   beginMigration?(): Promise<TransactionHandle>;
   /** Overrides the runner's default store of applied migrations (the `strata_migrations` table). */

@@ -166,6 +166,27 @@ if (skip) {
         }
       }, 60_000);
 
+      test("only migrating opens connections to directUrl: opening a storage with a cache and reading does not", async () => {
+        const db = await databases.create();
+        const directUrl = new URL(db.directUrl);
+        directUrl.searchParams.set("application_name", "strata_direct_idle");
+        const storage = await createStorage({ url: db.pooledUrl, entities: [Counter], autoCreate: true, migrations: dir, cache: {}, postgres: { pooler: "pgbouncer", directUrl: directUrl.href } });
+        const check = new pg.Client({ connectionString: db.directUrl });
+        await check.connect();
+        const direct = async () => Number((await check.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'strata_direct_idle'")).rows[0].n);
+        try {
+          await storage.repository(Counter).save({ name: "c", value: 1 });
+          await storage.migrations.status();
+          expect(await direct()).toBe(0);
+          writeFileSync(path.join(dir, "0001-t.mjs"), `export default { version: 1, name: "t", async up(m) { await m.createTable("t", { id: { type: "integer", primary: true } }); } };`);
+          await storage.migrations.up();
+          expect(await direct()).toBeGreaterThan(0);
+        } finally {
+          await check.end();
+          await storage.close();
+        }
+      });
+
       test("strata migrate up --url <through PgBouncer> --direct-url <the server>: migrations and their lock take the direct route", async () => {
         const db = await databases.create();
         const directUrl = new URL(db.directUrl);
@@ -192,12 +213,14 @@ if (skip) {
         }
       }, 60_000);
 
-      test("behind the pooler without directUrl, migrating is a ConfigError naming postgres.directUrl; the storage itself works", async () => {
+      test("behind the pooler without directUrl, migrating is a ConfigError naming postgres.directUrl; the storage itself and status work", async () => {
         const db = await databases.create();
         writeFileSync(path.join(dir, "0001-t.mjs"), `export default { version: 1, name: "t", async up(m) { await m.createTable("t", { id: { type: "integer", primary: true } }); } };`);
-        const storage = await createStorage({ url: db.pooledUrl, entities: [Counter], autoCreate: true, migrations: dir, postgres: { pooler: "pgbouncer" } });
+        // With a cache, opening reads the applied versions (the cache keys' fingerprint): on the data's own route.
+        const storage = await createStorage({ url: db.pooledUrl, entities: [Counter], autoCreate: true, migrations: dir, cache: {}, postgres: { pooler: "pgbouncer" } });
         try {
           await storage.repository(Counter).save({ name: "c", value: 1 });
+          expect((await storage.migrations.status()).map((s) => s.state)).toEqual(["pending"]);
           const error = await storage.migrations.up().catch((e: unknown) => e);
           expect(error).toBeInstanceOf(ConfigError);
           expect((error as ConfigError).issues).toEqual([expect.stringMatching(/^postgres\.directUrl: migrations and the migration lock/)]);
