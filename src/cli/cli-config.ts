@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { getMetadataArgsStorage } from "typeorm";
 import { ConfigError } from "../errors.js";
 import { typeScriptImporter } from "../util/typescript-importer.js";
+import type { StorageConfig } from "../config/storage-config.js";
 
 /** The contents of `strata.config.{js,json}`. */
 export interface CliConfigFile {
@@ -25,6 +26,11 @@ export interface CliConfigFile {
    * no decorator metadata).
    */
   entities?: string | string[] | Function[];
+  /**
+   * PostgreSQL behind a pooler: `createStorage`'s `postgres` option (`pooler`, `directUrl`), for the database
+   * at `url`. `--direct-url` (or `STRATA_DIRECT_URL`) overrides its `directUrl`.
+   */
+  postgres?: StorageConfig["postgres"];
 }
 
 /** Settings after flags, environment and config file are combined. */
@@ -32,6 +38,11 @@ export interface CliSettings {
   readonly url: string | undefined;
   readonly migrations: string;
   readonly entities: Function[];
+  /**
+   * The `postgres` option for the storage at `url`: the config file's, with `--direct-url` (else
+   * `STRATA_DIRECT_URL`) as its `directUrl` and then `pooler: "pgbouncer"` unless the file names one.
+   */
+  readonly postgres?: StorageConfig["postgres"];
   /** The config file read, if any. */
   readonly configFile?: string;
 }
@@ -57,9 +68,9 @@ async function readConfigFile(explicit: string | undefined, cwd: string): Promis
     throw new ConfigError([`${path.basename(file)}: ${(error as Error).message}`], { file, cause: error });
   }
   if (typeof config !== "object" || config === null) throw new ConfigError([`${path.basename(file)}: expected an object`], { file });
-  const known = new Set(["url", "migrations", "entities"]);
+  const known = new Set(["url", "migrations", "entities", "postgres"]);
   const unknown = Object.keys(config).filter((k) => !known.has(k));
-  if (unknown.length > 0) throw new ConfigError(unknown.map((k) => `${path.basename(file)}: ${k}: unknown option (expected url, migrations, entities)`), { file });
+  if (unknown.length > 0) throw new ConfigError(unknown.map((k) => `${path.basename(file)}: ${k}: unknown option (expected url, migrations, entities, postgres)`), { file });
   return { file, config: config as CliConfigFile };
 }
 
@@ -121,8 +132,19 @@ async function entitiesOf(spec: string | Function, base: string): Promise<Functi
   return Object.values(module).filter((v): v is Function => typeof v === "function" && tables.some((t) => t.target === v));
 }
 
-/** Combines `--url`, `STRATA_URL`, `--migrations` and the config file. */
-export async function resolveCliSettings(flags: { url?: string; config?: string; migrations?: string }, cwd = process.cwd()): Promise<CliSettings> {
+/**
+ * The `postgres` option: the config file's, with the direct URL given on the command line or in the
+ * environment as its `directUrl`. A direct URL given there says that `url` may be a pooler's: the storage then
+ * keeps no session state on `url` (pooler mode, harmless on a server reached directly) and migrations and
+ * their lock use the direct URL.
+ */
+function postgresOf(config: CliConfigFile, directUrl: string | undefined): StorageConfig["postgres"] {
+  if (directUrl === undefined) return config.postgres;
+  return { ...config.postgres, pooler: config.postgres?.pooler ?? "pgbouncer", directUrl };
+}
+
+/** Combines `--url`, `STRATA_URL`, `--migrations`, `--direct-url`, `STRATA_DIRECT_URL` and the config file. */
+export async function resolveCliSettings(flags: { url?: string; config?: string; migrations?: string; directUrl?: string }, cwd = process.cwd()): Promise<CliSettings> {
   const read = await readConfigFile(flags.config, cwd);
   const config = read?.config ?? {};
   const base = read ? path.dirname(read.file) : cwd;
@@ -138,5 +160,6 @@ export async function resolveCliSettings(flags: { url?: string; config?: string;
       throw new ConfigError([`entities: cannot load ${String(spec)}: ${(error as Error).message}`], { cause: error });
     }
   }
-  return { url, migrations, entities, ...(read ? { configFile: read.file } : {}) };
+  const postgres = postgresOf(config, flags.directUrl ?? (process.env["STRATA_DIRECT_URL"] || undefined));
+  return { url, migrations, entities, ...(postgres ? { postgres } : {}), ...(read ? { configFile: read.file } : {}) };
 }

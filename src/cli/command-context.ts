@@ -14,6 +14,8 @@ interface GlobalFlags {
   config?: string;
   migrations?: string;
   json?: boolean;
+  /** `strata migrate --direct-url`: where migrations and their lock connect when `url` is a pooler's. */
+  directUrl?: string;
 }
 
 /** Parses a `--to`/`--steps`/`--batch-size` value: a non-negative integer. */
@@ -40,10 +42,14 @@ function databaseUrl(url: string | undefined): string {
   return url;
 }
 
-/** Opens the storage at `url` (else the settings' url) with the settings' entities and migrations. */
+/**
+ * Opens the storage at `url` (else the settings' url) with the settings' entities and migrations, and the
+ * settings' `postgres` option when it is the settings' own database (not another URL given to `copy`).
+ */
 export async function open(settings: CliSettings, url = settings.url): Promise<Storage> {
+  const postgres = url === settings.url ? settings.postgres : undefined;
   // Never create tables from the entities here: the schema is the migrations' business.
-  return createStorage({ url: databaseUrl(url), entities: settings.entities, migrations: settings.migrations, autoCreate: false });
+  return createStorage({ url: databaseUrl(url), entities: settings.entities, migrations: settings.migrations, autoCreate: false, ...(postgres ? { postgres } : {}) });
 }
 
 /**

@@ -14,7 +14,9 @@
  *                                                 backup generations of a SQLite database or a file directory
  *
  * Global: `--url` (else `STRATA_URL`, else `url` of strata.config.{js,json}), `--config <file>`,
- * `--migrations <dir>`, `--json` (machine-readable output on stdout), `--version` (`-V`).
+ * `--migrations <dir>`, `--json` (machine-readable output on stdout), `--version` (`-V`). `strata migrate
+ * --direct-url <url>` (else `STRATA_DIRECT_URL`): PostgreSQL's own address for migrations and their lock,
+ * where `--url` goes through PgBouncer.
  *
  * Exit codes: 0 done; 1 a Strata error (a failing, changed, missing or out-of-order migration, a lock
  * timeout, an unreachable database, a failed copy); 2 a usage error (unknown command or option, a bad
@@ -53,7 +55,10 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
 
-  const migrate = program.command("migrate").description("apply, revert and inspect migrations");
+  const migrate = program
+    .command("migrate")
+    .description("apply, revert and inspect migrations")
+    .option("--direct-url <url>", "PostgreSQL: the primary itself, for migrations and their lock when --url goes through PgBouncer (else STRATA_DIRECT_URL)");
   statusCommand(migrate);
   validateCommand(migrate);
   upCommand(migrate);

@@ -26,6 +26,15 @@ export const MIGRATIONS_TABLE_DESCRIPTION: TableDescription = {
 
 const schema = schemaOfTable(MIGRATIONS_TABLE_DESCRIPTION);
 
+/**
+ * A transaction that applies, reverts or rehearses migrations: the backend's {@link Backend.beginMigration}
+ * where it has one, else `begin`. Reads of the applied versions and of the schema use `begin`: they run
+ * at every open with a cache (the cache keys' fingerprint) and need nothing but the data's own route.
+ */
+export function beginMigration(backend: Backend): Promise<TransactionHandle> {
+  return backend.beginMigration ? backend.beginMigration() : backend.begin();
+}
+
 /** The schema editor of a transaction, or an {@link UnsupportedError} naming the backend. */
 export function editorOf(backend: Backend, tx: TransactionHandle): SchemaEditor {
   if (typeof tx.schema !== "function") {
