@@ -7,7 +7,7 @@ import "reflect-metadata";
 export { createStorage, Storage } from "./storage.js";
 export type { RepositoryClass, Transaction } from "./storage.js";
 export type { BackupEvent, BackupReason } from "./backup/backup-scheduler.js";
-export type { StorageConfig, ResolvedConfig } from "./config/storage-config.js";
+export type { StorageConfig, ResolvedConfig, PostgresConfig } from "./config/storage-config.js";
 export { Repository } from "./repository/repository.js";
 export type { IRepository, BatchResult, SaveManyOptions, CountOptions, EntityClass, EntityInput, Patch, FindByIdOptions, Page, PageQuery } from "./repository/repository.js";
 export type { Query, SelectQuery, Field, Where, Operators, OrderBy, Include, IncludeOptions, RelationProperty, Related } from "./query/query.js";

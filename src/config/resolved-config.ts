@@ -43,6 +43,16 @@ export interface ResolvedConfig {
   readonly sqlite: { readonly journalMode: "wal" | "delete"; readonly synchronous: "normal" | "full"; readonly busyTimeoutMs: number };
   /** The file backend's own options, with defaults; other backends ignore them. */
   readonly file: { readonly fsync: "always" | "never"; readonly compactAfterBytes: number };
+  /**
+   * The PostgreSQL backend's own options (`StorageConfig.postgres`), with defaults; other backends ignore them.
+   * `replicas` is empty and `maxReplicaLagMs` 1000 when not given; `pooler` and `directUrl` are absent then.
+   */
+  readonly postgres: {
+    readonly replicas: readonly string[];
+    readonly maxReplicaLagMs: number;
+    readonly pooler?: "pgbouncer";
+    readonly directUrl?: string;
+  };
   /** Where to log; the context's `logger`. @default a logger that drops everything */
   readonly logger: Logger;
   /** `logQueries` as given, when on; the storage reports operations, not the backend. */

@@ -85,6 +85,12 @@ export interface StorageConfig {
   cache?: false | CacheConfig;
   sqlite?: { journalMode?: "wal" | "delete"; synchronous?: "normal" | "full"; busyTimeoutMs?: number };
   file?: { fsync?: "always" | "never"; compactAfterBytes?: number };
+  /**
+   * PostgreSQL past one server (README, "PostgreSQL behind PgBouncer" and "Read replicas"). Only the
+   * `postgres` backend reads it; given with memory, file or sqlite it is a `ConfigError`.
+   * @example postgres: { replicas: ["postgres://app@replica1/app"], pooler: "pgbouncer", directUrl: "postgres://app@primary:5432/app" }
+   */
+  postgres?: PostgresConfig;
   logger?: Logger;
   /**
    * Writes each backend operation (README, "Observing queries") to `logger`: `true` every one, at debug
@@ -103,6 +109,39 @@ export interface StorageConfig {
   telemetry?: TelemetryConfig;
 }
 
+/**
+ * The `postgres` option: read replicas, and a connection pooler in front of the primary (`url`).
+ */
+export interface PostgresConfig {
+  /**
+   * Read replicas (`postgres://` URLs) of the primary at `url`: reads outside a transaction go to a healthy one.
+   * @default []
+   */
+  replicas?: string[];
+  /**
+   * How long a read after this process's commit waits for a replica to have replayed that commit before it
+   * is sent to the primary instead, in ms (0: never wait, use a replica only when it has caught up already).
+   * @default 1000
+   */
+  maxReplicaLagMs?: number;
+  /**
+   * `"pgbouncer"`: `url` goes through PgBouncer in transaction-pooling mode, so the backend keeps no state
+   * in the session: no named prepared statements, no startup `options`, `SET LOCAL` inside transactions
+   * only, and the migration lock (a session advisory lock) and migrations on `directUrl`.
+   */
+  pooler?: "pgbouncer";
+  /**
+   * The primary itself, not through a pooler (`postgres://`): migrations and the migration lock use it.
+   * Without a pooler it is optional and used the same way when given; with `pooler: "pgbouncer"` running
+   * migrations without it is a `ConfigError`.
+   * @default url
+   */
+  directUrl?: string;
+}
+
+/** How long a read waits for a replica to replay this process's last commit when `maxReplicaLagMs` is not given. */
+export const DEFAULT_MAX_REPLICA_LAG_MS = 1000;
+
 const positiveInt = (what = "a positive integer") => z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
 const nonNegativeInt = () => z.number({ error: "expected a non-negative integer" }).int({ error: "expected a non-negative integer" }).min(0, { error: "expected a non-negative integer" });
 /** The longest delay a Node timer keeps: a longer one is silently cut to 1 ms (a heartbeat would then fire nonstop). */
@@ -111,6 +150,22 @@ const timerMs = () => positiveInt(`a positive integer of ms, at most ${MAX_TIMER
 const text = () => z.string({ error: "expected a string" }).min(1, { error: "expected a non-empty string" });
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `expected one of ${values.map((v) => JSON.stringify(v)).join(", ")}` });
+
+/** A `postgres://` or `postgresql://` URL with a host (a replica's or the direct one). */
+const postgresUrl = () =>
+  z.string({ error: "expected a postgres:// URL" }).refine((v) => /^postgres(ql)?:\/\/./i.test(v) && URL.canParse(v), {
+    error: 'expected a postgres:// URL such as "postgres://user@host:5432/db"',
+  });
+
+const postgresSchema = z.strictObject(
+  {
+    replicas: z.array(postgresUrl(), { error: "expected an array of postgres:// URLs" }).optional(),
+    maxReplicaLagMs: nonNegativeInt().max(MAX_TIMER_MS, { error: `expected a non-negative integer of ms, at most ${MAX_TIMER_MS}` }).optional(),
+    pooler: oneOf(["pgbouncer"]).optional(),
+    directUrl: postgresUrl().optional(),
+  },
+  { error: "expected an object with replicas, maxReplicaLagMs, pooler and/or directUrl" },
+);
 
 const loggerSchema = z.custom<Logger>(
   (v) => typeof v === "object" && v !== null && ["debug", "info", "warn", "error"].every((k) => typeof (v as Record<string, unknown>)[k] === "function"),
@@ -203,6 +258,7 @@ const configSchema = z.strictObject(
     file: z
       .strictObject({ fsync: oneOf(["always", "never"]).optional(), compactAfterBytes: positiveInt().optional() }, { error: "expected an object" })
       .optional(),
+    postgres: postgresSchema.optional(),
     logger: loggerSchema.optional(),
     // Each validated on its own (flagOrObjectIssues), so that a bad field inside is reported by its path.
     logQueries: z.unknown().optional(),
@@ -333,6 +389,9 @@ export function resolveConfig(input: unknown, isKnownBackend: (name: string) => 
   if (config.backup?.enabled && backend === "memory" && !config.backup.dir) {
     problems.push('backup.dir: the memory backend has no path of its own; give the directory for its backups, e.g. backup: { enabled: true, dir: "./memory-backups" }');
   }
+  if (config.postgres && (backend === "memory" || backend === "file" || backend === "sqlite")) {
+    problems.push(`postgres: only the postgres backend reads it, and this storage's backend is ${backend}; remove postgres from this config or use a postgres:// URL`);
+  }
   if (problems.length > 0 || !backend) throw new ConfigError(problems);
   return {
     backend,
@@ -358,6 +417,12 @@ export function resolveConfig(input: unknown, isKnownBackend: (name: string) => 
       busyTimeoutMs: config.sqlite?.busyTimeoutMs ?? config.timeoutMs ?? 5000,
     },
     file: { fsync: config.file?.fsync ?? "always", compactAfterBytes: config.file?.compactAfterBytes ?? 8 * 1024 * 1024 },
+    postgres: {
+      replicas: config.postgres?.replicas ?? [],
+      maxReplicaLagMs: config.postgres?.maxReplicaLagMs ?? DEFAULT_MAX_REPLICA_LAG_MS,
+      ...(config.postgres?.pooler ? { pooler: config.postgres.pooler } : {}),
+      ...(config.postgres?.directUrl ? { directUrl: config.postgres.directUrl } : {}),
+    },
     logger: config.logger ?? quietLogger,
     ...(config.logQueries ? { logQueries: config.logQueries } : {}),
     ...(config.telemetry ? { telemetry: config.telemetry } : {}),

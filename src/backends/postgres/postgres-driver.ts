@@ -18,6 +18,7 @@ import pg from "pg";
 import type { QueryResult } from "pg";
 import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
 import type { BackendCapabilities, BackendContext } from "../../spi/index.js";
+import type { ResolvedConfig } from "../../config/resolved-config.js";
 import { ConnectionError, StorageError, TransactionError, UnsupportedError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
@@ -68,6 +69,8 @@ export class PostgresDriver implements SqlDriver {
     private readonly beginAttempts: number,
     /** A new client with the pool's settings, outside it (a streamed walk's). */
     newClient: () => pg.Client,
+    /** `StorageConfig.postgres` with defaults: the replicas, the lag a read waits for, the pooler, the direct URL. */
+    readonly scaleOut: ResolvedConfig["postgres"],
   ) {
     this.migrationLock = new PostgresMigrationLock(
       () =>
@@ -123,7 +126,7 @@ export class PostgresDriver implements SqlDriver {
       if (driverRef.current?.isClosed) return;
       context.logger.warn(`An idle PostgreSQL connection to ${server.host}:${server.port} (database "${server.database}") failed and left the pool: ${oneLine(error)}`);
     });
-    const driver = new PostgresDriver(pool, server, context.logger, config.poolSize + 1, () => new pg.Client(settings));
+    const driver = new PostgresDriver(pool, server, context.logger, config.poolSize + 1, () => new pg.Client(settings), config.postgres);
     driverRef.current = driver;
     try {
       await pool.query("SELECT 1");
