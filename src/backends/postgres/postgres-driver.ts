@@ -12,12 +12,15 @@
  *   others after a `find` are not locked by it. A lock not granted within `timeoutMs` is a `LockError`.
  * - A walk (`repo.iterate`) outside a transaction whose order no index serves streams one select as a
  *   server-side cursor, on a client of the walk's own outside the pool (`streams`, postgres-streamer.ts).
+ * - With `postgres.replicas`, reads outside a transaction go to a replica that has replayed this process's
+ *   writes, and fail over between servers (postgres-replica-router.ts, postgres-commit-positions.ts); the
+ *   rest stays on this pool.
  * - Values: see postgres-dialect.ts (`text COLLATE "C"`, `bigint`, `double precision`, `timestamptz(3)`, `jsonb`).
  */
 import pg from "pg";
 import type { QueryResult } from "pg";
 import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
-import type { BackendCapabilities, BackendContext } from "../../spi/index.js";
+import type { BackendCapabilities, BackendContext, ServerStatus } from "../../spi/index.js";
 import type { ResolvedConfig } from "../../config/resolved-config.js";
 import { ConnectionError, StorageError, TransactionError, UnsupportedError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
@@ -25,11 +28,15 @@ import type { EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDriver } from "../sql/sql-backend.js";
 import type { ForeignKeyCatalog } from "../sql/sql-foreign-keys.js";
 import type { WriteGate } from "../sql/sql-runner.js";
+import type { SqlRunner, SqlStreamer } from "../sql/sql-runner.js";
 import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
+import { COMMIT_WITH_POSITION, CommitPositions, CURRENT_POSITION, parseLsn } from "./postgres-commit-positions.js";
 import { HeldConnection, PostgresRunner, StatementNames } from "./postgres-connection.js";
 import type { ServerAddress } from "./postgres-errors.js";
 import { isConnectionLoss, mapPostgresError, serverAddress } from "./postgres-errors.js";
 import { PostgresMigrationLock } from "./postgres-migration-lock.js";
+import type { ReplicaSettings } from "./postgres-replica-router.js";
+import { PostgresReplicaRouter } from "./postgres-replica-router.js";
 import { PostgresStreamer } from "./postgres-streamer.js";
 
 /** The advisory lock that serializes autoCreate between processes starting at once. */
@@ -48,9 +55,16 @@ export class PostgresDriver implements SqlDriver {
     supportsSql: true,
     persistent: true,
   };
-  readonly reads: PostgresRunner;
+  /** The primary's pool, or with replicas the router that sends each read to one (postgres-replica-router.ts). */
+  readonly reads: SqlRunner;
   readonly writes: WriteGate;
-  readonly streams: PostgresStreamer;
+  readonly streams: SqlStreamer;
+  /** The primary's pool runner: writes, and reads when no replica is configured. */
+  private readonly primary: PostgresRunner;
+  private readonly primaryStreams: PostgresStreamer;
+  /** With replicas: where reads go, and the positions they must find replayed. */
+  private readonly router: PostgresReplicaRouter | undefined;
+  private readonly positions: CommitPositions | undefined;
   private readonly names = new StatementNames();
   private closed = false;
   /** Migration runners across processes: a session advisory lock on a connection of its own. */
@@ -71,6 +85,8 @@ export class PostgresDriver implements SqlDriver {
     newClient: () => pg.Client,
     /** `StorageConfig.postgres` with defaults: the replicas, the lag a read waits for, the pooler, the direct URL. */
     readonly scaleOut: ResolvedConfig["postgres"],
+    /** Each of `scaleOut.replicas` with the pool's settings on its URL. */
+    replicas: readonly ReplicaSettings[] = [],
   ) {
     this.migrationLock = new PostgresMigrationLock(
       () =>
@@ -82,14 +98,32 @@ export class PostgresDriver implements SqlDriver {
         ),
       (error) => this.mapError(error, undefined),
     );
-    const reads = (this.reads = new PostgresRunner(pool, this.names));
-    this.streams = new PostgresStreamer(
-      reads,
+    const primary = (this.primary = new PostgresRunner(pool, this.names));
+    this.primaryStreams = new PostgresStreamer(
+      primary,
       newClient,
       () => new ConnectionError(`The PostgreSQL storage for ${server.host}:${server.port} (database "${server.database}") is closed`),
     );
+    if (replicas.length > 0) {
+      const positions = (this.positions = new CommitPositions(`${server.host}:${server.port}`, async () => parseLsn((await primary.all(CURRENT_POSITION, [], true))[0]?.[0])));
+      this.router = new PostgresReplicaRouter(primary, this.primaryStreams, replicas, positions, scaleOut.maxReplicaLagMs, logger);
+    } else {
+      this.positions = undefined;
+      this.router = undefined;
+    }
+    this.reads = this.router ?? primary;
+    this.streams = this.router?.streams ?? this.primaryStreams;
+    const positions = this.positions;
     this.writes = async (work, multiStatement) => {
-      if (!multiStatement) return work(reads);
+      if (!multiStatement) {
+        if (!positions) return work(primary);
+        // Counted whether it succeeded or not: a write whose answer was lost may still have committed.
+        try {
+          return await work(primary);
+        } finally {
+          positions.wrote();
+        }
+      }
       const client = await this.connectInTransaction();
       let broken = false;
       try {
@@ -126,7 +160,16 @@ export class PostgresDriver implements SqlDriver {
       if (driverRef.current?.isClosed) return;
       context.logger.warn(`An idle PostgreSQL connection to ${server.host}:${server.port} (database "${server.database}") failed and left the pool: ${oneLine(error)}`);
     });
-    const driver = new PostgresDriver(pool, server, context.logger, config.poolSize + 1, () => new pg.Client(settings), config.postgres);
+    const replicas = config.postgres.replicas.map((url): ReplicaSettings => {
+      const own = withLockTimeout(url, config.timeoutMs);
+      return {
+        url,
+        address: serverAddress(url),
+        client: { connectionString: own.connectionString, options: own.options, connectionTimeoutMillis: config.timeoutMs },
+        poolSize: config.poolSize,
+      };
+    });
+    const driver = new PostgresDriver(pool, server, context.logger, config.poolSize + 1, () => new pg.Client(settings), config.postgres, replicas);
     driverRef.current = driver;
     try {
       await pool.query("SELECT 1");
@@ -209,9 +252,17 @@ export class PostgresDriver implements SqlDriver {
    */
   private async commit(client: HeldConnection): Promise<QueryResult> {
     const lostBefore = client.lost !== undefined;
+    const positions = this.positions;
+    const covers = positions?.mark() ?? 0;
     try {
-      return await client.end("COMMIT");
+      if (!positions) return await client.end("COMMIT");
+      // The primary's position after the commit, in the commit's own round trip: replica reads wait for it.
+      const [commit, after] = await client.end(COMMIT_WITH_POSITION);
+      positions.committed(parseLsn(after?.rows[0]?.["lsn"]), covers);
+      return commit!;
     } catch (error) {
+      // A commit lost on the way may have committed: the next replica read asks the primary where it is.
+      positions?.wrote();
       throw !lostBefore && isConnectionLoss(error) ? this.lostAtCommit(error) : error;
     }
   }
@@ -235,10 +286,26 @@ export class PostgresDriver implements SqlDriver {
     );
   }
 
+  /** The primary and each replica, asked now (`strata doctor`). */
+  async servers(): Promise<ServerStatus[]> {
+    const { host, port, database } = this.server;
+    const position = await PostgresReplicaRouter.primaryPosition(this.primary);
+    let primary: ServerStatus;
+    try {
+      await this.primary.all("SELECT 1", [], false);
+      primary = { server: `${host}:${port}/${database}`, role: "primary", healthy: true, ...(this.router ? { reads: this.router.readsOnPrimary } : {}) };
+    } catch (error) {
+      const mapped = this.mapError(error, undefined);
+      primary = { server: `${host}:${port}/${database}`, role: "primary", healthy: false, error: mapped instanceof Error ? mapped.message : oneLine(error) };
+    }
+    return [primary, ...(this.router ? await this.router.status(position) : [])];
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.streams.close();
+    await this.router?.close();
+    await this.primaryStreams.close();
     await this.pool.end();
   }
 }
