@@ -11,6 +11,7 @@ import type { ServerStatus } from "../../src/spi/index.js";
 import { coreOf } from "../../src/storage-core.js";
 import { Counter, Thing } from "../fixtures/sql-entities.js";
 import { backendSelected } from "../sql/sql-backend-cases.js";
+import { strata } from "../backup/cli-run.js";
 import { ReplicaTopology, replicaSkipReason } from "./replica-topology.js";
 
 const skip = backendSelected("postgres") ? replicaSkipReason() : "BACKENDS excludes postgres";
@@ -228,6 +229,24 @@ describe.skipIf(skip !== undefined)("postgres: read replicas", () => {
     } finally {
       await storage.close();
     }
+  });
+
+  test("strata doctor prints each server's role, health and lag, and exits 1 when one is unhealthy", async () => {
+    const { primaryUrl, replicaUrl } = await topology.freshSchema();
+    const healthy = await strata(["doctor", "--url", primaryUrl, "--replica", replicaUrl, "--json"]);
+    expect(healthy.stderr).toBe("");
+    expect(healthy.code).toBe(0);
+    const report = JSON.parse(healthy.stdout) as Array<Record<string, unknown>>;
+    expect(report.map((s) => [s["role"], s["healthy"]])).toEqual([["primary", true], ["replica", true]]);
+    expect(report[1]?.["lagBytes"]).toEqual(expect.any(Number));
+    expect(report[1]?.["lagMs"]).toEqual(expect.any(Number));
+
+    const text = await strata(["doctor", "--url", primaryUrl, "--replica", replicaUrl, "--replica", "postgres://postgres@127.0.0.1:1/none"]);
+    expect(text.code).toBe(1);
+    const lines = text.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^Server\s+Role\s+Health\s+Lag \(bytes\)\s+Lag \(ms\)\s+Error$/);
+    expect(lines.slice(2).map((l) => l.split(/\s{2,}/).slice(1, 3))).toEqual([["primary", "healthy"], ["replica", "healthy"], ["replica", "UNHEALTHY"]]);
+    expect(lines[4]).toMatch(/127\.0\.0\.1:1\/none.*ECONNREFUSED/);
   });
 
   test("an iterate whose order no index serves streams from the replica, and sees this process's writes", async () => {
