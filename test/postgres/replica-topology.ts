@@ -69,7 +69,7 @@ export class ReplicaTopology {
 
   /** Resolves once the replica has replayed everything the primary has written so far. */
   async caughtUp(): Promise<void> {
-    const { rows } = await this.primary.query<{ lsn: string }>("SELECT pg_current_wal_insert_lsn()::text AS lsn");
+    const { rows } = await this.primary.query<{ lsn: string }>("SELECT pg_current_wal_flush_lsn()::text AS lsn");
     const target = rows[0]!.lsn;
     for (;;) {
       const replica = await connectWhenReady(urlOf(REPLICA_URL!, this.database));

