@@ -34,8 +34,7 @@ async function open(options: { maxReplicaLagMs?: number; replicas?: (replicaUrl:
     autoCreate: true,
     postgres: { replicas: options.replicas ? options.replicas(replicaUrl) : [replicaUrl], ...(options.maxReplicaLagMs !== undefined ? { maxReplicaLagMs: options.maxReplicaLagMs } : {}) },
   });
-  // The tables exist on the replica too before a test reads through it.
-  await topology.caughtUp();
+  // No wait for the replica here: autoCreate's commit is one the first read must find replayed.
   return storage;
 }
 

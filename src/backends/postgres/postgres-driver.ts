@@ -33,7 +33,7 @@ import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
 import { COMMIT_WITH_POSITION, CommitPositions, CURRENT_POSITION, parseLsn } from "./postgres-commit-positions.js";
 import { HeldConnection, PostgresRunner, StatementNames } from "./postgres-connection.js";
 import type { ServerAddress } from "./postgres-errors.js";
-import { isConnectionLoss, mapPostgresError, serverAddress } from "./postgres-errors.js";
+import { isConnectionLoss, mapPostgresError, oneLine, serverAddress } from "./postgres-errors.js";
 import { PostgresMigrationLock } from "./postgres-migration-lock.js";
 import type { ReplicaSettings } from "./postgres-replica-router.js";
 import { PostgresReplicaRouter } from "./postgres-replica-router.js";
@@ -226,6 +226,8 @@ export class PostgresDriver implements SqlDriver {
       throw error;
     } finally {
       client.release();
+      // The tables made here must be on a replica before it answers a read of them.
+      this.positions?.wrote();
     }
   }
 
@@ -325,11 +327,4 @@ function withLockTimeout(url: string, timeoutMs: number): { connectionString: st
   } catch {
     return { connectionString: url, options: lockTimeout };
   }
-}
-
-/** An error's message (and SQLSTATE) on one line, for the log. */
-function oneLine(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  const message = ((error as Error)?.message ?? String(error)).replace(/\s*\n\s*/g, " ");
-  return typeof code === "string" ? `${message} (${code})` : message;
 }

@@ -40,6 +40,13 @@ export function isConnectionLoss(error: unknown): boolean {
   return LOST_MESSAGE.test((error as Error)?.message ?? "");
 }
 
+/** An error's message (and SQLSTATE) on one line, for the log: pg's errors carry the whole Client, too much to print. */
+export function oneLine(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  const message = ((error as Error)?.message ?? String(error)).replace(/\s*\n\s*/g, " ");
+  return typeof code === "string" ? `${message} (${code})` : message;
+}
+
 /**
  * True when `error` says the server cannot answer at all (a connection refused, lost or not made in time,
  * the server starting up or shutting down), rather than that a statement failed on a live connection: what

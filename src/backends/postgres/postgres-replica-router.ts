@@ -29,7 +29,7 @@ import type { CommitPositions } from "./postgres-commit-positions.js";
 import { CURRENT_POSITION, parseLsn } from "./postgres-commit-positions.js";
 import { PostgresRunner, StatementNames } from "./postgres-connection.js";
 import type { ServerAddress } from "./postgres-errors.js";
-import { isServerUnavailable } from "./postgres-errors.js";
+import { isServerUnavailable, oneLine } from "./postgres-errors.js";
 import { explainText, planSortsEveryMatch, PostgresStreamer } from "./postgres-streamer.js";
 import { ConnectionError } from "../../errors.js";
 
@@ -257,7 +257,8 @@ export class PostgresReplicaRouter implements SqlRunner {
     if (waitFor === undefined) return undefined;
     this.next = (this.replicas.indexOf(waitFor) + 1) % count;
     const replica = waitFor;
-    return this.catchUp(replica, position).then((caughtUp) => (caughtUp ? replica : undefined));
+    // Taken out while polled (it stopped answering): the next healthy replica may still serve the read.
+    return this.catchUp(replica, position).then((caughtUp) => (caughtUp ? replica : replica.healthy ? undefined : this.pick(position)));
   }
 
   /** Polls `replica` until it has replayed `position` (true), for at most `maxReplicaLagMs` (false). */
@@ -350,11 +351,4 @@ export class PostgresReplicaRouter implements SqlRunner {
     this.closed = true;
     await Promise.all(this.replicas.map((replica) => replica.close()));
   }
-}
-
-/** An error's message on one line, for the log. */
-function oneLine(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  const message = ((error as Error)?.message ?? String(error)).replace(/\s*\n\s*/g, " ");
-  return typeof code === "string" ? `${message} (${code})` : message;
 }
