@@ -26,6 +26,11 @@ export const MIGRATIONS_TABLE_DESCRIPTION: TableDescription = {
 
 const schema = schemaOfTable(MIGRATIONS_TABLE_DESCRIPTION);
 
+/** A transaction for migration work: the backend's {@link Backend.beginMigration} where it has one, else `begin`. */
+export function beginMigration(backend: Backend): Promise<TransactionHandle> {
+  return backend.beginMigration ? backend.beginMigration() : backend.begin();
+}
+
 /** The schema editor of a transaction, or an {@link UnsupportedError} naming the backend. */
 export function editorOf(backend: Backend, tx: TransactionHandle): SchemaEditor {
   if (typeof tx.schema !== "function") {
@@ -65,7 +70,7 @@ export class TableMigrationStore implements AppliedMigrationStore {
   constructor(private readonly backend: Backend) {}
 
   async list(): Promise<AppliedMigration[]> {
-    const tx = await this.backend.begin();
+    const tx = await beginMigration(this.backend);
     try {
       const editor = editorOf(this.backend, tx);
       if (!(await editor.describeTable(MIGRATIONS_TABLE))) return [];

@@ -9,7 +9,7 @@ import { ConfigError, CorruptionError, LockError, MigrationError, StorageError }
 import type { StorageCore } from "../storage-core.js";
 import type { EntitySchema } from "../schema/entity-schema.js";
 import { AsyncMutex } from "../util/async-mutex.js";
-import { appliedStoreOf, editorOf, MIGRATIONS_TABLE } from "./applied-migration-store.js";
+import { appliedStoreOf, beginMigration, editorOf, MIGRATIONS_TABLE } from "./applied-migration-store.js";
 import type { SchemaDiff } from "./diff-schema.js";
 import { diffSchema } from "./diff-schema.js";
 import type { LoadedMigration } from "./migration-loader.js";
@@ -205,7 +205,7 @@ export class MigrationRunner {
    */
   async diff(): Promise<SchemaDiff> {
     const { backend, schemas } = this.core;
-    const tx = await backend.begin();
+    const tx = await beginMigration(backend);
     try {
       // Many-to-many join tables are the entities' tables too: a migration creates them like any other.
       return await diffSchema([...schemas.values(), ...joinTablesOf(schemas.values())], editorOf(backend, tx));
@@ -335,7 +335,7 @@ export class MigrationRunner {
     const { backend } = this.core;
     if (plan.length === 0 || !backend.capabilities.supportsTransactionalDdl) return plan.map((m) => result(m, direction, 0, true));
     const out: MigrationResult[] = [];
-    const tx = await backend.begin();
+    const tx = await beginMigration(backend);
     try {
       const editor = editorOf(backend, tx);
       for (const m of plan) {
@@ -372,7 +372,7 @@ export class MigrationRunner {
     this.emit(direction === "up" ? "migrating" : "reverting", event);
     const touched = new Set<string>([MIGRATIONS_TABLE]);
     const started = performance.now();
-    const tx = await backend.begin();
+    const tx = await beginMigration(backend);
     try {
       const m$ = createMigrationContext(backend.name, editorOf(backend, tx), tx, touched, this.entityOf);
       if (direction === "up") {

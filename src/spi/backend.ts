@@ -75,6 +75,12 @@ export interface Backend {
    * the schema editor and the data session) when it is true.
    */
   readonly migrationLock?: MigrationLock;
+  /**
+   * Begins the transaction a migration runs in (applying, reverting, a dry run, `diff`, reading the applied
+   * versions), where migrations must reach the database another way than the data: PostgreSQL behind a
+   * pooler sends them to `postgres.directUrl`. Optional: without it the runner uses {@link Backend.begin}.
+   */
+  beginMigration?(): Promise<TransactionHandle>;
   /** Overrides the runner's default store of applied migrations (the `strata_migrations` table). */
   readonly appliedMigrations?: AppliedMigrationStore;
   /**

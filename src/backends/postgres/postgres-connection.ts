@@ -1,7 +1,7 @@
 /**
  * pg under the SQL session: a runner over a pool or one client that sends the hot-path texts as named
- * prepared statements (parsed once per connection), rows as arrays; and a guard for clients checked out of
- * the pool.
+ * prepared statements (parsed once per connection; unnamed behind PgBouncer), rows as arrays; and a guard
+ * for clients checked out of the pool.
  */
 import type { Pool, PoolClient, QueryArrayConfig, QueryConfig, QueryResult } from "pg";
 import type { SqlResult } from "../../spi/index.js";
@@ -17,13 +17,19 @@ import type { COMMIT_WITH_POSITION } from "./postgres-commit-positions.js";
  */
 export const MAX_NAMED_STATEMENTS = 1000;
 
-/** Names of prepared statements by text, shared by every connection of a backend. */
+/**
+ * Names of prepared statements by text, shared by every connection of a pool. Behind PgBouncer in
+ * transaction pooling (`max` 0) nothing is named: a statement prepared on one server connection is
+ * missing on the next one the pooler hands out ("prepared statement "strata_1" does not exist" before
+ * PgBouncer 1.21), so every text runs unnamed, parsed and run in one round trip on whichever server it gets.
+ */
 export class StatementNames {
   private readonly names = new Map<string, string>();
-  /** The name of `text`, or undefined when {@link MAX_NAMED_STATEMENTS} texts have one already. */
+  constructor(private readonly max = MAX_NAMED_STATEMENTS) {}
+  /** The name of `text`, or undefined when `max` texts have one already (always, when `max` is 0). */
   of(text: string): string | undefined {
     let name = this.names.get(text);
-    if (name === undefined && this.names.size < MAX_NAMED_STATEMENTS) this.names.set(text, (name = `strata_${this.names.size + 1}`));
+    if (name === undefined && this.names.size < this.max) this.names.set(text, (name = `strata_${this.names.size + 1}`));
     return name;
   }
 }

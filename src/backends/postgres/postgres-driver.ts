@@ -12,6 +12,12 @@
  *   others after a `find` are not locked by it. A lock not granted within `timeoutMs` is a `LockError`.
  * - A walk (`repo.iterate`) outside a transaction whose order no index serves streams one select as a
  *   server-side cursor, on a client of the walk's own outside the pool (`streams`, postgres-streamer.ts).
+ * - Behind PgBouncer (`postgres.pooler: "pgbouncer"`, transaction pooling) nothing lives in the session, since
+ *   consecutive transactions of one client may run on different server connections: statements run unnamed
+ *   (postgres-connection.ts), no startup `options` are sent (PgBouncer refuses them), `lock_timeout` is set
+ *   with `SET LOCAL` in the `BEGIN` of each transaction, and the migration lock (a session advisory lock) and
+ *   migrations use a pool of their own on `postgres.directUrl` (`migrationTarget`). Streamed walks already
+ *   keep their cursor inside one transaction, and autoCreate's advisory lock is a transaction-level one.
  * - With `postgres.replicas`, reads outside a transaction go to a replica that has replayed this process's
  *   writes, and fail over between servers (postgres-replica-router.ts, postgres-commit-positions.ts); the
  *   rest stays on this pool.
@@ -22,18 +28,17 @@ import type { QueryResult } from "pg";
 import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
 import type { BackendCapabilities, BackendContext, ServerStatus } from "../../spi/index.js";
 import type { ResolvedConfig } from "../../config/resolved-config.js";
-import { ConnectionError, StorageError, TransactionError, UnsupportedError } from "../../errors.js";
+import { ConfigError, ConnectionError, StorageError, TransactionError, UnsupportedError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDriver } from "../sql/sql-backend.js";
 import type { ForeignKeyCatalog } from "../sql/sql-foreign-keys.js";
-import type { WriteGate } from "../sql/sql-runner.js";
-import type { SqlRunner, SqlStreamer } from "../sql/sql-runner.js";
+import type { SqlRunner, SqlStreamer, WriteGate } from "../sql/sql-runner.js";
 import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
-import { COMMIT_WITH_POSITION, CommitPositions, CURRENT_POSITION, parseLsn } from "./postgres-commit-positions.js";
 import { HeldConnection, PostgresRunner, StatementNames } from "./postgres-connection.js";
 import type { ServerAddress } from "./postgres-errors.js";
 import { isConnectionLoss, mapPostgresError, oneLine, serverAddress } from "./postgres-errors.js";
+import { COMMIT_WITH_POSITION, CommitPositions, CURRENT_POSITION, parseLsn } from "./postgres-commit-positions.js";
 import { PostgresMigrationLock } from "./postgres-migration-lock.js";
 import type { ReplicaSettings } from "./postgres-replica-router.js";
 import { PostgresReplicaRouter } from "./postgres-replica-router.js";
@@ -41,6 +46,20 @@ import { PostgresStreamer } from "./postgres-streamer.js";
 
 /** The advisory lock that serializes autoCreate between processes starting at once. */
 const DDL_LOCK = 0x5374_7261;
+
+/** Connections of the pool on `postgres.directUrl`: the migration lock's, and one migration's at a time. */
+const MIGRATION_POOL_SIZE = 2;
+
+/** A pg pool and how transactions begin on it. */
+interface PoolTarget {
+  readonly pool: pg.Pool;
+  readonly names: StatementNames;
+  readonly server: ServerAddress;
+  /** `BEGIN`, plus `SET LOCAL lock_timeout` behind a pooler (the session's own setting cannot be relied on there). */
+  readonly beginStatement: string;
+  /** Clients `BEGIN` may find dead before it gets a live one: every pooled one, then a new one. */
+  readonly beginAttempts: number;
+}
 
 /** The error of a COMMIT that PostgreSQL answered with the tag ROLLBACK (see `begin`). */
 const ROLLED_BACK_AT_COMMIT =
@@ -65,8 +84,9 @@ export class PostgresDriver implements SqlDriver {
   /** With replicas: where reads go, and the positions they must find replayed. */
   private readonly router: PostgresReplicaRouter | undefined;
   private readonly positions: CommitPositions | undefined;
-  private readonly names = new StatementNames();
   private closed = false;
+  /** The pool on `postgres.directUrl`, opened at the first migration (a storage that never migrates never connects there). */
+  private direct: PoolTarget | undefined;
   /** Migration runners across processes: a session advisory lock on a connection of its own. */
   readonly migrationLock: PostgresMigrationLock;
 
@@ -76,29 +96,31 @@ export class PostgresDriver implements SqlDriver {
   }
 
   private constructor(
-    private readonly pool: pg.Pool,
-    private readonly server: ServerAddress,
+    /** The pool on `url` (through PgBouncer in pooler mode): data, transactions, walks. */
+    private readonly main: PoolTarget,
     private readonly logger: Logger,
-    /** Clients `BEGIN` may find dead before it gets a live one: every pooled one, then a new one. */
-    private readonly beginAttempts: number,
+    private readonly timeoutMs: number,
     /** A new client with the pool's settings, outside it (a streamed walk's). */
     newClient: () => pg.Client,
     /** `StorageConfig.postgres` with defaults: the replicas, the lag a read waits for, the pooler, the direct URL. */
     readonly scaleOut: ResolvedConfig["postgres"],
-    /** Each of `scaleOut.replicas` with the pool's settings on its URL. */
+    /** Each of `scaleOut.replicas` with the settings of a direct connection on its URL. */
     replicas: readonly ReplicaSettings[] = [],
   ) {
+    const { pool, names, server } = main;
     this.migrationLock = new PostgresMigrationLock(
-      () =>
-        this.connect((error) =>
+      () => {
+        const target = this.migrationTarget();
+        return this.connect(target, (error) =>
           this.logger.warn(
-            `The connection holding the PostgreSQL migration lock to ${server.host}:${server.port} was lost (${oneLine(error)}); ` +
+            `The connection holding the PostgreSQL migration lock to ${target.server.host}:${target.server.port} was lost (${oneLine(error)}); ` +
               `the run commits no further migration, since another runner may take the lock meanwhile`,
           ),
-        ),
+        );
+      },
       (error) => this.mapError(error, undefined),
     );
-    const primary = (this.primary = new PostgresRunner(pool, this.names));
+    const primary = (this.primary = new PostgresRunner(pool, names));
     this.primaryStreams = new PostgresStreamer(
       primary,
       newClient,
@@ -124,11 +146,11 @@ export class PostgresDriver implements SqlDriver {
           positions.wrote();
         }
       }
-      const client = await this.connectInTransaction();
+      const client = await this.connectInTransaction(main);
       let broken = false;
       try {
         try {
-          const result = await work(new PostgresRunner(client, this.names));
+          const result = await work(new PostgresRunner(client, names));
           await this.commit(client);
           return result;
         } catch (error) {
@@ -148,8 +170,8 @@ export class PostgresDriver implements SqlDriver {
   static async open(context: BackendContext, createTables: readonly string[]): Promise<PostgresDriver> {
     const { config } = context;
     const server = serverAddress(config.url);
-    const { connectionString, options } = withLockTimeout(config.url, config.timeoutMs);
-    const settings = { connectionString, options, connectionTimeoutMillis: config.timeoutMs };
+    const pooled = config.postgres.pooler !== undefined;
+    const settings = pooled ? pooledSettings(config.url, config.timeoutMs) : directSettings(config.url, config.timeoutMs);
     const pool = new pg.Pool({ ...settings, max: config.poolSize });
     // An idle connection dropped by the server must not crash the process; the pool has already removed it
     // and the next query opens a new one. One line: pg attaches the whole Client to this error, which
@@ -160,16 +182,16 @@ export class PostgresDriver implements SqlDriver {
       if (driverRef.current?.isClosed) return;
       context.logger.warn(`An idle PostgreSQL connection to ${server.host}:${server.port} (database "${server.database}") failed and left the pool: ${oneLine(error)}`);
     });
-    const replicas = config.postgres.replicas.map((url): ReplicaSettings => {
-      const own = withLockTimeout(url, config.timeoutMs);
-      return {
-        url,
-        address: serverAddress(url),
-        client: { connectionString: own.connectionString, options: own.options, connectionTimeoutMillis: config.timeoutMs },
-        poolSize: config.poolSize,
-      };
-    });
-    const driver = new PostgresDriver(pool, server, context.logger, config.poolSize + 1, () => new pg.Client(settings), config.postgres, replicas);
+    const main: PoolTarget = {
+      pool,
+      server,
+      names: new StatementNames(pooled ? 0 : undefined),
+      beginStatement: pooled ? `BEGIN; SET LOCAL lock_timeout = ${Math.trunc(config.timeoutMs)}` : "BEGIN",
+      beginAttempts: config.poolSize + 1,
+    };
+    // Replicas are reached directly (a pooler, when configured, fronts the primary only).
+    const replicas = config.postgres.replicas.map((url): ReplicaSettings => ({ url, address: serverAddress(url), client: directSettings(url, config.timeoutMs), poolSize: config.poolSize }));
+    const driver = new PostgresDriver(main, context.logger, config.timeoutMs, () => new pg.Client(settings), config.postgres, replicas);
     driverRef.current = driver;
     try {
       await pool.query("SELECT 1");
@@ -182,15 +204,39 @@ export class PostgresDriver implements SqlDriver {
   }
 
   mapError(error: unknown, schema: EntitySchema | undefined, foreignKeys?: ForeignKeyCatalog): unknown {
-    return mapPostgresError(error, schema, this.server, foreignKeys);
+    return mapPostgresError(error, schema, this.main.server, foreignKeys);
   }
 
-  /** A client of its own, guarded while held (see {@link HeldConnection}); `onLost` hears if its connection ends. */
-  private async connect(onLost?: (error: Error) => void): Promise<HeldConnection> {
+  /**
+   * Where migrations and the migration lock connect: the pool on `postgres.directUrl` (opened now if not
+   * yet), else the storage's own pool; behind a pooler without `directUrl`, a `ConfigError`, since
+   * PgBouncer in transaction pooling would hand the lock's session to other clients between statements.
+   */
+  private migrationTarget(): PoolTarget {
+    const { directUrl, pooler } = this.scaleOut;
+    if (directUrl === undefined) {
+      if (pooler === undefined) return this.main;
+      throw new ConfigError([
+        `postgres.directUrl: migrations and the migration lock (a session advisory lock) cannot go through ${pooler} in transaction pooling; give postgres.directUrl, the primary's own postgres:// URL (strata migrate: --direct-url)`,
+      ]);
+    }
+    if (this.closed) throw new ConnectionError(`The PostgreSQL storage for ${this.main.server.host}:${this.main.server.port} is closed`);
+    if (this.direct) return this.direct;
+    const server = serverAddress(directUrl);
+    const pool = new pg.Pool({ ...directSettings(directUrl, this.timeoutMs), max: MIGRATION_POOL_SIZE });
+    pool.on("error", (error) => {
+      if (this.closed) return;
+      this.logger.warn(`An idle PostgreSQL connection to ${server.host}:${server.port} (directUrl) failed and left the pool: ${oneLine(error)}`);
+    });
+    return (this.direct = { pool, server, names: new StatementNames(), beginStatement: "BEGIN", beginAttempts: MIGRATION_POOL_SIZE + 1 });
+  }
+
+  /** A client of its own from `target`, guarded while held (see {@link HeldConnection}); `onLost` hears if its connection ends. */
+  private async connect(target: PoolTarget, onLost?: (error: Error) => void): Promise<HeldConnection> {
     try {
-      return new HeldConnection(await this.pool.connect(), onLost);
+      return new HeldConnection(await target.pool.connect(), onLost);
     } catch (error) {
-      throw this.mapError(error, undefined);
+      throw mapPostgresError(error, undefined, target.server);
     }
   }
 
@@ -199,15 +245,15 @@ export class PostgresDriver implements SqlDriver {
    * (its notice not yet read) fails `BEGIN` as a lost connection: nothing was done on it yet, so it is
    * destroyed and the next one tried, instead of failing the caller's transaction.
    */
-  private async connectInTransaction(): Promise<HeldConnection> {
+  private async connectInTransaction(target: PoolTarget): Promise<HeldConnection> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.connect();
+      const client = await this.connect(target);
       try {
-        await client.query("BEGIN");
+        await client.query(target.beginStatement);
         return client;
       } catch (error) {
         client.release(true);
-        if (attempt >= this.beginAttempts || !isConnectionLoss(error)) throw this.mapError(error, undefined);
+        if (attempt >= target.beginAttempts || !isConnectionLoss(error)) throw mapPostgresError(error, undefined, target.server);
       }
     }
   }
@@ -215,9 +261,10 @@ export class PostgresDriver implements SqlDriver {
   /** Runs `statements` (autoCreate's) in one transaction, holding the advisory lock that serializes them between processes. */
   private async runInTransaction(statements: readonly string[]): Promise<void> {
     if (statements.length === 0) return;
-    const client = await this.connect();
+    const client = await this.connect(this.main);
     try {
-      await client.query("BEGIN");
+      await client.query(this.main.beginStatement);
+      // A transaction-level lock: released at COMMIT, so it holds behind a transaction pooler too.
       await client.query(`SELECT pg_advisory_xact_lock(${DDL_LOCK})`);
       for (const statement of statements) await client.query(statement);
       await client.query("COMMIT");
@@ -232,8 +279,17 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async begin(): Promise<SqlTransactionConnection> {
-    const client = await this.connectInTransaction();
-    const runner = new PostgresRunner(client, this.names);
+    return this.beginOn(this.main);
+  }
+
+  /** A migration's transaction: on `postgres.directUrl` when given (see {@link PostgresDriver.migrationTarget}). */
+  async beginMigration(): Promise<SqlTransactionConnection> {
+    return this.beginOn(this.migrationTarget());
+  }
+
+  private async beginOn(target: PoolTarget): Promise<SqlTransactionConnection> {
+    const client = await this.connectInTransaction(target);
+    const runner = new PostgresRunner(client, target.names);
     return {
       runner,
       writes: (work) => work(runner),
@@ -284,13 +340,13 @@ export class PostgresDriver implements SqlDriver {
 
   async backup(_targetPath: string): Promise<void> {
     throw new UnsupportedError(
-      `storage.backup() is not available on PostgreSQL; back up ${this.server.host}:${this.server.port}/${this.server.database} with pg_dump (e.g. pg_dump -Fc -f backup.dump "<url>") and restore it with pg_restore`,
+      `storage.backup() is not available on PostgreSQL; back up ${this.main.server.host}:${this.main.server.port}/${this.main.server.database} with pg_dump (e.g. pg_dump -Fc -f backup.dump "<url>") and restore it with pg_restore`,
     );
   }
 
   /** The primary and each replica, asked now (`strata doctor`). */
   async servers(): Promise<ServerStatus[]> {
-    const { host, port, database } = this.server;
+    const { host, port, database } = this.main.server;
     const position = await PostgresReplicaRouter.primaryPosition(this.primary);
     let primary: ServerStatus;
     try {
@@ -308,23 +364,44 @@ export class PostgresDriver implements SqlDriver {
     this.closed = true;
     await this.router?.close();
     await this.primaryStreams.close();
-    await this.pool.end();
+    await Promise.all([this.main.pool.end(), this.direct?.pool.end()]);
   }
 }
 
+/** pg's settings of a pool or client (all of them: a walk's client is made with the pool's). */
+interface ClientSettings {
+  readonly connectionString: string;
+  readonly options?: string;
+  readonly connectionTimeoutMillis: number;
+}
+
 /**
- * The URL without its `options` parameter, and those options plus `lock_timeout`, so that a row lock
- * waits at most `timeoutMs` (a LockError rather than a hang). pg lets a URL's options replace the
- * `options` setting, hence the split.
+ * Settings of a connection to the server itself: the URL without its `options` parameter, and those
+ * options plus `lock_timeout`, so that a row lock waits at most `timeoutMs` (a LockError rather than a
+ * hang). pg lets a URL's options replace the `options` setting, hence the split.
  */
-function withLockTimeout(url: string, timeoutMs: number): { connectionString: string; options: string } {
+function directSettings(url: string, timeoutMs: number): ClientSettings {
   const lockTimeout = `-c lock_timeout=${Math.trunc(timeoutMs)}`;
   try {
     const parsed = new URL(url);
     const own = parsed.searchParams.get("options");
     parsed.searchParams.delete("options");
-    return { connectionString: parsed.href, options: own ? `${own} ${lockTimeout}` : lockTimeout };
+    return { connectionString: parsed.href, options: own ? `${own} ${lockTimeout}` : lockTimeout, connectionTimeoutMillis: timeoutMs };
   } catch {
-    return { connectionString: url, options: lockTimeout };
+    return { connectionString: url, options: lockTimeout, connectionTimeoutMillis: timeoutMs };
   }
+}
+
+/**
+ * Settings of a connection through PgBouncer: no startup `options` (PgBouncer refuses the parameter, and a
+ * session setting would not follow the client from one server connection to the next anyway); the URL
+ * giving some is a `ConfigError` rather than settings silently dropped. `lock_timeout` goes in each BEGIN.
+ */
+function pooledSettings(url: string, timeoutMs: number): ClientSettings {
+  if (URL.canParse(url) && new URL(url).searchParams.has("options")) {
+    throw new ConfigError([
+      'url: behind pooler "pgbouncer" the URL cannot carry options (PgBouncer refuses the startup parameter, and a session setting would not follow the client across server connections): set them on the role or database instead (ALTER ROLE ... SET search_path = ...)',
+    ]);
+  }
+  return { connectionString: url, connectionTimeoutMillis: timeoutMs };
 }

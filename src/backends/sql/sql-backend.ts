@@ -32,6 +32,8 @@ export interface SqlDriver {
   readonly streams?: SqlStreamer;
   /** Begins a write transaction on a connection of its own (waiting, up to `timeoutMs`, where writers queue). */
   begin(): Promise<SqlTransactionConnection>;
+  /** See {@link Backend.beginMigration}; absent: migrations use {@link SqlDriver.begin}. */
+  beginMigration?(): Promise<SqlTransactionConnection>;
   /**
    * A driver error as a Strata error, naming the entity's table when `schema` is given. A foreign key
    * violation names the relation (README, "Relations"), found in `foreignKeys` by the constraint's name.
@@ -102,7 +104,15 @@ export class SqlBackend implements Backend {
   }
 
   async begin(): Promise<TransactionHandle> {
-    const connection = await this.driver.begin();
+    return this.transactionOn(await this.driver.begin());
+  }
+
+  /** See {@link Backend.beginMigration}: the driver's own connection for migrations, else {@link SqlBackend.begin}'s. */
+  async beginMigration(): Promise<TransactionHandle> {
+    return this.transactionOn(await (this.driver.beginMigration ? this.driver.beginMigration() : this.driver.begin()));
+  }
+
+  private transactionOn(connection: SqlTransactionConnection): TransactionHandle {
     const session = new SqlSession({ tables: this.tables, reads: connection.runner, writes: connection.writes, mapError: this.mapError, inTransaction: true, ...this.explaining() });
     return new SqlTransaction(session, connection, this.mapTransactionError, () => new SqlSchemaEditor(this.dialect, connection.runner, this.mapTransactionError));
   }
