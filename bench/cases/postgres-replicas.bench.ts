@@ -52,6 +52,7 @@ export default async function postgresReplicasBench(): Promise<BenchGroup> {
   const figures = [
     ...(await readAfterCommit("single write", (i) => viaReplica.save({ id: i % ROWS, name: `w${i}`, quantity: 1, price: 1, active: true, note: null }), viaReplica)),
     ...(await readAfterCommit("transaction", (i) => replicated.transaction(async () => viaReplica.save({ id: i % ROWS, name: `t${i}`, quantity: 2, price: 2, active: true, note: null })), viaReplica)),
+    ...(await commitCost()),
   ];
 
   let i = 0;
@@ -80,6 +81,21 @@ export default async function postgresReplicasBench(): Promise<BenchGroup> {
       await admin.end();
     },
   };
+
+  /** Mean ms of a one-save transaction with replicas (its COMMIT brings the WAL position back) and without, alternated. */
+  async function commitCost() {
+    let withPosition = 0;
+    let plain = 0;
+    for (let n = 0; n < SAMPLES; n++) {
+      let start = performance.now();
+      await replicated.transaction(async () => viaReplica.save({ id: n % ROWS, name: `p${n}`, quantity: 4, price: 4, active: true, note: null }));
+      withPosition += performance.now() - start;
+      start = performance.now();
+      await primary.transaction(async () => items.save({ id: n % ROWS, name: `q${n}`, quantity: 5, price: 5, active: true, note: null }));
+      plain += performance.now() - start;
+    }
+    return [{ name: "commit's WAL position (same round trip)", value: (withPosition - plain) / SAMPLES, unit: "ms (mean overhead per transaction)" }];
+  }
 
   /**
    * Mean ms of a findById through the replica right after `write` (the read waits for the replica to replay
