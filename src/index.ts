@@ -30,6 +30,7 @@ export type {
   AppliedMigration,
   AppliedMigrationStore,
   MigrationLock,
+  ServerStatus,
   UpdateOutcome,
   UpsertManyOptions,
 } from "./spi/index.js";

@@ -12,6 +12,7 @@
  *   strata copy --from URL --to URL [--force]     every table and the migration history
  *   strata backup list | create [--keep N] | restore <generation> [--dir <dir>]
  *                                                 backup generations of a SQLite database or a file directory
+ *   strata doctor [--replica URL]...              each server's role, health and replica lag
  *
  * Global: `--url` (else `STRATA_URL`, else `url` of strata.config.{js,json}), `--config <file>`,
  * `--migrations <dir>`, `--json` (machine-readable output on stdout), `--version` (`-V`). `strata migrate
@@ -20,7 +21,7 @@
  *
  * Exit codes: 0 done; 1 a Strata error (a failing, changed, missing or out-of-order migration, a lock
  * timeout, an unreachable database, a failed copy); 2 a usage error (unknown command or option, a bad
- * value, no database URL). `validate` exits 1 when something is wrong.
+ * value, no database URL). `validate` exits 1 when something is wrong, `doctor` when a server is unhealthy.
  *
  * Each command is one module of `commands/` (as umzug's UpAction/DownAction): its options, its action, its
  * output. This file only wires them into the program and maps errors to exit codes; a new command is a new
@@ -36,6 +37,7 @@ import { err, out } from "./cli-output.js";
 import { backupCommand } from "./commands/backup-command.js";
 import { copyCommand } from "./commands/copy-command.js";
 import { createCommand } from "./commands/create-command.js";
+import { doctorCommand, UnhealthyServers } from "./commands/doctor-command.js";
 import { downCommand } from "./commands/down-command.js";
 import { generateCommand } from "./commands/generate-command.js";
 import { statusCommand } from "./commands/status-command.js";
@@ -67,6 +69,7 @@ export function buildProgram(): Command {
   generateCommand(migrate);
   copyCommand(program);
   backupCommand(program);
+  doctorCommand(program);
   return program;
 }
 
@@ -78,6 +81,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    // The report is printed already, unhealthy servers among them.
+    if (error instanceof UnhealthyServers) return 1;
     if (error instanceof UsageError || error instanceof ConfigError) {
       err(`strata: ${error.message}`);
       return 2;

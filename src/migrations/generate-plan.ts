@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { MigrationError } from "../errors.js";
-import { editorOf } from "./applied-migration-store.js";
+import { beginMigration, editorOf } from "./applied-migration-store.js";
 import { detailedDiffSchema } from "./diff-schema.js";
 import { loadMigrations } from "./migration-loader.js";
 import type { LoadedMigration } from "./migration-loader.js";
@@ -66,7 +66,7 @@ const label = (m: LoadedMigration) => `migration ${m.version} "${m.name}"${m.fil
 
 /** The user tables of the live database. */
 async function liveSnapshot(backend: Backend): Promise<SchemaSnapshot> {
-  const tx = await backend.begin();
+  const tx = await beginMigration(backend);
   try {
     return await readSnapshot(editorOf(backend, tx));
   } finally {
@@ -77,7 +77,7 @@ async function liveSnapshot(backend: Backend): Promise<SchemaSnapshot> {
 /** For each dropped column, the rows of the live database holding a value in it (0 where it is not there yet). */
 async function rowsAtStake(backend: Backend, live: SchemaSnapshot, dropped: readonly { table: string; column: string; liveTable: string }[]): Promise<RowsAtStake[]> {
   if (dropped.length === 0) return [];
-  const tx = await backend.begin();
+  const tx = await beginMigration(backend);
   try {
     const out: RowsAtStake[] = [];
     for (const d of dropped) {

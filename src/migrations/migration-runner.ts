@@ -205,7 +205,7 @@ export class MigrationRunner {
    */
   async diff(): Promise<SchemaDiff> {
     const { backend, schemas } = this.core;
-    const tx = await backend.begin();
+    const tx = await beginMigration(backend);
     try {
       // Many-to-many join tables are the entities' tables too: a migration creates them like any other.
       return await diffSchema([...schemas.values(), ...joinTablesOf(schemas.values())], editorOf(backend, tx));

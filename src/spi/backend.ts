@@ -96,6 +96,31 @@ export interface Backend {
    * async readForeignKeys() { return new Map([["posts", [{ name: "fk_posts_authorId", column: "authorId", referencedTable: "authors", referencedColumn: "id", onDelete: "CASCADE" }]]]); }
    */
   readForeignKeys?(): Promise<ReadonlyMap<string, readonly TableForeignKey[]>>;
+  /**
+   * Each server the backend talks to, asked now: its role, health and (a replica's) lag, for `strata
+   * doctor`. Optional: a backend without it is one store, reported by `strata doctor` as healthy once open.
+   * @example
+   * async servers() { return [{ server: "db1:5432/app", role: "primary", healthy: true }]; }
+   */
+  servers?(): Promise<ServerStatus[]>;
+}
+
+/** One database server behind a backend, as {@link Backend.servers} reports it. */
+export interface ServerStatus {
+  /** Where it is, without credentials: `host:port/database`. */
+  readonly server: string;
+  /** `primary` takes writes and transactions; a `replica` serves reads outside transactions. */
+  readonly role: "primary" | "replica";
+  /** False when it did not answer now, or (a replica) is out of the read rotation; `error` says why. */
+  readonly healthy: boolean;
+  /** A replica's WAL not yet replayed, in bytes behind the primary's current position. */
+  readonly lagBytes?: number;
+  /** A replica's delay: 0 when it has replayed all it received, else ms since the last transaction it replayed committed. */
+  readonly lagMs?: number;
+  /** Reads this process has sent it since the storage opened. */
+  readonly reads?: number;
+  /** Why it is not healthy. */
+  readonly error?: string;
 }
 
 /** What a backend factory is given. */

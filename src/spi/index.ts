@@ -5,4 +5,4 @@ export type { DataSession, Key, SearchHit, SearchRequest, SqlResult, UpdateOutco
 export type { TransactionHandle } from "./transaction-handle.js";
 export type { SchemaEditor, TableColumn, TableDescription, TableForeignKey, TableIndex } from "./schema-editor.js";
 export type { AppliedMigration, AppliedMigrationStore, MigrationLock } from "./migration-store.js";
-export type { Backend, BackendContext, BackendFactory } from "./backend.js";
+export type { Backend, BackendContext, BackendFactory, ServerStatus } from "./backend.js";

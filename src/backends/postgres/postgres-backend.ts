@@ -2,8 +2,9 @@
  * The PostgreSQL backend: the shared {@link SqlBackend} skeleton on the PostgreSQL dialect and driver. What
  * PostgreSQL does differently lives beside this file: postgres-dialect.ts (SQL text, types, DDL),
  * postgres-introspector.ts (the catalog), postgres-driver.ts (the pool, transactions, COMMIT in doubt),
- * postgres-connection.ts (pg clients and prepared statements), postgres-errors.ts, and
- * postgres-migration-lock.ts (an advisory lock across processes).
+ * postgres-connection.ts (pg clients and prepared statements), postgres-errors.ts,
+ * postgres-migration-lock.ts (an advisory lock across processes), and with `postgres.replicas`
+ * postgres-replica-router.ts (reads on replicas, failover) and postgres-commit-positions.ts (read-your-writes).
  */
 import type { Backend, BackendContext } from "../../spi/index.js";
 import { SqlBackend } from "../sql/sql-backend.js";

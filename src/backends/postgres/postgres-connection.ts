@@ -8,6 +8,7 @@ import type { SqlResult } from "../../spi/index.js";
 import { TransactionError } from "../../errors.js";
 import type { SqlRunner } from "../sql/sql-runner.js";
 import { noteStatement } from "../../observe/operation-trace.js";
+import type { COMMIT_WITH_POSITION } from "./postgres-commit-positions.js";
 
 /**
  * At most this many texts are named. A named statement stays prepared on each connection that ran it until
@@ -75,11 +76,16 @@ export class HeldConnection {
     return (await this.client.query(statement as string, values)) as QueryResult;
   }
 
-  /** Sends the transaction's `COMMIT` or `ROLLBACK`; from then on {@link HeldConnection.query} refuses statements. */
-  async end(statement: "COMMIT" | "ROLLBACK"): Promise<QueryResult> {
+  /**
+   * Sends the transaction's `COMMIT` or `ROLLBACK` (or the commit followed by the primary's WAL position, whose
+   * answer is one result per statement); from then on {@link HeldConnection.query} refuses statements.
+   */
+  async end(statement: "COMMIT" | "ROLLBACK"): Promise<QueryResult>;
+  async end(statement: typeof COMMIT_WITH_POSITION): Promise<QueryResult[]>;
+  async end(statement: string): Promise<QueryResult | QueryResult[]> {
     if (this.lostWith) throw this.lostWith;
     this.ended = true;
-    return this.client.query(statement);
+    return this.client.query(statement) as Promise<QueryResult | QueryResult[]>;
   }
 
   /** Gives the client back to the pool, or destroys it when it is `broken` or its connection was lost. */

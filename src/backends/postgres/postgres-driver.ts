@@ -18,24 +18,30 @@
  *   with `SET LOCAL` in the `BEGIN` of each transaction, and the migration lock (a session advisory lock) and
  *   migrations use a pool of their own on `postgres.directUrl` (`migrationTarget`). Streamed walks already
  *   keep their cursor inside one transaction, and autoCreate's advisory lock is a transaction-level one.
+ * - With `postgres.replicas`, reads outside a transaction go to a replica that has replayed this process's
+ *   writes, and fail over between servers (postgres-replica-router.ts, postgres-commit-positions.ts); the
+ *   rest stays on this pool.
  * - Values: see postgres-dialect.ts (`text COLLATE "C"`, `bigint`, `double precision`, `timestamptz(3)`, `jsonb`).
  */
 import pg from "pg";
 import type { QueryResult } from "pg";
 import { DEFAULT_CAPABILITIES } from "../../spi/index.js";
-import type { BackendCapabilities, BackendContext } from "../../spi/index.js";
+import type { BackendCapabilities, BackendContext, ServerStatus } from "../../spi/index.js";
 import type { ResolvedConfig } from "../../config/resolved-config.js";
 import { ConfigError, ConnectionError, StorageError, TransactionError, UnsupportedError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import type { SqlDriver } from "../sql/sql-backend.js";
 import type { ForeignKeyCatalog } from "../sql/sql-foreign-keys.js";
-import type { WriteGate } from "../sql/sql-runner.js";
+import type { SqlRunner, SqlStreamer, WriteGate } from "../sql/sql-runner.js";
 import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
 import { HeldConnection, PostgresRunner, StatementNames } from "./postgres-connection.js";
 import type { ServerAddress } from "./postgres-errors.js";
-import { isConnectionLoss, isUnknownForeignKey, mapPostgresError, serverAddress } from "./postgres-errors.js";
+import { isConnectionLoss, isUnknownForeignKey, mapPostgresError, oneLine, serverAddress } from "./postgres-errors.js";
+import { COMMIT_WITH_POSITION, CommitPositions, CURRENT_POSITION, parseLsn } from "./postgres-commit-positions.js";
 import { PostgresMigrationLock } from "./postgres-migration-lock.js";
+import type { ReplicaSettings } from "./postgres-replica-router.js";
+import { PostgresReplicaRouter } from "./postgres-replica-router.js";
 import { PostgresStreamer } from "./postgres-streamer.js";
 
 /** The advisory lock that serializes autoCreate between processes starting at once. */
@@ -68,9 +74,16 @@ export class PostgresDriver implements SqlDriver {
     supportsSql: true,
     persistent: true,
   };
-  readonly reads: PostgresRunner;
+  /** The primary's pool, or with replicas the router that sends each read to one (postgres-replica-router.ts). */
+  readonly reads: SqlRunner;
   readonly writes: WriteGate;
-  readonly streams: PostgresStreamer;
+  readonly streams: SqlStreamer;
+  /** The primary's pool runner: writes, and reads when no replica is configured. */
+  private readonly primary: PostgresRunner;
+  private readonly primaryStreams: PostgresStreamer;
+  /** With replicas: where reads go, and the positions they must find replayed. */
+  private readonly router: PostgresReplicaRouter | undefined;
+  private readonly positions: CommitPositions | undefined;
   private closed = false;
   /** The pool on `postgres.directUrl`, opened at the first migration (a storage that never migrates never connects there). */
   private direct: PoolTarget | undefined;
@@ -91,6 +104,8 @@ export class PostgresDriver implements SqlDriver {
     newClient: () => pg.Client,
     /** `StorageConfig.postgres` with defaults: the replicas, the lag a read waits for, the pooler, the direct URL. */
     readonly scaleOut: ResolvedConfig["postgres"],
+    /** Each of `scaleOut.replicas` with the settings of a direct connection on its URL. */
+    replicas: readonly ReplicaSettings[] = [],
   ) {
     const { pool, names, server } = main;
     this.migrationLock = new PostgresMigrationLock(
@@ -105,14 +120,32 @@ export class PostgresDriver implements SqlDriver {
       },
       (error) => this.mapError(error, undefined),
     );
-    const reads = (this.reads = new PostgresRunner(pool, names));
-    this.streams = new PostgresStreamer(
-      reads,
+    const primary = (this.primary = new PostgresRunner(pool, names));
+    this.primaryStreams = new PostgresStreamer(
+      primary,
       newClient,
       () => new ConnectionError(`The PostgreSQL storage for ${server.host}:${server.port} (database "${server.database}") is closed`),
     );
+    if (replicas.length > 0) {
+      const positions = (this.positions = new CommitPositions(`${server.host}:${server.port}`, async () => parseLsn((await primary.all(CURRENT_POSITION, [], true))[0]?.[0])));
+      this.router = new PostgresReplicaRouter(primary, this.primaryStreams, replicas, positions, scaleOut.maxReplicaLagMs, logger);
+    } else {
+      this.positions = undefined;
+      this.router = undefined;
+    }
+    this.reads = this.router ?? primary;
+    this.streams = this.router?.streams ?? this.primaryStreams;
+    const positions = this.positions;
     this.writes = async (work, multiStatement) => {
-      if (!multiStatement) return work(reads);
+      if (!multiStatement) {
+        if (!positions) return work(primary);
+        // Counted whether it succeeded or not: a write whose answer was lost may still have committed.
+        try {
+          return await work(primary);
+        } finally {
+          positions.wrote();
+        }
+      }
       const client = await this.connectInTransaction(main);
       let broken = false;
       try {
@@ -156,7 +189,9 @@ export class PostgresDriver implements SqlDriver {
       beginStatement: pooled ? `BEGIN; SET LOCAL lock_timeout = ${Math.trunc(config.timeoutMs)}` : "BEGIN",
       beginAttempts: config.poolSize + 1,
     };
-    const driver = new PostgresDriver(main, context.logger, config.timeoutMs, () => new pg.Client(settings), config.postgres);
+    // Replicas are reached directly (a pooler, when configured, fronts the primary only).
+    const replicas = config.postgres.replicas.map((url): ReplicaSettings => ({ url, address: serverAddress(url), client: directSettings(url, config.timeoutMs), poolSize: config.poolSize }));
+    const driver = new PostgresDriver(main, context.logger, config.timeoutMs, () => new pg.Client(settings), config.postgres, replicas);
     driverRef.current = driver;
     try {
       await pool.query("SELECT 1");
@@ -243,6 +278,8 @@ export class PostgresDriver implements SqlDriver {
       throw error;
     } finally {
       client.release();
+      // The tables made here must be on a replica before it answers a read of them.
+      this.positions?.wrote();
     }
   }
 
@@ -278,9 +315,17 @@ export class PostgresDriver implements SqlDriver {
    */
   private async commit(client: HeldConnection): Promise<QueryResult> {
     const lostBefore = client.lost !== undefined;
+    const positions = this.positions;
+    const covers = positions?.mark() ?? 0;
     try {
-      return await client.end("COMMIT");
+      if (!positions) return await client.end("COMMIT");
+      // The primary's position after the commit, in the commit's own round trip: replica reads wait for it.
+      const [commit, after] = await client.end(COMMIT_WITH_POSITION);
+      positions.committed(parseLsn(after?.rows[0]?.["lsn"]), covers);
+      return commit!;
     } catch (error) {
+      // A commit lost on the way may have committed: the next replica read asks the primary where it is.
+      positions?.wrote();
       throw !lostBefore && isConnectionLoss(error) ? this.lostAtCommit(error) : error;
     }
   }
@@ -304,10 +349,26 @@ export class PostgresDriver implements SqlDriver {
     );
   }
 
+  /** The primary and each replica, asked now (`strata doctor`). */
+  async servers(): Promise<ServerStatus[]> {
+    const { host, port, database } = this.main.server;
+    const position = await PostgresReplicaRouter.primaryPosition(this.primary);
+    let primary: ServerStatus;
+    try {
+      await this.primary.all("SELECT 1", [], false);
+      primary = { server: `${host}:${port}/${database}`, role: "primary", healthy: true, ...(this.router ? { reads: this.router.readsOnPrimary } : {}) };
+    } catch (error) {
+      const mapped = this.mapError(error, undefined);
+      primary = { server: `${host}:${port}/${database}`, role: "primary", healthy: false, error: mapped instanceof Error ? mapped.message : oneLine(error) };
+    }
+    return [primary, ...(this.router ? await this.router.status(position) : [])];
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.streams.close();
+    await this.router?.close();
+    await this.primaryStreams.close();
     await Promise.all([this.main.pool.end(), this.direct?.pool.end()]);
   }
 }
@@ -348,11 +409,4 @@ function pooledSettings(url: string, timeoutMs: number): ClientSettings {
     ]);
   }
   return { connectionString: url, connectionTimeoutMillis: timeoutMs };
-}
-
-/** An error's message (and SQLSTATE) on one line, for the log. */
-function oneLine(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  const message = ((error as Error)?.message ?? String(error)).replace(/\s*\n\s*/g, " ");
-  return typeof code === "string" ? `${message} (${code})` : message;
 }

@@ -40,6 +40,26 @@ export function isConnectionLoss(error: unknown): boolean {
   return LOST_MESSAGE.test((error as Error)?.message ?? "");
 }
 
+/** An error's message (and SQLSTATE) on one line, for the log: pg's errors carry the whole Client, too much to print. */
+export function oneLine(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  const message = ((error as Error)?.message ?? String(error)).replace(/\s*\n\s*/g, " ");
+  return typeof code === "string" ? `${message} (${code})` : message;
+}
+
+/**
+ * True when `error` says the server cannot answer at all (a connection refused, lost or not made in time,
+ * the server starting up or shutting down), rather than that a statement failed on a live connection: what
+ * takes a read replica out of rotation (postgres-replica-router.ts).
+ */
+export function isServerUnavailable(error: unknown): boolean {
+  if (isConnectionLoss(error)) return true;
+  const code = (error as { code?: unknown })?.code;
+  // A refused login (class 28) or a missing database (3D000) counts too: that server cannot answer, another may.
+  if (typeof code === "string" && (CONNECT_CODES.has(code) || code.startsWith("08") || code.startsWith("28"))) return true;
+  return /timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test((error as Error)?.message ?? "");
+}
+
 /** pg type names in data-exception messages, and the logical type whose columns they are stored in. */
 const TYPE_NAMES: ReadonlyArray<[RegExp, LogicalType]> = [
   [/type jsonb?\b|JSON/, "json"],

@@ -43,6 +43,23 @@ interface PlanNode {
   readonly Plans?: readonly PlanNode[];
 }
 
+/** The EXPLAIN whose plan {@link planSortsEveryMatch} reads. */
+export function explainText(select: string): string {
+  return `EXPLAIN (FORMAT JSON) ${select}`;
+}
+
+/** True when the plan of {@link explainText} (its rows) sorts every match before its first row: a `Sort` at its top. */
+export function planSortsEveryMatch(rows: readonly unknown[][]): boolean {
+  let node = ((rows[0]?.[0] as { Plan?: PlanNode }[] | undefined)?.[0])?.Plan;
+  while (node !== undefined) {
+    const type = node["Node Type"] ?? "";
+    if (type === "Sort") return true;
+    if (!ORDER_KEEPING_NODES.has(type)) return false;
+    node = node.Plans?.[0];
+  }
+  return false;
+}
+
 /** A client of a walk's own, and the failure that ended its connection, if any. */
 interface StreamClient {
   readonly client: pg.Client;
@@ -65,15 +82,7 @@ export class PostgresStreamer implements SqlStreamer {
   ) {}
 
   async sortsEveryMatch(text: string, params: readonly unknown[]): Promise<boolean> {
-    const rows = await this.reads.all(`EXPLAIN (FORMAT JSON) ${text}`, params, false);
-    let node = ((rows[0]?.[0] as { Plan?: PlanNode }[] | undefined)?.[0])?.Plan;
-    while (node !== undefined) {
-      const type = node["Node Type"] ?? "";
-      if (type === "Sort") return true;
-      if (!ORDER_KEEPING_NODES.has(type)) return false;
-      node = node.Plans?.[0];
-    }
-    return false;
+    return planSortsEveryMatch(await this.reads.all(explainText(text), params, false));
   }
 
   async open(text: string, params: readonly unknown[]): Promise<SqlCursor | undefined> {

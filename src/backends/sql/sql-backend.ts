@@ -7,7 +7,7 @@
  * storage's schemas, and the foreign keys the database holds besides (`readForeignKeys`), give the
  * {@link ForeignKeyCatalog} with which a foreign key failure names its relation.
  */
-import type { Backend, BackendCapabilities, MigrationLock, TableDescription, TableForeignKey, TransactionHandle } from "../../spi/index.js";
+import type { Backend, BackendCapabilities, MigrationLock, ServerStatus, TableDescription, TableForeignKey, TransactionHandle } from "../../spi/index.js";
 import type { EntitySchema } from "../../schema/entity-schema.js";
 import { withHeldForeignKeys } from "../../schema/foreign-key-graph.js";
 import { schemaOfTable } from "../../schema/table-schema.js";
@@ -58,6 +58,8 @@ export interface SqlDriver {
   close(): Promise<void>;
   /** See {@link Backend.migrationLock}. */
   readonly migrationLock?: MigrationLock;
+  /** See {@link Backend.servers}; absent for a database that is one file (SQLite). */
+  servers?(): Promise<ServerStatus[]>;
 }
 
 export class SqlBackend implements Backend {
@@ -66,6 +68,8 @@ export class SqlBackend implements Backend {
   readonly capabilities: BackendCapabilities;
   readonly session: SqlSession;
   readonly migrationLock?: MigrationLock;
+  /** See {@link Backend.servers}: the driver's, where it has one. */
+  readonly servers?: () => Promise<ServerStatus[]>;
   private readonly tables: SqlTables;
   private readonly mapError: (error: unknown, schema: EntitySchema | undefined) => unknown;
   /** Maps an error of a transaction's own statements (savepoints, its end) and of its schema editor: no table to name. */
@@ -85,6 +89,7 @@ export class SqlBackend implements Backend {
     // writes a partial save as one INSERT ... ON CONFLICT DO UPDATE of the given columns, whatever the dialect.
     this.capabilities = { ...driver.capabilities, supportsRelationFilters: true, supportsPartialUpsert: true };
     if (driver.migrationLock) this.migrationLock = driver.migrationLock;
+    if (driver.servers) this.servers = () => driver.servers!();
     this.tables = new SqlTables(dialect);
     const catalog = (this.catalog = new ForeignKeyCatalog(schemas));
     this.mapError = (error, schema) => driver.mapError(error, schema, catalog);
