@@ -7,8 +7,10 @@
  * dialect supplies.
  */
 import type { TableDescription, TableForeignKey } from "../../spi/index.js";
-import type { LogicalType } from "../../schema/entity-schema.js";
+import type { EntitySchema, FullTextSchema, LogicalType } from "../../schema/entity-schema.js";
+import type { SearchQuery } from "../../search/search-query.js";
 import type { SqlRunner } from "./sql-runner.js";
+import type { CreateMode } from "./sql-table-statements.js";
 
 /** Turns a logical value (never null) into what the driver binds, and a stored value back. */
 export interface ValueCodec {
@@ -41,7 +43,8 @@ export interface SqlIntrospector {
  * - types: `columnTypes`, `codecs`;
  * - DDL: `incrementPrimaryKey`, `advanceKeyGenerator`, `literal`, `canSetNotNull`, `indexColumnOrder`,
  *   `foldedIndexExpression`, `addForeignKeyIfMissing`, `alterTableConstraints`;
- * - introspection: `introspector`.
+ * - introspection: `introspector`;
+ * - full-text search: `fullText` (optional).
  *
  * The members stay flat rather than in sub-objects (`dialect.query`, `dialect.ddl`...): the query compiler
  * and the session read the compiler hooks on every call (each `find`, `count`, `findByIds`), where a nested
@@ -144,6 +147,72 @@ export interface SqlDialect {
 
   // Introspection.
   readonly introspector: SqlIntrospector;
+
+  // Full-text search.
+  /**
+   * How the database holds a table's full-text index and answers `repo.search` (see {@link SqlFullText}).
+   * Absent: the backend's sessions have no `search` (`repo.search` is an `UnsupportedError`), autoCreate
+   * leaves entities' full-text indexes out and `m.createFullTextIndex` is an `UnsupportedError`.
+   */
+  readonly fullText?: SqlFullText;
+}
+
+/**
+ * A dialect's full-text search: the objects that hold a table's full-text index (whatever the database
+ * needs: a virtual table and triggers on SQLite, a hidden column or side table and a GIN index on
+ * PostgreSQL), their DDL, and the select of a search. The shared code (sql-full-text.ts, the schema
+ * editor, autoCreate, the session) decides when to run them and never looks inside; the introspector
+ * reads the index back into `TableDescription.fullText` and leaves its objects out of `listTables`.
+ *
+ * Contract of every statement list: run in order, on the connection of the transaction at hand (DDL is
+ * transactional on both databases), with no bound parameter; names are quoted (`quoteIdentifier`), text
+ * values written with `quotedText` (sql-literals.ts). The index must stay current by itself: every write
+ * to the table, however made (Strata's statements, a foreign key's cascade, `storage.sql`), updates it in
+ * the writing statement's own transaction, so that a rollback (or a savepoint's) undoes both.
+ */
+export interface SqlFullText {
+  /**
+   * The statements that create the full-text index `index` of `table` (`index.properties` are column names,
+   * all of string columns, in document order; `primaryKey` is the table's key column) and index the rows the
+   * table holds. `"migration"`: nothing of it exists yet. `"autoCreate"`: the storage opens over a database
+   * that may hold it already: each object is created only if missing, and the rows are indexed only when the
+   * index is new (a storage's open never re-reads a table it has indexed).
+   */
+  createStatements(table: string, index: FullTextSchema, primaryKey: string, mode: CreateMode): string[];
+  /** The statements that drop `table`'s full-text index `index` (as the introspector read it) and all it made. */
+  dropStatements(table: string, index: FullTextSchema): string[];
+  /**
+   * The names of the tables {@link SqlFullText.createStatements} makes for `table` (on SQLite `<table>__fts`
+   * and its shadow tables): one of them taken by another table is a `SchemaError` before anything runs.
+   * Empty where the index makes no table of its own.
+   */
+  reservedTables(table: string): string[];
+  /**
+   * The select of one search (see {@link FullTextSearch}): rows as arrays, `search.columns` in that order
+   * followed by the score, best first (score descending, then primary key ascending), paged.
+   */
+  searchStatement(search: FullTextSearch): { readonly text: string; readonly params: unknown[] };
+}
+
+/** What {@link SqlFullText.searchStatement} is given: one `repo.search` call, its `where` already compiled. */
+export interface FullTextSearch {
+  /** The searched entity: its table, primary key and `fullText` (whose `properties` are entity properties). */
+  readonly schema: EntitySchema;
+  /** The full-text index's columns (column names), in document order. */
+  readonly indexColumns: readonly string[];
+  /** The column names to select, in this order (the score comes after them). */
+  readonly columns: readonly string[];
+  /** The parsed query: every token in it is folded already; never the user's raw text. */
+  readonly query: SearchQuery;
+  /**
+   * The compiled `where`, or undefined when it matches every row: a boolean expression over the table's
+   * columns, unqualified (the select must have no other column of those names in scope where it is placed;
+   * correlated subqueries in it name the table by its quoted name, so the table must not be aliased). Its
+   * placeholders are numbered from `firstParam` (1-based), and its values come back in `params`.
+   */
+  where(firstParam: number): { readonly text: string; readonly params: readonly unknown[] } | undefined;
+  readonly limit: number;
+  readonly offset: number;
 }
 
 /** A double-quoted identifier. Names come only from entity metadata or checked migration names; a quote inside is doubled. */

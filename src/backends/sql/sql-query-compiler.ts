@@ -28,10 +28,14 @@ const COMPARISON: Record<string, string> = { eq: "=", gt: ">", gte: ">=", lt: "<
 
 class ParamList {
   readonly values: unknown[] = [];
-  constructor(private readonly dialect: SqlDialect) {}
+  /** `before`: parameters the statement binds ahead of these (their placeholders are numbered after them). */
+  constructor(
+    private readonly dialect: SqlDialect,
+    private readonly before = 0,
+  ) {}
   add(value: unknown): string {
     this.values.push(value);
-    return this.dialect.placeholder(this.values.length);
+    return this.dialect.placeholder(this.before + this.values.length);
   }
 }
 
@@ -228,6 +232,18 @@ function checkParams(schema: EntitySchema, params: readonly unknown[], dialect: 
 export function compileWhere(schema: EntitySchema, where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec): CompiledSql {
   const params = new ParamList(dialect);
   return { text: compileWhereInto(where, dialect, codec, params, quoteIdentifier(schema.table)), params: params.values };
+}
+
+/**
+ * `where` on `schema`'s table as one boolean expression (no `WHERE`), its placeholders numbered from
+ * `firstParam`, for a statement that binds other parameters before it (a search's query); undefined when
+ * every row matches. Columns are unqualified, relation subqueries name the table by its quoted name.
+ */
+export function compileWhereExpression(schema: EntitySchema, where: NormalizedWhere, dialect: SqlDialect, codec: RowCodec, firstParam: number): CompiledSql | undefined {
+  const params = new ParamList(dialect, firstParam - 1);
+  const text = whereExpression(where, dialect, codec, params, { table: quoteIdentifier(schema.table), depth: 0 });
+  if (text !== undefined) checkParams(schema, params.values, dialect);
+  return text === undefined ? undefined : { text, params: params.values };
 }
 
 /** The column list of a select: the entity's columns in schema order, or `columns` (rows are decoded by position). */

@@ -7,6 +7,7 @@
 import type { LogicalType } from "../../schema/entity-schema.js";
 import type { SqlDialect, ValueCodec } from "../sql/sql-dialect.js";
 import { plainLiteral } from "../sql/sql-literals.js";
+import { sqliteFullText } from "./sqlite-full-text.js";
 import { sqliteIntrospector } from "./sqlite-introspector.js";
 
 const same: ValueCodec = { encode: (v) => v, decode: (v) => v };
@@ -90,4 +91,6 @@ export const sqliteDialect: SqlDialect = {
   // foreign key is inline, cycles included. No ALTER TABLE for constraints: see SqliteConnection.rewriteTableDefinition.
   alterTableConstraints: false,
   introspector: sqliteIntrospector,
+  // FTS5 external-content tables kept by triggers, ranked by bm25() (sqlite-full-text.ts).
+  fullText: sqliteFullText,
 };
