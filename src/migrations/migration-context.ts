@@ -55,6 +55,17 @@ export interface MigrationContext {
   addForeignKey(table: string, column: string, references: { table: string; column?: string }, options?: { onDelete?: OnDelete; name?: string }): Promise<void>;
   /** Drops the foreign key `name` of `table`; the column, its values and its index stay. */
   dropForeignKey(table: string, name: string): Promise<void>;
+  /**
+   * Creates the table's full-text index (one per table) over its string `columns`, in document order, and
+   * indexes the rows it holds; from then on every write keeps it current (`repo.search` on an entity of the
+   * table, whose `@Index({ fulltext: true })` columns should be these). A backend without full-text search
+   * makes it an `UnsupportedError`.
+   * @default name `fts_<table>`
+   * @example await m.createFullTextIndex("cities", ["name", "altName"]);
+   */
+  createFullTextIndex(table: string, columns: string[], name?: string): Promise<void>;
+  /** Drops the table's full-text index (`name`, when given, must be its name); the rows stay. */
+  dropFullTextIndex(table: string, name?: string): Promise<void>;
   /** Rewrites rows in batches; `fn` returns the changed row (or nothing to leave it). */
   updateRows(table: string, fn: (row: Record<string, unknown>) => Record<string, unknown> | void | Promise<Record<string, unknown> | void>, where?: Record<string, unknown>): Promise<number>;
   /**

@@ -283,6 +283,36 @@ export function createMigrationContext(
       await editor.dropForeignKey(table, name);
       touched.add(table);
     },
+    async createFullTextIndex(table, columns, name) {
+      checkIdentifier(table, "Table name");
+      if (!Array.isArray(columns) || columns.length === 0) throw new SchemaError(`A full-text index on table "${table}" needs at least one column`, { table });
+      for (const c of columns) checkIdentifier(c, "Full-text index column", table);
+      if (new Set(columns).size !== columns.length) throw new SchemaError(`A full-text index on table "${table}" names a column twice`, { table });
+      const indexName = checkIdentifier(name ?? `fts_${table}`, "Full-text index name", table);
+      const described = await existing(table);
+      for (const c of columns) {
+        if (columnOf(described, c).type !== "string") {
+          throw new SchemaError(`The full-text index "${indexName}" of table "${table}": column "${c}" is not a string column (only strings can be searched)`, { table, field: c });
+        }
+      }
+      if (described.fullText) {
+        throw new SchemaError(`Table "${table}" has a full-text index already ("${described.fullText.name}"): a table has one; drop it first to change its columns`, { table });
+      }
+      if (!editor.createFullTextIndex) throw new UnsupportedError(`m.createFullTextIndex(): the ${backendName} backend has no full-text search`);
+      await editor.createFullTextIndex(table, { name: indexName, properties: [...columns] });
+      touched.add(table);
+    },
+    async dropFullTextIndex(table, name) {
+      checkIdentifier(table, "Table name");
+      if (name !== undefined) checkIdentifier(name, "Full-text index name", table);
+      const fullText = (await existing(table)).fullText;
+      if (!fullText || (name !== undefined && fullText.name !== name)) {
+        throw new SchemaError(`Table "${table}" has no full-text index${name === undefined ? "" : ` "${name}"`}${fullText ? ` (it has "${fullText.name}")` : ""}`, { table });
+      }
+      if (!editor.dropFullTextIndex) throw new UnsupportedError(`m.dropFullTextIndex(): the ${backendName} backend has no full-text search`);
+      await editor.dropFullTextIndex(table, fullText.name);
+      touched.add(table);
+    },
     async updateRows(table, fn, where) {
       const schema = await tableSchema(table);
       const pk = schema.primary;

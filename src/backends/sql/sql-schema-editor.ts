@@ -8,7 +8,8 @@
  * ({@link TableDefinitionRewriter}); either way the rows are checked first, with the same words everywhere.
  */
 import type { SchemaEditor, TableColumn, TableDescription, TableForeignKey, TableIndex } from "../../spi/index.js";
-import { SchemaError } from "../../errors.js";
+import { SchemaError, UnsupportedError } from "../../errors.js";
+import type { FullTextSchema } from "../../schema/entity-schema.js";
 import { impliedUniqueIndexName } from "../../schema/entity-schema.js";
 import { foreignKeyMissingError, foreignKeyViolatedError } from "../../schema/schema-change-errors.js";
 import type { SqlDialect } from "./sql-dialect.js";
@@ -47,15 +48,76 @@ export class SqlSchemaEditor implements SchemaEditor {
         indexes.push({ name: impliedUniqueIndexName(table.name, [c.name]), columns: [c.name], unique: true });
       }
     }
+    if (table.fullText) await this.checkFullText(table, table.fullText);
     for (const statement of createTableStatements(this.dialect, { ...table, indexes }, "migration")) await this.exec(statement);
   }
 
   async dropTable(name: string): Promise<void> {
+    const fullText = (await this.describeTable(name))?.fullText;
+    if (fullText) await this.dropFullText(name, fullText);
     await this.exec(`DROP TABLE ${quoteIdentifier(name)}`);
   }
 
   async renameTable(from: string, to: string): Promise<void> {
+    // A full-text index names its table in its own objects (SQLite's content='<table>', its triggers'
+    // names): it is dropped and made again for the new name, which indexes the rows anew.
+    const fullText = (await this.describeTable(from))?.fullText;
+    if (fullText) await this.dropFullText(from, fullText);
     await this.exec(`ALTER TABLE ${quoteIdentifier(from)} RENAME TO ${quoteIdentifier(to)}`);
+    if (fullText) await this.createFullTextIndex(to, fullText);
+  }
+
+  /**
+   * Creates the full-text index `index` of `table` (see {@link SchemaEditor.createFullTextIndex}). The
+   * columns must be string columns of the table, and the tables the dialect makes for it must be free.
+   */
+  async createFullTextIndex(table: string, index: FullTextSchema): Promise<void> {
+    const described = await this.describeTable(table);
+    if (!described) throw new SchemaError(`Table "${table}" does not exist`, { table });
+    await this.checkFullText(described, index);
+    const primary = described.columns.find((c) => c.primary)!;
+    for (const statement of this.fullText(table).createStatements(table, index, primary.name, "migration")) await this.exec(statement);
+  }
+
+  async dropFullTextIndex(table: string, name: string): Promise<void> {
+    const fullText = (await this.describeTable(table))?.fullText;
+    if (!fullText || fullText.name !== name) throw new SchemaError(`Table "${table}" has no full-text index "${name}"`, { table });
+    await this.dropFullText(table, fullText);
+  }
+
+  private async dropFullText(table: string, index: FullTextSchema): Promise<void> {
+    for (const statement of this.fullText(table).dropStatements(table, index)) await this.exec(statement);
+  }
+
+  private fullText(table: string): NonNullable<SqlDialect["fullText"]> {
+    const fullText = this.dialect.fullText;
+    if (!fullText) throw new UnsupportedError(`The ${this.dialect.name} backend has no full-text search: table "${table}" cannot get a full-text index`);
+    return fullText;
+  }
+
+  /** Refuses a full-text index over columns that are not string columns of `table`, or whose helper tables' names are taken. */
+  private async checkFullText(table: TableDescription, index: FullTextSchema): Promise<void> {
+    const fullText = this.fullText(table.name);
+    if (index.properties.length === 0) throw new SchemaError(`The full-text index "${index.name}" of table "${table.name}" needs at least one column`, { table: table.name });
+    for (const name of index.properties) {
+      const column = table.columns.find((c) => c.name === name);
+      if (!column) throw new SchemaError(`The full-text index "${index.name}" of table "${table.name}" names column "${name}", which the table does not have`, { table: table.name, field: name });
+      if (column.type !== "string") {
+        throw new SchemaError(`The full-text index "${index.name}" of table "${table.name}" names column "${name}", which holds ${column.type} values: only string columns can be searched`, {
+          table: table.name,
+          field: name,
+        });
+      }
+    }
+    const reserved = fullText.reservedTables(table.name);
+    if (reserved.length === 0) return;
+    const taken = new Set(await this.listTables());
+    const clash = reserved.find((name) => taken.has(name));
+    if (clash !== undefined) {
+      throw new SchemaError(`Table "${table.name}" cannot get a full-text index: ${this.dialect.label} keeps it in a table named "${clash}", which another table already has: rename that table`, {
+        table: table.name,
+      });
+    }
   }
 
   async addColumn(table: string, column: TableColumn): Promise<void> {
@@ -81,11 +143,18 @@ export class SqlSchemaEditor implements SchemaEditor {
     const described = await this.describeTable(table);
     for (const index of described?.indexes ?? []) if (index.columns.includes(name)) await this.dropIndex(table, index.name);
     for (const fk of described?.foreignKeys ?? []) if (fk.column === name) await this.dropForeignKey(table, fk.name);
+    // A full-text index over the column goes with it, as an index of several columns does.
+    if (described?.fullText?.properties.includes(name)) await this.dropFullText(table, described.fullText);
     await this.exec(`ALTER TABLE ${quoteIdentifier(table)} DROP COLUMN ${quoteIdentifier(name)}`);
   }
 
   async renameColumn(table: string, from: string, to: string): Promise<void> {
+    // A full-text index reads its columns by name (SQLite's external content): made again under the new one.
+    const fullText = (await this.describeTable(table))?.fullText;
+    const affected = fullText?.properties.includes(from) ? fullText : undefined;
+    if (affected) await this.dropFullText(table, affected);
     await this.exec(`ALTER TABLE ${quoteIdentifier(table)} RENAME COLUMN ${quoteIdentifier(from)} TO ${quoteIdentifier(to)}`);
+    if (affected) await this.createFullTextIndex(table, { name: affected.name, properties: affected.properties.map((p) => (p === from ? to : p)) });
   }
 
   async createIndex(table: string, index: TableIndex): Promise<void> {

@@ -3,15 +3,15 @@
  * parameters on one connection (or a pool). The backend decides where reads go and how a write is made
  * atomic; this class decides what SQL to run and turns results into rows.
  */
-import type { DataSession, Key, SqlResult, UpdateOutcome, UpsertManyOptions } from "../../spi/index.js";
+import type { DataSession, Key, SearchHit, SearchRequest, SqlResult, UpdateOutcome, UpsertManyOptions } from "../../spi/index.js";
 import { QueryError, StorageError } from "../../errors.js";
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
-import type { SqlDialect } from "./sql-dialect.js";
+import type { SqlDialect, SqlFullText } from "./sql-dialect.js";
 import type { CompiledFind, CompiledSql } from "./sql-query-compiler.js";
 import type { ForeignKeyCatalog, ForeignKeyWrite } from "./sql-foreign-keys.js";
 import { explainForeignKeyFailure } from "./sql-foreign-keys.js";
-import { compileCount, compileDeleteMany, compileFind } from "./sql-query-compiler.js";
+import { compileCount, compileDeleteMany, compileFind, compileWhereExpression } from "./sql-query-compiler.js";
 import type { SqlRunner, SqlStreamer, WriteGate } from "./sql-runner.js";
 import { streamWalk } from "./sql-stream-walk.js";
 import type { SqlTable, SqlTables } from "./sql-table.js";
@@ -49,6 +49,8 @@ export class SqlSession implements DataSession {
   private readonly foreignKeys: ForeignKeySession | undefined;
   /** See {@link DataSession.stream}; defined only when the driver streams. */
   readonly stream?: (schema: EntitySchema, query: NormalizedQuery, pageSize: number) => Promise<AsyncIterable<Row[]> | undefined>;
+  /** See {@link DataSession.search}; defined only when the dialect has full-text search ({@link SqlDialect.fullText}). */
+  readonly search?: (schema: EntitySchema, request: SearchRequest) => Promise<SearchHit[]>;
 
   constructor(options: SqlSessionOptions) {
     this.foreignKeys = options.foreignKeys;
@@ -60,6 +62,39 @@ export class SqlSession implements DataSession {
     this.lock = options.inTransaction ? this.dialect.transactionRowLock : "";
     const streams = options.streams;
     if (streams) this.stream = (schema, query, pageSize) => this.streamRows(streams, schema, query, pageSize);
+    const fullText = this.dialect.fullText;
+    if (fullText) this.search = (schema, request) => this.searchRows(fullText, schema, request);
+  }
+
+  /**
+   * A full-text search: the dialect's select (matches, score, where, order, page) on the session's reads, so
+   * that inside a transaction it sees the transaction's writes (its index is kept by the same statements).
+   */
+  private async searchRows(fullText: SqlFullText, schema: EntitySchema, request: SearchRequest): Promise<SearchHit[]> {
+    const index = schema.fullText;
+    if (!index) throw new QueryError(`${schema.entityName} has no full-text index: mark its searchable string columns with @Index({ fulltext: true })`, { table: schema.table });
+    for (const [what, value] of [["limit", request.limit], ["offset", request.offset]] as const) {
+      // The limit is written into the text as digits: only a non-negative safe integer may get there.
+      if (!Number.isSafeInteger(value) || value < 0) throw new QueryError(`search on table "${schema.table}": ${what} must be a non-negative integer, got ${String(value)}`, { table: schema.table });
+    }
+    const t = this.tables.get(schema);
+    const where = request.where;
+    try {
+      const sql = fullText.searchStatement({
+        schema,
+        indexColumns: index.properties.map((p) => schema.columnsByProperty.get(p)?.name ?? p),
+        columns: schema.columns.map((c) => c.name),
+        query: request.query,
+        where: (firstParam) => (where === undefined ? undefined : compileWhereExpression(schema, where, this.dialect, t.codec, firstParam)),
+        limit: request.limit,
+        offset: request.offset,
+      });
+      const rows = await this.reads.all(sql.text, sql.params, false);
+      const scoreAt = schema.columns.length;
+      return rows.map((values) => ({ row: t.codec.decode(values), score: Number(values[scoreAt]) }));
+    } catch (error) {
+      throw this.mapError(error, schema);
+    }
   }
 
   /**

@@ -104,12 +104,20 @@ export function withoutFoldedIndexes<T extends { readonly name: string }>(indexe
   return indexes.filter((i) => !companions.has(i.name));
 }
 
-/** The statements that create `table` (with its foreign keys) and its indexes, in order. */
+/**
+ * The statements that create `table` (with its foreign keys), its indexes and its full-text index, in
+ * order. A full-text index on a dialect without full-text search is left out (its searches are then an
+ * `UnsupportedError`; the schema editor refuses one a migration asks for).
+ */
 export function createTableStatements(dialect: SqlDialect, table: TableDescription, mode: CreateMode): string[] {
   const columns = table.columns.map((c) => columnDefinition(dialect, table.name, c, mode));
   const constraints = (table.foreignKeys ?? []).map(foreignKeyClause);
   const out = [`CREATE TABLE ${mode === "autoCreate" ? "IF NOT EXISTS " : ""}${quoteIdentifier(table.name)} (${[...columns, ...constraints].join(", ")})`];
   for (const index of table.indexes) out.push(...indexStatements(dialect, table.name, index, table.columns, mode));
+  if (table.fullText && dialect.fullText) {
+    const primary = table.columns.find((c) => c.primary)!;
+    out.push(...dialect.fullText.createStatements(table.name, table.fullText, primary.name, mode));
+  }
   return out;
 }
 

@@ -140,6 +140,9 @@ export class SqliteDriver implements SqlDriver {
       whileBusySync(deadline, () => db.pragma(`journal_mode = ${temporary || config.sqlite.journalMode === "wal" ? "WAL" : "DELETE"}`));
       db.pragma(`synchronous = ${temporary ? "OFF" : config.sqlite.synchronous === "full" ? "FULL" : "NORMAL"}`);
       enforceForeignKeys(db, file);
+      // A REPLACE (a user's `INSERT OR REPLACE` through storage.sql) then fires the DELETE triggers of the rows
+      // it removes, which keep a full-text index current (sqlite-full-text.ts); Strata's own writes never replace.
+      db.pragma("recursive_triggers = ON");
       const writer = new SqliteConnection(db);
       whileBusySync(deadline, () => runInTransaction(writer, createTables));
       // From here on the writer waits for other processes in short slices (see whenNotBusy).

@@ -4,16 +4,20 @@
  * type (see sqlite-dialect.ts), and an `increment` key is the one whose table was created AUTOINCREMENT.
  * An index's folded companion (sql-table-statements.ts) is part of that index, not an index of its own.
  * Foreign keys come from `pragma_foreign_key_list`, their names from the `CREATE TABLE` text (the pragma
- * has none; an unnamed one is called as a relation's would be, `fk_<table>_<column>`).
+ * has none; an unnamed one is called as a relation's would be, `fk_<table>_<column>`). A table's full-text
+ * index is its `<table>__fts` FTS5 table (sqlite-full-text.ts), whose columns are the index's; that table
+ * and FTS5's shadow tables are part of the index, not tables of their own, and `listTables` leaves them out.
  */
 import type { TableColumn, TableForeignKey, TableIndex } from "../../spi/index.js";
 import { foreignKeyName } from "../../schema/entity-schema.js";
 import { onDeleteOf } from "../sql/sql-foreign-keys.js";
 import { foreignKeyNames } from "../sql/table-definition-text.js";
-import type { LogicalType } from "../../schema/entity-schema.js";
+import type { FullTextSchema, LogicalType } from "../../schema/entity-schema.js";
 import type { SqlIntrospector } from "../sql/sql-dialect.js";
 import { parsePlainDefault } from "../sql/sql-literals.js";
 import { withoutFoldedIndexes } from "../sql/sql-table-statements.js";
+import type { SqlRunner } from "../sql/sql-runner.js";
+import { ftsTableOf, isFullTextTableName, readFullTextDeclaration } from "./sqlite-full-text.js";
 
 function sqliteTypeOf(declared: string): LogicalType {
   const t = declared.toUpperCase();
@@ -30,10 +34,21 @@ function parseSqliteDefault(type: LogicalType, text: string | null): unknown {
   return parsePlainDefault(type, text, (t) => (/^-?\d+$/.test(t) ? new Date(Number(t)) : undefined));
 }
 
+/** The full-text index of `table`: its `<table>__fts` table when that is one of Strata's, over this table. */
+async function readFullText(run: SqlRunner, table: string): Promise<FullTextSchema | undefined> {
+  const fts = ftsTableOf(table);
+  const found = await run.all(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, [fts], false);
+  if (found.length === 0) return undefined;
+  const columns = await run.all(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, [fts], false);
+  return readFullTextDeclaration(String(found[0]![0] ?? ""), columns.map((c) => String(c[0])));
+}
+
 export const sqliteIntrospector: SqlIntrospector = {
   async listTables(run) {
-    const rows = await run.all(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`, [], false);
-    return rows.map((r) => String(r[0]));
+    const rows = await run.all(`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`, [], false);
+    // Strata's FTS5 tables carry their index's name in their text: those and their shadow tables are hidden.
+    const ftsTables = new Set(rows.filter((r) => readFullTextDeclaration(String(r[1] ?? ""), []) !== undefined).map((r) => String(r[0])));
+    return rows.map((r) => String(r[0])).filter((name) => !isFullTextTableName(name, ftsTables));
   },
   async describeTable(run, name) {
     const exists = await run.all(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, [name], false);
@@ -85,6 +100,7 @@ export const sqliteIntrospector: SqlIntrospector = {
       });
     }
     foreignKeys.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { name, columns, indexes: withoutFoldedIndexes(indexes), foreignKeys };
+    const fullText = await readFullText(run, name);
+    return { name, columns, indexes: withoutFoldedIndexes(indexes), foreignKeys, ...(fullText ? { fullText } : {}) };
   },
 };
