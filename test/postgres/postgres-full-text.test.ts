@@ -6,29 +6,18 @@
 import "reflect-metadata";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { Column, Entity, PrimaryColumn } from "typeorm";
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from "typeorm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createStorage } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
+import type { Backend, BackendFactory, DataSession } from "../../src/spi/index.js";
 import { buildEntitySchema } from "../../src/schema/entity-schema.js";
 import type { EntitySchema, Row } from "../../src/schema/entity-schema.js";
-import { readEntitySchema } from "../../src/schema/read-entity-schema.js";
 import { normalizeWhere } from "../../src/query/normalize-query.js";
 import type { SearchNode, SearchPhrase, SearchQuery } from "../../src/search/search-query.js";
 import { tokenize } from "../../src/search/search-tokenizer.js";
-import { postgresDialect } from "../../src/backends/postgres/postgres-dialect.js";
-import { makeRowCodec } from "../../src/backends/sql/sql-row-codec.js";
-import {
-  backfillSelects,
-  compileSearch,
-  createFullTextStatements,
-  documentsUpdate,
-  dropFullTextStatements,
-  fullTextDocument,
-  lexemeOf,
-  MAX_POSITION,
-  quoteLexeme,
-} from "../../src/backends/postgres/postgres-full-text.js";
+import { createPostgresBackend } from "../../src/backends/postgres/postgres-backend.js";
+import { fullTextDocument, lexemeOf, MAX_POSITION, quoteLexeme } from "../../src/backends/postgres/postgres-full-text.js";
 import { backendSelected } from "../sql/sql-backend-cases.js";
 import { PG_URL, PgTestDatabase, pgSkipReason } from "./pg-test-database.js";
 
@@ -38,6 +27,29 @@ class Doc {
   @Column({ type: "varchar" }) title: string;
   @Column({ type: "varchar", nullable: true }) body: string | null;
   @Column({ type: "integer" }) year: number;
+}
+
+@Entity("fts_shelves")
+class Shelf {
+  @PrimaryColumn({ type: "varchar" }) id: string;
+}
+
+@Entity("fts_notes")
+class Note {
+  @PrimaryGeneratedColumn("increment") id: number;
+  @Column({ type: "varchar" }) text: string;
+  @ManyToOne(() => Shelf, { nullable: false, onDelete: "CASCADE" }) @JoinColumn({ name: "shelfId" }) shelf?: Shelf;
+  @Column({ type: "varchar" }) shelfId: string;
+}
+
+/** The full-text indexes the tests give the entities (until `@Index({ fulltext: true })` is read, they are set here). */
+const FULL_TEXT: Record<string, { name: string; properties: string[] }> = {
+  fts_docs: { name: "fts_docs_search", properties: ["title", "body"] },
+  fts_notes: { name: "fts_notes_search", properties: ["text"] },
+};
+function withFullText(schema: EntitySchema): EntitySchema {
+  const fullText = FULL_TEXT[schema.table];
+  return fullText ? buildEntitySchema({ ...schema, fullText }) : schema;
 }
 
 const CORPUS: Array<{ id: string; title: string; body: string | null; year: number }> = [
@@ -130,49 +142,50 @@ function frequency(columns: readonly string[][], p: SearchPhrase): number {
 
 const skip = backendSelected("postgres") ? pgSkipReason() : "BACKENDS excludes postgres";
 let db: PgTestDatabase;
-let client: pg.Client;
-let storage: Storage;
-let schema: EntitySchema;
-const codec = () => makeRowCodec(schema, postgresDialect);
 
-async function search(q: SearchQuery, where?: unknown, limit = 100, offset = 0): Promise<Array<{ row: Row; score: number }>> {
-  const normalized = where === undefined ? undefined : normalizeWhere(schema, where);
-  const compiled = compileSearch(schema, q, normalized, limit, offset, postgresDialect, codec());
-  const result = await client.query({ text: compiled.text, values: compiled.params, rowMode: "array" });
-  return (result.rows as unknown[][]).map((values) => ({ row: codec().decode(values.slice(0, compiled.scoreAt)), score: values[compiled.scoreAt] as number }));
+/** A storage over a fresh schema whose backend knows the entities' full-text indexes, the backend, and a raw client. */
+interface Fixture {
+  storage: Storage;
+  backend: Backend;
+  client: pg.Client;
+  schemas: Map<string, EntitySchema>;
+  close(): Promise<void>;
+}
+async function open(): Promise<Fixture> {
+  const url = await db.freshSchemaUrl();
+  let backend: Backend | undefined;
+  const schemas = new Map<string, EntitySchema>();
+  const factory: BackendFactory = async (context) => {
+    const full = context.schemas.map(withFullText);
+    for (const s of full) schemas.set(s.table, s);
+    backend = await createPostgresBackend({ ...context, schemas: full });
+    return backend;
+  };
+  const storage = await createStorage({ url, backend: factory, entities: [Doc, Shelf, Note], autoCreate: true });
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return {
+    storage,
+    backend: backend!,
+    client,
+    schemas,
+    async close() {
+      await client.end();
+      await storage.close();
+    },
+  };
 }
 
-/** Fills the hidden columns of every row, in pages, as an index added to a table with rows does. */
-async function backfill(pageSize: number): Promise<number> {
-  const selects = backfillSelects(schema, postgresDialect);
-  const update = documentsUpdate(schema, postgresDialect, codec());
-  let last: unknown;
-  let written = 0;
-  for (;;) {
-    const page = await client.query({ text: last === undefined ? selects.first : selects.next, values: last === undefined ? [pageSize] : [last, pageSize], rowMode: "array" });
-    if (page.rows.length === 0) return written;
-    const rows = (page.rows as unknown[][]).map(([id, title, body]) => ({ id, title, body }));
-    await client.query(update.text, update.params(rows));
-    written += rows.length;
-    last = rows[rows.length - 1]!.id;
-  }
+async function searchIn(session: DataSession, schema: EntitySchema, q: SearchQuery, where?: unknown, limit = 100, offset = 0): Promise<Array<{ row: Row; score: number }>> {
+  return session.search!(schema, { query: q, where: where === undefined ? undefined : normalizeWhere(schema, where), limit, offset });
 }
+const ids = (hits: ReadonlyArray<{ row: Row }>) => hits.map((h) => h.row["id"]);
 
 if (!skip) {
   beforeAll(async () => {
     db = await PgTestDatabase.create(PG_URL!);
-    const url = await db.freshSchemaUrl();
-    storage = await createStorage({ url, entities: [Doc], autoCreate: true });
-    client = new pg.Client({ connectionString: url });
-    await client.connect();
-    schema = buildEntitySchema({ ...readEntitySchema(Doc), fullText: { name: "fts_docs_search", properties: ["title", "body"] } });
-    await storage.repository(Doc).saveMany(CORPUS);
-    for (const statement of createFullTextStatements(schema.table, schema.fullText!.name)) await client.query(statement);
-    await backfill(5);
   });
   afterAll(async () => {
-    await client?.end();
-    await storage?.close();
     await db?.drop();
   });
 }
@@ -205,19 +218,32 @@ describe("postgres full-text: documents", () => {
 });
 
 describe.skipIf(skip !== undefined)("postgres full-text: against the server", () => {
+  let f: Fixture;
+  let docs: EntitySchema;
+  const search = (q: SearchQuery, where?: unknown, limit?: number, offset?: number) => searchIn(f.backend.session, docs, q, where, limit, offset);
+  beforeAll(async () => {
+    f = await open();
+    docs = f.schemas.get("fts_docs")!;
+    await f.storage.repository(Doc).saveMany(CORPUS);
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
   test("the server reads the stored documents back as Strata wrote them (quotes, backslashes, diacritics)", async () => {
-    const result = await client.query(`SELECT id, "__strata_fts_doc"::text AS doc, "__strata_fts_len" AS len FROM fts_docs WHERE id IN ('a05', 'a01') ORDER BY id`);
+    await search(QUERIES[0]!.q);
+    const result = await f.client.query(`SELECT id, "__strata_fts_doc"::text AS doc, "__strata_fts_len" AS len FROM fts_docs WHERE id IN ('a05', 'a01') ORDER BY id`);
     expect(result.rows[0]).toEqual({ id: "a01", doc: "'am':2,9 'bonn':14 'die':5 'koln':1,7 'liegt':8 'nicht':11 'rhein':3,10 'stadt':6 'von':13 'weit':12", len: 13 });
-    const a05 = tokenize(`${CORPUS[4]!.title}`).length + tokenize(`${CORPUS[4]!.body}`).length;
-    expect(result.rows[1]).toMatchObject({ id: "a05", len: a05 });
+    const a05 = CORPUS[4]!;
+    expect(result.rows[1]).toMatchObject({ id: "a05", len: tokenize(a05.title).length + tokenize(a05.body!).length });
+    expect(result.rows[1].doc).toBe(fullTextDocument([a05.title, a05.body]).vector.split(" ").sort().join(" "));
   });
 
   test("every query matches exactly the rows the brute-force matcher finds", async () => {
     const documents = CORPUS.map((d) => ({ id: d.id, columns: [d.title, d.body ?? ""].map((v) => tokenize(v).map((t) => t.term)) }));
     for (const { q } of QUERIES) {
       const expected = documents.filter((d) => matches(d.columns, q.root)).map((d) => d.id).sort();
-      const found = (await search(q)).map((h) => h.row["id"] as string).sort();
-      expect(found, q.text).toEqual(expected);
+      expect((ids(await search(q)) as string[]).sort(), q.text).toEqual(expected);
     }
   });
 
@@ -231,7 +257,7 @@ describe.skipIf(skip !== undefined)("postgres full-text: against the server", ()
       for (const { q, fts5 } of QUERIES) {
         const expected = select.all(fts5) as Array<{ id: string; score: number }>;
         const found = await search(q);
-        expect(found.map((h) => h.row["id"]), q.text).toEqual(expected.map((e) => e.id));
+        expect(ids(found), q.text).toEqual(expected.map((e) => e.id));
         for (let i = 0; i < found.length; i++) expect(found[i]!.score, `${q.text} #${i}`).toBeCloseTo(expected[i]!.score, 12);
       }
     } finally {
@@ -242,36 +268,93 @@ describe.skipIf(skip !== undefined)("postgres full-text: against the server", ()
   test("where, limit and offset apply, best first and ties by key", async () => {
     const q = QUERIES.find((c) => c.q.text === "york")!.q;
     const all = await search(q);
-    expect(all.length).toBe(3);
+    expect(all).toHaveLength(3);
     expect(all.every((h, i) => i === 0 || h.score < all[i - 1]!.score || (h.score === all[i - 1]!.score && String(h.row["id"]) > String(all[i - 1]!.row["id"])))).toBe(true);
-    expect((await search(q, undefined, 2, 1)).map((h) => h.row["id"])).toEqual(all.slice(1, 3).map((h) => h.row["id"]));
+    expect(ids(await search(q, undefined, 2, 1))).toEqual(ids(all.slice(1, 3)));
     const recent = await search(q, { year: { $gte: 2000 } });
-    expect(recent.map((h) => h.row["id"]).sort()).toEqual(all.filter((h) => (h.row["year"] as number) >= 2000).map((h) => h.row["id"]).sort());
+    expect(ids(recent)).toEqual(ids(all.filter((h) => (h.row["year"] as number) >= 2000)));
     expect(recent[0]!.row).toEqual(CORPUS.find((d) => d.id === recent[0]!.row["id"]));
   });
 
-  test("the user's text reaches SQL only as bound values", () => {
+  test("the user's text reaches SQL only as bound values", async () => {
     const q = query("x'; DROP TABLE fts_docs; --", () => phrase("x'; DROP TABLE fts_docs; --"));
-    const compiled = compileSearch(schema, q, undefined, 10, 0, postgresDialect, codec());
-    expect(compiled.text).not.toContain("DROP");
-    expect(compiled.params).toContain("'x' <-> 'drop' <-> 'table' <-> 'fts' <-> 'docs'");
+    const sql = f.backend.session as unknown as { dialect: { fullText: { searchStatement(s: unknown): { text: string; params: unknown[] } } } };
+    const statement = sql.dialect.fullText.searchStatement({ schema: docs, indexColumns: ["title", "body"], columns: ["id"], query: q, where: () => undefined, limit: 1, offset: 0 });
+    expect(statement.text).not.toContain("DROP");
+    expect(statement.params).toContain("('x' <-> 'drop' <-> 'table' <-> 'fts' <-> 'docs')");
+    expect(await search(q)).toEqual([]);
   });
 
-  test("dropping the index takes the hidden columns and the GIN index away", async () => {
-    const url = await db.freshSchemaUrl();
-    const other = await createStorage({ url, entities: [Doc], autoCreate: true });
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
+  test("every write shows in the next search: save, partial update, delete, and statements of the user's", async () => {
+    const repo = f.storage.repository(Doc);
+    const q = (word: string) => query(word, () => phrase(word));
+    await repo.save({ id: "w01", title: "Quokka island", body: null, year: 2020 });
+    expect(ids(await search(q("quokka")))).toEqual(["w01"]);
+    await repo.update("w01", { body: "wallaby" });
+    expect(ids(await search(q("wallaby")))).toEqual(["w01"]);
+    await repo.update("w01", { title: "Numbat land" });
+    expect(ids(await search(q("quokka")))).toEqual([]);
+    expect(ids(await search(q("numbat")))).toEqual(["w01"]);
+    await f.storage.sql`UPDATE fts_docs SET body = ${"bilby"} WHERE id = ${"w01"}`;
+    await f.storage.sql`INSERT INTO fts_docs (id, title, year) VALUES (${"w02"}, ${"Bilby burrow"}, ${2021})`;
+    // The shorter document ranks first.
+    expect(ids(await search(q("bilby")))).toEqual(["w02", "w01"]);
+    expect(ids(await search(q("wallaby")))).toEqual([]);
+    await repo.delete("w01");
+    await repo.delete("w02");
+    expect(ids(await search(q("bilby")))).toEqual([]);
+  });
+
+  test("a transaction searches its own writes; a rollback, or a savepoint's, leaves nothing in the index", async () => {
+    const q = query("platypus", () => phrase("platypus"));
+    const tx = await f.backend.begin();
     try {
-      const columns = async () => (await c.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'fts_docs' AND table_schema = current_schema() ORDER BY column_name`)).rows.map((r) => r.column_name as string);
-      for (const statement of createFullTextStatements("fts_docs", "fts_docs_search")) await c.query(statement);
-      expect(await columns()).toContain("__strata_fts_doc");
-      for (const statement of dropFullTextStatements("fts_docs", "fts_docs_search")) await c.query(statement);
-      expect(await columns()).toEqual(["body", "id", "title", "year"]);
-      expect((await c.query(`SELECT 1 FROM pg_indexes WHERE indexname = 'fts_docs_search' AND schemaname = current_schema()`)).rows).toHaveLength(0);
+      await tx.upsert(docs, { id: "t01", title: "Platypus", body: null, year: 2022 });
+      expect(ids(await searchIn(tx, docs, q))).toEqual(["t01"]);
+      await tx.savepoint("s1");
+      await tx.upsert(docs, { id: "t02", title: "Platypus two", body: null, year: 2022 });
+      expect(ids(await searchIn(tx, docs, q))).toEqual(["t01", "t02"]);
+      await tx.rollbackToSavepoint("s1");
+      expect(ids(await searchIn(tx, docs, q))).toEqual(["t01"]);
+      // Another connection sees none of it.
+      expect(await search(q)).toEqual([]);
     } finally {
-      await c.end();
-      await other.close();
+      await tx.rollback();
+    }
+    expect(await search(q)).toEqual([]);
+    expect(await f.storage.repository(Doc).findById("t01")).toBeNull();
+  });
+
+  test("a foreign key's cascade takes the deleted rows out of the search", async () => {
+    const notes = f.schemas.get("fts_notes")!;
+    await f.storage.repository(Shelf).saveMany([{ id: "s1" }, { id: "s2" }]);
+    await f.storage.repository(Note).saveMany([
+      { text: "echidna spines", shelfId: "s1" },
+      { text: "echidna eggs", shelfId: "s2" },
+    ] as Note[]);
+    const q = query("echidna", () => phrase("echidna"));
+    expect((await searchIn(f.backend.session, notes, q)).map((h) => h.row["shelfId"]).sort()).toEqual(["s1", "s2"]);
+    await f.storage.repository(Shelf).delete("s1");
+    expect((await searchIn(f.backend.session, notes, q)).map((h) => h.row["shelfId"])).toEqual(["s2"]);
+  });
+
+  test("introspection shows the full-text index, not its hidden columns or indexes; dropping it removes them", async () => {
+    const tx = await f.backend.begin();
+    try {
+      const editor = tx.schema!();
+      const described = await editor.describeTable("fts_docs");
+      expect(described!.columns.map((c) => c.name)).toEqual(["id", "title", "body", "year"]);
+      expect(described!.indexes).toEqual([]);
+      expect(described!.fullText).toEqual({ name: "fts_docs_search", properties: ["title", "body"] });
+      await editor.dropFullTextIndex!("fts_docs", "fts_docs_search");
+      expect((await editor.describeTable("fts_docs"))!.fullText).toBeUndefined();
+      const columns = await tx.sql!(["SELECT column_name FROM information_schema.columns WHERE table_name = 'fts_docs' AND table_schema = current_schema() ORDER BY column_name"], []);
+      expect(columns.rows.map((r) => r["column_name"])).toEqual(["body", "id", "title", "year"]);
+      // Made again by a migration: the rows are indexed again at the next search.
+      await editor.createFullTextIndex!("fts_docs", { name: "fts_docs_search", properties: ["title", "body"] });
+      expect(ids(await searchIn(tx, docs, QUERIES[0]!.q)).sort()).toEqual(["a01", "a02"]);
+    } finally {
+      await tx.rollback();
     }
   });
 });

@@ -32,16 +32,13 @@
  * {@link compileSearch}).
  */
 import { createHash } from "node:crypto";
-import type { EntitySchema, FullTextSchema, Row } from "../../schema/entity-schema.js";
-import type { SearchNode, SearchPhrase, SearchQuery } from "../../search/search-query.js";
+import type { EntitySchema, FullTextSchema } from "../../schema/entity-schema.js";
+import type { SearchNode, SearchPhrase } from "../../search/search-query.js";
 import { tokenize } from "../../search/search-tokenizer.js";
-import type { NormalizedWhere } from "../../query/query.js";
-import { SchemaError } from "../../errors.js";
-import type { SqlDialect } from "../sql/sql-dialect.js";
+import type { FullTextSearch, SqlFullText } from "../sql/sql-dialect.js";
 import { quoteIdentifier } from "../sql/sql-dialect.js";
-import type { CompiledSql } from "../sql/sql-query-compiler.js";
-import { compileWhere, selectList } from "../sql/sql-query-compiler.js";
-import type { RowCodec } from "../sql/sql-row-codec.js";
+import { quotedText } from "../sql/sql-literals.js";
+import type { SqlRunner, WriteGate } from "../sql/sql-runner.js";
 
 /** Columns whose names start with this are Strata's own: never an entity's, never introspected. */
 export const HIDDEN_COLUMN_PREFIX = "__strata_";
@@ -114,11 +111,6 @@ export function fullTextDocument(values: readonly unknown[]): FullTextDocument {
   return { vector: parts.join(" "), length };
 }
 
-/** The document of an entity row (every full-text property present). */
-export function documentOfRow(fullText: FullTextSchema, row: Row): FullTextDocument {
-  return fullTextDocument(fullText.properties.map((p) => row[p]));
-}
-
 /** The `tsquery` of one phrase: its lexemes side by side (`<->`), the last a prefix (`:*`) when asked. */
 export function phraseTsquery(phrase: SearchPhrase): string {
   const last = phrase.tokens.length - 1;
@@ -139,98 +131,82 @@ export function searchTsquery(node: SearchNode): string {
   }
 }
 
-/** The table's full-text schema, or a SchemaError naming the table when it has none. */
-export function fullTextOf(schema: EntitySchema): FullTextSchema {
-  const fullText = schema.fullText;
-  if (!fullText) throw new SchemaError(`${schema.entityName}: table "${schema.table}" has no full-text index (add @Index({ fulltext: true }) to a string column)`, { table: schema.table });
-  return fullText;
+
+/** The names of the objects the full-text index of `table` makes beside its GIN index. */
+function objectNames(table: string, index: string): { stale: string; trigger: string; refresher: string } {
+  return { stale: `${index}__stale`, trigger: `${table}__strata_fts`, refresher: `${table}__strata_fts_stale` };
+}
+
+/** What the comment on the document column says: the index's name and its columns, in document order. */
+interface Declaration {
+  readonly strataFullText: string;
+  readonly columns: readonly string[];
 }
 
 /**
- * The statements that give `table` its full-text index named `name`: the hidden columns (empty documents
- * until {@link backfillStatements} fills them) and the GIN index. Each is idempotent, as autoCreate's are.
+ * The full-text index a comment on a table's {@link FULL_TEXT_DOCUMENT_COLUMN} declares (the introspector
+ * reads it back this way), or undefined when the comment is not Strata's.
  */
-export function createFullTextStatements(table: string, name: string): string[] {
-  const t = quoteIdentifier(table);
-  const doc = quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN);
-  const len = quoteIdentifier(FULL_TEXT_LENGTH_COLUMN);
-  return [
-    `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${doc} tsvector NOT NULL DEFAULT '', ADD COLUMN IF NOT EXISTS ${len} integer NOT NULL DEFAULT 0`,
-    `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(name)} ON ${t} USING gin (${doc})`,
-  ];
+export function readFullTextComment(comment: string | null | undefined): FullTextSchema | undefined {
+  if (!comment) return undefined;
+  try {
+    const parsed = JSON.parse(comment) as Partial<Declaration>;
+    if (typeof parsed.strataFullText !== "string" || !Array.isArray(parsed.columns) || !parsed.columns.every((c) => typeof c === "string")) return undefined;
+    return { name: parsed.strataFullText, properties: [...parsed.columns] };
+  } catch {
+    return undefined;
+  }
 }
 
-/** The statements that take the full-text index `name` off `table` (the index goes with its column). */
-export function dropFullTextStatements(table: string, name: string): string[] {
-  const t = quoteIdentifier(table);
-  return [
-    `DROP INDEX IF EXISTS ${quoteIdentifier(name)}`,
-    `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)}, DROP COLUMN IF EXISTS ${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)}`,
-  ];
+/** The type of an array parameter of the table's keys (a key is a string or an integer, postgres-dialect.ts). */
+function keyArrayType(schema: EntitySchema): string {
+  return schema.primary.type === "integer" ? "bigint[]" : "text[]";
 }
 
-/** How the hidden columns of many rows are written at once: the key, document and length arrays bound as three parameters. */
-export interface DocumentsUpdate {
-  /** `UPDATE ... FROM unnest($1::<key type>[], $2::tsvector[], $3::integer[])`. */
-  readonly text: string;
-  /** The parameters for `rows` (each holds the key and every full-text property). */
-  params(rows: readonly Row[]): unknown[];
-}
+/** How many stale rows one refresh statement writes: a page of documents stays well under a megabyte for short texts. */
+const REFRESH_PAGE = 2000;
 
 /**
- * The statement that sets the hidden columns of existing rows from their full-text values: used to fill
- * them when an index is added to a table that has rows, and after writes that did not give every
- * full-text column (a partial update: the row read back has them all).
+ * Brings the documents of `schema`'s table up to date: the rows whose document is missing (written by
+ * a statement that left it null: an insert or an update of an indexed column that did not give the
+ * document) are read, tokenized here and written back, a page at a time, each page's rows locked while
+ * their document is built. Rows another transaction holds locked are skipped (their change is not
+ * committed, so this search cannot see it; the next search after it commits builds them).
  */
-export function documentsUpdate(schema: EntitySchema, dialect: SqlDialect, codec: RowCodec): DocumentsUpdate {
-  const fullText = fullTextOf(schema);
-  const pk = schema.primary;
-  // The key column's type without its collation (`text COLLATE "C"` is `text` for an array parameter).
-  const keyType = dialect.columnTypes[pk.type].replace(/ COLLATE .*$/, "");
+async function refreshDocuments(schema: EntitySchema, indexColumns: readonly string[], reads: SqlRunner, writes: WriteGate): Promise<number> {
   const t = quoteIdentifier(schema.table);
-  const text =
-    `UPDATE ${t} SET ${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} = u.doc, ${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} = u.len ` +
-    `FROM unnest($1::${keyType}[], $2::tsvector[], $3::integer[]) AS u(key, doc, len) WHERE ${t}.${quoteIdentifier(pk.name)} = u.key`;
-  return {
-    text,
-    params(rows) {
+  const doc = quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN);
+  const pk = quoteIdentifier(schema.primary.name);
+  // The cheap question first, on the session's reads: a partial index holds exactly the stale rows.
+  if ((await reads.all(`SELECT 1 FROM ${t} WHERE ${doc} IS NULL LIMIT 1`, [], true)).length === 0) return 0;
+  const select = `SELECT ${[pk, ...indexColumns.map(quoteIdentifier)].join(", ")} FROM ${t} WHERE ${doc} IS NULL LIMIT ${REFRESH_PAGE} FOR UPDATE SKIP LOCKED`;
+  const update =
+    `UPDATE ${t} SET ${doc} = u.doc, ${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} = u.len ` +
+    `FROM unnest($1::${keyArrayType(schema)}, $2::tsvector[], $3::integer[]) AS u(key, doc, len) WHERE ${t}.${pk} = u.key`;
+  return writes(async (runner) => {
+    let written = 0;
+    for (;;) {
+      const rows = await runner.all(select, [], true);
+      if (rows.length === 0) return written;
       const keys: unknown[] = [];
       const docs: string[] = [];
       const lengths: number[] = [];
-      for (const row of rows) {
-        keys.push(codec.encodeValue(pk, row[pk.property]));
-        const document = documentOfRow(fullText, row);
+      for (const [key, ...values] of rows) {
+        const document = fullTextDocument(values);
+        keys.push(key);
         docs.push(document.vector);
         lengths.push(document.length);
       }
-      return [keys, docs, lengths];
-    },
-  };
+      await runner.run(update, [keys, docs, lengths], true);
+      written += rows.length;
+      if (rows.length < REFRESH_PAGE) return written;
+    }
+  }, true);
 }
 
 /**
- * The selects that read what a backfill needs, a page at a time in key order: the first page (`$1` the page
- * size), and each next one (`$1` the last key seen, `$2` the page size). Rows come as the key, then the
- * full-text columns in the index's order.
- */
-export function backfillSelects(schema: EntitySchema, dialect: SqlDialect): { readonly first: string; readonly next: string } {
-  const fullText = fullTextOf(schema);
-  const pk = schema.primary;
-  const key = `${quoteIdentifier(pk.name)}${pk.type === "string" ? dialect.stringCollation : ""}`;
-  const columns = [pk.name, ...fullText.properties.map((p) => schema.columnsByProperty.get(p)!.name)].map(quoteIdentifier).join(", ");
-  const from = `SELECT ${columns} FROM ${quoteIdentifier(schema.table)}`;
-  return { first: `${from} ORDER BY ${key} LIMIT $1`, next: `${from} WHERE ${key} > $1 ORDER BY ${key} LIMIT $2` };
-}
-
-/** What {@link compileSearch} returns: the select, and where in each returned array the score is. */
-export interface CompiledSearch extends CompiledSql {
-  /** Each returned array holds the entity's columns in schema order, then the score. */
-  readonly scoreAt: number;
-}
-
-/**
- * The select of a search: the rows matching `query` (the tsquery, bound) and `where` (compiled by the
- * shared query compiler), best first by BM25, ties by primary key, paged.
+ * The select of a search (see {@link SqlFullText.searchStatement}): the rows matching the query's tsquery
+ * (bound) and the `where`, best first by BM25, ties by primary key, paged.
  *
  * BM25 as FTS5's `bm25()` computes it, step for step, so both databases produce the same doubles where
  * their inputs agree: for each phrase `i` in query order, `idf_i = ln((N - n_i + 0.5) / (n_i + 0.5))`
@@ -240,37 +216,40 @@ export interface CompiledSearch extends CompiledSql {
  * followed by the next tokens at the next positions. The score is
  * `sum_i idf_i * ((f_i * (k1 + 1)) / (f_i + k1 * (1 - b + b * D / avgdl)))`, summed in query order.
  */
-export function compileSearch(schema: EntitySchema, query: SearchQuery, where: NormalizedWhere | undefined, limit: number, offset: number, dialect: SqlDialect, codec: RowCodec): CompiledSearch {
-  fullTextOf(schema);
+export function postgresSearchStatement(search: FullTextSearch): { text: string; params: unknown[] } {
+  const { schema, query } = search;
   const t = quoteIdentifier(schema.table);
-  const doc = `${t}.${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)}`;
+  const docName = quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN);
+  const doc = `${t}.${docName}`;
   const len = `${t}.${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)}`;
-  // The where's own parameters come first ($1...), as compileWhere numbers them.
-  const filter = where === undefined ? { text: "", params: [] as unknown[] } : compileWhere(schema, where, dialect, codec);
-  const params = filter.params;
+  const params: unknown[] = [];
   const add = (value: unknown): string => {
     params.push(value);
-    return dialect.placeholder(params.length);
+    return `$${params.length}`;
   };
   const hits: string[] = [];
   const terms: string[] = [];
   for (const phrase of query.phrases) {
     const i = phrase.index;
-    hits.push(`(SELECT count(*) FROM ${t} WHERE ${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} @@ ${add(phraseTsquery(phrase))}::tsquery)::float8 AS h${i}`);
+    hits.push(`(SELECT count(*) FROM ${t} WHERE ${docName} @@ ${add(phraseTsquery(phrase))}::tsquery)::float8 AS h${i}`);
     const f = `(${phraseFrequency(phrase, doc, add)})::float8`;
-    const idf = `(CASE WHEN ln((s.n - s.h${i} + 0.5::float8) / (s.h${i} + 0.5::float8)) <= 0 THEN 1e-6::float8 ELSE ln((s.n - s.h${i} + 0.5::float8) / (s.h${i} + 0.5::float8)) END)`;
+    const raw = `ln((s.n - s.h${i} + 0.5::float8) / (s.h${i} + 0.5::float8))`;
+    const idf = `(CASE WHEN ${raw} <= 0 THEN 1e-6::float8 ELSE ${raw} END)`;
     terms.push(`${idf} * ((${f} * (${K1} + 1.0::float8)) / (${f} + ${K1} * (1::float8 - ${B} + ${B} * ${len}::float8 / s.avgdl)))`);
   }
   const match = add(searchTsquery(query.root));
-  const condition = filter.text === "" ? "" : ` AND (${filter.text.replace(/^ WHERE /, "")})`;
-  const pk = quoteIdentifier(schema.primary.name);
+  const where = search.where(params.length + 1);
+  if (where) params.push(...where.params);
   const stats =
     `WITH strata_fts_stats AS (SELECT n, CASE WHEN n = 0 THEN 1::float8 ELSE tokens / n END AS avgdl${hits.map((_, i) => `, h${i}`).join("")} FROM (` +
     `SELECT count(*)::float8 AS n, coalesce(sum(${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)}), 0)::float8 AS tokens${hits.map((h) => `, ${h}`).join("")} FROM ${t}) AS totals)`;
-  const columns = schema.columns.map((c) => `${t}.${quoteIdentifier(c.name)}`).join(", ");
-  const scored = `SELECT ${columns}, (${terms.join(" + ")}) AS strata_score FROM ${t}, strata_fts_stats AS s WHERE ${doc} @@ ${match}::tsquery${condition}`;
-  const text = `${stats} SELECT ${selectList(schema)}, strata_score FROM (${scored}) AS ${t} ORDER BY strata_score DESC, ${pk} ASC LIMIT ${add(limit)} OFFSET ${add(offset)}`;
-  return { text, params, scoreAt: schema.columns.length };
+  const columns = search.columns.map((c) => `${t}.${quoteIdentifier(c)}`).join(", ");
+  // Limit and offset as digits (the session checked them: non-negative safe integers), as finds write them.
+  const text =
+    `${stats} SELECT ${columns}, (${terms.join(" + ")}) AS strata_score FROM ${t}, strata_fts_stats AS s ` +
+    `WHERE ${doc} @@ ${match}::tsquery${where ? ` AND (${where.text})` : ""} ` +
+    `ORDER BY strata_score DESC, ${t}.${quoteIdentifier(schema.primary.name)} ASC LIMIT ${search.limit} OFFSET ${search.offset}`;
+  return { text, params };
 }
 
 /**
@@ -290,3 +269,58 @@ function phraseFrequency(phrase: SearchPhrase, doc: string, add: (value: unknown
   }
   return `SELECT count(*) FROM unnest(${doc}) AS u0, unnest(u0.positions) AS p0 WHERE ${[test(0, "u0"), ...next].join(" AND ")}`;
 }
+
+/** The body of the trigger function that marks a row's document stale (dollar-quoted: no quote inside to escape). */
+const MARK_STALE = `BEGIN NEW.${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} := NULL; RETURN NEW; END`;
+
+/** PostgreSQL's full-text search for the SQL backend (see the module comment). */
+export const postgresFullText: SqlFullText = {
+  createStatements(table, index, primaryKey, mode) {
+    const t = quoteIdentifier(table);
+    const doc = quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN);
+    const names = objectNames(table, index.name);
+    const ifMissing = mode === "autoCreate" ? "IF NOT EXISTS " : "";
+    const columns = index.properties.map(quoteIdentifier);
+    const declaration: Declaration = { strataFullText: index.name, columns: index.properties };
+    // Only a change of an indexed column that leaves the document as it was (every statement but Strata's
+    // own, which write the new document with the row) marks the document stale.
+    const changed = columns.map((c) => `NEW.${c} IS DISTINCT FROM OLD.${c}`).join(" OR ");
+    const trigger =
+      `CREATE TRIGGER ${quoteIdentifier(names.trigger)} BEFORE UPDATE OF ${columns.join(", ")} ON ${t} FOR EACH ROW ` +
+      `WHEN (NEW.${doc} IS NOT DISTINCT FROM OLD.${doc} AND (${changed})) EXECUTE FUNCTION ${quoteIdentifier(names.refresher)}()`;
+    return [
+      // A new column is null in every row: each row is stale until the first search builds its document.
+      `ALTER TABLE ${t} ADD COLUMN ${ifMissing}${doc} tsvector, ADD COLUMN ${ifMissing}${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} integer NOT NULL DEFAULT 0`,
+      `COMMENT ON COLUMN ${t}.${doc} IS ${quotedText(JSON.stringify(declaration))}`,
+      `CREATE INDEX ${ifMissing}${quoteIdentifier(index.name)} ON ${t} USING gin (${doc})`,
+      `CREATE INDEX ${ifMissing}${quoteIdentifier(names.stale)} ON ${t} (${quoteIdentifier(primaryKey)}) WHERE ${doc} IS NULL`,
+      `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.refresher)}() RETURNS trigger LANGUAGE plpgsql AS $strata$ ${MARK_STALE} $strata$`,
+      mode === "autoCreate"
+        ? `DO $strata$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${quotedText(t)}::regclass AND tgname = ${quotedText(names.trigger)}) THEN ${trigger}; END IF; END $strata$`
+        : trigger,
+    ];
+  },
+
+  dropStatements(table, index) {
+    const names = objectNames(table, index.name);
+    const t = quoteIdentifier(table);
+    return [
+      `DROP TRIGGER IF EXISTS ${quoteIdentifier(names.trigger)} ON ${t}`,
+      `DROP FUNCTION IF EXISTS ${quoteIdentifier(names.refresher)}()`,
+      // The indexes go with the document column.
+      `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)}, DROP COLUMN IF EXISTS ${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)}`,
+    ];
+  },
+
+  reservedTables() {
+    return [];
+  },
+
+  searchStatement(search) {
+    return postgresSearchStatement(search);
+  },
+
+  refresh(search, reads, writes) {
+    return refreshDocuments(search.schema, search.indexColumns, reads, writes);
+  },
+};

@@ -9,7 +9,7 @@
 import type { TableDescription, TableForeignKey } from "../../spi/index.js";
 import type { EntitySchema, FullTextSchema, LogicalType } from "../../schema/entity-schema.js";
 import type { SearchQuery } from "../../search/search-query.js";
-import type { SqlRunner } from "./sql-runner.js";
+import type { SqlRunner, WriteGate } from "./sql-runner.js";
 import type { CreateMode } from "./sql-table-statements.js";
 
 /** Turns a logical value (never null) into what the driver binds, and a stored value back. */
@@ -192,6 +192,13 @@ export interface SqlFullText {
    * followed by the score, best first (score descending, then primary key ascending), paged.
    */
   searchStatement(search: FullTextSearch): { readonly text: string; readonly params: unknown[] };
+  /**
+   * Optional, for a database whose index Strata writes itself rather than the database (PostgreSQL, whose
+   * documents are built by Strata's tokenizer in JavaScript): brings the index of `search`'s table up to
+   * date before the search runs, with the session's `reads` (a transaction's own connection inside one)
+   * and its write `gate`. Resolves to the number of rows it indexed.
+   */
+  refresh?(search: Pick<FullTextSearch, "schema" | "indexColumns">, reads: SqlRunner, gate: WriteGate): Promise<number>;
 }
 
 /** What {@link SqlFullText.searchStatement} is given: one `repo.search` call, its `where` already compiled. */

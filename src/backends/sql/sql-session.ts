@@ -79,10 +79,12 @@ export class SqlSession implements DataSession {
     }
     const t = this.tables.get(schema);
     const where = request.where;
+    const indexColumns = index.properties.map((p) => schema.columnsByProperty.get(p)?.name ?? p);
     try {
+      if (fullText.refresh) await fullText.refresh({ schema, indexColumns }, this.reads, this.writes);
       const sql = fullText.searchStatement({
         schema,
-        indexColumns: index.properties.map((p) => schema.columnsByProperty.get(p)?.name ?? p),
+        indexColumns,
         columns: schema.columns.map((c) => c.name),
         query: request.query,
         where: (firstParam) => (where === undefined ? undefined : compileWhereExpression(schema, where, this.dialect, t.codec, firstParam)),
