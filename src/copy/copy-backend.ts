@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Backend, DataSession, Key, SchemaEditor, TableDescription, TableForeignKey } from "../spi/index.js";
-import { ConfigError, IntegrityError, MigrationError, StorageError } from "../errors.js";
+import { ConfigError, IntegrityError, MigrationError, StorageError, UnsupportedError } from "../errors.js";
 import { quoteIdentifier } from "../backends/sql/sql-dialect.js";
 import { describeValue } from "../schema/row-values.js";
 import type { NormalizedWhere } from "../query/query.js";
@@ -116,6 +116,14 @@ export async function copyBackend(
     // last step, the foreign keys added once every row is in: found first, the target is never touched.
     const orphans = await findOrphans(reading, editor, tables, size);
     if (orphans.length > 0) throw orphanError(orphans);
+    const searchable = tables.find((table) => table.fullText !== undefined);
+    if (searchable) {
+      // Checked before the target is touched: a copy never drops a search the source answers.
+      const supported = await withEditor(target, async (e) => e.createFullTextIndex !== undefined);
+      if (!supported) {
+        throw new UnsupportedError(`Table "${searchable.name}" has a full-text index ("${searchable.fullText!.name}"), which the target (${targetLabel}) cannot hold: it has no full-text search`);
+      }
+    }
     const existing = await withEditor(target, (e) => e.listTables());
     if (existing.length > 0 && !options.force) {
       throw new MigrationError(`The target (${targetLabel}) is not empty: it has the tables ${existing.join(", ")}. Copy into an empty database, or pass --force to replace the tables the source also has`);
@@ -132,8 +140,10 @@ export async function copyBackend(
         for (const table of tables) {
           if (existing.includes(table.name)) await e.dropTable(table.name);
           // Foreign keys are added once every row is in: tables and rows then go in any order (a child
-          // table before its parent, a self-referencing row before the row it names, a cycle).
-          await e.createTable({ ...table, foreignKeys: [] });
+          // table before its parent, a self-referencing row before the row it names, a cycle). A full-text
+          // index too: built once over the copied rows, not row by row as they go in.
+          const { fullText: _fullText, ...plain } = table;
+          await e.createTable({ ...plain, foreignKeys: [] });
         }
       },
       true,
@@ -144,6 +154,7 @@ export async function copyBackend(
       target,
       async (e) => {
         for (const table of tables) for (const fk of table.foreignKeys ?? []) await e.addForeignKey(table.name, fk);
+        for (const table of tables) if (table.fullText) await e.createFullTextIndex!(table.name, table.fullText);
       },
       true,
     );

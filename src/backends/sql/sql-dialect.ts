@@ -10,7 +10,13 @@ import type { TableDescription, TableForeignKey } from "../../spi/index.js";
 import type { EntitySchema, FullTextSchema, LogicalType } from "../../schema/entity-schema.js";
 import type { SearchQuery } from "../../search/search-query.js";
 import type { SqlRunner, WriteGate } from "./sql-runner.js";
-import type { CreateMode } from "./sql-table-statements.js";
+
+/**
+ * How a table is created. A migration's table must not exist yet and gets its columns' defaults; autoCreate
+ * uses `IF NOT EXISTS` and no defaults (the repository fills them, and a default DDL cannot spell must not
+ * stop a storage from opening).
+ */
+export type CreateMode = "migration" | "autoCreate";
 
 /** Turns a logical value (never null) into what the driver binds, and a stored value back. */
 export interface ValueCodec {

@@ -11,15 +11,10 @@ import type { EntitySchema } from "../../schema/entity-schema.js";
 import { FOLDED_INDEX_SUFFIX } from "../../schema/entity-schema.js";
 import { describeSchema } from "../../schema/table-schema.js";
 import { foreignKeyClause, parentsFirst } from "./sql-foreign-keys.js";
-import type { SqlDialect } from "./sql-dialect.js";
+import type { CreateMode, SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
 
-/**
- * How a table is created. A migration's table must not exist yet and gets its columns' defaults; autoCreate
- * uses `IF NOT EXISTS` and no defaults (the repository fills them, and a default DDL cannot spell must not
- * stop a storage from opening).
- */
-export type CreateMode = "migration" | "autoCreate";
+export type { CreateMode } from "./sql-dialect.js";
 
 /** A column's definition in `CREATE TABLE` or `ADD COLUMN`. */
 export function columnDefinition(dialect: SqlDialect, table: string, column: TableColumn, mode: CreateMode = "migration"): string {

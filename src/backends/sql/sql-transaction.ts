@@ -1,6 +1,6 @@
 /** A SQL transaction as the SPI's {@link TransactionHandle}: a session on the transaction's connection. */
-import type { Key, SchemaEditor, SqlResult, TransactionHandle, UpdateOutcome, UpsertManyOptions } from "../../spi/index.js";
-import { TransactionError } from "../../errors.js";
+import type { Key, SchemaEditor, SearchHit, SearchRequest, SqlResult, TransactionHandle, UpdateOutcome, UpsertManyOptions } from "../../spi/index.js";
+import { TransactionError, UnsupportedError } from "../../errors.js";
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { EntitySchema, Row } from "../../schema/entity-schema.js";
 import { quoteIdentifier } from "./sql-dialect.js";
@@ -81,6 +81,12 @@ export class SqlTransaction implements TransactionHandle {
   }
   sql(strings: readonly string[], values: readonly unknown[]): Promise<SqlResult> {
     return this.done ? this.ended() : this.session.sql(strings, values);
+  }
+  /** On the prototype like the others; a dialect without full-text search answers as a session without `search` would. */
+  search(schema: EntitySchema, request: SearchRequest): Promise<SearchHit[]> {
+    if (this.done) return this.ended();
+    const search = this.session.search;
+    return search ? search(schema, request) : Promise.reject(new UnsupportedError(`${schema.entityName}: this backend has no full-text search`));
   }
 
   schema(): SchemaEditor {
