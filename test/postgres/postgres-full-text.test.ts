@@ -305,6 +305,33 @@ describe.skipIf(skip !== undefined)("postgres full-text: against the server", ()
     expect(ids(await search(q("bilby")))).toEqual([]);
   });
 
+  test("Strata's inserts and upserts write the document with the row; other writes leave it to the next search", async () => {
+    const stale = async () => Number((await f.client.query(`SELECT count(*) AS n FROM fts_docs WHERE "__strata_fts_doc" IS NULL`)).rows[0].n);
+    // Through the session with the schema that knows the index, as the repository passes it once it reads `@Index({ fulltext: true })`.
+    const session = f.backend.session;
+    await session.upsertMany(docs, [
+      { id: "e01", title: "Emu", body: "a bird", year: 2023 },
+      { id: "e02", title: "Cassowary", body: null, year: 2023 },
+    ]);
+    await session.upsertMany(docs, [{ id: "e03", title: "Dingo", body: null, year: 2023 }], { returnRows: false });
+    await session.insert(docs, { id: "e04", title: "Kiwi", body: null, year: 2023 });
+    await session.upsert(docs, { id: "e01", title: "Emu again", body: "still a bird", year: 2024 });
+    expect(await stale()).toBe(0);
+    const stored = await f.client.query(`SELECT "__strata_fts_doc"::text AS doc, "__strata_fts_len" AS len FROM fts_docs WHERE id = 'e01'`);
+    expect(stored.rows[0]).toEqual({ doc: "'a':5 'again':2 'bird':6 'emu':1 'still':4", len: 5 });
+    // A save of other columns keeps the document; an update of an indexed column marks it stale.
+    await session.update(docs, "e02", { year: 2025 });
+    expect(await stale()).toBe(0);
+    await session.update(docs, "e02", { body: "a taller bird" });
+    // A partial upsert that leaves out an indexed column cannot build the document either.
+    await session.upsert(docs, { id: "e03", title: "Dingo pup", year: 2023 }, undefined, ["title", "year"]);
+    expect(await stale()).toBe(2);
+    expect(ids(await search(query("taller", () => phrase("taller"))))).toEqual(["e02"]);
+    expect(await stale()).toBe(0);
+    expect(ids(await search(query("pup", () => phrase("pup"))))).toEqual(["e03"]);
+    await session.deleteMany(docs, normalizeWhere(docs, { id: { $in: ["e01", "e02", "e03", "e04"] } }));
+  });
+
   test("a transaction searches its own writes; a rollback, or a savepoint's, leaves nothing in the index", async () => {
     const q = query("platypus", () => phrase("platypus"));
     const tx = await f.backend.begin();
@@ -338,6 +365,31 @@ describe.skipIf(skip !== undefined)("postgres full-text: against the server", ()
     expect((await searchIn(f.backend.session, notes, q)).map((h) => h.row["shelfId"])).toEqual(["s2"]);
   });
 
+  test("the totals BM25 reads (rows, tokens) follow every write, cascades and rollbacks included, and are summed up once they grow", async () => {
+    const check = async (table: string) => {
+      const actual = await f.client.query(`SELECT count(*)::int AS rows, coalesce(sum("__strata_fts_len"), 0)::int AS tokens FROM ${table}`);
+      const kept = await f.client.query(`SELECT coalesce(sum(rows), 0)::int AS rows, coalesce(sum(tokens), 0)::int AS tokens FROM ${table}__strata_fts_totals`);
+      expect(kept.rows[0], table).toEqual(actual.rows[0]);
+    };
+    const notes = f.schemas.get("fts_notes")!;
+    await f.storage.repository(Shelf).save({ id: "s9" });
+    for (let i = 0; i < 300; i++) await f.backend.session.insert(notes, { text: `wombat number ${i}`, shelfId: "s9" });
+    await f.storage.sql`UPDATE fts_notes SET text = ${"wombat burrow deep"} WHERE text = ${"wombat number 7"}`;
+    const tx = await f.backend.begin();
+    await tx.insert(notes, { text: "wombat rolled back", shelfId: "s9" });
+    await tx.rollback();
+    expect((await f.client.query(`SELECT count(*)::int AS n FROM fts_notes__strata_fts_totals`)).rows[0].n).toBeGreaterThan(256);
+    const hits = await searchIn(f.backend.session, notes, query("wombat", () => phrase("wombat")), undefined, 1000);
+    expect(hits).toHaveLength(300);
+    await check("fts_notes");
+    expect((await f.client.query(`SELECT count(*)::int AS n FROM fts_notes__strata_fts_totals`)).rows[0].n).toBe(1);
+    await f.storage.repository(Shelf).delete("s9");
+    await check("fts_notes");
+    await check("fts_docs");
+    await f.client.query("TRUNCATE fts_notes");
+    await check("fts_notes");
+  });
+
   test("introspection shows the full-text index, not its hidden columns or indexes; dropping it removes them", async () => {
     const tx = await f.backend.begin();
     try {
@@ -346,8 +398,10 @@ describe.skipIf(skip !== undefined)("postgres full-text: against the server", ()
       expect(described!.columns.map((c) => c.name)).toEqual(["id", "title", "body", "year"]);
       expect(described!.indexes).toEqual([]);
       expect(described!.fullText).toEqual({ name: "fts_docs_search", properties: ["title", "body"] });
+      expect(await editor.listTables()).toEqual(["fts_docs", "fts_notes", "fts_shelves"]);
       await editor.dropFullTextIndex!("fts_docs", "fts_docs_search");
       expect((await editor.describeTable("fts_docs"))!.fullText).toBeUndefined();
+      expect((await tx.sql!(["SELECT to_regclass('fts_docs__strata_fts_totals') IS NULL AS gone"], [])).rows[0]!["gone"]).toBe(true);
       const columns = await tx.sql!(["SELECT column_name FROM information_schema.columns WHERE table_name = 'fts_docs' AND table_schema = current_schema() ORDER BY column_name"], []);
       expect(columns.rows.map((r) => r["column_name"])).toEqual(["body", "id", "title", "year"]);
       // Made again by a migration: the rows are indexed again at the next search.

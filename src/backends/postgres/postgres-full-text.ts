@@ -132,10 +132,24 @@ export function searchTsquery(node: SearchNode): string {
 }
 
 
+/** The suffix of the table that holds a full-text index's totals (rows and tokens), `<table>__strata_fts_totals`. */
+export const TOTALS_SUFFIX = "__strata_fts_totals";
+
 /** The names of the objects the full-text index of `table` makes beside its GIN index. */
-function objectNames(table: string, index: string): { stale: string; trigger: string; refresher: string } {
-  return { stale: `${index}__stale`, trigger: `${table}__strata_fts`, refresher: `${table}__strata_fts_stale` };
+function objectNames(table: string, index: string) {
+  const fts = `${table}__strata_fts`;
+  return {
+    stale: `${index}__stale`,
+    trigger: fts,
+    refresher: `${fts}_stale`,
+    totals: `${table}${TOTALS_SUFFIX}`,
+    counter: `${fts}_count`,
+    counters: { insert: `${fts}_count_insert`, update: `${fts}_count_update`, delete: `${fts}_count_delete`, truncate: `${fts}_count_truncate` },
+  };
 }
+
+/** Past this many rows of changes in a totals table, a search sums them into one. */
+const TOTALS_COMPACT_AT = 256;
 
 /** What the comment on the document column says: the index's name and its columns, in document order. */
 interface Declaration {
@@ -177,8 +191,14 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
   const t = quoteIdentifier(schema.table);
   const doc = quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN);
   const pk = quoteIdentifier(schema.primary.name);
-  // The cheap question first, on the session's reads: a partial index holds exactly the stale rows.
-  if ((await reads.all(`SELECT 1 FROM ${t} WHERE ${doc} IS NULL LIMIT 1`, [], true)).length === 0) return 0;
+  const totals = quoteIdentifier(`${schema.table}${TOTALS_SUFFIX}`);
+  // The cheap questions first, on the session's reads: a partial index holds exactly the stale rows, and
+  // the totals table holds one row per writing statement since it was last summed up.
+  const [state] = await reads.all(`SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${doc} IS NULL), (SELECT count(*) FROM ${totals}) > ${TOTALS_COMPACT_AT}`, [], true);
+  if (state?.[1] === true) {
+    await writes(async (runner) => runner.run(`WITH gone AS (DELETE FROM ${totals} RETURNING rows, tokens) INSERT INTO ${totals} SELECT coalesce(sum(rows), 0), coalesce(sum(tokens), 0) FROM gone`, [], true), false);
+  }
+  if (state?.[0] !== true) return 0;
   const select = `SELECT ${[pk, ...indexColumns.map(quoteIdentifier)].join(", ")} FROM ${t} WHERE ${doc} IS NULL LIMIT ${REFRESH_PAGE} FOR UPDATE SKIP LOCKED`;
   const update =
     `UPDATE ${t} SET ${doc} = u.doc, ${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} = u.len ` +
@@ -242,7 +262,7 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
   if (where) params.push(...where.params);
   const stats =
     `WITH strata_fts_stats AS (SELECT n, CASE WHEN n = 0 THEN 1::float8 ELSE tokens / n END AS avgdl${hits.map((_, i) => `, h${i}`).join("")} FROM (` +
-    `SELECT count(*)::float8 AS n, coalesce(sum(${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)}), 0)::float8 AS tokens${hits.map((h) => `, ${h}`).join("")} FROM ${t}) AS totals)`;
+    `SELECT coalesce(sum(rows), 0)::float8 AS n, coalesce(sum(tokens), 0)::float8 AS tokens${hits.map((h) => `, ${h}`).join("")} FROM ${quoteIdentifier(`${schema.table}${TOTALS_SUFFIX}`)}) AS totals)`;
   const columns = search.columns.map((c) => `${t}.${quoteIdentifier(c)}`).join(", ");
   // Limit and offset as digits (the session checked them: non-negative safe integers), as finds write them.
   const text =
@@ -288,16 +308,39 @@ export const postgresFullText: SqlFullText = {
     const trigger =
       `CREATE TRIGGER ${quoteIdentifier(names.trigger)} BEFORE UPDATE OF ${columns.join(", ")} ON ${t} FOR EACH ROW ` +
       `WHEN (NEW.${doc} IS NOT DISTINCT FROM OLD.${doc} AND (${changed})) EXECUTE FUNCTION ${quoteIdentifier(names.refresher)}()`;
+    const totals = quoteIdentifier(names.totals);
+    const len = quoteIdentifier(FULL_TEXT_LENGTH_COLUMN);
+    // Each writing statement adds one row of changes (rows, tokens) to the totals: writers never wait for one
+    // another on a counter, and a search sums a few rows instead of reading the whole table.
+    const counter =
+      `BEGIN IF TG_OP = 'INSERT' THEN INSERT INTO ${totals} SELECT count(*), coalesce(sum(${len}), 0) FROM strata_new HAVING count(*) > 0; ` +
+      `ELSIF TG_OP = 'DELETE' THEN INSERT INTO ${totals} SELECT -count(*), -coalesce(sum(${len}), 0) FROM strata_old HAVING count(*) > 0; ` +
+      `ELSIF TG_OP = 'UPDATE' THEN INSERT INTO ${totals} SELECT 0, d FROM (SELECT (SELECT coalesce(sum(${len}), 0) FROM strata_new) - (SELECT coalesce(sum(${len}), 0) FROM strata_old) AS d) AS x WHERE d <> 0; ` +
+      `ELSE DELETE FROM ${totals}; INSERT INTO ${totals} VALUES (0, 0); END IF; RETURN NULL; END`;
+    const counters = [
+      `CREATE TRIGGER ${quoteIdentifier(names.counters.insert)} AFTER INSERT ON ${t} REFERENCING NEW TABLE AS strata_new FOR EACH STATEMENT EXECUTE FUNCTION ${quoteIdentifier(names.counter)}()`,
+      `CREATE TRIGGER ${quoteIdentifier(names.counters.update)} AFTER UPDATE ON ${t} REFERENCING OLD TABLE AS strata_old NEW TABLE AS strata_new FOR EACH STATEMENT EXECUTE FUNCTION ${quoteIdentifier(names.counter)}()`,
+      `CREATE TRIGGER ${quoteIdentifier(names.counters.delete)} AFTER DELETE ON ${t} REFERENCING OLD TABLE AS strata_old FOR EACH STATEMENT EXECUTE FUNCTION ${quoteIdentifier(names.counter)}()`,
+      `CREATE TRIGGER ${quoteIdentifier(names.counters.truncate)} AFTER TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION ${quoteIdentifier(names.counter)}()`,
+    ];
+    const once = (name: string, statement: string): string =>
+      mode === "autoCreate"
+        ? `DO $strata$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${quotedText(t)}::regclass AND tgname = ${quotedText(name)}) THEN ${statement}; END IF; END $strata$`
+        : statement;
     return [
+      // The totals as the table stands (every row's length is 0 until its document is built, which counts
+      // its tokens as an update), made only with the table of totals itself.
+      `CREATE TABLE ${ifMissing}${totals} (rows bigint NOT NULL, tokens bigint NOT NULL)`,
+      `INSERT INTO ${totals} SELECT count(*), 0 FROM ${t} WHERE NOT EXISTS (SELECT 1 FROM ${totals})`,
+      `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.counter)}() RETURNS trigger LANGUAGE plpgsql AS $strata$ ${counter} $strata$`,
+      ...counters.map((statement, i) => once(Object.values(names.counters)[i]!, statement)),
       // A new column is null in every row: each row is stale until the first search builds its document.
       `ALTER TABLE ${t} ADD COLUMN ${ifMissing}${doc} tsvector, ADD COLUMN ${ifMissing}${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} integer NOT NULL DEFAULT 0`,
       `COMMENT ON COLUMN ${t}.${doc} IS ${quotedText(JSON.stringify(declaration))}`,
       `CREATE INDEX ${ifMissing}${quoteIdentifier(index.name)} ON ${t} USING gin (${doc})`,
       `CREATE INDEX ${ifMissing}${quoteIdentifier(names.stale)} ON ${t} (${quoteIdentifier(primaryKey)}) WHERE ${doc} IS NULL`,
       `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.refresher)}() RETURNS trigger LANGUAGE plpgsql AS $strata$ ${MARK_STALE} $strata$`,
-      mode === "autoCreate"
-        ? `DO $strata$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${quotedText(t)}::regclass AND tgname = ${quotedText(names.trigger)}) THEN ${trigger}; END IF; END $strata$`
-        : trigger,
+      once(names.trigger, trigger),
     ];
   },
 
@@ -307,17 +350,29 @@ export const postgresFullText: SqlFullText = {
     return [
       `DROP TRIGGER IF EXISTS ${quoteIdentifier(names.trigger)} ON ${t}`,
       `DROP FUNCTION IF EXISTS ${quoteIdentifier(names.refresher)}()`,
+      ...Object.values(names.counters).map((name) => `DROP TRIGGER IF EXISTS ${quoteIdentifier(name)} ON ${t}`),
+      `DROP FUNCTION IF EXISTS ${quoteIdentifier(names.counter)}()`,
+      `DROP TABLE IF EXISTS ${quoteIdentifier(names.totals)}`,
       // The indexes go with the document column.
       `ALTER TABLE ${t} DROP COLUMN IF EXISTS ${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)}, DROP COLUMN IF EXISTS ${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)}`,
     ];
   },
 
-  reservedTables() {
-    return [];
+  reservedTables(table) {
+    return [`${table}${TOTALS_SUFFIX}`];
   },
 
   searchStatement(search) {
     return postgresSearchStatement(search);
+  },
+
+  // Strata's own inserts and upserts write the document with the row: a search after them refreshes nothing.
+  rowColumns: {
+    names: [FULL_TEXT_DOCUMENT_COLUMN, FULL_TEXT_LENGTH_COLUMN],
+    values(indexed) {
+      const document = fullTextDocument(indexed);
+      return [document.vector, document.length];
+    },
   },
 
   refresh(search, reads, writes) {

@@ -205,6 +205,21 @@ export interface SqlFullText {
    * and its write `gate`. Resolves to the number of rows it indexed.
    */
   refresh?(search: Pick<FullTextSearch, "schema" | "indexColumns">, reads: SqlRunner, gate: WriteGate): Promise<number>;
+  /**
+   * Optional, with {@link SqlFullText.refresh}: columns of the table itself that hold a row's part of the
+   * index, which Strata's inserts and upserts write in the row's own statement (PostgreSQL's document and
+   * its length), so that a search after them has nothing to refresh: their names, and their values from
+   * the row's indexed values (in the index's order; null or undefined for an empty one). An upsert that
+   * changes an existing row writes them only when it gives every indexed column; a write that does not
+   * (an update of some columns, a statement of the user's) is left to {@link SqlFullText.refresh}.
+   */
+  readonly rowColumns?: FullTextRowColumns;
+}
+
+/** See {@link SqlFullText.rowColumns}. */
+export interface FullTextRowColumns {
+  readonly names: readonly string[];
+  values(indexed: readonly unknown[]): unknown[];
 }
 
 /** What {@link SqlFullText.searchStatement} is given: one `repo.search` call, its `where` already compiled. */

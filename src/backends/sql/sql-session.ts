@@ -385,7 +385,7 @@ export class SqlSession implements DataSession {
    */
   private segments(t: SqlTable, rows: readonly Row[]): Array<{ start: number; end: number; generated: boolean }> {
     const pk = t.pk.property;
-    const maxRows = Math.max(1, Math.min(500, Math.floor(this.dialect.maxParams / t.insertColumns.length)));
+    const maxRows = Math.max(1, Math.min(500, Math.floor(this.dialect.maxParams / t.paramsPerRow)));
     const segments: Array<{ start: number; end: number; generated: boolean }> = [];
     let seen = new Set<unknown>();
     for (let i = 0; i < rows.length; i++) {
