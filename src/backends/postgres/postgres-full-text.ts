@@ -248,46 +248,57 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
     return `$${params.length}`;
   };
   const hits: string[] = [];
+  const frequencies: string[] = [];
   const terms: string[] = [];
   for (const phrase of query.phrases) {
     const i = phrase.index;
-    hits.push(`(SELECT count(*) FROM ${t} WHERE ${docName} @@ ${add(phraseTsquery(phrase))}::tsquery)::float8 AS h${i}`);
-    const f = `(${phraseFrequency(phrase, doc, add)})::float8`;
-    const raw = `ln((s.n - s.h${i} + 0.5::float8) / (s.h${i} + 0.5::float8))`;
+    hits.push(`(SELECT count(*) FROM ${t} WHERE ${docName} @@ ${add(phraseTsquery(phrase))}::tsquery)::float8 AS strata_h${i}`);
+    // Each row's frequencies are computed once (a lateral select), not once per use in the formula.
+    frequencies.push(`(${phraseFrequency(phrase, doc, add)})::float8 AS strata_f${i}`);
+    const f = `strata_f.strata_f${i}`;
+    const raw = `ln((strata_s.strata_n - strata_s.strata_h${i} + 0.5::float8) / (strata_s.strata_h${i} + 0.5::float8))`;
     const idf = `(CASE WHEN ${raw} <= 0 THEN 1e-6::float8 ELSE ${raw} END)`;
-    terms.push(`${idf} * ((${f} * (${K1} + 1.0::float8)) / (${f} + ${K1} * (1::float8 - ${B} + ${B} * ${len}::float8 / s.avgdl)))`);
+    terms.push(`${idf} * ((${f} * (${K1} + 1.0::float8)) / (${f} + ${K1} * (1::float8 - ${B} + ${B} * ${len}::float8 / strata_s.strata_avgdl)))`);
   }
   const match = add(searchTsquery(query.root));
   const where = search.where(params.length + 1);
   if (where) params.push(...where.params);
+  // Every name the select brings into scope beside the table's columns starts with `strata_`, so that the
+  // where's unqualified columns resolve in the table.
   const stats =
-    `WITH strata_fts_stats AS (SELECT n, CASE WHEN n = 0 THEN 1::float8 ELSE tokens / n END AS avgdl${hits.map((_, i) => `, h${i}`).join("")} FROM (` +
-    `SELECT coalesce(sum(rows), 0)::float8 AS n, coalesce(sum(tokens), 0)::float8 AS tokens${hits.map((h) => `, ${h}`).join("")} FROM ${quoteIdentifier(`${schema.table}${TOTALS_SUFFIX}`)}) AS totals)`;
+    `WITH strata_fts_stats AS (SELECT strata_n, CASE WHEN strata_n = 0 THEN 1::float8 ELSE strata_tokens / strata_n END AS strata_avgdl${hits.map((_, i) => `, strata_h${i}`).join("")} FROM (` +
+    `SELECT coalesce(sum(rows), 0)::float8 AS strata_n, coalesce(sum(tokens), 0)::float8 AS strata_tokens${hits.map((h) => `, ${h}`).join("")} ` +
+    `FROM ${quoteIdentifier(`${schema.table}${TOTALS_SUFFIX}`)}) AS strata_totals)`;
   const columns = search.columns.map((c) => `${t}.${quoteIdentifier(c)}`).join(", ");
   // Limit and offset as digits (the session checked them: non-negative safe integers), as finds write them.
   const text =
-    `${stats} SELECT ${columns}, (${terms.join(" + ")}) AS strata_score FROM ${t}, strata_fts_stats AS s ` +
+    `${stats} SELECT ${columns}, (${terms.join(" + ")}) AS strata_score ` +
+    `FROM ${t} CROSS JOIN strata_fts_stats AS strata_s CROSS JOIN LATERAL (SELECT ${frequencies.join(", ")}) AS strata_f ` +
     `WHERE ${doc} @@ ${match}::tsquery${where ? ` AND (${where.text})` : ""} ` +
     `ORDER BY strata_score DESC, ${t}.${quoteIdentifier(schema.primary.name)} ASC LIMIT ${search.limit} OFFSET ${search.offset}`;
   return { text, params };
 }
 
 /**
- * The SQL counting `phrase`'s instances in the tsvector `doc`: positions of its first token (each lexeme's
- * positions unnested) such that each next token is at the next position; the last token matching every
- * lexeme it starts when the phrase is a prefix.
+ * The SQL counting `phrase`'s instances in the tsvector `doc`: positions of its first token such that each
+ * next token is at the next position. A token's positions are read with PostgreSQL's own functions (the
+ * lexeme weighted `A`, every other lexeme filtered out: three times faster than unnesting the document in
+ * SQL, measured on the city names); a prefix's, which may be several lexemes', by unnesting.
  */
 function phraseFrequency(phrase: SearchPhrase, doc: string, add: (value: unknown) => string): string {
   const last = phrase.tokens.length - 1;
-  const test = (i: number, alias: string): string => {
+  const positions = (i: number): string => {
     const lexeme = add(lexemeOf(phrase.tokens[i]!));
-    return phrase.prefix && i === last ? `starts_with(${alias}.lexeme, ${lexeme})` : `${alias}.lexeme = ${lexeme}`;
+    return phrase.prefix && i === last
+      ? `ARRAY(SELECT p FROM unnest(${doc}) AS u, unnest(u.positions) AS p WHERE starts_with(u.lexeme, ${lexeme}))`
+      : // coalesce: an array expression (`= ANY ((SELECT ...))` would compare with the subquery's rows), empty when absent.
+        `coalesce((SELECT positions FROM unnest(ts_filter(setweight(${doc}, 'A', ARRAY[${lexeme}::text]), '{a}'))), '{}'::smallint[])`;
   };
+  if (last === 0) return `cardinality(${positions(0)})`;
+  const first = positions(0);
   const next: string[] = [];
-  for (let i = 1; i <= last; i++) {
-    next.push(`EXISTS (SELECT 1 FROM unnest(${doc}) AS u${i} WHERE ${test(i, `u${i}`)} AND p0 + ${i} = ANY (u${i}.positions))`);
-  }
-  return `SELECT count(*) FROM unnest(${doc}) AS u0, unnest(u0.positions) AS p0 WHERE ${[test(0, "u0"), ...next].join(" AND ")}`;
+  for (let i = 1; i <= last; i++) next.push(`p + ${i} = ANY (${positions(i)})`);
+  return `SELECT count(*) FROM unnest(${first}) AS p WHERE ${next.join(" AND ")}`;
 }
 
 /** The body of the trigger function that marks a row's document stale (dollar-quoted: no quote inside to escape). */
