@@ -4,18 +4,31 @@
  * exactly the tokens SQLite FTS5 and the engine match.
  *
  * ## What is stored
- * Two hidden columns on the entity's own table, written by the same statement as the row:
- * - {@link FULL_TEXT_DOCUMENT_COLUMN}, a `tsvector` written as a literal (`'term':1,5 'other':2`) from
- *   Strata's tokens: each full-text column's tokens at consecutive positions, one unused position between
- *   columns so that no phrase spans two columns (as FTS5, whose positions are per column). A GIN index on it
- *   finds the candidate rows.
- * - {@link FULL_TEXT_LENGTH_COLUMN}, the document's length in tokens (every column), BM25's `D`.
+ * - Two hidden columns on the entity's own table: {@link FULL_TEXT_DOCUMENT_COLUMN}, a `tsvector` written as
+ *   a literal (`'term':1,5 'other':2`) from Strata's tokens, each full-text column's tokens at consecutive
+ *   positions and one unused position between columns so that no phrase spans two columns (as in FTS5,
+ *   whose positions are per column), with a GIN index; and {@link FULL_TEXT_LENGTH_COLUMN}, the document's
+ *   length in tokens (BM25's `D`).
+ * - `<table>__strata_fts_totals`: one row of changes (rows, tokens) per writing statement, added by
+ *   statement-level triggers (insert, update, delete, truncate; a foreign key's cascade fires them too),
+ *   summed by a search (BM25's `N` and average length) and summed up into one row by a search once it holds
+ *   more than {@link TOTALS_COMPACT_AT}: `count(*)` over the table took 30-40 ms on 135k cities, every search.
  *
- * Hidden columns rather than a side table `<table>__fts`: measured on 50,000 rows, the side table cost 2.6x
- * the GIN index's own write cost with a foreign key (its check runs per row) and 1.5x without one, and every
- * search joined it back; the columns cost the GIN index alone and a search reads one table. Reads, copies,
- * introspection and `generate` never see them: selects list the entity's columns, the introspector leaves
- * out names starting with {@link HIDDEN_COLUMN_PREFIX}.
+ * Hidden columns rather than a side table `<table>__fts (key, doc, len)`: measured on 50,000 rows, the side
+ * table cost 2.6x the GIN index's own write cost with its foreign key (checked per row) and 1.5x without one,
+ * and every search would join it back; the columns cost the GIN index alone, and a search reads one table.
+ * Reads, copies, introspection and `generate` never see them: selects list the entity's columns, and the
+ * introspector leaves out names starting with {@link HIDDEN_COLUMN_PREFIX} and the table of totals.
+ *
+ * ## Kept current by every write
+ * The document is built in JavaScript, so the database cannot build it on its own. Strata's inserts and
+ * upserts (save, saveMany, insert) write it in the row's own statement ({@link SqlFullText.rowColumns}).
+ * Every other write leaves it null: a row inserted by a statement of the user's gets the column's default
+ * (null), and a trigger nulls it when an update changes an indexed column without writing the document (a
+ * partial update, a partial upsert that leaves out an indexed column, `storage.sql`). Before each search,
+ * {@link SqlFullText.refresh} builds the documents of such rows on the search's own connection (so inside a
+ * transaction, with its writes; a rollback undoes them with the rest), a page at a time, each page locked
+ * while it is built. A partial index holds exactly the null documents, so the check costs one index probe.
  *
  * ## PostgreSQL's limits on a tsvector, and what Strata does at them
  * - Positions stop at 16,383: a token past it is stored at 16,383 (PostgreSQL's own rule). Every word of a
@@ -29,7 +42,7 @@
  * The parsed query (search-query.ts) becomes a `tsquery` of literal lexemes (`'a' & 'b'`, `'a' <-> 'b'`
  * for a phrase, `'pre':*`, `!`, `|`), bound as a parameter: the user's text never reaches SQL. BM25 is
  * computed in SQL exactly as FTS5's `bm25()` does, in the same floating-point steps (see
- * {@link compileSearch}).
+ * {@link postgresSearchStatement}).
  */
 import { createHash } from "node:crypto";
 import type { EntitySchema, FullTextSchema } from "../../schema/entity-schema.js";
