@@ -8,7 +8,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from "typeorm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createStorage } from "../../src/index.js";
+import { createStorage, SchemaError } from "../../src/index.js";
 import type { Storage } from "../../src/index.js";
 import type { Backend, BackendFactory, DataSession } from "../../src/spi/index.js";
 import { buildEntitySchema } from "../../src/schema/entity-schema.js";
@@ -388,6 +388,14 @@ describe.skipIf(skip !== undefined)("postgres full-text: against the server", ()
     await check("fts_docs");
     await f.client.query("TRUNCATE fts_notes");
     await check("fts_notes");
+  });
+
+  test("searching a table whose full-text index was never created is a SchemaError naming the table", async () => {
+    const shelves = buildEntitySchema({ ...f.schemas.get("fts_shelves")!, fullText: { name: "fts_shelves_search", properties: ["id"] } });
+    const error = await searchIn(f.backend.session, shelves, query("x", () => phrase("x"))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SchemaError);
+    expect(error).toMatchObject({ table: "fts_shelves" });
+    expect((error as Error).message).toContain("createFullTextIndex");
   });
 
   test("introspection shows the full-text index, not its hidden columns or indexes; dropping it removes them", async () => {

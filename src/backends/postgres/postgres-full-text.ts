@@ -45,6 +45,7 @@
  * {@link postgresSearchStatement}).
  */
 import { createHash } from "node:crypto";
+import { SchemaError } from "../../errors.js";
 import type { EntitySchema, FullTextSchema } from "../../schema/entity-schema.js";
 import type { SearchNode, SearchPhrase } from "../../search/search-query.js";
 import { tokenize } from "../../search/search-tokenizer.js";
@@ -207,7 +208,18 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
   const totals = quoteIdentifier(`${schema.table}${TOTALS_SUFFIX}`);
   // The cheap questions first, on the session's reads: a partial index holds exactly the stale rows, and
   // the totals table holds one row per writing statement since it was last summed up.
-  const [state] = await reads.all(`SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${doc} IS NULL), (SELECT count(*) FROM ${totals}) > ${TOTALS_COMPACT_AT}`, [], true);
+  let state: unknown[] | undefined;
+  try {
+    [state] = await reads.all(`SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${doc} IS NULL), (SELECT count(*) FROM ${totals}) > ${TOTALS_COMPACT_AT}`, [], true);
+  } catch (error) {
+    // The entity declares the index, the database does not have it: autoCreate off and no migration made it.
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code !== "42703" && code !== "42P01") throw error;
+    throw new SchemaError(
+      `${schema.entityName}: table "${schema.table}" has no full-text index in the database: create it with autoCreate or with a migration (m.createFullTextIndex("${schema.table}", [...]))`,
+      { table: schema.table, cause: error },
+    );
+  }
   if (state?.[1] === true) {
     await writes(async (runner) => runner.run(`WITH gone AS (DELETE FROM ${totals} RETURNING rows, tokens) INSERT INTO ${totals} SELECT coalesce(sum(rows), 0), coalesce(sum(tokens), 0) FROM gone`, [], true), false);
   }
