@@ -114,6 +114,10 @@ const QUERIES: Array<{ q: SearchQuery; fts5: string }> = [
   // The phrase never crosses the columns: "york" ends a title, "new" does not start its body... "york new" is a12's title.
   { q: query('"york new"', () => phrase("york new")), fts5: '"york new"' },
   { q: query('"rhein die"', () => phrase("rhein die")), fts5: '"rhein die"' },
+  // A phrase of an AND branch that fails in a row the OR matches by its other branch.
+  { q: query("(york paris) OR city", () => or(and(phrase("york"), phrase("paris")), phrase("city"))), fts5: "(york AND paris) OR city" },
+  { q: query("(new york) OR (paris texas)", () => or(and(phrase("new"), phrase("york")), and(phrase("paris"), phrase("texas")))), fts5: "(new AND york) OR (paris AND texas)" },
+  { q: query("(city -old) OR york", () => or(and(phrase("city"), not(phrase("old"))), phrase("york"))), fts5: "(city NOT old) OR york" },
 ];
 
 /** The brute-force matcher: does the document (its columns' tokens) match `node`? */

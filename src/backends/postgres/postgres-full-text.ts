@@ -275,11 +275,20 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
   const hits: string[] = [];
   const frequencies: string[] = [];
   const terms: string[] = [];
+  const counting = countingConditions(query.root);
   for (const phrase of query.phrases) {
     const i = phrase.index;
     hits.push(`(SELECT count(*) FROM ${t} WHERE ${docName} @@ ${add(phraseTsquery(phrase))}::tsquery)::float8 AS strata_h${i}`);
-    // Each row's frequencies are computed once (a lateral select), not once per use in the formula.
-    frequencies.push(`(${phraseFrequency(phrase, doc, add)})::float8 AS strata_f${i}`);
+    // Each row's frequencies are computed once (a lateral select), not once per use in the formula; a phrase
+    // counts only where it takes part in the row's match (see countingConditions).
+    const when = counting.get(i);
+    const frequency =
+      when === undefined
+        ? "0"
+        : when.length === 0
+          ? phraseFrequency(phrase, doc, add)
+          : `CASE WHEN ${when.map((node) => `${doc} @@ ${add(searchTsquery(node))}::tsquery`).join(" AND ")} THEN (${phraseFrequency(phrase, doc, add)}) ELSE 0 END`;
+    frequencies.push(`(${frequency})::float8 AS strata_f${i}`);
     const f = `strata_f.strata_f${i}`;
     const raw = `ln((strata_s.strata_n - strata_s.strata_h${i} + 0.5::float8) / (strata_s.strata_h${i} + 0.5::float8))`;
     const idf = `(CASE WHEN ${raw} <= 0 THEN 1e-6::float8 ELSE ${raw} END)`;
@@ -302,6 +311,34 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
     `WHERE ${doc} @@ ${match}::tsquery${where ? ` AND (${where.text})` : ""} ` +
     `ORDER BY strata_score DESC, ${t}.${quoteIdentifier(schema.primary.name)} ASC LIMIT ${search.limit} OFFSET ${search.offset}`;
   return { text, params };
+}
+
+/**
+ * When each phrase's occurrences count in a matching row's BM25, as FTS5 counts them (its iterators leave a
+ * phrase out of the row where it takes no part in the match): never under an exclusion (absent from the
+ * map), and only where every `and` above it matches the row (the `and` nodes listed). An `and` with no `or`
+ * above it matches in every row the query matches, so only those below an `or` are listed: a query without
+ * `or` adds no condition.
+ */
+function countingConditions(root: SearchNode): Map<number, readonly SearchNode[]> {
+  const conditions = new Map<number, readonly SearchNode[]>();
+  const walk = (node: SearchNode, ands: readonly SearchNode[], belowOr: boolean): void => {
+    switch (node.kind) {
+      case "phrase":
+        conditions.set(node.index, ands);
+        return;
+      case "not":
+        return;
+      case "and":
+        for (const child of node.children) walk(child, belowOr ? [...ands, node] : ands, belowOr);
+        return;
+      case "or":
+        for (const child of node.children) walk(child, ands, true);
+        return;
+    }
+  };
+  walk(root, [], false);
+  return conditions;
 }
 
 /**
