@@ -14,6 +14,7 @@ import type { Backend, BackendFactory, DataSession } from "../../src/spi/index.j
 import { buildEntitySchema } from "../../src/schema/entity-schema.js";
 import type { EntitySchema, Row } from "../../src/schema/entity-schema.js";
 import { normalizeWhere } from "../../src/query/normalize-query.js";
+import { schemaOfTable } from "../../src/schema/table-schema.js";
 import type { SearchNode, SearchPhrase, SearchQuery } from "../../src/search/search-query.js";
 import { tokenize } from "../../src/search/search-tokenizer.js";
 import { createPostgresBackend } from "../../src/backends/postgres/postgres-backend.js";
@@ -392,6 +393,28 @@ describe.skipIf(skip !== undefined)("postgres full-text: against the server", ()
     await check("fts_docs");
     await f.client.query("TRUNCATE fts_notes");
     await check("fts_notes");
+  });
+
+  test("migrations: renaming the table or an indexed column keeps the index (rebuilt by the next search); dropping an indexed column drops it", async () => {
+    const before = (await search(QUERIES[2]!.q)).map((h) => h.score);
+    const tx = await f.backend.begin();
+    try {
+      const editor = tx.schema!();
+      await editor.renameTable("fts_docs", "fts_papers");
+      await editor.renameColumn("fts_papers", "title", "heading");
+      const described = (await editor.describeTable("fts_papers"))!;
+      expect(described.fullText).toEqual({ name: "fts_docs_search", properties: ["heading", "body"] });
+      expect(await editor.listTables()).toEqual(["fts_notes", "fts_papers", "fts_shelves"]);
+      const papers = schemaOfTable(described);
+      expect(ids(await searchIn(tx, papers, QUERIES[0]!.q)).sort()).toEqual(["a01", "a02"]);
+      const scored = await searchIn(tx, papers, QUERIES[2]!.q);
+      expect(scored.map((h) => h.score)).toEqual(before);
+      await editor.dropColumn("fts_papers", "body");
+      expect((await editor.describeTable("fts_papers"))!.fullText).toBeUndefined();
+      expect((await tx.sql!(["SELECT to_regclass('fts_papers__strata_fts_totals') IS NULL AS gone"], [])).rows[0]!["gone"]).toBe(true);
+    } finally {
+      await tx.rollback();
+    }
   });
 
   test("searching a table whose full-text index was never created is a SchemaError naming the table", async () => {
