@@ -5,6 +5,7 @@
  */
 import "reflect-metadata";
 import Database from "better-sqlite3";
+import fc from "fast-check";
 import pg from "pg";
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from "typeorm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -15,7 +16,10 @@ import { buildEntitySchema } from "../../src/schema/entity-schema.js";
 import type { EntitySchema, Row } from "../../src/schema/entity-schema.js";
 import { normalizeWhere } from "../../src/query/normalize-query.js";
 import { schemaOfTable } from "../../src/schema/table-schema.js";
+import { parseSearchQuery } from "../../src/search/search-parser.js";
 import type { SearchNode, SearchPhrase, SearchQuery } from "../../src/search/search-query.js";
+import { searchReference } from "../../src/search/search-reference.js";
+import type { ReferenceDocument } from "../../src/search/search-reference.js";
 import { tokenize } from "../../src/search/search-tokenizer.js";
 import { createPostgresBackend } from "../../src/backends/postgres/postgres-backend.js";
 import { fullTextDocument, lexemeOf, MAX_POSITION, quoteLexeme } from "../../src/backends/postgres/postgres-full-text.js";
@@ -393,6 +397,56 @@ describe.skipIf(skip !== undefined)("postgres full-text: against the server", ()
     await check("fts_docs");
     await f.client.query("TRUNCATE fts_notes");
     await check("fts_notes");
+  });
+
+  test("random documents and queries: the same matches, scores and order as the reference (search-reference.ts)", async () => {
+    const words = ["a", "ab", "abc", "Abc", "b", "ba", "köln", "KOLN", "kol", "é", "e", "東京", "x", "it's", "back\\slash"];
+    const queryText: fc.Arbitrary<string> = fc.letrec<{ or: string; and: string; unary: string; primary: string }>((tie) => ({
+      or: fc.oneof({ depthSize: "small", withCrossShrink: true }, tie("and"), fc.tuple(tie("and"), tie("and")).map(([a, b]) => `${a} OR ${b}`)),
+      and: fc.tuple(tie("primary"), fc.array(tie("unary"), { maxLength: 2 })).map(([first, rest]) => [first, ...rest].join(" ")),
+      unary: fc.oneof(tie("primary"), tie("primary").map((p) => `-${p}`)),
+      primary: fc.oneof(
+        { depthSize: "small", withCrossShrink: true },
+        fc.tuple(fc.constantFrom(...words.slice(0, 13)), fc.boolean()).map(([w, prefix]) => `${w}${prefix ? "*" : ""}`),
+        fc.tuple(fc.array(fc.constantFrom(...words.slice(0, 13)), { minLength: 1, maxLength: 3 }), fc.boolean()).map(([ws, prefix]) => `"${ws.join(" ")}"${prefix ? "*" : ""}`),
+        tie("or").map((o) => `(${o})`),
+      ),
+    })).or;
+    const corpus = fc
+      .array(fc.tuple(fc.array(fc.constantFrom(...words), { maxLength: 6 }), fc.option(fc.array(fc.constantFrom(...words), { maxLength: 4 }))), { minLength: 1, maxLength: 12 })
+      .map((rows) => rows.map(([first, second], i) => ({ key: `k${i + 1}`, columns: [first.join(" "), second === null ? null : second.join(" - ")] })));
+    const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-12 * Math.max(Math.abs(a), Math.abs(b));
+    const session = f.backend.session;
+    const saved = (await f.client.query("SELECT id, title, body, year FROM fts_docs")).rows as Array<Record<string, unknown>>;
+    try {
+      await fc.assert(
+        fc.asyncProperty(corpus, fc.array(queryText, { minLength: 1, maxLength: 4 }), async (documents: ReferenceDocument[], texts: string[]) => {
+          await session.deleteMany(docs, normalizeWhere(docs, {}));
+          await session.upsertMany(docs, documents.map((d) => ({ id: d.key, title: d.columns[0], body: d.columns[1], year: 1 })));
+          for (const text of texts) {
+            let q: SearchQuery;
+            try {
+              q = parseSearchQuery(text);
+            } catch {
+              continue;
+            }
+            const expected = searchReference(q, documents);
+            const found = await search(q);
+            expect(found.map((h) => h.row["id"]).sort(), text).toEqual(expected.map((h) => h.key).sort());
+            const scores = new Map(expected.map((h) => [h.key, h.score]));
+            for (let i = 0; i < found.length; i++) {
+              const key = found[i]!.row["id"] as string;
+              expect(close(found[i]!.score, scores.get(key)!), `${text}: score of ${key}`).toBe(true);
+              if (key !== expected[i]!.key) expect(close(found[i]!.score, expected[i]!.score), `${text}: row ${i}`).toBe(true);
+            }
+          }
+        }),
+        { numRuns: 40 },
+      );
+    } finally {
+      await session.deleteMany(docs, normalizeWhere(docs, {}));
+      await session.upsertMany(docs, saved);
+    }
   });
 
   test("migrations: renaming the table or an indexed column keeps the index (rebuilt by the next search); dropping an indexed column drops it", async () => {
