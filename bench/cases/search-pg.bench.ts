@@ -20,8 +20,8 @@ import type { Storage } from "../../src/index.js";
 import type { Backend, BackendFactory } from "../../src/spi/index.js";
 import { buildEntitySchema } from "../../src/schema/entity-schema.js";
 import type { EntitySchema } from "../../src/schema/entity-schema.js";
-import type { SearchNode, SearchPhrase, SearchQuery } from "../../src/search/search-query.js";
-import { tokenize } from "../../src/search/search-tokenizer.js";
+import { parseSearchQuery } from "../../src/search/search-parser.js";
+import type { SearchQuery } from "../../src/search/search-query.js";
 import { createPostgresBackend } from "../../src/backends/postgres/postgres-backend.js";
 import { FULL_TEXT_DOCUMENT_COLUMN, searchTsquery } from "../../src/backends/postgres/postgres-full-text.js";
 import { loadCities } from "../city-queries.js";
@@ -52,32 +52,8 @@ class PlainCity {
 
 type Row = { id: number; name: string; altName: string | null; country: string; population: number };
 
-let phraseIndex = 0;
-function phrase(text: string, prefix = false): SearchPhrase {
-  return { kind: "phrase", tokens: tokenize(text).map((t) => t.term), prefix, index: phraseIndex++ };
-}
-/** A query tree as the parser would make it from `text` (built here by hand). */
-function query(text: string, build: () => SearchNode): SearchQuery {
-  phraseIndex = 0;
-  const root = build();
-  const phrases: SearchPhrase[] = [];
-  const walk = (n: SearchNode): void => {
-    if (n.kind === "phrase") phrases.push(n);
-    else if (n.kind === "not") walk(n.child);
-    else n.children.forEach(walk);
-  };
-  walk(root);
-  return { text, root, phrases };
-}
-
-const QUERIES: SearchQuery[] = [
-  query("springfield", () => phrase("springfield")),
-  query("san", () => phrase("san")),
-  query('"san jose"', () => phrase("san jose")),
-  query("sant*", () => phrase("sant", true)),
-  query("port OR fort", () => ({ kind: "or", children: [phrase("port"), phrase("fort")] })),
-  query("saint -louis", () => ({ kind: "and", children: [phrase("saint"), { kind: "not", child: phrase("louis") }] })),
-];
+/** Queries over the city names: a rare word, a common one, a phrase, a prefix, an OR, an exclusion. */
+const QUERIES: SearchQuery[] = ["springfield", "san", '"san jose"', "sant*", "port OR fort", "saint -louis"].map(parseSearchQuery);
 
 export default async function searchPgBench(): Promise<BenchGroup> {
   const database = await createBenchDatabase("search", "search postgres cases");
