@@ -7,6 +7,7 @@ import type { LogicalType } from "../../schema/entity-schema.js";
 import type { SqlDialect, ValueCodec } from "../sql/sql-dialect.js";
 import { quoteIdentifier } from "../sql/sql-dialect.js";
 import { plainLiteral, quotedText, stringLiteral } from "../sql/sql-literals.js";
+import { postgresFullText } from "./postgres-full-text.js";
 import { postgresIntrospector } from "./postgres-introspector.js";
 
 const same: ValueCodec = { encode: (v) => v, decode: (v) => v };
@@ -111,4 +112,5 @@ export const postgresDialect: SqlDialect = {
   },
   alterTableConstraints: true,
   introspector: postgresIntrospector,
+  fullText: postgresFullText,
 };

@@ -4,13 +4,16 @@
  * logical types of postgres-dialect.ts; an identity (or serial) primary key is an `increment` key. An
  * index's folded companion (sql-table-statements.ts) is part of that index, not an index of its own.
  * Foreign keys come from `pg_constraint` (one-column ones: Strata neither writes nor expresses others).
+ * A full-text index is read from the comment on its hidden document column (postgres-full-text.ts); its
+ * hidden columns and its own indexes are left out of the table's.
  */
 import type { TableColumn, TableForeignKey, TableIndex } from "../../spi/index.js";
 import { onDeleteOf } from "../sql/sql-foreign-keys.js";
-import type { LogicalType } from "../../schema/entity-schema.js";
+import type { FullTextSchema, LogicalType } from "../../schema/entity-schema.js";
 import type { SqlIntrospector } from "../sql/sql-dialect.js";
 import { parsePlainDefault, unquote } from "../sql/sql-literals.js";
 import { withoutFoldedIndexes } from "../sql/sql-table-statements.js";
+import { FULL_TEXT_DOCUMENT_COLUMN, HIDDEN_COLUMN_PREFIX, readFullTextComment, TOTALS_SUFFIX } from "./postgres-full-text.js";
 
 function postgresTypeOf(formatted: string): LogicalType {
   const t = formatted.toLowerCase();
@@ -57,7 +60,10 @@ function foreignKeyOf([conname, column, referencedTable, referencedColumn, actio
 export const postgresIntrospector: SqlIntrospector = {
   async listTables(run) {
     const rows = await run.all(`SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname`, [], false);
-    return rows.map((r) => String(r[0]));
+    const names = rows.map((r) => String(r[0]));
+    // A full-text index's table of totals is part of the index, not a table of its own.
+    const tables = new Set(names);
+    return names.filter((name) => !(name.endsWith(TOTALS_SUFFIX) && tables.has(name.slice(0, -TOTALS_SUFFIX.length))));
   },
   async describeTable(run, name) {
     const found = await run.all(`SELECT c.oid FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND c.relname = $1`, [name], false);
@@ -65,7 +71,8 @@ export const postgresIntrospector: SqlIntrospector = {
     const oid = found[0]![0];
     const cols = await run.all(
       `SELECT a.attname, format_type(a.atttypid, NULL), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity,
-              EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY(i.indkey))
+              EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY(i.indkey)),
+              col_description(a.attrelid, a.attnum)
          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
         WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
       [oid],
@@ -73,13 +80,18 @@ export const postgresIntrospector: SqlIntrospector = {
     );
     const idx = await run.all(
       `SELECT ic.relname, i.indisunique, array_to_json(ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)
-              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n))::text
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n))::text,
+              coalesce(pg_get_expr(i.indpred, i.indrelid), '')
          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
         WHERE i.indrelid = $1 AND NOT i.indisprimary ORDER BY ic.relname`,
       [oid],
       false,
     );
-    const columns: TableColumn[] = cols.map(([attname, type, notnull, dflt, identity, primary]) => {
+    // The full-text index's hidden columns (postgres-full-text.ts) are not the table's: the comment on the
+    // document column says which index they hold.
+    let fullText: FullTextSchema | undefined;
+    for (const [attname, , , , , , comment] of cols) if (attname === FULL_TEXT_DOCUMENT_COLUMN) fullText = readFullTextComment(comment as string | null);
+    const columns: TableColumn[] = cols.filter(([attname]) => !String(attname).startsWith(HIDDEN_COLUMN_PREFIX)).map(([attname, type, notnull, dflt, identity, primary]) => {
       const logical = postgresTypeOf(String(type));
       const isPrimary = primary === true;
       const increment = isPrimary && (identity === "d" || identity === "a" || /^nextval\(/.test(String(dflt ?? "")));
@@ -95,15 +107,18 @@ export const postgresIntrospector: SqlIntrospector = {
       };
     });
     const indexes: TableIndex[] = withoutFoldedIndexes(
-      idx.map(([relname, unique, columnsJson]) => ({
-        name: String(relname),
-        columns: JSON.parse(String(columnsJson)) as string[],
-        unique: unique === true,
-      })),
+      idx
+        // The full-text index's own indexes (over its hidden columns, or only where they are null) are part of it.
+        .filter(([, , columnsJson, predicate]) => !String(columnsJson).includes(HIDDEN_COLUMN_PREFIX) && !String(predicate).includes(HIDDEN_COLUMN_PREFIX))
+        .map(([relname, unique, columnsJson]) => ({
+          name: String(relname),
+          columns: JSON.parse(String(columnsJson)) as string[],
+          unique: unique === true,
+        })),
     );
     const fks = await run.all(`${FOREIGN_KEYS} WHERE con.conrelid = $1 AND ${ONE_COLUMN_KEYS} ORDER BY con.conname`, [oid], false);
     const foreignKeys = fks.map((r) => foreignKeyOf(r.slice(1)));
-    return { name, columns, indexes, foreignKeys };
+    return { name, columns, indexes, foreignKeys, ...(fullText ? { fullText } : {}) };
   },
   async readForeignKeys(run) {
     const rows = await run.all(`${FOREIGN_KEYS} WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND ${ONE_COLUMN_KEYS} ORDER BY c.relname, con.conname`, [], false);

@@ -9,7 +9,7 @@
 import type { TableDescription, TableForeignKey } from "../../spi/index.js";
 import type { EntitySchema, FullTextSchema, LogicalType } from "../../schema/entity-schema.js";
 import type { SearchQuery } from "../../search/search-query.js";
-import type { SqlRunner } from "./sql-runner.js";
+import type { SqlRunner, WriteGate } from "./sql-runner.js";
 
 /**
  * How a table is created. A migration's table must not exist yet and gets its columns' defaults; autoCreate
@@ -198,6 +198,28 @@ export interface SqlFullText {
    * followed by the score, best first (score descending, then primary key ascending), paged.
    */
   searchStatement(search: FullTextSearch): { readonly text: string; readonly params: unknown[] };
+  /**
+   * Optional, for a database whose index Strata writes itself rather than the database (PostgreSQL, whose
+   * documents are built by Strata's tokenizer in JavaScript): brings the index of `search`'s table up to
+   * date before the search runs, with the session's `reads` (a transaction's own connection inside one)
+   * and its write `gate`. Resolves to the number of rows it indexed.
+   */
+  refresh?(search: Pick<FullTextSearch, "schema" | "indexColumns">, reads: SqlRunner, gate: WriteGate): Promise<number>;
+  /**
+   * Optional, with {@link SqlFullText.refresh}: columns of the table itself that hold a row's part of the
+   * index, which Strata's inserts and upserts write in the row's own statement (PostgreSQL's document and
+   * its length), so that a search after them has nothing to refresh: their names, and their values from
+   * the row's indexed values (in the index's order; null or undefined for an empty one). An upsert that
+   * changes an existing row writes them only when it gives every indexed column; a write that does not
+   * (an update of some columns, a statement of the user's) is left to {@link SqlFullText.refresh}.
+   */
+  readonly rowColumns?: FullTextRowColumns;
+}
+
+/** See {@link SqlFullText.rowColumns}. */
+export interface FullTextRowColumns {
+  readonly names: readonly string[];
+  values(indexed: readonly unknown[]): unknown[];
 }
 
 /** What {@link SqlFullText.searchStatement} is given: one `repo.search` call, its `where` already compiled. */

@@ -90,10 +90,12 @@ export class SqlSession implements DataSession {
     }
     const t = this.tables.get(schema);
     const where = request.where;
+    const indexColumns = index.properties.map((p) => schema.columnsByProperty.get(p)?.name ?? p);
     try {
+      if (fullText.refresh) await fullText.refresh({ schema, indexColumns }, this.reads, this.writes);
       const sql = fullText.searchStatement({
         schema,
-        indexColumns: index.properties.map((p) => schema.columnsByProperty.get(p)?.name ?? p),
+        indexColumns,
         columns: schema.columns.map((c) => c.name),
         query: request.query,
         where: (firstParam) => (where === undefined ? undefined : compileWhereExpression(schema, where, this.dialect, t.codec, firstParam)),
@@ -421,7 +423,7 @@ export class SqlSession implements DataSession {
    */
   private segments(t: SqlTable, rows: readonly Row[]): Array<{ start: number; end: number; generated: boolean }> {
     const pk = t.pk.property;
-    const maxRows = Math.max(1, Math.min(500, Math.floor(this.dialect.maxParams / t.insertColumns.length)));
+    const maxRows = Math.max(1, Math.min(500, Math.floor(this.dialect.maxParams / t.paramsPerRow)));
     const segments: Array<{ start: number; end: number; generated: boolean }> = [];
     let seen = new Set<unknown>();
     for (let i = 0; i < rows.length; i++) {

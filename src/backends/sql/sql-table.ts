@@ -5,7 +5,7 @@
 import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
 import { ProjectionCache } from "../../schema/projection-cache.js";
 import { makeRowCopier } from "../../schema/row-values.js";
-import type { SqlDialect } from "./sql-dialect.js";
+import type { FullTextRowColumns, SqlDialect } from "./sql-dialect.js";
 import { quoteIdentifier } from "./sql-dialect.js";
 import type { SelectColumns } from "./sql-query-compiler.js";
 import { selectList } from "./sql-query-compiler.js";
@@ -68,6 +68,13 @@ export class SqlTable {
   readonly decidedColumns: readonly ColumnSchema[];
   /** The decoders of {@link SqlTable.decidedColumns}, in order (`undefined`: read as it is). */
   readonly decidedDecoders: ReadonlyArray<((value: unknown) => unknown) | undefined>;
+  /**
+   * The columns of the dialect's full-text index that every insert and upsert writes after the entity's
+   * ({@link SqlFullText.rowColumns}), with the properties their values come from; undefined without.
+   */
+  private readonly indexColumns?: { readonly columns: FullTextRowColumns; readonly properties: readonly string[] };
+  /** Parameters each row of an insert or upsert binds: the entity's columns, then the full-text index's. */
+  readonly paramsPerRow: number;
   /** The encoders of {@link SqlTable.insertColumns} and of {@link SqlTable.generatedColumns}, in order. */
   private readonly insertEncoders: ReadonlyArray<((value: unknown) => unknown) | undefined>;
   private readonly generatedEncoders: ReadonlyArray<((value: unknown) => unknown) | undefined>;
@@ -106,6 +113,9 @@ export class SqlTable {
     this.generatedColumns = schema.columns.filter((c) => !c.primary);
     this.decidedColumns = [this.pk, ...schema.columns.filter((c) => c.role === "version" || c.role === "createDate")];
     this.decidedDecoders = this.codec.decodersOf(this.decidedColumns);
+    const rowColumns = dialect.fullText?.rowColumns;
+    if (rowColumns && schema.fullText) this.indexColumns = { columns: rowColumns, properties: schema.fullText.properties };
+    this.paramsPerRow = this.insertColumns.length + (this.indexColumns?.columns.names.length ?? 0);
     this.insertEncoders = this.codec.encodersOf(this.insertColumns);
     this.generatedEncoders = this.codec.encodersOf(this.generatedColumns);
     this.insert = this.insertText(this.insertColumns, 1, "");
@@ -117,7 +127,7 @@ export class SqlTable {
     this.upsert = this.insertText(this.insertColumns, 1, this.onConflict());
     this.upsertWithoutReturning = this.insertText(this.insertColumns, 1, this.onConflict(), false);
     if (schema.version) {
-      const versionPh = ph(this.insertColumns.length + 1);
+      const versionPh = ph(this.paramsPerRow + 1);
       this.upsertIfVersion = this.insertText(this.insertColumns, 1, `${this.onConflict()} WHERE ${this.table}.${quoteIdentifier(schema.version.name)} = ${versionPh}`);
     }
   }
@@ -131,6 +141,12 @@ export class SqlTable {
       const col = quoteIdentifier(c.name);
       set.push(c.role === "version" ? `${col} = ${this.table}.${col} + 1` : `${col} = excluded.${col}`);
     }
+    // The full-text index's columns follow the row only when every indexed column is written; otherwise the
+    // stored row's indexed text is not all in this statement, and the dialect's refresh rebuilds it.
+    const index = this.indexColumns;
+    if (index && (given === undefined || index.properties.every((p) => given.has(p)))) {
+      for (const name of index.columns.names) set.push(`${quoteIdentifier(name)} = excluded.${quoteIdentifier(name)}`);
+    }
     const pk = quoteIdentifier(this.pk.name);
     if (set.length === 0) set.push(`${pk} = ${this.table}.${pk}`);
     return ` ON CONFLICT (${pk}) DO UPDATE SET ${set.join(", ")}`;
@@ -142,11 +158,12 @@ export class SqlTable {
    */
   private insertText(columns: readonly ColumnSchema[], rows: number, conflict: string, returning: string | false = this.columns): string {
     const ph = this.dialect.placeholder;
+    const names = columns.map((c) => quoteIdentifier(c.name));
+    for (const name of this.indexColumns?.columns.names ?? []) names.push(quoteIdentifier(name));
     const tuples: string[] = [];
     let n = 1;
-    for (let r = 0; r < rows; r++) tuples.push(`(${columns.map(() => ph(n++)).join(", ")})`);
-    const names = columns.map((c) => quoteIdentifier(c.name)).join(", ");
-    return `INSERT INTO ${this.table} (${names}) VALUES ${tuples.join(", ")}${conflict}${returning !== false ? ` RETURNING ${returning}` : ""}`;
+    for (let r = 0; r < rows; r++) tuples.push(`(${names.map(() => ph(n++)).join(", ")})`);
+    return `INSERT INTO ${this.table} (${names.join(", ")}) VALUES ${tuples.join(", ")}${conflict}${returning !== false ? ` RETURNING ${returning}` : ""}`;
   }
 
   /**
@@ -188,7 +205,7 @@ export class SqlTable {
     if (text) return text;
     let conflict = this.onConflict(new Set(given));
     if (ifVersion && this.schema.version) {
-      conflict += ` WHERE ${this.table}.${quoteIdentifier(this.schema.version.name)} = ${this.dialect.placeholder(this.insertColumns.length + 1)}`;
+      conflict += ` WHERE ${this.table}.${quoteIdentifier(this.schema.version.name)} = ${this.dialect.placeholder(this.paramsPerRow + 1)}`;
     }
     return remember(this.partialUpserts, key, this.insertText(this.insertColumns, 1, conflict));
   }
@@ -225,7 +242,10 @@ export class SqlTable {
     return this.projections.get(select, (columns) => ({ select: { columns, list: selectList(this.schema, columns) }, decode: makeRowDecoder(columns, this.dialect) }));
   }
 
-  /** Parameters of a complete row for {@link SqlTable.generatedColumns} (`generated`) or {@link SqlTable.insertColumns}, appended to `out`. */
+  /**
+   * Parameters of a complete row for {@link SqlTable.generatedColumns} (`generated`) or {@link SqlTable.insertColumns},
+   * then the full-text index's columns (if any), appended to `out`.
+   */
   encodeRowInto(out: unknown[], generated: boolean, row: Record<string, unknown>): void {
     const columns = generated ? this.generatedColumns : this.insertColumns;
     const encoders = generated ? this.generatedEncoders : this.insertEncoders;
@@ -234,6 +254,8 @@ export class SqlTable {
       const encode = encoders[i];
       out.push(value === null || value === undefined ? null : encode === undefined ? value : encode(value));
     }
+    const index = this.indexColumns;
+    if (index) for (const value of index.columns.values(index.properties.map((p) => row[p]))) out.push(value);
   }
 }
 
