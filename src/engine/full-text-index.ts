@@ -1,0 +1,154 @@
+/**
+ * The inverted index of a table's full-text index (`schema.fullText`), over its committed rows: for each
+ * term, the rows holding it and where (postings with positions); for each row, its length in tokens; the
+ * table's token total and row count. These are what BM25 reads (full-text-search.ts).
+ *
+ * A row's document is its full-text columns in the index's order, each tokenized by search-tokenizer.ts.
+ * Positions run on across the columns with a gap of one between two columns, so that a phrase never
+ * matches across two of them (SQLite FTS5 keeps positions per column), while the document length is the
+ * sum of the columns' tokens (FTS5's length for BM25).
+ *
+ * Every write keeps it current: {@link MemoryTable} adds a row's document when it stores the row and
+ * removes it when the row goes or is replaced. Only committed rows are here: a transaction's own rows
+ * stay in its write set, which a search inside the transaction reads beside this index, so a rolled-back
+ * transaction or savepoint never reached it (nothing to undo).
+ *
+ * A posting knows its place in its term's list, so removing a row's document costs one swap per term of
+ * the row, whatever the term's frequency. Lists are therefore in no order: a search scores every match
+ * and selects the best, as FTS5's `ORDER BY rank` does. The term dictionary in order ({@link SortedTerms},
+ * for prefix queries) is built by the first prefix query and kept current from then on.
+ */
+import type { FullTextSchema, Row } from "../schema/entity-schema.js";
+import type { Key } from "../spi/index.js";
+import { tokenize } from "../search/search-tokenizer.js";
+import { SortedTerms } from "./sorted-terms.js";
+
+/** One term's postings: every document holding it (in no order). */
+export interface TermPostings {
+  readonly term: string;
+  readonly postings: Posting[];
+}
+
+/** A term in a document: its positions there, ascending (never empty). */
+export interface Posting {
+  readonly doc: FullTextDocument;
+  readonly entry: TermPostings;
+  readonly positions: number[];
+  /** Its index in `entry.postings` (-1 for a document outside the index). */
+  slot: number;
+}
+
+/** One row's document: its key and row (a stored reference), its length in tokens, a posting per distinct term. */
+export interface FullTextDocument {
+  readonly key: Key;
+  readonly row: Row;
+  readonly length: number;
+  readonly postings: Posting[];
+}
+
+/**
+ * The terms of `row`'s full-text columns and their positions (a gap of one between columns), in order of
+ * first appearance, and the row's length in tokens. A null column holds no token.
+ */
+function analyze(row: Row, properties: readonly string[]): { terms: Map<string, number[]>; length: number } {
+  const terms = new Map<string, number[]>();
+  let offset = 0;
+  let length = 0;
+  for (const property of properties) {
+    const value = row[property];
+    if (typeof value !== "string") continue;
+    const tokens = tokenize(value);
+    for (let i = 0; i < tokens.length; i++) {
+      const term = tokens[i]!.term;
+      const positions = terms.get(term);
+      if (positions) positions.push(offset + i);
+      else terms.set(term, [offset + i]);
+    }
+    offset += tokens.length + 1;
+    length += tokens.length;
+  }
+  return { terms, length };
+}
+
+export class FullTextIndex {
+  /** Term -> its postings. A term whose last document goes is removed. */
+  readonly terms = new Map<string, TermPostings>();
+  /** Primary key -> the row's document. */
+  readonly docs = new Map<Key, FullTextDocument>();
+  /** The tokens of every document: with the row count, the average document length of BM25. */
+  totalTokens = 0;
+  private sorted: SortedTerms | undefined;
+  /** Documents of rows outside the index (a transaction's own), made once per stored row. */
+  private readonly loose = new WeakMap<Row, FullTextDocument>();
+
+  constructor(readonly schema: FullTextSchema) {}
+
+  get name(): string {
+    return this.schema.name;
+  }
+
+  /** How many rows the index holds: every row of the table. */
+  get size(): number {
+    return this.docs.size;
+  }
+
+  /** Indexes `row` under `key` (which the index does not hold). */
+  add(key: Key, row: Row): void {
+    const { terms, length } = analyze(row, this.schema.properties);
+    const doc: FullTextDocument = { key, row, length, postings: [] };
+    for (const [term, positions] of terms) {
+      let entry = this.terms.get(term);
+      if (entry === undefined) {
+        entry = { term, postings: [] };
+        this.terms.set(term, entry);
+        this.sorted?.add(term);
+      }
+      const posting: Posting = { doc, entry, positions, slot: entry.postings.length };
+      entry.postings.push(posting);
+      doc.postings.push(posting);
+    }
+    this.docs.set(key, doc);
+    this.totalTokens += length;
+  }
+
+  /** Removes the document of `key`, if indexed. */
+  remove(key: Key): void {
+    const doc = this.docs.get(key);
+    if (doc === undefined) return;
+    for (const posting of doc.postings) {
+      const list = posting.entry.postings;
+      const last = list.pop()!;
+      if (last !== posting) {
+        list[posting.slot] = last;
+        last.slot = posting.slot;
+      } else if (list.length === 0) {
+        this.terms.delete(posting.entry.term);
+        this.sorted?.delete(posting.entry.term);
+      }
+    }
+    this.docs.delete(key);
+    this.totalTokens -= doc.length;
+  }
+
+  /** Calls `visit` with the postings of every term starting with `prefix`. */
+  forPrefix(prefix: string, visit: (entry: TermPostings) => void): void {
+    this.sorted ??= new SortedTerms(this.terms.keys());
+    this.sorted.forPrefix(prefix, (term) => visit(this.terms.get(term)!));
+  }
+
+  /**
+   * The document of a row that is not in the index (a transaction's own row, under `key`), made once per
+   * stored row: stored rows are replaced on write, never changed.
+   */
+  documentOf(key: Key, row: Row): FullTextDocument {
+    let doc = this.loose.get(row);
+    if (doc === undefined) {
+      const { terms, length } = analyze(row, this.schema.properties);
+      const postings: Posting[] = [];
+      doc = { key, row, length, postings };
+      for (const [term, positions] of terms) postings.push({ doc, entry: { term, postings: [] }, positions, slot: -1 });
+      this.loose.set(row, doc);
+    }
+    return doc;
+  }
+}
