@@ -18,11 +18,11 @@ export interface Token {
 const WORD = /[\p{L}\p{N}\p{Co}]+/gu;
 const MARKS = /\p{M}/gu;
 // A word of ASCII letters and digits folds by lower-casing alone: no decomposition to pay for.
-const ASCII = /^[\x00-\x7f]*$/;
+const NON_ASCII = /[^\p{ASCII}]/u;
 
 /** A word as the index holds it: decomposed, without its combining marks, lower-cased. */
 export function foldToken(word: string): string {
-  if (ASCII.test(word)) return word.toLowerCase();
+  if (!NON_ASCII.test(word)) return word.toLowerCase();
   // Marks removed after decomposition: `é` is `e` + U+0301, and only the `e` stays.
   return word.normalize("NFD").replace(MARKS, "").toLowerCase();
 }
