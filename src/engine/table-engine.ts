@@ -428,11 +428,10 @@ export class MemoryDatabase {
       const name = table.schema.columnsByProperty.get(fk.property)?.name ?? fk.property;
       foreignKeys.push({ ...fk, property: propertyOf.get(name) ?? name });
     }
-    // The entity's full-text index, else the one a migration gave the table (kept, like its other indexes).
+    // The full-text index the table holds (a migration's), as on SQL, where the entity's declaration alone
+    // creates nothing: an entity declaring one the migrations never made gets a SchemaError from search.
     const held = table.schema.fullText;
-    const fullText =
-      schema.fullText ??
-      (held && { name: held.name, properties: held.properties.map((p) => propertyOf.get(table.schema.columnsByProperty.get(p)?.name ?? p) ?? p) });
+    const fullText = held && { name: held.name, properties: held.properties.map((p) => propertyOf.get(table.schema.columnsByProperty.get(p)?.name ?? p) ?? p) };
     const merged = buildEntitySchema({
       entityName: schema.entityName,
       table: schema.table,

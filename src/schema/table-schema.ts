@@ -52,7 +52,9 @@ export function schemaOfTable(table: TableDescription): EntitySchema {
     }
   }
   const foreignKeys: ForeignKeySchema[] = (table.foreignKeys ?? []).map((f) => heldForeignKey(f));
-  return buildEntitySchema({ entityName: table.name, table: table.name, target: MigrationTable, columns, indexes, foreignKeys });
+  // Properties are named after their columns here, so the table's full-text index reads as it is.
+  const fullText = table.fullText ? { fullText: { name: table.fullText.name, properties: [...table.fullText.properties] } } : {};
+  return buildEntitySchema({ entityName: table.name, table: table.name, target: MigrationTable, columns, indexes, foreignKeys, ...fullText });
 }
 
 /** The description of a table as an entity (or a table schema) declares it, by column names. */
@@ -75,5 +77,6 @@ export function describeSchema(schema: EntitySchema): TableDescription {
     referencedColumn: f.referencedColumn,
     onDelete: f.onDelete,
   }));
-  return { name: schema.table, columns, indexes, ...(foreignKeys.length > 0 ? { foreignKeys } : {}) };
+  const fullText = schema.fullText ? { fullText: { name: schema.fullText.name, properties: schema.fullText.properties.map(nameOf) } } : {};
+  return { name: schema.table, columns, indexes, ...(foreignKeys.length > 0 ? { foreignKeys } : {}), ...fullText };
 }

@@ -1,5 +1,5 @@
 /** Schema changes and introspection: the backend half of a migration's `m` API. */
-import type { LogicalType, OnDelete } from "../schema/entity-schema.js";
+import type { FullTextSchema, LogicalType, OnDelete } from "../schema/entity-schema.js";
 
 /** A column as a table holds it, named by its column name. */
 export interface TableColumn {
@@ -58,6 +58,11 @@ export interface TableDescription {
   readonly indexes: readonly TableIndex[];
   /** Its foreign keys. Absent (from a backend or a caller that predates relations): none. */
   readonly foreignKeys?: readonly TableForeignKey[];
+  /**
+   * Its full-text index (at most one per table), `properties` being column names here. Absent: none (or a
+   * backend without full-text search). `createTable` creates it with the table.
+   */
+  readonly fullText?: FullTextSchema;
 }
 
 /**
@@ -78,9 +83,9 @@ export interface SchemaEditor {
    * generator). The tables its foreign keys reference exist, or it references itself.
    */
   createTable(table: TableDescription): Promise<void>;
-  /** Drops a table, its rows and its indexes. */
+  /** Drops a table, its rows and its indexes (its full-text index too). */
   dropTable(name: string): Promise<void>;
-  /** Renames a table, keeping its rows, columns and indexes. */
+  /** Renames a table, keeping its rows, columns and indexes (its full-text index too). */
   renameTable(from: string, to: string): Promise<void>;
   /**
    * Adds a column; existing rows get `column.default` (or null). A non-nullable column without a default
@@ -90,11 +95,15 @@ export interface SchemaEditor {
    */
   addColumn(table: string, column: TableColumn): Promise<void>;
   /**
-   * Drops a column and the indexes and foreign keys that use it. The caller never drops the primary column
+   * Drops a column and the indexes and foreign keys that use it (a full-text index over it too, as a
+   * several-column index would go). The caller never drops the primary column
    * (the migration context refuses it), so an editor need not check.
    */
   dropColumn(table: string, name: string): Promise<void>;
-  /** Renames a column, keeping its values and the indexes and foreign keys (its own and those referencing it) that use it. */
+  /**
+   * Renames a column, keeping its values and the indexes, foreign keys (its own and those referencing it)
+   * and full-text index that use it.
+   */
   renameColumn(table: string, from: string, to: string): Promise<void>;
   /** Creates an index; a unique one over rows that already share a value is an `IntegrityError`. */
   createIndex(table: string, index: TableIndex): Promise<void>;
@@ -112,7 +121,21 @@ export interface SchemaEditor {
   addForeignKey(table: string, fk: TableForeignKey): Promise<void>;
   /** Drops the foreign key `name` of `table` (which has it); its column, values and index stay. */
   dropForeignKey(table: string, name: string): Promise<void>;
-  /** Every table, `strata_migrations` included (a backend's own bookkeeping tables excluded), sorted by name. */
+  /**
+   * Creates the full-text index `index` of `table` (which has none), over the string columns named by
+   * `index.properties` (column names, in document order), and indexes the rows the table holds: from then
+   * on every write of the table keeps it current in the writing transaction. A name the backend needs for
+   * the index's own objects that is taken (SQLite's `<table>__fts`) is a `SchemaError`. Optional: a backend
+   * without it (and without `DataSession.search`) has no full-text search, and a migration's
+   * `m.createFullTextIndex` is an `UnsupportedError` there.
+   */
+  createFullTextIndex?(table: string, index: FullTextSchema): Promise<void>;
+  /** Drops the full-text index `name` of `table` (which has it), and whatever kept it current; the rows stay. */
+  dropFullTextIndex?(table: string, name: string): Promise<void>;
+  /**
+   * Every table, `strata_migrations` included (a backend's own bookkeeping tables excluded, and the objects
+   * that hold a full-text index), sorted by name.
+   */
   listTables(): Promise<string[]>;
   /** The table's columns, indexes and foreign keys, or undefined when it does not exist. */
   describeTable(name: string): Promise<TableDescription | undefined>;
