@@ -168,15 +168,15 @@ for (const kind of ["memory", "file"] as const) {
       ], indexes: [] };
       const schema = schemaOfTable(notes);
       let tx = await b.begin();
-      await tx.schema().createTable(notes);
+      await tx.schema!().createTable(notes);
       await tx.insert(schema, { id: 1, head: "hello", text: "world", n: 1 });
       await tx.commit();
       tx = await b.begin();
-      await tx.schema().createFullTextIndex!("notes", { name: "fts_notes", properties: ["head", "text"] });
+      await tx.schema!().createFullTextIndex!("notes", { name: "fts_notes", properties: ["head", "text"] });
       await tx.rollback();
       await expect(b.session.search!(schema, { query: word("hello"), where: undefined, limit: 5, offset: 0 })).rejects.toThrow(SchemaError);
       tx = await b.begin();
-      const editor = tx.schema();
+      const editor = tx.schema!();
       await expect(editor.createFullTextIndex!("notes", { name: "fts_notes", properties: ["n"] })).rejects.toThrow(/not a string column/);
       await editor.createFullTextIndex!("notes", { name: "fts_notes", properties: ["head", "text"] });
       expect((await editor.describeTable("notes"))?.fullText).toEqual({ name: "fts_notes", properties: ["head", "text"] });
@@ -196,18 +196,18 @@ for (const kind of ["memory", "file"] as const) {
         expect(await again.session.search!(schema, { query: word("world"), where: undefined, limit: 5, offset: 0 })).toEqual(before);
         tx = await again.begin();
       } else tx = await b.begin();
-      await tx.schema().renameColumn("notes", "text", "body");
-      expect((await tx.schema().describeTable("notes"))?.fullText).toEqual({ name: "fts_notes", properties: ["head", "body"] });
-      await tx.schema().dropFullTextIndex!("notes", "fts_notes");
-      expect((await tx.schema().describeTable("notes"))?.fullText).toBeUndefined();
+      await tx.schema!().renameColumn("notes", "text", "body");
+      expect((await tx.schema!().describeTable("notes"))?.fullText).toEqual({ name: "fts_notes", properties: ["head", "body"] });
+      await tx.schema!().dropFullTextIndex!("notes", "fts_notes");
+      expect((await tx.schema!().describeTable("notes"))?.fullText).toBeUndefined();
       await tx.commit();
     });
 
     test("dropping a column of the index drops the index", async () => {
       const b = await open(kind, [DOCS]);
       const tx = await b.begin();
-      await tx.schema().dropColumn("docs", "body");
-      expect((await tx.schema().describeTable("docs"))?.fullText).toBeUndefined();
+      await tx.schema!().dropColumn("docs", "body");
+      expect((await tx.schema!().describeTable("docs"))?.fullText).toBeUndefined();
       await tx.rollback();
       expect(await ids(b.session, word("x"))).toEqual([]);
     });
