@@ -8,9 +8,13 @@
  * matches across two of them (SQLite FTS5 keeps positions per column), while the document length is the
  * sum of the columns' tokens (FTS5's length for BM25).
  *
- * Every write keeps it current: {@link MemoryTable} adds a row's document when it stores the row and
- * removes it when the row goes or is replaced. Only committed rows are here: a transaction's own rows
- * stay in its write set, which a search inside the transaction reads beside this index, so a rolled-back
+ * Every write keeps it current: {@link MemoryTable} hands it each row it stores and each key it removes.
+ * As the ordered indexes do (ordered-index.ts), a write is only noted (the key's latest row, or its
+ * removal, in a map) and the next search indexes what was noted since the last one, {@link settle}: a
+ * save costs a map entry, a row written several times between two searches is tokenized once, and loading
+ * a table (the file backend's open, a schema change's rebuild) costs nothing until the table is searched,
+ * when the whole index is built in one pass. Only committed rows are here: a transaction's own rows stay
+ * in its write set, which a search inside the transaction reads beside this index, so a rolled-back
  * transaction or savepoint never reached it (nothing to undo).
  *
  * A posting knows its place in its term's list, so removing a row's document costs one swap per term of
@@ -80,6 +84,8 @@ export class FullTextIndex {
   private sorted: SortedTerms | undefined;
   /** Documents of rows outside the index (a transaction's own), made once per stored row. */
   private readonly loose = new WeakMap<Row, FullTextDocument>();
+  /** Writes not yet indexed: a key's latest row, or null when it was removed (see {@link settle}). */
+  private readonly pending = new Map<Key, Row | null>();
 
   constructor(readonly schema: FullTextSchema) {}
 
@@ -87,13 +93,33 @@ export class FullTextIndex {
     return this.schema.name;
   }
 
-  /** How many rows the index holds: every row of the table. */
+  /** How many rows the index holds (every row of the table, once settled). */
   get size(): number {
     return this.docs.size;
   }
 
+  /** Notes that `row` is now stored under `key` (replacing any row of the key). */
+  write(key: Key, row: Row): void {
+    this.pending.set(key, row);
+  }
+
+  /** Notes that the row of `key` is gone. */
+  erase(key: Key): void {
+    this.pending.set(key, null);
+  }
+
+  /** Indexes the writes noted since the last call: a search calls it first. */
+  settle(): void {
+    if (this.pending.size === 0) return;
+    for (const [key, row] of this.pending) {
+      this.remove(key);
+      if (row !== null) this.add(key, row);
+    }
+    this.pending.clear();
+  }
+
   /** Indexes `row` under `key` (which the index does not hold). */
-  add(key: Key, row: Row): void {
+  private add(key: Key, row: Row): void {
     const { terms, length } = analyze(row, this.schema.properties);
     const doc: FullTextDocument = { key, row, length, postings: [] };
     for (const [term, positions] of terms) {
@@ -112,7 +138,7 @@ export class FullTextIndex {
   }
 
   /** Removes the document of `key`, if indexed. */
-  remove(key: Key): void {
+  private remove(key: Key): void {
     const doc = this.docs.get(key);
     if (doc === undefined) return;
     for (const posting of doc.postings) {

@@ -132,7 +132,7 @@ export class MemoryTable {
       if (k !== undefined) u.owners.set(k, key);
     }
     for (const index of this.ordered) index.insert(row);
-    this.fullText?.add(key, row);
+    this.fullText?.write(key, row);
     if (typeof key === "number" && key >= this.nextId) this.nextId = Math.floor(key) + 1;
   }
 
@@ -164,7 +164,7 @@ export class MemoryTable {
       }
     }
     for (const index of this.ordered) index.deleteMany(old);
-    if (this.fullText) for (const key of oldKeys) this.fullText.remove(key);
+    if (this.fullText) for (const key of oldKeys) this.fullText.erase(key);
   }
 
   private unindex(key: Key, row: Row): void {
@@ -173,7 +173,7 @@ export class MemoryTable {
       if (k !== undefined && u.owners.get(k) === key) u.owners.delete(k);
     }
     for (const index of this.ordered) index.delete(row);
-    this.fullText?.remove(key);
+    this.fullText?.erase(key);
   }
 
   /** The properties handed out (undefined: all). */
@@ -987,6 +987,7 @@ export class WriteSet implements RelatedRows {
     notePlan("index", index.name);
     const end = request.offset + request.limit;
     if (request.limit <= 0) return [];
+    index.settle();
     const overlay = this.overlays.get(schema.table);
     const own = overlay && overlay.rows.size > 0 ? overlay.rows : undefined;
     const keep = request.where === undefined ? undefined : compileWhere(request.where, this);
