@@ -54,8 +54,12 @@ export interface FullTextDocument {
  * The terms of `row`'s full-text columns and their positions (a gap of one between columns), in order of
  * first appearance, and the row's length in tokens. A null column holds no token.
  */
-function analyze(row: Row, properties: readonly string[]): { terms: Map<string, number[]>; length: number } {
-  const terms = new Map<string, number[]>();
+function analyze(row: Row, properties: readonly string[]): { terms: string[]; positions: number[][]; length: number } {
+  const terms: string[] = [];
+  const positions: number[][] = [];
+  // Most documents hold a few terms, found again by a scan; a map only for a long one (the build of a
+  // large table allocates one object less per row).
+  let lookup: Map<string, number> | undefined;
   let offset = 0;
   let length = 0;
   for (const property of properties) {
@@ -64,15 +68,23 @@ function analyze(row: Row, properties: readonly string[]): { terms: Map<string, 
     const tokens = tokenize(value);
     for (let i = 0; i < tokens.length; i++) {
       const term = tokens[i]!.term;
-      const positions = terms.get(term);
-      if (positions) positions.push(offset + i);
-      else terms.set(term, [offset + i]);
+      const at = lookup ? (lookup.get(term) ?? -1) : terms.indexOf(term);
+      if (at >= 0) positions[at]!.push(offset + i);
+      else {
+        if (lookup) lookup.set(term, terms.length);
+        terms.push(term);
+        positions.push([offset + i]);
+        if (!lookup && terms.length > LONG_DOCUMENT) lookup = new Map(terms.map((t, n) => [t, n]));
+      }
     }
     offset += tokens.length + 1;
     length += tokens.length;
   }
-  return { terms, length };
+  return { terms, positions, length };
 }
+
+/** Past this many distinct terms, a document's terms are looked up in a map rather than by a scan. */
+const LONG_DOCUMENT = 16;
 
 export class FullTextIndex {
   /** Term -> its postings. A term whose last document goes is removed. */
@@ -120,9 +132,11 @@ export class FullTextIndex {
 
   /** Indexes `row` under `key` (which the index does not hold). */
   private add(key: Key, row: Row): void {
-    const { terms, length } = analyze(row, this.schema.properties);
+    const { terms, positions: where, length } = analyze(row, this.schema.properties);
     const doc: FullTextDocument = { key, row, length, postings: [] };
-    for (const [term, positions] of terms) {
+    for (let i = 0; i < terms.length; i++) {
+      const term = terms[i]!;
+      const positions = where[i]!;
       let entry = this.terms.get(term);
       if (entry === undefined) {
         entry = { term, postings: [] };
@@ -169,10 +183,10 @@ export class FullTextIndex {
   documentOf(key: Key, row: Row): FullTextDocument {
     let doc = this.loose.get(row);
     if (doc === undefined) {
-      const { terms, length } = analyze(row, this.schema.properties);
+      const { terms, positions, length } = analyze(row, this.schema.properties);
       const postings: Posting[] = [];
       doc = { key, row, length, postings };
-      for (const [term, positions] of terms) postings.push({ doc, entry: { term, postings: [] }, positions, slot: -1 });
+      for (let i = 0; i < terms.length; i++) postings.push({ doc, entry: { term: terms[i]!, postings: [] }, positions: positions[i]!, slot: -1 });
       this.loose.set(row, doc);
     }
     return doc;
