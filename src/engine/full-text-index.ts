@@ -24,6 +24,7 @@
  */
 import type { FullTextSchema, Row } from "../schema/entity-schema.js";
 import type { Key } from "../spi/index.js";
+import type { Token } from "../search/search-tokenizer.js";
 import { tokenize } from "../search/search-tokenizer.js";
 import { SortedTerms } from "./sorted-terms.js";
 
@@ -51,8 +52,9 @@ export interface FullTextDocument {
 }
 
 /**
- * The terms of `row`'s full-text columns and their positions (a gap of one between columns), in order of
- * first appearance, and the row's length in tokens. A null column holds no token.
+ * The terms of `row`'s full-text columns and their positions, in order of first appearance, and the row's
+ * length in tokens. A column's positions start after the earlier columns' tokens plus one per earlier
+ * column (the gap); a null column holds no token.
  */
 function analyze(row: Row, properties: readonly string[]): { terms: string[]; positions: number[][]; length: number } {
   const terms: string[] = [];
@@ -64,8 +66,7 @@ function analyze(row: Row, properties: readonly string[]): { terms: string[]; po
   let length = 0;
   for (const property of properties) {
     const value = row[property];
-    if (typeof value !== "string") continue;
-    const tokens = tokenize(value);
+    const tokens = typeof value === "string" ? tokenize(value) : NO_TOKENS;
     for (let i = 0; i < tokens.length; i++) {
       const term = tokens[i]!.term;
       const at = lookup ? (lookup.get(term) ?? -1) : terms.indexOf(term);
@@ -82,6 +83,8 @@ function analyze(row: Row, properties: readonly string[]): { terms: string[]; po
   }
   return { terms, positions, length };
 }
+
+const NO_TOKENS: readonly Token[] = [];
 
 /** Past this many distinct terms, a document's terms are looked up in a map rather than by a scan. */
 const LONG_DOCUMENT = 16;
@@ -117,7 +120,10 @@ export class FullTextIndex {
 
   /** Notes that the row of `key` is gone. */
   erase(key: Key): void {
-    this.pending.set(key, null);
+    // A key never indexed leaves nothing to remove: forgetting it keeps the notes within the table's size
+    // on a table written (rows added and deleted) but never searched.
+    if (this.docs.has(key)) this.pending.set(key, null);
+    else this.pending.delete(key);
   }
 
   /** Indexes the writes noted since the last call: a search calls it first. */
