@@ -32,9 +32,9 @@
  * `CorruptionError` on open. Format 1, written by v0.1, has no `crc`; it is still read, and the next
  * write of the catalog (a compaction, a new table) replaces it with format 2. `foreignKeys` came with
  * relations, still in format 2: a version before them reads such a catalog but does not enforce the keys.
- * `fullText` came with full-text search, also in format 2: only the index's definition is stored, and
- * opening the directory builds the index from the rows (the build is about as fast as reading a stored
- * index back would be: see the README's benchmark figures).
+ * `fullText` came with full-text search, also in format 2: only the index's definition is stored; the
+ * index itself lives in memory and is built from the rows by the first search after the open
+ * (engine/full-text-index.ts). A version before it reads such a catalog and ignores the member.
  * Rows removed or emptied by an `onDelete` (CASCADE, SET NULL) are ordinary changes of the commit that
  * deleted their parent: in the journal line with it, and in the snapshots after compaction.
  *
