@@ -21,6 +21,7 @@ import type { Row } from "../schema/entity-schema.js";
 import type { SearchNode, SearchPhrase, SearchQuery } from "../search/search-query.js";
 import type { Key } from "../spi/index.js";
 import type { FullTextDocument, FullTextIndex, TermPostings } from "./full-text-index.js";
+import { correctLog } from "../search/correct-log.js";
 import { TopK } from "./top-k.js";
 
 const K1 = 1.2;
@@ -79,7 +80,8 @@ export function searchDocuments(
   const idf = new Float64Array(phrases.length);
   for (let i = 0; i < phrases.length; i++) {
     const hits = counts[i]!.size;
-    const value = Math.log((rows - hits + 0.5) / (hits + 0.5));
+    // Correctly rounded, as the C library's log() that FTS5 calls (V8's Math.log may be one ulp off).
+    const value = correctLog((rows - hits + 0.5) / (hits + 0.5));
     idf[i] = value <= 0 ? 1e-6 : value;
   }
   const avgdl = tokens / rows;

@@ -2,11 +2,13 @@
  * Shared by the engine's full-text tests: a table schema with a two-column full-text index, hand-made
  * query trees (the parser is the core's), and a brute-force reference of the search contract (spi/data-session.ts):
  * every document tokenized column by column, each phrase's instances counted column by column, BM25 as
- * SQLite FTS5's bm25() computes it. It shares no code with the engine's index but the tokenizer.
+ * SQLite FTS5's bm25() computes it. It shares no code with the engine's index but the tokenizer and the
+ * correctly rounded logarithm.
  */
 import { buildEntitySchema } from "../../src/schema/entity-schema.js";
 import type { EntitySchema, Row } from "../../src/schema/entity-schema.js";
 import type { SearchNode, SearchPhrase, SearchQuery } from "../../src/search/search-query.js";
+import { correctLog } from "../../src/search/correct-log.js";
 import { tokenize } from "../../src/search/search-tokenizer.js";
 
 export class Doc {}
@@ -131,7 +133,7 @@ export function referenceSearch(rows: readonly DocRow[], q: SearchQuery, keep: (
   const avgdl = lengths.reduce((a, b) => a + b, 0) / N;
   const idf = q.phrases.map((p) => {
     const n = counts.filter((c) => c[p.index]! > 0).length;
-    const v = Math.log((N - n + 0.5) / (n + 0.5));
+    const v = correctLog((N - n + 0.5) / (n + 0.5));
     return v <= 0 ? 1e-6 : v;
   });
   const hits: ReferenceHit[] = [];

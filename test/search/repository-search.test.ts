@@ -38,6 +38,8 @@ const ARTICLES: Article[] = [
 async function open(options: { search?: boolean; cache?: boolean } = {}): Promise<Storage> {
   const storage = await createStorage({ url: "memory:", entities: [Article, Plain], cache: options.cache ? { l1: {} } : false });
   if (options.search !== false) withReferenceSearch(storage);
+  // The memory backend searches on its own (the engine's index): without it, it stands for a backend that cannot.
+  else delete (coreOf(storage).backend.session as { search?: unknown }).search;
   await storage.repository(Article).saveMany(ARTICLES);
   return storage;
 }

@@ -275,7 +275,7 @@ export class FileBackend extends EngineBackend {
     // The journal is read at each call: this runs from the base constructor, before load() opens it. With
     // nothing pending the read's own promise is returned, without the extra hop an async wrapper adds
     // (cache off, file.findById went from 0.70-0.84 of memory.findById to 0.90-0.93).
-    const session = forwardSession(
+    return forwardSession(
       () => base,
       (call) => {
         const wait = this.journal?.pendingFlush();
@@ -283,13 +283,6 @@ export class FileBackend extends EngineBackend {
       },
       READ_METHODS,
     );
-    // A search is a read too: it waits for the same flushes (the forwarding session has no `search` of its own).
-    const search = base.search!;
-    session.search = (schema, request) => {
-      const wait = this.journal?.pendingFlush();
-      return wait ? wait.then(() => search(schema, request)) : search(schema, request);
-    };
-    return session;
   }
 
   protected override async persist(changes: Change[]): Promise<Persisted | void> {
