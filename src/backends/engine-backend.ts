@@ -85,7 +85,7 @@ export abstract class EngineBackend implements Backend {
 
   /**
    * The session for reads and single writes outside a transaction. Reads see committed rows only:
-   * `committed` is a write set with no writes. `stream` sorts a walk's matches once (where no index serves
+   * `committed` is a write set with no writes (a search reads the committed full-text index alone). `stream` sorts a walk's matches once (where no index serves
    * the order) and hands out copies a page at a time. A subclass may wrap it (the file backend waits for durability).
    * Called from this constructor, before a subclass's fields are set: an override reads them lazily.
    */
@@ -95,6 +95,7 @@ export abstract class EngineBackend implements Backend {
       findByIds: async (schema, keys) => findByIds(committed, schema, keys),
       find: async (schema, query) => committed.find(schema, query),
       count: async (schema, where) => committed.count(schema, where),
+      search: async (schema, request) => committed.search(schema, request),
       stream: async (schema, query, pageSize) => {
         const matches = committed.sortedMatches(schema, query);
         return matches && pagesOf(matches.rows, matches.copy, pageSize);

@@ -1,5 +1,5 @@
 /** A transaction on the engine, as the SPI's `TransactionHandle`: the transactions of {@link EngineBackend}. */
-import type { Key, SchemaEditor, TransactionHandle, UpdateOutcome, UpsertManyOptions } from "../spi/index.js";
+import type { Key, SchemaEditor, SearchHit, SearchRequest, TransactionHandle, UpdateOutcome, UpsertManyOptions } from "../spi/index.js";
 import type { MemoryDatabase } from "../engine/table-engine.js";
 import { WriteSet } from "../engine/table-engine.js";
 import { MemorySchemaEditor, ShadowDatabase } from "../engine/memory-schema-editor.js";
@@ -79,6 +79,9 @@ export class EngineTransaction implements TransactionHandle {
   }
   async count(schema: EntitySchema, where: NormalizedWhere): Promise<number> {
     return this.open().count(schema, where);
+  }
+  async search(schema: EntitySchema, request: SearchRequest): Promise<SearchHit[]> {
+    return this.open().search(schema, request);
   }
   async insert(schema: EntitySchema, row: Row): Promise<Row> {
     return this.open().insert(schema, row);

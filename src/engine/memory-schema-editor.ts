@@ -7,7 +7,7 @@ import type { Key, SchemaEditor, TableColumn, TableDescription, TableForeignKey,
 import type { Change } from "./table-engine.js";
 import { MemoryDatabase, MemoryTable } from "./table-engine.js";
 import { IntegrityError, SchemaError, ValidationError } from "../errors.js";
-import type { ColumnSchema, EntitySchema, ForeignKeySchema, IndexSchema, Row } from "../schema/entity-schema.js";
+import type { ColumnSchema, EntitySchema, ForeignKeySchema, FullTextSchema, IndexSchema, Row } from "../schema/entity-schema.js";
 import { valueProblem } from "../schema/row-values.js";
 import { storedValueOf } from "./stored-row.js";
 import { describeSchema, MigrationTable, schemaOfTable } from "../schema/table-schema.js";
@@ -80,7 +80,8 @@ function byColumnName(table: MemoryTable): MemoryTable {
   const nameOf = new Map(schema.columns.map((c) => [c.property, c.name]));
   const indexes = schema.indexes.map((i) => ({ ...i, properties: i.properties.map((p) => nameOf.get(p) ?? p) }));
   const foreignKeys = schema.foreignKeys.map((f) => ({ ...f, property: nameOf.get(f.property) ?? f.property }));
-  return table.rebuild(unbound(schema, { columns, indexes, foreignKeys }), (row) => {
+  const fullText = schema.fullText && { ...schema.fullText, properties: schema.fullText.properties.map((p) => nameOf.get(p) ?? p) };
+  return table.rebuild(unbound(schema, { columns, indexes, foreignKeys, fullText }), (row) => {
     const out: Row = {};
     for (const c of schema.columns) out[c.name] = row[c.property] === undefined ? null : row[c.property];
     return out;
@@ -89,10 +90,12 @@ function byColumnName(table: MemoryTable): MemoryTable {
 
 /**
  * An altered table is unbound from its entity: the entity's next use checks it against the new shape. Its
- * foreign keys stay (as migrations' foreign keys: without the relation that named them).
+ * foreign keys stay (as migrations' foreign keys: without the relation that named them), and so does its
+ * full-text index unless `changes` says otherwise (`fullText: undefined` drops it).
  */
-function unbound(schema: EntitySchema, changes: Partial<Pick<EntitySchema, "table" | "columns" | "indexes" | "foreignKeys">>): EntitySchema {
+function unbound(schema: EntitySchema, changes: Partial<Pick<EntitySchema, "table" | "columns" | "indexes" | "foreignKeys" | "fullText">>): EntitySchema {
   const table = changes.table ?? schema.table;
+  const fullText = "fullText" in changes ? changes.fullText : schema.fullText;
   return buildEntitySchema({
     entityName: table,
     table,
@@ -100,6 +103,7 @@ function unbound(schema: EntitySchema, changes: Partial<Pick<EntitySchema, "tabl
     columns: changes.columns ?? schema.columns,
     indexes: changes.indexes ?? schema.indexes,
     foreignKeys: changes.foreignKeys ?? schema.foreignKeys,
+    ...(fullText ? { fullText } : {}),
   });
 }
 
@@ -135,7 +139,9 @@ export class MemorySchemaEditor implements SchemaEditor {
     this.beforeChange();
     if (this.db.tables.has(description.name)) throw tableExistsError(description.name);
     for (const c of description.columns) checkDefault(description.name, c);
-    this.db.adopt(description.name, new MemoryTable(schemaOfTable(description)));
+    const schema = schemaOfTable(description);
+    if (schema.fullText) this.checkFullText(schema, schema.fullText.name, schema.fullText.properties);
+    this.db.adopt(description.name, new MemoryTable(schema));
   }
 
   async dropTable(name: string): Promise<void> {
@@ -184,10 +190,12 @@ export class MemorySchemaEditor implements SchemaEditor {
     const table = this.existing(tableName);
     const column = this.column(table, name);
     if (column.primary) throw primaryColumnDroppedError(tableName, name);
-    // As PostgreSQL does: indexes and foreign keys on the dropped column go with it.
+    // As PostgreSQL does: indexes and foreign keys on the dropped column go with it (the full-text index
+    // too, whole, as a several-column index goes).
     const indexes = table.schema.indexes.filter((i) => !i.properties.includes(column.property));
     const foreignKeys = table.schema.foreignKeys.filter((f) => f.property !== column.property);
-    const schema = unbound(table.schema, { columns: table.schema.columns.filter((c) => c !== column), indexes, foreignKeys });
+    const fullText = table.schema.fullText?.properties.includes(column.property) ? undefined : table.schema.fullText;
+    const schema = unbound(table.schema, { columns: table.schema.columns.filter((c) => c !== column), indexes, foreignKeys, fullText });
     this.db.adopt(
       tableName,
       table.rebuild(schema, (row) => {
@@ -206,9 +214,11 @@ export class MemorySchemaEditor implements SchemaEditor {
     const columns = table.schema.columns.map((c) => (c === column ? { ...c, name: to, property } : c));
     const indexes = table.schema.indexes.map((i) => ({ ...i, properties: i.properties.map((p) => (p === column.property ? property : p)) }));
     const foreignKeys = table.schema.foreignKeys.map((f) => (f.property === column.property ? { ...f, property } : f));
+    const held = table.schema.fullText;
+    const fullText = held && { ...held, properties: held.properties.map((p) => (p === column.property ? property : p)) };
     this.db.adopt(
       tableName,
-      table.rebuild(unbound(table.schema, { columns, indexes, foreignKeys }), (row) => {
+      table.rebuild(unbound(table.schema, { columns, indexes, foreignKeys, fullText }), (row) => {
         const out = { ...row, [property]: row[column.property] };
         delete out[column.property];
         return out;
@@ -267,6 +277,50 @@ export class MemorySchemaEditor implements SchemaEditor {
     const table = this.existing(tableName);
     if (!table.schema.foreignKeys.some((f) => f.name === name)) throw foreignKeyMissingError(tableName, name);
     this.db.adopt(tableName, table.rebuild(unbound(table.schema, { foreignKeys: table.schema.foreignKeys.filter((f) => f.name !== name) })));
+  }
+
+  /**
+   * Gives `tableName` the full-text index `index` (`properties`: column names) and indexes its rows. A
+   * {@link SchemaError} when the table has one already, when a column is missing or not a string column,
+   * or when another table's full-text index has the name.
+   */
+  async createFullTextIndex(tableName: string, index: FullTextSchema): Promise<void> {
+    const table = this.existing(tableName);
+    const held = table.schema.fullText;
+    const properties = index.properties.map((name) => this.column(table, name).property);
+    // A table bound to its entity (the file backend binds a stored table whose columns fit) may hold the
+    // entity's full-text index already, before the migration that creates it runs: that is the one asked for.
+    if (held && table.schema.target !== MigrationTable && held.name === index.name && held.properties.join("\0") === properties.join("\0")) return;
+    if (held) {
+      throw new SchemaError(`Table "${tableName}" has a full-text index already ("${held.name}"): a table has one; drop it first to change its columns`, { table: tableName });
+    }
+    this.checkFullText(table.schema, index.name, properties);
+    this.db.adopt(tableName, table.rebuild(unbound(table.schema, { fullText: { name: index.name, properties } })));
+  }
+
+  async dropFullTextIndex(tableName: string, name: string): Promise<void> {
+    const table = this.existing(tableName);
+    if (table.schema.fullText?.name !== name) throw indexMissingError(tableName, name);
+    this.db.adopt(tableName, table.rebuild(unbound(table.schema, { fullText: undefined })));
+  }
+
+  /** The checks a full-text index over `properties` of `schema`'s table must pass (see {@link createFullTextIndex}). */
+  private checkFullText(schema: EntitySchema, name: string, properties: readonly string[]): void {
+    const table = schema.table;
+    if (properties.length === 0) throw new SchemaError(`A full-text index on table "${table}" needs at least one column`, { table });
+    if (new Set(properties).size !== properties.length) throw new SchemaError(`A full-text index on table "${table}" names a column twice`, { table });
+    for (const property of properties) {
+      const column = schema.columnsByProperty.get(property);
+      if (!column) throw columnMissingError(table, property);
+      if (column.type !== "string") {
+        throw new SchemaError(`The full-text index "${name}" of table "${table}": column "${column.name}" is not a string column (only strings can be searched)`, { table, field: column.name });
+      }
+    }
+    for (const other of this.db.tables.values()) {
+      if (other.schema.table !== table && other.schema.fullText?.name === name) {
+        throw new SchemaError(`A full-text index named "${name}" already exists (on table "${other.schema.table}")`, { table });
+      }
+    }
   }
 
   /** Rewrites the foreign keys of every table with `change` (a renamed table or key), rebuilding only the tables it changes. */

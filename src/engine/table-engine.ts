@@ -32,6 +32,9 @@ import { compareWithValues, planGroup } from "./query-plan.js";
 import { makeHandedOutCopier, makeStoredRowCopier, storedValueOf } from "./stored-row.js";
 import { smallestSorted, TopK } from "./top-k.js";
 import { notePlan } from "../observe/operation-trace.js";
+import { FullTextIndex } from "./full-text-index.js";
+import { searchDocuments } from "./full-text-search.js";
+import type { SearchHit, SearchRequest } from "../spi/index.js";
 
 /** Top-k selection replaces the sort when the rows wanted (offset + limit) times this is below the matches. */
 const TOP_K_FACTOR = 8;
@@ -83,6 +86,8 @@ export class MemoryTable {
   private uniques: UniqueIndex[];
   /** One ordered index per distinct column list among the declared indexes. */
   private ordered: OrderedIndex[];
+  /** The inverted index of the schema's full-text index (full-text-index.ts), kept by every write like the others. */
+  fullText: FullTextIndex | undefined;
   private nextId = 1;
   schema: EntitySchema;
 
@@ -96,6 +101,7 @@ export class MemoryTable {
     this.copyAll = makeHandedOutCopier(columns);
     this.copy = this.extras.length === 0 ? this.copyAll : makeHandedOutCopier(columns.filter((c) => visible!.has(c.property)));
     this.uniques = schema.indexes.filter((i) => i.unique).map((index) => ({ index, owners: new Map() }));
+    this.fullText = schema.fullText ? new FullTextIndex(schema.fullText) : undefined;
     const seen = new Set<string>();
     this.ordered = [];
     for (const index of schema.indexes) {
@@ -126,6 +132,7 @@ export class MemoryTable {
       if (k !== undefined) u.owners.set(k, key);
     }
     for (const index of this.ordered) index.insert(row);
+    this.fullText?.write(key, row);
     if (typeof key === "number" && key >= this.nextId) this.nextId = Math.floor(key) + 1;
   }
 
@@ -157,6 +164,7 @@ export class MemoryTable {
       }
     }
     for (const index of this.ordered) index.deleteMany(old);
+    if (this.fullText) for (const key of oldKeys) this.fullText.erase(key);
   }
 
   private unindex(key: Key, row: Row): void {
@@ -165,6 +173,7 @@ export class MemoryTable {
       if (k !== undefined && u.owners.get(k) === key) u.owners.delete(k);
     }
     for (const index of this.ordered) index.delete(row);
+    this.fullText?.erase(key);
   }
 
   /** The properties handed out (undefined: all). */
@@ -191,6 +200,7 @@ export class MemoryTable {
     this.extras = other.extras;
     this.uniques = other.uniques;
     this.ordered = other.ordered;
+    this.fullText = other.fullText;
     this.nextId = other.nextId;
     this.schema = other.schema;
   }
@@ -418,7 +428,20 @@ export class MemoryDatabase {
       const name = table.schema.columnsByProperty.get(fk.property)?.name ?? fk.property;
       foreignKeys.push({ ...fk, property: propertyOf.get(name) ?? name });
     }
-    const merged = buildEntitySchema({ entityName: schema.entityName, table: schema.table, target: schema.target, columns, indexes, foreignKeys, relations: schema.relations });
+    // The full-text index the table holds (a migration's), as on SQL, where the entity's declaration alone
+    // creates nothing: an entity declaring one the migrations never made gets a SchemaError from search.
+    const held = table.schema.fullText;
+    const fullText = held && { name: held.name, properties: held.properties.map((p) => propertyOf.get(table.schema.columnsByProperty.get(p)?.name ?? p) ?? p) };
+    const merged = buildEntitySchema({
+      entityName: schema.entityName,
+      table: schema.table,
+      target: schema.target,
+      columns,
+      indexes,
+      foreignKeys,
+      relations: schema.relations,
+      ...(fullText ? { fullText } : {}),
+    });
     const moves = table.schema.columns.map((c) => [c.property, propertyOf.get(c.name)!] as const);
     const bound = table.rebuild(
       merged,
@@ -944,6 +967,35 @@ export class WriteSet implements RelatedRows {
       }
     }
     return this.matching(schema, where).length;
+  }
+
+  /**
+   * See `DataSession.search`: the matches of `request.query` over the table's full-text index, as this
+   * transaction sees the table (its own rows read beside the committed index: full-text-search.ts), filtered
+   * by `request.where`, best first by BM25, ties by primary key, then paged. A {@link SchemaError} when the
+   * table has no full-text index.
+   */
+  search(schema: EntitySchema, request: SearchRequest): SearchHit[] {
+    const table = this.db.table(schema);
+    const index = table.fullText;
+    if (!index) {
+      throw new SchemaError(
+        `${schema.entityName} has no full-text index on table "${schema.table}": declare @Index({ fulltext: true }) on its string columns, or create one with a migration (m.createFullTextIndex)`,
+        { table: schema.table },
+      );
+    }
+    notePlan("index", index.name);
+    const end = request.offset + request.limit;
+    if (request.limit <= 0) return [];
+    index.settle();
+    const overlay = this.overlays.get(schema.table);
+    const own = overlay && overlay.rows.size > 0 ? overlay.rows : undefined;
+    const keep = request.where === undefined ? undefined : compileWhere(request.where, this);
+    const found = searchDocuments(index, own, request.query, keep, comparatorFor(schema.primary.type), end);
+    const copy = this.copier(table);
+    const out: SearchHit[] = [];
+    for (let i = request.offset; i < found.length; i++) out.push({ row: copy(found[i]!.doc.row), score: found[i]!.score });
+    return out;
   }
 
   private checkUnique(schema: EntitySchema, row: Row, key: Key): void {

@@ -28,9 +28,10 @@ import { forwardSession, READ_METHODS } from "../../spi/forward-session.js";
 import type { Backend, BackendCapabilities, BackendContext, DataSession, Key } from "../../spi/index.js";
 import type { Change, MemoryDatabase, MemoryTable, WriteSet } from "../../engine/table-engine.js";
 import { ConfigError, CorruptionError, StorageError, TransactionError } from "../../errors.js";
-import type { EntitySchema } from "../../schema/entity-schema.js";
+import type { EntitySchema, FullTextSchema } from "../../schema/entity-schema.js";
+import { buildEntitySchema } from "../../schema/entity-schema.js";
 import type { Catalog, CatalogTable } from "./file-catalog.js";
-import { CATALOG_FILE, CATALOG_FORMAT, catalogMismatch, catalogProblem, catalogTableOf, catalogText, schemaOfCatalogTable } from "./file-catalog.js";
+import { CATALOG_FILE, CATALOG_FORMAT, catalogFullText, catalogMismatch, catalogProblem, catalogTableOf, catalogText, schemaOfCatalogTable } from "./file-catalog.js";
 import type { JournalOp } from "./file-journal.js";
 import { FileJournal, JOURNAL_FILE, readJournal } from "./file-journal.js";
 import { DirectoryLock } from "../../util/directory-lock.js";
@@ -141,7 +142,7 @@ export class FileBackend extends EngineBackend {
       if (!isTableFileOf(name, entry.file)) {
         throw new CorruptionError(`${catalogFile}: table "${name}" names the file ${JSON.stringify(entry.file)}, expected "${tableFileName(name)}"`, { file: catalogFile, table: name });
       }
-      this.loadTable(name, entry, entities.get(name), heap, strings);
+      this.loadTable(name, entry, entities.get(name), heap, strings, autoCreate);
     }
     const journalFile = this.file(JOURNAL_FILE);
     if (fs.existsSync(journalFile)) heap.reserveBytes(journalFile, fs.statSync(journalFile).size);
@@ -161,6 +162,9 @@ export class FileBackend extends EngineBackend {
     }
     this.journal = FileJournal.open(journalFile, contents.goodLength, seq, this.durable);
     if (autoCreate) {
+      // Full-text indexes that autoCreate gave stored tables (see loadTable): the catalog records them.
+      const grown = [...this.tables.values()].filter((state) => state.entry !== this.catalog.tables[state.name]);
+      if (grown.length > 0) this.writeCatalog({ ...this.catalog, tables: { ...this.catalog.tables, ...Object.fromEntries(grown.map((state) => [state.name, state.entry])) } });
       const missing = this.context.schemas.filter((s) => !this.catalog.tables[s.table]);
       if (missing.length > 0) this.createTables(missing);
     }
@@ -184,7 +188,7 @@ export class FileBackend extends EngineBackend {
     );
   }
 
-  private loadTable(name: string, entry: CatalogTable, entity: EntitySchema | undefined, heap: HeapBudget, strings: StringPool): void {
+  private loadTable(name: string, entry: CatalogTable, entity: EntitySchema | undefined, heap: HeapBudget, strings: StringPool, autoCreate: boolean): void {
     let schema = entity;
     const mismatch = entity && catalogMismatch(entity, entry);
     if (!entity || mismatch) {
@@ -194,6 +198,17 @@ export class FileBackend extends EngineBackend {
     } else if (entry.foreignKeys?.length) {
       // The foreign keys a migration stored, which the entity does not declare, stay enforced (and stored).
       schema = withHeldForeignKeys([entity!], new Map([[name, entry.foreignKeys]]), () => undefined)[0] as EntitySchema;
+    }
+    if (entity && !mismatch) {
+      // The full-text index the directory holds, as on SQL (the entity's declaration alone creates none);
+      // with autoCreate, the entity's where none is stored, then recorded in the catalog (load writes it).
+      const stored = catalogFullText(schema!, entry);
+      const wanted = stored ?? (autoCreate ? entity.fullText : undefined);
+      if (!sameFullText(wanted, schema!.fullText)) schema = withFullText(schema!, wanted);
+      if (!stored && wanted) {
+        const nameOf = (property: string) => schema!.columnsByProperty.get(property)?.name ?? property;
+        entry = { ...entry, fullText: { name: wanted.name, columns: wanted.properties.map(nameOf) } };
+      }
     }
     const file = this.file(entry.file);
     if (fs.existsSync(file)) heap.reserveBytes(file, fs.statSync(file).size, name);
@@ -517,6 +532,18 @@ function isEmptyNewSnapshot(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether two full-text indexes are the same (name and properties, in order), or both absent. */
+function sameFullText(a: FullTextSchema | undefined, b: FullTextSchema | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.name === b.name && a.properties.length === b.properties.length && a.properties.every((p, i) => p === b.properties[i]);
+}
+
+/** `schema` with `fullText` as its full-text index (none when undefined). */
+function withFullText(schema: EntitySchema, fullText: FullTextSchema | undefined): EntitySchema {
+  const { fullText: _held, ...parts } = schema;
+  return buildEntitySchema({ ...parts, ...(fullText ? { fullText } : {}) });
 }
 
 /** The codecs' schemas: a table's codec is rebuilt when its schema object changed (an entity bound to it). */

@@ -21,7 +21,8 @@
  *       "indexes": [{ "name": "idx_tasks_title", "columns": ["title"], "unique": true }],
  *       "foreignKeys": [             // optional, absent when none; by column name, as TableForeignKey
  *         { "name": "fk_tasks_ownerId", "column": "ownerId", "referencedTable": "users", "referencedColumn": "id", "onDelete": "CASCADE" }
- *       ]
+ *       ],
+ *       "fullText": { "name": "fts_tasks", "columns": ["title", "notes"] }  // optional: the full-text index, columns in document order
  *     }
  *   },
  *   "crc": "0b8e7f4d"                 // always the last member: the CRC-32 of every byte before its ","
@@ -31,6 +32,9 @@
  * `CorruptionError` on open. Format 1, written by v0.1, has no `crc`; it is still read, and the next
  * write of the catalog (a compaction, a new table) replaces it with format 2. `foreignKeys` came with
  * relations, still in format 2: a version before them reads such a catalog but does not enforce the keys.
+ * `fullText` came with full-text search, also in format 2: only the index's definition is stored; the
+ * index itself lives in memory and is built from the rows by the first search after the open
+ * (engine/full-text-index.ts). A version before it reads such a catalog and ignores the member.
  * Rows removed or emptied by an `onDelete` (CASCADE, SET NULL) are ordinary changes of the commit that
  * deleted their parent: in the journal line with it, and in the snapshots after compaction.
  *
@@ -41,7 +45,7 @@
  * takes effect), then the journal is emptied; so the journal never holds rows of an older shape than the
  * catalog describes, and a crash at any step leaves either the old or the new schema whole.
  */
-import type { ColumnRole, ColumnSchema, EntitySchema, ForeignKeySchema, IndexSchema, LogicalType, OnDelete } from "../../schema/entity-schema.js";
+import type { ColumnRole, ColumnSchema, EntitySchema, ForeignKeySchema, FullTextSchema, IndexSchema, LogicalType, OnDelete } from "../../schema/entity-schema.js";
 import { buildEntitySchema, isLogicalType, LOGICAL_TYPES } from "../../schema/entity-schema.js";
 import { SEALED_FORMAT, hasExactly, sealedJsonText } from "./file-snapshot.js";
 
@@ -77,12 +81,20 @@ export interface CatalogForeignKey {
   onDelete: OnDelete;
 }
 
+/** A table's full-text index: its name and its string columns, by column name, in document order. */
+export interface CatalogFullText {
+  name: string;
+  columns: string[];
+}
+
 export interface CatalogTable {
   file: string;
   columns: CatalogColumn[];
   indexes: CatalogIndex[];
   /** Absent when the table has none (and in catalogs written before relations). */
   foreignKeys?: CatalogForeignKey[];
+  /** Absent when the table has none (and in catalogs written before full-text search). */
+  fullText?: CatalogFullText;
 }
 
 const ON_DELETE: readonly unknown[] = ["RESTRICT", "CASCADE", "SET NULL"] satisfies OnDelete[];
@@ -121,7 +133,18 @@ export function catalogTableOf(schema: EntitySchema, file: string): CatalogTable
           })),
         }
       : {}),
+    ...(schema.fullText ? { fullText: { name: schema.fullText.name, columns: schema.fullText.properties.map(nameOf) } } : {}),
   };
+}
+
+/**
+ * The catalog's full-text index of a table as a schema's, its columns turned into `schema`'s properties
+ * (undefined when the catalog has none).
+ */
+export function catalogFullText(schema: EntitySchema, entry: CatalogTable): FullTextSchema | undefined {
+  if (!entry.fullText) return undefined;
+  const propertyOf = new Map(schema.columns.map((c) => [c.name, c.property]));
+  return { name: entry.fullText.name, properties: entry.fullText.columns.map((c) => propertyOf.get(c) ?? c) };
 }
 
 /** Why the stored columns do not fit the entity (missing, extra or retyped columns), or undefined when they do. */
@@ -166,7 +189,8 @@ export function schemaOfCatalogTable(table: string, entry: CatalogTable, label: 
     referencedColumn: f.referencedColumn,
     onDelete: f.onDelete,
   }));
-  return buildEntitySchema({ entityName: label, table, target: target ?? { [label]: class {} }[label]!, columns, indexes, foreignKeys });
+  const fullText = entry.fullText ? { fullText: { name: entry.fullText.name, properties: [...entry.fullText.columns] } } : {};
+  return buildEntitySchema({ entityName: label, table, target: target ?? { [label]: class {} }[label]!, columns, indexes, foreignKeys, ...fullText });
 }
 
 /** The sealed text of `catalog` (which must not hold a `crc` member). */
@@ -208,6 +232,13 @@ export function catalogProblem(value: unknown, sealed: boolean): string | undefi
         if (!named(fk?.name) || !t.columns.some((col) => col.name === fk.column) || !named(fk.referencedTable) || !named(fk.referencedColumn) || !ON_DELETE.includes(fk.onDelete)) {
           return `table "${name}": foreign key ${JSON.stringify(fk?.name)} needs a name, one of its columns, a referencedTable, a referencedColumn and onDelete (${ON_DELETE.join(", ")})`;
         }
+      }
+    }
+    if (t.fullText !== undefined) {
+      const ft = t.fullText as Partial<CatalogFullText> | null;
+      const strings = (c: string) => t.columns.some((col) => col.name === c && col.type === "string");
+      if (typeof ft?.name !== "string" || ft.name === "" || !Array.isArray(ft.columns) || ft.columns.length === 0 || !ft.columns.every((c) => typeof c === "string" && strings(c))) {
+        return `table "${name}": "fullText" needs a name and columns, each one of its string columns`;
       }
     }
   }
