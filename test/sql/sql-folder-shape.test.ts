@@ -9,9 +9,7 @@ import { describe, expect, test } from "vitest";
 
 const BACKENDS = fileURLToPath(new URL("../../src/backends/", import.meta.url));
 /** Files a dialect has that the other does not need, as the README's item 6 lists them. */
-// sqlite's full-text.ts has its postgres twin on the way (PostgreSQL's full-text search is built beside it): until
-// then it is listed here, and the entry goes when postgres-full-text.ts lands.
-const OWN: Record<string, readonly string[]> = { sqlite: ["full-text.ts", "backup-layout.ts", "temporary-files.ts"], postgres: ["migration-lock.ts"] };
+const OWN: Record<string, readonly string[]> = { sqlite: ["backup-layout.ts", "temporary-files.ts"], postgres: ["migration-lock.ts"] };
 
 const parts = (dialect: string): string[] =>
   readdirSync(`${BACKENDS}${dialect}`)
