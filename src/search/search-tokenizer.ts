@@ -39,7 +39,7 @@ const bmpFold = new Uint16Array(0x10000);
 /** Astral class runs: starts ascending, with their class (a binary search finds a code point's run). */
 const astralRunStarts: number[] = [];
 const astralRunClasses: number[] = [];
-/** Astral code points whose fold differs (FTS5 folds none today; kept general should a table change). */
+/** Astral code points whose fold differs (Deseret, Osage, ... capitals). */
 const astralFolds = new Map<number, number>();
 
 {

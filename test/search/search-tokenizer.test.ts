@@ -19,8 +19,8 @@ describe("search tokenizer", () => {
     // A diacritic continues a token but never starts one; a lone surrogate separates.
     expect(tokenize("\u0301ab\u0301c")).toEqual([{ term: "abc", start: 1, end: 5 }]);
     expect(terms("ab\ud800cd")).toEqual(["ab", "cd"]);
-    // Astral letters are tokens, with their surrogate pairs whole.
-    expect(tokenize("𐐀𐐨 x")).toEqual([{ term: "𐐀𐐨", start: 0, end: 4 }, { term: "x", start: 5, end: 6 }]);
+    // Astral letters are tokens, their surrogate pairs whole, folded too (Deseret capital to small).
+    expect(tokenize("𐐀𐐨 x")).toEqual([{ term: "𐐨𐐨", start: 0, end: 4 }, { term: "x", start: 5, end: 6 }]);
     expect(tokenize("")).toEqual([]);
     expect(tokenize(" ,;")).toEqual([]);
   });
