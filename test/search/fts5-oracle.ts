@@ -3,6 +3,7 @@
  * tests compare Strata's tokenizer, parser and matcher with.
  */
 import Database from "better-sqlite3";
+import type { SearchNode } from "../../src/search/search-query.js";
 
 /** FTS5's tokens of each text: terms in order, read from an `fts5vocab` instance table. */
 export function fts5Terms(texts: readonly string[]): string[][] {
@@ -46,5 +47,47 @@ export function fts5Spans(text: string, terms: readonly string[]): Array<[number
     return spans;
   } finally {
     db.close();
+  }
+}
+
+/** The FTS5 MATCH text of a parsed query (every group parenthesized; an `and`'s exclusions as `NOT` after its positive part). */
+export function toFts5(node: SearchNode): string {
+  switch (node.kind) {
+    case "phrase":
+      return `"${node.tokens.join(" ")}"${node.prefix ? "*" : ""}`;
+    case "or":
+      return node.children.map((c) => `(${toFts5(c)})`).join(" OR ");
+    case "not":
+      throw new Error("a not outside an and");
+    case "and": {
+      let text = node.children.filter((c) => c.kind !== "not").map((c) => `(${toFts5(c)})`).join(" AND ");
+      for (const c of node.children) if (c.kind === "not") text = `(${text}) NOT (${toFts5(c.child)})`;
+      return text;
+    }
+  }
+}
+
+/** An FTS5 table of documents (rowid = key, one column per document column), to run queries on. */
+export class Fts5Table {
+  private readonly db = new Database(":memory:");
+  private readonly select;
+
+  constructor(columnCount: number, documents: Iterable<{ key: number; columns: readonly (string | null)[] }>) {
+    const columns = Array.from({ length: columnCount }, (_, i) => `c${i}`);
+    this.db.exec(`CREATE VIRTUAL TABLE docs USING fts5(${columns.join(", ")}, tokenize = 'unicode61 remove_diacritics 2')`);
+    const insert = this.db.prepare(`INSERT INTO docs(rowid, ${columns.join(", ")}) VALUES (?${", ?".repeat(columnCount)})`);
+    this.db.transaction(() => {
+      for (const d of documents) insert.run(d.key, ...d.columns);
+    })();
+    this.select = this.db.prepare("SELECT rowid AS key, -bm25(docs) AS score FROM docs WHERE docs MATCH ? ORDER BY bm25(docs), rowid");
+  }
+
+  /** The matches of an FTS5 MATCH text, best first (ties by rowid), with the score negated (higher is better). */
+  search(match: string): Array<{ key: number; score: number }> {
+    return this.select.all(match) as Array<{ key: number; score: number }>;
+  }
+
+  close(): void {
+    this.db.close();
   }
 }

@@ -1,0 +1,174 @@
+/**
+ * The plain reference of full-text search: which documents a query matches and their BM25 score, computed
+ * the slow, obvious way over an array of documents. Property tests hold every backend to it, and an engine
+ * may reuse its pieces ({@link phraseOccurrences}, {@link countedFrequencies}, {@link bm25Score}).
+ *
+ * ## Matching (as SQLite FTS5 matches)
+ * A document is its index's columns, each tokenized on its own (search-tokenizer.ts): a phrase occurs in a
+ * column where its tokens stand at consecutive positions (the last one, for a prefix phrase, any token that
+ * starts with it); it never spans two columns. `and` needs every positive child and no `not` child, `or`
+ * any child.
+ *
+ * ## Ranking (SQLite FTS5's `bm25()`, sign flipped: higher is better)
+ * `score = Σ idf(p) · f(p)·(k1 + 1) / (f(p) + k1·(1 − b + b·D / avgdl))` over the query's phrases p, with
+ * k1 = 1.2, b = 0.75, D the document's tokens over all its columns, avgdl the tokens of all documents over
+ * their number, `idf(p) = ln((N − n(p) + 0.5) / (n(p) + 0.5))` floored at 1e-6, N the documents, n(p) those
+ * in which p occurs (whatever the rest of the query says). f(p) is the number of occurrences of p in the
+ * document (overlapping ones too), counted only where p takes part in the match, as FTS5's iterators leave
+ * it: not under a `not`, not in an `and` that fails, not in an `or` branch that fails (FTS5 has moved such a
+ * phrase's cursor past the row). The arithmetic is FTS5's, in its order, with a correctly rounded `ln`
+ * (correct-log.ts): scores equal SQLite's to the bit wherever its C library's `log()` rounds correctly too
+ * (all but about 1 in 2,000 arguments; elsewhere one unit in the last place apart, which reorders only rows whose
+ * scores tie to 15 digits).
+ *
+ * One difference is deliberate: FTS5 may also count a phrase excluded with `-` in an `or` branch (or inside
+ * another exclusion) whose positive part has run out of rows (its cursor stays on a later row, where it then counts), which
+ * depends on rowid order and so cannot be reproduced by a backend without FTS5's cursors. The matches are
+ * the same; only such queries' scores may differ.
+ */
+import { compareStrings } from "../engine/compare-values.js";
+import { correctLog } from "./correct-log.js";
+import type { SearchNode, SearchPhrase, SearchQuery } from "./search-query.js";
+import { tokenize } from "./search-tokenizer.js";
+
+/** BM25's k1 (FTS5's). */
+export const BM25_K1 = 1.2;
+/** BM25's b (FTS5's). */
+export const BM25_B = 0.75;
+/** FTS5's floor for an IDF that would be zero or negative (a phrase in half the documents or more). */
+export const BM25_MIN_IDF = 1e-6;
+
+/** A document: its key (for the tie order) and the text of each index column (null counts as empty). */
+export interface ReferenceDocument {
+  readonly key: string | number;
+  readonly columns: readonly (string | null)[];
+}
+
+/** A document the reference found, best first. */
+export interface ReferenceHit {
+  readonly key: string | number;
+  readonly score: number;
+}
+
+/** Options of {@link searchReference}. */
+export interface ReferenceOptions {
+  /** Further conditions (the `where` of a search): a document failing it is not returned, but still counts in N, n and avgdl, as on SQL. */
+  readonly filter?: (document: ReferenceDocument) => boolean;
+  /** @default Infinity */
+  readonly limit?: number;
+  /** @default 0 */
+  readonly offset?: number;
+}
+
+/** The terms of each column of a document. */
+export function tokenizeColumns(columns: readonly (string | null)[]): string[][] {
+  return columns.map((text) => (text === null ? [] : tokenize(text).map((t) => t.term)));
+}
+
+/** The positions in `terms` where `phrase` starts. */
+export function phraseOccurrences(phrase: SearchPhrase, terms: readonly string[]): number[] {
+  const found: number[] = [];
+  const tokens = phrase.tokens;
+  const last = tokens.length - 1;
+  for (let start = 0; start + last < terms.length; start++) {
+    let i = 0;
+    while (i < last && terms[start + i] === tokens[i]) i++;
+    if (i < last) continue;
+    const term = terms[start + last]!;
+    if (phrase.prefix ? term.startsWith(tokens[last]!) : term === tokens[last]) found.push(start);
+  }
+  return found;
+}
+
+/**
+ * Whether `node` matches a document whose per-phrase occurrence counts are `occurrences` (indexed by
+ * phrase index), adding to `counted` the phrases that take part in the match (module doc: ranking).
+ */
+function matchNode(node: SearchNode, occurrences: readonly number[], counted: Set<number>): boolean {
+  switch (node.kind) {
+    case "phrase":
+      if (occurrences[node.index]! === 0) return false;
+      counted.add(node.index);
+      return true;
+    case "and": {
+      const mine = new Set<number>();
+      for (const child of node.children) {
+        if (child.kind === "not") {
+          if (matchNode(child.child, occurrences, new Set())) return false;
+        } else if (!matchNode(child, occurrences, mine)) {
+          return false;
+        }
+      }
+      for (const index of mine) counted.add(index);
+      return true;
+    }
+    case "or": {
+      let any = false;
+      for (const child of node.children) if (matchNode(child, occurrences, counted)) any = true;
+      return any;
+    }
+    case "not":
+      // Only inside an `and` (search-query.ts), which handles it; reached alone it matches nothing.
+      return false;
+  }
+}
+
+/**
+ * The frequencies BM25 uses for one document (`occurrences[i]`: how often phrase i occurs in it, over all
+ * columns): a phrase's occurrences where it takes part in the match, 0 elsewhere; undefined when the
+ * query does not match.
+ */
+export function countedFrequencies(query: SearchQuery, occurrences: readonly number[]): number[] | undefined {
+  const counted = new Set<number>();
+  if (!matchNode(query.root, occurrences, counted)) return undefined;
+  return occurrences.map((n, i) => (counted.has(i) ? n : 0));
+}
+
+/** FTS5's IDF of a phrase occurring in `documentsWithPhrase` of `documentCount` documents. */
+export function bm25Idf(documentCount: number, documentsWithPhrase: number): number {
+  const idf = correctLog((documentCount - documentsWithPhrase + 0.5) / (documentsWithPhrase + 0.5));
+  return idf <= 0 ? BM25_MIN_IDF : idf;
+}
+
+/** FTS5's bm25() with the sign flipped, summed over phrases in index order as FTS5 sums them. */
+export function bm25Score(idf: readonly number[], frequencies: readonly number[], documentLength: number, averageLength: number): number {
+  let score = 0;
+  for (let i = 0; i < idf.length; i++) {
+    const f = frequencies[i]!;
+    score += idf[i]! * ((f * (BM25_K1 + 1.0)) / (f + BM25_K1 * (1 - BM25_B + (BM25_B * documentLength) / averageLength)));
+  }
+  // FTS5 returns -1.0 * score: negate twice so that a zero stays +0 and every value is the same double.
+  return -(-1.0 * score);
+}
+
+/** Keys ascending: numbers by value, strings by code point (the contract's string order). */
+export function compareKeys(a: string | number, b: string | number): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return compareStrings(String(a), String(b));
+}
+
+/** The documents `query` matches, best first by BM25, ties by key ascending, then paged (module doc). */
+export function searchReference(query: SearchQuery, documents: readonly ReferenceDocument[], options: ReferenceOptions = {}): ReferenceHit[] {
+  const phraseCount = query.phrases.length;
+  const columnTerms = documents.map((d) => tokenizeColumns(d.columns));
+  const lengths = columnTerms.map((columns) => columns.reduce((sum, terms) => sum + terms.length, 0));
+  const totalTokens = lengths.reduce((sum, n) => sum + n, 0);
+  const averageLength = totalTokens / documents.length;
+  const occurrences = columnTerms.map((columns) =>
+    query.phrases.map((phrase) => columns.reduce((sum, terms) => sum + phraseOccurrences(phrase, terms).length, 0)),
+  );
+  const idf: number[] = [];
+  for (let p = 0; p < phraseCount; p++) {
+    idf.push(bm25Idf(documents.length, occurrences.filter((o) => o[p]! > 0).length));
+  }
+  const hits: ReferenceHit[] = [];
+  documents.forEach((document, d) => {
+    const frequencies = countedFrequencies(query, occurrences[d]!);
+    if (frequencies === undefined) return;
+    if (options.filter !== undefined && !options.filter(document)) return;
+    hits.push({ key: document.key, score: bm25Score(idf, frequencies, lengths[d]!, averageLength) });
+  });
+  hits.sort((a, b) => b.score - a.score || compareKeys(a.key, b.key));
+  const offset = options.offset ?? 0;
+  return hits.slice(offset, options.limit === undefined ? undefined : offset + options.limit);
+}
