@@ -33,6 +33,7 @@ const itself = (n: number): number => n;
 export class ObservedSession implements DataSession {
   readonly stream?: DataSession["stream"];
   readonly sql?: DataSession["sql"];
+  readonly search?: DataSession["search"];
 
   constructor(
     private readonly target: DataSession,
@@ -41,6 +42,9 @@ export class ObservedSession implements DataSession {
   ) {
     // Only what the target has: a missing `stream` or `sql` means something to the caller.
     if (target.stream) this.stream = (schema, query, pageSize) => this.observedStream(schema, query, pageSize);
+    if (target.search) {
+      this.search = (schema, request) => this.observer.measure("search", schema.table, this.inTransaction, length, () => this.target.search!(schema, request));
+    }
     if (target.sql) {
       this.sql = (strings, values) =>
         this.observer.measure("sql", undefined, this.inTransaction, (result: SqlResult) => result.rows.length, () => this.target.sql!(strings, values));

@@ -3,7 +3,7 @@
 /**
  * The backend operation an event reports, named after the repository call that makes it where there is one:
  * `findById`, `findByIds`, `find` (`findAll`, `findOne`, `findPage`, each keyset page of `iterate`, and the
- * reads of `include` and relation filters), `count`, `stream` (a page of an `iterate` walk answered from one
+ * reads of `include` and relation filters), `count`, `search` (`repo.search`), `stream` (a page of an `iterate` walk answered from one
  * snapshot), `insert`, `upsert` (`save`), `upsertMany` (`saveMany`, per batch), `update`, `delete`,
  * `deleteMany`, `sql` (`storage.sql`).
  */
@@ -12,6 +12,7 @@ export type QueryOperation =
   | "findByIds"
   | "find"
   | "count"
+  | "search"
   | "stream"
   | "insert"
   | "upsert"

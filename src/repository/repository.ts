@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { DataSession, Key } from "../spi/index.js";
 import type { TableCache } from "../cache/table-cache.js";
-import { ConcurrencyError, IntegrityError, NotFoundError, QueryError, StorageError, ValidationError } from "../errors.js";
+import { ConcurrencyError, IntegrityError, NotFoundError, QueryError, StorageError, UnsupportedError, ValidationError } from "../errors.js";
 import { compileAfter } from "../engine/keyset.js";
 import { normalizeQuery, normalizeWhere } from "../query/normalize-query.js";
 import type { Field, Include, NormalizedQuery, NormalizedWhere, Query, RelationProperty, SelectQuery, Where } from "../query/query.js";
@@ -15,6 +15,10 @@ import { hasRelationFilter, tablesRead } from "../query/tables-read.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
 import { ProjectionCache } from "../schema/projection-cache.js";
 import { checkValue, copyValue, describeValue, emptyRowMaker, invalid, makeEntityMaker, makeProjectionCopier, makeRowCopier, storedValue } from "../schema/row-values.js";
+import { parseSearchQuery } from "../search/search-parser.js";
+import type { SearchQuery } from "../search/search-query.js";
+import { buildSnippet, SNIPPET_DEFAULTS, type SnippetOptions } from "../search/search-snippet.js";
+import type { SearchHit } from "../spi/data-session.js";
 import type { StorageCore } from "../storage-core.js";
 import { coreOf } from "../storage-core.js";
 import type { Storage } from "../storage.js";
@@ -33,6 +37,37 @@ export interface CountOptions {
   /** Cache the count until the next write to the table, as `Query.cache`. */
   cache?: boolean | { ttlMs: number };
 }
+
+/**
+ * Options of `repo.search` (README, "Full-text search").
+ * @example await cities.search("köln OR bonn*", { where: { country: "DE" }, limit: 10, snippet: true })
+ */
+export interface SearchOptions<T> {
+  /** Further conditions, in the query language of `findAll` (relation filters too). */
+  where?: Where<T> | Where<T>[];
+  /** The most results returned. @default 20 */
+  limit?: number;
+  /** Results skipped first (after ranking). @default 0 */
+  offset?: number;
+  /** Add a `snippet` to each result: `true` for the defaults, or how to build it. @default false */
+  snippet?: boolean | SnippetOptions;
+  /** Cache the results until the next write to the table, as `Query.cache`. */
+  cache?: boolean | { ttlMs: number };
+}
+
+/** One result of `repo.search`, best first. */
+export interface SearchResult<T> {
+  readonly entity: T;
+  /** The BM25 score (SQLite FTS5's `bm25()` negated): positive, higher is better. */
+  readonly score: number;
+  /** With the `snippet` option: the best window of the entity's indexed text, the matches marked. */
+  readonly snippet?: string;
+}
+
+const SEARCH_OPTION_KEYS = new Set(["where", "limit", "offset", "snippet", "cache"]);
+const SNIPPET_OPTION_KEYS = new Set(["before", "after", "maxTokens", "ellipsis"]);
+/** The most tokens a snippet may show (FTS5's `snippet()` takes at most 64 too). */
+const MAX_SNIPPET_TOKENS = 64;
 
 /**
  * What `save`, `insert` and `saveMany` take: the entity's fields, each optional as far as types go (which
@@ -77,6 +112,13 @@ export interface IRepository<T extends object, K extends Key = Key> {
   findAll<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S>[]>;
   findAll(query?: Query<T>): Promise<T[]>;
   count(where?: Where<T> | Where<T>[], options?: CountOptions): Promise<number>;
+  /**
+   * Full-text search over the entity's `@Index({ fulltext: true })` columns: the matches of `text` (words,
+   * `"phrases"`, `prefix*`, `a OR b`, `-excluded`, parentheses), best first by BM25, ties by primary key.
+   * A malformed query is a `QueryError` showing the position; an entity without a full-text index, or a
+   * backend that cannot search, an `UnsupportedError`.
+   */
+  search(text: string, options?: SearchOptions<T>): Promise<SearchResult<T>[]>;
   exists(id: K): Promise<boolean>;
   saveMany(entities: readonly EntityInput<T>[], options?: SaveManyOptions): Promise<BatchResult>;
   deleteMany(where: Where<T> | Where<T>[]): Promise<number>;
@@ -680,6 +722,82 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const { rest, normalized, plans } = this.normalizeWithInclude(query);
     const projection = this.projection(rest, normalized);
     return this.readRows(normalized, plans, projection, this.queryCache(query?.cache));
+  }
+
+  /**
+   * Full-text search (README, "Full-text search"). Reads through the ambient transaction's session (its own
+   * writes included) or, with `cache` and outside a transaction, through the table's query cache, dropped by
+   * every write to the table. Snippets are built here from the entity's text, the same on every backend.
+   */
+  async search(text: string, options: SearchOptions<T> = {}): Promise<SearchResult<T>[]> {
+    const { schema } = this;
+    const fullText = schema.fullText;
+    if (fullText === undefined) {
+      throw new UnsupportedError(`${schema.entityName} has no full-text index: declare @Index([...], { fulltext: true }) on its string columns to search it`, { table: schema.table });
+    }
+    if (this.core.backend.session.search === undefined) {
+      throw new UnsupportedError(`${schema.entityName}: the ${this.core.backend.name} backend cannot search full text`, { table: schema.table });
+    }
+    const snippet = this.searchOptions(options);
+    let query: SearchQuery;
+    try {
+      query = parseSearchQuery(text);
+    } catch (error) {
+      if (error instanceof QueryError) throw new QueryError(`${schema.entityName}: ${error.message}`, { table: schema.table });
+      throw error;
+    }
+    const normalized = normalizeQuery(schema, { where: options.where, limit: options.limit ?? 20, offset: options.offset, cache: options.cache });
+    const limit = normalized.limit!;
+    const offset = normalized.offset ?? 0;
+    const load = async (session: DataSession): Promise<SearchHit[]> => {
+      const where = options.where === undefined ? undefined : await this.backendWhere(normalized.where, session);
+      const hits = await session.search!(schema, { query, where, limit, offset });
+      // A forwarding session hands back undefined for a target without search (checked above: never expected).
+      if (hits === undefined) throw new UnsupportedError(`${schema.entityName}: this session cannot search full text`, { table: schema.table });
+      return hits;
+    };
+    let results: Array<{ entity: T; score: number }>;
+    const cached = this.queryCache(options.cache);
+    if (cached) {
+      // Cached as a query of rows keyed by the parsed tree (never the text: `Köln` and `koln` are one entry);
+      // each "row" of the entry is a hit, copied out as an entity and its score.
+      const key = { search: query.root, where: normalized.where, limit, offset };
+      const session = this.core.autocommitSession;
+      const copyOut = cached.cache.copyOut;
+      const copy = (hit: Row): object => ({ entity: copyOut((hit as unknown as SearchHit).row), score: (hit as unknown as SearchHit).score });
+      const loadRows = async () => (await load(session)) as unknown as Row[];
+      results = (await cached.cache.query("rows", key, cached.ttlMs, loadRows, copy, this.cachesRead(normalized.where))) as Array<{ entity: T; score: number }>;
+    } else {
+      results = (await load(this.session())).map((hit) => ({ entity: this.asEntity(hit.row), score: hit.score }));
+    }
+    if (snippet === undefined) return results;
+    return results.map((r) => ({ ...r, snippet: buildSnippet(fullText.properties.map((p) => ((r.entity as Record<string, unknown>)[p] as string | null | undefined) ?? null), query, snippet) }));
+  }
+
+  /** Checks `search`'s options (a `QueryError` naming the option) and returns the complete snippet options, if asked. */
+  private searchOptions(options: SearchOptions<T>): Required<SnippetOptions> | undefined {
+    const fail = (field: string, problem: string): never => {
+      throw new QueryError(`${this.schema.entityName}: search ${field} ${problem}`, { table: this.schema.table, field });
+    };
+    if (options === null || typeof options !== "object") fail("options", "must be an object");
+    for (const key of Object.keys(options)) {
+      if (!SEARCH_OPTION_KEYS.has(key)) fail(key, "is not a search option (expected where, limit, offset, snippet, cache)");
+    }
+    const asked = options.snippet;
+    if (asked === undefined || asked === false) return undefined;
+    if (asked === true) return SNIPPET_DEFAULTS;
+    if (asked === null || typeof asked !== "object") fail("snippet", "must be true, false or { before?, after?, maxTokens?, ellipsis? }");
+    for (const key of Object.keys(asked)) {
+      if (!SNIPPET_OPTION_KEYS.has(key)) fail(`snippet.${key}`, "is not a snippet option (expected before, after, maxTokens, ellipsis)");
+    }
+    const complete = { ...SNIPPET_DEFAULTS, ...Object.fromEntries(Object.entries(asked).filter(([, v]) => v !== undefined)) } as Required<SnippetOptions>;
+    for (const key of ["before", "after", "ellipsis"] as const) {
+      if (typeof complete[key] !== "string") fail(`snippet.${key}`, "must be a string");
+    }
+    if (!Number.isInteger(complete.maxTokens) || complete.maxTokens < 1 || complete.maxTokens > MAX_SNIPPET_TOKENS) {
+      fail("snippet.maxTokens", `must be an integer from 1 to ${MAX_SNIPPET_TOKENS}`);
+    }
+    return complete;
   }
 
   /** How many entities match `where`; `{ cache: true }` caches the count until the next write to the table. */

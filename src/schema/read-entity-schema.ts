@@ -57,11 +57,31 @@ function buildSchema(target: Function): EntitySchema {
     }
     return list;
   };
+  const fullTextProperties = new Set<string>();
+  let fullTextName: string | undefined;
   for (const idx of args.filterIndices(chain)) {
     // A property-level @Index() records the property in `columns` as a one-element array.
     const properties = indexProperties(idx.columns, "@Index");
     if (properties.length === 0) unsupported(idx.name ?? "(class)", "@Index without columns");
-    if (idx.where || idx.spatial || idx.fulltext) unsupported(properties[0]!, "a partial, spatial or fulltext @Index");
+    if (idx.fulltext) {
+      if (idx.where || idx.spatial || idx.unique) unsupported(properties[0]!, "a unique, partial or spatial fulltext @Index");
+      for (const p of properties) {
+        const column = byProperty.get(p)!;
+        if (column.type !== "string") {
+          throw new SchemaError(`${entityName}.${p}: a fulltext @Index takes string columns only, and this one is ${column.type}`, { table: tableName, field: p });
+        }
+        fullTextProperties.add(p);
+      }
+      // One full-text index per entity: every fulltext @Index adds to it, under one name.
+      if (idx.name !== undefined) {
+        if (fullTextName !== undefined && fullTextName !== idx.name) {
+          unsupported(properties[0]!, `a second full-text index name ("${idx.name}" besides "${fullTextName}": an entity has one full-text index, name it once)`);
+        }
+        fullTextName = idx.name;
+      }
+      continue;
+    }
+    if (idx.where || idx.spatial) unsupported(properties[0]!, "a partial or spatial @Index");
     indexes.push({
       name: idx.name ?? `idx_${tableName}_${properties.join("_")}`,
       properties,
@@ -90,7 +110,14 @@ function buildSchema(target: Function): EntitySchema {
     }
   }
 
+  // The full-text index's columns in the entity's column order, whatever order the decorators ran in.
+  const fullText =
+    fullTextProperties.size === 0 ? undefined : { name: fullTextName ?? `fts_${tableName}`, properties: columns.filter((c) => fullTextProperties.has(c.property)).map((c) => c.property) };
   for (const index of indexes) checkIndexNameFree(index.name, tableName);
+  if (fullText !== undefined) {
+    checkIndexNameFree(fullText.name, tableName);
+    if (indexes.some((i) => i.name === fullText.name)) unsupported(fullText.properties[0]!, `a full-text index named like another index ("${fullText.name}")`);
+  }
   // Refused here, with the entity's names: the builder would take the first of each.
   for (const role of ["version", "createDate", "updateDate"] as const) onlyOne(role);
   return buildEntitySchema({
@@ -101,6 +128,7 @@ function buildSchema(target: Function): EntitySchema {
     indexes,
     foreignKeys: relationsRead.foreignKeys,
     relations: relationsRead.relations,
+    ...(fullText ? { fullText } : {}),
   });
 }
 

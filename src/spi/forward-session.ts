@@ -11,8 +11,8 @@ import type { DataSession } from "./data-session.js";
 /** Runs one forwarded call; it may wait or throw before calling, or map what the call returns. */
 export type AroundCall = <R>(call: () => Promise<R>) => Promise<R>;
 
-/** The reads of a {@link DataSession}, the optional `stream` among them. */
-export const READ_METHODS = ["findById", "findByIds", "find", "count", "stream"] as const satisfies readonly (keyof DataSession)[];
+/** The reads of a {@link DataSession}, the optional `stream` and `search` among them. */
+export const READ_METHODS = ["findById", "findByIds", "find", "count", "stream", "search"] as const satisfies readonly (keyof DataSession)[];
 /** The writes of a {@link DataSession}. */
 export const WRITE_METHODS = [
   "insert",
@@ -27,7 +27,8 @@ const ALL_METHODS: readonly (keyof DataSession)[] = [...READ_METHODS, ...WRITE_M
 
 /**
  * `target()[method](...args)`, with what `target` throws handed back as a rejected promise; `undefined`
- * for a method the target lacks (only `stream` and `sql` are optional).
+ * for a method the target lacks (only `stream`, `search` and `sql` are optional: the repository asks the
+ * backend's own session whether it searches, never a forwarding one).
  */
 function forward(target: () => DataSession, method: keyof DataSession, args: unknown[]): Promise<unknown> {
   try {
