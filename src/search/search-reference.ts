@@ -147,13 +147,28 @@ export function compareKeys(a: string | number, b: string | number): number {
   return compareStrings(String(a), String(b));
 }
 
-/** The documents `query` matches, best first by BM25, ties by key ascending, then paged (module doc). */
-export function searchReference(query: SearchQuery, documents: readonly ReferenceDocument[], options: ReferenceOptions = {}): ReferenceHit[] {
-  const phraseCount = query.phrases.length;
+/** Documents tokenized once, for many {@link searchReference} calls. */
+export interface ReferenceCorpus {
+  readonly documents: readonly ReferenceDocument[];
+  /** Per document, the terms of each column. */
+  readonly columnTerms: readonly (readonly string[][])[];
+  /** Per document, its tokens over all columns (BM25's D). */
+  readonly lengths: readonly number[];
+  /** BM25's avgdl. */
+  readonly averageLength: number;
+}
+
+/** Tokenizes `documents` once. */
+export function prepareCorpus(documents: readonly ReferenceDocument[]): ReferenceCorpus {
   const columnTerms = documents.map((d) => tokenizeColumns(d.columns));
   const lengths = columnTerms.map((columns) => columns.reduce((sum, terms) => sum + terms.length, 0));
-  const totalTokens = lengths.reduce((sum, n) => sum + n, 0);
-  const averageLength = totalTokens / documents.length;
+  return { documents, columnTerms, lengths, averageLength: lengths.reduce((sum, n) => sum + n, 0) / documents.length };
+}
+
+/** The documents `query` matches, best first by BM25, ties by key ascending, then paged (module doc). */
+export function searchReference(query: SearchQuery, corpus: readonly ReferenceDocument[] | ReferenceCorpus, options: ReferenceOptions = {}): ReferenceHit[] {
+  const { documents, columnTerms, lengths, averageLength } = "columnTerms" in corpus ? corpus : prepareCorpus(corpus);
+  const phraseCount = query.phrases.length;
   const occurrences = columnTerms.map((columns) =>
     query.phrases.map((phrase) => columns.reduce((sum, terms) => sum + phraseOccurrences(phrase, terms).length, 0)),
   );
