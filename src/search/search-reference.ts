@@ -21,10 +21,12 @@
  * (all but about 1 in 2,000 arguments; elsewhere one unit in the last place apart, which reorders only rows whose
  * scores tie to 15 digits).
  *
- * One difference is deliberate: FTS5 may also count a phrase excluded with `-` in an `or` branch (or inside
- * another exclusion) whose positive part has run out of rows (its cursor stays on a later row, where it then counts), which
- * depends on rowid order and so cannot be reproduced by a backend without FTS5's cursors. The matches are
- * the same; only such queries' scores may differ.
+ * Where FTS5's counts depend on the state of its cursors, the reference does not follow them (a backend without
+ * FTS5's cursors could not, and they depend on rowid order): FTS5 may count a phrase excluded with `-` in an
+ * `or` branch (or inside another exclusion) whose positive part has run out of rows; and, on a row where
+ * the words of a phrase of several words occur but not as the phrase, it empties the positions of the whole
+ * and-group (below an exclusion or an `or`), which can drop another phrase's count on a later row. Such
+ * queries match the same rows; only their scores may differ.
  */
 import { compareStrings } from "../engine/compare-values.js";
 import { correctLog } from "./correct-log.js";

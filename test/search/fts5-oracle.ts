@@ -125,3 +125,23 @@ export function expectSameRanking(actual: ReadonlyArray<{ key: string | number; 
   }
 }
 
+
+/** Whether the tree has a node of `kind` somewhere (below an `or` only, with `belowOr`). */
+function has(node: SearchNode, test: (n: SearchNode, belowOr: boolean) => boolean, belowOr = false): boolean {
+  if (test(node, belowOr)) return true;
+  if (node.kind === "not") return has(node.child, test, belowOr);
+  if (node.kind === "phrase") return false;
+  return node.children.some((c) => has(c, test, belowOr || node.kind === "or"));
+}
+
+/**
+ * Whether FTS5's bm25() of this query is reproducible without FTS5's cursors (search-reference.ts, module doc):
+ * no exclusion below an `or` or another exclusion; and, with a phrase of several tokens, no exclusion at all
+ * and no `and` below an `or` (there FTS5 empties the positions of an and-group on a row where the phrase's
+ * words are but the phrase is not, which can drop another phrase's count on a later row).
+ */
+export function fts5ScoresReproducible(root: SearchNode): boolean {
+  if (nestedExclusion(root)) return false;
+  if (!has(root, (n) => n.kind === "phrase" && n.tokens.length > 1)) return true;
+  return !has(root, (n) => n.kind === "not") && !has(root, (n, belowOr) => n.kind === "and" && belowOr);
+}
