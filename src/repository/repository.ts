@@ -735,9 +735,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (fullText === undefined) {
       throw new UnsupportedError(`${schema.entityName} has no full-text index: declare @Index([...], { fulltext: true }) on its string columns to search it`, { table: schema.table });
     }
-    if (this.core.backend.session.search === undefined) {
-      throw new UnsupportedError(`${schema.entityName}: the ${this.core.backend.name} backend cannot search full text`, { table: schema.table });
-    }
+    const unsupported = () => new UnsupportedError(`${schema.entityName}: the ${this.core.backend.name} backend cannot search full text`, { table: schema.table });
+    if (this.core.backend.session.search === undefined) throw unsupported();
     const snippet = this.searchOptions(options);
     let query: SearchQuery;
     try {
@@ -752,8 +751,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const load = async (session: DataSession): Promise<SearchHit[]> => {
       const where = options.where === undefined ? undefined : await this.backendWhere(normalized.where, session);
       const hits = await session.search!(schema, { query, where, limit, offset });
-      // A forwarding session hands back undefined for a target without search (checked above: never expected).
-      if (hits === undefined) throw new UnsupportedError(`${schema.entityName}: this session cannot search full text`, { table: schema.table });
+      // A forwarding session (the file backend's, a transaction's) hands back undefined for a target without search.
+      if (hits === undefined) throw unsupported();
       return hits;
     };
     let results: Array<{ entity: T; score: number }>;

@@ -21,10 +21,12 @@
  * (all but about 1 in 2,000 arguments; elsewhere one unit in the last place apart, which reorders only rows whose
  * scores tie to 15 digits).
  *
- * One difference is deliberate: FTS5 may also count a phrase excluded with `-` in an `or` branch (or inside
- * another exclusion) whose positive part has run out of rows (its cursor stays on a later row, where it then counts), which
- * depends on rowid order and so cannot be reproduced by a backend without FTS5's cursors. The matches are
- * the same; only such queries' scores may differ.
+ * Where FTS5's counts depend on the state of its cursors, the reference does not follow them (a backend without
+ * FTS5's cursors could not, and they depend on rowid order): FTS5 may count a phrase excluded with `-` in an
+ * `or` branch (or inside another exclusion) whose positive part has run out of rows; and, on a row where
+ * the words of a phrase of several words occur but not as the phrase, it empties the positions of the whole
+ * and-group (below an exclusion or an `or`), which can drop another phrase's count on a later row. Such
+ * queries match the same rows; only their scores may differ.
  */
 import { compareStrings } from "../engine/compare-values.js";
 import { correctLog } from "./correct-log.js";
@@ -147,13 +149,28 @@ export function compareKeys(a: string | number, b: string | number): number {
   return compareStrings(String(a), String(b));
 }
 
-/** The documents `query` matches, best first by BM25, ties by key ascending, then paged (module doc). */
-export function searchReference(query: SearchQuery, documents: readonly ReferenceDocument[], options: ReferenceOptions = {}): ReferenceHit[] {
-  const phraseCount = query.phrases.length;
+/** Documents tokenized once, for many {@link searchReference} calls. */
+export interface ReferenceCorpus {
+  readonly documents: readonly ReferenceDocument[];
+  /** Per document, the terms of each column. */
+  readonly columnTerms: readonly (readonly string[][])[];
+  /** Per document, its tokens over all columns (BM25's D). */
+  readonly lengths: readonly number[];
+  /** BM25's avgdl. */
+  readonly averageLength: number;
+}
+
+/** Tokenizes `documents` once. */
+export function prepareCorpus(documents: readonly ReferenceDocument[]): ReferenceCorpus {
   const columnTerms = documents.map((d) => tokenizeColumns(d.columns));
   const lengths = columnTerms.map((columns) => columns.reduce((sum, terms) => sum + terms.length, 0));
-  const totalTokens = lengths.reduce((sum, n) => sum + n, 0);
-  const averageLength = totalTokens / documents.length;
+  return { documents, columnTerms, lengths, averageLength: lengths.reduce((sum, n) => sum + n, 0) / documents.length };
+}
+
+/** The documents `query` matches, best first by BM25, ties by key ascending, then paged (module doc). */
+export function searchReference(query: SearchQuery, corpus: readonly ReferenceDocument[] | ReferenceCorpus, options: ReferenceOptions = {}): ReferenceHit[] {
+  const { documents, columnTerms, lengths, averageLength } = "columnTerms" in corpus ? corpus : prepareCorpus(corpus);
+  const phraseCount = query.phrases.length;
   const occurrences = columnTerms.map((columns) =>
     query.phrases.map((phrase) => columns.reduce((sum, terms) => sum + phraseOccurrences(phrase, terms).length, 0)),
   );

@@ -3,6 +3,7 @@
  * tests compare Strata's tokenizer, parser and matcher with.
  */
 import Database from "better-sqlite3";
+import { expect } from "vitest";
 import type { SearchNode } from "../../src/search/search-query.js";
 
 /** FTS5's tokens of each text: terms in order, read from an `fts5vocab` instance table. */
@@ -90,4 +91,57 @@ export class Fts5Table {
   close(): void {
     this.db.close();
   }
+}
+
+/** Whether a `-` exclusion sits below an `or` or another exclusion (not in the root's chain of `and`s). */
+export function nestedExclusion(node: SearchNode, nested = false): boolean {
+  switch (node.kind) {
+    case "phrase":
+      return false;
+    case "not":
+      return nested || nestedExclusion(node.child, true);
+    case "and":
+      return node.children.some((c) => nestedExclusion(c, nested));
+    case "or":
+      return node.children.some((c) => nestedExclusion(c, true));
+  }
+}
+
+/**
+ * The same scores (to 1e-12, relative: SQLite's `ln` may be one ulp from the correctly rounded one) and the
+ * same order, except among rows whose scores are that close.
+ */
+export function expectSameRanking(actual: ReadonlyArray<{ key: string | number; score: number }>, expected: ReadonlyArray<{ key: string | number; score: number }>): void {
+  const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-12 * Math.max(Math.abs(a), Math.abs(b));
+  expect(actual.length).toBe(expected.length);
+  const expectedScore = new Map(expected.map((h) => [h.key, h.score]));
+  for (let i = 0; i < actual.length; i++) {
+    const hit = actual[i]!;
+    expect(expectedScore.has(hit.key)).toBe(true);
+    expect(close(hit.score, expectedScore.get(hit.key)!), `score of ${hit.key}: ${hit.score} vs ${expectedScore.get(hit.key)}`).toBe(true);
+    if (actual[i]!.key !== expected[i]!.key) {
+      expect(close(hit.score, expected[i]!.score), `row ${i}: ${hit.key} vs FTS5's ${expected[i]!.key}`).toBe(true);
+    }
+  }
+}
+
+
+/** Whether the tree has a node of `kind` somewhere (below an `or` only, with `belowOr`). */
+function has(node: SearchNode, test: (n: SearchNode, belowOr: boolean) => boolean, belowOr = false): boolean {
+  if (test(node, belowOr)) return true;
+  if (node.kind === "not") return has(node.child, test, belowOr);
+  if (node.kind === "phrase") return false;
+  return node.children.some((c) => has(c, test, belowOr || node.kind === "or"));
+}
+
+/**
+ * Whether FTS5's bm25() of this query is reproducible without FTS5's cursors (search-reference.ts, module doc):
+ * no exclusion below an `or` or another exclusion; and, with a phrase of several tokens, no exclusion at all
+ * and no `and` below an `or` (there FTS5 empties the positions of an and-group on a row where the phrase's
+ * words are but the phrase is not, which can drop another phrase's count on a later row).
+ */
+export function fts5ScoresReproducible(root: SearchNode): boolean {
+  if (nestedExclusion(root)) return false;
+  if (!has(root, (n) => n.kind === "phrase" && n.tokens.length > 1)) return true;
+  return !has(root, (n) => n.kind === "not") && !has(root, (n, belowOr) => n.kind === "and" && belowOr);
 }
