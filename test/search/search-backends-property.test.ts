@@ -16,7 +16,7 @@ import { createStorage, UnsupportedError, type Storage } from "../../src/index.j
 import { parseSearchQuery } from "../../src/search/search-parser.js";
 import { searchReference } from "../../src/search/search-reference.js";
 import { PG_URL, PgTestDatabase, pgSkipReason } from "../postgres/pg-test-database.js";
-import { expectSameRanking } from "./fts5-oracle.js";
+import { expectSameRanking, fts5ScoresReproducible } from "./fts5-oracle.js";
 import { withReferenceSearch } from "./reference-search.js";
 import { documents, queryText } from "./search-arbitraries.js";
 
@@ -42,11 +42,12 @@ afterAll(async () => {
 });
 
 const selected = process.env["BACKENDS"]?.split(",").map((s) => s.trim());
-const backends: Array<{ name: string; skip?: string; open: () => Promise<Storage> }> = [
+/** `native`: the backend ranks with FTS5's own bm25() (SQLite). */
+const backends: Array<{ name: string; skip?: string; native?: boolean; open: () => Promise<Storage> }> = [
   { name: "memory + reference", open: async () => withReferenceSearch(await createStorage({ url: "memory:", entities: [Doc], cache: false })) },
   { name: "memory", open: () => createStorage({ url: "memory:", entities: [Doc], cache: false }) },
   { name: "file", open: () => createStorage({ url: `file:${freshDir()}`, entities: [Doc], autoCreate: true, cache: false }) },
-  { name: "sqlite", open: () => createStorage({ url: `sqlite:${path.join(freshDir(), "p.db")}`, entities: [Doc], autoCreate: true, cache: false }) },
+  { name: "sqlite", native: true, open: () => createStorage({ url: `sqlite:${path.join(freshDir(), "p.db")}`, entities: [Doc], autoCreate: true, cache: false }) },
   {
     name: "postgres",
     skip: pgSkipReason(),
@@ -81,17 +82,21 @@ for (const backend of backends.filter((b) => selected === undefined || selected.
             const want = searchReference(query, docs);
             const got = await repo.search(text, { limit: 100 });
             expect(new Set(got.map((r) => r.entity.id))).toEqual(new Set(want.map((h) => h.key)));
-            expectSameRanking(
-              got.map((r) => ({ key: r.entity.id, score: r.score })),
-              want,
-            );
-            // `where` filters after ranking: the statistics stay the whole table's.
-            const filtered = searchReference(query, docs, { filter: (d) => (d.key as number) % 3 === group, limit: 2, offset: 1 });
-            const gotFiltered = await repo.search(text, { where: { group }, limit: 2, offset: 1 });
-            expectSameRanking(
-              gotFiltered.map((r) => ({ key: r.entity.id, score: r.score })),
-              filtered,
-            );
+            // SQLite runs FTS5 itself, whose bm25() of a few query shapes depends on its cursors' walk (README,
+            // "Full-text search"): there only the matches are compared. Every other backend scores as the reference.
+            if (!backend.native || fts5ScoresReproducible(query.root)) {
+              expectSameRanking(
+                got.map((r) => ({ key: r.entity.id, score: r.score })),
+                want,
+              );
+              // `where` filters after ranking: the statistics stay the whole table's.
+              const filtered = searchReference(query, docs, { filter: (d) => (d.key as number) % 3 === group, limit: 2, offset: 1 });
+              const gotFiltered = await repo.search(text, { where: { group }, limit: 2, offset: 1 });
+              expectSameRanking(
+                gotFiltered.map((r) => ({ key: r.entity.id, score: r.score })),
+                filtered,
+              );
+            }
             // A rolled-back write is never found, inside or after.
             await storage
               .transaction(async () => {
