@@ -210,15 +210,29 @@ export async function verifySqliteCopy(file: string): Promise<void> {
 
 /** The worker of {@link verifySqliteCopy} (CommonJS, as an eval'd worker is). */
 const INTEGRITY_CHECK = `
+const fs = require("node:fs");
 const { parentPort, workerData } = require("node:worker_threads");
+// A copy of a WAL database is one too: a read-only connection creates its -wal and -shm, and cannot remove
+// them on close. Those it created are removed after it (an empty -wal only: nothing was written through it),
+// so that a generation holds only what its manifest lists.
+const companions = ["-wal", "-shm"].map((suffix) => workerData.file + suffix).filter((f) => !fs.existsSync(f));
 let db;
+let answer;
 try {
   const Database = require(workerData.module);
   db = new Database(workerData.file, { readonly: true, fileMustExist: true });
-  parentPort.postMessage({ rows: db.prepare("PRAGMA integrity_check").pluck().all() });
+  answer = { rows: db.prepare("PRAGMA integrity_check").pluck().all() };
 } catch (error) {
-  parentPort.postMessage({ error: String(error && error.message || error) });
+  answer = { error: String(error && error.message || error) };
 } finally {
   if (db) db.close();
+  try {
+    const wal = companions.find((f) => f.endsWith("-wal"));
+    if (!wal || (fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0) === 0) for (const f of companions) fs.rmSync(f, { force: true });
+  } catch {
+    // Left behind: the check's answer matters more than two empty files.
+  }
 }
+// Last: the answer ends the worker (the caller terminates it).
+parentPort.postMessage(answer);
 `;
