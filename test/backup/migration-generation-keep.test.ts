@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { Task } from "../../entities/index.js";
-import { createStorage, defineMigration, MigrationError } from "../../src/index.js";
+import { createStorage, defineMigration } from "../../src/index.js";
 import { listGenerations } from "../../src/backup/backup-generations.js";
 import { backupPlanOf } from "../../src/backup/backup-plan.js";
 import { restoreGeneration } from "../../src/backup/restore-generation.js";
@@ -25,7 +25,7 @@ afterEach(() => {
 const step = (version: number) =>
   defineMigration({
     version,
-    name: `step ${version}`,
+    name: `step-${version}`,
     up: async (m) => void (await m.updateRows("tasks", (row) => ({ ...row, title: `${String(row["title"])} +${version}` }))),
     down: async () => {},
   });
@@ -38,7 +38,7 @@ describe("file: a migration run longer than keep", () => {
     const migrations = [step(1), step(2), step(3), step(4), broken];
     const storage = await createStorage({ url: `file:${data}`, entities: [Task], autoCreate: true, migrations, backup: { enabled: true, dir: root, intervalMs: 2 ** 31 - 1 } });
     await storage.repository(Task).save({ projectId: "p", title: "a" });
-    await expect(storage.migrations.up()).rejects.toBeInstanceOf(MigrationError);
+    await expect(storage.migrations.up()).rejects.toThrow(/broken/);
     await storage.close();
 
     const made = listGenerations(root).filter((g) => g.manifest.reason === "migration");
