@@ -230,11 +230,17 @@ export function findGeneration(root: string, name: string): Generation {
 
 /**
  * Removes the oldest generations until `keep` remain (of `source` only, when given: see
- * {@link GenerationManifest.source}); resolves to the names removed.
+ * {@link GenerationManifest.source}); resolves to the names removed. The newest generation made before a
+ * migration run stays whatever its age, as one more: the file backend's run makes a generation before each
+ * of its schema changes, and a run of `keep` migrations would otherwise prune the one that undoes it.
  */
 export function pruneGenerations(root: string, keep: number, source?: string): string[] {
   const all = listGenerations(root).filter((g) => source === undefined || g.manifest.source === source);
-  const doomed = all.slice(0, Math.max(0, all.length - keep)).map((g) => g.name);
+  const lastRun = all.filter((g) => g.manifest.reason === "migration").at(-1);
+  const doomed = all
+    .slice(0, Math.max(0, all.length - keep))
+    .filter((g) => g !== lastRun)
+    .map((g) => g.name);
   for (const name of doomed) removeGeneration(root, name);
   return doomed;
 }
