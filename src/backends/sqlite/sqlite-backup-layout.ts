@@ -10,8 +10,9 @@
  * commit reads the old data, after it the restored data, and a crash mid-restore is rolled back by SQLite's
  * own journal. In order:
  *
- * 1. the generation is copied to a temp file beside the database (the backup's source, so the generation
- *    itself is never opened, and never gains a `-wal` its manifest does not list);
+ * 1. the generation is copied to a temp file beside the database, `<database>.restore-<pid>-<uuid>` (the
+ *    backup's source, so the generation itself is never written to); those a killed restore left are removed
+ *    by the next restore once their process is gone;
  * 2. a connection in `locking_mode = EXCLUSIVE` takes `BEGIN EXCLUSIVE` without waiting: a `LockError` while any
  *    other connection has the database open; holding that lock, it copies the data being replaced into one
  *    more generation (reason `restore`);
@@ -37,6 +38,7 @@ import { CorruptionError, LockError } from "../../errors.js";
 import type { Generation } from "../../backup/backup-generations.js";
 import { createGeneration, fsyncPath } from "../../backup/backup-generations.js";
 import type { BackupLayout, BackupPlan, RestoreResult } from "../../backup/backup-layout.js";
+import { processGone } from "../../util/process-alive.js";
 
 /** See the module comment. */
 export const sqliteBackupLayout: BackupLayout = {
@@ -65,7 +67,8 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
   const { default: Sqlite } = await import("better-sqlite3");
   // Restoring onto a new machine: the database's directory may not exist yet.
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temp = `${file}.restore-${randomUUID()}`;
+  removeStaleRestoreCopies(file);
+  const temp = `${file}.restore-${process.pid}-${randomUUID()}`;
   try {
     fs.copyFileSync(generation.dataPath, temp);
     await fsyncPath(temp);
@@ -112,6 +115,24 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
     return { restored: generation, replaced };
   } finally {
     for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(`${temp}${suffix}`, { force: true });
+  }
+}
+
+/** What follows `<database>.restore-` in a restore's copy (step 1 of the module comment) and its companions. */
+const RESTORE_COPY = /^(\d+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(-wal|-shm|-journal)?$/;
+
+/**
+ * Removes the copies that restores of `file` killed mid-way left beside it (as large as the database), once
+ * their process is gone (util/process-alive.ts); those of a restore still running are left alone.
+ */
+function removeStaleRestoreCopies(file: string): void {
+  const prefix = `${path.basename(file)}.restore-`;
+  const dir = path.dirname(file);
+  for (const entry of fs.readdirSync(dir)) {
+    const match = entry.startsWith(prefix) ? RESTORE_COPY.exec(entry.slice(prefix.length)) : null;
+    if (!match) continue;
+    const stat = fs.statSync(path.join(dir, entry), { throwIfNoEntry: false });
+    if (stat && processGone(Number(match[1]), stat.mtimeMs)) fs.rmSync(path.join(dir, entry), { force: true });
   }
 }
 
