@@ -251,6 +251,10 @@ export function pruneGenerations(root: string, keep: number, source?: string): s
  */
 export async function verifyGeneration(generation: Generation): Promise<void> {
   const { manifest, dataPath } = generation;
+  // The data itself a link (each file below is checked as one): a restore would read outside the generation.
+  if (fs.lstatSync(dataPath, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    throw new CorruptionError(`Generation ${generation.name}: ${dataPath} is a symbolic link (Strata writes no links); do not restore it`, { file: dataPath });
+  }
   const found = fs.existsSync(dataPath) ? filesOf(dataPath) : [];
   const expected = manifest.files.map((f) => f.path);
   const extra = found.filter((f) => !expected.includes(f));
