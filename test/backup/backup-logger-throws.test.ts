@@ -59,3 +59,23 @@ describe("memory: the backup on close that fails, told to a logger that throws",
     await expect(storage.close()).resolves.toBeUndefined();
   });
 });
+
+describe("file: the backup before a compaction that fails, told to a logger that throws", () => {
+  test("never fails the commit that compacts", async () => {
+    const storage = await createStorage({
+      url: `file:${path.join(dir, "data")}`,
+      entities: [Task],
+      autoCreate: true,
+      logger: throwingLogger(),
+      file: { compactAfterBytes: 200 },
+      backup: { enabled: true, dir: unwritableDir(), intervalMs: 2 ** 31 - 1 },
+    });
+    try {
+      // Each save's journal line passes 200 bytes: every commit compacts, and backs up first.
+      for (let i = 0; i < 3; i++) await expect(storage.repository(Task).save({ projectId: "p", title: `${i} ${"x".repeat(300)}` })).resolves.toBeDefined();
+      expect(await storage.repository(Task).count()).toBe(3);
+    } finally {
+      await storage.close().catch(() => {});
+    }
+  });
+});
