@@ -269,6 +269,8 @@ export class SqliteDriver implements SqlDriver {
         },
       });
     } catch (error) {
+      // A backup only reads the database: a full disk is the copy's, and the error names the copy.
+      if ((error as { code?: string }).code === "SQLITE_FULL") throw mapSqliteError(error, undefined, target, this.busyTimeoutMs);
       throw this.mapError(error, undefined);
     } finally {
       letWritersOn();
