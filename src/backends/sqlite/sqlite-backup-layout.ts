@@ -38,6 +38,7 @@ import { CorruptionError, LockError } from "../../errors.js";
 import type { Generation } from "../../backup/backup-generations.js";
 import { createGeneration, fsyncPath } from "../../backup/backup-generations.js";
 import type { BackupLayout, BackupPlan, RestoreResult } from "../../backup/backup-layout.js";
+import { diskFullError } from "../../util/disk-full-error.js";
 import { processGone } from "../../util/process-alive.js";
 
 /** See the module comment. */
@@ -113,6 +114,9 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
       await fsyncPath(path.dirname(file));
     }
     return { restored: generation, replaced };
+  } catch (error) {
+    // The copy beside the database is the restore's first write there: a full disk is told as one, by its file.
+    throw diskFullError(error, file, `restore ${generation.name} into ${file} (nothing was restored)`) ?? error;
   } finally {
     for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(`${temp}${suffix}`, { force: true });
   }
