@@ -39,6 +39,7 @@ import type { Generation } from "../../backup/backup-generations.js";
 import { createGeneration, fsyncPath } from "../../backup/backup-generations.js";
 import type { BackupLayout, BackupPlan, RestoreResult } from "../../backup/backup-layout.js";
 import { diskFullError } from "../../util/disk-full-error.js";
+import { isBusy } from "./sqlite-errors.js";
 import { processGone } from "../../util/process-alive.js";
 
 /** See the module comment. */
@@ -59,8 +60,6 @@ export const sqliteBackupLayout: BackupLayout = {
  */
 export const sqliteRestoreHooks: { betweenCheckAndWrite?: (file: string) => Promise<void> } = {};
 
-/** SQLite's answers that mean another connection holds the database, as opposed to a file it cannot read. */
-const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_LOCKED"]);
 /** How long a restore retries a database another process took in the instant between the check and the write. */
 const BUSY_RETRY_MS = 5000;
 
@@ -84,10 +83,15 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
           db.exec("BEGIN EXCLUSIVE");
           db.exec("COMMIT");
         } catch (error) {
-          if (BUSY_CODES.has((error as { code?: string }).code ?? "")) {
+          const code = (error as { code?: string }).code ?? "";
+          // Extended codes too: SQLITE_BUSY_RECOVERY (another connection rebuilds the WAL index), _SNAPSHOT, LOCKED_*.
+          if (isBusy(error) || code.startsWith("SQLITE_LOCKED")) {
             throw new LockError(`The SQLite database ${file} is open in another connection or process; close it (stop the application) before restoring`, { file, cause: error });
           }
-          // Not a database SQLite can read (overwritten, a damaged header): what a restore is for.
+          // Not a database SQLite can read (overwritten, a damaged header): what a restore is for. Any other
+          // answer (an I/O error, a protocol error) proves nothing about who holds it, and the path below renames
+          // over the file and deletes its -wal: refused.
+          if (!code.startsWith("SQLITE_NOTADB") && !code.startsWith("SQLITE_CORRUPT")) throw error;
           readable = false;
         }
         // What is replaced is kept as it is, damaged or not (unverified): a restore is most often of a database
