@@ -71,6 +71,8 @@ export class Storage {
   readonly #capabilities: Readonly<BackendCapabilities>;
   private readonly repositories = new Map<Function, Repository<object, never>>();
   private connected = true;
+  /** The one close in progress or done: every `close()` call waits for it. */
+  private closing: Promise<void> | undefined;
   private runner: MigrationRunner | undefined;
   private readonly backupListeners = new Set<(event: BackupEvent) => void>();
 
@@ -245,9 +247,18 @@ export class Storage {
     }
   }
 
-  /** Closes the backend (memory with `backup.enabled`: after its last generation). Safe to call twice. */
-  async close(): Promise<void> {
-    if (!this.connected) return;
+  /**
+   * Closes the backend (memory with `backup.enabled`: after its last generation). Safe to call twice: a
+   * second call resolves when the first is done (a process may exit then, and the last generation with it);
+   * the first call's failure, if any, is the first caller's to see, as before.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing.catch(() => {});
+    this.closing = this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.connected = false;
     await this.#core.backups?.close();
     this.#core.observer.close();
