@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { Task } from "../../entities/index.js";
-import { createStorage } from "../../src/index.js";
+import { createStorage, defineMigration } from "../../src/index.js";
 import type { Logger } from "../../src/index.js";
 
 let dir: string;
@@ -76,6 +76,26 @@ describe("file: the backup before a compaction that fails, told to a logger that
       expect(await storage.repository(Task).count()).toBe(3);
     } finally {
       await storage.close().catch(() => {});
+    }
+  });
+});
+
+describe("sqlite: a `backup` listener that throws, and a logger that throws while it is told", () => {
+  test("the migration run goes on: its generation was made", async () => {
+    const logger = throwingLogger();
+    const touch = defineMigration({ version: 1, name: "touch-tasks", up: async (m) => void (await m.updateRows("tasks", (row) => row)), down: async () => {} });
+    const storage = await createStorage({ url: `sqlite:${path.join(dir, "app.db")}`, entities: [Task], autoCreate: true, logger, migrations: [touch], backup: { enabled: true, intervalMs: 2 ** 31 - 1 } });
+    try {
+      storage.on("backup", () => {
+        throw new Error("listener failed");
+      });
+      storage.on("backup", async () => Promise.reject(new Error("async listener failed")));
+      await storage.migrations.up();
+      expect((await storage.migrations.status()).map((s) => s.state)).toEqual(["applied"]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      await storage.close();
     }
   });
 });
