@@ -235,7 +235,13 @@ export class Storage {
 
   /** @internal Tells the `backup` listeners; one that throws (or rejects) is logged, and never fails the backup. */
   private emitBackup(event: BackupEvent): void {
-    const failed = (error: unknown) => this.#core.config.logger.error(`A "backup" listener failed`, error);
+    const failed = (error: unknown) => {
+      try {
+        this.#core.config.logger.error(`A "backup" listener failed`, error);
+      } catch {
+        // A logger that throws too: the generation is made all the same, and must not read as failed.
+      }
+    };
     for (const listener of this.backupListeners) {
       try {
         // An async listener's rejection would otherwise be unhandled, which ends a Node process.
