@@ -71,6 +71,8 @@ export class Storage {
   readonly #capabilities: Readonly<BackendCapabilities>;
   private readonly repositories = new Map<Function, Repository<object, never>>();
   private connected = true;
+  /** The one close in progress or done: every `close()` call waits for it. */
+  private closing: Promise<void> | undefined;
   private runner: MigrationRunner | undefined;
   private readonly backupListeners = new Set<(event: BackupEvent) => void>();
 
@@ -233,7 +235,13 @@ export class Storage {
 
   /** @internal Tells the `backup` listeners; one that throws (or rejects) is logged, and never fails the backup. */
   private emitBackup(event: BackupEvent): void {
-    const failed = (error: unknown) => this.#core.config.logger.error(`A "backup" listener failed`, error);
+    const failed = (error: unknown) => {
+      try {
+        this.#core.config.logger.error(`A "backup" listener failed`, error);
+      } catch {
+        // A logger that throws too: the generation is made all the same, and must not read as failed.
+      }
+    };
     for (const listener of this.backupListeners) {
       try {
         // An async listener's rejection would otherwise be unhandled, which ends a Node process.
@@ -245,9 +253,18 @@ export class Storage {
     }
   }
 
-  /** Closes the backend (memory with `backup.enabled`: after its last generation). Safe to call twice. */
-  async close(): Promise<void> {
-    if (!this.connected) return;
+  /**
+   * Closes the backend (memory with `backup.enabled`: after its last generation). Safe to call twice: a
+   * second call resolves when the first is done (a process may exit then, and the last generation with it);
+   * the first call's failure, if any, is the first caller's to see, as before.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing.catch(() => {});
+    this.closing = this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.connected = false;
     await this.#core.backups?.close();
     this.#core.observer.close();

@@ -230,11 +230,17 @@ export function findGeneration(root: string, name: string): Generation {
 
 /**
  * Removes the oldest generations until `keep` remain (of `source` only, when given: see
- * {@link GenerationManifest.source}); resolves to the names removed.
+ * {@link GenerationManifest.source}); resolves to the names removed. The newest generation made before a
+ * migration run stays whatever its age, as one more: the file backend's run makes a generation before each
+ * of its schema changes, and a run of `keep` migrations would otherwise prune the one that undoes it.
  */
 export function pruneGenerations(root: string, keep: number, source?: string): string[] {
   const all = listGenerations(root).filter((g) => source === undefined || g.manifest.source === source);
-  const doomed = all.slice(0, Math.max(0, all.length - keep)).map((g) => g.name);
+  const lastRun = all.filter((g) => g.manifest.reason === "migration").at(-1);
+  const doomed = all
+    .slice(0, Math.max(0, all.length - keep))
+    .filter((g) => g !== lastRun)
+    .map((g) => g.name);
   for (const name of doomed) removeGeneration(root, name);
   return doomed;
 }
@@ -245,6 +251,10 @@ export function pruneGenerations(root: string, keep: number, source?: string): s
  */
 export async function verifyGeneration(generation: Generation): Promise<void> {
   const { manifest, dataPath } = generation;
+  // The data itself a link (each file below is checked as one): a restore would read outside the generation.
+  if (fs.lstatSync(dataPath, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    throw new CorruptionError(`Generation ${generation.name}: ${dataPath} is a symbolic link (Strata writes no links); do not restore it`, { file: dataPath });
+  }
   const found = fs.existsSync(dataPath) ? filesOf(dataPath) : [];
   const expected = manifest.files.map((f) => f.path);
   const extra = found.filter((f) => !expected.includes(f));

@@ -57,6 +57,18 @@ export class BackupScheduler {
     private readonly emit: (event: BackupEvent) => void,
   ) {}
 
+  /**
+   * Tells the logger of a backup that failed. A logger that throws (a closed log sink) is ignored: the failure
+   * must stay a warning, never an unhandled rejection of the timer's chain nor a `close()` that fails.
+   */
+  private warn(message: string, error: unknown): void {
+    try {
+      this.config.logger.warn(message, error);
+    } catch {
+      // Nowhere left to tell it.
+    }
+  }
+
   /** Arms the first scheduled backup. */
   start(): void {
     this.arm();
@@ -68,7 +80,7 @@ export class BackupScheduler {
       this.timer = undefined;
       this.create("schedule")
         .catch((error: unknown) => {
-          this.config.logger.warn(`Scheduled backup of the ${this.backend.name} storage into ${this.plan.root} failed; the next one is in ${this.config.backup.intervalMs} ms: ${(error as Error)?.message ?? String(error)}`, error);
+          this.warn(`Scheduled backup of the ${this.backend.name} storage into ${this.plan.root} failed; the next one is in ${this.config.backup.intervalMs} ms: ${(error as Error)?.message ?? String(error)}`, error);
         })
         .finally(() => this.arm());
     }, this.config.backup.intervalMs);
@@ -94,7 +106,7 @@ export class BackupScheduler {
     this.timer = undefined;
     if (this.plan.onClose) {
       await this.create("close").catch((error: unknown) => {
-        this.config.logger.warn(`The backup on close of the ${this.backend.name} storage into ${this.plan.root} failed: ${(error as Error)?.message ?? String(error)}`, error);
+        this.warn(`The backup on close of the ${this.backend.name} storage into ${this.plan.root} failed: ${(error as Error)?.message ?? String(error)}`, error);
       });
     }
     await this.last.catch(() => {});

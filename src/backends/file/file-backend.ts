@@ -351,9 +351,13 @@ export class FileBackend extends EngineBackend {
     if (this.context.config.backup.enabled) {
       // A compaction runs inside a user's commit: a generation that cannot be made (full or read-only
       // backup disk) is a warning, never a failed write. The compaction itself is crash-safe without it.
-      await this.backupGeneration(seq).catch((error: unknown) =>
-        this.context.logger.warn(`The backup before compacting ${this.dir} failed; compacting without it: ${(error as Error)?.message ?? String(error)}`, error),
-      );
+      await this.backupGeneration(seq).catch((error: unknown) => {
+        try {
+          this.context.logger.warn(`The backup before compacting ${this.dir} failed; compacting without it: ${(error as Error)?.message ?? String(error)}`, error);
+        } catch {
+          // A logger that throws (a closed log sink) must not turn the warning into a failed commit.
+        }
+      });
     }
     // Tables still under a schema change's generation name move back to their plain name; the catalog's
     // rename switches to them, so their old files are removed only after it.

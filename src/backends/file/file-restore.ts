@@ -114,12 +114,15 @@ export async function restoreDirectory(dir: string, plan: BackupPlan, generation
     finishInterruptedRestore(dir);
     // The generations' own directory (by default `backups` inside the data directory) is not data, nor, when
     // `backup.dir` is the data directory itself, the generations in it: the one being restored among them.
+    // Compared as real paths: either may be named through a link (a deployment's `current`, a mount point).
+    const realDir = fs.realpathSync(dir);
+    const realRoot = fs.realpathSync(plan.root);
     const isData = (entry: string) =>
       entry !== LOCK_FILE &&
       !isRestoreEntry(entry) &&
-      path.join(dir, entry) !== plan.root &&
-      !plan.root.startsWith(path.join(dir, entry) + path.sep) &&
-      !(path.resolve(plan.root) === path.resolve(dir) && isGenerationEntry(entry));
+      path.join(realDir, entry) !== realRoot &&
+      !realRoot.startsWith(path.join(realDir, entry) + path.sep) &&
+      !(realRoot === realDir && isGenerationEntry(entry));
     const replacedEntries = fs.readdirSync(dir).filter(isData);
     const id = randomUUID();
     const intent: RestoreIntent = {

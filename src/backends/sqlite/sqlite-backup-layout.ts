@@ -10,8 +10,9 @@
  * commit reads the old data, after it the restored data, and a crash mid-restore is rolled back by SQLite's
  * own journal. In order:
  *
- * 1. the generation is copied to a temp file beside the database (the backup's source, so the generation
- *    itself is never opened, and never gains a `-wal` its manifest does not list);
+ * 1. the generation is copied to a temp file beside the database, `<database>.restore-<pid>-<uuid>` (the
+ *    backup's source, so the generation itself is never written to); those a killed restore left are removed
+ *    by the next restore once their process is gone;
  * 2. a connection in `locking_mode = EXCLUSIVE` takes `BEGIN EXCLUSIVE` without waiting: a `LockError` while any
  *    other connection has the database open; holding that lock, it copies the data being replaced into one
  *    more generation (reason `restore`);
@@ -37,6 +38,9 @@ import { CorruptionError, LockError } from "../../errors.js";
 import type { Generation } from "../../backup/backup-generations.js";
 import { createGeneration, fsyncPath } from "../../backup/backup-generations.js";
 import type { BackupLayout, BackupPlan, RestoreResult } from "../../backup/backup-layout.js";
+import { diskFullError } from "../../util/disk-full-error.js";
+import { isBusy } from "./sqlite-errors.js";
+import { processGone } from "../../util/process-alive.js";
 
 /** See the module comment. */
 export const sqliteBackupLayout: BackupLayout = {
@@ -56,8 +60,6 @@ export const sqliteBackupLayout: BackupLayout = {
  */
 export const sqliteRestoreHooks: { betweenCheckAndWrite?: (file: string) => Promise<void> } = {};
 
-/** SQLite's answers that mean another connection holds the database, as opposed to a file it cannot read. */
-const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_LOCKED"]);
 /** How long a restore retries a database another process took in the instant between the check and the write. */
 const BUSY_RETRY_MS = 5000;
 
@@ -65,7 +67,8 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
   const { default: Sqlite } = await import("better-sqlite3");
   // Restoring onto a new machine: the database's directory may not exist yet.
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temp = `${file}.restore-${randomUUID()}`;
+  removeStaleRestoreCopies(file);
+  const temp = `${file}.restore-${process.pid}-${randomUUID()}`;
   try {
     fs.copyFileSync(generation.dataPath, temp);
     await fsyncPath(temp);
@@ -80,10 +83,15 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
           db.exec("BEGIN EXCLUSIVE");
           db.exec("COMMIT");
         } catch (error) {
-          if (BUSY_CODES.has((error as { code?: string }).code ?? "")) {
+          const code = (error as { code?: string }).code ?? "";
+          // Extended codes too: SQLITE_BUSY_RECOVERY (another connection rebuilds the WAL index), _SNAPSHOT, LOCKED_*.
+          if (isBusy(error) || code.startsWith("SQLITE_LOCKED")) {
             throw new LockError(`The SQLite database ${file} is open in another connection or process; close it (stop the application) before restoring`, { file, cause: error });
           }
-          // Not a database SQLite can read (overwritten, a damaged header): what a restore is for.
+          // Not a database SQLite can read (overwritten, a damaged header): what a restore is for. Any other
+          // answer (an I/O error, a protocol error) proves nothing about who holds it, and the path below renames
+          // over the file and deletes its -wal: refused.
+          if (!code.startsWith("SQLITE_NOTADB") && !code.startsWith("SQLITE_CORRUPT")) throw error;
           readable = false;
         }
         // What is replaced is kept as it is, damaged or not (unverified): a restore is most often of a database
@@ -110,8 +118,29 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
       await fsyncPath(path.dirname(file));
     }
     return { restored: generation, replaced };
+  } catch (error) {
+    // The copy beside the database is the restore's first write there: a full disk is told as one, by its file.
+    throw diskFullError(error, file, `restore ${generation.name} into ${file} (nothing was restored)`) ?? error;
   } finally {
     for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(`${temp}${suffix}`, { force: true });
+  }
+}
+
+/** What follows `<database>.restore-` in a restore's copy (step 1 of the module comment) and its companions. */
+const RESTORE_COPY = /^(\d+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(-wal|-shm|-journal)?$/;
+
+/**
+ * Removes the copies that restores of `file` killed mid-way left beside it (as large as the database), once
+ * their process is gone (util/process-alive.ts); those of a restore still running are left alone.
+ */
+function removeStaleRestoreCopies(file: string): void {
+  const prefix = `${path.basename(file)}.restore-`;
+  const dir = path.dirname(file);
+  for (const entry of fs.readdirSync(dir)) {
+    const match = entry.startsWith(prefix) ? RESTORE_COPY.exec(entry.slice(prefix.length)) : null;
+    if (!match) continue;
+    const stat = fs.statSync(path.join(dir, entry), { throwIfNoEntry: false });
+    if (stat && processGone(Number(match[1]), stat.mtimeMs)) fs.rmSync(path.join(dir, entry), { force: true });
   }
 }
 
@@ -210,15 +239,29 @@ export async function verifySqliteCopy(file: string): Promise<void> {
 
 /** The worker of {@link verifySqliteCopy} (CommonJS, as an eval'd worker is). */
 const INTEGRITY_CHECK = `
+const fs = require("node:fs");
 const { parentPort, workerData } = require("node:worker_threads");
+// A copy of a WAL database is one too: a read-only connection creates its -wal and -shm, and cannot remove
+// them on close. Those it created are removed after it (an empty -wal only: nothing was written through it),
+// so that a generation holds only what its manifest lists.
+const companions = ["-wal", "-shm"].map((suffix) => workerData.file + suffix).filter((f) => !fs.existsSync(f));
 let db;
+let answer;
 try {
   const Database = require(workerData.module);
   db = new Database(workerData.file, { readonly: true, fileMustExist: true });
-  parentPort.postMessage({ rows: db.prepare("PRAGMA integrity_check").pluck().all() });
+  answer = { rows: db.prepare("PRAGMA integrity_check").pluck().all() };
 } catch (error) {
-  parentPort.postMessage({ error: String(error && error.message || error) });
+  answer = { error: String(error && error.message || error) };
 } finally {
   if (db) db.close();
+  try {
+    const wal = companions.find((f) => f.endsWith("-wal"));
+    if (!wal || (fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0) === 0) for (const f of companions) fs.rmSync(f, { force: true });
+  } catch {
+    // Left behind: the check's answer matters more than two empty files.
+  }
 }
+// Last: the answer ends the worker (the caller terminates it).
+parentPort.postMessage(answer);
 `;

@@ -248,14 +248,37 @@ export class SqliteDriver implements SqlDriver {
     };
   }
 
-  /** An online backup (better-sqlite3's `backup`): a consistent copy while reads and writes go on. */
+  /**
+   * An online backup (better-sqlite3's `backup`): a consistent copy while reads and writes go on. Its first
+   * step waits for the writer: SQLite answers a step SQLITE_BUSY while the source connection (the writer) is
+   * inside a write transaction, and better-sqlite3 takes a busy first step (no page count yet) for a finished
+   * backup: it resolved, and deleted the new file. Later steps go on beside transactions (a busy one is retried).
+   */
   async backup(targetPath: string): Promise<void> {
     const target = path.resolve(targetPath);
+    const release = await this.acquireWriter();
+    let held = true;
+    const letWritersOn = () => {
+      if (!held) return;
+      held = false;
+      release();
+    };
     try {
       mkdirSync(path.dirname(target), { recursive: true });
-      await this.writer.db.backup(target);
+      // The progress callback runs after each step but the last: after the first, writers may go on. Each
+      // next step copies better-sqlite3's default of 100 pages, as before.
+      await this.writer.db.backup(target, {
+        progress: () => {
+          letWritersOn();
+          return 100;
+        },
+      });
     } catch (error) {
+      // A backup only reads the database: a full disk is the copy's, and the error names the copy.
+      if ((error as { code?: string }).code === "SQLITE_FULL") throw mapSqliteError(error, undefined, target, this.busyTimeoutMs);
       throw this.mapError(error, undefined);
+    } finally {
+      letWritersOn();
     }
   }
 
