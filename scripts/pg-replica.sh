@@ -9,11 +9,14 @@
 #   scripts/pg-replica.sh stop              # stops both servers and removes their directories
 #
 # STRATA_PG_REPLICA_CTL is "<pg_ctl>|<replica data dir>|<run-as user>": what the tests use to stop and
-# restart the replica mid-run. State is kept in $STRATA_PG_REPLICA_STATE (default /tmp/strata-pg-replica.env).
+# restart the replica mid-run. Each start keeps its state in its own directory and exports where
+# (STRATA_PG_REPLICA_STATE), so that `stop`, run where start's output was evaluated, stops that topology
+# and no other: two runs on one machine (a CI run beside a benchmark) each have their own. A `start` where
+# STRATA_PG_REPLICA_STATE names a running topology reuses it.
 set -euo pipefail
 
 BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-STATE="${STRATA_PG_REPLICA_STATE:-/tmp/strata-pg-replica.env}"
+STATE="${STRATA_PG_REPLICA_STATE:-}"
 RUN_AS="${STRATA_PG_RUN_AS:-postgres}"
 
 log() { echo "pg-replica: $*" >&2; }
@@ -29,7 +32,7 @@ free_port() {
 }
 
 start() {
-  if [ -f "$STATE" ]; then
+  if [ -n "$STATE" ] && [ -f "$STATE" ]; then
     # shellcheck disable=SC1090
     . "$STATE"
     if as_pg "$BIN/pg_ctl" -D "$REPLICA_DIR" status >/dev/null 2>&1; then
@@ -44,6 +47,7 @@ start() {
 
   ROOT="$(mktemp -d /tmp/strata-pg-replica.XXXXXX)"
   chown "$RUN_AS" "$ROOT"
+  STATE="$ROOT/state.env"
   PRIMARY_DIR="$ROOT/primary"
   REPLICA_DIR="$ROOT/replica"
   PRIMARY_PORT="$(free_port)"
@@ -102,18 +106,19 @@ print_exports() {
   echo "export STRATA_PG_PRIMARY_URL=postgres://postgres@127.0.0.1:$PRIMARY_PORT/test"
   echo "export STRATA_PG_REPLICA_URL=postgres://postgres@127.0.0.1:$REPLICA_PORT/test"
   echo "export STRATA_PG_REPLICA_CTL='$BIN/pg_ctl|$REPLICA_DIR|$RUN_AS'"
+  echo "export STRATA_PG_REPLICA_STATE='$STATE'"
 }
 
 stop() {
-  [ -f "$STATE" ] || { log "nothing to stop"; return; }
+  [ -n "$STATE" ] && [ -f "$STATE" ] || { log "nothing to stop (STRATA_PG_REPLICA_STATE names no running topology: stop where start's output was evaluated)"; return; }
   # shellcheck disable=SC1090
   . "$STATE"
   # The replica first: stopped after its primary, it would keep retrying the connection until told to stop.
   for dir in "$REPLICA_DIR" "$PRIMARY_DIR"; do
     [ -d "$dir" ] && as_pg "$BIN/pg_ctl" -D "$dir" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
   done
-  case "$ROOT" in /tmp/strata-pg-replica.*) rm -rf "$ROOT" ;; esac
   rm -f "$STATE"
+  case "$ROOT" in /tmp/strata-pg-replica.*) rm -rf "$ROOT" ;; esac
   log "stopped"
 }
 
