@@ -38,9 +38,9 @@ import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
 import { HeldConnection, PostgresRunner, StatementNames } from "./postgres-connection.js";
 import type { ServerAddress } from "./postgres-errors.js";
 import { isConnectionLoss, isUnknownForeignKey, mapPostgresError, oneLine, serverAddress } from "./postgres-errors.js";
-import { COMMIT_WITH_POSITION, CommitPositions, CURRENT_POSITION, parseLsn } from "./postgres-commit-positions.js";
+import { COMMIT_WITH_POSITION, CommitPositions, CURRENT_POSITION, parseLsn, SERVER_IDENTITY } from "./postgres-commit-positions.js";
 import { PostgresMigrationLock } from "./postgres-migration-lock.js";
-import type { ReplicaSettings } from "./postgres-replica-router.js";
+import type { ReplicaSettings, ServerIdentity } from "./postgres-replica-router.js";
 import { PostgresReplicaRouter } from "./postgres-replica-router.js";
 import { PostgresStreamer } from "./postgres-streamer.js";
 
@@ -106,6 +106,8 @@ export class PostgresDriver implements SqlDriver {
     readonly scaleOut: ResolvedConfig["postgres"],
     /** Each of `scaleOut.replicas` with the settings of a direct connection on its URL. */
     replicas: readonly ReplicaSettings[] = [],
+    /** With replicas: the primary's cluster and database (what positions are shared by, what replicas must copy). */
+    identity?: ServerIdentity,
   ) {
     const { pool, names, server } = main;
     this.migrationLock = new PostgresMigrationLock(
@@ -126,9 +128,10 @@ export class PostgresDriver implements SqlDriver {
       newClient,
       () => new ConnectionError(`The PostgreSQL storage for ${server.host}:${server.port} (database "${server.database}") is closed`),
     );
-    if (replicas.length > 0) {
-      const positions = (this.positions = new CommitPositions(`${server.host}:${server.port}`, async () => parseLsn((await primary.all(CURRENT_POSITION, [], true))[0]?.[0])));
-      this.router = new PostgresReplicaRouter(primary, this.primaryStreams, replicas, positions, scaleOut.maxReplicaLagMs, logger);
+    if (replicas.length > 0 && identity !== undefined) {
+      // Keyed by the cluster, not the URL's host and port: storages naming one primary differently share it.
+      const positions = (this.positions = new CommitPositions(identity.system, async () => parseLsn((await primary.all(CURRENT_POSITION, [], true))[0]?.[0])));
+      this.router = new PostgresReplicaRouter(primary, this.primaryStreams, replicas, positions, scaleOut.maxReplicaLagMs, logger, identity);
     } else {
       this.positions = undefined;
       this.router = undefined;
@@ -191,7 +194,17 @@ export class PostgresDriver implements SqlDriver {
     };
     // Replicas are reached directly (a pooler, when configured, fronts the primary only).
     const replicas = config.postgres.replicas.map((url): ReplicaSettings => ({ url, address: serverAddress(url), client: directSettings(url, config.timeoutMs), poolSize: config.poolSize }));
-    const driver = new PostgresDriver(main, context.logger, config.timeoutMs, () => new pg.Client(settings), config.postgres, replicas);
+    let identity: ServerIdentity | undefined;
+    if (replicas.length > 0) {
+      try {
+        const [system, database] = (await new PostgresRunner(pool, main.names).all(SERVER_IDENTITY, [], false))[0] ?? [];
+        identity = { system: String(system), database: String(database) };
+      } catch (error) {
+        await pool.end().catch(() => {});
+        throw mapPostgresError(error, undefined, server);
+      }
+    }
+    const driver = new PostgresDriver(main, context.logger, config.timeoutMs, () => new pg.Client(settings), config.postgres, replicas, identity);
     driverRef.current = driver;
     try {
       await pool.query("SELECT 1");
