@@ -1,0 +1,80 @@
+/**
+ * A replica that stops answering without closing anything (its processes frozen: a host that hangs, a
+ * network that drops packets): TCP connects and sockets stay open, no error ever comes. A read on it must
+ * still be answered by another server, as for a replica that refuses connections.
+ */
+import "reflect-metadata";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createStorage } from "../../src/index.js";
+import type { ServerStatus } from "../../src/spi/index.js";
+import { coreOf } from "../../src/storage-core.js";
+import { Thing } from "../fixtures/sql-entities.js";
+import { backendSelected } from "../sql/sql-backend-cases.js";
+import { ReplicaTopology, replicaSkipReason } from "./replica-topology.js";
+
+const skip = backendSelected("postgres") ? replicaSkipReason() : "BACKENDS excludes postgres";
+let topology: ReplicaTopology;
+if (!skip) {
+  beforeAll(async () => {
+    topology = await ReplicaTopology.create();
+  });
+  afterAll(async () => {
+    await topology?.drop();
+  });
+}
+
+/** The replica server's processes: its postmaster (from postmaster.pid) and every child of it. */
+function replicaProcesses(): number[] {
+  const dir = process.env["STRATA_PG_REPLICA_CTL"]!.split("|")[1]!;
+  const postmaster = Number(readFileSync(`${dir}/postmaster.pid`, "utf8").split("\n")[0]);
+  const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(postmaster)], { encoding: "utf8" });
+  return [postmaster, ...children.split("\n").filter((l) => l.trim()).map(Number)];
+}
+
+function signalReplica(signal: NodeJS.Signals): void {
+  for (const pid of replicaProcesses()) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
+describe.skipIf(skip !== undefined)("postgres: a replica that hangs", () => {
+  test("every process of the replica frozen (SIGSTOP): reads go to the primary within timeoutMs, the replica is out of rotation, and back once it answers", async () => {
+    const { primaryUrl, replicaUrl } = await topology.freshSchema();
+    const storage = await createStorage({ url: primaryUrl, entities: [Thing], autoCreate: true, timeoutMs: 1000, postgres: { replicas: [replicaUrl] } });
+    const things = storage.repository(Thing);
+    try {
+      await things.save({ id: "a", label: "here" } as Thing);
+      expect((await things.findById("a"))?.label).toBe("here");
+      signalReplica("SIGSTOP");
+      try {
+        // Not a speed check: 30 s stands for "never" against a timeoutMs of 1 s.
+        const hung = new Promise<string>((resolve) => setTimeout(() => resolve("no answer within 30 s"), 30_000).unref());
+        for (let i = 0; i < 5; i++) {
+          const read = await Promise.race([things.findById("a").then((t) => t?.label ?? "null"), hung]);
+          expect(read).toBe("here");
+        }
+        const replica = ((await coreOf(storage).backend.servers!()) as ServerStatus[])[1];
+        expect(replica?.healthy).toBe(false);
+      } finally {
+        signalReplica("SIGCONT");
+      }
+      // Awake again: a probe puts it back, and it answers reads.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        expect((await things.findById("a"))?.label).toBe("here");
+        const [, replica] = (await coreOf(storage).backend.servers!()) as ServerStatus[];
+        if (replica?.healthy && (replica.reads ?? 0) > 1) break;
+        if (Date.now() > deadline) throw new Error("the replica did not come back into rotation within 30 s");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      await storage.close();
+    }
+  }, 60_000);
+});
