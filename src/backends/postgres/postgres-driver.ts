@@ -193,7 +193,7 @@ export class PostgresDriver implements SqlDriver {
       beginAttempts: config.poolSize + 1,
     };
     // Replicas are reached directly (a pooler, when configured, fronts the primary only).
-    const replicas = config.postgres.replicas.map((url): ReplicaSettings => ({ url, address: serverAddress(url), client: directSettings(url, config.timeoutMs), poolSize: config.poolSize }));
+    const replicas = config.postgres.replicas.map((url): ReplicaSettings => ({ url, address: serverAddress(url), client: directSettings(url, config.timeoutMs), poolSize: config.poolSize, timeoutMs: config.timeoutMs }));
     let identity: ServerIdentity | undefined;
     if (replicas.length > 0) {
       try {

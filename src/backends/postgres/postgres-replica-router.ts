@@ -65,6 +65,8 @@ export interface ReplicaSettings {
   /** pg's client settings for this replica (connection string, options, connect timeout). */
   readonly client: pg.ClientConfig;
   readonly poolSize: number;
+  /** `timeoutMs`: how long a replica may leave a read and a liveness probe both unanswered before it counts as hung. */
+  readonly timeoutMs: number;
 }
 
 /** One read replica: its pool, runner and streamed walks, its health and the position it has replayed. */
@@ -120,7 +122,7 @@ class Replica {
    * with a `ConfigError`, which keeps it out of rotation.
    */
   poll(): Promise<bigint> {
-    this.polling ??= (this.verified ? Promise.resolve() : this.verify()).then(() => this.runner.all(REPLAYED_POSITION, [], true)).then(
+    this.polling ??= (this.verified ? Promise.resolve() : this.verify()).then(() => this.ask(REPLAYED_POSITION)).then(
       (rows) => {
         this.polling = undefined;
         const replayed = parseLsn(rows[0]?.[0]);
@@ -136,8 +138,21 @@ class Replica {
     return this.polling;
   }
 
+  /**
+   * A question of the router's own (position, identity, liveness): answered within `timeoutMs` or failed
+   * with pg's "Query read timeout" (a hung server), after which pg-pool destroys the connection it hung on.
+   */
+  private async ask(text: string): Promise<unknown[][]> {
+    return (await this.pool.query({ text, rowMode: "array", query_timeout: this.settings.timeoutMs } as pg.QueryArrayConfig)).rows;
+  }
+
+  /** Resolves when the replica answers a trivial question within `timeoutMs`; fails when it does not. */
+  async alive(): Promise<void> {
+    await this.ask("SELECT 1");
+  }
+
   private async verify(): Promise<void> {
-    const [system, database] = (await this.runner.all(SERVER_IDENTITY, [], false))[0] ?? [];
+    const [system, database] = (await this.ask(SERVER_IDENTITY))[0] ?? [];
     if (system !== this.primary.system || database !== this.primary.database) {
       throw new ConfigError([
         `postgres.replicas: ${this.label} is not a replica of the primary's database "${this.primary.database}" (it is database "${String(database)}" of the cluster with system identifier ${String(system)}, the primary's is ${this.primary.system}); reads do not go there`,
@@ -249,7 +264,7 @@ export class PostgresReplicaRouter implements SqlRunner {
       const replica = picked instanceof Promise ? await picked : picked;
       if (replica === undefined) break;
       try {
-        const result = await work(replica.runner);
+        const result = await this.answered(replica, work(replica.runner));
         replica.reads++;
         return result;
       } catch (error) {
@@ -314,6 +329,36 @@ export class PostgresReplicaRouter implements SqlRunner {
     }
   }
 
+  /**
+   * `answer`, unless `replica` hangs: a replica whose processes are frozen, or whose host or network stopped
+   * without closing anything, leaves an open socket unanswered forever. Each `timeoutMs` without the answer,
+   * the replica is asked a trivial question on another connection: answered, the read is only slow and is
+   * waited for; unanswered too, the replica is hung, and this fails as a lost connection (the read goes to
+   * the next server). A late answer of an abandoned read is passed to `abandon` (a cursor to close).
+   */
+  private async answered<T>(replica: Replica, answer: T | Promise<T>, abandon?: (late: T) => void): Promise<T> {
+    if (!(answer instanceof Promise)) return answer;
+    let settled = false;
+    const result = answer.finally(() => (settled = true));
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<"waited">((resolve) => (timer = setTimeout(resolve, replica.settings.timeoutMs, "waited")));
+      try {
+        if ((await Promise.race([result, waited])) !== "waited" || settled) return await result;
+      } finally {
+        clearTimeout(timer);
+      }
+      try {
+        await Promise.race([replica.alive(), result]);
+      } catch (error) {
+        if (settled) return await result;
+        // Hung: nothing will settle the abandoned read until the replica wakes up; its outcome is no one's.
+        result.then((late) => abandon?.(late), () => {});
+        throw Object.assign(new Error(`PostgreSQL read replica ${replica.label} did not answer within ${replica.settings.timeoutMs} ms (${oneLine(error)})`), { code: "08006" });
+      }
+    }
+  }
+
   /** A walk's cursor on a replica that has replayed this process's writes, else on the primary. */
   private async openStream(primaryStreams: SqlStreamer, text: string, params: readonly unknown[]): Promise<SqlCursor | undefined> {
     const required = this.positions.required();
@@ -322,7 +367,7 @@ export class PostgresReplicaRouter implements SqlRunner {
       const replica = await this.pick(position);
       if (replica === undefined) break;
       try {
-        const cursor = await replica.streams.open(text, params);
+        const cursor = await this.answered(replica, replica.streams.open(text, params), (late) => void late?.close());
         // Its streaming connections all in use: keyset pages (through the router) instead, as on one server.
         if (cursor !== undefined) replica.reads++;
         return cursor;
