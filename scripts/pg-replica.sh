@@ -5,15 +5,19 @@
 # directory, start that as a hot standby on another free port, and wait until it streams. Runs the
 # servers as the `postgres` user (the binaries refuse root), so it needs root or that user.
 #
-#   eval "$(scripts/pg-replica.sh start)"   # exports STRATA_PG_PRIMARY_URL, STRATA_PG_REPLICA_URL, STRATA_PG_REPLICA_CTL
-#   scripts/pg-replica.sh stop              # stops both servers and removes their directories
+#   eval "$(scripts/pg-replica.sh start)"   # exports STRATA_PG_PRIMARY_URL, STRATA_PG_REPLICA_URL, STRATA_PG_REPLICA_CTL,
+#                                           # STRATA_PG_REPLICA_STATE
+#   scripts/pg-replica.sh stop              # stops the servers of $STRATA_PG_REPLICA_STATE, removes their directories
 #
 # STRATA_PG_REPLICA_CTL is "<pg_ctl>|<replica data dir>|<run-as user>": what the tests use to stop and
-# restart the replica mid-run. State is kept in $STRATA_PG_REPLICA_STATE (default /tmp/strata-pg-replica.env).
+# restart the replica mid-run. Each start's state is a file of its own (in its temporary directory, unless
+# STRATA_PG_REPLICA_STATE names one), exported as STRATA_PG_REPLICA_STATE: another user of the machine (CI, a
+# second run) starting the script gets servers of its own, and a stop ends only the servers of its shell's
+# state. A start whose STRATA_PG_REPLICA_STATE names running servers prints their exports again.
 set -euo pipefail
 
 BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-STATE="${STRATA_PG_REPLICA_STATE:-/tmp/strata-pg-replica.env}"
+STATE="${STRATA_PG_REPLICA_STATE:-}"
 RUN_AS="${STRATA_PG_RUN_AS:-postgres}"
 
 log() { echo "pg-replica: $*" >&2; }
@@ -29,7 +33,7 @@ free_port() {
 }
 
 start() {
-  if [ -f "$STATE" ]; then
+  if [ -n "$STATE" ] && [ -f "$STATE" ]; then
     # shellcheck disable=SC1090
     . "$STATE"
     if as_pg "$BIN/pg_ctl" -D "$REPLICA_DIR" status >/dev/null 2>&1; then
@@ -43,6 +47,7 @@ start() {
   id "$RUN_AS" >/dev/null 2>&1 || { log "no user $RUN_AS to run the servers as"; exit 1; }
 
   ROOT="$(mktemp -d /tmp/strata-pg-replica.XXXXXX)"
+  STATE="${STATE:-$ROOT/state.env}"
   chown "$RUN_AS" "$ROOT"
   PRIMARY_DIR="$ROOT/primary"
   REPLICA_DIR="$ROOT/replica"
@@ -50,9 +55,11 @@ start() {
   REPLICA_PORT="$(free_port)"
   while [ "$REPLICA_PORT" = "$PRIMARY_PORT" ]; do REPLICA_PORT="$(free_port)"; done
   save_state
+  # A step failing from here on (set -e) leaves nothing behind: no server running, no directory, no state.
+  trap 'log "start failed; cleaning up"; stop' ERR
 
   as_pg "$BIN/initdb" -D "$PRIMARY_DIR" -U postgres --auth=trust -E UTF8 --locale=C >"$ROOT/initdb.log" 2>&1 \
-    || { cat "$ROOT/initdb.log" >&2; exit 1; }
+    || { cat "$ROOT/initdb.log" >&2; stop; exit 1; }
   cat >>"$PRIMARY_DIR/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PRIMARY_PORT
@@ -84,6 +91,7 @@ CONF
     sleep 0.2
   done
   [ "$streaming" = "1" ] || { log "the replica does not stream; see $ROOT/replica.log"; tail -20 "$ROOT/replica.log" >&2; stop; exit 1; }
+  trap - ERR
   log "primary on 127.0.0.1:$PRIMARY_PORT, streaming replica on 127.0.0.1:$REPLICA_PORT (data in $ROOT)"
   print_exports
 }
@@ -102,9 +110,11 @@ print_exports() {
   echo "export STRATA_PG_PRIMARY_URL=postgres://postgres@127.0.0.1:$PRIMARY_PORT/test"
   echo "export STRATA_PG_REPLICA_URL=postgres://postgres@127.0.0.1:$REPLICA_PORT/test"
   echo "export STRATA_PG_REPLICA_CTL='$BIN/pg_ctl|$REPLICA_DIR|$RUN_AS'"
+  echo "export STRATA_PG_REPLICA_STATE='$STATE'"
 }
 
 stop() {
+  [ -n "$STATE" ] || { log "nothing to stop: STRATA_PG_REPLICA_STATE is not set (eval the output of start first)"; return; }
   [ -f "$STATE" ] || { log "nothing to stop"; return; }
   # shellcheck disable=SC1090
   . "$STATE"
