@@ -337,7 +337,8 @@ export class PostgresReplicaRouter implements SqlRunner {
    * the next server). A late answer of an abandoned read is passed to `abandon` (a cursor to close).
    */
   private async answered<T>(replica: Replica, answer: T | Promise<T>, abandon?: (late: T) => void): Promise<T> {
-    if (!(answer instanceof Promise)) return answer;
+    // timeoutMs 0 is "no limit" to pg's connect and query timeouts too: nothing counts as hung then.
+    if (!(answer instanceof Promise) || replica.settings.timeoutMs === 0) return answer;
     let settled = false;
     const result = answer.finally(() => (settled = true));
     for (;;) {
