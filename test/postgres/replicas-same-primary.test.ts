@@ -1,6 +1,6 @@
 /**
  * Read-your-writes across storages of one process on one primary that name it differently (another host
- * name, a pooler in front): the README promises it "through any storage on that primary".
+ * name, a pooler in front): the README promises it "through any storage on that primary", one without replicas of its own too.
  */
 import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -37,6 +37,29 @@ describe.skipIf(skip !== undefined)("postgres: read-your-writes across storages 
         expect((await reader.repository(Counter).findById("x"))?.value).toBe(2);
         await writer.transaction(async () => writer.repository(Counter).save({ name: "x", value: 3 }));
         expect((await reader.repository(Counter).findById("x"))?.value).toBe(3);
+      } finally {
+        await topology.replica.query("SELECT pg_wal_replay_resume()");
+      }
+    } finally {
+      await writer.close();
+      await reader.close();
+    }
+  });
+  test("a write through a storage without replicas is seen by a read through a storage with replicas, with replay paused", async () => {
+    const { primaryUrl, replicaUrl } = await topology.freshSchema();
+    const writer = await createStorage({ url: primaryUrl, entities: [Counter], autoCreate: true });
+    const reader = await createStorage({ url: primaryUrl, entities: [Counter], postgres: { replicas: [replicaUrl], maxReplicaLagMs: 100 } });
+    try {
+      await writer.repository(Counter).save({ name: "x", value: 1 });
+      expect((await reader.repository(Counter).findById("x"))?.value).toBe(1);
+      await topology.replica.query("SELECT pg_wal_replay_pause()");
+      try {
+        await writer.repository(Counter).save({ name: "x", value: 2 });
+        expect((await reader.repository(Counter).findById("x"))?.value).toBe(2);
+        await writer.transaction(async () => writer.repository(Counter).save({ name: "x", value: 3 }));
+        expect((await reader.repository(Counter).findById("x"))?.value).toBe(3);
+        await writer.sql`UPDATE sql_counters SET value = 4 WHERE name = 'x'`;
+        expect((await reader.repository(Counter).findById("x"))?.value).toBe(4);
       } finally {
         await topology.replica.query("SELECT pg_wal_replay_resume()");
       }
