@@ -55,6 +55,8 @@ interface PositionState {
  * its `system_identifier`, which a streaming replica shares with its primary, and the database connected to.
  */
 export const SERVER_IDENTITY = "SELECT (SELECT system_identifier FROM pg_control_system())::text, current_database()";
+/** {@link SERVER_IDENTITY} on a server that refuses `pg_control_system()` (some hosted services): the database only. */
+export const DATABASE_IDENTITY = "SELECT NULL::text, current_database()";
 
 /**
  * The state of each primary (its cluster's `system_identifier`, {@link SERVER_IDENTITY}), shared by every

@@ -26,7 +26,7 @@ import type { ServerStatus } from "../../spi/index.js";
 import type { Logger } from "../../logger.js";
 import type { SqlCursor, SqlRunner, SqlStreamer } from "../sql/sql-runner.js";
 import type { CommitPositions } from "./postgres-commit-positions.js";
-import { CURRENT_POSITION, parseLsn, SERVER_IDENTITY } from "./postgres-commit-positions.js";
+import { CURRENT_POSITION, DATABASE_IDENTITY, parseLsn, SERVER_IDENTITY } from "./postgres-commit-positions.js";
 import { PostgresRunner, StatementNames } from "./postgres-connection.js";
 import type { ServerAddress } from "./postgres-errors.js";
 import { isServerUnavailable, oneLine } from "./postgres-errors.js";
@@ -54,7 +54,8 @@ const RECOVERY_CONFLICT = "40001";
 
 /** The cluster (`system_identifier`) and database of the primary, which a replica must share (SERVER_IDENTITY). */
 export interface ServerIdentity {
-  readonly system: string;
+  /** Undefined where the server refuses `pg_control_system()`: then only the database is compared. */
+  readonly system: string | undefined;
   readonly database: string;
 }
 
@@ -152,10 +153,11 @@ class Replica {
   }
 
   private async verify(): Promise<void> {
-    const [system, database] = (await this.ask(SERVER_IDENTITY))[0] ?? [];
-    if (system !== this.primary.system || database !== this.primary.database) {
+    const known = this.primary.system !== undefined;
+    const [system, database] = (await this.ask(known ? SERVER_IDENTITY : DATABASE_IDENTITY))[0] ?? [];
+    if ((known && system !== this.primary.system) || database !== this.primary.database) {
       throw new ConfigError([
-        `postgres.replicas: ${this.label} is not a replica of the primary's database "${this.primary.database}" (it is database "${String(database)}" of the cluster with system identifier ${String(system)}, the primary's is ${this.primary.system}); reads do not go there`,
+        `postgres.replicas: ${this.label} is not a replica of the primary's database "${this.primary.database}" (it is database "${String(database)}" of the cluster with system identifier ${String(system)}, the primary's is ${String(this.primary.system)}); reads do not go there`,
       ]);
     }
     this.verified = true;
