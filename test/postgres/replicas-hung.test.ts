@@ -55,6 +55,9 @@ describe.skipIf(skip !== undefined)("postgres: a replica that hangs", () => {
       try {
         // Not a speed check: 30 s stands for "never" against a timeoutMs of 1 s.
         const hung = new Promise<string>((resolve) => setTimeout(() => resolve("no answer within 30 s"), 30_000).unref());
+        // What strata doctor asks, on the idle connections the reads above left in the replica's pool.
+        const status = await Promise.race([coreOf(storage).backend.servers!(), hung]);
+        expect(typeof status === "string" ? status : status[1]?.healthy).toBe(false);
         for (let i = 0; i < 5; i++) {
           const read = await Promise.race([things.findById("a").then((t) => t?.label ?? "null"), hung]);
           expect(read).toBe("here");
