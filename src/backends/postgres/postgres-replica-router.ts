@@ -143,7 +143,7 @@ class Replica {
    * A question of the router's own (position, identity, liveness): answered within `timeoutMs` or failed
    * with pg's "Query read timeout" (a hung server), after which pg-pool destroys the connection it hung on.
    */
-  private async ask(text: string): Promise<unknown[][]> {
+  async ask(text: string): Promise<unknown[][]> {
     return (await this.pool.query({ text, rowMode: "array", query_timeout: this.settings.timeoutMs } as pg.QueryArrayConfig)).rows;
   }
 
@@ -391,10 +391,9 @@ export class PostgresReplicaRouter implements SqlRunner {
         // Not a copy of the primary's database: what it would answer below is another server's state.
         if (replica.failure instanceof ConfigError) return { ...base, healthy: false, error: oneLine(replica.failure) };
         try {
-          const rows = await replica.runner.all(
+          // Timed like the router's other questions: a hung replica is reported, not waited for.
+          const rows = await replica.ask(
             "SELECT pg_last_wal_replay_lsn()::text, CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 ELSE floor(1000 * extract(epoch FROM now() - pg_last_xact_replay_timestamp())) END, pg_is_in_recovery()",
-            [],
-            false,
           );
           const [replayed, lagMs, inRecovery] = rows[0] ?? [];
           if (inRecovery !== true) return { ...base, healthy: false, error: "not in recovery: this server is not a replica (promoted?)" };
