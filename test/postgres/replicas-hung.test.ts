@@ -43,7 +43,16 @@ function signalReplica(signal: NodeJS.Signals): void {
   }
 }
 
-describe.skipIf(skip !== undefined)("postgres: a replica that hangs", () => {
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(skip !== undefined)("postgres: a replica that hangs or is killed", () => {
   test("every process of the replica frozen (SIGSTOP): reads go to the primary within timeoutMs, the replica is out of rotation, and back once it answers", async () => {
     const { primaryUrl, replicaUrl } = await topology.freshSchema();
     const storage = await createStorage({ url: primaryUrl, entities: [Thing], autoCreate: true, timeoutMs: 1000, postgres: { replicas: [replicaUrl] } });
@@ -77,6 +86,53 @@ describe.skipIf(skip !== undefined)("postgres: a replica that hangs", () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     } finally {
+      await storage.close();
+    }
+  }, 60_000);
+  test("every process of the replica killed (SIGKILL) under 8 readers: no read fails, and the replica restarted comes back", async () => {
+    const { primaryUrl, replicaUrl } = await topology.freshSchema();
+    const storage = await createStorage({ url: primaryUrl, entities: [Thing], autoCreate: true, timeoutMs: 1000, postgres: { replicas: [replicaUrl] } });
+    const things = storage.repository(Thing);
+    await things.saveMany(Array.from({ length: 20 }, (_, i) => ({ id: `t${i}`, label: `l${i}` }) as Thing));
+    let errors = 0;
+    let reads = 0;
+    let running = true;
+    const readers = Array.from({ length: 8 }, async (_, r) => {
+      for (let i = 0; running; i++) {
+        try {
+          if ((await things.findById(`t${(i + r) % 20}`))?.label !== `l${(i + r) % 20}`) errors++;
+          reads++;
+        } catch {
+          errors++;
+        }
+      }
+    });
+    try {
+      while (reads < 100) await new Promise((resolve) => setTimeout(resolve, 10));
+      // The postmaster frozen first, so that it forks no backend between the listing and the kill.
+      const postmaster = replicaProcesses()[0]!;
+      process.kill(postmaster, "SIGSTOP");
+      const killed = replicaProcesses();
+      signalReplica("SIGKILL");
+      const atKill = reads;
+      while (reads < atKill + 200) await new Promise((resolve) => setTimeout(resolve, 10));
+      // A killed server's processes must all be gone (its shared memory released) before it starts again.
+      while (killed.some((pid) => processExists(pid))) await new Promise((resolve) => setTimeout(resolve, 20));
+      await topology.startReplica();
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const [, replica] = (await coreOf(storage).backend.servers!()) as ServerStatus[];
+        if (replica?.healthy) break;
+        if (Date.now() > deadline) throw new Error("the replica did not come back into rotation within 30 s");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      running = false;
+      await Promise.all(readers);
+      expect(errors).toBe(0);
+    } finally {
+      running = false;
+      await Promise.all(readers);
+      await topology.startReplica().catch(() => {});
       await storage.close();
     }
   }, 60_000);
