@@ -78,6 +78,8 @@ export class PostgresDriver implements SqlDriver {
   readonly reads: SqlRunner;
   readonly writes: WriteGate;
   readonly streams: SqlStreamer;
+  /** With replicas, the primary's pool runner: reads that never lag (the cache's fills, see Backend.freshSession). */
+  readonly freshReads: SqlRunner | undefined;
   /** The primary's pool runner: writes, and reads when no replica is configured. */
   private readonly primary: PostgresRunner;
   private readonly primaryStreams: PostgresStreamer;
@@ -136,6 +138,7 @@ export class PostgresDriver implements SqlDriver {
     const positions = (this.positions = new CommitPositions(identity.system ?? `${server.host}:${server.port}`, async () => parseLsn((await primary.all(CURRENT_POSITION, [], true))[0]?.[0])));
     this.router = replicas.length > 0 ? new PostgresReplicaRouter(primary, this.primaryStreams, replicas, positions, scaleOut.maxReplicaLagMs, logger, identity) : undefined;
     this.reads = this.router ?? primary;
+    this.freshReads = this.router ? primary : undefined;
     this.streams = this.router?.streams ?? this.primaryStreams;
     this.writes = async (work, multiStatement) => {
       if (!multiStatement) {
