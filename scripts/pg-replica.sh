@@ -5,14 +5,15 @@
 # directory, start that as a hot standby on another free port, and wait until it streams. Runs the
 # servers as the `postgres` user (the binaries refuse root), so it needs root or that user.
 #
-#   eval "$(scripts/pg-replica.sh start)"   # exports STRATA_PG_PRIMARY_URL, STRATA_PG_REPLICA_URL, STRATA_PG_REPLICA_CTL
-#   scripts/pg-replica.sh stop              # stops both servers and removes their directories
+#   eval "$(scripts/pg-replica.sh start)"   # exports STRATA_PG_PRIMARY_URL, STRATA_PG_REPLICA_URL, STRATA_PG_REPLICA_CTL,
+#                                           # STRATA_PG_REPLICA_STATE
+#   scripts/pg-replica.sh stop              # stops the servers of $STRATA_PG_REPLICA_STATE, removes their directories
 #
 # STRATA_PG_REPLICA_CTL is "<pg_ctl>|<replica data dir>|<run-as user>": what the tests use to stop and
-# restart the replica mid-run. Each start keeps its state in its own directory and exports where
-# (STRATA_PG_REPLICA_STATE), so that `stop`, run where start's output was evaluated, stops that topology
-# and no other: two runs on one machine (a CI run beside a benchmark) each have their own. A `start` where
-# STRATA_PG_REPLICA_STATE names a running topology reuses it.
+# restart the replica mid-run. Each start's state is a file of its own (in its temporary directory, unless
+# STRATA_PG_REPLICA_STATE names one), exported as STRATA_PG_REPLICA_STATE: another user of the machine (CI, a
+# second run) starting the script gets servers of its own, and a stop ends only the servers of its shell's
+# state. A start whose STRATA_PG_REPLICA_STATE names running servers prints their exports again.
 set -euo pipefail
 
 BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
@@ -46,17 +47,19 @@ start() {
   id "$RUN_AS" >/dev/null 2>&1 || { log "no user $RUN_AS to run the servers as"; exit 1; }
 
   ROOT="$(mktemp -d /tmp/strata-pg-replica.XXXXXX)"
+  STATE="${STATE:-$ROOT/state.env}"
   chown "$RUN_AS" "$ROOT"
-  STATE="$ROOT/state.env"
   PRIMARY_DIR="$ROOT/primary"
   REPLICA_DIR="$ROOT/replica"
   PRIMARY_PORT="$(free_port)"
   REPLICA_PORT="$(free_port)"
   while [ "$REPLICA_PORT" = "$PRIMARY_PORT" ]; do REPLICA_PORT="$(free_port)"; done
   save_state
+  # A step failing from here on (set -e) leaves nothing behind: no server running, no directory, no state.
+  trap 'log "start failed; cleaning up"; stop' ERR
 
   as_pg "$BIN/initdb" -D "$PRIMARY_DIR" -U postgres --auth=trust -E UTF8 --locale=C >"$ROOT/initdb.log" 2>&1 \
-    || { cat "$ROOT/initdb.log" >&2; exit 1; }
+    || { cat "$ROOT/initdb.log" >&2; stop; exit 1; }
   cat >>"$PRIMARY_DIR/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $PRIMARY_PORT
@@ -88,6 +91,7 @@ CONF
     sleep 0.2
   done
   [ "$streaming" = "1" ] || { log "the replica does not stream; see $ROOT/replica.log"; tail -20 "$ROOT/replica.log" >&2; stop; exit 1; }
+  trap - ERR
   log "primary on 127.0.0.1:$PRIMARY_PORT, streaming replica on 127.0.0.1:$REPLICA_PORT (data in $ROOT)"
   print_exports
 }
@@ -110,15 +114,16 @@ print_exports() {
 }
 
 stop() {
-  [ -n "$STATE" ] && [ -f "$STATE" ] || { log "nothing to stop (STRATA_PG_REPLICA_STATE names no running topology: stop where start's output was evaluated)"; return; }
+  [ -n "$STATE" ] || { log "nothing to stop: STRATA_PG_REPLICA_STATE is not set (eval the output of start first)"; return; }
+  [ -f "$STATE" ] || { log "nothing to stop"; return; }
   # shellcheck disable=SC1090
   . "$STATE"
   # The replica first: stopped after its primary, it would keep retrying the connection until told to stop.
   for dir in "$REPLICA_DIR" "$PRIMARY_DIR"; do
     [ -d "$dir" ] && as_pg "$BIN/pg_ctl" -D "$dir" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
   done
-  rm -f "$STATE"
   case "$ROOT" in /tmp/strata-pg-replica.*) rm -rf "$ROOT" ;; esac
+  rm -f "$STATE"
   log "stopped"
 }
 

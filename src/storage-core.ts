@@ -94,7 +94,17 @@ export class StorageCore {
     return this.observer.active ? this.observer.observe(scope.session, true) : scope.session;
   }
 
-  /** The backend's autocommit session (reads that fill the cache, streams), observed as {@link StorageCore.session} is. */
+  /**
+   * The session the cache fills from: the backend's {@link Backend.freshSession} where it has one (a read
+   * replica may lag behind another process's write whose invalidation came already), else its autocommit
+   * session; observed as {@link StorageCore.session} is.
+   */
+  get cacheFillSession(): DataSession {
+    const session = this.backend.freshSession ?? this.backend.session;
+    return this.observer.active ? this.observer.observe(session, false) : session;
+  }
+
+  /** The backend's autocommit session (streams), observed as {@link StorageCore.session} is. */
   get autocommitSession(): DataSession {
     return this.observer.active ? this.observer.observe(this.backend.session, false) : this.backend.session;
   }

@@ -52,8 +52,8 @@ export interface CacheHost {
   readonly transactions: { afterCommit(listener: (writes: CommittedWrites) => void): void };
   /** Bumped by each migration this process applies or reverts. */
   readonly schemaVersion: number;
-  /** The backend's autocommit session, observed while the storage observes its operations. */
-  readonly autocommitSession: DataSession;
+  /** What the cache fills from (the backend's fresh session, else its autocommit one), observed while the storage observes its operations. */
+  readonly cacheFillSession: DataSession;
 }
 
 /**
@@ -113,7 +113,7 @@ export class CacheManager implements StorageCache, TableCacheContext {
 
   /** @see TableCacheContext.loader */
   get loader(): DataSession {
-    return this.host.autocommitSession;
+    return this.host.cacheFillSession;
   }
 
   private async openL2(): Promise<void> {

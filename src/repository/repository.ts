@@ -639,10 +639,10 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   ): Promise<object[]> {
     if (cached) {
       if (plans.length === 0) {
-        const load = () => this.find(this.core.autocommitSession, normalized);
+        const load = () => this.find(this.core.cacheFillSession, normalized);
         return cached.cache.query("rows", normalized, cached.ttlMs, load, projection?.fromCache, this.cachesRead(normalized.where));
       }
-      const session = this.core.autocommitSession;
+      const session = this.core.cacheFillSession;
       const handOut = (projection?.fromBackend ?? this.asEntity) as (row: Row) => Row;
       const load = async () => loadIncluded(this.reader(session), await this.find(session, normalized), handOut, plans);
       const copy = makeTreeCopier((projection?.fromCache ?? cached.cache.copyOut) as (row: Row) => Row, plans);
@@ -805,7 +805,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (options.cache !== undefined) normalizeQuery(this.schema, { cache: options.cache }); // validated as Query.cache is
     const cached = this.queryCache(options.cache);
     if (cached) {
-      const session = this.core.autocommitSession;
+      const session = this.core.cacheFillSession;
       const load = async () => session.count(this.schema, await this.backendWhere(normalized, session));
       return cached.cache.query("count", normalized, cached.ttlMs, load, undefined, this.cachesRead(normalized));
     }

@@ -50,6 +50,14 @@ export interface Backend {
    */
   readonly session: DataSession;
   /**
+   * Autocommit reads that see every write committed before they start, by any process. Where {@link
+   * Backend.session} may read a replica that has not replayed another process's write yet (PostgreSQL with
+   * `postgres.replicas`), a session on the primary. The cache fills from it: an entry read from a lagging
+   * replica after another process's invalidation would stay stale after the replica caught up. Optional:
+   * without it the cache fills from {@link Backend.session}.
+   */
+  readonly freshSession?: DataSession;
+  /**
    * Starts a write transaction. A backend must guarantee no lost update between concurrent transactions
    * (see {@link TransactionHandle}): one that cannot isolate them otherwise waits here for the running
    * one to end, up to the configured `timeoutMs`, then fails (a `TransactionError`, or a `LockError` when

@@ -51,9 +51,17 @@ interface PositionState {
 }
 
 /**
- * The state of each primary (`host:port`), shared by every storage of the process on it: a read through one
- * storage after a commit through another finds that commit too. Positions are the cluster's, whatever the
- * database; two URLs naming one server by different host names keep two states.
+ * What identifies a PostgreSQL cluster whatever the URL naming it (another host name, a pooler in front):
+ * its `system_identifier`, which a streaming replica shares with its primary, and the database connected to.
+ */
+export const SERVER_IDENTITY = "SELECT (SELECT system_identifier FROM pg_control_system())::text, current_database()";
+/** {@link SERVER_IDENTITY} on a server that refuses `pg_control_system()` (some hosted services): the database only. */
+export const DATABASE_IDENTITY = "SELECT NULL::text, current_database()";
+
+/**
+ * The state of each primary (its cluster's `system_identifier`, {@link SERVER_IDENTITY}), shared by every
+ * storage of the process on it: a read through one storage after a commit through another finds that commit
+ * too, however each URL names the server. Positions are the cluster's, whatever the database.
  */
 const BY_PRIMARY = new Map<string, PositionState>();
 
@@ -61,7 +69,7 @@ const BY_PRIMARY = new Map<string, PositionState>();
 export class CommitPositions {
   private readonly state: PositionState;
 
-  /** `primary`: the primary's `host:port`; `ask`: its current position (one round trip, {@link CURRENT_POSITION}). */
+  /** `primary`: the primary's `system_identifier`; `ask`: its current position (one round trip, {@link CURRENT_POSITION}). */
   constructor(
     primary: string,
     private readonly ask: () => Promise<bigint>,

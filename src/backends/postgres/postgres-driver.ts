@@ -37,10 +37,10 @@ import type { SqlRunner, SqlStreamer, WriteGate } from "../sql/sql-runner.js";
 import type { SqlTransactionConnection } from "../sql/sql-transaction.js";
 import { HeldConnection, PostgresRunner, StatementNames } from "./postgres-connection.js";
 import type { ServerAddress } from "./postgres-errors.js";
-import { isConnectionLoss, isUnknownForeignKey, mapPostgresError, oneLine, serverAddress } from "./postgres-errors.js";
-import { COMMIT_WITH_POSITION, CommitPositions, CURRENT_POSITION, parseLsn } from "./postgres-commit-positions.js";
+import { isConnectionLoss, isServerUnavailable, isUnknownForeignKey, mapPostgresError, oneLine, serverAddress } from "./postgres-errors.js";
+import { COMMIT_WITH_POSITION, CommitPositions, CURRENT_POSITION, DATABASE_IDENTITY, parseLsn, SERVER_IDENTITY } from "./postgres-commit-positions.js";
 import { PostgresMigrationLock } from "./postgres-migration-lock.js";
-import type { ReplicaSettings } from "./postgres-replica-router.js";
+import type { ReplicaSettings, ServerIdentity } from "./postgres-replica-router.js";
 import { PostgresReplicaRouter } from "./postgres-replica-router.js";
 import { PostgresStreamer } from "./postgres-streamer.js";
 
@@ -78,12 +78,18 @@ export class PostgresDriver implements SqlDriver {
   readonly reads: SqlRunner;
   readonly writes: WriteGate;
   readonly streams: SqlStreamer;
+  /** With replicas, the primary's pool runner: reads that never lag (the cache's fills, see Backend.freshSession). */
+  readonly freshReads: SqlRunner | undefined;
   /** The primary's pool runner: writes, and reads when no replica is configured. */
   private readonly primary: PostgresRunner;
   private readonly primaryStreams: PostgresStreamer;
-  /** With replicas: where reads go, and the positions they must find replayed. */
+  /** With replicas: where reads go. */
   private readonly router: PostgresReplicaRouter | undefined;
-  private readonly positions: CommitPositions | undefined;
+  /**
+   * What this process's storages on this primary have written: with replicas, the positions reads must find
+   * replayed; without, only counted, so that a storage with replicas on the same primary waits for them too.
+   */
+  private readonly positions: CommitPositions;
   private closed = false;
   /** The pool on `postgres.directUrl`, opened at the first migration (a storage that never migrates never connects there). */
   private direct: PoolTarget | undefined;
@@ -106,6 +112,8 @@ export class PostgresDriver implements SqlDriver {
     readonly scaleOut: ResolvedConfig["postgres"],
     /** Each of `scaleOut.replicas` with the settings of a direct connection on its URL. */
     replicas: readonly ReplicaSettings[] = [],
+    /** The primary's cluster and database: what positions are shared by, what replicas must be copies of. */
+    identity: ServerIdentity,
   ) {
     const { pool, names, server } = main;
     this.migrationLock = new PostgresMigrationLock(
@@ -126,19 +134,14 @@ export class PostgresDriver implements SqlDriver {
       newClient,
       () => new ConnectionError(`The PostgreSQL storage for ${server.host}:${server.port} (database "${server.database}") is closed`),
     );
-    if (replicas.length > 0) {
-      const positions = (this.positions = new CommitPositions(`${server.host}:${server.port}`, async () => parseLsn((await primary.all(CURRENT_POSITION, [], true))[0]?.[0])));
-      this.router = new PostgresReplicaRouter(primary, this.primaryStreams, replicas, positions, scaleOut.maxReplicaLagMs, logger);
-    } else {
-      this.positions = undefined;
-      this.router = undefined;
-    }
+    // Keyed by the cluster, not the URL's host and port: storages naming one primary differently share it.
+    const positions = (this.positions = new CommitPositions(identity.system ?? `${server.host}:${server.port}`, async () => parseLsn((await primary.all(CURRENT_POSITION, [], true))[0]?.[0])));
+    this.router = replicas.length > 0 ? new PostgresReplicaRouter(primary, this.primaryStreams, replicas, positions, scaleOut.maxReplicaLagMs, logger, identity) : undefined;
     this.reads = this.router ?? primary;
+    this.freshReads = this.router ? primary : undefined;
     this.streams = this.router?.streams ?? this.primaryStreams;
-    const positions = this.positions;
     this.writes = async (work, multiStatement) => {
       if (!multiStatement) {
-        if (!positions) return work(primary);
         // Counted whether it succeeded or not: a write whose answer was lost may still have committed.
         try {
           return await work(primary);
@@ -190,11 +193,18 @@ export class PostgresDriver implements SqlDriver {
       beginAttempts: config.poolSize + 1,
     };
     // Replicas are reached directly (a pooler, when configured, fronts the primary only).
-    const replicas = config.postgres.replicas.map((url): ReplicaSettings => ({ url, address: serverAddress(url), client: directSettings(url, config.timeoutMs), poolSize: config.poolSize }));
-    const driver = new PostgresDriver(main, context.logger, config.timeoutMs, () => new pg.Client(settings), config.postgres, replicas);
+    const replicas = config.postgres.replicas.map((url): ReplicaSettings => ({ url, address: serverAddress(url), client: directSettings(url, config.timeoutMs), poolSize: config.poolSize, timeoutMs: config.timeoutMs }));
+    let identity: ServerIdentity;
+    try {
+      // Also the check that the server answers, which opening makes before anything else.
+      identity = await readIdentity(new PostgresRunner(pool, main.names));
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw mapPostgresError(error, undefined, server);
+    }
+    const driver = new PostgresDriver(main, context.logger, config.timeoutMs, () => new pg.Client(settings), config.postgres, replicas, identity);
     driverRef.current = driver;
     try {
-      await pool.query("SELECT 1");
       await driver.runInTransaction(createTables);
       return driver;
     } catch (error) {
@@ -279,7 +289,7 @@ export class PostgresDriver implements SqlDriver {
     } finally {
       client.release();
       // The tables made here must be on a replica before it answers a read of them.
-      this.positions?.wrote();
+      this.positions.wrote();
     }
   }
 
@@ -316,16 +326,21 @@ export class PostgresDriver implements SqlDriver {
   private async commit(client: HeldConnection): Promise<QueryResult> {
     const lostBefore = client.lost !== undefined;
     const positions = this.positions;
-    const covers = positions?.mark() ?? 0;
+    const covers = positions.mark();
     try {
-      if (!positions) return await client.end("COMMIT");
+      if (!this.router) {
+        const result = await client.end("COMMIT");
+        // Counted for the storages with replicas on this primary, which ask where it is before their next read.
+        positions.wrote();
+        return result;
+      }
       // The primary's position after the commit, in the commit's own round trip: replica reads wait for it.
       const [commit, after] = await client.end(COMMIT_WITH_POSITION);
       positions.committed(parseLsn(after?.rows[0]?.["lsn"]), covers);
       return commit!;
     } catch (error) {
       // A commit lost on the way may have committed: the next replica read asks the primary where it is.
-      positions?.wrote();
+      positions.wrote();
       throw !lostBefore && isConnectionLoss(error) ? this.lostAtCommit(error) : error;
     }
   }
@@ -371,6 +386,19 @@ export class PostgresDriver implements SqlDriver {
     await this.primaryStreams.close();
     await Promise.all([this.main.pool.end(), this.direct?.pool.end()]);
   }
+}
+
+/** The primary's cluster and database; only the database where `pg_control_system()` is refused (some hosted services). */
+async function readIdentity(runner: PostgresRunner): Promise<ServerIdentity> {
+  let row: unknown[] | undefined;
+  try {
+    row = (await runner.all(SERVER_IDENTITY, [], false))[0];
+  } catch (error) {
+    if (isServerUnavailable(error)) throw error;
+    row = (await runner.all(DATABASE_IDENTITY, [], false))[0];
+  }
+  const [system, database] = row ?? [];
+  return { system: typeof system === "string" ? system : undefined, database: String(database) };
 }
 
 /** pg's settings of a pool or client (all of them: a walk's client is made with the pool's). */

@@ -57,7 +57,8 @@ export function isServerUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   // A refused login (class 28) or a missing database (3D000) counts too: that server cannot answer, another may.
   if (typeof code === "string" && (CONNECT_CODES.has(code) || code.startsWith("08") || code.startsWith("28"))) return true;
-  return /timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test((error as Error)?.message ?? "");
+  // "Query read timeout": pg's query_timeout, set only on a read replica's own questions (a hung replica).
+  return /timeout exceeded when trying to connect|Connection terminated due to connection timeout|Query read timeout/i.test((error as Error)?.message ?? "");
 }
 
 /** pg type names in data-exception messages, and the logical type whose columns they are stored in. */

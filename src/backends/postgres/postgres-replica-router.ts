@@ -26,12 +26,12 @@ import type { ServerStatus } from "../../spi/index.js";
 import type { Logger } from "../../logger.js";
 import type { SqlCursor, SqlRunner, SqlStreamer } from "../sql/sql-runner.js";
 import type { CommitPositions } from "./postgres-commit-positions.js";
-import { CURRENT_POSITION, parseLsn } from "./postgres-commit-positions.js";
+import { CURRENT_POSITION, DATABASE_IDENTITY, parseLsn, SERVER_IDENTITY } from "./postgres-commit-positions.js";
 import { PostgresRunner, StatementNames } from "./postgres-connection.js";
 import type { ServerAddress } from "./postgres-errors.js";
 import { isServerUnavailable, oneLine } from "./postgres-errors.js";
 import { explainText, planSortsEveryMatch, PostgresStreamer } from "./postgres-streamer.js";
-import { ConnectionError } from "../../errors.js";
+import { ConfigError, ConnectionError } from "../../errors.js";
 
 /** How often a replica out of rotation is probed. */
 export const REPROBE_MS = 1000;
@@ -52,6 +52,13 @@ const REPLAYED_POSITION =
 /** SQLSTATE of a read a hot standby cancelled for a conflict with recovery (outside transactions, nothing else raises it on a select). */
 const RECOVERY_CONFLICT = "40001";
 
+/** The cluster (`system_identifier`) and database of the primary, which a replica must share (SERVER_IDENTITY). */
+export interface ServerIdentity {
+  /** Undefined where the server refuses `pg_control_system()`: then only the database is compared. */
+  readonly system: string | undefined;
+  readonly database: string;
+}
+
 /** What a replica is opened with: the pool settings of the primary, on the replica's URL. */
 export interface ReplicaSettings {
   readonly url: string;
@@ -59,6 +66,8 @@ export interface ReplicaSettings {
   /** pg's client settings for this replica (connection string, options, connect timeout). */
   readonly client: pg.ClientConfig;
   readonly poolSize: number;
+  /** `timeoutMs`: how long a replica may leave a read and a liveness probe both unanswered before it counts as hung. */
+  readonly timeoutMs: number;
 }
 
 /** One read replica: its pool, runner and streamed walks, its health and the position it has replayed. */
@@ -68,6 +77,8 @@ class Replica {
   readonly streams: PostgresStreamer;
   /** In rotation: false once it failed to answer, until a probe finds it back. */
   healthy = true;
+  /** True once it was found to be a copy of the primary's database (see {@link Replica.poll}). */
+  verified = false;
   /** The last replayed position read from it. */
   replayed = 0n;
   /** A position it failed to replay within `maxReplicaLagMs`: reads needing more pass it over until it has. */
@@ -85,6 +96,8 @@ class Replica {
     private readonly logger: Logger,
     /** True once the router closed: a probe due then does nothing. */
     private readonly isClosed: () => boolean,
+    /** What it must be a copy of. */
+    private readonly primary: ServerIdentity,
   ) {
     this.pool = new pg.Pool({ ...settings.client, max: settings.poolSize });
     // An idle connection the replica dropped (it restarted) leaves the pool; the next read opens a new one.
@@ -103,9 +116,14 @@ class Replica {
     return `${host}:${port}/${database}`;
   }
 
-  /** Reads its replayed position now (one question at a time, shared), caching it. */
+  /**
+   * Reads its replayed position now (one question at a time, shared), caching it. The first time, and until
+   * it passes, checks that it is a copy of the primary's database: a URL naming another cluster (its positions
+   * are not the primary's) or another database would answer reads with other data. Not such a copy, it fails
+   * with a `ConfigError`, which keeps it out of rotation.
+   */
   poll(): Promise<bigint> {
-    this.polling ??= this.runner.all(REPLAYED_POSITION, [], true).then(
+    this.polling ??= (this.verified ? Promise.resolve() : this.verify()).then(() => this.ask(REPLAYED_POSITION)).then(
       (rows) => {
         this.polling = undefined;
         const replayed = parseLsn(rows[0]?.[0]);
@@ -119,6 +137,30 @@ class Replica {
       },
     );
     return this.polling;
+  }
+
+  /**
+   * A question of the router's own (position, identity, liveness): answered within `timeoutMs` or failed
+   * with pg's "Query read timeout" (a hung server), after which pg-pool destroys the connection it hung on.
+   */
+  async ask(text: string): Promise<unknown[][]> {
+    return (await this.pool.query({ text, rowMode: "array", query_timeout: this.settings.timeoutMs } as pg.QueryArrayConfig)).rows;
+  }
+
+  /** Resolves when the replica answers a trivial question within `timeoutMs`; fails when it does not. */
+  async alive(): Promise<void> {
+    await this.ask("SELECT 1");
+  }
+
+  private async verify(): Promise<void> {
+    const known = this.primary.system !== undefined;
+    const [system, database] = (await this.ask(known ? SERVER_IDENTITY : DATABASE_IDENTITY))[0] ?? [];
+    if ((known && system !== this.primary.system) || database !== this.primary.database) {
+      throw new ConfigError([
+        `postgres.replicas: ${this.label} is not a replica of the primary's database "${this.primary.database}" (it is database "${String(database)}" of the cluster with system identifier ${String(system)}, the primary's is ${String(this.primary.system)}); reads do not go there`,
+      ]);
+    }
+    this.verified = true;
   }
 
   /** Out of rotation after `error`, probed every {@link REPROBE_MS} until it answers. */
@@ -157,6 +199,11 @@ class Replica {
   }
 }
 
+/** True when `replica` cannot answer reads: it is down, or not a copy of the primary's database. */
+function cannotServe(error: unknown): boolean {
+  return isServerUnavailable(error) || error instanceof ConfigError;
+}
+
 /** The reads runner of a driver with replicas: see the module comment. */
 export class PostgresReplicaRouter implements SqlRunner {
   private readonly replicas: Replica[];
@@ -177,10 +224,12 @@ export class PostgresReplicaRouter implements SqlRunner {
     private readonly positions: CommitPositions,
     private readonly maxLagMs: number,
     logger: Logger,
+    /** The primary's cluster and database, which every replica must be a copy of. */
+    identity: ServerIdentity,
   ) {
     // Replicas prepare the same texts: one name per text across every server, as across connections.
     const names = new StatementNames();
-    this.replicas = replicas.map((settings) => new Replica(settings, names, logger, () => this.closed));
+    this.replicas = replicas.map((settings) => new Replica(settings, names, logger, () => this.closed, identity));
     this.streams = {
       sortsEveryMatch: async (text, params) => {
         // The plan of whichever server the read goes to: a replica's is the primary's, bar its statistics.
@@ -217,7 +266,7 @@ export class PostgresReplicaRouter implements SqlRunner {
       const replica = picked instanceof Promise ? await picked : picked;
       if (replica === undefined) break;
       try {
-        const result = await work(replica.runner);
+        const result = await this.answered(replica, work(replica.runner));
         replica.reads++;
         return result;
       } catch (error) {
@@ -241,14 +290,14 @@ export class PostgresReplicaRouter implements SqlRunner {
       const at = (this.next + i) % count;
       const replica = this.replicas[at]!;
       if (!replica.healthy) continue;
-      if (replica.replayed >= position) {
+      if (replica.verified && replica.replayed >= position) {
         this.next = (at + 1) % count;
         return replica;
       }
       if (replica.behind !== undefined && position > replica.replayed) {
         // Missed a deadline already: pass it over now, but learn (not awaited) whether it has caught up since.
         replica.poll().catch((error: unknown) => {
-          if (isServerUnavailable(error)) replica.takeOut(error);
+          if (cannotServe(error)) replica.takeOut(error);
         });
         continue;
       }
@@ -268,7 +317,7 @@ export class PostgresReplicaRouter implements SqlRunner {
       try {
         if ((await replica.poll()) >= position) return true;
       } catch (error) {
-        if (isServerUnavailable(error)) replica.takeOut(error);
+        if (cannotServe(error)) replica.takeOut(error);
         return false;
       }
       const left = deadline - Date.now();
@@ -282,6 +331,37 @@ export class PostgresReplicaRouter implements SqlRunner {
     }
   }
 
+  /**
+   * `answer`, unless `replica` hangs: a replica whose processes are frozen, or whose host or network stopped
+   * without closing anything, leaves an open socket unanswered forever. Each `timeoutMs` without the answer,
+   * the replica is asked a trivial question on another connection: answered, the read is only slow and is
+   * waited for; unanswered too, the replica is hung, and this fails as a lost connection (the read goes to
+   * the next server). A late answer of an abandoned read is passed to `abandon` (a cursor to close).
+   */
+  private async answered<T>(replica: Replica, answer: T | Promise<T>, abandon?: (late: T) => void): Promise<T> {
+    // timeoutMs 0 is "no limit" to pg's connect and query timeouts too: nothing counts as hung then.
+    if (!(answer instanceof Promise) || replica.settings.timeoutMs === 0) return answer;
+    let settled = false;
+    const result = answer.finally(() => (settled = true));
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<"waited">((resolve) => (timer = setTimeout(resolve, replica.settings.timeoutMs, "waited")));
+      try {
+        if ((await Promise.race([result, waited])) !== "waited" || settled) return await result;
+      } finally {
+        clearTimeout(timer);
+      }
+      try {
+        await Promise.race([replica.alive(), result]);
+      } catch (error) {
+        if (settled) return await result;
+        // Hung: nothing will settle the abandoned read until the replica wakes up; its outcome is no one's.
+        result.then((late) => abandon?.(late), () => {});
+        throw Object.assign(new Error(`PostgreSQL read replica ${replica.label} did not answer within ${replica.settings.timeoutMs} ms (${oneLine(error)})`), { code: "08006" });
+      }
+    }
+  }
+
   /** A walk's cursor on a replica that has replayed this process's writes, else on the primary. */
   private async openStream(primaryStreams: SqlStreamer, text: string, params: readonly unknown[]): Promise<SqlCursor | undefined> {
     const required = this.positions.required();
@@ -290,7 +370,7 @@ export class PostgresReplicaRouter implements SqlRunner {
       const replica = await this.pick(position);
       if (replica === undefined) break;
       try {
-        const cursor = await replica.streams.open(text, params);
+        const cursor = await this.answered(replica, replica.streams.open(text, params), (late) => void late?.close());
         // Its streaming connections all in use: keyset pages (through the router) instead, as on one server.
         if (cursor !== undefined) replica.reads++;
         return cursor;
@@ -308,11 +388,12 @@ export class PostgresReplicaRouter implements SqlRunner {
     return Promise.all(
       this.replicas.map(async (replica): Promise<ServerStatus> => {
         const base = { server: replica.label, role: "replica" as const, reads: replica.reads };
+        // Not a copy of the primary's database: what it would answer below is another server's state.
+        if (replica.failure instanceof ConfigError) return { ...base, healthy: false, error: oneLine(replica.failure) };
         try {
-          const rows = await replica.runner.all(
+          // Timed like the router's other questions: a hung replica is reported, not waited for.
+          const rows = await replica.ask(
             "SELECT pg_last_wal_replay_lsn()::text, CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 ELSE floor(1000 * extract(epoch FROM now() - pg_last_xact_replay_timestamp())) END, pg_is_in_recovery()",
-            [],
-            false,
           );
           const [replayed, lagMs, inRecovery] = rows[0] ?? [];
           if (inRecovery !== true) return { ...base, healthy: false, error: "not in recovery: this server is not a replica (promoted?)" };

@@ -30,6 +30,8 @@ export interface SqlDriver {
   readonly writes: WriteGate;
   /** Streams a select from a read snapshot of its own (`DataSession.stream`); absent: iterate walks by keyset pages. */
   readonly streams?: SqlStreamer;
+  /** Where {@link SqlDriver.reads} may lag behind other processes' commits (replicas): reads that never do. See {@link Backend.freshSession}. */
+  readonly freshReads?: SqlRunner;
   /** Begins a write transaction on a connection of its own (waiting, up to `timeoutMs`, where writers queue). */
   begin(): Promise<SqlTransactionConnection>;
   /** See {@link Backend.beginMigration}; absent: migrations use {@link SqlDriver.begin}. */
@@ -67,6 +69,8 @@ export class SqlBackend implements Backend {
   readonly name: string;
   readonly capabilities: BackendCapabilities;
   readonly session: SqlSession;
+  /** See {@link Backend.freshSession}: on the driver's `freshReads`, where it has them. */
+  readonly freshSession?: SqlSession;
   readonly migrationLock?: MigrationLock;
   /** See {@link Backend.servers}: the driver's, where it has one. */
   readonly servers?: () => Promise<ServerStatus[]>;
@@ -107,6 +111,9 @@ export class SqlBackend implements Backend {
       ...this.explaining(),
       ...(driver.streams ? { streams: driver.streams } : {}),
     });
+    if (driver.freshReads) {
+      this.freshSession = new SqlSession({ tables: this.tables, reads: driver.freshReads, writes: driver.writes, mapError: this.mapError, ...this.explaining() });
+    }
   }
 
   private explaining(): { foreignKeys?: ForeignKeySession } {

@@ -27,8 +27,10 @@ export function doctorCommand(program: Command): Command {
     .action(async (opts: { replica?: string[] }, command: Command) => {
       const settings = await settingsOf(command);
       if (!settings.url) throw new UsageError("No database: pass --url, set STRATA_URL, or put url in strata.config.json");
-      const replicas = opts.replica ?? [];
-      const storage = await createStorage({ url: settings.url, autoCreate: false, ...(replicas.length > 0 ? { postgres: { replicas } } : {}) });
+      // The storage's own way to its servers (a pooler in front, the config file's replicas), plus --replica.
+      const replicas = [...(settings.postgres?.replicas ?? []), ...(opts.replica ?? [])];
+      const postgres = settings.postgres || replicas.length > 0 ? { ...settings.postgres, replicas } : undefined;
+      const storage = await createStorage({ url: settings.url, autoCreate: false, ...(postgres ? { postgres } : {}) });
       let servers: ServerStatus[];
       try {
         const backend = coreOf(storage).backend;
