@@ -73,7 +73,16 @@ export function searchDocuments(
   }
   if (rows === 0 || end <= 0) return [];
   const phrases = query.phrases;
-  const counts = phrases.map((phrase) => phraseMatches(index, phrase, own, ownDocs));
+  // A phrase the query names twice (`a* a*`, `Köln koln`) is looked up once: its matches are the same, and a
+  // 1,000-character query of one phrase repeated would otherwise walk the index hundreds of times. Each copy
+  // still counts in the score, as in FTS5.
+  const looked = new Map<string, PhraseMatches>();
+  const counts = phrases.map((phrase) => {
+    const key = `${phrase.prefix ? "*" : ""}${phrase.tokens.join(" ")}`;
+    let found = looked.get(key);
+    if (found === undefined) looked.set(key, (found = phraseMatches(index, phrase, own, ownDocs)));
+    return found;
+  });
   const matched: DocumentSet = evaluate(query.root, counts);
   if (matched.size === 0) return [];
 
