@@ -18,7 +18,7 @@
  * row with `a` and `c` but no `b` scores `c` alone.
  */
 import type { Row } from "../schema/entity-schema.js";
-import type { SearchNode, SearchPhrase, SearchQuery } from "../search/search-query.js";
+import { phraseKey, type SearchNode, type SearchPhrase, type SearchQuery } from "../search/search-query.js";
 import type { Key } from "../spi/index.js";
 import type { FullTextDocument, FullTextIndex, TermPostings } from "./full-text-index.js";
 import { correctLog } from "../search/correct-log.js";
@@ -78,7 +78,7 @@ export function searchDocuments(
   // still counts in the score, as in FTS5.
   const looked = new Map<string, PhraseMatches>();
   const counts = phrases.map((phrase) => {
-    const key = `${phrase.prefix ? "*" : ""}${phrase.tokens.join(" ")}`;
+    const key = phraseKey(phrase);
     let found = looked.get(key);
     if (found === undefined) looked.set(key, (found = phraseMatches(index, phrase, own, ownDocs)));
     return found;

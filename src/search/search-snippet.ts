@@ -18,7 +18,7 @@
  * The text is not escaped: markers and text are concatenated as they are, as FTS5's `snippet()` does; escape
  * the parts yourself before putting them into HTML.
  */
-import type { SearchNode, SearchPhrase, SearchQuery } from "./search-query.js";
+import { phraseKey, type SearchNode, type SearchPhrase, type SearchQuery } from "./search-query.js";
 import { phraseOccurrences } from "./search-reference.js";
 import { tokenize, type Token } from "./search-tokenizer.js";
 
@@ -44,7 +44,7 @@ export const SNIPPET_DEFAULTS: Required<SnippetOptions> = { before: "<b>", after
 function markedPhrases(node: SearchNode, into: Map<string, SearchPhrase>): Map<string, SearchPhrase> {
   switch (node.kind) {
     case "phrase": {
-      const key = `${node.prefix ? "*" : ""}${node.tokens.join(" ")}`;
+      const key = phraseKey(node);
       if (!into.has(key)) into.set(key, node);
       break;
     }
