@@ -21,11 +21,8 @@ import type { Row } from "../schema/entity-schema.js";
 import { phraseKey, type SearchNode, type SearchPhrase, type SearchQuery } from "../search/search-query.js";
 import type { Key } from "../spi/index.js";
 import type { FullTextDocument, FullTextIndex, TermPostings } from "./full-text-index.js";
-import { correctLog } from "../search/correct-log.js";
+import { BM25_B as B, BM25_K1 as K1, bm25Idf } from "../search/search-reference.js";
 import { TopK } from "./top-k.js";
-
-const K1 = 1.2;
-const B = 0.75;
 
 /** A matching row and its BM25 score (positive: higher is better). */
 export interface ScoredDocument {
@@ -88,10 +85,8 @@ export function searchDocuments(
 
   const idf = new Float64Array(phrases.length);
   for (let i = 0; i < phrases.length; i++) {
-    const hits = counts[i]!.size;
-    // Correctly rounded, as the C library's log() that FTS5 calls (V8's Math.log may be one ulp off).
-    const value = correctLog((rows - hits + 0.5) / (hits + 0.5));
-    idf[i] = value <= 0 ? 1e-6 : value;
+    // The reference's IDF (one place for FTS5's formula and floor), with its correctly rounded log.
+    idf[i] = bm25Idf(rows, counts[i]!.size);
   }
   const avgdl = tokens / rows;
   const freq = new Float64Array(phrases.length);
