@@ -18,14 +18,11 @@
  * row with `a` and `c` but no `b` scores `c` alone.
  */
 import type { Row } from "../schema/entity-schema.js";
-import type { SearchNode, SearchPhrase, SearchQuery } from "../search/search-query.js";
+import { phraseKey, type SearchNode, type SearchPhrase, type SearchQuery } from "../search/search-query.js";
 import type { Key } from "../spi/index.js";
 import type { FullTextDocument, FullTextIndex, TermPostings } from "./full-text-index.js";
-import { correctLog } from "../search/correct-log.js";
+import { BM25_B as B, BM25_K1 as K1, bm25Idf } from "../search/search-reference.js";
 import { TopK } from "./top-k.js";
-
-const K1 = 1.2;
-const B = 0.75;
 
 /** A matching row and its BM25 score (positive: higher is better). */
 export interface ScoredDocument {
@@ -73,16 +70,23 @@ export function searchDocuments(
   }
   if (rows === 0 || end <= 0) return [];
   const phrases = query.phrases;
-  const counts = phrases.map((phrase) => phraseMatches(index, phrase, own, ownDocs));
+  // A phrase the query names twice (`a* a*`, `Köln koln`) is looked up once: its matches are the same, and a
+  // 1,000-character query of one phrase repeated would otherwise walk the index hundreds of times. Each copy
+  // still counts in the score, as in FTS5.
+  const looked = new Map<string, PhraseMatches>();
+  const counts = phrases.map((phrase) => {
+    const key = phraseKey(phrase);
+    let found = looked.get(key);
+    if (found === undefined) looked.set(key, (found = phraseMatches(index, phrase, own, ownDocs)));
+    return found;
+  });
   const matched: DocumentSet = evaluate(query.root, counts);
   if (matched.size === 0) return [];
 
   const idf = new Float64Array(phrases.length);
   for (let i = 0; i < phrases.length; i++) {
-    const hits = counts[i]!.size;
-    // Correctly rounded, as the C library's log() that FTS5 calls (V8's Math.log may be one ulp off).
-    const value = correctLog((rows - hits + 0.5) / (hits + 0.5));
-    idf[i] = value <= 0 ? 1e-6 : value;
+    // The reference's IDF (one place for FTS5's formula and floor), with its correctly rounded log.
+    idf[i] = bm25Idf(rows, counts[i]!.size);
   }
   const avgdl = tokens / rows;
   const freq = new Float64Array(phrases.length);

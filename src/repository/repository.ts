@@ -745,7 +745,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       if (error instanceof QueryError) throw new QueryError(`${schema.entityName}: ${error.message}`, { table: schema.table });
       throw error;
     }
-    const normalized = normalizeQuery(schema, { where: options.where, limit: options.limit ?? 20, offset: options.offset, cache: options.cache });
+    const normalized = normalizeQuery(schema, { where: options.where, limit: options.limit === undefined ? 20 : options.limit, offset: options.offset, cache: options.cache });
     const limit = normalized.limit!;
     const offset = normalized.offset ?? 0;
     const load = async (session: DataSession): Promise<SearchHit[]> => {
@@ -778,14 +778,14 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     const fail = (field: string, problem: string): never => {
       throw new QueryError(`${this.schema.entityName}: search ${field} ${problem}`, { table: this.schema.table, field });
     };
-    if (options === null || typeof options !== "object") fail("options", "must be an object");
+    if (options === null || typeof options !== "object" || Array.isArray(options)) fail("options", "must be an object");
     for (const key of Object.keys(options)) {
       if (!SEARCH_OPTION_KEYS.has(key)) fail(key, "is not a search option (expected where, limit, offset, snippet, cache)");
     }
     const asked = options.snippet;
     if (asked === undefined || asked === false) return undefined;
     if (asked === true) return SNIPPET_DEFAULTS;
-    if (asked === null || typeof asked !== "object") fail("snippet", "must be true, false or { before?, after?, maxTokens?, ellipsis? }");
+    if (asked === null || typeof asked !== "object" || Array.isArray(asked)) fail("snippet", "must be true, false or { before?, after?, maxTokens?, ellipsis? }");
     for (const key of Object.keys(asked)) {
       if (!SNIPPET_OPTION_KEYS.has(key)) fail(`snippet.${key}`, "is not a snippet option (expected before, after, maxTokens, ellipsis)");
     }

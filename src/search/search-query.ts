@@ -50,3 +50,11 @@ export interface SearchQuery {
   readonly root: SearchNode;
   readonly phrases: readonly SearchPhrase[];
 }
+
+/**
+ * What a phrase looks for, as a string: two phrases of a query with the same key (`Köln koln`, `a* "a"*`) match
+ * the same rows at the same places, so a matcher or a snippet looks such a phrase up once.
+ */
+export function phraseKey(phrase: SearchPhrase): string {
+  return `${phrase.prefix ? "*" : ""}${phrase.tokens.join(" ")}`;
+}

@@ -18,7 +18,7 @@
  * The text is not escaped: markers and text are concatenated as they are, as FTS5's `snippet()` does; escape
  * the parts yourself before putting them into HTML.
  */
-import type { SearchNode, SearchPhrase, SearchQuery } from "./search-query.js";
+import { phraseKey, type SearchNode, type SearchPhrase, type SearchQuery } from "./search-query.js";
 import { phraseOccurrences } from "./search-reference.js";
 import { tokenize, type Token } from "./search-tokenizer.js";
 
@@ -37,12 +37,17 @@ export interface SnippetOptions {
 /** The defaults of {@link SnippetOptions}. */
 export const SNIPPET_DEFAULTS: Required<SnippetOptions> = { before: "<b>", after: "</b>", maxTokens: 10, ellipsis: "…" };
 
-/** The phrases a snippet marks: those not under an exclusion. */
-function markedPhrases(node: SearchNode, into: SearchPhrase[]): SearchPhrase[] {
+/**
+ * The phrases a snippet marks: those not under an exclusion, each once (a query naming one phrase twice,
+ * `a a`, marks and counts it once: looking for it again would only multiply the hits).
+ */
+function markedPhrases(node: SearchNode, into: Map<string, SearchPhrase>): Map<string, SearchPhrase> {
   switch (node.kind) {
-    case "phrase":
-      into.push(node);
+    case "phrase": {
+      const key = phraseKey(node);
+      if (!into.has(key)) into.set(key, node);
       break;
+    }
     case "and":
     case "or":
       for (const child of node.children) markedPhrases(child, into);
@@ -52,6 +57,9 @@ function markedPhrases(node: SearchNode, into: SearchPhrase[]): SearchPhrase[] {
   }
   return into;
 }
+
+/** A phrase occurrence in a column: the phrase's number among the marked ones, its first and last token. */
+type Span = readonly [phrase: number, first: number, last: number];
 
 interface Window {
   readonly column: number;
@@ -65,31 +73,43 @@ interface Window {
  * `options` must be complete (the repository fills the defaults and checks them).
  */
 export function buildSnippet(texts: readonly (string | null)[], query: SearchQuery, options: Required<SnippetOptions>): string {
-  const phrases = markedPhrases(query.root, []);
+  const phrases = [...markedPhrases(query.root, new Map()).values()];
   const { maxTokens } = options;
   const columns = texts.map((text) => (text === null ? [] : tokenize(text)));
-  // Per column: for each token, the phrase occurrences covering it ([phrase number, first token, last token]).
   let best: Window | undefined;
-  const spansOf: Array<Array<[number, number, number]>> = [];
+  let bestSpans: Span[] = [];
+  const lead = Math.min(2, Math.floor((maxTokens - 1) / 3));
   columns.forEach((tokens, column) => {
     const terms = tokens.map((t) => t.term);
-    const spans: Array<[number, number, number]> = [];
+    const spans: Span[] = [];
     phrases.forEach((phrase, p) => {
       for (const at of phraseOccurrences(phrase, terms)) spans.push([p, at, at + phrase.tokens.length - 1]);
     });
-    spansOf.push(spans);
     if (spans.length === 0) return;
-    const lead = Math.min(2, Math.floor((maxTokens - 1) / 3));
+    // By first token: the spans a window holds are then a run found by moving two cursors forward, so a
+    // column of n hits costs O(n · window), not the O(n²) of filtering every span for every window.
+    spans.sort((a, b) => a[1] - b[1]);
     const lastStart = Math.max(0, tokens.length - maxTokens);
-    const starts = new Set(spans.map(([, first]) => Math.min(lastStart, Math.max(0, first - lead))));
-    for (const start of [...starts].sort((a, b) => a - b)) {
+    let from = 0;
+    let previousStart = -1;
+    for (const [, first] of spans) {
+      const start = Math.min(lastStart, Math.max(0, first - lead));
+      // Starts come ascending (first ascends, the clamps keep the order): each is tried once.
+      if (start <= previousStart) continue;
+      previousStart = start;
       const end = start + maxTokens;
-      const inside = spans.filter(([, first, last]) => first >= start && last < end);
-      const distinct = new Set(inside.map(([p]) => p)).size;
+      while (from < spans.length && spans[from]![1] < start) from++;
+      const seen = new Set<number>();
       const hit = new Set<number>();
-      for (const [, first, last] of inside) for (let i = first; i <= last; i++) hit.add(i);
-      if (best === undefined || distinct > best.distinct || (distinct === best.distinct && hit.size > best.hitTokens)) {
-        best = { column, start, distinct, hitTokens: hit.size };
+      for (let s = from; s < spans.length && spans[s]![1] < end; s++) {
+        const [p, f, l] = spans[s]!;
+        if (l >= end) continue;
+        seen.add(p);
+        for (let i = f; i <= l; i++) hit.add(i);
+      }
+      if (best === undefined || seen.size > best.distinct || (seen.size === best.distinct && hit.size > best.hitTokens)) {
+        best = { column, start, distinct: seen.size, hitTokens: hit.size };
+        bestSpans = spans;
       }
     }
   });
@@ -98,12 +118,13 @@ export function buildSnippet(texts: readonly (string | null)[], query: SearchQue
     if (column < 0) return "";
     return render(texts[column]!, columns[column]!, 0, [], options);
   }
-  const inside = spansOf[best.column]!.filter(([, first, last]) => first >= best!.start && last < best!.start + maxTokens);
-  return render(texts[best.column]!, columns[best.column]!, best.start, inside, options);
+  const { start } = best;
+  const inside = bestSpans.filter(([, first, last]) => first >= start && last < start + maxTokens);
+  return render(texts[best.column]!, columns[best.column]!, start, inside, options);
 }
 
 /** The window of `tokens` from `start` with the `spans` wrapped, cut with ellipses. */
-function render(text: string, tokens: readonly Token[], start: number, spans: ReadonlyArray<[number, number, number]>, options: Required<SnippetOptions>): string {
+function render(text: string, tokens: readonly Token[], start: number, spans: readonly Span[], options: Required<SnippetOptions>): string {
   const end = Math.min(tokens.length, start + options.maxTokens);
   // Merge the hit spans (token ranges) that overlap into runs to wrap once (neighbours stay apart, as in FTS5).
   const sorted = spans.map(([, first, last]) => [first, last] as [number, number]).sort((a, b) => a[0] - b[0]);

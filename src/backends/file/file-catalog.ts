@@ -240,6 +240,9 @@ export function catalogProblem(value: unknown, sealed: boolean): string | undefi
       if (typeof ft?.name !== "string" || ft.name === "" || !Array.isArray(ft.columns) || ft.columns.length === 0 || !ft.columns.every((c) => typeof c === "string" && strings(c))) {
         return `table "${name}": "fullText" needs a name and columns, each one of its string columns`;
       }
+      // As the schema editor refuses it (createFullTextIndex): a column twice would count its words twice.
+      const twice = ft.columns.find((c, i) => ft.columns!.indexOf(c) !== i);
+      if (twice !== undefined) return `table "${name}": "fullText" names the column ${JSON.stringify(twice)} twice`;
     }
   }
   return undefined;
