@@ -987,7 +987,7 @@ export class WriteSet implements RelatedRows {
     notePlan("index", index.name);
     const end = request.offset + request.limit;
     if (request.limit <= 0) return [];
-    index.settle();
+    index.settle(schema.table);
     const overlay = this.overlays.get(schema.table);
     const own = overlay && overlay.rows.size > 0 ? overlay.rows : undefined;
     const keep = request.where === undefined ? undefined : compileWhere(request.where, this);

@@ -58,9 +58,9 @@ describe("FullTextIndex", () => {
           } else if (op.kind === "erase") {
             rows.delete(op.key);
             index.erase(op.key);
-          } else index.settle();
+          } else index.settle("t");
         }
-        index.settle();
+        index.settle("t");
         const want = new Map<string, Map<number, number[]>>();
         let total = 0;
         for (const [key, row] of rows) {
