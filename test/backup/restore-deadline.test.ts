@@ -65,7 +65,7 @@ describe("sqlite: a restore whose in-place write stays busy", () => {
       });
     };
 
-    const error = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name).catch((e: unknown) => e);
+    const error = await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, root)!, generation: generation.name }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LockError);
     expect((error as LockError).message).toContain(file);
     expect(abandoned).toBe(true);

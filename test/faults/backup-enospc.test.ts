@@ -69,7 +69,7 @@ for (const kind of ["sqlite", "file"] as const) {
       const entriesBefore = fs.readdirSync(disk.dir).sort();
       const filler = fillDisk(disk.dir);
 
-      const error = await restoreGeneration(kind, location, backupPlanOf(kind, location, root)!, generation.name).catch((e: unknown) => e);
+      const error = await restoreGeneration({ backend: kind, location, plan: backupPlanOf(kind, location, root)!, generation: generation.name }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CapacityError);
       expect((error as CapacityError).message).toContain(disk.dir);
       fs.rmSync(filler);
@@ -105,7 +105,7 @@ describe.skipIf(skip)("sqlite: a restore whose write into the database fills the
     const filler = fillDisk(disk.dir);
     fs.rmSync(reserve);
 
-    const error = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name).catch((e: unknown) => e);
+    const error = await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, root)!, generation: generation.name }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CapacityError);
     expect((error as CapacityError).message).toContain(file);
     expect((error as CapacityError).file).toBe(file);
