@@ -21,8 +21,16 @@ import type { BackupPlan, RestoreResult } from "./backup-layout.js";
 
 export type { RestoreResult } from "./backup-layout.js";
 
-/** How {@link restoreGeneration} may deviate from its checks. */
-export interface RestoreOptions {
+/** What {@link restoreGeneration} restores, where, and how it may deviate from its checks. */
+export interface RestoreRequest {
+  /** The storage's backend name (`"sqlite"`, `"file"`). */
+  readonly backend: string;
+  /** The storage's data: a SQLite file or a file-backend directory. */
+  readonly location: string;
+  /** The storage's backup plan (backup-plan.ts): where its generations are, what its source is. */
+  readonly plan: BackupPlan;
+  /** The generation to restore: a name, or a generation's directory. */
+  readonly generation: string;
   /**
    * Restore a generation taken from another source (another database file or directory, or an in-memory
    * storage) than the storage's. @default false
@@ -31,11 +39,12 @@ export interface RestoreOptions {
 }
 
 /**
- * Restores generation `name` (a name, or a generation's directory) of the `backend` storage at `location`
- * (a SQLite file or a file-backend directory) from `plan.root`.
+ * Restores `request.generation` of the `request.backend` storage at `request.location` from `request.plan.root`.
+ * One object, not five positional parameters: three of them are strings a caller could swap unnoticed.
  */
-export async function restoreGeneration(backend: string, location: string, plan: BackupPlan, name: string, options: RestoreOptions = {}): Promise<RestoreResult> {
-  const generation = findGeneration(plan.root, name);
+export async function restoreGeneration(request: RestoreRequest): Promise<RestoreResult> {
+  const { backend, location, plan } = request;
+  const generation = findGeneration(plan.root, request.generation);
   const layout = backupLayoutOf(backend);
   if (!layout?.restore) {
     throw new ConfigError([`generation: a ${backend} storage cannot be restored in place; open the generation's data with createStorage("file:" + its data directory)`]);
@@ -44,7 +53,7 @@ export async function restoreGeneration(backend: string, location: string, plan:
   if (!layout.restoresFrom.includes(from)) {
     throw new ConfigError([`generation: ${generation.name} was taken from a ${from} storage, not ${backend}`], { file: generation.path });
   }
-  if (source !== undefined && source !== plan.source && !options.forceSource) {
+  if (source !== undefined && source !== plan.source && request.forceSource !== true) {
     throw new GenerationSourceError(generation.name, source, plan.source, { file: generation.path });
   }
   await verifyGeneration(generation);

@@ -76,8 +76,8 @@ for (const kind of KINDS) {
       // Memory has no data in place: its generation is restored into a file directory, another source than its own.
       const target = kind === "memory" ? "file" : kind;
       const plan = backupPlanOf(target, locationOf(kind), backups())!;
-      if (kind === "memory") await expect(restoreGeneration(target, locationOf(kind), plan, generation)).rejects.toBeInstanceOf(GenerationSourceError);
-      const result = await restoreGeneration(target, locationOf(kind), plan, generation, { forceSource: kind === "memory" });
+      if (kind === "memory") await expect(restoreGeneration({ backend: target, location: locationOf(kind), plan, generation })).rejects.toBeInstanceOf(GenerationSourceError);
+      const result = await restoreGeneration({ backend: target, location: locationOf(kind), plan, generation, forceSource: kind === "memory" });
       expect(result.restored.name).toBe(generation);
       const reopened = await createStorage({ url: `${target}:${locationOf(kind)}`, entities: [Task] });
       open.push(reopened);
@@ -86,7 +86,7 @@ for (const kind of KINDS) {
         // What the restore replaced is one more generation, which restores the later state.
         expect(result.replaced?.manifest.reason).toBe("restore");
         await close(reopened);
-        await restoreGeneration(kind, locationOf(kind), backupPlanOf(kind, locationOf(kind), backups())!, result.replaced!.name);
+        await restoreGeneration({ backend: kind, location: locationOf(kind), plan: backupPlanOf(kind, locationOf(kind), backups())!, generation: result.replaced!.name });
         const undone = await createStorage({ url: urlOf(kind), entities: [Task] });
         open.push(undone);
         expect((await rowsOf(undone)).map((t) => t.title)).toEqual(["a", "after", "c"]);
@@ -156,7 +156,7 @@ for (const kind of ["sqlite", "file"] as const) {
       expect(listGenerations(backups()).filter((g) => g.manifest.reason === "migration")).toHaveLength(1);
       await close(storage);
 
-      await restoreGeneration(kind, locationOf(kind), backupPlanOf(kind, locationOf(kind), backups())!, made[0]!.name);
+      await restoreGeneration({ backend: kind, location: locationOf(kind), plan: backupPlanOf(kind, locationOf(kind), backups())!, generation: made[0]!.name });
       const restored = await openStorage(kind, { migrations: [renamed, broken] });
       expect(await rowsOf(restored)).toEqual(before);
       expect((await restored.migrations.status()).map((s) => s.state)).toEqual(["pending", "pending"]);
@@ -171,13 +171,13 @@ for (const kind of ["sqlite", "file"] as const) {
       await saveTitles(storage, ["a"]);
       const generation = await coreOf(storage).backups!.create("manual");
       const plan = backupPlanOf(kind, locationOf(kind), backups())!;
-      await expect(restoreGeneration(kind, locationOf(kind), plan, generation.name)).rejects.toBeInstanceOf(LockError);
+      await expect(restoreGeneration({ backend: kind, location: locationOf(kind), plan, generation: generation.name })).rejects.toBeInstanceOf(LockError);
       await saveTitles(storage, ["b"]);
       await close(storage);
       const file = generation.manifest.files[0]!;
       const damaged = file.path === "" ? generation.dataPath : path.join(generation.dataPath, file.path);
       fs.appendFileSync(damaged, "x");
-      await expect(restoreGeneration(kind, locationOf(kind), plan, generation.name)).rejects.toThrow(/differs from its manifest/);
+      await expect(restoreGeneration({ backend: kind, location: locationOf(kind), plan, generation: generation.name })).rejects.toThrow(/differs from its manifest/);
       const reopened = await openStorage(kind);
       expect((await rowsOf(reopened)).map((t) => t.title)).toEqual(["a", "b"]);
       // Nothing was replaced, so no `restore` generation (the file backend adds a `compaction` one on close).
@@ -229,7 +229,7 @@ describe("sqlite: automatic backups across processes", () => {
     for (const generation of listed) await verifyGeneration(generation);
     // A half-written one was removed by the listing (its process is gone).
     expect(fs.readdirSync(root).sort()).toEqual(listed.map((g) => g.name));
-    await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, undefined)!, listed[0]!.name);
+    await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, undefined)!, generation: listed[0]!.name });
     const restored = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
     open.push(restored);
     expect(await restored.repository(Task).count()).toBe(4000);

@@ -43,7 +43,7 @@ describe("sqlite: restore", () => {
     const fd = fs.openSync(file, "r+");
     fs.writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, Math.max(4096, size - 4096));
     fs.closeSync(fd);
-    const result = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+    const result = await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, root)!, generation: generation.name });
     expect(result.replaced?.manifest.reason).toBe("restore");
     const reopened = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
     expect(await titles(reopened)).toEqual(["a", "b"]);
@@ -55,7 +55,7 @@ describe("sqlite: restore", () => {
     const root = path.join(dir, "generations");
     const generation = await sqliteWithGeneration(file, root, ["a"]);
     fs.writeFileSync(file, "this is not a SQLite database, it was overwritten by accident".repeat(100));
-    const result = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+    const result = await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, root)!, generation: generation.name });
     expect(result.replaced).toBeDefined();
     expect(fs.readFileSync(result.replaced!.dataPath, "utf8")).toMatch(/^this is not a SQLite database/);
     const reopened = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
@@ -67,7 +67,7 @@ describe("sqlite: restore", () => {
     const root = path.join(dir, "generations");
     const generation = await sqliteWithGeneration(path.join(dir, "old.db"), root, ["a"]);
     const file = path.join(dir, "new", "data", "app.db");
-    const result = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name, { forceSource: true });
+    const result = await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, root)!, generation: generation.name, forceSource: true });
     expect(result.replaced).toBeUndefined();
     const reopened = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
     expect(await titles(reopened)).toEqual(["a"]);
@@ -91,7 +91,7 @@ describe("sqlite: restore over a crashed database's -wal", () => {
     for (const suffix of ["", "-wal", "-shm"]) fs.copyFileSync(`${live}${suffix}`, `${file}${suffix}`);
     db.close();
     expect(fs.statSync(`${file}-wal`).size).toBeGreaterThan(0);
-    const result = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+    const result = await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, root)!, generation: generation.name });
     const reopened = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
     expect(await titles(reopened)).toEqual(["a"]);
     await reopened.close();
@@ -112,7 +112,7 @@ describe("file: restore", () => {
     const second = await coreOf(storage).backups!.create("manual");
     await storage.close();
     const plan = backupPlanOf("file", data, data)!;
-    const result = await restoreGeneration("file", data, plan, first.name);
+    const result = await restoreGeneration({ backend: "file", location: data, plan, generation: first.name });
     const names = listGenerations(data).map((g) => g.name);
     expect(names).toEqual(expect.arrayContaining([first.name, second.name, result.replaced!.name]));
     const reopened = await open();
@@ -137,7 +137,7 @@ describe("file: a restore whose copy fails midway (a full disk, a generation pru
       cp(source, target, options);
     });
     try {
-      await expect(restoreGeneration("file", data, backupPlanOf("file", data, root)!, generation.name)).rejects.toThrow(/ENOSPC/);
+      await expect(restoreGeneration({ backend: "file", location: data, plan: backupPlanOf("file", data, root)!, generation: generation.name })).rejects.toThrow(/ENOSPC/);
     } finally {
       spy.mockRestore();
     }

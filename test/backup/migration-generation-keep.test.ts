@@ -43,7 +43,7 @@ describe("file: a migration run longer than keep", () => {
 
     const made = listGenerations(root).filter((g) => g.manifest.reason === "migration");
     expect(made).toHaveLength(1);
-    await restoreGeneration("file", data, backupPlanOf("file", data, root)!, made[0]!.name);
+    await restoreGeneration({ backend: "file", location: data, plan: backupPlanOf("file", data, root)!, generation: made[0]!.name });
     const restored = await createStorage({ url: `file:${data}`, entities: [Task], migrations });
     try {
       expect((await restored.repository(Task).findAll()).map((t) => t.title)).toEqual(["a"]);

@@ -40,7 +40,7 @@ describe("sqlite: a restore told the database is busy by an extended code", () =
         return exec.call(this, sql);
       });
       try {
-        const error = await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, undefined)!, generation.name).catch((e: unknown) => e);
+        const error = await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, undefined)!, generation: generation.name }).catch((e: unknown) => e);
         vi.restoreAllMocks();
         expect(error).toBeInstanceOf(LockError);
         expect(fs.statSync(file).ino).toBe(inode);

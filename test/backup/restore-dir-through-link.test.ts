@@ -37,7 +37,7 @@ describe("file: restore with backup.dir reached through a link", () => {
 
     const before = listGenerations(root).map((g) => g.name);
     expect(before).toContain(generation.name);
-    const { replaced } = await restoreGeneration("file", data, backupPlanOf("file", data, root)!, generation.name);
+    const { replaced } = await restoreGeneration({ backend: "file", location: data, plan: backupPlanOf("file", data, root)!, generation: generation.name });
     expect(listGenerations(root).map((g) => g.name)).toEqual([...before, replaced!.name]);
     const restored = await createStorage({ url: `file:${data}`, entities: [Task] });
     try {

@@ -41,7 +41,7 @@ describe("sqlite: a restore killed mid-way", () => {
     const leftovers = () => fs.readdirSync(dir).filter((entry) => entry.startsWith("app.db.restore-"));
     expect(leftovers().length).toBeGreaterThan(0);
 
-    await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, undefined)!, generation.name);
+    await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, undefined)!, generation: generation.name });
     expect(leftovers()).toEqual([]);
   }, 30_000);
 });

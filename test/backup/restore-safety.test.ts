@@ -61,7 +61,7 @@ for (const kind of ["sqlite", "file"] as const) {
       const theirs = await withGeneration(kind, locationOf("other"), root, ["theirs"], []);
       await withGeneration(kind, locationOf("app"), root, ["mine"], []);
       const plan = backupPlanOf(kind, locationOf("app"), root)!;
-      const refused = await restoreGeneration(kind, locationOf("app"), plan, theirs.name).catch((error: unknown) => error);
+      const refused = await restoreGeneration({ backend: kind, location: locationOf("app"), plan, generation: theirs.name }).catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(GenerationSourceError);
       const error = refused as GenerationSourceError;
       expect(error.code).toBe("STRATA_GENERATION_SOURCE");
@@ -75,7 +75,7 @@ for (const kind of ["sqlite", "file"] as const) {
       // Nothing replaced, so no `restore` generation either.
       expect(listGenerations(root).map((g) => g.manifest.reason)).not.toContain("restore");
 
-      const result = await restoreGeneration(kind, locationOf("app"), plan, theirs.name, { forceSource: true });
+      const result = await restoreGeneration({ backend: kind, location: locationOf("app"), plan, generation: theirs.name, forceSource: true });
       expect(result.replaced?.manifest.source).toBe(path.resolve(locationOf("app")));
       expect(await titlesAt(`${kind}:${locationOf("app")}`)).toEqual(["theirs"]);
     });
@@ -134,7 +134,7 @@ describe("sqlite: a second process opening the database while a restore runs", (
       await child.opened();
     };
     try {
-      await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+      await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, root)!, generation: generation.name });
       expect(child).toBeDefined();
       expect(await child!.read()).toEqual(["a", "b"]);
     } finally {
@@ -158,7 +158,7 @@ describe("sqlite: restore in place", () => {
       writer.exec("BEGIN IMMEDIATE");
     };
     try {
-      await expect(restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name)).rejects.toThrow(/taken by another process while it was being restored; nothing was restored/);
+      await expect(restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, root)!, generation: generation.name })).rejects.toThrow(/taken by another process while it was being restored; nothing was restored/);
     } finally {
       writer?.exec("ROLLBACK");
       writer?.close();
@@ -180,7 +180,7 @@ describe("sqlite: restore in place", () => {
     expect(db.pragma("page_size", { simple: true })).toBe(8192);
     db.close();
     const generation = await createGeneration(root, { reason: "manual", backend: "sqlite", source: path.resolve(file), dataName: "data.db", write: (dataPath) => fs.copyFileSync(other, dataPath) });
-    await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+    await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, root)!, generation: generation.name });
     expect(await titlesAt(`sqlite:${file}`)).toEqual(["a", "c"]);
   });
 });
@@ -203,7 +203,7 @@ describe("file: a crash at each step of a restore", () => {
       renames++;
       return rename(from, to);
     });
-    await restoreGeneration("file", counted.data, counted.plan, counted.generation.name);
+    await restoreGeneration({ backend: "file", location: counted.data, plan: counted.plan, generation: counted.generation.name });
     vi.restoreAllMocks();
     expect(await titlesAt(`file:${counted.data}`)).toEqual(["a", "b"]);
     expect(renames).toBeGreaterThan(3);
@@ -218,7 +218,7 @@ describe("file: a crash at each step of a restore", () => {
         if (++calls === failAt) throw Object.assign(new Error(`simulated crash at rename ${failAt}`), { code: "EIO" });
         return rename(from, to);
       });
-      await expect(restoreGeneration("file", data, plan, generation.name)).rejects.toThrow(/simulated crash/);
+      await expect(restoreGeneration({ backend: "file", location: data, plan, generation: generation.name })).rejects.toThrow(/simulated crash/);
       vi.restoreAllMocks();
       const found = await titlesAt(`file:${data}`);
       expect([["a", "b", "c"], ["a", "b"]], `rename ${failAt}`).toContainEqual(found);

@@ -31,7 +31,7 @@ describe("sqlite: the files of a generation", () => {
     await storage.close();
     expect(fs.readdirSync(generation.path).sort()).toEqual(["data.db", "manifest.json"]);
 
-    await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, undefined)!, generation.name);
+    await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, undefined)!, generation: generation.name });
     expect(fs.readdirSync(generation.path).sort()).toEqual(["data.db", "manifest.json"]);
   });
 });

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { Task } from "../../entities/index.js";
 import { createStorage } from "../../src/index.js";
 import { listGenerations } from "../../src/backup/backup-generations.js";
@@ -23,6 +23,7 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "strata-leftovers-"));
 });
 afterEach(() => {
+  vi.restoreAllMocks();
   for (const child of children.splice(0)) child.kill("SIGKILL");
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -79,6 +80,24 @@ describe("sqlite::memory: temp files of killed processes", () => {
     }
     expect(removeStaleTemporaryFiles(dir)).toContain(path.basename(file));
   });
+
+  // The probe's answer when another connection holds the database may be an extended code: SQLITE_BUSY_RECOVERY
+  // while that connection rebuilds the WAL index, SQLITE_LOCKED_SHAREDCACHE. Each means held, never "nobody".
+  for (const code of ["SQLITE_BUSY", "SQLITE_BUSY_RECOVERY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED", "SQLITE_LOCKED_SHAREDCACHE"]) {
+    test(`a database whose pid looks dead and whose probe answers ${code} is kept`, () => {
+      const file = path.join(dir, `strata-memory-${deadPid()}-${hex}.sqlite`);
+      const db = new Database(file);
+      db.exec("CREATE TABLE t (x)");
+      db.close();
+      const exec = Database.prototype.exec;
+      vi.spyOn(Database.prototype, "exec").mockImplementation(function (this: Database.Database, sql: string) {
+        if (sql === "BEGIN EXCLUSIVE") throw Object.assign(new Error("database is locked"), { code });
+        return exec.call(this, sql);
+      });
+      expect(removeStaleTemporaryFiles(dir)).toEqual([]);
+      expect(fs.existsSync(file)).toBe(true);
+    });
+  }
 
   test.skipIf(!onLinux)("a pid reused by a process that started after the file was written is gone; one written since is kept", async () => {
     const pid = await livePid();

@@ -8,6 +8,7 @@ import "reflect-metadata";
 import fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { Task } from "../../entities/index.js";
 import { CapacityError, createStorage } from "../../src/index.js";
@@ -68,7 +69,7 @@ for (const kind of ["sqlite", "file"] as const) {
       const entriesBefore = fs.readdirSync(disk.dir).sort();
       const filler = fillDisk(disk.dir);
 
-      const error = await restoreGeneration(kind, location, backupPlanOf(kind, location, root)!, generation.name).catch((e: unknown) => e);
+      const error = await restoreGeneration({ backend: kind, location, plan: backupPlanOf(kind, location, root)!, generation: generation.name }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CapacityError);
       expect((error as CapacityError).message).toContain(disk.dir);
       fs.rmSync(filler);
@@ -82,3 +83,39 @@ for (const kind of ["sqlite", "file"] as const) {
     });
   });
 }
+
+describe.skipIf(skip)("sqlite: a restore whose write into the database fills the disk", () => {
+  test("is a CapacityError naming the database (SQLITE_FULL, not a driver error), with the old data intact", async () => {
+    const file = path.join(disk.dir, "app.db");
+    const root = path.join(dir, "generations");
+    const storage = await createStorage({ url: `sqlite:${file}`, entities: [Task], autoCreate: true, backup: { enabled: true, dir: root, intervalMs: 2 ** 31 - 1 } });
+    await storage.repository(Task).saveMany(Array.from({ length: 150 }, (_, i) => ({ projectId: "p", title: `${i} ${"x".repeat(500)}` })));
+    const generation = await coreOf(storage).backups!.create("manual");
+    await storage.repository(Task).deleteMany({ projectId: "p" });
+    await storage.repository(Task).save({ projectId: "p", title: "after" });
+    await storage.close();
+    // The database shrinks to a few pages, so the generation's copy beside it fits (the restore's first write)
+    // but writing the generation into the database, as large again, does not.
+    const shrink = new Database(file);
+    shrink.exec("VACUUM");
+    shrink.close();
+    const generationBytes = fs.statSync(path.join(root, generation.name, "data.db")).size;
+    const reserve = path.join(disk.dir, "reserve.bin");
+    fs.writeFileSync(reserve, Buffer.alloc(generationBytes + 128 * 1024));
+    const filler = fillDisk(disk.dir);
+    fs.rmSync(reserve);
+
+    const error = await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, root)!, generation: generation.name }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CapacityError);
+    expect((error as CapacityError).message).toContain(file);
+    expect((error as CapacityError).file).toBe(file);
+    fs.rmSync(filler);
+    expect(fs.readdirSync(disk.dir).filter((entry) => entry.includes(".restore-"))).toEqual([]);
+    const reopened = await createStorage({ url: `sqlite:${file}`, entities: [Task] });
+    try {
+      expect((await reopened.repository(Task).findAll()).map((t) => t.title)).toEqual(["after"]);
+    } finally {
+      await reopened.close();
+    }
+  });
+});

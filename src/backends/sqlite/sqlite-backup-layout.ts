@@ -23,7 +23,9 @@
  *    instant is replaced by the restore and is not in the `restore` generation;
  * 4. the database is compared with the generation (`serialize()`, the header's counters and schema cookie aside): better-sqlite3
  *    reports a step that found the database busy as finished, and a restore that did not happen must never
- *    say it did. A busy database is retried for `BUSY_RETRY_MS`, then a `LockError`, nothing changed.
+ *    say it did. A busy database is retried for `BUSY_RETRY_MS`, then a `LockError`, nothing changed; the deadline
+ *    holds inside an attempt too (better-sqlite3 steps a busy backup again with no limit). A full disk
+ *    (SQLITE_FULL) is a `CapacityError` naming the database, its old data kept (SQLite rolls the write back).
  *
  * A database file SQLite cannot read at all (overwritten, a damaged header) cannot be written through
  * SQLite, and no connection can hold it: the temp file is fsynced and renamed over it instead (its stale
@@ -34,12 +36,12 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import type Database from "better-sqlite3";
-import { CorruptionError, LockError } from "../../errors.js";
+import { CapacityError, CorruptionError, LockError } from "../../errors.js";
 import type { Generation } from "../../backup/backup-generations.js";
 import { createGeneration, fsyncPath } from "../../backup/backup-generations.js";
 import type { BackupLayout, BackupPlan, RestoreResult } from "../../backup/backup-layout.js";
 import { diskFullError } from "../../util/disk-full-error.js";
-import { isBusy } from "./sqlite-errors.js";
+import { lockConflictOf } from "./sqlite-errors.js";
 import { processGone } from "../../util/process-alive.js";
 
 /** See the module comment. */
@@ -84,8 +86,7 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
           db.exec("COMMIT");
         } catch (error) {
           const code = (error as { code?: string }).code ?? "";
-          // Extended codes too: SQLITE_BUSY_RECOVERY (another connection rebuilds the WAL index), _SNAPSHOT, LOCKED_*.
-          if (isBusy(error) || code.startsWith("SQLITE_LOCKED")) {
+          if (lockConflictOf(error) !== undefined) {
             throw new LockError(`The SQLite database ${file} is open in another connection or process; close it (stop the application) before restoring`, { file, cause: error });
           }
           // Not a database SQLite can read (overwritten, a damaged header): what a restore is for. Any other
@@ -120,10 +121,19 @@ async function restoreSqlite(file: string, plan: BackupPlan, generation: Generat
     return { restored: generation, replaced };
   } catch (error) {
     // The copy beside the database is the restore's first write there: a full disk is told as one, by its file.
-    throw diskFullError(error, file, `restore ${generation.name} into ${file} (nothing was restored)`) ?? error;
+    // The write into the database goes through SQLite, whose unix VFS reports ENOSPC as SQLITE_FULL; SQLite
+    // rolled that transaction back, so the database holds its old data.
+    const what = `restore ${generation.name} into ${file} (nothing was restored)`;
+    throw diskFullError(error, file, what) ?? sqliteFullError(error, file, what) ?? error;
   } finally {
     for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(`${temp}${suffix}`, { force: true });
   }
+}
+
+/** A `CapacityError` naming `file` when `error` is SQLite's SQLITE_FULL, else undefined (disk-full-error.ts's words). */
+function sqliteFullError(error: unknown, file: string, what: string): CapacityError | undefined {
+  if ((error as { code?: unknown })?.code !== "SQLITE_FULL") return undefined;
+  return new CapacityError(`Could not ${what}: the disk holding ${file} is full (SQLITE_FULL); the database holds its old data. Free space and retry.`, { file, cause: error });
 }
 
 /** What follows `<database>.restore-` in a restore's copy (step 1 of the module comment) and its companions. */
@@ -195,10 +205,20 @@ async function writeInPlace(Sqlite: typeof Database, source: string, file: strin
     }
     const wanted = src.serialize();
     const deadline = Date.now() + BUSY_RETRY_MS;
+    const taken = () => new LockError(`The SQLite database ${file} was taken by another process while it was being restored; nothing was restored. Stop the application and restore again`, { file });
     for (;;) {
       // All the pages in one step: one transaction of the destination (pages beyond the first step would
-      // otherwise be copied while other connections may commit between steps).
-      await src.backup(file, { progress: () => 0x7fffffff });
+      // otherwise be copied while other connections may commit between steps). better-sqlite3 calls the
+      // progress callback after every step that left pages, a busy one included, and steps again at once, with
+      // no limit: the deadline is checked here too. Its return value only sets the next step's page count (0
+      // copies none and steps again), so the attempt is abandoned by throwing: better-sqlite3 then closes the
+      // backup, which rolls back the destination's transaction (nothing restored), and rejects with the error.
+      await src.backup(file, {
+        progress: () => {
+          if (Date.now() >= deadline) throw taken();
+          return 0x7fffffff;
+        },
+      });
       const check = new Sqlite(file, { fileMustExist: true, timeout: BUSY_RETRY_MS });
       let done: boolean;
       try {
@@ -207,9 +227,7 @@ async function writeInPlace(Sqlite: typeof Database, source: string, file: strin
         check.close();
       }
       if (done) return;
-      if (Date.now() >= deadline) {
-        throw new LockError(`The SQLite database ${file} was taken by another process while it was being restored; nothing was restored. Stop the application and restore again`, { file });
-      }
+      if (Date.now() >= deadline) throw taken();
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   } finally {

@@ -7,10 +7,24 @@ import type { EntitySchema } from "../../schema/entity-schema.js";
 import { driverFailure, keyExhausted, missingColumn, missingTable, propertiesOf, uniqueViolation } from "../sql/sql-errors.js";
 import { ftsTableOf } from "./sqlite-full-text.js";
 
-/** SQLite refused because another connection holds a lock: retrying later may succeed. */
-export function isBusy(error: unknown): boolean {
+/**
+ * What kind of lock conflict a SQLite error reports, by its result code, extended codes included
+ * (SQLITE_BUSY_RECOVERY while another connection rebuilds the WAL index, SQLITE_BUSY_SNAPSHOT,
+ * SQLITE_LOCKED_SHAREDCACHE): `"busy"` when another connection holds the file's lock (waiting may succeed),
+ * `"locked"` for a conflict SQLite reports as SQLITE_LOCKED, undefined for anything else. The one place
+ * every "is the database held" check of the SQLite backend reads a code.
+ */
+export function lockConflictOf(error: unknown): "busy" | "locked" | undefined {
   const code = (error as { code?: unknown })?.code;
-  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
+  if (typeof code !== "string") return undefined;
+  if (code.startsWith("SQLITE_BUSY")) return "busy";
+  if (code.startsWith("SQLITE_LOCKED")) return "locked";
+  return undefined;
+}
+
+/** SQLite refused because another connection holds the file's lock: retrying later may succeed. */
+export function isBusy(error: unknown): boolean {
+  return lockConflictOf(error) === "busy";
 }
 
 /** The columns of "UNIQUE constraint failed: t.a, t.b". */
@@ -58,7 +72,7 @@ export function mapSqliteError(error: unknown, schema: EntitySchema | undefined,
   }
   if (schema && message.startsWith("no such table")) return missingTable(schema, error);
   if (schema && message.startsWith("no such column")) return missingColumn(schema, /no such column: (?:\w+\.)?"?([^"\s]+)"?/.exec(message)?.[1], error);
-  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+  if (lockConflictOf(error) !== undefined) {
     return new LockError(`The SQLite database ${file} stayed locked by another connection for longer than busy_timeout (${busyTimeoutMs} ms)`, {
       file,
       ...(schema ? { table: schema.table } : {}),

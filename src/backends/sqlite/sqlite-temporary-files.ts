@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import { processGone } from "../../util/process-alive.js";
+import { lockConflictOf } from "./sqlite-errors.js";
 
 /** Exactly what {@link temporaryFile} makes, and the companions SQLite adds beside it. */
 const TEMPORARY_NAME = /^(strata-memory-(\d+)-[0-9a-f]{12}\.sqlite)(-wal|-shm|-journal)?$/;
@@ -44,9 +45,9 @@ function heldByAConnection(file: string): boolean {
     db.exec("COMMIT");
     return false;
   } catch (error) {
-    // Busy: someone has it. Anything else (not a database, gone meanwhile): nobody can be using it.
-    const code = (error as { code?: string }).code ?? "";
-    return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED";
+    // Busy or locked, extended codes too (SQLITE_BUSY_RECOVERY: its owner is rebuilding the WAL index): someone
+    // has it. Anything else (not a database, gone meanwhile): nobody can be using it.
+    return lockConflictOf(error) !== undefined;
   } finally {
     db?.close();
   }

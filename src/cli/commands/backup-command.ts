@@ -114,7 +114,7 @@ export function backupCommand(program: Command): Command {
     .option("--force-source", "restore a generation taken from another database file or directory (a moved database) or from a memory storage")
     .action(async (name: string, opts: { dir?: string; forceSource?: boolean }, command: Command) => {
       const { backend, location, plan } = await targetOf(command, opts.dir);
-      const { restored, replaced } = await restoreGeneration(backend, location, plan, name, { forceSource: opts.forceSource === true });
+      const { restored, replaced } = await restoreGeneration({ backend, location, plan, generation: name, forceSource: opts.forceSource === true });
       if (jsonOf(command)) out(JSON.stringify({ restored: describe(restored), replaced: replaced ? describe(replaced) : null }));
       else out(`Restored ${restored.name} into ${location}.${replaced ? ` The data it replaced is ${replaced.name}.` : ""}`);
     });
