@@ -46,7 +46,7 @@
  */
 import { createHash } from "node:crypto";
 import { SchemaError } from "../../errors.js";
-import type { EntitySchema, FullTextSchema } from "../../schema/entity-schema.js";
+import { RESERVED_COLUMN_PREFIX, type EntitySchema, type FullTextSchema } from "../../schema/entity-schema.js";
 import type { SearchNode, SearchPhrase } from "../../search/search-query.js";
 import { tokenize } from "../../search/search-tokenizer.js";
 import type { FullTextSearch, SqlFullText } from "../sql/sql-dialect.js";
@@ -54,8 +54,8 @@ import { quoteIdentifier } from "../sql/sql-dialect.js";
 import { quotedText } from "../sql/sql-literals.js";
 import type { SqlRunner, WriteGate } from "../sql/sql-runner.js";
 
-/** Columns whose names start with this are Strata's own: never an entity's, never introspected. */
-export const HIDDEN_COLUMN_PREFIX = "__strata_";
+/** Columns whose names start with this are Strata's own: never an entity's (the schema reader refuses them), never introspected. */
+export const HIDDEN_COLUMN_PREFIX = RESERVED_COLUMN_PREFIX;
 /** The hidden `tsvector` column of a table with a full-text index. */
 export const FULL_TEXT_DOCUMENT_COLUMN = "__strata_fts_doc";
 /** The hidden column holding the document's length in tokens. */
@@ -278,7 +278,7 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
   const counting = countingConditions(query.root);
   for (const phrase of query.phrases) {
     const i = phrase.index;
-    hits.push(`(SELECT count(*) FROM ${t} WHERE ${docName} @@ ${add(phraseTsquery(phrase))}::tsquery)::float8 AS strata_h${i}`);
+    hits.push(`(SELECT count(*) FROM ${t} WHERE ${docName} @@ ${add(phraseTsquery(phrase))}::tsquery)::float8 AS __strata_h${i}`);
     // Each row's frequencies are computed once (a lateral select), not once per use in the formula; a phrase
     // counts only where it takes part in the row's match (see countingConditions).
     const when = counting.get(i);
@@ -288,28 +288,28 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
         : when.length === 0
           ? phraseFrequency(phrase, doc, add)
           : `CASE WHEN ${when.map((node) => `${doc} @@ ${add(searchTsquery(node))}::tsquery`).join(" AND ")} THEN (${phraseFrequency(phrase, doc, add)}) ELSE 0 END`;
-    frequencies.push(`(${frequency})::float8 AS strata_f${i}`);
-    const f = `strata_f.strata_f${i}`;
-    const raw = `ln((strata_s.strata_n - strata_s.strata_h${i} + 0.5::float8) / (strata_s.strata_h${i} + 0.5::float8))`;
+    frequencies.push(`(${frequency})::float8 AS __strata_f${i}`);
+    const f = `__strata_f.__strata_f${i}`;
+    const raw = `ln((__strata_s.__strata_n - __strata_s.__strata_h${i} + 0.5::float8) / (__strata_s.__strata_h${i} + 0.5::float8))`;
     const idf = `(CASE WHEN ${raw} <= 0 THEN 1e-6::float8 ELSE ${raw} END)`;
-    terms.push(`${idf} * ((${f} * (${K1} + 1.0::float8)) / (${f} + ${K1} * (1::float8 - ${B} + ${B} * ${len}::float8 / strata_s.strata_avgdl)))`);
+    terms.push(`${idf} * ((${f} * (${K1} + 1.0::float8)) / (${f} + ${K1} * (1::float8 - ${B} + ${B} * ${len}::float8 / __strata_s.__strata_avgdl)))`);
   }
   const match = add(searchTsquery(query.root));
   const where = search.where(params.length + 1);
   if (where) params.push(...where.params);
-  // Every name the select brings into scope beside the table's columns starts with `strata_`, so that the
-  // where's unqualified columns resolve in the table.
+  // Every name the select brings into scope beside the table's columns starts with `__strata_`, which no
+  // entity's column may (read-declared-table.ts), so that the where's unqualified columns resolve in the table.
   const stats =
-    `WITH strata_fts_stats AS (SELECT strata_n, CASE WHEN strata_n = 0 THEN 1::float8 ELSE strata_tokens / strata_n END AS strata_avgdl${hits.map((_, i) => `, strata_h${i}`).join("")} FROM (` +
-    `SELECT coalesce(sum(rows), 0)::float8 AS strata_n, coalesce(sum(tokens), 0)::float8 AS strata_tokens${hits.map((h) => `, ${h}`).join("")} ` +
-    `FROM ${quoteIdentifier(`${schema.table}${TOTALS_SUFFIX}`)}) AS strata_totals)`;
+    `WITH __strata_fts_stats AS (SELECT __strata_n, CASE WHEN __strata_n = 0 THEN 1::float8 ELSE __strata_tokens / __strata_n END AS __strata_avgdl${hits.map((_, i) => `, __strata_h${i}`).join("")} FROM (` +
+    `SELECT coalesce(sum(rows), 0)::float8 AS __strata_n, coalesce(sum(tokens), 0)::float8 AS __strata_tokens${hits.map((h) => `, ${h}`).join("")} ` +
+    `FROM ${quoteIdentifier(`${schema.table}${TOTALS_SUFFIX}`)}) AS __strata_totals)`;
   const columns = search.columns.map((c) => `${t}.${quoteIdentifier(c)}`).join(", ");
   // Limit and offset as digits (the session checked them: non-negative safe integers), as finds write them.
   const text =
-    `${stats} SELECT ${columns}, (${terms.join(" + ")}) AS strata_score ` +
-    `FROM ${t} CROSS JOIN strata_fts_stats AS strata_s CROSS JOIN LATERAL (SELECT ${frequencies.join(", ")}) AS strata_f ` +
+    `${stats} SELECT ${columns}, (${terms.join(" + ")}) AS __strata_score ` +
+    `FROM ${t} CROSS JOIN __strata_fts_stats AS __strata_s CROSS JOIN LATERAL (SELECT ${frequencies.join(", ")}) AS __strata_f ` +
     `WHERE ${doc} @@ ${match}::tsquery${where ? ` AND (${where.text})` : ""} ` +
-    `ORDER BY strata_score DESC, ${t}.${quoteIdentifier(schema.primary.name)} ASC LIMIT ${search.limit} OFFSET ${search.offset}`;
+    `ORDER BY __strata_score DESC, ${t}.${quoteIdentifier(schema.primary.name)} ASC LIMIT ${search.limit} OFFSET ${search.offset}`;
   return { text, params };
 }
 

@@ -17,7 +17,7 @@ import { quoteIdentifier } from "./sql-dialect.js";
 import { foreignKeyClause } from "./sql-foreign-keys.js";
 import { withForeignKeyClause, withoutForeignKeyClause } from "./table-definition-text.js";
 import type { SqlRunner, TableDefinitionRewriter } from "./sql-runner.js";
-import { columnDefinition, createTableStatements, dropIndexStatements, indexStatements } from "./sql-table-statements.js";
+import { checkFullTextColumns, columnDefinition, createTableStatements, dropIndexStatements, indexStatements } from "./sql-table-statements.js";
 
 export class SqlSchemaEditor implements SchemaEditor {
   /** Statements run, for dry runs and logs. */
@@ -109,6 +109,7 @@ export class SqlSchemaEditor implements SchemaEditor {
         });
       }
     }
+    checkFullTextColumns(this.dialect, table, index);
     const reserved = fullText.reservedTables(table.name);
     if (reserved.length === 0) return;
     const taken = new Set(await this.listTables());

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { TableColumn, TableDescription, TableForeignKey, TableIndex } from "../../spi/index.js";
 import { SchemaError } from "../../errors.js";
-import type { EntitySchema } from "../../schema/entity-schema.js";
+import type { EntitySchema, FullTextSchema } from "../../schema/entity-schema.js";
 import { FOLDED_INDEX_SUFFIX } from "../../schema/entity-schema.js";
 import { describeSchema } from "../../schema/table-schema.js";
 import { foreignKeyClause, parentsFirst } from "./sql-foreign-keys.js";
@@ -105,6 +105,7 @@ export function withoutFoldedIndexes<T extends { readonly name: string }>(indexe
  * `UnsupportedError`; the schema editor refuses one a migration asks for).
  */
 export function createTableStatements(dialect: SqlDialect, table: TableDescription, mode: CreateMode): string[] {
+  if (table.fullText && dialect.fullText) checkFullTextColumns(dialect, table, table.fullText);
   const columns = table.columns.map((c) => columnDefinition(dialect, table.name, c, mode));
   const constraints = (table.foreignKeys ?? []).map(foreignKeyClause);
   const out = [`CREATE TABLE ${mode === "autoCreate" ? "IF NOT EXISTS " : ""}${quoteIdentifier(table.name)} (${[...columns, ...constraints].join(", ")})`];
@@ -135,4 +136,18 @@ export function autoCreateStatements(dialect: SqlDialect, schemas: readonly Enti
     created.add(table.name);
   }
   return [...out, ...later];
+}
+
+/**
+ * Refuses a full-text index on `table` when one of the table's columns bears a name the dialect's index
+ * keeps for itself ({@link SqlFullText.reservedColumns}): the index would be built on the wrong values.
+ */
+export function checkFullTextColumns(dialect: SqlDialect, table: Pick<TableDescription, "name" | "columns">, index: FullTextSchema): void {
+  const reserved = new Set((dialect.fullText?.reservedColumns ?? []).map((name) => name.toLowerCase()));
+  const clash = table.columns.find((c) => reserved.has(c.name.toLowerCase()));
+  if (clash === undefined) return;
+  throw new SchemaError(
+    `Table "${table.name}" cannot get the full-text index "${index.name}": its column "${clash.name}" has a name ${dialect.label} keeps for the index's own use: rename the column`,
+    { table: table.name, field: clash.name },
+  );
 }
