@@ -52,6 +52,7 @@ import { tokenize } from "../../search/search-tokenizer.js";
 import type { FullTextSearch, SqlFullText } from "../sql/sql-dialect.js";
 import { quoteIdentifier } from "../sql/sql-dialect.js";
 import { quotedText } from "../sql/sql-literals.js";
+import { storedName, suffixedName } from "../sql/sql-table-statements.js";
 import type { SqlRunner, WriteGate } from "../sql/sql-runner.js";
 
 /** Columns whose names start with this are Strata's own: never an entity's (the schema reader refuses them), never introspected. */
@@ -149,16 +150,28 @@ export function searchTsquery(node: SearchNode): string {
 /** The suffix of the table that holds a full-text index's totals (rows and tokens), `<table>__strata_fts_totals`. */
 export const TOTALS_SUFFIX = "__strata_fts_totals";
 
-/** The names of the objects the full-text index of `table` makes beside its GIN index. */
+/**
+ * The table of `table`'s totals: `<table>__strata_fts_totals`, or for a long table name a cut of it and a
+ * hash (sql-table-statements.ts suffixedName), which PostgreSQL would otherwise cut to another object's name.
+ */
+export function totalsTableOf(table: string): string {
+  return suffixedName(storedName(table), TOTALS_SUFFIX);
+}
+
+/**
+ * The names of the objects the full-text index of `table` makes beside its GIN index, each within
+ * PostgreSQL's 63 bytes: cut by PostgreSQL, a long table's would all become one name.
+ */
 function objectNames(table: string, index: string) {
-  const fts = `${table}__strata_fts`;
+  const base = storedName(table);
+  const fts = (suffix: string): string => suffixedName(base, `__strata_fts${suffix}`);
   return {
-    stale: `${index}__stale`,
-    trigger: fts,
-    refresher: `${fts}_stale`,
-    totals: `${table}${TOTALS_SUFFIX}`,
-    counter: `${fts}_count`,
-    counters: { insert: `${fts}_count_insert`, update: `${fts}_count_update`, delete: `${fts}_count_delete`, truncate: `${fts}_count_truncate` },
+    stale: suffixedName(storedName(index), "__stale"),
+    trigger: fts(""),
+    refresher: fts("_stale"),
+    totals: totalsTableOf(table),
+    counter: fts("_count"),
+    counters: { insert: fts("_count_insert"), update: fts("_count_update"), delete: fts("_count_delete"), truncate: fts("_count_truncate") },
   };
 }
 
@@ -205,7 +218,7 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
   const t = quoteIdentifier(schema.table);
   const doc = quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN);
   const pk = quoteIdentifier(schema.primary.name);
-  const totals = quoteIdentifier(`${schema.table}${TOTALS_SUFFIX}`);
+  const totals = quoteIdentifier(totalsTableOf(schema.table));
   // The cheap questions first, on the session's reads: a partial index holds exactly the stale rows, and
   // the totals table holds one row per writing statement since it was last summed up.
   let state: unknown[] | undefined;
@@ -302,7 +315,7 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
   const stats =
     `WITH __strata_fts_stats AS (SELECT __strata_n, CASE WHEN __strata_n = 0 THEN 1::float8 ELSE __strata_tokens / __strata_n END AS __strata_avgdl${hits.map((_, i) => `, __strata_h${i}`).join("")} FROM (` +
     `SELECT coalesce(sum(rows), 0)::float8 AS __strata_n, coalesce(sum(tokens), 0)::float8 AS __strata_tokens${hits.map((h) => `, ${h}`).join("")} ` +
-    `FROM ${quoteIdentifier(`${schema.table}${TOTALS_SUFFIX}`)}) AS __strata_totals)`;
+    `FROM ${quoteIdentifier(totalsTableOf(schema.table))}) AS __strata_totals)`;
   const columns = search.columns.map((c) => `${t}.${quoteIdentifier(c)}`).join(", ");
   // Limit and offset as digits (the session checked them: non-negative safe integers), as finds write them.
   const text =
@@ -432,7 +445,7 @@ export const postgresFullText: SqlFullText = {
   },
 
   reservedTables(table) {
-    return [`${table}${TOTALS_SUFFIX}`];
+    return [totalsTableOf(table)];
   },
 
   searchStatement(search) {

@@ -35,8 +35,8 @@ function literal(dialect: SqlDialect, table: string, column: TableColumn): strin
   }
 }
 
-/** Index names are at most this many bytes on PostgreSQL (NAMEDATALEN - 1); longer ones it would cut. */
-const MAX_INDEX_NAME_BYTES = 63;
+/** Names are at most this many bytes on PostgreSQL (NAMEDATALEN - 1); longer ones it would cut. */
+const MAX_NAME_BYTES = 63;
 
 /**
  * The name of the companion index of the index `declared` (see {@link indexStatements}): `<name>__folded`,
@@ -45,20 +45,29 @@ const MAX_INDEX_NAME_BYTES = 63;
  * it keeps it (its first 63 bytes): introspection reads that cut name back and must find the same companion.
  */
 export function foldedIndexName(declared: string): string {
-  const name = storedIndexName(declared);
-  const whole = `${name}${FOLDED_INDEX_SUFFIX}`;
-  if (Buffer.byteLength(whole) <= MAX_INDEX_NAME_BYTES) return whole;
-  const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
-  let cut = name;
-  while (Buffer.byteLength(`${cut}_${hash}${FOLDED_INDEX_SUFFIX}`) > MAX_INDEX_NAME_BYTES) cut = cut.slice(0, -1);
-  return `${cut}_${hash}${FOLDED_INDEX_SUFFIX}`;
+  return suffixedName(storedName(declared), FOLDED_INDEX_SUFFIX);
 }
 
-/** `name` as PostgreSQL stores an index name: its first 63 bytes, never splitting a character. */
-function storedIndexName(name: string): string {
-  if (Buffer.byteLength(name) <= MAX_INDEX_NAME_BYTES) return name;
+/**
+ * `<name><suffix>` as the name of an object Strata makes beside `name` (a companion index, a full-text
+ * index's triggers and table): whole when it fits PostgreSQL's 63 bytes, else a cut of `name`, `_` and a hash
+ * of the whole `name`, then `suffix`. PostgreSQL would otherwise cut the name itself, and the names of two
+ * objects that differ only in their suffixes would become one.
+ */
+export function suffixedName(name: string, suffix: string): string {
+  const whole = `${name}${suffix}`;
+  if (Buffer.byteLength(whole) <= MAX_NAME_BYTES) return whole;
+  const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
   const points = [...name];
-  while (Buffer.byteLength(points.join("")) > MAX_INDEX_NAME_BYTES) points.pop();
+  while (points.length > 0 && Buffer.byteLength(`${points.join("")}_${hash}${suffix}`) > MAX_NAME_BYTES) points.pop();
+  return `${points.join("")}_${hash}${suffix}`;
+}
+
+/** `name` as PostgreSQL stores it: its first 63 bytes, never splitting a character. */
+export function storedName(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
+  const points = [...name];
+  while (Buffer.byteLength(points.join("")) > MAX_NAME_BYTES) points.pop();
   return points.join("");
 }
 
