@@ -18,6 +18,14 @@ class Doc {
   @Column({ type: "string" }) body!: string;
 }
 
+/** A table name holding the dollar-quote tag Strata's trigger functions and DO blocks are written in. */
+@Entity("dollar$strata$docs")
+@Index(["body"], { fulltext: true })
+class DollarDoc {
+  @PrimaryColumn({ type: "string" }) id!: string;
+  @Column({ type: "string" }) body!: string;
+}
+
 const skip = backendSelected("postgres") ? pgSkipReason() : "postgres not selected";
 
 describe.skipIf(skip !== undefined)("postgres: full-text index and a user's table of the same name as its totals", () => {
@@ -50,6 +58,21 @@ describe.skipIf(skip !== undefined)("postgres: full-text index and a user's tabl
       }
     } finally {
       await client.end();
+    }
+  });
+
+  test("a table named with the dollar-quote tag ($strata$) gets its index: the tag is never closed by a name", async () => {
+    const url = await db.freshSchemaUrl();
+    for (let i = 0; i < 2; i++) {
+      const storage = await createStorage({ url, entities: [DollarDoc], autoCreate: true });
+      try {
+        const repo = storage.repository(DollarDoc);
+        await repo.saveMany([{ id: `a${i}`, body: "hello there" }, { id: `b${i}`, body: "goodbye" }]);
+        await repo.delete(`b${i}`);
+        expect((await repo.search("hello")).map((h) => h.entity.id)).toEqual(i === 0 ? ["a0"] : ["a0", "a1"]);
+      } finally {
+        await storage.close();
+      }
     }
   });
 });
