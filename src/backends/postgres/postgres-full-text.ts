@@ -376,6 +376,22 @@ function phraseFrequency(phrase: SearchPhrase, doc: string, add: (value: unknown
   return `SELECT count(*) FROM unnest(${first}) AS p WHERE ${next.join(" AND ")}`;
 }
 
+/**
+ * The SQLSTATE Strata raises (in autoCreate's statements) when the table of totals a full-text index needs is
+ * a table of the user's: postgres-errors.ts makes it a `SchemaError`. Class `ST` is no class of PostgreSQL's.
+ */
+export const FULL_TEXT_CLASH_STATE = "STFT1";
+
+/**
+ * `body` between dollar quotes whose tag occurs nowhere in it (`$strata$`, else `$strata1$`, ...): a table or
+ * column name inside, whatever it holds, cannot close them.
+ */
+function dollarQuoted(body: string): string {
+  let tag = "$strata$";
+  for (let i = 1; body.includes(tag); i++) tag = `$strata${i}$`;
+  return `${tag} ${body} ${tag}`;
+}
+
 /** The body of the trigger function that marks a row's document stale (dollar-quoted: no quote inside to escape). */
 const MARK_STALE = `BEGIN NEW.${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} := NULL; RETURN NEW; END`;
 
@@ -411,21 +427,30 @@ export const postgresFullText: SqlFullText = {
     ];
     const once = (name: string, statement: string): string =>
       mode === "autoCreate"
-        ? `DO $strata$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${quotedText(t)}::regclass AND tgname = ${quotedText(name)}) THEN ${statement}; END IF; END $strata$`
+        ? `DO ${dollarQuoted(`BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${quotedText(t)}::regclass AND tgname = ${quotedText(name)}) THEN ${statement}; END IF; END`)}`
         : statement;
+    // autoCreate's CREATE TABLE IF NOT EXISTS would take a table of the user's of that name over: a table of
+    // totals is Strata's only beside the document column it was made with (the same transaction made both).
+    const clash =
+      `Table "${names.totals}" already exists and is not the totals of table "${table}"'s full-text index, which would be kept there: rename that table`;
+    const refuseClash = `DO ${dollarQuoted(
+      `BEGIN IF to_regclass(${quotedText(totals)}) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = ${quotedText(t)}::regclass ` +
+        `AND attname = ${quotedText(FULL_TEXT_DOCUMENT_COLUMN)} AND NOT attisdropped) THEN RAISE EXCEPTION USING ERRCODE = ${quotedText(FULL_TEXT_CLASH_STATE)}, MESSAGE = ${quotedText(clash)}; END IF; END`,
+    )}`;
     return [
+      ...(mode === "autoCreate" ? [refuseClash] : []),
       // The totals as the table stands (every row's length is 0 until its document is built, which counts
       // its tokens as an update), made only with the table of totals itself.
       `CREATE TABLE ${ifMissing}${totals} (rows bigint NOT NULL, tokens bigint NOT NULL)`,
       `INSERT INTO ${totals} SELECT count(*), 0 FROM ${t} WHERE NOT EXISTS (SELECT 1 FROM ${totals})`,
-      `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.counter)}() RETURNS trigger LANGUAGE plpgsql AS $strata$ ${counter} $strata$`,
+      `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.counter)}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(counter)}`,
       ...counters.map((statement, i) => once(Object.values(names.counters)[i]!, statement)),
       // A new column is null in every row: each row is stale until the first search builds its document.
       `ALTER TABLE ${t} ADD COLUMN ${ifMissing}${doc} tsvector, ADD COLUMN ${ifMissing}${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} integer NOT NULL DEFAULT 0`,
       `COMMENT ON COLUMN ${t}.${doc} IS ${quotedText(JSON.stringify(declaration))}`,
       `CREATE INDEX ${ifMissing}${quoteIdentifier(index.name)} ON ${t} USING gin (${doc})`,
       `CREATE INDEX ${ifMissing}${quoteIdentifier(names.stale)} ON ${t} (${quoteIdentifier(primaryKey)}) WHERE ${doc} IS NULL`,
-      `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.refresher)}() RETURNS trigger LANGUAGE plpgsql AS $strata$ ${MARK_STALE} $strata$`,
+      `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.refresher)}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(MARK_STALE)}`,
       once(names.trigger, trigger),
     ];
   },
