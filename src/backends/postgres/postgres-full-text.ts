@@ -234,7 +234,18 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
     );
   }
   if (state?.[1] === true) {
-    await writes(async (runner) => runner.run(`WITH gone AS (DELETE FROM ${totals} RETURNING rows, tokens) INSERT INTO ${totals} SELECT coalesce(sum(rows), 0), coalesce(sum(tokens), 0) FROM gone`, [], true), false);
+    // Only the rows no one else holds: summing up is work a search may leave to the next one, never wait for
+    // (a search inside a transaction holds the rows it summed until that transaction ends).
+    await writes(
+      async (runner) =>
+        runner.run(
+          `WITH gone AS (DELETE FROM ${totals} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${totals} FOR UPDATE SKIP LOCKED)) RETURNING rows, tokens) ` +
+            `INSERT INTO ${totals} SELECT sum(rows), sum(tokens) FROM gone HAVING count(*) > 0`,
+          [],
+          true,
+        ),
+      false,
+    );
   }
   if (state?.[0] !== true) return 0;
   const select = `SELECT ${[pk, ...indexColumns.map(quoteIdentifier)].join(", ")} FROM ${t} WHERE ${doc} IS NULL LIMIT ${REFRESH_PAGE} FOR UPDATE SKIP LOCKED`;
