@@ -75,6 +75,24 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: full-text search and column
     }
   });
 
+  test("a column added or renamed to rowid on a table that has a full-text index is refused, the index left as it was", async () => {
+    const backend = await openBackend(`sqlite:${path.join(dir, "d.db")}`);
+    const tx = await backend.begin();
+    try {
+      const editor = tx.schema!();
+      const m = createMigrationContext(backend.name, editor, tx, new Set());
+      await m.createTable("notes", { id: { type: "string", primary: true }, body: { type: "string" }, n: { type: "integer", nullable: true } });
+      await m.createFullTextIndex("notes", ["body"]);
+      await expect(m.addColumn("notes", "RowId", { type: "integer", nullable: true })).rejects.toThrow(/RowId/);
+      await expect(m.renameColumn("notes", "n", "_rowid_")).rejects.toThrow(SchemaError);
+      expect((await editor.describeTable("notes"))?.columns.map((c) => c.name)).toEqual(["id", "body", "n"]);
+      expect((await editor.describeTable("notes"))?.fullText?.properties).toEqual(["body"]);
+    } finally {
+      await tx.rollback();
+      await backend.close();
+    }
+  });
+
   test("an entity column named with Strata's hidden prefix (__strata_) is refused: PostgreSQL keeps its own columns under it", () => {
     expect(() => readEntitySchema(Hidden)).toThrow(SchemaError);
     expect(() => readEntitySchema(Hidden)).toThrow(/__strata_fts_doc/);
