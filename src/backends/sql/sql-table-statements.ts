@@ -114,7 +114,7 @@ export function withoutFoldedIndexes<T extends { readonly name: string }>(indexe
  * `UnsupportedError`; the schema editor refuses one a migration asks for).
  */
 export function createTableStatements(dialect: SqlDialect, table: TableDescription, mode: CreateMode): string[] {
-  if (table.fullText && dialect.fullText) checkFullTextColumns(dialect, table, table.fullText);
+  if (table.fullText && dialect.fullText) checkFullTextColumns(dialect, table.name, table.columns.map((c) => c.name), table.fullText);
   const columns = table.columns.map((c) => columnDefinition(dialect, table.name, c, mode));
   const constraints = (table.foreignKeys ?? []).map(foreignKeyClause);
   const out = [`CREATE TABLE ${mode === "autoCreate" ? "IF NOT EXISTS " : ""}${quoteIdentifier(table.name)} (${[...columns, ...constraints].join(", ")})`];
@@ -148,15 +148,16 @@ export function autoCreateStatements(dialect: SqlDialect, schemas: readonly Enti
 }
 
 /**
- * Refuses a full-text index on `table` when one of the table's columns bears a name the dialect's index
- * keeps for itself ({@link SqlFullText.reservedColumns}): the index would be built on the wrong values.
+ * Refuses a full-text index on `table` when one of `columns` (the table's, or one a migration adds or renames
+ * to) bears a name the dialect's index keeps for itself ({@link SqlFullText.reservedColumns}): the index would
+ * be built on the wrong values.
  */
-export function checkFullTextColumns(dialect: SqlDialect, table: Pick<TableDescription, "name" | "columns">, index: FullTextSchema): void {
+export function checkFullTextColumns(dialect: SqlDialect, table: string, columns: readonly string[], index: FullTextSchema): void {
   const reserved = new Set((dialect.fullText?.reservedColumns ?? []).map((name) => name.toLowerCase()));
-  const clash = table.columns.find((c) => reserved.has(c.name.toLowerCase()));
+  const clash = columns.find((name) => reserved.has(name.toLowerCase()));
   if (clash === undefined) return;
   throw new SchemaError(
-    `Table "${table.name}" cannot get the full-text index "${index.name}": its column "${clash.name}" has a name ${dialect.label} keeps for the index's own use: rename the column`,
-    { table: table.name, field: clash.name },
+    `Table "${table}" cannot get the full-text index "${index.name}": its column "${clash}" has a name ${dialect.label} keeps for the index's own use: rename the column`,
+    { table, field: clash },
   );
 }
