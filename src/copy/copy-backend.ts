@@ -257,7 +257,10 @@ function batchSizeOf(options: CopyOptions): number {
 }
 
 async function copyTable(table: TableDescription, reading: DataSession, target: Backend, size: number, options: CopyOptions): Promise<CopiedTable> {
-  const schema = schemaOfTable(table);
+  // Without its full-text index, as the target's table is made (copyBackend): a target that writes the
+  // index's data with each row (PostgreSQL's document columns) would name columns the index makes later.
+  const { fullText: _fullText, ...plain } = table;
+  const schema = schemaOfTable(plain);
   const total = await reading.count(schema, [[]]);
   let copied = 0;
   options.onProgress?.({ table: table.name, copied, total });

@@ -49,6 +49,13 @@ export function checkIndexNameFree(name: string, table: string): string {
   return name;
 }
 
+/**
+ * Column names starting with this are Strata's own (PostgreSQL's full-text index keeps its documents in such
+ * columns, and a search names its statistics and score with it): never an entity's, refused by the schema
+ * reader, and left out by introspection.
+ */
+export const RESERVED_COLUMN_PREFIX = "__strata_";
+
 /** What a column is for, beyond holding a value. */
 export type ColumnRole = "version" | "createDate" | "updateDate";
 

@@ -5,7 +5,7 @@
  */
 import { getMetadataArgsStorage } from "typeorm";
 import { SchemaError } from "../errors.js";
-import type { ColumnSchema, LogicalType } from "./entity-schema.js";
+import { RESERVED_COLUMN_PREFIX, type ColumnSchema, type LogicalType } from "./entity-schema.js";
 import { valueProblem } from "./row-values.js";
 
 /** TypeORM type names (lower-cased) onto Strata's logical types. */
@@ -190,9 +190,13 @@ export function readColumn(
     );
   }
   const primary = options["primary"] === true;
+  const name = typeof options["name"] === "string" ? options["name"] : property;
+  if (name.startsWith(RESERVED_COLUMN_PREFIX)) {
+    fail(`the column name "${name}" starts with "${RESERVED_COLUMN_PREFIX}", which Strata keeps for its own columns: give the column another name (@Column({ name }))`);
+  }
   const column: ColumnSchema = {
     property,
-    name: typeof options["name"] === "string" ? options["name"] : property,
+    name,
     type: type!,
     nullable: options["nullable"] === true && !primary,
     unique: options["unique"] === true,

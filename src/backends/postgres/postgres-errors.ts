@@ -3,9 +3,10 @@
  * fields, a connection lost or refused is a ConnectionError naming host and port, an aborted transaction a
  * TransactionError that says what to do.
  */
-import { CapacityError, ConnectionError, IntegrityError, LockError, StorageError, TransactionError, ValidationError } from "../../errors.js";
+import { CapacityError, ConnectionError, IntegrityError, LockError, SchemaError, StorageError, TransactionError, ValidationError } from "../../errors.js";
 import type { EntitySchema, LogicalType } from "../../schema/entity-schema.js";
 import type { ForeignKeyCatalog } from "../sql/sql-foreign-keys.js";
+import { FULL_TEXT_CLASH_STATE } from "./postgres-full-text.js";
 import { driverFailure, keyExhausted, missingColumn, missingParent, missingTable, propertiesOf, stillReferenced, uniqueViolation } from "../sql/sql-errors.js";
 
 /** Where the server is, for messages. */
@@ -232,6 +233,7 @@ export function mapPostgresError(error: unknown, schema: EntitySchema | undefine
     const detail = (error as { detail?: unknown }).detail;
     return new IntegrityError(`${message}${typeof detail === "string" ? ` (${detail})` : ""}; nothing was written`, { cause: error });
   }
+  if (code === FULL_TEXT_CLASH_STATE) return new SchemaError(message, { cause: error });
   if (schema && code === "42P01") return missingTable(schema, error);
   if (schema && code === "42703") return missingColumn(schema, /column (?:\w+\.)?"([^"]+)"/.exec((error as Error).message)?.[1], error);
   if (schema && (code === "22021" || code === "22P05")) {

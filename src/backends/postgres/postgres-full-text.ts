@@ -46,16 +46,17 @@
  */
 import { createHash } from "node:crypto";
 import { SchemaError } from "../../errors.js";
-import type { EntitySchema, FullTextSchema } from "../../schema/entity-schema.js";
+import { RESERVED_COLUMN_PREFIX, type EntitySchema, type FullTextSchema } from "../../schema/entity-schema.js";
 import type { SearchNode, SearchPhrase } from "../../search/search-query.js";
 import { tokenize } from "../../search/search-tokenizer.js";
 import type { FullTextSearch, SqlFullText } from "../sql/sql-dialect.js";
 import { quoteIdentifier } from "../sql/sql-dialect.js";
 import { quotedText } from "../sql/sql-literals.js";
+import { storedName, suffixedName } from "../sql/sql-table-statements.js";
 import type { SqlRunner, WriteGate } from "../sql/sql-runner.js";
 
-/** Columns whose names start with this are Strata's own: never an entity's, never introspected. */
-export const HIDDEN_COLUMN_PREFIX = "__strata_";
+/** Columns whose names start with this are Strata's own: never an entity's (the schema reader refuses them), never introspected. */
+export const HIDDEN_COLUMN_PREFIX = RESERVED_COLUMN_PREFIX;
 /** The hidden `tsvector` column of a table with a full-text index. */
 export const FULL_TEXT_DOCUMENT_COLUMN = "__strata_fts_doc";
 /** The hidden column holding the document's length in tokens. */
@@ -149,16 +150,28 @@ export function searchTsquery(node: SearchNode): string {
 /** The suffix of the table that holds a full-text index's totals (rows and tokens), `<table>__strata_fts_totals`. */
 export const TOTALS_SUFFIX = "__strata_fts_totals";
 
-/** The names of the objects the full-text index of `table` makes beside its GIN index. */
+/**
+ * The table of `table`'s totals: `<table>__strata_fts_totals`, or for a long table name a cut of it and a
+ * hash (sql-table-statements.ts suffixedName), which PostgreSQL would otherwise cut to another object's name.
+ */
+export function totalsTableOf(table: string): string {
+  return suffixedName(storedName(table), TOTALS_SUFFIX);
+}
+
+/**
+ * The names of the objects the full-text index of `table` makes beside its GIN index, each within
+ * PostgreSQL's 63 bytes: cut by PostgreSQL, a long table's would all become one name.
+ */
 function objectNames(table: string, index: string) {
-  const fts = `${table}__strata_fts`;
+  const base = storedName(table);
+  const fts = (suffix: string): string => suffixedName(base, `__strata_fts${suffix}`);
   return {
-    stale: `${index}__stale`,
-    trigger: fts,
-    refresher: `${fts}_stale`,
-    totals: `${table}${TOTALS_SUFFIX}`,
-    counter: `${fts}_count`,
-    counters: { insert: `${fts}_count_insert`, update: `${fts}_count_update`, delete: `${fts}_count_delete`, truncate: `${fts}_count_truncate` },
+    stale: suffixedName(storedName(index), "__stale"),
+    trigger: fts(""),
+    refresher: fts("_stale"),
+    totals: totalsTableOf(table),
+    counter: fts("_count"),
+    counters: { insert: fts("_count_insert"), update: fts("_count_update"), delete: fts("_count_delete"), truncate: fts("_count_truncate") },
   };
 }
 
@@ -205,7 +218,7 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
   const t = quoteIdentifier(schema.table);
   const doc = quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN);
   const pk = quoteIdentifier(schema.primary.name);
-  const totals = quoteIdentifier(`${schema.table}${TOTALS_SUFFIX}`);
+  const totals = quoteIdentifier(totalsTableOf(schema.table));
   // The cheap questions first, on the session's reads: a partial index holds exactly the stale rows, and
   // the totals table holds one row per writing statement since it was last summed up.
   let state: unknown[] | undefined;
@@ -221,7 +234,18 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
     );
   }
   if (state?.[1] === true) {
-    await writes(async (runner) => runner.run(`WITH gone AS (DELETE FROM ${totals} RETURNING rows, tokens) INSERT INTO ${totals} SELECT coalesce(sum(rows), 0), coalesce(sum(tokens), 0) FROM gone`, [], true), false);
+    // Only the rows no one else holds: summing up is work a search may leave to the next one, never wait for
+    // (a search inside a transaction holds the rows it summed until that transaction ends).
+    await writes(
+      async (runner) =>
+        runner.run(
+          `WITH gone AS (DELETE FROM ${totals} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${totals} FOR UPDATE SKIP LOCKED)) RETURNING rows, tokens) ` +
+            `INSERT INTO ${totals} SELECT sum(rows), sum(tokens) FROM gone HAVING count(*) > 0`,
+          [],
+          true,
+        ),
+      false,
+    );
   }
   if (state?.[0] !== true) return 0;
   const select = `SELECT ${[pk, ...indexColumns.map(quoteIdentifier)].join(", ")} FROM ${t} WHERE ${doc} IS NULL LIMIT ${REFRESH_PAGE} FOR UPDATE SKIP LOCKED`;
@@ -278,7 +302,7 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
   const counting = countingConditions(query.root);
   for (const phrase of query.phrases) {
     const i = phrase.index;
-    hits.push(`(SELECT count(*) FROM ${t} WHERE ${docName} @@ ${add(phraseTsquery(phrase))}::tsquery)::float8 AS strata_h${i}`);
+    hits.push(`(SELECT count(*) FROM ${t} WHERE ${docName} @@ ${add(phraseTsquery(phrase))}::tsquery)::float8 AS __strata_h${i}`);
     // Each row's frequencies are computed once (a lateral select), not once per use in the formula; a phrase
     // counts only where it takes part in the row's match (see countingConditions).
     const when = counting.get(i);
@@ -288,28 +312,28 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
         : when.length === 0
           ? phraseFrequency(phrase, doc, add)
           : `CASE WHEN ${when.map((node) => `${doc} @@ ${add(searchTsquery(node))}::tsquery`).join(" AND ")} THEN (${phraseFrequency(phrase, doc, add)}) ELSE 0 END`;
-    frequencies.push(`(${frequency})::float8 AS strata_f${i}`);
-    const f = `strata_f.strata_f${i}`;
-    const raw = `ln((strata_s.strata_n - strata_s.strata_h${i} + 0.5::float8) / (strata_s.strata_h${i} + 0.5::float8))`;
+    frequencies.push(`(${frequency})::float8 AS __strata_f${i}`);
+    const f = `__strata_f.__strata_f${i}`;
+    const raw = `ln((__strata_s.__strata_n - __strata_s.__strata_h${i} + 0.5::float8) / (__strata_s.__strata_h${i} + 0.5::float8))`;
     const idf = `(CASE WHEN ${raw} <= 0 THEN 1e-6::float8 ELSE ${raw} END)`;
-    terms.push(`${idf} * ((${f} * (${K1} + 1.0::float8)) / (${f} + ${K1} * (1::float8 - ${B} + ${B} * ${len}::float8 / strata_s.strata_avgdl)))`);
+    terms.push(`${idf} * ((${f} * (${K1} + 1.0::float8)) / (${f} + ${K1} * (1::float8 - ${B} + ${B} * ${len}::float8 / __strata_s.__strata_avgdl)))`);
   }
   const match = add(searchTsquery(query.root));
   const where = search.where(params.length + 1);
   if (where) params.push(...where.params);
-  // Every name the select brings into scope beside the table's columns starts with `strata_`, so that the
-  // where's unqualified columns resolve in the table.
+  // Every name the select brings into scope beside the table's columns starts with `__strata_`, which no
+  // entity's column may (read-declared-table.ts), so that the where's unqualified columns resolve in the table.
   const stats =
-    `WITH strata_fts_stats AS (SELECT strata_n, CASE WHEN strata_n = 0 THEN 1::float8 ELSE strata_tokens / strata_n END AS strata_avgdl${hits.map((_, i) => `, strata_h${i}`).join("")} FROM (` +
-    `SELECT coalesce(sum(rows), 0)::float8 AS strata_n, coalesce(sum(tokens), 0)::float8 AS strata_tokens${hits.map((h) => `, ${h}`).join("")} ` +
-    `FROM ${quoteIdentifier(`${schema.table}${TOTALS_SUFFIX}`)}) AS strata_totals)`;
+    `WITH __strata_fts_stats AS (SELECT __strata_n, CASE WHEN __strata_n = 0 THEN 1::float8 ELSE __strata_tokens / __strata_n END AS __strata_avgdl${hits.map((_, i) => `, __strata_h${i}`).join("")} FROM (` +
+    `SELECT coalesce(sum(rows), 0)::float8 AS __strata_n, coalesce(sum(tokens), 0)::float8 AS __strata_tokens${hits.map((h) => `, ${h}`).join("")} ` +
+    `FROM ${quoteIdentifier(totalsTableOf(schema.table))}) AS __strata_totals)`;
   const columns = search.columns.map((c) => `${t}.${quoteIdentifier(c)}`).join(", ");
   // Limit and offset as digits (the session checked them: non-negative safe integers), as finds write them.
   const text =
-    `${stats} SELECT ${columns}, (${terms.join(" + ")}) AS strata_score ` +
-    `FROM ${t} CROSS JOIN strata_fts_stats AS strata_s CROSS JOIN LATERAL (SELECT ${frequencies.join(", ")}) AS strata_f ` +
+    `${stats} SELECT ${columns}, (${terms.join(" + ")}) AS __strata_score ` +
+    `FROM ${t} CROSS JOIN __strata_fts_stats AS __strata_s CROSS JOIN LATERAL (SELECT ${frequencies.join(", ")}) AS __strata_f ` +
     `WHERE ${doc} @@ ${match}::tsquery${where ? ` AND (${where.text})` : ""} ` +
-    `ORDER BY strata_score DESC, ${t}.${quoteIdentifier(schema.primary.name)} ASC LIMIT ${search.limit} OFFSET ${search.offset}`;
+    `ORDER BY __strata_score DESC, ${t}.${quoteIdentifier(schema.primary.name)} ASC LIMIT ${search.limit} OFFSET ${search.offset}`;
   return { text, params };
 }
 
@@ -363,6 +387,22 @@ function phraseFrequency(phrase: SearchPhrase, doc: string, add: (value: unknown
   return `SELECT count(*) FROM unnest(${first}) AS p WHERE ${next.join(" AND ")}`;
 }
 
+/**
+ * The SQLSTATE Strata raises (in autoCreate's statements) when the table of totals a full-text index needs is
+ * a table of the user's: postgres-errors.ts makes it a `SchemaError`. Class `ST` is no class of PostgreSQL's.
+ */
+export const FULL_TEXT_CLASH_STATE = "STFT1";
+
+/**
+ * `body` between dollar quotes whose tag occurs nowhere in it (`$strata$`, else `$strata1$`, ...): a table or
+ * column name inside, whatever it holds, cannot close them.
+ */
+function dollarQuoted(body: string): string {
+  let tag = "$strata$";
+  for (let i = 1; body.includes(tag); i++) tag = `$strata${i}$`;
+  return `${tag} ${body} ${tag}`;
+}
+
 /** The body of the trigger function that marks a row's document stale (dollar-quoted: no quote inside to escape). */
 const MARK_STALE = `BEGIN NEW.${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} := NULL; RETURN NEW; END`;
 
@@ -398,21 +438,30 @@ export const postgresFullText: SqlFullText = {
     ];
     const once = (name: string, statement: string): string =>
       mode === "autoCreate"
-        ? `DO $strata$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${quotedText(t)}::regclass AND tgname = ${quotedText(name)}) THEN ${statement}; END IF; END $strata$`
+        ? `DO ${dollarQuoted(`BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${quotedText(t)}::regclass AND tgname = ${quotedText(name)}) THEN ${statement}; END IF; END`)}`
         : statement;
+    // autoCreate's CREATE TABLE IF NOT EXISTS would take a table of the user's of that name over: a table of
+    // totals is Strata's only beside the document column it was made with (the same transaction made both).
+    const clash =
+      `Table "${names.totals}" already exists and is not the totals of table "${table}"'s full-text index, which would be kept there: rename that table`;
+    const refuseClash = `DO ${dollarQuoted(
+      `BEGIN IF to_regclass(${quotedText(totals)}) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = ${quotedText(t)}::regclass ` +
+        `AND attname = ${quotedText(FULL_TEXT_DOCUMENT_COLUMN)} AND NOT attisdropped) THEN RAISE EXCEPTION USING ERRCODE = ${quotedText(FULL_TEXT_CLASH_STATE)}, MESSAGE = ${quotedText(clash)}; END IF; END`,
+    )}`;
     return [
+      ...(mode === "autoCreate" ? [refuseClash] : []),
       // The totals as the table stands (every row's length is 0 until its document is built, which counts
       // its tokens as an update), made only with the table of totals itself.
       `CREATE TABLE ${ifMissing}${totals} (rows bigint NOT NULL, tokens bigint NOT NULL)`,
       `INSERT INTO ${totals} SELECT count(*), 0 FROM ${t} WHERE NOT EXISTS (SELECT 1 FROM ${totals})`,
-      `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.counter)}() RETURNS trigger LANGUAGE plpgsql AS $strata$ ${counter} $strata$`,
+      `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.counter)}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(counter)}`,
       ...counters.map((statement, i) => once(Object.values(names.counters)[i]!, statement)),
       // A new column is null in every row: each row is stale until the first search builds its document.
       `ALTER TABLE ${t} ADD COLUMN ${ifMissing}${doc} tsvector, ADD COLUMN ${ifMissing}${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} integer NOT NULL DEFAULT 0`,
       `COMMENT ON COLUMN ${t}.${doc} IS ${quotedText(JSON.stringify(declaration))}`,
       `CREATE INDEX ${ifMissing}${quoteIdentifier(index.name)} ON ${t} USING gin (${doc})`,
       `CREATE INDEX ${ifMissing}${quoteIdentifier(names.stale)} ON ${t} (${quoteIdentifier(primaryKey)}) WHERE ${doc} IS NULL`,
-      `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.refresher)}() RETURNS trigger LANGUAGE plpgsql AS $strata$ ${MARK_STALE} $strata$`,
+      `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.refresher)}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(MARK_STALE)}`,
       once(names.trigger, trigger),
     ];
   },
@@ -432,7 +481,7 @@ export const postgresFullText: SqlFullText = {
   },
 
   reservedTables(table) {
-    return [`${table}${TOTALS_SUFFIX}`];
+    return [totalsTableOf(table)];
   },
 
   searchStatement(search) {

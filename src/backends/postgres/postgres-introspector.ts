@@ -13,7 +13,7 @@ import type { FullTextSchema, LogicalType } from "../../schema/entity-schema.js"
 import type { SqlIntrospector } from "../sql/sql-dialect.js";
 import { parsePlainDefault, unquote } from "../sql/sql-literals.js";
 import { withoutFoldedIndexes } from "../sql/sql-table-statements.js";
-import { FULL_TEXT_DOCUMENT_COLUMN, HIDDEN_COLUMN_PREFIX, readFullTextComment, TOTALS_SUFFIX } from "./postgres-full-text.js";
+import { FULL_TEXT_DOCUMENT_COLUMN, HIDDEN_COLUMN_PREFIX, readFullTextComment, totalsTableOf } from "./postgres-full-text.js";
 
 function postgresTypeOf(formatted: string): LogicalType {
   const t = formatted.toLowerCase();
@@ -62,8 +62,8 @@ export const postgresIntrospector: SqlIntrospector = {
     const rows = await run.all(`SELECT c.relname FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') ORDER BY c.relname`, [], false);
     const names = rows.map((r) => String(r[0]));
     // A full-text index's table of totals is part of the index, not a table of its own.
-    const tables = new Set(names);
-    return names.filter((name) => !(name.endsWith(TOTALS_SUFFIX) && tables.has(name.slice(0, -TOTALS_SUFFIX.length))));
+    const totals = new Set(names.map(totalsTableOf));
+    return names.filter((name) => !totals.has(name));
   },
   async describeTable(run, name) {
     const found = await run.all(`SELECT c.oid FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND c.relname = $1`, [name], false);

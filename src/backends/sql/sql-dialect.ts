@@ -194,6 +194,12 @@ export interface SqlFullText {
    */
   reservedTables(table: string): string[];
   /**
+   * Column names (compared case-insensitively) that a table with a full-text index cannot have: on SQLite
+   * the names of the hidden rowid FTS5 keys its rows by. One of them in the table is a `SchemaError` before
+   * anything runs. Absent: none.
+   */
+  readonly reservedColumns?: readonly string[];
+  /**
    * The select of one search (see {@link FullTextSearch}): rows as arrays, `search.columns` in that order
    * followed by the score, best first (score descending, then primary key ascending), paged.
    */

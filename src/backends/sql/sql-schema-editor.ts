@@ -17,7 +17,7 @@ import { quoteIdentifier } from "./sql-dialect.js";
 import { foreignKeyClause } from "./sql-foreign-keys.js";
 import { withForeignKeyClause, withoutForeignKeyClause } from "./table-definition-text.js";
 import type { SqlRunner, TableDefinitionRewriter } from "./sql-runner.js";
-import { columnDefinition, createTableStatements, dropIndexStatements, indexStatements } from "./sql-table-statements.js";
+import { checkFullTextColumns, columnDefinition, createTableStatements, dropIndexStatements, indexStatements } from "./sql-table-statements.js";
 
 export class SqlSchemaEditor implements SchemaEditor {
   /** Statements run, for dry runs and logs. */
@@ -109,6 +109,7 @@ export class SqlSchemaEditor implements SchemaEditor {
         });
       }
     }
+    checkFullTextColumns(this.dialect, table.name, table.columns.map((c) => c.name), index);
     const reserved = fullText.reservedTables(table.name);
     if (reserved.length === 0) return;
     const taken = new Set(await this.listTables());
@@ -121,6 +122,10 @@ export class SqlSchemaEditor implements SchemaEditor {
   }
 
   async addColumn(table: string, column: TableColumn): Promise<void> {
+    if (this.dialect.fullText?.reservedColumns) {
+      const fullText = (await this.describeTable(table))?.fullText;
+      if (fullText) checkFullTextColumns(this.dialect, table, [column.name], fullText);
+    }
     if (!column.nullable && (column.default === undefined || column.default === null)) {
       const [[count]] = (await this.runner.all(`SELECT COUNT(*) FROM ${quoteIdentifier(table)}`, [], false)) as [[number | string]];
       if (Number(count) > 0) {
@@ -151,6 +156,7 @@ export class SqlSchemaEditor implements SchemaEditor {
   async renameColumn(table: string, from: string, to: string): Promise<void> {
     // A full-text index reads its columns by name (SQLite's external content): made again under the new one.
     const fullText = (await this.describeTable(table))?.fullText;
+    if (fullText) checkFullTextColumns(this.dialect, table, [to], fullText);
     const affected = fullText?.properties.includes(from) ? fullText : undefined;
     if (affected) await this.dropFullText(table, affected);
     await this.exec(`ALTER TABLE ${quoteIdentifier(table)} RENAME COLUMN ${quoteIdentifier(from)} TO ${quoteIdentifier(to)}`);

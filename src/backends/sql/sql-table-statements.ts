@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { TableColumn, TableDescription, TableForeignKey, TableIndex } from "../../spi/index.js";
 import { SchemaError } from "../../errors.js";
-import type { EntitySchema } from "../../schema/entity-schema.js";
+import type { EntitySchema, FullTextSchema } from "../../schema/entity-schema.js";
 import { FOLDED_INDEX_SUFFIX } from "../../schema/entity-schema.js";
 import { describeSchema } from "../../schema/table-schema.js";
 import { foreignKeyClause, parentsFirst } from "./sql-foreign-keys.js";
@@ -35,8 +35,8 @@ function literal(dialect: SqlDialect, table: string, column: TableColumn): strin
   }
 }
 
-/** Index names are at most this many bytes on PostgreSQL (NAMEDATALEN - 1); longer ones it would cut. */
-const MAX_INDEX_NAME_BYTES = 63;
+/** Names are at most this many bytes on PostgreSQL (NAMEDATALEN - 1); longer ones it would cut. */
+const MAX_NAME_BYTES = 63;
 
 /**
  * The name of the companion index of the index `declared` (see {@link indexStatements}): `<name>__folded`,
@@ -45,20 +45,29 @@ const MAX_INDEX_NAME_BYTES = 63;
  * it keeps it (its first 63 bytes): introspection reads that cut name back and must find the same companion.
  */
 export function foldedIndexName(declared: string): string {
-  const name = storedIndexName(declared);
-  const whole = `${name}${FOLDED_INDEX_SUFFIX}`;
-  if (Buffer.byteLength(whole) <= MAX_INDEX_NAME_BYTES) return whole;
-  const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
-  let cut = name;
-  while (Buffer.byteLength(`${cut}_${hash}${FOLDED_INDEX_SUFFIX}`) > MAX_INDEX_NAME_BYTES) cut = cut.slice(0, -1);
-  return `${cut}_${hash}${FOLDED_INDEX_SUFFIX}`;
+  return suffixedName(storedName(declared), FOLDED_INDEX_SUFFIX);
 }
 
-/** `name` as PostgreSQL stores an index name: its first 63 bytes, never splitting a character. */
-function storedIndexName(name: string): string {
-  if (Buffer.byteLength(name) <= MAX_INDEX_NAME_BYTES) return name;
+/**
+ * `<name><suffix>` as the name of an object Strata makes beside `name` (a companion index, a full-text
+ * index's triggers and table): whole when it fits PostgreSQL's 63 bytes, else a cut of `name`, `_` and a hash
+ * of the whole `name`, then `suffix`. PostgreSQL would otherwise cut the name itself, and the names of two
+ * objects that differ only in their suffixes would become one.
+ */
+export function suffixedName(name: string, suffix: string): string {
+  const whole = `${name}${suffix}`;
+  if (Buffer.byteLength(whole) <= MAX_NAME_BYTES) return whole;
+  const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
   const points = [...name];
-  while (Buffer.byteLength(points.join("")) > MAX_INDEX_NAME_BYTES) points.pop();
+  while (points.length > 0 && Buffer.byteLength(`${points.join("")}_${hash}${suffix}`) > MAX_NAME_BYTES) points.pop();
+  return `${points.join("")}_${hash}${suffix}`;
+}
+
+/** `name` as PostgreSQL stores it: its first 63 bytes, never splitting a character. */
+export function storedName(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
+  const points = [...name];
+  while (Buffer.byteLength(points.join("")) > MAX_NAME_BYTES) points.pop();
   return points.join("");
 }
 
@@ -105,6 +114,7 @@ export function withoutFoldedIndexes<T extends { readonly name: string }>(indexe
  * `UnsupportedError`; the schema editor refuses one a migration asks for).
  */
 export function createTableStatements(dialect: SqlDialect, table: TableDescription, mode: CreateMode): string[] {
+  if (table.fullText && dialect.fullText) checkFullTextColumns(dialect, table.name, table.columns.map((c) => c.name), table.fullText);
   const columns = table.columns.map((c) => columnDefinition(dialect, table.name, c, mode));
   const constraints = (table.foreignKeys ?? []).map(foreignKeyClause);
   const out = [`CREATE TABLE ${mode === "autoCreate" ? "IF NOT EXISTS " : ""}${quoteIdentifier(table.name)} (${[...columns, ...constraints].join(", ")})`];
@@ -135,4 +145,19 @@ export function autoCreateStatements(dialect: SqlDialect, schemas: readonly Enti
     created.add(table.name);
   }
   return [...out, ...later];
+}
+
+/**
+ * Refuses a full-text index on `table` when one of `columns` (the table's, or one a migration adds or renames
+ * to) bears a name the dialect's index keeps for itself ({@link SqlFullText.reservedColumns}): the index would
+ * be built on the wrong values.
+ */
+export function checkFullTextColumns(dialect: SqlDialect, table: string, columns: readonly string[], index: FullTextSchema): void {
+  const reserved = new Set((dialect.fullText?.reservedColumns ?? []).map((name) => name.toLowerCase()));
+  const clash = columns.find((name) => reserved.has(name.toLowerCase()));
+  if (clash === undefined) return;
+  throw new SchemaError(
+    `Table "${table}" cannot get the full-text index "${index.name}": its column "${clash}" has a name ${dialect.label} keeps for the index's own use: rename the column`,
+    { table, field: clash },
+  );
 }

@@ -164,6 +164,10 @@ export const sqliteFullText: SqlFullText = {
     return [fts, ...SHADOW_SUFFIXES.map((s) => `${fts}${s}`)];
   },
 
+  // A column of one of these names takes the name from the hidden rowid that FTS5 keys its rows by
+  // (`content_rowid`, the triggers' `new.rowid`, the search's join): the index would key rows by the column.
+  reservedColumns: ["rowid", "oid", "_rowid_"],
+
   searchStatement(search: FullTextSearch) {
     const { schema } = search;
     const t = quoteIdentifier(schema.table);
@@ -175,14 +179,15 @@ export const sqliteFullText: SqlFullText = {
     const select = search.columns.map((c) => `${t}.${quoteIdentifier(c)}`).join(", ");
     // The matches and their scores come from a subquery on the FTS5 table alone, the table's rows joined by
     // rowid: the where's unqualified columns then resolve in the table only (the FTS5 table has columns of
-    // the same names). bm25() is negative, lower is better: negated, a score is positive, higher is better.
+    // the same names; the subquery's names start with `__strata_`, which no entity's column may). bm25() is
+    // negative, lower is better: negated, a score is positive, higher is better.
     // LIMIT is written as digits, as finds write it (SqlDialect.literalPaging): a bound one is re-planned.
     return {
       text:
-        `SELECT ${select}, "strata_hit"."strata_score" FROM ` +
-        `(SELECT rowid AS "strata_rowid", -bm25(${fts}) AS "strata_score" FROM ${fts} WHERE ${fts} MATCH ?) AS "strata_hit" ` +
-        `JOIN ${t} ON ${t}.rowid = "strata_hit"."strata_rowid"${where ? ` WHERE ${where.text}` : ""} ` +
-        `ORDER BY "strata_hit"."strata_score" DESC, ${t}.${quoteIdentifier(schema.primary.name)} LIMIT ${search.limit} OFFSET ?`,
+        `SELECT ${select}, "__strata_hit"."__strata_score" FROM ` +
+        `(SELECT rowid AS "__strata_rowid", -bm25(${fts}) AS "__strata_score" FROM ${fts} WHERE ${fts} MATCH ?) AS "__strata_hit" ` +
+        `JOIN ${t} ON ${t}.rowid = "__strata_hit"."__strata_rowid"${where ? ` WHERE ${where.text}` : ""} ` +
+        `ORDER BY "__strata_hit"."__strata_score" DESC, ${t}.${quoteIdentifier(schema.primary.name)} LIMIT ${search.limit} OFFSET ?`,
       params,
     };
   },
