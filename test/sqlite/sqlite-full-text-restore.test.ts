@@ -48,7 +48,7 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: full-text search after a re
     db.exec("VACUUM");
     db.close();
     const generation = await createGeneration(root, { reason: "manual", backend: "sqlite", source: path.resolve(file), dataName: "data.db", write: (dataPath) => fs.copyFileSync(other, dataPath) });
-    await restoreGeneration("sqlite", file, backupPlanOf("sqlite", file, root)!, generation.name);
+    await restoreGeneration({ backend: "sqlite", location: file, plan: backupPlanOf("sqlite", file, root)!, generation: generation.name });
 
     const restored = await createStorage({ url: `sqlite:${file}`, entities: [Note], autoCreate: true });
     try {
