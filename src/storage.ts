@@ -16,6 +16,7 @@ import { backupToDirectory } from "./copy/backup-to-directory.js";
 import { backupPlanOfConfig, isBackedUp } from "./backup/backup-plan.js";
 import type { BackupEvent } from "./backup/backup-scheduler.js";
 import { BackupScheduler } from "./backup/backup-scheduler.js";
+import { logSafely } from "./util/safe-log.js";
 import { appliedFingerprint, appliedStoreOf } from "./migrations/applied-migration-store.js";
 import type { MigrationRunner } from "./migrations/migration-runner.js";
 import { createMigrationRunner } from "./migrations/migration-runner.js";
@@ -235,13 +236,8 @@ export class Storage {
 
   /** @internal Tells the `backup` listeners; one that throws (or rejects) is logged, and never fails the backup. */
   private emitBackup(event: BackupEvent): void {
-    const failed = (error: unknown) => {
-      try {
-        this.#core.config.logger.error(`A "backup" listener failed`, error);
-      } catch {
-        // A logger that throws too: the generation is made all the same, and must not read as failed.
-      }
-    };
+    // A logger that throws too is ignored: the generation is made all the same, and must not read as failed.
+    const failed = (error: unknown) => logSafely(this.#core.config.logger, "error", `A "backup" listener failed`, error);
     for (const listener of this.backupListeners) {
       try {
         // An async listener's rejection would otherwise be unhandled, which ends a Node process.

@@ -11,6 +11,7 @@
  */
 import type { ResolvedConfig } from "../config/resolved-config.js";
 import type { Backend } from "../spi/index.js";
+import { logSafely } from "../util/safe-log.js";
 import type { Generation } from "./backup-generations.js";
 import { createGeneration } from "./backup-generations.js";
 import type { BackupEvent, BackupPlan, BackupReason } from "./backup-layout.js";
@@ -58,15 +59,11 @@ export class BackupScheduler {
   ) {}
 
   /**
-   * Tells the logger of a backup that failed. A logger that throws (a closed log sink) is ignored: the failure
-   * must stay a warning, never an unhandled rejection of the timer's chain nor a `close()` that fails.
+   * Tells the logger of a backup that failed (util/safe-log.ts): the failure must stay a warning, never an
+   * unhandled rejection of the timer's chain nor a `close()` that fails.
    */
   private warn(message: string, error: unknown): void {
-    try {
-      this.config.logger.warn(message, error);
-    } catch {
-      // Nowhere left to tell it.
-    }
+    logSafely(this.config.logger, "warn", message, error);
   }
 
   /** Arms the first scheduled backup. */

@@ -11,6 +11,7 @@ import { inspect } from "node:util";
 import type { DataSession } from "../spi/index.js";
 import type { LogQueriesConfig } from "../config/observe-config.js";
 import type { Logger } from "../logger.js";
+import { logSafely } from "../util/safe-log.js";
 import type { OperationTrace } from "./operation-trace.js";
 import { startTracing, stopTracing, traceOperation } from "./operation-trace.js";
 import type { QueryEvent, QueryListener, QueryOperation } from "./query-event.js";
@@ -145,10 +146,14 @@ export class QueryObserver implements OperationMeasurer {
   private spanFailed(what: "Starting" | "Ending", operation: QueryOperation, error: unknown): void {
     if (this.telemetryFailed) return;
     this.telemetryFailed = true;
-    this.tell("error", `${what} the OpenTelemetry span of a ${operation} failed (the operation went on; later span failures are not logged): ${(error as Error)?.message ?? String(error)}`);
+    logSafely(this.logger, "error", `${what} the OpenTelemetry span of a ${operation} failed (the operation went on; later span failures are not logged): ${(error as Error)?.message ?? String(error)}`);
   }
 
-  /** Hands `event` to the span, the log and each listener; `spanOnly` for a span's end that listeners do not hear of. */
+  /**
+   * Hands `event` to the span, the log and each listener; `spanOnly` for a span's end that listeners do not hear of.
+   * The logger is written through logSafely (it may throw too): reporting must not change the operation's
+   * outcome (a save that committed and then rejected would be retried, and written twice).
+   */
   private report(event: QueryEvent, span: ReturnType<QueryTelemetry["start"]> | undefined, spanOnly = false): void {
     if (span) {
       try {
@@ -159,29 +164,16 @@ export class QueryObserver implements OperationMeasurer {
     }
     if (spanOnly) return;
     const log = this.log;
-    if (log === "all") this.tell("debug", formatQueryEvent(event));
-    else if (log !== undefined && event.durationMs >= log.slowMs) this.tell("warn", `slow query (${log.slowMs} ms or more): ${formatQueryEvent(event)}`);
+    if (log === "all") logSafely(this.logger, "debug", formatQueryEvent(event));
+    else if (log !== undefined && event.durationMs >= log.slowMs) logSafely(this.logger, "warn", `slow query (${log.slowMs} ms or more): ${formatQueryEvent(event)}`);
     for (const listener of this.listeners) {
       try {
         listener(event);
       } catch (error) {
         if (this.threw.has(listener)) continue;
         this.threw.add(listener);
-        this.tell("error", `A "query" listener threw (the operation went on; this listener's later throws are not logged): ${(error as Error)?.message ?? String(error)}`, error);
+        logSafely(this.logger, "error", `A "query" listener threw (the operation went on; this listener's later throws are not logged): ${(error as Error)?.message ?? String(error)}`, error);
       }
-    }
-  }
-
-  /**
-   * Writes to the logger, which may throw too: reporting must not change the operation's outcome (a save
-   * that committed and then rejected would be retried, and written twice).
-   */
-  private tell(level: "debug" | "warn" | "error", message: string, error?: unknown): void {
-    try {
-      if (error === undefined) this.logger[level](message);
-      else this.logger[level](message, error);
-    } catch {
-      // Nowhere left to tell: the logger is what failed.
     }
   }
 }
