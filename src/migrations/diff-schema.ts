@@ -71,7 +71,8 @@ function columnSpec(column: TableColumn, forAdd: boolean, schema?: EntitySchema)
 /** A value of each logical type, for the rows a non-nullable column comes back to in a generated `down`. */
 const EMPTY_VALUES: Readonly<Record<LogicalType, unknown>> = { string: "", integer: 0, number: 0, boolean: false, datetime: new Date(0), json: {} };
 
-const sameIndex = (a: TableIndex, b: TableIndex) => a.unique === b.unique && a.columns.join("\0") === b.columns.join("\0");
+/** Indexes are compared by their columns, in order, and uniqueness: never by name. */
+export const sameIndex = (a: TableIndex, b: TableIndex) => a.unique === b.unique && a.columns.join("\0") === b.columns.join("\0");
 
 const sameForeignKey = (a: TableForeignKey, b: TableForeignKey) =>
   a.column === b.column && a.referencedTable === b.referencedTable && a.referencedColumn === b.referencedColumn && a.onDelete === b.onDelete;

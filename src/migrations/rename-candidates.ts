@@ -10,7 +10,7 @@ import type { EntitySchema } from "../schema/entity-schema.js";
 import { impliedUniqueIndexName } from "../schema/entity-schema.js";
 import { describeSchema } from "../schema/table-schema.js";
 import type { TableColumn, TableIndex } from "../spi/index.js";
-import { indexesOf } from "./diff-schema.js";
+import { indexesOf, sameIndex } from "./diff-schema.js";
 import { renameColumnIn, renameTableIn } from "./schema-snapshot.js";
 import type { SchemaSnapshot } from "./schema-snapshot.js";
 
@@ -157,7 +157,7 @@ export function applyRename(baseline: SchemaSnapshot, rename: Rename, schemas: r
     const old = before.indexes[i]!;
     const prefix = defaultIndexPrefix(old.name, oldTable, old.columns);
     if (!prefix) return index;
-    const same = wantedIndexes.find((w) => w.unique === index.unique && w.columns.join("\0") === index.columns.join("\0"));
+    const same = wantedIndexes.find((w) => sameIndex(w, index));
     const to = same?.name ?? `${prefix}_${table}_${index.columns.join("_")}`;
     if (to === index.name) return index;
     stale.push({ table, index, to });
