@@ -38,6 +38,9 @@ const indexKeys = (table: TableDescription): Set<string> => new Set(indexesOf(ta
 
 const indexKey = (i: TableIndex) => `${i.unique ? "unique " : ""}(${i.columns.join(", ")})`;
 
+/** A table's full-text index by its columns in order, as diff-schema.ts compares it; undefined when it has none. */
+const fullTextKey = (t: TableDescription) => (t.fullText ? `(${t.fullText.properties.join(", ")})` : undefined);
+
 /**
  * The differences between the schema the migrations describe (`expected`) and the database's (`actual`),
  * one line each, e.g. `tasks.views: integer in the migrations, string in the database`; empty when they agree.
@@ -70,8 +73,6 @@ export function compareSnapshots(expected: SchemaSnapshot, actual: SchemaSnapsho
     const haveKeys = new Set((have.foreignKeys ?? []).map(fkKey));
     for (const k of wantKeys) if (!haveKeys.has(k)) out.push(`foreign key ${name} ${k}: in the migrations, not in the database`);
     for (const k of haveKeys) if (!wantKeys.has(k)) out.push(`foreign key ${name} ${k}: in the database, not in the migrations`);
-    // A full-text index by its columns in order, as diff-schema.ts compares it.
-    const fullTextKey = (t: TableDescription) => (t.fullText ? `(${t.fullText.properties.join(", ")})` : undefined);
     const wantFullText = fullTextKey(want);
     const haveFullText = fullTextKey(have);
     if (wantFullText !== haveFullText) {
