@@ -142,8 +142,7 @@ export async function copyBackend(
           // Foreign keys are added once every row is in: tables and rows then go in any order (a child
           // table before its parent, a self-referencing row before the row it names, a cycle). A full-text
           // index too: built once over the copied rows, not row by row as they go in.
-          const { fullText: _fullText, ...plain } = table;
-          await e.createTable({ ...plain, foreignKeys: [] });
+          await e.createTable({ ...withoutFullText(table), foreignKeys: [] });
         }
       },
       true,
@@ -256,11 +255,16 @@ function batchSizeOf(options: CopyOptions): number {
   return size;
 }
 
+/** `table` as the copy first makes it on the target: its full-text index comes once every row is in. */
+function withoutFullText(table: TableDescription): TableDescription {
+  const { fullText: _fullText, ...plain } = table;
+  return plain;
+}
+
 async function copyTable(table: TableDescription, reading: DataSession, target: Backend, size: number, options: CopyOptions): Promise<CopiedTable> {
   // Without its full-text index, as the target's table is made (copyBackend): a target that writes the
   // index's data with each row (PostgreSQL's document columns) would name columns the index makes later.
-  const { fullText: _fullText, ...plain } = table;
-  const schema = schemaOfTable(plain);
+  const schema = schemaOfTable(withoutFullText(table));
   const total = await reading.count(schema, [[]]);
   let copied = 0;
   options.onProgress?.({ table: table.name, copied, total });

@@ -6,7 +6,7 @@
 import type { LogicalType } from "../../schema/entity-schema.js";
 import type { SqlDialect, ValueCodec } from "../sql/sql-dialect.js";
 import { quoteIdentifier } from "../sql/sql-dialect.js";
-import { plainLiteral, quotedText, stringLiteral } from "../sql/sql-literals.js";
+import { dollarQuoted, plainLiteral, quotedText, stringLiteral } from "../sql/sql-literals.js";
 import { postgresFullText } from "./postgres-full-text.js";
 import { postgresIntrospector } from "./postgres-introspector.js";
 
@@ -101,15 +101,12 @@ export const postgresDialect: SqlDialect = {
   indexColumnOrder: " NULLS FIRST",
   foldedIndexExpression: (column) => `(${foldedC(column)})`,
   // A REFERENCES clause needs its table to exist: autoCreate adds a cycle's forward foreign key afterwards,
-  // unless the table (created earlier, IF NOT EXISTS) has it already. Dollar quotes: the names are quoted
-  // identifiers, and a table name holding the tag cannot occur (checked).
-  addForeignKeyIfMissing: (table, name, clause) => {
-    const body =
-      `IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ${quotedText(quoteIdentifier(table))}::regclass AND conname = ${quotedText(name)}) ` +
-      `THEN ALTER TABLE ${quoteIdentifier(table)} ADD ${clause}; END IF;`;
-    if (body.includes("$strata$")) throw new Error(`A foreign key of table ${JSON.stringify(table)} names "$strata$"`);
-    return `DO $strata$ BEGIN ${body} END $strata$`;
-  },
+  // unless the table (created earlier, IF NOT EXISTS) has it already. Dollar quotes whose tag no name inside holds.
+  addForeignKeyIfMissing: (table, name, clause) =>
+    `DO ${dollarQuoted(
+      `BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = ${quotedText(quoteIdentifier(table))}::regclass AND conname = ${quotedText(name)}) ` +
+        `THEN ALTER TABLE ${quoteIdentifier(table)} ADD ${clause}; END IF; END`,
+    )}`,
   alterTableConstraints: true,
   introspector: postgresIntrospector,
   fullText: postgresFullText,

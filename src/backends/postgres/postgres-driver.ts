@@ -367,7 +367,6 @@ export class PostgresDriver implements SqlDriver {
   /** The primary and each replica, asked now (`strata doctor`). */
   async servers(): Promise<ServerStatus[]> {
     const { host, port, database } = this.main.server;
-    const position = await PostgresReplicaRouter.primaryPosition(this.primary);
     let primary: ServerStatus;
     try {
       await this.primary.all("SELECT 1", [], false);
@@ -376,7 +375,7 @@ export class PostgresDriver implements SqlDriver {
       const mapped = this.mapError(error, undefined);
       primary = { server: `${host}:${port}/${database}`, role: "primary", healthy: false, error: mapped instanceof Error ? mapped.message : oneLine(error) };
     }
-    return [primary, ...(this.router ? await this.router.status(position) : [])];
+    return [primary, ...(this.router ? await this.router.status() : [])];
   }
 
   async close(): Promise<void> {

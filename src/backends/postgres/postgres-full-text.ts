@@ -51,7 +51,7 @@ import type { SearchNode, SearchPhrase } from "../../search/search-query.js";
 import { tokenize } from "../../search/search-tokenizer.js";
 import type { FullTextSearch, SqlFullText } from "../sql/sql-dialect.js";
 import { quoteIdentifier } from "../sql/sql-dialect.js";
-import { quotedText } from "../sql/sql-literals.js";
+import { dollarQuoted, quotedText } from "../sql/sql-literals.js";
 import { storedName, suffixedName } from "../sql/sql-table-statements.js";
 import type { SqlRunner, WriteGate } from "../sql/sql-runner.js";
 
@@ -392,16 +392,6 @@ function phraseFrequency(phrase: SearchPhrase, doc: string, add: (value: unknown
  * a table of the user's: postgres-errors.ts makes it a `SchemaError`. Class `ST` is no class of PostgreSQL's.
  */
 export const FULL_TEXT_CLASH_STATE = "STFT1";
-
-/**
- * `body` between dollar quotes whose tag occurs nowhere in it (`$strata$`, else `$strata1$`, ...): a table or
- * column name inside, whatever it holds, cannot close them.
- */
-function dollarQuoted(body: string): string {
-  let tag = "$strata$";
-  for (let i = 1; body.includes(tag); i++) tag = `$strata${i}$`;
-  return `${tag} ${body} ${tag}`;
-}
 
 /** The body of the trigger function that marks a row's document stale (dollar-quoted: no quote inside to escape). */
 const MARK_STALE = `BEGIN NEW.${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} := NULL; RETURN NEW; END`;

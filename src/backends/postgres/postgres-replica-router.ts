@@ -383,8 +383,9 @@ export class PostgresReplicaRouter implements SqlRunner {
     return primaryStreams.open(text, params);
   }
 
-  /** The replicas as `strata doctor` shows them, asked now; `primaryPosition` is the primary's current WAL position. */
-  async status(primaryPosition: bigint | undefined): Promise<ServerStatus[]> {
+  /** The replicas as `strata doctor` shows them, asked now; lag in bytes is against the primary's current WAL position. */
+  async status(): Promise<ServerStatus[]> {
+    const primaryPosition = await this.primaryPosition();
     return Promise.all(
       this.replicas.map(async (replica): Promise<ServerStatus> => {
         const base = { server: replica.label, role: "replica" as const, reads: replica.reads };
@@ -418,9 +419,9 @@ export class PostgresReplicaRouter implements SqlRunner {
   }
 
   /** The primary's current position (for status), or undefined when it does not answer. */
-  static async primaryPosition(primary: SqlRunner): Promise<bigint | undefined> {
+  private async primaryPosition(): Promise<bigint | undefined> {
     try {
-      const rows = await primary.all(CURRENT_POSITION, [], false);
+      const rows = await this.primary.all(CURRENT_POSITION, [], false);
       return parseLsn(rows[0]?.[0]);
     } catch {
       return undefined;

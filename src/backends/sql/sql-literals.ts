@@ -11,6 +11,16 @@ export function quotedText(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/**
+ * `body` between PostgreSQL dollar quotes whose tag occurs nowhere in it (`$strata$`, else `$strata1$`, ...):
+ * a table or column name inside, whatever it holds, cannot close them.
+ */
+export function dollarQuoted(body: string): string {
+  let tag = "$strata$";
+  for (let i = 1; body.includes(tag); i++) tag = `$strata${i}$`;
+  return `${tag} ${body} ${tag}`;
+}
+
 /** A column default string as a SQL literal, every single quote doubled; refuses a NUL, which no dialect stores. */
 export function stringLiteral(value: string): string {
   if (value.includes("\u0000")) throw new SchemaError("A column default cannot contain a NUL character");
