@@ -83,6 +83,11 @@ function classOf(cp: number): number {
   return cp < 0x10000 ? bmpClass[cp]! : astralClass(cp);
 }
 
+/** The fold of a code point: itself when it does not fold, {@link REMOVED} when it is dropped. */
+function foldOf(cp: number): number {
+  return cp < 0x10000 ? bmpFold[cp]! : (astralFolds.get(cp) ?? cp);
+}
+
 /**
  * The tokens of `text`, in order (a token's position is its index), as FTS5's `unicode61 remove_diacritics 2`
  * gives them: see the module doc.
@@ -105,7 +110,7 @@ export function tokenize(text: string): Token[] {
     let copiedUpTo = start;
     for (;;) {
       const width = cp > 0xffff ? 2 : 1;
-      const folded = width === 1 ? bmpFold[cp]! : (astralFolds.get(cp) ?? cp);
+      const folded = foldOf(cp);
       if (folded !== cp) {
         term += text.slice(copiedUpTo, i);
         if (folded !== REMOVED) term += String.fromCodePoint(folded);
@@ -129,24 +134,16 @@ export function tokenize(text: string): Token[] {
 export function foldToken(word: string): string {
   let out = "";
   let copiedUpTo = 0;
-  for (let i = 0; i < word.length; i++) {
-    const unit = word.charCodeAt(i);
-    if (unit >= 0xd800 && unit < 0xdc00 && i + 1 < word.length && (word.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      const folded = astralFolds.get(((unit - 0xd800) << 10) + (word.charCodeAt(i + 1) - 0xdc00) + 0x10000);
-      if (folded !== undefined) {
-        out += word.slice(copiedUpTo, i);
-        if (folded !== REMOVED) out += String.fromCodePoint(folded);
-        copiedUpTo = i + 2;
-      }
-      i++;
-      continue;
-    }
-    const folded = bmpFold[unit]!;
-    if (folded !== unit) {
+  for (let i = 0; i < word.length; ) {
+    const cp = word.codePointAt(i)!;
+    const width = cp > 0xffff ? 2 : 1;
+    const folded = foldOf(cp);
+    if (folded !== cp) {
       out += word.slice(copiedUpTo, i);
-      if (folded !== REMOVED) out += String.fromCharCode(folded);
-      copiedUpTo = i + 1;
+      if (folded !== REMOVED) out += String.fromCodePoint(folded);
+      copiedUpTo = i + width;
     }
+    i += width;
   }
   return out + word.slice(copiedUpTo);
 }
