@@ -21,7 +21,7 @@ import type { Row } from "../schema/entity-schema.js";
 import { phraseKey, type SearchNode, type SearchPhrase, type SearchQuery } from "../search/search-query.js";
 import type { Key } from "../spi/index.js";
 import type { FullTextDocument, FullTextIndex, TermPostings } from "./full-text-index.js";
-import { BM25_B as B, BM25_K1 as K1, bm25Idf } from "../search/search-reference.js";
+import { bm25Idf, bm25Score } from "../search/search-reference.js";
 import { TopK } from "./top-k.js";
 
 /** A matching row and its BM25 score (positive: higher is better). */
@@ -85,7 +85,7 @@ export function searchDocuments(
 
   const idf = new Float64Array(phrases.length);
   for (let i = 0; i < phrases.length; i++) {
-    // The reference's IDF (one place for FTS5's formula and floor), with its correctly rounded log.
+    // The reference's IDF and score (one place for FTS5's formula and floor), with its correctly rounded log.
     idf[i] = bm25Idf(rows, counts[i]!.size);
   }
   const avgdl = tokens / rows;
@@ -99,14 +99,7 @@ export function searchDocuments(
     freq.fill(0);
     if (flat) for (const i of flat) freq[i] = counts[i]!.get(doc) ?? 0;
     else addFrequencies(query.root, doc, counts, freq);
-    const lengthFactor = K1 * (1 - B + (B * doc.length) / avgdl);
-    let score = 0;
-    for (let i = 0; i < freq.length; i++) {
-      const f = freq[i]!;
-      if (f === 0) continue;
-      score += idf[i]! * ((f * (K1 + 1.0)) / (f + lengthFactor));
-    }
-    top.offer({ doc, score });
+    top.offer({ doc, score: bm25Score(idf, freq, doc.length, avgdl) });
   }
   return top.sorted();
 }

@@ -28,15 +28,7 @@ export class SortedTerms {
 
   /** The first chunk whose last term is >= `term` (the chunk count when there is none). */
   private chunkOf(term: string): number {
-    const lasts = this.lasts;
-    let lo = 0;
-    let hi = lasts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (lasts[mid]! < term) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.lasts, term);
   }
 
   /** Adds `term`, which the list does not hold. */

@@ -415,23 +415,26 @@ export class MemoryDatabase {
     const extras = table.schema.columns.filter((c) => !declared.has(c.name)).map((c) => ({ ...c, property: taken.has(c.name) ? `${c.name}$extra` : c.name }));
     const columns = [...schema.columns, ...extras];
     const propertyOf = new Map(columns.map((c) => [c.name, c.property]));
+    /** The bound schema's property for a property of the stored table (by column name). */
+    const boundProperty = (stored: string): string => {
+      const name = table.schema.columnsByProperty.get(stored)?.name ?? stored;
+      return propertyOf.get(name) ?? name;
+    };
     const indexes = [...schema.indexes];
     for (const index of table.schema.indexes) {
       if (indexes.some((i) => i.name === index.name)) continue;
-      const names = index.properties.map((p) => table.schema.columnsByProperty.get(p)?.name ?? p);
-      indexes.push({ ...index, properties: names.map((n) => propertyOf.get(n) ?? n) });
+      indexes.push({ ...index, properties: index.properties.map(boundProperty) });
     }
     // The entity's foreign keys, and those the table has (a migration's) under names the entity does not use.
     const foreignKeys = [...schema.foreignKeys];
     for (const fk of table.schema.foreignKeys) {
       if (foreignKeys.some((f) => f.name === fk.name)) continue;
-      const name = table.schema.columnsByProperty.get(fk.property)?.name ?? fk.property;
-      foreignKeys.push({ ...fk, property: propertyOf.get(name) ?? name });
+      foreignKeys.push({ ...fk, property: boundProperty(fk.property) });
     }
     // The full-text index the table holds (a migration's), as on SQL, where the entity's declaration alone
     // creates nothing: an entity declaring one the migrations never made gets a SchemaError from search.
     const held = table.schema.fullText;
-    const fullText = held && { name: held.name, properties: held.properties.map((p) => propertyOf.get(table.schema.columnsByProperty.get(p)?.name ?? p) ?? p) };
+    const fullText = held && { name: held.name, properties: held.properties.map(boundProperty) };
     const merged = buildEntitySchema({
       entityName: schema.entityName,
       table: schema.table,

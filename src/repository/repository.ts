@@ -65,7 +65,8 @@ export interface SearchResult<T> {
 }
 
 const SEARCH_OPTION_KEYS = new Set(["where", "limit", "offset", "snippet", "cache"]);
-const SNIPPET_OPTION_KEYS = new Set(["before", "after", "maxTokens", "ellipsis"]);
+/** The snippet options: those {@link SNIPPET_DEFAULTS} completes. */
+const SNIPPET_OPTION_KEYS = new Set(Object.keys(SNIPPET_DEFAULTS));
 /** The most tokens a snippet may show (FTS5's `snippet()` takes at most 64 too). */
 const MAX_SNIPPET_TOKENS = 64;
 

@@ -133,11 +133,14 @@ export function bm25Idf(documentCount: number, documentsWithPhrase: number): num
 }
 
 /** FTS5's bm25() with the sign flipped, summed over phrases in index order as FTS5 sums them. */
-export function bm25Score(idf: readonly number[], frequencies: readonly number[], documentLength: number, averageLength: number): number {
+export function bm25Score(idf: ArrayLike<number>, frequencies: ArrayLike<number>, documentLength: number, averageLength: number): number {
+  const lengthFactor = BM25_K1 * (1 - BM25_B + (BM25_B * documentLength) / averageLength);
   let score = 0;
   for (let i = 0; i < idf.length; i++) {
     const f = frequencies[i]!;
-    score += idf[i]! * ((f * (BM25_K1 + 1.0)) / (f + BM25_K1 * (1 - BM25_B + (BM25_B * documentLength) / averageLength)));
+    // An absent phrase adds an exact +0 (idf is positive): skipping it leaves the sum's bits unchanged.
+    if (f === 0) continue;
+    score += idf[i]! * ((f * (BM25_K1 + 1.0)) / (f + lengthFactor));
   }
   // FTS5 returns -1.0 * score: negate twice so that a zero stays +0 and every value is the same double.
   return -(-1.0 * score);

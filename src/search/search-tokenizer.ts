@@ -78,6 +78,16 @@ function astralClass(cp: number): number {
   return astralRunClasses[low]!;
 }
 
+/** The class of a code point (`codePointAt`'s: a lone surrogate is a BMP separator). */
+function classOf(cp: number): number {
+  return cp < 0x10000 ? bmpClass[cp]! : astralClass(cp);
+}
+
+/** The fold of a code point: itself when it does not fold, {@link REMOVED} when it is dropped. */
+function foldOf(cp: number): number {
+  return cp < 0x10000 ? bmpFold[cp]! : (astralFolds.get(cp) ?? cp);
+}
+
 /**
  * The tokens of `text`, in order (a token's position is its index), as FTS5's `unicode61 remove_diacritics 2`
  * gives them: see the module doc.
@@ -88,20 +98,10 @@ export function tokenize(text: string): Token[] {
   const length = text.length;
   let i = 0;
   while (i < length) {
-    // Skip to the next character that starts a token.
-    let unit = text.charCodeAt(i);
-    let width = 1;
-    let cls: number;
-    if (unit < 0xd800 || unit >= 0xe000) {
-      cls = bmpClass[unit]!;
-    } else if (unit < 0xdc00 && i + 1 < length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      width = 2;
-      cls = astralClass(((unit - 0xd800) << 10) + (text.charCodeAt(i + 1) - 0xdc00) + 0x10000);
-    } else {
-      cls = SEPARATOR;
-    }
-    if (cls !== TOKEN_CHARACTER) {
-      i += width;
+    // Skip to the next character that starts a token (a lone surrogate is its own code point: a separator).
+    let cp = text.codePointAt(i)!;
+    if (classOf(cp) !== TOKEN_CHARACTER) {
+      i += cp > 0xffff ? 2 : 1;
       continue;
     }
     const start = i;
@@ -109,35 +109,17 @@ export function tokenize(text: string): Token[] {
     let term = "";
     let copiedUpTo = start;
     for (;;) {
-      if (width === 1) {
-        const folded = bmpFold[unit]!;
-        if (folded !== unit) {
-          term += text.slice(copiedUpTo, i);
-          if (folded !== REMOVED) term += String.fromCharCode(folded);
-          copiedUpTo = i + 1;
-        }
-      } else {
-        const cp = ((unit - 0xd800) << 10) + (text.charCodeAt(i + 1) - 0xdc00) + 0x10000;
-        const folded = astralFolds.get(cp);
-        if (folded !== undefined) {
-          term += text.slice(copiedUpTo, i);
-          if (folded !== REMOVED) term += String.fromCodePoint(folded);
-          copiedUpTo = i + 2;
-        }
+      const width = cp > 0xffff ? 2 : 1;
+      const folded = foldOf(cp);
+      if (folded !== cp) {
+        term += text.slice(copiedUpTo, i);
+        if (folded !== REMOVED) term += String.fromCodePoint(folded);
+        copiedUpTo = i + width;
       }
       i += width;
       if (i >= length) break;
-      unit = text.charCodeAt(i);
-      if (unit < 0xd800 || unit >= 0xe000) {
-        width = 1;
-        cls = bmpClass[unit]!;
-      } else if (unit < 0xdc00 && i + 1 < length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-        width = 2;
-        cls = astralClass(((unit - 0xd800) << 10) + (text.charCodeAt(i + 1) - 0xdc00) + 0x10000);
-      } else {
-        cls = SEPARATOR;
-      }
-      if (cls === SEPARATOR) break;
+      cp = text.codePointAt(i)!;
+      if (classOf(cp) === SEPARATOR) break;
     }
     term += text.slice(copiedUpTo, i);
     tokens.push({ term, start, end: i });
@@ -152,24 +134,16 @@ export function tokenize(text: string): Token[] {
 export function foldToken(word: string): string {
   let out = "";
   let copiedUpTo = 0;
-  for (let i = 0; i < word.length; i++) {
-    const unit = word.charCodeAt(i);
-    if (unit >= 0xd800 && unit < 0xdc00 && i + 1 < word.length && (word.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      const folded = astralFolds.get(((unit - 0xd800) << 10) + (word.charCodeAt(i + 1) - 0xdc00) + 0x10000);
-      if (folded !== undefined) {
-        out += word.slice(copiedUpTo, i);
-        if (folded !== REMOVED) out += String.fromCodePoint(folded);
-        copiedUpTo = i + 2;
-      }
-      i++;
-      continue;
-    }
-    const folded = bmpFold[unit]!;
-    if (folded !== unit) {
+  for (let i = 0; i < word.length; ) {
+    const cp = word.codePointAt(i)!;
+    const width = cp > 0xffff ? 2 : 1;
+    const folded = foldOf(cp);
+    if (folded !== cp) {
       out += word.slice(copiedUpTo, i);
-      if (folded !== REMOVED) out += String.fromCharCode(folded);
-      copiedUpTo = i + 1;
+      if (folded !== REMOVED) out += String.fromCodePoint(folded);
+      copiedUpTo = i + width;
     }
+    i += width;
   }
   return out + word.slice(copiedUpTo);
 }
