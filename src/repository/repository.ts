@@ -762,7 +762,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       // Cached as a query of rows keyed by the parsed tree (never the text: `Köln` and `koln` are one entry);
       // each "row" of the entry is a hit, copied out as an entity and its score.
       const key = { search: query.root, where: normalized.where, limit, offset };
-      const session = this.core.autocommitSession;
+      const session = this.core.cacheFillSession;
       const copyOut = cached.cache.copyOut;
       const copy = (hit: Row): object => ({ entity: copyOut((hit as unknown as SearchHit).row), score: (hit as unknown as SearchHit).score });
       const loadRows = async () => (await load(session)) as unknown as Row[];
