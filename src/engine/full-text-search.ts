@@ -21,7 +21,7 @@ import type { Row } from "../schema/entity-schema.js";
 import { phraseKey, type SearchNode, type SearchPhrase, type SearchQuery } from "../search/search-query.js";
 import type { Key } from "../spi/index.js";
 import type { FullTextDocument, FullTextIndex, TermPostings } from "./full-text-index.js";
-import { bm25Idf, bm25Score } from "../search/search-reference.js";
+import { bm25Idf, bm25Score } from "../search/bm25.js";
 import { TopK } from "./top-k.js";
 
 /** A matching row and its BM25 score (positive: higher is better). */
@@ -85,7 +85,7 @@ export function searchDocuments(
 
   const idf = new Float64Array(phrases.length);
   for (let i = 0; i < phrases.length; i++) {
-    // The reference's IDF and score (one place for FTS5's formula and floor), with its correctly rounded log.
+    // FTS5's IDF and score (bm25.ts: one place for the formula and floor), with its correctly rounded log.
     idf[i] = bm25Idf(rows, counts[i]!.size);
   }
   const avgdl = tokens / rows;

@@ -58,3 +58,21 @@ export interface SearchQuery {
 export function phraseKey(phrase: SearchPhrase): string {
   return `${phrase.prefix ? "*" : ""}${phrase.tokens.join(" ")}`;
 }
+
+/**
+ * The positions in `terms` (one column's folded tokens) where `phrase` starts: its tokens at consecutive
+ * positions, the last one, for a prefix phrase, any token that starts with it. Overlapping occurrences each count.
+ */
+export function phraseOccurrences(phrase: SearchPhrase, terms: readonly string[]): number[] {
+  const found: number[] = [];
+  const tokens = phrase.tokens;
+  const last = tokens.length - 1;
+  for (let start = 0; start + last < terms.length; start++) {
+    let i = 0;
+    while (i < last && terms[start + i] === tokens[i]) i++;
+    if (i < last) continue;
+    const term = terms[start + last]!;
+    if (phrase.prefix ? term.startsWith(tokens[last]!) : term === tokens[last]) found.push(start);
+  }
+  return found;
+}

@@ -18,8 +18,7 @@
  * The text is not escaped: markers and text are concatenated as they are, as FTS5's `snippet()` does; escape
  * the parts yourself before putting them into HTML.
  */
-import { phraseKey, type SearchNode, type SearchPhrase, type SearchQuery } from "./search-query.js";
-import { phraseOccurrences } from "./search-reference.js";
+import { phraseKey, phraseOccurrences, type SearchNode, type SearchPhrase, type SearchQuery } from "./search-query.js";
 import { tokenize, type Token } from "./search-tokenizer.js";
 
 /** How `repo.search` builds snippets (`snippet: true` takes every default). */

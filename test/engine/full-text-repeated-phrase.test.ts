@@ -7,7 +7,7 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { openBackend } from "../../src/conformance/index.js";
 import { FullTextIndex } from "../../src/engine/full-text-index.js";
 import { parseSearchQuery } from "../../src/search/search-parser.js";
-import { prepareCorpus, searchReference } from "../../src/search/search-reference.js";
+import { prepareCorpus, searchReference } from "../support/search-reference.js";
 import type { Backend } from "../../src/spi/index.js";
 import { asRow, DOCS } from "../search/engine-search-support.js";
 

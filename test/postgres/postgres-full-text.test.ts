@@ -18,8 +18,8 @@ import { normalizeWhere } from "../../src/query/normalize-query.js";
 import { schemaOfTable } from "../../src/schema/table-schema.js";
 import { parseSearchQuery } from "../../src/search/search-parser.js";
 import type { SearchNode, SearchPhrase, SearchQuery } from "../../src/search/search-query.js";
-import { searchReference } from "../../src/search/search-reference.js";
-import type { ReferenceDocument } from "../../src/search/search-reference.js";
+import { searchReference } from "../support/search-reference.js";
+import type { ReferenceDocument } from "../support/search-reference.js";
 import { tokenize } from "../../src/search/search-tokenizer.js";
 import { createPostgresBackend } from "../../src/backends/postgres/postgres-backend.js";
 import { fullTextDocument, lexemeOf, MAX_POSITION, quoteLexeme } from "../../src/backends/postgres/postgres-full-text.js";
@@ -399,7 +399,7 @@ describe.skipIf(skip !== undefined)("postgres full-text: against the server", ()
     await check("fts_notes");
   });
 
-  test("random documents and queries: the same matches, scores and order as the reference (search-reference.ts)", async () => {
+  test("random documents and queries: the same matches, scores and order as the reference (test/support/search-reference.ts)", async () => {
     const words = ["a", "ab", "abc", "Abc", "b", "ba", "köln", "KOLN", "kol", "é", "e", "東京", "x", "it's", "back\\slash"];
     const queryText: fc.Arbitrary<string> = fc.letrec<{ or: string; and: string; unary: string; primary: string }>((tie) => ({
       or: fc.oneof({ depthSize: "small", withCrossShrink: true }, tie("and"), fc.tuple(tie("and"), tie("and")).map(([a, b]) => `${a} OR ${b}`)),

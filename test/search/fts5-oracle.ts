@@ -135,7 +135,7 @@ function has(node: SearchNode, test: (n: SearchNode, belowOr: boolean) => boolea
 }
 
 /**
- * Whether FTS5's bm25() of this query is reproducible without FTS5's cursors (search-reference.ts, module doc):
+ * Whether FTS5's bm25() of this query is reproducible without FTS5's cursors (test/support/search-reference.ts, module doc):
  * no exclusion below an `or` or another exclusion; and, with a phrase of several tokens, no exclusion at all
  * and no `and` below an `or` (there FTS5 empties the positions of an and-group on a row where the phrase's
  * words are but the phrase is not, which can drop another phrase's count on a later row).

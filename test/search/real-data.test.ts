@@ -5,7 +5,7 @@
  * remove_diacritics 2`, the query compiled from Strata's parse of it).
  *
  * - The tokenizer gives FTS5's tokens on every text of both data sets.
- * - The reference (src/search/search-reference.ts) returns FTS5's matches, and its ranking.
+ * - The reference (test/support/search-reference.ts) returns FTS5's matches, and its ranking.
  * - Every backend whose session has `search` returns FTS5's matches and its top 20 in order (a backend
  *   without `search` is reported as skipped, by name; `BACKENDS=memory,sqlite` selects).
  */
@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { createStorage, UnsupportedError, type Storage } from "../../src/index.js";
 import { parseSearchQuery } from "../../src/search/search-parser.js";
-import { prepareCorpus, searchReference, type ReferenceCorpus } from "../../src/search/search-reference.js";
+import { prepareCorpus, searchReference, type ReferenceCorpus } from "../support/search-reference.js";
 import { tokenize } from "../../src/search/search-tokenizer.js";
 import { PG_URL, PgTestDatabase, pgSkipReason } from "../postgres/pg-test-database.js";
 import { expectSameRanking, Fts5Table, fts5Terms, fts5ScoresReproducible, toFts5 } from "./fts5-oracle.js";

@@ -1,10 +1,10 @@
 /**
- * Gives a storage's backend a `search` answered by the reference (src/search/search-reference.ts) over the
+ * Gives a storage's backend a `search` answered by the reference (test/support/search-reference.ts) over the
  * rows its own `find` returns: what the repository tests of `repo.search` run on while a backend has no
  * search of its own, and the model a backend's search is compared with.
  */
 import { normalizeQuery } from "../../src/query/normalize-query.js";
-import { searchReference } from "../../src/search/search-reference.js";
+import { searchReference } from "../support/search-reference.js";
 import type { DataSession, SearchHit, SearchRequest } from "../../src/spi/data-session.js";
 import type { EntitySchema, Row } from "../../src/schema/entity-schema.js";
 import { coreOf } from "../../src/storage-core.js";

@@ -1,6 +1,6 @@
 /** Random full-text queries and documents for the property tests (fast-check arbitraries). */
 import fc from "fast-check";
-import type { ReferenceDocument } from "../../src/search/search-reference.js";
+import type { ReferenceDocument } from "../support/search-reference.js";
 
 // A small vocabulary (with case and diacritic variants, and words that share prefixes) so that random
 // queries match often, phrases repeat and IDFs vary.

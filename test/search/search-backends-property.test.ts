@@ -1,5 +1,5 @@
 /**
- * `repo.search` on every backend whose session searches, held to the reference (src/search/search-reference.ts)
+ * `repo.search` on every backend whose session searches, held to the reference (test/support/search-reference.ts)
  * on random documents and queries: the same rows in the same order with the same scores (to 1e-12), a `where`
  * applied after ranking, and writes of a rolled-back transaction never found. A backend that cannot search yet
  * is reported as skipped by name; "memory + reference" (the memory backend given the reference as its search)
@@ -14,7 +14,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { createStorage, UnsupportedError, type Storage } from "../../src/index.js";
 import { parseSearchQuery } from "../../src/search/search-parser.js";
-import { searchReference } from "../../src/search/search-reference.js";
+import { searchReference } from "../support/search-reference.js";
 import { PG_URL, PgTestDatabase, pgSkipReason } from "../postgres/pg-test-database.js";
 import { expectSameRanking, fts5ScoresReproducible } from "./fts5-oracle.js";
 import { withReferenceSearch } from "./reference-search.js";

@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { documents, queryText } from "./search-arbitraries.js";
 import { describe, expect, test } from "vitest";
 import { parseSearchQuery } from "../../src/search/search-parser.js";
-import { bm25Idf, searchReference, type ReferenceDocument } from "../../src/search/search-reference.js";
+import { bm25Idf } from "../../src/search/bm25.js";
+import { searchReference, type ReferenceDocument } from "../support/search-reference.js";
 import { expectSameRanking, Fts5Table, fts5ScoresReproducible, toFts5 } from "./fts5-oracle.js";
 
 describe("search reference", () => {

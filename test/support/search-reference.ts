@@ -1,7 +1,9 @@
 /**
- * The plain reference of full-text search: which documents a query matches and their BM25 score, computed
- * the slow, obvious way over an array of documents. Property tests hold every backend to it, and an engine
- * may reuse its pieces ({@link phraseOccurrences}, {@link countedFrequencies}, {@link bm25Score}).
+ * The plain reference of full-text search, for tests: which documents a query matches and their BM25 score,
+ * computed the slow, obvious way over an array of documents. Property tests hold every backend to it, and
+ * test/search/search-reference.test.ts holds it to SQLite FTS5 itself. It shares with the shipped code only
+ * the definition of a phrase occurrence (`phraseOccurrences`, src/search/search-query.ts) and BM25's
+ * arithmetic (src/search/bm25.ts); the matching and the counting of frequencies are its own.
  *
  * ## Matching (as SQLite FTS5 matches)
  * A document is its index's columns, each tokenized on its own (search-tokenizer.ts): a phrase occurs in a
@@ -9,17 +11,10 @@
  * starts with it); it never spans two columns. `and` needs every positive child and no `not` child, `or`
  * any child.
  *
- * ## Ranking (SQLite FTS5's `bm25()`, sign flipped: higher is better)
- * `score = Σ idf(p) · f(p)·(k1 + 1) / (f(p) + k1·(1 − b + b·D / avgdl))` over the query's phrases p, with
- * k1 = 1.2, b = 0.75, D the document's tokens over all its columns, avgdl the tokens of all documents over
- * their number, `idf(p) = ln((N − n(p) + 0.5) / (n(p) + 0.5))` floored at 1e-6, N the documents, n(p) those
- * in which p occurs (whatever the rest of the query says). f(p) is the number of occurrences of p in the
- * document (overlapping ones too), counted only where p takes part in the match, as FTS5's iterators leave
- * it: not under a `not`, not in an `and` that fails, not in an `or` branch that fails (FTS5 has moved such a
- * phrase's cursor past the row). The arithmetic is FTS5's, in its order, with a correctly rounded `ln`
- * (correct-log.ts): scores equal SQLite's to the bit wherever its C library's `log()` rounds correctly too
- * (all but about 1 in 2,000 arguments; elsewhere one unit in the last place apart, which reorders only rows whose
- * scores tie to 15 digits).
+ * ## Ranking (SQLite FTS5's `bm25()`, sign flipped: higher is better; the formula in src/search/bm25.ts)
+ * f(p) is the number of occurrences of p in the document (overlapping ones too), counted only where p takes
+ * part in the match, as FTS5's iterators leave it: not under a `not`, not in an `and` that fails, not in an
+ * `or` branch that fails (FTS5 has moved such a phrase's cursor past the row).
  *
  * Where FTS5's counts depend on the state of its cursors, the reference does not follow them (a backend without
  * FTS5's cursors could not, and they depend on rowid order): FTS5 may count a phrase excluded with `-` in an
@@ -28,17 +23,10 @@
  * and-group (below an exclusion or an `or`), which can drop another phrase's count on a later row. Such
  * queries match the same rows; only their scores may differ.
  */
-import { compareStrings } from "../engine/compare-values.js";
-import { correctLog } from "./correct-log.js";
-import type { SearchNode, SearchPhrase, SearchQuery } from "./search-query.js";
-import { tokenize } from "./search-tokenizer.js";
-
-/** BM25's k1 (FTS5's). */
-export const BM25_K1 = 1.2;
-/** BM25's b (FTS5's). */
-export const BM25_B = 0.75;
-/** FTS5's floor for an IDF that would be zero or negative (a phrase in half the documents or more). */
-export const BM25_MIN_IDF = 1e-6;
+import { compareStrings } from "../../src/engine/compare-values.js";
+import { bm25Idf, bm25Score } from "../../src/search/bm25.js";
+import { phraseOccurrences, type SearchNode, type SearchQuery } from "../../src/search/search-query.js";
+import { tokenize } from "../../src/search/search-tokenizer.js";
 
 /** A document: its key (for the tie order) and the text of each index column (null counts as empty). */
 export interface ReferenceDocument {
@@ -65,21 +53,6 @@ export interface ReferenceOptions {
 /** The terms of each column of a document. */
 export function tokenizeColumns(columns: readonly (string | null)[]): string[][] {
   return columns.map((text) => (text === null ? [] : tokenize(text).map((t) => t.term)));
-}
-
-/** The positions in `terms` where `phrase` starts. */
-export function phraseOccurrences(phrase: SearchPhrase, terms: readonly string[]): number[] {
-  const found: number[] = [];
-  const tokens = phrase.tokens;
-  const last = tokens.length - 1;
-  for (let start = 0; start + last < terms.length; start++) {
-    let i = 0;
-    while (i < last && terms[start + i] === tokens[i]) i++;
-    if (i < last) continue;
-    const term = terms[start + last]!;
-    if (phrase.prefix ? term.startsWith(tokens[last]!) : term === tokens[last]) found.push(start);
-  }
-  return found;
 }
 
 /**
@@ -124,26 +97,6 @@ export function countedFrequencies(query: SearchQuery, occurrences: readonly num
   const counted = new Set<number>();
   if (!matchNode(query.root, occurrences, counted)) return undefined;
   return occurrences.map((n, i) => (counted.has(i) ? n : 0));
-}
-
-/** FTS5's IDF of a phrase occurring in `documentsWithPhrase` of `documentCount` documents. */
-export function bm25Idf(documentCount: number, documentsWithPhrase: number): number {
-  const idf = correctLog((documentCount - documentsWithPhrase + 0.5) / (documentsWithPhrase + 0.5));
-  return idf <= 0 ? BM25_MIN_IDF : idf;
-}
-
-/** FTS5's bm25() with the sign flipped, summed over phrases in index order as FTS5 sums them. */
-export function bm25Score(idf: ArrayLike<number>, frequencies: ArrayLike<number>, documentLength: number, averageLength: number): number {
-  const lengthFactor = BM25_K1 * (1 - BM25_B + (BM25_B * documentLength) / averageLength);
-  let score = 0;
-  for (let i = 0; i < idf.length; i++) {
-    const f = frequencies[i]!;
-    // An absent phrase adds an exact +0 (idf is positive): skipping it leaves the sum's bits unchanged.
-    if (f === 0) continue;
-    score += idf[i]! * ((f * (BM25_K1 + 1.0)) / (f + lengthFactor));
-  }
-  // FTS5 returns -1.0 * score: negate twice so that a zero stays +0 and every value is the same double.
-  return -(-1.0 * score);
 }
 
 /** Keys ascending: numbers by value, strings by code point (the contract's string order). */
