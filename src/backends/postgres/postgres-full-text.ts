@@ -432,6 +432,10 @@ export const postgresFullText: SqlFullText = {
         : statement;
     // autoCreate's CREATE TABLE IF NOT EXISTS would take a table of the user's of that name over: a table of
     // totals is Strata's only beside the document column it was made with (the same transaction made both).
+    // A DO block, not a check in JS shared with SQLite's (refuseFullTextClashes, sqlite-driver.ts): it runs in
+    // autoCreate's own transaction, under the advisory lock that serializes autoCreate between processes
+    // (postgres-driver.ts), as the statement just before the creation it guards, so no other process's
+    // autoCreate can commit between the check and the creation, and it costs no round trip of its own.
     const clash =
       `Table "${names.totals}" already exists and is not the totals of table "${table}"'s full-text index, which would be kept there: rename that table`;
     const refuseClash = `DO ${dollarQuoted(

@@ -331,6 +331,9 @@ function whileBusySync(deadline: number, attempt: () => unknown): void {
 /**
  * Before autoCreate: a table of the user's named as the full-text index of an entity's table would be
  * (`<table>__fts`, sqlite-full-text.ts) is a SchemaError naming both, not taken over nor left to fail later.
+ * PostgreSQL's counterpart is a statement of autoCreate's own (postgres-full-text.ts), run in its locked
+ * transaction; SQLite has no procedural block to raise an error from, so here it is JS. What marks the helper
+ * table as Strata's differs too: here the FTS5 table's declaration, there the document column beside it.
  */
 function refuseFullTextClashes(db: Database.Database, schemas: readonly EntitySchema[]): void {
   const find = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).pluck();
