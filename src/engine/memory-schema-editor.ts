@@ -11,7 +11,7 @@ import type { ColumnSchema, EntitySchema, ForeignKeySchema, FullTextSchema, Inde
 import { valueProblem } from "../schema/row-values.js";
 import { storedValueOf } from "./stored-row.js";
 import { describeSchema, MigrationTable, schemaOfTable } from "../schema/table-schema.js";
-import { buildEntitySchema, impliedUniqueIndexName } from "../schema/entity-schema.js";
+import { buildEntitySchema, impliedUniqueIndexName, sameFullTextIndex } from "../schema/entity-schema.js";
 import {
   columnExistsError,
   columnMissingError,
@@ -290,7 +290,7 @@ export class MemorySchemaEditor implements SchemaEditor {
     const properties = index.properties.map((name) => this.column(table, name).property);
     // A table bound to its entity (the file backend binds a stored table whose columns fit) may hold the
     // entity's full-text index already, before the migration that creates it runs: that is the one asked for.
-    if (held && table.schema.target !== MigrationTable && held.name === index.name && held.properties.join("\0") === properties.join("\0")) return;
+    if (held && table.schema.target !== MigrationTable && sameFullTextIndex(held, { name: index.name, properties })) return;
     if (held) {
       throw new SchemaError(`Table "${tableName}" has a full-text index already ("${held.name}"): a table has one; drop it first to change its columns`, { table: tableName });
     }

@@ -172,6 +172,15 @@ export interface FullTextSchema {
   readonly properties: readonly string[];
 }
 
+/**
+ * Whether two full-text indexes are the same index (the same name and properties, in order), or both absent.
+ * A generated migration compares columns only, as for other indexes (diff-schema.ts): a rename is no change there.
+ */
+export function sameFullTextIndex(a: FullTextSchema | undefined, b: FullTextSchema | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.name === b.name && a.properties.length === b.properties.length && a.properties.every((p, i) => p === b.properties[i]);
+}
+
 /** What an {@link EntitySchema} is made of; {@link buildEntitySchema} derives the rest. */
 export interface EntitySchemaParts {
   readonly entityName: string;

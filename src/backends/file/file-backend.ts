@@ -29,7 +29,7 @@ import type { Backend, BackendCapabilities, BackendContext, DataSession, Key } f
 import type { Change, MemoryDatabase, MemoryTable, WriteSet } from "../../engine/table-engine.js";
 import { ConfigError, CorruptionError, StorageError, TransactionError } from "../../errors.js";
 import type { EntitySchema, FullTextSchema } from "../../schema/entity-schema.js";
-import { buildEntitySchema } from "../../schema/entity-schema.js";
+import { buildEntitySchema, sameFullTextIndex } from "../../schema/entity-schema.js";
 import type { Catalog, CatalogTable } from "./file-catalog.js";
 import { CATALOG_FILE, CATALOG_FORMAT, catalogFullText, catalogMismatch, catalogProblem, catalogTableOf, catalogText, schemaOfCatalogTable } from "./file-catalog.js";
 import type { JournalOp } from "./file-journal.js";
@@ -204,7 +204,7 @@ export class FileBackend extends EngineBackend {
       // with autoCreate, the entity's where none is stored, then recorded in the catalog (load writes it).
       const stored = catalogFullText(schema!, entry);
       const wanted = stored ?? (autoCreate ? entity.fullText : undefined);
-      if (!sameFullText(wanted, schema!.fullText)) schema = withFullText(schema!, wanted);
+      if (!sameFullTextIndex(wanted, schema!.fullText)) schema = withFullText(schema!, wanted);
       if (!stored && wanted) {
         const nameOf = (property: string) => schema!.columnsByProperty.get(property)?.name ?? property;
         entry = { ...entry, fullText: { name: wanted.name, columns: wanted.properties.map(nameOf) } };
@@ -536,12 +536,6 @@ function isEmptyNewSnapshot(file: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Whether two full-text indexes are the same (name and properties, in order), or both absent. */
-function sameFullText(a: FullTextSchema | undefined, b: FullTextSchema | undefined): boolean {
-  if (!a || !b) return a === b;
-  return a.name === b.name && a.properties.length === b.properties.length && a.properties.every((p, i) => p === b.properties[i]);
 }
 
 /** `schema` with `fullText` as its full-text index (none when undefined). */
