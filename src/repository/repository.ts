@@ -132,12 +132,13 @@ export interface IRepository<T extends object, K extends Key = Key> {
    * Full-text search over the entity's `@Index({ fulltext: true })` columns: the matches of `text` (words,
    * `"phrases"`, `prefix*`, `a OR b`, `-excluded`, parentheses), best first by BM25, ties by primary key.
    * A malformed query is a `QueryError` showing the position; an entity without a full-text index, or a
-   * backend that cannot search, an `UnsupportedError`.
+   * backend that cannot search, an `UnsupportedError`. `select` and `include` work as in `findAll`: this
+   * overload, with both, gives entities of the selected fields and the included relations.
    */
-  /** With `select` and `include`: each entity holds the selected fields and the included relations. */
   search<S extends Field<T>, I extends Include<T>>(text: string, options: SelectSearchOptions<T, S> & { include: I }): Promise<SearchResult<Pick<T, S | (keyof I & Field<T>)>>[]>;
   /** With `select`: each entity is a plain object of exactly the selected fields. */
   search<S extends Field<T>>(text: string, options: SelectSearchOptions<T, S>): Promise<SearchResult<Pick<T, S>>[]>;
+  /** Without `select`: whole entities, with their relations when `include`d. */
   search(text: string, options?: SearchOptions<T>): Promise<SearchResult<T>[]>;
   exists(id: K): Promise<boolean>;
   saveMany(entities: readonly EntityInput<T>[], options?: SaveManyOptions): Promise<BatchResult>;
