@@ -142,6 +142,11 @@ function searchIncludeCases(backend: IncBackend): void {
       expect(found.map((r) => r.score)).toEqual(byId(await posts.search("rhine OR city")).map((r) => r.score));
     });
 
+    test("a relation filter in where and an include of the same relation compose", async () => {
+      const found = await posts.search("rhine OR city", { where: { author: { name: "Bob" } }, include: { author: { select: ["name"] } } });
+      expect(found.map((r) => [r.entity.id, data(r.entity.author)])).toEqual([[3, { name: "Bob" }]]);
+    });
+
     test("a nested include loads level by level", async () => {
       counts.clear();
       const [york] = await posts.search("walled", { include: { comments: { include: { author: true } } } });
