@@ -9,7 +9,7 @@ export type { RepositoryClass, Transaction } from "./storage.js";
 export type { BackupEvent, BackupReason } from "./backup/backup-scheduler.js";
 export type { StorageConfig, ResolvedConfig, PostgresConfig } from "./config/storage-config.js";
 export { Repository } from "./repository/repository.js";
-export type { IRepository, BatchResult, SaveManyOptions, CountOptions, EntityClass, EntityInput, Patch, FindByIdOptions, Page, PageQuery, SearchOptions, SearchResult } from "./repository/repository.js";
+export type { IRepository, BatchResult, SaveManyOptions, CountOptions, EntityClass, EntityInput, Patch, FindByIdOptions, Page, PageQuery, SearchOptions, SearchResult, SelectSearchOptions } from "./repository/repository.js";
 export type { SnippetOptions } from "./search/search-snippet.js";
 export type { Query, SelectQuery, Field, Where, Operators, OrderBy, Include, IncludeOptions, RelationProperty, Related } from "./query/query.js";
 export type { TransactionOptions, CommittedWrites } from "./transaction/transaction-manager.js";

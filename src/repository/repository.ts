@@ -39,21 +39,36 @@ export interface CountOptions {
 }
 
 /**
- * Options of `repo.search` (README, "Full-text search").
+ * Options of `repo.search` (README, "Full-text search"). `S` is the fields a projection may list, as in
+ * {@link Query}: none by default, so that a variable typed `SearchOptions<T>` holds no `select`.
  * @example await cities.search("köln OR bonn*", { where: { country: "DE" }, limit: 10, snippet: true })
+ * @example await posts.search("rhine", { select: ["id", "title"], include: { author: true }, snippet: true })
  */
-export interface SearchOptions<T> {
+export interface SearchOptions<T, S extends Field<T> = never> {
   /** Further conditions, in the query language of `findAll` (relation filters too). */
   where?: Where<T> | Where<T>[];
   /** The most results returned. @default 20 */
   limit?: number;
   /** Results skipped first (after ranking). @default 0 */
   offset?: number;
-  /** Add a `snippet` to each result: `true` for the defaults, or how to build it. @default false */
+  /**
+   * Add a `snippet` to each result: `true` for the defaults, or how to build it. The snippet is built from
+   * the entity's indexed text, whether or not `select` lists those fields. @default false
+   */
   snippet?: boolean | SnippetOptions;
-  /** Cache the results until the next write to the table, as `Query.cache`. */
+  /** Cache the results until the next write to the table (or to a table `include` reads), as `Query.cache`. */
   cache?: boolean | { ttlMs: number };
+  /**
+   * Only these fields of each result's `entity`: a plain object holding exactly them, as `findAll`'s
+   * {@link Query.select} gives it (`Pick<T, ...>`). A name that is not a column is a `QueryError`.
+   */
+  select?: readonly S[];
+  /** Relations to load with the results, as `findAll`'s {@link Query.include}: one query per relation for the whole page. */
+  include?: Include<T>;
 }
+
+/** Search options with a projection on the fields `S`: `search` returns `SearchResult<Pick<T, S>>` for them. */
+export type SelectSearchOptions<T, S extends Field<T>> = SearchOptions<T, S> & { select: readonly S[] };
 
 /** One result of `repo.search`, best first. */
 export interface SearchResult<T> {
@@ -64,7 +79,7 @@ export interface SearchResult<T> {
   readonly snippet?: string;
 }
 
-const SEARCH_OPTION_KEYS = new Set(["where", "limit", "offset", "snippet", "cache"]);
+const SEARCH_OPTION_KEYS = new Set(["where", "limit", "offset", "snippet", "cache", "select", "include"]);
 /** The snippet options: those {@link SNIPPET_DEFAULTS} completes. */
 const SNIPPET_OPTION_KEYS = new Set(Object.keys(SNIPPET_DEFAULTS));
 /** The most tokens a snippet may show (FTS5's `snippet()` takes at most 64 too). */
@@ -117,8 +132,13 @@ export interface IRepository<T extends object, K extends Key = Key> {
    * Full-text search over the entity's `@Index({ fulltext: true })` columns: the matches of `text` (words,
    * `"phrases"`, `prefix*`, `a OR b`, `-excluded`, parentheses), best first by BM25, ties by primary key.
    * A malformed query is a `QueryError` showing the position; an entity without a full-text index, or a
-   * backend that cannot search, an `UnsupportedError`.
+   * backend that cannot search, an `UnsupportedError`. `select` and `include` work as in `findAll`: this
+   * overload, with both, gives entities of the selected fields and the included relations.
    */
+  search<S extends Field<T>, I extends Include<T>>(text: string, options: SelectSearchOptions<T, S> & { include: I }): Promise<SearchResult<Pick<T, S | (keyof I & Field<T>)>>[]>;
+  /** With `select`: each entity is a plain object of exactly the selected fields. */
+  search<S extends Field<T>>(text: string, options: SelectSearchOptions<T, S>): Promise<SearchResult<Pick<T, S>>[]>;
+  /** Without `select`: whole entities, with their relations when `include`d. */
   search(text: string, options?: SearchOptions<T>): Promise<SearchResult<T>[]>;
   exists(id: K): Promise<boolean>;
   saveMany(entities: readonly EntityInput<T>[], options?: SaveManyOptions): Promise<BatchResult>;
@@ -727,10 +747,15 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
 
   /**
    * Full-text search (README, "Full-text search"). Reads through the ambient transaction's session (its own
-   * writes included) or, with `cache` and outside a transaction, through the table's query cache, dropped by
-   * every write to the table. Snippets are built here from the entity's text, the same on every backend.
+   * writes included, in the included relations too) or, with `cache` and outside a transaction, through the
+   * table's query cache, dropped by every write to the table or to a table `include` reads. Snippets are built
+   * here from the entity's text, the same on every backend, before `select` leaves that text out.
+   * `select` and `include` compose as in `findAll`: the relations of the whole page load in one query each.
    */
-  async search(text: string, options: SearchOptions<T> = {}): Promise<SearchResult<T>[]> {
+  search<S extends Field<T>, I extends Include<T>>(text: string, options: SelectSearchOptions<T, S> & { include: I }): Promise<SearchResult<Pick<T, S | (keyof I & Field<T>)>>[]>;
+  search<S extends Field<T>>(text: string, options: SelectSearchOptions<T, S>): Promise<SearchResult<Pick<T, S>>[]>;
+  search(text: string, options?: SearchOptions<T>): Promise<SearchResult<T>[]>;
+  async search(text: string, options: SearchOptions<T, Field<T>> = {}): Promise<SearchResult<object>[]> {
     const { schema } = this;
     const fullText = schema.fullText;
     if (fullText === undefined) {
@@ -738,7 +763,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     }
     const unsupported = () => new UnsupportedError(`${schema.entityName}: the ${this.core.backend.name} backend cannot search full text`, { table: schema.table });
     if (this.core.backend.session.search === undefined) throw unsupported();
-    const snippet = this.searchOptions(options);
+    const snippet = this.searchOptions(options as SearchOptions<T>);
     let query: SearchQuery;
     try {
       query = parseSearchQuery(text);
@@ -746,7 +771,15 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       if (error instanceof QueryError) throw new QueryError(`${schema.entityName}: ${error.message}`, { table: schema.table });
       throw error;
     }
-    const normalized = normalizeQuery(schema, { where: options.where, limit: options.limit === undefined ? 20 : options.limit, offset: options.offset, cache: options.cache });
+    const normalized = normalizeQuery(schema, {
+      where: options.where,
+      limit: options.limit === undefined ? 20 : options.limit,
+      offset: options.offset,
+      cache: options.cache,
+      ...(options.select === undefined ? {} : { select: options.select }),
+    });
+    const plans = this.planInclude(options.include);
+    const projection = this.searchProjection(options.select, normalized);
     const limit = normalized.limit!;
     const offset = normalized.offset ?? 0;
     const load = async (session: DataSession): Promise<SearchHit[]> => {
@@ -756,22 +789,49 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       if (hits === undefined) throw unsupported();
       return hits;
     };
-    let results: Array<{ entity: T; score: number }>;
+    /** The snippet of a whole row (a backend's, or a cached one): the indexed text may be left out of what is handed out. */
+    const snippetOf = snippet && ((row: Row) => buildSnippet(fullText.properties.map((p) => (row[p] as string | null | undefined) ?? null), query, snippet));
     const cached = this.queryCache(options.cache);
     if (cached) {
       // Cached as a query of rows keyed by the parsed tree (never the text: `Köln` and `koln` are one entry);
-      // each "row" of the entry is a hit, copied out as an entity and its score.
-      const key = { search: query.root, where: normalized.where, limit, offset };
+      // each "row" of the entry is a hit: the whole backend row with its included relations, and its score.
+      // The projection applies on the way out, so an entry serves every select of the same search.
+      const key = plans.length === 0 ? { search: query.root, where: normalized.where, limit, offset } : { search: query.root, where: normalized.where, limit, offset, include: includeKey(plans) };
       const session = this.core.cacheFillSession;
-      const copyOut = cached.cache.copyOut;
-      const copy = (hit: Row): object => ({ entity: copyOut((hit as unknown as SearchHit).row), score: (hit as unknown as SearchHit).score });
-      const loadRows = async () => (await load(session)) as unknown as Row[];
-      results = (await cached.cache.query("rows", key, cached.ttlMs, loadRows, copy, this.cachesRead(normalized.where))) as Array<{ entity: T; score: number }>;
-    } else {
-      results = (await load(this.session())).map((hit) => ({ entity: this.asEntity(hit.row), score: hit.score }));
+      const copyEntity = makeTreeCopier((projection?.fromCache ?? cached.cache.copyOut) as (row: Row) => Row, plans);
+      const copy = (entry: Row): object => {
+        const hit = entry as unknown as SearchHit;
+        const result = { entity: copyEntity(hit.row), score: hit.score };
+        return snippetOf ? { ...result, snippet: snippetOf(hit.row) } : result;
+      };
+      const loadHits = async (): Promise<Row[]> => {
+        const hits = await load(session);
+        if (plans.length === 0) return hits as unknown as Row[];
+        const rows = await loadIncluded(this.reader(session), hits.map((hit) => hit.row), (row) => row, plans);
+        return hits.map((hit, i) => ({ row: rows[i]!, score: hit.score })) as unknown as Row[];
+      };
+      return (await cached.cache.query("rows", key, cached.ttlMs, loadHits, copy, this.cachesRead(normalized.where, plans))) as SearchResult<object>[];
     }
-    if (snippet === undefined) return results;
-    return results.map((r) => ({ ...r, snippet: buildSnippet(fullText.properties.map((p) => ((r.entity as Record<string, unknown>)[p] as string | null | undefined) ?? null), query, snippet) }));
+    const session = this.session();
+    const hits = await load(session);
+    const rows = hits.map((hit) => hit.row);
+    // Snippets first: the rows are whole until they are handed out.
+    const snippets = snippetOf && rows.map(snippetOf);
+    const handOut = (projection?.fromBackend ?? this.asEntity) as (row: Row) => Row;
+    const entities: object[] = plans.length === 0 ? rows.map(handOut) : await loadIncluded(this.reader(session), rows, handOut, plans);
+    return hits.map((hit, i) => (snippets ? { entity: entities[i]!, score: hit.score, snippet: snippets[i]! } : { entity: entities[i]!, score: hit.score }));
+  }
+
+  /**
+   * How search results are handed out with `select`: plain objects of the listed fields. A backend's search
+   * reads whole rows (the snippet needs the indexed text), so the projection always picks from more than it
+   * hands out.
+   */
+  private searchProjection(select: unknown, normalized: NormalizedQuery): Projection | undefined {
+    if (normalized.select === undefined) return undefined;
+    const listed = select as readonly string[];
+    const fields = normalized.select.filter((c) => listed.includes(c.property));
+    return this.pickingProjections.get(fields, (columns) => ({ fromBackend: makeProjectionCopier(columns, { shallow: true }), fromCache: makeProjectionCopier(columns) }));
   }
 
   /** Checks `search`'s options (a `QueryError` naming the option) and returns the complete snippet options, if asked. */
@@ -781,7 +841,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     };
     if (options === null || typeof options !== "object" || Array.isArray(options)) fail("options", "must be an object");
     for (const key of Object.keys(options)) {
-      if (!SEARCH_OPTION_KEYS.has(key)) fail(key, "is not a search option (expected where, limit, offset, snippet, cache)");
+      if (!SEARCH_OPTION_KEYS.has(key)) fail(key, "is not a search option (expected where, limit, offset, snippet, cache, select, include)");
     }
     const asked = options.snippet;
     if (asked === undefined || asked === false) return undefined;
