@@ -10,14 +10,23 @@ import { noteStatement } from "../../observe/operation-trace.js";
 /** Statements kept per connection; the fixed hot-path ones are a handful per entity, the rest are queries. */
 const MAX_CACHED_STATEMENTS = 1000;
 
-/** A prepared statement, and whether it ran since the eviction sweep last passed it. */
+/**
+ * A statement that runs FTS5's `'rebuild'` command (sqlite-full-text.ts writes it so; a user's text through
+ * `storage.sql` may too). A text that merely mentions the word costs one needless schema reload, no more.
+ */
+const REBUILDS_FULL_TEXT = /'rebuild'/i;
+
+/** A prepared statement, whether it ran since the eviction sweep last passed it, and whether it rebuilds a full-text index. */
 interface CachedStatement {
   readonly statement: BetterSqlite3.Statement;
   used: boolean;
+  readonly rebuildsFullText: boolean;
 }
 
 export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
   private readonly statements = new Map<string, CachedStatement>();
+  /** Set when a statement ran FTS5's `'rebuild'`; cleared by {@link SqliteConnection.shrinkFullTextBuffers}. */
+  private fullTextRebuilt = false;
 
   constructor(readonly db: BetterSqlite3.Database) {}
 
@@ -25,13 +34,34 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
     const cached = this.statements.get(text);
     if (cached !== undefined) {
       cached.used = true;
+      if (cached.rebuildsFullText) this.fullTextRebuilt = true;
       return cached.statement;
     }
     const statement = this.db.prepare(text);
     if (statement.reader) statement.raw(true);
     if (this.statements.size >= MAX_CACHED_STATEMENTS) this.evictOne();
-    this.statements.set(text, { statement, used: false });
+    const rebuildsFullText = REBUILDS_FULL_TEXT.test(text);
+    if (rebuildsFullText) this.fullTextRebuilt = true;
+    this.statements.set(text, { statement, used: false, rebuildsFullText });
     return statement;
+  }
+
+  /**
+   * Called when a write (a transaction, or a statement in autocommit) has ended: after one that rebuilt a
+   * full-text index, gives this connection's FTS5 tables back their small in-memory buffers. FTS5 gathers the
+   * terms a statement adds in a hash table of the connection's own that grows with them and never shrinks; a
+   * `'rebuild'` (a new index over a table's rows, at autoCreate or in a migration) grows it to the size of a
+   * megabyte of terms, and every later commit that writes the index walks and clears all of it: a one-row save
+   * then costs about three times as much until the connection closes. Reloading the schema
+   * (`writable_schema = RESET`, as {@link SqliteConnection.rewriteTableDefinition} does) disconnects the
+   * FTS5 tables, which connect again, with a buffer of the initial size, at their next use; the prepared
+   * statements are prepared again by SQLite on their next run. Never inside a transaction: the FTS5 tables
+   * that take part in it hold their pending terms until it ends.
+   */
+  shrinkFullTextBuffers(): void {
+    if (!this.fullTextRebuilt || this.db.inTransaction || !this.db.open) return;
+    this.fullTextRebuilt = false;
+    this.db.pragma("writable_schema = RESET");
   }
 
   /**
@@ -64,6 +94,7 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
     noteStatement(text, params);
     // prepare() refuses a text holding more than one statement.
     const statement = this.db.prepare(text);
+    if (REBUILDS_FULL_TEXT.test(text)) this.fullTextRebuilt = true;
     const wrote = !statement.readonly;
     if (statement.reader) return { rows: statement.all(params) as Record<string, unknown>[], wrote };
     statement.run(params);
@@ -71,6 +102,7 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
   }
 
   exec(sql: string): void {
+    if (REBUILDS_FULL_TEXT.test(sql)) this.fullTextRebuilt = true;
     this.db.exec(sql);
   }
 

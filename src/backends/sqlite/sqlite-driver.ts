@@ -103,6 +103,7 @@ export class SqliteDriver implements SqlDriver {
           throw error;
         }
       } finally {
+        writer.shrinkFullTextBuffers();
         release();
       }
     };
@@ -149,6 +150,8 @@ export class SqliteDriver implements SqlDriver {
       const writer = new SqliteConnection(db);
       if (createTables.length > 0) refuseFullTextClashes(db, context.schemas);
       whileBusySync(deadline, () => runInTransaction(writer, createTables));
+      // A full-text index made over a table's rows left FTS5's term buffer at its largest (see shrinkFullTextBuffers).
+      writer.shrinkFullTextBuffers();
       // From here on the writer waits for other processes in short slices (see whenNotBusy).
       writerDb.pragma(`busy_timeout = ${Math.min(busy, BUSY_SLICE_MS)}`);
       // The reader waits in the same short slices: a long busy_timeout would block the event loop.
@@ -244,7 +247,10 @@ export class SqliteDriver implements SqlDriver {
         await exec("COMMIT");
         return undefined;
       },
-      finish: () => release(),
+      finish: () => {
+        writer.shrinkFullTextBuffers();
+        release();
+      },
     };
   }
 

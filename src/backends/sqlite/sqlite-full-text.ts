@@ -16,6 +16,12 @@
  *   `REPLACE` (the driver turns `recursive_triggers` on, see sqlite-driver.ts).
  * - FTS5's shadow tables `<table>__fts_data`, `_idx`, `_docsize`, `_config`, which the introspector hides.
  *
+ * FTS5's options stay at their defaults: `automerge`, `crisismerge`, `usermerge`, `pgsz` and `hashsize`
+ * measured within the noise of them on a one-row commit (whose cost is the pages FTS5 writes at each commit:
+ * a segment, its `_idx` entry, the row's `_docsize`, the structure and totals), `columnsize=0` doubles a
+ * search's time (`bm25()` then tokenizes every match) and `detail=column` loses phrase queries. The
+ * connection that runs the `'rebuild'` gives FTS5's term buffer back afterwards (SqliteConnection.shrinkFullTextBuffers).
+ *
  * ## Queries
  * The parsed query (search-query.ts) becomes an FTS5 expression in which every phrase is a double-quoted
  * string of its folded tokens (`"san francisco"`, `"fran"*`), every operator parenthesized; it is bound as a
