@@ -91,6 +91,8 @@ describe.skipIf(skip !== undefined)("postgres: full-text search over stale rows 
       await other.query("SELECT * FROM stale_docs WHERE id = 'e' FOR UPDATE");
       seen = [];
       for (const q of QUERIES) seen.push(await hits(storage, q));
+      const filtered = await storage.repository(Doc).search("bilby OR wombat", { where: { title: "Bilby" }, limit: 1, offset: 0 });
+      expect(filtered.map((h) => h.entity.id)).toEqual(["e"]);
       // In a transaction of the storage's own too.
       const inside = await storage.transaction(async () => hits(storage, "bilby"));
       expect(inside).toEqual(seen[0]);

@@ -49,7 +49,7 @@ import { SchemaError } from "../../errors.js";
 import { RESERVED_COLUMN_PREFIX, type EntitySchema, type FullTextSchema } from "../../schema/entity-schema.js";
 import type { SearchNode, SearchPhrase } from "../../search/search-query.js";
 import { tokenize } from "../../search/search-tokenizer.js";
-import type { FullTextSearch, SqlFullText } from "../sql/sql-dialect.js";
+import type { FullTextSearch, SqlFullText, UnindexedRow } from "../sql/sql-dialect.js";
 import { quoteIdentifier } from "../sql/sql-dialect.js";
 import { dollarQuoted, quotedText } from "../sql/sql-literals.js";
 import { storedName, suffixedName } from "../sql/sql-table-statements.js";
@@ -207,14 +207,27 @@ function keyArrayType(schema: EntitySchema): string {
 /** How many stale rows one refresh statement writes: a page of documents stays well under a megabyte for short texts. */
 const REFRESH_PAGE = 2000;
 
+/** PostgreSQL's `read_only_sql_transaction`: a write in a read-only transaction, or on a hot standby. */
+const READ_ONLY_STATE = "25006";
+
+function isReadOnlyRefusal(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === READ_ONLY_STATE;
+}
+
 /**
- * Brings the documents of `schema`'s table up to date: the rows whose document is missing (written by
- * a statement that left it null: an insert or an update of an indexed column that did not give the
- * document) are read, tokenized here and written back, a page at a time, each page's rows locked while
- * their document is built. Rows another transaction holds locked are skipped (their change is not
- * committed, so this search cannot see it; the next search after it commits builds them).
+ * Brings the documents of `schema`'s table up to date, and resolves to the stale rows it could not write,
+ * as the search's `reads` see them (their committed version, or the transaction's own): the search
+ * statement builds their documents itself ({@link postgresSearchStatement}), so that no row is missing
+ * from a search while its document is stale.
+ *
+ * The rows whose document is missing (written by a statement that left it null: an insert or an update of
+ * an indexed column that did not give the document) are read, tokenized here and written back, a page at
+ * a time, each page's rows locked while their document is built. Rows another transaction holds locked are
+ * skipped, never waited for (a search never waits on a writer, and with `poolSize: 1` nothing could end
+ * the wait). Nothing is written where the search's transaction is read-only (a `READ ONLY` transaction, a
+ * hot standby); outside a transaction, a gate whose write the server refuses as read-only is left alone.
  */
-async function refreshDocuments(schema: EntitySchema, indexColumns: readonly string[], reads: SqlRunner, writes: WriteGate): Promise<number> {
+async function refreshDocuments(schema: EntitySchema, indexColumns: readonly string[], reads: SqlRunner, writes: WriteGate, inTransaction: boolean): Promise<readonly UnindexedRow[]> {
   const t = quoteIdentifier(schema.table);
   const doc = quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN);
   const pk = quoteIdentifier(schema.primary.name);
@@ -223,7 +236,11 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
   // the totals table holds one row per writing statement since it was last summed up.
   let state: unknown[] | undefined;
   try {
-    [state] = await reads.all(`SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${doc} IS NULL), (SELECT count(*) FROM ${totals}) > ${TOTALS_COMPACT_AT}`, [], true);
+    [state] = await reads.all(
+      `SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${doc} IS NULL), (SELECT count(*) FROM ${totals}) > ${TOTALS_COMPACT_AT}, current_setting('transaction_read_only') = 'on'`,
+      [],
+      true,
+    );
   } catch (error) {
     // The entity declares the index, the database does not have it: autoCreate off and no migration made it.
     const code = (error as { code?: unknown } | null)?.code;
@@ -233,10 +250,21 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
       { table: schema.table, cause: error },
     );
   }
-  if (state?.[1] === true) {
+  // Inside a read-only transaction a refused write would end it. Outside one the reads may be a replica's
+  // (read-only) while the gate writes on the primary: the gate is tried, and a refusal ends only its own work.
+  const mayWrite = !(inTransaction && state?.[2] === true);
+  const write = async <T>(work: (runner: SqlRunner) => Promise<T>, multiStatement: boolean): Promise<T | undefined> => {
+    try {
+      return await writes(work, multiStatement);
+    } catch (error) {
+      if (!inTransaction && isReadOnlyRefusal(error)) return undefined;
+      throw error;
+    }
+  };
+  if (state?.[1] === true && mayWrite) {
     // Only the rows no one else holds: summing up is work a search may leave to the next one, never wait for
     // (a search inside a transaction holds the rows it summed until that transaction ends).
-    await writes(
+    await write(
       async (runner) =>
         runner.run(
           `WITH gone AS (DELETE FROM ${totals} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${totals} FOR UPDATE SKIP LOCKED)) RETURNING rows, tokens) ` +
@@ -247,30 +275,34 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
       false,
     );
   }
-  if (state?.[0] !== true) return 0;
-  const select = `SELECT ${[pk, ...indexColumns.map(quoteIdentifier)].join(", ")} FROM ${t} WHERE ${doc} IS NULL LIMIT ${REFRESH_PAGE} FOR UPDATE SKIP LOCKED`;
-  const update =
-    `UPDATE ${t} SET ${doc} = u.doc, ${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} = u.len ` +
-    `FROM unnest($1::${keyArrayType(schema)}, $2::tsvector[], $3::integer[]) AS u(key, doc, len) WHERE ${t}.${pk} = u.key`;
-  return writes(async (runner) => {
-    let written = 0;
-    for (;;) {
-      const rows = await runner.all(select, [], true);
-      if (rows.length === 0) return written;
-      const keys: unknown[] = [];
-      const docs: string[] = [];
-      const lengths: number[] = [];
-      for (const [key, ...values] of rows) {
-        const document = fullTextDocument(values);
-        keys.push(key);
-        docs.push(document.vector);
-        lengths.push(document.length);
+  if (state?.[0] !== true) return [];
+  const columns = [pk, ...indexColumns.map(quoteIdentifier)].join(", ");
+  if (mayWrite) {
+    const select = `SELECT ${columns} FROM ${t} WHERE ${doc} IS NULL LIMIT ${REFRESH_PAGE} FOR UPDATE SKIP LOCKED`;
+    const update =
+      `UPDATE ${t} SET ${doc} = u.doc, ${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} = u.len ` +
+      `FROM unnest($1::${keyArrayType(schema)}, $2::tsvector[], $3::integer[]) AS u(key, doc, len) WHERE ${t}.${pk} = u.key`;
+    await write(async (runner) => {
+      for (;;) {
+        const rows = await runner.all(select, [], true);
+        const keys: unknown[] = [];
+        const docs: string[] = [];
+        const lengths: number[] = [];
+        for (const [key, ...values] of rows) {
+          const document = fullTextDocument(values);
+          keys.push(key);
+          docs.push(document.vector);
+          lengths.push(document.length);
+        }
+        if (rows.length > 0) await runner.run(update, [keys, docs, lengths], true);
+        if (rows.length < REFRESH_PAGE) return;
       }
-      await runner.run(update, [keys, docs, lengths], true);
-      written += rows.length;
-      if (rows.length < REFRESH_PAGE) return written;
-    }
-  }, true);
+    }, true);
+  }
+  // What is left: the rows other transactions hold (a plain select reads their committed version, taking no
+  // lock), or every stale row where nothing may be written. Read where the search reads.
+  const rows = await reads.all(`SELECT ${columns} FROM ${t} WHERE ${doc} IS NULL`, [], true);
+  return rows.map(([key, ...values]) => ({ key, values }));
 }
 
 /**
@@ -289,20 +321,28 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
   const { schema, query } = search;
   const t = quoteIdentifier(schema.table);
   const docName = quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN);
-  const doc = `${t}.${docName}`;
-  const len = `${t}.${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)}`;
+  const pk = `${t}.${quoteIdentifier(schema.primary.name)}`;
   const params: unknown[] = [];
   const add = (value: unknown): string => {
     params.push(value);
     return `$${params.length}`;
   };
+  const pending = search.unindexed !== undefined && search.unindexed.length > 0 ? pendingDocuments(search, add) : undefined;
+  const stored = `${t}.${docName}`;
+  // A row's document and length: the stored ones, or for a row whose document is null, the one built here.
+  const doc = pending ? `coalesce(${stored}, __strata_p.__strata_doc)` : stored;
+  const len = pending
+    ? `(CASE WHEN ${stored} IS NULL THEN __strata_p.__strata_len ELSE ${t}.${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} END)`
+    : `${t}.${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)}`;
   const hits: string[] = [];
   const frequencies: string[] = [];
   const terms: string[] = [];
   const counting = countingConditions(query.root);
   for (const phrase of query.phrases) {
     const i = phrase.index;
-    hits.push(`(SELECT count(*) FROM ${t} WHERE ${docName} @@ ${add(phraseTsquery(phrase))}::tsquery)::float8 AS __strata_h${i}`);
+    const tsquery = add(phraseTsquery(phrase));
+    const built = pending ? ` + (SELECT count(*) FROM __strata_fts_pending WHERE __strata_doc @@ ${tsquery}::tsquery)` : "";
+    hits.push(`((SELECT count(*) FROM ${t} WHERE ${docName} @@ ${tsquery}::tsquery)${built})::float8 AS __strata_h${i}`);
     // Each row's frequencies are computed once (a lateral select), not once per use in the formula; a phrase
     // counts only where it takes part in the row's match (see countingConditions).
     const when = counting.get(i);
@@ -323,18 +363,53 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
   if (where) params.push(...where.params);
   // Every name the select brings into scope beside the table's columns starts with `__strata_`, which no
   // entity's column may (read-declared-table.ts), so that the where's unqualified columns resolve in the table.
+  // The totals count a stale row with the length its row holds (0 for a row inserted without a document, the
+  // old document's for an update): the tokens of the documents built here replace it, as the refresh would.
+  const tokens = `coalesce(sum(tokens), 0)${pending ? " + (SELECT coalesce(sum(__strata_len - __strata_old), 0) FROM __strata_fts_pending)" : ""}`;
   const stats =
-    `WITH __strata_fts_stats AS (SELECT __strata_n, CASE WHEN __strata_n = 0 THEN 1::float8 ELSE __strata_tokens / __strata_n END AS __strata_avgdl${hits.map((_, i) => `, __strata_h${i}`).join("")} FROM (` +
-    `SELECT coalesce(sum(rows), 0)::float8 AS __strata_n, coalesce(sum(tokens), 0)::float8 AS __strata_tokens${hits.map((h) => `, ${h}`).join("")} ` +
+    `${pending ? `${pending.table}, ` : ""}__strata_fts_stats AS (SELECT __strata_n, CASE WHEN __strata_n = 0 THEN 1::float8 ELSE __strata_tokens / __strata_n END AS __strata_avgdl${hits.map((_, i) => `, __strata_h${i}`).join("")} FROM (` +
+    `SELECT coalesce(sum(rows), 0)::float8 AS __strata_n, (${tokens})::float8 AS __strata_tokens${hits.map((h) => `, ${h}`).join("")} ` +
     `FROM ${quoteIdentifier(totalsTableOf(schema.table))}) AS __strata_totals)`;
   const columns = search.columns.map((c) => `${t}.${quoteIdentifier(c)}`).join(", ");
+  // With built documents, the rows are the indexed matches or the keys built (one bitmap scan of the GIN
+  // index and the key's), each then matched against its document, stored or built.
+  const from = pending
+    ? `FROM ${t} LEFT JOIN __strata_fts_pending AS __strata_p ON __strata_p.__strata_key = ${pk} CROSS JOIN __strata_fts_stats AS __strata_s `
+    : `FROM ${t} CROSS JOIN __strata_fts_stats AS __strata_s `;
+  const matches = pending ? `(${stored} @@ ${match}::tsquery OR ${pk} = ANY (${pending.keys})) AND ${doc} @@ ${match}::tsquery` : `${doc} @@ ${match}::tsquery`;
   // Limit and offset as digits (the session checked them: non-negative safe integers), as finds write them.
   const text =
-    `${stats} SELECT ${columns}, (${terms.join(" + ")}) AS __strata_score ` +
-    `FROM ${t} CROSS JOIN __strata_fts_stats AS __strata_s CROSS JOIN LATERAL (SELECT ${frequencies.join(", ")}) AS __strata_f ` +
-    `WHERE ${doc} @@ ${match}::tsquery${where ? ` AND (${where.text})` : ""} ` +
-    `ORDER BY __strata_score DESC, ${t}.${quoteIdentifier(schema.primary.name)} ASC LIMIT ${search.limit} OFFSET ${search.offset}`;
+    `WITH ${stats} SELECT ${columns}, (${terms.join(" + ")}) AS __strata_score ` +
+    `${from}CROSS JOIN LATERAL (SELECT ${frequencies.join(", ")}) AS __strata_f ` +
+    `WHERE ${matches}${where ? ` AND (${where.text})` : ""} ` +
+    `ORDER BY __strata_score DESC, ${pk} ASC LIMIT ${search.limit} OFFSET ${search.offset}`;
   return { text, params };
+}
+
+/**
+ * The documents of the rows {@link FullTextSearch.unindexed} lists, built here and bound as arrays: the
+ * common table `__strata_fts_pending` (key, document, length, and the length the row holds, which the totals
+ * count) of those still stale as the search's snapshot sees them (a row indexed since is read as stored),
+ * and the placeholder of their keys.
+ */
+function pendingDocuments(search: FullTextSearch, add: (value: unknown) => string): { table: string; keys: string } {
+  const { schema } = search;
+  const t = quoteIdentifier(schema.table);
+  const keys: unknown[] = [];
+  const docs: string[] = [];
+  const lengths: number[] = [];
+  for (const row of search.unindexed ?? []) {
+    const document = fullTextDocument(row.values);
+    keys.push(row.key);
+    docs.push(document.vector);
+    lengths.push(document.length);
+  }
+  const keyArray = `${add(keys)}::${keyArrayType(schema)}`;
+  const table =
+    `__strata_fts_pending AS (SELECT u.key AS __strata_key, u.doc AS __strata_doc, u.len AS __strata_len, ${t}.${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} AS __strata_old ` +
+    `FROM unnest(${keyArray}, ${add(docs)}::tsvector[], ${add(lengths)}::integer[]) AS u(key, doc, len) ` +
+    `JOIN ${t} ON ${t}.${quoteIdentifier(schema.primary.name)} = u.key WHERE ${t}.${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} IS NULL)`;
+  return { table, keys: keyArray };
 }
 
 /**
@@ -487,7 +562,7 @@ export const postgresFullText: SqlFullText = {
     },
   },
 
-  refresh(search, reads, writes) {
-    return refreshDocuments(search.schema, search.indexColumns, reads, writes);
+  refresh(search, reads, writes, inTransaction) {
+    return refreshDocuments(search.schema, search.indexColumns, reads, writes, inTransaction);
   },
 };
