@@ -166,7 +166,10 @@ function objectNames(table: string, index: string) {
   const base = storedName(table);
   const fts = (suffix: string): string => suffixedName(base, `__strata_fts${suffix}`);
   return {
-    stale: suffixedName(storedName(index), "__stale"),
+    // The index's name is kept whole in the declaration (the comment): the GIN index's own is fitted, so
+    // that two long names alike in their first 63 bytes are two indexes, not one of them skipped or refused.
+    index: suffixedName(index, ""),
+    stale: suffixedName(index, "__stale"),
     trigger: fts(""),
     refresher: fts("_stale"),
     totals: totalsTableOf(table),
@@ -524,7 +527,7 @@ export const postgresFullText: SqlFullText = {
       // A new column is null in every row: each row is stale until the first search builds its document.
       `ALTER TABLE ${t} ADD COLUMN ${ifMissing}${doc} tsvector, ADD COLUMN ${ifMissing}${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} integer NOT NULL DEFAULT 0`,
       `COMMENT ON COLUMN ${t}.${doc} IS ${quotedText(JSON.stringify(declaration))}`,
-      `CREATE INDEX ${ifMissing}${quoteIdentifier(index.name)} ON ${t} USING gin (${doc})`,
+      `CREATE INDEX ${ifMissing}${quoteIdentifier(names.index)} ON ${t} USING gin (${doc})`,
       `CREATE INDEX ${ifMissing}${quoteIdentifier(names.stale)} ON ${t} (${quoteIdentifier(primaryKey)}) WHERE ${doc} IS NULL`,
       `CREATE OR REPLACE FUNCTION ${quoteIdentifier(names.refresher)}() RETURNS trigger LANGUAGE plpgsql AS ${dollarQuoted(MARK_STALE)}`,
       once(names.trigger, trigger),
