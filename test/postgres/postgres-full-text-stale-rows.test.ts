@@ -135,3 +135,35 @@ describe.skipIf(skip !== undefined)("postgres: full-text search over stale rows 
     expect(inside).toEqual(indexed[0]);
   });
 });
+
+describe.skipIf(skip !== undefined)("postgres: full-text search read on a replica", () => {
+  let db: PgTestDatabase;
+  beforeAll(async () => {
+    db = await PgTestDatabase.create(PG_URL!);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  test("a search whose reads go to a read-only replica builds the waiting documents on the primary and answers as indexed", async () => {
+    const url = await db.freshSchemaUrl();
+    const primary = await createStorage({ url, entities: [Doc], autoCreate: true });
+    // The replica: the same database, read-only (as a hot standby is), so that the test needs no second server.
+    const replicated = await createStorage({ url, entities: [Doc], postgres: { replicas: [withOptions(url, "-c default_transaction_read_only=on")] } });
+    try {
+      await primary.repository(Doc).saveMany([
+        { id: "a", title: "Wombat", body: "a wombat digs a burrow" },
+        { id: "b", title: "Owl", body: "the night owl hunts at night" },
+      ]);
+      await primary.sql`UPDATE stale_docs SET body = ${"a bilby burrow"} WHERE id = ${"b"}`;
+      const onReplica = await hits(replicated, "bilby OR burrow");
+      expect(onReplica.map((h) => h.id).sort()).toEqual(["a", "b"]);
+      // The primary wrote the document: nothing is left waiting.
+      expect((await primary.sql`SELECT count(*)::int AS n FROM stale_docs WHERE __strata_fts_doc IS NULL`)).toEqual([{ n: 0 }]);
+      expect(onReplica).toEqual(await hits(primary, "bilby OR burrow"));
+    } finally {
+      await replicated.close();
+      await primary.close();
+    }
+  });
+});
