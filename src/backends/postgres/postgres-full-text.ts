@@ -31,6 +31,12 @@
  * transaction, with its writes; a rollback undoes them with the rest), a page at a time, each page locked
  * while it is built. A partial index holds exactly the null documents, so the check costs one index probe.
  *
+ * A search never waits for a lock: rows another transaction holds are skipped, and where the search may not
+ * write (a read-only transaction, a hot standby) none is written. Those rows are still found: the refresh
+ * reads them as the search sees them (a plain select, the committed version) and the search statement binds
+ * their documents, built here, as arrays, matched and scored as if stored, the totals corrected by the
+ * difference between their lengths and the ones their rows hold ({@link postgresSearchStatement}).
+ *
  * ## PostgreSQL's limits on a tsvector, and what Strata does at them
  * - Positions stop at 16,383: a token past it is stored at 16,383 (PostgreSQL's own rule). Every word of a
  *   longer document is still found; a phrase lying wholly past that position is not, and such tokens count
