@@ -12,7 +12,7 @@ import { copyJson, describeValue, storedValue, valueProblem } from "../schema/ro
 import { checkIdentifier, schemaOfTable } from "../schema/table-schema.js";
 import type { MigrationColumn, MigrationContext, MigrationForeignKey } from "./migration-context.js";
 import type { OnDelete } from "../schema/entity-schema.js";
-import { checkIndexNameFree, foreignKeyIndexName, foreignKeyName, isLogicalType, LOGICAL_TYPES } from "../schema/entity-schema.js";
+import { checkIndexNameFree, defaultFullTextIndexName, foreignKeyIndexName, foreignKeyName, isLogicalType, LOGICAL_TYPES } from "../schema/entity-schema.js";
 import {
   columnExistsError,
   columnMissingError,
@@ -60,6 +60,16 @@ function toIndex(table: string, columns: string[], options: { unique?: boolean; 
   const name = options.name ?? `${options.unique ? "uq" : "idx"}_${table}_${columns.join("_")}`;
   checkIndexNameFree(checkIdentifier(name, "Index name", table), table);
   return { name, columns: [...columns], unique: options.unique === true };
+}
+
+/**
+ * The full-text index name `name` (checked as any identifier), or the default one of `table` (a checked
+ * table name): `fts_<table>`, also when given as such (generate writes it out), which may be longer than an
+ * identifier Strata accepts from a user for a table name of 60 characters or more.
+ */
+function fullTextIndexName(table: string, name: string | undefined): string {
+  const byDefault = defaultFullTextIndexName(table);
+  return name === undefined || name === byDefault ? byDefault : checkIdentifier(name, "Full-text index name", table);
 }
 
 const ON_DELETE: readonly OnDelete[] = ["RESTRICT", "CASCADE", "SET NULL"];
@@ -288,7 +298,7 @@ export function createMigrationContext(
       if (!Array.isArray(columns) || columns.length === 0) throw new SchemaError(`A full-text index on table "${table}" needs at least one column`, { table });
       for (const c of columns) checkIdentifier(c, "Full-text index column", table);
       if (new Set(columns).size !== columns.length) throw new SchemaError(`A full-text index on table "${table}" names a column twice`, { table });
-      const indexName = checkIdentifier(name ?? `fts_${table}`, "Full-text index name", table);
+      const indexName = fullTextIndexName(table, name);
       const described = await existing(table);
       for (const c of columns) {
         if (columnOf(described, c).type !== "string") {
@@ -304,7 +314,7 @@ export function createMigrationContext(
     },
     async dropFullTextIndex(table, name) {
       checkIdentifier(table, "Table name");
-      if (name !== undefined) checkIdentifier(name, "Full-text index name", table);
+      if (name !== undefined) fullTextIndexName(table, name);
       const fullText = (await existing(table)).fullText;
       if (!fullText || (name !== undefined && fullText.name !== name)) {
         throw new SchemaError(`Table "${table}" has no full-text index${name === undefined ? "" : ` "${name}"`}${fullText ? ` (it has "${fullText.name}")` : ""}`, { table });

@@ -21,6 +21,15 @@ export function foreignKeyIndexName(table: string, column: string): string {
 }
 
 /**
+ * The name of a table's full-text index when none is given: `fts_<table>`, the same on every backend. It may
+ * pass PostgreSQL's 63 bytes (a table name of 60 bytes or more): the PostgreSQL backend then fits the names
+ * of the objects it makes for it (postgres-full-text.ts) and keeps this name in the index's declaration.
+ */
+export function defaultFullTextIndexName(table: string): string {
+  return `fts_${table}`;
+}
+
+/**
  * The name of the unique index a `unique` column (or an unnamed `@Unique`) implies: the same on every
  * backend, so migrations and introspection agree on it.
  */

@@ -1,7 +1,7 @@
 import { getMetadataArgsStorage } from "typeorm";
 import { SchemaError } from "../errors.js";
 import type { ColumnSchema, EntitySchema, IndexSchema } from "./entity-schema.js";
-import { buildEntitySchema, checkIndexNameFree, foreignKeyIndexName, impliedUniqueIndexName } from "./entity-schema.js";
+import { buildEntitySchema, checkIndexNameFree, defaultFullTextIndexName, foreignKeyIndexName, impliedUniqueIndexName } from "./entity-schema.js";
 import { readDeclaredTable } from "./read-declared-table.js";
 import { readRelations } from "./read-relations.js";
 
@@ -112,7 +112,7 @@ function buildSchema(target: Function): EntitySchema {
 
   // The full-text index's columns in the entity's column order, whatever order the decorators ran in.
   const fullText =
-    fullTextProperties.size === 0 ? undefined : { name: fullTextName ?? `fts_${tableName}`, properties: columns.filter((c) => fullTextProperties.has(c.property)).map((c) => c.property) };
+    fullTextProperties.size === 0 ? undefined : { name: fullTextName ?? defaultFullTextIndexName(tableName), properties: columns.filter((c) => fullTextProperties.has(c.property)).map((c) => c.property) };
   for (const index of indexes) checkIndexNameFree(index.name, tableName);
   if (fullText !== undefined) {
     checkIndexNameFree(fullText.name, tableName);

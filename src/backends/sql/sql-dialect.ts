@@ -208,9 +208,12 @@ export interface SqlFullText {
    * Optional, for a database whose index Strata writes itself rather than the database (PostgreSQL, whose
    * documents are built by Strata's tokenizer in JavaScript): brings the index of `search`'s table up to
    * date before the search runs, with the session's `reads` (a transaction's own connection inside one)
-   * and its write `gate`. Resolves to the number of rows it indexed.
+   * and its write `gate` (`inTransaction`: the gate writes in the reads' transaction, so a failed write
+   * would end it). Resolves to the rows it could not index (another transaction holds them, or the search
+   * may not write), as the search's reads see them: the search statement indexes those itself
+   * ({@link FullTextSearch.unindexed}).
    */
-  refresh?(search: Pick<FullTextSearch, "schema" | "indexColumns">, reads: SqlRunner, gate: WriteGate): Promise<number>;
+  refresh?(search: Pick<FullTextSearch, "schema" | "indexColumns">, reads: SqlRunner, gate: WriteGate, inTransaction: boolean): Promise<readonly UnindexedRow[]>;
   /**
    * Optional, with {@link SqlFullText.refresh}: columns of the table itself that hold a row's part of the
    * index, which Strata's inserts and upserts write in the row's own statement (PostgreSQL's document and
@@ -226,6 +229,12 @@ export interface SqlFullText {
 export interface FullTextRowColumns {
   readonly names: readonly string[];
   values(indexed: readonly unknown[]): unknown[];
+}
+
+/** A row whose part of the index is missing (see {@link SqlFullText.refresh}): its key and its indexed values, in the index's order. */
+export interface UnindexedRow {
+  readonly key: unknown;
+  readonly values: readonly unknown[];
 }
 
 /** What {@link SqlFullText.searchStatement} is given: one `repo.search` call, its `where` already compiled. */
@@ -247,6 +256,11 @@ export interface FullTextSearch {
   where(firstParam: number): { readonly text: string; readonly params: readonly unknown[] } | undefined;
   readonly limit: number;
   readonly offset: number;
+  /**
+   * The rows {@link SqlFullText.refresh} could not index: the search must match and score them as if they
+   * were indexed (with every total counting them so). Absent or empty: none.
+   */
+  readonly unindexed?: readonly UnindexedRow[];
 }
 
 /** A double-quoted identifier. Names come only from entity metadata or checked migration names; a quote inside is doubled. */

@@ -57,6 +57,7 @@ export class SqlSession implements DataSession {
   private readonly writes: WriteGate;
   private readonly mapError: ErrorMapper;
   private readonly lock: string;
+  private readonly inTransaction: boolean;
   private readonly foreignKeys: ForeignKeySession | undefined;
   /** See {@link DataSession.stream}; defined only when the driver streams. */
   readonly stream?: (schema: EntitySchema, query: NormalizedQuery, pageSize: number) => Promise<AsyncIterable<Row[]> | undefined>;
@@ -70,7 +71,8 @@ export class SqlSession implements DataSession {
     this.reads = options.reads;
     this.writes = options.writes;
     this.mapError = options.mapError;
-    this.lock = options.inTransaction ? this.dialect.transactionRowLock : "";
+    this.inTransaction = options.inTransaction === true;
+    this.lock = this.inTransaction ? this.dialect.transactionRowLock : "";
     const streams = options.streams;
     if (streams) this.stream = (schema, query, pageSize) => this.streamRows(streams, schema, query, pageSize);
     const fullText = this.dialect.fullText;
@@ -92,8 +94,9 @@ export class SqlSession implements DataSession {
     const where = request.where;
     const indexColumns = index.properties.map((p) => schema.columnsByProperty.get(p)?.name ?? p);
     try {
-      if (fullText.refresh) await fullText.refresh({ schema, indexColumns }, this.reads, this.writes);
+      const unindexed = fullText.refresh ? await fullText.refresh({ schema, indexColumns }, this.reads, this.writes, this.inTransaction) : undefined;
       const sql = fullText.searchStatement({
+        unindexed,
         schema,
         indexColumns,
         columns: schema.columns.map((c) => c.name),
