@@ -15,7 +15,7 @@ import { normalizeQuery } from "../query/normalize-query.js";
 import { tablesRead } from "../query/tables-read.js";
 import type { Condition, NormalizedQuery } from "../query/query.js";
 import type { ColumnSchema, EntitySchema, RelationSchema, Row } from "../schema/entity-schema.js";
-import { describeValue, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
+import { describeValue, makeEntityMaker, makeProjectionCopier, makeRowCopier } from "../schema/row-values.js";
 import type { DataSession, Key } from "../spi/index.js";
 
 const INCLUDE_KEYS = new Set(["where", "orderBy", "limit", "select", "include"]);
@@ -114,7 +114,8 @@ function planRelation(
     handOut = makeProjectionCopier(shown, { shallow: true });
     base = makeProjectionCopier(shown);
   } else {
-    handOut = (row) => Object.assign(Object.create(prototype) as Row, row);
+    // The entity maker, not Object.assign: a `__proto__` column stays an own field (see makeEntityMaker).
+    handOut = makeEntityMaker(target, prototype);
     base = makeRowCopier(target, prototype);
   }
   return { relation, target, query, limit: normalized.limit, handOut, copy: makeTreeCopier(base, nested), nested };

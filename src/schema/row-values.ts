@@ -281,7 +281,7 @@ export function makeEntityMaker(schema: EntitySchema, prototype: object): (row: 
  * properties of `columns`, in their order. By default Date columns are cloned and json columns
  * deep-copied, as {@link makeRowCopier} does, for a row that stays in storage or a cache; with
  * `{ shallow: true }`, values are carried over as they are, for a row the caller already owns (fresh from a
- * backend).
+ * backend). A `__proto__` column is defined as an own field, as {@link makeEntityMaker} does.
  */
 export function makeProjectionCopier(columns: readonly ColumnSchema[], options: { shallow?: boolean } = {}): (row: Row) => Row {
   const deep = options.shallow !== true;
@@ -289,6 +289,20 @@ export function makeProjectionCopier(columns: readonly ColumnSchema[], options: 
   // 0: by value, 1: a Date to clone, 2: json to deep-copy. Decided here, so a row costs one loop.
   const kinds = columns.map((c) => (!deep ? 0 : c.type === "datetime" ? 1 : c.type === "json" ? 2 : 0));
   const n = properties.length;
+  if (properties.includes("__proto__")) {
+    // `out["__proto__"] = v` would call the prototype setter (the field would vanish, a json value would become
+    // the object's prototype): every field is defined instead. Decided here, so other projections pay nothing.
+    return (row) => {
+      const out: Row = {};
+      for (let i = 0; i < n; i++) {
+        const p = properties[i]!;
+        const v = row[p];
+        const kind = kinds[i];
+        Object.defineProperty(out, p, { value: kind === 1 && v instanceof Date ? new Date(v.getTime()) : kind === 2 ? copyJson(v) : v, writable: true, enumerable: true, configurable: true });
+      }
+      return out;
+    };
+  }
   if (kinds.every((k) => k === 0)) {
     return (row) => {
       const out: Row = {};

@@ -5,7 +5,7 @@
 import "reflect-metadata";
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from "typeorm";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, test } from "vitest";
-import type { SearchOptions, SearchResult, SelectSearchOptions, Storage } from "../../src/index.js";
+import type { Field, Include, IRepository, SearchOptions, SearchResult, SelectSearchOptions, Storage } from "../../src/index.js";
 import { Repository, createStorage } from "../../src/index.js";
 
 @Entity("search_type_writers")
@@ -63,6 +63,22 @@ describe("search types", () => {
     expectTypeOf(await notes.search("apple", plain)).toEqualTypeOf<SearchResult<Note>[]>();
     const projected: SelectSearchOptions<Note, "body"> = { select: ["body"] };
     expectTypeOf(await notes.search("apple", projected)).toEqualTypeOf<SearchResult<Pick<Note, "body">>[]>();
+
+    // Through the public interface: the same overloads as the class's.
+    const viaInterface: IRepository<Note, string> = notes;
+    expectTypeOf(await viaInterface.search("apple", { select: ["title"], include: { writer: true } })).toEqualTypeOf<SearchResult<Pick<Note, "title" | "writer">>[]>();
+    expectTypeOf(await viaInterface.search("apple", { select: ["title"] })).toEqualTypeOf<SearchResult<Pick<Note, "title">>[]>();
+    expectTypeOf(await viaInterface.search("apple", { include: { writer: { select: ["name"] } } })).toEqualTypeOf<SearchResult<Note>[]>();
+    // Fields in a variable: typed as the entity's fields they select; plain strings are refused.
+    const fields: Field<Note>[] = ["title"];
+    expectTypeOf(await notes.search("apple", { select: fields })).toEqualTypeOf<SearchResult<Pick<Note, Field<Note>>>[]>();
+    const include: Include<Note> = { writer: true };
+    expectTypeOf(await notes.search("apple", { select: ["title"], include })).toEqualTypeOf<SearchResult<Pick<Note, "title" | "writer">>[]>();
+    const names: string[] = ["title"];
+    // @ts-expect-error: a string[] may name anything
+    await expect(notes.search("apple", { select: names })).resolves.toHaveLength(1);
+    // @ts-expect-error: an include's select names the related entity's fields
+    await expect(notes.search("apple", { select: ["title"], include: { writer: { select: ["title"] } } })).rejects.toThrow(/"title" is not a column \(in select\)/);
 
     // @ts-expect-error: "nope" is not a field of Note
     await expect(notes.search("apple", { select: ["nope"] })).rejects.toThrow(/"nope" is not a column \(in select\)/);
