@@ -117,13 +117,17 @@ export interface IRepository<T extends object, K extends Key = Key> {
   delete(id: K): Promise<boolean>;
   findById(id: K, options?: FindByIdOptions<T>): Promise<T | null>;
   findByIds(ids: readonly K[], options?: FindByIdOptions<T>): Promise<T[]>;
-  /** With `select`: a plain object of exactly the selected fields (see {@link Query.select}). */
-  /** With `select` and `include`: the selected fields and the included relations. */
+  /**
+   * The first match in the query's order, or null. With `select`, a plain object of exactly the selected fields
+   * (see {@link Query.select}); with `include`, the included relations besides.
+   */
   findOne<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)> | null>;
   findOne<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S> | null>;
   findOne(query: Query<T>): Promise<T | null>;
-  /** With `select`: plain objects of exactly the selected fields (see {@link Query.select}). */
-  /** With `select` and `include`: the selected fields and the included relations. */
+  /**
+   * Every match in the query's order. With `select`, plain objects of exactly the selected fields (see
+   * {@link Query.select}); with `include`, the included relations besides.
+   */
   findAll<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)>[]>;
   findAll<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S>[]>;
   findAll(query?: Query<T>): Promise<T[]>;
@@ -338,6 +342,11 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
     if (fields.length === select.length) {
       return this.exactProjections.get(fields, (columns) => ({ fromBackend: (row) => row, fromCache: makeProjectionCopier(columns) }));
     }
+    return this.pickingProjection(fields);
+  }
+
+  /** Plain objects of `fields` picked from rows that hold more (memoized per list of fields). */
+  private pickingProjection(fields: readonly ColumnSchema[]): Projection {
     return this.pickingProjections.get(fields, (columns) => ({ fromBackend: makeProjectionCopier(columns, { shallow: true }), fromCache: makeProjectionCopier(columns) }));
   }
 
@@ -715,9 +724,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
 
   /**
    * The first match of `query` in its order, or null. With `select`, a plain object holding exactly the
-   * selected fields (see {@link Query.select}).
+   * selected fields (see {@link Query.select}); with `include`, the included relations besides.
    */
-  /** With `select` and `include`: the selected fields and the included relations. */
   findOne<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)> | null>;
   findOne<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S> | null>;
   findOne(query: Query<T>): Promise<T | null>;
@@ -733,9 +741,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
 
   /**
    * Every match of `query` in its order. With `select`, plain objects holding exactly the selected fields
-   * (see {@link Query.select}).
+   * (see {@link Query.select}); with `include`, the included relations besides.
    */
-  /** With `select` and `include`: the selected fields and the included relations. */
   findAll<S extends Field<T>, I extends Include<T>>(query: SelectQuery<T, S> & { include: I }): Promise<Pick<T, S | (keyof I & Field<T>)>[]>;
   findAll<S extends Field<T>>(query: SelectQuery<T, S>): Promise<Pick<T, S>[]>;
   findAll(query?: Query<T>): Promise<T[]>;
@@ -830,8 +837,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   private searchProjection(select: unknown, normalized: NormalizedQuery): Projection | undefined {
     if (normalized.select === undefined) return undefined;
     const listed = select as readonly string[];
-    const fields = normalized.select.filter((c) => listed.includes(c.property));
-    return this.pickingProjections.get(fields, (columns) => ({ fromBackend: makeProjectionCopier(columns, { shallow: true }), fromCache: makeProjectionCopier(columns) }));
+    return this.pickingProjection(normalized.select.filter((c) => listed.includes(c.property)));
   }
 
   /** Checks `search`'s options (a `QueryError` naming the option) and returns the complete snippet options, if asked. */
