@@ -276,6 +276,11 @@ export function makeEntityMaker(schema: EntitySchema, prototype: object): (row: 
   return (row) => new Entity(row);
 }
 
+/** A projected value copied by its kind (see makeProjectionCopier): 0 as is, 1 a Date cloned, 2 json deep-copied. */
+function copyByKind(kind: number, value: unknown): unknown {
+  return kind === 1 && value instanceof Date ? new Date(value.getTime()) : kind === 2 ? copyJson(value) : value;
+}
+
 /**
  * The copier of a projection (`select`), made once per column list: a plain object holding only the
  * properties of `columns`, in their order. By default Date columns are cloned and json columns
@@ -296,9 +301,7 @@ export function makeProjectionCopier(columns: readonly ColumnSchema[], options: 
       const out: Row = {};
       for (let i = 0; i < n; i++) {
         const p = properties[i]!;
-        const v = row[p];
-        const kind = kinds[i];
-        Object.defineProperty(out, p, { value: kind === 1 && v instanceof Date ? new Date(v.getTime()) : kind === 2 ? copyJson(v) : v, writable: true, enumerable: true, configurable: true });
+        Object.defineProperty(out, p, { value: copyByKind(kinds[i]!, row[p]), writable: true, enumerable: true, configurable: true });
       }
       return out;
     };
@@ -317,9 +320,7 @@ export function makeProjectionCopier(columns: readonly ColumnSchema[], options: 
     const out: Row = {};
     for (let i = 0; i < n; i++) {
       const p = properties[i]!;
-      const v = row[p];
-      const kind = kinds[i];
-      out[p] = kind === 1 && v instanceof Date ? new Date(v.getTime()) : kind === 2 ? copyJson(v) : v;
+      out[p] = copyByKind(kinds[i]!, row[p]);
     }
     return out;
   };
