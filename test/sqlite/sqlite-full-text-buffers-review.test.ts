@@ -13,7 +13,9 @@ import Database from "better-sqlite3";
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type { Storage } from "../../src/index.js";
-import { createStorage } from "../../src/index.js";
+import { createStorage, readEntitySchema } from "../../src/index.js";
+import { openBackend } from "../../src/conformance/index.js";
+import { createMigrationContext } from "../../src/migrations/schema-migration-context.js";
 import { backendSelected } from "../sql/sql-backend-cases.js";
 
 @Entity("rv_notes")
@@ -183,6 +185,34 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: the schema reload after a f
     expect((await repo.search("kept")).map((h) => h.entity.id).sort()).toEqual(["kept", "kept2"]);
     await s.close();
     storage = undefined;
+    integrityCheck(file);
+  });
+
+  // FTS5's command is an INSERT into the table's own-named column: its word may be bound like any value,
+  // and a statement that only reads cannot run it.
+  test("a rebuild whose word is bound (storage.sql, m.sql) gives the buffers back; a read that merely mentions the word reloads nothing", async () => {
+    const s = await open();
+    await s.repository(Note).saveMany(notes(40));
+    const pragma = vi.spyOn(Database.prototype, "pragma");
+    await s.sql`INSERT INTO "rv_notes__fts"("rv_notes__fts") VALUES (${"rebuild"})`;
+    expect(resetsOf(pragma)).toBe(1);
+    for (let i = 0; i < 3; i++) await s.sql`SELECT count(*) AS n FROM rv_notes WHERE body <> 'rebuild'`;
+    await s.repository(Note).save({ id: "plain", body: "a plain save" });
+    expect(resetsOf(pragma)).toBe(1);
+    await s.close();
+    storage = undefined;
+
+    const schema = readEntitySchema(Note);
+    const backend = await openBackend({ url: `sqlite:${file}`, autoCreate: true }, [schema]);
+    try {
+      const tx = await backend.begin();
+      const m = createMigrationContext(backend.name, tx.schema!(), tx, new Set());
+      await m.sql(`INSERT INTO "rv_notes__fts"("rv_notes__fts") VALUES (?)`, ["rebuild"]);
+      await tx.commit();
+      expect(resetsOf(pragma)).toBe(2);
+    } finally {
+      await backend.close();
+    }
     integrityCheck(file);
   });
 });
