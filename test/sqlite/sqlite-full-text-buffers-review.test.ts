@@ -204,12 +204,14 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: the schema reload after a f
 
     const schema = readEntitySchema(Note);
     const backend = await openBackend({ url: `sqlite:${file}`, autoCreate: true }, [schema]);
+    // autoCreate's statements mention the word (the index is rebuilt only where it is new): one reload at open.
+    const opened = resetsOf(pragma);
     try {
       const tx = await backend.begin();
       const m = createMigrationContext(backend.name, tx.schema!(), tx, new Set());
       await m.sql(`INSERT INTO "rv_notes__fts"("rv_notes__fts") VALUES (?)`, ["rebuild"]);
       await tx.commit();
-      expect(resetsOf(pragma)).toBe(2);
+      expect(resetsOf(pragma)).toBe(opened + 1);
     } finally {
       await backend.close();
     }
