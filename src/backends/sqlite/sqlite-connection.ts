@@ -10,17 +10,39 @@ import { noteStatement } from "../../observe/operation-trace.js";
 /** Statements kept per connection; the fixed hot-path ones are a handful per entity, the rest are queries. */
 const MAX_CACHED_STATEMENTS = 1000;
 
+/** FTS5's `'rebuild'` command written in a statement's text (sqlite-full-text.ts writes it so). */
+const REBUILD_WORD = /'rebuild'/i;
+
 /**
- * A statement that runs FTS5's `'rebuild'` command (sqlite-full-text.ts writes it so; a user's text through
- * `storage.sql` may too). A text that merely mentions the word costs one needless schema reload, no more.
+ * FTS5's command form: an INSERT into the column named as the table itself (`INSERT INTO ft(ft, ...)`), the
+ * table's name optionally quoted and after a schema name. Its command word may be a bound value.
  */
-const REBUILDS_FULL_TEXT = /'rebuild'/i;
+const FULL_TEXT_COMMAND = /^\s*(?:insert(?:\s+or\s+\w+)?|replace)\s+into\s+(?:[^\s(]+\.)?["`[]?([^\s"`\]()]+)["`\]]?\s*\(\s*["`[]?\1["`\]]?\s*[,)]/i;
+
+/**
+ * Whether a statement runs FTS5's `'rebuild'`: never (it only reads, or is no FTS5 command), always (the
+ * word is in its text: a text that merely mentions it in a write costs one needless schema reload per run),
+ * or when one of its bound values is the word (FTS5's command form with a placeholder: storage.sql, m.sql).
+ */
+type Rebuilds = "never" | "always" | "whenBound";
+
+function rebuildsOf(text: string, readonly: boolean): Rebuilds {
+  // A statement that reads only (a SELECT that mentions the word) writes no index.
+  if (readonly) return "never";
+  if (REBUILD_WORD.test(text)) return "always";
+  return FULL_TEXT_COMMAND.test(text) ? "whenBound" : "never";
+}
+
+function rebuildsWith(rebuilds: Rebuilds, params: readonly unknown[]): boolean {
+  if (rebuilds !== "whenBound") return rebuilds === "always";
+  return params.some((p) => typeof p === "string" && p.toLowerCase() === "rebuild");
+}
 
 /** A prepared statement, whether it ran since the eviction sweep last passed it, and whether it rebuilds a full-text index. */
 interface CachedStatement {
   readonly statement: BetterSqlite3.Statement;
   used: boolean;
-  readonly rebuildsFullText: boolean;
+  readonly rebuilds: Rebuilds;
 }
 
 export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
@@ -30,20 +52,18 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
 
   constructor(readonly db: BetterSqlite3.Database) {}
 
-  private statement(text: string): BetterSqlite3.Statement {
-    const cached = this.statements.get(text);
-    if (cached !== undefined) {
-      cached.used = true;
-      if (cached.rebuildsFullText) this.fullTextRebuilt = true;
-      return cached.statement;
+  private statement(text: string, params: readonly unknown[]): BetterSqlite3.Statement {
+    let cached = this.statements.get(text);
+    if (cached !== undefined) cached.used = true;
+    else {
+      const statement = this.db.prepare(text);
+      if (statement.reader) statement.raw(true);
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.evictOne();
+      cached = { statement, used: false, rebuilds: rebuildsOf(text, statement.readonly) };
+      this.statements.set(text, cached);
     }
-    const statement = this.db.prepare(text);
-    if (statement.reader) statement.raw(true);
-    if (this.statements.size >= MAX_CACHED_STATEMENTS) this.evictOne();
-    const rebuildsFullText = REBUILDS_FULL_TEXT.test(text);
-    if (rebuildsFullText) this.fullTextRebuilt = true;
-    this.statements.set(text, { statement, used: false, rebuildsFullText });
-    return statement;
+    if (cached.rebuilds !== "never" && rebuildsWith(cached.rebuilds, params)) this.fullTextRebuilt = true;
+    return cached.statement;
   }
 
   /**
@@ -82,19 +102,19 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
 
   all(text: string, params: readonly unknown[]): unknown[][] {
     noteStatement(text, params);
-    return this.statement(text).all(params) as unknown[][];
+    return this.statement(text, params).all(params) as unknown[][];
   }
 
   run(text: string, params: readonly unknown[]): number {
     noteStatement(text, params);
-    return this.statement(text).run(params).changes;
+    return this.statement(text, params).run(params).changes;
   }
 
   query(text: string, params: readonly unknown[]): SqlResult {
     noteStatement(text, params);
     // prepare() refuses a text holding more than one statement.
     const statement = this.db.prepare(text);
-    if (REBUILDS_FULL_TEXT.test(text)) this.fullTextRebuilt = true;
+    if (rebuildsWith(rebuildsOf(text, statement.readonly), params)) this.fullTextRebuilt = true;
     const wrote = !statement.readonly;
     if (statement.reader) return { rows: statement.all(params) as Record<string, unknown>[], wrote };
     statement.run(params);
@@ -102,7 +122,8 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
   }
 
   exec(sql: string): void {
-    if (REBUILDS_FULL_TEXT.test(sql)) this.fullTextRebuilt = true;
+    // Strata's own texts (autoCreate's statements, transaction control): several statements, none read-only to ask.
+    if (REBUILD_WORD.test(sql)) this.fullTextRebuilt = true;
     this.db.exec(sql);
   }
 
