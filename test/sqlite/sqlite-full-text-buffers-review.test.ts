@@ -217,4 +217,30 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: the schema reload after a f
     }
     integrityCheck(file);
   });
+
+  // The reload is an optimisation run after the write has ended: if it fails, the write stands and the writer
+  // is given back (it runs in the write gate's and the transaction's finally, before the writer's release).
+  test("a reload that fails neither fails the committed write nor keeps the writer from the next one", async () => {
+    storage = await createStorage({ url: `sqlite:${file}`, entities: [Note], autoCreate: true, timeoutMs: 500 });
+    const s = storage;
+    const repo = s.repository(Note);
+    await repo.saveMany(notes(20));
+    const real = Database.prototype.pragma;
+    vi.spyOn(Database.prototype, "pragma").mockImplementation(function (this: Database.Database, source: string, options?: Database.PragmaOptions) {
+      if (source === "writable_schema = RESET") throw new Error("injected: the reload failed");
+      return real.call(this, source, options);
+    });
+    await rebuild(s);
+    await repo.save({ id: "after", body: "lantern after" });
+    await s.transaction(async () => {
+      await rebuild(s);
+      await repo.save({ id: "inside", body: "lantern inside" });
+    });
+    await repo.save({ id: "last", body: "lantern last" });
+    expect((await repo.search("lantern")).map((h) => h.entity.id).filter((id) => ["after", "inside", "last"].includes(id)).sort()).toEqual(["after", "inside", "last"]);
+    vi.restoreAllMocks();
+    await s.close();
+    storage = undefined;
+    integrityCheck(file);
+  });
 });
