@@ -80,8 +80,14 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
    */
   shrinkFullTextBuffers(): void {
     if (!this.fullTextRebuilt || this.db.inTransaction || !this.db.open) return;
-    this.fullTextRebuilt = false;
-    this.db.pragma("writable_schema = RESET");
+    try {
+      this.db.pragma("writable_schema = RESET");
+      this.fullTextRebuilt = false;
+    } catch {
+      // The write has ended and stands: a reload that fails only leaves FTS5's buffer large (slower saves, nothing
+      // wrong), so it must neither fail that write nor keep its caller from giving the writer back. The next
+      // write's end tries again.
+    }
   }
 
   /**
