@@ -111,6 +111,26 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: the schema reload after a f
     expect(after.one).toEqual(notes(20)[3]);
   });
 
+  test("a streamed walk and a findPage cursor started before the reload go on after it, on their own snapshot and keyset", async () => {
+    const s = await open();
+    const repo = s.repository(Note);
+    await repo.saveMany(notes(300));
+    const pragma = vi.spyOn(Database.prototype, "pragma");
+    // Ordered by a column no index serves: the walk streams one SELECT on a reader of its own (sqlite-streamer.ts).
+    const walk = repo.iterate({ orderBy: { body: "asc" } }, { pageSize: 50 })[Symbol.asyncIterator]();
+    const seen: string[] = [];
+    for (let i = 0; i < 60; i++) seen.push((await walk.next()).value!.id);
+    const first = await repo.findPage({ orderBy: { body: "desc" }, first: 100 });
+    await rebuild(s);
+    await repo.save({ id: "zz-new", body: "zzz written during the walk" });
+    expect(resetsOf(pragma)).toBe(1);
+    for (let next = await walk.next(); !next.done; next = await walk.next()) seen.push(next.value.id);
+    expect(seen).toEqual(notes(300).sort((a, b) => (a.body < b.body ? -1 : a.body > b.body ? 1 : a.id < b.id ? -1 : 1)).map((n) => n.id));
+    const second = await repo.findPage({ orderBy: { body: "desc" }, first: 100, after: first.nextCursor! });
+    expect([...first.items, ...second.items].map((n) => n.id)).not.toContain("zz-new");
+    expect(new Set([...first.items, ...second.items].map((n) => n.id)).size).toBe(200);
+  });
+
   test("an online backup under way when the reload runs is whole and consistent", async () => {
     const s = await open();
     const repo = s.repository(Note);
