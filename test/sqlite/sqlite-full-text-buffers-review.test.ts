@@ -62,13 +62,15 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: the schema reload after a f
 
   const open = async () => (storage = await createStorage({ url: `sqlite:${file}`, entities: [Note], autoCreate: true }));
 
-  test("the writer's pragmas, a user's TEMP table and trigger and an ATTACHed database survive the reload", async () => {
+  test("the writer's pragmas, a user's view, TEMP table, view and trigger and an ATTACHed database survive the reload", async () => {
     const s = await open();
     const repo = s.repository(Note);
     await repo.saveMany(notes(50));
     await s.sql`CREATE TABLE rv_parent (id INTEGER PRIMARY KEY)`;
     await s.sql`CREATE TABLE rv_child (id INTEGER PRIMARY KEY, parent INTEGER NOT NULL REFERENCES rv_parent(id))`;
+    await s.sql`CREATE VIEW rv_lanterns AS SELECT id FROM rv_notes WHERE body LIKE '%lantern%'`;
     await s.sql`CREATE TEMP TABLE rv_seen (id TEXT)`;
+    await s.sql`CREATE TEMP VIEW rv_seen_count AS SELECT count(*) AS n FROM rv_seen`;
     await s.sql`CREATE TEMP TRIGGER rv_audit AFTER INSERT ON main.rv_notes BEGIN INSERT INTO rv_seen VALUES (new.id); END`;
     await s.sql`ATTACH DATABASE ${path.join(dir, "side.db")} AS side`;
     await s.sql`CREATE TABLE side.rv_side (v TEXT)`;
@@ -86,6 +88,8 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: the schema reload after a f
     // The TEMP trigger still fires on a save through the repository, into the TEMP table.
     await repo.save({ id: "late", body: "lantern late" });
     expect(await s.sql`SELECT id FROM rv_seen WHERE id = 'late'`).toEqual([{ id: "late" }]);
+    expect(await s.sql`SELECT n FROM rv_seen_count`).toEqual([{ n: 1 }]);
+    expect(await s.sql`SELECT id FROM rv_lanterns WHERE id = 'late'`).toEqual([{ id: "late" }]);
     expect(await s.sql`SELECT v FROM side.rv_side`).toEqual([{ v: "kept" }]);
     // recursive_triggers still on: a REPLACE fires the DELETE trigger that keeps the index.
     await s.sql`INSERT OR REPLACE INTO rv_notes (id, body) VALUES (${"late"}, ${"quarry replaced"})`;
