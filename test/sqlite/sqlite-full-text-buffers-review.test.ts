@@ -267,4 +267,24 @@ describe.skipIf(!backendSelected("sqlite"))("sqlite: the schema reload after a f
     storage = undefined;
     integrityCheck(file);
   });
+
+  // FTS5's buffer grows with the terms of whatever one statement writes to the index, a rebuild or not: after a
+  // deleteMany of 35k rows of an indexed table of 135k cities, one-row saves measured 2-3x slower (as after a
+  // rebuild) until the storage was reopened. saveMany's 500-row statements leave it small.
+  test("a deleteMany over thousands of rows gives the buffers back once it has ended; saveMany's statements do not reload", async () => {
+    const s = await open();
+    const repo = s.repository(Note);
+    const pragma = vi.spyOn(Database.prototype, "pragma");
+    await repo.saveMany(notes(4000));
+    expect(resetsOf(pragma)).toBe(0);
+    expect(await repo.deleteMany({ id: { $like: "n1%" } })).toBe(1111);
+    expect(resetsOf(pragma)).toBe(0);
+    expect(await repo.deleteMany({ id: { $like: "n%" } })).toBe(2889);
+    expect(resetsOf(pragma)).toBe(1);
+    await repo.save({ id: "after", body: "lantern after" });
+    expect((await repo.search("lantern")).map((h) => h.entity.id)).toEqual(["after"]);
+    await s.close();
+    storage = undefined;
+    integrityCheck(file);
+  });
 });
