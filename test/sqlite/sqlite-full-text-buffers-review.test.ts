@@ -1,9 +1,12 @@
 /**
  * Review of the schema reload after a full-text rebuild (SqliteConnection.shrinkFullTextBuffers): what the
  * writer connection holds besides its schema must be there after `PRAGMA writable_schema = RESET` (its pragmas,
- * a user's TEMP tables and triggers and ATTACHed databases made through storage.sql, its cached statements'
- * row shape), and what runs beside it (an online backup, another connection writing the same file, a
- * rolled-back migration) must go on as before.
+ * a user's views, TEMP tables, views and triggers and ATTACHed databases made through storage.sql, its cached
+ * statements' row shape), and what runs beside it (a streamed walk, a findPage cursor, an online backup,
+ * another connection writing the same file, a rolled-back migration) must go on as before. Then what the
+ * reload must follow (a rebuild whose word is bound, a statement over thousands of indexed rows), what it must
+ * not (a read that mentions the word, saveMany's statements), and that a reload that fails costs the write
+ * nothing. The reloads are counted on a spied `pragma`: their effect is speed, which is measured in bench/.
  */
 import "reflect-metadata";
 import { mkdtempSync, rmSync } from "node:fs";
