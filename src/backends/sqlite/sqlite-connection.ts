@@ -11,57 +11,97 @@ import { noteStatement } from "../../observe/operation-trace.js";
 const MAX_CACHED_STATEMENTS = 1000;
 
 /**
- * A statement that runs FTS5's `'rebuild'` command (sqlite-full-text.ts writes it so; a user's text through
- * `storage.sql` may too). A text that merely mentions the word costs one needless schema reload, no more.
+ * Rows one statement may change before FTS5's term buffer is worth giving back: a statement over a table with
+ * a full-text index puts the terms of every row it changes in the buffer (up to FTS5's 1 MB before it writes
+ * them out), whose slot array then stays that large; after a deleteMany of 35k indexed cities one-row saves
+ * measured 2-3x slower, as after a rebuild. saveMany's 500-row statements stay below it. A statement over a
+ * table without an index costs the reload for nothing: once, after a write of thousands of rows.
  */
-const REBUILDS_FULL_TEXT = /'rebuild'/i;
+const BULK_ROWS = 2000;
+
+/** FTS5's `'rebuild'` command written in a statement's text (sqlite-full-text.ts writes it so). */
+const REBUILD_WORD = /'rebuild'/i;
+
+/**
+ * FTS5's command form: an INSERT into the column named as the table itself (`INSERT INTO ft(ft, ...)`), the
+ * table's name optionally quoted and after a schema name. Its command word may be a bound value.
+ */
+const FULL_TEXT_COMMAND = /^\s*(?:insert(?:\s+or\s+\w+)?|replace)\s+into\s+(?:[^\s(]+\.)?["`[]?([^\s"`\]()]+)["`\]]?\s*\(\s*["`[]?\1["`\]]?\s*[,)]/i;
+
+/**
+ * Whether a statement runs FTS5's `'rebuild'`: never (it only reads, or is no FTS5 command), always (the
+ * word is in its text: a text that merely mentions it in a write costs one needless schema reload per run),
+ * or when one of its bound values is the word (FTS5's command form with a placeholder: storage.sql, m.sql).
+ */
+type Rebuilds = "never" | "always" | "whenBound";
+
+function rebuildsOf(text: string, readonly: boolean): Rebuilds {
+  // A statement that reads only (a SELECT that mentions the word) writes no index.
+  if (readonly) return "never";
+  if (REBUILD_WORD.test(text)) return "always";
+  return FULL_TEXT_COMMAND.test(text) ? "whenBound" : "never";
+}
+
+function rebuildsWith(rebuilds: Rebuilds, params: readonly unknown[]): boolean {
+  if (rebuilds !== "whenBound") return rebuilds === "always";
+  return params.some((p) => typeof p === "string" && p.toLowerCase() === "rebuild");
+}
 
 /** A prepared statement, whether it ran since the eviction sweep last passed it, and whether it rebuilds a full-text index. */
 interface CachedStatement {
   readonly statement: BetterSqlite3.Statement;
   used: boolean;
-  readonly rebuildsFullText: boolean;
+  readonly rebuilds: Rebuilds;
 }
 
 export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
   private readonly statements = new Map<string, CachedStatement>();
-  /** Set when a statement ran FTS5's `'rebuild'`; cleared by {@link SqliteConnection.shrinkFullTextBuffers}. */
-  private fullTextRebuilt = false;
+  /**
+   * Set when a statement ran FTS5's `'rebuild'` or changed {@link BULK_ROWS} rows or more; cleared by
+   * {@link SqliteConnection.shrinkFullTextBuffers}.
+   */
+  private fullTextBuffersGrown = false;
 
   constructor(readonly db: BetterSqlite3.Database) {}
 
-  private statement(text: string): BetterSqlite3.Statement {
-    const cached = this.statements.get(text);
-    if (cached !== undefined) {
-      cached.used = true;
-      if (cached.rebuildsFullText) this.fullTextRebuilt = true;
-      return cached.statement;
+  private statement(text: string, params: readonly unknown[]): BetterSqlite3.Statement {
+    let cached = this.statements.get(text);
+    if (cached !== undefined) cached.used = true;
+    else {
+      const statement = this.db.prepare(text);
+      if (statement.reader) statement.raw(true);
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.evictOne();
+      cached = { statement, used: false, rebuilds: rebuildsOf(text, statement.readonly) };
+      this.statements.set(text, cached);
     }
-    const statement = this.db.prepare(text);
-    if (statement.reader) statement.raw(true);
-    if (this.statements.size >= MAX_CACHED_STATEMENTS) this.evictOne();
-    const rebuildsFullText = REBUILDS_FULL_TEXT.test(text);
-    if (rebuildsFullText) this.fullTextRebuilt = true;
-    this.statements.set(text, { statement, used: false, rebuildsFullText });
-    return statement;
+    if (cached.rebuilds !== "never" && rebuildsWith(cached.rebuilds, params)) this.fullTextBuffersGrown = true;
+    return cached.statement;
   }
 
   /**
    * Called when a write (a transaction, or a statement in autocommit) has ended: after one that rebuilt a
-   * full-text index, gives this connection's FTS5 tables back their small in-memory buffers. FTS5 gathers the
-   * terms a statement adds in a hash table of the connection's own that grows with them and never shrinks; a
-   * `'rebuild'` (a new index over a table's rows, at autoCreate or in a migration) grows it to the size of a
-   * megabyte of terms, and every later commit that writes the index walks and clears all of it: a one-row save
-   * then costs about three times as much until the connection closes. Reloading the schema
+   * full-text index or changed thousands of rows in one statement ({@link BULK_ROWS}), gives this connection's
+   * FTS5 tables back their small in-memory buffers. FTS5 gathers the terms a statement adds in a hash table of
+   * the connection's own that grows with them and never shrinks; a `'rebuild'` (a new index over a table's
+   * rows, at autoCreate or in a migration) grows it to the size of a megabyte of terms (so does a deleteMany,
+   * an UPDATE or an INSERT ... SELECT over many indexed rows), and every later commit that writes the index
+   * walks and clears all of it: a one-row save then costs about three times as much until the connection
+   * closes. Reloading the schema
    * (`writable_schema = RESET`, as {@link SqliteConnection.rewriteTableDefinition} does) disconnects the
    * FTS5 tables, which connect again, with a buffer of the initial size, at their next use; the prepared
    * statements are prepared again by SQLite on their next run. Never inside a transaction: the FTS5 tables
    * that take part in it hold their pending terms until it ends.
    */
   shrinkFullTextBuffers(): void {
-    if (!this.fullTextRebuilt || this.db.inTransaction || !this.db.open) return;
-    this.fullTextRebuilt = false;
-    this.db.pragma("writable_schema = RESET");
+    if (!this.fullTextBuffersGrown || this.db.inTransaction || !this.db.open) return;
+    try {
+      this.db.pragma("writable_schema = RESET");
+      this.fullTextBuffersGrown = false;
+    } catch {
+      // The write has ended and stands: a reload that fails only leaves FTS5's buffer large (slower saves, nothing
+      // wrong), so it must neither fail that write nor keep its caller from giving the writer back. The next
+      // write's end tries again.
+    }
   }
 
   /**
@@ -82,27 +122,30 @@ export class SqliteConnection implements SqlRunner, TableDefinitionRewriter {
 
   all(text: string, params: readonly unknown[]): unknown[][] {
     noteStatement(text, params);
-    return this.statement(text).all(params) as unknown[][];
+    return this.statement(text, params).all(params) as unknown[][];
   }
 
   run(text: string, params: readonly unknown[]): number {
     noteStatement(text, params);
-    return this.statement(text).run(params).changes;
+    const { changes } = this.statement(text, params).run(params);
+    if (changes >= BULK_ROWS) this.fullTextBuffersGrown = true;
+    return changes;
   }
 
   query(text: string, params: readonly unknown[]): SqlResult {
     noteStatement(text, params);
     // prepare() refuses a text holding more than one statement.
     const statement = this.db.prepare(text);
-    if (REBUILDS_FULL_TEXT.test(text)) this.fullTextRebuilt = true;
+    if (rebuildsWith(rebuildsOf(text, statement.readonly), params)) this.fullTextBuffersGrown = true;
     const wrote = !statement.readonly;
     if (statement.reader) return { rows: statement.all(params) as Record<string, unknown>[], wrote };
-    statement.run(params);
+    if (statement.run(params).changes >= BULK_ROWS) this.fullTextBuffersGrown = true;
     return { rows: [], wrote };
   }
 
   exec(sql: string): void {
-    if (REBUILDS_FULL_TEXT.test(sql)) this.fullTextRebuilt = true;
+    // Strata's own texts (autoCreate's statements, transaction control): several statements, none read-only to ask.
+    if (REBUILD_WORD.test(sql)) this.fullTextBuffersGrown = true;
     this.db.exec(sql);
   }
 
