@@ -32,8 +32,10 @@
  * while it is built. A partial index holds exactly the null documents, so the check costs one index probe.
  *
  * A search never waits for a lock: rows another transaction holds are skipped, and where the search may not
- * write (a read-only transaction, a hot standby) none is written. Those rows are still found: the refresh
- * reads them as the search sees them (a plain select, the committed version) and the search statement binds
+ * write (a read-only transaction, a hot standby) or should not (a transaction above READ COMMITTED, which
+ * could fail on a row another search indexed since its snapshot) none is written. Those rows are still
+ * found: the refresh reads them as the search sees them (a plain select, the committed version, or the
+ * transaction's own) and the search statement binds
  * their documents, built here, as arrays, matched and scored as if stored, the totals corrected by the
  * difference between their lengths and the ones their rows hold ({@link postgresSearchStatement}).
  *
@@ -236,7 +238,8 @@ function isReadOnlyRefusal(error: unknown): boolean {
  * a time, each page's rows locked while their document is built. Rows another transaction holds locked are
  * skipped, never waited for (a search never waits on a writer, and with `poolSize: 1` nothing could end
  * the wait). Nothing is written where the search's transaction is read-only (a `READ ONLY` transaction, a
- * hot standby); outside a transaction, a gate whose write the server refuses as read-only is left alone.
+ * hot standby) or runs above READ COMMITTED (its snapshot may hold rows others have indexed since); outside a
+ * transaction, a gate whose write the server refuses as read-only is left alone.
  */
 async function refreshDocuments(schema: EntitySchema, indexColumns: readonly string[], reads: SqlRunner, writes: WriteGate, inTransaction: boolean): Promise<readonly UnindexedRow[]> {
   const t = quoteIdentifier(schema.table);
@@ -248,7 +251,8 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
   let state: unknown[] | undefined;
   try {
     [state] = await reads.all(
-      `SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${doc} IS NULL), (SELECT count(*) FROM ${totals}) > ${TOTALS_COMPACT_AT}, current_setting('transaction_read_only') = 'on'`,
+      `SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${doc} IS NULL), (SELECT count(*) FROM ${totals}) > ${TOTALS_COMPACT_AT}, ` +
+        `current_setting('transaction_read_only') = 'on' OR current_setting('transaction_isolation') <> 'read committed'`,
       [],
       true,
     );
@@ -261,8 +265,11 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
       { table: schema.table, cause: error },
     );
   }
-  // Inside a read-only transaction a refused write would end it. Outside one the reads may be a replica's
-  // (read-only) while the gate writes on the primary: the gate is tried, and a refusal ends only its own work.
+  // Inside a read-only transaction a refused write would end it; so would, in a REPEATABLE READ or SERIALIZABLE
+  // one, locking a row another search indexed since the transaction's snapshot ("could not serialize access"),
+  // and a serializable one's writes would add to the conflicts that fail it at commit: a search there writes
+  // nothing. Outside one the reads may be a replica's (read-only) while the gate writes on the primary: the
+  // gate is tried, and a refusal ends only its own work.
   const mayWrite = !(inTransaction && state?.[2] === true);
   const write = async <T>(work: (runner: SqlRunner) => Promise<T>, multiStatement: boolean): Promise<T | undefined> => {
     try {
