@@ -28,6 +28,13 @@ class Doc {
   @Column({ type: "integer" }) grp!: number;
 }
 
+@Entity('odd "name" ü')
+@Index(["body"], { fulltext: true })
+class OddDoc {
+  @PrimaryColumn({ type: "integer", name: 'the "key"' }) id!: number;
+  @Column({ type: "string", name: 'bo"dy' }) body!: string;
+}
+
 const skip = backendSelected("postgres") ? pgSkipReason() : "postgres not selected";
 
 function withOptions(url: string, settings: string): string {
@@ -193,6 +200,29 @@ describe.skipIf(skip !== undefined)("postgres: review of the search over waiting
       await storage.sql`SET default_transaction_read_only = off`;
       expect((await ask(storage, { text: "bilby" })).map((h) => h.id)).toEqual(["a"]);
       expect(await storage.sql`SELECT count(*)::int AS n FROM review_docs WHERE __strata_fts_doc IS NULL`).toEqual([{ n: 0 }]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test("a table and columns whose names hold quotes and unicode: waiting rows found in a read-only transaction, with the indexed scores", async () => {
+    const url = await db.freshSchemaUrl();
+    const storage = await createStorage({ url, entities: [OddDoc], autoCreate: true });
+    try {
+      const docs = storage.repository(OddDoc);
+      await docs.saveMany([
+        { id: 1, body: "wombat burrow" },
+        { id: 2, body: "night owl" },
+      ]);
+      await storage.sql`UPDATE "odd ""name"" ü" SET "bo""dy" = ${"bilby wombat"} WHERE "the ""key""" = ${2}`;
+      const search = async () => (await docs.search("wombat OR bilby")).map((h) => ({ id: h.entity.id, score: h.score }));
+      const readOnly = await storage.transaction(async () => {
+        await storage.sql`SET TRANSACTION READ ONLY`;
+        return search();
+      });
+      const indexed = await search();
+      expect(indexed.map((h) => h.id)).toEqual([2, 1]);
+      expect(readOnly).toEqual(indexed);
     } finally {
       await storage.close();
     }
