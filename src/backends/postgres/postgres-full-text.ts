@@ -212,9 +212,19 @@ export function readFullTextComment(comment: string | null | undefined): FullTex
   }
 }
 
-/** The type of an array parameter of the table's keys (a key is a string or an integer, postgres-dialect.ts). */
+/**
+ * The type of an array parameter of the table's keys, the key column's own (a key is a string, an integer or a
+ * number, read-declared-table.ts): PostgreSQL has no `=` between a double and text.
+ */
 function keyArrayType(schema: EntitySchema): string {
-  return schema.primary.type === "integer" ? "bigint[]" : "text[]";
+  switch (schema.primary.type) {
+    case "integer":
+      return "bigint[]";
+    case "number":
+      return "float8[]";
+    default:
+      return "text[]";
+  }
 }
 
 /** How many stale rows one refresh statement writes: a page of documents stays well under a megabyte for short texts. */
