@@ -32,12 +32,12 @@
  * while it is built. A partial index holds exactly the null documents, so the check costs one index probe.
  *
  * A search never waits for a lock: rows another transaction holds are skipped, and where the search may not
- * write (a read-only transaction, a hot standby) or should not (a transaction above READ COMMITTED, which
- * could fail on a row another search indexed since its snapshot) none is written. Those rows are still
- * found: the refresh reads them as the search sees them (a plain select, the committed version, or the
- * transaction's own) and the search statement binds
- * their documents, built here, as arrays, matched and scored as if stored, the totals corrected by the
- * difference between their lengths and the ones their rows hold ({@link postgresSearchStatement}).
+ * write (a read-only transaction, a hot standby, a role that may only read) or should not (a transaction above
+ * READ COMMITTED, which could fail on a row another search indexed since its snapshot) none is written. Those
+ * rows are still found: the refresh reads them as the search sees them (a plain select, the committed version,
+ * or the transaction's own) and the search statement binds their documents, built here, as arrays, matched and
+ * scored as if stored, the totals corrected by the difference between their lengths and the ones their rows
+ * hold ({@link postgresSearchStatement}).
  *
  * ## PostgreSQL's limits on a tsvector, and what Strata does at them
  * - Positions stop at 16,383: a token past it is stored at 16,383 (PostgreSQL's own rule). Every word of a
@@ -248,8 +248,9 @@ function isReadOnlyRefusal(error: unknown): boolean {
  * a time, each page's rows locked while their document is built. Rows another transaction holds locked are
  * skipped, never waited for (a search never waits on a writer, and with `poolSize: 1` nothing could end
  * the wait). Nothing is written where the search's transaction is read-only (a `READ ONLY` transaction, a
- * hot standby) or runs above READ COMMITTED (its snapshot may hold rows others have indexed since); outside a
- * transaction, a gate whose write the server refuses as read-only is left alone.
+ * hot standby) or runs above READ COMMITTED (its snapshot may hold rows others have indexed since), nor by a
+ * role without the privileges the writes need; outside a transaction, a gate whose write the server refuses as
+ * read-only is left alone.
  */
 async function refreshDocuments(schema: EntitySchema, indexColumns: readonly string[], reads: SqlRunner, writes: WriteGate, inTransaction: boolean): Promise<readonly UnindexedRow[]> {
   const t = quoteIdentifier(schema.table);
@@ -262,7 +263,9 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
   try {
     [state] = await reads.all(
       `SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${doc} IS NULL), (SELECT count(*) FROM ${totals}) > ${TOTALS_COMPACT_AT}, ` +
-        `current_setting('transaction_read_only') = 'on' OR current_setting('transaction_isolation') <> 'read committed'`,
+        `current_setting('transaction_read_only') = 'on' OR current_setting('transaction_isolation') <> 'read committed', ` +
+        `has_table_privilege(${quotedText(t)}::regclass, 'UPDATE') AND has_table_privilege(${quotedText(totals)}::regclass, 'UPDATE') ` +
+        `AND has_table_privilege(${quotedText(totals)}::regclass, 'INSERT') AND has_table_privilege(${quotedText(totals)}::regclass, 'DELETE')`,
       [],
       true,
     );
@@ -279,8 +282,9 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
   // one, locking a row another search indexed since the transaction's snapshot ("could not serialize access"),
   // and a serializable one's writes would add to the conflicts that fail it at commit: a search there writes
   // nothing. Outside one the reads may be a replica's (read-only) while the gate writes on the primary: the
-  // gate is tried, and a refusal ends only its own work.
-  const mayWrite = !(inTransaction && state?.[2] === true);
+  // gate is tried, and a refusal ends only its own work. A role that may only read (a reporting service's) writes
+  // nothing either: the refresh locks and updates the table's rows, its triggers and the summing-up write the totals.
+  const mayWrite = state?.[3] === true && !(inTransaction && state[2] === true);
   const write = async <T>(work: (runner: SqlRunner) => Promise<T>, multiStatement: boolean): Promise<T | undefined> => {
     try {
       return await writes(work, multiStatement);
