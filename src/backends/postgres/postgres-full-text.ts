@@ -525,7 +525,7 @@ export const postgresFullText: SqlFullText = {
     const counter =
       `BEGIN IF TG_OP = 'INSERT' THEN INSERT INTO ${totals} SELECT count(*), coalesce(sum(${len}), 0) FROM strata_new HAVING count(*) > 0; ` +
       `ELSIF TG_OP = 'DELETE' THEN INSERT INTO ${totals} SELECT -count(*), -coalesce(sum(${len}), 0) FROM strata_old HAVING count(*) > 0; ` +
-      `ELSE DELETE FROM ${totals}; INSERT INTO ${totals} VALUES (0, 0); END IF; RETURN NULL; END`;
+      `ELSIF TG_OP = 'TRUNCATE' THEN DELETE FROM ${totals}; INSERT INTO ${totals} VALUES (0, 0); END IF; RETURN NULL; END`;
     // An update changes the tokens only where it changes a length (Strata's own writes of a document, which
     // set it; no statement of the user's does), so a row trigger whose WHEN the server checks without calling
     // any function counts it: measured, the statement trigger with transition tables it replaces was most of
@@ -541,6 +541,13 @@ export const postgresFullText: SqlFullText = {
       mode === "autoCreate"
         ? `DO ${dollarQuoted(`BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${quotedText(t)}::regclass AND tgname = ${quotedText(name)}) THEN ${statement}; END IF; END`)}`
         : statement;
+    // An earlier version counted updates with a statement trigger of this name calling the counting function,
+    // which no longer counts them: autoCreate drops it (made again below as the row trigger) rather than keep it.
+    const updateCounter = quotedText(names.counters.update);
+    const replaceStatementCounter = `DO ${dollarQuoted(
+      `BEGIN IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${quotedText(t)}::regclass AND tgname = ${updateCounter} AND (tgtype & 1) = 0) ` +
+        `THEN DROP TRIGGER ${quoteIdentifier(names.counters.update)} ON ${t}; END IF; END`,
+    )}`;
     // autoCreate's CREATE TABLE IF NOT EXISTS would take a table of the user's of that name over: a table of
     // totals is Strata's only beside the document column it was made with (the same transaction made both).
     // A DO block, not a check in JS shared with SQLite's (refuseFullTextClashes, sqlite-driver.ts): it runs in
@@ -565,6 +572,7 @@ export const postgresFullText: SqlFullText = {
       `ALTER TABLE ${t} ADD COLUMN ${ifMissing}${doc} tsvector, ADD COLUMN ${ifMissing}${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} integer NOT NULL DEFAULT 0`,
       `COMMENT ON COLUMN ${t}.${doc} IS ${quotedText(JSON.stringify(declaration))}`,
       // After the length column, which the update counter's WHEN names.
+      ...(mode === "autoCreate" ? [replaceStatementCounter] : []),
       ...counters.map((statement, i) => once(Object.values(names.counters)[i]!, statement)),
       `CREATE INDEX ${ifMissing}${quoteIdentifier(names.index)} ON ${t} USING gin (${doc})`,
       `CREATE INDEX ${ifMissing}${quoteIdentifier(names.stale)} ON ${t} (${quoteIdentifier(primaryKey)}) WHERE ${doc} IS NULL`,
