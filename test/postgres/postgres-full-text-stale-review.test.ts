@@ -160,7 +160,7 @@ describe.skipIf(skip !== undefined)("postgres: review of the search over waiting
     }
   });
 
-  test("a search in a REPEATABLE READ transaction over a waiting row another search indexed since its snapshot answers", async () => {
+  test.each(["REPEATABLE READ", "SERIALIZABLE"])("a search in a %s transaction over a waiting row another search indexed since its snapshot answers", async (level) => {
     const url = await db.freshSchemaUrl();
     const storage = await createStorage({ url, entities: [Doc], autoCreate: true });
     const other = await createStorage({ url, entities: [Doc] });
@@ -175,7 +175,8 @@ describe.skipIf(skip !== undefined)("postgres: review of the search over waiting
         { id: "b", title: "Owl", body: "a bilby now", grp: 1 },
       ];
       const inside = await storage.transaction(async () => {
-        await storage.sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`;
+        if (level === "SERIALIZABLE") await storage.sql`SET TRANSACTION ISOLATION LEVEL SERIALIZABLE`;
+        else await storage.sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`;
         // The snapshot is taken: the row waits in it.
         await storage.repository(Doc).count();
         // Another storage's search builds the document and commits.

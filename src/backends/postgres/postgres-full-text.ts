@@ -263,7 +263,7 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
   try {
     [state] = await reads.all(
       `SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${doc} IS NULL), (SELECT count(*) FROM ${totals}) > ${TOTALS_COMPACT_AT}, ` +
-        `current_setting('transaction_read_only') = 'on' OR current_setting('transaction_isolation') <> 'read committed', ` +
+        `current_setting('transaction_read_only') = 'on' OR current_setting('transaction_isolation') IN ('repeatable read', 'serializable'), ` +
         `has_table_privilege(${quotedText(t)}::regclass, 'UPDATE') AND has_table_privilege(${quotedText(totals)}::regclass, 'UPDATE') ` +
         `AND has_table_privilege(${quotedText(totals)}::regclass, 'INSERT') AND has_table_privilege(${quotedText(totals)}::regclass, 'DELETE')`,
       [],
