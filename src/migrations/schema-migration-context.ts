@@ -64,12 +64,23 @@ function toIndex(table: string, columns: string[], options: { unique?: boolean; 
 
 /**
  * The full-text index name `name` (checked as any identifier), or the default one of `table` (a checked
- * table name): `fts_<table>`, also when given as such (generate writes it out), which may be longer than an
- * identifier Strata accepts from a user for a table name of 60 characters or more.
+ * table name): `fts_<table>`, which may be longer than an identifier Strata accepts from a user for a table
+ * name of 60 characters or more. A default name of any table is taken as given, not only `table`'s: a table
+ * renamed by a migration keeps its index's name (`fts_<old name>`), which introspection reports and
+ * `generate` writes out.
  */
 function fullTextIndexName(table: string, name: string | undefined): string {
-  const byDefault = defaultFullTextIndexName(table);
-  return name === undefined || name === byDefault ? byDefault : checkIdentifier(name, "Full-text index name", table);
+  if (name === undefined) return defaultFullTextIndexName(table);
+  const prefix = defaultFullTextIndexName("");
+  if (name.startsWith(prefix)) {
+    const named = name.slice(prefix.length);
+    try {
+      if (defaultFullTextIndexName(checkIdentifier(named, "Table name")) === name) return name;
+    } catch {
+      // Not a table's default name: checked as any other name below, whose error names the index.
+    }
+  }
+  return checkIdentifier(name, "Full-text index name", table);
 }
 
 const ON_DELETE: readonly OnDelete[] = ["RESTRICT", "CASCADE", "SET NULL"];

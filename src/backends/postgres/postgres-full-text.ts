@@ -32,10 +32,12 @@
  * while it is built. A partial index holds exactly the null documents, so the check costs one index probe.
  *
  * A search never waits for a lock: rows another transaction holds are skipped, and where the search may not
- * write (a read-only transaction, a hot standby) none is written. Those rows are still found: the refresh
- * reads them as the search sees them (a plain select, the committed version) and the search statement binds
- * their documents, built here, as arrays, matched and scored as if stored, the totals corrected by the
- * difference between their lengths and the ones their rows hold ({@link postgresSearchStatement}).
+ * write (a read-only transaction, a hot standby, a role that may only read) or should not (a transaction above
+ * READ COMMITTED, which could fail on a row another search indexed since its snapshot) none is written. Those
+ * rows are still found: the refresh reads them as the search sees them (a plain select, the committed version,
+ * or the transaction's own) and the search statement binds their documents, built here, as arrays, matched and
+ * scored as if stored, the totals corrected by the difference between their lengths and the ones their rows
+ * hold ({@link postgresSearchStatement}).
  *
  * ## PostgreSQL's limits on a tsvector, and what Strata does at them
  * - Positions stop at 16,383: a token past it is stored at 16,383 (PostgreSQL's own rule). Every word of a
@@ -210,9 +212,19 @@ export function readFullTextComment(comment: string | null | undefined): FullTex
   }
 }
 
-/** The type of an array parameter of the table's keys (a key is a string or an integer, postgres-dialect.ts). */
+/**
+ * The type of an array parameter of the table's keys, the key column's own (a key is a string, an integer or a
+ * number, read-declared-table.ts): PostgreSQL has no `=` between a double and text.
+ */
 function keyArrayType(schema: EntitySchema): string {
-  return schema.primary.type === "integer" ? "bigint[]" : "text[]";
+  switch (schema.primary.type) {
+    case "integer":
+      return "bigint[]";
+    case "number":
+      return "float8[]";
+    default:
+      return "text[]";
+  }
 }
 
 /** How many stale rows one refresh statement writes: a page of documents stays well under a megabyte for short texts. */
@@ -236,7 +248,9 @@ function isReadOnlyRefusal(error: unknown): boolean {
  * a time, each page's rows locked while their document is built. Rows another transaction holds locked are
  * skipped, never waited for (a search never waits on a writer, and with `poolSize: 1` nothing could end
  * the wait). Nothing is written where the search's transaction is read-only (a `READ ONLY` transaction, a
- * hot standby); outside a transaction, a gate whose write the server refuses as read-only is left alone.
+ * hot standby) or runs above READ COMMITTED (its snapshot may hold rows others have indexed since), nor by a
+ * role without the privileges the writes need; outside a transaction, a gate whose write the server refuses as
+ * read-only is left alone.
  */
 async function refreshDocuments(schema: EntitySchema, indexColumns: readonly string[], reads: SqlRunner, writes: WriteGate, inTransaction: boolean): Promise<readonly UnindexedRow[]> {
   const t = quoteIdentifier(schema.table);
@@ -248,7 +262,10 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
   let state: unknown[] | undefined;
   try {
     [state] = await reads.all(
-      `SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${doc} IS NULL), (SELECT count(*) FROM ${totals}) > ${TOTALS_COMPACT_AT}, current_setting('transaction_read_only') = 'on'`,
+      `SELECT EXISTS (SELECT 1 FROM ${t} WHERE ${doc} IS NULL), (SELECT count(*) FROM ${totals}) > ${TOTALS_COMPACT_AT}, ` +
+        `current_setting('transaction_read_only') = 'on' OR current_setting('transaction_isolation') IN ('repeatable read', 'serializable'), ` +
+        `has_table_privilege(${quotedText(t)}::regclass, 'UPDATE') AND has_table_privilege(${quotedText(totals)}::regclass, 'UPDATE') ` +
+        `AND has_table_privilege(${quotedText(totals)}::regclass, 'INSERT') AND has_table_privilege(${quotedText(totals)}::regclass, 'DELETE')`,
       [],
       true,
     );
@@ -261,9 +278,13 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
       { table: schema.table, cause: error },
     );
   }
-  // Inside a read-only transaction a refused write would end it. Outside one the reads may be a replica's
-  // (read-only) while the gate writes on the primary: the gate is tried, and a refusal ends only its own work.
-  const mayWrite = !(inTransaction && state?.[2] === true);
+  // Inside a read-only transaction a refused write would end it; so would, in a REPEATABLE READ or SERIALIZABLE
+  // one, locking a row another search indexed since the transaction's snapshot ("could not serialize access"),
+  // and a serializable one's writes would add to the conflicts that fail it at commit: a search there writes
+  // nothing. Outside one the reads may be a replica's (read-only) while the gate writes on the primary: the
+  // gate is tried, and a refusal ends only its own work. A role that may only read (a reporting service's) writes
+  // nothing either: the refresh locks and updates the table's rows, its triggers and the summing-up write the totals.
+  const mayWrite = state?.[3] === true && !(inTransaction && state[2] === true);
   const write = async <T>(work: (runner: SqlRunner) => Promise<T>, multiStatement: boolean): Promise<T | undefined> => {
     try {
       return await writes(work, multiStatement);
@@ -504,7 +525,7 @@ export const postgresFullText: SqlFullText = {
     const counter =
       `BEGIN IF TG_OP = 'INSERT' THEN INSERT INTO ${totals} SELECT count(*), coalesce(sum(${len}), 0) FROM strata_new HAVING count(*) > 0; ` +
       `ELSIF TG_OP = 'DELETE' THEN INSERT INTO ${totals} SELECT -count(*), -coalesce(sum(${len}), 0) FROM strata_old HAVING count(*) > 0; ` +
-      `ELSE DELETE FROM ${totals}; INSERT INTO ${totals} VALUES (0, 0); END IF; RETURN NULL; END`;
+      `ELSIF TG_OP = 'TRUNCATE' THEN DELETE FROM ${totals}; INSERT INTO ${totals} VALUES (0, 0); END IF; RETURN NULL; END`;
     // An update changes the tokens only where it changes a length (Strata's own writes of a document, which
     // set it; no statement of the user's does), so a row trigger whose WHEN the server checks without calling
     // any function counts it: measured, the statement trigger with transition tables it replaces was most of
@@ -520,6 +541,13 @@ export const postgresFullText: SqlFullText = {
       mode === "autoCreate"
         ? `DO ${dollarQuoted(`BEGIN IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${quotedText(t)}::regclass AND tgname = ${quotedText(name)}) THEN ${statement}; END IF; END`)}`
         : statement;
+    // An earlier version counted updates with a statement trigger of this name calling the counting function,
+    // which no longer counts them: autoCreate drops it (made again below as the row trigger) rather than keep it.
+    const updateCounter = quotedText(names.counters.update);
+    const replaceStatementCounter = `DO ${dollarQuoted(
+      `BEGIN IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${quotedText(t)}::regclass AND tgname = ${updateCounter} AND (tgtype & 1) = 0) ` +
+        `THEN DROP TRIGGER ${quoteIdentifier(names.counters.update)} ON ${t}; END IF; END`,
+    )}`;
     // autoCreate's CREATE TABLE IF NOT EXISTS would take a table of the user's of that name over: a table of
     // totals is Strata's only beside the document column it was made with (the same transaction made both).
     // A DO block, not a check in JS shared with SQLite's (refuseFullTextClashes, sqlite-driver.ts): it runs in
@@ -544,6 +572,7 @@ export const postgresFullText: SqlFullText = {
       `ALTER TABLE ${t} ADD COLUMN ${ifMissing}${doc} tsvector, ADD COLUMN ${ifMissing}${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} integer NOT NULL DEFAULT 0`,
       `COMMENT ON COLUMN ${t}.${doc} IS ${quotedText(JSON.stringify(declaration))}`,
       // After the length column, which the update counter's WHEN names.
+      ...(mode === "autoCreate" ? [replaceStatementCounter] : []),
       ...counters.map((statement, i) => once(Object.values(names.counters)[i]!, statement)),
       `CREATE INDEX ${ifMissing}${quoteIdentifier(names.index)} ON ${t} USING gin (${doc})`,
       `CREATE INDEX ${ifMissing}${quoteIdentifier(names.stale)} ON ${t} (${quoteIdentifier(primaryKey)}) WHERE ${doc} IS NULL`,
