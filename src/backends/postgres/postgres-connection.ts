@@ -120,6 +120,38 @@ export class PostgresRunner implements SqlRunner {
     return (await this.target.query(this.config(text, params, prepared))).rowCount ?? 0;
   }
 
+  /**
+   * See {@link SqlRunner.snapshot}: on a pool, one client checked out for `BEGIN ISOLATION LEVEL REPEATABLE
+   * READ READ ONLY` ... `COMMIT` (behind PgBouncer in transaction pooling, the explicit transaction keeps its
+   * statements on one server connection; on a hot standby such a transaction is allowed). On a held
+   * connection, `work` runs on it: that is a transaction already, at the isolation level its owner chose.
+   */
+  async snapshot<T>(work: (runner: SqlRunner) => Promise<T>): Promise<T> {
+    const target = this.target;
+    if (target instanceof HeldConnection) return work(this);
+    const client = new HeldConnection(await target.connect());
+    // Until its transaction is known to have ended, the client may be inside it: never handed out again.
+    let broken = true;
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      let result: T;
+      try {
+        result = await work(new PostgresRunner(client, this.names));
+      } catch (error) {
+        await client.end("ROLLBACK").then(
+          () => (broken = false),
+          () => {},
+        );
+        throw error;
+      }
+      await client.end("COMMIT");
+      broken = false;
+      return result;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   async query(text: string, params: readonly unknown[]): Promise<SqlResult> {
     noteStatement(text, params);
     // The extended protocol even without parameters: it refuses a text holding more than one statement.

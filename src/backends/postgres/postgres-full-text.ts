@@ -238,10 +238,10 @@ function isReadOnlyRefusal(error: unknown): boolean {
 }
 
 /**
- * Brings the documents of `schema`'s table up to date, and resolves to the stale rows it could not write,
- * as the search's `reads` see them (their committed version, or the transaction's own): the search
- * statement builds their documents itself ({@link postgresSearchStatement}), so that no row is missing
- * from a search while its document is stale.
+ * Brings the documents of `schema`'s table up to date, and resolves to true when there were stale rows, some
+ * of which it may not have written: the search then reads them ({@link unindexedRows}) and its statement
+ * builds their documents itself ({@link postgresSearchStatement}), so that no row is missing from a search
+ * while its document is stale.
  *
  * The rows whose document is missing (written by a statement that left it null: an insert or an update of
  * an indexed column that did not give the document) are read, tokenized here and written back, a page at
@@ -252,7 +252,7 @@ function isReadOnlyRefusal(error: unknown): boolean {
  * role without the privileges the writes need; outside a transaction, a gate whose write the server refuses as
  * read-only is left alone.
  */
-async function refreshDocuments(schema: EntitySchema, indexColumns: readonly string[], reads: SqlRunner, writes: WriteGate, inTransaction: boolean): Promise<readonly UnindexedRow[]> {
+async function refreshDocuments(schema: EntitySchema, indexColumns: readonly string[], reads: SqlRunner, writes: WriteGate, inTransaction: boolean): Promise<boolean> {
   const t = quoteIdentifier(schema.table);
   const doc = quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN);
   const pk = quoteIdentifier(schema.primary.name);
@@ -307,9 +307,9 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
       false,
     );
   }
-  if (state?.[0] !== true) return [];
-  const columns = [pk, ...indexColumns.map(quoteIdentifier)].join(", ");
+  if (state?.[0] !== true) return false;
   if (mayWrite) {
+    const columns = [pk, ...indexColumns.map(quoteIdentifier)].join(", ");
     const select = `SELECT ${columns} FROM ${t} WHERE ${doc} IS NULL LIMIT ${REFRESH_PAGE} FOR UPDATE SKIP LOCKED`;
     const update =
       `UPDATE ${t} SET ${doc} = u.doc, ${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} = u.len ` +
@@ -331,9 +331,18 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
       }
     }, true);
   }
-  // What is left: the rows other transactions hold (a plain select reads their committed version, taking no
-  // lock), or every stale row where nothing may be written. Read where the search reads.
-  const rows = await reads.all(`SELECT ${columns} FROM ${t} WHERE ${doc} IS NULL`, [], true);
+  return true;
+}
+
+/**
+ * What {@link refreshDocuments} left: the rows other transactions hold (a plain select reads their committed
+ * version, taking no lock), or every stale row where nothing may be written, as `runner` sees them. Read in
+ * the search statement's snapshot (see the module comment).
+ */
+async function unindexedRows(schema: EntitySchema, indexColumns: readonly string[], runner: SqlRunner): Promise<readonly UnindexedRow[]> {
+  const t = quoteIdentifier(schema.table);
+  const columns = [quoteIdentifier(schema.primary.name), ...indexColumns.map(quoteIdentifier)].join(", ");
+  const rows = await runner.all(`SELECT ${columns} FROM ${t} WHERE ${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} IS NULL`, [], true);
   return rows.map(([key, ...values]) => ({ key, values }));
 }
 
@@ -615,5 +624,9 @@ export const postgresFullText: SqlFullText = {
 
   refresh(search, reads, writes, inTransaction) {
     return refreshDocuments(search.schema, search.indexColumns, reads, writes, inTransaction);
+  },
+
+  unindexed(search, runner) {
+    return unindexedRows(search.schema, search.indexColumns, runner);
   },
 };

@@ -243,6 +243,14 @@ export class PostgresReplicaRouter implements SqlRunner {
     return this.route((runner) => runner.all(text, params, prepared));
   }
 
+  /**
+   * See {@link SqlRunner.snapshot}: the whole of `work` on one server, routed as a read (a replica that has
+   * replayed this process's writes, else the primary), in one read-only transaction there.
+   */
+  snapshot<T>(work: (runner: SqlRunner) => Promise<T>): Promise<T> {
+    return this.route((runner) => (runner.snapshot ? runner.snapshot(work) : work(runner)));
+  }
+
   /** A statement that changes rows: the primary's. */
   run(text: string, params: readonly unknown[], prepared: boolean): number | Promise<number> {
     return this.primary.run(text, params, prepared);

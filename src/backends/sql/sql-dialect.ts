@@ -209,11 +209,19 @@ export interface SqlFullText {
    * documents are built by Strata's tokenizer in JavaScript): brings the index of `search`'s table up to
    * date before the search runs, with the session's `reads` (a transaction's own connection inside one)
    * and its write `gate` (`inTransaction`: the gate writes in the reads' transaction, so a failed write
-   * would end it). Resolves to the rows it could not index (another transaction holds them, or the search
-   * may not write), as the search's reads see them: the search statement indexes those itself
-   * ({@link FullTextSearch.unindexed}).
+   * would end it). Resolves to true when rows may still wait for their part of the index (another
+   * transaction holds them, or the search may not write): the session then reads them with
+   * {@link SqlFullText.unindexed} and runs the search in the same snapshot (outside a transaction, in one
+   * {@link SqlRunner.snapshot}), so that a row changed between the two is neither missed nor scored on a
+   * text the search does not see. False: nothing waited, the search is one statement.
    */
-  refresh?(search: Pick<FullTextSearch, "schema" | "indexColumns">, reads: SqlRunner, gate: WriteGate, inTransaction: boolean): Promise<readonly UnindexedRow[]>;
+  refresh?(search: Pick<FullTextSearch, "schema" | "indexColumns">, reads: SqlRunner, gate: WriteGate, inTransaction: boolean): Promise<boolean>;
+  /**
+   * With {@link SqlFullText.refresh}: the rows whose part of the index is missing, as `runner` sees them (their
+   * committed version, or the transaction's own), which the search statement then indexes itself
+   * ({@link FullTextSearch.unindexed}). Run on the runner, and in the snapshot, of the search statement.
+   */
+  unindexed?(search: Pick<FullTextSearch, "schema" | "indexColumns">, runner: SqlRunner): Promise<readonly UnindexedRow[]>;
   /**
    * Optional, with {@link SqlFullText.refresh}: columns of the table itself that hold a row's part of the
    * index, which Strata's inserts and upserts write in the row's own statement (PostgreSQL's document and

@@ -17,6 +17,13 @@ export interface SqlRunner {
    * name, and whether the database may have changed anything. More than one statement is refused.
    */
   query(text: string, params: readonly unknown[]): SqlResult | Promise<SqlResult>;
+  /**
+   * Optional: runs `work` on one connection of this runner's, in a read-only transaction with one snapshot
+   * for all its statements (PostgreSQL's `REPEATABLE READ READ ONLY`), ended when `work` settles. For reads
+   * outside a transaction that must agree with one another (a full-text search's read of the rows it builds
+   * and its select, sql-dialect.ts `SqlFullText.refresh`). Absent: the caller runs `work` on the runner itself.
+   */
+  snapshot?<T>(work: (runner: SqlRunner) => Promise<T>): Promise<T>;
 }
 
 /**

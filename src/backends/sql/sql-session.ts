@@ -7,7 +7,7 @@ import type { DataSession, Key, SearchHit, SearchRequest, SqlResult, UpdateOutco
 import { QueryError, StorageError } from "../../errors.js";
 import type { NormalizedQuery, NormalizedWhere } from "../../query/query.js";
 import type { ColumnSchema, EntitySchema, Row } from "../../schema/entity-schema.js";
-import type { SqlDialect, SqlFullText } from "./sql-dialect.js";
+import type { SqlDialect, SqlFullText, UnindexedRow } from "./sql-dialect.js";
 import type { CompiledFind, CompiledSql } from "./sql-query-compiler.js";
 import type { ForeignKeyCatalog, ForeignKeyWrite } from "./sql-foreign-keys.js";
 import { explainForeignKeyFailure } from "./sql-foreign-keys.js";
@@ -94,18 +94,33 @@ export class SqlSession implements DataSession {
     const where = request.where;
     const indexColumns = index.properties.map((p) => schema.columnsByProperty.get(p)?.name ?? p);
     try {
-      const unindexed = fullText.refresh ? await fullText.refresh({ schema, indexColumns }, this.reads, this.writes, this.inTransaction) : undefined;
-      const sql = fullText.searchStatement({
-        unindexed,
-        schema,
-        indexColumns,
-        columns: schema.columns.map((c) => c.name),
-        query: request.query,
-        where: (firstParam) => (where === undefined ? undefined : compileWhereExpression(schema, where, this.dialect, t.codec, firstParam)),
-        limit: request.limit,
-        offset: request.offset,
-      });
-      const rows = await this.reads.all(sql.text, sql.params, false);
+      const statement = (unindexed: readonly UnindexedRow[] | undefined) =>
+        fullText.searchStatement({
+          unindexed,
+          schema,
+          indexColumns,
+          columns: schema.columns.map((c) => c.name),
+          query: request.query,
+          where: (firstParam) => (where === undefined ? undefined : compileWhereExpression(schema, where, this.dialect, t.codec, firstParam)),
+          limit: request.limit,
+          offset: request.offset,
+        });
+      const waiting = fullText.refresh ? await fullText.refresh({ schema, indexColumns }, this.reads, this.writes, this.inTransaction) : false;
+      const readUnindexed = fullText.unindexed;
+      let rows: unknown[][];
+      if (!waiting || !readUnindexed) {
+        const sql = statement(undefined);
+        rows = await this.reads.all(sql.text, sql.params, false);
+      } else {
+        // The rows still waiting and the search over them in one snapshot: between two snapshots, a row whose
+        // document another client's commit nulled would be in neither, and a waiting row changed would be
+        // scored on the text read before. Inside a transaction its own isolation level decides (README).
+        const search = async (runner: SqlRunner): Promise<unknown[][]> => {
+          const sql = statement(await readUnindexed({ schema, indexColumns }, runner));
+          return runner.all(sql.text, sql.params, false);
+        };
+        rows = !this.inTransaction && this.reads.snapshot ? await this.reads.snapshot(search) : await search(this.reads);
+      }
       const scoreAt = schema.columns.length;
       return rows.map((values) => ({ row: t.codec.decode(values), score: Number(values[scoreAt]) }));
     } catch (error) {
