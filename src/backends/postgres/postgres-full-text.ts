@@ -39,6 +39,13 @@
  * scored as if stored, the totals corrected by the difference between their lengths and the ones their rows
  * hold ({@link postgresSearchStatement}).
  *
+ * That read and the search statement must see one snapshot: between two, another client's commit could null
+ * a row's document after the read (the row in neither) or change a waiting row (scored on the text read
+ * first). Outside a transaction the session runs both in one `REPEATABLE READ READ ONLY` transaction on one
+ * connection (`SqlRunner.snapshot`: a pool's client, a replica's when reads go there; PgBouncer keeps an explicit
+ * transaction on one server connection), only when rows were waiting, so that the common search stays one
+ * statement. Inside a transaction its isolation level decides (README, "One snapshot per search").
+ *
  * ## PostgreSQL's limits on a tsvector, and what Strata does at them
  * - Positions stop at 16,383: a token past it is stored at 16,383 (PostgreSQL's own rule). Every word of a
  *   longer document is still found; a phrase lying wholly past that position is not, and such tokens count
