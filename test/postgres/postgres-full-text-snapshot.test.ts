@@ -41,13 +41,17 @@ function expectSame(got: Hit[], want: Hit[]): void {
   got.forEach((h, i) => expect(h.score).toBeCloseTo(want[i]!.score, 10));
 }
 
-/** Runs `between` once, right after the next read of the waiting rows (`... WHERE "__strata_fts_doc" IS NULL`) answers. */
-function afterWaitingRead(between: () => Promise<void>): void {
+/** The read of the waiting rows a search builds itself, and the search's first question (are rows waiting?). */
+const WAITING_READ = /^SELECT xmin::text, .* WHERE "__strata_fts_doc" IS NULL$/;
+const WAITING_CHECK = /^SELECT EXISTS \(SELECT 1 FROM "snapshot_docs" WHERE "__strata_fts_doc" IS NULL\), /;
+
+/** Runs `between` once, right after the next statement matching `after` answers (by default the read of the waiting rows). */
+function afterWaitingRead(between: () => Promise<void>, after = WAITING_READ): void {
   const all = PostgresRunner.prototype.all;
   let armed = true;
   vi.spyOn(PostgresRunner.prototype, "all").mockImplementation(async function (this: PostgresRunner, text, params, prepared) {
     const rows = await all.call(this, text, params, prepared);
-    if (armed && /^SELECT .* WHERE "__strata_fts_doc" IS NULL$/.test(text)) {
+    if (armed && after.test(text)) {
       armed = false;
       await between();
     }
@@ -111,6 +115,68 @@ describe.skipIf(skip !== undefined)("postgres: a search over waiting documents s
       ];
       expectSame(await ask(storage, "wombat OR owl"), reference(now, "wombat OR owl"));
       expect(await storage.sql`SELECT count(*)::int AS n FROM snapshot_docs WHERE __strata_fts_doc IS NULL`).toEqual([{ n: 0 }]);
+    } finally {
+      await holder.end();
+      await writer.end();
+      await storage.close();
+    }
+  });
+
+  test("a search that found nothing waiting finds a row whose document a commit nulled before its select", async () => {
+    const url = await db.freshSchemaUrl();
+    const storage = await createStorage({ url, entities: [Doc], autoCreate: true, poolSize: 1 });
+    const writer = new pg.Client({ connectionString: url });
+    await writer.connect();
+    try {
+      await storage.repository(Doc).saveMany([
+        { id: "a", body: "a wombat in a burrow" },
+        { id: "b", body: "a night owl" },
+      ]);
+      let armed = false;
+      afterWaitingRead(async () => {
+        armed = true;
+        await writer.query("UPDATE snapshot_docs SET body = 'wombat wombat' WHERE id = 'b'");
+      }, WAITING_CHECK);
+      const got = await ask(storage, "wombat");
+      expect(armed).toBe(true);
+      expectSame(got, reference([{ id: "a", body: "a wombat in a burrow" }, { id: "b", body: "wombat wombat" }], "wombat"));
+    } finally {
+      await writer.end();
+      await storage.close();
+    }
+  });
+
+  test("in a READ COMMITTED transaction, a commit between the read of the waiting rows and the select: the search runs again on what is committed", async () => {
+    const url = await db.freshSchemaUrl();
+    const rows = [
+      { id: "held", body: "a wombat in a burrow" },
+      { id: "indexed", body: "wombat wombat and a bilby" },
+      { id: "other", body: "a night owl" },
+    ];
+    const storage = await createStorage({ url, entities: [Doc], autoCreate: true, poolSize: 2 });
+    const holder = new pg.Client({ connectionString: url });
+    const writer = new pg.Client({ connectionString: url });
+    await holder.connect();
+    await writer.connect();
+    try {
+      await storage.repository(Doc).saveMany(rows);
+      await storage.sql`UPDATE snapshot_docs SET __strata_fts_doc = NULL WHERE id = ${"held"}`;
+      await holder.query("BEGIN");
+      await holder.query("SELECT * FROM snapshot_docs WHERE id = 'held' FOR UPDATE");
+      afterWaitingRead(async () => {
+        await writer.query("UPDATE snapshot_docs SET body = 'an owl only' WHERE id = 'indexed'");
+        await writer.query("INSERT INTO snapshot_docs (id, body) VALUES ('late', 'wombat owl')");
+        await holder.query("UPDATE snapshot_docs SET body = 'owl owl owl' WHERE id = 'held'");
+        await holder.query("COMMIT");
+      });
+      const inside = await storage.transaction(async () => ask(storage, "wombat OR owl"));
+      const now = [
+        { id: "held", body: "owl owl owl" },
+        { id: "indexed", body: "an owl only" },
+        { id: "other", body: "a night owl" },
+        { id: "late", body: "wombat owl" },
+      ];
+      expectSame(inside, reference(now, "wombat OR owl"));
     } finally {
       await holder.end();
       await writer.end();

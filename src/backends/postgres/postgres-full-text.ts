@@ -65,7 +65,7 @@ import { SchemaError } from "../../errors.js";
 import { RESERVED_COLUMN_PREFIX, type EntitySchema, type FullTextSchema } from "../../schema/entity-schema.js";
 import type { SearchNode, SearchPhrase } from "../../search/search-query.js";
 import { tokenize } from "../../search/search-tokenizer.js";
-import type { FullTextSearch, SqlFullText, UnindexedRow } from "../sql/sql-dialect.js";
+import type { FullTextSearch, SearchStatement, SqlFullText, UnindexedRow } from "../sql/sql-dialect.js";
 import { quoteIdentifier } from "../sql/sql-dialect.js";
 import { dollarQuoted, quotedText } from "../sql/sql-literals.js";
 import { storedName, suffixedName } from "../sql/sql-table-statements.js";
@@ -349,8 +349,9 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
 async function unindexedRows(schema: EntitySchema, indexColumns: readonly string[], runner: SqlRunner): Promise<readonly UnindexedRow[]> {
   const t = quoteIdentifier(schema.table);
   const columns = [quoteIdentifier(schema.primary.name), ...indexColumns.map(quoteIdentifier)].join(", ");
-  const rows = await runner.all(`SELECT ${columns} FROM ${t} WHERE ${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} IS NULL`, [], true);
-  return rows.map(([key, ...values]) => ({ key, values }));
+  // xmin: the row's version, which the search statement compares with the one its own snapshot holds.
+  const rows = await runner.all(`SELECT xmin::text, ${columns} FROM ${t} WHERE ${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} IS NULL`, [], true);
+  return rows.map(([version, key, ...values]) => ({ key, values, version }));
 }
 
 /**
@@ -365,7 +366,7 @@ async function unindexedRows(schema: EntitySchema, indexColumns: readonly string
  * followed by the next tokens at the next positions. The score is
  * `sum_i idf_i * ((f_i * (k1 + 1)) / (f_i + k1 * (1 - b + b * D / avgdl)))`, summed in query order.
  */
-export function postgresSearchStatement(search: FullTextSearch): { text: string; params: unknown[] } {
+export function postgresSearchStatement(search: FullTextSearch): SearchStatement {
   const { schema, query } = search;
   const t = quoteIdentifier(schema.table);
   const docName = quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN);
@@ -426,38 +427,50 @@ export function postgresSearchStatement(search: FullTextSearch): { text: string;
     : `FROM ${t} CROSS JOIN __strata_fts_stats AS __strata_s `;
   const matches = pending ? `(${stored} @@ ${match}::tsquery OR ${pk} = ANY (${pending.keys})) AND ${doc} @@ ${match}::tsquery` : `${doc} @@ ${match}::tsquery`;
   // Limit and offset as digits (the session checked them: non-negative safe integers), as finds write them.
-  const text =
-    `WITH ${stats} SELECT ${columns}, (${terms.join(" + ")}) AS __strata_score ` +
+  const hitsSelect =
+    `SELECT ${columns}, (${terms.join(" + ")}) AS __strata_score ` +
     `${from}CROSS JOIN LATERAL (SELECT ${frequencies.join(", ")}) AS __strata_f ` +
     `WHERE ${matches}${where ? ` AND (${where.text})` : ""} ` +
     `ORDER BY __strata_score DESC, ${pk} ASC LIMIT ${search.limit} OFFSET ${search.offset}`;
-  return { text, params };
+  // Whether this statement's snapshot holds a waiting row the rows given do not list as it is here (see
+  // SearchStatement.checksWaiting): one probe of the partial index of waiting rows when none were given. Carried
+  // by every row, and by one row of nulls when nothing matches, so that an empty answer says it too.
+  const waiting = pending
+    ? `EXISTS (SELECT 1 FROM ${t} AS __strata_w WHERE __strata_w.${docName} IS NULL AND NOT EXISTS (SELECT 1 FROM unnest(${pending.keys}, ${pending.versions}) ` +
+      `AS __strata_g(key, version) WHERE __strata_g.key = __strata_w.${quoteIdentifier(schema.primary.name)} AND __strata_g.version = __strata_w.xmin::text))`
+    : `EXISTS (SELECT 1 FROM ${t} WHERE ${docName} IS NULL)`;
+  const text =
+    `WITH ${stats} SELECT __strata_h.*, __strata_c.__strata_waiting FROM (SELECT ${waiting} AS __strata_waiting) AS __strata_c ` +
+    `LEFT JOIN (${hitsSelect}) AS __strata_h ON true ORDER BY __strata_h.__strata_score DESC, __strata_h.${quoteIdentifier(schema.primary.name)} ASC`;
+  return { text, params, checksWaiting: true };
 }
 
 /**
  * The documents of the rows {@link FullTextSearch.unindexed} lists, built here and bound as arrays: the
  * common table `__strata_fts_pending` (key, document, length, and the length the row holds, which the totals
  * count) of those still stale as the search's snapshot sees them (a row indexed since is read as stored),
- * and the placeholder of their keys.
+ * and the placeholders of their keys and of the versions read ({@link UnindexedRow.version}).
  */
-function pendingDocuments(search: FullTextSearch, add: (value: unknown) => string): { table: string; keys: string } {
+function pendingDocuments(search: FullTextSearch, add: (value: unknown) => string): { table: string; keys: string; versions: string } {
   const { schema } = search;
   const t = quoteIdentifier(schema.table);
   const keys: unknown[] = [];
   const docs: string[] = [];
   const lengths: number[] = [];
+  const versions: unknown[] = [];
   for (const row of search.unindexed ?? []) {
     const document = fullTextDocument(row.values);
     keys.push(row.key);
     docs.push(document.vector);
     lengths.push(document.length);
+    versions.push(row.version ?? null);
   }
   const keyArray = `${add(keys)}::${keyArrayType(schema)}`;
   const table =
     `__strata_fts_pending AS (SELECT u.key AS __strata_key, u.doc AS __strata_doc, u.len AS __strata_len, ${t}.${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} AS __strata_old ` +
     `FROM unnest(${keyArray}, ${add(docs)}::tsvector[], ${add(lengths)}::integer[]) AS u(key, doc, len) ` +
     `JOIN ${t} ON ${t}.${quoteIdentifier(schema.primary.name)} = u.key WHERE ${t}.${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} IS NULL)`;
-  return { table, keys: keyArray };
+  return { table, keys: keyArray, versions: `${add(versions)}::text[]` };
 }
 
 /**

@@ -203,7 +203,7 @@ export interface SqlFullText {
    * The select of one search (see {@link FullTextSearch}): rows as arrays, `search.columns` in that order
    * followed by the score, best first (score descending, then primary key ascending), paged.
    */
-  searchStatement(search: FullTextSearch): { readonly text: string; readonly params: unknown[] };
+  searchStatement(search: FullTextSearch): SearchStatement;
   /**
    * Optional, for a database whose index Strata writes itself rather than the database (PostgreSQL, whose
    * documents are built by Strata's tokenizer in JavaScript): brings the index of `search`'s table up to
@@ -243,6 +243,25 @@ export interface FullTextRowColumns {
 export interface UnindexedRow {
   readonly key: unknown;
   readonly values: readonly unknown[];
+  /**
+   * The version of the row that was read (PostgreSQL's `xmin`), where the dialect has one: the search statement
+   * then reports when its snapshot holds another version, or another waiting row ({@link SearchStatement.checksWaiting}).
+   */
+  readonly version?: unknown;
+}
+
+/** What {@link SqlFullText.searchStatement} returns. */
+export interface SearchStatement {
+  readonly text: string;
+  readonly params: unknown[];
+  /**
+   * True when each row of the statement ends, after the score, with a boolean: whether the statement's own
+   * snapshot holds a waiting row that {@link FullTextSearch.unindexed} did not list as it is there (a row left
+   * waiting, or changed, by a commit after the rows were read): the answer may then leave it out or score it
+   * on other text, and the session searches again. Such a statement answers at least one row: when nothing
+   * matches, one whose score is null, carrying only that boolean.
+   */
+  readonly checksWaiting?: boolean;
 }
 
 /** What {@link SqlFullText.searchStatement} is given: one `repo.search` call, its `where` already compiled. */

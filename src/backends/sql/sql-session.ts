@@ -17,6 +17,12 @@ import { streamWalk } from "./sql-stream-walk.js";
 import type { SqlTable, SqlTables } from "./sql-table.js";
 import { userStatement } from "./sql-user-statement.js";
 
+/**
+ * How many times a search runs when a commit of another client's comes between its read of the rows it builds
+ * itself and its select (at READ COMMITTED; see `SearchStatement.checksWaiting`).
+ */
+const SEARCH_ATTEMPTS = 4;
+
 /** Per-dialect translation of a driver error into a Strata error naming the table. */
 export type ErrorMapper = (error: unknown, schema: EntitySchema | undefined) => unknown;
 
@@ -105,23 +111,36 @@ export class SqlSession implements DataSession {
           limit: request.limit,
           offset: request.offset,
         });
-      const waiting = fullText.refresh ? await fullText.refresh({ schema, indexColumns }, this.reads, this.writes, this.inTransaction) : false;
       const readUnindexed = fullText.unindexed;
-      let rows: unknown[][];
-      if (!waiting || !readUnindexed) {
-        const sql = statement(undefined);
-        rows = await this.reads.all(sql.text, sql.params, false);
-      } else {
-        // The rows still waiting and the search over them in one snapshot: between two snapshots, a row whose
-        // document another client's commit nulled would be in neither, and a waiting row changed would be
-        // scored on the text read before. Inside a transaction its own isolation level decides (README).
-        const search = async (runner: SqlRunner): Promise<unknown[][]> => {
-          const sql = statement(await readUnindexed({ schema, indexColumns }, runner));
-          return runner.all(sql.text, sql.params, false);
-        };
-        rows = !this.inTransaction && this.reads.snapshot ? await this.reads.snapshot(search) : await search(this.reads);
-      }
       const scoreAt = schema.columns.length;
+      // The search statement's rows, and false when its snapshot holds waiting rows the rows read before it did
+      // not list as they are there (SearchStatement.checksWaiting): a commit came between them.
+      const answer = async (runner: SqlRunner, unindexed: readonly UnindexedRow[] | undefined): Promise<{ rows: unknown[][]; consistent: boolean }> => {
+        const sql = statement(unindexed);
+        const rows = await runner.all(sql.text, sql.params, false);
+        if (!sql.checksWaiting) return { rows, consistent: true };
+        // An empty answer still carries the check, on a row of nulls.
+        return { rows: rows.filter((values) => values[scoreAt] !== null), consistent: !rows.some((values) => values[scoreAt + 1] === true) };
+      };
+      let rows: unknown[][] | undefined;
+      for (let attempt = 1; rows === undefined; attempt++) {
+        const waiting = fullText.refresh ? await fullText.refresh({ schema, indexColumns }, this.reads, this.writes, this.inTransaction) : false;
+        let answered: { rows: unknown[][]; consistent: boolean };
+        if (!waiting || !readUnindexed) {
+          answered = await answer(this.reads, undefined);
+        } else {
+          // The rows still waiting and the search over them in one snapshot: between two snapshots, a row whose
+          // document another client's commit nulled would be in neither, and a waiting row changed would be
+          // scored on the text read before. Inside a transaction its own isolation level decides: at READ
+          // COMMITTED the statement's check says when a commit came between them, and the search runs again.
+          const search = async (runner: SqlRunner) => answer(runner, await readUnindexed({ schema, indexColumns }, runner));
+          answered = !this.inTransaction && this.reads.snapshot ? await this.reads.snapshot(search) : await search(this.reads);
+        }
+        // Past the last attempt (other clients' commits leaving rows waiting faster than a search at READ
+        // COMMITTED can read them), the last answer stands: a row changed meanwhile may be left out of it or
+        // scored on the text read before.
+        if (answered.consistent || attempt === SEARCH_ATTEMPTS) rows = answered.rows;
+      }
       return rows.map((values) => ({ row: t.codec.decode(values), score: Number(values[scoreAt]) }));
     } catch (error) {
       throw this.mapError(error, schema);
