@@ -44,7 +44,10 @@
  * first). Outside a transaction the session runs both in one `REPEATABLE READ READ ONLY` transaction on one
  * connection (`SqlRunner.snapshot`: a pool's client, a replica's when reads go there; PgBouncer keeps an explicit
  * transaction on one server connection), only when rows were waiting, so that the common search stays one
- * statement. Inside a transaction its isolation level decides (README, "One snapshot per search").
+ * statement. The statement itself then checks, in its snapshot, for waiting rows it was not given as they
+ * are there (their key and `xmin`, read with them): a commit after the search's first check found none, or
+ * inside a READ COMMITTED transaction between the read and the select. It says so in every row it answers
+ * (one row of nulls when nothing matches), and the session searches again (`SearchStatement.checksWaiting`).
  *
  * ## PostgreSQL's limits on a tsvector, and what Strata does at them
  * - Positions stop at 16,383: a token past it is stored at 16,383 (PostgreSQL's own rule). Every word of a
