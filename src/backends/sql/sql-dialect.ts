@@ -259,7 +259,7 @@ export interface SearchStatement {
    * snapshot holds a waiting row that {@link FullTextSearch.unindexed} did not list as it is there (a row left
    * waiting, or changed, by a commit after the rows were read): the answer may then leave it out or score it
    * on other text, and the session searches again. Such a statement answers at least one row: when nothing
-   * matches, one whose score is null, carrying only that boolean.
+   * matches, one of nulls (its primary key too), carrying only that boolean.
    */
   readonly checksWaiting?: boolean;
 }

@@ -113,14 +113,15 @@ export class SqlSession implements DataSession {
         });
       const readUnindexed = fullText.unindexed;
       const scoreAt = schema.columns.length;
+      const keyAt = schema.columns.findIndex((c) => c.name === schema.primary.name);
       // The search statement's rows, and false when its snapshot holds waiting rows the rows read before it did
       // not list as they are there (SearchStatement.checksWaiting): a commit came between them.
       const answer = async (runner: SqlRunner, unindexed: readonly UnindexedRow[] | undefined): Promise<{ rows: unknown[][]; consistent: boolean }> => {
         const sql = statement(unindexed);
         const rows = await runner.all(sql.text, sql.params, false);
         if (!sql.checksWaiting) return { rows, consistent: true };
-        // An empty answer still carries the check, on a row of nulls.
-        return { rows: rows.filter((values) => values[scoreAt] !== null), consistent: !rows.some((values) => values[scoreAt + 1] === true) };
+        // An empty answer still carries the check, on a row of nulls (its key null, which no hit's is).
+        return { rows: rows.filter((values) => values[keyAt] !== null), consistent: !rows.some((values) => values[scoreAt + 1] === true) };
       };
       let rows: unknown[][] | undefined;
       for (let attempt = 1; rows === undefined; attempt++) {
