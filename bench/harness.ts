@@ -17,6 +17,12 @@ export interface BenchPair {
    * round's time), and one warm-up run: for a case whose one run takes seconds (a walk of 100,000 rows).
    */
   iterations?: number;
+  /**
+   * Measure each side by its runs over their total time (tinybench's `period`) rather than by the mean of the
+   * runs' rates (the default): for a case that rotates through inputs of very different cost (a 100 µs search
+   * and a 4 ms one), whose mean of rates the cheap inputs decide alone.
+   */
+  byTotalTime?: boolean;
   /** For flat-cost checks where the case must not be slower than the anchor by more than 1/ratio. */
   run(): unknown;
   anchorRun(): unknown;

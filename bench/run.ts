@@ -34,9 +34,10 @@ async function measure(pair: BenchPair): Promise<[number, number]> {
       .add("anchor", async () => void (await pair.anchorRun()), before(pair.beforeAnchorRun?.bind(pair)));
     await bench.run();
     bench.tasks.forEach((task, i) => {
-      const result = task.result as { state: string; error?: unknown; throughput?: { mean: number } } | undefined;
+      const result = task.result as { state: string; error?: unknown; throughput?: { mean: number }; period?: number } | undefined;
       if (result?.state === "errored") throw result.error;
-      totals[i]! += result?.throughput?.mean ?? 0;
+      if (pair.byTotalTime) totals[i]! += result?.period ? 1000 / result.period : 0;
+      else totals[i]! += result?.throughput?.mean ?? 0;
     });
   }
   return [totals[0]! / 3, totals[1]! / 3];
