@@ -166,4 +166,13 @@ describe.skipIf(skip !== undefined)("postgres: review of the one-snapshot search
       await storage.close();
     }
   });
+
+  test("poolSize 1: eight concurrent searches over a held waiting row, then a transaction's search, all answer", async () => {
+    await withHeldWaitingRow(1, async (storage) => {
+      const repo = storage.repository(Doc);
+      const answers = await Promise.all(Array.from({ length: 8 }, () => repo.search("wombat")));
+      for (const hits of answers) expect(hits.map((h) => h.entity.id)).toEqual(["c", "held"]);
+      expect((await storage.transaction(async () => repo.search("wombat"))).map((h) => h.entity.id)).toEqual(["c", "held"]);
+    });
+  }, 60000);
 });
