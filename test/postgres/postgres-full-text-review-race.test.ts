@@ -42,7 +42,7 @@ describe.skipIf(skip !== undefined)("postgres: review of the one-snapshot search
     vi.restoreAllMocks();
   });
 
-  async function withHeldWaitingRow(poolSize: number, body: (storage: import("../../src/index.js").Storage, url: string, holderPid: number) => Promise<void>): Promise<void> {
+  async function withHeldWaitingRow(poolSize: number | { poolSize: number; timeoutMs: number }, body: (storage: import("../../src/index.js").Storage, url: string, holderPid: number) => Promise<void>): Promise<void> {
     const url = await db.freshSchemaUrl();
     const setup = await createStorage({ url, entities: [Doc], autoCreate: true });
     try {
@@ -55,7 +55,7 @@ describe.skipIf(skip !== undefined)("postgres: review of the one-snapshot search
     } finally {
       await setup.close();
     }
-    const storage = await createStorage({ url, entities: [Doc], poolSize });
+    const storage = await createStorage({ url, entities: [Doc], ...(typeof poolSize === "number" ? { poolSize } : poolSize) });
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
     try {
@@ -173,6 +173,33 @@ describe.skipIf(skip !== undefined)("postgres: review of the one-snapshot search
       const answers = await Promise.all(Array.from({ length: 8 }, () => repo.search("wombat")));
       for (const hits of answers) expect(hits.map((h) => h.entity.id)).toEqual(["c", "held"]);
       expect((await storage.transaction(async () => repo.search("wombat"))).map((h) => h.entity.id)).toEqual(["c", "held"]);
+    });
+  }, 60000);
+
+  test("poolSize 1: a lock not granted inside the snapshot (lock_timeout) fails that search only", async () => {
+    await withHeldWaitingRow({ poolSize: 1, timeoutMs: 300 }, async (storage, url) => {
+      const repo = storage.repository(Doc);
+      const locker = new pg.Client({ connectionString: url });
+      await locker.connect();
+      try {
+        const all = PostgresRunner.prototype.all;
+        let armed = true;
+        vi.spyOn(PostgresRunner.prototype, "all").mockImplementation(async function (this: PostgresRunner, text, params, prepared) {
+          const rows = await all.call(this, text, params, prepared);
+          if (armed && /^SELECT xmin::text/.test(text)) {
+            armed = false;
+            // The search statement reads the table of totals, which the snapshot has not locked yet.
+            await locker.query("BEGIN");
+            await locker.query("LOCK TABLE race_docs__strata_fts_totals IN ACCESS EXCLUSIVE MODE");
+          }
+          return rows;
+        });
+        await expect(repo.search("wombat")).rejects.toThrow(/lock/i);
+        await locker.query("COMMIT");
+        for (let i = 0; i < 3; i++) expect((await repo.search("wombat")).map((h) => h.entity.id)).toEqual(["c", "held"]);
+      } finally {
+        await locker.end();
+      }
     });
   }, 60000);
 });
