@@ -593,22 +593,27 @@ export const postgresFullText: SqlFullText = {
         `AND attname = ${quotedText(FULL_TEXT_DOCUMENT_COLUMN)} AND NOT attisdropped) THEN RAISE EXCEPTION USING ERRCODE = ${quotedText(FULL_TEXT_CLASH_STATE)}, MESSAGE = ${quotedText(clash)}; END IF; END`,
     )}`;
     // The same for the indexes: autoCreate's CREATE INDEX IF NOT EXISTS would skip one whose name a relation of
-    // the user's holds (a table `fts_<table>`), and every search would then read the whole table. A name held
-    // by anything but an index of this table is refused, from a migration too (whose own CREATE INDEX would
-    // fail with the database's words, naming neither the entity's table nor the index).
-    const refuseIndexClash = (name: string): string => {
+    // the user's holds (a table `fts_<table>`, or an index of the user's on this very table), and every search
+    // would then read the whole table. A name held by anything but an index of this table that reads the
+    // document (`ours`: the GIN index keys on it, the index of waiting rows is over the rows where it is null)
+    // is refused, from a migration too (whose own CREATE INDEX would fail with the database's words, naming
+    // neither the entity's table nor the index).
+    const docName = quotedText(FULL_TEXT_DOCUMENT_COLUMN);
+    const refuseIndexClash = (name: string, ours: string): string => {
       const held =
-        `Relation "${name}" already exists and is not an index of table "${table}", whose full-text index "${index.name}" needs that name for an index: ` +
+        `Relation "${name}" already exists and is not the index Strata made under that name for table "${table}", whose full-text index "${index.name}" needs that name: ` +
         `rename that relation, or give the full-text index another name`;
       return `DO ${dollarQuoted(
-        `BEGIN IF to_regclass(${quotedText(quoteIdentifier(name))}) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass(${quotedText(quoteIdentifier(name))}) ` +
-          `AND indrelid = ${quotedText(t)}::regclass) THEN RAISE EXCEPTION USING ERRCODE = ${quotedText(FULL_TEXT_CLASH_STATE)}, MESSAGE = ${quotedText(held)}; END IF; END`,
+        `BEGIN IF to_regclass(${quotedText(quoteIdentifier(name))}) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_index AS i WHERE i.indexrelid = to_regclass(${quotedText(quoteIdentifier(name))}) ` +
+          `AND i.indrelid = ${quotedText(t)}::regclass AND ${ours}) THEN RAISE EXCEPTION USING ERRCODE = ${quotedText(FULL_TEXT_CLASH_STATE)}, MESSAGE = ${quotedText(held)}; END IF; END`,
       )}`;
     };
+    const keysOnDocument = `EXISTS (SELECT 1 FROM pg_attribute AS a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) AND a.attname = ${docName})`;
+    const overWaitingRows = `position(${docName} in coalesce(pg_get_expr(i.indpred, i.indrelid), '')) > 0`;
     return [
       ...(mode === "autoCreate" ? [refuseClash] : []),
-      refuseIndexClash(names.index),
-      refuseIndexClash(names.stale),
+      refuseIndexClash(names.index, keysOnDocument),
+      refuseIndexClash(names.stale, overWaitingRows),
       // The totals as the table stands (every row's length is 0 until its document is built, which counts
       // its tokens as an update), made only with the table of totals itself.
       `CREATE TABLE ${ifMissing}${totals} (rows bigint NOT NULL, tokens bigint NOT NULL)`,
