@@ -99,4 +99,21 @@ describe.skipIf(skip !== undefined)("postgres: full-text index and a user's tabl
       await client.end();
     }
   });
+
+  test("autoCreate refuses an index of the user's on the same table holding the GIN index's name (or the waiting rows' index's)", async () => {
+    for (const [name, column] of [["fts_gin_docs", "body"], ["fts_gin_docs__stale", "id"]] as const) {
+      const url = await db.freshSchemaUrl();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`CREATE TABLE gin_docs (id text COLLATE "C" PRIMARY KEY, body text NOT NULL)`);
+        await client.query(`CREATE INDEX "${name}" ON gin_docs (${column})`);
+        const opened = createStorage({ url, entities: [Doc], autoCreate: true });
+        await expect(opened).rejects.toThrow(SchemaError);
+        await expect(opened).rejects.toThrow(new RegExp(`"${name}".*"gin_docs"`));
+      } finally {
+        await client.end();
+      }
+    }
+  });
 });

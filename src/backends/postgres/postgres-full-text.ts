@@ -322,8 +322,8 @@ async function refreshDocuments(schema: EntitySchema, indexColumns: readonly str
     const columns = [pk, ...indexColumns.map(quoteIdentifier)].join(", ");
     const select = `SELECT ${columns} FROM ${t} WHERE ${doc} IS NULL LIMIT ${REFRESH_PAGE} FOR UPDATE SKIP LOCKED`;
     const update =
-      `UPDATE ${t} SET ${doc} = u.doc, ${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} = u.len ` +
-      `FROM unnest($1::${keyArrayType(schema)}, $2::tsvector[], $3::integer[]) AS u(key, doc, len) WHERE ${t}.${pk} = u.key`;
+      `UPDATE ${t} SET ${doc} = __strata_u.doc, ${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} = __strata_u.len ` +
+      `FROM unnest($1::${keyArrayType(schema)}, $2::tsvector[], $3::integer[]) AS __strata_u(key, doc, len) WHERE ${t}.${pk} = __strata_u.key`;
     await write(async (runner) => {
       for (;;) {
         const rows = await runner.all(select, [], true);
@@ -470,9 +470,9 @@ function pendingDocuments(search: FullTextSearch, add: (value: unknown) => strin
   }
   const keyArray = `${add(keys)}::${keyArrayType(schema)}`;
   const table =
-    `__strata_fts_pending AS (SELECT u.key AS __strata_key, u.doc AS __strata_doc, u.len AS __strata_len, ${t}.${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} AS __strata_old ` +
-    `FROM unnest(${keyArray}, ${add(docs)}::tsvector[], ${add(lengths)}::integer[]) AS u(key, doc, len) ` +
-    `JOIN ${t} ON ${t}.${quoteIdentifier(schema.primary.name)} = u.key WHERE ${t}.${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} IS NULL)`;
+    `__strata_fts_pending AS (SELECT __strata_u.key AS __strata_key, __strata_u.doc AS __strata_doc, __strata_u.len AS __strata_len, ${t}.${quoteIdentifier(FULL_TEXT_LENGTH_COLUMN)} AS __strata_old ` +
+    `FROM unnest(${keyArray}, ${add(docs)}::tsvector[], ${add(lengths)}::integer[]) AS __strata_u(key, doc, len) ` +
+    `JOIN ${t} ON ${t}.${quoteIdentifier(schema.primary.name)} = __strata_u.key WHERE ${t}.${quoteIdentifier(FULL_TEXT_DOCUMENT_COLUMN)} IS NULL)`;
   return { table, keys: keyArray, versions: `${add(versions)}::text[]` };
 }
 
@@ -515,15 +515,15 @@ function phraseFrequency(phrase: SearchPhrase, doc: string, add: (value: unknown
   const positions = (i: number): string => {
     const lexeme = add(lexemeOf(phrase.tokens[i]!));
     return phrase.prefix && i === last
-      ? `ARRAY(SELECT p FROM unnest(${doc}) AS u, unnest(u.positions) AS p WHERE starts_with(u.lexeme, ${lexeme}))`
+      ? `ARRAY(SELECT __strata_pos FROM unnest(${doc}) AS __strata_u, unnest(__strata_u.positions) AS __strata_pos WHERE starts_with(__strata_u.lexeme, ${lexeme}))`
       : // coalesce: an array expression (`= ANY ((SELECT ...))` would compare with the subquery's rows), empty when absent.
         `coalesce((SELECT positions FROM unnest(ts_filter(setweight(${doc}, 'A', ARRAY[${lexeme}::text]), '{a}'))), '{}'::smallint[])`;
   };
   if (last === 0) return `cardinality(${positions(0)})`;
   const first = positions(0);
   const next: string[] = [];
-  for (let i = 1; i <= last; i++) next.push(`p + ${i} = ANY (${positions(i)})`);
-  return `SELECT count(*) FROM unnest(${first}) AS p WHERE ${next.join(" AND ")}`;
+  for (let i = 1; i <= last; i++) next.push(`__strata_pos + ${i} = ANY (${positions(i)})`);
+  return `SELECT count(*) FROM unnest(${first}) AS __strata_pos WHERE ${next.join(" AND ")}`;
 }
 
 /**
@@ -593,22 +593,27 @@ export const postgresFullText: SqlFullText = {
         `AND attname = ${quotedText(FULL_TEXT_DOCUMENT_COLUMN)} AND NOT attisdropped) THEN RAISE EXCEPTION USING ERRCODE = ${quotedText(FULL_TEXT_CLASH_STATE)}, MESSAGE = ${quotedText(clash)}; END IF; END`,
     )}`;
     // The same for the indexes: autoCreate's CREATE INDEX IF NOT EXISTS would skip one whose name a relation of
-    // the user's holds (a table `fts_<table>`), and every search would then read the whole table. A name held
-    // by anything but an index of this table is refused, from a migration too (whose own CREATE INDEX would
-    // fail with the database's words, naming neither the entity's table nor the index).
-    const refuseIndexClash = (name: string): string => {
+    // the user's holds (a table `fts_<table>`, or an index of the user's on this very table), and every search
+    // would then read the whole table. A name held by anything but an index of this table that reads the
+    // document (`ours`: the GIN index keys on it, the index of waiting rows is over the rows where it is null)
+    // is refused, from a migration too (whose own CREATE INDEX would fail with the database's words, naming
+    // neither the entity's table nor the index).
+    const docName = quotedText(FULL_TEXT_DOCUMENT_COLUMN);
+    const refuseIndexClash = (name: string, ours: string): string => {
       const held =
-        `Relation "${name}" already exists and is not an index of table "${table}", whose full-text index "${index.name}" needs that name for an index: ` +
+        `Relation "${name}" already exists and is not the index Strata made under that name for table "${table}", whose full-text index "${index.name}" needs that name: ` +
         `rename that relation, or give the full-text index another name`;
       return `DO ${dollarQuoted(
-        `BEGIN IF to_regclass(${quotedText(quoteIdentifier(name))}) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass(${quotedText(quoteIdentifier(name))}) ` +
-          `AND indrelid = ${quotedText(t)}::regclass) THEN RAISE EXCEPTION USING ERRCODE = ${quotedText(FULL_TEXT_CLASH_STATE)}, MESSAGE = ${quotedText(held)}; END IF; END`,
+        `BEGIN IF to_regclass(${quotedText(quoteIdentifier(name))}) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_index AS i WHERE i.indexrelid = to_regclass(${quotedText(quoteIdentifier(name))}) ` +
+          `AND i.indrelid = ${quotedText(t)}::regclass AND ${ours}) THEN RAISE EXCEPTION USING ERRCODE = ${quotedText(FULL_TEXT_CLASH_STATE)}, MESSAGE = ${quotedText(held)}; END IF; END`,
       )}`;
     };
+    const keysOnDocument = `EXISTS (SELECT 1 FROM pg_attribute AS a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) AND a.attname = ${docName})`;
+    const overWaitingRows = `position(${docName} in coalesce(pg_get_expr(i.indpred, i.indrelid), '')) > 0`;
     return [
       ...(mode === "autoCreate" ? [refuseClash] : []),
-      refuseIndexClash(names.index),
-      refuseIndexClash(names.stale),
+      refuseIndexClash(names.index, keysOnDocument),
+      refuseIndexClash(names.stale, overWaitingRows),
       // The totals as the table stands (every row's length is 0 until its document is built, which counts
       // its tokens as an update), made only with the table of totals itself.
       `CREATE TABLE ${ifMissing}${totals} (rows bigint NOT NULL, tokens bigint NOT NULL)`,
