@@ -915,6 +915,8 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
   async link(id: K, relation: RelationProperty<T>, targetIds: readonly Key[]): Promise<number> {
     const { key, join, targets } = this.linkArguments("link", id, relation, targetIds);
     if (targets.length === 0) return 0;
+    /** How many of the pairs the last attempt found linked already. */
+    let alreadyLinked = 0;
     const attempt = () => this.atomically(async (session) => {
       const linked = await session.find(join.schema, {
         where: [[{ column: join.sourceColumn, op: "eq", value: key }, { column: join.targetColumn, op: "in", value: targets }]],
@@ -923,6 +925,7 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
         select: [join.schema.primary, join.targetColumn],
       });
       const known = new Set(linked.map((row) => row[join.targetColumn.property]));
+      alreadyLinked = known.size;
       const missing = targets.filter((target) => !known.has(target));
       for (const target of missing) {
         await session.insert(join.schema, { [join.schema.primary.property]: null, [join.sourceColumn.property]: key, [join.targetColumn.property]: target });
@@ -930,14 +933,20 @@ export class Repository<T extends object, K extends Key = Key> implements IRepos
       if (missing.length > 0) this.core.transactions.noteWrite(join.schema.table);
       return missing.length;
     });
-    try {
-      return await attempt();
-    } catch (error) {
-      // A concurrent link of the same pair may have committed between our read and our insert (PostgreSQL,
-      // read committed): the pair's unique index refused ours, and our attempt was undone. Once more: the
-      // read now sees that link. A missing entity fails the same way again, and is thrown.
-      if (error instanceof IntegrityError && (this.core.transactions.current() === undefined || this.core.backend.capabilities.supportsSavepoints)) return attempt();
-      throw error;
+    // A concurrent link of one of the pairs may commit between our read and our insert (PostgreSQL, read
+    // committed): the pair's unique index refuses ours, and our attempt is undone. Again: the read then sees
+    // that link. Three links at once of overlapping pairs can refuse one attempt after another, each time a
+    // pair more linked; an attempt refused with no pair more linked than the last refused one found is no
+    // such race (a missing entity fails the same way every time), and is thrown.
+    const mayRetry = this.core.transactions.current() === undefined || this.core.backend.capabilities.supportsSavepoints;
+    let linkedAtLastRefusal = -1;
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof IntegrityError) || !mayRetry || alreadyLinked <= linkedAtLastRefusal) throw error;
+        linkedAtLastRefusal = alreadyLinked;
+      }
     }
   }
 
